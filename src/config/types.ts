@@ -1,0 +1,178 @@
+import type { Secret } from './secret.js';
+
+// The validated configuration every module receives: plain, frozen, camelCase, durations in milliseconds.
+// Built once by load.ts; nothing below the CLI reads files or the environment for settings.
+
+export type CloudAuth =
+  | {
+      readonly type: 'password';
+      readonly username?: string;
+      readonly userId?: string;
+      readonly password: Secret;
+      readonly userDomainName?: string;
+      readonly userDomainId?: string;
+      readonly projectName?: string;
+      readonly projectId?: string;
+      readonly projectDomainName?: string;
+      readonly projectDomainId?: string;
+    }
+  | {
+      readonly type: 'application_credential';
+      readonly id?: string;
+      readonly name?: string;
+      readonly secret: Secret;
+      /** Needed with `name`: the credential belongs to a user. */
+      readonly username?: string;
+      readonly userId?: string;
+      readonly userDomainName?: string;
+      readonly userDomainId?: string;
+    };
+
+export interface CloudConfig {
+  readonly authUrl: string;
+  readonly auth: CloudAuth;
+  readonly regionName?: string;
+  readonly interface: 'public' | 'internal' | 'admin';
+  readonly cacert?: string;
+  readonly insecure: boolean;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** Where these settings came from, for `config validate` and error messages. */
+  readonly source: string;
+}
+
+export interface DetectorConfig {
+  readonly intervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly confirmRounds: number;
+  readonly instanceNetworks: readonly string[];
+  readonly isolationAddresses: readonly string[];
+  readonly maxDeadHosts: number;
+  readonly maxDeadFraction: number;
+  readonly dryRun: boolean;
+  readonly probe: 'fping' | 'sim';
+  readonly simUrl?: string;
+  readonly fpingPath: string;
+  readonly probeTimeoutMs: number;
+  readonly probePacketIntervalMs: number;
+  readonly probeCount: number;
+  readonly leaderLeaseMs: number;
+}
+
+export interface IpmiOptions {
+  readonly interface: 'lanplus' | 'lan';
+  readonly cipherSuite: number;
+  readonly timeoutS: number;
+  readonly retries: number;
+}
+
+export interface RedfishOptions {
+  readonly system?: string;
+  readonly scheme: 'https' | 'http';
+  readonly auth: 'basic' | 'session';
+  readonly cacert?: string;
+  readonly insecure: boolean;
+}
+
+export type FenceConfig =
+  | { readonly driver: 'none' }
+  | { readonly driver: 'noop' }
+  | {
+      readonly driver: 'ipmi';
+      readonly address: string;
+      readonly port: number;
+      readonly username: string;
+      readonly password: Secret;
+      readonly ipmi: IpmiOptions;
+    }
+  | {
+      readonly driver: 'redfish';
+      readonly address: string;
+      readonly port: number;
+      readonly username: string;
+      readonly password: Secret;
+      readonly redfish: RedfishOptions;
+    };
+
+export interface HostConfig {
+  readonly name: string;
+  readonly mgmtIp?: string;
+  readonly fence: FenceConfig;
+}
+
+export interface FencingConfig {
+  readonly timeoutMs: number;
+  readonly pollIntervalMs: number;
+  readonly allowUnfencedEvacuation: boolean;
+  readonly ipmitoolPath: string;
+  readonly attempts: number;
+}
+
+export interface EvacuationConfig {
+  readonly states: readonly string[];
+  readonly requireMetadata?: { readonly key: string; readonly value: string };
+  readonly priorityMetadataKey?: string;
+  readonly concurrency: number;
+  readonly staggerMs: number;
+  readonly maxPerMinute: number;
+  readonly verifyTimeoutMs: number;
+  readonly verifyPollIntervalMs: number;
+  readonly spareHosts: readonly string[];
+  readonly spareReasonPrefix: string;
+  readonly spareAddToAggregates: boolean;
+  readonly spareCount: number;
+  readonly disabledReasonPrefix: string;
+}
+
+export interface NotifierConfig {
+  readonly name: string;
+  readonly type: 'log' | 'email' | 'webhook';
+  readonly events: readonly string[];
+  readonly minSeverity: 'info' | 'warning' | 'critical';
+  readonly audience: 'admins' | 'users' | 'oncall';
+  readonly recipients: readonly string[];
+  /** Type-specific keys as written (secrets among them already resolved to Secret by `*_file`). */
+  readonly options: Readonly<Record<string, string | Secret>>;
+}
+
+export interface EscalationConfig {
+  readonly repeatEveryMs: number;
+  readonly maxRepeats: number;
+  readonly dedupWindowMs: number;
+  readonly rateLimitPerHour: number;
+  readonly userMetadataEmailKey?: string;
+  readonly userMetadataPhoneKey?: string;
+  readonly notifyUsers: boolean;
+  readonly notifyUsersSms: boolean;
+  readonly templateDir?: string;
+}
+
+export interface RedisConfig {
+  readonly url: string;
+  readonly password?: Secret;
+  readonly prefix: string;
+}
+
+export interface MetricsConfig {
+  readonly enabled: boolean;
+  readonly listen: { readonly host: string; readonly port: number };
+}
+
+export interface LoggingConfig {
+  readonly level: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  readonly format: 'auto' | 'json' | 'pretty';
+}
+
+export interface Config {
+  readonly path?: string;
+  readonly cloud: CloudConfig;
+  readonly detector: DetectorConfig;
+  readonly fencing: FencingConfig;
+  readonly hosts: Readonly<Record<string, HostConfig>>;
+  readonly evacuation: EvacuationConfig;
+  readonly notifiers: readonly NotifierConfig[];
+  readonly escalation: EscalationConfig;
+  readonly redis: RedisConfig;
+  readonly metrics: MetricsConfig;
+  readonly logging: LoggingConfig;
+}

@@ -1,0 +1,111 @@
+// What cmpha needs from OpenStack, as plain typed objects. The HTTP details (paths, microversions, JSON
+// field names such as `OS-EXT-SRV-ATTR:host`) stay inside src/openstack; everything else speaks these types.
+
+export interface ComputeService {
+  /** UUID from microversion 2.53. */
+  readonly id: string;
+  readonly binary: string;
+  readonly host: string;
+  readonly zone?: string;
+  readonly state: 'up' | 'down';
+  readonly status: 'enabled' | 'disabled';
+  readonly forcedDown: boolean;
+  readonly disabledReason: string | null;
+  /** Last heartbeat OR last admin change (see nova-facts): an upper bound on liveness, never proof. */
+  readonly updatedAt: Date | null;
+}
+
+export interface Hypervisor {
+  readonly id: string;
+  readonly hostname: string;
+  /** The compute service's host name (the key everything else uses). */
+  readonly serviceHost: string;
+  readonly hostIp?: string;
+  readonly state: 'up' | 'down';
+  readonly status: 'enabled' | 'disabled';
+  /** Usage figures are absent from microversion 2.88 on; then they are undefined. */
+  readonly vcpus?: number;
+  readonly vcpusUsed?: number;
+  readonly memoryMb?: number;
+  readonly memoryMbUsed?: number;
+}
+
+export interface ServerAddress {
+  readonly network: string;
+  readonly addr: string;
+  readonly version: 4 | 6;
+  readonly type?: 'fixed' | 'floating';
+}
+
+export interface Server {
+  readonly id: string;
+  readonly name: string;
+  readonly status: string;
+  readonly taskState: string | null;
+  readonly vmState: string | null;
+  readonly host: string | null;
+  readonly availabilityZone?: string;
+  readonly addresses: readonly ServerAddress[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly userId: string;
+  readonly projectId: string;
+  readonly flavor: { readonly vcpus?: number; readonly ramMb?: number; readonly name?: string };
+  readonly updatedAt?: Date;
+}
+
+export interface Migration {
+  readonly id: string;
+  readonly instanceId: string;
+  readonly type: string;
+  readonly status: string;
+  readonly sourceCompute: string | null;
+  readonly destCompute: string | null;
+  readonly createdAt: Date | null;
+  readonly updatedAt: Date | null;
+}
+
+export interface Aggregate {
+  readonly id: string;
+  readonly name: string;
+  readonly hosts: readonly string[];
+  readonly availabilityZone: string | null;
+}
+
+export interface ServiceUpdate {
+  readonly status?: 'enabled' | 'disabled';
+  readonly disabledReason?: string;
+  readonly forcedDown?: boolean;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** The Nova calls cmpha makes. Implemented over HTTP by NovaClient; tests may use the simulator behind it. */
+export interface NovaApi {
+  /** Negotiated compute microversion, e.g. "2.93". */
+  microversion(opts?: CallOptions): Promise<string>;
+  listComputeServices(opts?: CallOptions & { host?: string }): Promise<ComputeService[]>;
+  updateService(id: string, update: ServiceUpdate, opts?: CallOptions): Promise<ComputeService>;
+  listHypervisors(opts?: CallOptions): Promise<Hypervisor[]>;
+  listAggregates(opts?: CallOptions): Promise<Aggregate[]>;
+  addHostToAggregate(aggregateId: string, host: string, opts?: CallOptions): Promise<void>;
+  /** All servers on `host`, all projects, following pagination to the end. */
+  listServersOnHost(host: string, opts?: CallOptions): Promise<Server[]>;
+  /** null when Nova answers 404. */
+  getServer(id: string, opts?: CallOptions): Promise<Server | null>;
+  /** Never retried on its own: a duplicate evacuate corrupts the server (nova-facts). */
+  evacuate(id: string, target?: string, opts?: CallOptions): Promise<void>;
+  liveMigrate(id: string, target?: string, opts?: CallOptions): Promise<void>;
+  listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts?: CallOptions): Promise<Migration[]>;
+}
+
+export interface KeystoneUser {
+  readonly id: string;
+  readonly name: string;
+  readonly email?: string;
+}
+
+export interface IdentityApi {
+  getUser(id: string, opts?: CallOptions): Promise<KeystoneUser | null>;
+}
