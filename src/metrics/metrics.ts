@@ -1,0 +1,188 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+// Every label here has a small, fixed set of values. Host names, server ids and incident ids never become
+// labels: a cloud with thousands of hosts would turn each into thousands of series, and alerts only need
+// counts. Logs and incident records carry the names.
+
+export const INCIDENT_OUTCOMES = ['resolved', 'partial', 'failed', 'aborted'] as const;
+export type IncidentOutcome = (typeof INCIDENT_OUTCOMES)[number];
+
+export const EVACUATION_RESULTS = ['ok', 'failed', 'skipped'] as const;
+export type EvacuationResult = (typeof EVACUATION_RESULTS)[number];
+
+export const NOTIFICATION_RESULTS = ['sent', 'failed'] as const;
+export type NotificationResult = (typeof NOTIFICATION_RESULTS)[number];
+
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+/** Seconds; detector rounds are expected to take well under the interval (default 10 s). */
+const ROUND_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60];
+/** Seconds; a BMC answers in under a second, a power-off that waits for read-back can take a minute or two. */
+const FENCE_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300];
+/** Seconds per instance: Nova evacuation on shared storage is a rebuild, typically 10 s to a few minutes. */
+const EVACUATION_BUCKETS = [5, 10, 20, 30, 60, 120, 180, 300, 600, 900];
+/** Seconds from detection to the last instance verified; the user-facing recovery time, up to ~30 min. */
+const FAILOVER_BUCKETS = [30, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800];
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly detectorRounds: Counter;
+  readonly detectorRoundDuration: Histogram;
+  /** Unix time in seconds of the last finished round: `set(Date.now() / 1000)`. */
+  readonly detectorLastRoundTimestamp: Gauge;
+  /** Hosts per verdict and availability zone, as of the last round; replace with `setHostsByVerdict`. */
+  readonly hostsByVerdict: Gauge<'verdict' | 'zone'>;
+  /** 1 while this replica holds the leader lease, else 0. */
+  readonly leader: Gauge;
+  /** 1 while the readiness report says ready, else 0; the app sets it whenever it computes readiness. */
+  readonly ready: Gauge;
+  readonly incidentsOpened: Counter;
+  readonly incidentsClosed: Counter<'outcome'>;
+  readonly incidentsOpen: Gauge;
+  readonly fenceAttempts: Counter<'driver'>;
+  /** `code` is a CmphaError code, a small fixed set. */
+  readonly fenceFailures: Counter<'driver' | 'code'>;
+  readonly fenceDuration: Histogram<'driver'>;
+  readonly evacuations: Counter<'result'>;
+  readonly evacuationDuration: Histogram;
+  readonly failoverDuration: Histogram;
+  readonly notifications: Counter<'channel' | 'result'>;
+  readonly stormBrakeActive: Gauge;
+  readonly controllerIsolated: Gauge;
+  readonly queueDepth: Gauge<'state'>;
+  readonly hostsWithoutFencing: Gauge;
+  readonly agentDownHosts: Gauge;
+  readonly buildInfo: Gauge<'version'>;
+}
+
+export interface CreateMetricsOptions {
+  /** Shown as the `version` label of `cmpha_build_info`. */
+  readonly version?: string;
+}
+
+/**
+ * Registers every cmpha metric on `registry` (never prom-client's global one, so tests and several
+ * controllers in one process do not collide) and returns typed handles. No default Node process metrics:
+ * they do not pass `promtool check metrics`.
+ */
+export function createMetrics(registry: Registry = new Registry(), opts: CreateMetricsOptions = {}): Metrics {
+  const registers = [registry];
+  const m: Metrics = {
+    registry,
+    detectorRounds: new Counter({
+      name: 'cmpha_detector_rounds_total', help: 'Detector rounds completed.', registers,
+    }),
+    detectorRoundDuration: new Histogram({
+      name: 'cmpha_detector_round_duration_seconds', help: 'Time one detector round took.',
+      buckets: ROUND_BUCKETS, registers,
+    }),
+    detectorLastRoundTimestamp: new Gauge({
+      name: 'cmpha_detector_last_round_timestamp_seconds',
+      help: 'Unix time when the last detector round finished.', registers,
+    }),
+    hostsByVerdict: new Gauge({
+      name: 'cmpha_hosts', help: 'Compute hosts by detector verdict and availability zone, as of the last round.',
+      labelNames: ['verdict', 'zone'] as const, registers,
+    }),
+    leader: new Gauge({
+      name: 'cmpha_leader', help: '1 while this replica holds the leader lease and acts, 0 on standby.', registers,
+    }),
+    ready: new Gauge({
+      name: 'cmpha_ready', help: '1 when the last readiness check passed (Redis, Nova, detector), else 0.', registers,
+    }),
+    incidentsOpened: new Counter({
+      name: 'cmpha_incidents_opened_total', help: 'Host failure incidents opened.', registers,
+    }),
+    incidentsClosed: new Counter({
+      name: 'cmpha_incidents_closed_total', help: 'Host failure incidents closed, by outcome.',
+      labelNames: ['outcome'] as const, registers,
+    }),
+    incidentsOpen: new Gauge({
+      name: 'cmpha_incidents_open', help: 'Host failure incidents currently open.', registers,
+    }),
+    fenceAttempts: new Counter({
+      name: 'cmpha_fence_attempts_total', help: 'Fencing (power-off) attempts, by driver.',
+      labelNames: ['driver'] as const, registers,
+    }),
+    fenceFailures: new Counter({
+      name: 'cmpha_fence_failures_total', help: 'Fencing attempts that did not read back power off, by driver and error code.',
+      labelNames: ['driver', 'code'] as const, registers,
+    }),
+    fenceDuration: new Histogram({
+      name: 'cmpha_fence_duration_seconds', help: 'Time from power-off request to power read back off.',
+      labelNames: ['driver'] as const, buckets: FENCE_BUCKETS, registers,
+    }),
+    evacuations: new Counter({
+      name: 'cmpha_evacuations_total', help: 'Instance evacuations, by result.',
+      labelNames: ['result'] as const, registers,
+    }),
+    evacuationDuration: new Histogram({
+      name: 'cmpha_evacuation_duration_seconds', help: 'Time to evacuate and verify one instance.',
+      buckets: EVACUATION_BUCKETS, registers,
+    }),
+    failoverDuration: new Histogram({
+      name: 'cmpha_failover_duration_seconds', help: 'Time from host failure detection to its last instance verified.',
+      buckets: FAILOVER_BUCKETS, registers,
+    }),
+    notifications: new Counter({
+      name: 'cmpha_notifications_total', help: 'Notifications, by notifier channel and result.',
+      labelNames: ['channel', 'result'] as const, registers,
+    }),
+    stormBrakeActive: new Gauge({
+      name: 'cmpha_storm_brake_active', help: '1 while the storm brake holds back all incidents, else 0.', registers,
+    }),
+    controllerIsolated: new Gauge({
+      name: 'cmpha_controller_isolated', help: '1 while this controller cannot reach its isolation addresses or Nova, else 0.', registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'cmpha_queue_jobs', help: 'Recovery jobs in the queue, by state.',
+      labelNames: ['state'] as const, registers,
+    }),
+    hostsWithoutFencing: new Gauge({
+      name: 'cmpha_hosts_without_fencing', help: 'Compute hosts with no usable fencing configured (from doctor).', registers,
+    }),
+    agentDownHosts: new Gauge({
+      name: 'cmpha_agent_down_hosts', help: 'Hosts that answer ping but whose nova-compute agent is down.', registers,
+    }),
+    buildInfo: new Gauge({
+      name: 'cmpha_build_info', help: 'Always 1; the version label says which cmpha runs.',
+      labelNames: ['version'] as const, registers,
+    }),
+  };
+
+  // Series with known label values exist from the start at 0, so `increase()` sees the first event and
+  // alert expressions never depend on a series appearing.
+  for (const outcome of INCIDENT_OUTCOMES) m.incidentsClosed.inc({ outcome }, 0);
+  for (const result of EVACUATION_RESULTS) m.evacuations.inc({ result }, 0);
+  for (const state of QUEUE_STATES) m.queueDepth.set({ state }, 0);
+  for (const g of [m.leader, m.ready, m.incidentsOpen, m.stormBrakeActive, m.controllerIsolated,
+    m.hostsWithoutFencing, m.agentDownHosts]) g.set(0);
+  m.buildInfo.set({ version: opts.version ?? 'unknown' }, 1);
+  return m;
+}
+
+/** Call once a driver is configured so its failure series exists before the first failure. */
+export function initFenceDriver(m: Metrics, driver: string): void {
+  m.fenceAttempts.inc({ driver }, 0);
+}
+
+/** Call once per configured notifier so both result series exist before the first message. */
+export function initNotificationChannel(m: Metrics, channel: string): void {
+  for (const result of NOTIFICATION_RESULTS) m.notifications.inc({ channel, result }, 0);
+}
+
+export interface VerdictCount {
+  readonly verdict: string;
+  readonly zone: string;
+  readonly count: number;
+}
+
+/**
+ * Replaces the whole host-verdict table, so a verdict or zone that disappeared drops to no series rather
+ * than keeping its last count forever.
+ */
+export function setHostsByVerdict(m: Metrics, rows: Iterable<VerdictCount>): void {
+  m.hostsByVerdict.reset();
+  for (const r of rows) m.hostsByVerdict.inc({ verdict: r.verdict, zone: r.zone }, r.count);
+}
