@@ -1,0 +1,38 @@
+import { Command, CommanderError } from 'commander';
+import { registerConfigCommands } from './commands/config.js';
+import { setLogLevelOverride } from './context.js';
+import { version } from './version.js';
+
+/** Builds the command tree. Each command lives in its own module under commands/ and exists only when it works. */
+export function buildProgram(): Command {
+  const program = new Command('cmpha')
+    .description('High-availability controller for OpenStack compute nodes: detect, fence, evacuate, verify, notify')
+    .version(version(), '-V, --version')
+    .option('--log-level <level>', 'debug | info | warn | error | silent (overrides [logging] level)')
+    .showHelpAfterError()
+    .exitOverride();
+  program.hook('preAction', () => {
+    const level = program.opts<{ logLevel?: string }>().logLevel;
+    if (level !== undefined) {
+      if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new CommanderError(2, 'cmpha.badLogLevel', `--log-level: "${level}" is not one of debug, info, warn, error, silent`);
+      setLogLevelOverride(level as 'debug');
+    }
+  });
+  registerConfigCommands(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'cmpha.badLogLevel') process.stderr.write(`cmpha: ${err.message}\n`);
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    throw err;
+  }
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
