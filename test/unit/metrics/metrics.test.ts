@@ -29,8 +29,8 @@ describe('createMetrics', () => {
     const registry = new Registry();
     createMetrics(registry);
     for (const m of await registry.getMetricsAsJSON()) {
-      if (m.type === 'counter') expect(m.name, m.name).toMatch(/_total$/);
-      if (m.type === 'histogram') expect(m.name, m.name).toMatch(/_seconds$/);
+      if (String(m.type) === 'counter') expect(m.name, m.name).toMatch(/_total$/);
+      if (String(m.type) === 'histogram') expect(m.name, m.name).toMatch(/_seconds$/);
     }
   });
 
