@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Installs the Debian packages the demo or the tests need, when they are missing and we are root.
+// Not root and something missing: one line saying what to install, and a non-zero exit.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const NEEDS = {
+  demo: { 'redis-server': 'redis-server' },
+  test: {
+    'redis-server': 'redis-server',
+    fping: 'fping',
+    ping: 'iputils-ping',
+    ipmitool: 'ipmitool',
+    ipmi_sim: 'openipmi',
+    promtool: 'prometheus',
+    ip: 'iproute2',
+    openssl: 'openssl',
+    'systemd-analyze': 'systemd',
+  },
+};
+
+const mode = process.argv.includes('--demo') ? 'demo' : 'test';
+const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin']);
+const missing = Object.entries(NEEDS[mode]).filter(([bin]) => !dirs.some((d) => existsSync(`${d}/${bin}`)));
+const packages = [...new Set(missing.map(([, pkg]) => pkg))];
+
+if (packages.length === 0) process.exit(0);
+if (process.getuid?.() !== 0) {
+  console.error(`cmpha: missing ${missing.map(([b]) => b).join(', ')}; install them with: sudo apt-get install -y --no-install-recommends ${packages.join(' ')}`);
+  process.exit(1);
+}
+console.error(`cmpha: installing ${packages.join(' ')} with apt-get`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+// Package scripts must not start daemons on this machine (redis would bind its default port).
+const policy = '/usr/sbin/policy-rc.d';
+const hadPolicy = existsSync(policy);
+if (!hadPolicy) execFileSync('sh', ['-c', `printf '#!/bin/sh\\nexit 101\\n' > ${policy} && chmod 755 ${policy}`]);
+try {
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...packages]]) {
+    const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
+    if (r.status !== 0) {
+      console.error(`cmpha: apt-get ${args[0]} failed (exit ${r.status})`);
+      process.exit(1);
+    }
+  }
+} finally {
+  if (!hadPolicy) execFileSync('rm', ['-f', policy]);
+}
