@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { list, oneOf, text } from './fields.js';
+import { list, oneOf } from './fields.js';
 
 /**
  * `[notifier:NAME]`: one notification channel. Type-specific keys are validated per type by the notifier

@@ -1,0 +1,45 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// Runs the built binary as an operator would (npm test builds before vitest runs).
+const bin = new URL('../../../bin/cmpha.js', import.meta.url).pathname;
+const dir = mkdtempSync(path.join(tmpdir(), 'cmpha-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cmpha(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: dir } });
+}
+
+describe('cmpha config validate', () => {
+  it('exits 0 on the shipped example and prints it with secrets masked', () => {
+    const r = cmpha('config', 'validate', '--config', new URL('../../../cmpha.conf.example', import.meta.url).pathname);
+    expect(r.status).toBe(0);
+    const printed = JSON.parse(r.stdout) as { cloud: { auth: { password: string } } };
+    expect(printed.cloud.auth.password).toBe('***');
+    expect(r.stdout).not.toContain('CHANGE_ME');
+  });
+
+  it('exits 2 naming the section and key of `interval = soon`', () => {
+    const f = path.join(dir, 'bad.conf');
+    writeFileSync(f, '[cloud]\nauth_url = http://127.0.0.1/v3\nusername = a\npassword = topsecret\nuser_domain_name = D\nproject_name = p\n[detector]\ninterval = soon\n');
+    const r = cmpha('config', 'validate', '--config', f);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(`${f}:8 [detector] interval: "soon" is not a duration (use e.g. 500ms, 20s, 2m, 1h)`);
+    expect(r.stderr + r.stdout).not.toContain('topsecret');
+  });
+
+  it('prints the version', () => {
+    const r = cmpha('--version');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('exits 2 on an unknown command', () => {
+    const r = cmpha('frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+});
