@@ -15,6 +15,9 @@ export type CloudAuth =
       readonly projectId?: string;
       readonly projectDomainName?: string;
       readonly projectDomainId?: string;
+      /** Domain scope, used only when no project is given. */
+      readonly domainName?: string;
+      readonly domainId?: string;
     }
   | {
       readonly type: 'application_credential';

@@ -54,7 +54,10 @@ export interface Server {
 }
 
 export interface Migration {
+  /** Nova's integer id, as text (the handle for /servers/{id}/migrations/{id}). */
   readonly id: string;
+  /** From microversion 2.59. */
+  readonly uuid?: string;
   readonly instanceId: string;
   readonly type: string;
   readonly status: string;

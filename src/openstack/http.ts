@@ -1,0 +1,281 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { CmphaError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { sleep, withTimeout } from '../shared/time.js';
+import { codeForStatus, OpenStackError, serviceLabel, type OpenStackService } from './errors.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface HttpRequest {
+  readonly service: OpenStackService;
+  readonly method: HttpMethod;
+  /** Absolute URL. */
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+  /**
+   * Whether sending the request twice does no harm. Only idempotent requests are retried on 5xx,
+   * timeouts and dropped connections.
+   */
+  readonly idempotent: boolean;
+  /**
+   * For a POST whose duplicate does harm (evacuate, live-migrate): when it fails in a way that leaves
+   * open whether the service acted (timeout, reset, 5xx), throw this code so the caller re-reads state.
+   */
+  readonly outcomeUnknownCode?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface HttpResponse<T = unknown> {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Parsed JSON body; undefined when the body was empty. */
+  readonly data: T;
+  readonly requestId?: string;
+}
+
+export interface HttpClientOptions {
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly cacert?: string;
+  readonly insecure: boolean;
+  readonly logger: Logger;
+  /** First backoff delay; doubles per attempt, with jitter, capped at `retryMaxDelayMs`. */
+  readonly retryBaseDelayMs?: number;
+  readonly retryMaxDelayMs?: number;
+  readonly userAgent?: string;
+}
+
+/** Codes of failures after which the same idempotent request may succeed. 4xx never is one. */
+const TRANSIENT = new Set(['timeout', 'connection_reset', 'connection_refused']);
+
+function isTransient(err: OpenStackError): boolean {
+  return TRANSIENT.has(err.code) || (err.status !== undefined && err.status >= 500);
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_NOT_YET_VALID',
+]);
+
+/**
+ * The one HTTP transport to the cloud: timeouts, retries with backoff, error translation, redaction.
+ * It knows nothing about tokens; the Keystone session adds them.
+ */
+export class HttpClient {
+  readonly #axios: AxiosInstance;
+  readonly #opts: HttpClientOptions;
+  readonly #secrets = new Set<string>();
+
+  constructor(opts: HttpClientOptions) {
+    this.#opts = opts;
+    let ca: Buffer | undefined;
+    if (opts.cacert !== undefined) {
+      try {
+        ca = readFileSync(opts.cacert);
+      } catch (err) {
+        throw new CmphaError('config_cacert_unreadable', `cannot read the CA file cacert = ${opts.cacert}: ${errorMessage(err)}`);
+      }
+    }
+    this.#axios = axios.create({
+      httpAgent: new http.Agent({ keepAlive: true }),
+      httpsAgent: new https.Agent({ keepAlive: true, ca, rejectUnauthorized: !opts.insecure }),
+      // Status codes and JSON are handled here so that every failure becomes an OpenStackError.
+      validateStatus: () => true,
+      responseType: 'text',
+      transformResponse: [(d: unknown) => d],
+      maxRedirects: 0,
+    });
+  }
+
+  /** Strings (passwords, tokens) scrubbed from every message this client produces. */
+  addSecret(value: string): void {
+    if (value.length >= 4) this.#secrets.add(value);
+  }
+
+  forgetSecret(value: string): void {
+    this.#secrets.delete(value);
+  }
+
+  redact(text: string): string {
+    let out = text;
+    for (const s of this.#secrets) out = out.split(s).join('***');
+    return out;
+  }
+
+  async send<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
+    const path = describePath(req.url);
+    const log = this.#opts.logger;
+    for (let attempt = 0; ; attempt++) {
+      let failure: OpenStackError;
+      const started = Date.now();
+      try {
+        const res = await this.#once(req);
+        const requestId = res.headers['x-openstack-request-id'] ?? res.headers['x-compute-request-id'];
+        log.debug({ service: req.service, method: req.method, path, status: res.status, requestId, attempt, ms: Date.now() - started }, 'openstack call');
+        if (res.status < 400) return this.#parse<T>(req, path, res, requestId);
+        failure = this.#httpError(req, path, res, requestId);
+      } catch (err) {
+        if (err instanceof OpenStackError) throw err;
+        failure = this.#networkError(req, path, err);
+        log.debug({ service: req.service, method: req.method, path, error: failure.code, attempt, ms: Date.now() - started }, 'openstack call failed');
+      }
+      if (req.signal?.aborted) throw failure;
+      if (!req.idempotent) {
+        if (req.outcomeUnknownCode !== undefined && isTransient(failure)) throw this.#outcomeUnknown(req, path, failure);
+        throw failure;
+      }
+      if (!isTransient(failure) || attempt >= this.#opts.retries) throw failure;
+      const delay = this.#backoff(attempt);
+      log.warn({ service: req.service, method: req.method, path, error: failure.code, status: failure.status, attempt: attempt + 1, retries: this.#opts.retries, delayMs: delay }, 'openstack call failed, retrying');
+      try {
+        await sleep(delay, req.signal);
+      } catch {
+        throw failure;
+      }
+    }
+  }
+
+  async #once(req: HttpRequest): Promise<AxiosResponse<string>> {
+    const signal = withTimeout(this.#opts.timeoutMs, req.signal);
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      'User-Agent': this.#opts.userAgent ?? 'cmpha',
+      ...req.headers,
+    };
+    let data: string | undefined;
+    if (req.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      data = JSON.stringify(req.body);
+    }
+    return this.#axios.request<string>({ method: req.method, url: req.url, headers, data, signal });
+  }
+
+  #parse<T>(req: HttpRequest, path: string, res: AxiosResponse<string>, requestId: string | undefined): HttpResponse<T> {
+    const text = typeof res.data === 'string' ? res.data : '';
+    let data: unknown;
+    if (text.trim().length > 0) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        throw new OpenStackError(
+          `${req.service}_invalid_response`,
+          `${serviceLabel(req.service)} ${req.method} ${path} answered ${res.status} with a body that is not JSON${requestId ? ` (request ${requestId})` : ''}`,
+          { service: req.service, method: req.method, path, status: res.status, requestId },
+        );
+      }
+    }
+    return { status: res.status, headers: flattenHeaders(res.headers), data: data as T, requestId };
+  }
+
+  #httpError(req: HttpRequest, path: string, res: AxiosResponse<string>, requestId: string | undefined): OpenStackError {
+    const serviceMessage = this.redact(extractMessage(typeof res.data === 'string' ? res.data : ''));
+    const { code, retryable } = codeForStatus(req.service, res.status);
+    const what = `${serviceLabel(req.service)} ${req.method} ${path} answered ${res.status}`;
+    const message = `${what}${serviceMessage ? `: ${serviceMessage}` : ''}${requestId ? ` (request ${requestId})` : ''}`;
+    return new OpenStackError(code, message, {
+      service: req.service, method: req.method, path, status: res.status, requestId, serviceMessage: serviceMessage || undefined,
+    }, { retryable });
+  }
+
+  #networkError(req: HttpRequest, path: string, err: unknown): OpenStackError {
+    const details = { service: req.service, method: req.method, path };
+    const label = `${serviceLabel(req.service)} ${req.method} ${path}`;
+    const e = err as { code?: string; message?: string; cause?: { code?: string } };
+    const sysCode = e.cause?.code ?? e.code;
+    if (axios.isCancel(err) || e.code === 'ERR_CANCELED') {
+      if (req.signal?.aborted) {
+        const reason: unknown = req.signal.reason;
+        const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+        return new OpenStackError(timedOut ? 'timeout' : 'aborted', `${label} ${timedOut ? 'timed out (caller deadline)' : 'was aborted by the caller'}`, details, { retryable: timedOut });
+      }
+      return new OpenStackError('timeout', `${label} timed out after ${this.#opts.timeoutMs} ms`, details, { retryable: true });
+    }
+    if (sysCode === 'ECONNRESET' || sysCode === 'EPIPE' || /socket hang up/i.test(e.message ?? '')) {
+      return new OpenStackError('connection_reset', `${label}: the connection was reset (${sysCode ?? 'socket hang up'})`, details, { retryable: true });
+    }
+    if (sysCode === 'ECONNREFUSED') {
+      return new OpenStackError('connection_refused', `${label}: connection refused`, details, { retryable: true });
+    }
+    if (sysCode === 'ETIMEDOUT' || sysCode === 'ECONNABORTED') {
+      return new OpenStackError('timeout', `${label} timed out (${sysCode})`, details, { retryable: true });
+    }
+    if (sysCode !== undefined && TLS_CODES.has(sysCode)) {
+      return new OpenStackError('tls_error', `${label}: TLS verification failed (${sysCode}); set cacert to the CA that signed the certificate`, details);
+    }
+    if (sysCode === 'ENOTFOUND' || sysCode === 'EAI_AGAIN') {
+      return new OpenStackError('dns_error', `${label}: the host name does not resolve (${sysCode})`, details, { retryable: true });
+    }
+    // The raw error is not kept as `cause`: axios errors carry the request config, headers and token included.
+    return new OpenStackError('network_error', `${label} failed: ${this.redact(e.message ?? String(err))}${sysCode ? ` (${sysCode})` : ''}`, details, { retryable: true });
+  }
+
+  #outcomeUnknown(req: HttpRequest, path: string, failure: OpenStackError): OpenStackError {
+    return new OpenStackError(
+      req.outcomeUnknownCode!,
+      `${failure.message}; the request was not repeated because a duplicate does harm: whether ${serviceLabel(req.service)} acted is unknown, re-read the state before trying again`,
+      { service: req.service, method: req.method, path, status: failure.status, requestId: failure.requestId, serviceMessage: failure.serviceMessage },
+      { retryable: false, cause: failure },
+    );
+  }
+
+  #backoff(attempt: number): number {
+    const base = this.#opts.retryBaseDelayMs ?? 500;
+    const cap = this.#opts.retryMaxDelayMs ?? 10_000;
+    const exp = Math.min(cap, base * 2 ** attempt);
+    // Half fixed, half random: spreads a herd of controllers without ever retrying at once.
+    return Math.round(exp / 2 + Math.random() * (exp / 2));
+  }
+}
+
+function describePath(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+function flattenHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers as Record<string, unknown>)) {
+    if (v === undefined || v === null) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+  }
+  return out;
+}
+
+/**
+ * The human message inside an OpenStack error body: Nova's `{"badRequest": {"message": ...}}`,
+ * Keystone's `{"error": {"message": ...}}`, Neutron's `{"NeutronError": {"message": ...}}`,
+ * Placement's `{"errors": [{"detail": ...}]}`, or the start of a plain-text body from a proxy.
+ */
+export function extractMessage(body: string): string {
+  const text = body.trim();
+  if (!text) return '';
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') {
+      const obj = parsed as Record<string, unknown>;
+      if (typeof obj.message === 'string') return obj.message;
+      if (Array.isArray(obj.errors)) {
+        const first = obj.errors[0] as Record<string, unknown> | undefined;
+        const m = first?.detail ?? first?.title;
+        if (typeof m === 'string') return m;
+      }
+      for (const v of Object.values(obj)) {
+        if (v && typeof v === 'object' && typeof (v as Record<string, unknown>).message === 'string') {
+          return (v as Record<string, string>).message!;
+        }
+      }
+    }
+  } catch {
+    // not JSON: fall through to plain text
+  }
+  const plain = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return plain.length > 200 ? `${plain.slice(0, 200)}…` : plain;
+}

@@ -1,0 +1,42 @@
+import type { CloudConfig } from '../config/types.js';
+import type { Logger } from '../shared/logger.js';
+import type { Clock } from '../shared/time.js';
+import { HttpClient } from './http.js';
+import { IdentityClient } from './identity.js';
+import { KeystoneSession } from './keystone.js';
+import { NovaClient } from './nova.js';
+import type { IdentityApi } from './types.js';
+
+export interface OpenStack {
+  readonly nova: NovaClient;
+  readonly identity: IdentityApi;
+  readonly session: KeystoneSession;
+}
+
+export interface OpenStackDeps {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** First retry delay (default 500 ms); tests shorten it. */
+  readonly retryBaseDelayMs?: number;
+}
+
+/** The single entry to the cloud's APIs: one HTTP transport, one Keystone session, shared by all clients. */
+export function createOpenStack(cloud: CloudConfig, deps: OpenStackDeps): OpenStack {
+  const logger = deps.logger.child({ component: 'openstack' });
+  const http = new HttpClient({
+    timeoutMs: cloud.timeoutMs,
+    retries: cloud.retries,
+    cacert: cloud.cacert,
+    insecure: cloud.insecure,
+    logger,
+    retryBaseDelayMs: deps.retryBaseDelayMs,
+  });
+  const session = new KeystoneSession(cloud, http, { logger, clock: deps.clock });
+  return { nova: new NovaClient(session, { logger }), identity: new IdentityClient(session), session };
+}
+
+export { OpenStackError, isOpenStackError } from './errors.js';
+export { KeystoneSession } from './keystone.js';
+export { NovaClient, MAX_MICROVERSION, MIN_MICROVERSION } from './nova.js';
+export { IdentityClient } from './identity.js';
+export type * from './types.js';
