@@ -1,0 +1,56 @@
+import type { NotificationEvent, NotificationEventType, Severity } from '../notifier/types.js';
+import type { HostReport, Verdict } from './types.js';
+
+const ALERTING: Partial<Record<Verdict, { type: NotificationEventType; severity: Severity }>> = {
+  'suspect': { type: 'host-suspected', severity: 'warning' },
+  'unprobeable': { type: 'host-suspected', severity: 'warning' },
+  'agent-down': { type: 'agent-down', severity: 'warning' },
+  'isolated-mgmt': { type: 'isolated-mgmt', severity: 'warning' },
+  'dead': { type: 'host-suspected', severity: 'critical' },
+};
+
+function summary(r: HostReport): string {
+  switch (r.verdict) {
+    case 'agent-down': return `nova-compute on ${r.host} is down but the host answers: fix the agent; cmpha will not fence it`;
+    case 'isolated-mgmt': return `${r.host} lost its management network but its instances answer: cmpha will not fence it`;
+    case 'unprobeable': return `${r.host} looks down in Nova and has no management IP to check: cmpha cannot confirm and will not act`;
+    case 'dead': return `${r.host} is confirmed dead but no incident was opened (${r.action})`;
+    default: return `${r.host} is suspected down: confirming`;
+  }
+}
+
+/**
+ * Turns verdicts into alerts, one per host and verdict change rather than one per round. A host that
+ * returns to healthy or maintenance clears its entry, so the next failure alerts again.
+ */
+export class AlertTracker {
+  private readonly last = new Map<string, Verdict>();
+
+  events(reports: readonly HostReport[], now: number): NotificationEvent[] {
+    const out: NotificationEvent[] = [];
+    const present = new Set<string>();
+    for (const r of reports) {
+      present.add(r.host);
+      const kind = ALERTING[r.verdict];
+      // A host whose incident is open or just opened is the recovery pipeline's to report.
+      const handled = r.action === 'open-incident' || r.action === 'incident-already-open' || r.action === 'incident-exists';
+      if (!kind) {
+        this.last.delete(r.host);
+        continue;
+      }
+      if (this.last.get(r.host) === r.verdict) continue;
+      this.last.set(r.host, r.verdict);
+      if (handled) continue;
+      out.push({
+        type: kind.type,
+        severity: kind.severity,
+        host: r.host,
+        summary: summary(r),
+        details: r.evidence.reasons.join('\n'),
+        at: now,
+      });
+    }
+    for (const host of [...this.last.keys()]) if (!present.has(host)) this.last.delete(host);
+    return out;
+  }
+}

@@ -1,0 +1,57 @@
+import type { DetectorConfig } from '../config/types.js';
+import { isIpLiteral } from '../config/fields.js';
+import { CmphaError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { runCommand, type CommandRunner } from '../shared/run-command.js';
+import { parseFpingOutput } from './fping-output.js';
+import type { Prober, ProbeResult } from './types.js';
+
+type FpingOptions = Pick<DetectorConfig, 'fpingPath' | 'probeTimeoutMs' | 'probePacketIntervalMs' | 'probeCount'>;
+
+/** Refuses anything but IP literals: a host name would make fping ask DNS, off this machine. */
+export function assertIpLiterals(ips: readonly string[]): void {
+  const bad = ips.filter((ip) => !isIpLiteral(ip));
+  if (bad.length > 0) {
+    throw new CmphaError('invalid_probe_target', `refusing to probe ${bad.map((b) => JSON.stringify(b)).join(', ')}: not an IP literal`, {
+      context: { targets: bad },
+    });
+  }
+}
+
+/** One fping process per call, all targets at once: `fping -c N -t T -i I -q IP...`. */
+export function createFpingProber(opts: FpingOptions, deps: { logger: Logger; run?: CommandRunner }): Prober {
+  const run = deps.run ?? runCommand;
+  return {
+    kind: 'fping',
+    async probe(ips, signal) {
+      const targets = [...new Set(ips)];
+      if (targets.length === 0) return new Map();
+      assertIpLiterals(targets);
+      const args = [
+        '-c', String(opts.probeCount),
+        '-t', String(opts.probeTimeoutMs),
+        '-i', String(Math.max(1, opts.probePacketIntervalMs)),
+        '-q',
+        ...targets,
+      ];
+      // With -c fping paces packets to one target 1 s apart (its default period); allow for that plus margin.
+      const budget = opts.probeCount * (1000 + opts.probeTimeoutMs) + targets.length * Math.max(1, opts.probePacketIntervalMs) * opts.probeCount + 5000;
+      let result;
+      try {
+        result = await run(opts.fpingPath, args, { timeoutMs: budget, signal });
+      } catch (err) {
+        throw new CmphaError('probe_failed', `fping failed: ${errorMessage(err)}`, { retryable: true, cause: err });
+      }
+      if (result.exitCode !== 0 && result.exitCode !== 1) {
+        const first = result.stderr.split('\n').find((l) => l.trim().length > 0) ?? '';
+        throw new CmphaError('probe_failed',
+          `fping exited with ${result.exitCode ?? `signal ${result.signal}`}${first ? `: ${first.trim()}` : ''}`,
+          { retryable: true, context: { exitCode: result.exitCode } });
+      }
+      const parsed: Map<string, ProbeResult> = parseFpingOutput(result.stderr, targets);
+      const unknown = [...parsed].filter(([, r]) => r === 'unknown').map(([ip]) => ip);
+      if (unknown.length > 0) deps.logger.warn({ unknown }, 'fping printed no result for some addresses');
+      return parsed;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import type { DetectorConfig } from '../config/types.js';
+import type { Verdict } from './types.js';
+
+// The storm brake: when many hosts look dead at once, the likelier story is that the controller (or a
+// switch between it and them) is broken, and evacuating everything would make it worse. Pure functions here;
+// storm-brake-store.ts keeps the state in Redis.
+
+/** Verdicts that count toward a storm: hosts the controller might act on, or would if it trusted itself. */
+const COUNTED: ReadonlySet<Verdict> = new Set<Verdict>(['dead', 'suspect', 'unprobeable']);
+
+export interface StormHost {
+  readonly host: string;
+  readonly zone: string | null;
+  readonly verdict: Verdict;
+}
+
+export interface StormEvaluation {
+  readonly tripped: boolean;
+  readonly reason: string | null;
+  /** Hosts counted toward the storm (dead, suspect, unprobeable), sorted. */
+  readonly counted: readonly string[];
+}
+
+/**
+ * Trips when the dead-or-suspect hosts exceed `maxDeadHosts` in all, or exceed `maxDeadFraction` of the
+ * enabled hosts of any availability zone (the whole cloud when Nova reports no zones). One such host alone
+ * never trips the fraction: losing one of two hosts is an ordinary failure, not a storm.
+ */
+export function evaluateStorm(hosts: readonly StormHost[], config: Pick<DetectorConfig, 'maxDeadHosts' | 'maxDeadFraction'>): StormEvaluation {
+  const enabled = hosts.filter((h) => h.verdict !== 'maintenance');
+  const counted = enabled.filter((h) => COUNTED.has(h.verdict)).map((h) => h.host).sort();
+  const reasons: string[] = [];
+  if (counted.length > config.maxDeadHosts) {
+    reasons.push(`${counted.length} hosts look dead or suspect (limit max_dead_hosts = ${config.maxDeadHosts})`);
+  }
+  const zones = new Map<string, { enabled: number; counted: number }>();
+  for (const h of enabled) {
+    const key = h.zone ?? '';
+    const z = zones.get(key) ?? { enabled: 0, counted: 0 };
+    z.enabled += 1;
+    if (COUNTED.has(h.verdict)) z.counted += 1;
+    zones.set(key, z);
+  }
+  for (const [zone, z] of [...zones].sort(([a], [b]) => a.localeCompare(b))) {
+    if (z.counted > 1 && z.counted / z.enabled > config.maxDeadFraction) {
+      const where = zone === '' ? 'the cloud' : `zone ${zone}`;
+      reasons.push(`${z.counted} of ${z.enabled} enabled hosts in ${where} look dead or suspect (limit max_dead_fraction = ${config.maxDeadFraction})`);
+    }
+  }
+  return { tripped: reasons.length > 0, reason: reasons.length > 0 ? reasons.join('; ') : null, counted };
+}
+
+export interface BrakeState {
+  readonly active: boolean;
+  readonly since: number | null;
+  readonly reason: string | null;
+  /** The critical alert for this storm went out. */
+  readonly alerted: boolean;
+  /** Hosts an operator let through with `cmpha resume`; a storm that grows beyond them brakes again. */
+  readonly resumedHosts: readonly string[] | null;
+}
+
+export const RELEASED: BrakeState = { active: false, since: null, reason: null, alerted: false, resumedHosts: null };
+
+export interface BrakeStep {
+  readonly state: BrakeState;
+  /** Raise the storm-brake alert now (once per storm). */
+  readonly alert: boolean;
+  /** The brake was on last round and is off now. */
+  readonly released: boolean;
+  /** An operator's resume lets the current hosts through. */
+  readonly overridden: boolean;
+  /** The resume request was used (or is moot) and can be cleared. */
+  readonly resumeConsumed: boolean;
+}
+
+/** Advances the brake by one round. */
+export function stepBrake(prev: BrakeState, evaluation: StormEvaluation, resumeRequested: boolean, now: number): BrakeStep {
+  if (!evaluation.tripped) {
+    return { state: RELEASED, alert: false, released: prev.active, overridden: false, resumeConsumed: resumeRequested };
+  }
+  const acknowledged = resumeRequested ? evaluation.counted : prev.resumedHosts;
+  if (acknowledged && evaluation.counted.every((h) => acknowledged.includes(h))) {
+    return {
+      state: { active: false, since: null, reason: evaluation.reason, alerted: false, resumedHosts: [...acknowledged] },
+      alert: false,
+      released: prev.active,
+      overridden: true,
+      resumeConsumed: resumeRequested,
+    };
+  }
+  return {
+    state: { active: true, since: prev.active ? prev.since : now, reason: evaluation.reason, alerted: true, resumedHosts: null },
+    alert: !(prev.active && prev.alerted),
+    released: false,
+    overridden: false,
+    resumeConsumed: resumeRequested,
+  };
+}
+
+/** `<host>-<epoch seconds of the first suspect round>`, safe as a BullMQ job id (no `:`). */
+export function incidentId(host: string, failureStartedAt: number): string {
+  const safeHost = host.replace(/[^A-Za-z0-9._-]/g, '_');
+  return `${safeHost}-${Math.floor(failureStartedAt / 1000)}`;
+}

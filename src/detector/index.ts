@@ -1,0 +1,10 @@
+export { createDetector, type DetectorDeps, type DetectorTuning } from './detector.js';
+export { createProber } from './prober.js';
+export { createFpingProber } from './fping-prober.js';
+export { createSimProber } from './sim-prober.js';
+export { parseFpingOutput } from './fping-output.js';
+export { classify, type HostSignals } from './classify.js';
+export { evaluateStorm, stepBrake, incidentId } from './guard.js';
+export { LeaderLease } from './leader-lease.js';
+export { resume, type ResumeResult } from './storm-brake-store.js';
+export type * from './types.js';

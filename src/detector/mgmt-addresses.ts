@@ -1,0 +1,57 @@
+import type { HostConfig } from '../config/types.js';
+import { isIpLiteral } from '../config/fields.js';
+import type { NovaApi } from '../openstack/types.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+
+export interface MgmtAddress {
+  readonly ip: string | null;
+  readonly source: 'config' | 'hypervisor' | null;
+  /** Why no usable address is known, when ip is null. */
+  readonly problem?: string;
+}
+
+/**
+ * Where each host's management IP comes from: `[host:NAME] mgmt_ip` first, else the hypervisor's host_ip.
+ * Hypervisors change rarely, so they are listed every `refreshRounds` rounds (sooner when a host appears
+ * that they do not cover), never every round.
+ */
+export class MgmtAddressBook {
+  private hypervisorIps = new Map<string, string>();
+  private lastRefreshRound: number | null = null;
+
+  constructor(
+    private readonly hosts: Readonly<Record<string, HostConfig>>,
+    private readonly nova: NovaApi,
+    private readonly logger: Logger,
+    private readonly refreshRounds = 30,
+    private readonly missingRetryRounds = 5,
+  ) {}
+
+  /** Lists hypervisors when due. A failed listing keeps the old addresses. */
+  async refresh(round: number, enabledHosts: readonly string[], signal?: AbortSignal): Promise<void> {
+    const needHypervisor = enabledHosts.filter((h) => this.hosts[h]?.mgmtIp === undefined);
+    if (needHypervisor.length === 0) return;
+    const since = this.lastRefreshRound === null ? Infinity : round - this.lastRefreshRound;
+    const missing = needHypervisor.some((h) => !this.hypervisorIps.has(h));
+    if (since < this.refreshRounds && !(missing && since >= this.missingRetryRounds)) return;
+    this.lastRefreshRound = round;
+    try {
+      const hypervisors = await this.nova.listHypervisors({ signal });
+      const next = new Map<string, string>();
+      for (const h of hypervisors) if (h.hostIp) next.set(h.serviceHost, h.hostIp);
+      this.hypervisorIps = next;
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err) }, 'cannot list hypervisors; keeping the management IPs known so far');
+    }
+  }
+
+  resolve(host: string): MgmtAddress {
+    const configured = this.hosts[host]?.mgmtIp;
+    if (configured !== undefined) return { ip: configured, source: 'config' };
+    const fromNova = this.hypervisorIps.get(host);
+    if (fromNova === undefined) return { ip: null, source: null, problem: 'no mgmt_ip configured and no hypervisor host_ip' };
+    if (!isIpLiteral(fromNova)) return { ip: null, source: null, problem: `hypervisor host_ip "${fromNova}" is not an IP literal` };
+    return { ip: fromNova, source: 'hypervisor' };
+  }
+}

@@ -1,0 +1,44 @@
+import type { Config, DetectorConfig, HostConfig } from '../../../src/config/types.js';
+import { Secret } from '../../../src/config/secret.js';
+
+export const detectorDefaults: DetectorConfig = {
+  intervalMs: 10_000,
+  heartbeatTimeoutMs: 30_000,
+  confirmRounds: 2,
+  instanceNetworks: ['tenant'],
+  isolationAddresses: [],
+  maxDeadHosts: 2,
+  maxDeadFraction: 0.33,
+  dryRun: false,
+  probe: 'fping',
+  fpingPath: 'fping',
+  probeTimeoutMs: 200,
+  probePacketIntervalMs: 1,
+  probeCount: 1,
+  leaderLeaseMs: 30_000,
+};
+
+/** A whole validated Config as load.ts would build it, with the detector and hosts given. */
+export function testConfig(detector: Partial<DetectorConfig> = {}, hosts: Record<string, Partial<HostConfig>> = {}, prefix = 'cmpha-test'): Config {
+  return {
+    cloud: {
+      authUrl: 'http://127.0.0.1:1/v3',
+      auth: { type: 'password', username: 'admin', password: new Secret('pw'), projectName: 'admin', userDomainName: 'Default', projectDomainName: 'Default' },
+      interface: 'public', insecure: false, timeoutMs: 5000, retries: 0, source: 'test',
+    },
+    detector: { ...detectorDefaults, ...detector },
+    fencing: { timeoutMs: 30_000, pollIntervalMs: 1000, allowUnfencedEvacuation: false, ipmitoolPath: 'ipmitool', attempts: 3 },
+    hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name, { name, fence: { driver: 'none' }, ...h } as HostConfig])),
+    evacuation: {
+      states: ['ACTIVE', 'ERROR'], concurrency: 4, staggerMs: 0, maxPerMinute: 120, verifyTimeoutMs: 300_000, verifyPollIntervalMs: 2000,
+      spareHosts: [], spareReasonPrefix: 'down_prepare', spareAddToAggregates: false, spareCount: 1, disabledReasonPrefix: 'cmpha',
+    },
+    notifiers: [],
+    escalation: {
+      repeatEveryMs: 900_000, maxRepeats: 4, dedupWindowMs: 1_800_000, rateLimitPerHour: 30, notifyUsers: false, notifyUsersSms: false,
+    },
+    redis: { url: 'redis://127.0.0.1:6379', prefix },
+    metrics: { enabled: false, listen: { host: '127.0.0.1', port: 9464 } },
+    logging: { level: 'silent', format: 'json' },
+  };
+}
