@@ -1,5 +1,12 @@
 export type PowerState = 'on' | 'off' | 'unknown';
 
+/** A power reading with the BMC's own words, so an `unknown` can say what the BMC actually answered. */
+export interface PowerReading {
+  readonly state: PowerState;
+  /** What the BMC answered, trimmed and short; never contains credentials. */
+  readonly raw: string;
+}
+
 /** One BMC. Drivers never throw for a readable "unknown": they return it; they throw CmphaError for failures. */
 export interface FenceDriver {
   readonly kind: 'ipmi' | 'redfish' | 'noop';
@@ -9,6 +16,8 @@ export interface FenceDriver {
   /** Idempotent: powering off a host that is off is not an error. */
   powerOff(signal: AbortSignal): Promise<void>;
   powerOn(signal: AbortSignal): Promise<void>;
+  /** Optional richer form of powerStatus; the fence step prefers it so the timeline shows the BMC's answer. */
+  readPower?(signal: AbortSignal): Promise<PowerReading>;
 }
 
 /** A fact the fence step records on the incident timeline. */
@@ -16,6 +25,12 @@ export interface FenceEvent {
   readonly at: number;
   readonly kind: 'status' | 'power-off' | 'error';
   readonly detail: string;
+  /** The state read, for `status` events. */
+  readonly state?: PowerState;
+  /** The error code, for `error` events. */
+  readonly code?: string;
+  /** Which try of this BMC call (1-based), for `power-off` and `error` events. */
+  readonly attempt?: number;
 }
 
 export type FenceResult =
