@@ -56,6 +56,16 @@ function isTransient(err: OpenStackError): boolean {
   return TRANSIENT.has(err.code) || (err.status !== undefined && err.status >= 500);
 }
 
+/**
+ * Failures after which the service may have acted although we got no answer. A refused connection,
+ * a name that does not resolve or a failed TLS handshake mean the request never left.
+ */
+const MAY_HAVE_ACTED = new Set(['timeout', 'aborted', 'connection_reset', 'network_error']);
+
+function mayHaveActed(err: OpenStackError): boolean {
+  return MAY_HAVE_ACTED.has(err.code) || (err.status !== undefined && err.status >= 500);
+}
+
 const TLS_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_NOT_YET_VALID',
@@ -109,6 +119,11 @@ export class HttpClient {
   async send<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
     const path = describePath(req.url);
     const log = this.#opts.logger;
+    if (req.signal?.aborted) {
+      throw new OpenStackError('aborted', `${serviceLabel(req.service)} ${req.method} ${path} was not sent: the caller had already given up`, {
+        service: req.service, method: req.method, path,
+      });
+    }
     for (let attempt = 0; ; attempt++) {
       let failure: OpenStackError;
       const started = Date.now();
@@ -123,12 +138,12 @@ export class HttpClient {
         failure = this.#networkError(req, path, err);
         log.debug({ service: req.service, method: req.method, path, error: failure.code, attempt, ms: Date.now() - started }, 'openstack call failed');
       }
-      if (req.signal?.aborted) throw failure;
       if (!req.idempotent) {
-        if (req.outcomeUnknownCode !== undefined && isTransient(failure)) throw this.#outcomeUnknown(req, path, failure);
+        // Checked before the caller's abort: a POST evacuate abandoned in flight may still have been acted on.
+        if (req.outcomeUnknownCode !== undefined && mayHaveActed(failure)) throw this.#outcomeUnknown(req, path, failure);
         throw failure;
       }
-      if (!isTransient(failure) || attempt >= this.#opts.retries) throw failure;
+      if (req.signal?.aborted || !isTransient(failure) || attempt >= this.#opts.retries) throw failure;
       const delay = this.#backoff(attempt);
       log.warn({ service: req.service, method: req.method, path, error: failure.code, status: failure.status, attempt: attempt + 1, retries: this.#opts.retries, delayMs: delay }, 'openstack call failed, retrying');
       try {

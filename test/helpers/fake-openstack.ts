@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 // A loopback Keystone + Nova that answers the way the real ones do (nova-facts.md): 201 and X-Subject-Token,
@@ -60,6 +61,8 @@ export interface FakeOpenStackOptions {
   readonly noCompute?: boolean;
   /** Delay before answering a token request, so concurrent callers overlap. */
   readonly authDelayMs?: number;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 const DEFAULT_CREDS: FakeCredentials = {
@@ -115,7 +118,7 @@ export class FakeOpenStack {
     this.#opts = opts;
     this.creds = { ...DEFAULT_CREDS, ...creds };
     this.novaMaxVersion = opts.novaMaxVersion ?? '2.93';
-    this.#server = http.createServer((req, res) => {
+    const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -123,13 +126,14 @@ export class FakeOpenStack {
           if (!res.headersSent) this.#json(res, 500, { error: { code: 500, message: String(err) } });
         });
       });
-    });
+    };
+    this.#server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, listener) : http.createServer(listener);
   }
 
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
     const { port } = this.#server.address() as AddressInfo;
-    this.#base = `http://127.0.0.1:${port}`;
+    this.#base = `${this.#opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     return this;
   }
 

@@ -396,6 +396,28 @@ describe('retries and typed errors', () => {
     expect(fake.callsTo('nova', 'POST', '/servers/s-1/action')).toHaveLength(1);
   });
 
+  it('reports an evacuate the caller abandoned in flight as outcome unknown, not as a plain abort', async () => {
+    const nova = await novaFor();
+    fake.servers.push(novaServer('s-1', 'cmp1'));
+    await nova.microversion();
+    fake.fail('nova', 'POST', '/servers/s-1/action', { hang: true }, 5);
+    const err = await failure(nova.evacuate('s-1', 'spare1', { signal: AbortSignal.timeout(150) }));
+    expect(err.code).toBe('nova_evacuate_outcome_unknown');
+    expect(err.retryable).toBe(false);
+    expect(fake.callsTo('nova', 'POST', '/servers/s-1/action')).toHaveLength(1);
+  });
+
+  it('does not send an evacuate at all when the caller already gave up', async () => {
+    const nova = await novaFor();
+    fake.servers.push(novaServer('s-1', 'cmp1'));
+    await nova.microversion();
+    const ctl = new AbortController();
+    ctl.abort();
+    const err = await failure(nova.evacuate('s-1', 'spare1', { signal: ctl.signal }));
+    expect(err.code).toBe('aborted');
+    expect(fake.callsTo('nova', 'POST', '/servers/s-1/action')).toHaveLength(0);
+  });
+
   it('names the service and address when nothing listens', async () => {
     fake = await new FakeOpenStack().start();
     const url = fake.authUrl;
