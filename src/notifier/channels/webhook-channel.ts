@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import axios, { AxiosError } from 'axios';
+import { errorMessage } from '../../shared/errors.js';
+import type { WebhookChannelOptions } from '../channel-options.js';
+import { redactSecrets } from '../redact.js';
+import { retryBudgetMs, withRetries, type AttemptFailure } from '../retry.js';
+import type { Channel, RenderedMessage } from '../types.js';
+import { buildWebhookRequest } from './webhook-request.js';
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+/** 5xx, 408, 429 and network errors may pass; any other 4xx means the request itself is wrong. */
+export function classifyHttpError(err: unknown, origin: string): AttemptFailure {
+  if (err instanceof AxiosError && err.response) {
+    const status = err.response.status;
+    const raw = typeof err.response.data === 'string' ? err.response.data : JSON.stringify(err.response.data ?? '');
+    const said = raw ? `: ${raw.replace(/\s+/g, ' ').slice(0, 200)}` : '';
+    const retry = status >= 500 || status === 408 || status === 429;
+    return { verdict: retry ? 'retry' : 'stop', code: retry ? 'webhook_unavailable' : 'webhook_rejected', message: `webhook ${origin} answered HTTP ${status}${said}` };
+  }
+  const code = err instanceof AxiosError ? err.code : undefined;
+  const cause = err instanceof AxiosError && err.cause instanceof Error ? err.cause.message : errorMessage(err);
+  if (code === AxiosError.ERR_CANCELED) return { verdict: 'stop', code: 'notify_aborted', message: `webhook ${origin}: request cancelled` };
+  if (code === 'ECONNABORTED' || code === AxiosError.ETIMEDOUT) return { verdict: 'retry', code: 'webhook_timeout', message: `webhook ${origin} did not answer in time` };
+  return { verdict: 'retry', code: 'webhook_unreachable', message: `cannot reach webhook ${origin}: ${code ?? ''}${code ? ' ' : ''}${cause}`.trim() };
+}
+
+/** HTTP(S) webhooks: SMS and phone gateways (Twilio), chat (Slack), or any JSON/form endpoint. */
+export function createWebhookChannel(name: string, o: WebhookChannelOptions): Channel {
+  const ca = o.cacert ? readFileSync(o.cacert) : undefined;
+  const httpsAgent = new https.Agent({ rejectUnauthorized: true, keepAlive: false, ...(ca ? { ca } : {}) });
+  const httpAgent = new http.Agent({ keepAlive: false });
+  const secrets = Object.values(o.secrets);
+  const budgetMs = retryBudgetMs(o.retry, o.timeoutMs);
+  return {
+    name,
+    kind: 'webhook',
+    budgetMs,
+    async send(message: RenderedMessage, recipient: string, signal: AbortSignal) {
+      const req = buildWebhookRequest(o, message, recipient);
+      // Basic auth travels as base64("user:password"); a gateway may echo that header back in an error.
+      const hidden = req.basicAuth ? [Buffer.from(`${req.basicAuth.username}:${req.basicAuth.password}`).toString('base64')] : [];
+      const origin = redactSecrets(originOf(req.url), secrets, hidden);
+      const { attempts } = await withRetries(
+        o.retry,
+        signal,
+        () =>
+          axios.request({
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            data: req.body,
+            auth: req.basicAuth,
+            timeout: o.timeoutMs,
+            signal,
+            httpAgent,
+            httpsAgent,
+            // A redirect would resend credentials to wherever the gateway points; refuse it.
+            maxRedirects: 0,
+            responseType: 'text',
+            transformResponse: (d: unknown) => d,
+            validateStatus: (s) => s >= 200 && s < 300,
+          }),
+        (err) => {
+          const f = classifyHttpError(err, origin);
+          return { ...f, message: redactSecrets(f.message, secrets, hidden) };
+        },
+      );
+      return { attempts };
+    },
+  };
+}
