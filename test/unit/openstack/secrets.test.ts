@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Secret } from '../../../src/config/secret.js';
 import { createOpenStack } from '../../../src/openstack/index.js';
+import type { OpenStackError } from '../../../src/openstack/errors.js';
 import { FakeOpenStack, novaServer, novaService } from '../../helpers/fake-openstack.js';
 import { captureLogger, cloudFor, failure, passwordAuth } from './cloud.js';
 
@@ -23,7 +24,7 @@ describe('secrets stay out of logs and errors', () => {
     const { nova, session } = createOpenStack(cloudFor(fake, { retries: 1 }), { logger, retryBaseDelayMs: 5 });
     fake.services.push(novaService('cmp1'));
     fake.servers.push(novaServer('s-1', 'cmp1'));
-    const errors: Error[] = [];
+    const errors: OpenStackError[] = [];
 
     await nova.listComputeServices();
     fake.revokeTokens();
@@ -44,7 +45,7 @@ describe('secrets stay out of logs and errors', () => {
     const tokens = fake.callsTo('nova').map((c) => c.headers['x-auth-token']).filter((t): t is string => t !== undefined);
     expect(new Set(tokens).size).toBeGreaterThanOrEqual(2);
     expect(lines.length).toBeGreaterThan(10);
-    expect(errors.map((e) => (e as { code: string }).code)).toEqual(['nova_evacuate_outcome_unknown', 'nova_bad_request', 'unauthorized', 'keystone_unavailable']);
+    expect(errors.map((e) => e.code)).toEqual(['nova_evacuate_outcome_unknown', 'nova_bad_request', 'unauthorized', 'keystone_unavailable']);
     const output = [...lines, ...errors.flatMap(renderings)].join('\n');
     expect(output).not.toContain(fake.creds.password);
     for (const t of tokens) expect(output).not.toContain(t);
