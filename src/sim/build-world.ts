@@ -1,0 +1,260 @@
+import { SimClock } from './clock.js';
+import { Rng } from './rng.js';
+import type { Flavor, SimHost, SimServer, SimUser, VmState, WorldSettings } from './types.js';
+import { World } from './world.js';
+
+/** What a world is made of. Durations are in seconds, as on the command line. */
+export interface WorldOptions {
+  hosts?: number;
+  instancesPerHost?: number;
+  spares?: number;
+  seed?: number;
+  reportIntervalSeconds?: number;
+  serviceDownTimeSeconds?: number;
+  evacuateSeconds?: number;
+  liveMigrateSeconds?: number;
+  bootSeconds?: number;
+  cleanupSeconds?: number;
+  gracefulShutdownSeconds?: number;
+  rpcTimeoutSeconds?: number;
+  periodicSeconds?: number;
+  tokenTtlSeconds?: number;
+  minMicroversion?: string;
+  maxMicroversion?: string;
+  hostVcpus?: number;
+  hostMemoryMb?: number;
+  cpuAllocationRatio?: number;
+  ramAllocationRatio?: number;
+  /** Shifts every 198.18.0.0/15 address by this many /24s, so two worlds with namespaces can share a machine. */
+  ipBlock?: number;
+  /** Admin password; drawn from the seed when absent. */
+  adminPassword?: string;
+}
+
+export const FLAVORS: readonly Flavor[] = [
+  { id: '1', name: 'm1.tiny', vcpus: 1, ram: 512, disk: 1 },
+  { id: '2', name: 'm1.small', vcpus: 1, ram: 2048, disk: 20 },
+  { id: '3', name: 'm1.medium', vcpus: 2, ram: 4096, disk: 40 },
+  { id: '4', name: 'm1.large', vcpus: 4, ram: 8192, disk: 80 },
+];
+
+/**
+ * Addresses come from 198.18.0.0/15, skipping .0 and .255: management addresses from the first 32 /24s
+ * (compute1 is 198.18.0.11), instance addresses from 198.18.32.0 on. `ipBlock` shifts both by that many /24s
+ * so two worlds with namespaces can share a machine.
+ */
+const MGMT_AREA = 0;
+const INSTANCE_AREA = 32 * 256;
+const MGMT_CAPACITY = 32 * 254;
+const BLOCK_SIZE = 2 * 65536;
+
+export function addressAt(n: number): string {
+  if (n < 0 || n >= BLOCK_SIZE) throw new Error(`address ${n} is outside 198.18.0.0/15`);
+  return `198.${18 + (n >> 16)}.${(n >> 8) & 0xff}.${n & 0xff}`;
+}
+
+function usable(base: number, n: number): number {
+  return base + Math.floor(n / 254) * 256 + (n % 254) + 1;
+}
+
+export function mgmtIpFor(index: number, ipBlock = 0): string {
+  return addressAt(usable(MGMT_AREA + ipBlock * 256, 9 + index));
+}
+
+export function instanceIpFor(serverIndex: number, ipBlock = 0): string {
+  return addressAt(usable(INSTANCE_AREA + ipBlock * 256, serverIndex));
+}
+
+export function resolveSettings(o: WorldOptions): WorldSettings {
+  const s = (v: number | undefined, dflt: number) => Math.round((v ?? dflt) * 1000);
+  const evacuateMs = s(o.evacuateSeconds, 5);
+  return {
+    reportIntervalMs: s(o.reportIntervalSeconds, 10),
+    serviceDownTimeMs: s(o.serviceDownTimeSeconds, 60),
+    evacuateMs,
+    liveMigrateMs: o.liveMigrateSeconds === undefined ? evacuateMs : s(o.liveMigrateSeconds, 5),
+    bootMs: s(o.bootSeconds, 2),
+    cleanupMs: s(o.cleanupSeconds, 3),
+    gracefulShutdownMs: s(o.gracefulShutdownSeconds, 1),
+    rpcTimeoutMs: s(o.rpcTimeoutSeconds, 60),
+    periodicMs: s(o.periodicSeconds, 60),
+    cpuAllocationRatio: o.cpuAllocationRatio ?? 4,
+    ramAllocationRatio: o.ramAllocationRatio ?? 1,
+    reservedHostMemoryMb: 512,
+    tokenTtlMs: s(o.tokenTtlSeconds, 3600),
+    minMicroversion: o.minMicroversion ?? '2.1',
+    maxMicroversion: o.maxMicroversion ?? '2.93',
+    defaultAz: 'nova',
+    ipBlock: o.ipBlock ?? 0,
+  };
+}
+
+const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
+
+/**
+ * Builds the world: compute1..computeN with M servers each, spare1..spareK (nova-compute disabled with
+ * reason `down_prepare`, no servers), a controller's always-up nova-conductor and nova-scheduler, Keystone's
+ * admin and a few tenants with e-mail addresses, and one aggregate of the compute hosts.
+ */
+export function buildWorld(o: WorldOptions = {}, clock = new SimClock()): World {
+  const nHosts = o.hosts ?? 4;
+  const perHost = o.instancesPerHost ?? 5;
+  const nSpares = o.spares ?? 1;
+  const seed = o.seed ?? 1;
+  const offset = o.ipBlock ?? 0;
+  if (!Number.isInteger(nHosts) || nHosts < 0 || !Number.isInteger(nSpares) || nSpares < 0 || nHosts + nSpares < 1) {
+    throw new Error('a world needs at least one host (hosts and spares are whole numbers)');
+  }
+  if (!Number.isInteger(perHost) || perHost < 0) throw new Error('instances per host must be a whole number');
+  if (9 + nHosts + nSpares >= MGMT_CAPACITY) throw new Error(`too many hosts: at most ${MGMT_CAPACITY - 10}`);
+  const nServers = nHosts * perHost;
+  if (nServers > 0) instanceIpFor(nServers - 1, offset); // throws when the block is too small
+
+  const rng = new Rng(seed);
+  const settings = resolveSettings(o);
+  const world = new World(settings, clock, rng);
+  const now = clock.now();
+  const epoch = now - 30 * 86_400_000;
+
+  // Keystone
+  const defaultDomain = { id: 'default', name: 'Default' };
+  world.domains.push(defaultDomain);
+  const adminProject = { id: rng.hex(32), name: 'admin', domainId: 'default' };
+  const serviceProject = { id: rng.hex(32), name: 'service', domainId: 'default' };
+  world.projects.push(adminProject, serviceProject);
+  const tenantProjects = ['demo-a', 'demo-b', 'demo-c'].map((name) => ({ id: rng.hex(32), name, domainId: 'default' }));
+  world.projects.push(...tenantProjects);
+  const admin: SimUser = {
+    id: rng.hex(32), name: 'admin', domainId: 'default', email: 'admin@example.org',
+    password: o.adminPassword ?? `admin-${rng.hex(16)}`, defaultProjectId: adminProject.id,
+    roles: new Map([[adminProject.id, ['admin', 'member', 'reader']]]),
+  };
+  world.users.push(admin);
+  const people: SimUser[] = PEOPLE.map((name, i) => {
+    const project = tenantProjects[i % tenantProjects.length]!;
+    return {
+      id: rng.hex(32), name, domainId: 'default', email: `${name}@example.org`, password: `${name}-${rng.hex(8)}`,
+      defaultProjectId: project.id, roles: new Map([[project.id, ['member', 'reader']]]),
+    };
+  });
+  world.users.push(...people);
+  world.appCredentials.push({ id: rng.hex(32), name: 'cmpha', secret: rng.hex(40), userId: admin.id, projectId: adminProject.id });
+
+  world.flavors.push(...FLAVORS);
+  world.controlServices.push(
+    { uuid: rng.uuid(), intId: 1, binary: 'nova-scheduler', host: 'controller', createdAt: epoch },
+    { uuid: rng.uuid(), intId: 2, binary: 'nova-conductor', host: 'controller', createdAt: epoch },
+  );
+
+  // hosts
+  const interval = settings.reportIntervalMs;
+  for (let i = 1; i <= nHosts + nSpares; i++) {
+    const spare = i > nHosts;
+    const name = spare ? `spare${i - nHosts}` : `compute${i}`;
+    const bootedAt = now - 3_600_000 - rng.int(0, 600_000);
+    // heartbeats started at some phase within the last interval, like real computes that booted at different times
+    const hbOrigin = now - rng.int(0, Math.max(0, interval - 1));
+    const host: SimHost = {
+      name, index: i, spare, mgmtIp: mgmtIpFor(i, offset),
+      serviceUuid: rng.uuid(), serviceIntId: 2 + i, hypervisorUuid: rng.uuid(), hypervisorIntId: i,
+      createdAt: epoch, vcpus: o.hostVcpus ?? 32, memoryMb: o.hostMemoryMb ?? 131072, localGb: 2000,
+      power: 'on', poweredOnAt: bootedAt, hung: false, novaComputeWanted: true, novaComputeStartedAt: bootedAt,
+      mgmtLink: 'up', instanceLink: 'up',
+      disabled: spare, disabledReason: spare ? 'down_prepare' : null, forcedDown: false,
+      hbOrigin, hbLast: hbOrigin, lastUpdateAt: null, traitDisabled: spare,
+      bmc: { mode: 'ok', username: 'root', password: rng.hex(16) },
+      servers: new Set(), vcpusUsed: 0, memoryMbUsed: 0, diskGbUsed: 0, bootGeneration: 0,
+    };
+    world.addHost(host);
+  }
+  world.aggregates.push({
+    id: 1, uuid: rng.uuid(), name: 'compute-pool', availabilityZone: null,
+    hosts: world.hostList.filter((h) => !h.spare).map((h) => h.name), metadata: {}, createdAt: epoch, updatedAt: null,
+  });
+
+  // servers: mostly ACTIVE, some SHUTOFF, one ERROR per small world (more in large ones)
+  const imageId = rng.uuid();
+  const ownerPool = people;
+  let index = 0;
+  for (let hi = 0; hi < nHosts; hi++) {
+    const host = world.hostList[hi]!;
+    for (let k = 0; k < perHost; k++) {
+      const owner = ownerPool[index % ownerPool.length]!;
+      const projectId = owner.defaultProjectId!;
+      const r = rng.next();
+      let vmState: VmState = 'active';
+      if (index === 2 || r < 0.03) vmState = 'error';
+      else if (index === 4 || r < 0.15) vmState = 'stopped';
+      const flavor = FLAVORS[1 + (index % 3)]!;
+      const createdAt = epoch + index * 1000;
+      const id = rng.uuid();
+      const server: SimServer = {
+        id, index, name: `vm-${String(index + 1).padStart(5, '0')}`, projectId, userId: owner.id, flavor, imageId,
+        host: host.name, vmState, taskState: null, powerState: vmState === 'active' ? 1 : 4,
+        createdAt, updatedAt: createdAt, launchedAt: createdAt + 20_000, az: settings.defaultAz,
+        metadata: rng.next() < 0.5 ? { HA_Enabled: 'True' } : {},
+        addresses: [
+          { network: 'provider', addr: instanceIpFor(index, offset), type: 'fixed', mac: macFor(0x10, index) },
+          { network: 'tenant-net', addr: `10.${(index >> 16) & 0xff}.${(index >> 8) & 0xff}.${index & 0xff}`, type: 'fixed', mac: macFor(0x20, index) },
+        ],
+        fault: vmState === 'error' ? { code: 500, message: 'Guest kernel panic', created: createdAt + 60_000 } : null,
+        actions: [{
+          action: 'create', requestId: `req-${rng.uuid()}`, userId: owner.id, projectId, startTime: createdAt,
+          updatedAt: createdAt + 20_000, message: null,
+          events: [{ event: 'compute__do_build_and_run_instance', startTime: createdAt, finishTime: createdAt + 20_000, result: 'Success', host: host.name }],
+        }],
+      };
+      world.addServer(server);
+      index++;
+    }
+  }
+  return world;
+}
+
+function macFor(prefix: number, n: number): string {
+  const b = [0xfa, 0x16, 0x3e, prefix, (n >> 8) & 0xff, n & 0xff];
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+export interface NewServerSpec {
+  name?: string;
+  host?: string | null;
+  status?: 'ACTIVE' | 'SHUTOFF' | 'ERROR';
+  flavor?: string;
+  metadata?: Record<string, string>;
+  userName?: string;
+}
+
+/** Adds a server (control API): an ERROR server without host stands for one whose boot never got a host. */
+export function addServer(world: World, spec: NewServerSpec): SimServer {
+  const rng = world.rng;
+  const offset = world.settings.ipBlock;
+  const index = world.serverList.length;
+  const owner = world.users.find((u) => u.name === (spec.userName ?? PEOPLE[index % PEOPLE.length])) ?? world.users[0]!;
+  const flavor = world.flavors.find((f) => f.name === spec.flavor || f.id === spec.flavor) ?? FLAVORS[1]!;
+  const host = spec.host === undefined ? world.hostList.find((h) => !h.spare)?.name ?? null : spec.host;
+  if (host !== null && !world.hosts.has(host)) throw new Error(`no host ${host}`);
+  const status = spec.status ?? 'ACTIVE';
+  const vmState: VmState = status === 'ACTIVE' ? 'active' : status === 'SHUTOFF' ? 'stopped' : 'error';
+  const now = world.now();
+  const server: SimServer = {
+    id: rng.uuid(), index, name: spec.name ?? `vm-${String(index + 1).padStart(5, '0')}`,
+    projectId: owner.defaultProjectId ?? world.projects[0]!.id, userId: owner.id, flavor, imageId: rng.uuid(),
+    host, vmState, taskState: null, powerState: vmState === 'active' ? 1 : host === null ? 0 : 4,
+    createdAt: now, updatedAt: now, launchedAt: host === null ? null : now, az: host === null ? null : world.settings.defaultAz,
+    metadata: spec.metadata ?? {},
+    addresses: host === null ? [] : [
+      { network: 'provider', addr: instanceIpFor(index, offset), type: 'fixed', mac: macFor(0x10, index) },
+      { network: 'tenant-net', addr: `10.${(index >> 16) & 0xff}.${(index >> 8) & 0xff}.${index & 0xff}`, type: 'fixed', mac: macFor(0x20, index) },
+    ],
+    fault: vmState === 'error'
+      ? { code: 500, created: now, message: host === null ? 'No valid host was found. There are not enough hosts available.' : 'Guest kernel panic' }
+      : null,
+    actions: [{
+      action: 'create', requestId: `req-${rng.uuid()}`, userId: owner.id, projectId: owner.defaultProjectId ?? '',
+      startTime: now, updatedAt: now, message: host === null ? 'No valid host was found.' : null, events: [],
+    }],
+  };
+  world.addServer(server);
+  return server;
+}

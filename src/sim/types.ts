@@ -1,0 +1,204 @@
+/** The simulated cloud's data model. Plain objects: the World class owns and mutates them. */
+
+export type Power = 'on' | 'off';
+export type LinkState = 'up' | 'down';
+export type BmcMode = 'ok' | 'error' | 'stuck-on' | 'unreachable';
+export type VmState = 'active' | 'stopped' | 'error' | 'building';
+
+export interface Flavor {
+  readonly id: string;
+  readonly name: string;
+  readonly vcpus: number;
+  readonly ram: number;
+  readonly disk: number;
+}
+
+export interface SimHost {
+  readonly name: string;
+  /** 1-based position in the world (compute hosts first, then spares). */
+  readonly index: number;
+  readonly spare: boolean;
+  readonly mgmtIp: string;
+  readonly serviceUuid: string;
+  readonly serviceIntId: number;
+  readonly hypervisorUuid: string;
+  readonly hypervisorIntId: number;
+  readonly createdAt: number;
+  readonly vcpus: number;
+  readonly memoryMb: number;
+  readonly localGb: number;
+  power: Power;
+  poweredOnAt: number;
+  hung: boolean;
+  /** Whether nova-compute is meant to run (its unit is enabled); it runs once the host has booted. */
+  novaComputeWanted: boolean;
+  /** When the running nova-compute process started, or null when it does not run. */
+  novaComputeStartedAt: number | null;
+  mgmtLink: LinkState;
+  instanceLink: LinkState;
+  disabled: boolean;
+  disabledReason: string | null;
+  forcedDown: boolean;
+  /** Heartbeats happen at hbOrigin + k * report_interval while hbOrigin is set. */
+  hbOrigin: number | null;
+  /** The last heartbeat written before heartbeats stopped (Nova's last_seen_up). */
+  hbLast: number | null;
+  /** Last PUT /os-services on this service: moves updated_at but is no heartbeat. */
+  lastUpdateAt: number | null;
+  /** Placement's COMPUTE_STATUS_DISABLED trait as Placement sees it (can lag behind the service). */
+  traitDisabled: boolean;
+  bmc: { mode: BmcMode; username: string; password: string };
+  readonly servers: Set<string>;
+  /** Resources claimed by servers placed here plus incoming moves. */
+  vcpusUsed: number;
+  memoryMbUsed: number;
+  diskGbUsed: number;
+  /** Boot generation: a power cycle makes earlier scheduled boot events stale. */
+  bootGeneration: number;
+}
+
+export interface SimAddress {
+  readonly network: string;
+  readonly addr: string;
+  readonly type: 'fixed' | 'floating';
+  readonly mac: string;
+}
+
+export interface InstanceActionEvent {
+  event: string;
+  startTime: number;
+  finishTime: number | null;
+  result: 'Success' | 'Error' | null;
+  host: string | null;
+}
+
+export interface InstanceAction {
+  readonly action: string;
+  readonly requestId: string;
+  readonly userId: string;
+  readonly projectId: string;
+  readonly startTime: number;
+  updatedAt: number;
+  message: string | null;
+  readonly events: InstanceActionEvent[];
+}
+
+export interface ServerFault {
+  code: number;
+  message: string;
+  created: number;
+}
+
+export interface SimServer {
+  readonly id: string;
+  /** Creation order; the list API sorts by created_at desc, then this. */
+  readonly index: number;
+  name: string;
+  readonly projectId: string;
+  readonly userId: string;
+  readonly flavor: Flavor;
+  readonly imageId: string;
+  host: string | null;
+  vmState: VmState;
+  taskState: string | null;
+  /** 1 running, 4 shutdown, 0 nostate. */
+  powerState: number;
+  readonly createdAt: number;
+  updatedAt: number;
+  launchedAt: number | null;
+  az: string | null;
+  metadata: Record<string, string>;
+  readonly addresses: SimAddress[];
+  fault: ServerFault | null;
+  readonly actions: InstanceAction[];
+}
+
+export type MigrationStatus =
+  | 'accepted' | 'queued' | 'preparing' | 'running' | 'pre-migrating' | 'post-migrating'
+  | 'done' | 'completed' | 'failed' | 'error' | 'cancelled';
+
+export interface SimMigration {
+  readonly id: number;
+  readonly uuid: string;
+  readonly instanceUuid: string;
+  readonly migrationType: 'evacuation' | 'live-migration';
+  readonly sourceCompute: string;
+  readonly sourceNode: string;
+  destCompute: string | null;
+  destNode: string | null;
+  destHost: string | null;
+  status: MigrationStatus;
+  readonly createdAt: number;
+  updatedAt: number;
+  readonly userId: string;
+  readonly projectId: string;
+  readonly flavorId: string;
+}
+
+export interface SimUser {
+  readonly id: string;
+  readonly name: string;
+  readonly domainId: string;
+  readonly email: string;
+  password: string;
+  readonly defaultProjectId: string | null;
+  /** project id → role names */
+  readonly roles: Map<string, string[]>;
+}
+
+export interface SimProject {
+  readonly id: string;
+  readonly name: string;
+  readonly domainId: string;
+}
+
+export interface SimDomain {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface AppCredential {
+  readonly id: string;
+  readonly name: string;
+  readonly secret: string;
+  readonly userId: string;
+  readonly projectId: string;
+}
+
+export interface SimAggregate {
+  readonly id: number;
+  readonly uuid: string;
+  readonly name: string;
+  availabilityZone: string | null;
+  readonly hosts: string[];
+  metadata: Record<string, string>;
+  readonly createdAt: number;
+  updatedAt: number | null;
+}
+
+/** Settings the world runs by, in milliseconds where they are durations. */
+export interface WorldSettings {
+  reportIntervalMs: number;
+  serviceDownTimeMs: number;
+  evacuateMs: number;
+  liveMigrateMs: number;
+  /** From host power-on to nova-compute running. */
+  bootMs: number;
+  /** From nova-compute start to its `done` evacuation migrations becoming `completed`. */
+  cleanupMs: number;
+  /** How long a GracefulShutdown takes on a host that is not hung. */
+  gracefulShutdownMs: number;
+  /** nova-api's RPC timeout when it calls a compute host that is dead but not yet seen down. */
+  rpcTimeoutMs: number;
+  /** Compute's periodic update_available_resource (syncs the disabled trait). */
+  periodicMs: number;
+  cpuAllocationRatio: number;
+  ramAllocationRatio: number;
+  reservedHostMemoryMb: number;
+  tokenTtlMs: number;
+  minMicroversion: string;
+  maxMicroversion: string;
+  defaultAz: string;
+  /** How many /24s the world's addresses are shifted within 198.18.0.0/15. */
+  ipBlock: number;
+}

@@ -1,0 +1,692 @@
+import { EventEmitter } from 'node:events';
+import type { SimClock } from './clock.js';
+import { EventQueue } from './event-queue.js';
+import { novaError } from './http-error.js';
+import type { Rng } from './rng.js';
+import type {
+  AppCredential, BmcMode, Flavor, InstanceAction, LinkState, SimAggregate, SimDomain, SimHost, SimMigration,
+  SimProject, SimServer, SimUser, WorldSettings,
+} from './types.js';
+
+/** Who asked (from the token): recorded in instance actions and migrations. */
+export interface Actor {
+  readonly userId: string;
+  readonly projectId: string;
+}
+
+export type AddressOwner = { kind: 'mgmt'; host: SimHost } | { kind: 'instance'; server: SimServer; network: string };
+
+/** Networks whose addresses can answer a probe; the tenant overlay never answers from the controller. */
+export const REACHABLE_NETWORKS = new Set(['provider']);
+
+const REBUILD_TASK_STATES = new Set(['rebuilding', 'rebuild_block_device_mapping', 'rebuild_spawning']);
+
+interface MoveOp {
+  readonly kind: 'evacuation' | 'live-migration';
+  readonly server: SimServer;
+  readonly migration: SimMigration;
+  readonly action: InstanceAction;
+  readonly source: string;
+  readonly requestedHost: string | null;
+  readonly forced: boolean;
+  /** Where resources were claimed, once scheduled. */
+  claimedOn: SimHost | null;
+  /** Shared by evacuations of one server that overlapped: the first to finish wins, the others fail. */
+  race: { winnerDone: boolean } | null;
+  finished: boolean;
+}
+
+/** Events the world emits after a change (the netns layer listens). */
+export interface WorldEvents {
+  host: [SimHost];
+  server: [SimServer, string | null];
+}
+
+/**
+ * The in-memory cloud: hosts with their power, BMC and nova-compute, the services Nova derives from them,
+ * servers, migrations and Keystone's users. Nothing runs per host: heartbeats are computed from the clock,
+ * and the few things that happen later (evacuation phases, boots, cleanups) sit in one time-ordered queue
+ * that runs whenever the world is read (`advance`).
+ */
+export class World extends EventEmitter<WorldEvents> {
+  readonly settings: WorldSettings;
+  readonly clock: SimClock;
+  readonly rng: Rng;
+  readonly hosts = new Map<string, SimHost>();
+  readonly hostList: SimHost[] = [];
+  readonly servers = new Map<string, SimServer>();
+  readonly serverList: SimServer[] = [];
+  readonly migrations: SimMigration[] = [];
+  readonly migrationsByInstance = new Map<string, SimMigration[]>();
+  readonly aggregates: SimAggregate[] = [];
+  readonly flavors: Flavor[] = [];
+  readonly domains: SimDomain[] = [];
+  readonly projects: SimProject[] = [];
+  readonly users: SimUser[] = [];
+  readonly appCredentials: AppCredential[] = [];
+  readonly addressIndex = new Map<string, AddressOwner>();
+  /** Control-plane services that are always up (nova-conductor, nova-scheduler). */
+  readonly controlServices: { uuid: string; intId: number; binary: string; host: string; createdAt: number }[] = [];
+  readonly startedAt: number;
+  private readonly queue = new EventQueue();
+  private readonly ops = new Map<string, MoveOp[]>();
+  private nextMigrationId = 1;
+  private advancing = false;
+  private onSchedule: (() => void) | undefined;
+
+  constructor(settings: WorldSettings, clock: SimClock, rng: Rng) {
+    super();
+    this.settings = settings;
+    this.clock = clock;
+    this.rng = rng;
+    this.startedAt = clock.now();
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Called after something was queued, so the server can arm its single wake-up timer. */
+  setScheduleListener(fn: (() => void) | undefined): void {
+    this.onSchedule = fn;
+  }
+
+  schedule(at: number, run: (at: number) => void): void {
+    this.queue.push(at, run);
+    this.onSchedule?.();
+  }
+
+  nextEventTime(): number | undefined {
+    return this.queue.peekTime();
+  }
+
+  /** Runs every queued event that is due, in time order, each at its own time. */
+  advance(): void {
+    if (this.advancing) return;
+    this.advancing = true;
+    try {
+      const now = this.now();
+      for (let ev = this.queue.popDue(now); ev; ev = this.queue.popDue(now)) ev.run(ev.at);
+    } finally {
+      this.advancing = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- registration (world building)
+
+  addHost(host: SimHost): void {
+    this.hosts.set(host.name, host);
+    this.hostList.push(host);
+    this.addressIndex.set(host.mgmtIp, { kind: 'mgmt', host });
+  }
+
+  addServer(server: SimServer): void {
+    this.servers.set(server.id, server);
+    this.serverList.push(server);
+    for (const a of server.addresses) this.addressIndex.set(a.addr, { kind: 'instance', server, network: a.network });
+    if (server.host) {
+      const host = this.hosts.get(server.host);
+      if (host) {
+        host.servers.add(server.id);
+        this.claim(host, server.flavor, 1);
+      }
+    }
+  }
+
+  host(name: string): SimHost | undefined {
+    return this.hosts.get(name);
+  }
+
+  // ---------------------------------------------------------------- liveness, exactly as Nova derives it
+
+  novaComputeRunning(h: SimHost): boolean {
+    return h.novaComputeStartedAt !== null;
+  }
+
+  /** Heartbeats reach the database while the host is on, not hung, nova-compute runs and its management link is up. */
+  private shouldHeartbeat(h: SimHost): boolean {
+    return h.power === 'on' && !h.hung && h.novaComputeStartedAt !== null && h.mgmtLink === 'up';
+  }
+
+  lastHeartbeat(h: SimHost, now = this.now()): number | null {
+    if (h.hbOrigin !== null) {
+      const interval = this.settings.reportIntervalMs;
+      if (now < h.hbOrigin) return h.hbLast;
+      return h.hbOrigin + Math.floor((now - h.hbOrigin) / interval) * interval;
+    }
+    return h.hbLast;
+  }
+
+  /** Re-evaluates whether heartbeats flow after a change at time `at`. */
+  private refreshHeartbeat(h: SimHost, at: number): void {
+    const beat = this.shouldHeartbeat(h);
+    if (beat && h.hbOrigin === null) {
+      h.hbOrigin = at;
+      h.hbLast = at;
+    } else if (!beat && h.hbOrigin !== null) {
+      h.hbLast = this.lastHeartbeat(h, at);
+      h.hbOrigin = null;
+    }
+  }
+
+  /** Nova's servicegroup DB driver: down when forced down or the last heartbeat is older than service_down_time. */
+  serviceUp(h: SimHost, now = this.now()): boolean {
+    if (h.forcedDown) return false;
+    const last = this.lastHeartbeat(h, now) ?? h.createdAt;
+    return now - last <= this.settings.serviceDownTimeMs;
+  }
+
+  /** updated_at moves with heartbeats and with every PUT /os-services. */
+  serviceUpdatedAt(h: SimHost, now = this.now()): number | null {
+    const hb = this.lastHeartbeat(h, now);
+    const put = h.lastUpdateAt;
+    if (hb === null) return put;
+    if (put === null) return hb;
+    return Math.max(hb, put);
+  }
+
+  /** Whether an RPC call to the host's nova-compute would be answered now. */
+  computeAnswers(h: SimHost): boolean {
+    return this.shouldHeartbeat(h);
+  }
+
+  // ---------------------------------------------------------------- host control
+
+  powerOff(h: SimHost, at = this.now()): void {
+    if (h.power === 'off') return;
+    h.power = 'off';
+    h.hung = false;
+    h.bootGeneration += 1;
+    h.novaComputeStartedAt = null;
+    this.refreshHeartbeat(h, at);
+    this.emit('host', h);
+  }
+
+  powerOn(h: SimHost, at = this.now()): void {
+    if (h.power === 'on') return;
+    h.power = 'on';
+    h.hung = false;
+    h.poweredOnAt = at;
+    h.bootGeneration += 1;
+    const generation = h.bootGeneration;
+    this.schedule(at + this.settings.bootMs, (t) => {
+      if (h.bootGeneration !== generation || h.power !== 'on') return;
+      if (h.novaComputeWanted) this.startNovaCompute(h, t);
+    });
+    this.emit('host', h);
+  }
+
+  /** A hung host: the BMC still says On, heartbeats stop, no address answers. */
+  hang(h: SimHost, at = this.now()): void {
+    if (h.power === 'off' || h.hung) return;
+    h.hung = true;
+    this.refreshHeartbeat(h, at);
+    this.emit('host', h);
+  }
+
+  unhang(h: SimHost, at = this.now()): void {
+    if (!h.hung) return;
+    h.hung = false;
+    this.refreshHeartbeat(h, at);
+    this.emit('host', h);
+  }
+
+  stopNovaCompute(h: SimHost, at = this.now()): void {
+    h.novaComputeWanted = false;
+    if (h.novaComputeStartedAt === null) return;
+    h.novaComputeStartedAt = null;
+    this.refreshHeartbeat(h, at);
+    this.emit('host', h);
+  }
+
+  /** Starts nova-compute (if the host is up): it reports at once, syncs its trait and cleans up evacuations. */
+  startNovaCompute(h: SimHost, at = this.now()): void {
+    h.novaComputeWanted = true;
+    if (h.power !== 'on' || h.novaComputeStartedAt !== null) return;
+    if (at < h.poweredOnAt + this.settings.bootMs) return; // the boot event will start it
+    h.novaComputeStartedAt = at;
+    h.traitDisabled = h.disabled;
+    this.refreshHeartbeat(h, at);
+    const startedAt = at;
+    this.schedule(at + this.settings.cleanupMs, (t) => {
+      if (h.novaComputeStartedAt !== startedAt) return;
+      this.cleanupEvacuations(h, t);
+    });
+    this.failInterruptedRebuilds(h, at);
+    this.emit('host', h);
+  }
+
+  setMgmtLink(h: SimHost, state: LinkState, at = this.now()): void {
+    if (h.mgmtLink === state) return;
+    h.mgmtLink = state;
+    this.refreshHeartbeat(h, at);
+    this.emit('host', h);
+  }
+
+  setInstanceLink(h: SimHost, state: LinkState): void {
+    if (h.instanceLink === state) return;
+    h.instanceLink = state;
+    this.emit('host', h);
+  }
+
+  setBmcMode(h: SimHost, mode: BmcMode): void {
+    h.bmc.mode = mode;
+  }
+
+  /** The source host's nova-compute destroys evacuated guests and marks their migrations completed. */
+  private cleanupEvacuations(h: SimHost, at: number): void {
+    for (const m of this.migrations) {
+      if (m.migrationType === 'evacuation' && m.sourceCompute === h.name && m.status === 'done') {
+        m.status = 'completed';
+        m.updatedAt = at;
+      }
+    }
+  }
+
+  /** nova-compute's init_host: a rebuild it was running when it died is put into ERROR. */
+  private failInterruptedRebuilds(h: SimHost, at: number): void {
+    for (const list of this.ops.values()) {
+      for (const op of list) {
+        if (op.finished || op.claimedOn !== h || op.kind !== 'evacuation') continue;
+        this.finishOp(op);
+        op.migration.status = 'failed';
+        op.migration.updatedAt = at;
+        op.server.vmState = 'error';
+        op.server.taskState = null;
+        op.server.updatedAt = at;
+        this.releaseClaim(op);
+        this.endAction(op.action, at, 'Error', 'compute_rebuild_instance');
+        this.emit('server', op.server, op.server.host);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- services
+
+  /**
+   * Applies a PUT /os-services change. Returns how long nova-api would block on an RPC to a compute that it
+   * still believes is up but that does not answer (0 when it answers or is seen down).
+   */
+  updateService(h: SimHost, change: { status?: 'enabled' | 'disabled'; disabledReason?: string | null; forcedDown?: boolean }): number {
+    const at = this.now();
+    let rpcDelay = 0;
+    if (change.forcedDown !== undefined) h.forcedDown = change.forcedDown;
+    if (change.status !== undefined) {
+      const wasDisabled = h.disabled;
+      h.disabled = change.status === 'disabled';
+      h.disabledReason = h.disabled ? (change.disabledReason ?? null) : null;
+      if (wasDisabled !== h.disabled) {
+        if (this.serviceUp(h, at)) {
+          if (this.computeAnswers(h)) h.traitDisabled = h.disabled;
+          else rpcDelay = this.settings.rpcTimeoutMs; // the trait is synced by the periodic task later
+        }
+        if (h.traitDisabled !== h.disabled) {
+          this.schedule(at + this.settings.periodicMs, () => {
+            if (this.computeAnswers(h)) h.traitDisabled = h.disabled;
+          });
+        }
+      }
+    } else if (change.disabledReason !== undefined && h.disabled) {
+      h.disabledReason = change.disabledReason;
+    }
+    h.lastUpdateAt = at;
+    return rpcDelay;
+  }
+
+  /** Evacuation migrations still `done` for this source host (they block forced_down=false). */
+  doneEvacuationsFrom(host: string): SimMigration[] {
+    return this.migrations.filter((m) => m.migrationType === 'evacuation' && m.sourceCompute === host && m.status === 'done');
+  }
+
+  // ---------------------------------------------------------------- servers
+
+  serverStatus(s: SimServer): string {
+    if (s.taskState && REBUILD_TASK_STATES.has(s.taskState)) return 'REBUILD';
+    if (s.taskState === 'migrating') return 'MIGRATING';
+    switch (s.vmState) {
+      case 'active': return 'ACTIVE';
+      case 'stopped': return 'SHUTOFF';
+      case 'error': return 'ERROR';
+      case 'building': return 'BUILD';
+    }
+  }
+
+  private claim(h: SimHost, f: Flavor, sign: 1 | -1): void {
+    h.vcpusUsed += sign * f.vcpus;
+    h.memoryMbUsed += sign * f.ram;
+    h.diskGbUsed += sign * f.disk;
+  }
+
+  private fits(h: SimHost, f: Flavor): boolean {
+    const s = this.settings;
+    const vcpuFree = h.vcpus * s.cpuAllocationRatio - h.vcpusUsed;
+    const ramFree = h.memoryMb * s.ramAllocationRatio - s.reservedHostMemoryMb - h.memoryMbUsed;
+    return vcpuFree >= f.vcpus && ramFree >= f.ram;
+  }
+
+  hostAz(h: SimHost): string {
+    for (const a of this.aggregates) if (a.availabilityZone && a.hosts.includes(h.name)) return a.availabilityZone;
+    return this.settings.defaultAz;
+  }
+
+  /** Filter scheduler: enabled, up, not the source, same AZ, enough vCPU and RAM; weighed by free RAM. */
+  private scheduleHost(server: SimServer, exclude: string, requested: string | null, at: number): SimHost | null {
+    const candidates = requested ? [this.hosts.get(requested)].filter((h): h is SimHost => !!h) : this.hostList;
+    let best: SimHost | null = null;
+    let bestFree = -Infinity;
+    for (const h of candidates) {
+      if (h.name === exclude || h.disabled || h.traitDisabled || !this.serviceUp(h, at)) continue;
+      if (server.az && this.hostAz(h) !== server.az) continue;
+      if (!this.fits(h, server.flavor)) continue;
+      const free = h.memoryMb - h.memoryMbUsed + this.rng.next();
+      if (free > bestFree) {
+        best = h;
+        bestFree = free;
+      }
+    }
+    return best;
+  }
+
+  private newAction(server: SimServer, action: string, actor: Actor, at: number): InstanceAction {
+    const a: InstanceAction = {
+      action, requestId: `req-${this.rng.uuid()}`, userId: actor.userId, projectId: actor.projectId,
+      startTime: at, updatedAt: at, message: null, events: [],
+    };
+    server.actions.push(a);
+    return a;
+  }
+
+  private endAction(a: InstanceAction, at: number, result: 'Success' | 'Error', event: string, host: string | null = null): void {
+    a.events.push({ event, startTime: a.startTime, finishTime: at, result, host });
+    a.updatedAt = at;
+    if (result === 'Error') a.message = 'Error';
+  }
+
+  private newMigration(server: SimServer, type: SimMigration['migrationType'], source: string, actor: Actor, at: number): SimMigration {
+    const m: SimMigration = {
+      id: this.nextMigrationId++, uuid: this.rng.uuid(), instanceUuid: server.id, migrationType: type,
+      sourceCompute: source, sourceNode: source, destCompute: null, destNode: null, destHost: null,
+      status: type === 'evacuation' ? 'accepted' : 'queued', createdAt: at, updatedAt: at,
+      userId: actor.userId, projectId: actor.projectId, flavorId: server.flavor.id,
+    };
+    this.migrations.push(m);
+    let list = this.migrationsByInstance.get(server.id);
+    if (!list) this.migrationsByInstance.set(server.id, (list = []));
+    list.push(m);
+    return m;
+  }
+
+  private activeOps(serverId: string): MoveOp[] {
+    return (this.ops.get(serverId) ?? []).filter((o) => !o.finished);
+  }
+
+  private finishOp(op: MoveOp): void {
+    op.finished = true;
+    const list = this.ops.get(op.server.id);
+    if (list && list.every((o) => o.finished)) this.ops.delete(op.server.id);
+  }
+
+  private releaseClaim(op: MoveOp): void {
+    if (op.claimedOn) {
+      this.claim(op.claimedOn, op.server.flavor, -1);
+      op.claimedOn = null;
+    }
+  }
+
+  private moveServer(server: SimServer, target: SimHost): void {
+    const from = server.host;
+    if (from) {
+      const src = this.hosts.get(from);
+      if (src) {
+        src.servers.delete(server.id);
+        this.claim(src, server.flavor, -1);
+      }
+    }
+    server.host = target.name;
+    target.servers.add(server.id);
+    // the claim made at scheduling time becomes the server's own usage on the target
+  }
+
+  /**
+   * POST /servers/{id}/action {"evacuate": ...} after the API's schema checks. Throws Nova's errors; on
+   * success the rebuild runs in the background and the API answers 200 with an empty body.
+   */
+  evacuate(server: SimServer, opts: { host: string | null; force: boolean }, actor: Actor): void {
+    const at = this.now();
+    if (opts.host !== null && !this.hosts.has(opts.host)) throw novaError(404, `Compute host ${opts.host} not found.`);
+    if (opts.host !== null && server.host === opts.host) throw novaError(400, "The target host can't be the same one.");
+    if (!['active', 'stopped', 'error'].includes(server.vmState) || server.launchedAt === null || server.host === null) {
+      throw novaError(409, `Instance ${server.id} is in an invalid state for 'evacuate'`);
+    }
+    const source = this.hosts.get(server.host);
+    if (!source) throw novaError(404, `Compute host ${server.host} not found.`);
+    if (this.serviceUp(source, at)) throw novaError(400, `Compute service of ${source.name} is still in use.`);
+
+    const running = this.activeOps(server.id).filter((o) => o.kind === 'evacuation');
+    const migration = this.newMigration(server, 'evacuation', source.name, actor, at);
+    const action = this.newAction(server, 'evacuate', actor, at);
+    const op: MoveOp = {
+      kind: 'evacuation', server, migration, action, source: source.name, requestedHost: opts.host, forced: opts.force,
+      claimedOn: null, race: null, finished: false,
+    };
+    if (running.length > 0) {
+      const race = running.find((o) => o.race)?.race ?? { winnerDone: false };
+      for (const other of running) other.race = race;
+      op.race = race;
+    }
+    let list = this.ops.get(server.id);
+    if (!list) this.ops.set(server.id, (list = []));
+    list.push(op);
+
+    server.taskState = 'rebuilding';
+    server.updatedAt = at;
+    this.emit('server', server, server.host);
+
+    const d = this.settings.evacuateMs;
+    const lag = Math.min(300, d * 0.06);
+    this.schedule(at + d * 0.1, (t) => this.evacuateSchedule(op, t));
+    this.schedule(at + d * 0.3, (t) => this.evacuatePhase(op, 'rebuild_block_device_mapping', t));
+    this.schedule(at + d * 0.6, (t) => this.evacuatePhase(op, 'rebuild_spawning', t));
+    this.schedule(at + d - lag, (t) => this.evacuateSpawned(op, t));
+    this.schedule(at + d, (t) => this.evacuateDone(op, t));
+  }
+
+  private evacuateSchedule(op: MoveOp, at: number): void {
+    if (op.finished) return;
+    const server = op.server;
+    let target: SimHost | null;
+    if (op.forced && op.requestedHost) target = this.hosts.get(op.requestedHost) ?? null;
+    else target = this.scheduleHost(server, op.source, op.requestedHost, at);
+    if (!target) {
+      // conductor: NoValidHost → vm_state error, task_state none, migration error; the server stays put
+      this.finishOp(op);
+      op.migration.status = 'error';
+      op.migration.updatedAt = at;
+      if (!op.race || this.activeOps(server.id).length === 0) {
+        server.vmState = 'error';
+        server.taskState = op.race ? 'rebuilding' : null;
+      }
+      server.fault = {
+        code: 500, created: at,
+        message: 'No valid host was found. There are not enough hosts available.',
+      };
+      server.updatedAt = at;
+      this.endAction(op.action, at, 'Error', 'conductor_rebuild_server');
+      this.emit('server', server, server.host);
+      return;
+    }
+    this.claim(target, server.flavor, 1);
+    op.claimedOn = target;
+    op.migration.destCompute = target.name;
+    op.migration.destNode = target.name;
+    op.migration.destHost = target.mgmtIp;
+    op.migration.updatedAt = at;
+  }
+
+  private evacuatePhase(op: MoveOp, taskState: string, at: number): void {
+    if (op.finished || !op.claimedOn) return;
+    op.server.taskState = taskState;
+    op.server.updatedAt = at;
+  }
+
+  /** The guest is spawned: the task state clears a moment before the host field moves (Nova's own order). */
+  private evacuateSpawned(op: MoveOp, at: number): void {
+    if (op.finished || !op.claimedOn || op.race) return;
+    if (!this.computeAnswers(op.claimedOn)) return;
+    const s = op.server;
+    s.taskState = null;
+    if (s.vmState !== 'stopped') {
+      s.vmState = 'active';
+      s.powerState = 1;
+    }
+    s.fault = null;
+    s.updatedAt = at;
+    this.emit('server', s, s.host);
+  }
+
+  private evacuateDone(op: MoveOp, at: number): void {
+    if (op.finished || !op.claimedOn) return;
+    const target = op.claimedOn;
+    if (!this.computeAnswers(target)) return; // the rebuild cast is lost; the target's restart fails it
+    const s = op.server;
+    this.finishOp(op);
+    if (op.race?.winnerDone) {
+      // the losing rebuild of a duplicate evacuation: the server is left stuck in REBUILD with vm_state error
+      this.releaseClaim(op);
+      op.migration.status = 'failed';
+      op.migration.updatedAt = at;
+      s.vmState = 'error';
+      s.taskState = 'rebuilding';
+      s.updatedAt = at;
+      this.endAction(op.action, at, 'Error', 'compute_rebuild_instance', target.name);
+      this.emit('server', s, s.host);
+      return;
+    }
+    if (op.race) op.race.winnerDone = true;
+    const from = s.host;
+    op.claimedOn = null;
+    this.moveServer(s, target);
+    if (!op.race) {
+      s.taskState = null;
+      if (s.vmState !== 'stopped') {
+        s.vmState = 'active';
+        s.powerState = 1;
+      }
+      s.fault = null;
+    }
+    s.az = this.hostAz(target);
+    s.updatedAt = at;
+    op.migration.status = 'done';
+    op.migration.updatedAt = at;
+    this.endAction(op.action, at, 'Success', 'compute_rebuild_instance', target.name);
+    this.emit('server', s, from);
+  }
+
+  /** POST os-migrateLive after schema checks. `sync` (before 2.34) raises pre-check failures as 400. */
+  liveMigrate(server: SimServer, opts: { host: string | null; force: boolean; sync: boolean }, actor: Actor): void {
+    const at = this.now();
+    if (server.vmState !== 'active' || server.taskState !== null) {
+      const [attr, state] = server.taskState !== null ? ['task_state', server.taskState] : ['vm_state', server.vmState];
+      throw novaError(409, `Cannot 'os-migrateLive' instance ${server.id} while it is in ${attr} ${state}`);
+    }
+    if (opts.host !== null && !this.hosts.has(opts.host)) throw novaError(400, `Compute host ${opts.host} could not be found.`);
+    const source = server.host ? this.hosts.get(server.host) : undefined;
+    if (!source) throw novaError(409, `Instance ${server.id} is in an invalid state for 'os-migrateLive'`);
+    const precheck = (): string | null => {
+      if (!this.serviceUp(source, at) || !this.computeAnswers(source)) return `Compute service of ${source.name} is unavailable at this time.`;
+      if (opts.host === source.name) return `Unable to migrate instance (${server.id}) to current host (${source.name}).`;
+      return null;
+    };
+    const problem = precheck();
+    if (problem && opts.sync) throw novaError(400, problem);
+
+    const migration = this.newMigration(server, 'live-migration', source.name, actor, at);
+    const action = this.newAction(server, 'live-migration', actor, at);
+    const op: MoveOp = {
+      kind: 'live-migration', server, migration, action, source: source.name, requestedHost: opts.host, forced: opts.force,
+      claimedOn: null, race: null, finished: false,
+    };
+    let list = this.ops.get(server.id);
+    if (!list) this.ops.set(server.id, (list = []));
+    list.push(op);
+    server.taskState = 'migrating';
+    server.updatedAt = at;
+    const d = this.settings.liveMigrateMs;
+    const fail = (t: number, why: string) => {
+      this.finishOp(op);
+      this.releaseClaim(op);
+      migration.status = 'error';
+      migration.updatedAt = t;
+      server.taskState = null;
+      server.updatedAt = t;
+      action.message = why;
+      this.endAction(action, t, 'Error', 'conductor_live_migrate_instance');
+    };
+    this.schedule(at + d * 0.1, (t) => {
+      if (problem) return fail(t, problem);
+      let target: SimHost | null;
+      if (opts.force && opts.host) target = this.hosts.get(opts.host) ?? null;
+      else target = this.scheduleHost(server, source.name, opts.host, t);
+      if (!target) return fail(t, 'No valid host was found.');
+      this.claim(target, server.flavor, 1);
+      op.claimedOn = target;
+      migration.destCompute = target.name;
+      migration.destNode = target.name;
+      migration.destHost = target.mgmtIp;
+      migration.status = 'preparing';
+      migration.updatedAt = t;
+    });
+    this.schedule(at + d * 0.3, (t) => {
+      if (op.finished || !op.claimedOn) return;
+      migration.status = 'running';
+      migration.updatedAt = t;
+    });
+    this.schedule(at + d, (t) => {
+      if (op.finished || !op.claimedOn) return;
+      const target = op.claimedOn;
+      if (!this.computeAnswers(target) || !this.computeAnswers(source)) return fail(t, 'Live migration failed.');
+      this.finishOp(op);
+      op.claimedOn = null;
+      const from = server.host;
+      this.moveServer(server, target);
+      server.taskState = null;
+      server.updatedAt = t;
+      migration.status = 'completed';
+      migration.updatedAt = t;
+      this.endAction(action, t, 'Success', 'compute_live_migration', target.name);
+      this.emit('server', server, from);
+    });
+  }
+
+  // ---------------------------------------------------------------- probes (what fping would see)
+
+  /** Whether an address answers right now. */
+  addressAnswers(addr: string): boolean {
+    const owner = this.addressIndex.get(addr);
+    if (!owner) return false;
+    if (owner.kind === 'mgmt') {
+      const h = owner.host;
+      return h.power === 'on' && !h.hung && h.mgmtLink === 'up';
+    }
+    if (!REACHABLE_NETWORKS.has(owner.network)) return false;
+    const s = owner.server;
+    if (!s.host || s.vmState !== 'active' || s.powerState !== 1) return false;
+    const h = this.hosts.get(s.host);
+    return !!h && h.power === 'on' && !h.hung && h.instanceLink === 'up';
+  }
+
+  /** The provider addresses that should answer on a host, as the netns layer must lay them out. */
+  liveAddressesOn(h: SimHost): string[] {
+    const out: string[] = [];
+    if (h.power !== 'on' || h.hung) return out;
+    if (h.mgmtLink === 'up') out.push(h.mgmtIp);
+    if (h.instanceLink === 'up') {
+      for (const id of h.servers) {
+        const s = this.servers.get(id);
+        if (!s || s.vmState !== 'active' || s.powerState !== 1) continue;
+        for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) out.push(a.addr);
+      }
+    }
+    return out;
+  }
+}
