@@ -1,2 +1,3 @@
 export * from './metrics.js';
 export * from './http-server.js';
+export * from './track-readiness.js';
