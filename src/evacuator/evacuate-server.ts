@@ -1,0 +1,136 @@
+import type { IncidentRecord, InstanceEntry } from '../incidents/types.js';
+import { isFinalInstanceState } from '../incidents/types.js';
+import type { Migration, Server } from '../openstack/types.js';
+import { CmphaError, errorMessage } from '../shared/errors.js';
+import { TERMINAL_MIGRATION, type EvacuatorDeps } from './types.js';
+
+export const OUTCOME_UNKNOWN = 'nova_evacuate_outcome_unknown';
+
+export function isStillInUse(err: unknown): boolean {
+  return (err instanceof CmphaError && err.code === 'nova_service_in_use') || /still in use/i.test(errorMessage(err));
+}
+
+/** Evacuation migrations of this server away from `source`, newest first. */
+export function evacuationsFrom(migrations: readonly Migration[], source: string): Migration[] {
+  return migrations
+    .filter((m) => m.type === 'evacuation' && m.sourceCompute === source)
+    .sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+}
+
+async function timeline(d: EvacuatorDeps, incidentId: string, serverId: string, level: 'info' | 'warning' | 'critical', message: string) {
+  d.logger[level === 'info' ? 'info' : 'warn']({ incidentId, serverId }, message);
+  await d.store.addTimeline(incidentId, { step: 'evacuate', level, message, serverId });
+}
+
+function finish(d: EvacuatorDeps, incidentId: string, serverId: string, patch: Partial<InstanceEntry>) {
+  return d.store.updateInstance(incidentId, serverId, (e) => (isFinalInstanceState(e.state) ? undefined : { ...e, ...patch }));
+}
+
+/**
+ * Asks Nova to evacuate one server, at most once per real need. Before every POST it re-reads the server
+ * and its evacuation migrations; the request is written to the incident before the POST and its outcome
+ * after, so a crash in between leads to re-reading Nova, never to a blind second POST (Nova accepts a
+ * duplicate evacuate and the server ends broken).
+ *
+ * Returns the entry: `evacuated` (verify next), or final (`deleted`, `failed`, ...). Throws a retryable
+ * CmphaError when waiting longer may help (server busy, outcome still unclear).
+ */
+export async function evacuateServer(d: EvacuatorDeps, incident: IncidentRecord, serverId: string, signal?: AbortSignal): Promise<InstanceEntry> {
+  const source = incident.host;
+  const fresh = await d.store.require(incident.id);
+  if (!fresh.fence) {
+    // Safety invariant: never evacuate a host whose power has not been read back off.
+    throw new CmphaError('not_fenced', `refusing to evacuate ${serverId}: host ${source} of incident ${incident.id} has not been fenced`);
+  }
+  const settleMs = d.unknownSettleMs ?? 10_000;
+  const maxInUse = d.inUseRetries ?? 5;
+  let inUse = 0;
+  for (;;) {
+    const entry = await d.store.getInstance(incident.id, serverId);
+    if (!entry) throw new CmphaError('instance_not_found', `incident ${incident.id} has no entry for server ${serverId}`);
+    if (isFinalInstanceState(entry.state) || entry.state === 'evacuated') return entry;
+
+    const server = await d.nova.getServer(serverId, { signal });
+    if (server === null) {
+      await timeline(d, incident.id, serverId, 'info', `server ${entry.name} was deleted during the incident`);
+      return finish(d, incident.id, serverId, { state: 'deleted', finishedAt: d.clock.now() });
+    }
+    const verdict = await inspect(d, incident, entry, server, signal);
+    if (verdict.kind === 'moving') {
+      await timeline(d, incident.id, serverId, 'info', `${entry.name}: ${verdict.why}; not sending evacuate`);
+      return finish(d, incident.id, serverId, { state: 'evacuated', acceptedAt: entry.acceptedAt ?? d.clock.now() });
+    }
+    if (verdict.kind === 'busy') {
+      throw new CmphaError('server_busy', `${entry.name} (${serverId}): ${verdict.why}`, { retryable: true });
+    }
+    if (entry.state === 'evacuating' && entry.requestedAt !== undefined) {
+      const last = entry.lastRequestAt ?? entry.requestedAt;
+      const wait = last + settleMs - d.clock.now();
+      if (wait > 0) {
+        // An earlier POST's outcome is unknown and Nova shows nothing yet: it may still be on its way.
+        await d.sleep(Math.min(wait, d.config.verifyPollIntervalMs), signal);
+        continue;
+      }
+      await timeline(d, incident.id, serverId, 'warning', `${entry.name}: the earlier evacuate request left no trace in Nova after ${settleMs} ms; requesting again`);
+    }
+
+    await d.gate.acquire(incident.id, signal);
+    // The gate may have held us for a while: look once more right before the POST.
+    const again = await d.nova.getServer(serverId, { signal });
+    if (again === null) continue;
+    const v2 = await inspect(d, incident, entry, again, signal);
+    if (v2.kind !== 'go') continue;
+
+    const now = d.clock.now();
+    await d.store.updateInstance(incident.id, serverId, (e) => ({
+      ...e,
+      state: 'evacuating',
+      attempts: e.attempts + 1,
+      requestedAt: e.requestedAt ?? now,
+      lastRequestAt: now,
+    }));
+    await timeline(d, incident.id, serverId, 'info', `evacuate requested for ${entry.name} → ${entry.target ?? 'scheduler'}`);
+    try {
+      await d.nova.evacuate(serverId, entry.target ?? undefined, { signal });
+    } catch (err) {
+      if (isStillInUse(err)) {
+        inUse += 1;
+        await d.store.updateInstance(incident.id, serverId, (e) => ({ ...e, state: 'pending', lastRequestAt: undefined, error: errorMessage(err) }));
+        if (inUse > maxInUse) {
+          await timeline(d, incident.id, serverId, 'critical', `${entry.name}: Nova still says the source service is in use after ${maxInUse} force-downs`);
+          return finish(d, incident.id, serverId, { state: 'failed', error: errorMessage(err), finishedAt: d.clock.now() });
+        }
+        await timeline(d, incident.id, serverId, 'warning', `${entry.name}: Nova says ${source} is still in use; forcing it down again`);
+        await d.forceDown();
+        await d.sleep(Math.min(1000 * inUse, 5000), signal);
+        continue;
+      }
+      if (err instanceof CmphaError && !err.retryable && err.code !== OUTCOME_UNKNOWN) {
+        await timeline(d, incident.id, serverId, 'critical', `${entry.name}: Nova refused the evacuation: ${err.message}`);
+        d.metrics?.evacuations?.inc({ result: 'failed' });
+        return finish(d, incident.id, serverId, { state: 'failed', error: err.message, finishedAt: d.clock.now() });
+      }
+      await timeline(d, incident.id, serverId, 'warning', `${entry.name}: outcome of the evacuate request unknown (${errorMessage(err)}); re-reading Nova`);
+      continue;
+    }
+    await d.store.updateInstance(incident.id, serverId, (e) => ({ ...e, state: 'evacuated', acceptedAt: d.clock.now(), error: undefined }));
+    await timeline(d, incident.id, serverId, 'info', `Nova accepted the evacuation of ${entry.name}`);
+    return (await d.store.getInstance(incident.id, serverId))!;
+  }
+}
+
+type Verdict = { kind: 'go' } | { kind: 'moving'; why: string } | { kind: 'busy'; why: string };
+
+/** What Nova says about the server right now, as far as sending an evacuate goes. */
+async function inspect(d: EvacuatorDeps, incident: IncidentRecord, entry: InstanceEntry, server: Server, signal?: AbortSignal): Promise<Verdict> {
+  if (server.host !== null && server.host !== incident.host) return { kind: 'moving', why: `already left ${incident.host} (now on ${server.host})` };
+  const migrations = evacuationsFrom(await d.nova.listMigrations({ instanceId: server.id, type: 'evacuation' }, { signal }), incident.host);
+  const inFlight = migrations.find((m) => !TERMINAL_MIGRATION.has(m.status.toLowerCase()));
+  if (inFlight) return { kind: 'moving', why: `an evacuation is already in flight (migration ${inFlight.id}, ${inFlight.status})` };
+  if (entry.requestedAt !== undefined) {
+    const ours = migrations.find((m) => (m.createdAt?.getTime() ?? 0) >= entry.requestedAt! - 60_000 && m.status.toLowerCase() === 'done');
+    if (ours) return { kind: 'moving', why: `evacuation migration ${ours.id} is done` };
+  }
+  if (server.taskState !== null) return { kind: 'busy', why: `task_state is ${server.taskState}; waiting for it to clear before evacuating` };
+  return { kind: 'go' };
+}

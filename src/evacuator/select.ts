@@ -1,0 +1,50 @@
+import type { EvacuationConfig } from '../config/types.js';
+import type { NewInstance } from '../incidents/types.js';
+import type { Server } from '../openstack/types.js';
+
+/** Metadata value → priority; anything that is not a number counts as 0. */
+export function priorityOf(server: Pick<Server, 'metadata'>, key: string | undefined): number {
+  if (!key) return 0;
+  const raw = server.metadata[key];
+  if (raw === undefined) return 0;
+  const n = Number(raw.trim());
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** Why a server is left where it is, or undefined when it is to be evacuated. */
+export function skipReason(server: Server, cfg: Pick<EvacuationConfig, 'states' | 'requireMetadata'>): string | undefined {
+  const states = cfg.states.map((s) => s.toUpperCase());
+  if (!states.includes(server.status.toUpperCase())) {
+    return `status ${server.status} is not one of ${cfg.states.join(', ')}`;
+  }
+  const req = cfg.requireMetadata;
+  if (req && server.metadata[req.key] !== req.value) {
+    return `metadata ${req.key}=${req.value} not set`;
+  }
+  return undefined;
+}
+
+/** Instance entries for every server on the failed host, highest priority first (ties: by name, then id). */
+export function planInstances(servers: readonly Server[], source: string, cfg: EvacuationConfig): NewInstance[] {
+  return servers
+    .map((s): NewInstance => {
+      const reason = skipReason(s, cfg);
+      return {
+        id: s.id,
+        name: s.name,
+        projectId: s.projectId,
+        userId: s.userId,
+        source,
+        target: null,
+        priority: priorityOf(s, cfg.priorityMetadataKey),
+        flavor: { ...(s.flavor.vcpus !== undefined ? { vcpus: s.flavor.vcpus } : {}), ...(s.flavor.ramMb !== undefined ? { ramMb: s.flavor.ramMb } : {}) },
+        metadata: s.metadata,
+        ...(reason ? { state: 'skipped' as const, skipReason: reason } : {}),
+      };
+    })
+    .sort(byPriority);
+}
+
+export function byPriority(a: Pick<NewInstance, 'priority' | 'name' | 'id'>, b: Pick<NewInstance, 'priority' | 'name' | 'id'>): number {
+  return b.priority - a.priority || a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
+}

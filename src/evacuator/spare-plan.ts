@@ -1,0 +1,98 @@
+import type { ComputeService, Hypervisor, Server } from '../openstack/types.js';
+
+export interface SpareCandidate {
+  readonly host: string;
+  readonly serviceId: string;
+  readonly zone?: string;
+  readonly enabled: boolean;
+  /** Undefined when Nova does not report capacity (no usage figures and no totals): assumed to fit. */
+  readonly freeVcpus?: number;
+  readonly freeRamMb?: number;
+}
+
+export interface Need {
+  readonly id: string;
+  readonly vcpus: number;
+  readonly ramMb: number;
+}
+
+export interface SparePlan {
+  readonly spares: ReadonlyArray<{ readonly host: string; readonly serviceId: string; readonly enabled: boolean; readonly serverIds: readonly string[] }>;
+  /** Servers no chosen spare can take: the scheduler picks their hosts. */
+  readonly unplaced: readonly string[];
+  /** Reserved hosts not used, and why (for the timeline). */
+  readonly rejected: ReadonlyArray<{ readonly host: string; readonly reason: string }>;
+}
+
+/** A reserved host: listed in spare_hosts, or disabled with a reason starting with spare_reason_prefix. */
+export function isReservedSpare(svc: ComputeService, spareHosts: readonly string[], reasonPrefix: string): boolean {
+  if (svc.binary !== 'nova-compute') return false;
+  if (spareHosts.includes(svc.host)) return true;
+  return svc.status === 'disabled' && (svc.disabledReason ?? '').startsWith(reasonPrefix);
+}
+
+/**
+ * Free capacity of a host. Usage figures come from the hypervisor; from microversion 2.88 they are gone,
+ * and what runs there is summed from the servers' flavors instead.
+ */
+export function freeCapacity(hv: Hypervisor | undefined, serversOnHost: readonly Server[] | undefined): { freeVcpus?: number; freeRamMb?: number } {
+  if (!hv || hv.vcpus === undefined || hv.memoryMb === undefined) return {};
+  if (hv.vcpusUsed !== undefined && hv.memoryMbUsed !== undefined) {
+    return { freeVcpus: hv.vcpus - hv.vcpusUsed, freeRamMb: hv.memoryMb - hv.memoryMbUsed };
+  }
+  if (!serversOnHost) return {};
+  const used = serversOnHost.reduce((acc, s) => ({ v: acc.v + (s.flavor.vcpus ?? 0), r: acc.r + (s.flavor.ramMb ?? 0) }), { v: 0, r: 0 });
+  return { freeVcpus: hv.vcpus - used.v, freeRamMb: hv.memoryMb - used.r };
+}
+
+function fits(c: { v: number; r: number }, n: Need): boolean {
+  return n.vcpus <= c.v && n.ramMb <= c.r;
+}
+
+/**
+ * Chooses spares for `needs` (already in priority order). A single spare that takes everything wins,
+ * the tightest such one first so bigger spares stay free for the next failure. Otherwise spares are
+ * filled in turn, largest first, highest priority servers first, up to `maxSpares`.
+ */
+export function planSpares(input: {
+  readonly candidates: readonly SpareCandidate[];
+  readonly needs: readonly Need[];
+  readonly maxSpares: number;
+}): SparePlan {
+  const rejected: Array<{ host: string; reason: string }> = [];
+  const cap = (c: SpareCandidate) => ({ v: c.freeVcpus ?? Number.POSITIVE_INFINITY, r: c.freeRamMb ?? Number.POSITIVE_INFINITY });
+  const total = input.needs.reduce((a, n) => ({ v: a.v + n.vcpus, r: a.r + n.ramMb }), { v: 0, r: 0 });
+  if (input.maxSpares <= 0 || input.candidates.length === 0 || input.needs.length === 0) {
+    return { spares: [], unplaced: input.needs.map((n) => n.id), rejected };
+  }
+  const whole = input.candidates
+    .filter((c) => fits(cap(c), { id: '', vcpus: total.v, ramMb: total.r }))
+    .sort((a, b) => cap(a).v - cap(b).v || cap(a).r - cap(b).r || a.host.localeCompare(b.host));
+  const best = whole[0];
+  if (best) {
+    return { spares: [{ host: best.host, serviceId: best.serviceId, enabled: best.enabled, serverIds: input.needs.map((n) => n.id) }], unplaced: [], rejected };
+  }
+  const ordered = [...input.candidates].sort((a, b) => cap(b).v - cap(a).v || cap(b).r - cap(a).r || a.host.localeCompare(b.host));
+  let left = [...input.needs];
+  const spares: Array<{ host: string; serviceId: string; enabled: boolean; serverIds: string[] }> = [];
+  for (const c of ordered) {
+    if (spares.length >= input.maxSpares || left.length === 0) break;
+    const room = cap(c);
+    const taken: string[] = [];
+    const rest: Need[] = [];
+    for (const n of left) {
+      if (fits(room, n)) {
+        room.v -= n.vcpus;
+        room.r -= n.ramMb;
+        taken.push(n.id);
+      } else rest.push(n);
+    }
+    if (taken.length === 0) {
+      rejected.push({ host: c.host, reason: `too small (free ${c.freeVcpus} vCPU, ${c.freeRamMb} MB)` });
+      continue;
+    }
+    spares.push({ host: c.host, serviceId: c.serviceId, enabled: c.enabled, serverIds: taken });
+    left = rest;
+  }
+  return { spares, unplaced: left.map((n) => n.id), rejected };
+}

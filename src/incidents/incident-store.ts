@@ -1,0 +1,246 @@
+import type { Redis } from 'ioredis';
+import type { DeliveryRecord } from '../notifier/types.js';
+import { CmphaError } from '../shared/errors.js';
+import { systemClock, type Clock } from '../shared/time.js';
+import { incidentKeys, type IncidentKeys } from './keys.js';
+import { CAS_FIELD, CAS_INCIDENT, CLAIM, CREATE_INCIDENT, RELEASE } from './scripts.js';
+import {
+  isTerminalStatus,
+  type Incident,
+  type IncidentOpener,
+  type IncidentRecord,
+  type InstanceEntry,
+  type NewInstance,
+  type OpenIncidentRequest,
+  type OpenOptions,
+  type TimelineEntry,
+} from './types.js';
+
+const MAX_CAS_TRIES = 50;
+
+export type OpenResult = { created: true } | { created: false; reason: 'exists' | 'host-busy'; existingId: string | null };
+
+/**
+ * Durable incident records in Redis. The record is the truth; queue jobs carry only ids. Every
+ * read-modify-write is a compare-and-set on a revision number, so concurrent writers never lose each
+ * other's changes: the loser re-reads and re-applies its change.
+ */
+export class IncidentStore implements IncidentOpener {
+  private readonly keys: IncidentKeys;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.keys = incidentKeys(prefix);
+  }
+
+  async create(req: OpenIncidentRequest, opts: OpenOptions = {}): Promise<OpenResult> {
+    validateId(req.id);
+    if (!req.host) throw new CmphaError('incident_invalid', `incident ${req.id}: host is empty`);
+    const now = this.clock.now();
+    const record: IncidentRecord = {
+      rev: 1,
+      id: req.id,
+      host: req.host,
+      status: 'open',
+      origin: opts.origin ?? 'detector',
+      failureStartedAt: req.failureStartedAt,
+      openedAt: now,
+      updatedAt: now,
+      evidence: req.evidence ?? null,
+      notified: [],
+      ...(opts.requestedTarget ? { requestedTarget: opts.requestedTarget } : {}),
+    };
+    const k = this.keys;
+    const r = await this.redis.eval(CREATE_INCIDENT, 4, k.record(req.id), k.openForHost(req.host), k.index, k.active,
+      req.id, JSON.stringify(record), String(now));
+    if (r === 1) {
+      await this.addTimeline(req.id, {
+        step: 'open', level: 'warning',
+        message: opts.origin === 'operator'
+          ? `incident opened on operator request for host ${req.host}`
+          : `incident opened: host ${req.host} confirmed dead`,
+      });
+      return { created: true };
+    }
+    if (r === 0) return { created: false, reason: 'exists', existingId: req.id };
+    return { created: false, reason: 'host-busy', existingId: await this.openIncidentFor(req.host) };
+  }
+
+  /** IncidentOpener: the detector's view. */
+  async open(req: OpenIncidentRequest): Promise<{ created: boolean }> {
+    const r = await this.create(req);
+    return { created: r.created };
+  }
+
+  async hasOpenIncident(host: string): Promise<boolean> {
+    return (await this.openIncidentFor(host)) !== null;
+  }
+
+  async openIncidentFor(host: string): Promise<string | null> {
+    return this.redis.get(this.keys.openForHost(host));
+  }
+
+  async getRecord(id: string): Promise<IncidentRecord | null> {
+    const raw = await this.redis.get(this.keys.record(id));
+    return raw === null ? null : (JSON.parse(raw) as IncidentRecord);
+  }
+
+  async require(id: string): Promise<IncidentRecord> {
+    const r = await this.getRecord(id);
+    if (!r) throw new CmphaError('incident_not_found', `no incident with id ${id}`);
+    return r;
+  }
+
+  async get(id: string): Promise<Incident | null> {
+    const k = this.keys;
+    const res = await this.redis.multi()
+      .get(k.record(id))
+      .hgetall(k.instances(id))
+      .lrange(k.timeline(id), 0, -1)
+      .lrange(k.deliveries(id), 0, -1)
+      .exec();
+    if (!res) return null;
+    const [rec, inst, tl, dl] = res.map(([err, v]) => {
+      if (err) throw err;
+      return v;
+    });
+    if (rec === null) return null;
+    const instances = Object.values(inst as Record<string, string>).map((s) => JSON.parse(s) as InstanceEntry);
+    instances.sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    return {
+      ...(JSON.parse(rec as string) as IncidentRecord),
+      instances,
+      timeline: (tl as string[]).map((s) => JSON.parse(s) as TimelineEntry),
+      deliveries: (dl as string[]).map((s) => JSON.parse(s) as DeliveryRecord),
+    };
+  }
+
+  /** Newest first. */
+  async list(opts: { limit?: number } = {}): Promise<IncidentRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.index, 0, (opts.limit ?? 100) - 1);
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(ids.map((id) => this.keys.record(id)));
+    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as IncidentRecord);
+  }
+
+  /** Ids of incidents not yet closed, oldest first. */
+  async activeIds(): Promise<string[]> {
+    const ids = await this.redis.smembers(this.keys.active);
+    const records = await Promise.all(ids.map((id) => this.getRecord(id)));
+    return records
+      .filter((r): r is IncidentRecord => r !== null)
+      .sort((a, b) => a.openedAt - b.openedAt)
+      .map((r) => r.id);
+  }
+
+  /**
+   * Applies `change` atomically. `change` may run more than once (on a conflicting write) and must be a
+   * pure function of the record it is given; returning undefined means "nothing to change".
+   * Closing (a terminal status) releases the host for a new incident. A closed incident keeps its status.
+   */
+  async update(id: string, change: (r: IncidentRecord) => IncidentRecord | undefined): Promise<IncidentRecord> {
+    const k = this.keys;
+    for (let i = 0; i < MAX_CAS_TRIES; i++) {
+      const cur = await this.require(id);
+      const proposed = change(cur);
+      if (proposed === undefined) return cur;
+      if (isTerminalStatus(cur.status) && proposed.status !== cur.status) {
+        throw new CmphaError('incident_closed', `incident ${id} is already ${cur.status}; it cannot become ${proposed.status}`);
+      }
+      const now = this.clock.now();
+      const terminal = isTerminalStatus(proposed.status);
+      const next: IncidentRecord = {
+        ...proposed,
+        rev: cur.rev + 1,
+        updatedAt: now,
+        ...(terminal && cur.closedAt === undefined ? { closedAt: now } : {}),
+      };
+      const r = await this.redis.eval(CAS_INCIDENT, 3, k.record(id), k.openForHost(cur.host), k.active,
+        String(cur.rev), JSON.stringify(next), terminal ? '1' : '0', id);
+      if (r === 1) return next;
+      if (r === -1) throw new CmphaError('incident_not_found', `no incident with id ${id}`);
+    }
+    throw new CmphaError('incident_contended', `incident ${id}: gave up after ${MAX_CAS_TRIES} conflicting writes`, { retryable: true });
+  }
+
+  async addTimeline(id: string, ...entries: Array<Omit<TimelineEntry, 'at'> & { at?: number }>): Promise<void> {
+    if (entries.length === 0) return;
+    const now = this.clock.now();
+    await this.redis.rpush(this.keys.timeline(id), ...entries.map((e) => JSON.stringify({ ...e, at: e.at ?? now })));
+  }
+
+  async addDeliveries(id: string, records: readonly DeliveryRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.redis.rpush(this.keys.deliveries(id), ...records.map((r) => JSON.stringify(r)));
+  }
+
+  /** Adds entries for servers not yet recorded; existing entries (and their progress) are kept. */
+  async addInstances(id: string, entries: readonly NewInstance[]): Promise<void> {
+    if (entries.length === 0) return;
+    const key = this.keys.instances(id);
+    const pipe = this.redis.pipeline();
+    for (const e of entries) {
+      const full: InstanceEntry = { ...e, rev: 1, attempts: 0, state: e.state ?? 'pending' };
+      pipe.hsetnx(key, e.id, JSON.stringify(full));
+    }
+    const res = await pipe.exec();
+    for (const [err] of res ?? []) if (err) throw err;
+  }
+
+  async getInstance(id: string, serverId: string): Promise<InstanceEntry | null> {
+    const raw = await this.redis.hget(this.keys.instances(id), serverId);
+    return raw === null ? null : (JSON.parse(raw) as InstanceEntry);
+  }
+
+  async listInstances(id: string): Promise<InstanceEntry[]> {
+    const all = await this.redis.hgetall(this.keys.instances(id));
+    return Object.values(all)
+      .map((s) => JSON.parse(s) as InstanceEntry)
+      .sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  }
+
+  /** Compare-and-set of one instance entry; `change` follows the same rules as in `update`. */
+  async updateInstance(id: string, serverId: string, change: (e: InstanceEntry) => InstanceEntry | undefined): Promise<InstanceEntry> {
+    const key = this.keys.instances(id);
+    for (let i = 0; i < MAX_CAS_TRIES; i++) {
+      const cur = await this.getInstance(id, serverId);
+      if (!cur) throw new CmphaError('instance_not_found', `incident ${id} has no entry for server ${serverId}`);
+      const proposed = change(cur);
+      if (proposed === undefined) return cur;
+      const next: InstanceEntry = { ...proposed, rev: cur.rev + 1 };
+      const r = await this.redis.eval(CAS_FIELD, 1, key, serverId, String(cur.rev), JSON.stringify(next));
+      if (r === 1) return next;
+    }
+    throw new CmphaError('incident_contended', `incident ${id} server ${serverId}: gave up after ${MAX_CAS_TRIES} conflicting writes`, { retryable: true });
+  }
+
+  async ack(id: string, by: string): Promise<IncidentRecord> {
+    const at = this.clock.now();
+    const rec = await this.update(id, (r) => (r.ack ? undefined : { ...r, ack: { by, at } }));
+    await this.addTimeline(id, { step: 'ack', level: 'info', message: `acknowledged by ${by}` });
+    return rec;
+  }
+
+  /** Reserves a spare host for one incident, so two incidents never fill the same spare. */
+  async claimSpare(host: string, incidentId: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.eval(CLAIM, 1, this.keys.spareClaim(host), incidentId, String(ttlMs))) === 1;
+  }
+
+  async releaseSpare(host: string, incidentId: string): Promise<void> {
+    await this.redis.eval(RELEASE, 1, this.keys.spareClaim(host), incidentId);
+  }
+
+  async spareClaimedBy(host: string): Promise<string | null> {
+    return this.redis.get(this.keys.spareClaim(host));
+  }
+}
+
+/** Incident ids end up in BullMQ job ids (no `:`) and Redis keys: keep them plain. */
+export function validateId(id: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) {
+    throw new CmphaError('incident_invalid', `incident id "${id}" must be 1-128 letters, digits, '.', '_' or '-' (no ':')`);
+  }
+}

@@ -1,0 +1,136 @@
+import type { DeliveryRecord, NotificationEventType } from '../notifier/types.js';
+
+export type IncidentStatus =
+  | 'open'
+  | 'fencing'
+  | 'fenced'
+  | 'evacuating'
+  | 'verifying'
+  | 'resolved'
+  | 'partial'
+  | 'failed'
+  | 'aborted';
+
+export const TERMINAL_STATUSES: readonly IncidentStatus[] = ['resolved', 'partial', 'failed', 'aborted'];
+
+export function isTerminalStatus(s: IncidentStatus): boolean {
+  return TERMINAL_STATUSES.includes(s);
+}
+
+export type InstanceState = 'pending' | 'skipped' | 'evacuating' | 'evacuated' | 'verified' | 'failed' | 'deleted';
+
+/** States after which nothing more happens to an instance within this incident. */
+export const FINAL_INSTANCE_STATES: readonly InstanceState[] = ['skipped', 'verified', 'failed', 'deleted'];
+
+export function isFinalInstanceState(s: InstanceState): boolean {
+  return FINAL_INSTANCE_STATES.includes(s);
+}
+
+/** Why the incident exists: the detector proved the host dead, or an operator asked. */
+export type IncidentOrigin = 'detector' | 'operator';
+
+export interface TimelineEntry {
+  readonly at: number;
+  /** A short stable name: fence, force-down, disable, spare, evacuate, verify, notify, ... */
+  readonly step: string;
+  readonly level: 'info' | 'warning' | 'critical';
+  readonly message: string;
+  readonly serverId?: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+export interface SpareAssignment {
+  readonly host: string;
+  readonly serverIds: readonly string[];
+}
+
+export interface InstanceEntry {
+  /** Compare-and-set revision; bumped by the store on every write. */
+  readonly rev: number;
+  readonly id: string;
+  readonly name: string;
+  readonly projectId: string;
+  readonly userId: string;
+  readonly source: string;
+  /** Where we asked Nova to put it; null = the scheduler chooses. After verification: where it runs. */
+  readonly target: string | null;
+  readonly state: InstanceState;
+  /** Higher moves first. */
+  readonly priority: number;
+  readonly flavor?: { readonly vcpus?: number; readonly ramMb?: number };
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Evacuate POSTs attempted (each recorded before it is sent). */
+  readonly attempts: number;
+  readonly error?: string;
+  readonly skipReason?: string;
+  /** Set before every evacuate POST; a crash after it leads to re-reading Nova, never to a blind POST. */
+  readonly requestedAt?: number;
+  /** The latest evacuate request (there is more than one only when an earlier one provably did not take). */
+  readonly lastRequestAt?: number;
+  readonly acceptedAt?: number;
+  readonly verifiedAt?: number;
+  readonly finishedAt?: number;
+  /** From the first evacuate request to verification. */
+  readonly evacuationMs?: number;
+  /** From the failure start to verification: what the user lived through. */
+  readonly downtimeMs?: number;
+}
+
+export interface IncidentRecord {
+  readonly rev: number;
+  readonly id: string;
+  readonly host: string;
+  readonly status: IncidentStatus;
+  readonly origin: IncidentOrigin;
+  readonly failureStartedAt: number;
+  readonly openedAt: number;
+  readonly updatedAt: number;
+  readonly closedAt?: number;
+  /** What the detector saw, as it reported it. */
+  readonly evidence: unknown;
+  /** Operator's requested target for a manual evacuation. */
+  readonly requestedTarget?: string;
+  readonly fence?: {
+    readonly driver: string;
+    readonly target: string;
+    readonly unfenced: boolean;
+    readonly alreadyOff: boolean;
+    readonly durationMs: number;
+    readonly at: number;
+  };
+  readonly serviceId?: string;
+  readonly zone?: string;
+  /** Chosen once and recorded, so a retry reuses the same spares. Empty = the scheduler chooses. */
+  readonly spares?: readonly SpareAssignment[];
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly failoverMs?: number;
+  readonly notified: readonly NotificationEventType[];
+  readonly ack?: { readonly by: string; readonly at: number };
+}
+
+/** The whole incident as `incidents show` prints it. */
+export interface Incident extends IncidentRecord {
+  readonly instances: readonly InstanceEntry[];
+  readonly timeline: readonly TimelineEntry[];
+  readonly deliveries: readonly DeliveryRecord[];
+}
+
+export interface OpenIncidentRequest {
+  readonly id: string;
+  readonly host: string;
+  readonly failureStartedAt: number;
+  readonly evidence: unknown;
+}
+
+/** What the detector needs. src/detector/types.ts declares the same shape. */
+export interface IncidentOpener {
+  hasOpenIncident(host: string): Promise<boolean>;
+  open(req: OpenIncidentRequest): Promise<{ created: boolean }>;
+}
+
+export interface OpenOptions {
+  readonly origin?: IncidentOrigin;
+  readonly requestedTarget?: string;
+}
+
+export type NewInstance = Omit<InstanceEntry, 'rev' | 'attempts' | 'state'> & { readonly state?: InstanceState };

@@ -1,0 +1,20 @@
+import { computeService, note, record, type StepContext, type StepOutcome } from './context.js';
+
+/**
+ * Tells Nova the host is down now instead of after service_down_time, which evacuate requires. Must run
+ * before disable: disabling a service Nova still believes up blocks for about a minute (nova-facts).
+ */
+export async function forceDownStep(ctx: StepContext, opts: { again?: boolean } = {}): Promise<StepOutcome> {
+  const rec = await record(ctx);
+  if (!rec.fence) throw new Error(`refusing to force down ${rec.host}: incident ${rec.id} has no fence record`);
+  const svc = await computeService(ctx, rec.host);
+  await ctx.store.update(ctx.incidentId, (r) =>
+    r.serviceId === svc.id && r.zone === svc.zone ? undefined : { ...r, serviceId: svc.id, ...(svc.zone ? { zone: svc.zone } : {}) });
+  if (svc.forcedDown && !opts.again) {
+    await note(ctx, 'force-down', 'info', `nova-compute on ${rec.host} is already forced down`);
+    return { kind: 'skip', reason: 'already forced down' };
+  }
+  await ctx.nova.updateService(svc.id, { forcedDown: true }, { signal: ctx.signal });
+  await note(ctx, 'force-down', 'info', `nova-compute on ${rec.host} forced down`);
+  return { kind: 'done' };
+}

@@ -1,0 +1,104 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IncidentStore, validateId } from '../../../src/incidents/incident-store.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { newRedis } from '../pipeline/harness.js';
+
+let server: RedisServer;
+let redis: Redis;
+let n = 0;
+const store = () => new IncidentStore(redis, `store-${++n}`);
+const req = (id: string, host = 'cmp1') => ({ id, host, failureStartedAt: 1000, evidence: { mgmt: 'silent', nova: 'down' } });
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = newRedis(server.url);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+describe('IncidentStore', () => {
+  it('opens one incident per host and reports it open until it closes', async () => {
+    const s = store();
+    expect(await s.open(req('a1'))).toEqual({ created: true });
+    expect(await s.open(req('a1'))).toEqual({ created: false });
+    expect(await s.create(req('a2'))).toEqual({ created: false, reason: 'host-busy', existingId: 'a1' });
+    expect(await s.hasOpenIncident('cmp1')).toBe(true);
+    expect(await s.hasOpenIncident('cmp2')).toBe(false);
+    const rec = await s.getRecord('a1');
+    expect(rec).toMatchObject({ id: 'a1', host: 'cmp1', status: 'open', evidence: { mgmt: 'silent', nova: 'down' }, origin: 'detector' });
+    expect(await s.activeIds()).toEqual(['a1']);
+
+    await s.update('a1', (r) => ({ ...r, status: 'aborted' }));
+    expect(await s.hasOpenIncident('cmp1')).toBe(false);
+    expect(await s.activeIds()).toEqual([]);
+    expect((await s.getRecord('a1'))!.closedAt).toBeGreaterThan(0);
+    expect(await s.open(req('a2'))).toEqual({ created: true });
+  });
+
+  it('refuses to reopen a closed incident', async () => {
+    const s = store();
+    await s.open(req('b1'));
+    await s.update('b1', (r) => ({ ...r, status: 'resolved' }));
+    await expect(s.update('b1', (r) => ({ ...r, status: 'evacuating' }))).rejects.toThrow(/already resolved/);
+  });
+
+  it('loses no write when many writers update the same record and instance at once', async () => {
+    const s = store();
+    await s.open(req('c1'));
+    await s.addInstances('c1', [{ id: 'srv', name: 'srv', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0 }]);
+    const writers = Array.from({ length: 40 }, (_, i) => i);
+    // Two separate connections as well as one shared one: the compare-and-set must hold for both.
+    const other = newRedis(server.url);
+    const s2 = new IncidentStore(other, `store-${n}`);
+    await Promise.all(writers.map((i) => (i % 2 ? s : s2).update('c1', (r) => ({ ...r, notified: [...r.notified, 'test'] }))));
+    await Promise.all(writers.map((i) => (i % 2 ? s : s2).updateInstance('c1', 'srv', (e) => ({ ...e, attempts: e.attempts + 1 }))));
+    other.disconnect();
+    expect((await s.getRecord('c1'))!.notified).toHaveLength(40);
+    expect((await s.getInstance('c1', 'srv'))!.attempts).toBe(40);
+  });
+
+  it('keeps recorded instance progress when the inventory is added again', async () => {
+    const s = store();
+    await s.open(req('d1'));
+    const entry = { id: 'x', name: 'x', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0 };
+    await s.addInstances('d1', [entry]);
+    await s.updateInstance('d1', 'x', (e) => ({ ...e, state: 'evacuated' }));
+    await s.addInstances('d1', [entry, { ...entry, id: 'y', name: 'y' }]);
+    const all = await s.listInstances('d1');
+    expect(all.map((e) => [e.id, e.state])).toEqual([['x', 'evacuated'], ['y', 'pending']]);
+  });
+
+  it('returns the whole incident with its timeline, deliveries and acknowledgement', async () => {
+    const s = store();
+    await s.open(req('e1'));
+    await s.addTimeline('e1', { step: 'fence', level: 'info', message: 'power reads back off' });
+    await s.addDeliveries('e1', [{ channel: 'mail', recipient: 'ops@x', event: 'incident-opened', ok: true, at: 1, attempts: 1 }]);
+    await s.ack('e1', 'alice');
+    const inc = await s.get('e1');
+    expect(inc!.timeline.map((t) => t.step)).toEqual(['open', 'fence', 'ack']);
+    expect(inc!.deliveries).toHaveLength(1);
+    expect(inc!.ack).toMatchObject({ by: 'alice' });
+    expect(await s.get('nope')).toBeNull();
+    expect((await s.list()).map((r) => r.id)).toEqual(['e1']);
+  });
+
+  it('gives a spare to one incident at a time', async () => {
+    const s = store();
+    expect(await s.claimSpare('spare1', 'i1', 60_000)).toBe(true);
+    expect(await s.claimSpare('spare1', 'i1', 60_000)).toBe(true);
+    expect(await s.claimSpare('spare1', 'i2', 60_000)).toBe(false);
+    await s.releaseSpare('spare1', 'i2');
+    expect(await s.spareClaimedBy('spare1')).toBe('i1');
+    await s.releaseSpare('spare1', 'i1');
+    expect(await s.claimSpare('spare1', 'i2', 60_000)).toBe(true);
+  });
+
+  it('rejects ids a queue job id or key cannot carry, naming the id', () => {
+    expect(() => validateId('host:1')).toThrow(/"host:1".*no ':'/);
+    expect(() => validateId('')).toThrow(/incident id ""/);
+    expect(() => validateId('cmp1-20260101T000000Z')).not.toThrow();
+  });
+});
