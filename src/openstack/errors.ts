@@ -2,6 +2,10 @@ import { CmphaError } from '../shared/errors.js';
 
 export type OpenStackService = 'keystone' | 'nova' | 'neutron';
 
+/** A POST evacuate failed in a way that leaves open whether Nova acted; re-read the server and its migrations. */
+export const NOVA_EVACUATE_OUTCOME_UNKNOWN = 'nova_evacuate_outcome_unknown';
+export const NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN = 'nova_live_migrate_outcome_unknown';
+
 export interface OpenStackErrorDetails {
   readonly service: OpenStackService;
   readonly method: string;

@@ -35,7 +35,9 @@ export function createOpenStack(cloud: CloudConfig, deps: OpenStackDeps): OpenSt
   return { nova: new NovaClient(session, { logger }), identity: new IdentityClient(session), session };
 }
 
-export { OpenStackError, isOpenStackError } from './errors.js';
+export {
+  OpenStackError, isOpenStackError, NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN, type OpenStackService,
+} from './errors.js';
 export { KeystoneSession } from './keystone.js';
 export { NovaClient, MAX_MICROVERSION, MIN_MICROVERSION } from './nova.js';
 export { IdentityClient } from './identity.js';

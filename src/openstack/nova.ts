@@ -1,5 +1,5 @@
 import type { Logger } from '../shared/logger.js';
-import { OpenStackError } from './errors.js';
+import { NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN, OpenStackError } from './errors.js';
 import type { HttpMethod, HttpResponse } from './http.js';
 import type { KeystoneSession } from './keystone.js';
 import { toAggregate, toComputeService, toHypervisor, toMigration, toServer } from './nova-mappers.js';
@@ -125,14 +125,14 @@ export class NovaClient implements NovaApi {
     const evacuate: Record<string, unknown> = {};
     if (target !== undefined) evacuate.host = target;
     await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, {
-      body: { evacuate }, idempotent: false, outcomeUnknownCode: 'nova_evacuate_outcome_unknown', signal: opts.signal,
+      body: { evacuate }, idempotent: false, outcomeUnknownCode: NOVA_EVACUATE_OUTCOME_UNKNOWN, signal: opts.signal,
     });
   }
 
   async liveMigrate(id: string, target?: string, opts: CallOptions = {}): Promise<void> {
     await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, {
       body: { 'os-migrateLive': { host: target ?? null, block_migration: 'auto' } },
-      idempotent: false, outcomeUnknownCode: 'nova_live_migrate_outcome_unknown', signal: opts.signal,
+      idempotent: false, outcomeUnknownCode: NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN, signal: opts.signal,
     });
   }
 
