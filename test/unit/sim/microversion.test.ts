@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimHttpError } from '../../../src/sim/http-error.js';
+import type { SimHttpError } from '../../../src/sim/http-error.js';
 import { formatMicroversion, mv, requestMicroversion } from '../../../src/sim/microversion.js';
 import { redact } from '../../../src/sim/control.js';
 
