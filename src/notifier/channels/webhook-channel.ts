@@ -30,7 +30,8 @@ export function classifyHttpError(err: unknown, origin: string): AttemptFailure 
   const cause = err instanceof AxiosError && err.cause instanceof Error ? err.cause.message : errorMessage(err);
   if (code === AxiosError.ERR_CANCELED) return { verdict: 'stop', code: 'notify_aborted', message: `webhook ${origin}: request cancelled` };
   if (code === 'ECONNABORTED' || code === AxiosError.ETIMEDOUT) return { verdict: 'retry', code: 'webhook_timeout', message: `webhook ${origin} did not answer in time` };
-  return { verdict: 'retry', code: 'webhook_unreachable', message: `cannot reach webhook ${origin}: ${code ?? ''}${code ? ' ' : ''}${cause}`.trim() };
+  const why = code && !cause.includes(code) ? `${code} ${cause}` : cause;
+  return { verdict: 'retry', code: 'webhook_unreachable', message: `cannot reach webhook ${origin}: ${why}` };
 }
 
 /** HTTP(S) webhooks: SMS and phone gateways (Twilio), chat (Slack), or any JSON/form endpoint. */

@@ -118,7 +118,7 @@ describe('webhook channel against a real HTTP server', () => {
     const records = await svc.notify(event());
     await svc.stop();
     expect(records).toMatchObject([{ channel: 'hook', ok: false, attempts: 2 }]);
-    expect(records[0]!.error).toMatch(new RegExp(`cannot reach webhook http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
+    expect(records[0]!.error).toMatch(new RegExp(`cannot reach webhook http://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED 127\\.0\\.0\\.1:${port} \\(after 2 attempts\\)`));
   });
 
   it('ends a request the gateway never answers at the channel timeout', async () => {
