@@ -147,7 +147,12 @@ export class NetnsManager {
     for (const s of this.world.serverList) {
       for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) routes.push(`route add ${a.addr}/32 dev ${this.bridge} src ${this.gateway}`);
     }
-    await this.ip([], routes);
+    try {
+      await this.ip([], routes);
+    } catch (err) {
+      throw new CmphaError('sim_netns_address_in_use',
+        `this world's addresses are already routed on this machine (another simulator with namespaces?); pick another --ip-block: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private markDirty(host: string): void {
