@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
+import { registerFenceCommands } from './commands/fence.js';
 import { setLogLevelOverride } from './context.js';
 import { version } from './version.js';
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     }
   });
   registerConfigCommands(program);
+  registerFenceCommands(program);
   return program;
 }
 

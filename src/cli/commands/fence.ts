@@ -1,0 +1,154 @@
+import type { Command } from 'commander';
+import type { Config, HostConfig } from '../../config/types.js';
+import { checkAllFencing, checkHostFencing, type HostFenceStatus } from '../../fencing/check-fencing.js';
+import { createFenceDriver } from '../../fencing/create-driver.js';
+import { fenceHost } from '../../fencing/fence-host.js';
+import type { FenceEvent } from '../../fencing/types.js';
+import { CmphaError, errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+
+export type FenceCliConfig = Pick<Config, 'hosts' | 'fencing' | 'logging'>;
+
+export interface FenceCliDeps {
+  loadConfig(path?: string): Promise<FenceCliConfig>;
+  createLogger(config: FenceCliConfig): Logger;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  setExitCode(code: number): void;
+}
+
+const defaultDeps: FenceCliDeps = {
+  loadConfig: loadCliConfig,
+  createLogger: createCliLogger,
+  stdout: (t) => { process.stdout.write(t); },
+  stderr: (t) => { process.stderr.write(t); },
+  setExitCode: (c) => { process.exitCode = c; },
+};
+
+interface CommonOpts { config?: string; json?: boolean }
+
+/** `cmpha fence status HOST | --all` and `cmpha fence off HOST --yes`. */
+export function registerFenceCommands(program: Command, overrides: Partial<FenceCliDeps> = {}): void {
+  const deps: FenceCliDeps = { ...defaultDeps, ...overrides };
+  const configPath = (opts: CommonOpts) => opts.config ?? program.opts<{ config?: string }>().config;
+  const fence = program.command('fence').description('check and use the BMCs that power compute hosts off');
+
+  fence
+    .command('status')
+    .description('read the power state of a host (or every host) through its BMC; changes nothing')
+    .argument('[host]', 'a host with a [host:NAME] section')
+    .option('--all', 'every configured host, as a table; exit 1 if any host cannot be fenced')
+    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, opts: CommonOpts & { all?: boolean }) => {
+      if ((name === undefined) === !opts.all) {
+        deps.stderr('cmpha fence status: give one HOST or --all\n');
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      const config = await deps.loadConfig(configPath(opts));
+      const logger = deps.createLogger(config);
+      let rows: HostFenceStatus[];
+      if (opts.all) {
+        const hosts = Object.values(config.hosts).sort((a, b) => a.name.localeCompare(b.name));
+        if (hosts.length === 0) {
+          deps.stderr('cmpha fence status: no [host:NAME] sections are configured\n');
+          deps.setExitCode(1);
+          return;
+        }
+        rows = await checkAllFencing(hosts, config.fencing, { logger });
+      } else {
+        const host = findHost(config, name!, deps);
+        if (!host) return;
+        rows = [await checkHostFencing(host, config.fencing, { logger })];
+      }
+      // A host with driver = none is a declared choice (never evacuated), not a broken BMC.
+      const broken = rows.some((r) => !r.works && r.driver !== 'none');
+      if (opts.json) deps.stdout(`${JSON.stringify(opts.all ? rows : rows[0], null, 2)}\n`);
+      else deps.stdout(formatStatusTable(rows));
+      deps.setExitCode(broken || (!opts.all && !rows[0]!.works) ? 1 : 0);
+    });
+
+  fence
+    .command('off')
+    .description('power a host off through its BMC and read the power state back')
+    .argument('<host>', 'a host with a [host:NAME] section')
+    .option('--yes', 'really power the host off (it is not shut down cleanly)')
+    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .option('--json', 'print the fence result as JSON')
+    .action(async (name: string, opts: CommonOpts & { yes?: boolean }) => {
+      if (!opts.yes) {
+        deps.stderr(`cmpha fence off: refusing to power off ${name} without --yes (a hard power-off: every instance on it stops at once)\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      const config = await deps.loadConfig(configPath(opts));
+      const logger = deps.createLogger(config);
+      const host = findHost(config, name, deps);
+      if (!host) return;
+      let driver;
+      try {
+        driver = createFenceDriver(host, config.fencing, { logger });
+      } catch (err) {
+        deps.stderr(`cmpha fence off: ${errorMessage(err)}\n`);
+        deps.setExitCode(err instanceof CmphaError && err.code === 'fence_config_invalid' ? EXIT_CONFIG : 1);
+        return;
+      }
+      if (!driver) {
+        deps.stderr(`cmpha fence off: ${name} has no fencing (driver = none): cmpha cannot power it off and will never evacuate it\n`);
+        deps.setExitCode(1);
+        return;
+      }
+      const { timeoutMs, pollIntervalMs, attempts } = config.fencing;
+      const result = await fenceHost(driver, {
+        timeoutMs, pollIntervalMs, attempts,
+        ...(opts.json ? {} : { onEvent: (e: FenceEvent) => deps.stdout(formatEvent(e)) }),
+      });
+      if (opts.json) deps.stdout(`${JSON.stringify({ host: name, ...result }, null, 2)}\n`);
+      if (!result.ok) {
+        if (!opts.json) deps.stdout(`${name}: NOT confirmed off (${result.code}): ${result.reason}; last power state read: ${result.lastState}\n`);
+        deps.setExitCode(1);
+      } else if (result.unfenced) {
+        if (!opts.json) deps.stdout(`${name}: NOT FENCED: driver noop powers nothing off; the host may still be running\n`);
+        deps.setExitCode(1);
+      } else {
+        if (!opts.json) deps.stdout(`${name}: power is off (read back from the BMC${result.alreadyOff ? '; it was already off, nothing was sent' : ''})\n`);
+        deps.setExitCode(0);
+      }
+    });
+}
+
+function findHost(config: FenceCliConfig, name: string, deps: FenceCliDeps): HostConfig | undefined {
+  const host = config.hosts[name];
+  if (!host) {
+    const known = Object.keys(config.hosts).sort();
+    deps.stderr(`cmpha fence: no [host:${name}] section in the config${known.length ? ` (configured: ${known.join(', ')})` : ''}\n`);
+    deps.setExitCode(EXIT_CONFIG);
+  }
+  return host;
+}
+
+function formatEvent(e: FenceEvent): string {
+  const kind = e.kind === 'status' ? `status ${e.state ?? ''}`.trim() : e.kind;
+  return `${new Date(e.at).toISOString()}  ${kind.padEnd(11)} ${e.detail}\n`;
+}
+
+/** The table of `cmpha fence status`: one row per host, then each problem in full below it. */
+export function formatStatusTable(rows: readonly HostFenceStatus[]): string {
+  const header = ['HOST', 'DRIVER', 'BMC', 'REACHABLE', 'POWER', 'NOTE'];
+  const cells = rows.map((r) => [
+    r.host,
+    r.driver,
+    r.bmc ?? '-',
+    r.reachable === undefined ? '-' : r.reachable ? 'yes' : 'no',
+    r.power ?? '-',
+    r.driver === 'none' ? (r.note ?? '') : r.works ? 'ok' : `FAILED ${r.code ?? ''}`.trim(),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: readonly string[]) => `${c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`;
+  let out = line(header) + cells.map(line).join('');
+  const problems = rows.filter((r) => !r.works && r.driver !== 'none' && r.note);
+  if (problems.length) out += `\n${problems.map((r) => `${r.host}: ${r.note}\n`).join('')}`;
+  return out;
+}
