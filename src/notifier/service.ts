@@ -59,6 +59,22 @@ const HOUR_MS = 3_600_000;
 const USER_NOTICE_TTL_MS = 30 * 24 * HOUR_MS;
 const PER_CHANNEL_CONCURRENCY = 8;
 
+/** Settles with `work`, or rejects when `signal` aborts: a channel that ignores its signal still cannot hold us up. */
+function boundedBy<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      const reason = signal.reason as unknown;
+      reject(new ChannelError('notify_timeout', reason instanceof Error && reason.name === 'TimeoutError' ? 'gave up: channel time budget used up' : `aborted: ${errorMessage(reason)}`, 1));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
 /** Without any `[notifier:NAME]`, everything goes to the log, so no event is silent. */
 export const DEFAULT_LOG_NOTIFIER: NotifierConfig = Object.freeze({
   name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {},
@@ -112,7 +128,10 @@ export function createNotificationService(opts: NotificationServiceOptions): Cmp
         logger.warn({ channel: r.config.name, recipient, notification: message.event }, 'notification dropped: rate limit reached');
         return { ...base, ok: false, skipped: 'rate-limited', attempts: 0, at: clock.now(), error: `rate limit: ${esc.rateLimitPerHour} messages to ${recipient} in the last hour already` };
       }
-      const result = await r.run(() => r.channel.send(message, recipient, withTimeout(r.channel.budgetMs, stopping.signal)));
+      const result = await r.run(() => {
+        const signal = withTimeout(r.channel.budgetMs, stopping.signal);
+        return boundedBy(signal, r.channel.send(message, recipient, signal));
+      });
       return { ...base, ok: true, attempts: result.attempts, at: clock.now() };
     } catch (err) {
       if (claimed) await throttle.release(dedup!.key).catch(() => undefined);

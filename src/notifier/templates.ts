@@ -196,8 +196,9 @@ export function renderUserNotice(
   ].join('\n');
   const html = htmlPage(subject, [['Host', host], ['Time', vars.at!], ['Incident', vars.incident!]], [`Hello ${vars.user},`, advice], lines);
   const names = owner.instances.map((i) => i.name).join(', ');
+  const stuckNames = owner.instances.filter((i) => !moved.includes(i)).map((i) => i.name).join(', ');
   const sms = stuck === 0
     ? fitSms(`cmpha: host ${host} failed; your instance(s)`, names, `were restarted on another host${event.incidentId ? ` (${event.incidentId})` : ''}`)
-    : fitSms(`cmpha: host ${host} failed; ${stuck} of your instance(s) still down:`, names, 'operators informed');
+    : fitSms(`cmpha: host ${host} failed; ${stuck} of your instance(s) still down:`, `${stuckNames};`, 'operators informed');
   return finish(own, USER_NOTICE, { ...vars, instances: lines.map((l) => `  - ${l}`).join('\n') }, opts.templates ?? NO_TEMPLATES, { subject, text, html, sms });
 }
