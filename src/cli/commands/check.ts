@@ -1,0 +1,124 @@
+import type { Command } from 'commander';
+import { Redis } from 'ioredis';
+import { createDetector } from '../../detector/detector.js';
+import { createProber } from '../../detector/prober.js';
+import { resume } from '../../detector/storm-brake-store.js';
+import type { HostReport, RoundReport } from '../../detector/types.js';
+import { createOpenStack } from '../../openstack/index.js';
+import { formatDuration } from '../../shared/duration.js';
+import { errorMessage } from '../../shared/errors.js';
+import { sleep } from '../../shared/time.js';
+import { createCliLogger, loadCliConfig } from '../context.js';
+
+/** Exit code when the check could not see the cloud (controller cut off, probe failed). */
+export const EXIT_BLIND = 3;
+
+interface CheckOptions {
+  config?: string;
+  json?: boolean;
+}
+
+/** One line per host: what each signal said and what the controller would do. */
+export function formatCheckTable(report: RoundReport): string {
+  const rows: string[][] = [['HOST', 'ZONE', 'VERDICT', 'ACTION', 'NOVA', 'MGMT IP', 'INSTANCES', 'SUSPECT SINCE']];
+  for (const h of report.hosts) {
+    const e = h.evidence;
+    const inst = e.instances.checked || e.instances.note
+      ? `${e.instances.answered}/${e.instances.addresses.length} answer, ${e.instances.baselineSilent}/${e.instances.baselineTotal} baseline silent`
+      : '-';
+    rows.push([
+      h.host,
+      h.zone ?? '-',
+      h.verdict,
+      h.action + (h.incidentId ? ` (${h.incidentId})` : ''),
+      e.nova.says,
+      e.mgmt.ip ? `${e.mgmt.ip} ${e.mgmt.result}` : e.mgmt.result,
+      inst,
+      e.suspectSince === null ? '-' : `${new Date(e.suspectSince).toISOString()} (${e.unhealthyRounds} rounds)`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  const flags = [
+    `controller isolated: ${report.isolated ? `YES (${report.isolationReason})` : 'no'}`,
+    `probe: ${report.probeFailed ? `FAILED (${report.probeFailed})` : 'ok'}`,
+    `storm brake: ${report.stormBrake.active ? `ON (${report.stormBrake.reason})` : 'off'}`,
+  ];
+  lines.push('', flags.join('; '));
+  for (const h of report.hosts.filter((x) => x.verdict !== 'healthy' && x.verdict !== 'maintenance')) {
+    lines.push('', `${h.host}: ${h.verdict}`, ...h.evidence.reasons.map((r) => `  - ${r}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function jsonReport(report: RoundReport): string {
+  const hosts = report.hosts.map((h: HostReport) => ({
+    host: h.host, verdict: h.verdict, evidence: h.evidence, action: h.action, ...(h.incidentId ? { incidentId: h.incidentId } : {}),
+  }));
+  return `${JSON.stringify({
+    hosts,
+    isolated: report.isolated,
+    isolationReason: report.isolationReason,
+    probeFailed: report.probeFailed,
+    stormBrake: report.stormBrake,
+    dryRun: true,
+  }, null, 2)}\n`;
+}
+
+export function registerCheckCommands(program: Command): void {
+  program
+    .command('check')
+    .description('probe every compute host now and print its verdict and the action the controller would take; acts on nothing, opens nothing')
+    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .option('--json', 'print {"hosts":[{"host","verdict","evidence","action"}]} instead of a table')
+    .action(async (opts: CheckOptions) => {
+      const config = await loadCliConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const logger = createCliLogger(config);
+      const { nova } = createOpenStack(config.cloud, { logger });
+      const prober = createProber(config.detector, { logger });
+      // No Redis, no incident opener, no notifier: this process cannot act even by mistake.
+      const detector = createDetector({ config, nova, prober, logger });
+      // The first round learns which instance addresses answer; the second can use them as evidence.
+      await detector.runRound();
+      await sleep(Math.min(config.detector.intervalMs, 2000));
+      const report = await detector.runRound();
+      process.stdout.write(opts.json ? jsonReport(report) : formatCheckTable(report));
+      if (!opts.json) process.stdout.write(`(checked in ${formatDuration(report.durationMs)}; nothing was acted on)\n`);
+      if (report.isolated || report.probeFailed) process.exitCode = EXIT_BLIND;
+    });
+
+  program
+    .command('resume')
+    .description('after a storm brake: let the active controller open incidents for the hosts it holds back now')
+    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .action(async (opts: { config?: string }) => {
+      const config = await loadCliConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const redis = new Redis(config.redis.url, {
+        password: config.redis.password?.reveal(),
+        maxRetriesPerRequest: 1,
+        lazyConnect: true,
+      });
+      redis.on('error', () => undefined);
+      try {
+        await redis.connect();
+        const r = await resume(redis, config.redis.prefix);
+        if (r.brakeActive) {
+          const since = r.since === null ? '' : ` since ${new Date(r.since).toISOString()}`;
+          process.stdout.write(`storm brake is on${since}: ${r.reason ?? 'no reason recorded'}\n`
+            + 'resume requested: the active controller opens incidents for the hosts it holds back at its next round;\n'
+            + 'if more hosts fail after that, the brake engages again.\n');
+        } else {
+          process.stdout.write('the storm brake is not on: nothing to resume (the controller drops the request at its next round)\n');
+        }
+      } catch (err) {
+        process.stderr.write(`cmpha resume: cannot reach Redis at ${redactUrl(config.redis.url)}: ${errorMessage(err)}\n`);
+        process.exitCode = 1;
+      } finally {
+        redis.disconnect();
+      }
+    });
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
