@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { ChannelError, retryBudgetMs, withRetries, type AttemptFailure } from '../../../src/notifier/retry.js';
 
 const policy = { retries: 3, baseDelayMs: 1, maxDelayMs: 5 };
+/** The ChannelError a call ends with; a success fails the test. */
+const rejection = (p: Promise<unknown>): Promise<ChannelError> =>
+  p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e as ChannelError);
 const failing = (verdict: AttemptFailure['verdict']) => (): AttemptFailure => ({ verdict, code: 'x', message: 'boom' });
 
 async function attemptsUntilGiveUp(verdict: AttemptFailure['verdict']): Promise<{ calls: number; err: ChannelError }> {
   let calls = 0;
-  const err = await withRetries(policy, new AbortController().signal, async () => { calls++; throw new Error('no'); }, failing(verdict)).catch((e: unknown) => e as ChannelError);
+  const err = await rejection(withRetries(policy, new AbortController().signal, async () => { calls++; throw new Error('no'); }, failing(verdict)));
   return { calls, err };
 }
 
@@ -36,11 +39,11 @@ describe('withRetries', () => {
   it('stops retrying when the signal aborts', async () => {
     const ac = new AbortController();
     let calls = 0;
-    const err = await withRetries({ retries: 10, baseDelayMs: 10_000, maxDelayMs: 10_000 }, ac.signal, async () => {
+    const err = await rejection(withRetries({ retries: 10, baseDelayMs: 10_000, maxDelayMs: 10_000 }, ac.signal, async () => {
       calls++;
       setTimeout(() => ac.abort(new Error('stopping')), 1);
       throw new Error('down');
-    }, failing('retry')).catch((e: unknown) => e as ChannelError);
+    }, failing('retry')));
     expect(calls).toBe(1);
     expect(err.message).toBe('boom; aborted: stopping (after 1 attempts)');
   });
