@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface RedfishSystemSpec {
   readonly id: string;
-  power: 'On' | 'Off';
+  /** 'On' | 'Off' normally; anything else to play a BMC in transition or a broken one (null: no PowerState). */
+  power: string | null;
   /** Where the Reset action is advertised; vendors differ, so the default is deliberately not the usual path. */
   readonly resetTarget?: string;
   /** Accept ForceOff but keep the power on. */
@@ -89,7 +90,7 @@ export async function startRedfishServer(opts: RedfishServerOptions): Promise<Re
         const target = sys.resetTarget ?? `/redfish/v1/Systems/${sys.id}/Actions/Oem/ComputerSystem.Reset`;
         if (path === `/redfish/v1/Systems/${sys.id}` && method === 'GET') {
           return send(200, {
-            '@odata.id': `/redfish/v1/Systems/${sys.id}`, '@odata.type': '#ComputerSystem.v1_13_0.ComputerSystem', Id: sys.id, PowerState: sys.power,
+            '@odata.id': `/redfish/v1/Systems/${sys.id}`, '@odata.type': '#ComputerSystem.v1_13_0.ComputerSystem', Id: sys.id, ...(sys.power === null ? {} : { PowerState: sys.power }),
             Actions: { '#ComputerSystem.Reset': { target, 'ResetType@Redfish.AllowableValues': ['On', 'ForceOff', 'GracefulShutdown', 'ForceRestart'] } },
           });
         }

@@ -166,3 +166,32 @@ describe('Redfish fencing against a BMC with its own certificate authority', () 
     expect(server.systems.get('System.Embedded.2')!.power).toBe('On');
   });
 });
+
+describe('Redfish power states that do not prove the host is off', () => {
+  let server: RedfishTestServer;
+  beforeAll(async () => {
+    server = await startRedfishServer({ username: 'admin', password: 'pw-0001', systems: [{ id: '1', power: 'On' }] });
+  });
+  afterAll(() => server?.close());
+
+  it.each([
+    ['PoweringOff', 'on'],
+    ['PoweringOn', 'on'],
+    ['Paused', 'on'],
+    [null, 'unknown'],
+    ['Standby', 'unknown'],
+    ['Off', 'off'],
+  ])('reads PowerState %j as %s', async (power, expected) => {
+    server.systems.get('1')!.power = power;
+    const d = driver(redfishHost('compute-8', server.port, 'admin', 'pw-0001', { system: '1' }));
+    expect(await d.powerStatus(AbortSignal.timeout(5000))).toBe(expected);
+  });
+
+  it('keeps a host that reads PoweringOff from counting as fenced', async () => {
+    const sys = server.systems.get('1')!;
+    sys.power = 'PoweringOff';
+    sys.stuckOn = true;
+    const result = await fenceHost(driver(redfishHost('compute-8', server.port, 'admin', 'pw-0001', { system: '1' })), { ...STEP, timeoutMs: 800 });
+    expect(result).toMatchObject({ ok: false, code: 'fence_timeout', lastState: 'on' });
+  });
+});
