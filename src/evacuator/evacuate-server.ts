@@ -1,10 +1,11 @@
 import type { IncidentRecord, InstanceEntry } from '../incidents/types.js';
 import { isFinalInstanceState } from '../incidents/types.js';
+import { NOVA_EVACUATE_OUTCOME_UNKNOWN } from '../openstack/errors.js';
 import type { Migration, Server } from '../openstack/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { TERMINAL_MIGRATION, type EvacuatorDeps } from './types.js';
 
-export const OUTCOME_UNKNOWN = 'nova_evacuate_outcome_unknown';
+export const OUTCOME_UNKNOWN = NOVA_EVACUATE_OUTCOME_UNKNOWN;
 
 export function isStillInUse(err: unknown): boolean {
   return (err instanceof CmphaError && err.code === 'nova_service_in_use') || /still in use/i.test(errorMessage(err));

@@ -1,0 +1,12 @@
+export { createRecovery, RecoveryIncidents } from './create-recovery.js';
+export type { Recovery, RecoveryDeps, QueueTuning } from './create-recovery.js';
+export { startRecoveryWorker, fenceDriversFromConfig } from './start-recovery-worker.js';
+export type { RecoveryWorker } from './start-recovery-worker.js';
+export { novaLivenessCheck, anyAlive } from './liveness.js';
+export { runIncidentInline } from './run-inline.js';
+export { prepareIncident } from './prepare-incident.js';
+export type { RecoveryMetrics } from './metrics.js';
+export type { HostAliveCheck } from './steps/recheck-alive.js';
+export type { FenceHostFn } from './steps/fence.js';
+export { queueNames, evacuateJobId } from './queues.js';
+export { RedisStartGate } from './rate-gate.js';

@@ -1,0 +1,66 @@
+import { Redis } from 'ioredis';
+import type { Config } from '../config/types.js';
+import { createFenceDriver } from '../fencing/create-driver.js';
+import type { FenceDriver } from '../fencing/types.js';
+import { createNotificationService } from '../notifier/service.js';
+import type { NotificationService } from '../notifier/types.js';
+import { createOpenStack } from '../openstack/index.js';
+import type { NovaApi } from '../openstack/types.js';
+import type { Logger } from '../shared/logger.js';
+import { systemClock } from '../shared/time.js';
+import { createRecovery, type Recovery, type RecoveryDeps } from './create-recovery.js';
+import { novaLivenessCheck } from './liveness.js';
+
+/** Fence drivers built once per host from config; a host without a `[host:NAME]` section has none. */
+export function fenceDriversFromConfig(config: Config, logger: Logger): (host: string) => FenceDriver | null {
+  const cache = new Map<string, FenceDriver | null>();
+  return (host) => {
+    if (!cache.has(host)) {
+      const hc = config.hosts[host];
+      cache.set(host, hc ? createFenceDriver(hc, config.fencing, { logger }) : null);
+    }
+    return cache.get(host)!;
+  };
+}
+
+export interface RecoveryWorker extends Recovery {
+  readonly nova: NovaApi;
+  readonly notifier: NotificationService;
+  readonly connection: Redis;
+}
+
+/**
+ * A complete recovery worker from config alone: its own Redis connection, OpenStack client, fence drivers
+ * and notifier. `cmpha run` composes the same pieces with the detector; this runs the pipeline by itself
+ * (a second replica, crash tests, `cmpha evacuate`).
+ */
+export async function startRecoveryWorker(
+  config: Config,
+  opts: { logger: Logger; start?: boolean } & Partial<Omit<RecoveryDeps, 'config' | 'logger'>>,
+): Promise<RecoveryWorker> {
+  const connection = opts.connection ?? new Redis(opts.redisUrl ?? config.redis.url, {
+    maxRetriesPerRequest: null,
+    ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
+  });
+  const nova = opts.nova ?? createOpenStack(config.cloud, { logger: opts.logger }).nova;
+  const notifier = opts.notifier ?? createNotificationService({
+    notifiers: config.notifiers, escalation: config.escalation, redis: connection, keyPrefix: config.redis.prefix, logger: opts.logger,
+  });
+  const recovery = createRecovery({
+    ...opts,
+    config, connection, nova, notifier, logger: opts.logger,
+    fenceDriverFor: opts.fenceDriverFor ?? fenceDriversFromConfig(config, opts.logger),
+    isHostAlive: opts.isHostAlive ?? novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, opts.clock ?? systemClock),
+  });
+  if (opts.start !== false) await recovery.startWorkers();
+  return {
+    ...recovery,
+    nova, notifier, connection,
+    async stop() {
+      await recovery.stop();
+      const n = notifier as NotificationService & { stop?: () => Promise<void> };
+      if (!opts.notifier && n.stop) await n.stop();
+      if (!opts.connection) connection.disconnect();
+    },
+  };
+}

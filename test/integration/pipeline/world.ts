@@ -1,0 +1,131 @@
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/types.js';
+import type { Incident } from '../../../src/incidents/types.js';
+import type { NotificationEvent, NotificationService, DeliveryRecord } from '../../../src/notifier/types.js';
+import { createOpenStack } from '../../../src/openstack/index.js';
+import type { NovaApi, Server } from '../../../src/openstack/types.js';
+import { anyAlive, novaLivenessCheck } from '../../../src/pipeline/liveness.js';
+import type { HostAliveCheck } from '../../../src/pipeline/steps/recheck-alive.js';
+import { createRecovery, type Recovery, type RecoveryDeps } from '../../../src/pipeline/create-recovery.js';
+import { fenceDriversFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { silentLogger } from '../../../src/shared/logger.js';
+import { runSim, type RecordedCall, type RunningSim, type SimOptions } from '../../../src/sim/index.js';
+
+export class RecordingNotifier implements NotificationService {
+  readonly events: NotificationEvent[] = [];
+  async notify(e: NotificationEvent): Promise<readonly DeliveryRecord[]> {
+    this.events.push(e);
+    return [{ channel: 'test', recipient: 'ops', event: e.type, ok: true, at: e.at, attempts: 1 }];
+  }
+}
+
+/** Fast queue settings: a killed worker's jobs move on after about two seconds. */
+export const FAST_QUEUE = { lockDurationMs: 2000, stalledIntervalMs: 1000, backoffMs: 200, unknownSettleMs: 1500 };
+
+let seq = 0;
+
+export interface PipelineWorld {
+  readonly sim: RunningSim;
+  readonly config: Config;
+  readonly nova: NovaApi;
+  readonly notifier: RecordingNotifier;
+  readonly isHostAlive: HostAliveCheck;
+  recovery(redis: Redis, extra?: Partial<RecoveryDeps>): Recovery;
+  control(host: string, action: string, body?: unknown): Promise<void>;
+  faults(body: Record<string, unknown>): Promise<void>;
+  calls(): Promise<RecordedCall[]>;
+  serversOn(host: string): Promise<Server[]>;
+  waitNovaDown(host: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A simulated cloud with short timings, the real OpenStack client, Redfish fencing through the simulator's
+ * BMCs and a config pointing at a test Redis. Nova sees a dead host as down after 2 s.
+ */
+export async function pipelineWorld(opts: SimOptions & { evacuation?: Partial<Config['evacuation']>; redisUrl: string }): Promise<PipelineWorld> {
+  const { evacuation, redisUrl, ...simOpts } = opts;
+  const sim = await runSim({ reportIntervalSeconds: 0.5, serviceDownTimeSeconds: 2, bootSeconds: 0.2, cleanupSeconds: 0.3, evacuateSeconds: 0.4, ...simOpts });
+  const loaded = await loadConfig({ path: sim.configPath, env: {} });
+  const config: Config = {
+    ...loaded,
+    detector: { ...loaded.detector, heartbeatTimeoutMs: 1500 },
+    fencing: { ...loaded.fencing, timeoutMs: 5000, pollIntervalMs: 100, attempts: 2 },
+    evacuation: { ...loaded.evacuation, verifyPollIntervalMs: 100, verifyTimeoutMs: 20_000, staggerMs: 0, maxPerMinute: 10_000, ...evacuation },
+    redis: { ...loaded.redis, url: redisUrl, prefix: `pl${process.pid}-${++seq}` },
+  };
+  const { nova } = createOpenStack(config.cloud, { logger: silentLogger, retryBaseDelayMs: 20 });
+  const notifier = new RecordingNotifier();
+  const post = async (path: string, body?: unknown) => {
+    const r = await fetch(`${sim.controlUrl}${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+    return r.json() as Promise<unknown>;
+  };
+  const mgmtAlive: HostAliveCheck = async (host) => {
+    const ip = config.hosts[host]?.mgmtIp;
+    if (!ip) return false;
+    const answers = (await post('/sim/probe', { addresses: [ip] })) as Record<string, boolean>;
+    return answers[ip] === true;
+  };
+  const isHostAlive = anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, sim.world.clock), mgmtAlive);
+  const recoveries: Recovery[] = [];
+  return {
+    sim, config, nova, notifier, isHostAlive,
+    recovery(redis, extra = {}) {
+      const r = createRecovery({
+        config, connection: redis, nova, notifier, isHostAlive, logger: silentLogger,
+        fenceDriverFor: fenceDriversFromConfig(config, silentLogger), queue: FAST_QUEUE, ...extra,
+      });
+      recoveries.push(r);
+      return r;
+    },
+    control: async (host, action, body) => { await post(`/sim/hosts/${host}/${action}`, body); },
+    faults: async (body) => { await post('/sim/faults', body); },
+    calls: async () => (await (await fetch(`${sim.controlUrl}/sim/calls`)).json()) as RecordedCall[],
+    serversOn: (host) => nova.listServersOnHost(host),
+    async waitNovaDown(host) {
+      await waitFor(`Nova to see ${host} down`, async () => (await nova.listComputeServices({ host }))[0]?.state === 'down', 10_000);
+    },
+    async close() {
+      for (const r of recoveries) await r.stop();
+      await sim.close();
+    },
+  };
+}
+
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function waitClosed(recovery: Pick<Recovery, 'incidents'>, id: string, timeoutMs = 45_000): Promise<Incident> {
+  let last: Incident | null = null;
+  try {
+    await waitFor(`incident ${id} to close`, async () => {
+      last = await recovery.incidents.get(id);
+      return !!last && ['resolved', 'partial', 'failed', 'aborted'].includes(last.status);
+    }, timeoutMs, 200);
+  } catch (err) {
+    const l = last as Incident | null;
+    throw new Error(`${(err as Error).message}; status ${l?.status}; timeline:\n${l?.timeline.map((t) => `  ${t.step}: ${t.message}`).join('\n')}`);
+  }
+  return last!;
+}
+
+/** Mutating calls about one host or its servers, in the order the simulator received them. */
+export function callsAbout(calls: readonly RecordedCall[], host: string, serverIds: readonly string[], serviceId: string) {
+  return calls.filter((c) =>
+    c.path.includes(`/Systems/${host}`) || c.path.includes(serviceId) || serverIds.some((id) => c.path.includes(`/servers/${id}/action`)));
+}
+
+export const isForceOff = (c: RecordedCall) => c.service === 'redfish' && (c.body as { ResetType?: string } | null)?.ResetType === 'ForceOff';
+export const isEvacuate = (c: RecordedCall) => c.service === 'nova' && c.method === 'POST' && /\/servers\/[^/]+\/action/.test(c.path)
+  && typeof c.body === 'object' && c.body !== null && 'evacuate' in c.body;
+export const isServicePut = (c: RecordedCall) => c.service === 'nova' && c.method === 'PUT' && c.path.includes('/os-services/');
