@@ -409,7 +409,14 @@ export class Nova {
     return 'UNKNOWN';
   }
 
-  serverBody(ctx: Ctx, s: SimServer): Record<string, unknown> {
+  private serverLinks(ctx: Ctx, s: SimServer) {
+    return [
+      { rel: 'self', href: `${ctx.prefix}/servers/${s.id}` },
+      { rel: 'bookmark', href: `${this.base}/compute/servers/${s.id}` },
+    ];
+  }
+
+  private serverBody(ctx: Ctx, s: SimServer): Record<string, unknown> {
     const v = ctx.v;
     const addresses: Record<string, unknown[]> = {};
     for (const a of s.addresses) {
@@ -425,10 +432,7 @@ export class Nova {
       image: { id: s.imageId, links: [{ rel: 'bookmark', href: `${this.base}/compute/images/${s.imageId}` }] },
       flavor, created: isoSeconds(s.createdAt), updated: isoSeconds(s.updatedAt), addresses,
       accessIPv4: '', accessIPv6: '',
-      links: [
-        { rel: 'self', href: `${ctx.prefix}/servers/${s.id}` },
-        { rel: 'bookmark', href: `${this.base}/compute/servers/${s.id}` },
-      ],
+      links: this.serverLinks(ctx, s),
       'OS-DCF:diskConfig': 'MANUAL',
       'OS-EXT-AZ:availability_zone': s.az ?? '',
       config_drive: '', key_name: null,
@@ -545,9 +549,8 @@ export class Nova {
         if (accept(s)) page.push(s);
       }
     }
-    const key = 'servers';
-    const items = detail ? page.map((s) => this.serverBody(ctx, s)) : page.map((s) => ({ id: s.id, name: s.name, links: this.serverBody(ctx, s).links }));
-    const body: Record<string, unknown> = { [key]: items };
+    const items = detail ? page.map((s) => this.serverBody(ctx, s)) : page.map((s) => ({ id: s.id, name: s.name, links: this.serverLinks(ctx, s) }));
+    const body: Record<string, unknown> = { servers: items };
     if (page.length === limit && limit > 0) body.servers_links = [{ rel: 'next', href: this.nextLink(ctx, page[page.length - 1]!.id) }];
     return { status: 200, body };
   }
