@@ -1,0 +1,102 @@
+import { appendFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerCheckCommands } from '../../../src/cli/commands/check.js';
+import { setLogLevelOverride } from '../../../src/cli/context.js';
+import { StormBrakeStore } from '../../../src/detector/storm-brake-store.js';
+import { runSim, type RunningSim } from '../../../src/sim/index.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+
+// `cmpha check` and `cmpha resume` as an operator runs them, against the simulated cloud (sim probe).
+
+let sim: RunningSim;
+let redisServer: RedisServer;
+let redis: Redis;
+const prefix = `check-cli-${process.pid}`;
+
+async function run(...args: string[]): Promise<{ out: string; code: number }> {
+  const program = new Command('cmpha').exitOverride();
+  registerCheckCommands(program);
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  });
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    await program.parseAsync(['node', 'cmpha', ...args]);
+  } finally {
+    spy.mockRestore();
+  }
+  const code = typeof process.exitCode === 'number' ? process.exitCode : 0;
+  process.exitCode = before;
+  return { out, code };
+}
+
+beforeAll(async () => {
+  setLogLevelOverride('silent');
+  sim = await runSim({ hosts: 4, instancesPerHost: 2, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 3 });
+  redisServer = await startRedis();
+  redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+  appendFileSync(sim.configPath, `\n[redis]\nurl = ${redisServer.url}\nprefix = ${prefix}\n`);
+});
+
+afterAll(async () => {
+  setLogLevelOverride(undefined);
+  redis?.disconnect();
+  await redisServer?.stop();
+  await sim?.close();
+});
+
+describe('cmpha check', () => {
+  it('prints every host with its verdict, evidence and the action the controller would take, and opens nothing', async () => {
+    await fetch(`${sim.controlUrl}/sim/hosts/compute2/power-off`, { method: 'POST' });
+    await fetch(`${sim.controlUrl}/sim/hosts/compute3/nova-compute/stop`, { method: 'POST' });
+    await fetch(`${sim.controlUrl}/sim/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advanceSeconds: 10 }) });
+    const callsBefore = (await (await fetch(`${sim.controlUrl}/sim/calls?service=nova`)).json()) as Array<{ method: string }>;
+
+    const { out, code } = await run('check', '--config', sim.configPath, '--json');
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as { hosts: Array<{ host: string; verdict: string; action: string; evidence: { reasons: string[]; mgmt: { result: string } } }> };
+    const byHost = Object.fromEntries(report.hosts.map((h) => [h.host, h]));
+    expect(Object.keys(byHost).sort()).toEqual(['compute1', 'compute2', 'compute3', 'compute4', 'spare1']);
+    expect(byHost.compute1).toMatchObject({ verdict: 'healthy', action: 'none' });
+    expect(byHost.compute2).toMatchObject({ verdict: 'dead', action: 'would-open-incident', evidence: { mgmt: { result: 'silent' } } });
+    expect(byHost.compute3).toMatchObject({ verdict: 'agent-down', action: 'alert' });
+    expect(byHost.spare1).toMatchObject({ verdict: 'maintenance', action: 'none' });
+    expect(byHost.compute2!.evidence.reasons.join(' ')).toContain('Nova reports nova-compute down');
+
+    // Nothing was changed in Nova: the simulator records every changing call, and there are none.
+    const calls = (await (await fetch(`${sim.controlUrl}/sim/calls?service=nova`)).json()) as Array<{ method: string }>;
+    expect(calls.slice(callsBefore.length)).toEqual([]);
+    expect((await fetch(`${sim.controlUrl}/sim/state?host=compute2&servers=0`).then((r) => r.json()) as { hosts: Array<{ service: { status: string; forced_down: boolean } }> })
+      .hosts[0]!.service).toMatchObject({ status: 'enabled', forced_down: false });
+  });
+
+  it('prints a table by default', async () => {
+    const { out } = await run('check', '--config', sim.configPath);
+    expect(out).toMatch(/^HOST\s+ZONE\s+VERDICT\s+ACTION/m);
+    expect(out).toMatch(/^compute2\s+\S+\s+dead\s+would-open-incident \(compute2-\d+\)/m);
+    expect(out).toContain('controller isolated: no');
+    expect(out).toContain('nothing was acted on');
+  });
+});
+
+describe('cmpha resume', () => {
+  it('says so when there is no brake to resume', async () => {
+    const { out, code } = await run('resume', '--config', sim.configPath);
+    expect(code).toBe(0);
+    expect(out).toContain('the storm brake is not on');
+  });
+
+  it('records the request for the active controller when the brake is on', async () => {
+    const store = new StormBrakeStore(redis, prefix);
+    await store.save({ active: true, since: Date.UTC(2030, 0, 1), reason: '3 hosts look dead or suspect (limit max_dead_hosts = 2)', alerted: true, resumedHosts: null });
+    const { out, code } = await run('resume', '--config', sim.configPath);
+    expect(code).toBe(0);
+    expect(out).toContain('storm brake is on since 2030-01-01T00:00:00.000Z: 3 hosts look dead');
+    expect(await store.resumeRequested()).toBe(true);
+  });
+});
