@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface SinkRequest {
@@ -25,7 +26,7 @@ export type Responder = (req: SinkRequest, n: number) => SinkResponse;
 
 export interface WebhookSink {
   readonly port: number;
-  /** http://127.0.0.1:PORT */
+  /** http(s)://127.0.0.1:PORT */
   readonly url: string;
   readonly requests: readonly SinkRequest[];
   respondWith(responder: Responder): void;
@@ -33,12 +34,18 @@ export interface WebhookSink {
   close(): Promise<void>;
 }
 
-/** A real HTTP server on a free loopback port that records every request and answers as told (200 by default). */
-export async function startWebhookSink(responder: Responder = () => ({ status: 200, body: '{"ok":true}' })): Promise<WebhookSink> {
+/**
+ * A real HTTP server on a free loopback port that records every request and answers as told (200 by default).
+ * With `tls` (PEM key and certificate) it serves HTTPS instead.
+ */
+export async function startWebhookSink(
+  responder: Responder = () => ({ status: 200, body: '{"ok":true}' }),
+  opts: { tls?: { key: string | Buffer; cert: string | Buffer } } = {},
+): Promise<WebhookSink> {
   const requests: SinkRequest[] = [];
   const waiters = new Set<() => void>();
   let respond = responder;
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -52,12 +59,13 @@ export async function startWebhookSink(responder: Responder = () => ({ status: 2
       res.writeHead(answer.status, { 'content-type': 'application/json' });
       res.end(answer.body ?? '');
     });
-  });
+  };
+  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     respondWith(r) {
       respond = r;

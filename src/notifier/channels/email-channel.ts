@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -6,6 +5,7 @@ import type { EmailChannelOptions } from '../channel-options.js';
 import { redactSecrets } from '../redact.js';
 import { retryBudgetMs, withRetries, type AttemptFailure } from '../retry.js';
 import type { Channel, RenderedMessage } from '../types.js';
+import { readCa } from './read-ca.js';
 
 const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNRESET', 'ECONNREFUSED', 'EPROTOCOL']);
 
@@ -38,7 +38,7 @@ export function classifySmtpError(err: unknown, where: string, secrets: EmailCha
 
 /** Sends mail over SMTP with nodemailer: plain text plus HTML, one envelope recipient per send. */
 export function createEmailChannel(name: string, o: EmailChannelOptions): Channel {
-  const ca = o.cacert ? readFileSync(o.cacert) : undefined;
+  const ca = readCa(name, o.cacert);
   const transportOptions: SMTPTransport.Options = {
     host: o.host,
     port: o.port,

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosError } from 'axios';
@@ -7,7 +6,14 @@ import type { WebhookChannelOptions } from '../channel-options.js';
 import { redactSecrets } from '../redact.js';
 import { retryBudgetMs, withRetries, type AttemptFailure } from '../retry.js';
 import type { Channel, RenderedMessage } from '../types.js';
+import { readCa } from './read-ca.js';
 import { buildWebhookRequest } from './webhook-request.js';
+
+// A certificate that does not verify will not verify on the next try either.
+const TLS_VERIFY_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+]);
 
 function originOf(url: string): string {
   try {
@@ -31,12 +37,15 @@ export function classifyHttpError(err: unknown, origin: string): AttemptFailure 
   if (code === AxiosError.ERR_CANCELED) return { verdict: 'stop', code: 'notify_aborted', message: `webhook ${origin}: request cancelled` };
   if (code === 'ECONNABORTED' || code === AxiosError.ETIMEDOUT) return { verdict: 'retry', code: 'webhook_timeout', message: `webhook ${origin} did not answer in time` };
   const why = code && !cause.includes(code) ? `${code} ${cause}` : cause;
+  if (code !== undefined && TLS_VERIFY_CODES.has(code)) {
+    return { verdict: 'stop', code: 'webhook_tls', message: `cannot verify the TLS certificate of webhook ${origin}: ${why} (set cacert to the CA that signed it)` };
+  }
   return { verdict: 'retry', code: 'webhook_unreachable', message: `cannot reach webhook ${origin}: ${why}` };
 }
 
 /** HTTP(S) webhooks: SMS and phone gateways (Twilio), chat (Slack), or any JSON/form endpoint. */
 export function createWebhookChannel(name: string, o: WebhookChannelOptions): Channel {
-  const ca = o.cacert ? readFileSync(o.cacert) : undefined;
+  const ca = readCa(name, o.cacert);
   const httpsAgent = new https.Agent({ rejectUnauthorized: true, keepAlive: false, ...(ca ? { ca } : {}) });
   const httpAgent = new http.Agent({ keepAlive: false });
   const secrets = Object.values(o.secrets);

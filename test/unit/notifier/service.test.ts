@@ -96,3 +96,13 @@ describe('notification service', () => {
       .toThrow('[notifier:m] host: is required for an email notifier (the SMTP server)');
   });
 });
+
+describe('channel construction', () => {
+  it('names the notifier and the file when cacert cannot be read', () => {
+    expect(() => createNotificationService({
+      notifiers: [notifier({ name: 'hook', type: 'webhook', options: { url: 'https://hook.example/', cacert: '/nonexistent/ca.pem' } })],
+      escalation: escalation(),
+      logger: captureLogger().logger,
+    })).toThrow('[notifier:hook] cacert: cannot read /nonexistent/ca.pem: ENOENT');
+  });
+});
