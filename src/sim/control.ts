@@ -88,7 +88,7 @@ export class Control {
     private readonly keystone: Keystone,
     private readonly calls: CallLog,
     private readonly faults: FaultSettings,
-    private readonly extra: { afterChange?: () => Promise<void> } = {},
+    private readonly extra: { afterChange?: () => Promise<void>; netnsInfo?: () => unknown } = {},
   ) {}
 
   hostState(h: SimHost) {
@@ -137,7 +137,10 @@ export class Control {
       const servers = withServers
         ? (hostFilter ? [...(w.host(hostFilter)?.servers ?? [])] : w.serverList.map((s) => s.id)).map((id) => this.serverState(id))
         : undefined;
-      return { status: 200, body: { time: new Date(w.now()).toISOString(), hosts: hosts.map((h) => this.hostState(h)), ...(servers ? { servers } : {}) } };
+      return {
+        status: 200,
+        body: { time: new Date(w.now()).toISOString(), netns: this.extra.netnsInfo?.() ?? null, hosts: hosts.map((h) => this.hostState(h)), ...(servers ? { servers } : {}) },
+      };
     }
     const m = /^\/sim\/hosts\/([^/]+)\/(.+)$/.exec(p);
     if (m && req.method === 'POST') {

@@ -66,6 +66,7 @@ export async function runSim(options: SimOptions = {}): Promise<RunningSim> {
     host, port, logger: log,
     ...(options.faults ? { faults: options.faults } : {}),
     afterChange: async () => { await netns?.flush(); },
+    netnsInfo: () => netns?.info() ?? null,
   });
   try {
     if (options.netns) netns = await NetnsManager.create(world, log);

@@ -73,6 +73,14 @@ export class NetnsManager {
     return m;
   }
 
+  /** Names of what this simulator created, for GET /sim/state. */
+  info(): { id: string; bridge: string; gateway: string; namespaces: Record<string, string> } {
+    return {
+      id: this.id, bridge: this.bridge, gateway: this.gateway,
+      namespaces: Object.fromEntries(this.world.hostList.map((h) => [h.name, this.nsName(h)])),
+    };
+  }
+
   nsName(h: SimHost): string {
     return `cmpha-${this.id}-${h.index}`;
   }

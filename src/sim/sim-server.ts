@@ -21,6 +21,8 @@ export interface SimHttpOptions {
   logger?: Logger;
   /** Awaited after a control call changed the world (the netns layer catches up before the answer). */
   afterChange?: () => Promise<void>;
+  /** What GET /sim/state reports under `netns`. */
+  netnsInfo?: () => unknown;
 }
 
 export interface SimHttp {
@@ -92,7 +94,10 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
   const nova = new Nova(world, keystone, urls);
   const neutron = new Neutron(world, keystone);
   const redfish = new Redfish(world);
-  const control = new Control(world, keystone, calls, faults, opts.afterChange ? { afterChange: opts.afterChange } : {});
+  const control = new Control(world, keystone, calls, faults, {
+    ...(opts.afterChange ? { afterChange: opts.afterChange } : {}),
+    ...(opts.netnsInfo ? { netnsInfo: opts.netnsInfo } : {}),
+  });
   const sockets = new Set<Socket>();
 
   // one wake-up timer for the whole world: runs due events even when nobody asks (namespaces must follow)

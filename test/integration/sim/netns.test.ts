@@ -1,6 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ProcessGroup, waitForLine } from '../../helpers/processes.js';
 import { startTestSim, type TestSim } from './sim-client.js';
+
+const group = new ProcessGroup();
 
 /** fping's verdict per address: `IP : xmt/rcv/%loss = 1/1/0%` on stderr means it answered. */
 function fping(addrs: string[]): Record<string, boolean> {
@@ -17,6 +21,7 @@ function namespaces(): string[] {
 let t: TestSim | undefined;
 afterAll(async () => {
   await t?.close();
+  await group.stopAll();
 });
 
 // Namespaces need root; CI runs as root, so there this always runs.
@@ -57,6 +62,27 @@ describe.runIf(process.getuid?.() === 0)('--netns: the world on the wire', () =>
     t = undefined;
     expect(namespaces().filter((n) => n.startsWith(`cmpha-${netns.id}-`))).toEqual([]);
     expect(spawnSync('ip', ['link', 'show', netns.bridge], { encoding: 'utf8' }).status).not.toBe(0);
+  });
+
+  it('cmpha sim --netns removes its namespaces and bridge on SIGINT', async () => {
+    const ipBlock = 100 + Math.floor(Math.random() * 200);
+    const child = group.start(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'cli-entry.ts'), 'sim', '--netns', '--hosts', '2', '--spares', '1', '--instances-per-host', '2', '--ip-block', String(ipBlock)]);
+    const info = JSON.parse(await waitForLine(child, /^\{"auth_url"/, 20_000)) as { control_url: string };
+    const state = (await (await fetch(`${info.control_url}/sim/state?servers=0`)).json()) as {
+      hosts: { mgmtIp: string }[]; netns: { bridge: string; namespaces: Record<string, string> };
+    };
+    const created = Object.values(state.netns.namespaces);
+    expect(created).toHaveLength(3);
+    expect(namespaces()).toEqual(expect.arrayContaining(created));
+    const mgmt = state.hosts[0]!.mgmtIp;
+    expect(fping([mgmt])).toEqual({ [mgmt]: true });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await group.stop(child, 'SIGINT');
+    expect(await exited).toBe(0);
+    const left = new Set(namespaces());
+    expect(created.filter((n) => left.has(n))).toEqual([]);
+    expect(spawnSync('ip', ['link', 'show', state.netns.bridge], { encoding: 'utf8' }).status).not.toBe(0);
+    expect(fping([mgmt])).toEqual({ [mgmt]: false });
   });
 
   it('refuses worlds larger than 64 hosts', async () => {
