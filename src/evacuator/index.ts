@@ -5,3 +5,4 @@ export { planSpares, freeCapacity, isReservedSpare } from './spare-plan.js';
 export type { SpareCandidate, SparePlan, Need } from './spare-plan.js';
 export { openGate, TERMINAL_MIGRATION, SUCCESS_MIGRATION } from './types.js';
 export type { EvacuatorDeps, StartGate } from './types.js';
+export { recoverServer } from './recover-server.js';

@@ -67,6 +67,8 @@ export interface InstanceEntry {
   readonly requestedAt?: number;
   /** The latest evacuate request (there is more than one only when an earlier one provably did not take). */
   readonly lastRequestAt?: number;
+  /** The spare an evacuation failed on before the server was left to the scheduler. */
+  readonly retargetedFrom?: string;
   readonly acceptedAt?: number;
   readonly verifiedAt?: number;
   readonly finishedAt?: number;

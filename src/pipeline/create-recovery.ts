@@ -1,7 +1,7 @@
 import { FlowProducer, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
-import { evacuateServer } from '../evacuator/evacuate-server.js';
+import { recoverServer } from '../evacuator/recover-server.js';
 import type { EvacuatorDeps } from '../evacuator/types.js';
 import { verifyServer } from '../evacuator/verify-server.js';
 import { fenceHost as realFenceHost } from '../fencing/fence-host.js';
@@ -179,9 +179,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     if (isTerminalStatus(rec.status)) return 'closed';
     const d = evacDeps(ctx);
     try {
-      let entry = await evacuateServer(d, rec, serverId, stopping.signal);
-      if (entry.state === 'evacuated') entry = await verifyServer(d, rec, serverId, stopping.signal);
-      return entry.state;
+      return (await recoverServer(d, rec, serverId, stopping.signal)).state;
     } catch (err) {
       if (stopping.signal.aborted) throw err;
       ctx.logger.warn({ serverId, err: errorMessage(err), attempt: job.attemptsMade + 1 }, 'evacuation attempt failed');

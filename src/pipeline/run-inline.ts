@@ -1,6 +1,5 @@
-import { evacuateServer } from '../evacuator/evacuate-server.js';
+import { recoverServer } from '../evacuator/recover-server.js';
 import type { EvacuatorDeps } from '../evacuator/types.js';
-import { verifyServer } from '../evacuator/verify-server.js';
 import type { IncidentRecord } from '../incidents/types.js';
 import { errorMessage } from '../shared/errors.js';
 import { prepareIncident, type PrepareDeps } from './prepare-incident.js';
@@ -19,8 +18,7 @@ export async function runIncidentInline(ctx: StepContext, prep: PrepareDeps, eva
   const worker = async () => {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
       try {
-        const e = await evacuateServer(evac, rec, id, ctx.signal);
-        if (e.state === 'evacuated') await verifyServer(evac, rec, id, ctx.signal);
+        await recoverServer(evac, rec, id, ctx.signal);
       } catch (err) {
         await ctx.store.updateInstance(ctx.incidentId, id, (e) => (e.state === 'verified' ? undefined : { ...e, state: 'failed', error: errorMessage(err) }));
       }
