@@ -100,7 +100,9 @@ export function classify(signals: HostSignals, previous: HostState | undefined, 
   const mgmtSilent = signals.mgmt.result === 'silent';
 
   if (!novaBad) {
-    if (mgmtAlive || signals.mgmt.result === 'no-address' || signals.mgmt.result === 'probe-failed') return finish('healthy', 0);
+    if (mgmtAlive || signals.mgmt.result === 'no-address' || signals.mgmt.result === 'probe-failed' || signals.mgmt.result === 'not-probed') {
+      return finish('healthy', 0);
+    }
     if (mgmtSilent && anyInstanceAnswers) return finish('isolated-mgmt', 0);
     reasons.push('Nova still reports the service up, so the host is not dead');
     return finish('suspect', 0);
@@ -116,7 +118,7 @@ export function classify(signals: HostSignals, previous: HostState | undefined, 
     reasons.push('no ping evidence this round: nothing can be confirmed');
     return finish('suspect', 0);
   }
-  if (signals.mgmt.result === 'unknown') {
+  if (signals.mgmt.result === 'unknown' || signals.mgmt.result === 'not-probed') {
     reasons.push('the probe said nothing about the management IP: cannot confirm');
     return finish('suspect', 0);
   }
@@ -179,5 +181,6 @@ function mgmtReason(mgmt: MgmtEvidence): string {
     case 'unknown': return `management IP ${mgmt.ip}: the probe gave no result`;
     case 'probe-failed': return `management IP ${mgmt.ip}: the probe failed this round`;
     case 'no-address': return 'no management IP known (no [host] mgmt_ip, no hypervisor host_ip)';
+    case 'not-probed': return `management IP ${mgmt.ip} not probed`;
   }
 }

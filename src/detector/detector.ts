@@ -277,7 +277,7 @@ export function createDetector(deps: DetectorDeps): Detector {
         round: n,
         now: startedAt,
         service,
-        mgmt: { ip: m.ip, source: m.source, result: service.status === 'enabled' ? mgmtResult(h) : (m.ip ? 'unknown' : 'no-address') },
+        mgmt: { ip: m.ip, source: m.source, result: service.status === 'enabled' ? mgmtResult(h) : (m.ip ? 'not-probed' : 'no-address') },
         instances,
       };
       const c = classify(signals, states.get(h), cfg);

@@ -35,8 +35,9 @@ export interface NovaEvidence {
 /**
  * `probe-failed`: the probe itself failed this round (fping error, controller isolated), so silence means nothing.
  * `no-address`: no management IP is known (no `[host:NAME] mgmt_ip`, no hypervisor host_ip).
+ * `not-probed`: disabled hosts are not probed.
  */
-export type MgmtResult = ProbeResult | 'probe-failed' | 'no-address';
+export type MgmtResult = ProbeResult | 'probe-failed' | 'no-address' | 'not-probed';
 
 export interface MgmtEvidence {
   readonly ip: string | null;
