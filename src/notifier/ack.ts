@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { CmphaError } from '../shared/errors.js';
+import { beforeDeadline, REDIS_DEADLINE_MS } from './deadline.js';
 
 // Acknowledgements stop escalation repeats. They live in Redis under `<prefix>:ack:<incidentId>`, so an
 // operator can acknowledge from any machine (`cmpha notify ack ID`) and the controller sees it on its next repeat.
@@ -45,10 +46,10 @@ export interface AckStore {
   get(incidentId: string): Promise<Acknowledgement | null>;
 }
 
-export function createRedisAckStore(redis: Redis, prefix: string): AckStore {
+export function createRedisAckStore(redis: Redis, prefix: string, deadlineMs = REDIS_DEADLINE_MS): AckStore {
   return {
-    acknowledge: (id, by) => acknowledge(redis, prefix, id, by),
-    get: (id) => getAcknowledgement(redis, prefix, id),
+    acknowledge: (id, by) => beforeDeadline(acknowledge(redis, prefix, id, by), deadlineMs, 'Redis SET'),
+    get: (id) => beforeDeadline(getAcknowledgement(redis, prefix, id), deadlineMs, 'Redis GET'),
   };
 }
 

@@ -26,6 +26,8 @@ export interface NotificationServiceOptions {
   readonly redis?: Redis;
   /** Redis key prefix (config `[redis] prefix`); acknowledgements are `<prefix>:ack:<incidentId>`. */
   readonly keyPrefix?: string;
+  /** How long one Redis command may take before the notifier carries on without it (default 2 s). */
+  readonly redisTimeoutMs?: number;
   readonly logger: Logger;
   readonly clock?: Clock;
   /** Receives the records of escalation repeats, which happen after `notify` has returned. */
@@ -93,8 +95,8 @@ export function createNotificationService(opts: NotificationServiceOptions): Cmp
   const notifiers = opts.notifiers.length > 0 ? opts.notifiers : [DEFAULT_LOG_NOTIFIER];
   const routes: Route[] = notifiers.map((config) => ({ config, ...factory(config, logger), run: createLimiter(PER_CHANNEL_CONCURRENCY) }));
   const templates: TemplateSet = esc.templateDir ? loadTemplateOverrides(esc.templateDir) : NO_TEMPLATES;
-  const throttle: ThrottleStore = opts.redis ? createRedisThrottle(opts.redis, prefix, logger) : createMemoryThrottle();
-  const acks: AckStore = opts.redis ? createRedisAckStore(opts.redis, prefix) : createMemoryAckStore();
+  const throttle: ThrottleStore = opts.redis ? createRedisThrottle(opts.redis, prefix, logger, opts.redisTimeoutMs) : createMemoryThrottle();
+  const acks: AckStore = opts.redis ? createRedisAckStore(opts.redis, prefix, opts.redisTimeoutMs) : createMemoryAckStore();
   const stopping = new AbortController();
   if (!opts.redis && routes.some((r) => r.config.audience === 'oncall')) {
     logger.warn('no Redis: acknowledgements, dedup and rate limits live in this process only');

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.js';
+import { beforeDeadline, REDIS_DEADLINE_MS } from './deadline.js';
 
 /**
  * Remembers what was sent so a flapping host cannot flood anyone: `claim` is the dedup check (first caller
@@ -54,7 +55,7 @@ return 1`;
  * Redis-backed store. When Redis fails it falls back to memory: a duplicate message is better than a
  * missing one.
  */
-export function createRedisThrottle(redis: Redis, prefix: string, logger: Logger): ThrottleStore {
+export function createRedisThrottle(redis: Redis, prefix: string, logger: Logger, deadlineMs = REDIS_DEADLINE_MS): ThrottleStore {
   const fallback = createMemoryThrottle();
   const dedupKey = (k: string) => `${prefix}:notify:dedup:${k}`;
   const rateKey = (r: string) => `${prefix}:notify:rate:${r}`;
@@ -64,7 +65,7 @@ export function createRedisThrottle(redis: Redis, prefix: string, logger: Logger
     async claim(key, ttlMs, now) {
       if (ttlMs <= 0) return true;
       try {
-        return (await redis.set(dedupKey(key), String(now), 'PX', ttlMs, 'NX')) === 'OK';
+        return (await beforeDeadline(redis.set(dedupKey(key), String(now), 'PX', ttlMs, 'NX'), deadlineMs, 'Redis SET')) === 'OK';
       } catch (err) {
         warn(err);
         return fallback.claim(key, ttlMs, now);
@@ -73,7 +74,7 @@ export function createRedisThrottle(redis: Redis, prefix: string, logger: Logger
     async release(key) {
       await fallback.release(key);
       try {
-        await redis.del(dedupKey(key));
+        await beforeDeadline(redis.del(dedupKey(key)), deadlineMs, 'Redis DEL');
       } catch (err) {
         warn(err);
       }
@@ -81,7 +82,7 @@ export function createRedisThrottle(redis: Redis, prefix: string, logger: Logger
     async take(recipient, limit, windowMs, now) {
       try {
         const member = `${now}-${process.pid}-${++seq}`;
-        return (await redis.eval(TAKE_SCRIPT, 1, rateKey(recipient), now, windowMs, limit, member)) === 1;
+        return (await beforeDeadline(redis.eval(TAKE_SCRIPT, 1, rateKey(recipient), now, windowMs, limit, member), deadlineMs, 'Redis EVAL')) === 1;
       } catch (err) {
         warn(err);
         return fallback.take(recipient, limit, windowMs, now);

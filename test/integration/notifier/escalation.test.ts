@@ -119,3 +119,35 @@ describe('escalation of critical events, acknowledged through Redis', () => {
     expect(callsTo('quiet')).toHaveLength(1);
   });
 });
+
+describe('when Redis is gone', () => {
+  it('still notifies and keeps paging, without waiting for Redis to come back', async () => {
+    const server = await startRedis();
+    // As the app shares it with BullMQ: commands wait for a reconnect forever.
+    const redis = new Redis(server.url, { maxRetriesPerRequest: null });
+    redis.on('error', () => undefined); // reconnect attempts fail while the server is down; that is the point
+    const sink = await startWebhookSink(() => ({ status: 201 }));
+    try {
+      await redis.ping();
+      await server.stop();
+      const { logger, lines } = captureLogger();
+      const svc = createNotificationService({
+        notifiers: [notifier({ name: 'pager', type: 'webhook', audience: 'oncall', recipients: ['+15550002222'], options: { preset: 'twilio-sms', base_url: sink.url, account_sid: 'AC1', auth_token: new Secret('t-k'), from: '+15559990000' } })],
+        escalation: escalation({ repeatEveryMs: 20, maxRepeats: 2 }),
+        redis,
+        redisTimeoutMs: 100,
+        logger,
+      });
+      const records = await svc.notify(event({ type: 'fence-failed', severity: 'critical', incidentId: 'inc-nr' }));
+      expect(records).toMatchObject([{ channel: 'pager', ok: true }]);
+      await svc.settled();
+      expect(sink.requests).toHaveLength(3);
+      expect(lines.some((l) => l.includes('Redis unavailable, using memory'))).toBe(true);
+      expect(lines.some((l) => l.includes('cannot read acknowledgement; repeating the page'))).toBe(true);
+      await svc.stop();
+    } finally {
+      redis.disconnect();
+      await sink.close();
+    }
+  });
+});
