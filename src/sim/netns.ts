@@ -24,6 +24,9 @@ interface NsState {
  * servers' provider addresses, joined to a bridge in the root namespace by a veth pair, so real fping sees
  * exactly what the world says. Power-off and hang take the host's link down, a lost management link removes
  * only the management address, and a moved server's address moves to its new host's namespace.
+ *
+ * The root namespace routes each address as a /32 via its host's own link address (one neighbour entry per
+ * host, not per address: the kernel's neighbour table holds only about 1,024 entries).
  */
 export class NetnsManager {
   readonly id: string;
@@ -32,15 +35,15 @@ export class NetnsManager {
   private readonly dir: string;
   private readonly state = new Map<string, NsState>();
   private readonly dirty = new Set<string>();
-  private readonly moved = new Set<string>();
+  /** address → host whose namespace the root namespace routes it to */
+  private readonly routedTo = new Map<string, string>();
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly exitHook = () => this.cleanupSync();
   private readonly onHost = (h: SimHost) => this.markDirty(h.name);
-  private readonly onServer = (s: { host: string | null; addresses: readonly { addr: string; network: string }[] }, from: string | null) => {
+  private readonly onServer = (s: { host: string | null }, from: string | null) => {
     if (from) this.markDirty(from);
     if (s.host) this.markDirty(s.host);
-    if (from !== s.host) for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) this.moved.add(a.addr);
   };
 
   private constructor(
@@ -85,6 +88,11 @@ export class NetnsManager {
     return `cmpha-${this.id}-${h.index}`;
   }
 
+  /** The host's link address: the root namespace's next hop for every address the host holds. */
+  hop(h: SimHost): string {
+    return addressAt(2 * 65536 - 2 - this.world.settings.ipBlock * 256 - h.index);
+  }
+
   private vethRoot(h: SimHost): string {
     return `v${this.id}${h.index}`;
   }
@@ -122,6 +130,28 @@ export class NetnsManager {
     return { linkUp: h.power === 'on' && !h.hung, addrs };
   }
 
+  /** Every reachable address that lives on this host when it answers: its management address and its servers'. */
+  private homed(h: SimHost): string[] {
+    const out = [h.mgmtIp];
+    for (const id of h.servers) {
+      const s = this.world.servers.get(id);
+      if (s) for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) out.push(a.addr);
+    }
+    return out;
+  }
+
+  private routeLines(hosts: readonly SimHost[], verb: 'add' | 'replace'): string[] {
+    const lines: string[] = [];
+    for (const h of hosts) {
+      for (const a of this.homed(h)) {
+        if (this.routedTo.get(a) === h.name) continue;
+        lines.push(`route ${verb} ${a}/32 via ${this.hop(h)} dev ${this.bridge} src ${this.gateway}`);
+        this.routedTo.set(a, h.name);
+      }
+    }
+    return lines;
+  }
+
   private async setup(): Promise<void> {
     const route = await runCommand('ip', ['route', 'show', 'type', 'unreachable', SIM_RANGE], { timeoutMs: 10_000 });
     if (!route.stdout.includes('198.18.0.0/15')) {
@@ -143,18 +173,18 @@ export class NetnsManager {
     await this.ip([], root);
     for (const h of this.world.hostList) {
       const want = this.desired(h);
-      const lines = [`link set ${this.vethTmp(h)} name eth0`, 'link set lo up', 'link set eth0 up', 'route add default dev eth0'];
+      const lines = [
+        `link set ${this.vethTmp(h)} name eth0`, 'link set lo up', 'link set eth0 up', `addr add ${this.hop(h)}/32 dev eth0`,
+        'route add default dev eth0',
+      ];
       for (const a of want.addrs) lines.push(`addr add ${a}/32 dev eth0`);
       if (!want.linkUp) lines.push('link set eth0 down');
       await this.ip(['-n', this.nsName(h)], lines);
       this.state.set(h.name, want);
     }
-    // every world address routes to the bridge from the root namespace, whichever host holds it
-    const routes: string[] = [];
-    for (const h of this.world.hostList) routes.push(`route add ${h.mgmtIp}/32 dev ${this.bridge} src ${this.gateway}`);
-    for (const s of this.world.serverList) {
-      for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) routes.push(`route add ${a.addr}/32 dev ${this.bridge} src ${this.gateway}`);
-    }
+    // each host's link address on the bridge, then every address via the link address of the host holding it
+    const routes = this.world.hostList.map((h) => `route add ${this.hop(h)}/32 dev ${this.bridge} src ${this.gateway}`);
+    routes.push(...this.routeLines(this.world.hostList, 'add'));
     try {
       await this.ip([], routes);
     } catch (err) {
@@ -179,8 +209,6 @@ export class NetnsManager {
     if (this.closed) return;
     const hosts = [...this.dirty];
     this.dirty.clear();
-    const moved = [...this.moved];
-    this.moved.clear();
     // removals first, everywhere, so an address is never on two hosts at once
     const plans: { h: SimHost; want: NsState; del: string[]; add: string[] }[] = [];
     for (const name of hosts) {
@@ -201,7 +229,7 @@ export class NetnsManager {
       await this.ip(['-n', this.nsName(p.h)], lines, true);
       this.state.set(p.h.name, p.want);
     }
-    await this.ip([], moved.map((a) => `neigh flush to ${a}`), true);
+    await this.ip([], this.routeLines(plans.map((p) => p.h), 'replace'), true);
   }
 
   /** Removes every namespace and the bridge (their veths and routes go with them). */
