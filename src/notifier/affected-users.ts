@@ -1,7 +1,11 @@
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { IdentityApi, KeystoneUser } from '../openstack/types.js';
+import { beforeDeadline } from './deadline.js';
 import type { AffectedInstance } from './types.js';
+
+/** Keystone answers in milliseconds; a lookup that takes longer must not hold up the other notices. */
+const LOOKUP_DEADLINE_MS = 10_000;
 
 export interface Owner {
   readonly recipient: string;
@@ -22,7 +26,7 @@ export function userLookup(identity: IdentityApi | undefined, logger: Logger, si
     let p = cache.get(userId);
     if (!p) {
       p = identity
-        ? identity.getUser(userId, { signal }).catch((err: unknown) => {
+        ? beforeDeadline(identity.getUser(userId, { signal }), LOOKUP_DEADLINE_MS, 'Keystone user lookup').catch((err: unknown) => {
             logger.warn({ userId, err: errorMessage(err) }, 'cannot look up instance owner in Keystone');
             return err instanceof Error ? err : new Error(String(err));
           })
