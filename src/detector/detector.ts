@@ -44,7 +44,7 @@ export interface DetectorTuning {
   readonly novaConcurrency: number;
 }
 
-const DEFAULT_TUNING: DetectorTuning = { baselineEveryRounds: 6, hypervisorRefreshRounds: 30, novaConcurrency: 8 };
+const DEFAULT_TUNING: DetectorTuning = { baselineEveryRounds: 30, hypervisorRefreshRounds: 30, novaConcurrency: 8 };
 
 interface Instances {
   readonly addresses: readonly InstanceAddress[];

@@ -52,7 +52,7 @@ export class InstanceBaseline {
   private readonly lastAnswered = new Map<string, number>();
   private readonly baselined = new Set<string>();
 
-  constructor(private readonly everyRounds = 6) {}
+  constructor(private readonly everyRounds = 30) {}
 
   due(round: number, healthyHosts: readonly string[]): string[] {
     return healthyHosts.filter((h) => !this.baselined.has(h) || (round + phase(h, this.everyRounds)) % this.everyRounds === 0);
