@@ -1,3 +1,4 @@
+import { CONFIG_CHECKS } from '../app/config-checks.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { createLogger, type Logger } from '../shared/logger.js';
@@ -10,7 +11,7 @@ export const EXIT_CONFIG = 2;
  */
 export async function loadCliConfig(configPath?: string): Promise<Config> {
   try {
-    return await loadConfig({ path: configPath, env: process.env });
+    return await loadConfig({ path: configPath, env: process.env, checks: CONFIG_CHECKS });
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const line of err.lines()) process.stderr.write(`${line}\n`);

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
 import { registerFenceCommands } from './commands/fence.js';
+import { registerNotifyCommands } from './commands/notify.js';
 import { setLogLevelOverride } from './context.js';
 import { version } from './version.js';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   });
   registerConfigCommands(program);
   registerFenceCommands(program);
+  registerNotifyCommands(program);
   return program;
 }
 

@@ -45,6 +45,11 @@ export interface LoadOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** For clouds.yaml lookup (./clouds.yaml). */
   readonly cwd?: string;
+  /**
+   * Further checks of the typed config by the modules that own a part of it (e.g. each notifier's
+   * channel-specific keys), so their problems are reported with the rest and exit 2 at load time.
+   */
+  readonly checks?: readonly ((config: Config) => readonly ConfigIssue[])[];
 }
 
 export const DEFAULT_CONFIG_PATH = '/etc/cmpha/cmpha.conf';
@@ -205,6 +210,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     metrics: { enabled: metrics.enabled, listen: metrics.listen },
     logging: { level: logging.level, format: logging.format },
   };
+  const later = (opts.checks ?? []).flatMap((check) => check(config));
+  if (later.length > 0) throw new ConfigError(later.map((i) => ({ ...i, file: fileName })));
   return deepFreeze(config);
 }
 

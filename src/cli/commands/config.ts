@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { CONFIG_CHECKS } from '../../app/config-checks.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { EXIT_CONFIG } from '../context.js';
 
@@ -11,7 +12,7 @@ export function registerConfigCommands(program: Command): void {
     .option('--quiet', 'print nothing when the configuration is valid')
     .action(async (opts: { config?: string; quiet?: boolean }) => {
       try {
-        const cfg = await loadConfig({ path: opts.config ?? program.opts<{ config?: string }>().config, env: process.env });
+        const cfg = await loadConfig({ path: opts.config ?? program.opts<{ config?: string }>().config, env: process.env, checks: CONFIG_CHECKS });
         // Secret serialises as "***", so the effective config can be printed as is.
         if (!opts.quiet) process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`);
       } catch (err) {

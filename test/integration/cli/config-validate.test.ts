@@ -43,3 +43,13 @@ describe('cmpha config validate', () => {
     expect(r.stderr).toMatch(/unknown command 'frobnicate'/);
   });
 });
+
+describe('cmpha config validate: channel options', () => {
+  it('exits 2 naming the notifier section and key of a bad channel option', () => {
+    const f = path.join(dir, 'bad-notifier.conf');
+    writeFileSync(f, '[cloud]\nauth_url = http://127.0.0.1/v3\nusername = a\npassword = p\nuser_domain_name = D\nproject_name = p\n[notifier:mail]\ntype = email\n');
+    const r = cmpha('config', 'validate', '--config', f);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/\[notifier:mail\] \S+: /);
+  });
+});
