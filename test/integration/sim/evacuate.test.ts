@@ -50,10 +50,11 @@ describe('evacuate, as Nova does it', () => {
     const seen: string[] = [];
     let last: Record<string, unknown> = {};
     await t.waitFor('evacuation to finish', async () => {
+      // read the migration first: once it says done, the host has moved (Nova writes done after the host)
+      const mig = (await t!.migrations(`migration_type=evacuation&instance_uuid=${id}`))[0];
       last = await t!.server(id);
       const state = `${String(last.status)}/${String(last['OS-EXT-STS:task_state'])}`;
       if (seen[seen.length - 1] !== state) seen.push(state);
-      const mig = (await t!.migrations(`migration_type=evacuation&instance_uuid=${id}`))[0];
       if (mig?.status === 'done') {
         expect(last['OS-EXT-SRV-ATTR:host']).not.toBe('compute1');
         return true;
@@ -142,7 +143,7 @@ describe('evacuate, as Nova does it', () => {
   });
 
   it('accepts a second evacuate while the first runs and leaves the server stuck: REBUILD, vm_state error, one done and one failed migration', async () => {
-    t = await startTestSim({ evacuateSeconds: 0.5 });
+    t = await startTestSim({ evacuateSeconds: 1 });
     const id = await activeServerOn(t, 'compute1');
     await killAndForceDown(t, 'compute1');
     expect((await t.nova('POST', `/servers/${id}/action`, { mv: '2.53', body: { evacuate: {} } })).status).toBe(200);
