@@ -71,10 +71,6 @@ export class InstanceBaseline {
   isBaseline(ip: string): boolean {
     return this.lastAnswered.has(ip);
   }
-
-  forget(host: string): void {
-    this.baselined.delete(host);
-  }
 }
 
 /** Lists servers per host through Nova; a failure is returned as text, never thrown. */
