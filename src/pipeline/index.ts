@@ -10,3 +10,5 @@ export type { HostAliveCheck } from './steps/recheck-alive.js';
 export type { FenceHostFn } from './steps/fence.js';
 export { queueNames, evacuateJobId } from './queues.js';
 export { RedisStartGate } from './rate-gate.js';
+export { restoreHost } from './restore-host.js';
+export type { RestoreHostOptions, RestoreHostDeps, RestoreHostResult } from './restore-host.js';

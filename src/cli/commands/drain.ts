@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import type { Config } from '../../config/types.js';
+import { drainHost, type DrainedServer } from '../../evacuator/drain.js';
+import { createOpenStack } from '../../openstack/index.js';
+import type { NovaApi } from '../../openstack/types.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { sleep, systemClock } from '../../shared/time.js';
+import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+
+export interface DrainCliDeps {
+  loadConfig(path?: string): Promise<Config>;
+  createLogger(config: Config): Logger;
+  nova(config: Config, logger: Logger): NovaApi;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  setExitCode(code: number): void;
+}
+
+const defaultDeps: DrainCliDeps = {
+  loadConfig: loadCliConfig,
+  createLogger: createCliLogger,
+  nova: (config, logger) => createOpenStack(config.cloud, { logger }).nova,
+  stdout: (t) => { process.stdout.write(t); },
+  stderr: (t) => { process.stderr.write(t); },
+  setExitCode: (c) => { process.exitCode = c; },
+};
+
+/** `cmpha drain HOST [--target HOST] --yes`: planned maintenance, no fencing. */
+export function registerDrainCommands(program: Command, overrides: Partial<DrainCliDeps> = {}): void {
+  const deps: DrainCliDeps = { ...defaultDeps, ...overrides };
+  program
+    .command('drain')
+    .description('planned maintenance: disable HOST and live-migrate its running instances away, then check each one (nothing is powered off)')
+    .argument('<host>', 'the compute host to empty')
+    .option('--target <host>', 'live-migrate everything to this host (default: the scheduler chooses)')
+    .option('--yes', 'really disable the host and move its instances')
+    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .option('--json', 'print the result as JSON')
+    .action(async (host: string, opts: { target?: string; yes?: boolean; config?: string; json?: boolean }) => {
+      if (!opts.yes) {
+        deps.stderr(`cmpha drain: refusing without --yes: ${host} is disabled and every running instance on it is live-migrated\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      if (opts.target === host) {
+        deps.stderr(`cmpha drain: --target ${host} is the host being drained\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      const config = await deps.loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const logger = deps.createLogger(config);
+      const ev = config.evacuation;
+      try {
+        const results = await drainHost(
+          { nova: deps.nova(config, logger), clock: systemClock, sleep, progress: (l) => { if (!opts.json) deps.stdout(`${l}\n`); } },
+          {
+            host, ...(opts.target ? { target: opts.target } : {}),
+            disabledReason: `${ev.disabledReasonPrefix} drain ${new Date().toISOString()}`,
+            concurrency: ev.concurrency, verifyTimeoutMs: ev.verifyTimeoutMs, pollIntervalMs: ev.verifyPollIntervalMs,
+          },
+        );
+        deps.stdout(opts.json ? `${JSON.stringify({ host, servers: results }, null, 2)}\n` : formatDrain(host, results));
+        deps.setExitCode(results.every((r) => r.result === 'moved') ? 0 : 1);
+      } catch (err) {
+        deps.stderr(`cmpha drain: ${errorMessage(err)}\n`);
+        deps.setExitCode(1);
+      }
+    });
+}
+
+export function formatDrain(host: string, results: readonly DrainedServer[]): string {
+  const moved = results.filter((r) => r.result === 'moved').length;
+  let out = `\n${host}: ${moved} of ${results.length} server(s) moved\n`;
+  for (const r of [...results].sort((a, b) => a.name.localeCompare(b.name))) {
+    out += `  ${r.name.padEnd(24)} ${r.result.padEnd(9)} ${r.detail}\n`;
+  }
+  if (moved < results.length) out += `${host} still holds ${results.length - moved} server(s); it stays disabled\n`;
+  return out;
+}

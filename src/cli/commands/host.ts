@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import type { Config } from '../../config/types.js';
+import type { FenceDriver } from '../../fencing/types.js';
+import { IncidentStore } from '../../incidents/incident-store.js';
+import { createOpenStack } from '../../openstack/index.js';
+import type { NovaApi } from '../../openstack/types.js';
+import { restoreHost } from '../../pipeline/restore-host.js';
+import { fenceDriversFromConfig } from '../../pipeline/start-recovery-worker.js';
+import { errorMessage } from '../../shared/errors.js';
+import { parseDuration } from '../../shared/duration.js';
+import type { Logger } from '../../shared/logger.js';
+import { sleep, systemClock } from '../../shared/time.js';
+import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+import { connectRedis } from './incidents.js';
+
+export interface HostCliDeps {
+  loadConfig(path?: string): Promise<Config>;
+  createLogger(config: Config): Logger;
+  nova(config: Config, logger: Logger): NovaApi;
+  fenceDriver(config: Config, host: string, logger: Logger): FenceDriver | null;
+  /** The id of the host's open incident, if any. */
+  openIncident(config: Config, host: string): Promise<string | null>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  setExitCode(code: number): void;
+}
+
+const defaultDeps: HostCliDeps = {
+  loadConfig: loadCliConfig,
+  createLogger: createCliLogger,
+  nova: (config, logger) => createOpenStack(config.cloud, { logger }).nova,
+  fenceDriver: (config, host, logger) => fenceDriversFromConfig(config, logger)(host),
+  openIncident: async (config, host) => {
+    const redis = connectRedis(config);
+    try {
+      return await new IncidentStore(redis, config.redis.prefix).openIncidentFor(host);
+    } finally {
+      redis.disconnect();
+    }
+  },
+  stdout: (t) => { process.stdout.write(t); },
+  stderr: (t) => { process.stderr.write(t); },
+  setExitCode: (c) => { process.exitCode = c; },
+};
+
+/** `cmpha host restore HOST [--power-on] [--as-spare] --yes`. */
+export function registerHostCommands(program: Command, overrides: Partial<HostCliDeps> = {}): void {
+  const deps: HostCliDeps = { ...defaultDeps, ...overrides };
+  const host = program.command('host').description('bring repaired compute hosts back');
+  host
+    .command('restore')
+    .description('return a repaired host to service: (power on), wait for nova-compute to clean up, unset forced_down, wait for it to be up, enable it (or keep it as a spare)')
+    .argument('<host>', 'the repaired compute host')
+    .option('--power-on', 'power it on through its BMC first')
+    .option('--as-spare', `keep it disabled as a reserved spare instead of enabling it`)
+    .option('--yes', 'really change the host')
+    .option('--wait <duration>', 'give up each wait after this long', '10m')
+    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .action(async (name: string, opts: { powerOn?: boolean; asSpare?: boolean; yes?: boolean; wait: string; config?: string }) => {
+      if (!opts.yes) {
+        deps.stderr(`cmpha host restore: refusing without --yes: ${name} is returned to service${opts.powerOn ? ' and powered on' : ''}\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      const waitMs = parseDuration(opts.wait);
+      if (waitMs === undefined) {
+        deps.stderr(`cmpha host restore: --wait "${opts.wait}" is not a duration (use e.g. 10m, 90s)\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      const config = await deps.loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const logger = deps.createLogger(config);
+      try {
+        const open = await deps.openIncident(config, name);
+        if (open) {
+          deps.stderr(`cmpha host restore: ${name} still has an open incident ${open}; wait until it closes (cmpha incidents show ${open})\n`);
+          deps.setExitCode(1);
+          return;
+        }
+        const result = await restoreHost(
+          {
+            nova: deps.nova(config, logger),
+            fenceDriver: opts.powerOn ? deps.fenceDriver(config, name, logger) : null,
+            clock: systemClock, sleep, progress: (l) => deps.stdout(`${new Date().toISOString()}  ${l}\n`),
+          },
+          {
+            host: name, powerOn: opts.powerOn === true, asSpare: opts.asSpare === true, spareReasonPrefix: config.evacuation.spareReasonPrefix,
+            waitTimeoutMs: waitMs, pollIntervalMs: Math.min(config.evacuation.verifyPollIntervalMs, 2000),
+          },
+        );
+        deps.stdout(`${name}: back in service as ${result.status === 'spare' ? 'a spare (disabled)' : 'an enabled compute host'}\n`);
+        deps.setExitCode(0);
+      } catch (err) {
+        deps.stderr(`cmpha host restore: ${errorMessage(err)}\n`);
+        deps.setExitCode(1);
+      }
+    });
+}

@@ -1,0 +1,44 @@
+import { formatDuration } from '../shared/duration.js';
+import type { Incident, IncidentRecord } from './types.js';
+
+const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (c: readonly string[]) => `${c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`;
+  return line(header) + rows.map(line).join('');
+}
+
+/** `cmpha incidents`: one line per incident, newest first. */
+export function formatIncidentList(records: readonly IncidentRecord[]): string {
+  if (records.length === 0) return 'no incidents recorded\n';
+  return table(['ID', 'HOST', 'STATUS', 'OPENED', 'FAILOVER', 'ACK'], records.map((r) => [
+    r.id, r.host, r.status, time(r.openedAt), r.failoverMs !== undefined ? formatDuration(r.failoverMs) : '-', r.ack ? r.ack.by : '-',
+  ]));
+}
+
+/** `cmpha incidents show ID`: what happened, in order, then where every instance ended. */
+export function formatIncident(inc: Incident): string {
+  let out = `incident ${inc.id}: host ${inc.host}, ${inc.status.toUpperCase()}\n`;
+  out += `  opened    ${time(inc.openedAt)} (${inc.origin === 'operator' ? 'operator request' : 'detector'}; failure started ${time(inc.failureStartedAt)})\n`;
+  if (inc.closedAt !== undefined) out += `  closed    ${time(inc.closedAt)}${inc.failoverMs !== undefined ? `, failover took ${formatDuration(inc.failoverMs)}` : ''}\n`;
+  if (inc.fence) {
+    out += `  fence     ${inc.fence.unfenced ? 'NOT FENCED (noop driver)' : `${inc.fence.driver} ${inc.fence.target}: power off${inc.fence.alreadyOff ? ' (was already off)' : ''}`}\n`;
+  }
+  if (inc.spares) out += `  spare     ${inc.spares.length ? inc.spares.map((s) => `${s.host} (${s.serverIds.length})`).join(', ') : 'none: the scheduler chose'}\n`;
+  if (inc.error) out += `  error     ${inc.error.code}: ${inc.error.message}\n`;
+  if (inc.ack) out += `  acked     by ${inc.ack.by} at ${time(inc.ack.at)}\n`;
+  out += '\ntimeline\n';
+  for (const t of inc.timeline) out += `  ${time(t.at)}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}\n`;
+  if (inc.instances.length > 0) {
+    out += '\ninstances\n';
+    out += table(['  NAME', 'ID', 'STATE', 'TARGET', 'TRIES', 'TOOK', 'NOTE'], inc.instances.map((e) => [
+      `  ${e.name}`, e.id, e.state, e.target ?? '-', String(e.attempts), e.evacuationMs !== undefined ? formatDuration(e.evacuationMs) : '-', e.error ?? e.skipReason ?? '',
+    ]));
+  }
+  if (inc.deliveries.length > 0) {
+    out += '\nnotifications\n';
+    for (const d of inc.deliveries) out += `  ${time(d.at)}  ${d.event.padEnd(18)} ${d.channel} → ${d.recipient}: ${d.ok ? 'sent' : `FAILED ${d.error ?? ''}`}\n`;
+  }
+  return out;
+}

@@ -1,0 +1,112 @@
+import type { FenceDriver } from '../fencing/types.js';
+import type { ComputeService, NovaApi } from '../openstack/types.js';
+import { CmphaError, errorMessage } from '../shared/errors.js';
+import { formatDuration } from '../shared/duration.js';
+import type { Clock } from '../shared/time.js';
+
+export interface RestoreHostOptions {
+  readonly host: string;
+  /** Power the host on through its BMC first. */
+  readonly powerOn: boolean;
+  /** Leave it disabled as a reserved spare instead of enabling it. */
+  readonly asSpare: boolean;
+  readonly spareReasonPrefix: string;
+  /** Each wait (power, migrations cleaned up, service up) gives up after this long. */
+  readonly waitTimeoutMs: number;
+  readonly pollIntervalMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface RestoreHostDeps {
+  readonly nova: NovaApi;
+  readonly fenceDriver: FenceDriver | null;
+  readonly clock: Clock;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly progress: (line: string) => void;
+}
+
+export interface RestoreHostResult {
+  readonly host: string;
+  readonly status: 'enabled' | 'spare';
+  readonly durationMs: number;
+}
+
+/**
+ * Brings a repaired host back in the order Nova accepts (nova-facts): its nova-compute restarts and cleans up
+ * the evacuations (`done` → `completed`), then forced_down is unset, then the service reads up, then it is
+ * enabled (or kept disabled as a spare). Each wait is bounded; on a timeout the error says what state the
+ * host was left in, so no host stays forced down without someone knowing.
+ */
+export async function restoreHost(deps: RestoreHostDeps, opts: RestoreHostOptions): Promise<RestoreHostResult> {
+  const started = deps.clock.now();
+  const { nova, progress } = deps;
+  let svc = await service(nova, opts.host);
+
+  if (opts.powerOn) {
+    const driver = deps.fenceDriver;
+    if (!driver || driver.kind === 'noop') throw new CmphaError('restore_no_bmc', `${opts.host} has no BMC driver that can power it on (driver ${driver?.kind ?? 'none'})`);
+    const signal = opts.signal ?? AbortSignal.timeout(opts.waitTimeoutMs);
+    if ((await driver.powerStatus(signal)) !== 'on') {
+      await driver.powerOn(signal);
+      progress(`${opts.host}: power on requested through ${driver.kind} BMC ${driver.target}`);
+    }
+    await waitUntil(deps, opts, 'the power to read on', async () => (await driver.powerStatus(AbortSignal.timeout(opts.waitTimeoutMs))) === 'on');
+    progress(`${opts.host}: power reads on`);
+  }
+
+  if (svc.forcedDown) {
+    await waitUntil(deps, opts, 'its nova-compute to restart and clean up the evacuations', async () => {
+      const pending = (await nova.listMigrations({ host: opts.host, type: 'evacuation' }, { signal: opts.signal }))
+        .filter((m) => m.sourceCompute === opts.host && m.status === 'done');
+      if (pending.length > 0) {
+        progress(`${opts.host}: waiting for nova-compute to clean up ${pending.length} evacuation(s) (migrations still 'done')`);
+        return false;
+      }
+      try {
+        svc = await nova.updateService(svc.id, { forcedDown: false }, { signal: opts.signal });
+        return true;
+      } catch (err) {
+        // Nova refuses while `done` evacuations remain; the listing may lag behind it.
+        progress(`${opts.host}: Nova does not yet accept forced_down=false: ${errorMessage(err)}`);
+        return false;
+      }
+    }, 'it is still forced down');
+    progress(`${opts.host}: forced_down unset`);
+  }
+
+  await waitUntil(deps, opts, 'Nova to report its nova-compute up', async () => {
+    svc = await service(nova, opts.host);
+    return svc.state === 'up';
+  }, `forced_down is unset but the service is down and ${svc.status}`);
+  progress(`${opts.host}: nova-compute is up`);
+
+  if (opts.asSpare) {
+    const reason = `${opts.spareReasonPrefix} spare, returned by cmpha host restore ${new Date(deps.clock.now()).toISOString()}`;
+    if (svc.status !== 'disabled' || !(svc.disabledReason ?? '').startsWith(opts.spareReasonPrefix)) {
+      await nova.updateService(svc.id, { status: 'disabled', disabledReason: reason }, { signal: opts.signal });
+    }
+    progress(`${opts.host}: kept disabled as a spare ("${reason}")`);
+  } else {
+    // Enabled only now that it reads up: enabling a down host leaves Placement's disabled trait behind.
+    if (svc.status !== 'enabled') await nova.updateService(svc.id, { status: 'enabled' }, { signal: opts.signal });
+    progress(`${opts.host}: enabled`);
+  }
+  return { host: opts.host, status: opts.asSpare ? 'spare' : 'enabled', durationMs: deps.clock.now() - started };
+}
+
+async function service(nova: NovaApi, host: string): Promise<ComputeService> {
+  const svc = (await nova.listComputeServices({ host })).find((s) => s.binary === 'nova-compute' && s.host === host);
+  if (!svc) throw new CmphaError('service_not_found', `Nova has no nova-compute service on host ${host}`);
+  return svc;
+}
+
+async function waitUntil(deps: RestoreHostDeps, opts: RestoreHostOptions, what: string, check: () => Promise<boolean>, leftAs?: string): Promise<void> {
+  const deadline = deps.clock.now() + opts.waitTimeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (deps.clock.now() >= deadline) {
+      throw new CmphaError('restore_timeout', `${opts.host}: gave up waiting for ${what} after ${formatDuration(opts.waitTimeoutMs)}${leftAs ? `; ${leftAs}` : ''}`);
+    }
+    await deps.sleep(opts.pollIntervalMs, opts.signal);
+  }
+}
