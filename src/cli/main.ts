@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerCheckCommands } from './commands/check.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerFenceCommands } from './commands/fence.js';
 import { registerNotifyCommands } from './commands/notify.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     }
   });
   registerConfigCommands(program);
+  registerCheckCommands(program);
   registerFenceCommands(program);
   registerNotifyCommands(program);
   return program;
