@@ -138,6 +138,7 @@ export class Nova {
     if ((m = /^\/servers\/([^/]+)\/os-instance-actions$/.exec(p)) && method === 'GET') return this.listActions(ctx, m[1]!);
     if ((m = /^\/servers\/([^/]+)\/os-instance-actions\/([^/]+)$/.exec(p)) && method === 'GET') return this.showAction(ctx, m[1]!, m[2]!);
     if (p === '/os-migrations' && method === 'GET') return this.listMigrations(ctx);
+    if ((m = /^\/servers\/([^/]+)\/migrations$/.exec(p)) && method === 'GET') return this.serverMigrations(ctx, m[1]!);
     if ((p === '/os-availability-zone' || p === '/os-availability-zone/detail') && method === 'GET') return this.availabilityZones(ctx, p.endsWith('/detail'));
     if ((p === '/flavors' || p === '/flavors/detail') && method === 'GET') {
       return { status: 200, body: { flavors: this.world.flavors.map((f) => (p.endsWith('/detail') ? this.flavorBody(ctx, f) : { id: f.id, name: f.name, links: this.flavorLinks(ctx, f) })) } };
@@ -695,6 +696,27 @@ export class Nova {
       };
     }
     return { status: 200, body: { migrations: filtered.map((m) => this.migrationBody(ctx, m)) } };
+  }
+
+  /** In-progress live migrations of one server (2.23+). */
+  private serverMigrations(ctx: Ctx, id: string): SimResponse {
+    this.requireAdmin(ctx, 'os_compute_api:servers:migrations:index');
+    if (ctx.v < mv('2.23')) throw novaError(404, 'The resource could not be found.');
+    const s = this.findServer(ctx, id);
+    const live = (this.world.migrationsByInstance.get(s.id) ?? [])
+      .filter((x) => x.migrationType === 'live-migration' && ['queued', 'preparing', 'running'].includes(x.status));
+    return {
+      status: 200,
+      body: {
+        migrations: live.map((x) => ({
+          id: x.id, server_uuid: s.id, source_compute: x.sourceCompute, source_node: x.sourceNode, dest_compute: x.destCompute,
+          dest_node: x.destNode, dest_host: x.destHost, status: x.status, created_at: novaTime(x.createdAt), updated_at: novaTime(x.updatedAt),
+          memory_total_bytes: s.flavor.ram * 1048576, memory_processed_bytes: 0, memory_remaining_bytes: s.flavor.ram * 1048576,
+          disk_total_bytes: 0, disk_processed_bytes: 0, disk_remaining_bytes: 0,
+          ...(ctx.v >= mv('2.59') ? { uuid: x.uuid } : {}), ...(ctx.v >= mv('2.80') ? { user_id: x.userId, project_id: x.projectId } : {}),
+        })),
+      },
+    };
   }
 
   private availabilityZones(ctx: Ctx, detail: boolean): SimResponse {

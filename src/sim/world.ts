@@ -464,6 +464,7 @@ export class World extends EventEmitter<WorldEvents> {
 
     const running = this.activeOps(server.id).filter((o) => o.kind === 'evacuation');
     const migration = this.newMigration(server, 'evacuation', source.name, actor, at);
+    if (opts.host !== null) migration.destCompute = opts.host; // Nova records a requested host at once
     const action = this.newAction(server, 'evacuate', actor, at);
     const op: MoveOp = {
       kind: 'evacuation', server, migration, action, source: source.name, requestedHost: opts.host, forced: opts.force,

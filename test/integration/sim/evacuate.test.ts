@@ -185,6 +185,9 @@ describe('evacuate, as Nova does it', () => {
     const r = await t.nova('POST', `/servers/${id}/action`, { mv: '2.53', body: { 'os-migrateLive': { host: 'compute3', block_migration: 'auto' } } });
     expect(r.status).toBe(202);
     expect((await t.server(id)).status).toBe('MIGRATING');
+    const inProgress = await t.nova('GET', `/servers/${id}/migrations`, { mv: '2.80' });
+    expect(inProgress.json.migrations).toHaveLength(1);
+    expect(inProgress.json.migrations[0]).toMatchObject({ server_uuid: id, source_compute: 'compute2' });
     const m = await t.waitFor('live migration', async () => {
       const x = (await t!.migrations(`migration_type=live-migration&instance_uuid=${id}`))[0];
       return x?.status === 'completed' ? x : undefined;
