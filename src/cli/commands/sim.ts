@@ -9,6 +9,16 @@ function wholeNumber(name: string) {
   };
 }
 
+function faultsJson(text: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch {
+    throw new InvalidArgumentError('--faults must be a JSON object such as {"errorRate":0.1,"latencyMs":50}');
+  }
+}
+
 function seconds(name: string) {
   return (text: string): number => {
     const n = Number(text);
@@ -30,6 +40,7 @@ interface SimCliOptions {
   netns?: boolean;
   ipBlock: number;
   rpcTimeout: number;
+  faults?: Record<string, unknown>;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -49,6 +60,7 @@ export function registerSimCommand(program: Command): void {
     .option('--token-ttl <s>', 'Keystone token lifetime', seconds('--token-ttl'), 3600)
     .option('--rpc-timeout <s>', "nova-api's RPC timeout towards a dead compute not yet seen down", seconds('--rpc-timeout'), 60)
     .option('--ip-block <n>', 'shift every 198.18.0.0/15 address by N /24s (two --netns worlds on one machine)', wholeNumber('--ip-block'), 0)
+    .option('--faults <json>', 'initial fault injection, as POST /sim/faults takes it: {"errorRate","latencyMs","dropRate","dropAfterRate","services"}', faultsJson)
     .option('--netns', 'put hosts and server addresses in network namespaces (root only, at most 64 hosts)')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (opts: SimCliOptions) => {
@@ -66,6 +78,7 @@ export function registerSimCommand(program: Command): void {
         rpcTimeoutSeconds: opts.rpcTimeout,
         ipBlock: opts.ipBlock,
         netns: opts.netns === true,
+        ...(opts.faults ? { faults: opts.faults as SimOptions['faults'] } : {}),
         logger,
       };
       const sim = await runSim(options);

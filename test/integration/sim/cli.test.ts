@@ -12,7 +12,7 @@ const entry = path.join(import.meta.dirname, 'cli-entry.ts');
 
 describe('cmpha sim', () => {
   it('prints one JSON line with its URLs and a ready config, serves the world, and cleans up on SIGTERM', async () => {
-    const child = group.start(process.execPath, ['--import', 'tsx', entry, 'sim', '--listen', '127.0.0.1:0', '--hosts', '3', '--instances-per-host', '2', '--spares', '2', '--evacuate-seconds', '0.5']);
+    const child = group.start(process.execPath, ['--import', 'tsx', entry, 'sim', '--listen', '127.0.0.1:0', '--hosts', '3', '--instances-per-host', '2', '--spares', '2', '--evacuate-seconds', '0.5', '--faults', '{"latencyMs":1}']);
     const line = await waitForLine(child, /^\{"auth_url"/, 20_000);
     const info = JSON.parse(line) as { auth_url: string; control_url: string; config: string };
     expect(info.auth_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/identity\/v3$/);
@@ -34,6 +34,7 @@ describe('cmpha sim', () => {
     const state = (await (await fetch(`${info.control_url}/sim/state`)).json()) as { hosts: unknown[]; servers: unknown[] };
     expect(state.hosts).toHaveLength(5);
     expect(state.servers).toHaveLength(6);
+    expect((await (await fetch(`${info.control_url}/sim/faults`)).json()) as unknown).toMatchObject({ latencyMs: 1, errorRate: 0 });
 
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     await group.stop(child, 'SIGTERM');
