@@ -152,11 +152,37 @@ export class NetnsManager {
     return lines;
   }
 
+  /** Refuses to start when something on this machine already routes one of the world's addresses. */
+  private async refuseRoutedAddresses(): Promise<void> {
+    const table = await runCommand('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { timeoutMs: 10_000 });
+    const prefixes: [number, number, string][] = [];
+    for (const line of table.stdout.split('\n')) {
+      const first = line.trim().split(/\s+/);
+      const dst = first[0] === 'unreachable' || first[0] === 'local' || first[0] === 'broadcast' ? first[1] : first[0];
+      if (!dst || dst === 'default' || dst === SIM_RANGE || first[0] === 'unreachable') continue;
+      const [ip, bits] = dst.split('/');
+      const n = ipToInt(ip ?? '');
+      if (n === undefined) continue;
+      const len = bits === undefined ? 32 : Number(bits);
+      prefixes.push([n, len, line.trim()]);
+    }
+    const mine = [this.gateway, ...this.world.hostList.flatMap((h) => [this.hop(h), ...this.homed(h)])];
+    for (const a of mine) {
+      const n = ipToInt(a)!;
+      const hit = prefixes.find(([net, len]) => len === 0 || (n >>> (32 - len)) === (net >>> (32 - len)));
+      if (hit) {
+        throw new CmphaError('sim_netns_address_in_use',
+          `${a} of this world is already routed on this machine (${hit[2]}); pick another --ip-block`);
+      }
+    }
+  }
+
   private async setup(): Promise<void> {
     const route = await runCommand('ip', ['route', 'show', 'type', 'unreachable', SIM_RANGE], { timeoutMs: 10_000 });
     if (!route.stdout.includes('198.18.0.0/15')) {
       await runCommand('ip', ['route', 'add', 'unreachable', SIM_RANGE, 'metric', '9999'], { timeoutMs: 10_000 });
     }
+    await this.refuseRoutedAddresses();
     const root: string[] = [
       `link add ${this.bridge} type bridge`,
       `addr add ${this.gateway}/32 dev ${this.bridge}`,
@@ -254,4 +280,10 @@ export class NetnsManager {
     spawnSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore' });
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function ipToInt(text: string): number | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (!m) return undefined;
+  return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
 }

@@ -27,8 +27,8 @@ afterAll(async () => {
 // Namespaces need root; CI runs as root, so there this always runs.
 describe.runIf(process.getuid?.() === 0)('--netns: the world on the wire', () => {
   it('lets real fping see a powered-off host go silent and an evacuated server answer from its new host', async () => {
-    // a block of addresses no other world on this machine is likely to use
-    const ipBlock = 100 + Math.floor(Math.random() * 200);
+    // a block of addresses no other world on this machine is likely to use (all in 198.18.x.x but the bridge's)
+    const ipBlock = 150 + Math.floor(Math.random() * 70);
     t = await startTestSim({ netns: true, ipBlock, evacuateSeconds: 0.3 });
     const netns = t.sim.netns!;
     const ours = namespaces().filter((n) => n.startsWith(`cmpha-${netns.id}-`));
@@ -65,7 +65,7 @@ describe.runIf(process.getuid?.() === 0)('--netns: the world on the wire', () =>
   });
 
   it('cmpha sim --netns removes its namespaces and bridge on SIGINT', async () => {
-    const ipBlock = 100 + Math.floor(Math.random() * 200);
+    const ipBlock = 150 + Math.floor(Math.random() * 70);
     const child = group.start(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'cli-entry.ts'), 'sim', '--netns', '--hosts', '2', '--spares', '1', '--instances-per-host', '2', '--ip-block', String(ipBlock)]);
     const info = JSON.parse(await waitForLine(child, /^\{"auth_url"/, 20_000)) as { control_url: string };
     const state = (await (await fetch(`${info.control_url}/sim/state?servers=0`)).json()) as {
@@ -83,6 +83,17 @@ describe.runIf(process.getuid?.() === 0)('--netns: the world on the wire', () =>
     expect(created.filter((n) => left.has(n))).toEqual([]);
     expect(spawnSync('ip', ['link', 'show', state.netns.bridge], { encoding: 'utf8' }).status).not.toBe(0);
     expect(fping([mgmt])).toEqual({ [mgmt]: false });
+  });
+
+  it('refuses to start when its addresses are already routed on this machine', async () => {
+    const { runSim } = await import('../../../src/sim/index.js');
+    const ipBlock = 150 + Math.floor(Math.random() * 70);
+    const first = await runSim({ netns: true, hosts: 1, spares: 0, instancesPerHost: 1, ipBlock });
+    try {
+      await expect(runSim({ netns: true, hosts: 1, spares: 0, instancesPerHost: 1, ipBlock })).rejects.toThrow(/already routed/);
+    } finally {
+      await first.close();
+    }
   });
 
   it('refuses worlds larger than 64 hosts', async () => {
