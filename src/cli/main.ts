@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { registerCheckCommands } from './commands/check.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerFenceCommands } from './commands/fence.js';
 import { registerNotifyCommands } from './commands/notify.js';
+import { registerRunCommand } from './commands/run.js';
 import { setLogLevelOverride } from './context.js';
 import { version } from './version.js';
 
@@ -21,7 +23,9 @@ export function buildProgram(): Command {
       setLogLevelOverride(level as 'debug');
     }
   });
+  registerRunCommand(program);
   registerConfigCommands(program);
+  registerDemoCommand(program);
   registerCheckCommands(program);
   registerFenceCommands(program);
   registerNotifyCommands(program);

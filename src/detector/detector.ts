@@ -33,6 +33,8 @@ export interface DetectorDeps {
   /** Lease owner id; defaults to host/pid/random. */
   readonly owner?: string;
   readonly tuning?: Partial<DetectorTuning>;
+  /** Called after every round of the loop started by start(): the report, or the error that ended the round. */
+  readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
 }
 
 export interface DetectorTuning {
@@ -385,9 +387,10 @@ export function createDetector(deps: DetectorDeps): Detector {
         while (!ac.signal.aborted) {
           const t0 = clock.now();
           try {
-            await runRound(ac.signal);
+            deps.onRound?.(await runRound(ac.signal));
           } catch (err) {
             if (ac.signal.aborted) break;
+            deps.onRound?.(null, err);
             log.error({ err: errorMessage(err), code: err instanceof CmphaError ? err.code : undefined }, 'detector round failed');
           }
           try {

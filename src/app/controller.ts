@@ -1,0 +1,165 @@
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import type { Config } from '../config/types.js';
+import { createDetector, createProber } from '../detector/index.js';
+import type { Prober, RoundReport } from '../detector/types.js';
+import { createFenceDriver } from '../fencing/create-driver.js';
+import type { FenceDriver } from '../fencing/types.js';
+import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
+import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
+import { trackReadiness } from '../metrics/track-readiness.js';
+import { createNotificationService } from '../notifier/service.js';
+import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
+import { createOpenStack } from '../openstack/index.js';
+import type { NovaApi } from '../openstack/types.js';
+import { anyAlive, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { systemClock } from '../shared/time.js';
+import { version } from '../cli/version.js';
+import { mgmtLivenessCheck } from './mgmt-liveness.js';
+
+export interface ControllerOptions {
+  readonly logger: Logger;
+  /** Leader lease owner id (default host/pid). */
+  readonly owner?: string;
+  readonly queue?: QueueTuning;
+  /** Serve /metrics even when [metrics] enabled = false (tests pass false to skip the listener). */
+  readonly metrics?: boolean;
+  /** Replaces [metrics] listen (the demo uses port 0). */
+  readonly metricsListen?: { host: string; port: number };
+  readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
+  /** Replaces the prober built from [detector] (tests). */
+  readonly prober?: Prober;
+}
+
+export interface Controller {
+  readonly recovery: RecoveryWorker;
+  readonly nova: NovaApi;
+  readonly notifier: NotificationService;
+  readonly metrics: Metrics;
+  readonly metricsServer: MetricsServer | null;
+  readonly lastRound: () => RoundReport | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root of `cmpha run`: one Redis connection, one OpenStack client, the notifier, the
+ * recovery workers, the detector loop and the metrics endpoint, built from the validated config. Nothing
+ * here decides anything; it only wires the parts together.
+ */
+export async function startController(config: Config, opts: ControllerOptions): Promise<Controller> {
+  const logger = opts.logger;
+  const registry = new Registry();
+  const metrics = createMetrics(registry, { version: version() });
+  const connection = new Redis(config.redis.url, {
+    maxRetriesPerRequest: null,
+    ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
+  });
+  connection.on('error', (err) => logger.warn({ err: errorMessage(err) }, 'redis connection error'));
+  const { nova, identity } = createOpenStack(config.cloud, { logger });
+
+  const countDeliveries = (records: readonly DeliveryRecord[]) => {
+    for (const r of records) if (!r.skipped) metrics.notifications.inc({ channel: r.channel, result: r.ok ? 'sent' : 'failed' });
+  };
+  const baseNotifier = createNotificationService({
+    notifiers: config.notifiers, escalation: config.escalation, identity, redis: connection, keyPrefix: config.redis.prefix, logger,
+    onDelivery: countDeliveries,
+  });
+  for (const n of baseNotifier.channelNames()) initNotificationChannel(metrics, n);
+  const notifier: NotificationService = {
+    async notify(event) {
+      const records = await baseNotifier.notify(event);
+      countDeliveries(records);
+      return records;
+    },
+  };
+
+  const drivers = new Map<string, FenceDriver | null>();
+  const fenceDriverFor = (host: string): FenceDriver | null => {
+    if (!drivers.has(host)) {
+      const hc = config.hosts[host];
+      const driver = hc ? createFenceDriver(hc, config.fencing, { logger }) : null;
+      if (driver) initFenceDriver(metrics, driver.kind);
+      drivers.set(host, driver);
+    }
+    return drivers.get(host)!;
+  };
+
+  const prober = opts.prober ?? createProber(config.detector, { logger });
+  const recovery = await startRecoveryWorker(config, {
+    logger, connection, nova, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
+  });
+
+  let last: RoundReport | null = null;
+  let lastError: string | null = null;
+  const detector = createDetector({
+    config, nova, prober, redis: connection, incidents: recovery.incidents, notifier, metrics, logger,
+    owner: opts.owner ?? `${hostname()}/${process.pid}`,
+    onRound(report, error) {
+      if (report) {
+        last = report;
+        lastError = null;
+        updateFencingGauge(report);
+      } else {
+        lastError = errorMessage(error);
+      }
+      opts.onRound?.(report, error);
+    },
+  });
+
+  // Hosts Nova knows (enabled ones) that cmpha could not fence: they would never be evacuated.
+  function updateFencingGauge(report: RoundReport): void {
+    const unfenceable = report.hosts.filter((h) => h.verdict !== 'maintenance' && fenceDriverFor(h.host) === null).length;
+    metrics.hostsWithoutFencing.set(unfenceable);
+  }
+
+  const readiness = trackReadiness(metrics, async (): Promise<ReadinessReport> => {
+    let redisOk = false;
+    let redisDetail = '';
+    try {
+      redisOk = (await Promise.race([connection.ping(), new Promise<string>((_, rej) => setTimeout(() => rej(new Error('timed out')), 2000))])) === 'PONG';
+      redisDetail = redisOk ? 'PONG' : 'unexpected reply';
+    } catch (err) {
+      redisDetail = errorMessage(err);
+    }
+    const age = last ? (Date.now() - (last.startedAt + last.durationMs)) / 1000 : null;
+    const detectorOk = age !== null && age * 1000 < Math.max(3 * config.detector.intervalMs, 30_000);
+    const novaOk = last !== null && lastError === null && !last.isolated;
+    return {
+      ready: redisOk && detectorOk && novaOk,
+      checks: {
+        redis: { ok: redisOk, detail: redisDetail },
+        nova: { ok: novaOk, detail: lastError ?? (last?.isolationReason ?? (last ? 'reachable' : 'no round yet')) },
+        detector: { ok: detectorOk, lastRoundAgeSeconds: age },
+        role: last?.leader ? 'leader' : 'standby',
+      },
+    };
+  });
+
+  let metricsServer: MetricsServer | null = null;
+  if (opts.metrics !== false && config.metrics.enabled) {
+    metricsServer = await startMetricsServer({ listen: opts.metricsListen ?? config.metrics.listen, registry, readiness, logger });
+  }
+  // Prometheus scrapes /metrics, not /readyz: refresh cmpha_ready on a timer.
+  const readyTimer = setInterval(() => { void readiness().catch(() => undefined); }, Math.max(5000, config.detector.intervalMs));
+  readyTimer.unref();
+
+  detector.start();
+  logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
+
+  return {
+    recovery, nova, notifier, metrics, metricsServer,
+    lastRound: () => last,
+    async stop() {
+      clearInterval(readyTimer);
+      await detector.stop();
+      await recovery.stop();
+      await baseNotifier.stop();
+      await metricsServer?.close();
+      connection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CONFIG_CHECKS } from './config-checks.js';
+import { loadConfig } from '../config/load.js';
+import type { Config, NotifierConfig } from '../config/types.js';
+import type { Incident } from '../incidents/types.js';
+import { runSim, type RunningSim } from '../sim/index.js';
+import { CmphaError, errorMessage } from '../shared/errors.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
+import { sleep } from '../shared/time.js';
+import { startController, type Controller } from './controller.js';
+
+export interface DemoOptions {
+  readonly out: NodeJS.WritableStream;
+  readonly logger?: Logger;
+  /** Host to power off (default: the first compute host with servers). */
+  readonly host?: string;
+  /** Whole demo bound; it stops by itself. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The one-command demo: Redis and a simulated cloud on loopback, cmpha against them, one host powered off,
+ * and the failover printed as it happens. Everything it starts it stops, by pid, before returning.
+ */
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  const out = (line: string) => opts.out.write(`${line}\n`);
+  const cleanups: (() => Promise<void>)[] = [];
+  const started = Date.now();
+  const deadline = started + (opts.timeoutMs ?? 110_000);
+  let powerOffAt: number | null = null;
+  try {
+    const redis = await startRedis();
+    cleanups.push(redis.stop);
+    const sim = await runSim({ hosts: 4, instancesPerHost: 5, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 8, evacuateSeconds: 2, seed: 7 });
+    cleanups.push(() => sim.close());
+    const sink = await startSink((msg) => out(`  ${clock(powerOffAt)}  notify   ${msg}`));
+    cleanups.push(sink.close);
+
+    const config = await demoConfig(sim, redis.port, sink.url);
+    const victim = opts.host ?? sim.world.hostList.find((h) => sim.world.serverList.some((s) => s.host === h.name))?.name;
+    if (!victim) throw new CmphaError('demo_failed', 'the simulated world has no host with servers');
+    const servers = sim.world.serverList.filter((s) => s.host === victim);
+
+    out('cmpha demo: a simulated OpenStack cloud (Keystone, Nova, Redfish BMCs) on loopback, Redis, and cmpha.');
+    out(`  cloud: ${sim.world.hostList.length} hosts (${sim.world.hostList.map((h) => h.name).join(', ')}), ${sim.world.serverList.length} servers; Nova report_interval 1 s, service_down_time 8 s`);
+    out(`  cmpha: detector every ${config.detector.intervalMs / 1000} s, heartbeat timeout ${config.detector.heartbeatTimeoutMs / 1000} s, ${config.detector.confirmRounds} confirmation rounds; fencing over Redfish`);
+    out(`  ${victim} runs ${servers.length} servers: ${servers.map((s) => `${s.name} (${s.vmState})`).join(', ')}`);
+    out('');
+
+    let lastVerdict = '';
+    let controller: Controller | null = null;
+    controller = await startController(config, {
+      logger: opts.logger ?? silentLogger,
+      metrics: false,
+      onRound(report) {
+        const h = report?.hosts.find((x) => x.host === victim);
+        if (h && h.verdict !== lastVerdict && powerOffAt !== null) {
+          lastVerdict = h.verdict;
+          out(`  ${clock(powerOffAt)}  detect   ${victim} is ${h.verdict}${h.verdict === 'dead' ? ': Nova down, management IP and instance IPs silent' : ''}`);
+        }
+      },
+    });
+    cleanups.unshift(() => controller!.stop());
+
+    // Let the detector take a baseline of a healthy cloud (instance IPs that answer) before the failure.
+    await sleep(2500);
+    powerOffAt = Date.now();
+    await control(sim, `/sim/hosts/${victim}/power-off`);
+    out(`  ${clock(powerOffAt)}  world    ${victim} loses power (no heartbeats, every address silent)`);
+
+    let incident: Incident | null = null;
+    const printed = new Set<string>();
+    while (Date.now() < deadline) {
+      const id = await controller.recovery.incidents.openIncidentFor(victim) ?? incident?.id ?? null;
+      if (id) {
+        incident = await controller.recovery.incidents.get(id);
+        for (const e of incident?.timeline ?? []) {
+          const key = `${e.at}|${e.step}|${e.message}`;
+          if (printed.has(key)) continue;
+          printed.add(key);
+          out(`  ${clock(powerOffAt, e.at)}  ${e.step.padEnd(8)} ${e.message}`);
+        }
+        if (incident && ['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) break;
+      }
+      await sleep(200);
+    }
+    // Let the final notifications reach the sink before stopping.
+    await sleep(1500);
+    out('');
+    if (!incident || !['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) {
+      out(`cmpha demo: the failover did not finish within ${Math.round((deadline - started) / 1000)} s`);
+      return 1;
+    }
+    out(`incident ${incident.id}: ${incident.status.toUpperCase()} ${(((incident.closedAt ?? Date.now()) - powerOffAt) / 1000).toFixed(1)} s after the power loss`);
+    const state = await (await fetch(`${sim.controlUrl}/sim/state`)).json() as { servers: { id: string; host: string; status: string }[] };
+    for (const i of incident.instances) {
+      const now = state.servers.find((s) => s.id === i.id);
+      out(`  ${i.name.padEnd(14)} ${i.source} -> ${now?.host ?? '?'}  ${now?.status ?? 'deleted'}  (${i.state}${i.skipReason ? `: ${i.skipReason}` : ''})`);
+    }
+    return incident.status === 'resolved' ? 0 : 1;
+  } finally {
+    for (const c of cleanups) {
+      try {
+        await c();
+      } catch (err) {
+        opts.out.write(`cmpha demo: cleanup: ${errorMessage(err)}\n`);
+      }
+    }
+  }
+}
+
+function clock(from: number | null, at = Date.now()): string {
+  return `+${(((at - (from ?? at)) / 1000)).toFixed(1).padStart(5)}s`;
+}
+
+async function control(sim: RunningSim, p: string): Promise<void> {
+  const r = await fetch(`${sim.controlUrl}${p}`, { method: 'POST' });
+  if (!r.ok) throw new CmphaError('demo_failed', `simulator ${p}: HTTP ${r.status}`);
+}
+
+/** The simulator's config, tuned for a short demo, with Redis and a notification sink. */
+async function demoConfig(sim: RunningSim, redisPort: number, sinkUrl: string): Promise<Config> {
+  const base = await loadConfig({ path: sim.configPath, env: {}, checks: CONFIG_CHECKS });
+  const sink: NotifierConfig = {
+    name: 'demo-sink', type: 'webhook', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: ['ops-team'],
+    options: { preset: 'generic-json', url: sinkUrl },
+  };
+  return {
+    ...base,
+    detector: { ...base.detector, intervalMs: 1000, heartbeatTimeoutMs: 3000, confirmRounds: 2, leaderLeaseMs: 5000 },
+    fencing: { ...base.fencing, pollIntervalMs: 200, timeoutMs: 10_000 },
+    evacuation: { ...base.evacuation, staggerMs: 50, verifyPollIntervalMs: 300, verifyTimeoutMs: 60_000 },
+    notifiers: [sink],
+    redis: { ...base.redis, url: `redis://127.0.0.1:${redisPort}`, prefix: 'cmpha-demo' },
+  };
+}
+
+/** A local HTTP endpoint standing in for a chat or SMS gateway: prints what it receives. */
+async function startSink(print: (line: string) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => {
+      try {
+        const msg = JSON.parse(body) as { severity?: string; sms?: string; summary?: string; event?: string };
+        print(`[${msg.severity ?? 'info'}] ${msg.sms || msg.summary || msg.event || body}`);
+      } catch {
+        print(body.slice(0, 200));
+      }
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().on('error', reject).listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway redis-server on a free loopback port, stopped by its pid. */
+async function startRedis(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const bin = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
+  if (!bin) throw new CmphaError('demo_needs_redis', 'the demo needs redis-server: apt-get install -y redis-server (npm run demo installs it when run as root)');
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'cmpha-demo-redis-'));
+  const child: ChildProcess = spawn(bin, ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }).once('connect', () => { s.destroy(); resolve(true); }).once('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new CmphaError('demo_redis_failed', `redis-server did not start on 127.0.0.1:${port}`);
+    await sleep(50);
+  }
+  return {
+    port,
+    async stop() {
+      if (child.exitCode === null && child.pid !== undefined) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(child.pid, 'SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
