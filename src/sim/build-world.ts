@@ -229,7 +229,7 @@ export interface NewServerSpec {
 export function addServer(world: World, spec: NewServerSpec): SimServer {
   const rng = world.rng;
   const offset = world.settings.ipBlock;
-  const index = world.serverList.length;
+  const index = world.nextServerIndex;
   const owner = world.users.find((u) => u.name === (spec.userName ?? PEOPLE[index % PEOPLE.length])) ?? world.users[0]!;
   const flavor = world.flavors.find((f) => f.name === spec.flavor || f.id === spec.flavor) ?? FLAVORS[1]!;
   const host = spec.host === undefined ? world.hostList.find((h) => !h.spare)?.name ?? null : spec.host;

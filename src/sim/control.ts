@@ -202,6 +202,12 @@ export class Control {
       await this.extra.afterChange?.();
       return { status: 201, body: { server: this.serverState(server.id) } };
     }
+    const del = /^\/sim\/servers\/([^/]+)$/.exec(p);
+    if (del && req.method === 'DELETE') {
+      if (!w.deleteServer(decodeURIComponent(del[1]!))) throw bad(`no server ${del[1]}`, 404);
+      await this.extra.afterChange?.();
+      return { status: 204 };
+    }
     if (p === '/sim/tokens/revoke' && req.method === 'POST') return { status: 200, body: { revoked: this.keystone.revokeAll() } };
     if (p === '/sim/credentials' && req.method === 'GET') {
       const admin = w.users.find((u) => u.name === 'admin')!;

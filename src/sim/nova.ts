@@ -135,6 +135,10 @@ export class Nova {
       return { status: 200, body: { server: this.serverBody(ctx, this.findServer(ctx, m[1]!)) } };
     }
     if ((m = /^\/servers\/([^/]+)\/action$/.exec(p)) && method === 'POST') return this.serverAction(ctx, m[1]!);
+    if ((m = /^\/servers\/([^/]+)$/.exec(p)) && method === 'DELETE') {
+      this.world.deleteServer(this.findServer(ctx, m[1]!).id);
+      return { status: 204 };
+    }
     if ((m = /^\/servers\/([^/]+)\/os-instance-actions$/.exec(p)) && method === 'GET') return this.listActions(ctx, m[1]!);
     if ((m = /^\/servers\/([^/]+)\/os-instance-actions\/([^/]+)$/.exec(p)) && method === 'GET') return this.showAction(ctx, m[1]!, m[2]!);
     if (p === '/os-migrations' && method === 'GET') return this.listMigrations(ctx);
@@ -543,7 +547,7 @@ export class Nova {
       if (marker !== null) {
         const ms = this.world.servers.get(marker);
         if (!ms) throw novaError(400, `marker [${marker}] not found`);
-        i = ms.index - 1;
+        i = this.world.positionOf(ms) - 1;
       }
       for (; i >= 0 && page.length < limit; i--) {
         const s = all[i]!;

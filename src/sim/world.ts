@@ -71,6 +71,8 @@ export class World extends EventEmitter<WorldEvents> {
   private readonly queue = new EventQueue();
   private readonly ops = new Map<string, MoveOp[]>();
   private nextMigrationId = 1;
+  /** Creation counter for servers (their `index`): never reused, so addresses never repeat after a delete. */
+  nextServerIndex = 0;
   private advancing = false;
   private onSchedule: (() => void) | undefined;
 
@@ -121,6 +123,7 @@ export class World extends EventEmitter<WorldEvents> {
   }
 
   addServer(server: SimServer): void {
+    this.nextServerIndex = Math.max(this.nextServerIndex, server.index + 1);
     this.servers.set(server.id, server);
     this.serverList.push(server);
     for (const a of server.addresses) this.addressIndex.set(a.addr, { kind: 'instance', server, network: a.network });
@@ -131,6 +134,49 @@ export class World extends EventEmitter<WorldEvents> {
         this.claim(host, server.flavor, 1);
       }
     }
+  }
+
+  /** Removes a server (DELETE /servers/{id}): frees its resources and addresses; running moves just end. */
+  deleteServer(id: string): boolean {
+    const s = this.servers.get(id);
+    if (!s) return false;
+    for (const op of this.ops.get(id) ?? []) {
+      if (op.finished) continue;
+      this.finishOp(op);
+      this.releaseClaim(op);
+      op.migration.status = 'cancelled';
+      op.migration.updatedAt = this.now();
+    }
+    this.ops.delete(id);
+    this.servers.delete(id);
+    const at = this.serverList[s.index] === s ? s.index : this.serverList.indexOf(s);
+    if (at >= 0) this.serverList.splice(at, 1);
+    for (const a of s.addresses) if (this.addressIndex.get(a.addr)?.kind === 'instance') this.addressIndex.delete(a.addr);
+    const from = s.host;
+    if (from) {
+      const h = this.hosts.get(from);
+      if (h?.servers.delete(id)) this.claim(h, s.flavor, -1);
+    }
+    s.host = null;
+    this.emit('server', s, from);
+    return true;
+  }
+
+  /** Position of a server in `serverList` (creation order), or -1. */
+  positionOf(s: SimServer): number {
+    const i = this.serverList[s.index];
+    if (i === s) return s.index;
+    // after deletions positions shift: binary search on the creation index
+    let lo = 0;
+    let hi = this.serverList.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const x = this.serverList[mid]!;
+      if (x === s) return mid;
+      if (x.index < s.index) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return this.serverList.indexOf(s);
   }
 
   host(name: string): SimHost | undefined {

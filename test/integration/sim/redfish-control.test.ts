@@ -168,6 +168,26 @@ describe('world control API', () => {
     expect((await t.control('POST', '/hosts/nohost/power-off')).status).toBe(404);
   });
 
+  it('deletes servers (Nova DELETE and DELETE /sim/servers/{id}) without disturbing pagination or reusing addresses', async () => {
+    t = await startTestSim();
+    const page1 = (await t.nova('GET', '/servers/detail?all_tenants=1&limit=5')).json;
+    const marker = page1.servers[4].id;
+    const victim = page1.servers[2];
+    expect((await t.nova('DELETE', `/servers/${victim.id}`)).status).toBe(204);
+    expect((await t.nova('GET', `/servers/${victim.id}`)).status).toBe(404);
+    const other = page1.servers[3]; // listed on page 1, so not after the marker
+    expect((await t.control('DELETE', `/servers/${page1.servers[0].id}`)).status).toBe(204);
+    expect((await t.control('DELETE', '/servers/nope')).status).toBe(404);
+    const page2 = (await t.nova('GET', `/servers/detail?all_tenants=1&limit=100&marker=${marker}`)).json.servers;
+    expect(page2).toHaveLength(15);
+    expect(page2.map((s: { id: string }) => s.id)).not.toContain(other.id);
+    const all = (await t.control('GET', '/state')).json.servers;
+    expect(all).toHaveLength(18);
+    const added = (await t.control('POST', '/servers', { host: 'compute2' })).json.server;
+    expect(all.map((s: { ip: string }) => s.ip)).not.toContain(added.ip);
+    expect((await t.control('POST', '/probe', { addresses: [victim.addresses.provider[0].addr] })).json[victim.addresses.provider[0].addr]).toBe(false);
+  });
+
   it('records every mutating Nova call with its body', async () => {
     t = await startTestSim();
     await t.control('DELETE', '/calls');
