@@ -3,6 +3,11 @@
 # "HOST set shutdown 1". ipmi_sim resends a request whose hook is slow, so the power state file changes at
 # once and the slow part (killing nova-compute, links down, starting it again) runs detached.
 set -u
+# ipmi_sim's own descriptors (its UDP socket among them) must not live on in the nova-compute started from here.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if ((fd > 2)); then eval "exec $fd>&-" 2> /dev/null; fi
+done
 dir=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lab-env.sh
 source "$dir/lib/lab-env.sh"

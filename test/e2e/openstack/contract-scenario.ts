@@ -1,0 +1,191 @@
+// The Nova contract cmpha relies on, as one scenario that runs the same plain REST calls against any cloud:
+// the real Zed lab (contract.lab.ts) and the project's simulator (contract-sim.lab.ts). Each step records what
+// the cloud answered, so the two runs can be compared line by line (written to a JSON file).
+import { writeFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import type { OsRest, Credentials, RestResponse } from './os-rest.js';
+
+export interface ContractTarget {
+  readonly name: string;
+  readonly credentials: Credentials;
+  /** Host the scenario's server starts on; its nova-compute is stopped midway. */
+  readonly source: string;
+  /** Enabled, up host the server is evacuated to. */
+  readonly dest: string;
+  readonly rest: OsRest;
+  /** Creates a server on `host` and resolves with its id once Nova says ACTIVE. */
+  bootServer(name: string, host: string): Promise<string>;
+  stopCompute(host: string): Promise<void>;
+  startCompute(host: string): Promise<void>;
+  deleteServer(id: string): Promise<void>;
+}
+
+export interface Observation {
+  step: string;
+  status: number;
+  body: string;
+  note?: string;
+}
+
+export interface ContractRecord {
+  target: string;
+  maxMicroversion: string | null;
+  observations: Observation[];
+  taskStates: string[];
+  migrationStatuses: string[];
+}
+
+const TASK_ORDER = ['rebuilding', 'rebuild_block_device_mapping', 'rebuild_spawning', 'none'];
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function poll<T>(what: string, timeoutMs: number, everyMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+interface Svc { id: string; host: string; state: string; status: string; forced_down: boolean }
+interface Srv { status: string; 'OS-EXT-SRV-ATTR:host': string | null; 'OS-EXT-STS:task_state': string | null }
+interface Mig { status: string; source_compute: string; dest_compute: string; migration_type: string; instance_uuid: string }
+
+/**
+ * Registers the contract's steps as tests, in order, on the target `get()` yields (built in the caller's
+ * beforeAll). `recordFile` receives what the cloud answered.
+ */
+export function contractSteps(get: () => ContractTarget, recordFile: string): void {
+  let serverId = '';
+  const rec: ContractRecord = { target: '', maxMicroversion: null, observations: [], taskStates: [], migrationStatuses: [] };
+  const note = (step: string, r: RestResponse, extra?: string) => {
+    rec.target = get().name;
+    rec.observations.push({ step, status: r.status, body: r.text.slice(0, 400), ...(extra ? { note: extra } : {}) });
+    writeFileSync(recordFile, `${JSON.stringify(rec, null, 2)}\n`);
+  };
+  const service = async (host: string): Promise<Svc> => {
+    const r = await get().rest.nova<{ services: Svc[] }>('GET', `/os-services?binary=nova-compute&host=${host}`);
+    const s = r.body.services.find((x) => x.host === host);
+    if (!s) throw new Error(`${get().name}: no nova-compute service on ${host} (${r.status})`);
+    return s;
+  };
+  const server = async (): Promise<Srv> => (await get().rest.novaOk<{ server: Srv }>('GET', `/servers/${serverId}`)).server;
+  const evacuations = async (): Promise<Mig[]> =>
+    (await get().rest.novaOk<{ migrations: Mig[] }>('GET', `/os-migrations?migration_type=evacuation&instance_uuid=${serverId}`, undefined, '2.59')).migrations;
+
+  it('Keystone issues a token in X-Subject-Token with 201', async () => {
+    const r = await get().rest.authenticate();
+    note('auth', r);
+    expect(r.status).toBe(201);
+    expect(r.headers.get('x-subject-token')?.length ?? 0).toBeGreaterThan(20);
+  });
+
+  it('a microversion outside the supported range is refused with 406', async () => {
+    const root = await get().rest.call<{ version: { version: string; min_version: string } }>('compute', 'GET', '/');
+    rec.maxMicroversion = root.body?.version?.version ?? null;
+    for (const v of ['2.999', '3.0']) {
+      const r = await get().rest.nova('GET', '/servers', undefined, v);
+      note(`microversion ${v}`, r);
+      expect(r.status, `compute ${v}`).toBe(406);
+    }
+    const ok = await get().rest.nova('GET', '/servers', undefined, rec.maxMicroversion ?? '2.1');
+    note(`microversion ${rec.maxMicroversion} (the maximum)`, ok);
+    expect(ok.status).toBe(200);
+  });
+
+  it('boots a server on the source host', async () => {
+    const t = get();
+    serverId = await t.bootServer(`contract-${Date.now()}`, t.source);
+    const s = await server();
+    expect(s.status).toBe('ACTIVE');
+    expect(s['OS-EXT-SRV-ATTR:host']).toBe(t.source);
+  }, 240_000);
+
+  it('`force` at 2.68 is refused with 400', async () => {
+    const r = await get().rest.nova('POST', `/servers/${serverId}/action`, { evacuate: { host: get().dest, force: true } }, '2.68');
+    note('evacuate force at 2.68', r);
+    expect(r.status).toBe(400);
+  });
+
+  it('evacuate while the source service is up: 400 "Compute service of HOST is still in use."', async () => {
+    const t = get();
+    const r = await t.rest.nova<{ badRequest?: { code: number; message: string } }>('POST', `/servers/${serverId}/action`, { evacuate: { host: t.dest } }, '2.29');
+    note('evacuate while source up', r);
+    expect(r.status).toBe(400);
+    expect(r.body.badRequest?.message).toBe(`Compute service of ${t.source} is still in use.`);
+    expect(await evacuations()).toEqual([]);
+  });
+
+  it('forced_down true answers 200 at once and the service reads down', async () => {
+    const t = get();
+    await t.stopCompute(t.source);
+    const svc = await service(t.source);
+    const r = await t.rest.nova<{ service: Svc }>('PUT', `/os-services/${svc.id}`, { forced_down: true }, '2.53');
+    note('forced_down true', r);
+    expect(r.status).toBe(200);
+    expect(r.body.service.forced_down).toBe(true);
+    expect((await service(t.source)).state).toBe('down');
+  }, 120_000);
+
+  it('evacuate answers 200 with an empty body; task states run rebuilding → block device mapping → spawning → none', async () => {
+    const t = get();
+    const r = await t.rest.nova('POST', `/servers/${serverId}/action`, { evacuate: { host: t.dest } }, '2.29');
+    note('evacuate after forced_down', r);
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('');
+    const seen: string[] = [];
+    const final = await poll('the evacuated server ACTIVE on the destination', 180_000, 100, async () => {
+      const s = await server();
+      const label = `${s.status}/${s['OS-EXT-STS:task_state'] ?? 'none'}`;
+      if (seen.at(-1) !== label) seen.push(label);
+      return s.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null && s['OS-EXT-SRV-ATTR:host'] === t.dest ? s : undefined;
+    });
+    rec.taskStates = seen;
+    note('task states while evacuating', r, seen.join(' → '));
+    expect(final['OS-EXT-SRV-ATTR:host']).toBe(t.dest);
+    // Polling can miss a short state, never reorder them.
+    const order = seen.map((l) => TASK_ORDER.indexOf(l.split('/')[1]!)).filter((i) => i >= 0);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(seen[0]).toMatch(/^REBUILD\//);
+    expect(seen.at(-1)).toBe('ACTIVE/none');
+    const migs = await poll('the evacuation migration done', 60_000, 200, async () => {
+      const m = await evacuations();
+      return m.length > 0 && m.every((x) => x.status === 'done') ? m : undefined;
+    });
+    rec.migrationStatuses.push(...migs.map((m) => m.status));
+    expect(migs).toHaveLength(1);
+    expect(migs[0]).toMatchObject({ source_compute: t.source, dest_compute: t.dest, status: 'done' });
+  }, 240_000);
+
+  it('forced_down false is refused with 400 while a `done` evacuation migration remains', async () => {
+    const t = get();
+    const svc = await service(t.source);
+    const r = await t.rest.nova<{ badRequest?: { message: string } }>('PUT', `/os-services/${svc.id}`, { forced_down: false }, '2.53');
+    note('forced_down false with done migrations', r);
+    expect(r.status).toBe(400);
+    expect(r.body.badRequest?.message).toContain(`Unable to force up host ${t.source} as \`done\` evacuation migration records remain associated with the host`);
+  });
+
+  it('once the source nova-compute runs again its migrations read completed and forced_down false answers 200', async () => {
+    const t = get();
+    await t.startCompute(t.source);
+    const migs = await poll('the evacuation migration completed', 120_000, 500, async () => {
+      const m = await evacuations();
+      return m.length === 1 && m[0]!.status === 'completed' ? m : undefined;
+    });
+    rec.migrationStatuses.push(migs[0]!.status);
+    const svc = await service(t.source);
+    const r = await t.rest.nova<{ service: Svc }>('PUT', `/os-services/${svc.id}`, { forced_down: false }, '2.53');
+    note('forced_down false after cleanup', r);
+    expect(r.status).toBe(200);
+    expect(r.body.service.forced_down).toBe(false);
+    const up = await poll('the source service up', 120_000, 500, async () => {
+      const s = await service(t.source);
+      return s.state === 'up' ? s : undefined;
+    });
+    expect(up.forced_down).toBe(false);
+    await t.deleteServer(serverId);
+  }, 300_000);
+}

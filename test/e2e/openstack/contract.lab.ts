@@ -1,0 +1,43 @@
+// The Nova contract against the real Zed lab (lab-up.sh must have run). What Nova answered is written to
+// $CMPHA_LAB_DIR/state/contract-lab.json for comparison with the simulator's run.
+import path from 'node:path';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { contractSteps, type ContractTarget } from './contract-scenario.js';
+import { LabNova, labHost, readLab, until } from './lab.js';
+
+let target: ContractTarget;
+let nova: LabNova;
+const lab = readLab();
+
+describe('Nova contract: real OpenStack Zed lab', () => {
+  beforeAll(async () => {
+    nova = await LabNova.connect(lab);
+    // A scenario left half-done by an earlier run would change the answers: start from a clean source host.
+    await labHost('power-on', 'compute1');
+    await labHost('compute-start', 'compute1');
+    for (const s of await nova.serversOn('compute1')) await nova.deleteServer(s.id);
+    const svc = await nova.service('compute1');
+    if (svc.forced_down || svc.status === 'disabled') await nova.updateService('compute1', { forced_down: false, status: 'enabled' });
+    await until('compute1 and compute2 up', 120_000, async () => {
+      const all = await nova.services();
+      return ['compute1', 'compute2'].every((h) => all.find((s) => s.host === h)?.state === 'up');
+    });
+    target = {
+      name: 'lab',
+      credentials: lab.admin,
+      source: 'compute1',
+      dest: 'compute2',
+      rest: nova.rest,
+      bootServer: async (name, host) => (await nova.boot(name, host)).id,
+      stopCompute: async (host) => { await labHost('compute-stop', host); },
+      startCompute: async (host) => { await labHost('compute-start', host); },
+      deleteServer: (id) => nova.deleteServer(id),
+    };
+  }, 300_000);
+
+  afterAll(async () => {
+    await labHost('compute-start', 'compute1');
+  });
+
+  contractSteps(() => target, path.join(lab.dir, 'state/contract-lab.json'));
+});
