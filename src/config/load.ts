@@ -193,6 +193,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       spareAddToAggregates: evacuation.spare_add_to_aggregates,
       spareCount: evacuation.spare_count,
       disabledReasonPrefix: evacuation.disabled_reason_prefix!,
+      sharedStorage: evacuation.shared_storage,
     },
     notifiers: notifiers.length > 0 ? notifiers : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
     escalation: {

@@ -125,6 +125,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'spare_add_to_aggregates', default: 'false', help: 'Add the chosen spare to the failed host\'s aggregates.' },
       { key: 'spare_count', default: '1', help: 'Spares to enable per incident at most.' },
       { key: 'disabled_reason_prefix', default: 'cmpha', help: 'Start of the disabled reason set on a failed host.' },
+      { key: 'shared_storage', default: 'false', help: 'Instance directories are on shared storage (Ceph, NFS): evacuation keeps an image-backed server\'s disk. When false, `cmpha doctor` warns that evacuating an image-backed server rebuilds it from its image.' },
     ],
   },
   {

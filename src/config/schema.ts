@@ -90,6 +90,7 @@ export const evacuationSection = z
     spare_add_to_aggregates: bool(false),
     spare_count: integer(1, 0, 100),
     disabled_reason_prefix: text('cmpha'),
+    shared_storage: bool(false),
   })
   .strict();
 

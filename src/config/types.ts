@@ -125,6 +125,8 @@ export interface EvacuationConfig {
   readonly spareAddToAggregates: boolean;
   readonly spareCount: number;
   readonly disabledReasonPrefix: string;
+  /** Instance directories are on shared storage (Ceph, NFS): an evacuated image-backed server keeps its disk. Set by load.ts; absent means false. */
+  readonly sharedStorage?: boolean;
 }
 
 export interface NotifierConfig {

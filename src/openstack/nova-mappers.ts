@@ -101,7 +101,15 @@ export function toServer(raw: unknown): Server {
     // Embedded flavor from 2.47: `original_name`; `id` only before that.
     flavor: { vcpus: num(flavor.vcpus), ramMb: num(flavor.ram), name: str(flavor.original_name) ?? str(flavor.id) },
     updatedAt: novaTime(s.updated) ?? undefined,
+    ...imageOf(s.image),
   };
+}
+
+/** Nova answers `image: ""` for a server booted from a volume, `{id, links}` for one booted from an image. */
+function imageOf(raw: unknown): { imageId?: string | null } {
+  if (raw === '') return { imageId: null };
+  const id = str(obj(raw).id);
+  return id ? { imageId: id } : {};
 }
 
 export function toMigration(raw: unknown): Migration {

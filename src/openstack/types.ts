@@ -51,6 +51,8 @@ export interface Server {
   readonly projectId: string;
   readonly flavor: { readonly vcpus?: number; readonly ramMb?: number; readonly name?: string };
   readonly updatedAt?: Date;
+  /** The image it was booted from; null when volume-backed (Nova's `image` is ""), undefined when Nova did not say. */
+  readonly imageId?: string | null;
 }
 
 export interface Migration {
