@@ -387,7 +387,8 @@ export function createDetector(deps: DetectorDeps): Detector {
         while (!ac.signal.aborted) {
           const t0 = clock.now();
           try {
-            deps.onRound?.(await runRound(ac.signal));
+            const report = await runRound(ac.signal);
+            deps.onRound?.(report);
           } catch (err) {
             if (ac.signal.aborted) break;
             deps.onRound?.(null, err);
