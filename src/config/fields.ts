@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
 
@@ -8,12 +9,12 @@ type Raw = string | boolean | number | undefined;
 
 const asText = (v: Raw): string | undefined => (v === undefined ? undefined : String(v).trim());
 
+/** What an INI value may arrive as, before a builder turns it into its type. */
+const raw = () => z.union([z.string(), z.number(), z.boolean()]).optional();
+
 export function duration(defaultValue: string, opts: { min?: string; bareUnit?: 'ms' | 's' } = {}) {
   const min = opts.min === undefined ? 0 : parseDuration(opts.min)!;
-  return z
-    .union([z.string(), z.number(), z.boolean()])
-    .optional()
-    .transform((v, ctx) => {
+  return raw().transform((v, ctx) => {
       const text = asText(v) ?? defaultValue;
       const ms = parseDuration(text, opts.bareUnit ?? 's');
       if (ms === undefined) {
@@ -29,10 +30,7 @@ export function duration(defaultValue: string, opts: { min?: string; bareUnit?: 
 }
 
 export function integer(defaultValue: number, min = 0, max = Number.MAX_SAFE_INTEGER) {
-  return z
-    .union([z.string(), z.number(), z.boolean()])
-    .optional()
-    .transform((v, ctx) => {
+  return raw().transform((v, ctx) => {
       const text = asText(v);
       if (text === undefined || text === '') return defaultValue;
       if (!/^-?\d+$/.test(text)) {
@@ -49,10 +47,7 @@ export function integer(defaultValue: number, min = 0, max = Number.MAX_SAFE_INT
 }
 
 export function optionalInteger(min = 0, max = Number.MAX_SAFE_INTEGER) {
-  return z
-    .union([z.string(), z.number(), z.boolean()])
-    .optional()
-    .transform((v, ctx) => {
+  return raw().transform((v, ctx) => {
       const text = asText(v);
       if (text === undefined || text === '') return undefined;
       if (!/^-?\d+$/.test(text) || Number(text) < min || Number(text) > max) {
@@ -64,10 +59,7 @@ export function optionalInteger(min = 0, max = Number.MAX_SAFE_INTEGER) {
 }
 
 export function fraction(defaultValue: number) {
-  return z
-    .union([z.string(), z.number(), z.boolean()])
-    .optional()
-    .transform((v, ctx) => {
+  return raw().transform((v, ctx) => {
       const text = asText(v);
       if (text === undefined || text === '') return defaultValue;
       const n = Number(text);
@@ -83,10 +75,7 @@ const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 
 export function bool(defaultValue: boolean) {
-  return z
-    .union([z.string(), z.number(), z.boolean()])
-    .optional()
-    .transform((v, ctx) => {
+  return raw().transform((v, ctx) => {
       const text = asText(v)?.toLowerCase();
       if (text === undefined || text === '') return defaultValue;
       if (TRUE.has(text)) return true;
@@ -98,10 +87,7 @@ export function bool(defaultValue: boolean) {
 
 /** Comma-separated list, as oslo.config's ListOpt. */
 export function list(defaultValue: readonly string[] = []) {
-  return z
-    .union([z.string(), z.number(), z.boolean()])
-    .optional()
-    .transform((v) => {
+  return raw().transform((v) => {
       const text = asText(v);
       if (text === undefined) return [...defaultValue];
       return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
@@ -109,20 +95,14 @@ export function list(defaultValue: readonly string[] = []) {
 }
 
 export function text(defaultValue?: string) {
-  return z
-    .union([z.string(), z.number(), z.boolean()])
-    .optional()
-    .transform((v) => {
+  return raw().transform((v) => {
       const t = asText(v);
       return t === undefined || t === '' ? defaultValue : t;
     });
 }
 
 export function requiredText() {
-  return z
-    .union([z.string(), z.number(), z.boolean()])
-    .optional()
-    .transform((v, ctx) => {
+  return raw().transform((v, ctx) => {
       const t = asText(v);
       if (t === undefined || t === '') {
         ctx.addIssue({ code: 'custom', message: 'is required' });
@@ -133,10 +113,7 @@ export function requiredText() {
 }
 
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {
-  return z
-    .union([z.string(), z.number(), z.boolean()])
-    .optional()
-    .transform((v, ctx) => {
+  return raw().transform((v, ctx) => {
       const t = asText(v);
       if (t === undefined || t === '') return defaultValue;
       if (!(values as readonly string[]).includes(t)) {
@@ -147,12 +124,9 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T,
     });
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 /** An IP literal (v4 or v6). Host names are refused: probing one would send a DNS query off this machine. */
 export function isIpLiteral(s: string): boolean {
-  if (IPV4.test(s)) return true;
-  return /^[0-9a-fA-F:]+$/.test(s) && s.includes(':') && s.split('::').length <= 2;
+  return isIP(s) !== 0;
 }
 
 export function ipList() {
