@@ -5,6 +5,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerFenceCommands } from './commands/fence.js';
 import { registerNotifyCommands } from './commands/notify.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerSimCommand } from './commands/sim.js';
 import { setLogLevelOverride } from './context.js';
 import { version } from './version.js';
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerCheckCommands(program);
   registerFenceCommands(program);
   registerNotifyCommands(program);
+  registerSimCommand(program);
   return program;
 }
 
