@@ -75,7 +75,7 @@ export async function evacuateServer(d: EvacuatorDeps, incident: IncidentRecord,
       await timeline(d, incident.id, serverId, 'warning', `${entry.name}: the earlier evacuate request left no trace in Nova after ${settleMs} ms; requesting again`);
     }
 
-    await d.gate.acquire(incident.id, signal);
+    const slot = await d.gate.acquire(incident.id, signal);
     // The gate may have held us for a while: look once more right before the POST.
     const again = await d.nova.getServer(serverId, { signal });
     if (again === null) continue;
@@ -92,7 +92,7 @@ export async function evacuateServer(d: EvacuatorDeps, incident: IncidentRecord,
     }));
     await timeline(d, incident.id, serverId, 'info', `evacuate requested for ${entry.name} → ${entry.target ?? 'scheduler'}`);
     try {
-      await d.nova.evacuate(serverId, entry.target ?? undefined, { signal });
+      await d.nova.evacuate(serverId, entry.target ?? undefined, { signal }).finally(() => slot.settle().catch(() => {}));
     } catch (err) {
       if (isStillInUse(err)) {
         inUse += 1;

@@ -4,7 +4,7 @@ export { planInstances, priorityOf, skipReason, byPriority } from './select.js';
 export { planSpares, freeCapacity, isReservedSpare } from './spare-plan.js';
 export type { SpareCandidate, SparePlan, Need } from './spare-plan.js';
 export { openGate, TERMINAL_MIGRATION, SUCCESS_MIGRATION } from './types.js';
-export type { EvacuatorDeps, StartGate } from './types.js';
+export type { EvacuatorDeps, StartGate, StartSlot } from './types.js';
 export { recoverServer } from './recover-server.js';
 export { drainHost } from './drain.js';
 export type { DrainedServer, DrainOptions, DrainDeps } from './drain.js';

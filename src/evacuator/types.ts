@@ -5,12 +5,17 @@ import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/time.js';
 import type { RecoveryMetrics } from '../pipeline/metrics.js';
 
-/** Admits evacuate POSTs: a global rate limit plus a stagger between starts of one incident. */
-export interface StartGate {
-  acquire(incidentId: string, signal?: AbortSignal): Promise<void>;
+/** An admitted evacuate start; `settle` is called once the POST has gone out (whatever its outcome). */
+export interface StartSlot {
+  settle(): Promise<void>;
 }
 
-export const openGate: StartGate = { acquire: async () => {} };
+/** Admits evacuate POSTs: a global rate limit plus a stagger between starts of one incident. */
+export interface StartGate {
+  acquire(incidentId: string, signal?: AbortSignal): Promise<StartSlot>;
+}
+
+export const openGate: StartGate = { acquire: async () => ({ settle: async () => {} }) };
 
 export interface EvacuatorDeps {
   readonly nova: NovaApi;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { FlowProducer, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
@@ -103,6 +104,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     prefix, maxPerMinute: config.evacuation.maxPerMinute, staggerMs: config.evacuation.staggerMs, windowMs: tuning.rateWindowMs,
   });
   const stopping = new AbortController();
+  // Every concurrent wait and Nova call listens on this one signal; hundreds at once are expected.
+  setMaxListeners(0, stopping.signal);
   const workers: Worker[] = [];
   let depthTimer: NodeJS.Timeout | undefined;
 

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { StartGate } from '../evacuator/types.js';
+import type { StartGate, StartSlot } from '../evacuator/types.js';
 import { sleep } from '../shared/time.js';
 
 // A sliding one-minute window of evacuate starts shared by every worker (Redis time, so replicas on hosts
 // with different clocks agree), plus a minimum gap between two starts of the same incident.
-// Returns 0 when admitted, else how many milliseconds to wait before asking again.
+// Returns {0, member} when admitted, else {milliseconds to wait, ''}.
 const ADMIT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -22,11 +22,21 @@ if last and stagger > 0 then
   local w2 = tonumber(last) + stagger - now
   if w2 > wait then wait = w2 end
 end
-if wait > 0 then return wait end
-redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. now .. ':' .. redis.call('INCR', KEYS[3]))
+if wait > 0 then return {wait, ''} end
+local member = ARGV[4] .. ':' .. now .. ':' .. redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], window * 2)
 redis.call('SET', KEYS[2], now, 'PX', math.max(stagger, 1000))
-return 0
+return {0, member}
+`;
+
+// Moves an admitted start's time to now (after its POST went out), so the window counts from when Nova
+// received the request at the latest, not from the admission a moment before.
+const SETTLE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+return 1
 `;
 
 export interface RateGateOptions {
@@ -40,13 +50,16 @@ export interface RateGateOptions {
 export class RedisStartGate implements StartGate {
   constructor(private readonly redis: Redis, private readonly opts: RateGateOptions) {}
 
-  async acquire(incidentId: string, signal?: AbortSignal): Promise<void> {
+  async acquire(incidentId: string, signal?: AbortSignal): Promise<StartSlot> {
     const p = this.opts.prefix;
+    const window = `${p}:evacuate-starts`;
     for (;;) {
-      const wait = Number(await this.redis.eval(ADMIT, 3, `${p}:evacuate-starts`, `${p}:evacuate-last:${incidentId}`, `${p}:evacuate-seq`,
-        String(this.opts.windowMs ?? 60_000), String(this.opts.maxPerMinute), String(this.opts.staggerMs), incidentId));
-      if (wait <= 0) return;
-      await sleep(Math.min(wait, 5000), signal);
+      const [wait, member] = (await this.redis.eval(ADMIT, 3, window, `${p}:evacuate-last:${incidentId}`, `${p}:evacuate-seq`,
+        String(this.opts.windowMs ?? 60_000), String(this.opts.maxPerMinute), String(this.opts.staggerMs), incidentId)) as [number, string];
+      if (Number(wait) <= 0) {
+        return { settle: async () => { await this.redis.eval(SETTLE, 1, window, member); } };
+      }
+      await sleep(Math.min(Number(wait), 5000), signal);
     }
   }
 }

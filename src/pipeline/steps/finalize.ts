@@ -44,12 +44,12 @@ export async function finalizeStep(ctx: StepContext, notifier: NotificationServi
   if (!isTerminalStatus(rec.status)) {
     const lastVerified = Math.max(0, ...instances.map((e) => e.verifiedAt ?? 0));
     const failoverMs = lastVerified > 0 ? lastVerified - rec.failureStartedAt : undefined;
-    rec = await ctx.store.update(ctx.incidentId, (r) => (isTerminalStatus(r.status) ? undefined : {
-      ...r,
-      status: out.status,
-      ...(failoverMs !== undefined ? { failoverMs } : {}),
-    }));
-    if (rec.status === out.status) {
+    let closedHere = false;
+    rec = await ctx.store.update(ctx.incidentId, (r) => {
+      closedHere = !isTerminalStatus(r.status);
+      return closedHere ? { ...r, status: out.status, ...(failoverMs !== undefined ? { failoverMs } : {}) } : undefined;
+    });
+    if (closedHere) {
       ctx.metrics?.incidentsClosed?.inc({ outcome: out.status });
       ctx.metrics?.incidentsOpen?.dec();
       if (failoverMs !== undefined) ctx.metrics?.failoverDuration?.observe({}, failoverMs / 1000);
@@ -89,10 +89,12 @@ export async function closeEarly(
 ): Promise<IncidentRecord> {
   let rec = await record(ctx);
   if (!isTerminalStatus(rec.status)) {
-    rec = await ctx.store.update(ctx.incidentId, (r) => (isTerminalStatus(r.status) ? undefined : {
-      ...r, status: how.status, error: { code: how.code, message: how.reason },
-    }));
-    if (rec.status === how.status) {
+    let closedHere = false;
+    rec = await ctx.store.update(ctx.incidentId, (r) => {
+      closedHere = !isTerminalStatus(r.status);
+      return closedHere ? { ...r, status: how.status, error: { code: how.code, message: how.reason } } : undefined;
+    });
+    if (closedHere) {
       ctx.metrics?.incidentsClosed?.inc({ outcome: how.status });
       ctx.metrics?.incidentsOpen?.dec();
     }

@@ -65,16 +65,26 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
     candidates.push({ host: s.host, serviceId: s.id, enabled: s.status === 'enabled', ...(s.zone ? { zone: s.zone } : {}), ...freeCapacity(hv, onSpare) });
   }
   const needs = pending.map((e) => ({ id: e.id, vcpus: e.flavor?.vcpus ?? 0, ramMb: e.flavor?.ramMb ?? 0 }));
-  const plan = planSpares({ candidates, needs, maxSpares: ctx.evacuation.spareCount });
-  rejected.push(...plan.rejected);
-  const chosen: SpareAssignment[] = [];
-  let unplaced = [...plan.unplaced];
-  for (const s of plan.spares) {
-    if (await ctx.store.claimSpare(s.host, ctx.incidentId, CLAIM_TTL_MS)) chosen.push({ host: s.host, serverIds: s.serverIds });
-    else {
-      rejected.push({ host: s.host, reason: 'taken by another incident a moment ago' });
-      unplaced = unplaced.concat(s.serverIds);
+  // Several incidents may plan at once (a rack dies): whoever loses a claim plans again without that spare.
+  let chosen: SpareAssignment[] = [];
+  let unplaced: string[] = [];
+  let left = [...candidates];
+  for (;;) {
+    const plan = planSpares({ candidates: left, needs, maxSpares: ctx.evacuation.spareCount });
+    const lost: string[] = [];
+    chosen = [];
+    for (const s of plan.spares) {
+      if (await ctx.store.claimSpare(s.host, ctx.incidentId, CLAIM_TTL_MS)) chosen.push({ host: s.host, serverIds: s.serverIds });
+      else lost.push(s.host);
     }
+    if (lost.length === 0) {
+      rejected.push(...plan.rejected);
+      unplaced = [...plan.unplaced];
+      break;
+    }
+    for (const s of chosen) await ctx.store.releaseSpare(s.host, ctx.incidentId);
+    for (const h of lost) rejected.push({ host: h, reason: 'taken by another incident a moment ago' });
+    left = left.filter((c) => !lost.includes(c.host));
   }
   const unknownCapacity = candidates.filter((c) => chosen.some((s) => s.host === c.host) && c.freeVcpus === undefined);
   for (const c of unknownCapacity) await note(ctx, 'spare', 'warning', `Nova reports no capacity for spare ${c.host}; assuming it fits`);

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { EvacuationConfig, FencingConfig } from '../../../src/config/types.js';
-import type { EvacuatorDeps } from '../../../src/evacuator/types.js';
+import { openGate, type EvacuatorDeps } from '../../../src/evacuator/types.js';
 import { fenceHost } from '../../../src/fencing/fence-host.js';
 import type { FenceDriver, PowerState } from '../../../src/fencing/types.js';
 import { IncidentStore } from '../../../src/incidents/incident-store.js';
@@ -82,7 +82,7 @@ export function makeHarness(redis: Redis, opts: { evacuation?: Partial<Evacuatio
     notifier,
   };
   const evac: EvacuatorDeps = {
-    nova, store, config: evacuation, gate: { acquire: async () => {} },
+    nova, store, config: evacuation, gate: openGate,
     forceDown: async () => { await forceDownStep(ctx, { again: true }); },
     logger: silentLogger, clock: systemClock, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
     unknownSettleMs: 50, inUseRetries: 3,

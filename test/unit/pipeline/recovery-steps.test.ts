@@ -61,6 +61,21 @@ describe('recovery of one host', () => {
     expect(await h.store.hasOpenIncident('cmp1')).toBe(false);
   });
 
+  it('counts into the real metrics registry', async () => {
+    const { createMetrics } = await import('../../../src/metrics/metrics.js');
+    const m = createMetrics();
+    const h = makeHarness(redis);
+    await incident(h, 3);
+    m.incidentsOpen.inc();
+    await runIncidentInline({ ...h.ctx, metrics: m }, h.prepareDeps, { ...h.evac, metrics: m });
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/cmpha_incidents_closed_total\{outcome="resolved"\} 1/);
+    expect(text).toMatch(/cmpha_evacuations_total\{result="ok"\} 3/);
+    expect(text).toMatch(/cmpha_fence_attempts_total\{driver="redfish"\} 1/);
+    expect(text).toMatch(/cmpha_incidents_open 0/);
+    expect(text).toMatch(/cmpha_failover_duration_seconds_count 1/);
+  });
+
   it('does no harm when everything runs a second time', async () => {
     const h = makeHarness(redis);
     await incident(h, 2);
@@ -209,6 +224,23 @@ describe('spare choice', () => {
     const inc = await prepared(h, [{ vcpus: 4 }, { vcpus: 4 }, { vcpus: 4 }], [{ host: 'spare1', vcpus: 8 }]);
     expect(inc.spares).toEqual([{ host: 'spare1', serverIds: ['s0', 's1'] }]);
     expect(inc.instances.map((e) => e.target)).toEqual(['spare1', 'spare1', null]);
+  });
+
+  it('two incidents planning at the same time get different spares', async () => {
+    const h = makeHarness(redis);
+    h.nova.addHost('cmp1').addHost('cmp2');
+    for (const sp of ['spareA', 'spareB']) h.nova.addHost(sp, { status: 'disabled', disabledReason: 'down_prepare' });
+    h.nova.addServer({ id: 'x1', host: 'cmp1' }).addServer({ id: 'x2', host: 'cmp2' });
+    const ctxs = ['cmp1', 'cmp2'].map((host) => ({ ...h.ctx, incidentId: `inc-${host}` }));
+    for (const [i, c] of ctxs.entries()) {
+      await h.store.create({ id: c.incidentId, host: `cmp${i + 1}`, failureStartedAt: 0, evidence: {} });
+      await fenceStep(c, { driver: new FakeBmc(h.nova), fenceHost });
+      await forceDownStep(c);
+      await inventoryStep(c);
+    }
+    await Promise.all(ctxs.map((c) => spareStep(c)));
+    const chosen = await Promise.all(ctxs.map(async (c) => (await h.store.getRecord(c.incidentId))!.spares!.map((s) => s.host)));
+    expect(chosen.flat().sort()).toEqual(['spareA', 'spareB']);
   });
 
   it('never gives one spare to two incidents', async () => {
