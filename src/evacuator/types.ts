@@ -3,7 +3,7 @@ import type { IncidentStore } from '../incidents/incident-store.js';
 import type { NovaApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/time.js';
-import type { RecoveryMetrics } from '../pipeline/metrics.js';
+import type { EvacuationMetrics } from './metrics.js';
 
 /** An admitted evacuate start; `settle` is called once the POST has gone out (whatever its outcome). */
 export interface StartSlot {
@@ -27,7 +27,7 @@ export interface EvacuatorDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  readonly metrics?: RecoveryMetrics;
+  readonly metrics?: EvacuationMetrics;
   /**
    * After an evacuate POST whose outcome is unknown (timeout, 5xx, crash), Nova is re-read for this
    * long before concluding the POST did not take and sending another.
