@@ -2,6 +2,8 @@ import { formatDuration } from '../shared/duration.js';
 import type { Incident, IncidentRecord } from './types.js';
 
 const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+/** Steps follow each other within seconds: the timeline shows milliseconds. */
+const precise = (ms: number) => new Date(ms).toISOString().replace('T', ' ');
 
 function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -29,7 +31,7 @@ export function formatIncident(inc: Incident): string {
   if (inc.error) out += `  error     ${inc.error.code}: ${inc.error.message}\n`;
   if (inc.ack) out += `  acked     by ${inc.ack.by} at ${time(inc.ack.at)}\n`;
   out += '\ntimeline\n';
-  for (const t of inc.timeline) out += `  ${time(t.at)}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}\n`;
+  for (const t of inc.timeline) out += `  ${precise(t.at)}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}\n`;
   if (inc.instances.length > 0) {
     out += '\ninstances\n';
     out += table(['  NAME', 'ID', 'STATE', 'TARGET', 'TRIES', 'TOOK', 'NOTE'], inc.instances.map((e) => [
