@@ -220,3 +220,35 @@ export class LabNova {
 export function fixedIps(server: NovaServer): string[] {
   return Object.values(server.addresses).flat().filter((a) => a.version === 4).map((a) => a.addr);
 }
+
+/**
+ * Puts the lab back to its starting point, the way an operator would: every host powered on, evacuated hosts
+ * cleaned up by their own nova-compute before forced_down is cleared, compute1/compute2 enabled, spare1 a
+ * disabled spare, no servers.
+ */
+export async function resetLab(nova: LabNova): Promise<void> {
+  for (const h of LAB_HOSTS) {
+    if ((await labHost('power-status', h)) === 'off') await labHost('power-on', h);
+    await labHost('compute-start', h);
+  }
+  for (const s of await nova.allServers()) await nova.deleteServer(s.id);
+  await until('every server deleted', 120_000, async () => (await nova.allServers()).length === 0, 1000);
+  for (const h of LAB_HOSTS) {
+    const svc = await nova.service(h);
+    if (svc.forced_down) {
+      await until(`${h}'s evacuation migrations completed`, 120_000, async () =>
+        (await nova.evacuations()).every((m) => m.source_compute !== h || m.status !== 'done'), 1000);
+      const r = await nova.updateService(h, { forced_down: false });
+      if (r.status !== 200) throw new Error(`forced_down false on ${h}: ${r.status} ${r.text}`);
+    }
+  }
+  await until('every nova-compute up', 180_000, async () => (await nova.services()).every((s) => s.state === 'up'), 1000);
+  for (const h of LAB_HOSTS) {
+    const svc = await nova.service(h);
+    const want = h === SPARE ? { status: 'disabled', disabled_reason: 'down_prepare lab spare' } : { status: 'enabled' };
+    if (svc.status !== want.status || (h === SPARE && svc.disabled_reason !== want.disabled_reason)) {
+      const r = await nova.updateService(h, want);
+      if (r.status !== 200) throw new Error(`setting ${h} ${want.status}: ${r.status} ${r.text}`);
+    }
+  }
+}

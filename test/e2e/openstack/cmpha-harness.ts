@@ -1,0 +1,140 @@
+// Runs the real `cmpha run` daemon against the lab: its own redis-server, a webhook receiver standing in for
+// the pager, and the lab's cmpha.conf with those two filled in. Everything it starts is stopped by pid in stop().
+import { createWriteStream, existsSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { IncidentStore } from '../../../src/incidents/incident-store.js';
+import type { Incident } from '../../../src/incidents/types.js';
+import { freePort } from '../../helpers/ports.js';
+import { ProcessGroup } from '../../helpers/processes.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { LAB_SRC, type LabInfo } from './lab.js';
+
+export const REPO = path.resolve(LAB_SRC, '../../..');
+const PREFIX = 'cmpha';
+
+export interface Alert {
+  readonly receivedAt: number;
+  readonly event: string;
+  readonly host: string;
+  readonly severity: string;
+  readonly title: string;
+  readonly text: string;
+}
+
+export interface CmphaOptions {
+  /** Name for the log file under $CMPHA_LAB_DIR/state. */
+  readonly name: string;
+  /** Replaces [cloud] auth_url (a fault-injecting proxy in front of Keystone). */
+  readonly authUrl?: string;
+}
+
+export class CmphaHarness {
+  readonly alerts: Alert[] = [];
+  readonly logFile: string;
+  private readonly group = new ProcessGroup();
+  private redis?: RedisServer;
+  private hook?: Server;
+  private client?: Redis;
+  private log?: WriteStream;
+  configPath = '';
+
+  private constructor(private readonly lab: LabInfo, private readonly opts: CmphaOptions) {
+    this.logFile = path.join(lab.dir, 'state', `cmpha-${opts.name}.log`);
+  }
+
+  static async start(lab: LabInfo, opts: CmphaOptions): Promise<CmphaHarness> {
+    if (!existsSync(path.join(REPO, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first (run.sh does)');
+    const h = new CmphaHarness(lab, opts);
+    try {
+      await h.startAll();
+    } catch (err) {
+      await h.stop();
+      throw err;
+    }
+    return h;
+  }
+
+  private async startAll(): Promise<void> {
+    this.redis = await startRedis();
+    this.client = new Redis(this.redis.url, { maxRetriesPerRequest: 2 });
+    const hookPort = await freePort();
+    this.hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => { body += d.toString(); });
+      req.on('end', () => {
+        try {
+          const m = JSON.parse(body) as Record<string, string>;
+          this.alerts.push({ receivedAt: Date.now(), event: m.event ?? '', host: m.host ?? '', severity: m.severity ?? '', title: m.title ?? '', text: m.text ?? '' });
+        } catch { /* a malformed delivery shows up as a missing alert */ }
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => this.hook!.listen(hookPort, '127.0.0.1', resolve));
+
+    let conf = readFileSync(this.lab.cmphaConf, 'utf8').replace(/^url = redis:.*$/m, `url = ${this.redis.url}`);
+    if (this.opts.authUrl) conf = conf.replace(/^auth_url = .*$/m, `auth_url = ${this.opts.authUrl}`);
+    conf += `\n[notifier:pager]\ntype = webhook\npreset = generic-json\nurl = http://127.0.0.1:${hookPort}/alert\nevents = *\n`;
+    this.configPath = path.join(this.lab.dir, 'state', `cmpha-${this.opts.name}.conf`);
+    writeFileSync(this.configPath, conf, { mode: 0o600 });
+
+    writeFileSync(this.logFile, '');
+    this.log = createWriteStream(this.logFile, { flags: 'a' });
+    const child = this.group.start(process.execPath, [path.join(REPO, 'bin/cmpha.js'), 'run', '--config', this.configPath], { cwd: REPO, env: { ...process.env, CMPHA_CONFIG: '' } });
+    child.stdout?.pipe(this.log, { end: false });
+    child.stderr?.pipe(this.log, { end: false });
+    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`cmpha run exited (${code}) before it was ready; log: ${this.logFile}\n${this.tail()}`))));
+    exited.catch(() => undefined);
+    await Promise.race([exited, this.waitForLog(/cmpha controller started/, 60_000)]);
+  }
+
+  tail(lines = 40): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  async waitForLog(re: RegExp, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = readFileSync(this.logFile, 'utf8').split('\n').find((l) => re.test(l));
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`cmpha logged nothing matching ${re} within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  async waitForAlert(event: string, host: string, timeoutMs: number): Promise<Alert> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const a = this.alerts.find((x) => x.event === event && x.host === host);
+      if (a) return a;
+      if (Date.now() > deadline) {
+        throw new Error(`no ${event} alert for ${host} within ${timeoutMs / 1000} s; alerts: ${JSON.stringify(this.alerts.map((x) => `${x.event}:${x.host}`))}\n${this.tail()}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Every incident cmpha recorded, newest first, with timeline and instances. */
+  async incidents(): Promise<Incident[]> {
+    const store = new IncidentStore(this.client!, PREFIX);
+    const out: Incident[] = [];
+    for (const r of await store.list()) {
+      const full = await store.get(r.id);
+      if (full) out.push(full);
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await this.group.stopAll();
+    this.client?.disconnect();
+    await this.redis?.stop();
+    if (this.hook) await new Promise<void>((resolve) => this.hook!.close(() => resolve()));
+    this.log?.end();
+  }
+}
