@@ -21,6 +21,8 @@ export interface DemoOptions {
   readonly host?: string;
   /** Whole demo bound; it stops by itself. */
   readonly timeoutMs?: number;
+  /** Ends the demo early (Ctrl-C); everything started is still stopped. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -28,7 +30,9 @@ export interface DemoOptions {
  * and the failover printed as it happens. Everything it starts it stops, by pid, before returning.
  */
 export async function runDemo(opts: DemoOptions): Promise<number> {
-  const out = (line: string) => opts.out.write(`${line}\n`);
+  const out = (line: string) => {
+    if (!opts.signal?.aborted) opts.out.write(`${line}\n`);
+  };
   const cleanups: (() => Promise<void>)[] = [];
   const started = Date.now();
   const deadline = started + (opts.timeoutMs ?? 110_000);
@@ -68,14 +72,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     cleanups.unshift(() => controller!.stop());
 
     // Let the detector take a baseline of a healthy cloud (instance IPs that answer) before the failure.
-    await sleep(2500);
+    await sleep(2500, opts.signal);
     powerOffAt = Date.now();
     await control(sim, `/sim/hosts/${victim}/power-off`);
     out(`  ${clock(powerOffAt)}  world    ${victim} loses power (no heartbeats, every address silent)`);
 
     let incident: Incident | null = null;
     const printed = new Set<string>();
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !opts.signal?.aborted) {
       const id = await controller.recovery.incidents.openIncidentFor(victim) ?? incident?.id ?? null;
       if (id) {
         incident = await controller.recovery.incidents.get(id);
@@ -87,10 +91,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         }
         if (incident && ['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) break;
       }
-      await sleep(200);
+      await sleep(200, opts.signal);
     }
     // Let the final notifications reach the sink before stopping.
-    await sleep(1500);
+    await sleep(1500, opts.signal);
     out('');
     if (!incident || !['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) {
       out(`cmpha demo: the failover did not finish within ${Math.round((deadline - started) / 1000)} s`);
@@ -103,6 +107,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       out(`  ${i.name.padEnd(14)} ${i.source} -> ${now?.host ?? '?'}  ${now?.status ?? 'deleted'}  (${i.state}${i.skipReason ? `: ${i.skipReason}` : ''})`);
     }
     return incident.status === 'resolved' ? 0 : 1;
+  } catch (err) {
+    if (opts.signal?.aborted) return 130;
+    throw err;
   } finally {
     for (const c of cleanups) {
       try {

@@ -7,6 +7,12 @@ export function registerDemoCommand(program: Command): void {
     .description('run a failover on a built-in simulated cloud and print the timeline (needs redis-server)')
     .option('--host <name>', 'the host to power off')
     .action(async (opts: { host?: string }) => {
-      process.exitCode = await runDemo({ out: process.stdout, ...(opts.host ? { host: opts.host } : {}) });
+      // Ctrl-C, a kill or a closed pipe (`| head`) ends the demo early, but still stops Redis and the simulator.
+      const ac = new AbortController();
+      const stop = () => ac.abort(new Error('interrupted'));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      process.stdout.on('error', stop);
+      process.exitCode = await runDemo({ out: process.stdout, signal: ac.signal, ...(opts.host ? { host: opts.host } : {}) });
     });
 }
