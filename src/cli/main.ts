@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCheckCommands } from './commands/check.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerDrainCommands } from './commands/drain.js';
 import { registerEvacuateCommands } from './commands/evacuate.js';
 import { registerHostCommands } from './commands/host.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerDrainCommands(program);
   registerHostCommands(program);
   registerNotifyCommands(program);
+  registerDoctorCommand(program);
   registerSimCommand(program);
   return program;
 }

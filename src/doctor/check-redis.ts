@@ -1,0 +1,65 @@
+import { Redis } from 'ioredis';
+import type { RedisConfig } from '../config/types.js';
+import { detectorKeys } from '../detector/keys.js';
+import { incidentKeys } from '../incidents/keys.js';
+import { errorMessage } from '../shared/errors.js';
+import type { DoctorCheck } from './types.js';
+
+export interface RedisFindings {
+  readonly checks: readonly DoctorCheck[];
+  /** Spare host → incident holding it: the spare step passes such spares over. Empty when Redis is down. */
+  readonly claimedSpares: ReadonlyMap<string, string>;
+}
+
+/** user:password in a URL never reaches a report. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * PING, then who holds the leader lease and which spares open incidents have claimed. Reads only.
+ * Uses `existing` when given (the controller's connection), else opens one that gives up at once.
+ */
+export async function checkRedis(config: RedisConfig, spareHosts: readonly string[], opts: { existing?: Redis; timeoutMs: number }): Promise<RedisFindings> {
+  const where = redactRedisUrl(config.url);
+  const redis = opts.existing ?? new Redis(config.url, {
+    ...(config.password ? { password: config.password.reveal() } : {}),
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: opts.timeoutMs,
+    enableOfflineQueue: true,
+    retryStrategy: () => null,
+  });
+  if (!opts.existing) redis.on('error', () => undefined);
+  const claimedSpares = new Map<string, string>();
+  try {
+    if (!opts.existing) await bounded(redis.connect(), opts.timeoutMs, 'connecting');
+    const pong = await bounded(redis.ping(), opts.timeoutMs, 'PING');
+    if (pong !== 'PONG') return { checks: [{ name: 'redis', status: 'fail', detail: `${where} answered PING with "${pong}"` }], claimedSpares };
+    const leader = await bounded(redis.get(detectorKeys(config.prefix).leader), opts.timeoutMs, 'reading the leader lease');
+    const keys = incidentKeys(config.prefix);
+    for (const host of spareHosts) {
+      const owner = await bounded(redis.get(keys.spareClaim(host)), opts.timeoutMs, 'reading spare claims');
+      if (owner) claimedSpares.set(host, owner);
+    }
+    return {
+      checks: [
+        { name: 'redis', status: 'ok', detail: `${where} answers PING (prefix ${config.prefix})` },
+        leader
+          ? { name: 'leader', status: 'ok', detail: `controller ${leader} holds the leader lease` }
+          : { name: 'leader', status: 'warn', detail: 'no controller holds the leader lease: is `cmpha run` running with this [redis] url and prefix?' },
+      ],
+      claimedSpares,
+    };
+  } catch (err) {
+    return { checks: [{ name: 'redis', status: 'fail', detail: `cannot reach Redis at ${where}: ${errorMessage(err)} (no queue, no leader lease: nothing would be recovered)` }], claimedSpares };
+  } finally {
+    if (!opts.existing) redis.disconnect();
+  }
+}

@@ -1,0 +1,91 @@
+import type { FencingConfig } from '../config/types.js';
+import type { HostFenceStatus } from '../fencing/check-fencing.js';
+import type { MgmtAddress } from '../detector/mgmt-addresses.js';
+import type { ProbeResult } from '../detector/types.js';
+import type { ComputeService } from '../openstack/types.js';
+import type { CheckStatus, DoctorHost, HostProblem } from './types.js';
+
+export const IMAGE_BACKED_WARNING = 'evacuation rebuilds an image-backed server from its image unless the instance directory is on shared storage; '
+  + 'set `[evacuation] shared_storage = true` if it is';
+
+export interface HostFacts {
+  readonly host: string;
+  readonly role: 'compute' | 'spare';
+  readonly service: ComputeService | null;
+  /** Null when the host has no `[host:NAME]` section. */
+  readonly fence: HostFenceStatus | null;
+  readonly mgmt: MgmtAddress;
+  /** The probe's answer for the management IP; null when not probed. */
+  readonly mgmtResult: ProbeResult | null;
+  readonly servers: DoctorHost['servers'];
+  /** Why the servers could not be listed. */
+  readonly serversError?: string;
+  /** Why the spare step would not find room for this host's servers. */
+  readonly spareProblem?: string;
+  readonly sharedStorage: boolean;
+  /** Nova could not be asked at all: nothing about this host's failover can be relied on. */
+  readonly novaUnavailable?: boolean;
+}
+
+export function worst(statuses: readonly CheckStatus[]): CheckStatus {
+  return statuses.includes('fail') ? 'fail' : statuses.includes('warn') ? 'warn' : 'ok';
+}
+
+function fencingProblem(f: HostFacts['fence'], host: string, fencing: Pick<FencingConfig, 'allowUnfencedEvacuation'>): HostProblem | null {
+  if (!f) return { status: 'fail', detail: `not fenceable: no [host:${host}] section (BMC address and credentials), so it would never be evacuated` };
+  if (f.driver === 'none') return { status: 'fail', detail: 'not fenceable: driver = none, so it would never be evacuated' };
+  if (f.driver === 'noop') {
+    return fencing.allowUnfencedEvacuation
+      ? { status: 'warn', detail: 'driver noop (labs only): nothing is powered off; a live host\'s servers would run twice' }
+      : { status: 'fail', detail: 'driver noop without allow_unfenced_evacuation: the fence step refuses, nothing would be evacuated' };
+  }
+  if (!f.works) return { status: 'fail', detail: `fencing does not work${f.bmc ? ` (BMC ${f.bmc})` : ''}: ${f.note ?? f.code ?? 'no answer'}` };
+  if (f.power === 'off') return { status: 'warn', detail: 'the BMC reads power off' };
+  return null;
+}
+
+/** What stands between this host and a working failover, worst first. Pure. */
+export function judgeHost(f: HostFacts, fencing: Pick<FencingConfig, 'allowUnfencedEvacuation'>): DoctorHost {
+  const problems: HostProblem[] = [];
+  const svc = f.service;
+  if (f.role === 'spare') {
+    if (svc && (svc.state !== 'up' || svc.forcedDown)) problems.push({ status: 'warn', detail: 'spare is not up: it cannot take evacuated servers' });
+  } else {
+    const fp = fencingProblem(f.fence, f.host, fencing);
+    if (fp) problems.push(fp);
+    if (!svc) problems.push(f.novaUnavailable ? { status: 'fail', detail: 'Nova could not be asked about this host' } : { status: 'warn', detail: 'Nova lists no nova-compute service for this host' });
+    else if (svc.forcedDown) problems.push({ status: 'warn', detail: 'nova-compute is forced down (an incident or an operator): not watched until restored' });
+    else if (svc.status === 'disabled') problems.push({ status: 'warn', detail: `nova-compute is disabled${svc.disabledReason ? ` (${svc.disabledReason})` : ''}: maintenance, cmpha does not act on it` });
+    else if (svc.state === 'down') problems.push({ status: 'warn', detail: 'Nova reports nova-compute down now' });
+    if (svc && svc.status === 'enabled') {
+      if (f.mgmt.ip === null) problems.push({ status: 'fail', detail: `no management IP (${f.mgmt.problem ?? 'unknown'}): without one the host can never be proven dead` });
+      else if (f.mgmtResult === 'silent') problems.push({ status: 'warn', detail: `management IP ${f.mgmt.ip} does not answer while Nova sees the host: wrong mgmt_ip, or a firewall drops ICMP` });
+      else if (f.mgmtResult === 'unknown') problems.push({ status: 'warn', detail: `management IP ${f.mgmt.ip}: the probe gave no answer` });
+    }
+    if (f.serversError) problems.push({ status: 'fail', detail: `cannot list its servers: ${f.serversError}` });
+    if (f.spareProblem) problems.push({ status: 'fail', detail: f.spareProblem });
+    if (f.servers && f.servers.imageBacked > 0 && !f.sharedStorage) {
+      problems.push({ status: 'warn', detail: `${f.servers.imageBacked} image-backed server(s) would be rebuilt from their image unless on shared storage (see the storage check)` });
+    }
+  }
+  problems.sort((a, b) => (a.status === b.status ? 0 : a.status === 'fail' ? -1 : 1));
+  const fence = f.fence;
+  return {
+    host: f.host,
+    zone: svc?.zone ?? null,
+    role: f.role,
+    status: worst(problems.map((p) => p.status)),
+    problems,
+    service: svc ? { state: svc.state, status: svc.status, forcedDown: svc.forcedDown, disabledReason: svc.disabledReason } : null,
+    fencing: fence
+      ? {
+        driver: fence.driver, works: fence.works,
+        ...(fence.bmc ? { bmc: fence.bmc } : {}),
+        ...(fence.reachable !== undefined ? { reachable: fence.reachable } : {}),
+        ...(fence.power ? { power: fence.power } : {}),
+      }
+      : { driver: 'unconfigured', works: false },
+    mgmt: { ip: f.mgmt.ip, source: f.mgmt.source, answering: f.mgmtResult === null || f.mgmtResult === 'unknown' ? null : f.mgmtResult === 'alive' },
+    servers: f.servers,
+  };
+}

@@ -1,0 +1,200 @@
+import type { Config } from '../config/types.js';
+import { MgmtAddressBook, type MgmtAddress } from '../detector/mgmt-addresses.js';
+import { createProber } from '../detector/prober.js';
+import type { ProbeResult } from '../detector/types.js';
+import { skipReason } from '../evacuator/select.js';
+import { freeCapacity, isReservedSpare, type Need } from '../evacuator/spare-plan.js';
+import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
+import { createOpenStack, MIN_MICROVERSION } from '../openstack/index.js';
+import type { ComputeService, Hypervisor, NovaApi, Server } from '../openstack/types.js';
+import { errorMessage } from '../shared/errors.js';
+import { checkNotifiers } from './check-notifiers.js';
+import { checkRedis } from './check-redis.js';
+import { IMAGE_BACKED_WARNING, judgeHost, worst } from './host-verdict.js';
+import { mapLimit } from './map-limit.js';
+import { admitSpares, type AdmissionSpare } from './spare-admission.js';
+import type { DoctorCheck, DoctorDeps, DoctorHost, DoctorReport } from './types.js';
+
+const CONCURRENCY = 8;
+
+interface NovaView {
+  readonly services: ComputeService[];
+  readonly hypervisors: Hypervisor[];
+}
+
+async function readNova(nova: NovaApi, signal: AbortSignal | undefined, checks: DoctorCheck[]): Promise<NovaView | null> {
+  try {
+    const mv = await nova.microversion({ signal });
+    const services = (await nova.listComputeServices({ signal })).filter((s) => s.binary === 'nova-compute');
+    let hypervisors: Hypervisor[] = [];
+    try {
+      hypervisors = await nova.listHypervisors({ signal });
+    } catch (err) {
+      checks.push({ name: 'hypervisors', status: 'warn', detail: `cannot list hypervisors (host_ip and spare capacity unknown): ${errorMessage(err)}` });
+    }
+    checks.push({ name: 'nova', status: 'ok', detail: `compute API microversion ${mv} (cmpha needs ${MIN_MICROVERSION} or newer); ${services.length} nova-compute service(s)` });
+    return { services, hypervisors };
+  } catch (err) {
+    checks.push({ name: 'nova', status: 'fail', detail: `${errorMessage(err)}: cmpha can neither detect nor evacuate` });
+    return null;
+  }
+}
+
+function summarizeFencing(hosts: readonly DoctorHost[]): DoctorCheck {
+  const compute = hosts.filter((h) => h.role === 'compute');
+  const broken = compute.filter((h) => !h.fencing.works);
+  if (broken.length === 0) return { name: 'fencing', status: 'ok', detail: `all ${compute.length} compute host(s) answer their BMC with a power state` };
+  const list = broken.map((h) => `${h.host} (${h.fencing.driver === 'unconfigured' ? 'no [host] section' : h.fencing.driver})`).join(', ');
+  const failing = broken.some((h) => h.problems.some((p) => p.status === 'fail'));
+  return { name: 'fencing', status: failing ? 'fail' : 'warn', detail: `${broken.length} of ${compute.length} compute host(s) cannot be fenced: ${list}` };
+}
+
+/**
+ * Would failover work right now, host by host? Reads Nova, every BMC's power state, the management IPs,
+ * Redis and the notifier settings; changes nothing anywhere (no Nova PUT/POST, no power action, no message).
+ */
+export async function runDoctor(config: Config, deps: DoctorDeps): Promise<DoctorReport> {
+  const started = Date.now();
+  const { signal } = deps;
+  const logger = deps.logger.child({ component: 'doctor' });
+  const timeoutMs = deps.probeTimeoutMs ?? 3000;
+  const ev = config.evacuation;
+  const sharedStorage = ev.sharedStorage ?? false;
+  const nova = deps.nova ?? createOpenStack(config.cloud, { logger }).nova;
+  const checks: DoctorCheck[] = [];
+
+  // Independent of Nova: start them now, collect them last.
+  const configured = Object.values(config.hosts).sort((a, b) => a.name.localeCompare(b.name));
+  const fencingP = checkAllFencing(configured, config.fencing, { ...deps.fence, logger, ...(signal ? { signal } : {}), concurrency: CONCURRENCY });
+  const notifiersP = checkNotifiers(config.notifiers, { smtp: deps.smtp ?? true, timeoutMs });
+
+  const view = await readNova(nova, signal, checks);
+  const serviceOf = new Map((view?.services ?? []).map((s) => [s.host, s]));
+  const names = view ? [...serviceOf.keys()] : configured.map((h) => h.name);
+  names.sort((a, b) => a.localeCompare(b));
+  if (view) {
+    const stray = configured.filter((h) => !serviceOf.has(h.name)).map((h) => `[host:${h.name}]`);
+    if (stray.length > 0) checks.push({ name: 'config', status: 'warn', detail: `${stray.join(', ')}: Nova has no nova-compute host of that name (a typo?)` });
+  }
+  const roleOf = (host: string) => {
+    const svc = serviceOf.get(host);
+    const spare = svc ? isReservedSpare(svc, ev.spareHosts, ev.spareReasonPrefix) : ev.spareHosts.includes(host);
+    return spare ? 'spare' as const : 'compute' as const;
+  };
+  const computes = names.filter((h) => roleOf(h) === 'compute');
+  const spares = names.filter((h) => roleOf(h) === 'spare');
+  const watched = computes.filter((h) => { const s = serviceOf.get(h); return s !== undefined && s.status === 'enabled' && !s.forcedDown; });
+
+  const redisP = checkRedis(config.redis, spares, { timeoutMs, ...(deps.redis ? { existing: deps.redis } : {}) });
+
+  // Management IPs, resolved as the detector does (mgmt_ip, else the hypervisor's host_ip), probed once.
+  const book = new MgmtAddressBook(config.hosts, nova, logger);
+  if (view) await book.refresh(0, watched, signal);
+  const mgmtOf = new Map<string, MgmtAddress>(names.map((h) => [h, book.resolve(h)]));
+  const probeIps = [...new Set(watched.map((h) => mgmtOf.get(h)!.ip).filter((ip): ip is string => ip !== null))];
+  let answers = new Map<string, ProbeResult>();
+  if (probeIps.length > 0) {
+    try {
+      const prober = deps.prober ?? createProber(config.detector, { logger });
+      answers = await prober.probe(probeIps, signal);
+      const alive = probeIps.filter((ip) => answers.get(ip) === 'alive').length;
+      checks.push({ name: 'mgmt-probe', status: 'ok', detail: `${prober.kind}: ${alive} of ${probeIps.length} management IP(s) answer` });
+    } catch (err) {
+      checks.push({ name: 'mgmt-probe', status: 'fail', detail: `the management IP probe failed (${errorMessage(err)}): no host could be proven dead` });
+    }
+  }
+
+  // Servers a failover would move, per compute host; the spares' own servers, for their free capacity.
+  const listed = new Map<string, Server[] | Error>();
+  if (view) {
+    const hvHasUsage = (h: string) => { const hv = view.hypervisors.find((x) => x.serviceHost === h); return !hv || hv.vcpus === undefined || (hv.vcpusUsed !== undefined && hv.memoryMbUsed !== undefined); };
+    const toList = [...computes, ...spares.filter((h) => !hvHasUsage(h))];
+    await mapLimit(toList, CONCURRENCY, async (h) => {
+      try {
+        listed.set(h, await nova.listServersOnHost(h, { signal }));
+      } catch (err) {
+        listed.set(h, err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+  const needsOf = new Map<string, Need[]>();
+  const serversOf = new Map<string, DoctorHost['servers']>();
+  for (const h of computes) {
+    const l = listed.get(h);
+    if (!Array.isArray(l)) continue;
+    const moving = l.filter((s) => skipReason(s, ev) === undefined);
+    const needs = moving.map((s) => ({ id: s.id, vcpus: s.flavor.vcpus ?? 0, ramMb: s.flavor.ramMb ?? 0 }));
+    needsOf.set(h, needs);
+    serversOf.set(h, {
+      total: l.length,
+      toEvacuate: moving.length,
+      vcpus: needs.reduce((a, n) => a + n.vcpus, 0),
+      ramMb: needs.reduce((a, n) => a + n.ramMb, 0),
+      imageBacked: moving.filter((s) => typeof s.imageId === 'string' && s.imageId !== '').length,
+    });
+  }
+
+  const redis = await redisP;
+  checks.push(...redis.checks);
+
+  let spareProblems: ReadonlyMap<string, string> = new Map();
+  if (view) {
+    const admissionSpares: AdmissionSpare[] = spares.map((h) => {
+      const svc = serviceOf.get(h)!;
+      const hv = view.hypervisors.find((x) => x.serviceHost === h);
+      const own = listed.get(h);
+      const claim = redis.claimedSpares.get(h);
+      const unusable = svc.state !== 'up' || svc.forcedDown ? 'not up' : claim ? `claimed by incident ${claim}` : undefined;
+      return {
+        host: h, zone: svc.zone ?? null, ...(unusable ? { unusable } : {}),
+        candidate: { host: h, serviceId: svc.id, enabled: svc.status === 'enabled', ...(svc.zone ? { zone: svc.zone } : {}), ...freeCapacity(hv, Array.isArray(own) ? own : undefined) },
+      };
+    });
+    const admission = admitSpares(
+      watched.map((h) => ({ host: h, zone: serviceOf.get(h)!.zone ?? null, needs: needsOf.get(h) ?? [] })),
+      admissionSpares,
+      ev.spareCount,
+    );
+    checks.push(...admission.checks);
+    spareProblems = admission.hostProblems;
+  }
+
+  const fenceOf = new Map<string, HostFenceStatus>((await fencingP).map((f) => [f.host, f]));
+  const hosts = names.map((h) => {
+    const l = listed.get(h);
+    const ip = mgmtOf.get(h)!.ip;
+    return judgeHost({
+      host: h,
+      role: roleOf(h),
+      service: serviceOf.get(h) ?? null,
+      fence: fenceOf.get(h) ?? null,
+      mgmt: mgmtOf.get(h)!,
+      mgmtResult: ip !== null && answers.has(ip) ? answers.get(ip)! : null,
+      servers: serversOf.get(h) ?? null,
+      ...(l instanceof Error ? { serversError: errorMessage(l) } : {}),
+      ...(spareProblems.has(h) ? { spareProblem: spareProblems.get(h)! } : {}),
+      sharedStorage,
+      ...(view ? {} : { novaUnavailable: true }),
+    }, config.fencing);
+  });
+  checks.push(summarizeFencing(hosts));
+
+  if (view) {
+    const imageBacked = [...serversOf.values()].reduce((a, s) => a + (s?.imageBacked ?? 0), 0);
+    checks.push(sharedStorage
+      ? { name: 'storage', status: 'ok', detail: 'shared_storage = true: evacuated servers keep their disks' }
+      : imageBacked > 0
+        ? { name: 'storage', status: 'warn', detail: `${imageBacked} image-backed server(s) would be evacuated: ${IMAGE_BACKED_WARNING}` }
+        : { name: 'storage', status: 'ok', detail: 'every server a failover would move is volume-backed' });
+  }
+  checks.push(...await notifiersP);
+
+  const order = ['nova', 'hypervisors', 'config', 'fencing', 'mgmt-probe', 'spares', 'storage', 'redis', 'leader', 'notifier'];
+  const rank = (c: DoctorCheck) => { const i = order.indexOf(c.name.split(':')[0]!); return i < 0 ? order.length : i; };
+  checks.sort((a, b) => rank(a) - rank(b));
+  const computeHosts = hosts.filter((h) => h.role === 'compute');
+  const protectedHosts = computeHosts.filter((h) => h.status !== 'fail').length;
+  const ok = worst([...checks.map((c) => c.status), ...computeHosts.map((h) => h.status)]) !== 'fail';
+  logger.debug({ ok, protected: protectedHosts, total: computeHosts.length }, 'doctor finished');
+  return { ok, checks, hosts, summary: { protected: protectedHosts, total: computeHosts.length }, durationMs: Date.now() - started };
+}
