@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
 import { createDetector } from '../../detector/detector.js';
 import { createProber } from '../../detector/prober.js';
 import { resume } from '../../detector/storm-brake-store.js';
@@ -7,6 +6,7 @@ import type { HostReport, RoundReport } from '../../detector/types.js';
 import { createOpenStack } from '../../openstack/index.js';
 import { formatDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
+import { connectRedisOnce } from '../../shared/redis-connect.js';
 import { sleep } from '../../shared/time.js';
 import { createCliLogger, loadCliConfig } from '../context.js';
 
@@ -93,14 +93,8 @@ export function registerCheckCommands(program: Command): void {
     .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
     .action(async (opts: { config?: string }) => {
       const config = await loadCliConfig(opts.config ?? program.opts<{ config?: string }>().config);
-      const redis = new Redis(config.redis.url, {
-        password: config.redis.password?.reveal(),
-        maxRetriesPerRequest: 1,
-        lazyConnect: true,
-      });
-      redis.on('error', () => undefined);
+      const redis = await connectRedisOnce(config.redis);
       try {
-        await redis.connect();
         const r = await resume(redis, config.redis.prefix);
         if (r.brakeActive) {
           const since = r.since === null ? '' : ` since ${new Date(r.since).toISOString()}`;

@@ -31,7 +31,7 @@ const defaultDeps: HostCliDeps = {
   nova: (config, logger) => createOpenStack(config.cloud, { logger }).nova,
   fenceDriver: (config, host, logger) => fenceDriversFromConfig(config, logger)(host),
   openIncident: async (config, host) => {
-    const redis = connectRedis(config);
+    const redis = await connectRedis(config);
     try {
       return await new IncidentStore(redis, config.redis.prefix).openIncidentFor(host);
     } finally {

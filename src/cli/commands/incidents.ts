@@ -1,27 +1,24 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from '../../config/types.js';
 import { formatIncident, formatIncidentList } from '../../incidents/format.js';
 import { IncidentStore } from '../../incidents/incident-store.js';
 import { acknowledge } from '../../notifier/ack.js';
+import { connectRedisOnce } from '../../shared/redis-connect.js';
 import { errorMessage } from '../../shared/errors.js';
 import { EXIT_CONFIG, loadCliConfig } from '../context.js';
 
 export interface IncidentCliDeps {
   loadConfig(path?: string): Promise<Pick<Config, 'redis'>>;
-  connect(config: Pick<Config, 'redis'>): Redis;
+  connect(config: Pick<Config, 'redis'>): Promise<Redis>;
   stdout(text: string): void;
   stderr(text: string): void;
   setExitCode(code: number): void;
 }
 
-export function connectRedis(config: Pick<Config, 'redis'>): Redis {
-  return new Redis(config.redis.url, {
-    maxRetriesPerRequest: 2,
-    connectTimeout: 5000,
-    ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
-  });
+export function connectRedis(config: Pick<Config, 'redis'>): Promise<Redis> {
+  return connectRedisOnce(config.redis);
 }
 
 const defaultDeps: IncidentCliDeps = {
@@ -40,14 +37,15 @@ export function registerIncidentCommands(program: Command, overrides: Partial<In
   const configPath = (opts: Opts) => opts.config ?? program.opts<{ config?: string }>().config;
   const withStore = async (opts: Opts, fn: (store: IncidentStore, redis: Redis, config: Pick<Config, 'redis'>) => Promise<void>) => {
     const config = await deps.loadConfig(configPath(opts));
-    const redis = deps.connect(config);
+    let redis: Redis | undefined;
     try {
+      redis = await deps.connect(config);
       await fn(new IncidentStore(redis, config.redis.prefix), redis, config);
     } catch (err) {
       deps.stderr(`cmpha incidents: ${errorMessage(err)}\n`);
       deps.setExitCode(1);
     } finally {
-      redis.disconnect();
+      redis?.disconnect();
     }
   };
   const incidents = program.command('incidents').description('recorded host failures: what was fenced, moved and notified');

@@ -1,8 +1,8 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
 import type { Config } from '../../config/types.js';
 import { errorMessage } from '../../shared/errors.js';
+import { connectRedisOnce } from '../../shared/redis-connect.js';
 import type { Logger } from '../../shared/logger.js';
 import { acknowledge } from '../../notifier/ack.js';
 import { createNotificationService } from '../../notifier/service.js';
@@ -53,15 +53,8 @@ export async function runNotifyTest(config: Pick<Config, 'notifiers' | 'escalati
 
 /** Records an acknowledgement in Redis, where the running controller's escalation looks before each repeat. */
 export async function runNotifyAck(config: Pick<Config, 'redis'>, incidentId: string, by: string, out: Out): Promise<void> {
-  const redis = new Redis(config.redis.url, {
-    password: config.redis.password?.reveal(),
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 5000,
-    retryStrategy: () => null,
-  });
+  const redis = await connectRedisOnce(config.redis);
   try {
-    await redis.connect();
     await acknowledge(redis, config.redis.prefix, incidentId, by);
     out.write(`acknowledged ${incidentId} as ${by}: repeats stop at the next interval\n`);
   } finally {
