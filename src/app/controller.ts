@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
 import { createDetector, createProber } from '../detector/index.js';
 import type { Prober, RoundReport } from '../detector/types.js';
+import { checkAllFencing } from '../fencing/check-fencing.js';
 import { createFenceDriver } from '../fencing/create-driver.js';
 import type { FenceDriver } from '../fencing/types.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
@@ -110,11 +111,26 @@ export async function startController(config: Config, opts: ControllerOptions): 
     },
   });
 
-  // Hosts Nova knows (enabled ones) that cmpha could not fence: they would never be evacuated.
+  // Enabled hosts cmpha could not fence now: no driver configured, or a BMC that did not answer its last
+  // status read (checked every FENCING_CHECK_MS, read-only). They would never be evacuated.
+  let bmcBroken = new Set<string>();
   function updateFencingGauge(report: RoundReport): void {
-    const unfenceable = report.hosts.filter((h) => h.verdict !== 'maintenance' && fenceDriverFor(h.host) === null).length;
+    const unfenceable = report.hosts.filter((h) => h.verdict !== 'maintenance' && (fenceDriverFor(h.host) === null || bmcBroken.has(h.host))).length;
     metrics.hostsWithoutFencing.set(unfenceable);
   }
+  const FENCING_CHECK_MS = 5 * 60_000;
+  const checkBmcs = async () => {
+    try {
+      const statuses = await checkAllFencing(Object.values(config.hosts).filter((h) => h.fence.driver !== 'none'), config.fencing, { logger });
+      bmcBroken = new Set(statuses.filter((st) => !st.works && st.driver !== 'noop').map((st) => st.host));
+      for (const st of statuses) if (!st.works && st.driver !== 'noop') logger.warn({ host: st.host, bmc: st.bmc, code: st.code, note: st.note }, 'fencing would not work for this host now');
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'BMC status check failed');
+    }
+  };
+  void checkBmcs();
+  const bmcTimer = setInterval(() => { void checkBmcs(); }, FENCING_CHECK_MS);
+  bmcTimer.unref();
 
   const readiness = trackReadiness(metrics, async (): Promise<ReadinessReport> => {
     let redisOk = false;
@@ -155,6 +171,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
     lastRound: () => last,
     async stop() {
       clearInterval(readyTimer);
+      clearInterval(bmcTimer);
       await detector.stop();
       await recovery.stop();
       await baseNotifier.stop();

@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSim, type RunningSim } from '../../src/sim/index.js';
+import { freePort } from '../helpers/ports.js';
+import { ProcessGroup } from '../helpers/processes.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+
+// `cmpha run` as operators start it, against the simulated cloud: the daemon, its metrics endpoint and a failover.
+describe('cmpha run', () => {
+  const group = new ProcessGroup();
+  let sim: RunningSim;
+  let redis: RedisServer;
+  let metricsPort: number;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    sim = await runSim({ hosts: 3, instancesPerHost: 3, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 6, evacuateSeconds: 1, seed: 11 });
+    metricsPort = await freePort();
+    appendFileSync(sim.configPath, [
+      '', '[detector]', 'interval = 1s', 'heartbeat_timeout = 3s', 'leader_lease = 5s',
+      '[fencing]', 'poll_interval = 200ms',
+      '[evacuation]', 'verify_poll_interval = 300ms', 'stagger = 50ms',
+      '[redis]', `url = ${redis.url}`, 'prefix = cmpha-run-test',
+      '[metrics]', `listen = 127.0.0.1:${metricsPort}`,
+      '[logging]', 'format = json', '',
+    ].join('\n'));
+  });
+  afterAll(async () => {
+    await group.stopAll();
+    await sim?.close();
+    await redis?.stop();
+  });
+
+  it('serves metrics and readiness, recovers a powered-off host, and stops cleanly on SIGTERM', async () => {
+    const bin = new URL('../../bin/cmpha.js', import.meta.url).pathname;
+    const child = group.start(process.execPath, [bin, 'run', '--config', sim.configPath]);
+    let logs = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { logs += d; });
+    const base = `http://127.0.0.1:${metricsPort}`;
+    await until(async () => (await fetch(`${base}/readyz`).catch(() => null))?.status === 200, 20_000);
+    const ready = await (await fetch(`${base}/readyz`)).json() as { ready: boolean; checks: { role: string } };
+    expect(ready).toMatchObject({ ready: true, checks: { role: 'leader' } });
+
+    const victim = 'compute1';
+    const movable = sim.world.serverList.filter((s) => s.host === victim && (s.vmState === 'active' || s.vmState === 'error')).map((s) => s.id);
+    expect(movable.length).toBeGreaterThan(0);
+    await fetch(`${sim.controlUrl}/sim/hosts/${victim}/power-off`, { method: 'POST' });
+
+    type State = { servers: { id: string; host: string; status: string }[] };
+    await until(async () => {
+      const st = await (await fetch(`${sim.controlUrl}/sim/state`)).json() as State;
+      return movable.every((id) => { const s = st.servers.find((x) => x.id === id); return s?.host === 'spare1' && s.status === 'ACTIVE'; });
+    }, 60_000);
+
+    const calls = await (await fetch(`${sim.controlUrl}/sim/calls`)).json() as { method: string; path: string; service: string }[];
+    const evacuations = calls.filter((c) => c.service === 'nova' && c.method === 'POST' && /\/action$/.test(c.path));
+    expect(evacuations).toHaveLength(movable.length);
+
+    await until(async () => /cmpha_incidents_closed_total\{outcome="resolved"\} 1/.test(await (await fetch(`${base}/metrics`)).text()), 20_000);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/cmpha_failover_duration_seconds_count 1/);
+    expect(text).toMatch(/cmpha_evacuations_total\{result="ok"\} \d+/);
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(lint.stdout + lint.stderr).toBe('');
+    expect(lint.status).toBe(0);
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    process.kill(child.pid!, 'SIGTERM');
+    expect(await exited).toBe(0);
+    // The BMC and cloud passwords never reach the log.
+    const password = /password = (.+)/.exec((await import('node:fs')).readFileSync(sim.configPath, 'utf8'))![1]!;
+    expect(logs).not.toContain(password);
+    expect(logs).toMatch(/cmpha controller started/);
+  }, 120_000);
+});
+
+async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
