@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createDetector } from '../../detector/detector.js';
 import { createProber } from '../../detector/prober.js';
 import { resume } from '../../detector/storm-brake-store.js';
+import type { HostConfig } from '../../config/types.js';
 import type { HostReport, RoundReport } from '../../detector/types.js';
 import { createOpenStack } from '../../openstack/index.js';
 import { formatDuration } from '../../shared/duration.js';
@@ -19,8 +20,8 @@ interface CheckOptions {
 }
 
 /** One line per host: what each signal said and what the controller would do. */
-export function formatCheckTable(report: RoundReport): string {
-  const rows: string[][] = [['HOST', 'ZONE', 'VERDICT', 'ACTION', 'NOVA', 'MGMT IP', 'INSTANCES', 'SUSPECT SINCE']];
+export function formatCheckTable(report: RoundReport, hosts: Readonly<Record<string, HostConfig>> = {}): string {
+  const rows: string[][] = [['HOST', 'ZONE', 'VERDICT', 'ACTION', 'FENCING', 'NOVA', 'MGMT IP', 'INSTANCES', 'SUSPECT SINCE']];
   for (const h of report.hosts) {
     const e = h.evidence;
     const inst = e.instances.checked || e.instances.note
@@ -31,6 +32,7 @@ export function formatCheckTable(report: RoundReport): string {
       h.zone ?? '-',
       h.verdict,
       h.action + (h.incidentId ? ` (${h.incidentId})` : ''),
+      fencingOf(h.host, hosts),
       e.nova.says,
       e.mgmt.ip ? `${e.mgmt.ip} ${e.mgmt.result}` : e.mgmt.result,
       inst,
@@ -45,15 +47,26 @@ export function formatCheckTable(report: RoundReport): string {
     `storm brake: ${report.stormBrake.active ? `ON (${report.stormBrake.reason})` : 'off'}`,
   ];
   lines.push('', flags.join('; '));
+  const unfenceable = report.hosts.filter((h) => h.verdict !== 'maintenance' && fencingOf(h.host, hosts) === 'NONE');
+  if (unfenceable.length > 0) {
+    lines.push('', `NOT FENCEABLE (no [host:NAME] driver): ${unfenceable.map((h) => h.host).join(', ')}: these hosts would never be evacuated; see cmpha doctor`);
+  }
   for (const h of report.hosts.filter((x) => x.verdict !== 'healthy' && x.verdict !== 'maintenance')) {
     lines.push('', `${h.host}: ${h.verdict}`, ...h.evidence.reasons.map((r) => `  - ${r}`));
   }
   return `${lines.join('\n')}\n`;
 }
 
-function jsonReport(report: RoundReport): string {
+/** The fencing driver a host would be fenced with; NONE means it would never be evacuated. */
+function fencingOf(host: string, hosts: Readonly<Record<string, HostConfig>>): string {
+  const driver = hosts[host]?.fence.driver ?? 'none';
+  return driver === 'none' ? 'NONE' : driver;
+}
+
+function jsonReport(report: RoundReport, hostConfigs: Readonly<Record<string, HostConfig>>): string {
   const hosts = report.hosts.map((h: HostReport) => ({
-    host: h.host, verdict: h.verdict, evidence: h.evidence, action: h.action, ...(h.incidentId ? { incidentId: h.incidentId } : {}),
+    host: h.host, verdict: h.verdict, evidence: h.evidence, action: h.action, fencing: fencingOf(h.host, hostConfigs).toLowerCase(),
+    ...(h.incidentId ? { incidentId: h.incidentId } : {}),
   }));
   return `${JSON.stringify({
     hosts,
@@ -82,7 +95,7 @@ export function registerCheckCommands(program: Command): void {
       await detector.runRound();
       await sleep(Math.min(config.detector.intervalMs, 2000));
       const report = await detector.runRound();
-      process.stdout.write(opts.json ? jsonReport(report) : formatCheckTable(report));
+      process.stdout.write(opts.json ? jsonReport(report, config.hosts) : formatCheckTable(report, config.hosts));
       if (!opts.json) process.stdout.write(`(checked in ${formatDuration(report.durationMs)}; nothing was acted on)\n`);
       if (report.isolated || report.probeFailed) process.exitCode = EXIT_BLIND;
     });
@@ -93,8 +106,9 @@ export function registerCheckCommands(program: Command): void {
     .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
     .action(async (opts: { config?: string }) => {
       const config = await loadCliConfig(opts.config ?? program.opts<{ config?: string }>().config);
-      const redis = await connectRedisOnce(config.redis);
+      let redis: Awaited<ReturnType<typeof connectRedisOnce>> | undefined;
       try {
+        redis = await connectRedisOnce(config.redis);
         const r = await resume(redis, config.redis.prefix);
         if (r.brakeActive) {
           const since = r.since === null ? '' : ` since ${new Date(r.since).toISOString()}`;
@@ -105,14 +119,10 @@ export function registerCheckCommands(program: Command): void {
           process.stdout.write('the storm brake is not on: nothing to resume (the controller drops the request at its next round)\n');
         }
       } catch (err) {
-        process.stderr.write(`cmpha resume: cannot reach Redis at ${redactUrl(config.redis.url)}: ${errorMessage(err)}\n`);
+        process.stderr.write(`cmpha resume: ${errorMessage(err)}\n`);
         process.exitCode = 1;
       } finally {
-        redis.disconnect();
+        redis?.disconnect();
       }
     });
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

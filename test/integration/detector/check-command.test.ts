@@ -100,3 +100,26 @@ describe('cmpha resume', () => {
     expect(await store.resumeRequested()).toBe(true);
   });
 });
+
+describe('cmpha check: fencing', () => {
+  it('names the hosts that have no fencing configured and would never be evacuated', async () => {
+    const { readFileSync, writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(tmpdir(), 'cmpha-check-'));
+    try {
+      // Drop compute4's [host:...] section: Nova still lists it, but cmpha has no BMC for it.
+      const text = readFileSync(sim.configPath, 'utf8').replace(/\[host:compute4\][^[]*/, '');
+      const conf = path.join(dir, 'cmpha.conf');
+      writeFileSync(conf, text);
+      const { out } = await run('check', '--config', conf);
+      expect(out).toMatch(/^compute4\s.*\sNONE\s/m);
+      expect(out).toMatch(/^compute1\s.*\sredfish\s/m);
+      expect(out).toMatch(/NOT FENCEABLE \(no \[host:NAME\] driver\): compute4: these hosts would never be evacuated/);
+      const json = JSON.parse((await run('check', '--config', conf, '--json')).out) as { hosts: { host: string; fencing: string }[] };
+      expect(json.hosts.find((h) => h.host === 'compute4')?.fencing).toBe('none');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
