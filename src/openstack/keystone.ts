@@ -3,7 +3,7 @@ import { CmphaError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock, type Clock } from '../shared/time.js';
 import { OpenStackError, type OpenStackService } from './errors.js';
-import type { HttpClient, HttpMethod, HttpResponse } from './http.js';
+import type { HttpClient, HttpRequest, HttpResponse } from './http.js';
 
 export interface CatalogEndpoint {
   readonly interface: string;
@@ -27,16 +27,8 @@ interface Token {
   readonly projectId?: string;
 }
 
-export interface AuthedRequest {
-  readonly service: OpenStackService;
-  readonly method: HttpMethod;
-  readonly url: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: unknown;
-  readonly idempotent: boolean;
-  readonly outcomeUnknownCode?: string;
-  readonly signal?: AbortSignal;
-}
+/** A request that gets the session's token; the same shape as an unauthenticated one. */
+export type AuthedRequest = HttpRequest;
 
 /** Stop using a token this long before Keystone's `expires_at`. */
 const REFRESH_MARGIN_MS = 2 * 60_000;
