@@ -2,7 +2,7 @@ import type { CloudAuth, CloudConfig } from '../config/types.js';
 import { CmphaError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock, type Clock } from '../shared/time.js';
-import { OpenStackError, type OpenStackService } from './errors.js';
+import { OpenStackError } from './errors.js';
 import type { HttpClient, HttpRequest, HttpResponse } from './http.js';
 
 export interface CatalogEndpoint {
