@@ -1,6 +1,6 @@
 import { CmphaError } from '../shared/errors.js';
 
-export type OpenStackService = 'keystone' | 'nova' | 'neutron';
+export type OpenStackService = 'keystone' | 'nova' | 'neutron' | 'placement';
 
 /** A POST evacuate failed in a way that leaves open whether Nova acted; re-read the server and its migrations. */
 export const NOVA_EVACUATE_OUTCOME_UNKNOWN = 'nova_evacuate_outcome_unknown';
@@ -54,7 +54,7 @@ export function isOpenStackError(err: unknown, code?: string): err is OpenStackE
   return err instanceof OpenStackError && (code === undefined || err.code === code);
 }
 
-const SERVICE_LABEL: Record<OpenStackService, string> = { keystone: 'Keystone', nova: 'Nova', neutron: 'Neutron' };
+const SERVICE_LABEL: Record<OpenStackService, string> = { keystone: 'Keystone', nova: 'Nova', neutron: 'Neutron', placement: 'Placement' };
 
 export function serviceLabel(service: OpenStackService): string {
   return SERVICE_LABEL[service];

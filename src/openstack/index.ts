@@ -5,11 +5,14 @@ import { HttpClient } from './http.js';
 import { IdentityClient } from './identity.js';
 import { KeystoneSession } from './keystone.js';
 import { NovaClient } from './nova.js';
+import { PlacementClient } from './placement.js';
 import type { IdentityApi } from './types.js';
 
 export interface OpenStack {
   readonly nova: NovaClient;
   readonly identity: IdentityApi;
+  /** Spare capacity at compute microversion 2.88 and later; answers null on clouds without Placement. */
+  readonly placement: PlacementClient;
   readonly session: KeystoneSession;
 }
 
@@ -32,7 +35,9 @@ export function createOpenStack(cloud: CloudConfig, deps: OpenStackDeps): OpenSt
     retryBaseDelayMs: deps.retryBaseDelayMs,
   });
   const session = new KeystoneSession(cloud, http, { logger, clock: deps.clock });
-  return { nova: new NovaClient(session, { logger }), identity: new IdentityClient(session), session };
+  return {
+    nova: new NovaClient(session, { logger }), identity: new IdentityClient(session), placement: new PlacementClient(session, { logger }), session,
+  };
 }
 
 export {
@@ -41,4 +46,5 @@ export {
 export { KeystoneSession } from './keystone.js';
 export { NovaClient, MAX_MICROVERSION, MIN_MICROVERSION } from './nova.js';
 export { IdentityClient } from './identity.js';
+export { PlacementClient, PLACEMENT_MICROVERSION } from './placement.js';
 export type * from './types.js';

@@ -16,7 +16,9 @@ export interface ComputeService {
 }
 
 export interface Hypervisor {
+  /** A UUID from microversion 2.53: the same UUID as the host's resource provider in Placement. */
   readonly id: string;
+  /** Nova's `hypervisor_hostname`: the resource provider's name (usually, not always, the service host). */
   readonly hostname: string;
   /** The compute service's host name (the key everything else uses). */
   readonly serviceHost: string;
@@ -113,4 +115,39 @@ export interface KeystoneUser {
 
 export interface IdentityApi {
   getUser(id: string, opts?: CallOptions): Promise<KeystoneUser | null>;
+}
+
+/** Free room on a compute host by Placement's arithmetic: (total − reserved) × allocation_ratio − used. */
+export interface HostCapacity {
+  readonly vcpusFree: number;
+  readonly ramMbFree: number;
+  /** The resource provider the figures come from. */
+  readonly providerUuid: string;
+}
+
+/** One resource class of a provider's inventory, as Placement stores it. */
+export interface ProviderInventory {
+  readonly total: number;
+  readonly reserved: number;
+  readonly allocationRatio: number;
+  /** The most one consumer (server) may take from this provider. */
+  readonly maxUnit: number;
+}
+
+export interface ResourceProvider {
+  readonly uuid: string;
+  readonly name: string;
+  readonly generation: number;
+}
+
+/**
+ * The Placement reads cmpha makes. From compute microversion 2.88 Nova no longer reports vCPU/RAM usage;
+ * Placement is where it lives.
+ */
+export interface PlacementApi {
+  /**
+   * Free vCPU and RAM of the hypervisor's resource provider; null when the cloud has no Placement endpoint
+   * (or one too old) or Placement knows no provider for it. Other failures throw.
+   */
+  hostCapacity(hypervisor: Pick<Hypervisor, 'id' | 'hostname'>, opts?: CallOptions): Promise<HostCapacity | null>;
 }

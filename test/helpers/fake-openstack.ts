@@ -5,10 +5,13 @@ import type { AddressInfo } from 'node:net';
 
 // A loopback Keystone + Nova that answers the way the real ones do (nova-facts.md): 201 and X-Subject-Token,
 // a catalog, version documents, OpenStack-API-Version echo, pagination links, Nova error bodies and request
-// ids, 401 for revoked tokens, and faults (status codes, connection resets, hangs) on demand.
+// ids, 401 for revoked tokens, and faults (status codes, connection resets, hangs) on demand. Placement (resource
+// providers, inventories, usages) is served at /placement with its version document and error bodies.
+
+export type FakeService = 'keystone' | 'nova' | 'placement';
 
 export interface RecordedCall {
-  readonly service: 'keystone' | 'nova';
+  readonly service: FakeService;
   readonly method: string;
   /** Path below the service prefix, e.g. `/servers/detail`. */
   readonly path: string;
@@ -16,7 +19,7 @@ export interface RecordedCall {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: unknown;
   readonly rawBody: string;
-  /** Microversion the call was served at (Nova only). */
+  /** Microversion the call was served at (Nova and Placement). */
   readonly microversion?: string;
 }
 
@@ -26,7 +29,7 @@ export type Fault =
   | { readonly hang: true };
 
 interface FaultRule {
-  readonly service: 'keystone' | 'nova';
+  readonly service: FakeService;
   readonly method: string;
   readonly path: string | RegExp;
   readonly fault: Fault;
@@ -63,6 +66,19 @@ export interface FakeOpenStackOptions {
   readonly authDelayMs?: number;
   /** Serve HTTPS with this key and certificate (PEM). */
   readonly tls?: { readonly key: string; readonly cert: string };
+  /** Catalog without a placement service (clouds before Newton, or a catalog that hides it). */
+  readonly noPlacement?: boolean;
+  /** Highest Placement microversion (default 1.39, as in Zed). */
+  readonly placementMaxVersion?: string;
+}
+
+/** A resource provider as the fake Placement holds it: inventories and usages per resource class, as the API spells them. */
+export interface FakeProvider {
+  readonly uuid: string;
+  readonly name: string;
+  generation: number;
+  readonly inventories: Record<string, { total: number; reserved?: number; allocation_ratio?: number; max_unit?: number; min_unit?: number; step_size?: number }>;
+  readonly usages: Record<string, number>;
 }
 
 const DEFAULT_CREDS: FakeCredentials = {
@@ -102,6 +118,7 @@ export class FakeOpenStack {
   readonly migrations: Record<string, unknown>[] = [];
   readonly aggregates: Record<string, unknown>[] = [];
   readonly users: Record<string, unknown>[] = [];
+  readonly providers: FakeProvider[] = [];
   /** When false, every token is refused (a revoked user, a broken Keystone). */
   acceptTokens = true;
   /** When set, GET /v3/users answers 403 (a token without identity:get_user). */
@@ -161,11 +178,11 @@ export class FakeOpenStack {
   }
 
   /** The next `times` matching requests get `fault` instead of an answer. */
-  fail(service: 'keystone' | 'nova', method: string, path: string | RegExp, fault: Fault, times = 1): void {
+  fail(service: FakeService, method: string, path: string | RegExp, fault: Fault, times = 1): void {
     this.#faults.push({ service, method, path, fault, remaining: times });
   }
 
-  callsTo(service: 'keystone' | 'nova', method?: string, path?: string | RegExp): RecordedCall[] {
+  callsTo(service: FakeService, method?: string, path?: string | RegExp): RecordedCall[] {
     return this.calls.filter((c) => c.service === service && (method === undefined || c.method === method)
       && (path === undefined || (typeof path === 'string' ? c.path === path : path.test(c.path))));
   }
@@ -212,10 +229,59 @@ export class FakeOpenStack {
       }
       return this.#nova(res, method, path, query, body, microversion);
     }
+    if (url.pathname.startsWith('/placement')) {
+      const path = url.pathname.slice('/placement'.length) || '/';
+      const asked = /^placement (\S+)$/.exec(headers['openstack-api-version'] ?? '')?.[1];
+      const microversion = asked ?? '1.0';
+      this.calls.push({ service: 'placement', method, path, query, headers, body, rawBody, microversion });
+      if (this.#applyFault(res, 'placement', method, path, 'placement')) return;
+      return this.#placement(res, method, path, query, headers, microversion);
+    }
     this.#json(res, 404, { message: 'not found' });
   }
 
-  #applyFault(res: http.ServerResponse, service: 'keystone' | 'nova', method: string, path: string, kind: 'keystone' | 'nova'): boolean {
+  get placementUrl(): string {
+    return `${this.#base}/placement`;
+  }
+
+  /** Placement as Zed answers: version document without a token, `{"errors": [...]}` bodies, the version echoed. */
+  #placement(res: http.ServerResponse, method: string, path: string, query: Record<string, string>, headers: Record<string, string>, mv: string): void {
+    const max = this.#opts.placementMaxVersion ?? '1.39';
+    if (path === '/') {
+      return this.#json(res, 200, { versions: [{ id: 'v1.0', max_version: max, min_version: '1.0', status: 'CURRENT', links: [{ rel: 'self', href: '' }] }] });
+    }
+    if (!this.acceptTokens || !this.#valid.has(headers['x-auth-token'] ?? '')) {
+      return this.#json(res, 401, { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } });
+    }
+    if (!atLeast(max, mv)) return this.#placementError(res, 406, `Unacceptable version header: ${mv}`, mv);
+    let m: RegExpExecArray | null;
+    if (method === 'GET' && path === '/resource_providers') {
+      const list = this.providers.filter((p) => (!query.name || p.name === query.name) && (!query.uuid || p.uuid === query.uuid));
+      return this.#json(res, 200, {
+        resource_providers: list.map((p) => ({
+          uuid: p.uuid, name: p.name, generation: p.generation, parent_provider_uuid: null, root_provider_uuid: p.uuid,
+          links: [{ rel: 'self', href: `/placement/resource_providers/${p.uuid}` }],
+        })),
+      }, undefined, mv);
+    }
+    if (method === 'GET' && (m = /^\/resource_providers\/([^/]+)\/(inventories|usages)$/.exec(path))) {
+      const p = this.providers.find((x) => x.uuid === decodeURIComponent(m![1]!));
+      if (!p) return this.#placementError(res, 404, `No resource provider with uuid ${m[1]} found`, mv);
+      if (m[2] === 'usages') return this.#json(res, 200, { usages: p.usages, resource_provider_generation: p.generation }, undefined, mv);
+      const inventories = Object.fromEntries(Object.entries(p.inventories).map(([rc, i]) => [rc, {
+        allocation_ratio: 1.0, max_unit: i.total, min_unit: 1, reserved: 0, step_size: 1, ...i,
+      }]));
+      return this.#json(res, 200, { inventories, resource_provider_generation: p.generation }, undefined, mv);
+    }
+    this.#placementError(res, 404, 'The resource could not be found.', mv);
+  }
+
+  #placementError(res: http.ServerResponse, status: number, detail: string, mv: string): void {
+    const title = status === 404 ? 'Not Found' : status === 406 ? 'Not Acceptable' : status === 403 ? 'Forbidden' : 'Error';
+    this.#json(res, status, { errors: [{ status, title, detail, code: 'placement.undefined_code', request_id: `req-${randomUUID()}` }] }, undefined, mv);
+  }
+
+  #applyFault(res: http.ServerResponse, service: FakeService, method: string, path: string, kind: FakeService): boolean {
     const rule = this.#faults.find((f) => f.remaining > 0 && f.service === service && f.method === method
       && (typeof f.path === 'string' ? f.path === path : f.path.test(path)));
     if (!rule) return false;
@@ -227,6 +293,7 @@ export class FakeOpenStack {
     }
     if ('hang' in fault) return true;
     if (fault.body !== undefined) this.#json(res, fault.status, fault.body);
+    else if (kind === 'placement') this.#placementError(res, fault.status, 'Unexpected error.', '1.0');
     else if (kind === 'nova') this.#novaError(res, fault.status, 'Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.');
     else this.#json(res, fault.status, { error: { code: fault.status, title: 'Error', message: 'An unexpected error prevented the server from fulfilling your request.' } });
     return true;
@@ -305,6 +372,12 @@ export class FakeOpenStack {
           // Regions other than the first point at a path nothing answers, so a wrong pick shows.
           url: r === regions[0] ? this.computeUrl : `${this.#base}/compute-${r}/v2.1`,
         }))),
+      });
+    }
+    if (!this.#opts.noPlacement) {
+      catalog.push({
+        type: 'placement', name: 'placement', id: 'svc-placement',
+        endpoints: ['public', 'internal'].map((i) => ({ id: `ep-p-${i}`, interface: i, region: regions[0], region_id: regions[0], url: this.placementUrl })),
       });
     }
     catalog.push({ type: 'image', name: 'glance', id: 'svc-image', endpoints: [{ id: 'ep-img', interface: 'public', region: regions[0], region_id: regions[0], url: `${this.#base}/image` }] });
@@ -426,11 +499,11 @@ export class FakeOpenStack {
     this.#json(res, status, { [key]: { code: status, message } }, mv);
   }
 
-  #json(res: http.ServerResponse, status: number, body: unknown, mv?: string): void {
+  #json(res: http.ServerResponse, status: number, body: unknown, mv?: string, placementMv?: string): void {
     const text = JSON.stringify(body);
-    const headers = mv !== undefined
-      ? this.#novaHeaders(mv, Buffer.byteLength(text))
-      : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'x-openstack-request-id': `req-${randomUUID()}` };
+    const plain: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'x-openstack-request-id': `req-${randomUUID()}` };
+    if (placementMv !== undefined) Object.assign(plain, { 'OpenStack-API-Version': `placement ${placementMv}`, Vary: 'OpenStack-API-Version' });
+    const headers = mv !== undefined ? this.#novaHeaders(mv, Buffer.byteLength(text)) : plain;
     res.writeHead(status, headers);
     res.end(text);
   }

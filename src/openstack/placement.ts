@@ -1,0 +1,177 @@
+import type { Logger } from '../shared/logger.js';
+import { OpenStackError } from './errors.js';
+import type { HttpResponse } from './http.js';
+import type { KeystoneSession } from './keystone.js';
+import { compareMicroversions, parseMicroversion } from './nova.js';
+import type { CallOptions, HostCapacity, Hypervisor, PlacementApi, ProviderInventory, ResourceProvider } from './types.js';
+
+/**
+ * The Placement microversion cmpha sends. Inventories and usages exist from 1.0; 1.14 (Queens) is the first
+ * with nested providers, so a provider list answered at it names root and parent, and any cloud whose Nova
+ * has 2.88 (Yoga) has a Placement far newer.
+ */
+export const PLACEMENT_MICROVERSION = '1.14';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type Json = Record<string, unknown>;
+
+interface VersionInfo { id?: string; max_version?: string; min_version?: string; status?: string }
+
+/** Placement over HTTP: the few reads that tell how much room a compute host has left. */
+export class PlacementClient implements PlacementApi {
+  readonly #session: KeystoneSession;
+  readonly #logger: Logger;
+  #checked: Promise<string | null> | null = null;
+  #warned = false;
+
+  constructor(session: KeystoneSession, deps: { logger: Logger }) {
+    this.#session = session;
+    this.#logger = deps.logger;
+  }
+
+  /**
+   * The Placement endpoint, once its version document says it speaks PLACEMENT_MICROVERSION; null when the
+   * catalog has none or it is too old. A failure to read the document is thrown and not remembered.
+   */
+  endpoint(opts: CallOptions = {}): Promise<string | null> {
+    if (!this.#checked) {
+      this.#checked = this.#check(opts.signal).then(
+        (base) => {
+          // A missing endpoint is not remembered: the next token's catalog may have one.
+          if (base === null) this.#checked = null;
+          return base;
+        },
+        (err: unknown) => {
+          this.#checked = null;
+          throw err;
+        },
+      );
+    }
+    return this.#checked;
+  }
+
+  /** The provider named `name` (Nova names a compute node's provider by its hypervisor_hostname), or null. */
+  async findProvider(name: string, opts: CallOptions = {}): Promise<ResourceProvider | null> {
+    const base = await this.endpoint(opts);
+    if (base === null) return null;
+    const res = await this.#get<{ resource_providers?: unknown[] }>(base, `/resource_providers?name=${encodeURIComponent(name)}`, opts.signal);
+    const found = (res.data?.resource_providers ?? []).map(toProvider).find((p) => p !== null && p.name === name);
+    return found ?? null;
+  }
+
+  /** The provider's inventory per resource class (VCPU, MEMORY_MB, DISK_GB...); null when Placement has no such provider. */
+  async inventories(uuid: string, opts: CallOptions = {}): Promise<Record<string, ProviderInventory> | null> {
+    const base = await this.endpoint(opts);
+    if (base === null) return null;
+    const res = await this.#getOrNull<{ inventories?: unknown }>(base, `/resource_providers/${encodeURIComponent(uuid)}/inventories`, opts.signal);
+    if (!res) return null;
+    const out: Record<string, ProviderInventory> = {};
+    for (const [rc, raw] of Object.entries(obj(res.data?.inventories))) {
+      const inv = toInventory(raw);
+      if (inv) out[rc] = inv;
+    }
+    return out;
+  }
+
+  /** What the provider's consumers (servers, incoming moves) use per resource class; null when there is no such provider. */
+  async usages(uuid: string, opts: CallOptions = {}): Promise<Record<string, number> | null> {
+    const base = await this.endpoint(opts);
+    if (base === null) return null;
+    const res = await this.#getOrNull<{ usages?: unknown }>(base, `/resource_providers/${encodeURIComponent(uuid)}/usages`, opts.signal);
+    if (!res) return null;
+    const out: Record<string, number> = {};
+    for (const [rc, v] of Object.entries(obj(res.data?.usages))) if (typeof v === 'number' && Number.isFinite(v)) out[rc] = v;
+    return out;
+  }
+
+  async hostCapacity(hypervisor: Pick<Hypervisor, 'id' | 'hostname'>, opts: CallOptions = {}): Promise<HostCapacity | null> {
+    if ((await this.endpoint(opts)) === null) return null;
+    // From 2.53 the hypervisor id is the compute node's UUID, which is its provider's UUID: one call saved.
+    let uuid = UUID_RE.test(hypervisor.id) ? hypervisor.id : null;
+    let inv = uuid ? await this.inventories(uuid, opts) : null;
+    if (!inv && hypervisor.hostname) {
+      const provider = await this.findProvider(hypervisor.hostname, opts);
+      uuid = provider?.uuid ?? null;
+      inv = uuid ? await this.inventories(uuid, opts) : null;
+    }
+    if (!uuid || !inv) return null;
+    const vcpu = inv.VCPU;
+    const ram = inv.MEMORY_MB;
+    if (!vcpu || !ram) return null;
+    const used = await this.usages(uuid, opts);
+    if (!used) return null;
+    return { vcpusFree: free(vcpu, used.VCPU ?? 0), ramMbFree: free(ram, used.MEMORY_MB ?? 0), providerUuid: uuid };
+  }
+
+  async #check(signal?: AbortSignal): Promise<string | null> {
+    let base: string;
+    try {
+      base = await this.#session.endpoint('placement', signal);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'endpoint_not_found') throw err;
+      this.#warnOnce({}, 'the catalog has no placement endpoint: spare capacity is unknown at compute microversion 2.88 and later');
+      return null;
+    }
+    const res = await this.#session.send<{ versions?: VersionInfo[] }>({
+      service: 'placement', method: 'GET', url: `${base}/`, idempotent: true, signal,
+    });
+    const doc = res.data?.versions?.find((v) => v.id === 'v1.0') ?? res.data?.versions?.[0];
+    const max = parseMicroversion(doc?.max_version ?? '');
+    if (!max || compareMicroversions(max, parseMicroversion(PLACEMENT_MICROVERSION)!) < 0) {
+      this.#warnOnce({ endpoint: base, serverMax: doc?.max_version ?? null, needs: PLACEMENT_MICROVERSION },
+        'Placement is too old for cmpha to read capacity: spare capacity is unknown at compute microversion 2.88 and later');
+      return null;
+    }
+    this.#logger.debug({ endpoint: base, serverMax: doc!.max_version, microversion: PLACEMENT_MICROVERSION }, 'placement found');
+    return base;
+  }
+
+  #warnOnce(fields: Record<string, unknown>, message: string): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#logger.warn(fields, message);
+  }
+
+  #get<T>(base: string, path: string, signal?: AbortSignal): Promise<HttpResponse<T>> {
+    return this.#session.send<T>({
+      service: 'placement', method: 'GET', url: base + path, idempotent: true, signal,
+      headers: { 'OpenStack-API-Version': `placement ${PLACEMENT_MICROVERSION}` },
+    });
+  }
+
+  async #getOrNull<T>(base: string, path: string, signal?: AbortSignal): Promise<HttpResponse<T> | null> {
+    try {
+      return await this.#get<T>(base, path, signal);
+    } catch (err) {
+      if (err instanceof OpenStackError && err.status === 404) return null;
+      throw err;
+    }
+  }
+}
+
+/** Room left for new consumers, rounded down: Placement admits a claim only while used + claim ≤ capacity. */
+function free(inv: ProviderInventory, used: number): number {
+  return Math.floor((inv.total - inv.reserved) * inv.allocationRatio - used);
+}
+
+function obj(v: unknown): Json {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
+}
+
+function num(v: unknown, dflt: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : dflt;
+}
+
+function toInventory(raw: unknown): ProviderInventory | null {
+  const i = obj(raw);
+  if (typeof i.total !== 'number' || !Number.isFinite(i.total)) return null;
+  // Placement's own defaults for fields a body leaves out.
+  return { total: i.total, reserved: num(i.reserved, 0), allocationRatio: num(i.allocation_ratio, 1), maxUnit: num(i.max_unit, i.total) };
+}
+
+function toProvider(raw: unknown): ResourceProvider | null {
+  const p = obj(raw);
+  if (typeof p.uuid !== 'string' || typeof p.name !== 'string') return null;
+  return { uuid: p.uuid, name: p.name, generation: num(p.generation, 0) };
+}
