@@ -6,7 +6,7 @@ import type { Keystone } from './keystone.js';
 import type { BmcMode, SimHost } from './types.js';
 import type { World } from './world.js';
 
-export type SimService = 'nova' | 'keystone' | 'neutron' | 'redfish';
+export type SimService = 'nova' | 'keystone' | 'neutron' | 'placement' | 'redfish';
 
 /** Fault injection for the cloud's APIs (Nova only unless `services` says otherwise). */
 export interface FaultSettings {
@@ -241,7 +241,7 @@ export function applyFaults(target: FaultSettings, input: Record<string, unknown
     target.latencyMs = input.latencyMs;
   }
   if (input.services !== undefined) {
-    const ok = ['nova', 'keystone', 'neutron', 'redfish'];
+    const ok = ['nova', 'keystone', 'neutron', 'placement', 'redfish'];
     if (!Array.isArray(input.services) || !input.services.every((s) => ok.includes(s as string))) {
       throw bad(`services must be a list drawn from ${ok.join(', ')}`);
     }

@@ -62,6 +62,7 @@ export class Keystone {
       entry('identity', 'keystone', `${b}/identity`, 'a1b2c3d4e5f60718293a4b5c6d7e8f90'),
       entry('compute', 'nova', `${b}/compute/v2.1`, 'b1b2c3d4e5f60718293a4b5c6d7e8f90'),
       entry('network', 'neutron', `${b}/network`, 'c1b2c3d4e5f60718293a4b5c6d7e8f90'),
+      entry('placement', 'placement', `${b}/placement`, 'd1b2c3d4e5f60718293a4b5c6d7e8f90'),
     ];
   }
 

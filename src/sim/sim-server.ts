@@ -8,6 +8,7 @@ import type { SimRequest, SimResponse } from './http-types.js';
 import { Keystone } from './keystone.js';
 import { Neutron } from './neutron.js';
 import { Nova } from './nova.js';
+import { Placement, placementError } from './placement.js';
 import { Redfish } from './redfish.js';
 import type { World } from './world.js';
 
@@ -40,6 +41,7 @@ function serviceOf(path: string): SimService | 'sim' | null {
   if (path.startsWith('/compute')) return 'nova';
   if (path.startsWith('/identity')) return 'keystone';
   if (path.startsWith('/network')) return 'neutron';
+  if (path.startsWith('/placement')) return 'placement';
   if (path.startsWith('/redfish')) return 'redfish';
   if (path.startsWith('/sim')) return 'sim';
   return null;
@@ -50,6 +52,7 @@ function malformed(service: SimService | 'sim' | null): SimHttpError {
     case 'nova': return novaError(400, 'Malformed request body');
     case 'keystone': return keystoneError(400, 'The request body is not valid JSON.');
     case 'neutron': return neutronError(400, 'HTTPBadRequest', 'Malformed request body');
+    case 'placement': return placementError(400, 'Malformed JSON in request body.');
     default: return new SimHttpError(400, { error: 'request body is not valid JSON' });
   }
 }
@@ -60,6 +63,7 @@ function internalError(service: SimService | 'sim' | null): SimHttpError {
       return novaError(500, "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'oslo_db.exception.DBConnectionError'>");
     case 'keystone': return keystoneError(500, 'An unexpected error prevented the server from fulfilling your request.');
     case 'neutron': return neutronError(500, 'HTTPInternalServerError', 'Request Failed: internal server error while processing your request.');
+    case 'placement': return new SimHttpError(500, { errors: [{ status: 500, title: 'Internal Server Error', detail: 'The server has either erred or is incapable of performing the requested operation.', code: 'placement.undefined_code' }] });
     default: return new SimHttpError(500, { error: 'internal error' });
   }
 }
@@ -82,7 +86,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
-/** Serves Keystone, Nova, Neutron, Redfish and the /sim control API from one loopback HTTP server. */
+/** Serves Keystone, Nova, Neutron, Placement, Redfish and the /sim control API from one loopback HTTP server. */
 export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Promise<SimHttp> {
   const log = opts.logger ?? silentLogger;
   const host = opts.host ?? '127.0.0.1';
@@ -93,6 +97,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
   const keystone = new Keystone(world, urls);
   const nova = new Nova(world, keystone, urls);
   const neutron = new Neutron(world, keystone);
+  const placement = new Placement(world, keystone);
   const redfish = new Redfish(world);
   const control = new Control(world, keystone, calls, faults, {
     ...(opts.afterChange ? { afterChange: opts.afterChange } : {}),
@@ -172,6 +177,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
         case 'keystone': r = await keystone.handle(sreq); break;
         case 'nova': r = await nova.handle(sreq); break;
         case 'neutron': r = await neutron.handle(sreq); break;
+        case 'placement': r = await placement.handle(sreq); break;
         case 'redfish': r = await redfish.handle(sreq); break;
         default: r = null;
       }
