@@ -28,6 +28,21 @@ export interface CmphaOptions {
   readonly name: string;
   /** Replaces [cloud] auth_url (a fault-injecting proxy in front of Keystone). */
   readonly authUrl?: string;
+  /** Settings changed from the lab's cmpha.conf: { 'detector.heartbeat_timeout': '15s' }. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+/** Sets `key = value` in `[section]` of an INI text, replacing the key if the section has it. */
+export function setIni(text: string, section: string, key: string, value: string): string {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.trim() === `[${section}]`);
+  if (start < 0) return `${text}\n[${section}]\n${key} = ${value}\n`;
+  let end = lines.findIndex((l, i) => i > start && /^\[/.test(l.trim()));
+  if (end < 0) end = lines.length;
+  const at = lines.findIndex((l, i) => i > start && i < end && new RegExp(`^${key}\\s*=`).test(l.trim()));
+  if (at >= 0) lines[at] = `${key} = ${value}`;
+  else lines.splice(start + 1, 0, `${key} = ${value}`);
+  return lines.join('\n');
 }
 
 export class CmphaHarness {
@@ -74,7 +89,11 @@ export class CmphaHarness {
     await new Promise<void>((resolve) => this.hook!.listen(hookPort, '127.0.0.1', resolve));
 
     let conf = readFileSync(this.lab.cmphaConf, 'utf8').replace(/^url = redis:.*$/m, `url = ${this.redis.url}`);
-    if (this.opts.authUrl) conf = conf.replace(/^auth_url = .*$/m, `auth_url = ${this.opts.authUrl}`);
+    if (this.opts.authUrl) conf = setIni(conf, 'cloud', 'auth_url', this.opts.authUrl);
+    for (const [k, v] of Object.entries(this.opts.settings ?? {})) {
+      const [section, key] = k.split('.') as [string, string];
+      conf = setIni(conf, section, key, v);
+    }
     conf += `\n[notifier:pager]\ntype = webhook\npreset = generic-json\nurl = http://127.0.0.1:${hookPort}/alert\nevents = *\n`;
     this.configPath = path.join(this.lab.dir, 'state', `cmpha-${this.opts.name}.conf`);
     writeFileSync(this.configPath, conf, { mode: 0o600 });

@@ -308,7 +308,9 @@ EOF
 
   uwsgi_ini keystone "$PORT_KEYSTONE" /usr/bin/keystone-wsgi-public 2 "OS_KEYSTONE_CONFIG_DIR=$ETC/keystone"
   uwsgi_ini placement "$PORT_PLACEMENT" /usr/bin/placement-api 1 "OS_PLACEMENT_CONFIG_DIR=$ETC/placement"
-  uwsgi_ini nova-api "$PORT_NOVA" /usr/bin/nova-api-wsgi 2 "OS_NOVA_CONFIG_DIR=$ETC/nova"
+  # Four workers: a request that waits on a dead compute over RPC (GET /os-hypervisors/detail at 2.88+ asks
+  # every compute for its uptime) holds one for rpc_response_timeout, 60 s. Debian's own default is 16.
+  uwsgi_ini nova-api "$PORT_NOVA" /usr/bin/nova-api-wsgi 4 "OS_NOVA_CONFIG_DIR=$ETC/nova"
 }
 
 uwsgi_ini() { # NAME PORT WSGI_FILE PROCESSES ENV
@@ -705,6 +707,7 @@ read -r MEM PSS <<< "$(memory_mib)"
 {
   cat "$STATE/install.env" 2> /dev/null || true
   echo "start_seconds=$START_S"
+  echo "processes_started=${LAB_STARTED:-0}"
   echo "memory_rss_mib=$MEM"
   echo "memory_pss_mib=$PSS"
   echo "report_interval=$LAB_REPORT_INTERVAL"

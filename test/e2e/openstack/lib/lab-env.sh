@@ -72,6 +72,7 @@ start_bg() {
   # setsid execs in place, but give the kernel a moment so /proc shows the final program.
   sleep 0.05
   record_pid "$name" "$pid"
+  LAB_STARTED=$((${LAB_STARTED:-0} + 1))
   log "started $name (pid $pid)"
 }
 
