@@ -59,7 +59,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
     ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
   });
   connection.on('error', (err) => logger.warn({ err: errorMessage(err) }, 'redis connection error'));
-  const { nova, identity } = createOpenStack(config.cloud, { logger });
+  const { nova, identity, placement } = createOpenStack(config.cloud, { logger });
 
   const countDeliveries = (records: readonly DeliveryRecord[]) => {
     for (const r of records) if (!r.skipped) metrics.notifications.inc({ channel: r.channel, result: r.ok ? 'sent' : 'failed' });
@@ -90,7 +90,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
   const recovery = await startRecoveryWorker(config, {
-    logger, connection, nova, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    logger, connection, nova, placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
     isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
   });
 

@@ -3,7 +3,8 @@ import { MgmtAddressBook, type MgmtAddress } from '../detector/mgmt-addresses.js
 import { createProber } from '../detector/prober.js';
 import type { ProbeResult } from '../detector/types.js';
 import { skipReason } from '../evacuator/select.js';
-import { freeCapacity, isReservedSpare, type Need } from '../evacuator/spare-plan.js';
+import { spareCapacity } from '../evacuator/spare-capacity.js';
+import { isReservedSpare, type Need } from '../evacuator/spare-plan.js';
 import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
 import { createOpenStack, MIN_MICROVERSION } from '../openstack/index.js';
 import type { ComputeService, Hypervisor, NovaApi, Server } from '../openstack/types.js';
@@ -60,7 +61,9 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const timeoutMs = deps.probeTimeoutMs ?? 3000;
   const ev = config.evacuation;
   const sharedStorage = ev.sharedStorage ?? false;
-  const nova = deps.nova ?? createOpenStack(config.cloud, { logger }).nova;
+  const own = deps.nova ? null : createOpenStack(config.cloud, { logger });
+  const nova = deps.nova ?? own!.nova;
+  const placement = deps.placement ?? own?.placement;
   const checks: DoctorCheck[] = [];
 
   // Independent of Nova: start them now, collect them last.
@@ -139,15 +142,19 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
 
   let spareProblems: ReadonlyMap<string, string> = new Map();
   if (view) {
-    const admissionSpares: AdmissionSpare[] = spares.map((h) => {
+    const admissionSpares: AdmissionSpare[] = await mapLimit(spares, CONCURRENCY, async (h) => {
       const svc = serviceOf.get(h)!;
       const hv = view.hypervisors.find((x) => x.serviceHost === h);
-      const own = listed.get(h);
+      const onSpare = listed.get(h);
       const claim = redis.claimedSpares.get(h);
       const unusable = svc.state !== 'up' || svc.forcedDown ? 'not up' : claim ? `claimed by incident ${claim}` : undefined;
+      const cap = await spareCapacity(hv, Array.isArray(onSpare) ? onSpare : undefined, placement, { signal });
       return {
-        host: h, zone: svc.zone ?? null, ...(unusable ? { unusable } : {}),
-        candidate: { host: h, serviceId: svc.id, enabled: svc.status === 'enabled', ...(svc.zone ? { zone: svc.zone } : {}), ...freeCapacity(hv, Array.isArray(own) ? own : undefined) },
+        host: h, zone: svc.zone ?? null, ...(unusable ? { unusable } : {}), ...(cap.why ? { capacityUnknown: cap.why } : {}),
+        candidate: {
+          host: h, serviceId: svc.id, enabled: svc.status === 'enabled', ...(svc.zone ? { zone: svc.zone } : {}),
+          ...(cap.freeVcpus !== undefined ? { freeVcpus: cap.freeVcpus, freeRamMb: cap.freeRamMb } : {}),
+        },
       };
     });
     const admission = admitSpares(

@@ -14,6 +14,8 @@ export interface AdmissionSpare {
   readonly zone: string | null;
   /** Why the pipeline would pass it over (not up, claimed by an incident...), or undefined when usable. */
   readonly unusable?: string;
+  /** Why its free capacity is unknown (Nova reports none and Placement gave none), when it is. */
+  readonly capacityUnknown?: string;
   readonly candidate: SpareCandidate;
 }
 
@@ -77,7 +79,9 @@ export function admitSpares(hosts: readonly AdmissionHost[], spares: readonly Ad
     if (unfit.length > 0) {
       checks.push({ name, status: 'fail', detail: `spare(s) too small for ${unfit.join(', ')}: ${spareList}${skipped}` });
     } else if (largest && usable.every((c) => c.freeVcpus === undefined)) {
-      checks.push({ name, status: 'warn', detail: `${spareList}: Nova reports no capacity (from microversion 2.88 it lives in Placement), so whether the largest host `
+      const whys = [...new Set(nearby.filter((s) => s.unusable === undefined && s.capacityUnknown).map((s) => `${s.host}: ${s.capacityUnknown}`))];
+      const why = whys.length > 0 ? whys.join('; ') : 'Nova reports no capacity (from microversion 2.88 it lives in Placement)';
+      checks.push({ name, status: 'warn', detail: `${spareList}: ${why}, so whether the largest host `
         + `(${largest.host}: ${largest.vcpus} vCPU, ${largest.ramMb} MB) fits cannot be told; the pipeline assumes it does${skipped}` });
     } else {
       const need = largest ? `; largest host ${largest.host} needs ${largest.vcpus} vCPU, ${largest.ramMb} MB` : '; no server to evacuate yet';

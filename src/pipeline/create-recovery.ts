@@ -10,7 +10,7 @@ import type { FenceDriver } from '../fencing/types.js';
 import { IncidentStore, type OpenResult } from '../incidents/incident-store.js';
 import { isFinalInstanceState, isTerminalStatus, type OpenIncidentRequest } from '../incidents/types.js';
 import type { NotificationService } from '../notifier/types.js';
-import type { NovaApi } from '../openstack/types.js';
+import type { NovaApi, PlacementApi } from '../openstack/types.js';
 import { CmphaError, errorMessage, isRetryable } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { sleep, systemClock, type Clock } from '../shared/time.js';
@@ -46,6 +46,8 @@ export interface RecoveryDeps {
   readonly connection?: Redis;
   readonly redisUrl?: string;
   readonly nova: NovaApi;
+  /** Spare capacity from Placement when Nova reports none (microversion 2.88 and later). */
+  readonly placement?: PlacementApi;
   readonly fenceDriverFor: (host: string) => FenceDriver | null;
   readonly notifier: NotificationService;
   readonly isHostAlive: HostAliveCheck;
@@ -128,7 +130,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   });
 
   const ctxFor = (incidentId: string): StepContext => ({
-    incidentId, store: incidents, nova: deps.nova, evacuation: config.evacuation, fencing: config.fencing,
+    incidentId, store: incidents, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}), evacuation: config.evacuation, fencing: config.fencing,
     logger: logger.child({ incidentId }), clock, metrics: deps.metrics, signal: stopping.signal,
   });
 

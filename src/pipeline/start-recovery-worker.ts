@@ -42,13 +42,16 @@ export async function startRecoveryWorker(
     maxRetriesPerRequest: null,
     ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
   });
-  const nova = opts.nova ?? createOpenStack(config.cloud, { logger: opts.logger }).nova;
+  // A given Nova comes with its own Placement or none: never mix a caller's Nova with a client of our own.
+  const own = opts.nova ? null : createOpenStack(config.cloud, { logger: opts.logger });
+  const nova = opts.nova ?? own!.nova;
+  const placement = opts.placement ?? own?.placement;
   const notifier = opts.notifier ?? createNotificationService({
     notifiers: config.notifiers, escalation: config.escalation, redis: connection, keyPrefix: config.redis.prefix, logger: opts.logger,
   });
   const recovery = createRecovery({
     ...opts,
-    config, connection, nova, notifier, logger: opts.logger,
+    config, connection, nova, ...(placement ? { placement } : {}), notifier, logger: opts.logger,
     fenceDriverFor: opts.fenceDriverFor ?? fenceDriversFromConfig(config, opts.logger),
     isHostAlive: opts.isHostAlive ?? novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, opts.clock ?? systemClock),
   });

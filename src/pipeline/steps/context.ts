@@ -1,7 +1,7 @@
 import type { EvacuationConfig, FencingConfig } from '../../config/types.js';
 import type { IncidentStore } from '../../incidents/incident-store.js';
 import type { IncidentRecord, TimelineEntry } from '../../incidents/types.js';
-import type { NovaApi, ComputeService } from '../../openstack/types.js';
+import type { NovaApi, ComputeService, PlacementApi } from '../../openstack/types.js';
 import { CmphaError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Clock } from '../../shared/time.js';
@@ -12,6 +12,8 @@ export interface StepContext {
   readonly incidentId: string;
   readonly store: IncidentStore;
   readonly nova: NovaApi;
+  /** Spare capacity when Nova reports none (microversion 2.88 and later); without it spares are assumed to fit. */
+  readonly placement?: PlacementApi;
   readonly evacuation: EvacuationConfig;
   readonly fencing: FencingConfig;
   readonly logger: Logger;

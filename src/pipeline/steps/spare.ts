@@ -1,4 +1,5 @@
-import { freeCapacity, isReservedSpare, planSpares, type SpareCandidate } from '../../evacuator/spare-plan.js';
+import { spareCapacity, type SpareCapacity } from '../../evacuator/spare-capacity.js';
+import { isReservedSpare, planSpares, type SpareCandidate } from '../../evacuator/spare-plan.js';
 import type { SpareAssignment } from '../../incidents/types.js';
 import type { ComputeService, Hypervisor, Server } from '../../openstack/types.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
@@ -58,11 +59,21 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
   }
   const hypervisors = usable.length > 0 ? await ctx.nova.listHypervisors({ signal: ctx.signal }) : [];
   const candidates: SpareCandidate[] = [];
+  const capacityOf = new Map<string, SpareCapacity>();
   for (const s of usable) {
     const hv: Hypervisor | undefined = hypervisors.find((h) => h.serviceHost === s.host);
     const needSum = hv && hv.vcpus !== undefined && (hv.vcpusUsed === undefined || hv.memoryMbUsed === undefined);
     const onSpare: Server[] | undefined = needSum ? await ctx.nova.listServersOnHost(s.host, { signal: ctx.signal }) : undefined;
-    candidates.push({ host: s.host, serviceId: s.id, enabled: s.status === 'enabled', ...(s.zone ? { zone: s.zone } : {}), ...freeCapacity(hv, onSpare) });
+    const cap = await spareCapacity(hv, onSpare, ctx.placement, { signal: ctx.signal });
+    capacityOf.set(s.host, cap);
+    candidates.push({
+      host: s.host, serviceId: s.id, enabled: s.status === 'enabled', ...(s.zone ? { zone: s.zone } : {}),
+      ...(cap.freeVcpus !== undefined ? { freeVcpus: cap.freeVcpus, freeRamMb: cap.freeRamMb } : {}),
+    });
+  }
+  const fromPlacement = candidates.filter((c) => capacityOf.get(c.host)?.source === 'placement');
+  if (fromPlacement.length > 0) {
+    await note(ctx, 'spare', 'info', `capacity from Placement: ${fromPlacement.map((c) => `${c.host} free ${c.freeVcpus} vCPU, ${c.freeRamMb} MB`).join('; ')}`);
   }
   const needs = pending.map((e) => ({ id: e.id, vcpus: e.flavor?.vcpus ?? 0, ramMb: e.flavor?.ramMb ?? 0 }));
   // Several incidents may plan at once (a rack dies): whoever loses a claim plans again without that spare.
@@ -87,7 +98,9 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
     left = left.filter((c) => !lost.includes(c.host));
   }
   const unknownCapacity = candidates.filter((c) => chosen.some((s) => s.host === c.host) && c.freeVcpus === undefined);
-  for (const c of unknownCapacity) await note(ctx, 'spare', 'warning', `Nova reports no capacity for spare ${c.host}; assuming it fits`);
+  for (const c of unknownCapacity) {
+    await note(ctx, 'spare', 'warning', `capacity of spare ${c.host} is unknown (${capacityOf.get(c.host)?.why ?? 'no figures'}); assuming it fits`);
+  }
   if (rejected.length > 0) await note(ctx, 'spare', 'info', `spares not used: ${rejected.map((r) => `${r.host} (${r.reason})`).join(', ')}`);
   if (chosen.length > 0) {
     await note(ctx, 'spare', 'info', `chose spare ${chosen.map((s) => `${s.host} for ${s.serverIds.length} server(s)`).join(', ')}`,
