@@ -406,7 +406,8 @@ export class World extends EventEmitter<WorldEvents> {
   private fits(h: SimHost, f: Flavor): boolean {
     const s = this.settings;
     const vcpuFree = h.vcpus * s.cpuAllocationRatio - h.vcpusUsed;
-    const ramFree = h.memoryMb * s.ramAllocationRatio - s.reservedHostMemoryMb - h.memoryMbUsed;
+    // As Placement (which Nova's scheduler asks) computes it: (total - reserved) x ratio - used.
+    const ramFree = (h.memoryMb - s.reservedHostMemoryMb) * s.ramAllocationRatio - h.memoryMbUsed;
     return vcpuFree >= f.vcpus && ramFree >= f.ram;
   }
 
