@@ -23,6 +23,9 @@ export interface Alert {
   readonly text: string;
 }
 
+/** Where the base cmpha.conf is, and the lab directory whose state/ receives logs and configs. */
+export type CmphaBase = Pick<LabInfo, 'dir' | 'cmphaConf'>;
+
 export interface CmphaOptions {
   /** Name for the log file under $CMPHA_LAB_DIR/state. */
   readonly name: string;
@@ -55,11 +58,11 @@ export class CmphaHarness {
   private log?: WriteStream;
   configPath = '';
 
-  private constructor(private readonly lab: LabInfo, private readonly opts: CmphaOptions) {
+  private constructor(private readonly lab: CmphaBase, private readonly opts: CmphaOptions) {
     this.logFile = path.join(lab.dir, 'state', `cmpha-${opts.name}.log`);
   }
 
-  static async start(lab: LabInfo, opts: CmphaOptions): Promise<CmphaHarness> {
+  static async start(lab: CmphaBase, opts: CmphaOptions): Promise<CmphaHarness> {
     if (!existsSync(path.join(REPO, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first (run.sh does)');
     const h = new CmphaHarness(lab, opts);
     try {

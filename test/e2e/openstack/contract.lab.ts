@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { contractSteps, type ContractTarget } from './contract-scenario.js';
-import { LabNova, labHost, readLab, until } from './lab.js';
+import { LabNova, labHost, readLab, resetLab } from './lab.js';
 
 let target: ContractTarget;
 let nova: LabNova;
@@ -12,16 +12,8 @@ const lab = readLab();
 describe('Nova contract: real OpenStack Zed lab', () => {
   beforeAll(async () => {
     nova = await LabNova.connect(lab);
-    // A scenario left half-done by an earlier run would change the answers: start from a clean source host.
-    await labHost('power-on', 'compute1');
-    await labHost('compute-start', 'compute1');
-    for (const s of await nova.serversOn('compute1')) await nova.deleteServer(s.id);
-    const svc = await nova.service('compute1');
-    if (svc.forced_down || svc.status === 'disabled') await nova.updateService('compute1', { forced_down: false, status: 'enabled' });
-    await until('compute1 and compute2 up', 120_000, async () => {
-      const all = await nova.services();
-      return ['compute1', 'compute2'].every((h) => all.find((s) => s.host === h)?.state === 'up');
-    });
+    // A scenario left half-done by an earlier run would change the answers: start from the lab's baseline.
+    await resetLab(nova);
     target = {
       name: 'lab',
       credentials: lab.admin,

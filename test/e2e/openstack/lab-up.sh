@@ -146,7 +146,8 @@ LOG_BASE=$LOG/rabbitmq
 PID_FILE=$LAB_DIR/rabbitmq/rabbit.pid
 SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-# The broker and its CLI find EPMD on port $PORT_EPMD (ERL_EPMD_PORT, set where they start).
+# The broker and every CLI it runs (its shutdown runs rabbitmqctl stop) use the lab's epmd, never a default one.
+export ERL_EPMD_PORT=$PORT_EPMD ERL_EPMD_ADDRESS=127.0.0.1
 EOF
 
   write_conf "$ETC/keystone/keystone.conf" <<EOF
@@ -530,8 +531,8 @@ start_hosts() {
     bmc_files "$h" "$n"
     start_bg "bmc-$h" ipmi_sim -c "$LAB_DIR/hosts/$h/lan.conf" -f "$LAB_DIR/hosts/$h/bmc.emu" -s "$LAB_DIR/hosts/$h/bmc-state" -n
     wait_for 20 "BMC of $h" ipmi "$h" chassis power status
-    # A host the last run left powered off stays off; everything else runs.
-    if [[ "$("$LAB_SRC/lab-host.sh" power-status "$h")" == on ]]; then "$LAB_SRC/lab-host.sh" compute-start "$h"; fi
+    # Every host comes up powered on, also one a test left off.
+    "$LAB_SRC/lab-host.sh" power-on "$h"
   done
 }
 
@@ -539,9 +540,10 @@ wait_computes() {
   local deadline=$(($(date +%s) + 180)) up
   while :; do
     /usr/bin/nova-manage --config-file "$ETC/nova/nova.conf" cell_v2 discover_hosts > /dev/null 2>&1 || true
-    up=$(os_admin compute service list --service nova-compute -f value -c Host -c State 2> /dev/null | awk '$2 == "up"' | wc -l)
-    local want=0 h
-    for h in "${LAB_HOSTS[@]}"; do [[ "$("$LAB_SRC/lab-host.sh" power-status "$h")" == on ]] && want=$((want + 1)); done
+    # A service left forced down (an evacuated host before its restore) never reads up; it only has to exist.
+    up=$(os_admin --os-compute-api-version 2.53 compute service list --service nova-compute --long -f value -c Host -c State -c 'Forced Down' 2> /dev/null \
+      | awk '$2 == "up" || $3 == "True"' | wc -l)
+    local want=${#LAB_HOSTS[@]}
     ((up >= want)) && break
     (($(date +%s) > deadline)) && die "only $up of $want nova-compute services are up after 180 s (logs: $LOG/nova-compute-*.log)"
     sleep 3

@@ -7,11 +7,13 @@ const read = (f) => (existsSync(path.join(dir, f)) ? readFileSync(path.join(dir,
 const env = read('last-up.env');
 if (env) console.log(`lab: ${env.trim().split('\n').join(', ')}`);
 const f = read('failover-timings.json');
+const fs = read('failover-sim-timings.json');
 if (f) {
   const t = JSON.parse(f);
-  const s = t.seconds;
+  const sim = fs ? JSON.parse(fs).seconds : {};
   console.log(`scenario 1 (${t.servers} servers, report_interval ${t.reportInterval} s, service_down_time ${t.serviceDownTime} s), seconds after power-off:`);
-  for (const [k, v] of Object.entries(s)) console.log(`  ${k.padEnd(22)} ${v}`);
+  console.log(`  ${'step'.padEnd(22)} ${'lab'.padStart(8)} ${'simulator'.padStart(10)}`);
+  for (const [k, v] of Object.entries(t.seconds)) console.log(`  ${k.padEnd(22)} ${String(v).padStart(8)} ${String(sim[k] ?? '-').padStart(10)}`);
 }
 for (const name of ['lab', 'sim']) {
   const c = read(`contract-${name}.json`);
