@@ -91,7 +91,7 @@ export class CmphaHarness {
     });
     await new Promise<void>((resolve) => this.hook!.listen(hookPort, '127.0.0.1', resolve));
 
-    let conf = readFileSync(this.lab.cmphaConf, 'utf8').replace(/^url = redis:.*$/m, `url = ${this.redis.url}`);
+    let conf = setIni(readFileSync(this.lab.cmphaConf, 'utf8'), 'redis', 'url', this.redis.url);
     if (this.opts.authUrl) conf = setIni(conf, 'cloud', 'auth_url', this.opts.authUrl);
     for (const [k, v] of Object.entries(this.opts.settings ?? {})) {
       const [section, key] = k.split('.') as [string, string];

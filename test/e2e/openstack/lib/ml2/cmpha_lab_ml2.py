@@ -8,10 +8,14 @@ so that a server that moves (evacuation) answers ping from its new host only.
 import os
 import subprocess
 
+# Neutron's get_ports names Port.port_forwardings, a backref this model adds; without the port-forwarding
+# service plugin nothing may import it, and listing ports then fails now and then with AttributeError.
+from neutron.db.models import port_forwarding  # noqa: F401
 from neutron_lib import constants
 from neutron_lib.api.definitions import portbindings
 from neutron_lib.plugins.ml2 import api
 from oslo_log import log
+from sqlalchemy import orm
 
 LOG = log.getLogger(__name__)
 HOST_SCRIPT = os.environ.get('CMPHA_LAB_HOST_SCRIPT')
@@ -32,6 +36,10 @@ def _run(*args):
 
 class AgentlessFlatDriver(api.MechanismDriver):
     def initialize(self):
+        try:
+            orm.configure_mappers()
+        except Exception as exc:  # Neutron configures them itself later; only the backref above matters
+            LOG.warning('cmpha lab: configure_mappers: %s', exc)
         LOG.info('cmpha lab: agentless flat mechanism driver, host script %s', HOST_SCRIPT)
 
     def bind_port(self, context):
