@@ -150,7 +150,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
       const unusable = svc.state !== 'up' || svc.forcedDown ? 'not up' : claim ? `claimed by incident ${claim}` : undefined;
       const cap = await spareCapacity(hv, Array.isArray(onSpare) ? onSpare : undefined, placement, { signal });
       return {
-        host: h, zone: svc.zone ?? null, ...(unusable ? { unusable } : {}), ...(cap.why ? { capacityUnknown: cap.why } : {}),
+        host: h, zone: svc.zone ?? null, ...(unusable ? { unusable } : {}), ...(cap.source === 'unknown' && cap.why ? { capacityUnknown: cap.why } : {}),
         candidate: {
           host: h, serviceId: svc.id, enabled: svc.status === 'enabled', ...(svc.zone ? { zone: svc.zone } : {}),
           ...(cap.freeVcpus !== undefined ? { freeVcpus: cap.freeVcpus, freeRamMb: cap.freeRamMb } : {}),

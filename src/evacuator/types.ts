@@ -22,7 +22,7 @@ export interface EvacuatorDeps {
   readonly store: IncidentStore;
   readonly config: EvacuationConfig;
   readonly gate: StartGate;
-  /** Re-asserts forced_down on the source host (Nova said "still in use"). */
+  /** Re-asserts forced_down, then the disable, on the source host (Nova said "still in use"). */
   readonly forceDown: () => Promise<void>;
   readonly logger: Logger;
   readonly clock: Clock;

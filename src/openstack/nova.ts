@@ -15,6 +15,14 @@ export const MAX_MICROVERSION = '2.93';
 /** Service UUIDs and `forced_down` in PUT /os-services/{id}: everything cmpha does rests on them. */
 export const MIN_MICROVERSION = '2.53';
 
+/**
+ * Hypervisors are listed at 2.87 at most. Measured on Nova Zed: from 2.88 `os-hypervisors/detail` asks each
+ * compute for its uptime, so while Nova still believes a dead compute is up the call waits 60 s (the RPC
+ * timeout) and answers 500, exactly when cmpha needs it; at 2.87 it answers in under a second, and it still
+ * carries the vCPU/RAM usage figures that 2.88 removed.
+ */
+export const HYPERVISOR_MAX_MICROVERSION = '2.87';
+
 const SERVERS_PAGE_SIZE = 500;
 const MAX_PAGES = 10_000;
 
@@ -35,6 +43,8 @@ interface CallSpec {
   readonly idempotent: boolean;
   readonly outcomeUnknownCode?: string;
   readonly signal?: AbortSignal;
+  /** Send at most this microversion for this call (the negotiated one when it is lower). */
+  readonly maxMicroversion?: string;
 }
 
 interface Link { rel?: string; href?: string }
@@ -89,7 +99,7 @@ export class NovaClient implements NovaApi {
   }
 
   async listHypervisors(opts: CallOptions = {}): Promise<Hypervisor[]> {
-    const raw = await this.#listAll('/os-hypervisors/detail', {}, 'hypervisors', opts.signal);
+    const raw = await this.#listAll('/os-hypervisors/detail', {}, 'hypervisors', opts.signal, HYPERVISOR_MAX_MICROVERSION);
     return raw.map(toHypervisor);
   }
 
@@ -178,7 +188,9 @@ export class NovaClient implements NovaApi {
   }
 
   async #callUrl<T>(method: HttpMethod, url: string, spec: CallSpec): Promise<HttpResponse<T>> {
-    const version = await this.microversion({ signal: spec.signal });
+    const negotiated = await this.microversion({ signal: spec.signal });
+    const version = spec.maxMicroversion !== undefined && compareMicroversions(parseMicroversion(spec.maxMicroversion)!, parseMicroversion(negotiated)!) < 0
+      ? spec.maxMicroversion : negotiated;
     const res = await this.#session.send<T>({
       service: 'nova', method, url, body: spec.body,
       headers: { 'OpenStack-API-Version': `compute ${version}` },
@@ -197,13 +209,13 @@ export class NovaClient implements NovaApi {
    * GETs every page of a Nova collection. The next link's query (marker, limit, filters) is kept but its
    * scheme and host are not: behind a proxy Nova often builds them from its own bind address.
    */
-  async #listAll(path: string, query: Record<string, string | undefined>, key: string, signal?: AbortSignal): Promise<unknown[]> {
+  async #listAll(path: string, query: Record<string, string | undefined>, key: string, signal?: AbortSignal, maxMicroversion?: string): Promise<unknown[]> {
     const base = (await this.#session.endpoint('compute', signal)) + path;
     const out: unknown[] = [];
     const seen = new Set<string>();
     let search = queryString(query);
     for (let page = 0; page < MAX_PAGES; page++) {
-      const res = await this.#callUrl<Record<string, unknown>>('GET', base + search, { idempotent: true, signal });
+      const res = await this.#callUrl<Record<string, unknown>>('GET', base + search, { idempotent: true, signal, ...(maxMicroversion ? { maxMicroversion } : {}) });
       const items = res.data?.[key];
       if (Array.isArray(items)) out.push(...items);
       const links = res.data?.[`${key}_links`];

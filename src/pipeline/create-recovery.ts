@@ -21,7 +21,7 @@ import { RedisStartGate } from './rate-gate.js';
 import type { StepContext } from './steps/context.js';
 import type { FenceHostFn } from './steps/fence.js';
 import { closeEarly, finalizeStep } from './steps/finalize.js';
-import { forceDownStep } from './steps/force-down.js';
+import { reassertDownStep } from './steps/reassert-down.js';
 import type { HostAliveCheck } from './steps/recheck-alive.js';
 
 export interface QueueTuning {
@@ -137,7 +137,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const evacDeps = (ctx: StepContext): EvacuatorDeps => ({
     nova: deps.nova, store: incidents, config: config.evacuation, gate, logger: ctx.logger, clock,
     sleep, metrics: deps.metrics, unknownSettleMs: tuning.unknownSettleMs,
-    forceDown: async () => { await forceDownStep(ctx, { again: true }); },
+    forceDown: () => reassertDownStep(ctx),
   });
 
   const isFinalAttempt = (job: Job, err: unknown) => !isRetryable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

@@ -75,6 +75,11 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
   if (fromPlacement.length > 0) {
     await note(ctx, 'spare', 'info', `capacity from Placement: ${fromPlacement.map((c) => `${c.host} free ${c.freeVcpus} vCPU, ${c.freeRamMb} MB`).join('; ')}`);
   }
+  const fromNova = candidates.filter((c) => capacityOf.get(c.host)?.source === 'nova');
+  if (fromNova.length > 0) {
+    // The hypervisor's figures know no allocation ratio: a spare may look fuller than the scheduler thinks.
+    await note(ctx, 'spare', 'info', `capacity from Nova's hypervisor figures (${capacityOf.get(fromNova[0]!.host)?.why ?? 'Placement not asked'}): ${fromNova.map((c) => `${c.host} free ${c.freeVcpus} vCPU, ${c.freeRamMb} MB`).join('; ')}`);
+  }
   const needs = pending.map((e) => ({ id: e.id, vcpus: e.flavor?.vcpus ?? 0, ramMb: e.flavor?.ramMb ?? 0 }));
   // Several incidents may plan at once (a rack dies): whoever loses a claim plans again without that spare.
   let chosen: SpareAssignment[] = [];

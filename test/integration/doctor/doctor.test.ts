@@ -136,8 +136,8 @@ describe('cmpha doctor', () => {
   });
 
   it('a spare too small for a host\'s servers: the zone\'s spare check and that host FAIL', async () => {
-    // Every host has 6 vCPU; compute1 carries 7 vCPU of servers (small, medium, large flavors), so spare1 cannot take them.
-    const { sim } = await world({ hostVcpus: 6 });
+    // Every host has 6 vCPU and no overcommit; compute1 carries 7 vCPU of servers (small, medium, large flavors), so spare1 cannot take them.
+    const { sim } = await world({ hostVcpus: 6, cpuAllocationRatio: 1 });
     const r = await doctor(sim);
     expect(r.ok).toBe(false);
     expect(check(r, 'spares:nova')).toMatchObject({ status: 'fail' });

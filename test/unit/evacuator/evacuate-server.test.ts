@@ -6,7 +6,7 @@ import type { IncidentRecord } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
 import { CmphaError } from '../../../src/shared/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { makeHarness, newRedis, type Harness } from '../pipeline/harness.js';
+import { evacuationDefaults, makeHarness, newRedis, type Harness } from '../pipeline/harness.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -92,12 +92,31 @@ describe('evacuateServer', () => {
   it('answers "still in use" by forcing the host down again, then evacuates', async () => {
     const { h, rec } = await deadHost(['a']);
     const svc = h.nova.services.get('cmp1')!;
+    // Only the force-down was lost; the disable for this incident stands and is not sent again.
+    svc.status = 'disabled';
+    svc.disabledReason = `${evacuationDefaults.disabledReasonPrefix} incident inc-1 ${new Date().toISOString()}`;
     svc.forcedDown = false;
     svc.state = 'up';
     expect((await evacuateServer(h.evac, rec, 'a')).state).toBe('evacuated');
     const order = h.nova.mutating().map((c) => c.method);
     expect(order).toEqual(['evacuate', 'updateService', 'evacuate']);
     expect(h.nova.mutating('updateService')[0]!.args[1]).toEqual({ forcedDown: true });
+  });
+
+  it('answers "still in use" after a lost force-down and disable by redoing both, in that order', async () => {
+    const { h, rec } = await deadHost(['a']);
+    const svc = h.nova.services.get('cmp1')!;
+    svc.forcedDown = false;
+    svc.state = 'up';
+    svc.status = 'enabled';
+    svc.disabledReason = null;
+    expect((await evacuateServer(h.evac, rec, 'a')).state).toBe('evacuated');
+    expect(h.nova.mutating().map((c) => c.method)).toEqual(['evacuate', 'updateService', 'updateService', 'evacuate']);
+    expect(h.nova.mutating('updateService').map((c) => c.args[1])).toEqual([
+      { forcedDown: true },
+      { status: 'disabled', disabledReason: expect.stringMatching(/ incident inc-1 /) },
+    ]);
+    expect(svc).toMatchObject({ forcedDown: true, status: 'disabled' });
   });
 
   it('marks the server failed when Nova refuses for good', async () => {

@@ -21,24 +21,27 @@ function placementAnswering(answer: () => Promise<HostCapacity | null>): Placeme
 }
 
 describe('spareCapacity', () => {
-  it('uses the hypervisor\'s figures while Nova reports them, without asking Placement', async () => {
-    const placement = placementAnswering(async () => ({ vcpusFree: 1, ramMbFree: 1, providerUuid: hv2_87.id }));
-    expect(await spareCapacity(hv2_87, undefined, placement)).toEqual({ freeVcpus: 12, freeRamMb: 24576, source: 'nova' });
-    expect(placement.asked).toEqual([]);
-  });
-
-  it('asks Placement when Nova reports no usage (2.88 and later)', async () => {
-    const placement = placementAnswering(async () => ({ vcpusFree: 60, ramMbFree: 40000, providerUuid: hv2_93.id }));
+  it('asks Placement first: it knows the allocation ratios the scheduler decides with', async () => {
+    const placement = placementAnswering(async () => ({ vcpusFree: 60, ramMbFree: 40000, providerUuid: hv2_87.id }));
+    expect(await spareCapacity(hv2_87, undefined, placement)).toEqual({ freeVcpus: 60, freeRamMb: 40000, source: 'placement' });
     expect(await spareCapacity(hv2_93, undefined, placement)).toEqual({ freeVcpus: 60, freeRamMb: 40000, source: 'placement' });
-    expect(placement.asked).toEqual(['spare1.example.org']);
+    expect(placement.asked).toEqual(['spare1.example.org', 'spare1.example.org']);
   });
 
-  it('unknown, with the reason, when Placement has no figures, fails, or is not given', async () => {
+  it('falls back to the hypervisor\'s figures when Placement has none, fails, or is not given, and says why', async () => {
+    const none = await spareCapacity(hv2_87, undefined, placementAnswering(async () => null));
+    expect(none).toEqual({ freeVcpus: 12, freeRamMb: 24576, source: 'nova', why: expect.stringMatching(/Placement gave no figures .*no resource provider spare1\.example\.org/) });
+    const broken = await spareCapacity(hv2_87, undefined, placementAnswering(async () => { throw new Error('Placement GET /resource_providers answered 503'); }));
+    expect(broken).toEqual({ freeVcpus: 12, freeRamMb: 24576, source: 'nova', why: 'Placement could not be read: Placement GET /resource_providers answered 503' });
+    expect(await spareCapacity(hv2_87, undefined, undefined)).toEqual({ freeVcpus: 12, freeRamMb: 24576, source: 'nova', why: 'Placement was not asked' });
+  });
+
+  it('unknown, with the reason, when neither Placement nor Nova has figures', async () => {
     const none = await spareCapacity(hv2_93, undefined, placementAnswering(async () => null));
-    expect(none).toEqual({ source: 'unknown', why: expect.stringMatching(/Placement gave none .*no resource provider spare1\.example\.org/) });
+    expect(none).toEqual({ source: 'unknown', why: expect.stringMatching(/Placement gave no figures .*no resource provider spare1\.example\.org.*, and Nova reports no usage$/) });
     const broken = await spareCapacity(hv2_93, undefined, placementAnswering(async () => { throw new Error('Placement GET /resource_providers answered 503'); }));
-    expect(broken).toEqual({ source: 'unknown', why: 'Nova reports no usage and Placement could not be read: Placement GET /resource_providers answered 503' });
-    expect((await spareCapacity(hv2_93, undefined, undefined)).why).toMatch(/Placement was not asked/);
+    expect(broken).toEqual({ source: 'unknown', why: 'Placement could not be read: Placement GET /resource_providers answered 503, and Nova reports no usage' });
+    expect((await spareCapacity(hv2_93, undefined, undefined)).why).toMatch(/Placement was not asked, and Nova reports no usage/);
     expect(await spareCapacity(undefined, undefined, placementAnswering(async () => null))).toEqual({ source: 'unknown', why: 'Nova lists no hypervisor for it' });
   });
 

@@ -7,7 +7,7 @@ import { IncidentStore } from '../../../src/incidents/incident-store.js';
 import type { DeliveryRecord, NotificationEvent, NotificationService } from '../../../src/notifier/types.js';
 import type { PrepareDeps } from '../../../src/pipeline/prepare-incident.js';
 import type { StepContext } from '../../../src/pipeline/steps/context.js';
-import { forceDownStep } from '../../../src/pipeline/steps/force-down.js';
+import { reassertDownStep } from '../../../src/pipeline/steps/reassert-down.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { systemClock } from '../../../src/shared/time.js';
 import { RecordingNova } from '../../helpers/recording-nova.js';
@@ -83,7 +83,7 @@ export function makeHarness(redis: Redis, opts: { evacuation?: Partial<Evacuatio
   };
   const evac: EvacuatorDeps = {
     nova, store, config: evacuation, gate: openGate,
-    forceDown: async () => { await forceDownStep(ctx, { again: true }); },
+    forceDown: () => reassertDownStep(ctx),
     logger: silentLogger, clock: systemClock, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
     unknownSettleMs: 50, inUseRetries: 3,
   };
