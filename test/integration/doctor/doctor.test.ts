@@ -79,7 +79,8 @@ describe('cmpha doctor', () => {
     expect(r.stdout).toContain('failover would work for 3 of 3 hosts');
     for (const h of ['compute1', 'compute2', 'compute3']) expect(r.stdout).toMatch(new RegExp(`^${h}\\s+compute\\s+nova\\s+up/enabled\\s+redfish on\\s+198\\.18\\.0\\.\\d+ answers\\s+.*\\bOK\\b`, 'm'));
     expect(r.stdout).toMatch(/^\s+ok\s+leader\s+controller ha1\/123 holds the leader lease/m);
-    expect(r.stdout).toMatch(/^\s+ok\s+spares:nova\s+spare1 \(free 32 vCPU/m);
+    // Placement figures, allocation ratio included: 32 vCPU × 4.
+    expect(r.stdout).toMatch(/^\s+ok\s+spares:nova\s+spare1 \(free 128 vCPU/m);
 
     // Read-only: Keystone token requests are the only mutating calls; no Nova change, no Redfish Reset.
     const calls = (await (await fetch(`${sim.controlUrl}/sim/calls`)).json()) as Array<{ service: string; method: string; path: string }>;
