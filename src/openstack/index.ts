@@ -11,7 +11,7 @@ import type { IdentityApi } from './types.js';
 export interface OpenStack {
   readonly nova: NovaClient;
   readonly identity: IdentityApi;
-  /** Spare capacity at compute microversion 2.88 and later; answers null on clouds without Placement. */
+  /** Spare capacity as the scheduler sees it (allocation ratios included); answers null on clouds without Placement. */
   readonly placement: PlacementClient;
   readonly session: KeystoneSession;
 }

@@ -110,7 +110,7 @@ export class PlacementClient implements PlacementApi {
       base = await this.#session.endpoint('placement', signal);
     } catch (err) {
       if ((err as { code?: string }).code !== 'endpoint_not_found') throw err;
-      this.#warnOnce({}, 'the catalog has no placement endpoint: spare capacity is unknown at compute microversion 2.88 and later');
+      this.#warnOnce({}, 'the catalog has no placement endpoint: spare capacity comes from the hypervisor figures, without allocation ratios');
       return null;
     }
     const res = await this.#session.send<{ versions?: VersionInfo[] }>({
@@ -120,7 +120,7 @@ export class PlacementClient implements PlacementApi {
     const max = parseMicroversion(doc?.max_version ?? '');
     if (!max || compareMicroversions(max, parseMicroversion(PLACEMENT_MICROVERSION)!) < 0) {
       this.#warnOnce({ endpoint: base, serverMax: doc?.max_version ?? null, needs: PLACEMENT_MICROVERSION },
-        'Placement is too old for cmpha to read capacity: spare capacity is unknown at compute microversion 2.88 and later');
+        'Placement is too old for cmpha to read capacity: spare capacity comes from the hypervisor figures, without allocation ratios');
       return null;
     }
     this.#logger.debug({ endpoint: base, serverMax: doc!.max_version, microversion: PLACEMENT_MICROVERSION }, 'placement found');

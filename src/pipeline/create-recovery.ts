@@ -46,7 +46,7 @@ export interface RecoveryDeps {
   readonly connection?: Redis;
   readonly redisUrl?: string;
   readonly nova: NovaApi;
-  /** Spare capacity from Placement when Nova reports none (microversion 2.88 and later). */
+  /** Spare capacity from Placement (asked first: it knows the allocation ratios); the hypervisor's figures otherwise. */
   readonly placement?: PlacementApi;
   readonly fenceDriverFor: (host: string) => FenceDriver | null;
   readonly notifier: NotificationService;

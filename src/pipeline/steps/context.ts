@@ -12,7 +12,7 @@ export interface StepContext {
   readonly incidentId: string;
   readonly store: IncidentStore;
   readonly nova: NovaApi;
-  /** Spare capacity when Nova reports none (microversion 2.88 and later); without it spares are assumed to fit. */
+  /** Spare capacity from Placement (asked first); without it the hypervisor's figures, and failing those the spare is assumed to fit. */
   readonly placement?: PlacementApi;
   readonly evacuation: EvacuationConfig;
   readonly fencing: FencingConfig;

@@ -6,7 +6,7 @@ import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { newRedis } from '../../unit/pipeline/harness.js';
 import { isEvacuate, pipelineWorld, waitClosed, type PipelineWorld } from './world.js';
 
-// At the simulator's default compute microversion 2.93 Nova reports no usage; the spare step asks Placement.
+// The spare step asks Placement first (allocation ratios included), then falls back to the hypervisor's figures.
 
 let redisServer: RedisServer;
 let redis: Redis;
