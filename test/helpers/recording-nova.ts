@@ -36,6 +36,8 @@ export class RecordingNova implements NovaApi {
   evacuateReads = 2;
   /** Optional interception of evacuate: return an error to throw it; `accept` says whether Nova took the request anyway. */
   onEvacuate?: (id: string, target: string | undefined) => { error: Error; accept: boolean } | undefined;
+  /** Hosts the scheduler finds no room on: an evacuation there ends with its migration in `error`. */
+  readonly fullHosts = new Set<string>();
   private readonly progress = new Map<string, { reads: number; target: string; migration: Mutable<Migration> }>();
   private seq = 0;
 
@@ -156,13 +158,13 @@ export class RecordingNova implements NovaApi {
       throw new CmphaError('nova_bad_request', `Compute service of ${s.host} is still in use.`);
     }
     if (target !== undefined && !this.services.has(target)) throw new CmphaError('nova_not_found', `Compute host ${target} not found.`);
-    const dest = target ?? [...this.services.values()].find((x) => x.host !== s.host && x.status === 'enabled' && x.state === 'up')?.host;
+    const dest = target ?? [...this.services.values()].find((x) => x.host !== s.host && x.status === 'enabled' && x.state === 'up' && !this.fullHosts.has(x.host))?.host;
     const migration: Mutable<Migration> = {
       id: String(++this.seq), instanceId: id, type: 'evacuation', status: 'accepted', sourceCompute: s.host,
       destCompute: dest ?? null, createdAt: new Date(), updatedAt: new Date(),
     };
     this.migrations.push(migration);
-    if (!dest) {
+    if (!dest || this.fullHosts.has(dest)) {
       migration.status = 'error';
       s.status = 'ERROR';
       s.vmState = 'error';

@@ -6,6 +6,7 @@ import type { IncidentRecord } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
 import { CmphaError } from '../../../src/shared/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { recoverServer } from '../../../src/evacuator/recover-server.js';
 import { evacuationDefaults, makeHarness, newRedis, type Harness } from '../pipeline/harness.js';
 
 let server: RedisServer;
@@ -117,6 +118,18 @@ describe('evacuateServer', () => {
       { status: 'disabled', disabledReason: expect.stringMatching(/ incident inc-1 /) },
     ]);
     expect(svc).toMatchObject({ forcedDown: true, status: 'disabled' });
+  });
+
+  it('when the spare turns out full in Nova\'s scheduler, evacuates once more without a target, and says so', async () => {
+    const { h, rec } = await deadHost(['a']);
+    h.nova.addHost('cmp2');
+    h.nova.fullHosts.add('spare1');
+    const entry = await recoverServer(h.evac, rec, 'a');
+    expect(entry).toMatchObject({ state: 'verified', retargetedFrom: 'spare1' });
+    expect(h.nova.mutating('evacuate').map((c) => c.args)).toEqual([['a', 'spare1'], ['a', undefined]]);
+    expect((await h.nova.getServer('a'))!.host).toBe('cmp2');
+    const timeline = (await h.store.get('inc-1'))!.timeline.map((t) => t.message);
+    expect(timeline).toContainEqual(expect.stringMatching(/a: evacuation to spare1 failed \(evacuation migration error\); evacuating it again without a target/));
   });
 
   it('marks the server failed when Nova refuses for good', async () => {
