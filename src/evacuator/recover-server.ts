@@ -7,7 +7,7 @@ const NO_ROOM = /evacuation migration (error|failed)/;
 
 /**
  * Evacuate, then verify. When an evacuation to a chosen spare fails in Nova's scheduler (the spare had
- * no room: Nova cannot tell us its capacity from microversion 2.88 on), the server is evacuated once more
+ * no room: its free capacity was unknown, or another incident took it meanwhile), the server is evacuated once more
  * without a target so the scheduler may find it a host. That second request follows a definitive failure
  * (migration error, server still on the source), so it is no blind repeat.
  */
