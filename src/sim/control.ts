@@ -21,6 +21,13 @@ export interface FaultSettings {
   services: SimService[];
 }
 
+/** How many faults were injected so far, so a test can tell "no fault happened" from "faults were handled". */
+export interface FaultCounts {
+  errors: number;
+  drops: number;
+  dropsAfter: number;
+}
+
 export const DEFAULT_FAULTS: FaultSettings = { errorRate: 0, latencyMs: 0, dropRate: 0, dropAfterRate: 0, services: ['nova'] };
 
 export interface RecordedCall {
@@ -88,7 +95,7 @@ export class Control {
     private readonly keystone: Keystone,
     private readonly calls: CallLog,
     private readonly faults: FaultSettings,
-    private readonly extra: { afterChange?: () => Promise<void>; netnsInfo?: () => unknown } = {},
+    private readonly extra: { afterChange?: () => Promise<void>; netnsInfo?: () => unknown; injected?: FaultCounts } = {},
   ) {}
 
   hostState(h: SimHost) {
@@ -177,7 +184,7 @@ export class Control {
       return { status: 200, body: out };
     }
     if (p === '/sim/faults') {
-      if (req.method === 'GET') return { status: 200, body: { ...this.faults } };
+      if (req.method === 'GET') return { status: 200, body: { ...this.faults, ...(this.extra.injected ? { injected: { ...this.extra.injected } } : {}) } };
       if (req.method === 'POST') {
         applyFaults(this.faults, body ?? {});
         return { status: 200, body: { ...this.faults } };

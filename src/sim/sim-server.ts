@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { sleep } from '../shared/time.js';
-import { CallLog, Control, DEFAULT_FAULTS, applyFaults, redact, type FaultSettings, type SimService } from './control.js';
+import { CallLog, Control, DEFAULT_FAULTS, applyFaults, redact, type FaultCounts, type FaultSettings, type SimService } from './control.js';
 import { SimHttpError, keystoneError, neutronError, novaError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import { Keystone } from './keystone.js';
@@ -99,7 +99,9 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
   const neutron = new Neutron(world, keystone);
   const placement = new Placement(world, keystone);
   const redfish = new Redfish(world);
+  const injected: FaultCounts = { errors: 0, drops: 0, dropsAfter: 0 };
   const control = new Control(world, keystone, calls, faults, {
+    injected,
     ...(opts.afterChange ? { afterChange: opts.afterChange } : {}),
     ...(opts.netnsInfo ? { netnsInfo: opts.netnsInfo } : {}),
   });
@@ -164,11 +166,15 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
       const faulty = service !== null && service !== 'sim' && faults.services.includes(service);
       if (faulty && faults.latencyMs > 0) await sleep(faults.latencyMs);
       if (faulty && faults.dropRate > 0 && Math.random() < faults.dropRate) {
+        injected.drops += 1;
         if (call) call.status = 0;
         req.socket.destroy();
         return;
       }
-      if (faulty && faults.errorRate > 0 && Math.random() < faults.errorRate) throw internalError(service);
+      if (faulty && faults.errorRate > 0 && Math.random() < faults.errorRate) {
+        injected.errors += 1;
+        throw internalError(service);
+      }
       if (bodyError !== null) throw malformed(service);
       const sreq: SimRequest = { method, url, path, headers: req.headers, body, rawBody: raw, bodyError };
       let r: SimResponse | null = null;
@@ -182,7 +188,9 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
         default: r = null;
       }
       if (!r) throw new SimHttpError(404, { error: `nothing at ${path}` });
-      if (r.drop || (faulty && faults.dropAfterRate > 0 && Math.random() < faults.dropAfterRate)) {
+      const dropAfter = !r.drop && faulty && faults.dropAfterRate > 0 && Math.random() < faults.dropAfterRate;
+      if (r.drop || dropAfter) {
+        if (dropAfter) injected.dropsAfter += 1;
         if (call) call.status = 0;
         req.socket.destroy();
         return;

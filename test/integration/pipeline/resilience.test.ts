@@ -115,8 +115,8 @@ describe('recovery pipeline resilience', () => {
     await r.incidents.open({ id: 'flaky-1', host: 'compute3', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'flaky-1', 90_000);
     expect(inc.status).toBe('resolved');
-    const failed500 = (await w.calls()).filter((c) => c.service === 'nova' && c.status === 500);
-    expect(failed500.length).toBeGreaterThan(0);
+    // Reads and writes alike were answered 500 (the call log holds only the writes, too few to be sure one failed).
+    expect((await w.injectedFaults()).errors).toBeGreaterThan(0);
     // Evacuate POSTs answered 500 were not applied: each server was accepted exactly once.
     const accepted = (await w.calls()).filter((c) => isEvacuate(c) && c.status === 200);
     for (const id of movable) expect(accepted.filter((c) => c.path.includes(id)), `accepted evacuations of ${id}`).toHaveLength(1);

@@ -34,6 +34,8 @@ export interface PipelineWorld {
   recovery(redis: Redis, extra?: Partial<RecoveryDeps>): Recovery;
   control(host: string, action: string, body?: unknown): Promise<void>;
   faults(body: Record<string, unknown>): Promise<void>;
+  /** Faults the simulator injected so far. */
+  injectedFaults(): Promise<{ errors: number; drops: number; dropsAfter: number }>;
   calls(): Promise<RecordedCall[]>;
   serversOn(host: string): Promise<Server[]>;
   waitNovaDown(host: string): Promise<void>;
@@ -84,6 +86,7 @@ export async function pipelineWorld(opts: SimOptions & { evacuation?: Partial<Co
     },
     control: async (host, action, body) => { await post(`/sim/hosts/${host}/${action}`, body); },
     faults: async (body) => { await post('/sim/faults', body); },
+    injectedFaults: async () => ((await (await fetch(`${sim.controlUrl}/sim/faults`)).json()) as { injected: { errors: number; drops: number; dropsAfter: number } }).injected,
     calls: async () => (await (await fetch(`${sim.controlUrl}/sim/calls`)).json()) as RecordedCall[],
     serversOn: (host) => nova.listServersOnHost(host),
     async waitNovaDown(host) {
