@@ -1,6 +1,8 @@
 // Shapes the detector shares with its callers (app, CLI, recovery pipeline). Everything in a verdict's
 // evidence is plain JSON so it can be printed by `cmpha check` and stored in the incident record.
 
+import type { IncidentOpener as IncidentOpenerOf, OpenIncidentRequest } from '../incidents/types.js';
+
 export type ProbeResult = 'alive' | 'silent' | 'unknown';
 
 /** Asks whether addresses answer. Throws (CmphaError code `probe_failed`) when the probe itself failed. */
@@ -146,18 +148,9 @@ export interface RoundReport {
   readonly hosts: readonly HostReport[];
 }
 
-export interface IncidentOpenRequest {
-  readonly id: string;
-  readonly host: string;
-  readonly failureStartedAt: number;
-  readonly evidence: HostEvidence;
-}
-
-/** Implemented by the recovery pipeline. `open` is idempotent on `id`. */
-export interface IncidentOpener {
-  hasOpenIncident(host: string): Promise<boolean>;
-  open(req: IncidentOpenRequest): Promise<{ created: boolean }>;
-}
+/** The incident store's contract (src/incidents), with the detector's evidence. */
+export type IncidentOpenRequest = OpenIncidentRequest<HostEvidence>;
+export type IncidentOpener = IncidentOpenerOf<HostEvidence>;
 
 export interface Detector {
   runRound(signal?: AbortSignal): Promise<RoundReport>;

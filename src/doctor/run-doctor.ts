@@ -12,7 +12,7 @@ import { errorMessage } from '../shared/errors.js';
 import { checkNotifiers } from './check-notifiers.js';
 import { checkRedis } from './check-redis.js';
 import { IMAGE_BACKED_WARNING, judgeHost, worst } from './host-verdict.js';
-import { mapLimit } from './map-limit.js';
+import { mapLimit } from '../shared/map-limit.js';
 import { admitSpares, type AdmissionSpare } from './spare-admission.js';
 import type { DoctorCheck, DoctorDeps, DoctorHost, DoctorReport } from './types.js';
 

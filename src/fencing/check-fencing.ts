@@ -1,3 +1,4 @@
+import { mapLimit } from '../shared/map-limit.js';
 import type { FencingConfig, HostConfig } from '../config/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { sleep, withTimeout } from '../shared/time.js';
@@ -64,14 +65,5 @@ export async function checkHostFencing(host: HostConfig, fencing: FencingConfig,
 
 /** Checks every host, a few at a time, in the order given. */
 export async function checkAllFencing(hosts: readonly HostConfig[], fencing: FencingConfig, deps: FenceDriverDeps & { signal?: AbortSignal; concurrency?: number } = {}): Promise<HostFenceStatus[]> {
-  const results: HostFenceStatus[] = new Array(hosts.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < hosts.length) {
-      const i = next++;
-      results[i] = await checkHostFencing(hosts[i]!, fencing, deps);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 8, hosts.length) }, worker));
-  return results;
+  return mapLimit(hosts, deps.concurrency ?? 8, (h) => checkHostFencing(h, fencing, deps));
 }

@@ -1,10 +1,10 @@
-import { isIP } from 'node:net';
+import { isIpLiteral } from '../config/fields.js';
 import { CmphaError } from '../shared/errors.js';
 import { FenceCode } from './codes.js';
 
 /** Refuses anything but an IP literal: a name would make every fence depend on DNS at the worst moment. */
 export function requireIpLiteral(address: string, where: string): string {
-  if (isIP(address) === 0) {
+  if (!isIpLiteral(address)) {
     throw new CmphaError(FenceCode.configInvalid, `${where}: BMC address "${address}" is not an IP literal (names would need DNS; give the BMC's IP address)`, {
       context: { address },
     });

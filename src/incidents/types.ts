@@ -117,17 +117,18 @@ export interface Incident extends IncidentRecord {
   readonly deliveries: readonly DeliveryRecord[];
 }
 
-export interface OpenIncidentRequest {
+/** `E`: the evidence's type as the opener's caller knows it (the detector: HostEvidence); stored as opaque JSON. */
+export interface OpenIncidentRequest<E = unknown> {
   readonly id: string;
   readonly host: string;
   readonly failureStartedAt: number;
-  readonly evidence: unknown;
+  readonly evidence: E;
 }
 
-/** What the detector needs. src/detector/types.ts declares the same shape. */
-export interface IncidentOpener {
+/** What the detector needs to open incidents. `open` is idempotent on `id`. */
+export interface IncidentOpener<E = unknown> {
   hasOpenIncident(host: string): Promise<boolean>;
-  open(req: OpenIncidentRequest): Promise<{ created: boolean }>;
+  open(req: OpenIncidentRequest<E>): Promise<{ created: boolean }>;
 }
 
 export interface OpenOptions {
