@@ -1,11 +1,16 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
+import { fieldDefaults, type Raw } from './declare.js';
 
 // INI values arrive as strings (the parser may turn `true`/`false` into booleans); these builders turn them
 // into typed values with messages that say what was expected.
 
-type Raw = string | boolean | number | undefined;
+/** Records the default a builder applies, so the reference shows the value the loader really uses. */
+function documented<S extends z.ZodType>(schema: S, defaultText: string | undefined): S {
+  if (defaultText !== undefined && defaultText !== '') fieldDefaults.add(schema as z.ZodType, { default: defaultText });
+  return schema;
+}
 
 const asText = (v: Raw): string | undefined => (v === undefined ? undefined : String(v).trim());
 
@@ -14,7 +19,7 @@ const raw = () => z.union([z.string(), z.number(), z.boolean()]).optional();
 
 export function duration(defaultValue: string, opts: { min?: string; bareUnit?: 'ms' | 's' } = {}) {
   const min = opts.min === undefined ? 0 : parseDuration(opts.min)!;
-  return raw().transform((v, ctx) => {
+  return documented(raw().transform((v, ctx) => {
       const text = asText(v) ?? defaultValue;
       const ms = parseDuration(text, opts.bareUnit ?? 's');
       if (ms === undefined) {
@@ -26,11 +31,11 @@ export function duration(defaultValue: string, opts: { min?: string; bareUnit?: 
         return z.NEVER;
       }
       return ms;
-    });
+    }), defaultValue);
 }
 
 export function integer(defaultValue: number, min = 0, max = Number.MAX_SAFE_INTEGER) {
-  return raw().transform((v, ctx) => {
+  return documented(raw().transform((v, ctx) => {
       const text = asText(v);
       if (text === undefined || text === '') return defaultValue;
       if (!/^-?\d+$/.test(text)) {
@@ -43,7 +48,7 @@ export function integer(defaultValue: number, min = 0, max = Number.MAX_SAFE_INT
         return z.NEVER;
       }
       return n;
-    });
+    }), String(defaultValue));
 }
 
 export function optionalInteger(min = 0, max = Number.MAX_SAFE_INTEGER) {
@@ -59,7 +64,7 @@ export function optionalInteger(min = 0, max = Number.MAX_SAFE_INTEGER) {
 }
 
 export function fraction(defaultValue: number) {
-  return raw().transform((v, ctx) => {
+  return documented(raw().transform((v, ctx) => {
       const text = asText(v);
       if (text === undefined || text === '') return defaultValue;
       const n = Number(text);
@@ -68,37 +73,39 @@ export function fraction(defaultValue: number) {
         return z.NEVER;
       }
       return n;
-    });
+    }), String(defaultValue));
 }
 
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 
 export function bool(defaultValue: boolean) {
-  return raw().transform((v, ctx) => {
+  return documented(raw().transform((v, ctx) => {
       const text = asText(v)?.toLowerCase();
       if (text === undefined || text === '') return defaultValue;
       if (TRUE.has(text)) return true;
       if (FALSE.has(text)) return false;
       ctx.addIssue({ code: 'custom', message: `"${text}" is not a boolean (true/false)` });
       return z.NEVER;
-    });
+    }), String(defaultValue));
 }
 
 /** Comma-separated list, as oslo.config's ListOpt. */
 export function list(defaultValue: readonly string[] = []) {
-  return raw().transform((v) => {
+  return documented(raw().transform((v) => {
       const text = asText(v);
       if (text === undefined) return [...defaultValue];
       return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-    });
+    }), defaultValue.join(','));
 }
 
-export function text(defaultValue?: string) {
-  return raw().transform((v) => {
+export function text(): z.ZodType<string | undefined, Raw>;
+export function text(defaultValue: string): z.ZodType<string, Raw>;
+export function text(defaultValue?: string): z.ZodType<string | undefined, Raw> {
+  return documented(raw().transform((v) => {
       const t = asText(v);
       return t === undefined || t === '' ? defaultValue : t;
-    });
+    }), defaultValue);
 }
 
 export function requiredText() {
@@ -112,16 +119,17 @@ export function requiredText() {
     });
 }
 
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {
-  return raw().transform((v, ctx) => {
+/** One of `values`; `aliases` maps other accepted spellings (e.g. keystoneauth's `internalURL`) to one of them. */
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number], aliases: Readonly<Record<string, T[number]>> = {}) {
+  return documented(raw().transform((v, ctx) => {
       const t = asText(v);
       if (t === undefined || t === '') return defaultValue;
-      if (!(values as readonly string[]).includes(t)) {
-        ctx.addIssue({ code: 'custom', message: `"${t}" is not one of ${values.join(', ')}` });
-        return z.NEVER;
-      }
-      return t as T[number];
-    });
+      if ((values as readonly string[]).includes(t)) return t as T[number];
+      const alias = aliases[t];
+      if (alias !== undefined) return alias;
+      ctx.addIssue({ code: 'custom', message: `"${t}" is not one of ${values.join(', ')}` });
+      return z.NEVER;
+    }), defaultValue);
 }
 
 /** An IP literal (v4 or v6). Host names are refused: probing one would send a DNS query off this machine. */
@@ -142,12 +150,71 @@ export function optionalIp() {
 }
 
 export function listenAddress(defaultValue: string) {
-  return text(defaultValue).transform((t, ctx) => {
+  return documented(text(defaultValue).transform((t, ctx) => {
     const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(t!);
     if (!m || Number(m[2]) > 65535) {
       ctx.addIssue({ code: 'custom', message: `"${t}" is not HOST:PORT` });
       return z.NEVER;
     }
     return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  }), defaultValue);
+}
+
+/** Parses `HOST:PORT` (IPv6 in brackets); undefined when it is not one. */
+export function parseHostPort(t: string): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(t.trim());
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return undefined;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** Comma-separated `HOST:PORT` list. */
+export function hostPortList() {
+  return list().transform((items, ctx) => {
+    const out: { host: string; port: number }[] = [];
+    for (const item of items) {
+      const hp = parseHostPort(item);
+      if (!hp) ctx.addIssue({ code: 'custom', message: `"${item}" is not HOST:PORT` });
+      else out.push(hp);
+    }
+    return out;
+  });
+}
+
+/** A URL with one of the given schemes (`redis:`); credentials in it are never echoed in a message. */
+export function url(defaultValue: string, schemes: readonly string[]): z.ZodType<string, Raw>;
+export function url(defaultValue: undefined, schemes: readonly string[]): z.ZodType<string | undefined, Raw>;
+export function url(defaultValue: string | undefined, schemes: readonly string[]): z.ZodType<string | undefined, Raw> {
+  return documented(text().transform((given, ctx) => {
+    const t = given ?? defaultValue;
+    if (t === undefined) return undefined;
+    let u: URL;
+    try {
+      u = new URL(t);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `is not a URL (expected ${schemes.map((s) => `${s}//HOST:PORT`).join(' or ')})` });
+      return z.NEVER;
+    }
+    if (!schemes.includes(u.protocol)) {
+      ctx.addIssue({ code: 'custom', message: `has scheme ${u.protocol} (expected ${schemes.join(' or ')})` });
+      return z.NEVER;
+    }
+    if (u.hostname === '') {
+      ctx.addIssue({ code: 'custom', message: 'names no host' });
+      return z.NEVER;
+    }
+    return t;
+  }), defaultValue);
+}
+
+/** `KEY=VALUE`, e.g. a metadata match. */
+export function keyValue() {
+  return text().transform((t, ctx) => {
+    if (t === undefined) return undefined;
+    const m = /^([^=]+)=(.*)$/.exec(t);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `"${t}" is not KEY=VALUE` });
+      return z.NEVER;
+    }
+    return { key: m[1]!.trim(), value: m[2]!.trim() };
   });
 }

@@ -11,6 +11,8 @@ export interface ParsedIni {
   readonly sections: ReadonlyMap<string, Readonly<Record<string, string | boolean>>>;
   /** `section\0key` → line number, for error messages. */
   readonly lines: ReadonlyMap<string, number>;
+  /** section → the line of its header. */
+  readonly sectionLines: ReadonlyMap<string, number>;
   readonly problems: readonly IniProblem[];
 }
 
@@ -26,6 +28,7 @@ const KEY = /^\s*([^=\s][^=]*?)\s*=(.*)$/;
 export function parseIni(text: string): ParsedIni {
   const problems: IniProblem[] = [];
   const lines = new Map<string, number>();
+  const sectionLines = new Map<string, number>();
   const escaped: string[] = [];
   let section = '';
   text.split(/\r?\n/).forEach((raw, idx) => {
@@ -39,6 +42,11 @@ export function parseIni(text: string): ParsedIni {
     if (s) {
       section = s[1]!.trim();
       if (section === '') problems.push({ line: n, message: 'empty section name' });
+      // oslo.config would merge the two silently; a second [detector] is far more often a pasted block
+      // whose values then override the first one's without anyone noticing.
+      const first = sectionLines.get(section);
+      if (first !== undefined) problems.push({ line: n, section, message: `section [${section}] appears twice (first on line ${first}); merge them into one` });
+      else sectionLines.set(section, n);
       escaped.push(`[${section.replace(/\./g, '\\.')}]`);
       return;
     }
@@ -75,7 +83,7 @@ export function parseIni(text: string): ParsedIni {
     }
   }
   if (Object.keys(top).length > 0) sections.set('', top);
-  return { sections, lines, problems };
+  return { sections, lines, sectionLines, problems };
 }
 
 function flatten(obj: Record<string, unknown>): Record<string, string | boolean> {

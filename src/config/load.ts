@@ -1,46 +1,25 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
-import { isIpLiteral } from './fields.js';
-import { parseIni, type ParsedIni } from './ini-file.js';
-import { hostSection } from './host-schema.js';
-import { notifierSection } from './notifier-schema.js';
-import { SECTIONS, cloudSection, legacySection } from './schema.js';
+import { ConfigError, type ConfigIssue } from './config-error.js';
+import { configFiles, plain, readConfigSources, type ConfigLocation, type RawSection } from './config-files.js';
+import { readSecret, sectionKeys, type Decls } from './declare.js';
+import { hostDefaultsSection } from './host-schema.js';
+import { notifierSectionDecl } from './notifier-schema.js';
+import { resolveCloud } from './resolve-cloud.js';
+import { HOST_DEFAULTS, resolveHosts } from './resolve-hosts.js';
+import {
+  cloudSection, defaultSection, detectorSection, escalationSection, evacuationSection, fencingSection, FIXED_SECTIONS,
+  legacySection, loggingSection, metricsSection, redisSection,
+} from './schema.js';
 import { Secret } from './secret.js';
-import type { CloudAuth, CloudConfig, Config, FenceConfig, HostConfig, NotifierConfig } from './types.js';
+import { didYouMean } from './suggest.js';
+import type { Config, NotifierConfig } from './types.js';
 
-export interface ConfigIssue {
-  readonly file: string;
-  readonly section?: string;
-  readonly key?: string;
-  readonly line?: number;
-  readonly message: string;
-}
+export { ConfigError, formatIssue, type ConfigIssue } from './config-error.js';
+export { DEFAULT_CONFIG_PATH } from './config-files.js';
 
-/** Every problem found in one pass, so an operator fixes them all at once. Never holds a secret value. */
-export class ConfigError extends Error {
-  readonly issues: readonly ConfigIssue[];
-  constructor(issues: readonly ConfigIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
-    this.name = 'ConfigError';
-    this.issues = issues;
-  }
-  lines(): string[] {
-    return this.issues.map(formatIssue);
-  }
-}
-
-export function formatIssue(i: ConfigIssue): string {
-  const file = i.line === undefined ? i.file : `${i.file}:${i.line}`;
-  const where = [file, i.section !== undefined ? `[${i.section}]` : undefined, i.key].filter(Boolean).join(' ');
-  return `${where}: ${i.message}`;
-}
-
-export interface LoadOptions {
-  /** cmpha.conf; when absent, CMPHA_CONFIG, then /etc/cmpha/cmpha.conf if it exists, else none. */
+export interface LoadOptions extends ConfigLocation {
+  /** One cmpha.conf (kept for callers that name a single file); `paths` and `dirs` take several. */
   readonly path?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** For clouds.yaml lookup (./clouds.yaml). */
@@ -50,80 +29,69 @@ export interface LoadOptions {
    * channel-specific keys), so their problems are reported with the rest and exit 2 at load time.
    */
   readonly checks?: readonly ((config: Config) => readonly ConfigIssue[])[];
+  /** Things that are valid but probably not what was meant (a pattern section matching no host). */
+  readonly onWarning?: (warning: ConfigIssue) => void;
 }
 
-export const DEFAULT_CONFIG_PATH = '/etc/cmpha/cmpha.conf';
 const SECRET_OPTION_KEYS = new Set(['password', 'auth_token', 'token', 'secret', 'api_key']);
+const FIXED = new Map<string, Decls>([...FIXED_SECTIONS.map((s) => [s.name, s.decls] as [string, Decls]), [HOST_DEFAULTS, hostDefaultsSection.decls]]);
+const SECTION_NAMES = [...FIXED.keys(), 'host:NAME', 'notifier:NAME'];
 
-/** Reads cmpha.conf, clouds.yaml and OS_* variables; validates everything once; returns a frozen Config. */
+/** Reads cmpha.conf (one or several files), clouds.yaml and OS_* variables; validates everything once; returns a frozen Config. */
 export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const env = opts.env ?? {};
   const issues: ConfigIssue[] = [];
-  const file = opts.path ?? env.CMPHA_CONFIG ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+  const files = opts.path !== undefined ? [opts.path, ...(opts.paths ?? [])] : configFiles(opts, env, issues);
+  const sources = readConfigSources(files);
+  issues.push(...sources.problems);
+  const fileName = files.length === 0 ? '(no config file)' : files.length === 1 ? files[0]! : files.join(', ');
+  const ctx = new Ctx(files[0] ?? fileName, sources.sections, sources.headers, issues);
 
-  let parsed: ParsedIni = { sections: new Map(), lines: new Map(), problems: [] };
-  if (file !== undefined) {
-    let text: string | undefined;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      issues.push({ file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
-    }
-    if (text !== undefined) {
-      parsed = parseIni(text);
-      for (const p of parsed.problems) issues.push({ file, line: p.line, section: p.section, message: p.message });
-    }
-  }
-  const fileName = file ?? '(no config file)';
-  const ctx = new Ctx(fileName, parsed, issues);
-
-  for (const name of parsed.sections.keys()) {
+  const names = new Set([...sources.headers.keys(), ...sources.sections.keys()]);
+  for (const name of names) {
     if (name === '') {
-      for (const key of Object.keys(parsed.sections.get('')!)) ctx.issue(undefined, key, 'key outside any section');
-    } else if (!(name in SECTIONS) && !name.startsWith('host:') && !name.startsWith('notifier:')) {
-      ctx.issue(name, undefined, `unknown section (known: ${[...Object.keys(SECTIONS), 'host:NAME', 'notifier:NAME'].join(', ')})`);
+      for (const key of sources.sections.get('')?.keys() ?? []) ctx.issue(undefined, key, `key outside any section${whereKeyBelongs(key)}`);
+    } else if (!FIXED.has(name) && !name.startsWith('host:') && !name.startsWith('notifier:')) {
+      ctx.issue(name, undefined, `unknown section${didYouMean(name, SECTION_NAMES)} (known: ${SECTION_NAMES.join(', ')})`);
     }
   }
+  for (const key of sources.sections.get('DEFAULT')?.keys() ?? []) {
+    if (!(key in defaultSection.object.shape)) ctx.issue('DEFAULT', key, `cmpha reads only ${Object.keys(defaultSection.object.shape).join(', ')} from [DEFAULT]${whereKeyBelongs(key)}`);
+  }
 
-  const legacy = ctx.section('ser', legacySection);
-  const cloudRaw = ctx.section('cloud', cloudSection);
-  const detector = ctx.section('detector', SECTIONS.detector);
-  const fencing = ctx.section('fencing', SECTIONS.fencing);
-  const evacuation = ctx.section('evacuation', SECTIONS.evacuation);
-  const redis = ctx.section('redis', SECTIONS.redis);
-  const metrics = ctx.section('metrics', SECTIONS.metrics);
-  const logging = ctx.section('logging', SECTIONS.logging);
-  const escalation = ctx.section('escalation', SECTIONS.escalation);
+  const defaults = ctx.section(defaultSection.name, strip(sources.sections.get('DEFAULT'), defaultSection.object.shape), defaultSection.schema, defaultSection.decls);
+  const legacy = ctx.section(legacySection.name, undefined, legacySection.schema, legacySection.decls);
+  const cloudRaw = ctx.section(cloudSection.name, undefined, cloudSection.schema, cloudSection.decls);
+  const detector = ctx.section(detectorSection.name, undefined, detectorSection.schema, detectorSection.decls);
+  const fencing = ctx.section(fencingSection.name, undefined, fencingSection.schema, fencingSection.decls);
+  const evacuation = ctx.section(evacuationSection.name, undefined, evacuationSection.schema, evacuationSection.decls);
+  const redis = ctx.section(redisSection.name, undefined, redisSection.schema, redisSection.decls);
+  const metrics = ctx.section(metricsSection.name, undefined, metricsSection.schema, metricsSection.decls);
+  const logging = ctx.section(loggingSection.name, undefined, loggingSection.schema, loggingSection.decls);
+  const escalation = ctx.section(escalationSection.name, undefined, escalationSection.schema, escalationSection.decls);
+  ctx.section(HOST_DEFAULTS, undefined, hostDefaultsSection.schema, hostDefaultsSection.decls);
 
   const cloud = cloudRaw && legacy ? resolveCloud(ctx, cloudRaw, legacy, env, opts.cwd ?? process.cwd()) : undefined;
 
   // The original tool's INTERVAL (seconds) is the detector interval unless [detector] interval is set.
-  let intervalMs = detector?.interval;
+  let intervalMs = detector?.intervalMs;
   if (legacy?.INTERVAL !== undefined && !ctx.has('detector', 'interval')) {
     const ms = parseDuration(legacy.INTERVAL, 's');
     if (ms === undefined || ms < 1000) ctx.issue('ser', 'INTERVAL', `"${legacy.INTERVAL}" is not a number of seconds (>= 1)`);
     else intervalMs = ms;
   }
 
-  const hosts: Record<string, HostConfig> = {};
-  for (const name of parsed.sections.keys()) {
-    if (!name.startsWith('host:')) continue;
-    const host = name.slice('host:'.length).trim();
-    const raw = ctx.section(name, hostSection);
-    if (!raw) continue;
-    if (host === '') { ctx.issue(name, undefined, 'host name missing after "host:"'); continue; }
-    const fence = resolveFence(ctx, name, raw, fencing?.allow_unfenced_evacuation ?? false);
-    if (fence) hosts[host] = { name: host, ...(raw.mgmt_ip ? { mgmtIp: raw.mgmt_ip } : {}), fence };
-  }
+  const hosts = resolveHosts(ctx, sources.sections, fencing?.allowUnfencedEvacuation ?? false, (section, message) => opts.onWarning?.(ctx.located(section, undefined, message)));
 
   const notifiers: NotifierConfig[] = [];
-  for (const name of parsed.sections.keys()) {
+  for (const name of names) {
     if (!name.startsWith('notifier:')) continue;
-    const raw = ctx.section(name, notifierSection);
+    const raw = ctx.section(name, undefined, notifierSectionDecl.schema, notifierSectionDecl.decls);
     if (!raw) continue;
-    const { type, events, min_severity, audience, recipients, ...rest } = raw;
+    const common = new Set(sectionKeys(notifierSectionDecl.decls));
     const options: Record<string, string | Secret> = {};
-    for (const [key, value] of Object.entries(rest)) {
+    for (const [key, value] of Object.entries(ctx.raw(name))) {
+      if (common.has(key)) continue;
       if (key.endsWith('_file') && SECRET_OPTION_KEYS.has(key.slice(0, -5))) {
         const secret = ctx.readSecretFile(name, key, String(value));
         if (secret) options[key.slice(0, -5)] = secret;
@@ -134,372 +102,104 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
         options[key] = String(value);
       }
     }
-    notifiers.push({ name: name.slice('notifier:'.length), type, events, minSeverity: min_severity, audience, recipients, options });
+    notifiers.push({ name: name.slice('notifier:'.length), ...raw, options });
   }
-
-  let requireMetadata: { key: string; value: string } | undefined;
-  if (evacuation?.require_metadata !== undefined) {
-    const m = /^([^=]+)=(.*)$/.exec(evacuation.require_metadata);
-    if (!m) ctx.issue('evacuation', 'require_metadata', `"${evacuation.require_metadata}" is not KEY=VALUE`);
-    else requireMetadata = { key: m[1]!.trim(), value: m[2]!.trim() };
-  }
-
-  let redisPassword: Secret | undefined;
-  if (redis) redisPassword = ctx.secret('redis', 'password', redis.password, redis.password_file);
 
   if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !metrics || !logging || !escalation) {
     throw new ConfigError(issues.length > 0 ? issues : [{ file: fileName, message: 'invalid configuration' }]);
   }
 
   const config: Config = {
-    ...(file !== undefined ? { path: file } : {}),
+    ...(files.length > 0 ? { path: files[0]! } : {}),
+    ...(files.length > 1 ? { paths: files } : {}),
     cloud,
-    detector: {
-      intervalMs: intervalMs!,
-      heartbeatTimeoutMs: detector.heartbeat_timeout,
-      confirmRounds: detector.confirm_rounds,
-      instanceNetworks: detector.instance_networks,
-      isolationAddresses: detector.isolation_addresses,
-      maxDeadHosts: detector.max_dead_hosts,
-      maxDeadFraction: detector.max_dead_fraction,
-      dryRun: detector.dry_run,
-      probe: detector.probe,
-      ...(detector.sim_url ? { simUrl: detector.sim_url } : {}),
-      fpingPath: detector.fping_path!,
-      probeTimeoutMs: detector.probe_timeout,
-      probePacketIntervalMs: detector.probe_packet_interval,
-      probeCount: detector.probe_count,
-      leaderLeaseMs: detector.leader_lease,
-    },
-    fencing: {
-      timeoutMs: fencing.timeout,
-      pollIntervalMs: fencing.poll_interval,
-      allowUnfencedEvacuation: fencing.allow_unfenced_evacuation,
-      ipmitoolPath: fencing.ipmitool_path!,
-      attempts: fencing.attempts,
-    },
+    detector: { ...detector, intervalMs: intervalMs! },
+    fencing,
     hosts,
-    evacuation: {
-      states: evacuation.states.map((s) => s.toUpperCase()),
-      ...(requireMetadata ? { requireMetadata } : {}),
-      ...(evacuation.priority_metadata_key ? { priorityMetadataKey: evacuation.priority_metadata_key } : {}),
-      concurrency: evacuation.concurrency,
-      staggerMs: evacuation.stagger,
-      maxPerMinute: evacuation.max_per_minute,
-      verifyTimeoutMs: evacuation.verify_timeout,
-      verifyPollIntervalMs: evacuation.verify_poll_interval,
-      spareHosts: evacuation.spare_hosts,
-      spareReasonPrefix: evacuation.spare_reason_prefix!,
-      spareAddToAggregates: evacuation.spare_add_to_aggregates,
-      spareCount: evacuation.spare_count,
-      disabledReasonPrefix: evacuation.disabled_reason_prefix!,
-      sharedStorage: evacuation.shared_storage,
-    },
+    evacuation,
     notifiers: notifiers.length > 0 ? notifiers : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
-    escalation: {
-      repeatEveryMs: escalation.repeat_every,
-      maxRepeats: escalation.max_repeats,
-      dedupWindowMs: escalation.dedup_window,
-      rateLimitPerHour: escalation.rate_limit_per_hour,
-      ...(escalation.user_metadata_email_key ? { userMetadataEmailKey: escalation.user_metadata_email_key } : {}),
-      ...(escalation.user_metadata_phone_key ? { userMetadataPhoneKey: escalation.user_metadata_phone_key } : {}),
-      notifyUsers: escalation.notify_users,
-      notifyUsersSms: escalation.notify_users_sms,
-      ...(escalation.template_dir ? { templateDir: escalation.template_dir } : {}),
-    },
-    redis: { url: redis.url!, ...(redisPassword ? { password: redisPassword } : {}), prefix: redis.prefix! },
-    metrics: { enabled: metrics.enabled, listen: metrics.listen },
-    logging: { level: logging.level, format: logging.format },
+    escalation,
+    redis,
+    metrics,
+    logging: { ...logging, level: !ctx.has('logging', 'level') && defaults?.debug ? 'debug' : logging.level },
   };
   const later = (opts.checks ?? []).flatMap((check) => check(config));
-  if (later.length > 0) throw new ConfigError(later.map((i) => ({ ...i, file: fileName })));
+  if (later.length > 0) throw new ConfigError(later.map((i) => ctx.located(i.section, i.key, i.message)));
   return deepFreeze(config);
 }
 
-/** Collects issues with their location while sections are validated. */
+/** " (it belongs in [detector])" when a key of another section was put where it is not read. */
+function whereKeyBelongs(key: string): string {
+  const owners = [...FIXED.entries()].filter(([name, decls]) => name !== 'DEFAULT' && sectionKeys(decls).includes(key)).map(([name]) => `[${name}]`);
+  if (owners.length > 0) return `; it belongs in ${owners.join(' or ')}`;
+  const all = [...FIXED.entries()].flatMap(([name, decls]) => sectionKeys(decls).map((k) => ({ k, name })));
+  const hint = didYouMean(key, all.map((a) => a.k));
+  const m = /did you mean (.*)\?/.exec(hint);
+  if (!m) return '';
+  const owner = all.find((a) => a.k === m[1]);
+  return ` (did you mean [${owner!.name}] ${m[1]}?)`;
+}
+
+function strip(section: RawSection | undefined, shape: Record<string, unknown>): RawSection | undefined {
+  if (!section) return undefined;
+  return new Map([...section].filter(([k]) => k in shape));
+}
+
+/** Collects issues with their file, line, section and key while sections are validated. */
 class Ctx {
   constructor(
     readonly file: string,
-    private readonly parsed: ParsedIni,
+    private readonly sections: ReadonlyMap<string, RawSection>,
+    private readonly headers: ReadonlyMap<string, { readonly file: string; readonly line: number }>,
     private readonly issues: ConfigIssue[],
   ) {}
 
-  issue(section: string | undefined, key: string | undefined, message: string, file = this.file): void {
-    const line = section !== undefined && key !== undefined ? this.parsed.lines.get(`${section}\0${key}`) : undefined;
-    this.issues.push({ file, ...(section !== undefined ? { section } : {}), ...(key !== undefined ? { key } : {}), ...(line !== undefined && file === this.file ? { line } : {}), message });
+  /** An issue placed where the key (or else the section) was written. */
+  located(section: string | undefined, key: string | undefined, message: string, values?: RawSection): ConfigIssue {
+    const where = key !== undefined ? (values ?? this.sections.get(section ?? ''))?.get(key) : undefined;
+    const header = section !== undefined ? this.headers.get(section) : undefined;
+    const file = where?.file ?? header?.file ?? this.file;
+    const line = where?.line ?? header?.line;
+    const inherited = where !== undefined && section !== undefined && where.section !== section ? ` (set in [${where.section}])` : '';
+    return { file, ...(section !== undefined ? { section } : {}), ...(key !== undefined ? { key } : {}), ...(line !== undefined && line > 0 ? { line } : {}), message: `${message}${inherited}` };
+  }
+
+  issue(section: string | undefined, key: string | undefined, message: string, file?: string): void {
+    const located = this.located(section, key, message);
+    this.issues.push(file !== undefined ? { file, ...(section !== undefined ? { section } : {}), ...(key !== undefined ? { key } : {}), message } : located);
   }
 
   has(section: string, key: string): boolean {
-    return this.parsed.sections.get(section)?.[key] !== undefined;
+    return this.sections.get(section)?.get(key) !== undefined;
   }
 
   raw(section: string): Record<string, string | boolean> {
-    return { ...(this.parsed.sections.get(section) ?? {}) };
+    return plain(this.sections.get(section));
   }
 
-  section<S extends z.ZodType>(name: string, schema: S): z.output<S> | undefined {
-    const result = schema.safeParse(this.raw(name));
+  /** Validates one section (its values as written, or `values` when merged from several), reporting every problem. */
+  section<T>(name: string, values: RawSection | undefined, schema: z.ZodType<T, Record<string, unknown>>, decls: Decls): T | undefined {
+    return this.parse(name, values ?? this.sections.get(name) ?? new Map(), schema, decls);
+  }
+
+  parse<T>(name: string, values: RawSection, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { code: string; path: readonly PropertyKey[]; message: string; keys?: readonly string[] }[] } } }, decls: Decls): T | undefined {
+    const result = schema.safeParse(plain(values));
     if (result.success) return result.data;
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) this.issue(name, key, 'unknown key');
+        for (const key of issue.keys ?? []) this.issues.push(this.located(name, key, `unknown key${didYouMean(key, sectionKeys(decls))}`, values));
       } else {
-        this.issue(name, issue.path.map(String).join('.') || undefined, issue.message);
+        this.issues.push(this.located(name, issue.path.map(String).join('.') || undefined, issue.message, values));
       }
     }
     return undefined;
   }
 
   readSecretFile(section: string, key: string, filePath: string): Secret | undefined {
-    try {
-      return new Secret(readFileSync(filePath, 'utf8').replace(/\r?\n$/, ''));
-    } catch (err) {
-      this.issue(section, key, `cannot read secret file ${filePath}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-      return undefined;
-    }
+    const { secret, problem } = readSecret(key.slice(0, -'_file'.length), undefined, filePath);
+    if (problem) this.issue(section, problem.key ?? key, problem.message);
+    return secret;
   }
-
-  /** A secret from `key` or `key_file` (not both). */
-  secret(section: string, key: string, value: string | undefined, filePath: string | undefined): Secret | undefined {
-    if (value !== undefined && filePath !== undefined) {
-      this.issue(section, key, `set both ${key} and ${key}_file; keep one`);
-      return undefined;
-    }
-    if (filePath !== undefined) return this.readSecretFile(section, `${key}_file`, filePath);
-    return value === undefined ? undefined : new Secret(value);
-  }
-}
-
-function resolveFence(ctx: Ctx, section: string, raw: z.output<typeof hostSection>, allowUnfenced: boolean): FenceConfig | undefined {
-  switch (raw.driver) {
-    case 'none':
-      return { driver: 'none' };
-    case 'noop':
-      if (!allowUnfenced) {
-        ctx.issue(section, 'driver', 'noop fencing evacuates without powering the host off; it is refused unless [fencing] allow_unfenced_evacuation = true (labs only)');
-        return undefined;
-      }
-      return { driver: 'noop' };
-    case 'ipmi':
-    case 'redfish': {
-      let ok = true;
-      for (const key of ['address', 'username'] as const) {
-        if (raw[key] === undefined) { ctx.issue(section, key, `is required for driver ${raw.driver}`); ok = false; }
-      }
-      // ipmitool would resolve a name through DNS; only IP literals reach it.
-      if (raw.driver === 'ipmi' && raw.address !== undefined && !isIpLiteral(raw.address)) {
-        ctx.issue(section, 'address', `"${raw.address}" is not an IP literal (ipmitool is given IP addresses only)`);
-        ok = false;
-      }
-      const password = ctx.secret(section, 'password', raw.password, raw.password_file);
-      if (!password) {
-        if (raw.password === undefined && raw.password_file === undefined) ctx.issue(section, 'password', `password or password_file is required for driver ${raw.driver}`);
-        ok = false;
-      }
-      if (!ok || !password) return undefined;
-      if (raw.driver === 'ipmi') {
-        return {
-          driver: 'ipmi', address: raw.address!, port: raw.port ?? 623, username: raw.username!, password,
-          ipmi: { interface: raw.ipmi_interface, cipherSuite: raw.ipmi_cipher_suite, timeoutS: Math.max(1, Math.round(raw.ipmi_timeout / 1000)), retries: raw.ipmi_retries },
-        };
-      }
-      return {
-        driver: 'redfish', address: raw.address!, port: raw.port ?? (raw.redfish_scheme === 'https' ? 443 : 80), username: raw.username!, password,
-        redfish: {
-          ...(raw.redfish_system ? { system: raw.redfish_system } : {}),
-          scheme: raw.redfish_scheme, auth: raw.redfish_auth,
-          ...(raw.redfish_cacert ? { cacert: raw.redfish_cacert } : {}),
-          insecure: raw.redfish_insecure,
-        },
-      };
-    }
-  }
-}
-
-type CloudRaw = z.output<typeof cloudSection>;
-type LegacyRaw = z.output<typeof legacySection>;
-
-/** Flat cloud settings in [cloud] key names, merged from lowest to highest precedence. */
-type CloudFields = Partial<Record<keyof CloudRaw, string | boolean | number>>;
-
-const ENV_MAP: Record<string, keyof CloudRaw> = {
-  OS_AUTH_URL: 'auth_url', OS_AUTH_TYPE: 'auth_type', OS_USERNAME: 'username', OS_USER_ID: 'user_id', OS_PASSWORD: 'password',
-  OS_USER_DOMAIN_NAME: 'user_domain_name', OS_USER_DOMAIN_ID: 'user_domain_id', OS_PROJECT_NAME: 'project_name',
-  OS_PROJECT_ID: 'project_id', OS_PROJECT_DOMAIN_NAME: 'project_domain_name', OS_PROJECT_DOMAIN_ID: 'project_domain_id',
-  OS_APPLICATION_CREDENTIAL_ID: 'application_credential_id', OS_APPLICATION_CREDENTIAL_NAME: 'application_credential_name',
-  OS_APPLICATION_CREDENTIAL_SECRET: 'application_credential_secret', OS_REGION_NAME: 'region_name', OS_INTERFACE: 'interface',
-  OS_CACERT: 'cacert', OS_INSECURE: 'insecure',
-};
-
-/**
- * Precedence, lowest first: clouds.yaml (cloud named by [cloud] cloud or OS_CLOUD) < OS_* environment <
- * the legacy [ser] section < [cloud]. The config file wins over the environment as a command line would.
- */
-function resolveCloud(ctx: Ctx, cloudRaw: CloudRaw, legacy: LegacyRaw, env: Readonly<Record<string, string | undefined>>, cwd: string): CloudConfig | undefined {
-  const fields: CloudFields = {};
-  const sources: string[] = [];
-  const cloudName = cloudRaw.cloud ?? env.OS_CLOUD;
-  if (cloudName !== undefined) {
-    const fromYaml = readCloudsYaml(ctx, cloudName, cloudRaw.clouds_file ?? env.OS_CLIENT_CONFIG_FILE, env, cwd);
-    if (fromYaml) { Object.assign(fields, fromYaml.fields); sources.push(`clouds.yaml ${fromYaml.file} cloud ${cloudName}`); }
-  }
-  const fromEnv: CloudFields = {};
-  for (const [name, key] of Object.entries(ENV_MAP)) {
-    const v = env[name];
-    if (v !== undefined && v !== '') fromEnv[key] = v;
-  }
-  if (fromEnv.project_name === undefined && env.OS_TENANT_NAME) fromEnv.project_name = env.OS_TENANT_NAME;
-  if (Object.keys(fromEnv).length > 0) { Object.assign(fields, fromEnv); sources.push('OS_* environment'); }
-
-  // The original tool: [ser] OS_* keys; OS_DEFAULT_DOMAIN names the domain of both user and project.
-  const fromLegacy: CloudFields = {};
-  if (legacy.OS_AUTH_URL) fromLegacy.auth_url = legacy.OS_AUTH_URL;
-  if (legacy.OS_USERNAME) fromLegacy.username = legacy.OS_USERNAME;
-  if (legacy.OS_PASSWORD) fromLegacy.password = legacy.OS_PASSWORD;
-  const project = legacy.OS_PROJECT_NAME ?? legacy.OS_TENANT_NAME;
-  if (project) fromLegacy.project_name = project;
-  if (legacy.OS_DEFAULT_DOMAIN) {
-    // `default` is the id of Keystone's built-in domain; anything else is taken as a name.
-    const asId = legacy.OS_DEFAULT_DOMAIN === 'default';
-    fromLegacy[asId ? 'user_domain_id' : 'user_domain_name'] = legacy.OS_DEFAULT_DOMAIN;
-    fromLegacy[asId ? 'project_domain_id' : 'project_domain_name'] = legacy.OS_DEFAULT_DOMAIN;
-  }
-  if (Object.keys(fromLegacy).length > 0) { Object.assign(fields, fromLegacy); sources.push('[ser]'); }
-
-  const explicit: CloudFields = {};
-  for (const [key, value] of Object.entries(ctx.raw('cloud')) as [keyof CloudRaw, string | boolean][]) {
-    if (key !== 'cloud' && key !== 'clouds_file') explicit[key] = value;
-  }
-  if (explicit.password_file !== undefined) delete fields.password;
-  if (explicit.application_credential_secret_file !== undefined) delete fields.application_credential_secret;
-  if (Object.keys(explicit).length > 0) { Object.assign(fields, explicit); sources.push('[cloud]'); }
-
-  // Re-validate the merged view so values from env/clouds.yaml get the same checks as the file's.
-  const merged = cloudSection.safeParse(fields);
-  if (!merged.success) {
-    for (const i of merged.error.issues) ctx.issue('cloud', i.path.map(String).join('.') || undefined, `${i.message} (from ${sources.join(' + ') || 'defaults'})`);
-    return undefined;
-  }
-  const c = merged.data;
-  const where = sources.length > 0 ? sources.join(' + ') : 'nothing';
-  let ok = true;
-  const need = (cond: boolean, key: string, msg: string) => {
-    if (!cond) { ctx.issue('cloud', key, `${msg} (looked in ${where}; set it in [cloud], the OS_* environment or a clouds.yaml cloud)`); ok = false; }
-  };
-  need(c.auth_url !== undefined, 'auth_url', 'is required');
-  if (c.auth_url !== undefined && !/^https?:\/\/[^\s]+$/.test(c.auth_url)) {
-    ctx.issue('cloud', 'auth_url', `"${c.auth_url}" is not an http(s) URL`);
-    ok = false;
-  }
-  let auth: CloudAuth | undefined;
-  if (c.auth_type === 'password' || c.auth_type === 'v3password') {
-    const password = ctx.secret('cloud', 'password', c.password, c.password_file);
-    need(password !== undefined || (c.password === undefined && c.password_file !== undefined), 'password', 'is required for password auth');
-    need(c.username !== undefined || c.user_id !== undefined, 'username', 'username or user_id is required for password auth');
-    need(c.project_name !== undefined || c.project_id !== undefined, 'project_name', 'project_name or project_id is required (cmpha needs a project-scoped admin token)');
-    if (c.username !== undefined && c.user_domain_name === undefined && c.user_domain_id === undefined) {
-      need(false, 'user_domain_name', 'user_domain_name or user_domain_id is required with username');
-    }
-    if (password) {
-      auth = {
-        type: 'password', password,
-        ...opt('username', c.username), ...opt('userId', c.user_id), ...opt('userDomainName', c.user_domain_name),
-        ...opt('userDomainId', c.user_domain_id), ...opt('projectName', c.project_name), ...opt('projectId', c.project_id),
-        ...opt('projectDomainName', c.project_domain_name ?? (c.project_domain_id === undefined ? c.user_domain_name : undefined)),
-        ...opt('projectDomainId', c.project_domain_id ?? (c.project_domain_name === undefined && c.user_domain_name === undefined ? c.user_domain_id : undefined)),
-      };
-    }
-  } else {
-    const secret = ctx.secret('cloud', 'application_credential_secret', c.application_credential_secret, c.application_credential_secret_file);
-    need(secret !== undefined || c.application_credential_secret_file !== undefined, 'application_credential_secret', 'is required for application credential auth');
-    need(c.application_credential_id !== undefined || (c.application_credential_name !== undefined && (c.username !== undefined || c.user_id !== undefined)),
-      'application_credential_id', 'application_credential_id, or application_credential_name with username/user_id, is required');
-    if (secret) {
-      auth = {
-        type: 'application_credential', secret,
-        ...opt('id', c.application_credential_id), ...opt('name', c.application_credential_name), ...opt('username', c.username),
-        ...opt('userId', c.user_id), ...opt('userDomainName', c.user_domain_name), ...opt('userDomainId', c.user_domain_id),
-      };
-    }
-  }
-  if (c.cacert !== undefined && !existsSync(c.cacert)) { ctx.issue('cloud', 'cacert', `CA file ${c.cacert} does not exist`); ok = false; }
-  if (!ok || !auth) return undefined;
-  return {
-    authUrl: c.auth_url!.replace(/\/+$/, ''),
-    auth,
-    ...opt('regionName', c.region_name),
-    interface: c.interface,
-    ...opt('cacert', c.cacert),
-    insecure: c.insecure,
-    timeoutMs: c.api_timeout,
-    retries: c.api_retries,
-    source: where,
-  };
-}
-
-function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-const CLOUDS_AUTH_KEYS: Record<string, keyof CloudRaw> = {
-  auth_url: 'auth_url', username: 'username', user_id: 'user_id', password: 'password', user_domain_name: 'user_domain_name',
-  user_domain_id: 'user_domain_id', project_name: 'project_name', project_id: 'project_id', tenant_name: 'project_name',
-  project_domain_name: 'project_domain_name', project_domain_id: 'project_domain_id',
-  application_credential_id: 'application_credential_id', application_credential_name: 'application_credential_name',
-  application_credential_secret: 'application_credential_secret',
-};
-
-/** openstacksdk's search order for clouds.yaml. */
-function cloudsYamlCandidates(explicit: string | undefined, env: Readonly<Record<string, string | undefined>>, cwd: string): string[] {
-  if (explicit !== undefined) return [explicit];
-  const home = env.HOME ?? homedir();
-  return [path.join(cwd, 'clouds.yaml'), path.join(home, '.config/openstack/clouds.yaml'), '/etc/openstack/clouds.yaml'];
-}
-
-function readCloudsYaml(ctx: Ctx, name: string, explicit: string | undefined, env: Readonly<Record<string, string | undefined>>, cwd: string): { file: string; fields: CloudFields } | undefined {
-  const candidates = cloudsYamlCandidates(explicit, env, cwd);
-  const file = candidates.find((f) => existsSync(f));
-  if (file === undefined) {
-    ctx.issue('cloud', 'cloud', `cloud "${name}" requested but no clouds.yaml found (looked in ${candidates.join(', ')})`);
-    return undefined;
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
-  } catch (err) {
-    const e = err as { linePos?: { line: number }[]; code?: string };
-    const line = e.linePos?.[0]?.line;
-    ctx.issue(undefined, undefined, `malformed YAML${line !== undefined ? ` at line ${line}` : ''}: ${e.code ?? 'parse error'}`, file);
-    return undefined;
-  }
-  const clouds = (doc as { clouds?: Record<string, unknown> } | null)?.clouds;
-  if (clouds === undefined || clouds === null || typeof clouds !== 'object') {
-    ctx.issue(undefined, 'clouds', 'has no "clouds:" mapping', file);
-    return undefined;
-  }
-  const entry = (clouds as Record<string, unknown>)[name];
-  if (entry === undefined || entry === null || typeof entry !== 'object') {
-    ctx.issue(`clouds.${name}`, undefined, `no such cloud (clouds here: ${Object.keys(clouds).join(', ') || 'none'})`, file);
-    return undefined;
-  }
-  const e = entry as Record<string, unknown>;
-  const fields: CloudFields = {};
-  const auth = (e.auth ?? {}) as Record<string, unknown>;
-  if (typeof auth !== 'object') {
-    ctx.issue(`clouds.${name}`, 'auth', 'must be a mapping', file);
-    return undefined;
-  }
-  for (const [k, v] of Object.entries(auth)) {
-    const key = CLOUDS_AUTH_KEYS[k];
-    if (key === undefined) { ctx.issue(`clouds.${name}.auth`, k, 'unknown key', file); continue; }
-    if (typeof v !== 'string' && typeof v !== 'number') { ctx.issue(`clouds.${name}.auth`, k, 'must be a string', file); continue; }
-    fields[key] = String(v);
-  }
-  const top: Record<string, keyof CloudRaw> = { auth_type: 'auth_type', region_name: 'region_name', interface: 'interface', cacert: 'cacert' };
-  for (const [k, key] of Object.entries(top)) if (e[k] !== undefined) fields[key] = String(e[k]);
-  if (e.verify !== undefined) fields.insecure = e.verify === false || e.verify === 'false' ? 'true' : 'false';
-  if (e.insecure !== undefined) fields.insecure = String(e.insecure);
-  return { file, fields };
 }
 
 function deepFreeze<T>(obj: T): T {

@@ -1,6 +1,12 @@
-// The documentation of every cmpha.conf key, in one place. cmpha.conf.example and docs/configuration.md are
-// generated from it (scripts/gen-config-docs.ts) and a test checks it against the zod schemas, so the
-// documentation cannot drift from what the loader accepts.
+// The documentation of every cmpha.conf key, derived from the declarations (schema.ts, host-schema.ts,
+// notifier-schema.ts and the keys src/fencing and src/notifier own). cmpha.conf.example and
+// docs/configuration.md are generated from it (`npm run gen:config`) and a test fails when they are stale.
+
+import { CHANNEL_KEYS } from '../notifier/channel-keys.js';
+import type { Decl, Decls } from './declare.js';
+import { hostDefaultsSection, hostSectionDecl } from './host-schema.js';
+import { notifierSectionDecl } from './notifier-schema.js';
+import { FIXED_SECTIONS } from './schema.js';
 
 export interface KeyDoc {
   readonly key: string;
@@ -15,213 +21,124 @@ export interface SectionDoc {
   readonly section: string;
   readonly help: string;
   readonly keys: readonly KeyDoc[];
+  /** Keys that depend on another key's value (a notifier's type). */
+  readonly variants?: readonly { readonly title: string; readonly keys: readonly KeyDoc[] }[];
 }
 
-export const CONFIG_REFERENCE: readonly SectionDoc[] = [
-  {
-    section: 'cloud',
-    help: 'How cmpha reaches OpenStack. Settings may also come from a clouds.yaml cloud (`cloud` or OS_CLOUD) and the standard OS_* environment variables; precedence, lowest first: clouds.yaml < OS_* environment < [ser] < [cloud]. The account needs the admin role (services, evacuate, all-tenant server lists).',
-    keys: [
-      { key: 'cloud', default: '', help: 'Name of a cloud in clouds.yaml (as OS_CLOUD).' },
-      { key: 'clouds_file', default: '', help: 'Path of clouds.yaml (default: OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml).' },
-      { key: 'auth_type', default: 'password', help: 'password or v3applicationcredential.' },
-      { key: 'auth_url', default: '', help: 'Keystone v3 URL (OS_AUTH_URL).', example: 'https://keystone.example.com:5000/v3' },
-      { key: 'username', default: '', help: 'User name for password auth (OS_USERNAME).', example: 'cmpha' },
-      { key: 'user_id', default: '', help: 'User id, instead of username.' },
-      { key: 'password', default: '', help: 'Password (OS_PASSWORD). Prefer password_file.', example: 'CHANGE_ME' },
-      { key: 'password_file', default: '', help: 'File holding the password (trailing newline ignored).' },
-      { key: 'user_domain_name', default: '', help: 'Domain of the user (OS_USER_DOMAIN_NAME).', example: 'Default' },
-      { key: 'user_domain_id', default: '', help: 'Domain id of the user (OS_USER_DOMAIN_ID).' },
-      { key: 'project_name', default: '', help: 'Project to scope the token to (OS_PROJECT_NAME).', example: 'admin' },
-      { key: 'project_id', default: '', help: 'Project id, instead of project_name.' },
-      { key: 'project_domain_name', default: '', help: 'Domain of the project (default: the user\'s domain).', example: 'Default' },
-      { key: 'project_domain_id', default: '', help: 'Domain id of the project.' },
-      { key: 'application_credential_id', default: '', help: 'Application credential id (auth_type = v3applicationcredential).' },
-      { key: 'application_credential_name', default: '', help: 'Application credential name (needs username or user_id).' },
-      { key: 'application_credential_secret', default: '', help: 'Application credential secret. Prefer the _file form.' },
-      { key: 'application_credential_secret_file', default: '', help: 'File holding the application credential secret.' },
-      { key: 'region_name', default: '', help: 'Region to pick endpoints from (OS_REGION_NAME); any region when unset.' },
-      { key: 'interface', default: 'public', help: 'Endpoint interface: public, internal or admin (OS_INTERFACE).' },
-      { key: 'cacert', default: '', help: 'CA bundle for TLS verification (OS_CACERT).' },
-      { key: 'insecure', default: 'false', help: 'Skip TLS verification (OS_INSECURE). Never in production.' },
-      { key: 'api_timeout', default: '30s', help: 'Timeout of each OpenStack API call.' },
-      { key: 'api_retries', default: '3', help: 'Retries of idempotent calls on 5xx, timeouts and resets (never of evacuate).' },
-    ],
-  },
-  {
-    section: 'ser',
-    help: 'The original tool\'s section, still accepted. OS_TENANT_NAME/OS_PROJECT_NAME = project, OS_DEFAULT_DOMAIN = domain of user and project (`default` is taken as the domain id), INTERVAL = [detector] interval in seconds.',
-    keys: ['OS_TENANT_NAME', 'OS_PROJECT_NAME', 'OS_USERNAME', 'OS_PASSWORD', 'OS_AUTH_URL', 'OS_DEFAULT_DOMAIN'].map((key) => ({ key, default: '', help: `Legacy ${key}.` }))
-      .concat([{ key: 'INTERVAL', default: '', help: 'Legacy detector interval, in seconds.' }]),
-  },
-  {
-    section: 'detector',
-    help: 'How a dead host is told from a sick one. A host is dead only when Nova says down (or its heartbeat is stale), its management IP is silent and every instance IP that answered while it was healthy is silent, for confirm_rounds rounds in a row.',
-    keys: [
-      { key: 'interval', default: '10s', help: 'Time between rounds; rounds never overlap.' },
-      { key: 'heartbeat_timeout', default: '30s', help: 'A service whose updated_at is older than this is suspect, before Nova\'s service_down_time (60 s) says down.' },
-      { key: 'confirm_rounds', default: '2', help: 'Consecutive rounds of all-silent evidence before a host is dead.' },
-      { key: 'instance_networks', default: '', help: 'Comma-separated network names whose instance IPs the controller can reach (tenant overlays usually cannot be reached).', example: 'provider' },
-      { key: 'isolation_addresses', default: '', help: 'IP literals the controller must reach (e.g. gateways); if none answer, the controller is the one cut off and acts on nothing.' },
-      { key: 'max_dead_hosts', default: '2', help: 'Storm brake: more dead or suspect hosts than this at once opens no incident.' },
-      { key: 'max_dead_fraction', default: '0.33', help: 'Storm brake: the same, as a fraction of enabled hosts (per availability zone).' },
-      { key: 'dry_run', default: 'false', help: 'Detect and report, act on nothing.' },
-      { key: 'probe', default: 'fping', help: 'fping (real ICMP) or sim (ask the simulator; demo and tests only).' },
-      { key: 'sim_url', default: '', help: 'Control URL of the simulator, for probe = sim.' },
-      { key: 'fping_path', default: 'fping', help: 'fping binary.' },
-      { key: 'probe_timeout', default: '500ms', help: 'fping -t: time to wait for each reply.' },
-      { key: 'probe_packet_interval', default: '1ms', help: 'fping -i: gap between packets to different targets.' },
-      { key: 'probe_count', default: '2', help: 'fping -c: pings per address per round; one reply is enough for alive.' },
-      { key: 'leader_lease', default: '30s', help: 'Leader lease in Redis; a standby takes over when it lapses.' },
-    ],
-  },
-  {
-    section: 'fencing',
-    help: 'Power-off of a dead host before anything else. No confirmed power-off, no evacuation.',
-    keys: [
-      { key: 'timeout', default: '30s', help: 'Time for the power state to read back off after power-off.' },
-      { key: 'poll_interval', default: '1s', help: 'Power state polling interval while waiting for off.' },
-      { key: 'allow_unfenced_evacuation', default: 'false', help: 'Allow driver = noop (labs only): evacuate without power-off. Every incident then says nothing was fenced.' },
-      { key: 'ipmitool_path', default: 'ipmitool', help: 'ipmitool binary.' },
-      { key: 'attempts', default: '3', help: 'Power-off attempts before the fence fails.' },
-    ],
-  },
-  {
-    section: 'host:NAME',
-    help: 'One section per compute host (NAME = the nova-compute service host). A host without fencing is never evacuated.',
-    keys: [
-      { key: 'mgmt_ip', default: '', help: 'Management IP to ping (default: the hypervisor\'s host_ip). IP literal only.', example: '192.0.2.11' },
-      { key: 'driver', default: 'none', help: 'Fencing driver: ipmi, redfish, noop (labs only) or none.', example: 'ipmi' },
-      { key: 'address', default: '', help: 'BMC address (an IP literal for ipmi).', example: '192.0.2.111' },
-      { key: 'port', default: '623 (ipmi), 443/80 (redfish)', help: 'BMC port.' },
-      { key: 'username', default: '', help: 'BMC user.', example: 'admin' },
-      { key: 'password', default: '', help: 'BMC password. Prefer password_file. Reaches ipmitool only through its environment.', example: 'CHANGE_ME' },
-      { key: 'password_file', default: '', help: 'File holding the BMC password.' },
-      { key: 'ipmi_interface', default: 'lanplus', help: 'ipmitool -I.' },
-      { key: 'ipmi_cipher_suite', default: '17', help: 'ipmitool -C (17 on modern BMCs; 3 on older ones and OpenIPMI\'s ipmi_sim).' },
-      { key: 'ipmi_timeout', default: '1s', help: 'ipmitool -N: per-try timeout (whole seconds).' },
-      { key: 'ipmi_retries', default: '1', help: 'ipmitool -R: retries, so an unreachable BMC fails in seconds.' },
-      { key: 'redfish_system', default: '', help: 'Redfish ComputerSystem id (default: the only member of /redfish/v1/Systems).' },
-      { key: 'redfish_scheme', default: 'https', help: 'https or http.' },
-      { key: 'redfish_auth', default: 'basic', help: 'basic or session.' },
-      { key: 'redfish_cacert', default: '', help: 'CA bundle to verify the BMC\'s certificate.' },
-      { key: 'redfish_insecure', default: 'false', help: 'Skip TLS verification of the BMC.' },
-    ],
-  },
-  {
-    section: 'evacuation',
-    help: 'What is moved, where, and how fast.',
-    keys: [
-      { key: 'states', default: 'ACTIVE,ERROR', help: 'Server statuses to evacuate.' },
-      { key: 'require_metadata', default: '', help: 'Only servers with this metadata KEY=VALUE (e.g. HA_Enabled=True).' },
-      { key: 'priority_metadata_key', default: '', help: 'Metadata key holding a number; higher evacuates first.' },
-      { key: 'concurrency', default: '4', help: 'Evacuations in flight at once per incident.' },
-      { key: 'stagger', default: '200ms', help: 'Pause between starting two evacuations.' },
-      { key: 'max_per_minute', default: '120', help: 'Global rate limit of evacuate calls.' },
-      { key: 'verify_timeout', default: '300s', help: 'Time for an evacuated server to be ACTIVE on another host.' },
-      { key: 'verify_poll_interval', default: '2s', help: 'Polling interval while verifying.' },
-      { key: 'spare_hosts', default: '', help: 'Comma-separated reserved hosts, besides those disabled with spare_reason_prefix.' },
-      { key: 'spare_reason_prefix', default: 'down_prepare', help: 'nova-compute services disabled with a reason starting with this are reserved spares (the original tool\'s convention).' },
-      { key: 'spare_add_to_aggregates', default: 'false', help: 'Add the chosen spare to the failed host\'s aggregates.' },
-      { key: 'spare_count', default: '1', help: 'Spares to enable per incident at most.' },
-      { key: 'disabled_reason_prefix', default: 'cmpha', help: 'Start of the disabled reason set on a failed host.' },
-      { key: 'shared_storage', default: 'false', help: 'Instance directories are on shared storage (Ceph, NFS): evacuation keeps an image-backed server\'s disk. When false, `cmpha doctor` warns that evacuating an image-backed server rebuilds it from its image.' },
-    ],
-  },
-  {
-    section: 'notifier:NAME',
-    help: 'One notification channel. Channel-specific keys (SMTP server, webhook URL and preset, ...) are described in docs/notifications.md. With no notifier configured, notifications go to the log.',
-    keys: [
-      { key: 'type', default: 'log', help: 'log, email or webhook.', example: 'log' },
-      { key: 'events', default: '*', help: 'Comma-separated events this channel takes (* = all).' },
-      { key: 'min_severity', default: 'info', help: 'info, warning or critical.' },
-      { key: 'audience', default: 'admins', help: 'admins, users (owners of affected instances) or oncall (escalation).' },
-      { key: 'recipients', default: '', help: 'Comma-separated addresses or numbers (admins and oncall).' },
-    ],
-  },
-  {
-    section: 'escalation',
-    help: 'Repeats, deduplication and users.',
-    keys: [
-      { key: 'repeat_every', default: '15m', help: 'Critical events repeat to the on-call audience this often until acknowledged (cmpha incidents ack ID).' },
-      { key: 'max_repeats', default: '4', help: 'Repeats at most.' },
-      { key: 'dedup_window', default: '30m', help: 'The same event for the same host and incident is sent once per recipient in this window.' },
-      { key: 'rate_limit_per_hour', default: '30', help: 'Messages per recipient per hour at most.' },
-      { key: 'user_metadata_email_key', default: '', help: 'Server metadata key holding the owner\'s email (else the Keystone user\'s email).' },
-      { key: 'user_metadata_phone_key', default: '', help: 'Server metadata key holding the owner\'s phone number.' },
-      { key: 'notify_users', default: 'true', help: 'Tell the owners of moved instances (email channels with audience users).' },
-      { key: 'notify_users_sms', default: 'false', help: 'Also by SMS.' },
-      { key: 'template_dir', default: '', help: 'Directory of template overrides (<event>.txt, <event>.html, <event>.sms).' },
-    ],
-  },
-  {
-    section: 'redis',
-    help: 'Incidents, the job queue and the leader lease live in Redis.',
-    keys: [
-      { key: 'url', default: 'redis://127.0.0.1:6379', help: 'Redis URL.' },
-      { key: 'password', default: '', help: 'Redis password (kept out of the URL).' },
-      { key: 'password_file', default: '', help: 'File holding the Redis password.' },
-      { key: 'prefix', default: 'cmpha', help: 'Key prefix.' },
-    ],
-  },
-  {
-    section: 'metrics',
-    help: 'Prometheus metrics and health endpoints.',
-    keys: [
-      { key: 'enabled', default: 'true', help: 'Serve /metrics, /healthz and /readyz.' },
-      { key: 'listen', default: '127.0.0.1:9464', help: 'HOST:PORT to listen on.' },
-    ],
-  },
-  {
-    section: 'logging',
-    help: 'Logs go to stderr.',
-    keys: [
-      { key: 'level', default: 'info', help: 'debug, info, warn, error or silent.' },
-      { key: 'format', default: 'auto', help: 'json, pretty, or auto (pretty on a terminal).' },
-    ],
-  },
-];
+function keyDocs(decls: Decls): KeyDoc[] {
+  return Object.values(decls).flatMap((d: Decl): KeyDoc[] => {
+    const example = d.example !== undefined ? { example: d.example } : {};
+    if (d.kind === 'secret') {
+      return [
+        { key: d.ini, default: '', help: d.help, ...example },
+        { key: `${d.ini}_file`, default: '', help: `File holding ${d.ini} (trailing newline ignored).` },
+      ];
+    }
+    return [{ key: d.ini, default: d.default, help: d.help, ...example }];
+  });
+}
 
-function commentLines(text: string): string[] {
+const ORDER = ['cloud', 'ser', 'DEFAULT', 'detector', 'fencing', 'host_defaults', 'host:NAME', 'evacuation', 'notifier:NAME', 'escalation', 'redis', 'metrics', 'logging'];
+
+export const CONFIG_REFERENCE: readonly SectionDoc[] = [
+  ...FIXED_SECTIONS.map((s) => ({ section: s.name, help: s.help, keys: keyDocs(s.decls) })),
+  { section: hostDefaultsSection.name, help: hostDefaultsSection.help, keys: keyDocs(hostDefaultsSection.decls) },
+  { section: hostSectionDecl.name, help: hostSectionDecl.help, keys: keyDocs(hostSectionDecl.decls) },
+  {
+    section: notifierSectionDecl.name, help: notifierSectionDecl.help, keys: keyDocs(notifierSectionDecl.decls),
+    variants: Object.entries(CHANNEL_KEYS).map(([type, decls]) => ({ title: `type = ${type}`, keys: keyDocs(decls) })),
+  },
+].sort((a, b) => ORDER.indexOf(a.section) - ORDER.indexOf(b.section));
+
+function commentLines(text: string, prefix = '#'): string[] {
   const out: string[] = [];
-  let line = '#';
+  let line = prefix;
   for (const word of text.split(/\s+/)) {
-    if (line.length + word.length + 1 > 100) { out.push(line); line = '#'; }
+    if (line.length + word.length + 1 > 100) { out.push(line); line = prefix; }
     line += ` ${word}`;
   }
   out.push(line);
   return out;
 }
 
+function keyLines(k: KeyDoc, commented: boolean): string[] {
+  const out = commentLines(`${k.help}${k.default ? ` Default: ${k.default}.` : ''}`);
+  const value = k.default && !k.default.includes(' ') ? ` ${k.default}` : '';
+  if (k.example !== undefined && !commented) out.push(`${k.key} = ${k.example}`);
+  else out.push(`# ${k.key} =${k.example !== undefined ? ` ${k.example}` : value}`);
+  return out;
+}
+
+/** Commented channel sections: how to page by email, SMS and phone. Values are placeholders. */
+const CHANNEL_EXAMPLES: readonly { readonly help: string; readonly lines: readonly string[] }[] = [
+  {
+    help: 'Email (SMTP) to the admins, warnings and worse. Keys: see type = email in docs/configuration.md.',
+    lines: ['[notifier:ops-mail]', 'type = email', 'min_severity = warning', 'recipients = ops@example.org', 'host = smtp.example.org',
+      'tls = starttls', 'username = cmpha', 'password_file = /etc/cmpha/smtp-password', 'from = cmpha <cmpha@example.org>'],
+  },
+  {
+    help: 'SMS through Twilio (preset twilio-sms; other presets: twilio-call, slack, generic-json, custom).',
+    lines: ['[notifier:sms]', 'type = webhook', 'preset = twilio-sms', 'min_severity = warning', 'recipients = +15550001111',
+      'account_sid = AC0123456789abcdef0123456789abcdef', 'auth_token_file = /etc/cmpha/twilio-token', 'from = +15559990000'],
+  },
+  {
+    help: 'Phone call to the on-call person for critical events, repeated until acknowledged ([escalation]).',
+    lines: ['[notifier:pager]', 'type = webhook', 'preset = twilio-call', 'audience = oncall', 'recipients = +15550001111',
+      'account_sid = AC0123456789abcdef0123456789abcdef', 'auth_token_file = /etc/cmpha/twilio-token', 'from = +15559990000'],
+  },
+];
+
 /** cmpha.conf.example: every key, its default and meaning; example values uncommented. */
 export function renderExampleConfig(): string {
-  const out = ['# cmpha.conf: every key with its default and meaning. Generated from src/config/reference.ts.',
-    '# Durations: 500ms, 20s, 2m, 1h. Lists: comma-separated. Quote values that contain ; or #.', ''];
+  const out = ['# cmpha.conf: every key with its default and meaning. Generated from the key declarations (src/config/schema.ts',
+    '# and the modules that own driver and channel keys) by `npm run gen:config`.',
+    '# Durations: 500ms, 20s, 2m, 1h. Lists: comma-separated. Quote values that contain ; or #.',
+    '# Several files may be given (--config-file, repeated, then --config-dir DIR: its *.conf in name order); a key',
+    '# set in a later file overrides the same key of an earlier one.', ''];
   for (const s of CONFIG_REFERENCE) {
-    if (s.section === 'ser') {
-      out.push(...commentLines(s.help), '# [ser]', ...s.keys.map((k) => `# ${k.key} =`), '');
+    if (s.section === 'ser' || s.section === 'DEFAULT' || s.section === 'host_defaults') {
+      out.push(...commentLines(s.help), `# [${s.section}]`);
+      for (const k of s.keys) out.push(...keyLines(k, true));
+      out.push('');
       continue;
     }
     const header = s.section === 'host:NAME' ? 'host:compute1' : s.section === 'notifier:NAME' ? 'notifier:log' : s.section;
     out.push(...commentLines(s.help), `[${header}]`);
-    for (const k of s.keys) {
-      out.push(...commentLines(`${k.help}${k.default ? ` Default: ${k.default}.` : ''}`));
-      out.push(k.example !== undefined ? `${k.key} = ${k.example}` : `# ${k.key} =${k.default && !k.default.includes(' ') ? ` ${k.default}` : ''}`);
-    }
+    for (const k of s.keys) out.push(...keyLines(k, false));
     out.push('');
+    if (s.section === 'notifier:NAME') {
+      for (const v of s.variants ?? []) {
+        out.push(...commentLines(`Keys of ${v.title}:`));
+        for (const k of v.keys) out.push(...commentLines(`  ${k.key}: ${k.help}${k.default ? ` Default: ${k.default}.` : ''}`));
+      }
+      out.push('');
+      for (const c of CHANNEL_EXAMPLES) out.push(...commentLines(c.help), ...c.lines.map((l) => `# ${l}`), '');
+    }
   }
   return out.join('\n');
+}
+
+function table(keys: readonly KeyDoc[]): string[] {
+  return ['| key | default | meaning |', '| --- | --- | --- |',
+    ...keys.map((k) => `| \`${k.key}\` | ${k.default ? `\`${k.default}\`` : ''} | ${k.help.replace(/\|/g, '\\|')} |`)];
 }
 
 /** docs/configuration.md. */
 export function renderConfigDocs(): string {
   const out = ['# Configuration reference', '',
-    'Generated from `src/config/reference.ts` by `npm run gen:config`; a test fails when it is out of date.', '',
-    '`cmpha.conf` is an INI file in the OpenStack `.conf` style. Durations take units (`500ms`, `20s`, `2m`, `1h`), lists are comma-separated, booleans are `true`/`false`. Quote a value that contains `;` or `#` (they start comments). Any secret key has a `*_file` form. Problems are reported one per line with file, line, section and key, and `cmpha` exits 2.', ''];
+    'Generated from the key declarations (`src/config/schema.ts`, `src/config/host-schema.ts`, `src/fencing/*-keys.ts`, `src/notifier/channel-keys.ts`) by `npm run gen:config`; a test fails when it is out of date.', '',
+    '`cmpha.conf` is an INI file in the OpenStack `.conf` style. Durations take units (`500ms`, `20s`, `2m`, `1h`), lists are comma-separated, booleans are `true`/`false`. Quote a value that contains `;` or `#` (they start comments). Any secret key has a `*_file` form. Problems are reported one per line with file, line, section and key, and `cmpha` exits 2; an unknown key or section gets a "did you mean". A section may appear once per file.', '',
+    '## Files', '',
+    'As oslo.config: `--config-file FILE` (repeatable; `-c` is the same) and `--config-dir DIR` (repeatable; its `*.conf` files in name order, after the files). A key set in a later file overrides the same key of the same section in an earlier one; sections merge. Without options: `$CMPHA_CONFIG` (a file) and `$CMPHA_CONFIG_DIR`, else `/etc/cmpha/cmpha.conf` and `/etc/cmpha/cmpha.conf.d/` when they exist.', '',
+    '## Fleets', '',
+    'Hosts share settings through `[host_defaults]` and pattern sections (`[host:compute-*]`, shell wildcards `*`, `?`, `[...]`). A host takes, lowest first: `[host_defaults]`, each matching pattern section in file order, its own `[host:NAME]`. Pattern sections declare no host and may not set `mgmt_ip` or `address`; a pattern that matches no host is a warning. 500 hosts are then 500 sections of one or two lines (or a generated file in `--config-dir`):', '',
+    '```ini', '[host_defaults]', 'driver = ipmi', 'username = admin', 'password_file = /etc/cmpha/bmc-password', 'ipmi_cipher_suite = 3', '',
+    '[host:compute-gpu-*]', 'driver = redfish', '', '[host:compute-001]', 'address = 192.0.2.101', '```', '',
+    '## Warnings', '',
+    '`config validate` and `doctor` warn, without failing, when `[detector] instance_networks` is empty (no instance IP can then veto a fence: only Nova and the management IP decide) and when a pattern section matches no host.', ''];
   for (const s of CONFIG_REFERENCE) {
-    out.push(`## [${s.section}]`, '', s.help, '', '| key | default | meaning |', '| --- | --- | --- |');
-    for (const k of s.keys) out.push(`| \`${k.key}\` | ${k.default ? `\`${k.default}\`` : ''} | ${k.help.replace(/\|/g, '\\|')} |`);
-    out.push('');
+    out.push(`## [${s.section}]`, '', s.help, '', ...table(s.keys), '');
+    for (const v of s.variants ?? []) out.push(`### ${v.title}`, '', ...table(v.keys), '');
   }
   return out.join('\n');
 }

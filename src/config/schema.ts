@@ -1,146 +1,243 @@
-import { z } from 'zod';
-import { bool, duration, fraction, integer, ipList, list, listenAddress, oneOf, text } from './fields.js';
+import { accessSync, constants } from 'node:fs';
+import { defineSection, key, secretKey, type SectionDecl, type Decls } from './declare.js';
+import { hostDefaultsSection } from './host-schema.js';
+import type { Secret } from './secret.js';
+import { bool, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
 
-// One zod object per INI section. Each is strict: an unknown key is an error naming section and key.
-// Secrets are plain text here and become `Secret` objects in load.ts, which also reads `*_file` keys.
+// The sections of cmpha.conf with fixed names, one declaration per key. Host and notifier sections are
+// declared in host-schema.ts and notifier-schema.ts, their driver- and channel-specific keys by the modules
+// that use them (src/fencing, src/notifier).
 
-export const cloudSection = z
-  .object({
-    cloud: text(),
-    clouds_file: text(),
-    auth_type: oneOf(['password', 'v3password', 'v3applicationcredential', 'applicationcredential'], 'password'),
-    auth_url: text(),
-    username: text(),
-    user_id: text(),
-    password: text(),
-    password_file: text(),
-    user_domain_name: text(),
-    user_domain_id: text(),
-    project_name: text(),
-    project_id: text(),
-    project_domain_name: text(),
-    project_domain_id: text(),
-    application_credential_id: text(),
-    application_credential_name: text(),
-    application_credential_secret: text(),
-    application_credential_secret_file: text(),
-    region_name: text(),
-    interface: oneOf(['public', 'internal', 'admin'], 'public'),
-    cacert: text(),
-    insecure: bool(false),
-    api_timeout: duration('30s', { min: '1s' }),
-    api_retries: integer(3, 0, 10),
-  })
-  .strict();
+/** keystoneauth and the service catalog spell interfaces both ways. */
+const INTERFACE_ALIASES = { publicURL: 'public', internalURL: 'internal', adminURL: 'admin' } as const;
+const INTERFACES = ['public', 'internal', 'admin'] as const;
 
-export const legacySection = z
-  .object({
-    OS_TENANT_NAME: text(),
-    OS_PROJECT_NAME: text(),
-    OS_USERNAME: text(),
-    OS_PASSWORD: text(),
-    OS_AUTH_URL: text(),
-    OS_DEFAULT_DOMAIN: text(),
-    INTERVAL: text(),
-  })
-  .strict();
+export const cloudSection = defineSection(
+  'cloud',
+  'How cmpha reaches OpenStack. Settings may also come from a clouds.yaml cloud (`cloud` or OS_CLOUD; a `secure.yaml` beside it is merged over it, as openstackclient does) and the standard OS_* environment variables; precedence, lowest first: clouds.yaml < secure.yaml < OS_* environment < [ser] < [cloud]. The account needs the admin role (services, evacuate, all-tenant server lists).',
+  {
+    cloud: key('cloud', text(), 'Name of a cloud in clouds.yaml (as OS_CLOUD).'),
+    cloudsFile: key('clouds_file', text(), 'Path of clouds.yaml (default: OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml). secure.yaml is looked for in the same directories (or OS_CLIENT_SECURE_FILE).'),
+    authType: key('auth_type', oneOf(['password', 'v3password', 'v3applicationcredential', 'applicationcredential'], 'password'), 'password or v3applicationcredential.'),
+    authUrl: key('auth_url', text(), 'Keystone v3 URL (OS_AUTH_URL).', { example: 'https://keystone.example.com:5000/v3' }),
+    username: key('username', text(), 'User name for password auth (OS_USERNAME).', { example: 'cmpha' }),
+    userId: key('user_id', text(), 'User id, instead of username.'),
+    password: secretKey('password', 'Password (OS_PASSWORD). Prefer password_file, a file holding it (trailing newline ignored).', { example: 'CHANGE_ME' }),
+    userDomainName: key('user_domain_name', text(), 'Domain of the user (OS_USER_DOMAIN_NAME).', { example: 'Default' }),
+    userDomainId: key('user_domain_id', text(), 'Domain id of the user (OS_USER_DOMAIN_ID).'),
+    projectName: key('project_name', text(), 'Project to scope the token to (OS_PROJECT_NAME).', { example: 'admin' }),
+    projectId: key('project_id', text(), 'Project id, instead of project_name.'),
+    projectDomainName: key('project_domain_name', text(), 'Domain of the project (default: the user\'s domain).', { example: 'Default' }),
+    projectDomainId: key('project_domain_id', text(), 'Domain id of the project.'),
+    applicationCredentialId: key('application_credential_id', text(), 'Application credential id (auth_type = v3applicationcredential).'),
+    applicationCredentialName: key('application_credential_name', text(), 'Application credential name (needs username or user_id).'),
+    applicationCredentialSecret: secretKey('application_credential_secret', 'Application credential secret. Prefer the _file form.'),
+    regionName: key('region_name', text(), 'Region to pick endpoints from (OS_REGION_NAME); any region when unset.'),
+    interface: key('interface', oneOf(INTERFACES, 'public', INTERFACE_ALIASES), 'Endpoint interface: public, internal or admin (OS_INTERFACE; keystoneauth\'s publicURL/internalURL/adminURL are accepted).'),
+    validInterfaces: key('valid_interfaces', list(), 'keystoneauth\'s name for interface, as in the [nova] section of other services: one of public, internal, admin. Only one may be given (cmpha does not fall back between interfaces).'),
+    cacert: key('cacert', text(), 'CA bundle for TLS verification (OS_CACERT).'),
+    cafile: key('cafile', text(), 'keystoneauth\'s name for cacert.'),
+    insecure: key('insecure', bool(false), 'Skip TLS verification (OS_INSECURE). Never in production.'),
+    timeoutMs: key('api_timeout', duration('30s', { min: '1s' }), 'Timeout of each OpenStack API call.'),
+    retries: key('api_retries', integer(3, 0, 10), 'Retries of idempotent calls on 5xx, timeouts and resets (never of evacuate).'),
+  },
+  {
+    check: (c) => {
+      const out: { key: string; message: string }[] = [];
+      if (c.cacert !== undefined && c.cafile !== undefined) out.push({ key: 'cafile', message: 'set both cacert and cafile (the same setting); keep one' });
+      if (c.validInterfaces !== undefined && c.validInterfaces.length > 0) {
+        const bad = c.validInterfaces.filter((i) => !(INTERFACES as readonly string[]).includes(i) && !(i in INTERFACE_ALIASES));
+        if (bad.length > 0) out.push({ key: 'valid_interfaces', message: `"${bad.join(',')}" is not one of ${INTERFACES.join(', ')}` });
+        else if (c.validInterfaces.length > 1) out.push({ key: 'valid_interfaces', message: `cmpha uses one interface; give one of ${c.validInterfaces.join(', ')} (did you mean interface = ${normaliseInterface(c.validInterfaces[0]!)}?)` });
+      }
+      return out;
+    },
+  },
+);
 
-export const detectorSection = z
-  .object({
-    interval: duration('10s', { min: '1s' }),
-    heartbeat_timeout: duration('30s', { min: '1s' }),
-    confirm_rounds: integer(2, 1, 100),
-    instance_networks: list(),
-    isolation_addresses: ipList(),
-    max_dead_hosts: integer(2, 1, 100000),
-    max_dead_fraction: fraction(0.33),
-    dry_run: bool(false),
-    probe: oneOf(['fping', 'sim'], 'fping'),
-    sim_url: text(),
-    fping_path: text('fping'),
-    probe_timeout: duration('500ms', { min: '50ms' }),
-    probe_packet_interval: duration('1ms', { bareUnit: 'ms' }),
-    probe_count: integer(2, 1, 10),
-    leader_lease: duration('30s', { min: '2s' }),
-  })
-  .strict();
+export function normaliseInterface(i: string): (typeof INTERFACES)[number] {
+  return (INTERFACE_ALIASES as Record<string, (typeof INTERFACES)[number]>)[i] ?? (i as (typeof INTERFACES)[number]);
+}
 
-export const fencingSection = z
-  .object({
-    timeout: duration('30s', { min: '1s' }),
-    poll_interval: duration('1s', { min: '100ms' }),
-    allow_unfenced_evacuation: bool(false),
-    ipmitool_path: text('ipmitool'),
-    attempts: integer(3, 1, 10),
-  })
-  .strict();
+export const legacySection = defineSection(
+  'ser',
+  'The original tool\'s section, still accepted. OS_TENANT_NAME/OS_PROJECT_NAME = project, OS_DEFAULT_DOMAIN = domain of user and project (`default` is taken as the domain id), INTERVAL = [detector] interval in seconds.',
+  {
+    OS_TENANT_NAME: key('OS_TENANT_NAME', text(), 'Legacy OS_TENANT_NAME.'),
+    OS_PROJECT_NAME: key('OS_PROJECT_NAME', text(), 'Legacy OS_PROJECT_NAME.'),
+    OS_USERNAME: key('OS_USERNAME', text(), 'Legacy OS_USERNAME.'),
+    OS_PASSWORD: key('OS_PASSWORD', text(), 'Legacy OS_PASSWORD.'),
+    OS_AUTH_URL: key('OS_AUTH_URL', text(), 'Legacy OS_AUTH_URL.'),
+    OS_DEFAULT_DOMAIN: key('OS_DEFAULT_DOMAIN', text(), 'Legacy OS_DEFAULT_DOMAIN.'),
+    INTERVAL: key('INTERVAL', text(), 'Legacy detector interval, in seconds.'),
+  },
+);
 
-export const evacuationSection = z
-  .object({
-    states: list(['ACTIVE', 'ERROR']),
-    require_metadata: text(),
-    priority_metadata_key: text(),
-    concurrency: integer(4, 1, 256),
-    stagger: duration('200ms', { bareUnit: 'ms' }),
-    max_per_minute: integer(120, 1, 100000),
-    verify_timeout: duration('300s', { min: '1s' }),
-    verify_poll_interval: duration('2s', { min: '100ms' }),
-    spare_hosts: list(),
-    spare_reason_prefix: text('down_prepare'),
-    spare_add_to_aggregates: bool(false),
-    spare_count: integer(1, 0, 100),
-    disabled_reason_prefix: text('cmpha'),
-    shared_storage: bool(false),
-  })
-  .strict();
+export const defaultSection = defineSection(
+  'DEFAULT',
+  'Accepted because every OpenStack service has one. cmpha reads only `debug` from it; any other key belongs in a named section (the error says which).',
+  {
+    debug: key('debug', bool(false), 'As oslo.log\'s debug: log at debug level unless [logging] level is set.'),
+  },
+);
 
-export const redisSection = z
-  .object({
-    url: text('redis://127.0.0.1:6379'),
-    password: text(),
-    password_file: text(),
-    prefix: text('cmpha'),
-  })
-  .strict();
+export const detectorSection = defineSection(
+  'detector',
+  'How a dead host is told from a sick one. A host is dead only when Nova says down (or its heartbeat is stale), its management IP is silent and every instance IP that answered while it was healthy is silent, for confirm_rounds rounds in a row.',
+  {
+    intervalMs: key('interval', duration('10s', { min: '1s' }), 'Time between rounds; rounds never overlap.'),
+    heartbeatTimeoutMs: key('heartbeat_timeout', duration('30s', { min: '1s' }), 'A service whose updated_at is older than this is suspect, before Nova\'s service_down_time (60 s) says down.'),
+    confirmRounds: key('confirm_rounds', integer(2, 1, 100), 'Consecutive rounds of all-silent evidence before a host is dead.'),
+    instanceNetworks: key('instance_networks', list(), 'Comma-separated network names whose instance IPs the controller can reach (tenant overlays usually cannot be reached). When empty, no instance IP can veto a fence: `config validate` and `doctor` warn.', { example: 'provider' }),
+    isolationAddresses: key('isolation_addresses', ipList(), 'IP literals the controller must reach (e.g. gateways); if none answer, the controller is the one cut off and acts on nothing.'),
+    maxDeadHosts: key('max_dead_hosts', integer(2, 1, 100000), 'Storm brake: more dead or suspect hosts than this at once opens no incident.'),
+    maxDeadFraction: key('max_dead_fraction', fraction(0.33), 'Storm brake: the same, as a fraction of enabled hosts (per availability zone).'),
+    dryRun: key('dry_run', bool(false), 'Detect and report, act on nothing.'),
+    probe: key('probe', oneOf(['fping', 'sim'], 'fping'), 'fping (real ICMP) or sim (ask the simulator; demo and tests only; needs sim_url).'),
+    simUrl: key('sim_url', url(undefined, ['http:', 'https:']), 'Control URL of the simulator, required with probe = sim.'),
+    fpingPath: key('fping_path', text('fping'), 'fping binary.'),
+    probeTimeoutMs: key('probe_timeout', duration('500ms', { min: '50ms' }), 'fping -t: time to wait for each reply.'),
+    probePacketIntervalMs: key('probe_packet_interval', duration('1ms', { bareUnit: 'ms' }), 'fping -i: gap between packets to different targets.'),
+    probeCount: key('probe_count', integer(2, 1, 10), 'fping -c: pings per address per round; one reply is enough for alive.'),
+    leaderLeaseMs: key('leader_lease', duration('30s', { min: '2s' }), 'Leader lease in Redis; a standby takes over when it lapses.'),
+  },
+  { check: (d) => (d.probe === 'sim' && d.simUrl === undefined ? [{ key: 'probe', message: 'probe = sim needs sim_url (the simulator\'s control URL)' }] : []) },
+);
 
-export const metricsSection = z
-  .object({
-    enabled: bool(true),
-    listen: listenAddress('127.0.0.1:9464'),
-  })
-  .strict();
+export const fencingSection = defineSection(
+  'fencing',
+  'Power-off of a dead host before anything else. No confirmed power-off, no evacuation.',
+  {
+    timeoutMs: key('timeout', duration('30s', { min: '1s' }), 'Time for the power state to read back off after power-off.'),
+    pollIntervalMs: key('poll_interval', duration('1s', { min: '100ms' }), 'Power state polling interval while waiting for off.'),
+    allowUnfencedEvacuation: key('allow_unfenced_evacuation', bool(false), 'Allow driver = noop (labs only): evacuate without power-off. Every incident then says nothing was fenced.'),
+    ipmitoolPath: key('ipmitool_path', text('ipmitool'), 'ipmitool binary.'),
+    attempts: key('attempts', integer(3, 1, 10), 'Power-off attempts before the fence fails.'),
+  },
+);
 
-export const loggingSection = z
-  .object({
-    level: oneOf(['debug', 'info', 'warn', 'error', 'silent'], 'info'),
-    format: oneOf(['auto', 'json', 'pretty'], 'auto'),
-  })
-  .strict();
+export const evacuationSection = defineSection(
+  'evacuation',
+  'What is moved, where, and how fast.',
+  {
+    states: key('states', list(['ACTIVE', 'ERROR']).transform((s) => s.map((x) => x.toUpperCase())), 'Server statuses to evacuate.', { default: 'ACTIVE,ERROR' }),
+    requireMetadata: key('require_metadata', keyValue(), 'Only servers with this metadata KEY=VALUE (e.g. HA_Enabled=True).'),
+    priorityMetadataKey: key('priority_metadata_key', text(), 'Metadata key holding a number; higher evacuates first.'),
+    concurrency: key('concurrency', integer(4, 1, 256), 'Evacuations in flight at once per incident.'),
+    staggerMs: key('stagger', duration('200ms', { bareUnit: 'ms' }), 'Pause between starting two evacuations.'),
+    maxPerMinute: key('max_per_minute', integer(120, 1, 100000), 'Global rate limit of evacuate calls.'),
+    verifyTimeoutMs: key('verify_timeout', duration('300s', { min: '1s' }), 'Time for an evacuated server to be ACTIVE on another host.'),
+    verifyPollIntervalMs: key('verify_poll_interval', duration('2s', { min: '100ms' }), 'Polling interval while verifying.'),
+    spareHosts: key('spare_hosts', list(), 'Comma-separated reserved hosts, besides those disabled with spare_reason_prefix.'),
+    spareReasonPrefix: key('spare_reason_prefix', text('down_prepare'), 'nova-compute services disabled with a reason starting with this are reserved spares (the original tool\'s convention).'),
+    spareAddToAggregates: key('spare_add_to_aggregates', bool(false), 'Add the chosen spare to the failed host\'s aggregates.'),
+    spareCount: key('spare_count', integer(1, 0, 100), 'Spares to enable per incident at most.'),
+    disabledReasonPrefix: key('disabled_reason_prefix', text('cmpha'), 'Start of the disabled reason set on a failed host.'),
+    // Optional in the type: a config built by hand (tests, the demo) that leaves it out means false.
+    sharedStorage: key('shared_storage', bool(false).transform((b): boolean | undefined => b), 'Instance directories are on shared storage (Ceph, NFS): evacuation keeps an image-backed server\'s disk. When false, `cmpha doctor` warns that evacuating an image-backed server rebuilds it from its image.'),
+  },
+);
 
-export const escalationSection = z
-  .object({
-    repeat_every: duration('15m', { min: '1s' }),
-    max_repeats: integer(4, 0, 1000),
-    dedup_window: duration('30m', { min: '0s' }),
-    rate_limit_per_hour: integer(30, 1, 100000),
-    user_metadata_email_key: text(),
-    user_metadata_phone_key: text(),
-    notify_users: bool(true),
-    notify_users_sms: bool(false),
-    template_dir: text(),
-  })
-  .strict();
+export const redisSection = defineSection(
+  'redis',
+  'Incidents, the job queue and the leader lease live in Redis. A single server by `url`, or a Sentinel-managed primary by `sentinels` and `master_name`.',
+  {
+    url: key('url', url('redis://127.0.0.1:6379', ['redis:', 'rediss:']), 'Redis URL (redis:// or rediss:// for TLS). Prefer password_file to a password in the URL; either way it is masked wherever the URL is printed or logged.'),
+    username: key('username', text(), 'ACL user (Redis 6+); the password is then that user\'s.'),
+    password: secretKey('password', 'Redis password (kept out of the URL). Prefer password_file, a file holding it.'),
+    prefix: key('prefix', text('cmpha'), 'Key prefix.'),
+    sentinels: key('sentinels', hostPortList(), 'Comma-separated Sentinel addresses HOST:PORT; when set, cmpha asks them for the current primary of master_name instead of using url\'s host.'),
+    masterName: key('master_name', text(), 'Name of the monitored primary (sentinel.conf\'s `sentinel monitor NAME`); required with sentinels.'),
+    sentinelPassword: secretKey('sentinel_password', 'Password of the Sentinels themselves (requirepass in sentinel.conf), when they have one. Prefer sentinel_password_file.'),
+    tlsEnabled: key('tls', bool(false), 'Connect with TLS (implied by a rediss:// url and by any tls_* file).'),
+    tlsCaFile: key('tls_ca_file', text(), 'CA bundle that signed the Redis (and Sentinel) certificates.'),
+    tlsCertFile: key('tls_cert_file', text(), 'Client certificate, for Redis servers that require one (tls-auth-clients).'),
+    tlsKeyFile: key('tls_key_file', text(), 'Private key of tls_cert_file.'),
+  },
+  {
+    check: (r) => {
+      const out: { key: string; message: string }[] = [];
+      if (r.sentinels.length > 0 && r.masterName === undefined) out.push({ key: 'master_name', message: 'is required with sentinels (the name in sentinel.conf\'s `sentinel monitor`)' });
+      if (r.masterName !== undefined && r.sentinels.length === 0) out.push({ key: 'sentinels', message: 'is required with master_name (HOST:PORT of each Sentinel)' });
+      if (r.sentinelPassword !== undefined && r.sentinels.length === 0) out.push({ key: 'sentinel_password', message: 'is set but sentinels is not' });
+      for (const [k, f] of [['tls_ca_file', r.tlsCaFile], ['tls_cert_file', r.tlsCertFile], ['tls_key_file', r.tlsKeyFile]] as const) {
+        if (f === undefined) continue;
+        try {
+          accessSync(f, constants.R_OK);
+        } catch (err) {
+          out.push({ key: k, message: `cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` });
+        }
+      }
+      if ((r.tlsCertFile === undefined) !== (r.tlsKeyFile === undefined)) out.push({ key: r.tlsCertFile === undefined ? 'tls_cert_file' : 'tls_key_file', message: 'tls_cert_file and tls_key_file go together' });
+      return out;
+    },
+    // `sentinels` and `tls` are present only when in use, so a single plain server reads as it always did.
+    finish: ({ tlsEnabled, tlsCaFile, tlsCertFile, tlsKeyFile, sentinels, ...r }): RedisShape => {
+      const tls = tlsEnabled || /^rediss:/i.test(r.url) || tlsCaFile !== undefined || tlsCertFile !== undefined;
+      return {
+        ...r,
+        ...(sentinels.length > 0 ? { sentinels } : {}),
+        ...(tls ? { tls: { ...(tlsCaFile !== undefined ? { ca: tlsCaFile } : {}), ...(tlsCertFile !== undefined ? { cert: tlsCertFile } : {}), ...(tlsKeyFile !== undefined ? { key: tlsKeyFile } : {}) } } : {}),
+      };
+    },
+  },
+);
 
-/** The sections a cmpha.conf may hold, besides `[host:NAME]` and `[notifier:NAME]`. */
-export const SECTIONS = {
-  cloud: cloudSection,
-  ser: legacySection,
-  detector: detectorSection,
-  fencing: fencingSection,
-  evacuation: evacuationSection,
-  redis: redisSection,
-  metrics: metricsSection,
-  logging: loggingSection,
-  escalation: escalationSection,
-} as const;
-export type SectionName = keyof typeof SECTIONS;
+/** The typed [redis] section. */
+export interface RedisShape {
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: Secret;
+  readonly prefix: string;
+  /** Set (non-empty) only when Sentinel finds the primary. */
+  readonly sentinels?: readonly { readonly host: string; readonly port: number }[];
+  /** Set with sentinels. */
+  readonly masterName?: string;
+  readonly sentinelPassword?: Secret;
+  /** Set when TLS is on; the members are file paths (checked readable at load time). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+}
+
+export const metricsSection = defineSection(
+  'metrics',
+  'Prometheus metrics and health endpoints.',
+  {
+    enabled: key('enabled', bool(true), 'Serve /metrics, /healthz and /readyz.'),
+    listen: key('listen', listenAddress('127.0.0.1:9464'), 'HOST:PORT to listen on.'),
+  },
+);
+
+export const loggingSection = defineSection(
+  'logging',
+  'Logs go to stderr.',
+  {
+    level: key('level', oneOf(['debug', 'info', 'warn', 'error', 'silent'], 'info'), 'debug, info, warn, error or silent.'),
+    format: key('format', oneOf(['auto', 'json', 'pretty'], 'auto'), 'json, pretty, or auto (pretty on a terminal).'),
+  },
+);
+
+export const escalationSection = defineSection(
+  'escalation',
+  'Repeats, deduplication and users.',
+  {
+    repeatEveryMs: key('repeat_every', duration('15m', { min: '1s' }), 'Critical events repeat to the on-call audience this often until acknowledged (cmpha incidents ack ID).'),
+    maxRepeats: key('max_repeats', integer(4, 0, 1000), 'Repeats at most.'),
+    dedupWindowMs: key('dedup_window', duration('30m', { min: '0s' }), 'The same event for the same host and incident is sent once per recipient in this window.'),
+    rateLimitPerHour: key('rate_limit_per_hour', integer(30, 1, 100000), 'Messages per recipient per hour at most.'),
+    userMetadataEmailKey: key('user_metadata_email_key', text(), 'Server metadata key holding the owner\'s email (else the Keystone user\'s email).'),
+    userMetadataPhoneKey: key('user_metadata_phone_key', text(), 'Server metadata key holding the owner\'s phone number.'),
+    notifyUsers: key('notify_users', bool(true), 'Tell the owners of moved instances (email channels with audience users).'),
+    notifyUsersSms: key('notify_users_sms', bool(false), 'Also by SMS.'),
+    templateDir: key('template_dir', text(), 'Directory of template overrides (<event>.txt, <event>.html, <event>.sms).'),
+  },
+);
+
+/** The sections with fixed names, in the order the reference shows them. */
+export const FIXED_SECTIONS = [defaultSection, cloudSection, legacySection, detectorSection, fencingSection, evacuationSection, redisSection, metricsSection, loggingSection, escalationSection] as const;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnySection = SectionDecl<Decls, any>;
+
+/** Section name → its strict INI shape: exactly the keys each section accepts. */
+export const SECTIONS = Object.fromEntries([...FIXED_SECTIONS, hostDefaultsSection].map((s: AnySection) => [s.name, s.object])) as Readonly<Record<string, AnySection['object']>>;
+export type SectionName = (typeof FIXED_SECTIONS)[number]['name'];

@@ -1,7 +1,16 @@
+import type { Typed } from './declare.js';
+import type { RawHostSection } from './host-schema.js';
+import type { notifierSectionDecl } from './notifier-schema.js';
+import type {
+  detectorSection, escalationSection, evacuationSection, fencingSection, loggingSection, metricsSection, redisSection,
+} from './schema.js';
 import type { Secret } from './secret.js';
 
 // The validated configuration every module receives: plain, frozen, camelCase, durations in milliseconds.
-// Built once by load.ts; nothing below the CLI reads files or the environment for settings.
+// Inferred from the declarations (schema.ts, host-schema.ts, src/fencing/*-keys.ts); built once by load.ts;
+// nothing below the CLI reads files or the environment for settings.
+
+type Output<S> = S extends { schema: { _zod: { output: infer T } } } ? T : never;
 
 export type CloudAuth =
   | {
@@ -31,6 +40,7 @@ export type CloudAuth =
       readonly userDomainId?: string;
     };
 
+/** Merged from [cloud], [ser], OS_* and clouds.yaml (resolve-cloud.ts), so shaped by hand. */
 export interface CloudConfig {
   readonly authUrl: string;
   readonly auth: CloudAuth;
@@ -44,44 +54,16 @@ export interface CloudConfig {
   readonly source: string;
 }
 
-export interface DetectorConfig {
-  readonly intervalMs: number;
-  readonly heartbeatTimeoutMs: number;
-  readonly confirmRounds: number;
-  readonly instanceNetworks: readonly string[];
-  readonly isolationAddresses: readonly string[];
-  readonly maxDeadHosts: number;
-  readonly maxDeadFraction: number;
-  readonly dryRun: boolean;
-  readonly probe: 'fping' | 'sim';
-  readonly simUrl?: string;
-  readonly fpingPath: string;
-  readonly probeTimeoutMs: number;
-  readonly probePacketIntervalMs: number;
-  readonly probeCount: number;
-  readonly leaderLeaseMs: number;
-}
-
-export interface IpmiOptions {
-  readonly interface: 'lanplus' | 'lan';
-  readonly cipherSuite: number;
-  readonly timeoutS: number;
-  readonly retries: number;
-}
-
-export interface RedfishOptions {
-  readonly system?: string;
-  readonly scheme: 'https' | 'http';
-  readonly auth: 'basic' | 'session';
-  readonly cacert?: string;
-  readonly insecure: boolean;
-}
+export type DetectorConfig = Output<typeof detectorSection>;
+export type IpmiOptions = RawHostSection['ipmi'];
+export type RedfishOptions = RawHostSection['redfish'];
 
 export type FenceConfig =
   | { readonly driver: 'none' }
   | { readonly driver: 'noop' }
   | {
       readonly driver: 'ipmi';
+      /** An IP literal, or a DNS name the controller resolves once at start (fencing/resolve-bmc.ts). */
       readonly address: string;
       readonly port: number;
       readonly username: string;
@@ -103,73 +85,26 @@ export interface HostConfig {
   readonly fence: FenceConfig;
 }
 
-export interface FencingConfig {
-  readonly timeoutMs: number;
-  readonly pollIntervalMs: number;
-  readonly allowUnfencedEvacuation: boolean;
-  readonly ipmitoolPath: string;
-  readonly attempts: number;
-}
+export type FencingConfig = Output<typeof fencingSection>;
+export type EvacuationConfig = Output<typeof evacuationSection>;
 
-export interface EvacuationConfig {
-  readonly states: readonly string[];
-  readonly requireMetadata?: { readonly key: string; readonly value: string };
-  readonly priorityMetadataKey?: string;
-  readonly concurrency: number;
-  readonly staggerMs: number;
-  readonly maxPerMinute: number;
-  readonly verifyTimeoutMs: number;
-  readonly verifyPollIntervalMs: number;
-  readonly spareHosts: readonly string[];
-  readonly spareReasonPrefix: string;
-  readonly spareAddToAggregates: boolean;
-  readonly spareCount: number;
-  readonly disabledReasonPrefix: string;
-  /** Instance directories are on shared storage (Ceph, NFS): an evacuated image-backed server keeps its disk. Set by load.ts; absent means false. */
-  readonly sharedStorage?: boolean;
-}
-
-export interface NotifierConfig {
+export type NotifierConfig = Typed<typeof notifierSectionDecl.decls> & {
   readonly name: string;
-  readonly type: 'log' | 'email' | 'webhook';
-  readonly events: readonly string[];
-  readonly minSeverity: 'info' | 'warning' | 'critical';
-  readonly audience: 'admins' | 'users' | 'oncall';
-  readonly recipients: readonly string[];
   /** Type-specific keys as written (secrets among them already resolved to Secret by `*_file`). */
   readonly options: Readonly<Record<string, string | Secret>>;
-}
+};
 
-export interface EscalationConfig {
-  readonly repeatEveryMs: number;
-  readonly maxRepeats: number;
-  readonly dedupWindowMs: number;
-  readonly rateLimitPerHour: number;
-  readonly userMetadataEmailKey?: string;
-  readonly userMetadataPhoneKey?: string;
-  readonly notifyUsers: boolean;
-  readonly notifyUsersSms: boolean;
-  readonly templateDir?: string;
-}
-
-export interface RedisConfig {
-  readonly url: string;
-  readonly password?: Secret;
-  readonly prefix: string;
-}
-
-export interface MetricsConfig {
-  readonly enabled: boolean;
-  readonly listen: { readonly host: string; readonly port: number };
-}
-
-export interface LoggingConfig {
-  readonly level: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  readonly format: 'auto' | 'json' | 'pretty';
-}
+export type EscalationConfig = Output<typeof escalationSection>;
+/** `tls` is set when TLS is on (tls = true, a rediss:// url or a tls_* file); its members are file paths. */
+export type RedisConfig = Output<typeof redisSection>;
+export type MetricsConfig = Output<typeof metricsSection>;
+export type LoggingConfig = Output<typeof loggingSection>;
 
 export interface Config {
+  /** The first config file read. */
   readonly path?: string;
+  /** Every config file read, in order, when there were several. */
+  readonly paths?: readonly string[];
   readonly cloud: CloudConfig;
   readonly detector: DetectorConfig;
   readonly fencing: FencingConfig;

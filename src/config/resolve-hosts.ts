@@ -1,0 +1,106 @@
+import type { RawSection, RawValue } from './config-files.js';
+import { iniKeys, type Decls } from './declare.js';
+import { hostDefaultsSection, hostSectionDecl, sharedHostDecls, type RawHostSection } from './host-schema.js';
+import type { FenceConfig, HostConfig } from './types.js';
+
+/** What the host resolution needs from the loader: where to report, and how to parse with locations. */
+export interface HostContext {
+  issue(section: string | undefined, key: string | undefined, message: string): void;
+  parse<T>(section: string, values: RawSection, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { code: string; path: readonly PropertyKey[]; message: string; keys?: readonly string[] }[] } } }, known: Decls): T | undefined;
+}
+
+export const HOST_DEFAULTS = 'host_defaults';
+
+function isPattern(name: string): boolean {
+  return /[*?[]/.test(name);
+}
+
+/** Shell-style wildcard match (`*`, `?`, `[abc]`), anchored. */
+export function matchesPattern(pattern: string, name: string): boolean {
+  const re = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`).test(name);
+}
+
+/**
+ * Merges the layers of one host, lowest first. A secret set in a higher layer replaces the inherited one in
+ * either form, so `password_file` in [host_defaults] and `password` in [host:x] is not "set both".
+ */
+function layer(layers: readonly RawSection[], secrets: readonly string[]): Map<string, RawValue> {
+  const out = new Map<string, RawValue>();
+  for (const l of layers) {
+    for (const s of secrets) {
+      if (l.has(s) || l.has(`${s}_file`)) { out.delete(s); out.delete(`${s}_file`); }
+    }
+    for (const [k, v] of l) out.set(k, v);
+  }
+  return out;
+}
+
+/**
+ * Builds every `[host:NAME]` from [host_defaults], the pattern sections that match it (in file order) and its
+ * own section. Pattern sections declare no host; mgmt_ip and address are per host.
+ */
+export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, RawSection>, allowUnfenced: boolean, warn: (section: string, message: string) => void): Record<string, HostConfig> {
+  const secrets = Object.values(sharedHostDecls).filter((d) => d.kind === 'secret').map((d) => d.ini);
+  const sharedKeys = new Set(Object.values(sharedHostDecls).flatMap(iniKeys));
+  const defaults = sections.get(HOST_DEFAULTS) ?? new Map<string, RawValue>();
+  const patterns: [string, RawSection][] = [];
+  const names: string[] = [];
+  for (const [section, values] of sections) {
+    if (!section.startsWith('host:')) continue;
+    const name = section.slice('host:'.length).trim();
+    if (name === '') { ctx.issue(section, undefined, 'host name missing after "host:" (write [host:NAME], NAME as nova-compute reports it)'); continue; }
+    if (isPattern(name)) {
+      for (const key of values.keys()) {
+        if (!sharedKeys.has(key) && hostSectionDecl.object.shape[key] !== undefined) ctx.issue(section, key, `names one machine: set it in each [host:NAME], not in a pattern section`);
+      }
+      // Reported with its own line; checked against the shared keys.
+      ctx.parse(section, values, hostDefaultsSection.schema, sharedHostDecls);
+      patterns.push([name, values]);
+    } else {
+      names.push(name);
+    }
+  }
+  for (const key of defaults.keys()) {
+    if (!sharedKeys.has(key) && hostSectionDecl.object.shape[key] !== undefined) ctx.issue(HOST_DEFAULTS, key, 'names one machine: set it in each [host:NAME]');
+  }
+  const hosts: Record<string, HostConfig> = {};
+  for (const name of names) {
+    const section = `host:${name}`;
+    const matching = patterns.filter(([p]) => matchesPattern(p, name)).map(([, v]) => v);
+    const merged = layer([defaults, ...matching, sections.get(section)!], secrets);
+    const raw = ctx.parse(section, merged, hostSectionDecl.schema, hostSectionDecl.decls);
+    if (!raw) continue;
+    const fence = resolveFence(ctx, section, raw, allowUnfenced);
+    if (fence) hosts[name] = { name, ...(raw.mgmtIp ? { mgmtIp: raw.mgmtIp } : {}), fence };
+  }
+  for (const [p] of patterns) {
+    if (!names.some((n) => matchesPattern(p, n))) warn(`host:${p}`, 'matches no [host:NAME] section (pattern sections only add settings to declared hosts)');
+  }
+  return hosts;
+}
+
+function resolveFence(ctx: HostContext, section: string, raw: RawHostSection, allowUnfenced: boolean): FenceConfig | undefined {
+  switch (raw.driver) {
+    case 'none':
+      return { driver: 'none' };
+    case 'noop':
+      if (!allowUnfenced) {
+        ctx.issue(section, 'driver', 'noop fencing evacuates without powering the host off; it is refused unless [fencing] allow_unfenced_evacuation = true (labs only)');
+        return undefined;
+      }
+      return { driver: 'noop' };
+    case 'ipmi':
+    case 'redfish': {
+      let ok = true;
+      for (const key of ['address', 'username'] as const) {
+        if (raw[key] === undefined) { ctx.issue(section, key, `is required for driver ${raw.driver}`); ok = false; }
+      }
+      if (raw.password === undefined) { ctx.issue(section, 'password', `password or password_file is required for driver ${raw.driver}`); ok = false; }
+      if (!ok) return undefined;
+      const common = { address: raw.address!, username: raw.username!, password: raw.password! };
+      if (raw.driver === 'ipmi') return { driver: 'ipmi', ...common, port: raw.port ?? 623, ipmi: raw.ipmi };
+      return { driver: 'redfish', ...common, port: raw.port ?? (raw.redfish.scheme === 'https' ? 443 : 80), redfish: raw.redfish };
+    }
+  }
+}
