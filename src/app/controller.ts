@@ -20,6 +20,15 @@ import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
 import { mgmtLivenessCheck } from './mgmt-liveness.js';
+import { resolveBmcAddresses, type BmcLookup } from '../fencing/resolve-bmc.js';
+
+/** BMC names resolved once, now: from here on every fence is given an IP literal. */
+async function withResolvedBmcs(config: Config, logger: Logger, lookup?: BmcLookup): Promise<Config> {
+  const r = await resolveBmcAddresses(config.hosts, lookup);
+  for (const x of r.resolved) logger.info({ host: x.host, bmc: x.name, address: x.address }, 'BMC name resolved');
+  for (const p of r.problems) logger.error({ host: p.host, bmc: p.name }, p.message);
+  return r.resolved.length === 0 && r.problems.length === 0 ? config : { ...config, hosts: r.hosts };
+}
 
 export interface ControllerOptions {
   readonly logger: Logger;
@@ -33,6 +42,8 @@ export interface ControllerOptions {
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
   /** Replaces the prober built from [detector] (tests). */
   readonly prober?: Prober;
+  /** Resolves BMC names (tests inject one; the default asks the system resolver). */
+  readonly bmcLookup?: BmcLookup;
 }
 
 export interface Controller {
@@ -50,8 +61,9 @@ export interface Controller {
  * recovery workers, the detector loop and the metrics endpoint, built from the validated config. Nothing
  * here decides anything; it only wires the parts together.
  */
-export async function startController(config: Config, opts: ControllerOptions): Promise<Controller> {
+export async function startController(validated: Config, opts: ControllerOptions): Promise<Controller> {
   const logger = opts.logger;
+  const config = await withResolvedBmcs(validated, logger, opts.bmcLookup);
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: version() });
   const connection = new Redis(config.redis.url, {

@@ -11,7 +11,7 @@ import { registerFenceCommands } from './commands/fence.js';
 import { registerNotifyCommands } from './commands/notify.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSimCommand } from './commands/sim.js';
-import { setLogLevelOverride } from './context.js';
+import { collect, setConfigLocation, setLogLevelOverride } from './context.js';
 import { version } from './version.js';
 
 /** Builds the command tree. Each command lives in its own module under commands/ and exists only when it works. */
@@ -20,9 +20,13 @@ export function buildProgram(): Command {
     .description('High-availability controller for OpenStack compute nodes: detect, fence, evacuate, verify, notify')
     .version(version(), '-V, --version')
     .option('--log-level <level>', 'debug | info | warn | error | silent (overrides [logging] level)')
+    .option('--config-file <path>', 'config file; repeat for several, later ones override earlier ones', collect, [])
+    .option('--config-dir <dir>', 'read every *.conf in DIR in name order, after the config files; repeatable', collect, [])
     .showHelpAfterError()
     .exitOverride();
   program.hook('preAction', () => {
+    const { configFile, configDir } = program.opts<{ configFile: string[]; configDir: string[] }>();
+    setConfigLocation(configFile, configDir);
     const level = program.opts<{ logLevel?: string }>().logLevel;
     if (level !== undefined) {
       if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new CommanderError(2, 'cmpha.badLogLevel', `--log-level: "${level}" is not one of debug, info, warn, error, silent`);

@@ -41,7 +41,7 @@ const SECTION_NAMES = [...FIXED.keys(), 'host:NAME', 'notifier:NAME'];
 export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const env = opts.env ?? {};
   const issues: ConfigIssue[] = [];
-  const files = opts.path !== undefined ? [opts.path, ...(opts.paths ?? [])] : configFiles(opts, env, issues);
+  const files = configFiles({ paths: [...(opts.path !== undefined ? [opts.path] : []), ...(opts.paths ?? [])], dirs: opts.dirs ?? [] }, env, issues);
   const sources = readConfigSources(files);
   issues.push(...sources.problems);
   const fileName = files.length === 0 ? '(no config file)' : files.length === 1 ? files[0]! : files.join(', ');

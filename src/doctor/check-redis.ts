@@ -3,17 +3,13 @@ import type { RedisConfig } from '../config/types.js';
 import { detectorKeys } from '../detector/keys.js';
 import { incidentKeys } from '../incidents/keys.js';
 import { errorMessage } from '../shared/errors.js';
+import { maskUrl } from '../shared/mask-url.js';
 import type { DoctorCheck } from './types.js';
 
 export interface RedisFindings {
   readonly checks: readonly DoctorCheck[];
   /** Spare host → incident holding it: the spare step passes such spares over. Empty when Redis is down. */
   readonly claimedSpares: ReadonlyMap<string, string>;
-}
-
-/** user:password in a URL never reaches a report. */
-export function redactRedisUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -27,7 +23,7 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * Uses `existing` when given (the controller's connection), else opens one that gives up at once.
  */
 export async function checkRedis(config: RedisConfig, spareHosts: readonly string[], opts: { existing?: Redis; timeoutMs: number }): Promise<RedisFindings> {
-  const where = redactRedisUrl(config.url);
+  const where = maskUrl(config.url);
   const redis = opts.existing ?? new Redis(config.url, {
     ...(config.password ? { password: config.password.reveal() } : {}),
     lazyConnect: true,

@@ -6,6 +6,8 @@ import { skipReason } from '../evacuator/select.js';
 import { spareCapacity } from '../evacuator/spare-capacity.js';
 import { isReservedSpare, type Need } from '../evacuator/spare-plan.js';
 import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
+import { resolveBmcAddresses } from '../fencing/resolve-bmc.js';
+import { configWarnings } from '../config/warnings.js';
 import { createOpenStack, MIN_MICROVERSION } from '../openstack/index.js';
 import type { ComputeService, Hypervisor, NovaApi, Server } from '../openstack/types.js';
 import { errorMessage } from '../shared/errors.js';
@@ -66,8 +68,14 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const placement = deps.placement ?? own?.placement;
   const checks: DoctorCheck[] = [];
 
+  for (const w of configWarnings(config)) checks.push({ name: 'config', status: 'warn', detail: `[${w.section}] ${w.key} ${w.message}` });
+  // BMC names resolved as the controller does at start; a name that does not resolve is a host without fencing.
+  const bmc = await resolveBmcAddresses(config.hosts, deps.bmcLookup);
+  for (const p of bmc.problems) checks.push({ name: 'bmc-dns', status: 'fail', detail: p.message });
+  if (bmc.resolved.length > 0) checks.push({ name: 'bmc-dns', status: 'ok', detail: `${bmc.resolved.length} BMC name(s) resolve: ${bmc.resolved.map((r) => `${r.name} → ${r.address}`).join(', ')}` });
+
   // Independent of Nova: start them now, collect them last.
-  const configured = Object.values(config.hosts).sort((a, b) => a.name.localeCompare(b.name));
+  const configured = Object.values(bmc.hosts).sort((a, b) => a.name.localeCompare(b.name));
   const fencingP = checkAllFencing(configured, config.fencing, { ...deps.fence, logger, ...(signal ? { signal } : {}), concurrency: CONCURRENCY });
   const notifiersP = checkNotifiers(config.notifiers, { smtp: deps.smtp ?? true, timeoutMs });
 

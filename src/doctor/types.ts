@@ -5,6 +5,7 @@ import type { NovaApi, PlacementApi } from '../openstack/types.js';
 import type { PowerState } from '../fencing/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from 'ioredis';
+import type { BmcLookup } from '../fencing/resolve-bmc.js';
 
 // The shape `cmpha doctor --json` prints and the controller may reuse: keep field names stable.
 
@@ -69,4 +70,6 @@ export interface DoctorDeps {
   /** Bound for Redis and SMTP checks (default 3 s). */
   readonly probeTimeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** Resolves BMC names; defaults to the system resolver (tests inject one). */
+  readonly bmcLookup?: BmcLookup;
 }

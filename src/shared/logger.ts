@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger } from 'pino';
+import { maskUrlsDeep, maskUrlsIn } from './mask-url.js';
 
 /** The logger every module takes. pino satisfies it; tests may pass `silentLogger`. */
 export interface Logger {
@@ -25,7 +26,16 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `heade
 export function createLogger(opts: { level?: LogLevel; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = opts.level ?? 'info';
   const pretty = opts.pretty ?? false;
-  const base = { redact: { paths: REDACT_PATHS, censor: '***' }, level, base: { app: 'cmpha' } };
+  const base = {
+    redact: { paths: REDACT_PATHS, censor: '***' }, level, base: { app: 'cmpha' },
+    // A URL with a password in it (a Redis url, a proxy) is masked in whatever field or message it is logged.
+    formatters: { log: (obj: Record<string, unknown>) => maskUrlsDeep(obj) },
+    hooks: {
+      logMethod(this: PinoLogger, args: unknown[], method: (...a: unknown[]) => void) {
+        method.apply(this, args.map((a) => (typeof a === 'string' ? maskUrlsIn(a) : a)));
+      },
+    },
+  };
   let logger: PinoLogger;
   if (pretty) {
     logger = pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } });

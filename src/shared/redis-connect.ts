@@ -1,16 +1,11 @@
 import { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/types.js';
 import { CmphaError, errorMessage } from './errors.js';
+import { maskUrl } from './mask-url.js';
 
 /** The Redis URL as it may be shown: without a password in its user-info part. */
 export function redisDisplayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable [redis] url)';
-  }
+  return maskUrl(url);
 }
 
 /**

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { startController } from '../../app/controller.js';
 import { errorMessage } from '../../shared/errors.js';
-import { createCliLogger, loadCliConfig } from '../context.js';
+import { collect, createCliLogger, loadCliConfig } from '../context.js';
 
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description('run the controller: detect dead hosts, fence them, evacuate their instances, notify')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .option('-c, --config <path>', 'config file; repeat for several, later ones override earlier ones (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)', collect, [])
     .option('--dry-run', 'detect and report, act on nothing (as [detector] dry_run = true)')
-    .action(async (opts: { config?: string; dryRun?: boolean }) => {
+    .action(async (opts: { config: string[]; dryRun?: boolean }) => {
       let config = await loadCliConfig(opts.config);
       if (opts.dryRun) config = { ...config, detector: { ...config.detector, dryRun: true } };
       const logger = createCliLogger(config);
