@@ -1,5 +1,8 @@
 import type { ConfigIssue } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { sectionKeys } from '../config/declare.js';
+import { didYouMean } from '../config/suggest.js';
+import { CHANNEL_KEYS } from '../notifier/channel-keys.js';
 import { ChannelOptionsError, parseChannelOptions } from '../notifier/channel-options.js';
 
 /** Each notifier's channel-specific keys, validated by the notifier that owns them. */
@@ -10,7 +13,11 @@ function notifierChannels(config: Config): ConfigIssue[] {
       parseChannelOptions(n);
     } catch (err) {
       if (!(err instanceof ChannelOptionsError)) throw err;
-      for (const i of err.issues) issues.push({ file: '', section: `notifier:${n.name}`, key: i.key, message: i.message });
+      const known = sectionKeys(CHANNEL_KEYS[n.type] ?? {});
+      for (const i of err.issues) {
+        const hint = i.message.startsWith('unknown key') ? didYouMean(i.key, known) : '';
+        issues.push({ file: '', section: `notifier:${n.name}`, key: i.key, message: `${i.message}${hint}` });
+      }
     }
   }
   return issues;

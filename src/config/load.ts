@@ -69,7 +69,6 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const metrics = ctx.section(metricsSection.name, undefined, metricsSection.schema, metricsSection.decls);
   const logging = ctx.section(loggingSection.name, undefined, loggingSection.schema, loggingSection.decls);
   const escalation = ctx.section(escalationSection.name, undefined, escalationSection.schema, escalationSection.decls);
-  ctx.section(HOST_DEFAULTS, undefined, hostDefaultsSection.schema, hostDefaultsSection.decls);
 
   const cloud = cloudRaw && legacy ? resolveCloud(ctx, cloudRaw, legacy, env, opts.cwd ?? process.cwd()) : undefined;
 
@@ -166,7 +165,16 @@ class Ctx {
 
   issue(section: string | undefined, key: string | undefined, message: string, file?: string): void {
     const located = this.located(section, key, message);
-    this.issues.push(file !== undefined ? { file, ...(section !== undefined ? { section } : {}), ...(key !== undefined ? { key } : {}), message } : located);
+    this.push(file !== undefined ? { file, ...(section !== undefined ? { section } : {}), ...(key !== undefined ? { key } : {}), message } : located);
+  }
+
+  /**
+   * A value in [host_defaults] or a pattern section is checked there and again in every host that inherits
+   * it: report it once, where it was written, not once per host.
+   */
+  private push(issue: ConfigIssue): void {
+    if (issue.line !== undefined && issue.key !== undefined && this.issues.some((i) => i.file === issue.file && i.line === issue.line && i.key === issue.key)) return;
+    this.issues.push(issue);
   }
 
   has(section: string, key: string): boolean {
@@ -187,9 +195,9 @@ class Ctx {
     if (result.success) return result.data;
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys ?? []) this.issues.push(this.located(name, key, `unknown key${didYouMean(key, sectionKeys(decls))}`, values));
+        for (const key of issue.keys ?? []) this.push(this.located(name, key, `unknown key${didYouMean(key, sectionKeys(decls))}`, values));
       } else {
-        this.issues.push(this.located(name, issue.path.map(String).join('.') || undefined, issue.message, values));
+        this.push(this.located(name, issue.path.map(String).join('.') || undefined, issue.message, values));
       }
     }
     return undefined;

@@ -3,7 +3,8 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Typed } from './declare.js';
-import { cloudSection, legacySection, normaliseInterface } from './schema.js';
+import type { legacySection} from './schema.js';
+import { cloudSection, normaliseInterface } from './schema.js';
 import type { CloudAuth, CloudConfig } from './types.js';
 
 type CloudTyped = Typed<typeof cloudSection.decls>;

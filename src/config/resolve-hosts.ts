@@ -64,6 +64,8 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
   for (const key of defaults.keys()) {
     if (!sharedKeys.has(key) && hostSectionDecl.object.shape[key] !== undefined) ctx.issue(HOST_DEFAULTS, key, 'names one machine: set it in each [host:NAME]');
   }
+  // Checked on its own first, so a bad shared value is reported once, at its line, not once per host.
+  ctx.parse(HOST_DEFAULTS, defaults, hostDefaultsSection.schema, sharedHostDecls);
   const hosts: Record<string, HostConfig> = {};
   for (const name of names) {
     const section = `host:${name}`;

@@ -18,11 +18,12 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   const w = word.toLowerCase();
   let best: { c: string; d: number } | undefined;
   for (const c of candidates) {
-    const d = distance(w, c.toLowerCase());
+    // Case counts only to break ties: `intervl` means `interval` rather than `INTERVAL`.
+    const d = distance(w, c.toLowerCase()) + (distance(word, c) > distance(w, c.toLowerCase()) ? 0.5 : 0);
     if (best === undefined || d < best.d) best = { c, d };
   }
   if (best === undefined) return undefined;
-  return best.d <= Math.max(1, Math.floor(word.length / 3)) ? best.c : undefined;
+  return Math.floor(best.d) <= Math.max(1, Math.floor(word.length / 3)) ? best.c : undefined;
 }
 
 /** " (did you mean X?)" or ''. */

@@ -280,7 +280,9 @@ function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions
     url = `${base}/2010-04-01/Accounts/${accountSid}/${preset === 'twilio-sms' ? 'Messages' : 'Calls'}.json`;
     for (const rcpt of n.recipients) if (!PHONE_NUMBER.test(rcpt)) r.problem('recipients', `"${rcpt}" is not a phone number (+ and digits)`);
   } else {
-    url = r.required('url', `for preset ${preset}`);
+    // An operator after SMS or a phone call who left preset out lands here: name the presets that do that.
+    const presetGiven = n.options.preset !== undefined;
+    url = r.required('url', presetGiven ? `for preset ${preset}` : `for preset ${preset} (the default when preset is not set; for SMS or phone calls set preset = twilio-sms or twilio-call; presets: ${WEBHOOK_PRESETS.join(', ')})`);
     if (url) checkUrlTemplate(r, 'url', url);
   }
   const method = r.oneOf('method', ['POST', 'GET'] as const, 'POST');

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { maskUrl, maskUrlsDeep, maskUrlsIn } from '../../../src/shared/mask-url.js';
+
+describe('maskUrl: one masking for every URL printed or logged', () => {
+  it('masks the password of Redis, webhook and proxy URLs and keeps the rest readable', () => {
+    expect(maskUrl('redis://:Hunter2@127.0.0.1:6379/0')).toBe('redis://:***@127.0.0.1:6379/0');
+    expect(maskUrl('rediss://cmpha:p%40ss@redis.example:6380')).toBe('rediss://cmpha:***@redis.example:6380');
+    expect(maskUrl('http://proxyuser:proxypass@127.0.0.1:3128')).toBe('http://proxyuser:***@127.0.0.1:3128/');
+    expect(maskUrl('https://hooks.example/send?token=abc123&to=%2B1555')).toBe('https://hooks.example/send?token=***&to=%2B1555');
+  });
+
+  it('leaves a URL without credentials exactly as given', () => {
+    expect(maskUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(maskUrl('https://keystone.example.com:5000/v3')).toBe('https://keystone.example.com:5000/v3');
+  });
+
+  it('masks URLs inside free text and nested values', () => {
+    expect(maskUrlsIn('connect redis://:s3cr3t@10.0.0.1:6379 failed (ECONNREFUSED)')).toBe('connect redis://:***@10.0.0.1:6379 failed (ECONNREFUSED)');
+    expect(maskUrlsIn('not a url redis://:pw@')).not.toContain(':pw@');
+    const printed = JSON.stringify(maskUrlsDeep({ redis: { url: 'redis://u:Top-Secret@h:1' }, list: ['http://a:Other-Secret@b/'] }));
+    expect(printed).not.toMatch(/Top-Secret|Other-Secret/);
+  });
+});
