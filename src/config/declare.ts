@@ -42,6 +42,13 @@ export function key<T>(ini: string, field: Field<T>, help: string, extra: { exam
   return { kind: 'key', ini, field, help, default: extra.default ?? fieldDefaults.get(field)?.default ?? '', ...(extra.example !== undefined ? { example: extra.example } : {}) };
 }
 
+/** The typed value a key takes when it is not set (what its field makes of an absent value). */
+export function defaultOf<T>(decl: KeyDecl<T>): Exclude<T, undefined> {
+  const v = decl.field.parse(undefined);
+  if (v === undefined) throw new Error(`key ${decl.ini} has no default`);
+  return v as Exclude<T, undefined>;
+}
+
 export function secretKey(ini: string, help: string, extra: { example?: string } = {}): SecretDecl {
   return { kind: 'secret', ini, help, ...extra };
 }

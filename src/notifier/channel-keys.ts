@@ -4,7 +4,7 @@ import { bool, duration, integer, oneOf, text } from '../config/fields.js';
 // The type-specific keys of `[notifier:NAME]`, declared next to the code that reads them (channel-options.ts).
 // The reference and the "did you mean" hints come from here.
 
-const WEBHOOK_PRESETS = ['twilio-sms', 'twilio-call', 'slack', 'generic-json', 'custom'] as const;
+export const WEBHOOK_PRESETS = ['twilio-sms', 'twilio-call', 'slack', 'generic-json', 'custom'] as const;
 
 const retryKeys = (retries: number) => ({
   retries: key('retries', integer(retries, 0, 10), 'Further attempts after the first.'),

@@ -2,6 +2,8 @@ import type { NotifierConfig } from '../config/types.js';
 import { Secret } from '../config/secret.js';
 import { parseDuration } from '../shared/duration.js';
 import { CmphaError } from '../shared/errors.js';
+import { defaultOf } from '../config/declare.js';
+import { emailChannelKeys, WEBHOOK_PRESETS, webhookChannelKeys } from './channel-keys.js';
 import { EVENT_TYPES, isEventType } from './events.js';
 import { escapers, MESSAGE_VARS, renderTemplate, unknownNames } from './template-engine.js';
 
@@ -37,7 +39,7 @@ export interface EmailChannelOptions {
   readonly html: boolean;
 }
 
-export const WEBHOOK_PRESETS = ['twilio-sms', 'twilio-call', 'slack', 'generic-json', 'custom'] as const;
+export { WEBHOOK_PRESETS };
 export type WebhookPreset = (typeof WEBHOOK_PRESETS)[number];
 
 export interface WebhookChannelOptions {
@@ -177,8 +179,8 @@ class OptionReader {
   retry(defaultRetries: number): RetryPolicy {
     return {
       retries: this.int('retries', defaultRetries, 0, 10),
-      baseDelayMs: this.duration('retry_delay', '1s', 0),
-      maxDelayMs: this.duration('retry_max_delay', '30s', 0),
+      baseDelayMs: this.duration('retry_delay', emailChannelKeys.retryDelay.default, 0),
+      maxDelayMs: this.duration('retry_max_delay', emailChannelKeys.retryMaxDelay.default, 0),
     };
   }
 
@@ -233,7 +235,7 @@ function checkTemplates(r: OptionReader, url: string, body: string | undefined, 
 
 function parseEmail(n: NotifierConfig, r: OptionReader): EmailChannelOptions {
   const host = r.required('host', 'for an email notifier (the SMTP server)');
-  const tls = r.oneOf('tls', ['none', 'starttls', 'tls'] as const, 'starttls');
+  const tls = r.oneOf('tls', ['none', 'starttls', 'tls'] as const, defaultOf(emailChannelKeys.tls));
   const port = r.int('port', tls === 'tls' ? 465 : tls === 'starttls' ? 587 : 25, 1, 65535);
   const username = r.text('username');
   const password = r.secret('password');
@@ -250,16 +252,16 @@ function parseEmail(n: NotifierConfig, r: OptionReader): EmailChannelOptions {
     username,
     password,
     from,
-    timeoutMs: r.duration('timeout', '10s', 100),
-    retry: r.retry(2),
+    timeoutMs: r.duration('timeout', emailChannelKeys.timeout.default, 100),
+    retry: r.retry(defaultOf(emailChannelKeys.retries)),
     cacert: r.text('cacert'),
-    subjectPrefix: r.text('subject_prefix') ?? '[cmpha]',
-    html: r.bool('html', true),
+    subjectPrefix: r.text('subject_prefix') ?? defaultOf(emailChannelKeys.subjectPrefix),
+    html: r.bool('html', defaultOf(emailChannelKeys.html)),
   };
 }
 
 function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions {
-  const preset = r.oneOf('preset', WEBHOOK_PRESETS, 'generic-json');
+  const preset = r.oneOf('preset', WEBHOOK_PRESETS, defaultOf(webhookChannelKeys.preset));
   const twilio = preset === 'twilio-sms' || preset === 'twilio-call';
   const secrets: Record<string, Secret> = {};
   for (const key of SECRET_OPTION_KEYS) {
@@ -275,7 +277,7 @@ function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions
     if (!secrets.auth_token) r.problem('auth_token', `is required for preset ${preset} (use auth_token or auth_token_file)`);
     from = r.required('from', `for preset ${preset} (the sending phone number)`);
     if (from && !PHONE_NUMBER.test(from)) r.problem('from', `"${from}" is not a phone number (+ and digits)`);
-    const base = (r.text('base_url') ?? 'https://api.twilio.com').replace(/\/+$/, '');
+    const base = (r.text('base_url') ?? defaultOf(webhookChannelKeys.baseUrl)).replace(/\/+$/, '');
     checkUrlTemplate(r, 'base_url', base);
     url = `${base}/2010-04-01/Accounts/${accountSid}/${preset === 'twilio-sms' ? 'Messages' : 'Calls'}.json`;
     for (const rcpt of n.recipients) if (!PHONE_NUMBER.test(rcpt)) r.problem('recipients', `"${rcpt}" is not a phone number (+ and digits)`);
@@ -285,8 +287,8 @@ function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions
     url = r.required('url', presetGiven ? `for preset ${preset}` : `for preset ${preset} (the default when preset is not set; for SMS or phone calls set preset = twilio-sms or twilio-call; presets: ${WEBHOOK_PRESETS.join(', ')})`);
     if (url) checkUrlTemplate(r, 'url', url);
   }
-  const method = r.oneOf('method', ['POST', 'GET'] as const, 'POST');
-  const contentType = r.oneOf('content_type', ['json', 'form', 'text'] as const, twilio ? 'form' : 'json');
+  const method = r.oneOf('method', ['POST', 'GET'] as const, defaultOf(webhookChannelKeys.method));
+  const contentType = r.oneOf('content_type', ['json', 'form', 'text'] as const, twilio ? 'form' : defaultOf(webhookChannelKeys.contentType));
   const body = r.text('body');
   if (twilio && body !== undefined) r.problem('body', `cannot be set for preset ${preset} (its body is fixed)`);
   if (preset === 'custom' && method === 'POST' && body === undefined) r.problem('body', 'is required for preset custom with method POST');
@@ -310,8 +312,8 @@ function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions
     from,
     username,
     secrets,
-    timeoutMs: r.duration('timeout', '10s', 100),
-    retry: r.retry(3),
+    timeoutMs: r.duration('timeout', webhookChannelKeys.timeout.default, 100),
+    retry: r.retry(defaultOf(webhookChannelKeys.retries)),
     cacert: r.text('cacert'),
   };
 }
