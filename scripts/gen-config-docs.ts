@@ -1,4 +1,5 @@
-// Writes cmpha.conf.example and docs/configuration.md from src/config/reference.ts.
+// Writes cmpha.conf.example and docs/configuration.md from the key declarations (through src/config/reference.ts).
+// test/unit/config/load.test.ts fails when either file differs from what this writes.
 import { writeFileSync } from 'node:fs';
 import { renderConfigDocs, renderExampleConfig } from '../src/config/reference.js';
 
