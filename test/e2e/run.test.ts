@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSim, type RunningSim } from '../../src/sim/index.js';
 import { freePort } from '../helpers/ports.js';
@@ -12,12 +13,15 @@ describe('cmpha run', () => {
   let sim: RunningSim;
   let redis: RedisServer;
   let metricsPort: number;
+  let overrides: string;
 
   beforeAll(async () => {
     redis = await startRedis();
     sim = await runSim({ hosts: 3, instancesPerHost: 3, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 6, evacuateSeconds: 1, seed: 11 });
     metricsPort = await freePort();
-    appendFileSync(sim.configPath, [
+    // A second config file, as an operator layers site settings over a base one: its keys override the sim's.
+    overrides = path.join(path.dirname(sim.configPath), 'overrides.conf');
+    writeFileSync(overrides, [
       '', '[detector]', 'interval = 1s', 'heartbeat_timeout = 3s', 'leader_lease = 5s',
       '[fencing]', 'poll_interval = 200ms',
       '[evacuation]', 'verify_poll_interval = 300ms', 'stagger = 50ms',
@@ -34,7 +38,7 @@ describe('cmpha run', () => {
 
   it('serves metrics and readiness, recovers a powered-off host, and stops cleanly on SIGTERM', async () => {
     const bin = new URL('../../bin/cmpha.js', import.meta.url).pathname;
-    const child = group.start(process.execPath, [bin, 'run', '--config', sim.configPath]);
+    const child = group.start(process.execPath, [bin, 'run', '--config', sim.configPath, '--config', overrides]);
     let logs = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => { logs += d; });
     const base = `http://127.0.0.1:${metricsPort}`;
