@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { startController } from '../../app/controller.js';
+import { configWarnings } from '../../config/warnings.js';
 import { errorMessage } from '../../shared/errors.js';
 import { collect, createCliLogger, loadCliConfig } from '../context.js';
 
@@ -13,6 +14,7 @@ export function registerRunCommand(program: Command): void {
       let config = await loadCliConfig(opts.config);
       if (opts.dryRun) config = { ...config, detector: { ...config.detector, dryRun: true } };
       const logger = createCliLogger(config);
+      for (const w of configWarnings(config)) logger.warn({ section: w.section, key: w.key }, `[${w.section}] ${w.key} ${w.message}`);
       const controller = await startController(config, { logger });
       await new Promise<void>((resolve) => {
         let stopping = false;

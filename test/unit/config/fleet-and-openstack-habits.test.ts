@@ -162,3 +162,21 @@ describe('[redis] Sentinel, TLS and ACL keys', () => {
     ]));
   });
 });
+
+describe('cmpha.conf.example', () => {
+  it('its commented email, SMS and phone sections are valid once uncommented', async () => {
+    const secret = path.join(dir, 'channel-secret');
+    writeFileSync(secret, 'x\n');
+    const example = (await import('node:fs')).readFileSync(new URL('../../../cmpha.conf.example', import.meta.url), 'utf8');
+    // Uncomment each commented [notifier:...] block, up to the blank line that ends it.
+    let inBlock = false;
+    const lines = example.split('\n').map((l) => {
+      if (/^# \[notifier:[a-z-]+\]$/.test(l)) inBlock = true;
+      else if (l.trim() === '') inBlock = false;
+      return inBlock ? l.slice(2) : l;
+    });
+    const text = lines.join('\n').replace(/\/etc\/cmpha\/[a-z-]+/g, secret);
+    const cfg = await loadConfig({ path: file(text), env: {}, checks: CONFIG_CHECKS });
+    expect(cfg.notifiers.map((x) => `${x.name}:${x.type}:${x.options.preset ?? ''}`)).toEqual(['log:log:', 'ops-mail:email:', 'sms:webhook:twilio-sms', 'pager:webhook:twilio-call']);
+  });
+});
