@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
-import { defineSection, key, secretKey, type SectionDecl, type Decls } from './declare.js';
+import { z } from 'zod';
+import { defineSection, fieldDefaults, key, secretKey, type SectionDecl, type Decls } from './declare.js';
 import { hostDefaultsSection } from './host-schema.js';
 import type { Secret } from './secret.js';
 import { bool, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
@@ -142,14 +143,14 @@ export const redisSection = defineSection(
   'redis',
   'Incidents, the job queue and the leader lease live in Redis. A single server by `url`, or a Sentinel-managed primary by `sentinels` and `master_name`.',
   {
-    url: key('url', url('redis://127.0.0.1:6379', ['redis:', 'rediss:']), 'Redis URL (redis:// or rediss:// for TLS). Prefer password_file to a password in the URL; either way it is masked wherever the URL is printed or logged.'),
+    url: key('url', redisUrl(), 'Redis URL, redis://HOST:PORT[/DB] or rediss:// for TLS. Redis Cluster is not supported; for Sentinel set sentinels and master_name (with sentinels only the URL\'s database number counts). Prefer password_file to a password in the URL; either way it is masked wherever the URL is printed or logged.'),
     username: key('username', text(), 'ACL user (Redis 6+); the password is then that user\'s.'),
     password: secretKey('password', 'Redis password (kept out of the URL). Prefer password_file, a file holding it.'),
     prefix: key('prefix', text('cmpha'), 'Key prefix.'),
     sentinels: key('sentinels', hostPortList(), 'Comma-separated Sentinel addresses HOST:PORT; when set, cmpha asks them for the current primary of master_name instead of using url\'s host.'),
     masterName: key('master_name', text(), 'Name of the monitored primary (sentinel.conf\'s `sentinel monitor NAME`); required with sentinels.'),
     sentinelPassword: secretKey('sentinel_password', 'Password of the Sentinels themselves (requirepass in sentinel.conf), when they have one. Prefer sentinel_password_file.'),
-    tlsEnabled: key('tls', bool(false), 'Connect with TLS (implied by a rediss:// url and by any tls_* file).'),
+    tlsEnabled: key('tls', bool(false), 'Speak TLS to Redis and the Sentinels (implied by a rediss:// url).'),
     tlsCaFile: key('tls_ca_file', text(), 'CA bundle that signed the Redis (and Sentinel) certificates.'),
     tlsCertFile: key('tls_cert_file', text(), 'Client certificate, for Redis servers that require one (tls-auth-clients).'),
     tlsKeyFile: key('tls_key_file', text(), 'Private key of tls_cert_file.'),
@@ -160,8 +161,10 @@ export const redisSection = defineSection(
       if (r.sentinels.length > 0 && r.masterName === undefined) out.push({ key: 'master_name', message: 'is required with sentinels (the name in sentinel.conf\'s `sentinel monitor`)' });
       if (r.masterName !== undefined && r.sentinels.length === 0) out.push({ key: 'sentinels', message: 'is required with master_name (HOST:PORT of each Sentinel)' });
       if (r.sentinelPassword !== undefined && r.sentinels.length === 0) out.push({ key: 'sentinel_password', message: 'is set but sentinels is not' });
+      const tlsOn = r.tlsEnabled || /^rediss:/i.test(r.url);
       for (const [k, f] of [['tls_ca_file', r.tlsCaFile], ['tls_cert_file', r.tlsCertFile], ['tls_key_file', r.tlsKeyFile]] as const) {
         if (f === undefined) continue;
+        if (!tlsOn) { out.push({ key: k, message: 'is set but TLS is off (set tls = true or use rediss://)' }); continue; }
         try {
           accessSync(f, constants.R_OK);
         } catch (err) {
@@ -173,7 +176,7 @@ export const redisSection = defineSection(
     },
     // `sentinels` and `tls` are present only when in use, so a single plain server reads as it always did.
     finish: ({ tlsEnabled, tlsCaFile, tlsCertFile, tlsKeyFile, sentinels, ...r }): RedisShape => {
-      const tls = tlsEnabled || /^rediss:/i.test(r.url) || tlsCaFile !== undefined || tlsCertFile !== undefined;
+      const tls = tlsEnabled || /^rediss:/i.test(r.url);
       return {
         ...r,
         ...(sentinels.length > 0 ? { sentinels } : {}),
@@ -182,6 +185,31 @@ export const redisSection = defineSection(
     },
   },
 );
+
+/**
+ * [redis] url: a plain or TLS URL. `redis+sentinel://` is refused because ioredis would read it as a Unix socket
+ * path and fail every command with ENOENT long after validation said yes; Cluster URLs likewise.
+ */
+function redisUrl() {
+  const plain = url('redis://127.0.0.1:6379', ['redis:', 'rediss:']);
+  const field = z.union([z.string(), z.number(), z.boolean()]).optional().transform((v, ctx) => {
+    const t = v === undefined ? undefined : String(v).trim();
+    if (t !== undefined && /^rediss?\+sentinel:/i.test(t)) ctx.addIssue({ code: 'custom', message: 'redis+sentinel:// URLs are not supported: set sentinels = HOST:PORT,... and master_name instead' });
+    else if (t !== undefined && /^rediss?(\+|-)cluster:/i.test(t)) ctx.addIssue({ code: 'custom', message: 'Redis Cluster is not supported: use one primary with replicas and Sentinel' });
+    else {
+      const r = plain.safeParse(v);
+      if (!r.success) for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message });
+      else {
+        const p = new URL(r.data).pathname;
+        if (p.length > 1 && !/^\/\d+$/.test(p)) ctx.addIssue({ code: 'custom', message: `path "${p}" is not a database number (redis://HOST:PORT/DB)` });
+        else return r.data;
+      }
+    }
+    return z.NEVER;
+  });
+  fieldDefaults.add(field, fieldDefaults.get(plain)!);
+  return field;
+}
 
 /** The typed [redis] section. */
 export interface RedisShape {

@@ -143,7 +143,7 @@ describe('[redis] Sentinel, TLS and ACL keys', () => {
     writeFileSync(spw, 'sentinel-secret\n');
     const ca = path.join(dir, 'redis-ca.pem');
     writeFileSync(ca, 'x');
-    const cfg = await loadConfig({ path: file(`${CLOUD}[redis]\nsentinels = 127.0.0.1:26379, [::1]:26380\nmaster_name = cmpha\nsentinel_password_file = ${spw}\nusername = cmpha\npassword = p\ntls_ca_file = ${ca}\n`), env: {} });
+    const cfg = await loadConfig({ path: file(`${CLOUD}[redis]\nsentinels = 127.0.0.1:26379, [::1]:26380\nmaster_name = cmpha\nsentinel_password_file = ${spw}\nusername = cmpha\npassword = p\ntls = true\ntls_ca_file = ${ca}\n`), env: {} });
     expect(cfg.redis).toMatchObject({ sentinels: [{ host: '127.0.0.1', port: 26379 }, { host: '::1', port: 26380 }], masterName: 'cmpha', username: 'cmpha', tls: { ca } });
     expect(cfg.redis.sentinelPassword?.reveal()).toBe('sentinel-secret');
     expect(JSON.stringify(cfg.redis)).not.toContain('sentinel-secret');
@@ -156,7 +156,9 @@ describe('[redis] Sentinel, TLS and ACL keys', () => {
   it('are validated together', async () => {
     expect(await problems(`${CLOUD}[redis]\nsentinels = 127.0.0.1:26379\n`)).toEqual([expect.stringMatching(/\[redis\] master_name: is required with sentinels/)]);
     expect(await problems(`${CLOUD}[redis]\nsentinels = 127.0.0.1\nmaster_name = m\n`)).toEqual([expect.stringMatching(/:8 \[redis\] sentinels: "127\.0\.0\.1" is not HOST:PORT/)]);
-    expect(await problems(`${CLOUD}[redis]\ntls_cert_file = /nonexistent/cert.pem\n`)).toEqual(expect.arrayContaining([
+    expect(await problems(`${CLOUD}[redis]\ntls_ca_file = /nonexistent/ca.pem\n`)).toEqual([expect.stringMatching(/\[redis\] tls_ca_file: is set but TLS is off/)]);
+    expect(await problems(`${CLOUD}[redis]\nurl = redis+sentinel://127.0.0.1:26379\n`)).toEqual([expect.stringMatching(/\[redis\] url: redis\+sentinel:\/\/ URLs are not supported: set sentinels/)]);
+    expect(await problems(`${CLOUD}[redis]\ntls = true\ntls_cert_file = /nonexistent/cert.pem\n`)).toEqual(expect.arrayContaining([
       expect.stringMatching(/\[redis\] tls_cert_file: cannot read \/nonexistent\/cert\.pem: ENOENT/),
       expect.stringMatching(/\[redis\] tls_key_file: tls_cert_file and tls_key_file go together/),
     ]));
