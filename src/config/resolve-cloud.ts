@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Typed } from './declare.js';
+import { didYouMean } from './suggest.js';
 import type { legacySection} from './schema.js';
 import { cloudSection, normaliseInterface } from './schema.js';
 import type { CloudAuth, CloudConfig } from './types.js';
@@ -226,7 +227,7 @@ function readCloudsYaml(ctx: CloudContext, name: string, explicit: string | unde
   }
   for (const [k, v] of Object.entries(auth)) {
     const key = CLOUDS_AUTH_KEYS[k];
-    if (key === undefined) { ctx.issue(`clouds.${name}.auth`, k, 'unknown key', where); continue; }
+    if (key === undefined) { ctx.issue(`clouds.${name}.auth`, k, `unknown key${didYouMean(k, Object.keys(CLOUDS_AUTH_KEYS))}`, where); continue; }
     if (typeof v !== 'string' && typeof v !== 'number') { ctx.issue(`clouds.${name}.auth`, k, 'must be a string', where); continue; }
     fields[key] = String(v);
   }
