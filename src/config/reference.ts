@@ -131,7 +131,7 @@ export function renderConfigDocs(): string {
     '## Files', '',
     'As oslo.config: `--config-file FILE` (repeatable; `-c` is the same) and `--config-dir DIR` (repeatable; its `*.conf` files in name order, after the files). A key set in a later file overrides the same key of the same section in an earlier one; sections merge. Without options: `$CMPHA_CONFIG` (a file) and `$CMPHA_CONFIG_DIR`, else `/etc/cmpha/cmpha.conf` and `/etc/cmpha/cmpha.conf.d/` when they exist.', '',
     '## Fleets', '',
-    'Hosts share settings through `[host_defaults]` and pattern sections (`[host:compute-*]`, shell wildcards `*`, `?`, `[...]`). A host takes, lowest first: `[host_defaults]`, each matching pattern section in file order, its own `[host:NAME]`. Pattern sections declare no host and may not set `mgmt_ip` or `address`; a pattern that matches no host is a warning. 500 hosts are then 500 sections of one or two lines (or a generated file in `--config-dir`):', '',
+    'Hosts share settings through `[host_defaults]` and pattern sections (`[host:compute-*]`, shell wildcards `*` and `?`). A host takes, lowest first: `[host_defaults]`, each matching pattern section in file order, its own `[host:NAME]`. Pattern sections declare no host and may not set `mgmt_ip` or `address`; a pattern that matches no host is a warning. 500 hosts are then 500 sections of one or two lines (or a generated file in `--config-dir`):', '',
     '```ini', '[host_defaults]', 'driver = ipmi', 'username = admin', 'password_file = /etc/cmpha/bmc-password', 'ipmi_cipher_suite = 3', '',
     '[host:compute-gpu-*]', 'driver = redfish', '', '[host:compute-001]', 'address = 192.0.2.101', '```', '',
     '## Warnings', '',

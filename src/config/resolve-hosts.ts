@@ -12,12 +12,12 @@ export interface HostContext {
 export const HOST_DEFAULTS = 'host_defaults';
 
 function isPattern(name: string): boolean {
-  return /[*?[]/.test(name);
+  return /[*?]/.test(name);
 }
 
-/** Shell-style wildcard match (`*`, `?`, `[abc]`), anchored. */
+/** Shell-style wildcard match (`*`, `?`), anchored. */
 export function matchesPattern(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${re}$`).test(name);
 }
 
