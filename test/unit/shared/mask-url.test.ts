@@ -21,3 +21,18 @@ describe('maskUrl: one masking for every URL printed or logged', () => {
     expect(printed).not.toMatch(/Top-Secret|Other-Secret/);
   });
 });
+
+describe('the logger masks URL passwords in fields and messages', () => {
+  it('a Redis url logged as a field or inside the message', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { createLogger } = await import('../../../src/shared/logger.js');
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => { text += d.toString(); });
+    const logger = createLogger({ destination: out });
+    logger.error({ url: 'redis://:Log-Secret-1@127.0.0.1:6379', nested: { proxy: 'http://u:Log-Secret-2@127.0.0.1:3128' } }, 'cannot reach redis://:Log-Secret-3@127.0.0.1:6379');
+    for (let i = 0; i < 100 && !text.includes('\n'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(text).toContain('redis://:***@127.0.0.1:6379');
+    expect(text).not.toMatch(/Log-Secret-\d/);
+  });
+});
