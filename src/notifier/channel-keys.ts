@@ -23,7 +23,7 @@ export const emailChannelKeys = {
   username: key('username', text(), 'SMTP user.'),
   password: secretKey('password', 'SMTP password; prefer password_file.'),
   from: key('from', text(), 'Sender address (required).', { example: 'cmpha <cmpha@example.org>' }),
-  timeout: key('timeout', duration('10s'), 'Per connection step.'),
+  timeout: key('timeout', duration('10s', { min: '100ms' }), 'Per connection step.'),
   ...retryKeys(2),
   cacert: key('cacert', text(), 'CA bundle of the SMTP server\'s certificate.'),
   subjectPrefix: key('subject_prefix', text('[cmpha]'), 'Start of every subject.'),
@@ -46,7 +46,7 @@ export const webhookChannelKeys = {
   token: secretKey('token', 'A secret for {{token}} in the url or a header.'),
   secret: secretKey('secret', 'A secret for {{secret}} in the url or a header.'),
   apiKey: secretKey('api_key', 'A secret for {{api_key}} in the url or a header.'),
-  timeout: key('timeout', duration('10s'), 'Per request.'),
+  timeout: key('timeout', duration('10s', { min: '100ms' }), 'Per request.'),
   ...retryKeys(3),
   cacert: key('cacert', text(), 'CA bundle of the endpoint\'s certificate.'),
 } as const satisfies Decls;

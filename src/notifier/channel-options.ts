@@ -1,9 +1,8 @@
 import type { NotifierConfig } from '../config/types.js';
 import { Secret } from '../config/secret.js';
-import { parseDuration } from '../shared/duration.js';
 import { CmphaError } from '../shared/errors.js';
-import { defaultOf } from '../config/declare.js';
-import { emailChannelKeys, WEBHOOK_PRESETS, webhookChannelKeys } from './channel-keys.js';
+import { defaultOf, type KeyDecl } from '../config/declare.js';
+import { emailChannelKeys, logChannelKeys, WEBHOOK_PRESETS, webhookChannelKeys } from './channel-keys.js';
 import { EVENT_TYPES, isEventType } from './events.js';
 import { escapers, MESSAGE_VARS, renderTemplate, unknownNames } from './template-engine.js';
 
@@ -106,6 +105,24 @@ class OptionReader {
     return t === '' ? undefined : t;
   }
 
+  /** A key read through its declaration (channel-keys.ts): the same parsing, default and message as cmpha.conf's own keys. */
+  decl<T>(d: KeyDecl<T>): T {
+    this.used.add(d.ini);
+    const v = this.options[d.ini];
+    if (v instanceof Secret) {
+      this.problem(d.ini, 'is not a secret; give it as plain text');
+      return d.field.parse(undefined);
+    }
+    const r = d.field.safeParse(v);
+    if (r.success) return r.data;
+    for (const i of r.error.issues) this.problem(d.ini, i.message);
+    return d.field.parse(undefined);
+  }
+
+  has(key: string): boolean {
+    return this.options[key] !== undefined && String(this.options[key]).trim() !== '';
+  }
+
   required(key: string, why: string): string {
     const v = this.text(key);
     if (v === undefined) this.problem(key, `is required ${why}`);
@@ -120,15 +137,6 @@ class OptionReader {
     return s.empty ? undefined : s;
   }
 
-  oneOf<const T extends readonly string[]>(key: string, values: T, fallback: T[number]): T[number] {
-    const v = this.text(key);
-    if (v === undefined) return fallback;
-    if (!values.includes(v)) {
-      this.problem(key, `"${v}" is not one of ${values.join(', ')}`);
-      return fallback;
-    }
-    return v;
-  }
 
   int(key: string, fallback: number, min: number, max: number): number {
     const v = this.text(key);
@@ -140,28 +148,7 @@ class OptionReader {
     return Number(v);
   }
 
-  duration(key: string, fallback: string, minMs: number): number {
-    const v = this.text(key) ?? fallback;
-    const ms = parseDuration(v, 's');
-    if (ms === undefined) {
-      this.problem(key, `"${v}" is not a duration (use e.g. 500ms, 10s, 1m)`);
-      return parseDuration(fallback)!;
-    }
-    if (ms < minMs) {
-      this.problem(key, `"${v}" is shorter than ${minMs} ms`);
-      return parseDuration(fallback)!;
-    }
-    return ms;
-  }
 
-  bool(key: string, fallback: boolean): boolean {
-    const v = this.text(key)?.toLowerCase();
-    if (v === undefined) return fallback;
-    if (['true', 'yes', 'on', '1'].includes(v)) return true;
-    if (['false', 'no', 'off', '0'].includes(v)) return false;
-    this.problem(key, `"${v}" is not a boolean (true/false)`);
-    return fallback;
-  }
 
   /** Keys with a prefix (e.g. `header.`), returned without it. */
   prefixed(prefix: string): Record<string, string> {
@@ -179,8 +166,8 @@ class OptionReader {
   retry(defaultRetries: number): RetryPolicy {
     return {
       retries: this.int('retries', defaultRetries, 0, 10),
-      baseDelayMs: this.duration('retry_delay', emailChannelKeys.retryDelay.default, 0),
-      maxDelayMs: this.duration('retry_max_delay', emailChannelKeys.retryMaxDelay.default, 0),
+      baseDelayMs: this.decl(emailChannelKeys.retryDelay),
+      maxDelayMs: this.decl(emailChannelKeys.retryMaxDelay),
     };
   }
 
@@ -235,7 +222,7 @@ function checkTemplates(r: OptionReader, url: string, body: string | undefined, 
 
 function parseEmail(n: NotifierConfig, r: OptionReader): EmailChannelOptions {
   const host = r.required('host', 'for an email notifier (the SMTP server)');
-  const tls = r.oneOf('tls', ['none', 'starttls', 'tls'] as const, defaultOf(emailChannelKeys.tls));
+  const tls = r.decl(emailChannelKeys.tls);
   const port = r.int('port', tls === 'tls' ? 465 : tls === 'starttls' ? 587 : 25, 1, 65535);
   const username = r.text('username');
   const password = r.secret('password');
@@ -252,16 +239,16 @@ function parseEmail(n: NotifierConfig, r: OptionReader): EmailChannelOptions {
     username,
     password,
     from,
-    timeoutMs: r.duration('timeout', emailChannelKeys.timeout.default, 100),
+    timeoutMs: r.decl(emailChannelKeys.timeout),
     retry: r.retry(defaultOf(emailChannelKeys.retries)),
     cacert: r.text('cacert'),
-    subjectPrefix: r.text('subject_prefix') ?? defaultOf(emailChannelKeys.subjectPrefix),
-    html: r.bool('html', defaultOf(emailChannelKeys.html)),
+    subjectPrefix: r.decl(emailChannelKeys.subjectPrefix),
+    html: r.decl(emailChannelKeys.html),
   };
 }
 
 function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions {
-  const preset = r.oneOf('preset', WEBHOOK_PRESETS, defaultOf(webhookChannelKeys.preset));
+  const preset = r.decl(webhookChannelKeys.preset);
   const twilio = preset === 'twilio-sms' || preset === 'twilio-call';
   const secrets: Record<string, Secret> = {};
   for (const key of SECRET_OPTION_KEYS) {
@@ -287,8 +274,8 @@ function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions
     url = r.required('url', presetGiven ? `for preset ${preset}` : `for preset ${preset} (the default when preset is not set; for SMS or phone calls set preset = twilio-sms or twilio-call; presets: ${WEBHOOK_PRESETS.join(', ')})`);
     if (url) checkUrlTemplate(r, 'url', url);
   }
-  const method = r.oneOf('method', ['POST', 'GET'] as const, defaultOf(webhookChannelKeys.method));
-  const contentType = r.oneOf('content_type', ['json', 'form', 'text'] as const, twilio ? 'form' : defaultOf(webhookChannelKeys.contentType));
+  const method = r.decl(webhookChannelKeys.method);
+  const contentType = twilio && !r.has('content_type') ? 'form' : r.decl(webhookChannelKeys.contentType);
   const body = r.text('body');
   if (twilio && body !== undefined) r.problem('body', `cannot be set for preset ${preset} (its body is fixed)`);
   if (preset === 'custom' && method === 'POST' && body === undefined) r.problem('body', 'is required for preset custom with method POST');
@@ -312,7 +299,7 @@ function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions
     from,
     username,
     secrets,
-    timeoutMs: r.duration('timeout', webhookChannelKeys.timeout.default, 100),
+    timeoutMs: r.decl(webhookChannelKeys.timeout),
     retry: r.retry(defaultOf(webhookChannelKeys.retries)),
     cacert: r.text('cacert'),
   };
@@ -328,7 +315,7 @@ export function parseChannelOptions(notifier: NotifierConfig): ChannelOptions {
   let out: ChannelOptions;
   switch (notifier.type) {
     case 'log':
-      out = { type: 'log', level: r.oneOf('level', ['info', 'warn', 'error'] as const, 'info') };
+      out = { type: 'log', level: r.decl(logChannelKeys.level) };
       if (notifier.options.level === undefined) out = { type: 'log' };
       break;
     case 'email':
