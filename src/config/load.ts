@@ -163,9 +163,10 @@ class Ctx {
     return { file, ...(section !== undefined ? { section } : {}), ...(key !== undefined ? { key } : {}), ...(line !== undefined && line > 0 ? { line } : {}), message: `${message}${inherited}` };
   }
 
-  issue(section: string | undefined, key: string | undefined, message: string, file?: string): void {
+  /** `file` (and `line`) place an issue in another file than cmpha.conf, e.g. clouds.yaml. */
+  issue(section: string | undefined, key: string | undefined, message: string, file?: string, line?: number): void {
     const located = this.located(section, key, message);
-    this.push(file !== undefined ? { file, ...(section !== undefined ? { section } : {}), ...(key !== undefined ? { key } : {}), message } : located);
+    this.push(file !== undefined ? { file, ...(line !== undefined ? { line } : {}), ...(section !== undefined ? { section } : {}), ...(key !== undefined ? { key } : {}), message } : located);
   }
 
   /**

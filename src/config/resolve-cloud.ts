@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { Typed } from './declare.js';
 import { didYouMean } from './suggest.js';
 import type { legacySection} from './schema.js';
@@ -13,7 +13,7 @@ type LegacyTyped = Typed<typeof legacySection.decls>;
 
 /** What the cloud resolution needs from the loader. */
 export interface CloudContext {
-  issue(section: string | undefined, key: string | undefined, message: string, file?: string): void;
+  issue(section: string | undefined, key: string | undefined, message: string, file?: string, line?: number): void;
   /** The [cloud] section as written (INI keys → values). */
   raw(section: string): Record<string, string | boolean>;
 }
@@ -161,24 +161,34 @@ function searchDirs(env: Readonly<Record<string, string | undefined>>, cwd: stri
   return [cwd, path.join(home, '.config/openstack'), '/etc/openstack'];
 }
 
-type YamlDoc = { file: string; clouds: Record<string, unknown> };
+type YamlDoc = { file: string; clouds: Record<string, unknown>; lineOf: (path: readonly string[]) => number | undefined };
 
 function readYaml(ctx: CloudContext, file: string): YamlDoc | undefined {
-  let doc: unknown;
+  const lineCounter = new LineCounter();
+  let doc: ReturnType<typeof parseDocument>;
+  let value: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter });
+    if (doc.errors.length > 0) throw doc.errors[0];
+    value = doc.toJS();
   } catch (err) {
     const e = err as { linePos?: { line: number }[]; code?: string };
     const line = e.linePos?.[0]?.line;
     ctx.issue(undefined, undefined, `malformed YAML${line !== undefined ? ` at line ${line}` : ''}: ${e.code ?? 'parse error'}`, file);
     return undefined;
   }
-  const clouds = (doc as { clouds?: Record<string, unknown> } | null)?.clouds;
+  const clouds = (value as { clouds?: Record<string, unknown> } | null)?.clouds;
   if (clouds === undefined || clouds === null || typeof clouds !== 'object') {
     ctx.issue(undefined, 'clouds', 'has no "clouds:" mapping', file);
     return undefined;
   }
-  return { file, clouds };
+  // The line of a key, so a problem in clouds.yaml is placed as precisely as one in cmpha.conf.
+  const lineOf = (p: readonly string[]): number | undefined => {
+    const node = doc.getIn(p, true);
+    const start = isNode(node) ? node.range?.[0] : undefined;
+    return start === undefined ? undefined : lineCounter.linePos(start).line;
+  };
+  return { file, clouds, lineOf };
 }
 
 function isMapping(v: unknown): v is Record<string, unknown> {
@@ -225,10 +235,15 @@ function readCloudsYaml(ctx: CloudContext, name: string, explicit: string | unde
     ctx.issue(`clouds.${name}`, 'auth', 'must be a mapping', where);
     return undefined;
   }
+  const place = (k: string): [string, number | undefined] => {
+    const p = ['clouds', name, 'auth', k];
+    const inSecure = secure?.lineOf(p);
+    return inSecure !== undefined ? [secureFile!, inSecure] : [file, main.lineOf(p)];
+  };
   for (const [k, v] of Object.entries(auth)) {
     const key = CLOUDS_AUTH_KEYS[k];
-    if (key === undefined) { ctx.issue(`clouds.${name}.auth`, k, `unknown key${didYouMean(k, Object.keys(CLOUDS_AUTH_KEYS))}`, where); continue; }
-    if (typeof v !== 'string' && typeof v !== 'number') { ctx.issue(`clouds.${name}.auth`, k, 'must be a string', where); continue; }
+    if (key === undefined) { ctx.issue(`clouds.${name}.auth`, k, `unknown key${didYouMean(k, Object.keys(CLOUDS_AUTH_KEYS))}`, ...place(k)); continue; }
+    if (typeof v !== 'string' && typeof v !== 'number') { ctx.issue(`clouds.${name}.auth`, k, 'must be a string', ...place(k)); continue; }
     fields[key] = String(v);
   }
   const top: Record<string, string> = { auth_type: 'auth_type', region_name: 'region_name', interface: 'interface', cacert: 'cacert' };

@@ -182,3 +182,12 @@ describe('cmpha.conf.example', () => {
     expect(cfg.notifiers.map((x) => `${x.name}:${x.type}:${x.options.preset ?? ''}`)).toEqual(['log:log:', 'ops-mail:email:', 'sms:webhook:twilio-sms', 'pager:webhook:twilio-call']);
   });
 });
+
+describe('clouds.yaml problems are placed by file and line', () => {
+  it('a mistyped auth key', async () => {
+    const yaml = path.join(dir, 'typo-clouds.yaml');
+    writeFileSync(yaml, 'clouds:\n  prod:\n    auth:\n      auth_url: https://keystone.example.com/v3\n      pasword: x\n');
+    const lines = await problems(`[cloud]\ncloud = prod\nclouds_file = ${yaml}\n`);
+    expect(lines[0]).toBe(`${yaml}:5 [clouds.prod.auth] pasword: unknown key (did you mean password?)`);
+  });
+});
