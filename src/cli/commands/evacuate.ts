@@ -70,7 +70,7 @@ export function registerEvacuateCommands(program: Command, overrides: Partial<Ev
       try {
         worker = await deps.startWorker(config, logger);
         const id = manualIncidentId(host, deps.now());
-        const opened = await worker.incidents.create(
+        const opened = await worker.opener.create(
           { id, host, failureStartedAt: deps.now(), evidence: { requestedBy: userInfo().username, command: 'cmpha evacuate' } },
           { origin: 'operator', ...(opts.target ? { requestedTarget: opts.target } : {}) },
         );
