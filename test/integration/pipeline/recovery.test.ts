@@ -89,8 +89,8 @@ describe('recovery pipeline on the simulated cloud', () => {
     const r = w.recovery(redis);
     await r.startWorkers();
     await r.opener.open({ id: 'compute1-bmc', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
-    const inc = await waitClosed(r, 'compute1-bmc');
-    expect(inc.status).toBe('failed');
+    const inc = await waitClosed(r, 'compute1-bmc', 45_000, ['awaiting_fence']);
+    expect(inc.status).toBe('awaiting_fence');
     expect(inc.error!.message).toMatch(/nothing was forced down or evacuated/);
     const svcId = (await w.nova.listComputeServices({ host: 'compute1' }))[0]!.id;
     const calls = callsAbout(await w.calls(), 'compute1', servers.map((s) => s.id), svcId);
