@@ -10,7 +10,7 @@ import type { RecoveryMetrics } from './metrics.js';
 import { createProcessors } from './processors.js';
 import { queueNames, type EvacuateJobData, type IncidentJobData } from './queues.js';
 import { RedisStartGate } from './rate-gate.js';
-import { announceWorkers, resumeOrphanedJobs } from './resume.js';
+import { superviseWorkers } from './resume.js';
 import { recordStopped } from './runner.js';
 import type { Recovery, RecoveryDeps } from './recovery-deps.js';
 import type { StepContext } from './steps/context.js';
@@ -100,9 +100,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       watch(we, 'evacuate');
       watch(wf, 'finalize');
       workers.push(wi, we, wf);
-      timers.push(announceWorkers(connection, prefix, workers.map((w) => w.id), t.lockDurationMs));
-      const resumed = await resumeOrphanedJobs(connection, prefix, queues);
-      if (resumed > 0) logger.warn({ resumed }, 'resumed jobs left by a worker that is gone');
+      timers.push(superviseWorkers(connection, prefix, workers.map((w) => w.id), queues,
+        (resumed) => logger.warn({ resumed }, 'resumed jobs left by a worker that is gone')));
       for (const id of await store.activeIds()) await submit(id);
       if (deps.metrics?.queueDepth) timers.push(watchQueueDepth(evacuateQueue, deps.metrics));
     },

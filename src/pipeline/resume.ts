@@ -2,24 +2,41 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 // BullMQ frees a job whose worker died only once its lock expires and a stalled check runs after that
-// (lock duration + up to a stalled interval, 30 s + 30 s by default). Every worker process therefore says it is
-// alive under a short-lived key; a starting controller hands back at once the active jobs whose lock belongs to
-// a worker that no longer says so, instead of waiting for the lock to expire.
+// (lock duration + up to a stalled interval, 30 s + 30 s by default). Every worker therefore says it is alive
+// under a key that lasts a few seconds; a running controller hands back the active jobs whose lock belongs to a
+// worker that no longer says so, within seconds of its death instead of after the lock expires.
 
 const aliveKey = (prefix: string, workerId: string) => `${prefix}:worker-alive:${workerId}`;
 
-/** Keeps `workerIds` marked alive until the returned function is called. */
-export function announceWorkers(redis: Redis, prefix: string, workerIds: readonly string[], ttlMs: number): () => Promise<void> {
+/**
+ * How long a worker's "alive" mark lasts without renewal, and how often it is renewed. The TTL is the trade:
+ * shorter resumes sooner after a crash, but a live process stalled longer than it (event loop blocked, Redis
+ * unreachable) would have its jobs handed to another worker while it still runs them.
+ */
+export const ALIVE_TTL_MS = 10_000;
+const BEAT_MS = 2000;
+
+/**
+ * Keeps `workerIds` marked alive, and every beat hands back the jobs of workers that are not (a worker killed
+ * a moment ago is still marked for up to ALIVE_TTL_MS, so one look at start would miss it). Returns the stop.
+ */
+export function superviseWorkers(redis: Redis, prefix: string, workerIds: readonly string[], queues: readonly Queue[], onResumed: (n: number) => void): () => Promise<void> {
+  let stopped = false;
   const beat = async () => {
     const pipe = redis.pipeline();
-    for (const id of workerIds) pipe.set(aliveKey(prefix, id), String(process.pid), 'PX', ttlMs);
+    for (const id of workerIds) pipe.set(aliveKey(prefix, id), String(process.pid), 'PX', ALIVE_TTL_MS);
     await pipe.exec();
+    if (stopped) return;
+    const n = await resumeOrphanedJobs(redis, prefix, queues);
+    if (n > 0) onResumed(n);
   };
-  void beat().catch(() => {});
-  const timer = setInterval(() => { void beat().catch(() => {}); }, Math.max(100, Math.floor(ttlMs / 3)));
+  let running = beat().catch(() => {});
+  const timer = setInterval(() => { running = running.then(beat).catch(() => {}); }, BEAT_MS);
   timer.unref();
   return async () => {
+    stopped = true;
     clearInterval(timer);
+    await running;
     if (workerIds.length > 0) await redis.del(...workerIds.map((id) => aliveKey(prefix, id))).catch(() => 0);
   };
 }
