@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { queueNames } from '../../../src/pipeline/queues.js';
 import type { QueueTuning } from '../../../src/pipeline/recovery-deps.js';
 import { ProcessGroup, waitForLine } from '../../helpers/processes.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
@@ -28,7 +30,7 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function setup(opts: { instances: number; evacuateSeconds: number; tuning: QueueTuning }) {
+async function setup(opts: { instances: number; evacuateSeconds: number; staggerMs?: number; tuning: QueueTuning }) {
   redisServer = await startRedis();
   redis = newRedis(redisServer.url);
   w = await pipelineWorld({ hosts: 3, instancesPerHost: opts.instances, spares: 1, evacuateSeconds: opts.evacuateSeconds, redisUrl: redisServer.url, evacuation: { concurrency: 1 } });
@@ -39,7 +41,7 @@ async function setup(opts: { instances: number; evacuateSeconds: number; tuning:
   const spec = path.join(dir, 'spec.json');
   writeFileSync(spec, JSON.stringify({
     configPath: w.sim.configPath, redisUrl: redisServer.url, prefix: w.config.redis.prefix,
-    evacuation: { concurrency: 1, verifyPollIntervalMs: 100, verifyTimeoutMs: 60_000, staggerMs: 0, maxPerMinute: 10_000 },
+    evacuation: { concurrency: 1, verifyPollIntervalMs: 100, verifyTimeoutMs: 60_000, staggerMs: opts.staggerMs ?? 0, maxPerMinute: 10_000 },
     fencing: { timeoutMs: 5000, pollIntervalMs: 100, attempts: 2 },
     tuning: opts.tuning,
   }));
@@ -59,22 +61,31 @@ async function evacuatedOnce(world: PipelineWorld, ids: readonly string[]): Prom
 }
 
 describe('a controller that keeps crashing', () => {
-  it('killed five times during one incident: every server still ends verified, one evacuate each', async () => {
-    const { r, start, movable } = await setup({ instances: 4, evacuateSeconds: 3, tuning: { lockDurationMs: 2000, stalledIntervalMs: 1000, backoffMs: 200, unknownSettleMs: 1500 } });
-    let child = await start();
-    await r.opener.open({ id: 'loop-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
-    await waitFor('the first evacuation to be under way', async () => (await r.incidents.listInstances('loop-1')).some((e) => e.state === 'evacuating' || e.state === 'evacuated'), 60_000, 20);
-    for (let kill = 1; kill <= 5; kill++) {
-      await group.stop(child, 'SIGKILL');
-      child = await start();
-      // Long enough for the new worker to take the job up again, short enough to die in the middle of it.
-      await new Promise((res) => setTimeout(res, 1500));
+  it('killed five times while a server waits for its turn: the server is still evacuated, once, and the incident resolves', async () => {
+    // A 30 s stagger holds the second server's job active in the rate gate, before its POST: each kill
+    // lands on the same job. BullMQ fails a job after it stalled more than maxStalledCount times.
+    const { r, start, movable } = await setup({ instances: 2, evacuateSeconds: 1, staggerMs: 30_000, tuning: { lockDurationMs: 2000, stalledIntervalMs: 1000, backoffMs: 200, unknownSettleMs: 1500 } });
+    const evacuations = new Queue(queueNames(w!.config.redis.prefix).evacuate, { connection: redis! });
+    try {
+      let child = await start();
+      await r.opener.open({ id: 'loop-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+      await waitFor('the first server to be verified', async () => (await r.incidents.listInstances('loop-1')).some((e) => e.state === 'verified'), 60_000, 50);
+      let since = 0;
+      for (let kill = 1; kill <= 5; kill++) {
+        await waitFor(`kill ${kill}: the waiting server's job to be taken up again`, async () =>
+          (await evacuations.getActive()).some((j) => (j.processedOn ?? 0) >= since), 60_000, 50);
+        await group.stop(child, 'SIGKILL');
+        since = Date.now();
+        child = await start();
+      }
+      const inc = await waitClosed(r, 'loop-1', 120_000);
+      expect(inc.status).toBe('resolved');
+      expect(inc.instances.filter((e) => e.state === 'verified').map((e) => e.id).sort()).toEqual([...movable].sort());
+      await evacuatedOnce(w!, movable);
+    } finally {
+      await evacuations.close();
     }
-    const inc = await waitClosed(r, 'loop-1', 120_000);
-    expect(inc.status).toBe('resolved');
-    expect(inc.instances.filter((e) => e.state === 'verified').map((e) => e.id).sort()).toEqual([...movable].sort());
-    await evacuatedOnce(w!, movable);
-  }, 180_000);
+  }, 240_000);
 
   it('SIGKILLed mid-evacuation and restarted: the new controller resumes well before the dead one\'s 30 s job lock expires', async () => {
     const { r, start, movable } = await setup({ instances: 4, evacuateSeconds: 1, tuning: { lockDurationMs: 30_000, stalledIntervalMs: 30_000, backoffMs: 200, unknownSettleMs: 1500 } });
