@@ -162,6 +162,8 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'password', default: '', help: 'Redis password (kept out of the URL).' },
       { key: 'password_file', default: '', help: 'File holding the Redis password.' },
       { key: 'prefix', default: 'cmpha', help: 'Key prefix.' },
+      { key: 'job_lock', default: '30s', help: 'How long a recovery worker\'s claim on a queue job lasts without renewal (renewed at half that). Shorter: a worker that hangs without dying loses its job sooner; too short for a loaded machine and a live worker loses it mid-step. A killed worker\'s jobs are handed back within about 10 s whatever this is.' },
+      { key: 'stalled_check', default: '30s', help: 'How often the queue looks for jobs whose claim expired. Shorter costs a few Redis calls more per check.' },
     ],
   },
   {

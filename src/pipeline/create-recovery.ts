@@ -28,7 +28,12 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const connection = deps.connection ?? new Redis(deps.redisUrl ?? config.redis.url, {
     maxRetriesPerRequest: null, ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
   });
-  const t = { ...QUEUE_DEFAULTS, ...deps.queue };
+  const t = {
+    ...QUEUE_DEFAULTS,
+    ...(config.redis.jobLockMs ? { lockDurationMs: config.redis.jobLockMs } : {}),
+    ...(config.redis.stalledCheckMs ? { stalledIntervalMs: config.redis.stalledCheckMs } : {}),
+    ...deps.queue,
+  };
   const jobOpts = {
     attempts: t.attempts, backoff: { type: 'exponential' as const, delay: t.backoffMs },
     removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 },
