@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fenceHost } from '../../../src/fencing/fence-host.js';
+import type { fenceHost } from '../../../src/fencing/fence-host.js';
 import { assertFenced } from '../../../src/incidents/fence-guard.js';
 import { TRANSITIONS } from '../../../src/incidents/transitions.js';
 import { confirmFence } from '../../../src/pipeline/confirm-fence.js';
