@@ -131,6 +131,11 @@ export function registerFenceCommands(program: Command, overrides: Partial<Fence
       }
     });
 
+  registerFenceConfirm(fence, deps, configPath);
+}
+
+/** `cmpha fence confirm HOST --yes`: a human's word that the host is off, for an incident waiting for a fence. */
+function registerFenceConfirm(fence: Command, deps: FenceCliDeps, configPath: (opts: CommonOpts) => string | undefined): void {
   fence
     .command('confirm')
     .description('declare a host off by hand when every fence attempt failed: its incident continues (force-down, evacuation)')
