@@ -3,7 +3,7 @@ export type { Recovery, RecoveryDeps, QueueTuning } from './recovery-deps.js';
 export { startRecoveryWorker, fenceDriversFromConfig } from './start-recovery-worker.js';
 export type { RecoveryWorker } from './start-recovery-worker.js';
 export { novaLivenessCheck, anyAlive } from './liveness.js';
-export { runIncident, runPrepare, runServer, runFinalize, recordStopped, GaveUp, isFinalAttempt } from './runner.js';
+export { runIncident, runPrepare, runServer, runFinalize, recordStopped, GaveUp, isFinalAttempt, isDeposed } from './runner.js';
 export type { Attempt, RunOptions } from './runner.js';
 export { prepareIncident } from './prepare-incident.js';
 export { confirmFence } from './confirm-fence.js';

@@ -32,13 +32,21 @@ export function isFinalAttempt(a: Attempt, err: unknown): boolean {
   return !isRetryable(err) || a.number >= a.max;
 }
 
+/**
+ * This controller no longer leads (the leadership hook said so). It must not write the incident's end either:
+ * the phase stops unrecorded and is left for the leader.
+ */
+export function isDeposed(err: unknown): boolean {
+  return err instanceof CmphaError && err.code === 'deposed';
+}
+
 const codeOf = (err: unknown) => (err instanceof CmphaError ? err.code : 'internal_error');
 
 async function attempt<T>(ctx: StepContext, a: Attempt, what: string, run: () => Promise<T>, onFinal: (err: unknown) => Promise<void>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (ctx.signal?.aborted || err instanceof GaveUp) throw err;
+    if (ctx.signal?.aborted || err instanceof GaveUp || isDeposed(err)) throw err;
     ctx.logger.warn({ incidentId: ctx.incidentId, err: errorMessage(err), attempt: a.number, of: a.max }, `${what} failed`);
     if (!isFinalAttempt(a, err)) throw err;
     await onFinal(err);

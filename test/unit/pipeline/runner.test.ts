@@ -122,9 +122,11 @@ describe('the fence guard', () => {
     await fenceStep(ctx);
     leading = false;
     await expect(assertFenced(ctx, 'force down the host')).rejects.toMatchObject({ code: 'deposed', retryable: false });
-    const rec = await runIncident(ctx, { attempts: 3, backoffMs: 1 });
+    await expect(runIncident(ctx, { attempts: 3, backoffMs: 1 })).rejects.toMatchObject({ code: 'deposed' });
     expect(h.nova.mutating()).toEqual([]);
-    expect(rec.error).toMatchObject({ code: 'deposed' });
+    // Nor does it write the incident's end: that is the leader's to do.
+    expect(await h.store.getRecord('inc-1')).toMatchObject({ status: 'fenced' });
+    expect(h.notifier.events.map((e) => e.type)).not.toContain('incident-failed');
   });
 });
 
