@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registerFenceCommands } from '../../../src/cli/commands/fence.js';
+import { formatIncident } from '../../../src/incidents/format.js';
 import { startRecoveryWorker } from '../../../src/pipeline/start-recovery-worker.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
@@ -70,6 +71,7 @@ describe('cmpha fence confirm', () => {
     const mutations = async () => callsAbout(await w!.calls(), 'compute1', servers.map((s) => s.id), svcId).filter((c) => isServicePut(c) || isEvacuate(c));
     expect(await mutations()).toEqual([]);
     expect(w.notifier.events.at(-1)).toMatchObject({ type: 'fence-failed', severity: 'critical' });
+    expect(formatIncident(waiting)).toMatch(/fence {5}FAILED: waiting for an operator .* `cmpha fence confirm compute1 --yes`/);
 
     const run = await cmpha(w, 'fence', 'confirm', 'compute1', '--yes', '--note', 'chassis unplugged, checked at the rack');
     expect(run).toMatchObject({ code: 0, out: expect.stringMatching(/compute1: fence confirmed by alice for incident bmc-gone-1/) });
@@ -78,6 +80,7 @@ describe('cmpha fence confirm', () => {
     expect(inc.fence).toMatchObject({ driver: 'operator', confirmedBy: { user: 'alice', note: 'chassis unplugged, checked at the rack' } });
     expect(inc.timeline.some((t) => t.level === 'critical' && /fence confirmed by alice at .*chassis unplugged/.test(t.message))).toBe(true);
     expect(w.notifier.events.map((e) => e.type)).toContain('fence-confirmed');
+    expect(formatIncident(inc)).toMatch(/fence {5}CONFIRMED OFF BY AN OPERATOR: alice at .* \("chassis unplugged, checked at the rack"\)/);
     expect(w.notifier.events.find((e) => e.type === 'fence-confirmed')).toMatchObject({ severity: 'critical', host: 'compute1' });
     const evacuations = (await mutations()).filter(isEvacuate);
     for (const s of servers) expect(evacuations.filter((c) => c.path.includes(s.id))).toHaveLength(1);
