@@ -117,6 +117,11 @@ export async function followIncident(
       deps.stdout(`\n${formatIncident(inc)}`);
       return inc.status;
     }
+    if (inc.status === 'awaiting_fence') {
+      // Nothing moves until a human acts: waiting here would only end in the timeout.
+      deps.stdout(`\n${formatIncident(inc)}\nthe incident waits for an operator: make sure ${inc.host} is off, then run cmpha fence confirm ${inc.host} --yes\n`);
+      return inc.status;
+    }
     if (deps.now() >= deadline) {
       deps.stdout(`still ${inc.status} after ${formatDuration(timeoutMs)}; a running cmpha daemon (or the next one to start) carries it on: cmpha incidents show ${id}\n`);
       return inc.status;
