@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { registerEvacuateCommands } from '../../../src/cli/commands/evacuate.js';
 import { registerFenceCommands } from '../../../src/cli/commands/fence.js';
 import { formatIncident } from '../../../src/incidents/format.js';
 import { startRecoveryWorker } from '../../../src/pipeline/start-recovery-worker.js';
@@ -43,6 +44,14 @@ async function cmpha(world: PipelineWorld, ...args: string[]): Promise<Run> {
     stderr: (t: string) => { run.err += t; },
     setExitCode: (c: number) => { run.code = c; },
   });
+  registerEvacuateCommands(program, {
+    loadConfig: async () => world.config,
+    createLogger: () => silentLogger,
+    startWorker: (config, logger) => startRecoveryWorker(config, { logger, notifier: world.notifier, queue: FAST_QUEUE, isHostAlive: world.isHostAlive }),
+    stdout: (t: string) => { run.out += t; },
+    stderr: (t: string) => { run.err += t; },
+    setExitCode: (c: number) => { run.code = c; },
+  });
   await program.parseAsync(['node', 'cmpha', ...args]);
   return run;
 }
@@ -54,6 +63,15 @@ describe('cmpha fence confirm', () => {
     expect(await cmpha(w, 'fence', 'confirm', 'compute1', '--yes')).toMatchObject({
       code: 1, err: 'cmpha fence confirm: no incident of compute1 waits for a fence confirmation: it has no open incident\n',
     });
+  });
+
+  it('cmpha evacuate on a host whose BMC is dead stops at the fence and says how to go on', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: redisServer.url });
+    await w.control('compute1', 'bmc', { mode: 'error' });
+    const run = await cmpha(w, 'evacuate', 'compute1', '--yes', '--timeout', '60s');
+    expect(run.code).toBe(1);
+    expect(run.out).toMatch(/compute1, AWAITING_FENCE/);
+    expect(run.out).toMatch(/make sure compute1 is off, then run cmpha fence confirm compute1 --yes/);
   });
 
   it('a dead BMC: nothing is forced down until the operator confirms; then the host is recovered and the word is on record', async () => {
