@@ -97,7 +97,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     async startWorkers() {
       // `concurrency` is global: evacuations in flight across every incident of every replica.
       await evacuateQueue.setGlobalConcurrency(config.evacuation.concurrency);
-      const workerOpts = { connection, lockDuration: t.lockDurationMs, stalledInterval: t.stalledIntervalMs, maxStalledCount: Number.MAX_SAFE_INTEGER };
+      // Not started until they are marked alive: another replica would hand back a job whose owner it cannot see.
+      const workerOpts = { connection, autorun: false, lockDuration: t.lockDurationMs, stalledInterval: t.stalledIntervalMs, maxStalledCount: Number.MAX_SAFE_INTEGER };
       const wi = new Worker<IncidentJobData>(names.incident, processors.incident, { ...workerOpts, concurrency: t.incidentConcurrency ?? 16 });
       const we = new Worker<EvacuateJobData>(names.evacuate, processors.evacuate, { ...workerOpts, concurrency: config.evacuation.concurrency });
       const wf = new Worker<IncidentJobData>(names.finalize, processors.finalize, { ...workerOpts, concurrency: 8 });
@@ -105,8 +106,11 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       watch(we, 'evacuate');
       watch(wf, 'finalize');
       workers.push(wi, we, wf);
-      timers.push(superviseWorkers(connection, prefix, workers.map((w) => w.id), queues,
-        (resumed) => logger.warn({ resumed }, 'resumed jobs left by a worker that is gone')));
+      const supervision = superviseWorkers(connection, prefix, workers.map((w) => w.id), queues,
+        (resumed) => logger.warn({ resumed }, 'resumed jobs left by a worker that is gone'));
+      timers.push(supervision.stop);
+      await supervision.announced;
+      for (const w of workers) w.run().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'queue worker stopped'));
       for (const id of await store.activeIds()) await submit(id);
       if (deps.metrics?.queueDepth) timers.push(watchQueueDepth(evacuateQueue, deps.metrics));
     },

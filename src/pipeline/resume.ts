@@ -18,26 +18,36 @@ const BEAT_MS = 2000;
 
 /**
  * Keeps `workerIds` marked alive, and every beat hands back the jobs of workers that are not (a worker killed
- * a moment ago is still marked for up to ALIVE_TTL_MS, so one look at start would miss it). Returns the stop.
+ * a moment ago is still marked for up to ALIVE_TTL_MS, so one look at start would miss it). `announced` settles
+ * once the first mark is written: start the workers only then.
  */
-export function superviseWorkers(redis: Redis, prefix: string, workerIds: readonly string[], queues: readonly Queue[], onResumed: (n: number) => void): () => Promise<void> {
+export function superviseWorkers(
+  redis: Redis, prefix: string, workerIds: readonly string[], queues: readonly Queue[], onResumed: (n: number) => void,
+): { readonly announced: Promise<void>; stop(): Promise<void> } {
   let stopped = false;
-  const beat = async () => {
+  const announce = async () => {
     const pipe = redis.pipeline();
     for (const id of workerIds) pipe.set(aliveKey(prefix, id), String(process.pid), 'PX', ALIVE_TTL_MS);
     await pipe.exec();
+  };
+  const beat = async () => {
+    await announce();
     if (stopped) return;
     const n = await resumeOrphanedJobs(redis, prefix, queues);
     if (n > 0) onResumed(n);
   };
-  let running = beat().catch(() => {});
+  const announced = announce();
+  let running: Promise<void> = announced.then(beat).catch(() => {});
   const timer = setInterval(() => { running = running.then(beat).catch(() => {}); }, BEAT_MS);
   timer.unref();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-    if (workerIds.length > 0) await redis.del(...workerIds.map((id) => aliveKey(prefix, id))).catch(() => 0);
+  return {
+    announced,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      if (workerIds.length > 0) await redis.del(...workerIds.map((id) => aliveKey(prefix, id))).catch(() => 0);
+    },
   };
 }
 
