@@ -5,8 +5,6 @@ import type { Config } from '../config/types.js';
 import { createDetector, createProber } from '../detector/index.js';
 import type { Prober, RoundReport } from '../detector/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
-import { createFenceDriver } from '../fencing/create-driver.js';
-import type { FenceDriver } from '../fencing/types.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
 import { trackReadiness } from '../metrics/track-readiness.js';
@@ -14,21 +12,13 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
 import { mgmtLivenessCheck } from './mgmt-liveness.js';
-import { resolveBmcAddresses, type BmcLookup } from '../fencing/resolve-bmc.js';
-
-/** BMC names resolved once, now: from here on every fence is given an IP literal. */
-async function withResolvedBmcs(config: Config, logger: Logger, lookup?: BmcLookup): Promise<Config> {
-  const r = await resolveBmcAddresses(config.hosts, lookup);
-  for (const x of r.resolved) logger.info({ host: x.host, bmc: x.name, address: x.address }, 'BMC name resolved');
-  for (const p of r.problems) logger.error({ host: p.host, bmc: p.name }, p.message);
-  return r.resolved.length === 0 && r.problems.length === 0 ? config : { ...config, hosts: r.hosts };
-}
+import { withResolvedBmcs, type BmcLookup } from '../fencing/resolve-bmc.js';
 
 export interface ControllerOptions {
   readonly logger: Logger;
@@ -63,7 +53,11 @@ export interface Controller {
  */
 export async function startController(validated: Config, opts: ControllerOptions): Promise<Controller> {
   const logger = opts.logger;
-  const config = await withResolvedBmcs(validated, logger, opts.bmcLookup);
+  // BMC names resolved once, now: from here on every fence is given an IP literal.
+  const config = await withResolvedBmcs(validated, {
+    resolved: (host, bmc, address) => logger.info({ host, bmc, address }, 'BMC name resolved'),
+    problem: (host, bmc, message) => logger.error({ host, bmc }, message),
+  }, opts.bmcLookup);
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: version() });
   const connection = new Redis(config.redis.url, {
@@ -89,16 +83,7 @@ export async function startController(validated: Config, opts: ControllerOptions
     },
   };
 
-  const drivers = new Map<string, FenceDriver | null>();
-  const fenceDriverFor = (host: string): FenceDriver | null => {
-    if (!drivers.has(host)) {
-      const hc = config.hosts[host];
-      const driver = hc ? createFenceDriver(hc, config.fencing, { logger }) : null;
-      if (driver) initFenceDriver(metrics, driver.kind);
-      drivers.set(host, driver);
-    }
-    return drivers.get(host)!;
-  };
+  const fenceDriverFor = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
   const recovery = await startRecoveryWorker(config, {
@@ -109,7 +94,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   let last: RoundReport | null = null;
   let lastError: string | null = null;
   const detector = createDetector({
-    config, nova, prober, redis: connection, incidents: recovery.incidents, notifier, metrics, logger,
+    config, nova, prober, redis: connection, incidents: recovery.opener, notifier, metrics, logger,
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound(report, error) {
       if (report) {

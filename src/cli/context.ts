@@ -1,6 +1,7 @@
 import { CONFIG_CHECKS } from '../app/config-checks.js';
 import { ConfigError, loadConfig, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { withResolvedBmcs } from '../fencing/resolve-bmc.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 
 export const EXIT_CONFIG = 2;
@@ -39,6 +40,17 @@ export async function loadCliConfig(configPath?: string | readonly string[]): Pr
     }
     throw err;
   }
+}
+
+/**
+ * For commands that fence (fence, evacuate, host restore): the config with IPMI BMC names resolved, as
+ * `cmpha run` resolves them at start; a name that does not resolve is said on stderr.
+ */
+export async function loadFencingCliConfig(configPath?: string | readonly string[]): Promise<Config> {
+  return withResolvedBmcs(await loadCliConfig(configPath), {
+    resolved: () => undefined,
+    problem: (_host, _name, message) => process.stderr.write(`warning: ${message}\n`),
+  });
 }
 
 let levelOverride: Config['logging']['level'] | undefined;

@@ -124,9 +124,9 @@ export const evacuationSection = defineSection(
     states: key('states', list(['ACTIVE', 'ERROR']).transform((s) => s.map((x) => x.toUpperCase())), 'Server statuses to evacuate.', { default: 'ACTIVE,ERROR' }),
     requireMetadata: key('require_metadata', keyValue(), 'Only servers with this metadata KEY=VALUE (e.g. HA_Enabled=True).'),
     priorityMetadataKey: key('priority_metadata_key', text(), 'Metadata key holding a number; higher evacuates first.'),
-    concurrency: key('concurrency', integer(4, 1, 256), 'Evacuations in flight at once per incident.'),
-    staggerMs: key('stagger', duration('200ms', { bareUnit: 'ms' }), 'Pause between starting two evacuations.'),
-    maxPerMinute: key('max_per_minute', integer(120, 1, 100000), 'Global rate limit of evacuate calls.'),
+    concurrency: key('concurrency', integer(4, 1, 256), 'Evacuations in flight at once, across all incidents and replicas (one global limit kept in Redis): three hosts down at once still means at most this many.'),
+    staggerMs: key('stagger', duration('200ms', { bareUnit: 'ms' }), 'Pause between starting two evacuations of the same incident (not across incidents).'),
+    maxPerMinute: key('max_per_minute', integer(120, 1, 100000), 'Evacuate calls per minute, across all incidents and replicas (global, a sliding window in Redis).'),
     verifyTimeoutMs: key('verify_timeout', duration('300s', { min: '1s' }), 'Time for an evacuated server to be ACTIVE on another host.'),
     verifyPollIntervalMs: key('verify_poll_interval', duration('2s', { min: '100ms' }), 'Polling interval while verifying.'),
     spareHosts: key('spare_hosts', list(), 'Comma-separated reserved hosts, besides those disabled with spare_reason_prefix.'),
@@ -147,6 +147,9 @@ export const redisSection = defineSection(
     username: key('username', text(), 'ACL user (Redis 6+); the password is then that user\'s.'),
     password: secretKey('password', 'Redis password (kept out of the URL). Prefer password_file, a file holding it.'),
     prefix: key('prefix', text('cmpha'), 'Key prefix.'),
+    // Optional in the type: a RedisConfig built by hand (tests) leaves them to the queue's defaults.
+    jobLockMs: key('job_lock', duration('30s', { min: '1s' }).transform((ms): number | undefined => ms), 'How long a recovery worker\'s claim on a queue job lasts without renewal (renewed at half that). Shorter: a worker that hangs without dying loses its job sooner; too short for a loaded machine and a live worker loses it mid-step. A killed worker\'s jobs are handed back within about 10 s whatever this is.', { default: '30s' }),
+    stalledCheckMs: key('stalled_check', duration('30s', { min: '1s' }).transform((ms): number | undefined => ms), 'How often the queue looks for jobs whose claim expired. Shorter costs a few Redis calls more per check.', { default: '30s' }),
     sentinels: key('sentinels', hostPortList(), 'Comma-separated Sentinel addresses HOST:PORT; when set, cmpha asks them for the current primary of master_name instead of using url\'s host.'),
     masterName: key('master_name', text(), 'Name of the monitored primary (sentinel.conf\'s `sentinel monitor NAME`); required with sentinels.'),
     sentinelPassword: secretKey('sentinel_password', 'Password of the Sentinels themselves (requirepass in sentinel.conf), when they have one. Prefer sentinel_password_file.'),
@@ -217,6 +220,10 @@ export interface RedisShape {
   readonly username?: string;
   readonly password?: Secret;
   readonly prefix: string;
+  /** How long a worker's claim on a queue job lasts without renewal (BullMQ lockDuration). */
+  readonly jobLockMs?: number;
+  /** How often BullMQ looks for jobs whose lock expired (stalledInterval). */
+  readonly stalledCheckMs?: number;
   /** Set (non-empty) only when Sentinel finds the primary. */
   readonly sentinels?: readonly { readonly host: string; readonly port: number }[];
   /** Set with sentinels. */

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIpLiteral } from '../config/fields.js';
-import type { HostConfig } from '../config/types.js';
+import type { Config, HostConfig } from '../config/types.js';
 import { errorMessage } from '../shared/errors.js';
 
 /** Name → one IP address. Injected so tests never send a DNS query. */
@@ -38,4 +38,12 @@ export async function resolveBmcAddresses(hosts: Readonly<Record<string, HostCon
     }
   }));
   return { hosts: out, resolved, problems };
+}
+
+/** The config with BMC names resolved; each name that does not resolve is reported through `report`. */
+export async function withResolvedBmcs(config: Config, report: { resolved(host: string, name: string, address: string): void; problem(host: string, name: string, message: string): void }, lookup?: BmcLookup): Promise<Config> {
+  const r = await resolveBmcAddresses(config.hosts, lookup);
+  for (const x of r.resolved) report.resolved(x.host, x.name, x.address);
+  for (const p of r.problems) report.problem(p.host, p.name, p.message);
+  return r.resolved.length === 0 && r.problems.length === 0 ? config : { ...config, hosts: r.hosts };
 }

@@ -10,7 +10,7 @@ import { errorMessage } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Logger } from '../../shared/logger.js';
 import { sleep, systemClock } from '../../shared/time.js';
-import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+import { createCliLogger, EXIT_CONFIG, loadFencingCliConfig } from '../context.js';
 import { connectRedis } from './incidents.js';
 
 export interface HostCliDeps {
@@ -26,7 +26,7 @@ export interface HostCliDeps {
 }
 
 const defaultDeps: HostCliDeps = {
-  loadConfig: loadCliConfig,
+  loadConfig: loadFencingCliConfig,
   createLogger: createCliLogger,
   nova: (config, logger) => createOpenStack(config.cloud, { logger }).nova,
   fenceDriver: (config, host, logger) => fenceDriversFromConfig(config, logger)(host),
