@@ -55,7 +55,7 @@ export async function prepareIncident(ctx: StepContext, deps: PrepareDeps): Prom
 
   await forceDownStep(ctx);
   await disableStep(ctx);
-  await inventoryStep(ctx);
+  await inventoryStep(ctx, deps.notifier);
   await spareStep(ctx);
   rec = await ctx.store.update(ctx.incidentId, (r) => (r.status === 'fenced' || r.status === 'fencing' || r.status === 'open' ? { ...r, status: 'evacuating' } : undefined));
   const todo = (await ctx.store.listInstances(ctx.incidentId)).filter((e) => !isFinalInstanceState(e.state));
