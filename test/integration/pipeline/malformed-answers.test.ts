@@ -65,6 +65,21 @@ describe('malformed Nova answers during a recovery', () => {
     expect(world.notifier.events.at(-1)).toMatchObject({ severity: 'critical' });
   }, 120_000);
 
+  it('after the evacuate, a server read naming a host Nova does not list is "cannot verify", then failed and paged', async () => {
+    const { world, r, servers } = await deadHost(2);
+    const victim = servers[0]!;
+    // Its two reads before the evacuate are true; every read after names a host no compute service has.
+    await world.faults({ corrupt: [{ path: `/servers/${victim.id}$`, set: { 'server.OS-EXT-SRV-ATTR:host': 'ghost-host' }, skip: 2 }] });
+    await r.incidents.open({ id: 'ghost', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    const inc = await waitClosed(r, 'ghost', 60_000);
+    expect(inc.status).toBe('partial');
+    const entry = inc.instances.find((e) => e.id === victim.id)!;
+    expect(entry).toMatchObject({ state: 'failed', error: expect.stringMatching(/cannot verify: Nova names host "ghost-host", which is not a nova-compute service it lists/) });
+    expect(inc.instances.find((e) => e.id !== victim.id)).toMatchObject({ state: 'verified', target: 'spare1' });
+    expect((await world.calls()).filter((c) => isEvacuate(c) && c.path.includes(victim.id))).toHaveLength(1);
+    expect(world.notifier.events.at(-1)).toMatchObject({ type: 'incident-partial', severity: 'critical' });
+  }, 90_000);
+
   it('one garbled answer to one server read is retried like a 5xx: every server is evacuated once and verified', async () => {
     const { world, r, servers } = await deadHost();
     await world.faults({ corrupt: [{ path: SERVER_READ, raw: '<html><body>502 Bad Gateway</body></html>', times: 1 }] });
