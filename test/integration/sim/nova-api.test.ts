@@ -168,7 +168,7 @@ describe('Nova API shapes', () => {
   it('garbles chosen answers on request (corrupt rules): fields set or removed, a number of times, after a number of good answers', async () => {
     const list = (await t.nova('GET', '/servers/detail?all_tenants=1&host=compute1', { mv: '2.93' })).json.servers as Array<Record<string, unknown>>;
     const id = list[0]!.id as string;
-    let r = await t.control('POST', '/faults', { corrupt: [
+    const r = await t.control('POST', '/faults', { corrupt: [
       { path: `/servers/${id}$`, set: { 'server.OS-EXT-SRV-ATTR:host': 12345 }, skip: 1, times: 1 },
       { path: '/servers/detail', unset: ['servers.*.id'], times: 1 },
     ] });
