@@ -90,9 +90,20 @@ const aggregateSchema = z.object({
 const links = z.array(z.object({ rel: z.string().optional(), href: z.string().optional() })).optional();
 
 /** One page of a Nova collection: `{KEY: [...], KEY_links: [...]}`. The list must be there and be a list. */
-function page<K extends string, S extends z.ZodType>(key: K, item: S) {
-  return z.object({ [key]: z.array(item), [`${key}_links`]: links } as { [P in K]: z.ZodArray<S> } & Record<`${K}_links`, typeof links>);
+function page<S extends z.ZodType>(key: string, item: S) {
+  return z.object({ [key]: z.array(item), [`${key}_links`]: links });
 }
+
+// Built once: a schema is an object graph, and a detector round reads several answers.
+const bodies = {
+  services: page('services', serviceSchema),
+  service: z.object({ service: serviceSchema }),
+  servers: page('servers', serverSchema),
+  server: z.object({ server: serverSchema }),
+  migrations: page('migrations', migrationSchema),
+  hypervisors: page('hypervisors', hypervisorSchema),
+  aggregates: z.object({ aggregates: z.array(aggregateSchema) }),
+};
 
 type ServiceJson = z.output<typeof serviceSchema>;
 type ServerJson = z.output<typeof serverSchema>;
@@ -102,13 +113,13 @@ type AggregateJson = z.output<typeof aggregateSchema>;
 
 /** Checks that parse a whole body; each throws MalformedAnswer naming the field. */
 export const novaAnswers = {
-  services: (d: unknown) => checkAnswer(page('services', serviceSchema), d).services.map(mapService),
-  service: (d: unknown) => mapService(checkAnswer(z.object({ service: serviceSchema }), d).service),
-  servers: (d: unknown) => pageOf('servers', checkAnswer(page('servers', serverSchema), d), mapServer),
-  server: (d: unknown) => mapServer(checkAnswer(z.object({ server: serverSchema }), d).server),
-  migrations: (d: unknown) => pageOf('migrations', checkAnswer(page('migrations', migrationSchema), d), mapMigration),
-  hypervisors: (d: unknown) => pageOf('hypervisors', checkAnswer(page('hypervisors', hypervisorSchema), d), mapHypervisor),
-  aggregates: (d: unknown) => checkAnswer(z.object({ aggregates: z.array(aggregateSchema) }), d).aggregates.map(mapAggregate),
+  services: (d: unknown) => (checkAnswer(bodies.services, d).services as ServiceJson[]).map(mapService),
+  service: (d: unknown) => mapService(checkAnswer(bodies.service, d).service),
+  servers: (d: unknown) => pageOf('servers', checkAnswer(bodies.servers, d), mapServer),
+  server: (d: unknown) => mapServer(checkAnswer(bodies.server, d).server),
+  migrations: (d: unknown) => pageOf('migrations', checkAnswer(bodies.migrations, d), mapMigration),
+  hypervisors: (d: unknown) => pageOf('hypervisors', checkAnswer(bodies.hypervisors, d), mapHypervisor),
+  aggregates: (d: unknown) => checkAnswer(bodies.aggregates, d).aggregates.map(mapAggregate),
 };
 
 /** A checked page: its items, mapped, and its next link. */
