@@ -20,17 +20,18 @@ export type VerifyVerdict =
  * list does not know (a garbled answer) is never believed. Anything short of that is `waiting`: "cannot
  * verify yet", polled again until verify_timeout, then failed.
  *
- * `computeHosts`: the nova-compute hosts Nova lists now; null when that list could not be read.
+ * `computeHosts`: the nova-compute hosts Nova lists now; null when that list could not be read (only consulted
+ * for a server that reads ACTIVE with no task elsewhere, so the caller need list them only then).
  */
 export function judge(server: Server, source: string, latestMigrationStatus: string | undefined, computeHosts: ReadonlySet<string> | null): VerifyVerdict {
   const mig = latestMigrationStatus?.toLowerCase();
   const moved = server.host !== null && server.host !== source;
   if ((mig === 'error' || mig === 'failed') && !moved) return { kind: 'failed', why: `evacuation migration ${mig}` };
   if (!moved) return { kind: 'waiting', why: `still on ${source} (status ${server.status}, task ${server.taskState ?? 'none'}, migration ${mig ?? 'none'})` };
-  if (computeHosts === null) return { kind: 'waiting', why: `cannot verify: Nova names host ${server.host} but its compute service list could not be read` };
-  if (!computeHosts.has(server.host!)) return { kind: 'waiting', why: `cannot verify: Nova names host ${JSON.stringify(server.host)}, which is not a nova-compute service it lists` };
   if (server.taskState !== null) return { kind: 'waiting', why: `on ${server.host}, task ${server.taskState}` };
   if (server.status === 'ACTIVE') {
+    if (computeHosts === null) return { kind: 'waiting', why: `cannot verify: Nova names host ${server.host} but its compute service list could not be read` };
+    if (!computeHosts.has(server.host!)) return { kind: 'waiting', why: `cannot verify: Nova names host ${JSON.stringify(server.host)}, which is not a nova-compute service it lists` };
     if (mig !== undefined && SUCCESS_MIGRATION.has(mig)) return { kind: 'verified', host: server.host! };
     return { kind: 'waiting', why: `cannot verify: ACTIVE on ${server.host} but the evacuation migration is ${mig ?? 'missing'}, not done` };
   }
@@ -58,7 +59,8 @@ export async function verifyServer(d: EvacuatorDeps, incident: IncidentRecord, s
         return finish(d, incident.id, serverId, { state: 'deleted', finishedAt: d.clock.now() });
       }
       const migs = evacuationsFrom(await d.nova.listMigrations({ instanceId: serverId, type: 'evacuation' }, { signal }), incident.host);
-      v = judge(server, incident.host, migs[0]?.status, server.host !== null && server.host !== incident.host ? await computeHosts(d.nova, { signal }) : null);
+      const finished = server.host !== null && server.host !== incident.host && server.taskState === null && server.status === 'ACTIVE';
+      v = judge(server, incident.host, migs[0]?.status, finished ? await computeHosts(d.nova, { signal }) : null);
     } catch (err) {
       // A garbled or failed read proves nothing either way: "cannot verify", asked again until the deadline.
       if (!isRetryable(err) || signal?.aborted) throw err;
