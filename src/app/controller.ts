@@ -170,7 +170,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
 
   // Recoveries whose record Redis lost: found again from Nova's state, by the leader only, on their own timer.
   const orphans = startOrphanReconciler({
-    nova, incidents: recovery.incidents, notifier, reasonPrefix: config.evacuation.disabledReasonPrefix,
+    nova, incidents: recovery.incidents, open: (req) => recovery.incidents.create(req), notifier, reasonPrefix: config.evacuation.disabledReasonPrefix,
     logger: logger.child({ component: 'reconcile' }), clock: systemClock, everyMs: opts.orphanCheckMs ?? Math.max(config.detector.intervalMs, ORPHAN_CHECK_MIN_MS),
     isLeader: () => !config.detector.dryRun && last?.leader === true && !last.isolated,
   });

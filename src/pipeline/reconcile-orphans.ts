@@ -1,4 +1,5 @@
 import { validateId, type IncidentStore, type OpenResult } from '../incidents/incident-store.js';
+import type { OpenIncidentRequest } from '../incidents/types.js';
 import type { NotificationService } from '../notifier/types.js';
 import type { ComputeService, NovaApi } from '../openstack/types.js';
 import { errorMessage } from '../shared/errors.js';
@@ -57,8 +58,10 @@ export function judgeOrphan(svc: ComputeService, prefix: string, facts: OrphanFa
 
 export interface ReconcileDeps {
   readonly nova: NovaApi;
-  /** The store whose `create` also queues the recovery (the pipeline's RecoveryIncidents). */
-  readonly incidents: Pick<IncidentStore, 'openIncidentFor' | 'getRecord' | 'create' | 'addTimeline' | 'addDeliveries'>;
+  /** Reads of the incident store, and the timeline and deliveries of a re-opened incident. */
+  readonly incidents: Pick<IncidentStore, 'openIncidentFor' | 'getRecord' | 'addTimeline' | 'addDeliveries'>;
+  /** Creates the incident record and queues its recovery (idempotent on the id), as the detector's opener does. */
+  readonly open: (req: OpenIncidentRequest) => Promise<OpenResult>;
   readonly notifier: NotificationService;
   /** [evacuation] disabled_reason_prefix. */
   readonly reasonPrefix: string;
@@ -102,7 +105,7 @@ export async function reconcileOrphans(deps: ReconcileDeps): Promise<ReconcileRe
     const verdict = judgeOrphan(svc, deps.reasonPrefix, { openIncident, recordExists, servers });
     if (verdict.kind !== 'orphan') continue;
     const n = servers ?? 0;
-    const r: OpenResult = await incidents.create({
+    const r = await deps.open({
       id: verdict.incidentId, host: svc.host, failureStartedAt: verdict.disabledAt ?? deps.clock.now(),
       evidence: { orphan: { disabledReason: svc.disabledReason, forcedDown: svc.forcedDown, foundAt: deps.clock.now() }, serversOnHost: n },
     });
