@@ -42,7 +42,7 @@ const serverSchema = z.object({
   'OS-EXT-STS:vm_state': z.string().nullable().optional(),
   // Shown to admins (cmpha always is one); null while the server has no host.
   'OS-EXT-SRV-ATTR:host': name.nullable(),
-  'OS-EXT-AZ:availability_zone': z.string().optional(),
+  'OS-EXT-AZ:availability_zone': z.string().nullable().optional(),
   addresses: z.record(z.string(), z.array(addressSchema)).optional(),
   metadata: z.record(z.string(), z.string()).optional(),
   user_id: z.string(),
@@ -197,7 +197,7 @@ function mapServer(s: ServerJson): Server {
     taskState: s['OS-EXT-STS:task_state'],
     vmState: s['OS-EXT-STS:vm_state'] ?? null,
     host: s['OS-EXT-SRV-ATTR:host'],
-    availabilityZone: s['OS-EXT-AZ:availability_zone'],
+    availabilityZone: s['OS-EXT-AZ:availability_zone'] ?? undefined,
     addresses: mapAddresses(s.addresses),
     metadata: { ...(s.metadata ?? {}) },
     userId: s.user_id,
