@@ -55,12 +55,14 @@ const serverSchema = z.object({
   image: z.union([z.literal(''), z.object({ id: z.string() }), z.null()]).optional(),
 });
 
+// Nova's own Migration object allows a null instance_uuid and status (old records); a null status reads as
+// not terminal, so such a record holds an evacuation back rather than letting a second one through.
 const migrationSchema = z.object({
   id: anyId,
   uuid: z.string().optional(),
-  instance_uuid: name,
+  instance_uuid: z.string().nullable(),
   migration_type: name,
-  status: name,
+  status: z.string().nullable(),
   source_compute: z.string().nullable(),
   dest_compute: z.string().nullable(),
   created_at: timestamp,
@@ -214,9 +216,9 @@ function mapMigration(m: MigrationJson): Migration {
   return {
     id: m.id,
     uuid: m.uuid,
-    instanceId: m.instance_uuid,
+    instanceId: m.instance_uuid ?? '',
     type: m.migration_type,
-    status: m.status,
+    status: m.status ?? '',
     sourceCompute: m.source_compute,
     destCompute: m.dest_compute,
     createdAt: novaTime(m.created_at),
