@@ -1,5 +1,4 @@
 import { planInstances } from '../../evacuator/select.js';
-import type { NotificationService } from '../../notifier/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
 import { notifyOnce } from './notify.js';
@@ -22,7 +21,7 @@ export function serversListedBefore(evidence: unknown): { count: number; names: 
  * parse is this step failing (retried, then the incident fails and pages), never an empty host; an empty
  * list where Nova listed servers before is recorded and notified as suspicious.
  */
-export async function inventoryStep(ctx: StepContext, notifier?: NotificationService): Promise<StepOutcome> {
+export async function inventoryStep(ctx: StepContext): Promise<StepOutcome> {
   const rec = await record(ctx);
   const existing = new Set((await ctx.store.listInstances(ctx.incidentId)).map((e) => e.id));
   let servers;
@@ -38,7 +37,7 @@ export async function inventoryStep(ctx: StepContext, notifier?: NotificationSer
       const summary = `Nova lists no servers on ${rec.host}, but listed ${before.count} there before the incident`
         + `${before.names.length > 0 ? ` (${before.names.slice(0, 10).join(', ')}${before.names.length > 10 ? ', ...' : ''})` : ''}: deleted meanwhile, or Nova is answering wrongly`;
       await note(ctx, 'inventory', 'warning', summary, { data: { listedBefore: before.count, names: before.names } });
-      if (notifier) await notifyOnce(ctx, notifier, rec, { type: 'inventory-suspicious', severity: 'warning', summary });
+      await notifyOnce(ctx, rec, { type: 'inventory-suspicious', severity: 'warning', summary });
     }
   }
   const fresh = planInstances(servers, rec.host, ctx.evacuation).filter((e) => !existing.has(e.id));

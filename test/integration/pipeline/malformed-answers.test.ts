@@ -53,7 +53,7 @@ describe('malformed Nova answers during a recovery', () => {
   it('a server read naming the host as a number (12345) is never taken for a verified evacuation', async () => {
     const { world, r, servers } = await deadHost();
     await world.faults({ corrupt: [{ path: SERVER_READ, set: { 'server.OS-EXT-SRV-ATTR:host': 12345 } }] });
-    await r.incidents.open({ id: 'num-host', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'num-host', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'num-host', 90_000);
     expect(inc.status).not.toBe('resolved');
     expect(inc.instances).toHaveLength(servers.length);
@@ -70,7 +70,7 @@ describe('malformed Nova answers during a recovery', () => {
     const victim = servers[0]!;
     // Its two reads before the evacuate are true; every read after names a host no compute service has.
     await world.faults({ corrupt: [{ path: `/servers/${victim.id}$`, set: { 'server.OS-EXT-SRV-ATTR:host': 'ghost-host' }, skip: 2 }] });
-    await r.incidents.open({ id: 'ghost', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'ghost', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'ghost', 60_000);
     expect(inc.status).toBe('partial');
     const entry = inc.instances.find((e) => e.id === victim.id)!;
@@ -83,7 +83,7 @@ describe('malformed Nova answers during a recovery', () => {
   it('one garbled answer to one server read is retried like a 5xx: every server is evacuated once and verified', async () => {
     const { world, r, servers } = await deadHost();
     await world.faults({ corrupt: [{ path: SERVER_READ, raw: '<html><body>502 Bad Gateway</body></html>', times: 1 }] });
-    await r.incidents.open({ id: 'one-bad', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'one-bad', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'one-bad', 60_000);
     expect(inc.status).toBe('resolved');
     expect(inc.instances.filter((e) => e.state === 'verified')).toHaveLength(servers.length);
@@ -95,7 +95,7 @@ describe('malformed Nova answers during a recovery', () => {
   it('servers listed without an id: the inventory fails naming the field, nothing is evacuated, a human is paged', async () => {
     const { world, r, servers } = await deadHost();
     await world.faults({ corrupt: [{ path: INVENTORY, unset: ['servers.*.id'] }] });
-    await r.incidents.open({ id: 'no-id', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'no-id', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'no-id', 90_000);
     expect(inc.status).toBe('failed');
     expect(inc.error).toMatchObject({ code: 'nova_malformed_answer', message: expect.stringMatching(/servers\[0\]\.id is missing/) });
@@ -111,7 +111,7 @@ describe('malformed Nova answers during a recovery', () => {
   ])('%s: the inventory fails and pages, never an empty host closed resolved', async (_what, rule, why) => {
     const { world, r, servers } = await deadHost(5);
     await world.faults({ corrupt: [{ path: INVENTORY, ...rule }] });
-    await r.incidents.open({ id: 'bad-list', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'bad-list', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'bad-list', 90_000);
     expect(inc.status).toBe('failed');
     expect(inc.error?.message).toMatch(why);
@@ -126,7 +126,7 @@ describe('malformed Nova answers during a recovery', () => {
     await world.faults({ corrupt: [{ path: INVENTORY, set: { servers: [] } }] });
     // The detector's evidence: it listed these servers' addresses on the suspect host.
     const evidence = { host: 'compute1', instances: { checked: true, addresses: ['vm0', 'vm1', 'vm2'].map((server, i) => ({ ip: `198.18.1.${10 + i}`, server, network: 'provider', baseline: true, result: 'silent' })) } };
-    await r.incidents.open({ id: 'empty', host: 'compute1', failureStartedAt: Date.now(), evidence });
+    await r.opener.open({ id: 'empty', host: 'compute1', failureStartedAt: Date.now(), evidence });
     const inc = await waitClosed(r, 'empty', 60_000);
     const warning = inc.timeline.find((t) => t.step === 'inventory' && t.level === 'warning');
     expect(warning?.message).toMatch(/Nova lists no servers on compute1, but listed 3 there before the incident \(vm0, vm1, vm2\)/);

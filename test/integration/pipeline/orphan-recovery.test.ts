@@ -41,7 +41,7 @@ describe('a recovery whose incident record was lost', () => {
     await world.waitNovaDown('compute1');
     const r = world.recovery(redis);
     await r.startWorkers();
-    await r.incidents.open({ id: 'lost-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'lost-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     await waitFor('the first server to be verified', async () => (await r.incidents.listInstances('lost-1')).some((e) => e.state === 'verified'), 30_000, 20);
 
     await server.restart();
@@ -53,7 +53,7 @@ describe('a recovery whose incident record was lost', () => {
     expect(stranded.length).toBeGreaterThan(0);
     const onHostBefore = (await onHost(world, 'compute1')).length;
 
-    const deps = { nova: world.nova, incidents: r.incidents, open: (req: Parameters<typeof r.incidents.create>[0]) => r.incidents.create(req), notifier: world.notifier, reasonPrefix: 'cmpha', logger: silentLogger, clock: systemClock };
+    const deps = { nova: world.nova, incidents: r.incidents, open: (req: Parameters<typeof r.opener.create>[0]) => r.opener.create(req), notifier: world.notifier, reasonPrefix: 'cmpha', logger: silentLogger, clock: systemClock };
     const found = await reconcileOrphans(deps);
     expect(found).toEqual([{ host: 'compute1', incidentId: 'lost-1', servers: onHostBefore, resumed: true }]);
     const inc = await waitClosed(r, 'lost-1', 60_000);
