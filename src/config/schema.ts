@@ -141,7 +141,7 @@ export const evacuationSection = defineSection(
 
 export const redisSection = defineSection(
   'redis',
-  'Incidents, the job queue and the leader lease live in Redis. A single server by `url`, or a Sentinel-managed primary by `sentinels` and `master_name`.',
+  'Incidents, the job queue and the leader lease live in Redis, which must persist (appendonly yes): an empty restart loses incident records. A single server by `url`, or a Sentinel-managed primary by `sentinels` and `master_name`.',
   {
     url: key('url', redisUrl(), 'Redis URL, redis://HOST:PORT[/DB] or rediss:// for TLS. Redis Cluster is not supported; for Sentinel set sentinels and master_name (with sentinels only the URL\'s database number counts). Prefer password_file to a password in the URL; either way it is masked wherever the URL is printed or logged.'),
     username: key('username', text(), 'ACL user (Redis 6+); the password is then that user\'s.'),
