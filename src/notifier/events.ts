@@ -14,6 +14,7 @@ export const EVENT_CATALOGUE: Readonly<Record<NotificationEventType, EventInfo>>
   'fence-failed': { floor: 'critical', optIn: false, title: 'Fencing failed: host NOT evacuated' },
   'storm-brake': { floor: 'critical', optIn: false, title: 'Storm brake: too many hosts look dead, no action taken' },
   'controller-isolated': { floor: 'critical', optIn: false, title: 'Controller isolated: no action taken' },
+  'detector-stalled': { floor: 'critical', optIn: false, title: 'Detector stalled: no host is being watched' },
   'incident-resolved': { floor: 'info', optIn: false, title: 'Host failure: instances recovered' },
   'incident-partial': { floor: 'warning', optIn: false, title: 'Host failure: some instances NOT recovered' },
   'incident-failed': { floor: 'critical', optIn: false, title: 'Host failure: recovery FAILED' },

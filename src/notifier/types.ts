@@ -6,6 +6,7 @@ export type NotificationEventType =
   | 'fence-failed'
   | 'storm-brake'
   | 'controller-isolated'
+  | 'detector-stalled'
   | 'incident-resolved'
   | 'incident-partial'
   | 'incident-failed'

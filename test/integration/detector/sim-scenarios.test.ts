@@ -62,7 +62,7 @@ async function world(hosts = 4): Promise<World> {
     ...loaded,
     detector: {
       ...loaded.detector,
-      probe: 'fping', intervalMs: 1000, heartbeatTimeoutMs: 2000, confirmRounds: 2, instanceNetworks: ['provider'],
+      probe: 'fping', intervalMs: 1000, heartbeatTimeoutMs: 2000, heartbeatIntervalMs: 1000, minSilenceMs: 2000, instanceNetworks: ['provider'],
       probeCount: 1, probeTimeoutMs: 300, probePacketIntervalMs: 1, maxDeadHosts: 2, maxDeadFraction: 0.33, leaderLeaseMs: 5000,
     },
     redis: { ...loaded.redis, prefix: `det-sim-${process.pid}-${open.length}` },

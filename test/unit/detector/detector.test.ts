@@ -227,10 +227,16 @@ describe('detector round', () => {
     c.tick();
     c.powerOff('c1');
     await d.runRound();
+    // With its instance no evidence, the management network is the host's only signal: 30 s of silence.
+    for (let i = 0; i < 2; i++) {
+      c.tick();
+      expect((await d.runRound()).hosts.find((x) => x.host === 'c1')!.verdict).toBe('suspect');
+    }
     c.tick();
     const r = await d.runRound();
     const h = r.hosts.find((x) => x.host === 'c1')!;
     expect(h.verdict).toBe('dead');
+    expect(h.evidence).toMatchObject({ signals: 1, silenceNeededMs: 30_000, silentForMs: 30_000 });
     expect(h.evidence.instances.addresses).toEqual([expect.objectContaining({ ip: '198.18.1.10', baseline: false, result: 'silent' })]);
     expect(h.evidence.instances.note).toContain('none ever answered while the host was healthy');
   });
