@@ -127,6 +127,8 @@ export class NetnsManager {
         for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) addrs.add(a.addr);
       }
     }
+    // Dropped pings: the namespace keeps its link but holds no address that could answer.
+    if (h.pingBlocked) addrs.clear();
     return { linkUp: h.power === 'on' && !h.hung, addrs };
   }
 

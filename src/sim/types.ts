@@ -36,6 +36,8 @@ export interface SimHost {
   novaComputeStartedAt: number | null;
   mgmtLink: LinkState;
   instanceLink: LinkState;
+  /** ICMP dropped on every network (a firewall change) while the host and its heartbeats go on. */
+  pingBlocked: boolean;
   disabled: boolean;
   disabledReason: string | null;
   forcedDown: boolean;

@@ -315,6 +315,13 @@ export class World extends EventEmitter<WorldEvents> {
     this.emit('host', h);
   }
 
+  /** ICMP dropped or allowed again; heartbeats are not affected. */
+  setPingBlocked(h: SimHost, blocked: boolean): void {
+    if (h.pingBlocked === blocked) return;
+    h.pingBlocked = blocked;
+    this.emit('host', h);
+  }
+
   setBmcMode(h: SimHost, mode: BmcMode): void {
     h.bmc.mode = mode;
   }
@@ -714,19 +721,19 @@ export class World extends EventEmitter<WorldEvents> {
     if (!owner) return false;
     if (owner.kind === 'mgmt') {
       const h = owner.host;
-      return h.power === 'on' && !h.hung && h.mgmtLink === 'up';
+      return h.power === 'on' && !h.hung && !h.pingBlocked && h.mgmtLink === 'up';
     }
     if (!REACHABLE_NETWORKS.has(owner.network)) return false;
     const s = owner.server;
     if (!s.host || s.vmState !== 'active' || s.powerState !== 1) return false;
     const h = this.hosts.get(s.host);
-    return !!h && h.power === 'on' && !h.hung && h.instanceLink === 'up';
+    return !!h && h.power === 'on' && !h.hung && !h.pingBlocked && h.instanceLink === 'up';
   }
 
   /** The provider addresses that should answer on a host, as the netns layer must lay them out. */
   liveAddressesOn(h: SimHost): string[] {
     const out: string[] = [];
-    if (h.power !== 'on' || h.hung) return out;
+    if (h.power !== 'on' || h.hung || h.pingBlocked) return out;
     if (h.mgmtLink === 'up') out.push(h.mgmtIp);
     if (h.instanceLink === 'up') {
       for (const id of h.servers) {

@@ -586,9 +586,9 @@ describe('detector that cannot see', () => {
   it('pages when no round finishes for a few intervals (a Nova that never answers)', async () => {
     const c = cloud(2);
     const stuck = Object.create(c.nova) as typeof c.nova;
-    stuck.listComputeServices = (opts?: { signal?: AbortSignal }) => new Promise((_, reject) => {
+    stuck.listComputeServices = ((opts?: { signal?: AbortSignal }) => new Promise((_, reject) => {
       opts?.signal?.addEventListener('abort', () => reject(opts.signal!.reason), { once: true });
-    });
+    })) as typeof c.nova.listComputeServices;
     const notifier = new RecordingNotifier();
     const d = createDetector({
       config: testConfig({ intervalMs: 1000 }), nova: stuck, prober: c.prober, logger: silentLogger, notifier,
