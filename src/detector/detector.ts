@@ -182,6 +182,8 @@ export function createDetector(deps: DetectorDeps): Detector {
   return {
     runRound,
     runSuspectCheck,
+    heartbeatSeen: (host) => memory.get(host)?.heartbeat.value ?? null,
+    liveAddresses: (host) => observer.liveAddresses(host),
     start() {
       if (loop) return;
       const ac = new AbortController();

@@ -9,3 +9,4 @@ export { evaluateStorm, stepBrake, incidentId } from './guard.js';
 export { LeaderLease } from './leader-lease.js';
 export { resume, type ResumeResult } from './storm-brake-store.js';
 export type * from './types.js';
+export { createHostLivenessCheck, type HostLivenessCheck } from './liveness.js';

@@ -194,6 +194,10 @@ export interface Detector {
   runRound(signal?: AbortSignal): Promise<RoundReport>;
   /** Re-observes only the hosts under suspicion (what the loop does every probe_interval); null when there are none. */
   runSuspectCheck(signal?: AbortSignal): Promise<RoundReport | null>;
+  /** The updated_at (epoch ms by Nova's clock) the host was last judged on, null when not known. */
+  heartbeatSeen(host: string): number | null;
+  /** Addresses whose answer proves the host alive: its networks and its baseline instance addresses. */
+  liveAddresses(host: string): string[];
   /** Runs rounds every interval; a slow round delays the next, rounds never overlap. */
   start(): void;
   /** Stops the loop, waits for a running round and gives up the leader lease. */
