@@ -45,6 +45,7 @@ export const FLAVORS: readonly Flavor[] = [
  */
 const MGMT_AREA = 0;
 const INSTANCE_AREA = 32 * 256;
+const STORAGE_AREA = 256 * 256;
 const MGMT_CAPACITY = 32 * 254;
 const BLOCK_SIZE = 2 * 65536;
 
@@ -59,6 +60,11 @@ function usable(base: number, n: number): number {
 
 export function mgmtIpFor(index: number, ipBlock = 0): string {
   return addressAt(usable(MGMT_AREA + ipBlock * 256, 9 + index));
+}
+
+/** Storage addresses live in 198.19.0.0/16, the second half of 198.18.0.0/15. */
+export function storageIpFor(index: number, ipBlock = 0): string {
+  return addressAt(usable(STORAGE_AREA + ipBlock * 256, 9 + index));
 }
 
 export function instanceIpFor(serverIndex: number, ipBlock = 0): string {
@@ -155,11 +161,11 @@ export function buildWorld(o: WorldOptions = {}, clock = new SimClock()): World 
     // heartbeats started at some phase within the last interval, like real computes that booted at different times
     const hbOrigin = now - rng.int(0, Math.max(0, interval - 1));
     const host: SimHost = {
-      name, index: i, spare, mgmtIp: mgmtIpFor(i, offset),
+      name, index: i, spare, mgmtIp: mgmtIpFor(i, offset), storageIp: storageIpFor(i, offset),
       serviceUuid: rng.uuid(), serviceIntId: 2 + i, hypervisorUuid: rng.uuid(), hypervisorIntId: i,
       createdAt: epoch, vcpus: o.hostVcpus ?? 32, memoryMb: o.hostMemoryMb ?? 131072, localGb: 2000,
       power: 'on', poweredOnAt: bootedAt, hung: false, novaComputeWanted: true, novaComputeStartedAt: bootedAt,
-      mgmtLink: 'up', instanceLink: 'up', pingBlocked: false,
+      mgmtLink: 'up', storageLink: 'up', instanceLink: 'up', pingBlocked: false,
       disabled: spare, disabledReason: spare ? 'down_prepare' : null, forcedDown: false,
       hbOrigin, hbLast: hbOrigin, lastUpdateAt: null, traitDisabled: spare,
       bmc: { mode: 'ok', username: 'root', password: rng.hex(16) },

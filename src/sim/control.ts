@@ -82,6 +82,8 @@ const HOST_ACTIONS: Record<string, (w: World, h: SimHost) => void> = {
   'nova-compute/start': (w, h) => w.startNovaCompute(h),
   'mgmt-link/down': (w, h) => w.setMgmtLink(h, 'down'),
   'mgmt-link/up': (w, h) => w.setMgmtLink(h, 'up'),
+  'storage-link/down': (w, h) => w.setStorageLink(h, 'down'),
+  'storage-link/up': (w, h) => w.setStorageLink(h, 'up'),
   'instance-link/down': (w, h) => w.setInstanceLink(h, 'down'),
   'instance-link/up': (w, h) => w.setInstanceLink(h, 'up'),
   'ping/block': (w, h) => w.setPingBlocked(h, true),
@@ -120,6 +122,8 @@ export class Control {
         updated_at: updated === null ? null : novaTime(updated),
       },
       mgmtIp: h.mgmtIp,
+      storageIp: h.storageIp,
+      storageLink: h.storageLink,
       bmc: h.bmc.mode,
       servers: h.servers.size,
     };

@@ -14,7 +14,7 @@ export interface Actor {
   readonly projectId: string;
 }
 
-export type AddressOwner = { kind: 'mgmt'; host: SimHost } | { kind: 'instance'; server: SimServer; network: string };
+export type AddressOwner = { kind: 'mgmt'; host: SimHost } | { kind: 'storage'; host: SimHost } | { kind: 'instance'; server: SimServer; network: string };
 
 /** Networks whose addresses can answer a probe; the tenant overlay never answers from the controller. */
 export const REACHABLE_NETWORKS = new Set(['provider']);
@@ -120,6 +120,7 @@ export class World extends EventEmitter<WorldEvents> {
     this.hosts.set(host.name, host);
     this.hostList.push(host);
     this.addressIndex.set(host.mgmtIp, { kind: 'mgmt', host });
+    this.addressIndex.set(host.storageIp, { kind: 'storage', host });
   }
 
   addServer(server: SimServer): void {
@@ -306,6 +307,13 @@ export class World extends EventEmitter<WorldEvents> {
     if (h.mgmtLink === state) return;
     h.mgmtLink = state;
     this.refreshHeartbeat(h, at);
+    this.emit('host', h);
+  }
+
+  /** The storage network carries no heartbeat: only its address stops answering. */
+  setStorageLink(h: SimHost, state: LinkState): void {
+    if (h.storageLink === state) return;
+    h.storageLink = state;
     this.emit('host', h);
   }
 
@@ -719,9 +727,9 @@ export class World extends EventEmitter<WorldEvents> {
   addressAnswers(addr: string): boolean {
     const owner = this.addressIndex.get(addr);
     if (!owner) return false;
-    if (owner.kind === 'mgmt') {
+    if (owner.kind === 'mgmt' || owner.kind === 'storage') {
       const h = owner.host;
-      return h.power === 'on' && !h.hung && !h.pingBlocked && h.mgmtLink === 'up';
+      return h.power === 'on' && !h.hung && !h.pingBlocked && (owner.kind === 'mgmt' ? h.mgmtLink : h.storageLink) === 'up';
     }
     if (!REACHABLE_NETWORKS.has(owner.network)) return false;
     const s = owner.server;
@@ -735,6 +743,7 @@ export class World extends EventEmitter<WorldEvents> {
     const out: string[] = [];
     if (h.power !== 'on' || h.hung || h.pingBlocked) return out;
     if (h.mgmtLink === 'up') out.push(h.mgmtIp);
+    if (h.storageLink === 'up') out.push(h.storageIp);
     if (h.instanceLink === 'up') {
       for (const id of h.servers) {
         const s = this.servers.get(id);
