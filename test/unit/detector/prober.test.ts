@@ -21,7 +21,7 @@ describe('fping prober', () => {
       { logger: silentLogger, run: runner({ exitCode: 1, stderr }, calls) });
     const r = await p.probe(['198.18.0.11', '198.18.0.12', '198.18.0.11']);
     expect(Object.fromEntries(r)).toEqual({ '198.18.0.11': 'alive', '198.18.0.12': 'silent' });
-    expect(calls).toEqual([{ file: '/usr/bin/fping', args: ['-c', '2', '-t', '300', '-i', '5', '-q', '198.18.0.11', '198.18.0.12'] }]);
+    expect(calls).toEqual([{ file: '/usr/bin/fping', args: ['-c', '2', '-p', '250', '-t', '300', '-i', '5', '-q', '198.18.0.11', '198.18.0.12'] }]);
   });
 
   it('refuses host names before running anything', async () => {
