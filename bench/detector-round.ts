@@ -72,7 +72,7 @@ if (netns) {
     const ips = [...a.ips, ...b.ips];
     for (const count of [1, 2]) {
       const prober = createProber({
-        intervalMs: 10_000, heartbeatTimeoutMs: 30_000, probeIntervalMs: 1000, heartbeatIntervalMs: 10_000, heartbeatMarginMs: 1500, minSilenceMs: 5000, singleSignalSilenceMs: 30_000, instanceNetworks: [], isolationAddresses: [], maxDeadHosts: 2,
+        intervalMs: 10_000, heartbeatTimeoutMs: 30_000, probeIntervalMs: 1000, heartbeatIntervalMs: 10_000, heartbeatMarginMs: 1000, minSilenceMs: 5000, singleSignalSilenceMs: 30_000, instanceNetworks: [], isolationAddresses: [], maxDeadHosts: 2,
         maxDeadFraction: 0.33, dryRun: false, probe: 'fping', fpingPath: 'fping', probeTimeoutMs: 500, probePacketIntervalMs: 1,
         probeCount: count, leaderLeaseMs: 30_000,
       }, { logger: silentLogger });

@@ -92,6 +92,8 @@ async function once(kind: string, run: number, redisUrl: string): Promise<Milest
   }
 }
 
+// An interrupted run still removes its namespaces (the simulator's exit hook) and its Redis.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 const redis = await startRedis();
 const results: Record<string, Milestones[]> = {};
 try {

@@ -61,7 +61,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'interval', default: '2s', help: 'Time between full rounds (one Nova services list, every enabled host\'s addresses pinged); rounds never overlap. A failure is noticed up to one interval late.' },
       { key: 'probe_interval', default: '1s', help: 'Between rounds, hosts under suspicion are pinged and their service re-read this often, so silence is timed, not counted in rounds.' },
       { key: 'heartbeat_interval', default: '10s', help: 'Heartbeat period assumed for a host until one is learned from how its updated_at advances (Nova\'s report_interval).' },
-      { key: 'heartbeat_margin', default: '1500ms', help: 'Slack added to the heartbeat period before a missing heartbeat counts: covers a late report and the time to read it.' },
+      { key: 'heartbeat_margin', default: '1s', help: 'Slack added to the heartbeat period before a missing heartbeat counts: covers a late report and the time to read it.' },
       { key: 'min_silence', default: '5s', help: 'Every address of a host with two or more independent signals must stay silent this long before it is dead.' },
       { key: 'single_signal_silence', default: '30s', help: 'The same for a host whose only independent signal is its management network (no storage_ip, tunnel_ip or answering instance IP): a cut management link looks like death, so wait longer.' },
       { key: 'heartbeat_timeout', default: '30s', help: 'The last look before fencing treats a service whose updated_at is younger than this as alive. Not used by the detector\'s verdict.' },

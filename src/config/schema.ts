@@ -51,7 +51,7 @@ export const detectorSection = z
     probe_interval: duration('1s', { min: '200ms' }),
     heartbeat_timeout: duration('30s', { min: '1s' }),
     heartbeat_interval: duration('10s', { min: '1s' }),
-    heartbeat_margin: duration('1500ms', { min: '0s' }),
+    heartbeat_margin: duration('1s', { min: '0s' }),
     min_silence: duration('5s', { min: '1s' }),
     single_signal_silence: duration('30s', { min: '1s' }),
     instance_networks: list(),

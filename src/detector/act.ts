@@ -26,8 +26,11 @@ export interface ActContext {
   readonly at: number;
   readonly isolationReason: string | null;
   readonly blindReason: string | null;
-  /** Direct probe of a dead host's addresses; any answer, or a failed probe, stops the incident. */
-  readonly recheck: (host: string) => Promise<{ alive: string[]; error: string | null }>;
+  /**
+   * Direct probe of a dead host's addresses; any answer, or a failed probe, stops the incident. Null when the
+   * observation being acted on was itself a direct probe of those addresses a moment ago (a suspect check).
+   */
+  readonly recheck: null | ((host: string) => Promise<{ alive: string[]; error: string | null }>);
 }
 
 export interface ActResult {
@@ -139,8 +142,8 @@ export class Actor {
     if (ctx.isolationReason) return { action: 'blocked-controller-isolated', incidentId: id };
     if (ctx.brakeActive) return { action: 'blocked-storm-brake', incidentId: id };
     if (!ctx.leader) return { action: 'blocked-standby', incidentId: id };
-    // The round's probe may be a second old: look once more, directly, before anything irreversible starts.
-    const again = await ctx.recheck(host.host);
+    // A full round's probe may be seconds old: look once more, directly, before anything irreversible starts.
+    const again = ctx.recheck ? await ctx.recheck(host.host) : { alive: [], error: null };
     if (again.alive.length > 0) {
       this.log.warn({ host: host.host, alive: again.alive }, 'the last look before opening an incident found the host alive');
       return { action: 'recheck-alive', incidentId: id, alive: true };

@@ -97,7 +97,7 @@ export function createDetector(deps: DetectorDeps): Detector {
       at: obs.at,
       isolationReason: obs.isolationReason,
       blindReason: obs.blindReason,
-      recheck: (h) => observer.recheck(h),
+      recheck: obs.kind === 'round' ? (h) => observer.recheck(h) : null,
     });
     for (const h of result.recheckedAlive) {
       const m = memory.get(h);

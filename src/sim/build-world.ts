@@ -40,8 +40,8 @@ export const FLAVORS: readonly Flavor[] = [
 
 /**
  * Addresses come from 198.18.0.0/15, skipping .0 and .255: management addresses from the first 32 /24s
- * (compute1 is 198.18.0.11), instance addresses from 198.18.32.0 on. `ipBlock` shifts both by that many /24s
- * so two worlds with namespaces can share a machine.
+ * (compute1 is 198.18.0.11), instance addresses from 198.18.32.0 on, storage addresses from 198.19.0.0 on.
+ * `ipBlock` shifts them by that many /24s so two worlds with namespaces can share a machine.
  */
 const MGMT_AREA = 0;
 const INSTANCE_AREA = 32 * 256;
@@ -62,9 +62,12 @@ export function mgmtIpFor(index: number, ipBlock = 0): string {
   return addressAt(usable(MGMT_AREA + ipBlock * 256, 9 + index));
 }
 
-/** Storage addresses live in 198.19.0.0/16, the second half of 198.18.0.0/15. */
+/**
+ * Storage addresses live in 198.19.0.0-198.19.127.255 (compute1 is 198.19.0.11), shifted by `ipBlock` modulo 128
+ * /24s: 198.19.128.0/17 is left to the test network labs.
+ */
 export function storageIpFor(index: number, ipBlock = 0): string {
-  return addressAt(usable(STORAGE_AREA + ipBlock * 256, 9 + index));
+  return addressAt(usable(STORAGE_AREA + (ipBlock % 128) * 256, 9 + index));
 }
 
 export function instanceIpFor(serverIndex: number, ipBlock = 0): string {

@@ -6,7 +6,7 @@ export const detectorDefaults: DetectorConfig = {
   heartbeatTimeoutMs: 30_000,
   probeIntervalMs: 1000,
   heartbeatIntervalMs: 10_000,
-  heartbeatMarginMs: 1500,
+  heartbeatMarginMs: 1000,
   minSilenceMs: 5000,
   singleSignalSilenceMs: 30_000,
   instanceNetworks: ['tenant'],
