@@ -86,3 +86,32 @@ describe('sim prober', () => {
     expect(() => createProber({ ...detectorDefaults, probe: 'sim' }, { logger: silentLogger })).toThrow(/sim_url/);
   });
 });
+
+describe('fping prober at scale', () => {
+  it('splits many targets over several fping processes and merges their answers', async () => {
+    const calls: Array<{ file: string; args: readonly string[] }> = [];
+    const ips = Array.from({ length: 1203 }, (_, i) => `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    const p = createProber({ ...detectorDefaults, probeCount: 1 }, {
+      logger: silentLogger,
+      run: async (file, args) => {
+        calls.push({ file, args });
+        const targets = args.slice(args.indexOf('-q') + 1);
+        return { exitCode: 1, signal: null, stdout: '', stderr: targets.map((ip, i) => `${ip} : xmt/rcv/%loss = 1/${i % 2}/0%`).join('\n') };
+      },
+    });
+    const r = await p.probe(ips);
+    expect(calls.map((c) => c.args.slice(c.args.indexOf('-q') + 1).length)).toEqual([500, 500, 203]);
+    expect(r.size).toBe(1203);
+    expect([...r.values()].filter((v) => v === 'alive')).toHaveLength(601);
+  });
+
+  it('fails the whole probe when one fping process fails', async () => {
+    let n = 0;
+    const ips = Array.from({ length: 1000 }, (_, i) => `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    const p = createProber({ ...detectorDefaults, probeCount: 1 }, {
+      logger: silentLogger,
+      run: async () => (++n === 2 ? { exitCode: 4, signal: null, stdout: '', stderr: 'fping: system error\n' } : { exitCode: 0, signal: null, stdout: '', stderr: '' }),
+    });
+    await expect(p.probe(ips)).rejects.toMatchObject({ code: 'probe_failed', message: 'fping exited with 4: fping: system error' });
+  });
+});
