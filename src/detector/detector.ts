@@ -56,7 +56,10 @@ export function createDetector(deps: DetectorDeps): Detector {
   const cfg = config.detector;
   const clock = deps.clock ?? systemClock;
   const mono = deps.monotonic ?? (deps.clock ? () => clock.now() : () => performance.now());
-  const tuning = { ...DEFAULT_TUNING, ...(deps.tuning ?? {}) };
+  // Baselines and hypervisors are refreshed by time (about every 5 minutes), not by a count of rounds that
+  // would make a short interval list every host's servers far more often.
+  const every5min = Math.max(30, Math.ceil(300_000 / cfg.intervalMs));
+  const tuning = { ...DEFAULT_TUNING, baselineEveryRounds: every5min, hypervisorRefreshRounds: every5min, ...(deps.tuning ?? {}) };
   const log = logger.child({ component: 'detector' });
   const observer = new Observer(config, nova, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal);
   const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, logger: log, owner: deps.owner });

@@ -96,7 +96,7 @@ describe('fping prober at scale', () => {
       run: async (file, args) => {
         calls.push({ file, args });
         const targets = args.slice(args.indexOf('-q') + 1);
-        return { exitCode: 1, signal: null, stdout: '', stderr: targets.map((ip, i) => `${ip} : xmt/rcv/%loss = 1/${i % 2}/0%`).join('\n') };
+        return { exitCode: 1, signal: null, durationMs: 1, stdout: '', stderr: targets.map((ip, i) => `${ip} : xmt/rcv/%loss = 1/${i % 2}/0%`).join('\n') };
       },
     });
     const r = await p.probe(ips);
@@ -110,7 +110,7 @@ describe('fping prober at scale', () => {
     const ips = Array.from({ length: 1000 }, (_, i) => `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`);
     const p = createProber({ ...detectorDefaults, probeCount: 1 }, {
       logger: silentLogger,
-      run: async () => (++n === 2 ? { exitCode: 4, signal: null, stdout: '', stderr: 'fping: system error\n' } : { exitCode: 0, signal: null, stdout: '', stderr: '' }),
+      run: async () => (++n === 2 ? { exitCode: 4, signal: null, durationMs: 1, stdout: '', stderr: 'fping: system error\n' } : { exitCode: 0, signal: null, durationMs: 1, stdout: '', stderr: '' }),
     });
     await expect(p.probe(ips)).rejects.toMatchObject({ code: 'probe_failed', message: 'fping exited with 4: fping: system error' });
   });
