@@ -64,7 +64,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'heartbeat_margin', default: '1s', help: 'Slack added to the heartbeat period before a missing heartbeat counts: covers a late report and the time to read it.' },
       { key: 'min_silence', default: '5s', help: 'Every address of a host with two or more independent signals must stay silent this long before it is dead.' },
       { key: 'single_signal_silence', default: '30s', help: 'The same for a host whose only independent signal is its management network (no storage_ip, tunnel_ip or answering instance IP): a cut management link looks like death, so wait longer.' },
-      { key: 'heartbeat_timeout', default: '30s', help: 'The last look before fencing treats a service whose updated_at is younger than this as alive. Not used by the detector\'s verdict.' },
+      { key: 'heartbeat_timeout', default: '30s', help: 'Only for a recovery worker started without the detector (`cmpha evacuate`): its last look before fencing treats a service whose updated_at is younger than this as alive. Not used by `cmpha run`, whose last look trusts no clock.' },
       { key: 'instance_networks', default: '', help: 'Comma-separated network names whose instance IPs the controller can reach (tenant overlays usually cannot be reached).', example: 'provider' },
       { key: 'isolation_addresses', default: '', help: 'IP literals the controller must reach (e.g. gateways); if none answer, the controller is the one cut off and acts on nothing.' },
       { key: 'max_dead_hosts', default: '2', help: 'Storm brake: more dead or suspect hosts than this at once opens no incident.' },
