@@ -58,7 +58,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
     section: 'detector',
     help: 'How a dead host is told from a sick one. A host is dead only when every address it has (management, storage, tunnel, instance IPs that answered while it was healthy) has been silent for min_silence (single_signal_silence when it has one independent signal), confirmed by direct probes, and Nova has seen no heartbeat since that silence could have begun (updated_at unchanged for one heartbeat period plus heartbeat_margin on cmpha\'s own clock) or says the service is down.',
     keys: [
-      { key: 'interval', default: '2s', help: 'Time between full rounds (one Nova services list, every enabled host\'s addresses pinged); rounds never overlap. A failure is noticed up to one interval late.' },
+      { key: 'interval', default: '1s', help: 'Time between full rounds (one Nova services list, every enabled host\'s addresses pinged); rounds never overlap. A failure is noticed up to one interval late.' },
       { key: 'probe_interval', default: '1s', help: 'Between rounds, hosts under suspicion are pinged and their service re-read this often, so silence is timed, not counted in rounds.' },
       { key: 'heartbeat_interval', default: '10s', help: 'Heartbeat period assumed for a host until one is learned from how its updated_at advances (Nova\'s report_interval).' },
       { key: 'heartbeat_margin', default: '1s', help: 'Slack added to the heartbeat period before a missing heartbeat counts: covers a late report and the time to read it.' },

@@ -47,7 +47,7 @@ export const legacySection = z
 
 export const detectorSection = z
   .object({
-    interval: duration('2s', { min: '1s' }),
+    interval: duration('1s', { min: '1s' }),
     probe_interval: duration('1s', { min: '200ms' }),
     heartbeat_timeout: duration('30s', { min: '1s' }),
     heartbeat_interval: duration('10s', { min: '1s' }),

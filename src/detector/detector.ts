@@ -224,17 +224,22 @@ export function createDetector(deps: DetectorDeps): Detector {
             log.error({ err: errorMessage(err), code: err instanceof CmphaError ? err.code : undefined }, 'detector round failed');
           }
           try {
-            // Until the next round: re-observe suspects every probe_interval.
-            while (!ac.signal.aborted && mono() - roundStart + cfg.probeIntervalMs < cfg.intervalMs) {
+            // Until the next round, re-observe suspects every probe_interval; at least once after every round,
+            // so that suspects keep a short cadence even when rounds take longer than the interval (large clouds).
+            let checked = false;
+            while (!ac.signal.aborted && (!checked || mono() - roundStart + cfg.probeIntervalMs < cfg.intervalMs)) {
+              checked = true;
               const t = mono();
+              let r: RoundReport | null = null;
               try {
-                const r = await runSuspectCheck(ac.signal);
+                r = await runSuspectCheck(ac.signal);
                 if (r) deps.onRound?.(r);
               } catch (err) {
                 if (ac.signal.aborted) break;
                 log.error({ err: errorMessage(err) }, 'suspect check failed');
               }
-              await sleep(Math.max(0, cfg.probeIntervalMs - (mono() - t)), ac.signal);
+              if (!r) break;
+              await sleep(Math.max(0, Math.min(cfg.probeIntervalMs, cfg.intervalMs - (mono() - roundStart)) - (mono() - t)), ac.signal);
             }
             await sleep(Math.max(0, cfg.intervalMs - (mono() - roundStart)), ac.signal);
           } catch {

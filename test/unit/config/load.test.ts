@@ -35,7 +35,7 @@ describe('cmpha.conf', () => {
     expect(readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8')).toBe(renderConfigDocs());
     const cfg = await loadConfig({ path: fileURLPath('../../../cmpha.conf.example'), env: {} });
     expect(cfg.cloud.authUrl).toBe('https://keystone.example.com:5000/v3');
-    expect(cfg.detector.intervalMs).toBe(2000);
+    expect(cfg.detector.intervalMs).toBe(1000);
     expect(cfg.hosts.compute1?.fence.driver).toBe('ipmi');
   });
 

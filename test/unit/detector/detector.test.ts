@@ -463,6 +463,26 @@ describe('detector guards with Redis', () => {
 });
 
 describe('detector loop', () => {
+  it('re-observes a suspect between rounds, and at least once after every round even when rounds are slow', async () => {
+    for (const intervalMs of [1000, 20]) {
+      const c = cloud(3);
+      c.powerOff('c2');
+      const kinds: string[] = [];
+      const d = createDetector({
+        config: testConfig({ intervalMs, probeIntervalMs: 200 }), nova: c.nova, prober: c.prober, logger: silentLogger,
+        onRound: (r) => { if (r) kinds.push(r.kind); },
+      });
+      d.start();
+      const deadline = Date.now() + 10_000;
+      while (kinds.filter((k) => k === 'round').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await d.stop();
+      const byHost = c.nova.callsTo('listComputeServices').filter((x) => (x.args[0] as string | undefined) === 'c2').length;
+      expect(kinds.filter((k) => k === 'suspect-check').length, `interval ${intervalMs}`).toBeGreaterThanOrEqual(2);
+      expect(byHost).toBeGreaterThanOrEqual(2);
+      if (intervalMs === 1000) expect(kinds.filter((k) => k === 'suspect-check').length).toBeGreaterThanOrEqual(kinds.filter((k) => k === 'round').length * 3);
+    }
+  });
+
   it('runs rounds on its interval until stopped', async () => {
     const c = cloud(2);
     const d = createDetector({ config: testConfig({ intervalMs: 20 }), nova: c.nova, prober: c.prober, logger: silentLogger });
