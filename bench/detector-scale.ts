@@ -37,6 +37,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 let peakRss = 0;
 const sampleRss = () => { peakRss = Math.max(peakRss, process.memoryUsage().rss); };
 const sampler = setInterval(sampleRss, 50);
+const startRss = process.memoryUsage().rss;
 
 // The simulator in a child process.
 const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '..', 'test', 'integration', 'sim', 'cli-entry.ts'),
@@ -109,7 +110,7 @@ try {
     await measure(`real fping (-c ${base.detector.probeCount} -t ${base.detector.probeTimeoutMs} -i ${base.detector.probePacketIntervalMs}), ${mgmtIps.length} management addresses in a namespace`, { ...base, hosts: mgmtOnly }, prober);
     await measure(`real fping, ${mgmtIps.length} management + ${storageIps.length} storage addresses`, base, prober);
   }
-  rows.push(['peak RSS of the detector process (simulator excluded)', mb(peakRss)]);
+  rows.push(['peak RSS of the detector process (simulator excluded)', `${mb(peakRss)} (${mb(startRss)} of it before anything was built: Node and the loader)`]);
 } finally {
   clearInterval(sampler);
   if (netnsUp) {

@@ -30,8 +30,8 @@ export const PING_PERIOD_MS = 250;
  * process for 5,000 addresses needs 5 s per ping; a few processes side by side, each with its own socket, do the
  * same in a fraction of it.
  */
-export const FPING_CHUNK = 500;
-const FPING_PARALLEL = 10;
+export const FPING_CHUNK = 250;
+const FPING_PARALLEL = 20;
 
 /** fping processes of at most FPING_CHUNK targets each, run side by side: `fping -c N [-p P] -t T -i I -q IP...`. */
 export function createFpingProber(opts: FpingOptions, deps: { logger: Logger; run?: CommandRunner }): Prober {
