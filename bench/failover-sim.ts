@@ -6,7 +6,7 @@
  * the failure: cmpha's first observation of silence, the incident opened, the power read back off, and the
  * last server ACTIVE on another host by Nova's API. Prints median and worst per kind of failure.
  *
- *   npx tsx bench/failover-sim.ts [--runs 10] [--kinds power-off,hang] [--json out.json]
+ *   npx tsx bench/failover-sim.ts [--runs 10] [--kinds power-off,hang] [--json out.json] [--ip-block 200]
  */
 import { writeFileSync } from 'node:fs';
 import { loadConfig } from '../src/config/load.js';
@@ -26,6 +26,7 @@ const runs = Number(arg('runs', '10'));
 const kinds = arg('kinds', 'power-off,hang').split(',');
 const jsonOut = arg('json', '');
 const netns = process.getuid?.() === 0;
+const ipBlockBase = Number(arg('ip-block', '200'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Milestones {
@@ -43,7 +44,7 @@ async function post(base: string, p: string, body?: unknown): Promise<unknown> {
 async function once(kind: string, run: number, redisUrl: string): Promise<Milestones> {
   const sim = await runSim({
     hosts: 2, spares: 1, instancesPerHost: 0, reportIntervalSeconds: 10, serviceDownTimeSeconds: 60,
-    netns, ipBlock: 200 + (run % 20),
+    netns, ipBlock: ipBlockBase + (run % 20),
   });
   const victim = 'compute1';
   const ids: string[] = [];
@@ -60,7 +61,7 @@ async function once(kind: string, run: number, redisUrl: string): Promise<Milest
   let silentAt: number | null = null;
   const onRound = (r: RoundReport | null) => {
     const h = r?.hosts.find((x) => x.host === victim);
-    if (failedAt !== null && silentAt === null && h && h.evidence.networks.every((n) => n.result === 'silent')) silentAt = r!.startedAt;
+    if (failedAt !== null && silentAt === null && h && (h.evidence.networks ?? [h.evidence.mgmt]).every((n) => n.result === 'silent')) silentAt = r!.startedAt;
   };
   const controller = await startController(config, { logger: silentLogger, metrics: false, onRound });
   const { nova } = createOpenStack(config.cloud, { logger: silentLogger });

@@ -28,7 +28,7 @@ export interface ActContext {
   readonly blindReason: string | null;
   /**
    * Direct probe of a dead host's addresses; any answer, or a failed probe, stops the incident. Null when the
-   * observation being acted on was itself a direct probe of those addresses a moment ago (a suspect check).
+   * observation being acted on probed those addresses a moment ago (less than probe_interval).
    */
   readonly recheck: null | ((host: string) => Promise<{ alive: string[]; error: string | null }>);
 }
@@ -142,7 +142,7 @@ export class Actor {
     if (ctx.isolationReason) return { action: 'blocked-controller-isolated', incidentId: id };
     if (ctx.brakeActive) return { action: 'blocked-storm-brake', incidentId: id };
     if (!ctx.leader) return { action: 'blocked-standby', incidentId: id };
-    // A full round's probe may be seconds old: look once more, directly, before anything irreversible starts.
+    // An observation seconds old is not enough: look once more, directly, before anything irreversible starts.
     const again = ctx.recheck ? await ctx.recheck(host.host) : { alive: [], error: null };
     if (again.alive.length > 0) {
       this.log.warn({ host: host.host, alive: again.alive }, 'the last look before opening an incident found the host alive');

@@ -100,7 +100,9 @@ export function createDetector(deps: DetectorDeps): Detector {
       at: obs.at,
       isolationReason: obs.isolationReason,
       blindReason: obs.blindReason,
-      recheck: obs.kind === 'round' ? (h) => observer.recheck(h) : null,
+      // A probe older than probe_interval (a slow round on a large cloud) is looked at again before an incident;
+      // a fresh one is the direct look, and the pipeline probes once more before it fences.
+      recheck: mono() - obs.mono > cfg.probeIntervalMs ? (h) => observer.recheck(h) : null,
     });
     for (const h of result.recheckedAlive) {
       const m = memory.get(h);
