@@ -4,7 +4,7 @@ import type { NotificationEvent, NotificationService } from '../notifier/types.j
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { AlertTracker } from './alerts.js';
-import { evaluateStorm, incidentId, RELEASED, stepBrake, type BrakeState, type BrakeStep } from './guard.js';
+import { evaluateStorm, incidentId, RELEASED, stepBrake, stormHosts, type BrakeState, type BrakeStep } from './guard.js';
 import { detectorKeys } from './keys.js';
 import { LeaderLease } from './leader-lease.js';
 import { StormBrakeStore } from './storm-brake-store.js';
@@ -84,7 +84,7 @@ export class Actor {
   }
 
   private async brake(hosts: readonly HostReport[], leader: boolean, blind: boolean, now: number): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
-    const evaluation = evaluateStorm(hosts, this.deps.config.detector);
+    const evaluation = evaluateStorm(stormHosts(hosts, this.deps.config.detector.minSilenceMs), this.deps.config.detector);
     let prev: BrakeState;
     try {
       prev = this.brakeStore ? await this.brakeStore.load() : this.memoryBrake;

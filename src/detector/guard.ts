@@ -1,5 +1,5 @@
 import type { DetectorConfig } from '../config/types.js';
-import type { Verdict } from './types.js';
+import type { HostReport, Verdict } from './types.js';
 
 // The storm brake: when many hosts look dead at once, the likelier story is that the controller (or a
 // switch between it and them) is broken, and evacuating everything would make it worse. Pure functions here;
@@ -12,6 +12,19 @@ export interface StormHost {
   readonly host: string;
   readonly zone: string | null;
   readonly verdict: Verdict;
+}
+
+/**
+ * What the storm brake counts. A suspect counts once its silence has lasted `min_silence` or Nova sees no heartbeat
+ * from it either: a one-second blip of the controller's own link makes every host suspect for a moment and should
+ * not page, while hosts that really fail together are all counted before any of them can be dead (nothing is dead
+ * before `min_silence`).
+ */
+export function stormHosts(reports: readonly HostReport[], minSilenceMs: number): StormHost[] {
+  return reports.map((r) => {
+    const settled = r.evidence.silentForMs >= minSilenceMs || r.evidence.nova.says === 'down' || r.evidence.nova.says === 'stale';
+    return { host: r.host, zone: r.zone, verdict: r.verdict === 'suspect' && !settled ? 'healthy' : r.verdict };
+  });
 }
 
 export interface StormEvaluation {

@@ -416,6 +416,25 @@ describe('detector guards with Redis', () => {
     expect(c.incidents.opened.map((o) => o.host).sort()).toEqual(['c1', 'c2', 'c3']);
   });
 
+  it('does not brake (or page) for a one-second blip that makes most hosts silent while Nova sees their heartbeats', async () => {
+    const c = cloud(4);
+    const config = testConfig({}, {}, `storm3-${process.pid}-${prefixN}`);
+    const d = createDetector({ config, nova: c.nova, prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents, notifier: c.notifier });
+    await d.runRound();
+    const saved = new Set(c.prober.alive);
+    c.prober.alive.clear();
+    c.clock.t += 1000;
+    const blip = await d.runRound();
+    expect(blip.hosts.map((h) => h.verdict)).toEqual(['suspect', 'suspect', 'suspect', 'suspect']);
+    expect(blip.stormBrake.active).toBe(false);
+    for (const ip of saved) c.prober.alive.add(ip);
+    c.clock.t += 1000;
+    const after = await d.runRound();
+    expect(after.hosts.map((h) => h.verdict)).toEqual(['healthy', 'healthy', 'healthy', 'healthy']);
+    expect(c.notifier.types().filter((t) => t === 'storm-brake')).toEqual([]);
+    expect(c.incidents.opened).toHaveLength(0);
+  });
+
   it('releases the brake by itself when the count falls back', async () => {
     const c = cloud(4);
     const config = testConfig({}, {}, `storm2-${process.pid}-${prefixN}`);
