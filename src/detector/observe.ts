@@ -185,6 +185,8 @@ export class Observer {
     const targets = new Set<string>(this.config.detector.isolationAddresses);
     for (const h of enabled) for (const a of this.addressBook.networks(h)) if (a.ip) targets.add(a.ip);
     for (const l of baselineLists.values()) for (const a of l.addresses) targets.add(a.ip);
+    // Hosts already under suspicion: their instance addresses ride along, so a round needs no second probe for them.
+    for (const h of suspects) for (const a of this.suspectInstances.get(h)?.addresses ?? []) targets.add(a.ip);
     const first = await this.probe([...targets], signal);
     isolationReason = this.isolation(first);
     const usable = isolationReason === null && !first.error;
@@ -196,8 +198,10 @@ export class Observer {
       : [];
     for (const h of [...this.suspectInstances.keys()]) if (!suspicious.includes(h)) this.suspectInstances.delete(h);
     await this.listInstances(suspicious, signal);
-    const secondTargets = [...new Set(suspicious.flatMap((h) => (this.suspectInstances.get(h)?.addresses ?? []).map((a) => a.ip)))];
-    const second = await this.probe(secondTargets, signal);
+    const secondTargets = [...new Set(suspicious.flatMap((h) => (this.suspectInstances.get(h)?.addresses ?? []).map((a) => a.ip)))]
+      .filter((ip) => !first.results.has(ip));
+    const probedSecond = await this.probe(secondTargets, signal);
+    const second: Probed = { results: new Map([...first.results, ...probedSecond.results]), error: probedSecond.error };
     const storage = await this.storage(suspicious, signal);
 
     const probe: Probed = usable ? first : { results: new Map(), error: first.error ?? isolationReason };
