@@ -52,6 +52,9 @@ const started = await new Promise<{ control_url: string; config: string }>((reso
 const NS = `cmpha-bench-${process.pid}`;
 const VETH = `vb${process.pid % 100000}`;
 const GATEWAY = '198.18.95.254';
+// The namespace's own address: the root side routes every address via it, so one neighbour entry serves them all
+// (5,000 on-link addresses would overflow the kernel's neighbour table and look silent).
+const HOP = '198.18.95.253';
 const ROUTES = ['198.18.64.0/20', '198.18.80.0/22', '198.19.64.0/20', '198.19.80.0/22'];
 async function ip(args: string[], lines: string[]): Promise<void> {
   const file = path.join(os.tmpdir(), `cmpha-bench-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -103,9 +106,11 @@ try {
     const existing = await runCommand('ip', ['route', 'show'], { timeoutMs: 10_000 });
     for (const r of ROUTES) if (existing.stdout.includes(r)) throw new Error(`${r} is already routed on this machine`);
     await ip([], [`netns add ${NS}`, `link add ${VETH} type veth peer name eth0 netns ${NS}`, `addr add ${GATEWAY}/32 dev ${VETH}`, `link set ${VETH} up`,
-      ...ROUTES.map((r) => `route add ${r} dev ${VETH} src ${GATEWAY}`)]);
+    ]);
     netnsUp = true;
-    await ip(['-n', NS], ['link set lo up', 'link set eth0 up', ...[...mgmtIps, ...storageIps].map((a) => `addr add ${a}/32 dev eth0`), 'route add default dev eth0']);
+    await ip(['-n', NS], ['link set lo up', 'link set eth0 up', `addr add ${HOP}/32 dev eth0`, `route add ${GATEWAY}/32 dev eth0`,
+      `route add default via ${GATEWAY} dev eth0`, ...[...mgmtIps, ...storageIps].map((a) => `addr add ${a}/32 dev eth0`)]);
+    await ip([], [`route add ${HOP}/32 dev ${VETH} src ${GATEWAY}`, ...ROUTES.map((r) => `route add ${r} via ${HOP} dev ${VETH} src ${GATEWAY}`)]);
     const prober = createProber(base.detector, { logger: silentLogger });
     await measure(`real fping (-c ${base.detector.probeCount} -t ${base.detector.probeTimeoutMs} -i ${base.detector.probePacketIntervalMs}), ${mgmtIps.length} management addresses in a namespace`, { ...base, hosts: mgmtOnly }, prober);
     await measure(`real fping, ${mgmtIps.length} management + ${storageIps.length} storage addresses`, base, prober);
