@@ -94,6 +94,8 @@ try {
     const healthy = last.hosts.filter((h) => h.verdict === 'healthy').length;
     rows.push([`${label}: steady round, median of ${rounds}`, `${ms(median(times))} (worst ${ms(Math.max(...times))}), ${healthy} healthy`]);
     sampleRss();
+    const m = process.memoryUsage();
+    rows.push([`${label}: memory after the rounds`, `RSS ${mb(m.rss)}, JS heap used ${mb(m.heapUsed)}`]);
   }
 
   rows.push(['world', `${hosts} hosts × ${perHost} servers (${hosts * perHost} servers), simulator in its own process`]);
