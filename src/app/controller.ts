@@ -5,8 +5,6 @@ import type { Config } from '../config/types.js';
 import { createDetector, createHostLivenessCheck, createProber } from '../detector/index.js';
 import type { Detector, Prober, RoundReport } from '../detector/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
-import { createFenceDriver } from '../fencing/create-driver.js';
-import type { FenceDriver } from '../fencing/types.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
 import { trackReadiness } from '../metrics/track-readiness.js';
@@ -14,10 +12,14 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { fenceDriversFromConfig, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
+
+/** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
+const ORPHAN_CHECK_MIN_MS = 5000;
 
 export interface ControllerOptions {
   readonly logger: Logger;
@@ -31,6 +33,8 @@ export interface ControllerOptions {
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
   /** Replaces the prober built from [detector] (tests). */
   readonly prober?: Prober;
+  /** How often Nova is searched for recoveries whose incident record was lost (default: the detector interval, at least 5 s). */
+  readonly orphanCheckMs?: number;
 }
 
 export interface Controller {
@@ -75,16 +79,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
     },
   };
 
-  const drivers = new Map<string, FenceDriver | null>();
-  const fenceDriverFor = (host: string): FenceDriver | null => {
-    if (!drivers.has(host)) {
-      const hc = config.hosts[host];
-      const driver = hc ? createFenceDriver(hc, config.fencing, { logger }) : null;
-      if (driver) initFenceDriver(metrics, driver.kind);
-      drivers.set(host, driver);
-    }
-    return drivers.get(host)!;
-  };
+  const fenceDriverFor = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
   let detectorRef: Detector | null = null;
@@ -102,7 +97,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
   let last: RoundReport | null = null;
   let lastError: string | null = null;
   const detector: Detector = createDetector({
-    config, nova, prober, redis: connection, incidents: recovery.incidents, notifier, metrics, logger,
+    config, nova, prober, redis: connection, incidents: recovery.opener, notifier, metrics, logger,
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound(report, error) {
       if (report) {
@@ -169,6 +164,13 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const readyTimer = setInterval(() => { void readiness().catch(() => undefined); }, Math.max(5000, config.detector.intervalMs));
   readyTimer.unref();
 
+  // Recoveries whose record Redis lost: found again from Nova's state, by the leader only, on their own timer.
+  const orphans = startOrphanReconciler({
+    nova, incidents: recovery.incidents, open: (req) => recovery.opener.create(req), notifier, reasonPrefix: config.evacuation.disabledReasonPrefix,
+    logger: logger.child({ component: 'reconcile' }), clock: systemClock, everyMs: opts.orphanCheckMs ?? Math.max(config.detector.intervalMs, ORPHAN_CHECK_MIN_MS),
+    isLeader: () => !config.detector.dryRun && last?.leader === true && !last.isolated,
+  });
+
   detector.start();
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
@@ -178,6 +180,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
     async stop() {
       clearInterval(readyTimer);
       clearInterval(bmcTimer);
+      await orphans.stop();
       await detector.stop();
       await recovery.stop();
       await baseNotifier.stop();

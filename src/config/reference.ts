@@ -121,9 +121,9 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'states', default: 'ACTIVE,ERROR', help: 'Server statuses to evacuate.' },
       { key: 'require_metadata', default: '', help: 'Only servers with this metadata KEY=VALUE (e.g. HA_Enabled=True).' },
       { key: 'priority_metadata_key', default: '', help: 'Metadata key holding a number; higher evacuates first.' },
-      { key: 'concurrency', default: '4', help: 'Evacuations in flight at once per incident.' },
-      { key: 'stagger', default: '200ms', help: 'Pause between starting two evacuations.' },
-      { key: 'max_per_minute', default: '120', help: 'Global rate limit of evacuate calls.' },
+      { key: 'concurrency', default: '4', help: 'Evacuations in flight at once, across all incidents and replicas (one global limit kept in Redis): three hosts down at once still means at most this many.' },
+      { key: 'stagger', default: '200ms', help: 'Pause between starting two evacuations of the same incident (not across incidents).' },
+      { key: 'max_per_minute', default: '120', help: 'Evacuate calls per minute, across all incidents and replicas (global, a sliding window in Redis).' },
       { key: 'verify_timeout', default: '300s', help: 'Time for an evacuated server to be ACTIVE on another host.' },
       { key: 'verify_poll_interval', default: '2s', help: 'Polling interval while verifying.' },
       { key: 'spare_hosts', default: '', help: 'Comma-separated reserved hosts, besides those disabled with spare_reason_prefix.' },
@@ -162,12 +162,14 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
   },
   {
     section: 'redis',
-    help: 'Incidents, the job queue and the leader lease live in Redis.',
+    help: 'Incidents, the job queue and the leader lease live in Redis, which must persist (appendonly yes): an empty restart loses incident records.',
     keys: [
       { key: 'url', default: 'redis://127.0.0.1:6379', help: 'Redis URL.' },
       { key: 'password', default: '', help: 'Redis password (kept out of the URL).' },
       { key: 'password_file', default: '', help: 'File holding the Redis password.' },
       { key: 'prefix', default: 'cmpha', help: 'Key prefix.' },
+      { key: 'job_lock', default: '30s', help: 'How long a recovery worker\'s claim on a queue job lasts without renewal (renewed at half that). Shorter: a worker that hangs without dying loses its job sooner; too short for a loaded machine and a live worker loses it mid-step. A killed worker\'s jobs are handed back within about 10 s whatever this is.' },
+      { key: 'stalled_check', default: '30s', help: 'How often the queue looks for jobs whose claim expired. Shorter costs a few Redis calls more per check.' },
     ],
   },
   {

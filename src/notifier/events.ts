@@ -12,6 +12,8 @@ export const EVENT_CATALOGUE: Readonly<Record<NotificationEventType, EventInfo>>
   'host-suspected': { floor: 'info', optIn: true, title: 'Host suspected down' },
   'incident-opened': { floor: 'warning', optIn: false, title: 'Host failure: recovery started' },
   'fence-failed': { floor: 'critical', optIn: false, title: 'Fencing failed: host NOT evacuated' },
+  'fence-confirmed': { floor: 'critical', optIn: false, title: 'Fence confirmed by an operator: evacuating' },
+  'fence-breached': { floor: 'critical', optIn: false, title: 'Fenced host powered on again during recovery' },
   'storm-brake': { floor: 'critical', optIn: false, title: 'Storm brake: too many hosts look dead, no action taken' },
   'controller-isolated': { floor: 'critical', optIn: false, title: 'Controller isolated: no action taken' },
   'detector-stalled': { floor: 'critical', optIn: false, title: 'Detector stalled: no host is being watched' },
@@ -21,6 +23,8 @@ export const EVENT_CATALOGUE: Readonly<Record<NotificationEventType, EventInfo>>
   'incident-aborted': { floor: 'warning', optIn: false, title: 'Host failure: recovery aborted' },
   'agent-down': { floor: 'warning', optIn: false, title: 'nova-compute down on a live host' },
   'isolated-mgmt': { floor: 'warning', optIn: false, title: 'Host lost its management network but is alive' },
+  'inventory-suspicious': { floor: 'warning', optIn: false, title: 'Nova lists no servers on a failed host that had some' },
+  'orphan-resumed': { floor: 'warning', optIn: false, title: 'Lost recovery found in Nova and resumed' },
   test: { floor: 'info', optIn: false, title: 'Test notification' },
 };
 

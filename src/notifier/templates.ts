@@ -49,7 +49,9 @@ export function loadTemplateOverrides(dir: string): TemplateSet {
 const ACTIONS: Readonly<Record<NotificationEventType, string>> = {
   'host-suspected': 'Nothing yet: cmpha is confirming whether the host is really dead.',
   'incident-opened': 'Nothing yet: cmpha is fencing the host and evacuating its instances. Another message follows when it is done.',
-  'fence-failed': 'The host could not be proven powered off, so its instances were NOT evacuated and are still down. Power it off by hand (or repair its BMC), confirm it reads off, then let cmpha retry.',
+  'fence-failed': 'The host could not be proven powered off, so its instances were NOT evacuated and are still down. Power it off by other means (or repair its BMC), make sure it is off, then run `cmpha fence confirm HOST --yes`.',
+  'fence-confirmed': 'An operator declared the host off; cmpha now forces it down and evacuates its instances on their word. If the host is in fact running, power it off at once: its disks get a second writer.',
+  'fence-breached': 'The host was fenced but its BMC now reads power ON: it may be writing to the disks of the servers cmpha moved. Power it off now and check the moved servers\' disks.',
   'storm-brake': 'Too many hosts look dead at once; cmpha assumes the fault is its own view and does nothing. Check the network and the Nova API from the controller.',
   'controller-isolated': 'The controller cannot reach its isolation addresses or the Nova API, or Nova lists no usable compute service, so it does nothing. Check the controller\'s own network and the Nova API.',
   'detector-stalled': 'The detector has not finished a round for several intervals (a Nova API or probe that does not answer), so no failure would be noticed. Check the Nova API and the controller\'s logs; restart cmpha if it stays stuck.',
@@ -59,6 +61,8 @@ const ACTIONS: Readonly<Record<NotificationEventType, string>> = {
   'incident-aborted': 'Recovery stopped before evacuating anything. Read the reason below; the host may need a manual check.',
   'agent-down': 'nova-compute is down but the host is alive, so cmpha does not evacuate. Restart nova-compute on the host.',
   'isolated-mgmt': 'The host lost its management network but its instances answer, so cmpha does not fence it. Check its management link.',
+  'inventory-suspicious': 'Nova listed servers on this host before it failed and lists none now. Check with `openstack server list --all-projects --host HOST` whether servers were deleted or Nova is answering wrongly; any left there are NOT recovered.',
+  'orphan-resumed': 'cmpha lost the record of a recovery (its Redis did not persist) and found it again from Nova: the host was disabled by cmpha and still has servers. The recovery runs again; make Redis persist (appendonly yes).',
   test: 'Nothing: this is a test message.',
 };
 

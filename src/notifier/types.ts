@@ -4,6 +4,8 @@ export type NotificationEventType =
   | 'host-suspected'
   | 'incident-opened'
   | 'fence-failed'
+  | 'fence-confirmed'
+  | 'fence-breached'
   | 'storm-brake'
   | 'controller-isolated'
   | 'detector-stalled'
@@ -13,6 +15,8 @@ export type NotificationEventType =
   | 'incident-aborted'
   | 'agent-down'
   | 'isolated-mgmt'
+  | 'inventory-suspicious'
+  | 'orphan-resumed'
   | 'test';
 
 export interface AffectedInstance {
