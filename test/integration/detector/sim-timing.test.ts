@@ -166,6 +166,19 @@ describe('no incident for what only looks like a failure (Nova\'s default timing
     expect(w.verdicts().at(-1)).toBe('healthy');
   });
 
+  it('management link cut for a minute, heartbeats stopped, no instance evidence: the storage address keeps it alive', async () => {
+    const w = await world();
+    await warmUp(w);
+    await w.control('instance-link/down');
+    await w.control('mgmt-link/down');
+    await w.run(60);
+    expect(w.incidents.opened).toHaveLength(0);
+    const last = w.reports.at(-1)!.hosts.find((h) => h.host === w.victim)!;
+    expect(last.verdict).toBe('isolated-mgmt');
+    expect(last.evidence.networks.map((n) => `${n.role}:${n.result}`)).toEqual(['mgmt:silent', 'storage:alive']);
+    expect(['stale', 'down']).toContain(last.evidence.nova.says); // no heartbeat for a minute: Nova agrees by now
+  });
+
   it('an admin PUT on the service while every ping is lost', async () => {
     const w = await world();
     await warmUp(w);
