@@ -14,6 +14,8 @@ const commonHostKeys = {
 /** Keys that name one machine: only in `[host:NAME]`, never shared through defaults or patterns. */
 const perHostKeys = {
   mgmtIp: key('mgmt_ip', optionalIp(), 'Management IP to ping (default: the hypervisor\'s host_ip). IP literal only.', { example: '192.0.2.11' }),
+  storageIp: key('storage_ip', optionalIp(), 'The host\'s address on the storage network, pinged as independent evidence: if it answers the host is not dead. IP literal only.', { example: '192.0.2.51' }),
+  tunnelIp: key('tunnel_ip', optionalIp(), 'The host\'s address on the tunnel (overlay) network, the same kind of evidence. IP literal only.', { example: '192.0.2.91' }),
   address: key('address', text(), 'BMC address: an IP literal, or for ipmi also a DNS name, resolved once at start (and by `cmpha doctor`) so a fence never waits on DNS.', { example: '192.0.2.111' }),
 } as const;
 
@@ -50,7 +52,7 @@ function nest(flat: Flat): RawHostSection {
 
 export const hostSectionDecl = defineSection(
   'host:NAME',
-  'One section per compute host (NAME = the nova-compute service host). A host without fencing is never evacuated. Keys shared by many hosts go in [host_defaults] or in pattern sections such as [host:compute-*] (shell wildcards * and ?); a host takes, lowest first: [host_defaults], each matching pattern section in file order, its own section. Pattern sections do not declare hosts; mgmt_ip and address are per host only.',
+  'One section per compute host (NAME = the nova-compute service host). A host without fencing is never evacuated. Keys shared by many hosts go in [host_defaults] or in pattern sections such as [host:compute-*] (shell wildcards * and ?); a host takes, lowest first: [host_defaults], each matching pattern section in file order, its own section. Pattern sections do not declare hosts; mgmt_ip, storage_ip, tunnel_ip and address are per host only.',
   hostDecls,
   { finish: nest },
 );

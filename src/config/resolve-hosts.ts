@@ -38,7 +38,7 @@ function layer(layers: readonly RawSection[], secrets: readonly string[]): Map<s
 
 /**
  * Builds every `[host:NAME]` from [host_defaults], the pattern sections that match it (in file order) and its
- * own section. Pattern sections declare no host; mgmt_ip and address are per host.
+ * own section. Pattern sections declare no host; addresses (mgmt_ip, storage_ip, tunnel_ip, address) are per host.
  */
 export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, RawSection>, allowUnfenced: boolean, warn: (section: string, message: string) => void): Record<string, HostConfig> {
   const secrets = Object.values(sharedHostDecls).filter((d) => d.kind === 'secret').map((d) => d.ini);
@@ -74,7 +74,15 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
     const raw = ctx.parse(section, merged, hostSectionDecl.schema, hostSectionDecl.decls);
     if (!raw) continue;
     const fence = resolveFence(ctx, section, raw, allowUnfenced);
-    if (fence) hosts[name] = { name, ...(raw.mgmtIp ? { mgmtIp: raw.mgmtIp } : {}), fence };
+    if (fence) {
+      hosts[name] = {
+        name,
+        ...(raw.mgmtIp ? { mgmtIp: raw.mgmtIp } : {}),
+        ...(raw.storageIp ? { storageIp: raw.storageIp } : {}),
+        ...(raw.tunnelIp ? { tunnelIp: raw.tunnelIp } : {}),
+        fence,
+      };
+    }
   }
   for (const [p] of patterns) {
     if (!names.some((n) => matchesPattern(p, n))) warn(`host:${p}`, 'matches no [host:NAME] section (pattern sections only add settings to declared hosts)');

@@ -84,11 +84,15 @@ export const defaultSection = defineSection(
 
 export const detectorSection = defineSection(
   'detector',
-  'How a dead host is told from a sick one. A host is dead only when Nova says down (or its heartbeat is stale), its management IP is silent and every instance IP that answered while it was healthy is silent, for confirm_rounds rounds in a row.',
+  'How a dead host is told from a sick one. A host is dead only when every address it has (management, storage, tunnel, instance IPs that answered while it was healthy) has been silent for min_silence (single_signal_silence when it has one independent signal), confirmed by direct probes, and Nova has seen no heartbeat since that silence could have begun (updated_at unchanged for one heartbeat period plus heartbeat_margin on cmpha\'s own clock) or says the service is down.',
   {
-    intervalMs: key('interval', duration('10s', { min: '1s' }), 'Time between rounds; rounds never overlap.'),
-    heartbeatTimeoutMs: key('heartbeat_timeout', duration('30s', { min: '1s' }), 'A service whose updated_at is older than this is suspect, before Nova\'s service_down_time (60 s) says down.'),
-    confirmRounds: key('confirm_rounds', integer(2, 1, 100), 'Consecutive rounds of all-silent evidence before a host is dead.'),
+    intervalMs: key('interval', duration('1s', { min: '1s' }), 'Time between full rounds (one Nova services list, every enabled host\'s addresses pinged); rounds never overlap. A failure is noticed up to one interval late.'),
+    probeIntervalMs: key('probe_interval', duration('1s', { min: '200ms' }), 'Between rounds, hosts under suspicion are pinged and their service re-read this often, so silence is timed, not counted in rounds.'),
+    heartbeatIntervalMs: key('heartbeat_interval', duration('10s', { min: '1s' }), 'Heartbeat period assumed for a host until one is learned from how its updated_at advances (Nova\'s report_interval).'),
+    heartbeatMarginMs: key('heartbeat_margin', duration('1s', { min: '0s' }), 'Slack added to the heartbeat period before a missing heartbeat counts: covers a late report and the time to read it.'),
+    minSilenceMs: key('min_silence', duration('5s', { min: '1s' }), 'Every address of a host with two or more independent signals must stay silent this long before it is dead.'),
+    singleSignalSilenceMs: key('single_signal_silence', duration('30s', { min: '1s' }), 'The same for a host whose only independent signal is its management network (no storage_ip, tunnel_ip or answering instance IP): a cut management link looks like death, so wait longer.'),
+    heartbeatTimeoutMs: key('heartbeat_timeout', duration('30s', { min: '1s' }), 'Only for a recovery worker started without the detector (`cmpha evacuate`): its last look before fencing treats a service whose updated_at is younger than this as alive. Not used by `cmpha run`, whose last look trusts no clock.'),
     instanceNetworks: key('instance_networks', list(), 'Comma-separated network names whose instance IPs the controller can reach (tenant overlays usually cannot be reached). When empty, no instance IP can veto a fence: `config validate` and `doctor` warn.', { example: 'provider' }),
     isolationAddresses: key('isolation_addresses', ipList(), 'IP literals the controller must reach (e.g. gateways); if none answer, the controller is the one cut off and acts on nothing.'),
     maxDeadHosts: key('max_dead_hosts', integer(2, 1, 100000), 'Storm brake: more dead or suspect hosts than this at once opens no incident.'),

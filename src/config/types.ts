@@ -82,6 +82,9 @@ export type FenceConfig =
 export interface HostConfig {
   readonly name: string;
   readonly mgmtIp?: string;
+  /** Addresses on the storage and tunnel networks: independent evidence that the host lives. */
+  readonly storageIp?: string;
+  readonly tunnelIp?: string;
   readonly fence: FenceConfig;
 }
 

@@ -16,7 +16,7 @@ function cmpha(...args: string[]) {
 const CLOUD = '[cloud]\nauth_url = http://127.0.0.1:9/v3\nusername = a\npassword = cloud-pw-1\nuser_domain_name = D\nproject_name = p\n';
 
 const HOLES: Record<string, string> = {
-  'duplicate [detector]': `${CLOUD}[detector]\ninterval = 10s\n[detector]\nconfirm_rounds = 3\n`,
+  'duplicate [detector]': `${CLOUD}[detector]\ninterval = 10s\n[detector]\nprobe_count = 3\n`,
   'empty password_file': `${CLOUD}[redis]\npassword_file =\n`,
   'redis url not a URL': `${CLOUD}[redis]\nurl = localhost:6379\n`,
   'redis url wrong scheme': `${CLOUD}[redis]\nurl = http://127.0.0.1:6379\n`,
@@ -63,7 +63,7 @@ describe('config validate masks passwords in URLs', () => {
 
   it('several files and a config dir: later ones override earlier ones', () => {
     const base = path.join(dir, 'base.conf');
-    writeFileSync(base, `${CLOUD}[detector]\ninterval = 10s\nconfirm_rounds = 3\n`);
+    writeFileSync(base, `${CLOUD}[detector]\ninterval = 10s\nprobe_count = 3\n`);
     const d = path.join(dir, 'conf.d');
     rmSync(d, { recursive: true, force: true });
     mkdirSync(d, { recursive: true });
@@ -71,7 +71,7 @@ describe('config validate masks passwords in URLs', () => {
     writeFileSync(path.join(d, '20-interval.conf'), '[detector]\ninterval = 30s\n');
     const v = cmpha('--config-dir', d, 'config', 'validate', '--config', base);
     expect(v.status).toBe(0);
-    const printed = JSON.parse(v.stdout) as { detector: { intervalMs: number; confirmRounds: number } };
-    expect(printed.detector).toMatchObject({ intervalMs: 30_000, confirmRounds: 3 });
+    const printed = JSON.parse(v.stdout) as { detector: { intervalMs: number; probeCount: number } };
+    expect(printed.detector).toMatchObject({ intervalMs: 30_000, probeCount: 3 });
   });
 });

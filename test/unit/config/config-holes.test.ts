@@ -30,7 +30,7 @@ async function refused(text: string): Promise<{ f: string; issues: readonly Conf
 
 describe('config holes: refused with file, line, section and key', () => {
   it('a duplicate [detector] section', async () => {
-    const { f, issues } = await refused(`${CLOUD}[detector]\ninterval = 10s\n[detector]\nconfirm_rounds = 3\n`);
+    const { f, issues } = await refused(`${CLOUD}[detector]\ninterval = 10s\n[detector]\nprobe_count = 3\n`);
     expect(issues).toEqual([expect.objectContaining({ file: f, line: 9, section: 'detector', message: expect.stringMatching(/appears twice \(first on line 7\)/) })]);
   });
 

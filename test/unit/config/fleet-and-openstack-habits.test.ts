@@ -108,16 +108,16 @@ describe('OpenStack habits', () => {
   });
 
   it('several files: a later one overrides an earlier one key by key', async () => {
-    const a = file(`${CLOUD}[detector]\ninterval = 10s\nconfirm_rounds = 3\n`);
+    const a = file(`${CLOUD}[detector]\ninterval = 10s\nprobe_count = 3\n`);
     const b = file('[detector]\ninterval = 20s\n[detectorr]\n');
     const err = await loadConfig({ paths: [a, b], env: {} }).catch((e: unknown) => e as ConfigError);
     expect((err as ConfigError).lines()).toEqual([expect.stringMatching(new RegExp(`^${b.replace(/[.]/g, '\\.')}:3 \\[detectorr\\]: unknown section`))]);
     const d = path.join(dir, 'conf.d');
     mkdirSync(d, { recursive: true });
-    writeFileSync(path.join(d, '50-site.conf'), '[detector]\nconfirm_rounds = 4\n');
+    writeFileSync(path.join(d, '50-site.conf'), '[detector]\nprobe_count = 4\n');
     writeFileSync(path.join(d, 'ignored.txt'), '[nonsense]\n');
     const cfg = await loadConfig({ paths: [a, file('[detector]\ninterval = 20s\n')], dirs: [d], env: {} });
-    expect(cfg.detector).toMatchObject({ intervalMs: 20_000, confirmRounds: 4 });
+    expect(cfg.detector).toMatchObject({ intervalMs: 20_000, probeCount: 4 });
   });
 
   it('a webhook without a preset names the presets that send SMS and calls', async () => {
