@@ -97,10 +97,33 @@ export type FenceConfig =
       readonly redfish: RedfishOptions;
     };
 
+export type FenceDeviceName = 'ipmi' | 'redfish' | 'noop' | 'ceph';
+
 export interface HostConfig {
   readonly name: string;
   readonly mgmtIp?: string;
   readonly fence: FenceConfig;
+  /**
+   * Fence levels in order (Pacemaker's topology): the first level whose every device confirms fences the host.
+   * Resolved by load.ts from the host's `fence_levels`, else [fencing] fence_levels, else its BMC driver alone.
+   * Absent (older callers) means the BMC driver alone.
+   */
+  readonly fenceLevels?: readonly (readonly FenceDeviceName[])[];
+  /** Addresses the host's Ceph clients use (its storage network); blocklisted by the ceph device. */
+  readonly storageIps?: readonly string[];
+}
+
+/** `[ceph]`: the storage fence's Ceph cluster and cephx user. */
+export interface CephConfig {
+  readonly conf?: string;
+  readonly monHost?: string;
+  readonly user: string;
+  readonly keyringFile: string;
+  readonly imagesRbdPool: string;
+  readonly blocklistExpireS: number;
+  readonly confirmTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  readonly python: string;
 }
 
 export interface FencingConfig {
@@ -109,6 +132,8 @@ export interface FencingConfig {
   readonly allowUnfencedEvacuation: boolean;
   readonly ipmitoolPath: string;
   readonly attempts: number;
+  /** [fencing] fence_levels as written (the shared default); each host's resolved levels are in HostConfig. */
+  readonly fenceLevels?: readonly (readonly FenceDeviceName[])[];
 }
 
 export interface EvacuationConfig {
@@ -174,6 +199,8 @@ export interface Config {
   readonly detector: DetectorConfig;
   readonly fencing: FencingConfig;
   readonly hosts: Readonly<Record<string, HostConfig>>;
+  /** Present when [ceph] names a keyring_file: the storage fence is available. */
+  readonly ceph?: CephConfig;
   readonly evacuation: EvacuationConfig;
   readonly notifiers: readonly NotifierConfig[];
   readonly escalation: EscalationConfig;

@@ -25,7 +25,10 @@ export function formatIncident(inc: Incident): string {
   out += `  opened    ${time(inc.openedAt)} (${inc.origin === 'operator' ? 'operator request' : 'detector'}; failure started ${time(inc.failureStartedAt)})\n`;
   if (inc.closedAt !== undefined) out += `  closed    ${time(inc.closedAt)}${inc.failoverMs !== undefined ? `, failover took ${formatDuration(inc.failoverMs)}` : ''}\n`;
   if (inc.fence) {
-    out += `  fence     ${inc.fence.unfenced ? 'NOT FENCED (noop driver)' : `${inc.fence.driver} ${inc.fence.target}: power off${inc.fence.alreadyOff ? ' (was already off)' : ''}`}\n`;
+    const f = inc.fence;
+    const how = f.driver === 'ceph' ? 'storage blocklisted' : `power off${f.alreadyOff ? ' (was already off)' : ''}`;
+    out += `  fence     ${f.unfenced ? 'NOT FENCED (noop driver)' : `${f.level !== undefined ? `level ${f.level}: ` : ''}${f.driver} ${f.target}: ${how}`}\n`;
+    if (f.storage) out += `  storage   ${f.storage.ok ? 'blocklisted' : `FAILED ${f.storage.code ?? ''} (warning only)`}: ${f.storage.detail}\n`;
   }
   if (inc.spares) out += `  spare     ${inc.spares.length ? inc.spares.map((s) => `${s.host} (${s.serverIds.length})`).join(', ') : 'none: the scheduler chose'}\n`;
   if (inc.error) out += `  error     ${inc.error.code}: ${inc.error.message}\n`;

@@ -6,6 +6,7 @@ import { recoverServer } from '../evacuator/recover-server.js';
 import type { EvacuatorDeps } from '../evacuator/types.js';
 import { verifyServer } from '../evacuator/verify-server.js';
 import { fenceHost as realFenceHost } from '../fencing/fence-host.js';
+import type { FenceLevelsFn, FencePlan } from '../fencing/fence-levels.js';
 import type { FenceDriver } from '../fencing/types.js';
 import { IncidentStore, type OpenResult } from '../incidents/incident-store.js';
 import { isFinalInstanceState, isTerminalStatus, type OpenIncidentRequest } from '../incidents/types.js';
@@ -49,6 +50,10 @@ export interface RecoveryDeps {
   /** Spare capacity from Placement (asked first: it knows the allocation ratios); the hypervisor's figures otherwise. */
   readonly placement?: PlacementApi;
   readonly fenceDriverFor: (host: string) => FenceDriver | null;
+  /** The host's fence levels; when given they are used instead of fenceDriverFor's driver alone. */
+  readonly fencePlanFor?: (host: string) => FencePlan | null | undefined;
+  /** src/fencing's fenceLevels unless a test replaces it. */
+  readonly fenceLevels?: FenceLevelsFn;
   readonly notifier: NotificationService;
   readonly isHostAlive: HostAliveCheck;
   readonly metrics?: RecoveryMetrics;
@@ -140,6 +145,14 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     forceDown: () => reassertDownStep(ctx),
   });
 
+  // undefined: the host has no levels of its own, and fenceDriverFor's driver alone fences it.
+  const planFor = (host: string): { fencePlan?: FencePlan | null } => {
+    const plan = deps.fencePlanFor?.(host);
+    // One BMC and no storage fence: the driver's own path, as before levels existed.
+    const bmcOnly = plan && !plan.storage && plan.levels.length === 1 && plan.levels[0]!.length === 1 && plan.levels[0]![0]!.kind !== 'ceph';
+    return plan === undefined || bmcOnly ? {} : { fencePlan: plan };
+  };
+
   const isFinalAttempt = (job: Job, err: unknown) => !isRetryable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 
   const processIncident = async (job: Job<IncidentJobData>): Promise<string> => {
@@ -151,6 +164,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     try {
       prepared = await prepareIncident(ctx, {
         isHostAlive: deps.isHostAlive, fenceDriver: deps.fenceDriverFor(rec.host), fenceHost, notifier: deps.notifier,
+        ...planFor(rec.host), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),
       });
     } catch (err) {
       if (stopping.signal.aborted) throw err;

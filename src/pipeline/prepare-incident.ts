@@ -1,3 +1,4 @@
+import type { FenceLevelsFn, FencePlan } from '../fencing/fence-levels.js';
 import type { FenceDriver } from '../fencing/types.js';
 import { isFinalInstanceState, isTerminalStatus, type IncidentStatus } from '../incidents/types.js';
 import type { NotificationService } from '../notifier/types.js';
@@ -15,6 +16,9 @@ export interface PrepareDeps {
   readonly isHostAlive: HostAliveCheck;
   readonly fenceDriver: FenceDriver | null;
   readonly fenceHost: FenceHostFn;
+  /** The host's fence levels; when given it replaces fenceDriver (null: nothing can fence the host). */
+  readonly fencePlan?: FencePlan | null;
+  readonly fenceLevels?: FenceLevelsFn;
   readonly notifier: NotificationService;
 }
 
@@ -41,7 +45,10 @@ export async function prepareIncident(ctx: StepContext, deps: PrepareDeps): Prom
       const closed = await closeEarly(ctx, deps.notifier, { status: 'aborted', code: 'host_alive', reason: alive.reason, event: 'incident-aborted', severity: 'warning' });
       return { kind: 'closed', status: closed.status };
     }
-    const fenced = await fenceStep(ctx, { driver: deps.fenceDriver, fenceHost: deps.fenceHost });
+    const fenced = await fenceStep(ctx, {
+      driver: deps.fenceDriver, fenceHost: deps.fenceHost,
+      ...(deps.fencePlan !== undefined ? { plan: deps.fencePlan } : {}), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),
+    });
     if (fenced.kind === 'fail') {
       const noFencing = fenced.code === 'fence_not_configured' || fenced.code === 'fence_unfenced_refused';
       const closed = await closeEarly(ctx, deps.notifier, {

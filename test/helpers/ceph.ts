@@ -299,12 +299,12 @@ export interface WriteRecord {
 export class RbdWriter {
   readonly writes: WriteRecord[] = [];
   address?: string;
-  private constructor(readonly child: ChildProcess, private readonly procs: ProcessGroup) {}
+  private constructor(readonly child: ChildProcess, private readonly procs: ProcessGroup, readonly image: string) {}
 
   static async start(procs: ProcessGroup, opts: { ns: string; conf: string; user: CephUser; image: string; intervalMs?: number }): Promise<RbdWriter> {
     const child = procs.start('ip', ['netns', 'exec', opts.ns, CEPH_PYTHON, '-u', path.join(import.meta.dirname, 'rbd-writer.py'),
       opts.conf, opts.user.id, opts.image, String((opts.intervalMs ?? 500) / 1000)]);
-    const w = new RbdWriter(child, procs);
+    const w = new RbdWriter(child, procs, opts.image);
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();

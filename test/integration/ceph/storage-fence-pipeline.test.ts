@@ -1,0 +1,201 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Config, FenceDeviceName } from '../../../src/config/types.js';
+import type { Incident } from '../../../src/incidents/types.js';
+import type { Server } from '../../../src/openstack/types.js';
+import { fenceDriversFromConfig, fencePlansFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { silentLogger } from '../../../src/shared/logger.js';
+import { CephCluster, COMPUTE_CAPS, CONTROLLER_CAPS, RbdWriter, type CephUser } from '../../helpers/ceph.js';
+import { NetLab, type LabHost } from '../../helpers/netns.js';
+import { ProcessGroup } from '../../helpers/processes.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { newRedis } from '../../unit/pipeline/harness.js';
+import { callsAbout, isEvacuate, isServicePut, pipelineWorld, waitClosed, waitFor, type PipelineWorld } from '../pipeline/world.js';
+
+// The storage fence end to end: the simulated cloud (Nova, a Redfish BMC) decides what cmpha does; a real
+// one-node Ceph and network-namespace hosts running librbd writers decide whether it worked.
+// compute1's storage client is namespace h1; spare1's is h2.
+
+const ESHUTDOWN = 108;
+
+let redisServer: RedisServer;
+let redis: Redis;
+let lab: NetLab;
+let ceph: CephCluster;
+let h1: LabHost;
+let h2: LabHost;
+let cmpha: CephUser;
+let compute: CephUser;
+let readOnly: CephUser;
+let w: PipelineWorld | undefined;
+const procs = new ProcessGroup();
+
+beforeAll(async () => {
+  redisServer = await startRedis();
+  redis = newRedis(redisServer.url);
+  lab = await NetLab.create();
+  h1 = await lab.addHost('h1');
+  h2 = await lab.addHost('h2');
+  ceph = await CephCluster.start({ bindIp: lab.gateway });
+  cmpha = await ceph.createUser('cmpha', CONTROLLER_CAPS);
+  compute = await ceph.createUser('compute', COMPUTE_CAPS);
+  // Reads watchers but may not blocklist: a storage fence through it fails.
+  readOnly = await ceph.createUser('viewer', { mon: 'allow r', osd: 'profile rbd-read-only pool=vms' });
+}, 120_000);
+afterEach(async () => {
+  await procs.stopAll();
+  await w?.close();
+  w = undefined;
+  // Each scenario starts with h1 and h2 free to write again.
+  for (const entry of await ceph.blocklist()) {
+    if (entry.startsWith('cidr:')) await ceph.ceph(['osd', 'blocklist', 'range', 'rm', entry.replace(/^cidr:/, '').replace(/:0\//, '/')]);
+    else if (entry.startsWith(`${h1.ips[0]}:`) || entry.startsWith(`${h2.ips[0]}:`)) await ceph.ceph(['osd', 'blocklist', 'rm', entry]);
+  }
+}, 60_000);
+afterAll(async () => {
+  await procs.stopAll();
+  redis?.disconnect();
+  await redisServer?.stop();
+  await ceph?.stop();
+  await lab?.destroy();
+}, 60_000);
+
+function withCeph(base: Config, user: CephUser, levels: FenceDeviceName[][]): Config {
+  return {
+    ...base,
+    ceph: {
+      monHost: ceph.monHost, user: user.id, keyringFile: user.keyringPath, imagesRbdPool: 'vms',
+      blocklistExpireS: 600, confirmTimeoutMs: 10_000, commandTimeoutMs: 15_000, python: '/usr/bin/python3',
+    },
+    hosts: {
+      ...base.hosts,
+      compute1: { ...base.hosts.compute1!, fenceLevels: levels, storageIps: [h1.ips[0]!] },
+      spare1: { ...base.hosts.spare1!, storageIps: [h2.ips[0]!] },
+    },
+  };
+}
+
+/** Root disks on Ceph for every server of the host (running or not), as Nova's rbd image backend names them. */
+async function disksOf(host: string): Promise<void> {
+  const existing = new Set((await ceph.rbd(['ls', '-p', 'vms'])).split('\n'));
+  const missing = (await w!.serversOn(host)).map((s) => `${s.id}_disk`).filter((n) => !existing.has(n));
+  if (missing.length > 0) await ceph.createImages('vms', missing);
+}
+
+/** A writer holding each server's disk open from `on`, as the server's qemu would. */
+async function writers(servers: readonly Server[], on: LabHost): Promise<RbdWriter[]> {
+  const conf = ceph.writeClientConf(on.label, compute);
+  const out: RbdWriter[] = [];
+  for (const s of servers) out.push(await RbdWriter.start(procs, { ns: on.ns, conf, user: compute, image: `vms/${s.id}_disk`, intervalMs: 300 }));
+  return out;
+}
+
+async function startIncident(world: PipelineWorld, config: Config, id: string): Promise<Incident> {
+  const driverFor = fenceDriversFromConfig(config, silentLogger);
+  const r = world.recovery(redis, { config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, world.nova, driverFor) });
+  await r.startWorkers();
+  await r.incidents.open({ id, host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+  return waitClosed(r, id, 90_000);
+}
+
+describe('storage fence with a real Ceph', () => {
+  it('BMC unreachable, host hung: level 1 fails, the Ceph level fences, servers move, the old writer is refused, one watcher per disk', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 2, spares: 1, redisUrl: redisServer.url });
+    const config = withCeph(w.config, cmpha, [['redfish'], ['ceph']]);
+    const servers = (await w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
+    await disksOf('compute1');
+    const old = await writers(servers, h1);
+    for (const vm of old) expect(await ceph.watchers(vm.image)).toEqual([vm.address]);
+
+    // The host hangs (writers stopped mid-flight, watches still alive) and its BMC answers nothing useful.
+    for (const vm of old) vm.pause();
+    await w.control('compute1', 'bmc', { mode: 'error' });
+    await w.control('compute1', 'hang');
+    await w.waitNovaDown('compute1');
+    const inc = await startIncident(w, config, 'c1-storage');
+
+    expect(inc.status).toBe('resolved');
+    expect(inc.fence).toMatchObject({ driver: 'ceph', level: 2, unfenced: false });
+    const attempts = inc.timeline.filter((t) => t.step === 'fence' && /^level \d/.test(t.message));
+    expect(attempts.map((t) => t.message)).toEqual([
+      expect.stringMatching(/^level 1 redfish .*FAILED/),
+      expect.stringMatching(/^level 2 ceph .*confirmed/),
+    ]);
+    expect(attempts[1]!.message).toContain(`${h1.ips[0]}:0/0`);
+    expect(await ceph.blocklist()).toContain(`${h1.ips[0]}:0/0`);
+    expect((await w.serversOn('spare1')).map((s) => s.id).sort()).toEqual(servers.map((s) => s.id).sort());
+
+    // The hung host resumes: every write it sends is refused, nothing more lands.
+    const resumedAt = Date.now();
+    for (const vm of old) vm.resume();
+    // The evacuated servers start on spare1 (h2) and write.
+    const fresh = await writers(servers, h2);
+    await waitFor('the resumed writers to try again', async () => old.every((vm) => vm.writesSince(resumedAt).length >= 3), 20_000);
+    for (const vm of old) {
+      const tries = vm.writesSince(resumedAt);
+      expect(tries.every((x) => !x.ok && x.errno === ESHUTDOWN)).toBe(true);
+    }
+    for (const vm of fresh) {
+      expect(await ceph.watchers(vm.image)).toEqual([vm.address]);
+      expect(vm.address!.startsWith(`${h2.ips[0]}:`)).toBe(true);
+      expect(vm.writes.some((x) => x.ok)).toBe(true);
+    }
+  }, 180_000);
+
+  it('every level fails: no force-down, no evacuation, a critical page', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 2, spares: 1, redisUrl: redisServer.url });
+    const config = withCeph(w.config, readOnly, [['redfish'], ['ceph']]);
+    const servers = (await w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
+    await disksOf('compute1');
+    const old = await writers(servers, h1);
+    await w.control('compute1', 'bmc', { mode: 'error' });
+    await w.control('compute1', 'hang');
+    await w.waitNovaDown('compute1');
+    const inc = await startIncident(w, config, 'c1-nofence');
+
+    expect(inc.status).toBe('failed');
+    expect(inc.error).toMatchObject({ code: 'fence_levels_failed' });
+    expect(inc.error!.message).toMatch(/level 1 redfish .*level 2 ceph ceph_denied/s);
+    expect(inc.error!.message).toMatch(/nothing was forced down or evacuated/);
+    const svcId = (await w.nova.listComputeServices({ host: 'compute1' }))[0]!.id;
+    const calls = callsAbout(await w.calls(), 'compute1', servers.map((s) => s.id), svcId);
+    expect(calls.filter((c) => isServicePut(c) || isEvacuate(c))).toEqual([]);
+    expect(w.notifier.events.at(-1)).toMatchObject({ type: 'fence-failed', severity: 'critical', incidentId: 'c1-nofence' });
+    // Nothing was blocklisted: the old writers still hold their watches and write.
+    expect(await ceph.blocklist()).not.toContain(`${h1.ips[0]}:0/0`);
+    for (const vm of old) expect(await ceph.watchers(vm.image)).toEqual([vm.address]);
+  }, 180_000);
+
+  it('never puts the cephx key or the BMC password in argv, the incident or its timeline', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: redisServer.url });
+    const config = withCeph(w.config, cmpha, [['redfish', 'ceph'], ['ceph']]);
+    const servers = (await w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
+    await disksOf('compute1');
+    await writers(servers, h1);
+    await w.control('compute1', 'hang');
+    await w.waitNovaDown('compute1');
+    // Every process cmpha starts while it fences, as `ps` would show it.
+    const seen: string[] = [];
+    const watch = setInterval(() => {
+      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try { seen.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { /* gone */ }
+      }
+    }, 20);
+    let inc: Incident;
+    try {
+      inc = await startIncident(w, config, 'c1-secrets');
+    } finally {
+      clearInterval(watch);
+    }
+    expect(inc.status).toBe('resolved');
+    expect(inc.fence).toMatchObject({ driver: 'redfish+ceph', level: 1 });
+    expect(seen.some((c) => c.includes('/usr/bin/python3 -c'))).toBe(true);
+    const bmcPassword = (config.hosts.compute1!.fence as { password: { reveal(): string } }).password.reveal();
+    const record = JSON.stringify(inc);
+    for (const secret of [cmpha.key, bmcPassword]) {
+      expect(seen.filter((c) => c.includes(secret))).toEqual([]);
+      expect(record).not.toContain(secret);
+    }
+  }, 180_000);
+});
