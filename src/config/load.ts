@@ -129,7 +129,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       ...(cephRaw.conf ? { conf: cephRaw.conf } : {}), ...(cephRaw.mon_host ? { monHost: cephRaw.mon_host } : {}),
       user: cephRaw.user!.replace(/^client\./, ''), keyringFile: cephRaw.keyring_file, imagesRbdPool: cephRaw.images_rbd_pool!,
       blocklistExpireS: Math.round(cephRaw.blocklist_expire / 1000), confirmTimeoutMs: cephRaw.confirm_timeout,
-      commandTimeoutMs: cephRaw.command_timeout, python: cephRaw.python!,
+      commandTimeoutMs: cephRaw.command_timeout, writerProofTimeoutMs: cephRaw.writer_proof_timeout, python: cephRaw.python!,
     };
   } else if (cephRaw && Object.keys(ctx.raw('ceph')).length > 0) {
     ctx.issue('ceph', 'keyring_file', 'is required: without it there is no storage fence');

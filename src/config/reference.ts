@@ -99,6 +99,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'blocklist_expire', default: '1h', help: 'Expiry of each blocklist entry (re-adding resets it). Only cmpha host restore --unfence removes it earlier.' },
       { key: 'confirm_timeout', default: '10s', help: 'Time for the host\'s watchers to vanish from its images after the blocklist is listed.' },
       { key: 'command_timeout', default: '15s', help: 'Time for one call to Ceph (one librados connection for all images and addresses).' },
+      { key: 'writer_proof_timeout', default: '2m', help: 'After evacuation, how long the single-writer proof waits for each recovered server to open its disks (exactly one watcher, from its new host). A second writer fails the server at once (double-writer).' },
       { key: 'python', default: '/usr/bin/python3', help: 'The python3 that has python3-rados and python3-rbd.' },
     ],
   },

@@ -87,6 +87,7 @@ export const cephSection = z
     blocklist_expire: duration('1h', { min: '1m' }),
     confirm_timeout: duration('10s', { min: '1s' }),
     command_timeout: duration('15s', { min: '2s' }),
+    writer_proof_timeout: duration('2m', { min: '1s' }),
     python: text('/usr/bin/python3'),
   })
   .strict();

@@ -123,6 +123,8 @@ export interface CephConfig {
   readonly blocklistExpireS: number;
   readonly confirmTimeoutMs: number;
   readonly commandTimeoutMs: number;
+  /** How long the single-writer proof waits for a recovered server to open its disks. */
+  readonly writerProofTimeoutMs: number;
   readonly python: string;
 }
 

@@ -22,6 +22,7 @@ import { RedisStartGate } from './rate-gate.js';
 import type { StepContext } from './steps/context.js';
 import type { FenceHostFn } from './steps/fence.js';
 import { closeEarly, finalizeStep } from './steps/finalize.js';
+import { singleWriterStep, type SingleWriterDeps } from './steps/single-writer.js';
 import { reassertDownStep } from './steps/reassert-down.js';
 import type { HostAliveCheck } from './steps/recheck-alive.js';
 
@@ -54,6 +55,8 @@ export interface RecoveryDeps {
   readonly fencePlanFor?: (host: string) => FencePlan | null | undefined;
   /** src/fencing's fenceLevels unless a test replaces it. */
   readonly fenceLevels?: FenceLevelsFn;
+  /** Where disks are on Ceph: the single-writer proof run before an incident closes. */
+  readonly singleWriter?: Omit<SingleWriterDeps, 'notifier'>;
   readonly notifier: NotificationService;
   readonly isHostAlive: HostAliveCheck;
   readonly metrics?: RecoveryMetrics;
@@ -226,6 +229,9 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
             : { ...x, state: 'failed', error: x.error ?? `evacuation did not finish (left ${x.state})`, finishedAt: clock.now() }));
         }
       }
+    }
+    if (deps.singleWriter && !isTerminalStatus((await incidents.require(ctx.incidentId)).status)) {
+      await singleWriterStep(ctx, { ...deps.singleWriter, notifier: deps.notifier });
     }
     const closed = await finalizeStep(ctx, deps.notifier);
     return closed.status;

@@ -16,4 +16,6 @@ export interface RecoveryMetrics {
   readonly evacuationDuration?: HistogramLike;
   readonly failoverDuration?: HistogramLike;
   readonly queueDepth?: GaugeLike;
+  /** Disks of recovered servers found with more than one writer (or one on the wrong host). */
+  readonly doubleWriters?: CounterLike;
 }

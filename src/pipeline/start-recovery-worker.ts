@@ -46,6 +46,16 @@ export function fencePlansFromConfig(
   };
 }
 
+/** The single-writer proof where [ceph] is configured: every recovered server's disks, one watcher each. */
+export function singleWriterFromConfig(config: Config): RecoveryDeps['singleWriter'] {
+  if (!config.ceph) return undefined;
+  return {
+    fence: createStorageFence(config.ceph, config.fencing),
+    storageIpsOf: (host) => config.hosts[host]?.storageIps ?? [],
+    timeoutMs: config.ceph.writerProofTimeoutMs, pollIntervalMs: 1000,
+  };
+}
+
 export interface RecoveryWorker extends Recovery {
   readonly nova: NovaApi;
   readonly notifier: NotificationService;
@@ -73,11 +83,13 @@ export async function startRecoveryWorker(
     notifiers: config.notifiers, escalation: config.escalation, redis: connection, keyPrefix: config.redis.prefix, logger: opts.logger,
   });
   const fenceDriverFor = opts.fenceDriverFor ?? fenceDriversFromConfig(config, opts.logger);
+  const singleWriter = opts.singleWriter ?? singleWriterFromConfig(config);
   const recovery = createRecovery({
     ...opts,
     config, connection, nova, ...(placement ? { placement } : {}), notifier, logger: opts.logger,
     fenceDriverFor,
     fencePlanFor: opts.fencePlanFor ?? fencePlansFromConfig(config, nova, fenceDriverFor, opts.fenceHost),
+    ...(singleWriter ? { singleWriter } : {}),
     isHostAlive: opts.isHostAlive ?? novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, opts.clock ?? systemClock),
   });
   if (opts.start !== false) await recovery.startWorkers();

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config, FenceDeviceName } from '../../../src/config/types.js';
 import type { Incident } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
-import { fenceDriversFromConfig, fencePlansFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { CephCluster, COMPUTE_CAPS, CONTROLLER_CAPS, RbdWriter, type CephUser } from '../../helpers/ceph.js';
 import { NetLab, type LabHost } from '../../helpers/netns.js';
@@ -66,7 +66,7 @@ function withCeph(base: Config, user: CephUser, levels: FenceDeviceName[][]): Co
     ...base,
     ceph: {
       monHost: ceph.monHost, user: user.id, keyringFile: user.keyringPath, imagesRbdPool: 'vms',
-      blocklistExpireS: 600, confirmTimeoutMs: 10_000, commandTimeoutMs: 15_000, python: '/usr/bin/python3',
+      blocklistExpireS: 600, confirmTimeoutMs: 10_000, commandTimeoutMs: 15_000, writerProofTimeoutMs: 30_000, python: '/usr/bin/python3',
     },
     hosts: {
       ...base.hosts,
@@ -91,12 +91,25 @@ async function writers(servers: readonly Server[], on: LabHost): Promise<RbdWrit
   return out;
 }
 
-async function startIncident(world: PipelineWorld, config: Config, id: string): Promise<Incident> {
+/**
+ * Runs compute1's incident with the storage fence and the single-writer proof from `config`. `onMoved` runs
+ * once Nova places every one of `servers` on spare1: where the test starts their new "qemu" writers.
+ */
+async function startIncident(world: PipelineWorld, config: Config, id: string, servers: readonly Server[] = [], onMoved?: () => Promise<void>): Promise<Incident> {
   const driverFor = fenceDriversFromConfig(config, silentLogger);
-  const r = world.recovery(redis, { config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, world.nova, driverFor) });
+  const r = world.recovery(redis, {
+    config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, world.nova, driverFor),
+    singleWriter: { ...singleWriterFromConfig(config)!, pollIntervalMs: 200 },
+  });
   await r.startWorkers();
   await r.incidents.open({ id, host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
-  return waitClosed(r, id, 90_000);
+  const moved = onMoved ? (async () => {
+    const want = new Set(servers.map((s) => s.id));
+    await waitFor('the servers to be on spare1', async () => (await world.serversOn('spare1')).filter((s) => want.has(s.id)).length === want.size, 60_000, 200);
+    await onMoved();
+  })() : Promise.resolve();
+  const [inc] = await Promise.all([waitClosed(r, id, 90_000), moved]);
+  return inc;
 }
 
 describe('storage fence with a real Ceph', () => {
@@ -113,7 +126,8 @@ describe('storage fence with a real Ceph', () => {
     await w.control('compute1', 'bmc', { mode: 'error' });
     await w.control('compute1', 'hang');
     await w.waitNovaDown('compute1');
-    const inc = await startIncident(w, config, 'c1-storage');
+    let fresh: RbdWriter[] = [];
+    const inc = await startIncident(w, config, 'c1-storage', servers, async () => { fresh = await writers(servers, h2); });
 
     expect(inc.status).toBe('resolved');
     expect(inc.fence).toMatchObject({ driver: 'ceph', level: 2, unfenced: false });
@@ -129,13 +143,14 @@ describe('storage fence with a real Ceph', () => {
     // The hung host resumes: every write it sends is refused, nothing more lands.
     const resumedAt = Date.now();
     for (const vm of old) vm.resume();
-    // The evacuated servers start on spare1 (h2) and write.
-    const fresh = await writers(servers, h2);
     await waitFor('the resumed writers to try again', async () => old.every((vm) => vm.writesSince(resumedAt).length >= 3), 20_000);
     for (const vm of old) {
       const tries = vm.writesSince(resumedAt);
       expect(tries.every((x) => !x.ok && x.errno === ESHUTDOWN)).toBe(true);
     }
+    expect(inc.timeline.filter((t) => t.step === 'writers').map((t) => t.message)).toEqual([
+      `single-writer proof: ${servers.length} of ${servers.length} server(s) on Ceph have exactly one writer per disk, on their new host; 0 double writer(s)`,
+    ]);
     for (const vm of fresh) {
       expect(await ceph.watchers(vm.image)).toEqual([vm.address]);
       expect(vm.address!.startsWith(`${h2.ips[0]}:`)).toBe(true);
@@ -165,6 +180,30 @@ describe('storage fence with a real Ceph', () => {
     // Nothing was blocklisted: the old writers still hold their watches and write.
     expect(await ceph.blocklist()).not.toContain(`${h1.ips[0]}:0/0`);
     for (const vm of old) expect(await ceph.watchers(vm.image)).toEqual([vm.address]);
+  }, 180_000);
+
+  it('a second writer on a recovered server\'s disk: double-writer, paged, the incident is not resolved', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 2, spares: 1, redisUrl: redisServer.url });
+    const config = withCeph(w.config, cmpha, [['redfish'], ['ceph']]);
+    const servers = (await w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
+    await disksOf('compute1');
+    await w.control('compute1', 'hang');
+    await w.waitNovaDown('compute1');
+    const h3 = await lab.addHost('h3');
+    let intruder: RbdWriter | undefined;
+    const inc = await startIncident(w, config, 'c1-double', servers, async () => {
+      // A host Nova does not place the server on holds its disk (a stale or duplicate qemu), then the real one opens it.
+      [intruder] = await writers([servers[0]!], h3);
+      await writers(servers, h2);
+    });
+    expect(inc.fence).toMatchObject({ driver: 'redfish', level: 1, storage: { ok: true } });
+    expect(inc.status).not.toBe('resolved');
+    const bad = inc.instances.find((e) => e.id === servers[0]!.id)!;
+    expect(bad).toMatchObject({ state: 'failed', error: expect.stringMatching(/^double-writer: .*not on spare1/) });
+    expect(bad.error).toContain(intruder!.address);
+    expect(inc.timeline.some((t) => t.level === 'critical' && t.message.startsWith('DOUBLE WRITER:'))).toBe(true);
+    expect(w.notifier.events.map((e) => e.type)).toContain('double-writer');
+    expect(w.notifier.events.find((e) => e.type === 'double-writer')).toMatchObject({ severity: 'critical', incidentId: 'c1-double' });
   }, 180_000);
 
   it('never puts the cephx key or the BMC password in argv, the incident or its timeline', async () => {
