@@ -133,6 +133,12 @@ export class CephStorageFence {
     }
   }
 
+  /** The host's whole-IP entries the osdmap lists now. */
+  async listed(ips: readonly string[], signal?: AbortSignal): Promise<string[]> {
+    const state = await this.client.blocklistState(signal);
+    return ips.map(wholeIpEntry).filter((e) => state.entries[e] !== undefined);
+  }
+
   /** Removes the host's whole-IP entries (`blocklist rm`); librbd's own exact-address entries stay and expire. */
   async unfence(ips: readonly string[], signal?: AbortSignal): Promise<{ readonly remaining: readonly string[] }> {
     const state = await this.client.blocklistRemove(ips, signal);

@@ -5,7 +5,11 @@ import type { Config, FenceDeviceName } from '../../../src/config/types.js';
 import type { Incident } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
 import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { storageUnfence } from '../../../src/cli/commands/host.js';
+import { createStorageFence } from '../../../src/fencing/fence-plan.js';
+import { restoreHost } from '../../../src/pipeline/restore-host.js';
 import { silentLogger } from '../../../src/shared/logger.js';
+import { sleep, systemClock } from '../../../src/shared/time.js';
 import { CephCluster, COMPUTE_CAPS, CONTROLLER_CAPS, RbdWriter, type CephUser } from '../../helpers/ceph.js';
 import { NetLab, type LabHost } from '../../helpers/netns.js';
 import { ProcessGroup } from '../../helpers/processes.js';
@@ -204,6 +208,34 @@ describe('storage fence with a real Ceph', () => {
     expect(inc.timeline.some((t) => t.level === 'critical' && t.message.startsWith('DOUBLE WRITER:'))).toBe(true);
     expect(w.notifier.events.map((e) => e.type)).toContain('double-writer');
     expect(w.notifier.events.find((e) => e.type === 'double-writer')).toMatchObject({ severity: 'critical', incidentId: 'c1-double' });
+  }, 180_000);
+
+  it('host restore removes the blocklist only when asked, and only after a power-cycle', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: redisServer.url });
+    const config = withCeph(w.config, cmpha, [['redfish'], ['ceph']]);
+    const fence = createStorageFence(config.ceph!, config.fencing);
+    expect(await fence.fence([h1.ips[0]!], [])).toMatchObject({ ok: true });
+    const entry = `${h1.ips[0]}:0/0`;
+    const lines: string[] = [];
+    const restore = (extra: { unfenceStorage?: boolean; powerCycled?: boolean }) => restoreHost(
+      { nova: w!.nova, fenceDriver: null, clock: systemClock, sleep, progress: (l) => lines.push(l), storage: storageUnfence(config, 'compute1')! },
+      { host: 'compute1', powerOn: false, asSpare: false, spareReasonPrefix: 'down_prepare', waitTimeoutMs: 20_000, pollIntervalMs: 200, ...extra },
+    );
+
+    await restore({});
+    expect(await ceph.blocklist()).toContain(entry);
+    expect(lines.some((l) => l.includes(`its storage stays blocklisted (${entry})`))).toBe(true);
+
+    await expect(restore({ unfenceStorage: true })).rejects.toMatchObject({ code: 'restore_not_power_cycled' });
+    expect(await ceph.blocklist()).toContain(entry);
+
+    await restore({ unfenceStorage: true, powerCycled: true });
+    expect(await ceph.blocklist()).not.toContain(entry);
+    expect(lines.some((l) => l.includes(`storage blocklist removed (${entry})`))).toBe(true);
+    // A new client on the host works again.
+    await disksOf('compute1');
+    const [vm] = await writers((await w.serversOn('compute1')).slice(0, 1), h1);
+    await expect.poll(() => vm!.writes.some((x) => x.ok), { timeout: 10_000 }).toBe(true);
   }, 180_000);
 
   it('never puts the cephx key or the BMC password in argv, the incident or its timeline', async () => {
