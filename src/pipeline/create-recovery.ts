@@ -55,6 +55,12 @@ export interface RecoveryDeps {
   readonly fencePlanFor?: (host: string) => FencePlan | null | undefined;
   /** src/fencing's fenceLevels unless a test replaces it. */
   readonly fenceLevels?: FenceLevelsFn;
+  /**
+   * Re-adds a host's storage blocklist entries (resetting their expiry) while its incident is open; called
+   * every `storageRenewEveryMs` for each open incident that is past its fence.
+   */
+  readonly renewStorageFence?: (host: string) => Promise<void>;
+  readonly storageRenewEveryMs?: number;
   /** Where disks are on Ceph: the single-writer proof run before an incident closes. */
   readonly singleWriter?: Omit<SingleWriterDeps, 'notifier'>;
   readonly notifier: NotificationService;
@@ -118,6 +124,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   setMaxListeners(0, stopping.signal);
   const workers: Worker[] = [];
   let depthTimer: NodeJS.Timeout | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
 
   const submit = async (incidentId: string): Promise<void> => {
     const existing = await incidentQueue.getJob(incidentId);
@@ -275,6 +282,19 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       watchFailures(wf, 'finalize');
       workers.push(wi, we, wf);
       for (const id of await incidents.activeIds()) await submit(id);
+      if (deps.renewStorageFence) {
+        const renew = deps.renewStorageFence;
+        renewTimer = setInterval(() => {
+          void (async () => {
+            for (const id of await incidents.activeIds()) {
+              const rec = await incidents.getRecord(id);
+              if (!rec?.fence || isTerminalStatus(rec.status)) continue;
+              await renew(rec.host).catch((err: unknown) => logger.warn({ host: rec.host, err: errorMessage(err) }, 'could not renew the storage blocklist'));
+            }
+          })().catch(() => {});
+        }, deps.storageRenewEveryMs ?? 10 * 60_000);
+        renewTimer.unref();
+      }
       if (deps.metrics?.queueDepth) {
         depthTimer = setInterval(() => {
           evacuateQueue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized').then((c) => {
@@ -288,6 +308,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     async stop() {
       stopping.abort(new CmphaError('stopping', 'cmpha is stopping'));
       if (depthTimer) clearInterval(depthTimer);
+      if (renewTimer) clearInterval(renewTimer);
       await Promise.race([Promise.all(workers.map((w) => w.close())), sleep(10_000)]);
       await Promise.all(workers.map((w) => w.close(true)));
       await Promise.all([incidentQueue.close(), evacuateQueue.close(), finalizeQueue.close(), flows.close()]);

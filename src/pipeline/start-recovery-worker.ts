@@ -56,6 +56,20 @@ export function singleWriterFromConfig(config: Config): RecoveryDeps['singleWrit
   };
 }
 
+/** Keeps a fenced host's blocklist entries from expiring while its incident is open: re-added at a third of their life. */
+export function storageRenewalFromConfig(config: Config): Pick<RecoveryDeps, 'renewStorageFence' | 'storageRenewEveryMs'> {
+  if (!config.ceph) return {};
+  const fence = createStorageFence(config.ceph, config.fencing);
+  const expireS = config.ceph.blocklistExpireS;
+  return {
+    storageRenewEveryMs: Math.max(10_000, (expireS * 1000) / 3),
+    renewStorageFence: async (host) => {
+      const ips = config.hosts[host]?.storageIps ?? [];
+      if (ips.length > 0) await fence.client.blocklistAdd(ips, expireS);
+    },
+  };
+}
+
 export interface RecoveryWorker extends Recovery {
   readonly nova: NovaApi;
   readonly notifier: NotificationService;
@@ -90,6 +104,7 @@ export async function startRecoveryWorker(
     fenceDriverFor,
     fencePlanFor: opts.fencePlanFor ?? fencePlansFromConfig(config, nova, fenceDriverFor, opts.fenceHost),
     ...(singleWriter ? { singleWriter } : {}),
+    ...storageRenewalFromConfig(config),
     isHostAlive: opts.isHostAlive ?? novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, opts.clock ?? systemClock),
   });
   if (opts.start !== false) await recovery.startWorkers();

@@ -163,10 +163,17 @@ export class CephClient {
    * osdmap, all over one connection. Returns the osdmap's blocklist after the adds.
    */
   async blocklistAdd(ips: readonly string[], expireS: number, signal?: AbortSignal): Promise<BlocklistState> {
+    return (await this.blocklistAddAndWatch(ips, expireS, [], signal)).state;
+  }
+
+  /** blocklistAdd, then the watchers of `images`, in the same connection: usually the whole proof in one run. */
+  async blocklistAddAndWatch(ips: readonly string[], expireS: number, images: readonly string[], signal?: AbortSignal): Promise<{ state: BlocklistState; watchers: ImageWatchers[] }> {
     const ops: Op[] = ips.map((ip) => ({ op: 'blocklist', action: 'add', addr: wholeIpEntry(ip), expire: expireS }));
-    const out = await this.run([...ops, { op: 'osd_dump' }], signal);
+    const out = await this.run([...ops, { op: 'osd_dump' }, ...(images.length > 0 ? [{ op: 'watchers' as const, images }] : [])], signal);
     ips.forEach((ip, i) => this.checkCommand(out[i], `osd blocklist add ${wholeIpEntry(ip)}`));
-    return this.dumpOf(out[ips.length]);
+    const state = this.dumpOf(out[ips.length]);
+    const watchers = images.length > 0 ? parse(watchersResult, out[ips.length + 1], this.describe, 'watchers').images : [];
+    return { state, watchers };
   }
 
   /** Removes the whole-IP entries of these addresses (`blocklist rm`, never `clear`); returns the osdmap after. */

@@ -108,7 +108,8 @@ export class CephStorageFence {
       watchersLeft: left, unreadable, durationMs: Date.now() - started,
     });
     try {
-      const state = await this.client.blocklistAdd(ips, this.settings.expireS, signal);
+      const first = await this.client.blocklistAddAndWatch(ips, this.settings.expireS, images, signal);
+      const state = first.state;
       epoch = state.epoch;
       listed = Object.fromEntries(ips.map((ip) => [wholeIpEntry(ip), state.entries[wholeIpEntry(ip)]]).filter(([, until]) => until !== undefined));
       const missing = ips.filter((ip) => state.entries[wholeIpEntry(ip)] === undefined);
@@ -116,8 +117,7 @@ export class CephStorageFence {
         return { ok: false, code: StorageCode.notListed, reason: `osd dump does not list ${missing.map(wholeIpEntry).join(', ')} after blocklist add`, evidence: evidence() };
       }
       const deadline = started + this.settings.confirmTimeoutMs;
-      for (;;) {
-        const seen = await this.client.watchers(images, signal);
+      for (let seen = first.watchers; ; seen = await this.client.watchers(images, signal)) {
         ({ left, unreadable } = hostWatchers(seen, hostIps));
         if (left.length === 0 && unreadable.length === 0) return { ok: true, evidence: evidence() };
         if (Date.now() >= deadline) break;
