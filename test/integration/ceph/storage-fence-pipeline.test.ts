@@ -5,7 +5,9 @@ import type { Config, FenceDeviceName } from '../../../src/config/types.js';
 import type { Incident } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
 import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { formatStorageCheck, runStorageCheck } from '../../../src/cli/commands/check.js';
 import { storageUnfence } from '../../../src/cli/commands/host.js';
+import { aliveOnStorage } from '../../../src/fencing/ceph/storage-survey.js';
 import { createStorageFence } from '../../../src/fencing/fence-plan.js';
 import { restoreHost } from '../../../src/pipeline/restore-host.js';
 import { silentLogger } from '../../../src/shared/logger.js';
@@ -236,6 +238,34 @@ describe('storage fence with a real Ceph', () => {
     await disksOf('compute1');
     const [vm] = await writers((await w.serversOn('compute1')).slice(0, 1), h1);
     await expect.poll(() => vm!.writes.some((x) => x.ok), { timeout: 10_000 }).toBe(true);
+  }, 180_000);
+
+  it('check --storage: one writer per disk on the host Nova names, a foreign watcher is a double writer, and live clients are storage evidence', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 2, spares: 1, redisUrl: redisServer.url });
+    const config = withCeph(w.config, cmpha, [['redfish'], ['ceph']]);
+    const servers = await w.serversOn('compute1');
+    await disksOf('compute1');
+    const vms = await writers(servers, h1);
+    let survey = await runStorageCheck(config, w.nova);
+    const mine = survey.servers.filter((f) => f.host === 'compute1');
+    expect(mine.map((f) => f.verdict)).toEqual(servers.map(() => 'single'));
+    const c1 = survey.hosts.find((h) => h.host === 'compute1')!;
+    expect(c1.watches).toBe(servers.length);
+    // Management silence that began 31 s before this look, with watches still held: alive on storage.
+    expect(aliveOnStorage(c1, c1.at - 31_000)).toBe(true);
+    expect(aliveOnStorage(c1, c1.at - 5_000)).toBe(false);
+
+    const [intruder] = await writers([servers[0]!], h2);
+    survey = await runStorageCheck(config, w.nova);
+    const bad = survey.servers.find((f) => f.serverId === servers[0]!.id)!;
+    expect(bad.verdict).toBe('double-writer');
+    expect(bad.detail).toContain(intruder!.address);
+    expect(formatStorageCheck(survey)).toMatch(/^DOUBLE WRITER {2}vm-\d+/m);
+    await intruder!.stop();
+
+    // A hung host's watches lapse by themselves (25-30 s): then there is no storage evidence of life.
+    for (const vm of vms) vm.pause();
+    await waitFor('the hung clients\' watches to lapse', async () => (await runStorageCheck(config, w!.nova)).hosts.find((h) => h.host === 'compute1')!.watches === 0, 60_000, 2000);
   }, 180_000);
 
   it('never puts the cephx key or the BMC password in argv, the incident or its timeline', async () => {
