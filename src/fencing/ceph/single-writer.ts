@@ -41,12 +41,14 @@ export function judgeWriters(e: WriterExpectation, seen: readonly ImageWatchers[
   const images = seen.map((s) => ({ image: s.image, watchers: 'watchers' in s ? s.watchers.map((w) => w.address) : [] }));
   const base = { serverId: e.serverId, serverName: e.serverName, host: e.host, images };
   if (seen.length === 0) return { ...base, verdict: 'not-on-ceph', detail: `${e.serverName}: no RBD image in the pool` };
+  // Without the host's storage addresses no watcher can be told its own from a foreign one.
+  if (e.hostIps.length === 0) return { ...base, verdict: 'unproven', detail: `${e.serverName}: ${e.host} has no storage_ips, so its writers cannot be told from another host's` };
   const own = new Set(e.hostIps);
   const foreign = images.flatMap((i) => i.watchers.filter((a) => !own.has(addressIp(a))).map((a) => `${i.image} ${a}`));
   const crowded = images.filter((i) => i.watchers.length > 1);
   if (foreign.length > 0 || crowded.length > 0) {
     const parts = [
-      ...(foreign.length > 0 ? [`watcher(s) not on ${e.host} (${e.hostIps.join(', ') || 'no storage_ips'}): ${foreign.join(', ')}`] : []),
+      ...(foreign.length > 0 ? [`watcher(s) not on ${e.host} (${e.hostIps.join(', ')}): ${foreign.join(', ')}`] : []),
       ...crowded.map((i) => `${i.image} has ${i.watchers.length} watchers: ${i.watchers.join(', ')}`),
     ];
     return { ...base, verdict: 'double-writer', detail: `${e.serverName} (${e.serverId}): ${parts.join('; ')}` };
