@@ -114,13 +114,20 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     if (!raw) continue;
     if (host === '') { ctx.issue(name, undefined, 'host name missing after "host:"'); continue; }
     const fence = resolveFence(ctx, name, raw, fencing?.allow_unfenced_evacuation ?? false);
-    const fenceLevels = fence ? resolveFenceLevels(ctx, name, raw, fence, fencing?.fence_levels, cephRaw?.keyring_file !== undefined) : undefined;
+    const fenceLevels = fence ? resolveFenceLevels(ctx, name, raw, fence, fencing?.fence_levels, cephRaw?.keyring_file !== undefined || cephRaw?.sim_url !== undefined) : undefined;
     if (fence && fenceLevels) {
       hosts[host] = { name: host, ...(raw.mgmt_ip ? { mgmtIp: raw.mgmt_ip } : {}), fence, fenceLevels, storageIps: raw.storage_ips };
     }
   }
   let ceph: CephConfig | undefined;
-  if (cephRaw?.keyring_file !== undefined) {
+  if (cephRaw?.sim_url !== undefined) {
+    ceph = {
+      user: cephRaw.user!.replace(/^client\./, ''), keyringFile: '', imagesRbdPool: cephRaw.images_rbd_pool!,
+      blocklistExpireS: Math.round(cephRaw.blocklist_expire / 1000), confirmTimeoutMs: cephRaw.confirm_timeout,
+      commandTimeoutMs: cephRaw.command_timeout, writerProofTimeoutMs: cephRaw.writer_proof_timeout, python: cephRaw.python!,
+      simUrl: cephRaw.sim_url,
+    };
+  } else if (cephRaw?.keyring_file !== undefined) {
     if (cephRaw.conf === undefined && cephRaw.mon_host === undefined) ctx.issue('ceph', 'mon_host', 'mon_host or conf is required with keyring_file');
     if (cephRaw.conf !== undefined && !existsSync(cephRaw.conf)) ctx.issue('ceph', 'conf', `${cephRaw.conf} does not exist`);
     // The keyring is read by librados alone; here only that it is there.

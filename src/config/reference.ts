@@ -101,6 +101,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'command_timeout', default: '15s', help: 'Time for one call to Ceph (one librados connection for all images and addresses).' },
       { key: 'writer_proof_timeout', default: '2m', help: 'After evacuation, how long the single-writer proof waits for each recovered server to open its disks (exactly one watcher, from its new host). A second writer fails the server at once (double-writer).' },
       { key: 'python', default: '/usr/bin/python3', help: 'The python3 that has python3-rados and python3-rbd.' },
+      { key: 'sim_url', default: '', help: 'Control URL of the cloud simulator, whose simulated Ceph then stands in for the cluster (demo and tests only; no keyring needed).' },
     ],
   },
   {

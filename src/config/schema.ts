@@ -89,6 +89,7 @@ export const cephSection = z
     command_timeout: duration('15s', { min: '2s' }),
     writer_proof_timeout: duration('2m', { min: '1s' }),
     python: text('/usr/bin/python3'),
+    sim_url: text(),
   })
   .strict();
 

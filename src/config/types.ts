@@ -126,6 +126,8 @@ export interface CephConfig {
   /** How long the single-writer proof waits for a recovered server to open its disks. */
   readonly writerProofTimeoutMs: number;
   readonly python: string;
+  /** Demo and tests: the cloud simulator's Ceph instead of librados. */
+  readonly simUrl?: string;
 }
 
 export interface FencingConfig {

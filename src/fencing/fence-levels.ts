@@ -209,7 +209,7 @@ export function storageDevice(fence: CephStorageFence, ips: readonly string[], s
       const listed = Object.entries(r.evidence.listed).map(([a, until]) => `${a} until ${until}`).join(', ');
       return {
         ok: true, alreadyOff: false, unfenced: false, poweredOff: false, evidence: r.evidence,
-        detail: `osdmap e${r.evidence.osdmapEpoch ?? '?'} lists ${listed}; no watcher of the host on its ${r.evidence.imagesChecked} image(s) (${r.evidence.durationMs} ms)`,
+        detail: `osdmap e${r.evidence.osdmapEpoch ?? '?'} lists ${listed}; no watcher of the host on its ${r.evidence.imagesChecked} image(s)`,
       };
     },
   };

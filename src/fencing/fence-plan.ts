@@ -12,6 +12,7 @@ export function createStorageFence(ceph: CephConfig, fencing: Pick<FencingConfig
   const client = new CephClient({
     ...(ceph.conf ? { conf: ceph.conf } : {}), ...(ceph.monHost ? { monHost: ceph.monHost } : {}),
     user: ceph.user, keyringPath: ceph.keyringFile, python: ceph.python, timeoutMs: ceph.commandTimeoutMs,
+    ...(ceph.simUrl ? { simUrl: ceph.simUrl } : {}),
   });
   return new CephStorageFence(client, {
     imagesPool: ceph.imagesRbdPool, expireS: ceph.blocklistExpireS, confirmTimeoutMs: ceph.confirmTimeoutMs,

@@ -29,6 +29,8 @@ export interface CephClientOptions {
   /** The whole helper run; librados' own op timeouts are set a little below it. */
   readonly timeoutMs: number;
   readonly runner?: CommandRunner;
+  /** Demo and tests only: send the operations to the cloud simulator's Ceph (`POST {simUrl}/sim/ceph`) instead. */
+  readonly simUrl?: string;
 }
 
 export interface Watcher {
@@ -93,7 +95,7 @@ export class CephClient {
   }
 
   get describe(): string {
-    return `client.${this.opts.user}@${this.opts.monHost ?? this.opts.conf ?? 'ceph'}`;
+    return `client.${this.opts.user}@${this.opts.simUrl ? 'sim' : this.opts.monHost ?? this.opts.conf ?? 'ceph'}`;
   }
 
   /** Runs ops over one connection; every op's answer in order. Throws CmphaError when the run itself fails. */
@@ -111,6 +113,7 @@ export class CephClient {
       },
       ops,
     };
+    if (this.opts.simUrl) return this.runSim(ops, signal);
     let res;
     try {
       res = await this.runner(this.opts.python, ['-c', CEPH_HELPER_SCRIPT], {
@@ -128,6 +131,25 @@ export class CephClient {
     } catch {
       throw new CmphaError(CephCode.badAnswer, `${this.describe}: helper exited ${res.exitCode ?? res.signal} without a JSON answer: ${res.stderr.trim().slice(-300)}`, { retryable: true });
     }
+    return this.answer(doc, ops.length);
+  }
+
+  private async runSim(ops: readonly Op[], signal?: AbortSignal): Promise<Record<string, unknown>[]> {
+    const url = `${this.opts.simUrl!.replace(/\/+$/, '')}/sim/ceph`;
+    let doc: unknown;
+    try {
+      const r = await fetch(url, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ops }),
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs)]) : AbortSignal.timeout(this.opts.timeoutMs),
+      });
+      doc = await r.json();
+    } catch (err) {
+      throw new CmphaError(CephCode.unreachable, `${this.describe}: simulated Ceph at ${url} did not answer: ${(err as Error).message}`, { retryable: true });
+    }
+    return this.answer(doc, ops.length);
+  }
+
+  private answer(doc: unknown, count: number): Record<string, unknown>[] {
     const parsed = helperAnswer.safeParse(doc);
     if (!parsed.success) throw new CmphaError(CephCode.badAnswer, `${this.describe}: unreadable answer (${parsed.error.issues[0]?.message ?? 'shape'})`);
     if ('error' in parsed.data) {
@@ -135,7 +157,7 @@ export class CephClient {
       const denied = e.errno === EACCES || e.errno === EPERM;
       throw new CmphaError(denied ? CephCode.denied : CephCode.unreachable, `${this.describe}: ${e.stage} failed: ${e.message}`, { retryable: !denied });
     }
-    if (parsed.data.results.length !== ops.length) throw new CmphaError(CephCode.badAnswer, `${this.describe}: ${parsed.data.results.length} answers for ${ops.length} operations`);
+    if (parsed.data.results.length !== count) throw new CmphaError(CephCode.badAnswer, `${this.describe}: ${parsed.data.results.length} answers for ${count} operations`);
     return parsed.data.results;
   }
 
