@@ -5,6 +5,8 @@ export type NotificationEventType =
   | 'incident-opened'
   | 'fence-failed'
   | 'double-writer'
+  | 'fence-confirmed'
+  | 'fence-breached'
   | 'storm-brake'
   | 'controller-isolated'
   | 'incident-resolved'

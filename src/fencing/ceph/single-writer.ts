@@ -2,6 +2,15 @@ import { sleep } from '../../shared/time.js';
 import { addressIp, type ImageWatchers } from './ceph-client.js';
 import { serverImageNames, type CephStorageFence } from './storage-fence.js';
 
+/** What the pipeline's single-writer proof runs with. */
+export interface SingleWriterDeps {
+  readonly fence: CephStorageFence;
+  /** The storage addresses of a host (its `storage_ips`). */
+  readonly storageIpsOf: (host: string) => readonly string[];
+  readonly timeoutMs: number;
+  readonly pollIntervalMs: number;
+}
+
 /** Where a server runs by Nova's word, and the storage addresses of that host. */
 export interface WriterExpectation {
   readonly serverId: string;

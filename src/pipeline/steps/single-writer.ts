@@ -1,18 +1,9 @@
-import { proveSingleWriter, type WriterExpectation } from '../../fencing/ceph/single-writer.js';
-import type { CephStorageFence } from '../../fencing/ceph/storage-fence.js';
-import type { NotificationService } from '../../notifier/types.js';
+import { proveSingleWriter, type SingleWriterDeps, type WriterExpectation } from '../../fencing/ceph/single-writer.js';
 import { errorMessage } from '../../shared/errors.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
 import { notifyOnce } from './notify.js';
 
-export interface SingleWriterDeps {
-  readonly fence: CephStorageFence;
-  /** The storage addresses of a host (its `storage_ips`). */
-  readonly storageIpsOf: (host: string) => readonly string[];
-  readonly timeoutMs: number;
-  readonly pollIntervalMs: number;
-  readonly notifier: NotificationService;
-}
+export type { SingleWriterDeps };
 
 /**
  * After the evacuations: every verified server's RBD disks must have exactly one watcher, from the host Nova
@@ -45,7 +36,7 @@ export async function singleWriterStep(ctx: StepContext, deps: SingleWriterDeps)
   await note(ctx, 'writers', doubles.length > 0 ? 'critical' : 'info',
     `single-writer proof: ${singles.length} of ${onCeph} server(s) on Ceph have exactly one writer per disk, on their new host; ${doubles.length} double writer(s)`);
   if (doubles.length > 0) {
-    await notifyOnce(ctx, deps.notifier, rec, {
+    await notifyOnce(ctx, rec, {
       type: 'double-writer', severity: 'critical',
       summary: `${rec.host}: ${doubles.length} recovered server(s) have a disk written from two places`,
       details: doubles.map((f) => f.detail).join('\n'),

@@ -101,20 +101,20 @@ async function writers(servers: readonly Server[], on: LabHost): Promise<RbdWrit
  * Runs compute1's incident with the storage fence and the single-writer proof from `config`. `onMoved` runs
  * once Nova places every one of `servers` on spare1: where the test starts their new "qemu" writers.
  */
-async function startIncident(world: PipelineWorld, config: Config, id: string, servers: readonly Server[] = [], onMoved?: () => Promise<void>): Promise<Incident> {
+async function startIncident(world: PipelineWorld, config: Config, id: string, servers: readonly Server[] = [], onMoved?: () => Promise<void>, alsoStop: readonly string[] = []): Promise<Incident> {
   const driverFor = fenceDriversFromConfig(config, silentLogger);
   const r = world.recovery(redis, {
     config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, world.nova, driverFor),
     singleWriter: { ...singleWriterFromConfig(config)!, pollIntervalMs: 200 },
   });
   await r.startWorkers();
-  await r.incidents.open({ id, host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+  await r.opener.open({ id, host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
   const moved = onMoved ? (async () => {
     const want = new Set(servers.map((s) => s.id));
     await waitFor('the servers to be on spare1', async () => (await world.serversOn('spare1')).filter((s) => want.has(s.id)).length === want.size, 60_000, 200);
     await onMoved();
   })() : Promise.resolve();
-  const [inc] = await Promise.all([waitClosed(r, id, 90_000), moved]);
+  const [inc] = await Promise.all([waitClosed(r, id, 90_000, alsoStop), moved]);
   return inc;
 }
 
@@ -164,7 +164,7 @@ describe('storage fence with a real Ceph', () => {
     }
   }, 180_000);
 
-  it('every level fails: no force-down, no evacuation, a critical page', async () => {
+  it('every level fails: no force-down, no evacuation, a critical page, the incident waits for a fence', async () => {
     w = await pipelineWorld({ hosts: 2, instancesPerHost: 2, spares: 1, redisUrl: redisServer.url });
     const config = withCeph(w.config, readOnly, [['redfish'], ['ceph']]);
     const servers = (await w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
@@ -173,9 +173,9 @@ describe('storage fence with a real Ceph', () => {
     await w.control('compute1', 'bmc', { mode: 'error' });
     await w.control('compute1', 'hang');
     await w.waitNovaDown('compute1');
-    const inc = await startIncident(w, config, 'c1-nofence');
+    const inc = await startIncident(w, config, 'c1-nofence', [], undefined, ['awaiting_fence']);
 
-    expect(inc.status).toBe('failed');
+    expect(inc.status).toBe('awaiting_fence');
     expect(inc.error).toMatchObject({ code: 'fence_levels_failed' });
     expect(inc.error!.message).toMatch(/level 1 redfish .*level 2 ceph ceph_denied/s);
     expect(inc.error!.message).toMatch(/nothing was forced down or evacuated/);
