@@ -71,7 +71,7 @@ export function storageRenewalFromConfig(config: Config): Pick<RecoveryDeps, 're
     storageRenewEveryMs: Math.max(10_000, (expireS * 1000) / 3),
     renewStorageFence: async (host) => {
       const ips = config.hosts[host]?.storageIps ?? [];
-      if (ips.length > 0) await fence.client.blocklistAdd(ips, expireS);
+      if (ips.length > 0) await fence.renew(ips);
     },
   };
 }

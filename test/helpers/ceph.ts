@@ -248,6 +248,12 @@ export class CephCluster {
     return [...Object.keys(dump.blocklist ?? {}), ...Object.keys(dump.range_blocklist ?? {})];
   }
 
+  /** When a blocklist entry expires, as the osdmap says (undefined when it is not listed). */
+  async blocklistUntil(entry: string): Promise<string | undefined> {
+    const dump = JSON.parse(await this.ceph(['osd', 'dump', '-f', 'json'])) as { blocklist?: Record<string, string>; range_blocklist?: Record<string, string> };
+    return dump.blocklist?.[entry] ?? dump.range_blocklist?.[entry];
+  }
+
   /** A client ceph.conf with only what a compute host needs (mon address, keyring, no cache). */
   writeClientConf(name: string, user: CephUser): string {
     const file = path.join(this.dir, `${name}.conf`);

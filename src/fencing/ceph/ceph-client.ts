@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { CmphaError } from '../../shared/errors.js';
 import { runCommand, type CommandRunner } from '../../shared/run-command.js';
@@ -181,29 +182,49 @@ export class CephClient {
   }
 
   /**
-   * Adds (or re-adds, which resets the expiry) whole-IP entries `IP:0/0` for every address, then reads the
-   * osdmap, all over one connection. Returns the osdmap's blocklist after the adds.
+   * Makes sure every address has a whole-IP entry with a fresh expiry, then reads the osdmap and the watchers of
+   * `images`, over one connection per step. Re-adding a listed entry does NOT move its expiry on 16.2.15 (the
+   * mon prints a new "until", the osdmap keeps the old one), so a listed address gets the other whole-IP form
+   * (`IP:0/0` ↔ `range IP/32`) with the new expiry first and only then loses the old one: never a gap.
    */
-  async blocklistAdd(ips: readonly string[], expireS: number, signal?: AbortSignal): Promise<BlocklistState> {
-    return (await this.blocklistAddAndWatch(ips, expireS, [], signal)).state;
-  }
-
-  /** blocklistAdd, then the watchers of `images`, in the same connection: usually the whole proof in one run. */
-  async blocklistAddAndWatch(ips: readonly string[], expireS: number, images: readonly string[], signal?: AbortSignal): Promise<{ state: BlocklistState; watchers: ImageWatchers[] }> {
-    const ops: Op[] = ips.map((ip) => ({ op: 'blocklist', action: 'add', addr: wholeIpEntry(ip), expire: expireS }));
+  async blocklistRefresh(ips: readonly string[], expireS: number, images: readonly string[], signal?: AbortSignal): Promise<{ state: BlocklistState; watchers: ImageWatchers[] }> {
+    const before = await this.blocklistState(signal);
+    const ops: Op[] = [];
+    for (const ip of ips) {
+      const whole = before.entries[wholeIpEntry(ip)] !== undefined;
+      const range = isIPv4(ip) && before.ranges[rangeEntry(ip)] !== undefined;
+      const add = (form: 'whole' | 'range'): Op => (form === 'whole'
+        ? { op: 'blocklist', action: 'add', addr: wholeIpEntry(ip), expire: expireS }
+        : { op: 'blocklist', action: 'add', addr: `${ip}/32`, range: true, expire: expireS });
+      const rm = (form: 'whole' | 'range'): Op => (form === 'whole'
+        ? { op: 'blocklist', action: 'rm', addr: wholeIpEntry(ip) }
+        : { op: 'blocklist', action: 'rm', addr: `${ip}/32`, range: true });
+      if (!isIPv4(ip)) ops.push(add('whole'));
+      else if (!whole && !range) ops.push(add('whole'));
+      else if (whole && !range) ops.push(add('range'), rm('whole'));
+      else if (!whole && range) ops.push(add('whole'), rm('range'));
+      else {
+        // Both listed (an interrupted refresh): drop the one that expires first and give it back fresh.
+        const older = Date.parse(before.entries[wholeIpEntry(ip)]!) <= Date.parse(before.ranges[rangeEntry(ip)]!) ? 'whole' : 'range';
+        ops.push(rm(older), add(older));
+      }
+    }
     const out = await this.run([...ops, { op: 'osd_dump' }, ...(images.length > 0 ? [{ op: 'watchers' as const, images }] : [])], signal);
-    ips.forEach((ip, i) => this.checkCommand(out[i], `osd blocklist add ${wholeIpEntry(ip)}`));
-    const state = this.dumpOf(out[ips.length]);
-    const watchers = images.length > 0 ? parse(watchersResult, out[ips.length + 1], this.describe, 'watchers').images : [];
+    ops.forEach((op, i) => this.checkCommand(out[i], describeOp(op)));
+    const state = this.dumpOf(out[ops.length]);
+    const watchers = images.length > 0 ? parse(watchersResult, out[ops.length + 1], this.describe, 'watchers').images : [];
     return { state, watchers };
   }
 
-  /** Removes the whole-IP entries of these addresses (`blocklist rm`, never `clear`); returns the osdmap after. */
+  /** Removes both whole-IP forms of these addresses (`blocklist rm`, `range rm`; never `clear`); returns the osdmap after. */
   async blocklistRemove(ips: readonly string[], signal?: AbortSignal): Promise<BlocklistState> {
-    const ops: Op[] = ips.map((ip) => ({ op: 'blocklist', action: 'rm', addr: wholeIpEntry(ip) }));
+    const ops: Op[] = ips.flatMap((ip): Op[] => [
+      { op: 'blocklist', action: 'rm', addr: wholeIpEntry(ip) },
+      ...(isIPv4(ip) ? [{ op: 'blocklist' as const, action: 'rm' as const, addr: `${ip}/32`, range: true }] : []),
+    ]);
     const out = await this.run([...ops, { op: 'osd_dump' }], signal);
-    ips.forEach((ip, i) => this.checkCommand(out[i], `osd blocklist rm ${wholeIpEntry(ip)}`));
-    return this.dumpOf(out[ips.length]);
+    ops.forEach((op, i) => this.checkCommand(out[i], describeOp(op)));
+    return this.dumpOf(out[ops.length]);
   }
 
   async blocklistState(signal?: AbortSignal): Promise<BlocklistState> {
@@ -235,6 +256,25 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, who: string, what: strin
     throw new CmphaError(CephCode.badAnswer, `${who}: unreadable ${what} answer (${i ? `${i.path.join('.') || 'value'}: ${i.message}` : 'shape'})`);
   }
   return p.data;
+}
+
+function describeOp(op: Op): string {
+  return op.op === 'blocklist' ? `osd blocklist ${op.range ? 'range ' : ''}${op.action} ${op.addr}` : op.op;
+}
+
+/** The osdmap's key of a `range add IP/32` entry. */
+export function rangeEntry(ip: string): string {
+  return `cidr:${ip}:0/32`;
+}
+
+/** The entries that stop every client of `ip`, as `ceph osd dump` keys them, with their expiry. */
+export function wholeIpEntriesOf(state: BlocklistState, ip: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const whole = state.entries[wholeIpEntry(ip)];
+  if (whole !== undefined) out[wholeIpEntry(ip)] = whole;
+  const range = state.ranges[rangeEntry(ip)];
+  if (range !== undefined) out[rangeEntry(ip)] = range;
+  return out;
 }
 
 /** `IP:0/0`: the whole-IP form that stops every client of that address, new processes included (ceph-facts). */

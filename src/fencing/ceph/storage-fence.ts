@@ -1,7 +1,7 @@
 import type { Server } from '../../openstack/types.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import { sleep } from '../../shared/time.js';
-import { addressIp, CephCode, wholeIpEntry, type CephClient, type ImageWatchers } from './ceph-client.js';
+import { addressIp, CephCode, wholeIpEntriesOf, type CephClient, type ImageWatchers } from './ceph-client.js';
 
 export interface StorageFenceSettings {
   /** Nova's `[libvirt] images_rbd_pool`: where `<uuid>_disk` images live. */
@@ -108,13 +108,13 @@ export class CephStorageFence {
       watchersLeft: left, unreadable, durationMs: Date.now() - started,
     });
     try {
-      const first = await this.client.blocklistAddAndWatch(ips, this.settings.expireS, images, signal);
+      const first = await this.client.blocklistRefresh(ips, this.settings.expireS, images, signal);
       const state = first.state;
       epoch = state.epoch;
-      listed = Object.fromEntries(ips.map((ip) => [wholeIpEntry(ip), state.entries[wholeIpEntry(ip)]]).filter(([, until]) => until !== undefined));
-      const missing = ips.filter((ip) => state.entries[wholeIpEntry(ip)] === undefined);
+      listed = Object.assign({}, ...ips.map((ip) => wholeIpEntriesOf(state, ip))) as Record<string, string>;
+      const missing = ips.filter((ip) => Object.keys(wholeIpEntriesOf(state, ip)).length === 0);
       if (missing.length > 0) {
-        return { ok: false, code: StorageCode.notListed, reason: `osd dump does not list ${missing.map(wholeIpEntry).join(', ')} after blocklist add`, evidence: evidence() };
+        return { ok: false, code: StorageCode.notListed, reason: `osd dump lists no whole-IP entry for ${missing.join(', ')} after blocklist add`, evidence: evidence() };
       }
       const deadline = started + this.settings.confirmTimeoutMs;
       for (let seen = first.watchers; ; seen = await this.client.watchers(images, signal)) {
@@ -133,16 +133,23 @@ export class CephStorageFence {
     }
   }
 
-  /** The host's whole-IP entries the osdmap lists now. */
+  /** The host's whole-IP entries (either form) the osdmap lists now. */
   async listed(ips: readonly string[], signal?: AbortSignal): Promise<string[]> {
     const state = await this.client.blocklistState(signal);
-    return ips.map(wholeIpEntry).filter((e) => state.entries[e] !== undefined);
+    return ips.flatMap((ip) => Object.keys(wholeIpEntriesOf(state, ip)));
+  }
+
+  /** A fresh expiry for every address's entry, without a moment unlisted (see CephClient.blocklistRefresh). */
+  async renew(ips: readonly string[], signal?: AbortSignal): Promise<void> {
+    const { state } = await this.client.blocklistRefresh(ips, this.settings.expireS, [], signal);
+    const missing = ips.filter((ip) => Object.keys(wholeIpEntriesOf(state, ip)).length === 0);
+    if (missing.length > 0) throw new CmphaError(StorageCode.notListed, `${this.target}: osd dump lists no whole-IP entry for ${missing.join(', ')} after the renewal`);
   }
 
   /** Removes the host's whole-IP entries (`blocklist rm`); librbd's own exact-address entries stay and expire. */
   async unfence(ips: readonly string[], signal?: AbortSignal): Promise<{ readonly remaining: readonly string[] }> {
     const state = await this.client.blocklistRemove(ips, signal);
-    return { remaining: ips.map(wholeIpEntry).filter((e) => state.entries[e] !== undefined) };
+    return { remaining: ips.flatMap((ip) => Object.keys(wholeIpEntriesOf(state, ip))) };
   }
 }
 

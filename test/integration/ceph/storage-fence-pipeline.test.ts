@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config, FenceDeviceName } from '../../../src/config/types.js';
 import type { Incident } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
-import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig, storageRenewalFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
 import { formatStorageCheck, runStorageCheck } from '../../../src/cli/commands/check.js';
 import { storageUnfence } from '../../../src/cli/commands/host.js';
 import { aliveOnStorage } from '../../../src/fencing/ceph/storage-survey.js';
@@ -210,6 +210,36 @@ describe('storage fence with a real Ceph', () => {
     expect(inc.timeline.some((t) => t.level === 'critical' && t.message.startsWith('DOUBLE WRITER:'))).toBe(true);
     expect(w.notifier.events.map((e) => e.type)).toContain('double-writer');
     expect(w.notifier.events.find((e) => e.type === 'double-writer')).toMatchObject({ severity: 'critical', incidentId: 'c1-double' });
+  }, 180_000);
+
+  it('keeps the host blocklisted with a fresh expiry while the incident lasts, never unlisted in between', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 2, spares: 1, redisUrl: redisServer.url, evacuateSeconds: 8 });
+    const config = withCeph(w.config, cmpha, [['redfish'], ['ceph']]);
+    await disksOf('compute1');
+    await w.control('compute1', 'bmc', { mode: 'error' });
+    await w.control('compute1', 'hang');
+    await w.waitNovaDown('compute1');
+    const driverFor = fenceDriversFromConfig(config, silentLogger);
+    const r = w.recovery(redis, {
+      config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, w.nova, driverFor),
+      ...storageRenewalFromConfig(config), storageRenewEveryMs: 1000,
+    });
+    await r.startWorkers();
+    await r.opener.open({ id: 'c1-renew', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    const forms = [`${h1.ips[0]}:0/0`, `cidr:${h1.ips[0]}:0/32`];
+    const expiry = async () => Math.max(0, ...(await Promise.all(forms.map((f) => ceph.blocklistUntil(f)))).map((u) => (u ? Date.parse(u) : 0)));
+    await waitFor('the storage fence', async () => (await expiry()) > 0, 60_000, 200);
+    const first = await expiry();
+    let gaps = 0;
+    await waitFor('the expiry to move on', async () => {
+      const now = await expiry();
+      if (now === 0) gaps++;
+      return now > first + 500;
+    }, 20_000, 300);
+    expect(gaps).toBe(0);
+    // Still during the incident: the evacuations take 8 s each.
+    expect((await r.incidents.get('c1-renew'))!.status).toMatch(/fenced|evacuating|verifying/);
+    await waitClosed(r, 'c1-renew', 90_000);
   }, 180_000);
 
   it('host restore removes the blocklist only when asked, and only after a power-cycle', async () => {
