@@ -101,6 +101,28 @@ export class SimCeph {
         }
         return { ret: -22, status: `unknown blocklist op ${String(op.action)}` };
       }
+      case 'refresh': {
+        // As the helper: the other whole-IP form first, then the listed one removed (a re-add keeps its expiry).
+        const commands: unknown[] = [];
+        const bl = (action: 'add' | 'rm', ip: string, range: boolean) => {
+          const r = this.run({ op: 'blocklist', action, addr: range ? `${ip}/32` : `${ip}:0/0`, range, expire: op.expire }, now) as { ret: number };
+          commands.push({ action, addr: range ? `${ip}/32` : `${ip}:0/0`, range, ...r });
+          return r.ret === 0;
+        };
+        for (const ip of op.ips as string[]) {
+          this.listed('', now);
+          const whole = this.entries.has(`${ip}:0/0`);
+          const range = this.entries.has(`cidr:${ip}:0/32`);
+          if (!whole && !range) bl('add', ip, false);
+          else if (whole && !range) { if (bl('add', ip, true)) bl('rm', ip, false); }
+          else if (range && !whole) { if (bl('add', ip, false)) bl('rm', ip, true); }
+          else {
+            const olderWhole = this.entries.get(`${ip}:0/0`)! <= this.entries.get(`cidr:${ip}:0/32`)!;
+            if (bl('rm', ip, !olderWhole)) bl('add', ip, !olderWhole);
+          }
+        }
+        return { ret: 0, commands };
+      }
       case 'osd_dump': {
         this.listed('', now);
         const blocklist: Record<string, string> = {};

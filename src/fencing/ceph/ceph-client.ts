@@ -59,7 +59,8 @@ type Op =
   | { op: 'watchers'; images: readonly string[] }
   | { op: 'list'; pool: string }
   | { op: 'blocklist'; action: 'add' | 'rm'; addr: string; range?: boolean; expire?: number }
-  | { op: 'osd_dump' };
+  | { op: 'osd_dump' }
+  | { op: 'refresh'; ips: readonly string[]; whole: Record<string, string>; expire: number };
 
 const helperAnswer = z.union([
   z.object({ error: z.object({ stage: z.string(), errno: z.number(), message: z.string() }) }),
@@ -74,6 +75,10 @@ const watchersResult = z.object({
   ])),
 });
 const commandResult = z.object({ ret: z.number(), status: z.string().optional() });
+const refreshResult = z.object({
+  ret: z.number(), status: z.string().optional(),
+  commands: z.array(z.object({ action: z.string(), addr: z.string(), range: z.boolean(), ret: z.number(), status: z.string().optional() })).optional(),
+});
 const dumpResult = z.object({
   ret: z.literal(0), epoch: z.number(), blocklist: z.record(z.string(), z.string()), range_blocklist: z.record(z.string(), z.string()),
 });
@@ -188,31 +193,13 @@ export class CephClient {
    * (`IP:0/0` ↔ `range IP/32`) with the new expiry first and only then loses the old one: never a gap.
    */
   async blocklistRefresh(ips: readonly string[], expireS: number, images: readonly string[], signal?: AbortSignal): Promise<{ state: BlocklistState; watchers: ImageWatchers[] }> {
-    const before = await this.blocklistState(signal);
-    const ops: Op[] = [];
-    for (const ip of ips) {
-      const whole = before.entries[wholeIpEntry(ip)] !== undefined;
-      const range = isIPv4(ip) && before.ranges[rangeEntry(ip)] !== undefined;
-      const add = (form: 'whole' | 'range'): Op => (form === 'whole'
-        ? { op: 'blocklist', action: 'add', addr: wholeIpEntry(ip), expire: expireS }
-        : { op: 'blocklist', action: 'add', addr: `${ip}/32`, range: true, expire: expireS });
-      const rm = (form: 'whole' | 'range'): Op => (form === 'whole'
-        ? { op: 'blocklist', action: 'rm', addr: wholeIpEntry(ip) }
-        : { op: 'blocklist', action: 'rm', addr: `${ip}/32`, range: true });
-      if (!isIPv4(ip)) ops.push(add('whole'));
-      else if (!whole && !range) ops.push(add('whole'));
-      else if (whole && !range) ops.push(add('range'), rm('whole'));
-      else if (!whole && range) ops.push(add('whole'), rm('range'));
-      else {
-        // Both listed (an interrupted refresh): drop the one that expires first and give it back fresh.
-        const older = Date.parse(before.entries[wholeIpEntry(ip)]!) <= Date.parse(before.ranges[rangeEntry(ip)]!) ? 'whole' : 'range';
-        ops.push(rm(older), add(older));
-      }
-    }
-    const out = await this.run([...ops, { op: 'osd_dump' }, ...(images.length > 0 ? [{ op: 'watchers' as const, images }] : [])], signal);
-    ops.forEach((op, i) => this.checkCommand(out[i], describeOp(op)));
-    const state = this.dumpOf(out[ops.length]);
-    const watchers = images.length > 0 ? parse(watchersResult, out[ops.length + 1], this.describe, 'watchers').images : [];
+    const whole = Object.fromEntries(ips.map((ip) => [ip, wholeIpEntry(ip)]));
+    const out = await this.run([{ op: 'refresh', ips, whole, expire: expireS }, { op: 'osd_dump' }, ...(images.length > 0 ? [{ op: 'watchers' as const, images }] : [])], signal);
+    const refresh = parse(refreshResult, out[0], this.describe, 'blocklist refresh');
+    if (refresh.ret !== 0) this.checkCommand(refresh, 'osd dump');
+    for (const c of refresh.commands ?? []) this.checkCommand(c, `osd blocklist ${c.range ? 'range ' : ''}${c.action} ${c.addr}`);
+    const state = this.dumpOf(out[1]);
+    const watchers = images.length > 0 ? parse(watchersResult, out[2], this.describe, 'watchers').images : [];
     return { state, watchers };
   }
 

@@ -72,6 +72,39 @@ def run(op):
             cmd['expire'] = float(op['expire'])
         ret, _out, status = mon(cmd)
         return {'ret': ret, 'status': status}
+    if kind == 'refresh':
+        # A fresh expiry for each address's whole-IP entry without an unlisted moment: re-adding a listed entry
+        # keeps its old expiry (16.2.15), so the other form (IP:0/0 <-> range IP/32) is added before the listed
+        # one is removed. Decided here, on the osdmap read in this same connection.
+        ret, out, status = mon({'prefix': 'osd dump', 'format': 'json'})
+        if ret != 0:
+            return {'ret': ret, 'status': status}
+        dump = json.loads(out)
+        entries, ranges = dump.get('blocklist', {}), dump.get('range_blocklist', {})
+        done = []
+        def bl(action, ip, rng):
+            cmd = {'prefix': 'osd blocklist', 'blocklistop': action, 'addr': ('%s/32' % ip) if rng else op['whole'][ip]}
+            if rng:
+                cmd['range'] = 'range'
+            if action == 'add':
+                cmd['expire'] = float(op['expire'])
+            r, _o, st = mon(cmd)
+            done.append({'action': action, 'addr': cmd['addr'], 'range': rng, 'ret': r, 'status': st})
+            return r == 0
+        for ip in op['ips']:
+            whole = op['whole'][ip] in entries
+            v4 = ':' not in ip
+            rng = v4 and ('cidr:%s:0/32' % ip) in ranges
+            if not v4 or (not whole and not rng):
+                bl('add', ip, False)
+            elif whole and not rng:
+                bl('add', ip, True) and bl('rm', ip, False)
+            elif rng and not whole:
+                bl('add', ip, False) and bl('rm', ip, True)
+            else:
+                older_whole = entries[op['whole'][ip]] <= ranges['cidr:%s:0/32' % ip]
+                bl('rm', ip, False if older_whole else True) and bl('add', ip, False if older_whole else True)
+        return {'ret': 0, 'commands': done}
     if kind == 'osd_dump':
         ret, out, status = mon({'prefix': 'osd dump', 'format': 'json'})
         if ret != 0:
