@@ -96,7 +96,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'user', default: 'cmpha', help: 'cephx user id (client. is optional).' },
       { key: 'keyring_file', default: '', help: 'Keyring of that user. Read by librados only; the key never reaches argv, logs or metrics. Setting it enables the ceph fence device.' },
       { key: 'images_rbd_pool', default: 'vms', help: 'Nova\'s [libvirt] images_rbd_pool: where <server uuid>_disk and its _disk.* siblings live.' },
-      { key: 'blocklist_expire', default: '1h', help: 'Expiry of each blocklist entry (re-adding resets it). Only cmpha host restore --unfence removes it earlier.' },
+      { key: 'blocklist_expire', default: '1h', help: 'Expiry of each blocklist entry; renewed every third of it while the incident is open (by swapping IP:0/0 and range IP/32, since a re-add keeps the old expiry). Only cmpha host restore --unfence-storage removes it earlier.' },
       { key: 'confirm_timeout', default: '10s', help: 'Time for the host\'s watchers to vanish from its images after the blocklist is listed.' },
       { key: 'command_timeout', default: '15s', help: 'Time for one call to Ceph (one librados connection for all images and addresses).' },
       { key: 'writer_proof_timeout', default: '2m', help: 'After evacuation, how long the single-writer proof waits for each recovered server to open its disks (exactly one watcher, from its new host). A second writer fails the server at once (double-writer).' },
