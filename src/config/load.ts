@@ -116,7 +116,14 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     const fence = resolveFence(ctx, name, raw, fencing?.allow_unfenced_evacuation ?? false);
     const fenceLevels = fence ? resolveFenceLevels(ctx, name, raw, fence, fencing?.fence_levels, cephRaw?.keyring_file !== undefined || cephRaw?.sim_url !== undefined) : undefined;
     if (fence && fenceLevels) {
-      hosts[host] = { name: host, ...(raw.mgmt_ip ? { mgmtIp: raw.mgmt_ip } : {}), fence, fenceLevels, storageIps: raw.storage_ips };
+      hosts[host] = {
+        name: host,
+        ...(raw.mgmt_ip ? { mgmtIp: raw.mgmt_ip } : {}),
+        storageIps: storageIpsOf(raw),
+        ...(raw.tunnel_ip ? { tunnelIp: raw.tunnel_ip } : {}),
+        fence,
+        fenceLevels,
+      };
     }
   }
   let ceph: CephConfig | undefined;
@@ -183,7 +190,11 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     detector: {
       intervalMs: intervalMs!,
       heartbeatTimeoutMs: detector.heartbeat_timeout,
-      confirmRounds: detector.confirm_rounds,
+      probeIntervalMs: detector.probe_interval,
+      heartbeatIntervalMs: detector.heartbeat_interval,
+      heartbeatMarginMs: detector.heartbeat_margin,
+      minSilenceMs: detector.min_silence,
+      singleSignalSilenceMs: detector.single_signal_silence,
       instanceNetworks: detector.instance_networks,
       isolationAddresses: detector.isolation_addresses,
       maxDeadHosts: detector.max_dead_hosts,
@@ -359,7 +370,7 @@ function resolveFenceLevels(
   const missing = (d: FenceDeviceName): string | undefined => {
     if (d === 'ceph') {
       if (!cephConfigured) return 'ceph needs a [ceph] section with keyring_file';
-      if (raw.storage_ips.length === 0) return 'ceph needs storage_ips (the addresses this host\'s Ceph clients use)';
+      if (storageIpsOf(raw).length === 0) return 'ceph needs storage_ips (the addresses this host\'s Ceph clients use)';
       return undefined;
     }
     return fence.driver === d ? undefined : `${d} needs driver = ${d} (this host's driver is ${fence.driver})`;
@@ -570,4 +581,9 @@ function deepFreeze<T>(obj: T): T {
     Object.freeze(obj);
   }
   return obj;
+}
+
+/** `storage_ip` (one address) and `storage_ips` (a list) name the same thing: the host's storage-network addresses. */
+function storageIpsOf(raw: { storage_ip?: string; storage_ips: readonly string[] }): readonly string[] {
+  return [...new Set([...(raw.storage_ip ? [raw.storage_ip] : []), ...raw.storage_ips])];
 }

@@ -46,8 +46,18 @@ export interface CloudConfig {
 
 export interface DetectorConfig {
   readonly intervalMs: number;
+  /** Used by the last look before fencing (pipeline), not by the detector's verdict. */
   readonly heartbeatTimeoutMs: number;
-  readonly confirmRounds: number;
+  /** Suspects are probed (and their service re-read) this often between rounds. */
+  readonly probeIntervalMs: number;
+  /** Heartbeat period assumed until one is learned from updated_at (Nova's report_interval). */
+  readonly heartbeatIntervalMs: number;
+  /** Added to the heartbeat period before a missing heartbeat counts. */
+  readonly heartbeatMarginMs: number;
+  /** Every address silent at least this long (direct probes) before dead, when a host has two or more independent signals. */
+  readonly minSilenceMs: number;
+  /** The same for a host with a single independent signal (its management network only). */
+  readonly singleSignalSilenceMs: number;
   readonly instanceNetworks: readonly string[];
   readonly isolationAddresses: readonly string[];
   readonly maxDeadHosts: number;
@@ -102,6 +112,8 @@ export type FenceDeviceName = 'ipmi' | 'redfish' | 'noop' | 'ceph';
 export interface HostConfig {
   readonly name: string;
   readonly mgmtIp?: string;
+  /** Address on the tunnel network: independent evidence that the host lives. */
+  readonly tunnelIp?: string;
   readonly fence: FenceConfig;
   /**
    * Fence levels in order (Pacemaker's topology): the first level whose every device confirms fences the host.
@@ -109,7 +121,10 @@ export interface HostConfig {
    * Absent (older callers) means the BMC driver alone.
    */
   readonly fenceLevels?: readonly (readonly FenceDeviceName[])[];
-  /** Addresses the host's Ceph clients use (its storage network); blocklisted by the ceph device. */
+  /**
+   * Addresses on the storage network (`storage_ip` / `storage_ips`): pinged as independent evidence that the host
+   * lives, blocklisted by the ceph device, and the addresses whose watchers prove a single writer.
+   */
   readonly storageIps?: readonly string[];
 }
 

@@ -9,6 +9,7 @@ export type NotificationEventType =
   | 'fence-breached'
   | 'storm-brake'
   | 'controller-isolated'
+  | 'detector-stalled'
   | 'incident-resolved'
   | 'incident-partial'
   | 'incident-failed'
