@@ -1,7 +1,8 @@
 import { ipmiKeys } from '../fencing/ipmi-keys.js';
 import { redfishKeys } from '../fencing/redfish-keys.js';
 import { defineSection, key, secretKey, type Decls, type Typed } from './declare.js';
-import { oneOf, optionalInteger, optionalIp, text } from './fields.js';
+import { fenceLevelsField } from './fence-levels-field.js';
+import { ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
 
 /** Keys every host has, whatever its fencing driver. */
 const commonHostKeys = {
@@ -9,12 +10,14 @@ const commonHostKeys = {
   port: key('port', optionalInteger(1, 65535), 'BMC port.', { default: '623 (ipmi), 443/80 (redfish)' }),
   username: key('username', text(), 'BMC user.', { example: 'admin' }),
   password: secretKey('password', 'BMC password. Prefer password_file, a file holding it. Reaches ipmitool only through its environment.', { example: 'CHANGE_ME' }),
+  fenceLevels: key('fence_levels', fenceLevelsField(), 'This host\'s fence levels, e.g. ipmi | ceph or redfish, ceph | ceph; every device named must exist for the host.', { default: '([fencing] fence_levels)' }),
 } as const;
 
 /** Keys that name one machine: only in `[host:NAME]`, never shared through defaults or patterns. */
 const perHostKeys = {
   mgmtIp: key('mgmt_ip', optionalIp(), 'Management IP to ping (default: the hypervisor\'s host_ip). IP literal only.', { example: '192.0.2.11' }),
-  storageIp: key('storage_ip', optionalIp(), 'The host\'s address on the storage network, pinged as independent evidence: if it answers the host is not dead. IP literal only.', { example: '192.0.2.51' }),
+  storageIp: key('storage_ip', optionalIp(), 'One address on the storage network; the same as a one-element storage_ips (both may be given, they add up).', { example: '192.0.2.51' }),
+  storageIps: key('storage_ips', ipList(), 'Comma-separated IP literals of the host on its storage network, the addresses its Ceph clients use: pinged as independent evidence (if one answers the host is not dead), blocklisted by the ceph device, and whose watchers prove a single writer.'),
   tunnelIp: key('tunnel_ip', optionalIp(), 'The host\'s address on the tunnel (overlay) network, the same kind of evidence. IP literal only.', { example: '192.0.2.91' }),
   address: key('address', text(), 'BMC address: an IP literal, or for ipmi also a DNS name, resolved once at start (and by `cmpha doctor`) so a fence never waits on DNS.', { example: '192.0.2.111' }),
 } as const;
@@ -52,7 +55,7 @@ function nest(flat: Flat): RawHostSection {
 
 export const hostSectionDecl = defineSection(
   'host:NAME',
-  'One section per compute host (NAME = the nova-compute service host). A host without fencing is never evacuated. Keys shared by many hosts go in [host_defaults] or in pattern sections such as [host:compute-*] (shell wildcards * and ?); a host takes, lowest first: [host_defaults], each matching pattern section in file order, its own section. Pattern sections do not declare hosts; mgmt_ip, storage_ip, tunnel_ip and address are per host only.',
+  'One section per compute host (NAME = the nova-compute service host). A host without fencing is never evacuated. Keys shared by many hosts go in [host_defaults] or in pattern sections such as [host:compute-*] (shell wildcards * and ?); a host takes, lowest first: [host_defaults], each matching pattern section in file order, its own section. Pattern sections do not declare hosts; mgmt_ip, storage_ip(s), tunnel_ip and address are per host only.',
   hostDecls,
   { finish: nest },
 );

@@ -2,18 +2,19 @@ import type { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { configFiles, plain, readConfigSources, type ConfigLocation, type RawSection } from './config-files.js';
-import { readSecret, sectionKeys, type Decls } from './declare.js';
+import { existsSync } from 'node:fs';
+import { readSecret, sectionKeys, type Decls, type Typed } from './declare.js';
 import { hostDefaultsSection } from './host-schema.js';
 import { notifierSectionDecl } from './notifier-schema.js';
 import { resolveCloud } from './resolve-cloud.js';
 import { HOST_DEFAULTS, resolveHosts } from './resolve-hosts.js';
 import {
-  cloudSection, defaultSection, detectorSection, escalationSection, evacuationSection, fencingSection, FIXED_SECTIONS,
+  cephSection, cloudSection, defaultSection, detectorSection, escalationSection, evacuationSection, fencingSection, FIXED_SECTIONS,
   legacySection, loggingSection, metricsSection, redisSection,
 } from './schema.js';
 import { Secret } from './secret.js';
 import { didYouMean } from './suggest.js';
-import type { Config, NotifierConfig } from './types.js';
+import type { CephConfig, Config, NotifierConfig } from './types.js';
 
 export { ConfigError, formatIssue, type ConfigIssue } from './config-error.js';
 export { DEFAULT_CONFIG_PATH } from './config-files.js';
@@ -64,6 +65,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const cloudRaw = ctx.section(cloudSection.name, undefined, cloudSection.schema, cloudSection.decls);
   const detector = ctx.section(detectorSection.name, undefined, detectorSection.schema, detectorSection.decls);
   const fencing = ctx.section(fencingSection.name, undefined, fencingSection.schema, fencingSection.decls);
+  const cephRaw = ctx.section(cephSection.name, undefined, cephSection.schema, cephSection.decls);
   const evacuation = ctx.section(evacuationSection.name, undefined, evacuationSection.schema, evacuationSection.decls);
   const redis = ctx.section(redisSection.name, undefined, redisSection.schema, redisSection.decls);
   const metrics = ctx.section(metricsSection.name, undefined, metricsSection.schema, metricsSection.decls);
@@ -80,7 +82,12 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     else intervalMs = ms;
   }
 
-  const hosts = resolveHosts(ctx, sources.sections, fencing?.allowUnfencedEvacuation ?? false, (section, message) => opts.onWarning?.(ctx.located(section, undefined, message)));
+  const ceph = cephRaw ? resolveCeph(ctx, cephRaw, ctx.raw('ceph')) : undefined;
+  const hosts = resolveHosts(ctx, sources.sections, {
+    allowUnfenced: fencing?.allowUnfencedEvacuation ?? false,
+    ...(fencing?.fenceLevels ? { fenceLevels: fencing.fenceLevels } : {}),
+    cephConfigured: cephRaw?.keyringFile !== undefined || cephRaw?.simUrl !== undefined,
+  }, (section, message) => opts.onWarning?.(ctx.located(section, undefined, message)));
 
   const notifiers: NotifierConfig[] = [];
   for (const name of names) {
@@ -115,6 +122,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     detector: { ...detector, intervalMs: intervalMs! },
     fencing,
     hosts,
+    ...(ceph ? { ceph } : {}),
     evacuation,
     notifiers: notifiers.length > 0 ? notifiers : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
     escalation,
@@ -125,6 +133,24 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const later = (opts.checks ?? []).flatMap((check) => check(config));
   if (later.length > 0) throw new ConfigError(later.map((i) => ctx.located(i.section, i.key, i.message)));
   return deepFreeze(config);
+}
+
+/** [ceph]: the storage fence when it names a keyring (or the simulator); a [ceph] without one is refused. */
+function resolveCeph(ctx: Ctx, c: Typed<typeof cephSection.decls>, written: Record<string, unknown>): CephConfig | undefined {
+  const common = {
+    user: c.user, imagesRbdPool: c.imagesRbdPool, blocklistExpireS: c.blocklistExpireS, confirmTimeoutMs: c.confirmTimeoutMs,
+    commandTimeoutMs: c.commandTimeoutMs, writerProofTimeoutMs: c.writerProofTimeoutMs, python: c.python,
+  };
+  if (c.simUrl !== undefined) return { ...common, keyringFile: '', simUrl: c.simUrl };
+  if (c.keyringFile !== undefined) {
+    if (c.conf === undefined && c.monHost === undefined) ctx.issue('ceph', 'mon_host', 'mon_host or conf is required with keyring_file');
+    if (c.conf !== undefined && !existsSync(c.conf)) ctx.issue('ceph', 'conf', `${c.conf} does not exist`);
+    // The keyring is read by librados alone; here only that it is there.
+    if (!existsSync(c.keyringFile)) ctx.issue('ceph', 'keyring_file', `${c.keyringFile} does not exist`);
+    return { ...common, keyringFile: c.keyringFile, ...(c.conf ? { conf: c.conf } : {}), ...(c.monHost ? { monHost: c.monHost } : {}) };
+  }
+  if (Object.keys(written).length > 0) ctx.issue('ceph', 'keyring_file', 'is required: without it there is no storage fence');
+  return undefined;
 }
 
 /** " (it belongs in [detector])" when a key of another section was put where it is not read. */
@@ -174,7 +200,8 @@ class Ctx {
    * it: report it once, where it was written, not once per host.
    */
   private push(issue: ConfigIssue): void {
-    if (issue.line !== undefined && issue.key !== undefined && this.issues.some((i) => i.file === issue.file && i.line === issue.line && i.key === issue.key)) return;
+    const base = (m: string) => m.replace(/ \(set in \[[^\]]+\]\)$/, '');
+    if (issue.line !== undefined && this.issues.some((i) => i.file === issue.file && i.line === issue.line && i.key === issue.key && base(i.message) === base(issue.message))) return;
     this.issues.push(issue);
   }
 

@@ -38,7 +38,7 @@ function keyDocs(decls: Decls): KeyDoc[] {
   });
 }
 
-const ORDER = ['cloud', 'ser', 'DEFAULT', 'detector', 'fencing', 'host_defaults', 'host:NAME', 'evacuation', 'notifier:NAME', 'escalation', 'redis', 'metrics', 'logging'];
+const ORDER = ['cloud', 'ser', 'DEFAULT', 'detector', 'fencing', 'ceph', 'host_defaults', 'host:NAME', 'evacuation', 'notifier:NAME', 'escalation', 'redis', 'metrics', 'logging'];
 
 export const CONFIG_REFERENCE: readonly SectionDoc[] = [
   ...FIXED_SECTIONS.map((s) => ({ section: s.name, help: s.help, keys: keyDocs(s.decls) })),

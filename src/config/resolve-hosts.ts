@@ -1,6 +1,7 @@
 import type { RawSection, RawValue } from './config-files.js';
 import { iniKeys, type Decls } from './declare.js';
 import { hostDefaultsSection, hostSectionDecl, sharedHostDecls, type RawHostSection } from './host-schema.js';
+import type { FenceDeviceName } from './fence-levels-field.js';
 import type { FenceConfig, HostConfig } from './types.js';
 
 /** What the host resolution needs from the loader: where to report, and how to parse with locations. */
@@ -40,10 +41,19 @@ function layer(layers: readonly RawSection[], secrets: readonly string[]): Map<s
  * Builds every `[host:NAME]` from [host_defaults], the pattern sections that match it (in file order) and its
  * own section. Pattern sections declare no host; addresses (mgmt_ip, storage_ip, tunnel_ip, address) are per host.
  */
-export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, RawSection>, allowUnfenced: boolean, warn: (section: string, message: string) => void): Record<string, HostConfig> {
+export interface HostFencingDefaults {
+  readonly allowUnfenced: boolean;
+  /** [fencing] fence_levels. */
+  readonly fenceLevels?: readonly (readonly FenceDeviceName[])[];
+  readonly cephConfigured: boolean;
+}
+
+export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, RawSection>, fencing: HostFencingDefaults, warn: (section: string, message: string) => void): Record<string, HostConfig> {
   const secrets = Object.values(sharedHostDecls).filter((d) => d.kind === 'secret').map((d) => d.ini);
   const sharedKeys = new Set(Object.values(sharedHostDecls).flatMap(iniKeys));
   const defaults = sections.get(HOST_DEFAULTS) ?? new Map<string, RawValue>();
+  // Per-machine keys in a shared section are reported as such, not once more as unknown keys.
+  const shareable = (values: RawSection): RawSection => new Map([...values].filter(([k]) => sharedKeys.has(k) || hostSectionDecl.object.shape[k] === undefined));
   const patterns: [string, RawSection][] = [];
   const names: string[] = [];
   for (const [section, values] of sections) {
@@ -55,7 +65,7 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
         if (!sharedKeys.has(key) && hostSectionDecl.object.shape[key] !== undefined) ctx.issue(section, key, `names one machine: set it in each [host:NAME], not in a pattern section`);
       }
       // Reported with its own line; checked against the shared keys.
-      ctx.parse(section, values, hostDefaultsSection.schema, sharedHostDecls);
+      ctx.parse(section, shareable(values), hostDefaultsSection.schema, sharedHostDecls);
       patterns.push([name, values]);
     } else {
       names.push(name);
@@ -65,7 +75,7 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
     if (!sharedKeys.has(key) && hostSectionDecl.object.shape[key] !== undefined) ctx.issue(HOST_DEFAULTS, key, 'names one machine: set it in each [host:NAME]');
   }
   // Checked on its own first, so a bad shared value is reported once, at its line, not once per host.
-  ctx.parse(HOST_DEFAULTS, defaults, hostDefaultsSection.schema, sharedHostDecls);
+  ctx.parse(HOST_DEFAULTS, shareable(defaults), hostDefaultsSection.schema, sharedHostDecls);
   const hosts: Record<string, HostConfig> = {};
   for (const name of names) {
     const section = `host:${name}`;
@@ -73,14 +83,16 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
     const merged = layer([defaults, ...matching, sections.get(section)!], secrets);
     const raw = ctx.parse(section, merged, hostSectionDecl.schema, hostSectionDecl.decls);
     if (!raw) continue;
-    const fence = resolveFence(ctx, section, raw, allowUnfenced);
-    if (fence) {
+    const fence = resolveFence(ctx, section, raw, fencing.allowUnfenced);
+    const fenceLevels = fence ? resolveFenceLevels(ctx, section, raw, fence, fencing) : undefined;
+    if (fence && fenceLevels) {
       hosts[name] = {
         name,
         ...(raw.mgmtIp ? { mgmtIp: raw.mgmtIp } : {}),
-        ...(raw.storageIp ? { storageIp: raw.storageIp } : {}),
+        storageIps: storageIpsOf(raw),
         ...(raw.tunnelIp ? { tunnelIp: raw.tunnelIp } : {}),
         fence,
+        fenceLevels,
       };
     }
   }
@@ -113,4 +125,37 @@ function resolveFence(ctx: HostContext, section: string, raw: RawHostSection, al
       return { driver: 'redfish', ...common, port: raw.port ?? (raw.redfish.scheme === 'https' ? 443 : 80), redfish: raw.redfish };
     }
   }
+}
+
+/** `storage_ip` (one address) and `storage_ips` (a list) name the same thing: the host's storage-network addresses. */
+function storageIpsOf(raw: RawHostSection): readonly string[] {
+  return [...new Set([...(raw.storageIp ? [raw.storageIp] : []), ...raw.storageIps])];
+}
+
+/**
+ * The host's levels: its own `fence_levels` strictly (every device must exist for it), else the [fencing]
+ * default with the levels this host cannot use dropped (a default shared by hosts with and without Ceph),
+ * else its BMC driver alone. Empty = the host cannot be fenced.
+ */
+function resolveFenceLevels(ctx: HostContext, section: string, raw: RawHostSection, fence: FenceConfig, fencing: HostFencingDefaults): (readonly FenceDeviceName[])[] | undefined {
+  const missing = (d: FenceDeviceName): string | undefined => {
+    if (d === 'ceph') {
+      if (!fencing.cephConfigured) return 'ceph needs a [ceph] section with keyring_file';
+      if (storageIpsOf(raw).length === 0) return 'ceph needs storage_ips (the addresses this host\'s Ceph clients use)';
+      return undefined;
+    }
+    return fence.driver === d ? undefined : `${d} needs driver = ${d} (this host's driver is ${fence.driver})`;
+  };
+  if (raw.fenceLevels) {
+    let ok = true;
+    for (const [i, level] of raw.fenceLevels.entries()) {
+      for (const d of level) {
+        const why = missing(d);
+        if (why) { ctx.issue(section, 'fence_levels', `level ${i + 1}: ${why}`); ok = false; }
+      }
+    }
+    return ok ? raw.fenceLevels : undefined;
+  }
+  if (fencing.fenceLevels) return fencing.fenceLevels.filter((level) => level.every((d) => missing(d) === undefined));
+  return fence.driver === 'none' ? [] : [[fence.driver]];
 }

@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { defineSection, fieldDefaults, key, secretKey, type SectionDecl, type Decls } from './declare.js';
+import { fenceLevelsField } from './fence-levels-field.js';
 import { hostDefaultsSection } from './host-schema.js';
 import type { Secret } from './secret.js';
 import { bool, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
@@ -118,6 +119,25 @@ export const fencingSection = defineSection(
     allowUnfencedEvacuation: key('allow_unfenced_evacuation', bool(false), 'Allow driver = noop (labs only): evacuate without power-off. Every incident then says nothing was fenced.'),
     ipmitoolPath: key('ipmitool_path', text('ipmitool'), 'ipmitool binary.'),
     attempts: key('attempts', integer(3, 1, 10), 'Power-off attempts before the fence fails.'),
+    fenceLevels: key('fence_levels', fenceLevelsField(), 'Default fence levels for every host without its own (Pacemaker\'s topology): levels separated by |, tried in order; devices of one level separated by , and all must confirm; the first level that confirms fences the host. Devices: ipmi, redfish, noop (the host\'s BMC driver) and ceph (storage blocklist). A level a host cannot use (no such driver, no storage_ips) is left out for that host. Unset: each host\'s BMC driver alone. On a host with storage_ips the Ceph fence also runs after any power-off level; its failure then only warns.', { example: 'ipmi | ceph' }),
+  },
+);
+
+export const cephSection = defineSection(
+  'ceph',
+  'The storage fence: a whole-IP blocklist (IP:0/0) of a host\'s storage addresses on this Ceph cluster, confirmed from the osdmap and from the watchers of its servers\' RBD images. Give the cephx user only mon \'allow r, allow command "osd blocklist"\' osd \'profile rbd-read-only pool=vms\' (one profile per pool). Needs python3-rados and python3-rbd.',
+  {
+    conf: key('conf', text(), 'A ceph.conf to read (for mon_host and the like).'),
+    monHost: key('mon_host', text(), 'Monitor addresses, as in ceph.conf (IP literals); overrides conf.'),
+    user: key('user', text('cmpha').transform((u) => u.replace(/^client\./, '')), 'cephx user id (client. is optional).', { default: 'cmpha' }),
+    keyringFile: key('keyring_file', text(), 'Keyring of that user. Read by librados only; the key never reaches argv, logs or metrics. Setting it enables the ceph fence device.'),
+    imagesRbdPool: key('images_rbd_pool', text('vms'), 'Nova\'s [libvirt] images_rbd_pool: where <server uuid>_disk and its _disk.* siblings live.'),
+    blocklistExpireS: key('blocklist_expire', duration('1h', { min: '1m' }).transform((ms) => Math.round(ms / 1000)), 'Expiry of each blocklist entry; renewed every third of it while the incident is open (by swapping IP:0/0 and range IP/32, since a re-add keeps the old expiry). Only cmpha host restore --unfence-storage removes it earlier.', { default: '1h' }),
+    confirmTimeoutMs: key('confirm_timeout', duration('10s', { min: '1s' }), 'Time for the host\'s watchers to vanish from its images after the blocklist is listed.'),
+    commandTimeoutMs: key('command_timeout', duration('15s', { min: '2s' }), 'Time for one call to Ceph (one librados connection for all images and addresses).'),
+    writerProofTimeoutMs: key('writer_proof_timeout', duration('2m', { min: '1s' }), 'After evacuation, how long the single-writer proof waits for each recovered server to open its disks (exactly one watcher, from its new host). A second writer fails the server at once (double-writer).'),
+    python: key('python', text('/usr/bin/python3'), 'The python3 that has python3-rados and python3-rbd.'),
+    simUrl: key('sim_url', text(), 'Control URL of the cloud simulator, whose simulated Ceph then stands in for the cluster (demo and tests only; no keyring needed).'),
   },
 );
 
@@ -272,7 +292,7 @@ export const escalationSection = defineSection(
 );
 
 /** The sections with fixed names, in the order the reference shows them. */
-export const FIXED_SECTIONS = [defaultSection, cloudSection, legacySection, detectorSection, fencingSection, evacuationSection, redisSection, metricsSection, loggingSection, escalationSection] as const;
+export const FIXED_SECTIONS = [defaultSection, cloudSection, legacySection, detectorSection, fencingSection, cephSection, evacuationSection, redisSection, metricsSection, loggingSection, escalationSection] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnySection = SectionDecl<Decls, any>;
