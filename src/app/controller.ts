@@ -57,7 +57,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
     ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
   });
   connection.on('error', (err) => logger.warn({ err: errorMessage(err) }, 'redis connection error'));
-  const { nova, identity, placement } = createOpenStack(config.cloud, { logger });
+  const { nova, identity, placement, neutron } = createOpenStack(config.cloud, { logger });
 
   const countDeliveries = (records: readonly DeliveryRecord[]) => {
     for (const r of records) if (!r.skipped) metrics.notifications.inc({ channel: r.channel, result: r.ok ? 'sent' : 'failed' });
@@ -79,7 +79,8 @@ export async function startController(config: Config, opts: ControllerOptions): 
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
   const recovery = await startRecoveryWorker(config, {
-    logger, connection, nova, placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    logger, connection, nova, placement, neutron, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    probe: (ips, signal) => prober.probe(ips, signal),
     isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
   });
 

@@ -194,6 +194,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       spareCount: evacuation.spare_count,
       disabledReasonPrefix: evacuation.disabled_reason_prefix!,
       sharedStorage: evacuation.shared_storage,
+      verifyNetwork: evacuation.verify_network,
+      networkTimeoutMs: evacuation.network_timeout,
     },
     notifiers: notifiers.length > 0 ? notifiers : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
     escalation: {

@@ -91,6 +91,8 @@ export const evacuationSection = z
     spare_count: integer(1, 0, 100),
     disabled_reason_prefix: text('cmpha'),
     shared_storage: bool(false),
+    verify_network: bool(true),
+    network_timeout: duration('120s', { min: '1s' }),
   })
   .strict();
 

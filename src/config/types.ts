@@ -127,6 +127,12 @@ export interface EvacuationConfig {
   readonly disabledReasonPrefix: string;
   /** Instance directories are on shared storage (Ceph, NFS): an evacuated image-backed server keeps its disk. Set by load.ts; absent means false. */
   readonly sharedStorage?: boolean;
+  /**
+   * After a server runs ACTIVE on its new host: its Neutron ports must be bound there and ACTIVE, and its
+   * addresses that answered before the failure must answer again within networkTimeoutMs. Absent means true.
+   */
+  readonly verifyNetwork?: boolean;
+  readonly networkTimeoutMs?: number;
 }
 
 export interface NotifierConfig {

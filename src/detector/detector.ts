@@ -15,7 +15,7 @@ import { LeaderLease } from './leader-lease.js';
 import { MgmtAddressBook } from './mgmt-addresses.js';
 import { StormBrakeStore } from './storm-brake-store.js';
 import type {
-  Detector, DetectorMetrics, HostAction, HostReport, HostState, IncidentOpener, InstanceAddressEvidence, MgmtResult, Prober,
+  Detector, DetectorMetrics, HostAction, HostEvidence, HostReport, HostState, IncidentOpener, InstanceAddressEvidence, MgmtResult, Prober,
   ProbeResult, RoundReport, StormBrakeReport,
 } from './types.js';
 
@@ -168,6 +168,7 @@ export function createDetector(deps: DetectorDeps): Detector {
     try {
       const { created } = await deps.incidents.open({
         id, host: host.host, failureStartedAt: host.evidence.suspectSince ?? host.evidence.at, evidence: host.evidence,
+        ...lastSignOfLife(host.evidence),
       });
       log.warn({ host: host.host, incidentId: id, created }, created ? 'incident opened' : 'incident already exists');
       return { action: created ? 'open-incident' : 'incident-exists', incidentId: id };
@@ -270,6 +271,7 @@ export function createDetector(deps: DetectorDeps): Detector {
             addresses: l.addresses.map((a): InstanceAddressEvidence => ({
               ...a,
               baseline: baseline.isBaseline(a.ip),
+              lastAnsweredAt: baseline.lastAnsweredAt(a.ip),
               result: second.error ? 'probe-failed' : (second.results.get(a.ip) ?? 'unknown'),
             })),
           };
@@ -418,4 +420,10 @@ export function createDetector(deps: DetectorDeps): Detector {
       }
     },
   };
+}
+
+/** The host's last sign of life: its management IP or one of its instance addresses answering, whichever was later. */
+export function lastSignOfLife(e: HostEvidence): { lastAliveAt?: number } {
+  const seen = [e.mgmt.lastAliveAt, ...e.instances.addresses.map((a) => a.lastAnsweredAt ?? null)].filter((t): t is number => t !== null);
+  return seen.length > 0 ? { lastAliveAt: Math.max(...seen) } : {};
 }

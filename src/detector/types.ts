@@ -56,6 +56,8 @@ export interface InstanceAddressEvidence {
   readonly network: string;
   /** Answered while its host was healthy: only such addresses can testify by silence. */
   readonly baseline: boolean;
+  /** When it last answered while its host was healthy (epoch ms); null when never. */
+  readonly lastAnsweredAt?: number | null;
   readonly result: ProbeResult | 'probe-failed';
 }
 

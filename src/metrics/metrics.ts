@@ -23,6 +23,8 @@ const FENCE_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300];
 /** Seconds per instance: Nova evacuation on shared storage is a rebuild, typically 10 s to a few minutes. */
 const EVACUATION_BUCKETS = [5, 10, 20, 30, 60, 120, 180, 300, 600, 900];
 /** Seconds from detection to the last instance verified; the user-facing recovery time, up to ~30 min. */
+/** Users feel seconds: finer at the low end than the failover buckets. */
+const DOWNTIME_BUCKETS = [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800];
 const FAILOVER_BUCKETS = [30, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800];
 
 export interface Metrics {
@@ -47,6 +49,7 @@ export interface Metrics {
   readonly evacuations: Counter<'result'>;
   readonly evacuationDuration: Histogram;
   readonly failoverDuration: Histogram;
+  readonly instanceDowntime: Histogram;
   readonly notifications: Counter<'channel' | 'result'>;
   readonly stormBrakeActive: Gauge;
   readonly controllerIsolated: Gauge;
@@ -124,6 +127,11 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
     failoverDuration: new Histogram({
       name: 'cmpha_failover_duration_seconds', help: 'Time from host failure detection to its last instance verified.',
       buckets: FAILOVER_BUCKETS, registers,
+    }),
+    instanceDowntime: new Histogram({
+      name: 'cmpha_instance_downtime_seconds',
+      help: 'Per evacuated instance: from its last sign of life before the failure to its first answer on the new host.',
+      buckets: DOWNTIME_BUCKETS, registers,
     }),
     notifications: new Counter({
       name: 'cmpha_notifications_total', help: 'Notifications, by notifier channel and result.',

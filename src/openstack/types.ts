@@ -107,6 +107,27 @@ export interface NovaApi {
   listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts?: CallOptions): Promise<Migration[]>;
 }
 
+/** A Neutron port as cmpha reads it. */
+export interface Port {
+  readonly id: string;
+  readonly deviceId: string;
+  readonly networkId: string;
+  /** ACTIVE once the L2 agent on the bound host has wired it; DOWN otherwise. */
+  readonly status: string;
+  /** `binding:host_id`: the host the port is bound to ('' = unbound); null when the token may not read bindings. */
+  readonly hostId: string | null;
+  /** `binding:vif_type`: `binding_failed` when no mechanism driver could bind the port on that host. */
+  readonly vifType: string | null;
+  readonly fixedIps: readonly string[];
+  readonly securityGroups: readonly string[];
+}
+
+/** The Neutron calls cmpha makes. */
+export interface NeutronApi {
+  /** The ports of one server: `GET /v2.0/ports?device_id=…`. */
+  listPorts(deviceId: string, opts?: CallOptions): Promise<Port[]>;
+}
+
 export interface KeystoneUser {
   readonly id: string;
   readonly name: string;

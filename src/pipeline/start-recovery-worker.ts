@@ -52,12 +52,13 @@ export async function startRecoveryWorker(
   const own = opts.nova ? null : createOpenStack(config.cloud, { logger: opts.logger });
   const nova = opts.nova ?? own!.nova;
   const placement = opts.placement ?? own?.placement;
+  const neutron = opts.neutron ?? own?.neutron;
   const notifier = opts.notifier ?? createNotificationService({
     notifiers: config.notifiers, escalation: config.escalation, redis: connection, keyPrefix: config.redis.prefix, logger: opts.logger,
   });
   const recovery = createRecovery({
     ...opts,
-    config, connection, nova, ...(placement ? { placement } : {}), notifier, logger: opts.logger,
+    config, connection, nova, ...(placement ? { placement } : {}), ...(neutron ? { neutron } : {}), notifier, logger: opts.logger,
     fenceDriverFor: opts.fenceDriverFor ?? fenceDriversFromConfig(config, opts.logger),
     isHostAlive: opts.isHostAlive ?? novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, opts.clock ?? systemClock),
   });

@@ -84,6 +84,8 @@ const HOST_ACTIONS: Record<string, (w: World, h: SimHost) => void> = {
   'mgmt-link/up': (w, h) => w.setMgmtLink(h, 'up'),
   'instance-link/down': (w, h) => w.setInstanceLink(h, 'down'),
   'instance-link/up': (w, h) => w.setInstanceLink(h, 'up'),
+  'port-binding/fail': (w, h) => w.setPortBindingFails(h, true),
+  'port-binding/ok': (w, h) => w.setPortBindingFails(h, false),
 };
 
 const BMC_MODES: readonly BmcMode[] = ['ok', 'error', 'stuck-on', 'unreachable'];
@@ -109,6 +111,7 @@ export class Control {
       novaCompute: w.novaComputeRunning(h) ? 'running' : 'stopped',
       mgmtLink: h.mgmtLink,
       instanceLink: h.instanceLink,
+      portBinding: h.portBindingFails ? 'fails' : 'ok',
       service: {
         state: w.serviceUp(h) ? 'up' : 'down',
         status: h.disabled ? 'disabled' : 'enabled',

@@ -120,7 +120,7 @@ export class NetnsManager {
   private desired(h: SimHost): NsState {
     const addrs = new Set<string>();
     if (h.mgmtLink === 'up') addrs.add(h.mgmtIp);
-    if (h.instanceLink === 'up') {
+    if (h.instanceLink === 'up' && !h.portBindingFails) {
       for (const id of h.servers) {
         const s = this.world.servers.get(id);
         if (!s || s.vmState !== 'active' || s.powerState !== 1) continue;

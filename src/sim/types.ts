@@ -36,6 +36,11 @@ export interface SimHost {
   novaComputeStartedAt: number | null;
   mgmtLink: LinkState;
   instanceLink: LinkState;
+  /**
+   * Fault: Neutron cannot bind ports to this host (its L2 agent is dead or misconfigured). Ports of servers
+   * placed here read `binding:vif_type` = `binding_failed`, status DOWN, and their addresses do not answer.
+   */
+  portBindingFails: boolean;
   disabled: boolean;
   disabledReason: string | null;
   forcedDown: boolean;

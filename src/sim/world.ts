@@ -315,6 +315,12 @@ export class World extends EventEmitter<WorldEvents> {
     this.emit('host', h);
   }
 
+  setPortBindingFails(h: SimHost, fails: boolean): void {
+    if (h.portBindingFails === fails) return;
+    h.portBindingFails = fails;
+    this.emit('host', h);
+  }
+
   setBmcMode(h: SimHost, mode: BmcMode): void {
     h.bmc.mode = mode;
   }
@@ -720,7 +726,7 @@ export class World extends EventEmitter<WorldEvents> {
     const s = owner.server;
     if (!s.host || s.vmState !== 'active' || s.powerState !== 1) return false;
     const h = this.hosts.get(s.host);
-    return !!h && h.power === 'on' && !h.hung && h.instanceLink === 'up';
+    return !!h && h.power === 'on' && !h.hung && h.instanceLink === 'up' && !h.portBindingFails;
   }
 
   /** The provider addresses that should answer on a host, as the netns layer must lay them out. */
@@ -728,7 +734,7 @@ export class World extends EventEmitter<WorldEvents> {
     const out: string[] = [];
     if (h.power !== 'on' || h.hung) return out;
     if (h.mgmtLink === 'up') out.push(h.mgmtIp);
-    if (h.instanceLink === 'up') {
+    if (h.instanceLink === 'up' && !h.portBindingFails) {
       for (const id of h.servers) {
         const s = this.servers.get(id);
         if (!s || s.vmState !== 'active' || s.powerState !== 1) continue;
