@@ -35,7 +35,7 @@ export function judge(server: Server, source: string, latestMigrationStatus: str
 export async function verifyServer(d: StepContext, serverId: string): Promise<InstanceEntry> {
   const incident = await d.store.require(d.incidentId);
   const signal = d.signal;
-  let entry = await d.store.getInstance(incident.id, serverId);
+  const entry = await d.store.getInstance(incident.id, serverId);
   if (!entry) throw new Error(`incident ${incident.id} has no entry for server ${serverId}`);
   if (isFinalInstanceState(entry.state)) return entry;
   const started = entry.acceptedAt ?? entry.requestedAt ?? d.clock.now();
