@@ -17,6 +17,7 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
+import { createAgentRemediator } from '../remediation/agent-remediator.js';
 import { mgmtLivenessCheck } from './mgmt-liveness.js';
 
 export interface ControllerOptions {
@@ -84,10 +85,11 @@ export async function startController(config: Config, opts: ControllerOptions): 
     isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
   });
 
+  const healer = createAgentRemediator({ config, nova, notifier, logger });
   let last: RoundReport | null = null;
   let lastError: string | null = null;
   const detector = createDetector({
-    config, nova, prober, redis: connection, incidents: recovery.opener, notifier, metrics, logger,
+    config, nova, prober, redis: connection, incidents: recovery.opener, notifier, healer, metrics, logger,
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound(report, error) {
       if (report) {
@@ -163,6 +165,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
       clearInterval(readyTimer);
       clearInterval(bmcTimer);
       await detector.stop();
+      await healer.stop();
       await recovery.stop();
       await baseNotifier.stop();
       await metricsServer?.close();

@@ -20,6 +20,7 @@ export const hostSection = z
     redfish_auth: oneOf(['basic', 'session'], 'basic'),
     redfish_cacert: text(),
     redfish_insecure: bool(false),
+    agent_command: text(),
   })
   .strict();
 export type RawHostSection = z.output<typeof hostSection>;

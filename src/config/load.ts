@@ -9,6 +9,7 @@ import { parseIni, type ParsedIni } from './ini-file.js';
 import { hostSection } from './host-schema.js';
 import { notifierSection } from './notifier-schema.js';
 import { SECTIONS, cloudSection, legacySection } from './schema.js';
+import { parseCommandTemplate } from '../shared/command-template.js';
 import { Secret } from './secret.js';
 import type { CloudAuth, CloudConfig, Config, FenceConfig, HostConfig, NotifierConfig } from './types.js';
 
@@ -94,6 +95,16 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const metrics = ctx.section('metrics', SECTIONS.metrics);
   const logging = ctx.section('logging', SECTIONS.logging);
   const escalation = ctx.section('escalation', SECTIONS.escalation);
+  const remediation = ctx.section('remediation', SECTIONS.remediation);
+  const template = (section: string, value: string | undefined): readonly string[] | undefined => {
+    if (value === undefined) return undefined;
+    try {
+      return parseCommandTemplate(value, `[${section}] agent_command`);
+    } catch (err) {
+      ctx.issue(section, 'agent_command', err instanceof Error ? err.message.replace(/^\[[^\]]*\] agent_command: /, '') : String(err));
+      return undefined;
+    }
+  };
 
   const cloud = cloudRaw && legacy ? resolveCloud(ctx, cloudRaw, legacy, env, opts.cwd ?? process.cwd()) : undefined;
 
@@ -113,7 +124,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     if (!raw) continue;
     if (host === '') { ctx.issue(name, undefined, 'host name missing after "host:"'); continue; }
     const fence = resolveFence(ctx, name, raw, fencing?.allow_unfenced_evacuation ?? false);
-    if (fence) hosts[host] = { name: host, ...(raw.mgmt_ip ? { mgmtIp: raw.mgmt_ip } : {}), fence };
+    const agentCommand = template(name, raw.agent_command);
+    if (fence) hosts[host] = { name: host, ...(raw.mgmt_ip ? { mgmtIp: raw.mgmt_ip } : {}), fence, ...(agentCommand ? { agentCommand } : {}) };
   }
 
   const notifiers: NotifierConfig[] = [];
@@ -144,10 +156,12 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     else requireMetadata = { key: m[1]!.trim(), value: m[2]!.trim() };
   }
 
+  const globalAgentCommand = template('remediation', remediation?.agent_command);
+
   let redisPassword: Secret | undefined;
   if (redis) redisPassword = ctx.secret('redis', 'password', redis.password, redis.password_file);
 
-  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !metrics || !logging || !escalation) {
+  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !metrics || !logging || !escalation || !remediation) {
     throw new ConfigError(issues.length > 0 ? issues : [{ file: fileName, message: 'invalid configuration' }]);
   }
 
@@ -215,6 +229,13 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     },
     metrics: { enabled: metrics.enabled, listen: metrics.listen },
     logging: { level: logging.level, format: logging.format },
+    remediation: {
+      ...(globalAgentCommand ? { agentCommand: globalAgentCommand } : {}),
+      timeoutMs: remediation.timeout,
+      tries: remediation.tries,
+      retryDelayMs: remediation.retry_delay,
+      heartbeatWaitMs: remediation.heartbeat_wait,
+    },
   };
   const later = (opts.checks ?? []).flatMap((check) => check(config));
   if (later.length > 0) throw new ConfigError(later.map((i) => ({ ...i, file: fileName })));

@@ -106,6 +106,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'redfish_auth', default: 'basic', help: 'basic or session.' },
       { key: 'redfish_cacert', default: '', help: 'CA bundle to verify the BMC\'s certificate.' },
       { key: 'redfish_insecure', default: 'false', help: 'Skip TLS verification of the BMC.' },
+      { key: 'agent_command', default: '', help: 'This host\'s own [remediation] agent_command (e.g. docker restart nova_compute through ssh on Kolla hosts).' },
     ],
   },
   {
@@ -128,6 +129,17 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'shared_storage', default: 'false', help: 'Instance directories are on shared storage (Ceph, NFS): evacuation keeps an image-backed server\'s disk. When false, `cmpha doctor` warns that evacuating an image-backed server rebuilds it from its image.' },
       { key: 'verify_network', default: 'true', help: 'A server is verified only when, besides running ACTIVE on its new host, its Neutron ports are bound there (not binding_failed) and ACTIVE, and every address of it on [detector] instance_networks that answered before the failure answers again; otherwise it is degraded, with the reason.' },
       { key: 'network_timeout', default: '120s', help: 'Time, after the server runs ACTIVE, for its ports to become ACTIVE and its addresses to answer again.' },
+    ],
+  },
+  {
+    section: 'remediation',
+    help: 'When nova-compute stops reporting on a host that still answers (agent-down), cmpha can restart it with your command instead of paging. The command is split into arguments like a shell would (quotes group), but no shell runs it; {host} (the Nova host name) and {mgmt_ip} are substituted inside their own argument, and a value with anything but letters, digits and . _ : - is refused. Healed means Nova\'s heartbeat (updated_at) advances again; otherwise, or with no command, the page goes out as before, with the command\'s output. It never fences or evacuates. `cmpha host heal HOST --yes` runs it by hand.',
+    keys: [
+      { key: 'agent_command', default: '', help: 'Command restarting nova-compute on a host; [host:NAME] agent_command overrides it per host.', example: 'ssh -o BatchMode=yes root@{mgmt_ip} systemctl restart nova-compute' },
+      { key: 'timeout', default: '60s', help: 'Each run is killed (with its process group) after this long.' },
+      { key: 'tries', default: '2', help: 'Runs at most, while the heartbeat does not come back.' },
+      { key: 'retry_delay', default: '30s', help: 'Pause between two runs.' },
+      { key: 'heartbeat_wait', default: '60s', help: 'After each run, how long Nova\'s heartbeat has to advance (at least report_interval, 10 s by default, plus the restart).' },
     ],
   },
   {

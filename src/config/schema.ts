@@ -135,6 +135,16 @@ export const escalationSection = z
   })
   .strict();
 
+export const remediationSection = z
+  .object({
+    agent_command: text(),
+    timeout: duration('60s', { min: '1s' }),
+    tries: integer(2, 1, 10),
+    retry_delay: duration('30s', { min: '0s' }),
+    heartbeat_wait: duration('60s', { min: '1s' }),
+  })
+  .strict();
+
 /** The sections a cmpha.conf may hold, besides `[host:NAME]` and `[notifier:NAME]`. */
 export const SECTIONS = {
   cloud: cloudSection,
@@ -146,5 +156,6 @@ export const SECTIONS = {
   metrics: metricsSection,
   logging: loggingSection,
   escalation: escalationSection,
+  remediation: remediationSection,
 } as const;
 export type SectionName = keyof typeof SECTIONS;

@@ -101,6 +101,21 @@ export interface HostConfig {
   readonly name: string;
   readonly mgmtIp?: string;
   readonly fence: FenceConfig;
+  /** Restarts this host's nova-compute (argv with {host}/{mgmt_ip}); overrides [remediation] agent_command. */
+  readonly agentCommand?: readonly string[];
+}
+
+/**
+ * The detector's `agent-down` verdict (host answers, nova-compute does not report): an operator's command that
+ * restarts the agent, run without a shell, bounded, retried; healed = Nova's heartbeat advances. Never fences.
+ */
+export interface RemediationConfig {
+  /** Absent: no global command (a host may still have its own). */
+  readonly agentCommand?: readonly string[];
+  readonly timeoutMs: number;
+  readonly tries: number;
+  readonly retryDelayMs: number;
+  readonly heartbeatWaitMs: number;
 }
 
 export interface FencingConfig {
@@ -190,4 +205,5 @@ export interface Config {
   readonly redis: RedisConfig;
   readonly metrics: MetricsConfig;
   readonly logging: LoggingConfig;
+  readonly remediation: RemediationConfig;
 }

@@ -15,7 +15,7 @@ import { LeaderLease } from './leader-lease.js';
 import { MgmtAddressBook } from './mgmt-addresses.js';
 import { StormBrakeStore } from './storm-brake-store.js';
 import type {
-  Detector, DetectorMetrics, HostAction, HostEvidence, HostReport, HostState, IncidentOpener, InstanceAddressEvidence, MgmtResult, Prober,
+  AgentHealer, Detector, DetectorMetrics, HostAction, HostEvidence, HostReport, HostState, IncidentOpener, InstanceAddressEvidence, MgmtResult, Prober,
   ProbeResult, RoundReport, StormBrakeReport,
 } from './types.js';
 
@@ -28,6 +28,8 @@ export interface DetectorDeps {
   /** Without it nothing is opened: dead hosts report `would-open-incident` (what `cmpha check` shows). */
   readonly incidents?: IncidentOpener;
   readonly notifier?: NotificationService;
+  /** Heals `agent-down` hosts that have a remediation command before anyone is paged. */
+  readonly healer?: AgentHealer;
   readonly metrics?: DetectorMetrics;
   readonly logger: Logger;
   readonly clock?: Clock;
@@ -322,7 +324,14 @@ export function createDetector(deps: DetectorDeps): Detector {
         await notify({ type: 'storm-brake', severity: 'critical', summary: `storm brake on, no incidents opened: ${step.state.reason}`,
           details: 'Resolve the cause, or run `cmpha resume` to let the current hosts through.', at: startedAt });
       }
-      for (const e of events) await notify(e);
+      for (const e of events) {
+        // A dead agent on a live host: restart it first; the remediator pages if that does not bring it back.
+        if (e.type === 'agent-down' && e.host && !cfg.dryRun && deps.healer?.handles(e.host)) {
+          deps.healer.start(e.host, mgmt.get(e.host)?.ip ?? null, e);
+          continue;
+        }
+        await notify(e);
+      }
     }
     if (isolated && !wasIsolated) rlog.error({ reason: isolationReason }, 'controller isolated: opening nothing');
     if (!isolated && wasIsolated) rlog.info('controller can see the cloud again');

@@ -40,5 +40,6 @@ export function testConfig(detector: Partial<DetectorConfig> = {}, hosts: Record
     redis: { url: 'redis://127.0.0.1:6379', prefix },
     metrics: { enabled: false, listen: { host: '127.0.0.1', port: 9464 } },
     logging: { level: 'silent', format: 'json' },
+    remediation: { timeoutMs: 60_000, tries: 2, retryDelayMs: 30_000, heartbeatWaitMs: 60_000 },
   };
 }
