@@ -10,6 +10,10 @@ import { errorMessage } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Logger } from '../../shared/logger.js';
 import { sleep, systemClock } from '../../shared/time.js';
+import { mgmtAddressOf } from '../../detector/mgmt-addresses.js';
+import { remediationFor } from '../../remediation/agent-remediator.js';
+import { describeHeal, healAgent } from '../../remediation/heal-agent.js';
+import { runCommand, type CommandRunner } from '../../shared/run-command.js';
 import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
 import { connectRedis } from './incidents.js';
 
@@ -20,6 +24,8 @@ export interface HostCliDeps {
   fenceDriver(config: Config, host: string, logger: Logger): FenceDriver | null;
   /** The id of the host's open incident, if any. */
   openIncident(config: Config, host: string): Promise<string | null>;
+  /** Runs a remediation command (tests replace it). */
+  run?: CommandRunner;
   stdout(text: string): void;
   stderr(text: string): void;
   setExitCode(code: number): void;
@@ -43,7 +49,7 @@ const defaultDeps: HostCliDeps = {
   setExitCode: (c) => { process.exitCode = c; },
 };
 
-/** `cmpha host restore HOST [--power-on] [--as-spare] --yes`. */
+/** `cmpha host restore HOST [--power-on] [--as-spare] --yes`, `cmpha host heal HOST --yes`. */
 export function registerHostCommands(program: Command, overrides: Partial<HostCliDeps> = {}): void {
   const deps: HostCliDeps = { ...defaultDeps, ...overrides };
   const host = program.command('host').description('bring repaired compute hosts back');
@@ -92,6 +98,38 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
         deps.setExitCode(0);
       } catch (err) {
         deps.stderr(`cmpha host restore: ${errorMessage(err)}\n`);
+        deps.setExitCode(1);
+      }
+    });
+  host
+    .command('heal')
+    .description('restart nova-compute on a live host with the configured remediation command ([remediation] or [host:NAME] agent_command) and wait for Nova\'s heartbeat; never fences, never evacuates')
+    .argument('<host>', 'the compute host whose nova-compute stopped reporting')
+    .option('--yes', 'really run the command')
+    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .action(async (name: string, opts: { yes?: boolean; config?: string }) => {
+      if (!opts.yes) {
+        deps.stderr(`cmpha host heal: refusing without --yes: the remediation command runs against ${name}\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      const config = await deps.loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const logger = deps.createLogger(config);
+      const r = remediationFor(config, name);
+      if (!r) {
+        deps.stderr(`cmpha host heal: no remediation command for ${name}: set [remediation] agent_command or [host:${name}] agent_command\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      try {
+        const nova = deps.nova(config, logger);
+        const configured = config.hosts[name]?.mgmtIp;
+        const hv = configured ? undefined : (await nova.listHypervisors()).find((h) => h.serviceHost === name)?.hostIp;
+        const result = await healAgent({ nova, run: deps.run ?? runCommand, clock: systemClock, sleep }, name, mgmtAddressOf(configured, hv).ip, r);
+        (result.ok ? deps.stdout : deps.stderr)(`${describeHeal(result)}\n`);
+        deps.setExitCode(result.ok ? 0 : 1);
+      } catch (err) {
+        deps.stderr(`cmpha host heal: ${errorMessage(err)}\n`);
         deps.setExitCode(1);
       }
     });
