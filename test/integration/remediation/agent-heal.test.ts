@@ -1,7 +1,9 @@
+import { Command } from 'commander';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { registerHostCommands } from '../../../src/cli/commands/host.js';
 import { loadConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { createDetector } from '../../../src/detector/detector.js';
@@ -125,6 +127,31 @@ describe('agent-down remediation against the simulated cloud', () => {
     const pages = t.notifier.events.filter((e) => e.type === 'agent-down' && e.host === 'compute3');
     expect(pages).toHaveLength(1);
     expect(pages[0]!.details).toContain('killed after 500 ms');
+  }, 60_000);
+});
+
+describe('cmpha host heal HOST --yes', () => {
+  it('runs the same remediation by hand: refused without --yes, then the agent reports again', async () => {
+    const t = await setup(`${process.execPath} ${startScript} ${sim.controlUrl} {host}`);
+    const cli = async (...args: string[]) => {
+      const run = { code: -1, out: '', err: '' };
+      const program = new Command().exitOverride();
+      registerHostCommands(program, {
+        loadConfig: async () => t.config, createLogger: () => silentLogger, nova: () => t.nova,
+        stdout: (x) => { run.out += x; }, stderr: (x) => { run.err += x; }, setExitCode: (c) => { run.code = c; },
+      });
+      await program.parseAsync(['node', 'cmpha', ...args]);
+      return run;
+    };
+    await control('compute2', 'nova-compute/stop');
+    const refused = await cli('host', 'heal', 'compute2');
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/refusing without --yes/);
+    const healed = await cli('host', 'heal', 'compute2', '--yes');
+    expect(healed.err).toBe('');
+    expect(healed.code).toBe(0);
+    expect(healed.out).toMatch(/nova-compute on compute2 reports again .* after 1 run\(s\)/);
+    expect(healed.out).toContain(`run 1: ${process.execPath} ${startScript} ${sim.controlUrl} compute2 → exit 0`);
   }, 60_000);
 });
 
