@@ -69,7 +69,8 @@ async function failCompute1(beforeFailure: (world: PipelineWorld) => Promise<voi
   const metrics = createMetrics(registry, { version: 'test' });
   const recovery = world.recovery(redis, { config, neutron: world.neutron, probe: (ips, signal) => prober.probe(ips, signal), metrics });
   await recovery.startWorkers();
-  const detector = createDetector({ config, nova: world.nova, prober, incidents: recovery.opener, logger: silentLogger });
+  // Baselined every round: one lost ping on a loaded machine must not leave a server unwatched.
+  const detector = createDetector({ config, nova: world.nova, prober, incidents: recovery.opener, logger: silentLogger, tuning: { baselineEveryRounds: 1 } });
 
   const healthy = await detector.runRound();
   expect(healthy.hosts.find((h) => h.host === 'compute1')?.verdict).toBe('healthy');
