@@ -36,8 +36,19 @@ afterAll(async () => {
   await redisServer.stop();
 });
 
-// Blocks of 198.18.0.0/15 away from those the other namespace tests pick.
-const ipBlock = () => 60 + Math.floor(Math.random() * 30);
+// Blocks of 198.18.0.0/15 away from those the other namespace tests pick; another one when a concurrent run
+// already routes the one drawn.
+const ipBlock = () => 60 + Math.floor(Math.random() * 60);
+
+async function worldOnFreeBlock(opts: Omit<Parameters<typeof pipelineWorld>[0], 'ipBlock'>): Promise<PipelineWorld> {
+  for (let i = 1; ; i++) {
+    try {
+      return await pipelineWorld({ ...opts, ipBlock: ipBlock() });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'sim_netns_address_in_use' || i >= 5) throw err;
+    }
+  }
+}
 
 interface Run {
   world: PipelineWorld;
@@ -52,8 +63,8 @@ interface Run {
 
 /** Builds the world, lets the detector see every host healthy, calls `beforeFailure`, then powers compute1 off. */
 async function failCompute1(beforeFailure: (world: PipelineWorld) => Promise<void>, networkTimeoutMs: number): Promise<Run> {
-  const world = await pipelineWorld({
-    hosts: 2, instancesPerHost: 2, spares: 1, netns: true, ipBlock: ipBlock(), redisUrl: redisServer.url,
+  const world = await worldOnFreeBlock({
+    hosts: 2, instancesPerHost: 2, spares: 1, netns: true, redisUrl: redisServer.url,
     evacuation: { verifyNetwork: true, networkTimeoutMs, verifyPollIntervalMs: 200 },
   });
   w = world;
