@@ -210,6 +210,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       sharedStorage: evacuation.shared_storage,
       verifyNetwork: evacuation.verify_network,
       networkTimeoutMs: evacuation.network_timeout,
+      rebootSilent: evacuation.reboot_silent,
     },
     notifiers: notifiers.length > 0 ? notifiers : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
     escalation: {

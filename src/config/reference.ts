@@ -129,6 +129,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'shared_storage', default: 'false', help: 'Instance directories are on shared storage (Ceph, NFS): evacuation keeps an image-backed server\'s disk. When false, `cmpha doctor` warns that evacuating an image-backed server rebuilds it from its image.' },
       { key: 'verify_network', default: 'true', help: 'A server is verified only when, besides running ACTIVE on its new host, its Neutron ports are bound there (not binding_failed) and ACTIVE, and every address of it on [detector] instance_networks that answered before the failure answers again; otherwise it is degraded, with the reason.' },
       { key: 'network_timeout', default: '120s', help: 'Time, after the server runs ACTIVE, for its ports to become ACTIVE and its addresses to answer again.' },
+      { key: 'reboot_silent', default: 'false', help: 'Hard-reboot, once, a server whose ports are bound and ACTIVE but whose addresses stay silent for network_timeout, then wait network_timeout once more (the reboot is recorded before it is sent, so a restarted controller does not send a second one).' },
     ],
   },
   {

@@ -93,6 +93,7 @@ export const evacuationSection = z
     shared_storage: bool(false),
     verify_network: bool(true),
     network_timeout: duration('120s', { min: '1s' }),
+    reboot_silent: bool(false),
   })
   .strict();
 

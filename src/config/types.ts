@@ -148,6 +148,8 @@ export interface EvacuationConfig {
    */
   readonly verifyNetwork?: boolean;
   readonly networkTimeoutMs?: number;
+  /** One hard reboot of a server whose ports are fine but whose addresses stay silent, then one more network_timeout. Absent means false. */
+  readonly rebootSilent?: boolean;
 }
 
 export interface NotifierConfig {

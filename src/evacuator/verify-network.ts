@@ -1,3 +1,4 @@
+import { assertFenced } from '../incidents/fence-guard.js';
 import type { IncidentRecord, InstanceEntry, NetworkIssue, WatchedAddress } from '../incidents/types.js';
 import type { Port } from '../openstack/types.js';
 import { formatDuration } from '../shared/duration.js';
@@ -42,14 +43,17 @@ export type NetworkOutcome =
 /**
  * Once the server runs ACTIVE on `host`: polls Neutron for its ports and the prober for the addresses that
  * answered before the failure, until both are right or `network_timeout` passes. `backAt` is when the last of
- * those addresses first answered again.
+ * those addresses first answered again. With `reboot_silent`, a server whose ports are fine but whose
+ * addresses stay silent is hard-rebooted once (behind the fence guard, recorded before it is sent) and gets one
+ * more `network_timeout`.
  */
 export async function verifyNetwork(ctx: StepContext, entry: InstanceEntry, host: string): Promise<NetworkOutcome> {
   const timeoutMs = ctx.evacuation.networkTimeoutMs ?? 120_000;
   const poll = ctx.evacuation.verifyPollIntervalMs;
   const watch = ctx.probe ? (entry.watch ?? []).map((w) => w.ip) : [];
   const firstAnswer = new Map<string, number>();
-  const deadline = ctx.clock.now() + timeoutMs;
+  let deadline = ctx.clock.now() + timeoutMs;
+  let rebooted = entry.rebootedAt !== undefined;
   let last: { issue: NetworkIssue; why: string } = { issue: 'silent', why: 'not checked' };
   let portNote: string | undefined;
   for (;;) {
@@ -84,10 +88,26 @@ export async function verifyNetwork(ctx: StepContext, entry: InstanceEntry, host
         return { kind: 'ok', ...(watch.length > 0 ? { backAt: Math.max(...firstAnswer.values()) } : {}), ...(portNote ? { note: portNote } : {}) };
       }
       last = { issue: 'silent', why: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer on ${host}` };
+      if (ctx.clock.now() >= deadline && ctx.evacuation.rebootSilent && !rebooted) {
+        rebooted = true;
+        await hardReboot(ctx, entry, last.why);
+        deadline = ctx.clock.now() + timeoutMs;
+        continue;
+      }
     }
     if (ctx.clock.now() >= deadline) {
-      return { kind: 'degraded', issue: last.issue, why: `network not back within ${formatDuration(timeoutMs)}: ${last.why}` };
+      return { kind: 'degraded', issue: last.issue, why: `network not back within ${formatDuration(timeoutMs)}${rebooted ? ' after a hard reboot' : ''}: ${last.why}` };
     }
     await ctx.sleep(poll, ctx.signal);
   }
+}
+
+/** One hard reboot, like an evacuate: behind the fence guard, and written down before the request goes out. */
+async function hardReboot(ctx: StepContext, entry: InstanceEntry, why: string): Promise<void> {
+  await assertFenced(ctx, `hard-reboot ${entry.name}`);
+  const at = ctx.clock.now();
+  const e = await ctx.store.updateInstance(ctx.incidentId, entry.id, (x) => (x.rebootedAt !== undefined ? undefined : { ...x, rebootedAt: at }));
+  if (e.rebootedAt !== at) return;
+  await ctx.store.addTimeline(ctx.incidentId, { step: 'verify', level: 'warning', serverId: entry.id, message: `${entry.name}: ${why}; hard-rebooting it once` });
+  await ctx.nova.reboot(entry.id, 'HARD', { signal: ctx.signal });
 }

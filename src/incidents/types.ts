@@ -94,6 +94,8 @@ export interface InstanceEntry {
   readonly evacuationMs?: number;
   /** Addresses that answered before the failure (from the detector's evidence); each must answer again. */
   readonly watch?: readonly WatchedAddress[];
+  /** The server was hard-rebooted once because its addresses stayed silent (recorded before the request). */
+  readonly rebootedAt?: number;
   /** Degraded: which part of the network did not come back. */
   readonly networkIssue?: NetworkIssue;
   /** Downtime as the user saw it: from the last sign of life before the failure ... */

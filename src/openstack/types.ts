@@ -104,6 +104,8 @@ export interface NovaApi {
   /** Never retried on its own: a duplicate evacuate corrupts the server (nova-facts). */
   evacuate(id: string, target?: string, opts?: CallOptions): Promise<void>;
   liveMigrate(id: string, target?: string, opts?: CallOptions): Promise<void>;
+  /** POST reboot (202). Not retried on its own. */
+  reboot(id: string, type: 'HARD' | 'SOFT', opts?: CallOptions): Promise<void>;
   listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts?: CallOptions): Promise<Migration[]>;
 }
 

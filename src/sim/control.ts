@@ -217,6 +217,15 @@ export class Control {
       await this.extra.afterChange?.();
       return { status: 201, body: { server: this.serverState(server.id) } };
     }
+    const silent = /^\/sim\/servers\/([^/]+)\/guest-silent$/.exec(p);
+    if (silent && req.method === 'POST') {
+      const server = w.servers.get(decodeURIComponent(silent[1]!));
+      if (!server) throw bad(`no server ${silent[1]}`, 404);
+      if (typeof body?.silent !== 'boolean') throw bad('body must be {"silent": true|false}');
+      w.setGuestSilent(server, body.silent);
+      await this.extra.afterChange?.();
+      return { status: 200, body: { server: this.serverState(server.id) } };
+    }
     const del = /^\/sim\/servers\/([^/]+)$/.exec(p);
     if (del && req.method === 'DELETE') {
       if (!w.deleteServer(decodeURIComponent(del[1]!))) throw bad(`no server ${del[1]}`, 404);

@@ -123,7 +123,7 @@ export class NetnsManager {
     if (h.instanceLink === 'up' && !h.portBindingFails) {
       for (const id of h.servers) {
         const s = this.world.servers.get(id);
-        if (!s || s.vmState !== 'active' || s.powerState !== 1) continue;
+        if (!s || s.vmState !== 'active' || s.powerState !== 1 || s.guestSilent) continue;
         for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) addrs.add(a.addr);
       }
     }

@@ -116,6 +116,8 @@ export interface SimServer {
   readonly addresses: SimAddress[];
   fault: ServerFault | null;
   readonly actions: InstanceAction[];
+  /** Fault: the guest runs but its network does not come up (no answer to ping) until it is rebooted. */
+  guestSilent?: boolean;
 }
 
 export type MigrationStatus =

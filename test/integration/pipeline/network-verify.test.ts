@@ -62,10 +62,13 @@ interface Run {
 }
 
 /** Builds the world, lets the detector see every host healthy, calls `beforeFailure`, then powers compute1 off. */
-async function failCompute1(beforeFailure: (world: PipelineWorld) => Promise<void>, networkTimeoutMs: number): Promise<Run> {
+async function failCompute1(
+  beforeFailure: (world: PipelineWorld) => Promise<void>, networkTimeoutMs: number,
+  extra: { rebootSilent?: boolean; afterCut?: (world: PipelineWorld, serverIds: string[]) => Promise<void> } = {},
+): Promise<Run> {
   const world = await worldOnFreeBlock({
     hosts: 2, instancesPerHost: 2, spares: 1, netns: true, redisUrl: redisServer.url,
-    evacuation: { verifyNetwork: true, networkTimeoutMs, verifyPollIntervalMs: 200 },
+    evacuation: { verifyNetwork: true, networkTimeoutMs, verifyPollIntervalMs: 200, rebootSilent: extra.rebootSilent ?? false },
   });
   w = world;
   const config: Config = {
@@ -101,6 +104,7 @@ async function failCompute1(beforeFailure: (world: PipelineWorld) => Promise<voi
   const cutBefore = Date.now();
   await world.control('compute1', 'power-off');
   const cutAfter = Date.now();
+  await extra.afterCut?.(world, [...addresses.keys()]);
   let id: string | undefined;
   await waitFor('the detector to open an incident for compute1', async () => {
     const r = await detector.runRound();
@@ -188,5 +192,44 @@ describe.runIf(process.getuid?.() === 0)('network verification after an evacuati
     expect(partial.details).toMatch(/DEGRADED on (compute2|spare1): .*binding_failed.*; look at the port binding/);
     const notice = renderUserNotice(partial, { recipient: 'owner@example.org', instances: partial.instances!.filter((i) => i.id === moved[0]!.id) });
     expect(notice.text).toContain('its network is not back yet');
+  }, 150_000);
+
+  const silentGuests = async (world: PipelineWorld, ids: string[]) => {
+    for (const id of ids) {
+      const r = await fetch(`${world.sim.controlUrl}/sim/servers/${id}/guest-silent`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ silent: true }),
+      });
+      expect(r.status).toBe(200);
+    }
+  };
+
+  it('a guest that stays silent on its new host is degraded (silent), with what to look at; no reboot by default', async () => {
+    const run = await failCompute1(async () => undefined, 3000, { afterCut: silentGuests });
+    const inc = await waitClosed(run.recovery, (await run.incident()).id, 90_000);
+    const moved = inc.instances.filter((e) => run.addresses.has(e.id));
+    for (const e of moved) {
+      expect(e).toMatchObject({ state: 'degraded', networkIssue: 'silent' });
+      expect(e.error).toMatch(/network not back within 3s: .* does not answer on/);
+      expect(e.rebootedAt).toBeUndefined();
+    }
+    expect(inc.status).toBe('partial');
+    expect(formatIncident(inc)).toMatch(/security groups/);
+    expect((await run.world.calls()).filter((c) => c.method === 'POST' && c.body !== null && typeof c.body === 'object' && 'reboot' in c.body)).toEqual([]);
+  }, 150_000);
+
+  it('with reboot_silent, a silent guest is hard-rebooted once, then answers and is verified', async () => {
+    const run = await failCompute1(async () => undefined, 3000, { rebootSilent: true, afterCut: silentGuests });
+    const inc = await waitClosed(run.recovery, (await run.incident()).id, 90_000);
+    const reboots = (await run.world.calls()).filter((c) => c.method === 'POST' && c.body !== null && typeof c.body === 'object' && 'reboot' in c.body);
+    expect(reboots).toHaveLength(run.addresses.size);
+    for (const c of reboots) expect(c.body).toEqual({ reboot: { type: 'HARD' } });
+    for (const serverId of run.addresses.keys()) {
+      const e = inc.instances.find((x) => x.id === serverId)!;
+      expect(e.state).toBe('verified');
+      expect(e.rebootedAt).toBeGreaterThan(e.activeAt!);
+      expect(e.backAt).toBeGreaterThanOrEqual(e.rebootedAt!);
+    }
+    expect(inc.timeline.some((t) => /hard-rebooting it once/.test(t.message))).toBe(true);
+    expect(inc.status).toBe('resolved');
   }, 150_000);
 });
