@@ -90,7 +90,9 @@ export async function startController(config: Config, opts: ControllerOptions): 
     isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
   });
 
-  const healer = createAgentRemediator({ config, nova, notifier, logger });
+  const healer = createAgentRemediator({
+    config, nova, notifier, logger, onResult: (r) => metrics.agentRemediations.inc({ result: r.ok ? 'healed' : 'failed' }),
+  });
   let last: RoundReport | null = null;
   let lastError: string | null = null;
   const detector = createDetector({

@@ -7,7 +7,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export const INCIDENT_OUTCOMES = ['resolved', 'partial', 'failed', 'aborted'] as const;
 export type IncidentOutcome = (typeof INCIDENT_OUTCOMES)[number];
 
-export const EVACUATION_RESULTS = ['ok', 'failed', 'skipped'] as const;
+export const EVACUATION_RESULTS = ['ok', 'degraded', 'failed', 'skipped'] as const;
+export const REMEDIATION_RESULTS = ['healed', 'failed'] as const;
 export type EvacuationResult = (typeof EVACUATION_RESULTS)[number];
 
 export const NOTIFICATION_RESULTS = ['sent', 'failed'] as const;
@@ -56,6 +57,7 @@ export interface Metrics {
   readonly queueDepth: Gauge<'state'>;
   readonly hostsWithoutFencing: Gauge;
   readonly agentDownHosts: Gauge;
+  readonly agentRemediations: Counter<'result'>;
   readonly buildInfo: Gauge<'version'>;
 }
 
@@ -153,6 +155,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
     agentDownHosts: new Gauge({
       name: 'cmpha_agent_down_hosts', help: 'Hosts that answer ping but whose nova-compute agent is down.', registers,
     }),
+    agentRemediations: new Counter({
+      name: 'cmpha_agent_remediations_total', help: 'Remediation commands run for agent-down hosts, by result (healed = the heartbeat came back).',
+      labelNames: ['result'] as const, registers,
+    }),
     buildInfo: new Gauge({
       name: 'cmpha_build_info', help: 'Always 1; the version label says which cmpha runs.',
       labelNames: ['version'] as const, registers,
@@ -164,6 +170,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
   for (const outcome of INCIDENT_OUTCOMES) m.incidentsClosed.inc({ outcome }, 0);
   for (const result of EVACUATION_RESULTS) m.evacuations.inc({ result }, 0);
   for (const state of QUEUE_STATES) m.queueDepth.set({ state }, 0);
+  for (const result of REMEDIATION_RESULTS) m.agentRemediations.inc({ result }, 0);
   for (const g of [m.leader, m.ready, m.incidentsOpen, m.stormBrakeActive, m.controllerIsolated,
     m.hostsWithoutFencing, m.agentDownHosts]) g.set(0);
   m.buildInfo.set({ version: opts.version ?? 'unknown' }, 1);
