@@ -84,9 +84,11 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const fenceDriverFor = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
+  const verifyProber = createProber({ ...config.detector, probeCount: 1 }, { logger });
   const recovery = await startRecoveryWorker(config, {
     logger, connection, nova, placement, neutron, notifier, fenceDriverFor, metrics, queue: opts.queue,
-    probe: (ips, signal) => prober.probe(ips, signal),
+    // One packet per poll: verification asks again every verify_poll_interval, and a probe holds its evacuation slot.
+    probe: (ips, signal) => (opts.prober ?? verifyProber).probe(ips, signal),
     isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
   });
 
