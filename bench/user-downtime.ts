@@ -50,7 +50,7 @@ try {
         await w.sim.netns!.flush();
         const config: Config = {
           ...w.config,
-          detector: { ...w.config.detector, probe: 'fping', instanceNetworks: ['provider'], intervalMs: 1000, confirmRounds: 2, probeCount: 1, probeTimeoutMs: 300, probePacketIntervalMs: 1, maxDeadFraction: 1 },
+          detector: { ...w.config.detector, probe: 'fping', instanceNetworks: ['provider'], intervalMs: 1000, heartbeatIntervalMs: 500, minSilenceMs: 2000, singleSignalSilenceMs: 2000, probeCount: 1, probeTimeoutMs: 300, probePacketIntervalMs: 1, maxDeadFraction: 1 },
         };
         const prober = createFpingProber(config.detector, { logger: silentLogger });
         const r = w.recovery(redis, { config, neutron: w.neutron, probe: (ips, signal) => prober.probe(ips, signal) });

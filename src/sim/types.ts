@@ -19,6 +19,8 @@ export interface SimHost {
   readonly index: number;
   readonly spare: boolean;
   readonly mgmtIp: string;
+  /** The host's address on the storage network: independent of the management network. */
+  readonly storageIp: string;
   readonly serviceUuid: string;
   readonly serviceIntId: number;
   readonly hypervisorUuid: string;
@@ -35,7 +37,10 @@ export interface SimHost {
   /** When the running nova-compute process started, or null when it does not run. */
   novaComputeStartedAt: number | null;
   mgmtLink: LinkState;
+  storageLink: LinkState;
   instanceLink: LinkState;
+  /** ICMP dropped on every network (a firewall change) while the host and its heartbeats go on. */
+  pingBlocked: boolean;
   /**
    * Fault: Neutron cannot bind ports to this host (its L2 agent is dead or misconfigured). Ports of servers
    * placed here read `binding:vif_type` = `binding_failed`, status DOWN, and their addresses do not answer.

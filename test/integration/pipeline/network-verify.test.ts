@@ -74,7 +74,7 @@ async function failCompute1(
   const config: Config = {
     ...world.config,
     detector: {
-      ...world.config.detector, probe: 'fping', instanceNetworks: ['provider'], intervalMs: 1000, confirmRounds: 2,
+      ...world.config.detector, probe: 'fping', instanceNetworks: ['provider'], intervalMs: 1000, heartbeatIntervalMs: 500, minSilenceMs: 2000, singleSignalSilenceMs: 2000,
       probeCount: 1, probeTimeoutMs: 300, probePacketIntervalMs: 1, maxDeadHosts: 2, maxDeadFraction: 1,
     },
   };

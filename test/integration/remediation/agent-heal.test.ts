@@ -63,7 +63,7 @@ async function setup(command: string, bounds: Partial<Config['remediation']> = {
   const loaded = await loadConfig({ path: sim.configPath, env: {} });
   const config: Config = {
     ...loaded,
-    detector: { ...loaded.detector, heartbeatTimeoutMs: 1500, confirmRounds: 1 },
+    detector: { ...loaded.detector, heartbeatTimeoutMs: 1500, heartbeatIntervalMs: 500 },
     remediation: {
       agentCommand: parseCommandTemplate(command, 'test'), timeoutMs: 5000, tries: 2, retryDelayMs: 200, heartbeatWaitMs: 4000, ...bounds,
     },
