@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, duration, fraction, integer, ipList, list, listenAddress, oneOf, text } from './fields.js';
+import { bool, byteSize, duration, fraction, integer, ipList, list, listenAddress, oneOf, text } from './fields.js';
 
 // One zod object per INI section. Each is strict: an unknown key is an error naming section and key.
 // Secrets are plain text here and become `Secret` objects in load.ts, which also reads `*_file` keys.
@@ -30,6 +30,9 @@ export const cloudSection = z
     insecure: bool(false),
     api_timeout: duration('30s', { min: '1s' }),
     api_retries: integer(3, 0, 10),
+    max_response_size: byteSize('32MiB', { min: 64 * 1024 }),
+    proxy: text(),
+    no_proxy: list(),
   })
   .strict();
 
