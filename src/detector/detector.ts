@@ -71,6 +71,8 @@ export function createDetector(deps: DetectorDeps): Detector {
   let wasIsolated = false;
   let round = 0;
   let wouldOpen = 0;
+  /** Host → the incident id last reported as already existing, so a closed incident is reported once, not every round. */
+  const toldExisting = new Map<string, string>();
   let chain: Promise<unknown> = Promise.resolve();
 
   async function probe(ips: readonly string[], signal?: AbortSignal): Promise<{ results: Map<string, ProbeResult>; error: string | null }> {
@@ -104,7 +106,7 @@ export function createDetector(deps: DetectorDeps): Detector {
     }
   }
 
-  async function brake(hosts: readonly HostReport[], leader: boolean, isolated: boolean, now: number): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
+  async function brake(hosts: readonly HostReport[], leader: boolean, isolated: boolean, now: number, isolationReasonText?: string | null): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
     const evaluation = evaluateStorm(hosts, cfg);
     let prev: BrakeState;
     try {
@@ -114,8 +116,10 @@ export function createDetector(deps: DetectorDeps): Detector {
       return { step: null, report: { active: true, reason: 'storm-brake state unreadable', since: null, overridden: false, count: evaluation.counted.length } };
     }
     if (isolated) {
-      // Counts taken while blind mean nothing: keep the brake as it was.
-      return { step: null, report: { active: prev.active, reason: prev.reason, since: prev.since, overridden: false, count: evaluation.counted.length } };
+      // Counts taken while blind mean nothing: the stored brake is left as it was. A blind controller opens
+      // nothing, so the brake is reported on (the gauge, the alert and `status` say so), with the stored
+      // reason when it was already on.
+      return { step: null, report: { active: true, reason: prev.active ? prev.reason : `controller isolated: ${isolationReasonText ?? 'cut off'}`, since: prev.active ? prev.since : now, overridden: false, count: evaluation.counted.length } };
     }
     let resumeRequested = false;
     if (brakeStore && leader) {
@@ -169,7 +173,15 @@ export function createDetector(deps: DetectorDeps): Detector {
       const { created } = await deps.incidents.open({
         id, host: host.host, failureStartedAt: host.evidence.suspectSince ?? host.evidence.at, evidence: host.evidence,
       });
-      log.warn({ host: host.host, incidentId: id, created }, created ? 'incident opened' : 'incident already exists');
+      if (created) {
+        log.warn({ host: host.host, incidentId: id }, 'incident opened');
+      } else if (toldExisting.get(host.host) !== id) {
+        // A closed (say failed) incident for this failure is not reopened; said once, not every round.
+        toldExisting.set(host.host, id);
+        log.warn({ host: host.host, incidentId: id }, 'incident already exists and is not open: not reopened (see `cmpha incidents show`)');
+      } else {
+        log.debug({ host: host.host, incidentId: id }, 'incident already exists');
+      }
       return { action: created ? 'open-incident' : 'incident-exists', incidentId: id };
     } catch (err) {
       log.error({ host: host.host, incidentId: id, err: errorMessage(err) }, 'opening the incident failed; will retry next round');
@@ -302,7 +314,7 @@ export function createDetector(deps: DetectorDeps): Detector {
 
     // 8. Guards, then actions.
     const leader = await leadership(isolated);
-    const { step, report: stormBrake } = await brake(reports, leader, isolated, startedAt);
+    const { step, report: stormBrake } = await brake(reports, leader, isolated, startedAt, isolationReason);
     const acted: HostReport[] = [];
     for (const r of reports) {
       const d = await decide(r, { leader, isolated, brakeActive: stormBrake.active });

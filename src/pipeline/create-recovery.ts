@@ -227,6 +227,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const watchFailures = (w: Worker, what: string) => {
     w.on('failed', (job, err) => {
       logger.error({ queue: what, jobId: job?.id, err: err.message }, 'job failed');
+      // Counted once per job that gave up, not per attempt that will be retried.
+      if (job && (job.opts.attempts ?? 1) <= job.attemptsMade) deps.metrics?.jobsFailed?.inc({ queue: what });
       // Net under the processors: a job that died without closing its incident (stalled too often) still pages.
       if (!job || (job.opts.attempts ?? 1) > job.attemptsMade || what === 'evacuate') return;
       const incidentId = (job.data as IncidentJobData).incidentId;

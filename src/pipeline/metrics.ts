@@ -16,4 +16,8 @@ export interface RecoveryMetrics {
   readonly evacuationDuration?: HistogramLike;
   readonly failoverDuration?: HistogramLike;
   readonly queueDepth?: GaugeLike;
+  /** Jobs that gave up after their last attempt, by queue (incident, evacuate, finalize). */
+  readonly jobsFailed?: CounterLike;
+  /** The "last failover" gauges (src/metrics createMetrics().lastFailover). */
+  readonly lastFailover?: { record(f: { host: string; outcome: 'resolved' | 'partial'; durationSeconds: number; at: number }): void };
 }
