@@ -13,6 +13,8 @@ export type EvacuationResult = (typeof EVACUATION_RESULTS)[number];
 export const NOTIFICATION_RESULTS = ['sent', 'failed'] as const;
 export type NotificationResult = (typeof NOTIFICATION_RESULTS)[number];
 
+export const READINESS_CHECKS = ['redis', 'nova', 'detector'] as const;
+
 export const JOB_QUEUES = ['incident', 'evacuate', 'finalize'] as const;
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -39,6 +41,8 @@ export interface Metrics {
   readonly leader: Gauge;
   /** 1 while the readiness report says ready, else 0; the app sets it whenever it computes readiness. */
   readonly ready: Gauge;
+  /** Each readiness check (redis, nova, detector), 1/0, as of the last evaluation. */
+  readonly readinessCheck: Gauge<'check'>;
   readonly incidentsOpened: Counter;
   readonly incidentsClosed: Counter<'outcome'>;
   readonly incidentsOpen: Gauge;
@@ -122,6 +126,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
     ready: new Gauge({
       name: 'cmpha_ready', help: '1 when the last readiness check passed (Redis, Nova, detector), else 0.', registers,
     }),
+    readinessCheck: new Gauge({
+      name: 'cmpha_readiness_check', help: 'Each readiness check (redis, nova, detector): 1 when it passed at the last evaluation, else 0.',
+      labelNames: ['check'] as const, registers,
+    }),
     incidentsOpened: new Counter({
       name: 'cmpha_incidents_opened_total', help: 'Host failure incidents opened.', registers,
     }),
@@ -200,6 +208,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
   for (const result of EVACUATION_RESULTS) m.evacuations.inc({ result }, 0);
   for (const state of QUEUE_STATES) m.queueDepth.set({ state }, 0);
   for (const queue of JOB_QUEUES) m.jobsFailed.inc({ queue }, 0);
+  for (const check of READINESS_CHECKS) m.readinessCheck.set({ check }, 0);
   for (const g of [m.leader, m.ready, m.incidentsOpen, m.stormBrakeActive, m.controllerIsolated,
     m.hostsWithoutFencing, m.agentDownHosts]) g.set(0);
   m.buildInfo.set({ version: opts.version ?? 'unknown' }, 1);

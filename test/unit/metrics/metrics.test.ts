@@ -50,7 +50,7 @@ describe('createMetrics', () => {
   it('uses no label that could hold a host name, server id or incident id', async () => {
     const registry = new Registry();
     createMetrics(registry);
-    const allowed = new Set(['verdict', 'zone', 'outcome', 'driver', 'code', 'result', 'channel', 'state', 'queue', 'version', 'le']);
+    const allowed = new Set(['verdict', 'zone', 'outcome', 'driver', 'code', 'result', 'channel', 'state', 'queue', 'check', 'version', 'le']);
     const text = await registry.metrics();
     const labelNames = [...text.matchAll(/[{,]([a-z_]+)="/g)].map((m) => m[1]!);
     for (const n of labelNames) expect(allowed, `label ${n}`).toContain(n);
