@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
 import { createDetector, createProber } from '../detector/index.js';
 import type { Prober, RoundReport } from '../detector/types.js';
+import { checkFpingPermission } from '../detector/fping-prober.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
 import { createFenceDriver } from '../fencing/create-driver.js';
 import type { FenceDriver } from '../fencing/types.js';
@@ -163,6 +164,10 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const readyTimer = setInterval(() => { void readiness().catch(() => undefined); }, Math.max(5000, config.detector.intervalMs));
   readyTimer.unref();
 
+  if (config.detector.probe === 'fping' && !opts.prober) {
+    const denied = await checkFpingPermission(prober);
+    if (denied) logger.error({ err: denied.message, code: denied.code }, denied.code === 'probe_not_permitted' ? 'fping may not send ICMP' : 'fping does not work');
+  }
   detector.start();
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 

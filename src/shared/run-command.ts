@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { CmphaError } from './errors.js';
 
 export interface CommandResult {
@@ -28,11 +29,19 @@ export const runCommand: CommandRunner = (file, args, opts) =>
   new Promise((resolve, reject) => {
     const started = Date.now();
     const limit = opts.maxOutputBytes ?? 4 * 1024 * 1024;
-    const child = spawn(file, [...args], {
-      shell: false,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', ...(opts.env ?? {}) },
-    });
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child = spawn(file, [...args], {
+        shell: false,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', ...(opts.env ?? {}) },
+      });
+    } catch (err) {
+      // spawn throws at once for some exec failures (EPERM when a file capability exceeds the bounding set).
+      const e = err as NodeJS.ErrnoException;
+      reject(new CmphaError('command_failed', `cannot run ${file}: ${e.code ?? e.message}`, { cause: err, context: { file } }));
+      return;
+    }
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < limit) stdout += d; });
