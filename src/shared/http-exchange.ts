@@ -94,7 +94,9 @@ export function exchange(req: ExchangeRequest): Promise<ExchangeResponse> {
       settled = true;
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
-      for (const c of cleanups) c();
+      // Only a failed exchange tears its connection down. After a complete answer a keep-alive socket is back in
+      // the agent's pool and may already carry another request: destroying it then would break that one.
+      if (err) for (const c of cleanups) c();
       if (err) reject(err); else resolve(res!);
     };
     const fail = (failure: ExchangeFailure, message: string, extra: { sysCode?: string; cause?: unknown } = {}) =>

@@ -17,6 +17,8 @@ export interface MisbehavingServer {
   /** Bytes of body the server managed to write, by request path (the client stops reading when it refuses). */
   readonly written: Map<string, number>;
   readonly requests: { method: string; path: string; headers: http.IncomingHttpHeaders }[];
+  /** TCP connections accepted so far. */
+  readonly connections: () => number;
   mode: Misbehaviour;
   close(): Promise<void>;
 }
@@ -77,9 +79,12 @@ export async function startMisbehavingServer(opts: { hugeBytes?: number; trickle
       }
     }
   });
+  let connections = 0;
+  server.on('connection', () => { connections += 1; });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
+    connections: () => connections,
     url: `http://127.0.0.1:${port}`,
     port,
     written,

@@ -101,6 +101,22 @@ describe('OpenStack API calls', () => {
     expect(err.code).toBe('nova_evacuate_outcome_unknown');
   });
 
+  it('reuses keep-alive connections under concurrency without breaking a request that got a reused socket', async () => {
+    const client = nova();
+    const before = srv.connections();
+    const queue = Array.from({ length: 60 }, (_, i) => i);
+    const results: unknown[] = [];
+    await Promise.all(Array.from({ length: 6 }, async () => {
+      for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+        results.push((await client.send({ service: 'nova', method: 'GET', url: `${srv.url}/v2.1/servers/${i}`, idempotent: true })).data);
+      }
+    }));
+    client.close();
+    expect(results).toHaveLength(60);
+    expect(results.every((r) => JSON.stringify(r) === '{"ok":true}')).toBe(true);
+    expect(srv.connections() - before).toBeLessThanOrEqual(12);
+  });
+
   it('still reads a normal answer', async () => {
     const client = nova();
     const res = await client.send<{ ok: boolean }>({ service: 'nova', method: 'GET', url: `${srv.url}/v2.1/`, idempotent: true });
