@@ -13,12 +13,15 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
 import { mgmtLivenessCheck } from './mgmt-liveness.js';
+
+/** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
+const ORPHAN_CHECK_MIN_MS = 5000;
 
 export interface ControllerOptions {
   readonly logger: Logger;
@@ -32,6 +35,8 @@ export interface ControllerOptions {
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
   /** Replaces the prober built from [detector] (tests). */
   readonly prober?: Prober;
+  /** How often Nova is searched for recoveries whose incident record was lost (default: the detector interval, at least 5 s). */
+  readonly orphanCheckMs?: number;
 }
 
 export interface Controller {
@@ -157,6 +162,14 @@ export async function startController(config: Config, opts: ControllerOptions): 
     const denied = await checkFpingPermission(prober);
     if (denied) logger.error({ err: denied.message, code: denied.code }, denied.code === 'probe_not_permitted' ? 'fping may not send ICMP' : 'fping does not work');
   }
+
+  // Recoveries whose record Redis lost: found again from Nova's state, by the leader only, on their own timer.
+  const orphans = startOrphanReconciler({
+    nova, incidents: recovery.incidents, open: (req) => recovery.opener.create(req), notifier, reasonPrefix: config.evacuation.disabledReasonPrefix,
+    logger: logger.child({ component: 'reconcile' }), clock: systemClock, everyMs: opts.orphanCheckMs ?? Math.max(config.detector.intervalMs, ORPHAN_CHECK_MIN_MS),
+    isLeader: () => !config.detector.dryRun && last?.leader === true && !last.isolated,
+  });
+
   detector.start();
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
@@ -166,6 +179,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
     async stop() {
       clearInterval(readyTimer);
       clearInterval(bmcTimer);
+      await orphans.stop();
       await detector.stop();
       await recovery.stop();
       await baseNotifier.stop();

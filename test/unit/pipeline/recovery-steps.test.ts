@@ -167,7 +167,7 @@ describe('recovery of one host', () => {
     h.nova.servers.get('s2')!.status = 'SHUTOFF';
     const registry = new Registry();
     const ctx = { ...h.ctx, metrics: createMetrics(registry) };
-    const rec = await runIncidentInline(ctx, h.prepareDeps, h.evac);
+    const rec = await runIncident(ctx);
     expect(rec.status).toBe('resolved');
     await inventoryStep(ctx);
     const text = await registry.metrics();
