@@ -2,10 +2,11 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
-import { createDetector, createProber } from '../detector/index.js';
-import type { Prober, RoundReport } from '../detector/types.js';
+import { createDetector, createHostLivenessCheck, createProber } from '../detector/index.js';
+import type { Detector, Prober, RoundReport } from '../detector/types.js';
 import { checkFpingPermission } from '../detector/fping-prober.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
+import { createStorageFence } from '../fencing/fence-plan.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
 import { trackReadiness } from '../metrics/track-readiness.js';
@@ -13,12 +14,12 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { fenceDriversFromConfig, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { cephStorageSignal } from './storage-signal.js';
 import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
-import { mgmtLivenessCheck } from './mgmt-liveness.js';
 
 /** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
 const ORPHAN_CHECK_MIN_MS = 5000;
@@ -84,15 +85,24 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const fenceDriverFor = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
+  let detectorRef: Detector | null = null;
   const recovery = await startRecoveryWorker(config, {
     logger, connection, nova, placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
-    isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
+    // The last look before fencing: direct probes of every address, and whether Nova's updated_at moved since
+    // the detector's verdict. No clock comparison, so a fast verdict is not undone by a 10 s old heartbeat.
+    isHostAlive: createHostLivenessCheck({
+      config, nova, prober, logger,
+      heartbeatSeen: (h) => detectorRef?.heartbeatSeen(h) ?? null,
+      extraAddresses: (h) => detectorRef?.liveAddresses(h) ?? [],
+    }),
   });
 
   let last: RoundReport | null = null;
   let lastError: string | null = null;
-  const detector = createDetector({
+  const detector: Detector = createDetector({
     config, nova, prober, redis: connection, incidents: recovery.opener, notifier, metrics, logger,
+    // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
+    ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova) } : {}),
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound(report, error) {
       if (report) {
@@ -105,6 +115,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
       opts.onRound?.(report, error);
     },
   });
+  detectorRef = detector;
 
   // Enabled hosts cmpha could not fence now: no driver configured, or a BMC that did not answer its last
   // status read (checked every FENCING_CHECK_MS, read-only). They would never be evacuated.

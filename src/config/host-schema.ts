@@ -1,10 +1,13 @@
 import { z } from 'zod';
-import { bool, duration, integer, oneOf, optionalInteger, optionalIp, text } from './fields.js';
+import { fenceLevelsField } from './fence-levels-field.js';
+import { bool, duration, integer, ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
 
-/** `[host:NAME]`: how to reach one compute host's management IP and its BMC. */
+/** `[host:NAME]`: the compute host's addresses on each network the controller can ping, and its BMC. */
 export const hostSection = z
   .object({
     mgmt_ip: optionalIp(),
+    storage_ip: optionalIp(),
+    tunnel_ip: optionalIp(),
     driver: oneOf(['ipmi', 'redfish', 'noop', 'none'], 'none'),
     address: text(),
     port: optionalInteger(1, 65535),
@@ -20,6 +23,8 @@ export const hostSection = z
     redfish_auth: oneOf(['basic', 'session'], 'basic'),
     redfish_cacert: text(),
     redfish_insecure: bool(false),
+    fence_levels: fenceLevelsField(),
+    storage_ips: ipList(),
   })
   .strict();
 export type RawHostSection = z.output<typeof hostSection>;

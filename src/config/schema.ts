@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fenceLevelsField } from './fence-levels-field.js';
 import { bool, byteSize, duration, fraction, integer, ipList, list, listenAddress, oneOf, text } from './fields.js';
 
 // One zod object per INI section. Each is strict: an unknown key is an error naming section and key.
@@ -50,9 +51,13 @@ export const legacySection = z
 
 export const detectorSection = z
   .object({
-    interval: duration('10s', { min: '1s' }),
+    interval: duration('1s', { min: '1s' }),
+    probe_interval: duration('1s', { min: '200ms' }),
     heartbeat_timeout: duration('30s', { min: '1s' }),
-    confirm_rounds: integer(2, 1, 100),
+    heartbeat_interval: duration('10s', { min: '1s' }),
+    heartbeat_margin: duration('1s', { min: '0s' }),
+    min_silence: duration('5s', { min: '1s' }),
+    single_signal_silence: duration('30s', { min: '1s' }),
     instance_networks: list(),
     isolation_addresses: ipList(),
     max_dead_hosts: integer(2, 1, 100000),
@@ -75,6 +80,23 @@ export const fencingSection = z
     allow_unfenced_evacuation: bool(false),
     ipmitool_path: text('ipmitool'),
     attempts: integer(3, 1, 10),
+    fence_levels: fenceLevelsField(),
+  })
+  .strict();
+
+export const cephSection = z
+  .object({
+    conf: text(),
+    mon_host: text(),
+    user: text('cmpha'),
+    keyring_file: text(),
+    images_rbd_pool: text('vms'),
+    blocklist_expire: duration('1h', { min: '1m' }),
+    confirm_timeout: duration('10s', { min: '1s' }),
+    command_timeout: duration('15s', { min: '2s' }),
+    writer_proof_timeout: duration('2m', { min: '1s' }),
+    python: text('/usr/bin/python3'),
+    sim_url: text(),
   })
   .strict();
 
@@ -142,6 +164,7 @@ export const SECTIONS = {
   ser: legacySection,
   detector: detectorSection,
   fencing: fencingSection,
+  ceph: cephSection,
   evacuation: evacuationSection,
   redis: redisSection,
   metrics: metricsSection,

@@ -17,4 +17,6 @@ export interface RecoveryMetrics extends EvacuationMetrics {
   readonly jobsFailed?: CounterLike;
   /** The "last failover" gauges (src/metrics createMetrics().lastFailover). */
   readonly lastFailover?: { record(f: { host: string; outcome: 'resolved' | 'partial'; durationSeconds: number; at: number }): void };
+  /** Disks of recovered servers found with more than one writer (or one on the wrong host). */
+  readonly doubleWriters?: CounterLike;
 }

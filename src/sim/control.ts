@@ -5,6 +5,7 @@ import { SimHttpError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import type { Keystone } from './keystone.js';
 import type { BmcMode, SimHost } from './types.js';
+import { SimCeph } from './ceph.js';
 import type { World } from './world.js';
 
 export type SimService = 'nova' | 'keystone' | 'neutron' | 'placement' | 'redfish';
@@ -87,8 +88,12 @@ const HOST_ACTIONS: Record<string, (w: World, h: SimHost) => void> = {
   'nova-compute/start': (w, h) => w.startNovaCompute(h),
   'mgmt-link/down': (w, h) => w.setMgmtLink(h, 'down'),
   'mgmt-link/up': (w, h) => w.setMgmtLink(h, 'up'),
+  'storage-link/down': (w, h) => w.setStorageLink(h, 'down'),
+  'storage-link/up': (w, h) => w.setStorageLink(h, 'up'),
   'instance-link/down': (w, h) => w.setInstanceLink(h, 'down'),
   'instance-link/up': (w, h) => w.setInstanceLink(h, 'up'),
+  'ping/block': (w, h) => w.setPingBlocked(h, true),
+  'ping/allow': (w, h) => w.setPingBlocked(h, false),
 };
 
 const BMC_MODES: readonly BmcMode[] = ['ok', 'error', 'stuck-on', 'unreachable'];
@@ -101,7 +106,12 @@ export class Control {
     private readonly calls: CallLog,
     private readonly faults: FaultSettings,
     private readonly extra: { afterChange?: () => Promise<void>; netnsInfo?: () => unknown; injected?: FaultCounts } = {},
-  ) {}
+  ) {
+    this.ceph = new SimCeph(world);
+  }
+
+  /** The cluster behind `POST /sim/ceph` (the storage fence's operations, as its librados helper answers them). */
+  private readonly ceph: SimCeph;
 
   hostState(h: SimHost) {
     const w = this.world;
@@ -114,6 +124,7 @@ export class Control {
       novaCompute: w.novaComputeRunning(h) ? 'running' : 'stopped',
       mgmtLink: h.mgmtLink,
       instanceLink: h.instanceLink,
+      pingBlocked: h.pingBlocked,
       service: {
         state: w.serviceUp(h) ? 'up' : 'down',
         status: h.disabled ? 'disabled' : 'enabled',
@@ -122,6 +133,8 @@ export class Control {
         updated_at: updated === null ? null : novaTime(updated),
       },
       mgmtIp: h.mgmtIp,
+      storageIp: h.storageIp,
+      storageLink: h.storageLink,
       bmc: h.bmc.mode,
       servers: h.servers.size,
     };
@@ -181,6 +194,7 @@ export class Control {
         return { status: 204 };
       }
     }
+    if (p === '/sim/ceph' && req.method === 'POST') return { status: 200, body: this.ceph.handle(body) };
     if (p === '/sim/probe' && req.method === 'POST') {
       const addrs = body?.addresses;
       if (!Array.isArray(addrs) || !addrs.every((a) => typeof a === 'string')) throw bad('body must be {"addresses": ["198.18.0.11", ...]}');
@@ -196,14 +210,19 @@ export class Control {
       }
     }
     if (p === '/sim/clock' && req.method === 'POST') {
-      const s = body?.advanceSeconds;
-      if (typeof s !== 'number' || !(s >= 0)) throw bad('body must be {"advanceSeconds": N} with N >= 0');
+      const skew = body?.novaSkewSeconds;
+      if (skew !== undefined) {
+        if (typeof skew !== 'number' || !Number.isFinite(skew)) throw bad('novaSkewSeconds must be a number of seconds (negative: Nova\'s clock behind)');
+        w.clock.novaSkewMs = skew * 1000;
+      }
+      const s = body?.advanceSeconds ?? (skew !== undefined ? 0 : undefined);
+      if (typeof s !== 'number' || !(s >= 0)) throw bad('body must be {"advanceSeconds": N} with N >= 0 and/or {"novaSkewSeconds": N}');
       w.clock.advance(s * 1000);
       w.advance();
       await this.extra.afterChange?.();
       return { status: 200, body: { time: new Date(w.now()).toISOString() } };
     }
-    if (p === '/sim/clock' && req.method === 'GET') return { status: 200, body: { time: new Date(w.now()).toISOString() } };
+    if (p === '/sim/clock' && req.method === 'GET') return { status: 200, body: { time: new Date(w.now()).toISOString(), novaSkewSeconds: w.clock.novaSkewMs / 1000 } };
     if (p === '/sim/servers' && req.method === 'POST') {
       let server;
       try {
