@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
 import { createDetector, createHostLivenessCheck, createProber } from '../detector/index.js';
 import type { Detector, Prober, RoundReport } from '../detector/types.js';
+import { checkFpingPermission } from '../detector/fping-prober.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
 import { createStorageFence } from '../fencing/fence-plan.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
@@ -174,6 +175,11 @@ export async function startController(config: Config, opts: ControllerOptions): 
   // Prometheus scrapes /metrics, not /readyz: refresh cmpha_ready on a timer.
   const readyTimer = setInterval(() => { void readiness().catch(() => undefined); }, Math.max(5000, config.detector.intervalMs));
   readyTimer.unref();
+
+  if (config.detector.probe === 'fping' && !opts.prober) {
+    const denied = await checkFpingPermission(prober);
+    if (denied) logger.error({ err: denied.message, code: denied.code }, denied.code === 'probe_not_permitted' ? 'fping may not send ICMP' : 'fping does not work');
+  }
 
   // Recoveries whose record Redis lost: found again from Nova's state, by the leader only, on their own timer.
   const orphans = startOrphanReconciler({

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
+import { createOutgoingProxy, type OutgoingProxy } from '../shared/outgoing-proxy.js';
 import { isIpLiteral } from './fields.js';
 import { parseIni, type ParsedIni } from './ini-file.js';
 import { hostSection } from './host-schema.js';
@@ -229,6 +230,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       allowUnfencedEvacuation: fencing.allow_unfenced_evacuation,
       ipmitoolPath: fencing.ipmitool_path!,
       attempts: fencing.attempts,
+      ...opt('proxy', cloud.proxy),
       ...(fencing.fence_levels ? { fenceLevels: fencing.fence_levels } : {}),
     },
     hosts,
@@ -252,7 +254,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       networkTimeoutMs: evacuation.network_timeout,
       rebootSilent: evacuation.reboot_silent,
     },
-    notifiers: notifiers.length > 0 ? notifiers : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
+    notifiers: notifiers.length > 0 ? notifiers.map((n) => ({ ...n, ...opt('proxy', cloud.proxy) })) : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
     escalation: {
       repeatEveryMs: escalation.repeat_every,
       maxRepeats: escalation.max_repeats,
@@ -521,6 +523,14 @@ function resolveCloud(ctx: Ctx, cloudRaw: CloudRaw, legacy: LegacyRaw, env: Read
     }
   }
   if (c.cacert !== undefined && !existsSync(c.cacert)) { ctx.issue('cloud', 'cacert', `CA file ${c.cacert} does not exist`); ok = false; }
+  let proxy: OutgoingProxy | undefined;
+  if (c.proxy !== undefined) {
+    const p = createOutgoingProxy(c.proxy, c.no_proxy);
+    if (typeof p === 'string') { ctx.issue('cloud', p.startsWith('no_proxy') ? 'no_proxy' : 'proxy', p); ok = false; } else proxy = p;
+  } else if (c.no_proxy.length > 0) {
+    ctx.issue('cloud', 'no_proxy', 'is set without proxy; cmpha never reads HTTP(S)_PROXY from the environment, so there is nothing to bypass');
+    ok = false;
+  }
   if (!ok || !auth) return undefined;
   return {
     authUrl: c.auth_url!.replace(/\/+$/, ''),
@@ -531,6 +541,8 @@ function resolveCloud(ctx: Ctx, cloudRaw: CloudRaw, legacy: LegacyRaw, env: Read
     insecure: c.insecure,
     timeoutMs: c.api_timeout,
     retries: c.api_retries,
+    maxResponseBytes: c.max_response_size,
+    ...opt('proxy', proxy),
     source: where,
   };
 }

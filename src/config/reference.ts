@@ -44,8 +44,11 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'interface', default: 'public', help: 'Endpoint interface: public, internal or admin (OS_INTERFACE).' },
       { key: 'cacert', default: '', help: 'CA bundle for TLS verification (OS_CACERT).' },
       { key: 'insecure', default: 'false', help: 'Skip TLS verification (OS_INSECURE). Never in production.' },
-      { key: 'api_timeout', default: '30s', help: 'Timeout of each OpenStack API call.' },
+      { key: 'api_timeout', default: '30s', help: 'Bound of each OpenStack API call in total: connecting, headers and the whole body (a Nova that sends headers and then stalls fails at this bound).' },
       { key: 'api_retries', default: '3', help: 'Retries of idempotent calls on 5xx, timeouts and resets (never of evacuate).' },
+      { key: 'max_response_size', default: '32MiB', help: 'Largest API answer accepted (units KiB, MiB, GiB); a larger one is refused with an error naming the endpoint instead of filling memory. BMC and webhook answers are capped at 1 MiB.' },
+      { key: 'proxy', default: '', help: 'HTTP proxy (http://[user:password@]host:port) for every outgoing HTTP client: Keystone, Nova, Placement, Redfish BMCs and webhooks; https goes through CONNECT. cmpha never reads HTTP_PROXY/HTTPS_PROXY from the environment: unset means direct. Example: http://proxy.example:3128.' },
+      { key: 'no_proxy', default: '', help: 'Comma-separated destinations reached directly although proxy is set: host names, domains (.example), IP addresses and CIDR ranges (10.0.0.0/8). List the BMC network here when BMCs are reached directly. Example: .cloud.example, 10.0.0.0/8.' },
     ],
   },
   {

@@ -1,3 +1,4 @@
+import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import type { Secret } from './secret.js';
 
 // The validated configuration every module receives: plain, frozen, camelCase, durations in milliseconds.
@@ -38,8 +39,13 @@ export interface CloudConfig {
   readonly interface: 'public' | 'internal' | 'admin';
   readonly cacert?: string;
   readonly insecure: boolean;
+  /** Bounds each API call in total: connect, headers and body. */
   readonly timeoutMs: number;
   readonly retries: number;
+  /** Largest API answer accepted, in bytes; a larger one is refused with an error naming the endpoint. */
+  readonly maxResponseBytes?: number;
+  /** The outgoing proxy of every HTTP client ([cloud] proxy, no_proxy); unset: direct, whatever the environment says. */
+  readonly proxy?: OutgoingProxy;
   /** Where these settings came from, for `config validate` and error messages. */
   readonly source: string;
 }
@@ -168,6 +174,8 @@ export interface FencingConfig {
   readonly attempts: number;
   /** [fencing] fence_levels as written (the shared default); each host's resolved levels are in HostConfig. */
   readonly fenceLevels?: readonly (readonly FenceDeviceName[])[];
+  /** [cloud] proxy, applied to Redfish BMCs unless no_proxy matches them. */
+  readonly proxy?: OutgoingProxy;
 }
 
 export interface EvacuationConfig {
@@ -205,6 +213,8 @@ export interface NotifierConfig {
   readonly recipients: readonly string[];
   /** Type-specific keys as written (secrets among them already resolved to Secret by `*_file`). */
   readonly options: Readonly<Record<string, string | Secret>>;
+  /** [cloud] proxy, applied to webhooks unless no_proxy matches them. */
+  readonly proxy?: OutgoingProxy;
 }
 
 export interface EscalationConfig {

@@ -87,6 +87,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     w.on('error', (err) => logger.warn({ queue: what, err: err.message }, 'queue worker error'));
     w.on('failed', (job, err) => {
       logger.error({ queue: what, jobId: job?.id, err: err.message }, 'job failed');
+      // Counted once per job that gave up (not per attempt that will be retried, not a stalled job, which is resumed).
+      if (job && (job.opts.attempts ?? 1) <= job.attemptsMade && !/stalled/i.test(err.message)) deps.metrics?.jobsFailed?.inc({ queue: what });
       if (!job || (job.opts.attempts ?? 1) > job.attemptsMade || what === 'evacuate') return;
       const { incidentId } = job.data as IncidentJobData;
       // A stalled job is resumed, never failed: however often the controller restarts, the recovery goes on.

@@ -60,7 +60,10 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
     if (closedHere) {
       ctx.metrics?.incidentsClosed?.inc({ outcome: out.status });
       ctx.metrics?.incidentsOpen?.dec();
-      if (failoverMs !== undefined) ctx.metrics?.failoverDuration?.observe({}, failoverMs / 1000);
+      if (failoverMs !== undefined) {
+        ctx.metrics?.failoverDuration?.observe({}, failoverMs / 1000);
+        if (out.status !== 'failed') ctx.metrics?.lastFailover?.record({ host: rec.host, outcome: out.status, durationSeconds: failoverMs / 1000, at: Math.floor(lastVerified / 1000) });
+      }
     }
     for (const s of rec.spares ?? []) await ctx.store.releaseSpare(s.host, ctx.incidentId);
     await note(ctx, 'close', out.status === 'resolved' ? 'info' : 'critical',
