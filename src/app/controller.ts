@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
-import { createDetector, createProber } from '../detector/index.js';
+import { createDetector, createProber, LeaderLease } from '../detector/index.js';
+import { detectorKeys } from '../detector/keys.js';
 import type { Prober, RoundReport } from '../detector/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
 import { createFenceDriver } from '../fencing/create-driver.js';
@@ -17,8 +17,11 @@ import type { NovaApi } from '../openstack/types.js';
 import { anyAlive, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { createRedis } from '../shared/redis-connect.js';
+import { RedisOutageLog } from '../shared/redis-outage.js';
 import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
+import { leaderOnlyFenceDriver, leaderOnlyNova } from './leader-guard.js';
 import { mgmtLivenessCheck } from './mgmt-liveness.js';
 
 export interface ControllerOptions {
@@ -42,6 +45,8 @@ export interface Controller {
   readonly metrics: Metrics;
   readonly metricsServer: MetricsServer | null;
   readonly lastRound: () => RoundReport | null;
+  /** The leader lease this controller takes and renews; its epoch is the fencing token. */
+  readonly lease: LeaderLease;
   stop(): Promise<void>;
 }
 
@@ -54,11 +59,19 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const logger = opts.logger;
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: version() });
-  const connection = new Redis(config.redis.url, {
-    maxRetriesPerRequest: null,
-    ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
+
+  // The metrics port first: a port that is taken ends the start before anything holds the process open.
+  let readiness: () => Promise<ReadinessReport> = () => Promise.reject(new Error('starting'));
+  let metricsServer: MetricsServer | null = null;
+  if (opts.metrics !== false && config.metrics.enabled) {
+    metricsServer = await startMetricsServer({ listen: opts.metricsListen ?? config.metrics.listen, registry, readiness: () => readiness(), logger });
+  }
+
+  const outage = new RedisOutageLog(logger.child({ component: 'redis' }));
+  const connection = createRedis(config.redis, { mode: 'queue', outage });
+  const lease = new LeaderLease(connection, detectorKeys(config.redis.prefix).leader, config.detector.leaderLeaseMs, {
+    owner: opts.owner ?? `${hostname()}/${process.pid}`, logger: logger.child({ component: 'leader' }),
   });
-  connection.on('error', (err) => logger.warn({ err: errorMessage(err) }, 'redis connection error'));
   const { nova, identity, placement } = createOpenStack(config.cloud, { logger });
 
   const countDeliveries = (records: readonly DeliveryRecord[]) => {
@@ -81,7 +94,8 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const fenceDriverFor = (host: string): FenceDriver | null => {
     if (!drivers.has(host)) {
       const hc = config.hosts[host];
-      const driver = hc ? createFenceDriver(hc, config.fencing, { logger }) : null;
+      const real = hc ? createFenceDriver(hc, config.fencing, { logger }) : null;
+      const driver = real ? leaderOnlyFenceDriver(real, lease) : null;
       if (driver) initFenceDriver(metrics, driver.kind);
       drivers.set(host, driver);
     }
@@ -89,16 +103,24 @@ export async function startController(config: Config, opts: ControllerOptions): 
   };
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
+  // Only the leader's workers take jobs, and every action they take re-checks the lease's epoch first.
   const recovery = await startRecoveryWorker(config, {
-    logger, connection, nova, placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    logger, connection, outage, nova: leaderOnlyNova(nova, lease), placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    leadership: lease, start: false,
     isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
+  });
+
+  let roleChange: Promise<void> = Promise.resolve();
+  lease.onChange((leading) => {
+    roleChange = roleChange.then(() => (leading ? recovery.startWorkers() : recovery.pauseWorkers())).catch((err: unknown) => {
+      logger.error({ err: errorMessage(err) }, leading ? 'cannot start the recovery workers' : 'cannot pause the recovery workers');
+    });
   });
 
   let last: RoundReport | null = null;
   let lastError: string | null = null;
   const detector = createDetector({
-    config, nova, prober, redis: connection, incidents: recovery.incidents, notifier, metrics, logger,
-    owner: opts.owner ?? `${hostname()}/${process.pid}`,
+    config, nova, prober, redis: connection, lease, incidents: recovery.incidents, notifier, metrics, logger,
     onRound(report, error) {
       if (report) {
         last = report;
@@ -132,7 +154,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const bmcTimer = setInterval(() => { void checkBmcs(); }, FENCING_CHECK_MS);
   bmcTimer.unref();
 
-  const readiness = trackReadiness(metrics, async (): Promise<ReadinessReport> => {
+  readiness = trackReadiness(metrics, async (): Promise<ReadinessReport> => {
     let redisOk = false;
     let redisDetail = '';
     try {
@@ -155,10 +177,6 @@ export async function startController(config: Config, opts: ControllerOptions): 
     };
   });
 
-  let metricsServer: MetricsServer | null = null;
-  if (opts.metrics !== false && config.metrics.enabled) {
-    metricsServer = await startMetricsServer({ listen: opts.metricsListen ?? config.metrics.listen, registry, readiness, logger });
-  }
   // Prometheus scrapes /metrics, not /readyz: refresh cmpha_ready on a timer.
   const readyTimer = setInterval(() => { void readiness().catch(() => undefined); }, Math.max(5000, config.detector.intervalMs));
   readyTimer.unref();
@@ -167,12 +185,13 @@ export async function startController(config: Config, opts: ControllerOptions): 
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
   return {
-    recovery, nova, notifier, metrics, metricsServer,
+    recovery, nova, notifier, metrics, metricsServer, lease,
     lastRound: () => last,
     async stop() {
       clearInterval(readyTimer);
       clearInterval(bmcTimer);
       await detector.stop();
+      await roleChange;
       await recovery.stop();
       await baseNotifier.stop();
       await metricsServer?.close();

@@ -33,6 +33,8 @@ export interface DetectorDeps {
   readonly clock?: Clock;
   /** Lease owner id; defaults to host/pid/random. */
   readonly owner?: string;
+  /** The lease to take and renew each round (the controller shares it with the recovery workers); else one is made on `redis`. */
+  readonly lease?: LeaderLease;
   readonly tuning?: Partial<DetectorTuning>;
   /** Called after every round of the loop started by start(): the report, or the error that ended the round. */
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
@@ -61,7 +63,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   const tuning = { ...DEFAULT_TUNING, ...(deps.tuning ?? {}) };
   const log = logger.child({ component: 'detector' });
   const keys = detectorKeys(config.redis.prefix);
-  const lease = deps.redis ? new LeaderLease(deps.redis, keys.leader, cfg.leaderLeaseMs, deps.owner) : undefined;
+  const lease = deps.lease ?? (deps.redis ? new LeaderLease(deps.redis, keys.leader, cfg.leaderLeaseMs, { ...(deps.owner ? { owner: deps.owner } : {}), logger: log }) : undefined);
   const brakeStore = deps.redis ? new StormBrakeStore(deps.redis, config.redis.prefix) : undefined;
   const addressBook = new MgmtAddressBook(config.hosts, nova, log, tuning.hypervisorRefreshRounds);
   const baseline = new InstanceBaseline(tuning.baselineEveryRounds);

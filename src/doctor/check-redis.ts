@@ -1,8 +1,9 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/types.js';
 import { detectorKeys } from '../detector/keys.js';
 import { incidentKeys } from '../incidents/keys.js';
 import { errorMessage } from '../shared/errors.js';
+import { createRedis, redisWhere } from '../shared/redis-connect.js';
 import type { DoctorCheck } from './types.js';
 
 export interface RedisFindings {
@@ -11,10 +12,6 @@ export interface RedisFindings {
   readonly claimedSpares: ReadonlyMap<string, string>;
 }
 
-/** user:password in a URL never reaches a report. */
-export function redactRedisUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
 
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -27,16 +24,8 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * Uses `existing` when given (the controller's connection), else opens one that gives up at once.
  */
 export async function checkRedis(config: RedisConfig, spareHosts: readonly string[], opts: { existing?: Redis; timeoutMs: number }): Promise<RedisFindings> {
-  const where = redactRedisUrl(config.url);
-  const redis = opts.existing ?? new Redis(config.url, {
-    ...(config.password ? { password: config.password.reveal() } : {}),
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    connectTimeout: opts.timeoutMs,
-    enableOfflineQueue: true,
-    retryStrategy: () => null,
-  });
-  if (!opts.existing) redis.on('error', () => undefined);
+  const where = redisWhere(config);
+  const redis = opts.existing ?? createRedis(config, { mode: 'once', connectTimeoutMs: opts.timeoutMs });
   const claimedSpares = new Map<string, string>();
   try {
     if (!opts.existing) await bounded(redis.connect(), opts.timeoutMs, 'connecting');

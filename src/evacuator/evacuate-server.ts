@@ -1,6 +1,7 @@
 import type { IncidentRecord, InstanceEntry } from '../incidents/types.js';
 import { isFinalInstanceState } from '../incidents/types.js';
 import { NOVA_EVACUATE_OUTCOME_UNKNOWN } from '../openstack/errors.js';
+import { isLeadershipError } from '../shared/leadership.js';
 import type { Migration, Server } from '../openstack/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { TERMINAL_MIGRATION, type EvacuatorDeps } from './types.js';
@@ -94,6 +95,8 @@ export async function evacuateServer(d: EvacuatorDeps, incident: IncidentRecord,
     try {
       await d.nova.evacuate(serverId, entry.target ?? undefined, { signal }).finally(() => slot.settle().catch(() => {}));
     } catch (err) {
+      // Not leading: nothing was sent; the record says "requested", which the leader re-reads and settles.
+      if (isLeadershipError(err)) throw err;
       if (isStillInUse(err)) {
         inUse += 1;
         await d.store.updateInstance(incident.id, serverId, (e) => ({ ...e, state: 'pending', lastRequestAt: undefined, error: errorMessage(err) }));

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import { FlowProducer, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { DelayedError, FlowProducer, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
 import { recoverServer } from '../evacuator/recover-server.js';
 import type { EvacuatorDeps } from '../evacuator/types.js';
@@ -12,6 +12,9 @@ import { isFinalInstanceState, isTerminalStatus, type OpenIncidentRequest } from
 import type { NotificationService } from '../notifier/types.js';
 import type { NovaApi, PlacementApi } from '../openstack/types.js';
 import { CmphaError, errorMessage, isRetryable } from '../shared/errors.js';
+import { isLeadershipError, type Leadership } from '../shared/leadership.js';
+import { createRedis } from '../shared/redis-connect.js';
+import { isRedisConnectionError, type RedisOutageLog } from '../shared/redis-outage.js';
 import type { Logger } from '../shared/logger.js';
 import { sleep, systemClock, type Clock } from '../shared/time.js';
 import type { RecoveryMetrics } from './metrics.js';
@@ -57,6 +60,10 @@ export interface RecoveryDeps {
   /** src/fencing's fenceHost unless a test replaces it. */
   readonly fenceHost?: FenceHostFn;
   readonly queue?: QueueTuning;
+  /** Checked before every action and close (see StepContext.leadership); without it this process always acts. */
+  readonly leadership?: Leadership;
+  /** Where Redis connection errors of the queues and workers go (one line per outage, not one per error). */
+  readonly outage?: RedisOutageLog;
 }
 
 /** The incident store as the detector and the CLI see it: opening an incident also queues its recovery. */
@@ -75,8 +82,10 @@ export class RecoveryIncidents extends IncidentStore {
 
 export interface Recovery {
   readonly incidents: RecoveryIncidents;
-  /** Starts the workers and re-queues every incident left open by a previous run. */
+  /** Starts (or resumes) the workers and re-queues every incident left open by a previous run or another leader. */
   startWorkers(): Promise<void>;
+  /** Stops taking jobs (a standby's workers take none); jobs already running stop at their next leadership check. */
+  pauseWorkers(): Promise<void>;
   /** Queues the recovery of an incident (idempotent: one job per incident id). */
   submit(incidentId: string): Promise<void>;
   stop(): Promise<void>;
@@ -88,10 +97,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const clock = deps.clock ?? systemClock;
   const prefix = config.redis.prefix;
   const ownConnection = !deps.connection;
-  const connection = deps.connection ?? new Redis(deps.redisUrl ?? config.redis.url, {
-    maxRetriesPerRequest: null,
-    ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
-  });
+  const connection = deps.connection ?? createRedis({ ...config.redis, url: deps.redisUrl ?? config.redis.url }, { mode: 'queue', ...(deps.outage ? { outage: deps.outage } : {}) });
   const tuning = deps.queue ?? {};
   const attempts = tuning.attempts ?? 6;
   const backoff = { type: 'exponential' as const, delay: tuning.backoffMs ?? 1000 };
@@ -101,6 +107,15 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const evacuateQueue = new Queue<EvacuateJobData>(names.evacuate, { connection });
   const finalizeQueue = new Queue<IncidentJobData>(names.finalize, { connection });
   const flows = new FlowProducer({ connection });
+  // BullMQ prints a raw stack trace for every error of an object without an `error` listener.
+  const redisError = (what: string) => (err: Error) => {
+    if (isRedisConnectionError(err)) deps.outage?.error(err);
+    else logger.warn({ queue: what, err: err.message }, 'queue error');
+  };
+  incidentQueue.on('error', redisError('incident'));
+  evacuateQueue.on('error', redisError('evacuate'));
+  finalizeQueue.on('error', redisError('finalize'));
+  flows.on('error', redisError('flow'));
   const fenceHost = deps.fenceHost ?? realFenceHost;
   const gate = new RedisStartGate(connection, {
     prefix, maxPerMinute: config.evacuation.maxPerMinute, staggerMs: config.evacuation.staggerMs, windowMs: tuning.rateWindowMs,
@@ -132,6 +147,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const ctxFor = (incidentId: string): StepContext => ({
     incidentId, store: incidents, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}), evacuation: config.evacuation, fencing: config.fencing,
     logger: logger.child({ incidentId }), clock, metrics: deps.metrics, signal: stopping.signal,
+    ...(deps.leadership ? { leadership: deps.leadership } : {}),
   });
 
   const evacDeps = (ctx: StepContext): EvacuatorDeps => ({
@@ -153,7 +169,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
         isHostAlive: deps.isHostAlive, fenceDriver: deps.fenceDriverFor(rec.host), fenceHost, notifier: deps.notifier,
       });
     } catch (err) {
-      if (stopping.signal.aborted) throw err;
+      if (stopping.signal.aborted || isLeadershipError(err)) throw err;
       ctx.logger.warn({ err: errorMessage(err), attempt: job.attemptsMade + 1 }, 'incident step failed');
       if (!isFinalAttempt(job, err)) throw err;
       await closeEarly(ctx, deps.notifier, {
@@ -186,7 +202,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     try {
       return (await recoverServer(d, rec, serverId, stopping.signal)).state;
     } catch (err) {
-      if (stopping.signal.aborted) throw err;
+      if (stopping.signal.aborted || isLeadershipError(err)) throw err;
       ctx.logger.warn({ serverId, err: errorMessage(err), attempt: job.attemptsMade + 1 }, 'evacuation attempt failed');
       if (!isFinalAttempt(job, err)) throw err;
       const e = await incidents.updateInstance(incidentId, serverId, (x) => (isFinalInstanceState(x.state) || x.state === 'evacuated' || x.state === 'evacuating'
@@ -217,6 +233,19 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     return closed.status;
   };
 
+  // A job that finds this process not leading goes back to the queue untouched (no attempt used, nothing
+  // recorded on the incident): it belongs to the leader. If the lock is already gone, the leader has it.
+  const leaderOnly = <T>(fn: (job: Job<T>) => Promise<string>) => async (job: Job<T>, token?: string): Promise<string> => {
+    try {
+      return await fn(job);
+    } catch (err) {
+      if (!isLeadershipError(err) || !token) throw err;
+      logger.warn({ jobId: job.id, err: errorMessage(err) }, 'not leading: leaving the job to the leader');
+      await job.moveToDelayed(Date.now() + 1000, token).catch(() => undefined);
+      throw new DelayedError();
+    }
+  };
+
   const workerOpts = {
     connection,
     lockDuration: tuning.lockDurationMs ?? 30_000,
@@ -239,17 +268,22 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
         });
       })().catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not record a failed job'));
     });
-    w.on('error', (err) => logger.warn({ queue: what, err: err.message }, 'queue worker error'));
+    w.on('error', redisError(what));
   };
 
   return {
     incidents,
     submit,
     async startWorkers() {
+      if (workers.length > 0) {
+        for (const w of workers) w.resume();
+        for (const id of await incidents.activeIds()) await submit(id);
+        return;
+      }
       await evacuateQueue.setGlobalConcurrency(config.evacuation.concurrency);
-      const wi = new Worker<IncidentJobData>(names.incident, processIncident, { ...workerOpts, concurrency: tuning.incidentConcurrency ?? 16 });
-      const we = new Worker<EvacuateJobData>(names.evacuate, processEvacuate, { ...workerOpts, concurrency: config.evacuation.concurrency });
-      const wf = new Worker<IncidentJobData>(names.finalize, processFinalize, { ...workerOpts, concurrency: 8 });
+      const wi = new Worker<IncidentJobData>(names.incident, leaderOnly(processIncident), { ...workerOpts, concurrency: tuning.incidentConcurrency ?? 16 });
+      const we = new Worker<EvacuateJobData>(names.evacuate, leaderOnly(processEvacuate), { ...workerOpts, concurrency: config.evacuation.concurrency });
+      const wf = new Worker<IncidentJobData>(names.finalize, leaderOnly(processFinalize), { ...workerOpts, concurrency: 8 });
       watchFailures(wi, 'incident');
       watchFailures(we, 'evacuate');
       watchFailures(wf, 'finalize');
@@ -264,6 +298,10 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
         }, 5000);
         depthTimer.unref();
       }
+    },
+    async pauseWorkers() {
+      // Not waiting for running jobs: they stop at their next leadership check.
+      await Promise.all(workers.map((w) => w.pause(true)));
     },
     async stop() {
       stopping.abort(new CmphaError('stopping', 'cmpha is stopping'));

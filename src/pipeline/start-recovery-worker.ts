@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
 import { createFenceDriver } from '../fencing/create-driver.js';
 import type { FenceDriver } from '../fencing/types.js';
@@ -7,6 +7,8 @@ import type { NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
+import { createRedis } from '../shared/redis-connect.js';
+import { RedisOutageLog } from '../shared/redis-outage.js';
 import { systemClock } from '../shared/time.js';
 import { createRecovery, type Recovery, type RecoveryDeps } from './create-recovery.js';
 import { novaLivenessCheck } from './liveness.js';
@@ -38,10 +40,8 @@ export async function startRecoveryWorker(
   config: Config,
   opts: { logger: Logger; start?: boolean } & Partial<Omit<RecoveryDeps, 'config' | 'logger'>>,
 ): Promise<RecoveryWorker> {
-  const connection = opts.connection ?? new Redis(opts.redisUrl ?? config.redis.url, {
-    maxRetriesPerRequest: null,
-    ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
-  });
+  const outage = opts.outage ?? new RedisOutageLog(opts.logger);
+  const connection = opts.connection ?? createRedis({ ...config.redis, url: opts.redisUrl ?? config.redis.url }, { mode: 'queue', outage });
   // A given Nova comes with its own Placement or none: never mix a caller's Nova with a client of our own.
   const own = opts.nova ? null : createOpenStack(config.cloud, { logger: opts.logger });
   const nova = opts.nova ?? own!.nova;
@@ -51,7 +51,7 @@ export async function startRecoveryWorker(
   });
   const recovery = createRecovery({
     ...opts,
-    config, connection, nova, ...(placement ? { placement } : {}), notifier, logger: opts.logger,
+    config, connection, outage, nova, ...(placement ? { placement } : {}), notifier, logger: opts.logger,
     fenceDriverFor: opts.fenceDriverFor ?? fenceDriversFromConfig(config, opts.logger),
     isHostAlive: opts.isHostAlive ?? novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, opts.clock ?? systemClock),
   });

@@ -3,6 +3,7 @@ import type { IncidentStore } from '../../incidents/incident-store.js';
 import type { IncidentRecord, TimelineEntry } from '../../incidents/types.js';
 import type { NovaApi, ComputeService, PlacementApi } from '../../openstack/types.js';
 import { CmphaError } from '../../shared/errors.js';
+import type { Leadership } from '../../shared/leadership.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Clock } from '../../shared/time.js';
 import type { RecoveryMetrics } from '../metrics.js';
@@ -20,6 +21,8 @@ export interface StepContext {
   readonly clock: Clock;
   readonly metrics?: RecoveryMetrics;
   readonly signal?: AbortSignal;
+  /** Checked before every action on a BMC or Nova and before an incident is closed: a deposed leader does neither. */
+  readonly leadership?: Leadership;
 }
 
 export type StepOutcome =

@@ -27,6 +27,7 @@ export async function fenceStep(ctx: StepContext, deps: FenceStepDeps): Promise<
   await ctx.store.update(ctx.incidentId, (r) => (r.status === 'open' ? { ...r, status: 'fencing' } : undefined));
   await note(ctx, 'fence', 'info', `fencing ${rec.host} through ${driver.kind} BMC ${driver.target}`);
   const events: FenceEvent[] = [];
+  await ctx.leadership?.assertLeading(ctx.signal);
   ctx.metrics?.fenceAttempts?.inc({ driver: driver.kind });
   const result = await deps.fenceHost(driver, {
     timeoutMs: ctx.fencing.timeoutMs,

@@ -38,6 +38,7 @@ const EVENT: Record<Outcome['status'], { type: NotificationEventType; severity: 
  * incident keeps its status, and the notice goes out once.
  */
 export async function finalizeStep(ctx: StepContext, notifier: NotificationService): Promise<IncidentRecord> {
+  await ctx.leadership?.assertLeading(ctx.signal);
   let rec = await record(ctx);
   const instances = await ctx.store.listInstances(ctx.incidentId);
   const out = outcomeOf(instances);
@@ -87,6 +88,8 @@ export async function closeEarly(
   notifier: NotificationService,
   how: { status: 'failed' | 'aborted'; code: string; reason: string; event: NotificationEventType; severity: Severity },
 ): Promise<IncidentRecord> {
+  // A deposed leader's failure is not the incident's: the new leader is working on it.
+  await ctx.leadership?.assertLeading(ctx.signal);
   let rec = await record(ctx);
   if (!isTerminalStatus(rec.status)) {
     let closedHere = false;
