@@ -47,6 +47,8 @@ export interface Controller {
   readonly lastRound: () => RoundReport | null;
   /** The leader lease this controller takes and renews; its epoch is the fencing token. */
   readonly lease: LeaderLease;
+  /** True while Redis is unreachable (then stopping has nothing to hand over and need not wait). */
+  readonly redisDown: () => boolean;
   stop(): Promise<void>;
 }
 
@@ -186,10 +188,13 @@ export async function startController(config: Config, opts: ControllerOptions): 
 
   return {
     recovery, nova, notifier, metrics, metricsServer, lease,
+    redisDown: () => outage.down,
     lastRound: () => last,
     async stop() {
       clearInterval(readyTimer);
       clearInterval(bmcTimer);
+      // With Redis away there is nothing to hand over: fail every command waiting for it instead of waiting.
+      if (outage.down) connection.disconnect();
       await detector.stop();
       await roleChange;
       await recovery.stop();

@@ -77,7 +77,8 @@ export class LeaderLease implements Leadership {
   async acquireOrRenew(): Promise<boolean> {
     let epoch: number;
     try {
-      epoch = Number(await this.redis.eval(ACQUIRE_OR_RENEW, 2, this.key, this.epochKey, this.owner, String(this.leaseMs)));
+      // Bounded: a command waiting for a Redis that is away would keep this replica "leader" in its own eyes.
+      epoch = Number(await this.bounded(this.redis.eval(ACQUIRE_OR_RENEW, 2, this.key, this.epochKey, this.owner, String(this.leaseMs))));
     } catch (err) {
       this.lose('cannot reach Redis to renew the leader lease: acting on nothing until it is renewed', { err: errorMessage(err) }, 'warn');
       throw err;
@@ -109,16 +110,10 @@ export class LeaderLease implements Leadership {
       throw new CmphaError(DEPOSED, 'this controller does not hold the leader lease: it takes no action', { context: { owner: this.owner } });
     }
     let ok: number;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${this.checkTimeoutMs} ms`)), this.checkTimeoutMs);
-      });
-      ok = Number(await Promise.race([this.redis.eval(STILL_LEADING, 2, this.key, this.epochKey, this.owner, String(epoch)), timeout]));
+      ok = Number(await this.bounded(this.redis.eval(STILL_LEADING, 2, this.key, this.epochKey, this.owner, String(epoch))));
     } catch (err) {
       throw new CmphaError(LEADERSHIP_UNKNOWN, `cannot confirm the leader lease in Redis (${errorMessage(err)}): not acting`, { retryable: true, context: { owner: this.owner, epoch } });
-    } finally {
-      clearTimeout(timer);
     }
     if (ok !== 1) {
       // Only if nothing re-acquired in the meantime (then the new epoch is ours and the check was stale).
@@ -138,6 +133,18 @@ export class LeaderLease implements Leadership {
   /** Who holds the lease now, if anyone. */
   async holder(): Promise<string | null> {
     return this.redis.get(this.key);
+  }
+
+  private async bounded<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis gave no answer within ${this.checkTimeoutMs} ms`)), this.checkTimeoutMs);
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private lose(message: string, fields: Record<string, unknown>, level: 'warn' | 'error' = 'error'): void {

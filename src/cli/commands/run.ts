@@ -5,6 +5,8 @@ import { createCliLogger, loadCliConfig } from '../context.js';
 
 /** How long `cmpha run` may take to stop after SIGTERM/SIGINT before it exits regardless. */
 export const STOP_DEADLINE_MS = 15_000;
+/** The same while Redis is unreachable. */
+export const STOP_DEADLINE_REDIS_DOWN_MS = 3_000;
 
 export function registerRunCommand(program: Command): void {
   program
@@ -29,12 +31,14 @@ export function registerRunCommand(program: Command): void {
         const stop = (signal: string) => {
           if (stopping) return;
           stopping = true;
-          logger.info({ signal, deadlineSeconds: STOP_DEADLINE_MS / 1000 }, 'stopping: finishing the current round and step');
           // Whatever Redis or Nova do, the process ends by this deadline (systemd's TimeoutStopSec is longer).
+          // With Redis away nothing can be handed over or released, so there is no point waiting long.
+          const deadlineMs = controller.redisDown() ? STOP_DEADLINE_REDIS_DOWN_MS : STOP_DEADLINE_MS;
+          logger.info({ signal, deadlineSeconds: deadlineMs / 1000 }, 'stopping: finishing the current round and step');
           setTimeout(() => {
-            logger.error({ deadlineSeconds: STOP_DEADLINE_MS / 1000 }, 'did not stop in time: exiting now; unfinished jobs are resumed by the next leader');
+            logger.error({ deadlineSeconds: deadlineMs / 1000 }, 'did not stop in time: exiting now; unfinished jobs are resumed by the next leader');
             process.exit(1);
-          }, STOP_DEADLINE_MS).unref();
+          }, deadlineMs).unref();
           controller.stop().then(resolve, (err: unknown) => {
             logger.error({ err: errorMessage(err) }, 'error while stopping');
             process.exitCode = 1;
