@@ -93,7 +93,10 @@ describe('leadership', () => {
     try {
       await b.waitForLog(/took the leader lease/, 30_000);
       await until(() => allActiveOn(sim, movable, SPARE), 150_000, 'B to finish the recovery');
-      await until(async () => /cmpha_incidents_closed_total\{outcome="resolved"\} 1/.test(await (await fetch(`http://127.0.0.1:${b.metricsPort}/metrics`)).text()), 60_000, 'B to close the incident');
+      await until(async () => /cmpha_incidents_closed_total\{outcome="resolved"\} 1/.test(await (await fetch(`http://127.0.0.1:${b.metricsPort}/metrics`)).text()), 150_000, 'B to close the incident');
+    } catch (e) {
+      console.log('B LOGS', b.logs().split('\n').filter((l) => !/verdict changed|round/.test(l)).slice(-60).join('\n'));
+      throw e;
     } finally {
       process.kill(a.pid, 'SIGCONT');
     }
@@ -106,7 +109,7 @@ describe('leadership', () => {
     expect([...evacuationsPerServer(after).values()].every((v) => v === 1)).toBe(true);
     expect(await role(a)).toBe('standby');
     expect(await role(b)).toBe('leader');
-  }, 300_000);
+  }, 400_000);
 
   it('after a SIGKILL mid-evacuation and a restart the recovery completes with one evacuate per server', async () => {
     const sim = await newSim(23, 2);

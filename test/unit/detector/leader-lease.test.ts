@@ -78,6 +78,66 @@ describe('LeaderLease (real Redis)', () => {
   });
 });
 
+describe('LeaderLease fencing token (real Redis)', () => {
+  it('gives every acquisition a strictly greater epoch, and keeps the epoch while renewing', async () => {
+    const k = key();
+    const a = new LeaderLease(redis, k, 2000, 'replica-a');
+    const b = new LeaderLease(redis, k, 2000, 'replica-b');
+    expect(await a.acquireOrRenew()).toBe(true);
+    const first = a.epoch!;
+    expect(first).toBeGreaterThan(0);
+    expect(await a.acquireOrRenew()).toBe(true);
+    expect(a.epoch).toBe(first);
+    await a.release();
+    expect(await b.acquireOrRenew()).toBe(true);
+    expect(b.epoch!).toBeGreaterThan(first);
+    await b.release();
+    expect(await a.acquireOrRenew()).toBe(true);
+    expect(a.epoch!).toBeGreaterThan(first + 1);
+  });
+
+  it('assertLeading passes for the holder and throws a non-retryable "deposed" once a standby took over', async () => {
+    const k = key();
+    const a = new LeaderLease(redis, k, 1000, 'replica-a');
+    const b = new LeaderLease(redis, k, 1000, 'replica-b');
+    const changes: boolean[] = [];
+    a.onChange((leading) => changes.push(leading));
+    expect(await a.acquireOrRenew()).toBe(true);
+    await expect(a.assertLeading()).resolves.toBeUndefined();
+    await expect(b.assertLeading()).rejects.toMatchObject({ code: 'deposed', retryable: false });
+    // A pauses past its lease (it stops renewing); B takes over.
+    await waitFor(async () => (await redis.exists(k)) === 0);
+    expect(await b.acquireOrRenew()).toBe(true);
+    // A has not noticed yet (no round since): its own view still says leader, Redis says otherwise.
+    expect(a.isLeader).toBe(true);
+    await expect(a.assertLeading()).rejects.toMatchObject({ code: 'deposed', retryable: false });
+    expect(a.isLeader).toBe(false);
+    expect(changes).toEqual([true, false]);
+    await expect(b.assertLeading()).resolves.toBeUndefined();
+  });
+
+  it('a lapsed lease that nobody took is not leadership either', async () => {
+    const k = key();
+    const a = new LeaderLease(redis, k, 1000, 'replica-a');
+    expect(await a.acquireOrRenew()).toBe(true);
+    await waitFor(async () => (await redis.exists(k)) === 0);
+    await expect(a.assertLeading()).rejects.toMatchObject({ code: 'deposed' });
+  });
+
+  it('a leader that cannot reach Redis gets a retryable "leadership_unknown", never a pass', async () => {
+    const dead = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => 1000 });
+    dead.on('error', () => undefined);
+    const k = key();
+    const a = new LeaderLease(redis, k, 3000, 'replica-a');
+    expect(await a.acquireOrRenew()).toBe(true);
+    // The same lease object seen through a connection that never answers: the check is bounded.
+    const blind = new LeaderLease(dead, k, 3000, { owner: 'replica-a', checkTimeoutMs: 300 });
+    Object.assign(blind as unknown as { held: boolean; currentEpoch: number }, { held: true, currentEpoch: a.epoch! });
+    await expect(blind.assertLeading()).rejects.toMatchObject({ code: 'leadership_unknown', retryable: true });
+    dead.disconnect();
+  });
+});
+
 describe('storm brake state (real Redis)', () => {
   it('resume() leaves a request the leader can read and clear, and reports the brake it found', async () => {
     const prefix = `brake-test-${process.pid}`;
