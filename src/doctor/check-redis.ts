@@ -4,6 +4,7 @@ import { detectorKeys } from '../detector/keys.js';
 import { incidentKeys } from '../incidents/keys.js';
 import { errorMessage } from '../shared/errors.js';
 import { createRedis, redisWhere } from '../shared/redis-connect.js';
+import { checkRedisSettings, checkSentinels } from './check-redis-ha.js';
 import type { DoctorCheck } from './types.js';
 
 export interface RedisFindings {
@@ -31,23 +32,30 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
     if (!opts.existing) await bounded(redis.connect(), opts.timeoutMs, 'connecting');
     const pong = await bounded(redis.ping(), opts.timeoutMs, 'PING');
     if (pong !== 'PONG') return { checks: [{ name: 'redis', status: 'fail', detail: `${where} answered PING with "${pong}"` }], claimedSpares };
-    const leader = await bounded(redis.get(detectorKeys(config.prefix).leader), opts.timeoutMs, 'reading the leader lease');
+    const leaderKey = detectorKeys(config.prefix).leader;
+    const leader = await bounded(redis.get(leaderKey), opts.timeoutMs, 'reading the leader lease');
+    const epoch = leader ? await bounded(redis.get(`${leaderKey}:epoch`), opts.timeoutMs, 'reading the lease epoch') : null;
     const keys = incidentKeys(config.prefix);
     for (const host of spareHosts) {
       const owner = await bounded(redis.get(keys.spareClaim(host)), opts.timeoutMs, 'reading spare claims');
       if (owner) claimedSpares.set(host, owner);
     }
+    const settings = await checkRedisSettings(redis, opts.timeoutMs);
+    const sentinels = await checkSentinels(config, opts.timeoutMs);
     return {
       checks: [
         { name: 'redis', status: 'ok', detail: `${where} answers PING (prefix ${config.prefix})` },
+        ...sentinels,
+        ...settings,
         leader
-          ? { name: 'leader', status: 'ok', detail: `controller ${leader} holds the leader lease` }
+          ? { name: 'leader', status: 'ok', detail: `controller ${leader} holds the leader lease${epoch ? ` (epoch ${epoch})` : ''}` }
           : { name: 'leader', status: 'warn', detail: 'no controller holds the leader lease: is `cmpha run` running with this [redis] url and prefix?' },
       ],
       claimedSpares,
     };
   } catch (err) {
-    return { checks: [{ name: 'redis', status: 'fail', detail: `cannot reach Redis at ${where}: ${errorMessage(err)} (no queue, no leader lease: nothing would be recovered)` }], claimedSpares };
+    const sentinels = await checkSentinels(config, opts.timeoutMs);
+    return { checks: [{ name: 'redis', status: 'fail', detail: `cannot reach Redis at ${where}: ${errorMessage(err)} (no queue, no leader lease: nothing would be recovered)` }, ...sentinels], claimedSpares };
   } finally {
     if (!opts.existing) redis.disconnect();
   }

@@ -28,6 +28,8 @@ export interface RunConfigOptions {
   readonly prefix: string;
   readonly metricsPort?: number;
   readonly leaseSeconds?: number;
+  /** More [evacuation] keys, e.g. concurrency = 1. */
+  readonly evacuation?: readonly string[];
   readonly extra?: readonly string[];
 }
 
@@ -41,7 +43,7 @@ export async function writeRunConfig(sim: RunningSim, opts: RunConfigOptions): P
   appendFileSync(path, [
     '', '[detector]', 'interval = 1s', 'heartbeat_timeout = 3s', `leader_lease = ${opts.leaseSeconds ?? 5}s`,
     '[fencing]', 'poll_interval = 200ms',
-    '[evacuation]', 'verify_poll_interval = 300ms', 'stagger = 50ms',
+    '[evacuation]', 'verify_poll_interval = 300ms', 'stagger = 50ms', ...(opts.evacuation ?? []),
     '[redis]', ...opts.redis, `prefix = ${opts.prefix}`,
     '[metrics]', `listen = 127.0.0.1:${metricsPort}`,
     '[logging]', 'format = json',
