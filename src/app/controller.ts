@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
@@ -72,7 +73,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const outage = new RedisOutageLog(logger.child({ component: 'redis' }));
   const connection = createRedis(config.redis, { mode: 'queue', outage });
   const lease = new LeaderLease(connection, detectorKeys(config.redis.prefix).leader, config.detector.leaderLeaseMs, {
-    owner: opts.owner ?? `${hostname()}/${process.pid}`, logger: logger.child({ component: 'leader' }),
+    owner: opts.owner ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`, logger: logger.child({ component: 'leader' }),
   });
   const { nova, identity, placement } = createOpenStack(config.cloud, { logger });
 

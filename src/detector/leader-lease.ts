@@ -7,20 +7,40 @@ import type { Logger } from '../shared/logger.js';
 
 // One script takes or renews the lease, so "free → mine" and "new epoch" cannot be split by another replica.
 // Renewing only a lease we still hold: a replica that paused past its lease must not extend someone else's.
-// Returns this holder's epoch, or 0 when another replica holds the lease.
+// Returns {this holder's epoch, ''} or {0, the other holder}. ARGV[3], when set, is a holder known to be dead:
+// its lease is taken over at once (with a new epoch, so anything it started can no longer pass the check).
 const ACQUIRE_OR_RENEW = `
 local cur = redis.call('get', KEYS[1])
 if cur == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
-  return tonumber(redis.call('get', KEYS[2]) or '0')
+  return {tonumber(redis.call('get', KEYS[2]) or '0'), ''}
 end
-if cur then return 0 end
+if cur and cur ~= ARGV[3] then return {0, cur} end
 local epoch = redis.call('incr', KEYS[2])
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return epoch`;
+return {epoch, ''}`;
 // The fencing-token check: the lease names this owner and no acquisition happened since ours.
 const STILL_LEADING = `if redis.call('get', KEYS[1]) == ARGV[1] and redis.call('get', KEYS[2]) == ARGV[2] then return 1 else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * Whether `holder` (an owner id `host/pid/...`) is a process of this host that has died: another pid that no
+ * longer exists, or this very pid under another id (a restarted container whose process is pid 1 again). A
+ * process that is merely paused (SIGSTOP) still exists and keeps its lease until it lapses.
+ */
+export function isDeadLocalHolder(holder: string, self: string): boolean {
+  if (!holder || holder === self) return false;
+  const [host, pidText] = holder.split('/');
+  const [myHost, myPid] = self.split('/');
+  if (host !== myHost || !/^\d+$/.test(pidText ?? '')) return false;
+  if (pidText === myPid) return true;
+  try {
+    process.kill(Number(pidText), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 export interface LeaderLeaseOptions {
   readonly owner?: string;
@@ -39,6 +59,7 @@ export class LeaderLease implements Leadership {
   readonly owner: string;
   private held = false;
   private currentEpoch: number | null = null;
+  private triedOnce = false;
   private readonly listeners: ((leading: boolean) => void)[] = [];
   private readonly logger?: Logger;
   private readonly checkTimeoutMs: number;
@@ -78,7 +99,20 @@ export class LeaderLease implements Leadership {
     let epoch: number;
     try {
       // Bounded: a command waiting for a Redis that is away would keep this replica "leader" in its own eyes.
-      epoch = Number(await this.bounded(this.redis.eval(ACQUIRE_OR_RENEW, 2, this.key, this.epochKey, this.owner, String(this.leaseMs))));
+      const run = async (dead: string) => {
+        const [e, other] = await this.bounded(this.redis.eval(ACQUIRE_OR_RENEW, 2, this.key, this.epochKey, this.owner, String(this.leaseMs), dead)) as [number, string];
+        return { epoch: Number(e), other };
+      };
+      let r = await run('');
+      // Only on this process's first try: a restart reclaims its predecessor's lease in seconds, not after
+      // `leaseMs`; a guess wrong (pid namespaces) costs one handover, never two leaders, thanks to the epoch.
+      const first = !this.triedOnce;
+      this.triedOnce = true;
+      if (r.epoch === 0 && first && isDeadLocalHolder(r.other, this.owner)) {
+        this.logger?.info({ previous: r.other }, 'the leader lease is held by a process of this host that no longer runs: taking it over');
+        r = await run(r.other);
+      }
+      epoch = r.epoch;
     } catch (err) {
       this.lose('cannot reach Redis to renew the leader lease: acting on nothing until it is renewed', { err: errorMessage(err) }, 'warn');
       throw err;

@@ -151,6 +151,31 @@ describe('leadership', () => {
   }, 120_000);
 });
 
+describe('Redis ACL user', () => {
+  it('recovers a host as an ACL user limited to its key prefix (the line docs/operations.md gives)', async () => {
+    const redis = await startRedis();
+    const { Redis } = await import('ioredis');
+    const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      const docs = (await import('node:fs')).readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+      const line = /^ACL SETUSER cmpha .*$/m.exec(docs)![0].replace('LONG-RANDOM-PASSWORD', 'acl-test-pw');
+      expect(await admin.call(...(line.split(' ') as [string, ...string[]]))).toBe('OK');
+      await admin.call('ACL', 'SETUSER', 'default', 'off');
+      const sim = await newSim(27);
+      const run = startCmphaRun(group, await writeRunConfig(sim, { prefix: 'cmpha', redis: [`url = ${redis.url}`, 'username = cmpha', 'password = acl-test-pw'] }));
+      await until(async () => (await role(run)) === 'leader', 30_000, 'cmpha to lead');
+      const movable = movableServers(sim, VICTIM);
+      await powerOff(sim, VICTIM);
+      await until(() => allActiveOn(sim, movable, SPARE), 90_000, 'every server ACTIVE on the spare');
+      await until(async () => /cmpha_incidents_closed_total\{outcome="resolved"\} 1/.test(await (await fetch(`http://127.0.0.1:${run.metricsPort}/metrics`)).text()), 60_000, 'the incident to close resolved');
+      expect(run.logs()).not.toMatch(/NOPERM|acl-test-pw/);
+    } finally {
+      admin.disconnect();
+      await redis.stop();
+    }
+  }, 180_000);
+});
+
 describe('exits', () => {
   it('exits non-zero with one line when the metrics port is taken', async () => {
     const redis = await startRedis();

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LeaderLease } from '../../../src/detector/leader-lease.js';
+import { hostname } from 'node:os';
+import { isDeadLocalHolder, LeaderLease } from '../../../src/detector/leader-lease.js';
 import { resume, StormBrakeStore } from '../../../src/detector/storm-brake-store.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 
@@ -135,6 +136,33 @@ describe('LeaderLease fencing token (real Redis)', () => {
     Object.assign(blind as unknown as { held: boolean; currentEpoch: number }, { held: true, currentEpoch: a.epoch! });
     await expect(blind.assertLeading()).rejects.toMatchObject({ code: 'leadership_unknown', retryable: true });
     dead.disconnect();
+  });
+});
+
+describe('LeaderLease after a restart on the same host', () => {
+  const me = `${hostname()}/${process.pid}/new`;
+  it('takes over at once, with a new epoch, a lease left by a process of this host that no longer exists', async () => {
+    const k = key();
+    // A pid far above pid_max cannot exist.
+    const dead = `${hostname()}/999999999/old`;
+    await redis.set(k, dead, 'PX', 30_000);
+    await redis.set(`${k}:epoch`, '41');
+    const l = new LeaderLease(redis, k, 30_000, me);
+    expect(await l.acquireOrRenew()).toBe(true);
+    expect(l.epoch).toBe(42);
+    expect(await redis.get(k)).toBe(me);
+  });
+
+  it('leaves alone a live process of this host (paused, say) and any other host\'s lease, until it lapses', async () => {
+    for (const holder of [`${hostname()}/${process.ppid}/other`, 'elsewhere/999999999/x']) {
+      const k = key();
+      await redis.set(k, holder, 'PX', 30_000);
+      const l = new LeaderLease(redis, k, 30_000, me);
+      expect(await l.acquireOrRenew()).toBe(false);
+      expect(await redis.get(k)).toBe(holder);
+    }
+    expect(isDeadLocalHolder(`${hostname()}/${process.pid}/previous-incarnation`, me)).toBe(true);
+    expect(isDeadLocalHolder(me, me)).toBe(false);
   });
 });
 
