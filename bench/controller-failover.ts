@@ -21,7 +21,7 @@ const arg = (name: string, dflt: number) => {
 const leaseSeconds = arg('lease', 30);
 const runs = arg('runs', 1);
 
-async function crashResume(seed: number): Promise<{ gapMs: number; totalMs: number; posts: number; servers: number }> {
+async function crashResume(seed: number): Promise<{ leadMs: number; gapMs: number; totalMs: number; posts: number; servers: number }> {
   const group = new ProcessGroup();
   const redis = await startRedis({ persist: true });
   const sim = await runSim({ hosts: 3, instancesPerHost: 4, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 6, evacuateSeconds: 2, seed });
@@ -36,13 +36,14 @@ async function crashResume(seed: number): Promise<{ gapMs: number; totalMs: numb
     const killedAt = Date.now();
     await first.exited();
     const before = (await simCalls(sim)).filter(isEvacuatePost).length;
-    startCmphaRun(group, cfg);
+    const second = startCmphaRun(group, cfg);
+    const leadMs = (await second.waitForLog(/took the leader lease/, 120_000)) - killedAt;
     await until(async () => (await simCalls(sim)).filter(isEvacuatePost).length > before, 300_000, 'the next evacuate POST');
     const gapMs = Date.now() - killedAt;
     await until(() => allActiveOn(sim, movable, 'spare1'), 300_000, 'every server ACTIVE on the spare');
     const totalMs = Date.now() - killedAt;
     const posts = [...evacuationsPerServer(await simCalls(sim)).values()].reduce((a, b) => a + b, 0);
-    return { gapMs, totalMs, posts, servers: movable.length };
+    return { leadMs, gapMs, totalMs, posts, servers: movable.length };
   } finally {
     await group.stopAll();
     await sim.close();
@@ -73,7 +74,7 @@ async function takeover(seed: number): Promise<number> {
 console.log(`node ${process.version}, lease ${leaseSeconds} s, detector interval 1 s, evacuation concurrency 1, T = 2 s per evacuation`);
 for (let i = 0; i < runs; i++) {
   const r = await crashResume(100 + i);
-  console.log(`crash resume: kill → next evacuate POST ${(r.gapMs / 1000).toFixed(1)} s; kill → all ${r.servers} ACTIVE ${(r.totalMs / 1000).toFixed(1)} s; ${r.posts} evacuate POSTs for ${r.servers} servers`);
+  console.log(`crash resume: kill → restarted process leads ${(r.leadMs / 1000).toFixed(1)} s; kill → next evacuate POST ${(r.gapMs / 1000).toFixed(1)} s; kill → all ${r.servers} ACTIVE ${(r.totalMs / 1000).toFixed(1)} s; ${r.posts} evacuate POSTs for ${r.servers} servers`);
   const t = await takeover(200 + i);
   console.log(`takeover: leader killed → standby took the lease ${(t / 1000).toFixed(1)} s (lease ${leaseSeconds} s + one 1 s round = ${leaseSeconds + 1} s)`);
 }
