@@ -214,6 +214,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
 
   const processFinalize = async (job: Job<IncidentJobData>): Promise<string> => {
     const ctx = ctxFor(job.data.incidentId);
+    // Before anything is marked failed: a deposed leader's last attempt is not the incident's.
+    await ctx.leadership?.assertLeading(ctx.signal);
     const rec = await incidents.require(ctx.incidentId);
     if (!isTerminalStatus(rec.status)) {
       await incidents.update(ctx.incidentId, (r) => (r.status === 'evacuating' ? { ...r, status: 'verifying' } : undefined));
