@@ -24,10 +24,11 @@ export async function fenceStep(ctx: StepContext, deps: FenceStepDeps): Promise<
   if (driver.kind === 'noop' && !ctx.fencing.allowUnfencedEvacuation) {
     return { kind: 'fail', code: 'fence_unfenced_refused', reason: `host ${rec.host} uses the noop fence driver but allow_unfenced_evacuation is off` };
   }
+  // A deposed leader neither powers the host off nor marks the incident as being fenced.
+  await ctx.leadership?.assertLeading(ctx.signal);
   await ctx.store.update(ctx.incidentId, (r) => (r.status === 'open' ? { ...r, status: 'fencing' } : undefined));
   await note(ctx, 'fence', 'info', `fencing ${rec.host} through ${driver.kind} BMC ${driver.target}`);
   const events: FenceEvent[] = [];
-  await ctx.leadership?.assertLeading(ctx.signal);
   ctx.metrics?.fenceAttempts?.inc({ driver: driver.kind });
   const result = await deps.fenceHost(driver, {
     timeoutMs: ctx.fencing.timeoutMs,
