@@ -199,6 +199,13 @@ describe('exits', () => {
     }
   }, 60_000);
 
+  it('exits 2 with one line when its config file cannot be read', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [new URL('../../bin/cmpha.js', import.meta.url).pathname, 'run', '--config', '/nonexistent/cmpha.conf'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual(['/nonexistent/cmpha.conf: cannot read the config file: ENOENT']);
+  }, 60_000);
+
   it('with Redis gone: logs the outage once (plus reminders), no stack traces, and still stops within the stated bound on SIGTERM', async () => {
     const redis = await startRedis();
     const sim = await newSim(26);
