@@ -26,7 +26,8 @@ const MASTER = 'cmpha-test';
 
 /**
  * Three redis-servers (one master, two replicas) and three redis-sentinels with quorum 2, all on loopback
- * free ports, with the persistence docs/operations.md recommends (AOF, fsync every second, noeviction).
+ * free ports, with the settings docs/operations.md recommends (AOF, fsync every second, noeviction,
+ * min-replicas-to-write 1).
  * Failure detection is shortened (1 s down-after) so a test's failover takes seconds. Stop by pid in stop().
  */
 export async function startSentinelSet(): Promise<SentinelSet> {
@@ -35,7 +36,8 @@ export async function startSentinelSet(): Promise<SentinelSet> {
   const redisPorts = [await freePort(), await freePort(), await freePort()];
   const sentinelPorts = [await freePort(), await freePort(), await freePort()];
   const servers = new Map<number, ChildProcess>();
-  const persistence = ['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction'];
+  const persistence = ['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction',
+    '--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'];
   for (const [i, port] of redisPorts.entries()) {
     const d = path.join(dir, `redis-${i}`);
     mkdirSync(d, { recursive: true });
