@@ -27,7 +27,7 @@ import { mgmtLivenessCheck } from './mgmt-liveness.js';
 
 export interface ControllerOptions {
   readonly logger: Logger;
-  /** Leader lease owner id (default host/pid). */
+  /** Leader lease owner id (default host/pid/random: a restart on the same host is told from a live process by its pid). */
   readonly owner?: string;
   readonly queue?: QueueTuning;
   /** Serve /metrics even when [metrics] enabled = false (tests pass false to skip the listener). */
