@@ -67,6 +67,15 @@ describe('[redis]', () => {
     expect(await problems('tls = true\ntls_ca_file = /nonexistent/ca.pem')).toEqual([expect.stringMatching(/tls_ca_file: \/nonexistent\/ca.pem does not exist/)]);
   });
 
+  it('with Sentinel and TLS, speaks TLS to the sentinels and to the master they name', async () => {
+    const ca = write('ca2.pem', 'CA2');
+    const cfg = await load(`tls = true\ntls_ca_file = ${ca}\nsentinels = 127.0.0.1:26379\nmaster_name = m`);
+    const o = redisOptions(cfg.redis, { mode: 'queue' });
+    expect(o).toMatchObject({ enableTLSForSentinelMode: true, failoverDetector: true });
+    expect(String(o.tls?.ca)).toBe('CA2');
+    expect(String(o.sentinelTLS?.ca)).toBe('CA2');
+  });
+
   it('a plain URL keeps its credentials, and the password key wins over the URL', async () => {
     const cfg = await load('url = redis://u1:urlpw@127.0.0.1:6390/1\npassword = keypw');
     expect(redisOptions(cfg.redis, { mode: 'once' })).toMatchObject({ host: '127.0.0.1', port: 6390, db: 1, username: 'u1', password: 'keypw', maxRetriesPerRequest: 0 });
