@@ -5,9 +5,8 @@ import type { Config } from '../config/types.js';
 import { createDetector, createProber, LeaderLease } from '../detector/index.js';
 import { detectorKeys } from '../detector/keys.js';
 import type { Prober, RoundReport } from '../detector/types.js';
-import { checkAllFencing } from '../fencing/check-fencing.js';
-import { createFenceDriver } from '../fencing/create-driver.js';
 import type { FenceDriver } from '../fencing/types.js';
+import { checkAllFencing } from '../fencing/check-fencing.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
 import { trackReadiness } from '../metrics/track-readiness.js';
@@ -15,7 +14,7 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis-connect.js';
@@ -93,16 +92,11 @@ export async function startController(config: Config, opts: ControllerOptions): 
     },
   };
 
-  const drivers = new Map<string, FenceDriver | null>();
+  const configuredDriver = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
+  // Power changes only while this process leads with its epoch (status reads pass).
   const fenceDriverFor = (host: string): FenceDriver | null => {
-    if (!drivers.has(host)) {
-      const hc = config.hosts[host];
-      const real = hc ? createFenceDriver(hc, config.fencing, { logger }) : null;
-      const driver = real ? leaderOnlyFenceDriver(real, lease) : null;
-      if (driver) initFenceDriver(metrics, driver.kind);
-      drivers.set(host, driver);
-    }
-    return drivers.get(host)!;
+    const driver = configuredDriver(host);
+    return driver ? leaderOnlyFenceDriver(driver, lease) : null;
   };
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
@@ -123,7 +117,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
   let last: RoundReport | null = null;
   let lastError: string | null = null;
   const detector = createDetector({
-    config, nova, prober, redis: connection, lease, incidents: recovery.incidents, notifier, metrics, logger,
+    config, nova, prober, redis: connection, lease, incidents: recovery.opener, notifier, metrics, logger,
     onRound(report, error) {
       if (report) {
         last = report;

@@ -1,6 +1,6 @@
 import type { FenceDriver } from '../fencing/types.js';
 import type { NovaApi } from '../openstack/types.js';
-import type { Leadership } from '../shared/leadership.js';
+import type { Leadership } from '../incidents/fence-guard.js';
 
 /**
  * The Nova client the recovery workers get: every call that changes Nova (service updates, aggregate

@@ -208,7 +208,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       notifyUsersSms: escalation.notify_users_sms,
       ...(escalation.template_dir ? { templateDir: escalation.template_dir } : {}),
     },
-    redis: redisConfig,
+    redis: { ...redisConfig, jobLockMs: redis.job_lock, stalledCheckMs: redis.stalled_check },
     metrics: { enabled: metrics.enabled, listen: metrics.listen },
     logging: { level: logging.level, format: logging.format },
   };

@@ -109,6 +109,8 @@ export const redisSection = z
     tls_cert_file: text(),
     tls_key_file: text(),
     prefix: text('cmpha'),
+    job_lock: duration('30s', { min: '1s' }),
+    stalled_check: duration('30s', { min: '1s' }),
   })
   .strict();
 

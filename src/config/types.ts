@@ -165,6 +165,10 @@ export interface RedisConfig {
   readonly sentinelPassword?: Secret;
   /** TLS to Redis (and to the sentinels); file paths, read when connecting. */
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+  /** How long a worker's claim on a queue job lasts without renewal (BullMQ lockDuration). */
+  readonly jobLockMs?: number;
+  /** How often BullMQ looks for jobs whose lock expired (stalledInterval). */
+  readonly stalledCheckMs?: number;
 }
 
 export interface MetricsConfig {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { CmphaError, errorMessage } from '../shared/errors.js';
-import { DEPOSED, LEADERSHIP_UNKNOWN, type Leadership } from '../shared/leadership.js';
+import type { Leadership } from '../incidents/fence-guard.js';
 import type { Logger } from '../shared/logger.js';
 
 // One script takes or renews the lease, so "free → mine" and "new epoch" cannot be split by another replica.
@@ -21,6 +21,8 @@ redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {epoch, ''}`;
 // The fencing-token check: the lease names this owner and no acquisition happened since ours.
 const STILL_LEADING = `if redis.call('get', KEYS[1]) == ARGV[1] and redis.call('get', KEYS[2]) == ARGV[2] then return 1 else return 0 end`;
+/** The error code of a process that must not act (see Leadership). */
+const DEPOSED = 'deposed';
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /**
@@ -147,7 +149,8 @@ export class LeaderLease implements Leadership {
     try {
       ok = Number(await this.bounded(this.redis.eval(STILL_LEADING, 2, this.key, this.epochKey, this.owner, String(epoch))));
     } catch (err) {
-      throw new CmphaError(LEADERSHIP_UNKNOWN, `cannot confirm the leader lease in Redis (${errorMessage(err)}): not acting`, { retryable: true, context: { owner: this.owner, epoch } });
+      // Not provably leading is not leading: the job goes back to the queue for whoever leads (maybe us again).
+      throw new CmphaError(DEPOSED, `cannot confirm the leader lease in Redis (${errorMessage(err)}): not acting`, { context: { owner: this.owner, epoch } });
     }
     if (ok !== 1) {
       // Only if nothing re-acquired in the meantime (then the new epoch is ours and the check was stale).

@@ -3,7 +3,7 @@ import { leaderOnlyFenceDriver, leaderOnlyNova } from '../../../src/app/leader-g
 import type { FenceDriver } from '../../../src/fencing/types.js';
 import type { NovaApi } from '../../../src/openstack/types.js';
 import { CmphaError } from '../../../src/shared/errors.js';
-import type { Leadership } from '../../../src/shared/leadership.js';
+import type { Leadership } from '../../../src/incidents/fence-guard.js';
 
 const deposed: Leadership = { assertLeading: () => Promise.reject(new CmphaError('deposed', 'deposed: epoch 3 no longer leads')) };
 const leading: Leadership = { assertLeading: () => Promise.resolve() };

@@ -125,7 +125,7 @@ describe('LeaderLease fencing token (real Redis)', () => {
     await expect(a.assertLeading()).rejects.toMatchObject({ code: 'deposed' });
   });
 
-  it('a leader that cannot reach Redis gets a retryable "leadership_unknown", never a pass', async () => {
+  it('a leader that cannot reach Redis gets "deposed" (cannot confirm), never a pass', async () => {
     const dead = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => 1000 });
     dead.on('error', () => undefined);
     const k = key();
@@ -134,7 +134,7 @@ describe('LeaderLease fencing token (real Redis)', () => {
     // The same lease object seen through a connection that never answers: the check is bounded.
     const blind = new LeaderLease(dead, k, 3000, { owner: 'replica-a', checkTimeoutMs: 300 });
     Object.assign(blind as unknown as { held: boolean; currentEpoch: number }, { held: true, currentEpoch: a.epoch! });
-    await expect(blind.assertLeading()).rejects.toMatchObject({ code: 'leadership_unknown', retryable: true });
+    await expect(blind.assertLeading()).rejects.toMatchObject({ code: 'deposed', message: expect.stringMatching(/cannot confirm the leader lease/) });
     dead.disconnect();
   });
 });
