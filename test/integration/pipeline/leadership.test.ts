@@ -51,7 +51,7 @@ describe('a deposed leader in the recovery pipeline', () => {
     expect(await b.acquireOrRenew()).toBe(true);
     expect(a.isLeader).toBe(true);
     const before = (await world.calls()).length;
-    await ra.incidents.open({ id: 'compute1-deposed', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await ra.opener.open({ id: 'compute1-deposed', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     await waitFor('A to find out it was deposed', async () => !a.isLeader, 20_000);
     await new Promise((r) => setTimeout(r, 1500));
     const sinceOpen = (await world.calls()).slice(before);
