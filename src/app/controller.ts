@@ -14,7 +14,7 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis-connect.js';
@@ -23,6 +23,9 @@ import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
 import { leaderOnlyFenceDriver, leaderOnlyNova } from './leader-guard.js';
 import { mgmtLivenessCheck } from './mgmt-liveness.js';
+
+/** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
+const ORPHAN_CHECK_MIN_MS = 5000;
 
 export interface ControllerOptions {
   readonly logger: Logger;
@@ -36,6 +39,8 @@ export interface ControllerOptions {
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
   /** Replaces the prober built from [detector] (tests). */
   readonly prober?: Prober;
+  /** How often Nova is searched for recoveries whose incident record was lost (default: the detector interval, at least 5 s). */
+  readonly orphanCheckMs?: number;
 }
 
 export interface Controller {
@@ -178,6 +183,13 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const readyTimer = setInterval(() => { void readiness().catch(() => undefined); }, Math.max(5000, config.detector.intervalMs));
   readyTimer.unref();
 
+  // Recoveries whose record Redis lost: found again from Nova's state, by the leader only, on their own timer.
+  const orphans = startOrphanReconciler({
+    nova, incidents: recovery.incidents, open: (req) => recovery.opener.create(req), notifier, reasonPrefix: config.evacuation.disabledReasonPrefix,
+    logger: logger.child({ component: 'reconcile' }), clock: systemClock, everyMs: opts.orphanCheckMs ?? Math.max(config.detector.intervalMs, ORPHAN_CHECK_MIN_MS),
+    isLeader: () => !config.detector.dryRun && lease.isLeader && last?.leader === true && !last.isolated,
+  });
+
   detector.start();
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
@@ -190,6 +202,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
       clearInterval(bmcTimer);
       // With Redis away there is nothing to hand over: fail every command waiting for it instead of waiting.
       if (outage.down) connection.disconnect();
+      await orphans.stop();
       await detector.stop();
       await roleChange;
       await recovery.stop();

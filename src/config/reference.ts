@@ -156,7 +156,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
   },
   {
     section: 'redis',
-    help: 'Incidents, the job queue and the leader lease live in Redis.',
+    help: 'Incidents, the job queue and the leader lease live in Redis, which must persist (appendonly yes): an empty restart loses incident records.',
     keys: [
       { key: 'url', default: 'redis://127.0.0.1:6379', help: 'Redis URL (redis:// or rediss:// for TLS). Redis Cluster is not supported; for Sentinel set sentinels and master_name.' },
       { key: 'username', default: '', help: 'Redis ACL user (default: the default user).' },

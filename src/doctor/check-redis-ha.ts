@@ -88,31 +88,18 @@ export async function checkSentinels(config: RedisConfig, timeoutMs: number): Pr
 }
 
 /**
- * The master's settings BullMQ and a crash-safe controller depend on: `maxmemory-policy noeviction` (an
- * evicted job or lock is a lost or doubled recovery) and AOF persistence. An ACL user limited to cmpha's
- * keys may not run CONFIG: then the check says so instead of failing.
+ * The master's `maxmemory-policy`: BullMQ requires `noeviction` (an evicted job or lock is a lost or doubled
+ * recovery). Read from INFO, which the ACL user of docs/operations.md may run (CONFIG it may not).
  */
-export async function checkRedisSettings(redis: Redis, timeoutMs: number): Promise<DoctorCheck[]> {
-  const checks: DoctorCheck[] = [];
+export async function evictionCheck(redis: Redis, timeoutMs: number): Promise<DoctorCheck[]> {
   try {
     const info = await bounded(redis.info('memory'), timeoutMs, 'INFO memory');
     const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
-    if (policy) {
-      checks.push(policy === 'noeviction'
-        ? { name: 'redis-eviction', status: 'ok', detail: 'maxmemory-policy is noeviction' }
-        : { name: 'redis-eviction', status: 'fail', detail: `maxmemory-policy is ${policy}: Redis may evict queue jobs and locks; set maxmemory-policy noeviction` });
-    }
+    if (!policy) return [];
+    return [policy === 'noeviction'
+      ? { name: 'redis-eviction', status: 'ok', detail: 'maxmemory-policy is noeviction' }
+      : { name: 'redis-eviction', status: 'fail', detail: `maxmemory-policy is ${policy}: Redis may evict queue jobs and locks; set maxmemory-policy noeviction` }];
   } catch (err) {
-    checks.push({ name: 'redis-eviction', status: 'warn', detail: `cannot read maxmemory-policy (${errorMessage(err)})` });
+    return [{ name: 'redis-eviction', status: 'warn', detail: `cannot read maxmemory-policy (${errorMessage(err)})` }];
   }
-  try {
-    const info = await bounded(redis.info('persistence'), timeoutMs, 'INFO persistence');
-    const aof = /^aof_enabled:(\d)/m.exec(info)?.[1];
-    checks.push(aof === '1'
-      ? { name: 'redis-persistence', status: 'ok', detail: 'AOF persistence is on' }
-      : { name: 'redis-persistence', status: 'warn', detail: 'AOF persistence is off: a Redis restart loses open incidents and queued recoveries (appendonly yes)' });
-  } catch (err) {
-    checks.push({ name: 'redis-persistence', status: 'warn', detail: `cannot read persistence settings (${errorMessage(err)})` });
-  }
-  return checks;
 }

@@ -4,7 +4,7 @@ import { detectorKeys } from '../detector/keys.js';
 import { incidentKeys } from '../incidents/keys.js';
 import { errorMessage } from '../shared/errors.js';
 import { createRedis, redisWhere } from '../shared/redis-connect.js';
-import { checkRedisSettings, checkSentinels } from './check-redis-ha.js';
+import { checkSentinels, evictionCheck } from './check-redis-ha.js';
 import type { DoctorCheck } from './types.js';
 
 export interface RedisFindings {
@@ -40,13 +40,15 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
       const owner = await bounded(redis.get(keys.spareClaim(host)), opts.timeoutMs, 'reading spare claims');
       if (owner) claimedSpares.set(host, owner);
     }
-    const settings = await checkRedisSettings(redis, opts.timeoutMs);
+    const eviction = await evictionCheck(redis, opts.timeoutMs);
+    const persistence = await persistenceCheck(redis, opts.timeoutMs);
     const sentinels = await checkSentinels(config, opts.timeoutMs);
     return {
       checks: [
         { name: 'redis', status: 'ok', detail: `${where} answers PING (prefix ${config.prefix})` },
         ...sentinels,
-        ...settings,
+        ...eviction,
+        persistence,
         leader
           ? { name: 'leader', status: 'ok', detail: `controller ${leader} holds the leader lease${epoch ? ` (epoch ${epoch})` : ''}` }
           : { name: 'leader', status: 'warn', detail: 'no controller holds the leader lease: is `cmpha run` running with this [redis] url and prefix?' },
@@ -59,4 +61,26 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
   } finally {
     if (!opts.existing) redis.disconnect();
   }
+}
+
+/**
+ * Whether Redis keeps incidents across its own restart. Without the append-only file a restart in the middle
+ * of a recovery loses the incident record; cmpha finds such a recovery again from Nova (a host it disabled that
+ * still has servers), but the timeline and the progress are gone.
+ */
+export async function persistenceCheck(redis: Redis, timeoutMs: number): Promise<DoctorCheck> {
+  // INFO, not CONFIG GET: an ACL user limited to cmpha's keys (docs/operations.md) may not run CONFIG.
+  let info: string;
+  try {
+    info = await bounded(redis.info('persistence'), timeoutMs, 'INFO persistence');
+  } catch (err) {
+    return { name: 'redis-persistence', status: 'warn', detail: `cannot tell whether Redis persists (INFO persistence: ${errorMessage(err)}); incidents must survive a Redis restart: set appendonly yes` };
+  }
+  const flag = /^aof_enabled:(\d)/m.exec(info)?.[1];
+  const value = flag === undefined ? null : flag === '1' ? 'yes' : 'no';
+  if (value === 'yes') return { name: 'redis-persistence', status: 'ok', detail: 'appendonly yes: incident records survive a Redis restart' };
+  return {
+    name: 'redis-persistence', status: 'warn',
+    detail: `appendonly ${value ?? '(no answer)'}: a Redis restart during a recovery loses its incident record (cmpha re-opens it from Nova, without its history); set appendonly yes`,
+  };
 }
