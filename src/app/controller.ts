@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
-import { createDetector, createProber, LeaderLease } from '../detector/index.js';
+import { createDetector, createHostLivenessCheck, createProber, LeaderLease } from '../detector/index.js';
 import { detectorKeys } from '../detector/keys.js';
-import type { Prober, RoundReport } from '../detector/types.js';
+import type { Detector, Prober, RoundReport } from '../detector/types.js';
 import type { FenceDriver } from '../fencing/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
@@ -14,7 +14,7 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { fenceDriversFromConfig, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis-connect.js';
@@ -22,7 +22,6 @@ import { RedisOutageLog } from '../shared/redis-outage.js';
 import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
 import { leaderOnlyFenceDriver, leaderOnlyNova } from './leader-guard.js';
-import { mgmtLivenessCheck } from './mgmt-liveness.js';
 
 /** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
 const ORPHAN_CHECK_MIN_MS = 5000;
@@ -105,11 +104,18 @@ export async function startController(config: Config, opts: ControllerOptions): 
   };
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
+  let detectorRef: Detector | null = null;
   // Only the leader's workers take jobs, and every action they take re-checks the lease's epoch first.
   const recovery = await startRecoveryWorker(config, {
     logger, connection, outage, nova: leaderOnlyNova(nova, lease), placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
     leadership: lease, start: false,
-    isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
+    // The last look before fencing: direct probes of every address, and whether Nova's updated_at moved since
+    // the detector's verdict. No clock comparison, so a fast verdict is not undone by a 10 s old heartbeat.
+    isHostAlive: createHostLivenessCheck({
+      config, nova, prober, logger,
+      heartbeatSeen: (h) => detectorRef?.heartbeatSeen(h) ?? null,
+      extraAddresses: (h) => detectorRef?.liveAddresses(h) ?? [],
+    }),
   });
 
   let roleChange: Promise<void> = Promise.resolve();
@@ -121,7 +127,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
 
   let last: RoundReport | null = null;
   let lastError: string | null = null;
-  const detector = createDetector({
+  const detector: Detector = createDetector({
     config, nova, prober, redis: connection, lease, incidents: recovery.opener, notifier, metrics, logger,
     onRound(report, error) {
       if (report) {
@@ -134,6 +140,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
       opts.onRound?.(report, error);
     },
   });
+  detectorRef = detector;
 
   // Enabled hosts cmpha could not fence now: no driver configured, or a BMC that did not answer its last
   // status read (checked every FENCING_CHECK_MS, read-only). They would never be evacuated.
