@@ -7,6 +7,7 @@ import { detectorKeys } from '../detector/keys.js';
 import type { Detector, Prober, RoundReport } from '../detector/types.js';
 import type { FenceDriver } from '../fencing/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
+import { createStorageFence } from '../fencing/fence-plan.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
 import { trackReadiness } from '../metrics/track-readiness.js';
@@ -19,6 +20,7 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis-connect.js';
 import { RedisOutageLog } from '../shared/redis-outage.js';
+import { cephStorageSignal } from './storage-signal.js';
 import { systemClock } from '../shared/time.js';
 import { version } from '../cli/version.js';
 import { leaderOnlyFenceDriver, leaderOnlyNova } from './leader-guard.js';
@@ -129,6 +131,8 @@ export async function startController(config: Config, opts: ControllerOptions): 
   let lastError: string | null = null;
   const detector: Detector = createDetector({
     config, nova, prober, redis: connection, lease, incidents: recovery.opener, notifier, metrics, logger,
+    // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
+    ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova) } : {}),
     onRound(report, error) {
       if (report) {
         last = report;

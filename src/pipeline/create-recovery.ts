@@ -3,6 +3,7 @@ import { FlowProducer, Queue, Worker } from 'bullmq';
 import { fenceHost as realFenceHost } from '../fencing/fence-host.js';
 import { IncidentStore } from '../incidents/incident-store.js';
 import { createIncidentOpener } from '../incidents/opener.js';
+import { isTerminalStatus } from '../incidents/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { createRedis } from '../shared/redis-connect.js';
 import { isRedisConnectionError } from '../shared/redis-outage.js';
@@ -78,6 +79,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
     evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
     fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,
+    ...(deps.fencePlanFor ? { fencePlanFor: deps.fencePlanFor } : {}), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),
+    ...(deps.singleWriter ? { singleWriter: deps.singleWriter } : {}),
     ...(deps.leadership ? { leadership: deps.leadership } : {}),
     logger: logger.child({ incidentId }), clock, sleep, metrics: deps.metrics, signal: stopping.signal,
     ...(t.unknownSettleMs !== undefined ? { unknownSettleMs: t.unknownSettleMs } : {}),
@@ -125,6 +128,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       for (const w of workers) w.run().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'queue worker stopped'));
       for (const id of await store.activeIds()) await submit(id);
       if (deps.metrics?.queueDepth) timers.push(watchQueueDepth(evacuateQueue, deps.metrics));
+      if (deps.renewStorageFence) timers.push(renewStorageFences(store, deps.renewStorageFence, deps.storageRenewEveryMs ?? 10 * 60_000, logger));
     },
     async pauseWorkers() {
       // Not waiting for running jobs: they stop at their next leadership check.
@@ -140,6 +144,21 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       if (!deps.connection) connection.disconnect();
     },
   };
+}
+
+/** Keeps each open incident's storage blocklist from expiring while the incident lasts. */
+function renewStorageFences(store: IncidentStore, renew: (host: string) => Promise<void>, everyMs: number, logger: RecoveryDeps['logger']): () => void {
+  const timer = setInterval(() => {
+    void (async () => {
+      for (const id of await store.activeIds()) {
+        const rec = await store.getRecord(id);
+        if (!rec?.fence || isTerminalStatus(rec.status)) continue;
+        await renew(rec.host).catch((err: unknown) => logger.warn({ host: rec.host, err: errorMessage(err) }, 'could not renew the storage blocklist'));
+      }
+    })().catch(() => {});
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function watchQueueDepth(q: Queue, metrics: RecoveryMetrics): () => void {
