@@ -125,8 +125,17 @@ export const evacuationSection = z
 export const redisSection = z
   .object({
     url: text('redis://127.0.0.1:6379'),
+    username: text(),
     password: text(),
     password_file: text(),
+    sentinels: list(),
+    master_name: text(),
+    sentinel_password: text(),
+    sentinel_password_file: text(),
+    tls: bool(false),
+    tls_ca_file: text(),
+    tls_cert_file: text(),
+    tls_key_file: text(),
     prefix: text('cmpha'),
     job_lock: duration('30s', { min: '1s' }),
     stalled_check: duration('30s', { min: '1s' }),

@@ -230,9 +230,18 @@ export interface EscalationConfig {
 }
 
 export interface RedisConfig {
+  /** redis:// or rediss://; with `sentinels` only its database number and credentials count. */
   readonly url: string;
+  /** Redis ACL user (AUTH username password). */
+  readonly username?: string;
   readonly password?: Secret;
   readonly prefix: string;
+  /** Sentinel mode: where the sentinels listen; the master's address is asked from them. */
+  readonly sentinels?: readonly { readonly host: string; readonly port: number }[];
+  readonly masterName?: string;
+  readonly sentinelPassword?: Secret;
+  /** TLS to Redis (and to the sentinels); file paths, read when connecting. */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
   /** How long a worker's claim on a queue job lasts without renewal (BullMQ lockDuration). */
   readonly jobLockMs?: number;
   /** How often BullMQ looks for jobs whose lock expired (stalledInterval). */

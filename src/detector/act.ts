@@ -22,6 +22,8 @@ export interface ActDeps {
   readonly healer?: AgentHealer;
   readonly logger: Logger;
   readonly owner?: string;
+  /** The lease to take and renew each round (the controller shares it with the recovery workers); else one is made on `redis`. */
+  readonly lease?: LeaderLease;
 }
 
 export interface ActContext {
@@ -57,7 +59,7 @@ export class Actor {
   constructor(private readonly deps: ActDeps) {
     const keys = detectorKeys(deps.config.redis.prefix);
     if (deps.redis) {
-      this.lease = new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, deps.owner);
+      this.lease = deps.lease ?? new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, { ...(deps.owner ? { owner: deps.owner } : {}), logger: deps.logger });
       this.brakeStore = new StormBrakeStore(deps.redis, deps.config.redis.prefix);
     }
   }

@@ -45,6 +45,8 @@ const EVENT: Record<Outcome['status'], { type: NotificationEventType; severity: 
  * incident keeps its status, and the notice goes out once.
  */
 export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
+  // A deposed leader closes nothing: the incident is the new leader's.
+  await ctx.leadership?.assertLeading(ctx.signal);
   let rec = await record(ctx);
   const instances = await ctx.store.listInstances(ctx.incidentId);
   const out = outcomeOf(instances);
@@ -99,6 +101,8 @@ export async function closeEarly(
   ctx: StepContext,
   how: { status: 'failed' | 'aborted'; code: string; reason: string; event: NotificationEventType; severity: Severity },
 ): Promise<IncidentRecord> {
+  // A deposed leader's failure is not the incident's: the new leader is working on it.
+  await ctx.leadership?.assertLeading(ctx.signal);
   let rec = await record(ctx);
   if (!isTerminalStatus(rec.status)) {
     let closedHere = false;
