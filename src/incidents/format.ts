@@ -1,15 +1,11 @@
 import { formatDuration } from '../shared/duration.js';
+import { formatTable as table } from '../shared/table.js';
 import type { Incident, IncidentRecord } from './types.js';
 
 const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
 /** Steps follow each other within seconds: the timeline shows milliseconds. */
 const precise = (ms: number) => new Date(ms).toISOString().replace('T', ' ');
 
-function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (c: readonly string[]) => `${c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`;
-  return line(header) + rows.map(line).join('');
-}
 
 /** `cmpha incidents`: one line per incident, newest first. */
 export function formatIncidentList(records: readonly IncidentRecord[]): string {

@@ -10,7 +10,8 @@ import { errorMessage } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Logger } from '../../shared/logger.js';
 import { sleep, systemClock } from '../../shared/time.js';
-import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
+import { onlyChanges, outputOptions, renderOne, withOutputOptions } from '../output.js';
 import { connectRedis } from './incidents.js';
 
 export interface HostCliDeps {
@@ -47,16 +48,17 @@ const defaultDeps: HostCliDeps = {
 export function registerHostCommands(program: Command, overrides: Partial<HostCliDeps> = {}): void {
   const deps: HostCliDeps = { ...defaultDeps, ...overrides };
   const host = program.command('host').description('bring repaired compute hosts back');
-  host
+  withConfigOption(withOutputOptions(host
     .command('restore')
     .description('return a repaired host to service: (power on), wait for nova-compute to clean up, unset forced_down, wait for it to be up, enable it (or keep it as a spare)')
     .argument('<host>', 'the repaired compute host')
     .option('--power-on', 'power it on through its BMC first')
     .option('--as-spare', `keep it disabled as a reserved spare instead of enabling it`)
     .option('--yes', 'really change the host')
-    .option('--wait <duration>', 'give up each wait after this long', '10m')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .action(async (name: string, opts: { powerOn?: boolean; asSpare?: boolean; yes?: boolean; wait: string; config?: string }) => {
+    .option('--wait <duration>', 'give up each wait after this long', '10m'), { json: true }))
+    .action(async (name: string, opts: { powerOn?: boolean; asSpare?: boolean; yes?: boolean; wait: string; config?: string; json?: boolean; format?: string; column?: string[] }) => {
+      const out = outputOptions(opts);
+      const machine = out.format !== 'table';
       if (!opts.yes) {
         deps.stderr(`cmpha host restore: refusing without --yes: ${name} is returned to service${opts.powerOn ? ' and powered on' : ''}\n`);
         deps.setExitCode(EXIT_CONFIG);
@@ -68,7 +70,7 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
         deps.setExitCode(EXIT_CONFIG);
         return;
       }
-      const config = await deps.loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const config = await deps.loadConfig(configPathOf(program, opts));
       const logger = deps.createLogger(config);
       try {
         const open = await deps.openIncident(config, name);
@@ -81,14 +83,17 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
           {
             nova: deps.nova(config, logger),
             fenceDriver: opts.powerOn ? deps.fenceDriver(config, name, logger) : null,
-            clock: systemClock, sleep, progress: (l) => deps.stdout(`${new Date().toISOString()}  ${l}\n`),
+            clock: systemClock, sleep,
+            // A wait polls: print a line when what it says changes, not on every poll.
+            progress: onlyChanges((l) => { if (!machine) deps.stdout(`${new Date().toISOString()}  ${l}\n`); }),
           },
           {
             host: name, powerOn: opts.powerOn === true, asSpare: opts.asSpare === true, spareReasonPrefix: config.evacuation.spareReasonPrefix,
             waitTimeoutMs: waitMs, pollIntervalMs: Math.min(config.evacuation.verifyPollIntervalMs, 2000),
           },
         );
-        deps.stdout(`${name}: back in service as ${result.status === 'spare' ? 'a spare (disabled)' : 'an enabled compute host'}\n`);
+        if (machine) deps.stdout(renderOne({ host: name, status: result.status }, out));
+        else deps.stdout(`${name}: back in service as ${result.status === 'spare' ? 'a spare (disabled)' : 'an enabled compute host'}\n`);
         deps.setExitCode(0);
       } catch (err) {
         deps.stderr(`cmpha host restore: ${errorMessage(err)}\n`);
