@@ -18,6 +18,7 @@ import { anyAlive, novaLivenessCheck, startRecoveryWorker, type QueueTuning, typ
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
+import { startApiServer, type ApiServer, type ProbeRequests } from '../api/index.js';
 import { version } from '../cli/version.js';
 import { mgmtLivenessCheck } from './mgmt-liveness.js';
 
@@ -33,6 +34,8 @@ export interface ControllerOptions {
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
   /** Replaces the prober built from [detector] (tests). */
   readonly prober?: Prober;
+  /** Replaces [api] listen (tests use port 0). */
+  readonly apiListen?: { host: string; port: number };
 }
 
 export interface Controller {
@@ -41,6 +44,7 @@ export interface Controller {
   readonly notifier: NotificationService;
   readonly metrics: Metrics;
   readonly metricsServer: MetricsServer | null;
+  readonly apiServer: ApiServer | null;
   readonly lastRound: () => RoundReport | null;
   stop(): Promise<void>;
 }
@@ -99,17 +103,31 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const detector = createDetector({
     config, nova, prober, redis: connection, incidents: recovery.incidents, notifier, metrics, logger,
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
-    onRound(report, error) {
-      if (report) {
-        last = report;
-        lastError = null;
-        updateFencingGauge(report);
-      } else {
-        lastError = errorMessage(error);
-      }
-      opts.onRound?.(report, error);
-    },
+    onRound: (report, error) => onRound(report, error),
   });
+  function onRound(report: RoundReport | null, error?: unknown): void {
+    if (report) {
+      last = report;
+      lastError = null;
+      updateFencingGauge(report);
+    } else {
+      lastError = errorMessage(error);
+    }
+    opts.onRound?.(report, error);
+  }
+
+  // A Masakari notification asks for a probe now: one extra round (rounds never overlap; requests made while
+  // one is pending join it). The verdict is still the detector's, by its own signals and confirm_rounds.
+  let extraRound: Promise<void> | null = null;
+  let stopped = false;
+  const probe: ProbeRequests = {
+    requestProbe(host, reason) {
+      logger.info({ host, reason }, 'probe requested now');
+      if (extraRound || stopped) return;
+      extraRound = detector.runRound().then((r) => onRound(r), (err: unknown) => { if (!stopped) onRound(null, err); })
+        .finally(() => { extraRound = null; });
+    },
+  };
 
   // Enabled hosts cmpha could not fence now: no driver configured, or a BMC that did not answer its last
   // status read (checked every FENCING_CHECK_MS, read-only). They would never be evacuated.
@@ -163,15 +181,26 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const readyTimer = setInterval(() => { void readiness().catch(() => undefined); }, Math.max(5000, config.detector.intervalMs));
   readyTimer.unref();
 
+  let apiServer: ApiServer | null = null;
+  if (config.api.enabled) {
+    apiServer = await startApiServer({
+      config: { ...config.api, ...(opts.apiListen ? { listen: opts.apiListen } : {}) },
+      redis: connection, prefix: config.redis.prefix, lastRound: () => last, hosts: config.hosts, probe, logger,
+    });
+  }
+
   detector.start();
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
   return {
-    recovery, nova, notifier, metrics, metricsServer,
+    recovery, nova, notifier, metrics, metricsServer, apiServer,
     lastRound: () => last,
     async stop() {
+      stopped = true;
+      await apiServer?.close();
       clearInterval(readyTimer);
       clearInterval(bmcTimer);
+      await extraRound;
       await detector.stop();
       await recovery.stop();
       await baseNotifier.stop();

@@ -1,9 +1,10 @@
 import { Option, type Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { CmphaError } from '../shared/errors.js';
+import { isoTimes } from '../shared/iso-times.js';
 import { formatTable } from '../shared/table.js';
 
-export { formatTable };
+export { formatTable, isoTimes };
 
 // The one output layer of every command that prints data, shaped as openstackclient's: `-f table|json|value|yaml`
 // and `-c COLUMN` (repeatable). Tables are for people; json and yaml are for scripts and carry the full record
@@ -50,22 +51,6 @@ export function selectColumns<T>(columns: readonly Column<T>[], wanted: readonly
     if (!c) throw new CmphaError('cli_unknown_column', `-c ${w}: no such column (columns: ${columns.map((x) => x.header).join(', ')})`);
     return c;
   });
-}
-
-// Epoch-millisecond fields are named for what they are: `at`, `since`, `...At`, `...Since`.
-const TIME_KEY = /(^at$|^since$|At$|Since$)/;
-const PLAUSIBLE_EPOCH_MS = 1e11;
-
-/** Deep copy with every epoch-ms time field as an ISO-8601 UTC string, for json and yaml. */
-export function isoTimes(value: unknown, key = ''): unknown {
-  if (typeof value === 'number' && TIME_KEY.test(key) && value > PLAUSIBLE_EPOCH_MS && Number.isFinite(value)) return new Date(value).toISOString();
-  if (Array.isArray(value)) return value.map((v) => isoTimes(v));
-  if (value && typeof value === 'object' && !(value instanceof Date)) {
-    const toJson = (value as { toJSON?: () => unknown }).toJSON;
-    if (typeof toJson === 'function') return toJson.call(value);
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isoTimes(v, k)]));
-  }
-  return value;
 }
 
 function cellText(v: unknown): string {
