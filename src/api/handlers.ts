@@ -16,8 +16,8 @@ export interface Resources {
   listIncidents(q: URLSearchParams): Promise<unknown>;
   showIncident(id: string): Promise<unknown>;
   ackIncident(id: string, body: unknown, caller: Caller): Promise<unknown>;
-  listHosts(): unknown;
-  showHost(name: string): unknown;
+  listHosts(): Promise<unknown>;
+  showHost(name: string): Promise<unknown>;
   stormBrake(): Promise<unknown>;
   resume(caller: Caller): Promise<unknown>;
   createNotification(body: unknown, caller: Caller): Promise<unknown>;
@@ -29,8 +29,15 @@ function fencingOf(host: string, hosts: Readonly<Record<string, HostConfig>>): s
   return hosts[host]?.fence.driver ?? 'none';
 }
 
-function hostView(h: HostReport, hosts: Readonly<Record<string, HostConfig>>): unknown {
-  return { host: h.host, zone: h.zone, verdict: h.verdict, action: h.action, fencing: fencingOf(h.host, hosts), incidentId: h.incidentId ?? null, evidence: h.evidence };
+/**
+ * A host as the detector last saw it, with its open incident: while cmpha recovers a host it has disabled it,
+ * so the detector calls it maintenance; the incident says what is going on.
+ */
+function hostView(h: HostReport, hosts: Readonly<Record<string, HostConfig>>, open: IncidentRecord | null): unknown {
+  return {
+    host: h.host, zone: h.zone, verdict: h.verdict, action: h.action, fencing: fencingOf(h.host, hosts), incidentId: h.incidentId ?? open?.id ?? null,
+    openIncident: open ? { id: open.id, status: open.status, openedAt: open.openedAt } : null, evidence: h.evidence,
+  };
 }
 
 function roundView(r: RoundReport): unknown {
@@ -69,6 +76,11 @@ export function createResources(deps: ApiDeps): Resources {
   const store = new IncidentStore(deps.redis, deps.prefix);
   const notifications = new NotificationStore(deps.redis, deps.prefix);
   const round = () => deps.lastRound();
+  /** Open incidents by host. */
+  const openIncidents = async () => {
+    const records = await Promise.all((await store.activeIds()).map((id) => store.getRecord(id)));
+    return new Map(records.filter((x): x is IncidentRecord => x !== null && !isTerminalStatus(x.status)).map((x) => [x.host, x]));
+  };
   const requireRound = () => {
     const r = round();
     if (!r) throw new ApiError(503, 'no_round_yet', 'the detector has not finished its first round yet; try again in a few seconds');
@@ -105,16 +117,18 @@ export function createResources(deps: ApiDeps): Resources {
       return isoTimes({ incident: await store.getRecord(id), alreadyAcknowledged: already });
     },
 
-    listHosts() {
+    async listHosts() {
       const r = requireRound();
-      return isoTimes({ round: roundView(r), stormBrake: r.stormBrake, hosts: r.hosts.map((h) => hostView(h, deps.hosts)) });
+      const open = await openIncidents();
+      return isoTimes({ round: roundView(r), stormBrake: r.stormBrake, hosts: r.hosts.map((h) => hostView(h, deps.hosts, open.get(h.host) ?? null)) });
     },
 
-    showHost(name) {
+    async showHost(name) {
       const r = requireRound();
       const h = r.hosts.find((x) => x.host === name);
       if (!h) throw new ApiError(404, 'host_not_found', `the detector's last round has no host ${name}`);
-      return isoTimes({ round: roundView(r), host: hostView(h, deps.hosts) });
+      const id = await store.openIncidentFor(name);
+      return isoTimes({ round: roundView(r), host: hostView(h, deps.hosts, id ? await store.getRecord(id) : null) });
     },
 
     async stormBrake() {

@@ -65,6 +65,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: .8rem; text-transform: uppercase; color: var(--muted); }
 tr.clickable { cursor: pointer; }
+tr.recovering { background: #fff1f0; }
 tr.clickable:hover, tr.selected { background: #eef4ff; }
 .pill { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .85rem; font-weight: 600; border: 1px solid currentColor; white-space: nowrap; }
 .v-healthy, .s-resolved { color: var(--ok); }
@@ -85,7 +86,8 @@ footer { text-align: center; padding: 1rem; }
   main { padding: .4rem; }
   .card { padding: .5rem .6rem; }
   #hosts th:nth-child(2), #hosts td:nth-child(2), #hosts th:nth-child(4), #hosts td:nth-child(4) { display: none; }
-  #incidents th:nth-child(5), #incidents td:nth-child(5) { display: none; }
+  #incidents th:nth-child(4), #incidents td:nth-child(4), #incidents th:nth-child(5), #incidents td:nth-child(5) { display: none; }
+  td { overflow-wrap: anywhere; }
 }
 `;
 
@@ -100,6 +102,8 @@ export const STATUS_JS = `'use strict';
   function el(tag, text, cls) { var e = document.createElement(tag); if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; }
   function pill(text, prefix) { return el('span', text, 'pill ' + prefix + text); }
   function when(iso) { if (!iso) return '-'; var d = new Date(iso); return d.toISOString().replace('T', ' ').replace(/\\.\\d+Z$/, 'Z'); }
+  // Steps follow each other within a second: the timeline shows milliseconds.
+  function precise(iso) { return new Date(iso).toISOString().slice(11, 23); }
   function show(id, on) { $(id).classList.toggle('hidden', !on); }
 
   function get(path) {
@@ -128,10 +132,13 @@ export const STATUS_JS = `'use strict';
       var tr = el('tr');
       tr.dataset.host = h.host;
       tr.append(el('td', h.host), el('td', h.zone || '-'));
-      var v = el('td'); v.append(pill(h.verdict, 'v-')); tr.append(v);
-      tr.append(el('td', h.action + (h.incidentId ? ' (' + h.incidentId + ')' : '')));
+      var v = el('td'); v.append(pill(h.verdict, 'v-'));
+      if (h.openIncident) { v.append(' '); v.append(pill('recovering', 's-' + h.openIncident.status + ' r-')); }
+      tr.append(v);
+      tr.append(el('td', h.openIncident ? 'incident ' + h.openIncident.id + ': ' + h.openIncident.status : h.action));
       tr.append(el('td', h.verdict === 'healthy' ? '' : (h.evidence.reasons || []).join('; ')));
-      if (h.verdict !== 'healthy' && h.verdict !== 'maintenance') bad++;
+      if (h.openIncident) tr.className = 'recovering';
+      if ((h.verdict !== 'healthy' && h.verdict !== 'maintenance') || h.openIncident) bad++;
       tbody.append(tr);
     });
     $('host-summary').textContent = data.hosts.length + ' hosts, ' + bad + ' not healthy' + (data.round.isolated ? '; CONTROLLER ISOLATED: ' + data.round.isolationReason : '');
@@ -166,7 +173,8 @@ export const STATUS_JS = `'use strict';
     ol.replaceChildren();
     inc.timeline.forEach(function (t) {
       var li = el('li', undefined, t.level);
-      li.append(el('time', when(t.at)), el('span', t.step, 'step'), el('span', t.message));
+      var tm = el('time', precise(t.at)); tm.dateTime = t.at; tm.title = t.at;
+      li.append(tm, el('span', t.step, 'step'), el('span', t.message));
       ol.append(li);
     });
     var tbody = $('instances').tBodies[0];
