@@ -16,12 +16,16 @@ const NEEDS = {
     ip: 'iproute2',
     openssl: 'openssl',
     'systemd-analyze': 'systemd',
+    chromium: 'chromium',
+    openstack: 'python3-openstackclient',
+    // A plugin of the openstack client, without a binary of its own: looked for by its path.
+    '/usr/lib/python3/dist-packages/masakariclient': 'python3-masakariclient',
   },
 };
 
 const mode = process.argv.includes('--demo') ? 'demo' : 'test';
 const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin']);
-const missing = Object.entries(NEEDS[mode]).filter(([bin]) => !dirs.some((d) => existsSync(`${d}/${bin}`)));
+const missing = Object.entries(NEEDS[mode]).filter(([bin]) => (bin.startsWith('/') ? !existsSync(bin) : !dirs.some((d) => existsSync(`${d}/${bin}`))));
 const packages = [...new Set(missing.map(([, pkg]) => pkg))];
 
 if (packages.length === 0) process.exit(0);
