@@ -132,6 +132,7 @@ redis.call('SET', ARGV[6] .. ARGV[4], cjson.encode(rec), 'PX', ARGV[8])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[7], ARGV[4])
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1001)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[7]) - tonumber(ARGV[8]))
 return {1, ARGV[4]}
 `;
 
