@@ -2,7 +2,7 @@ import type { HostConfig } from '../config/types.js';
 import { resume, StormBrakeStore } from '../detector/storm-brake-store.js';
 import type { HostReport, RoundReport } from '../detector/types.js';
 import { IncidentStore } from '../incidents/incident-store.js';
-import type { IncidentRecord, IncidentStatus } from '../incidents/types.js';
+import type { IncidentRecord } from '../incidents/types.js';
 import { isTerminalStatus } from '../incidents/types.js';
 import { acknowledge } from '../notifier/ack.js';
 import { isoTimes } from '../shared/iso-times.js';
@@ -43,8 +43,6 @@ function hostView(h: HostReport, hosts: Readonly<Record<string, HostConfig>>, op
 function roundView(r: RoundReport): unknown {
   return { round: r.round, startedAt: r.startedAt, durationMs: r.durationMs, leader: r.leader, dryRun: r.dryRun, isolated: r.isolated, isolationReason: r.isolationReason, probeFailed: r.probeFailed };
 }
-
-const OPEN_STATES: readonly IncidentStatus[] = ['open', 'fencing', 'fenced', 'evacuating', 'verifying'];
 
 /** A Masakari notification's status, read from what cmpha did about the host since. */
 function notificationStatus(n: StoredNotification, incidents: readonly IncidentRecord[], round: RoundReport | null): { status: NotificationStatus; message: string; incidentId: string | null } {
@@ -94,7 +92,7 @@ export function createResources(deps: ApiDeps): Resources {
       const status = q.get('status');
       if (status !== null && status !== 'open' && status !== 'closed') throw new ApiError(400, 'bad_status', `status must be open or closed (got "${status}")`);
       let list = await store.list({ limit });
-      if (status === 'open') list = list.filter((r) => OPEN_STATES.includes(r.status));
+      if (status === 'open') list = list.filter((r) => !isTerminalStatus(r.status));
       if (status === 'closed') list = list.filter((r) => isTerminalStatus(r.status));
       return isoTimes({ incidents: list });
     },

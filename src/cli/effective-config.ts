@@ -51,7 +51,8 @@ export function effectiveSettings(config: Config): Setting[] {
       else if (`${name}Ms` in typed) add(doc.section, key, show(typed[`${name}Ms`], true));
     }
   }
-  for (const t of config.api.tokens) add('api', t.role === 'read' ? 'read_token' : 'write_token', `${t.name} (***)`);
+  // Tokens by name (the file's base name), never their value.
+  for (const role of ['read', 'write'] as const) add('api', `${role}_token_files`, config.api.tokens.filter((t) => t.role === role).map((t) => t.name).join(', '));
 
   for (const h of Object.values(config.hosts)) {
     const s = `host:${h.name}`;
