@@ -217,4 +217,30 @@ describe('cmpha API', () => {
     const n = (await api(`/v1/notifications/${note.body.notification.notification_uuid}`)).body.notification;
     expect(n).toMatchObject({ status: 'finished', incident_id: incident.id });
   }, 300_000);
+
+  it('shows the storm brake on the page while many hosts fall at once, and clears it when they come back', async () => {
+    const storm = ['compute2', 'compute3', 'compute4'];
+    for (const h of storm) await fetch(`${sim.controlUrl}/sim/hosts/${h}/power-off`, { method: 'POST' });
+    const userDataDir = mkdtempSync(path.join(tmpdir(), 'cmpha-chromium-'));
+    let ctx: BrowserContext | undefined;
+    try {
+      ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 900 } });
+      const page = ctx.pages()[0] ?? await ctx.newPage();
+      await page.goto(`${base}/#token=${READ}`);
+      const banner = page.locator('#brake');
+      await banner.filter({ hasText: 'Storm brake ON' }).waitFor({ timeout: 60_000 });
+      expect(await banner.textContent()).toMatch(/look dead or suspect/);
+      expect((await api('/v1/storm-brake')).body).toMatchObject({ active: true, reason: expect.stringMatching(/limit max_dead/) as string });
+      // Nobody opened an incident for the storm's hosts.
+      expect((await api('/v1/incidents')).body.incidents.filter((i: { host: string }) => storm.includes(i.host))).toEqual([]);
+      await page.screenshot({ path: path.join(root, 'docs/status-page-storm.png'), fullPage: false });
+
+      for (const h of storm) await fetch(`${sim.controlUrl}/sim/hosts/${h}/power-on`, { method: 'POST' });
+      await banner.waitFor({ state: 'hidden', timeout: 60_000 });
+      expect((await api('/v1/storm-brake')).body.active).toBe(false);
+    } finally {
+      await ctx?.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

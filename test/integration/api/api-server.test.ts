@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../../src/api/index.js';
 import { Secret } from '../../../src/config/secret.js';
 import type { HostReport, RoundReport } from '../../../src/detector/types.js';
+import { StormBrakeStore } from '../../../src/detector/storm-brake-store.js';
 import { IncidentStore } from '../../../src/incidents/incident-store.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
@@ -97,5 +98,13 @@ describe('API server', () => {
     const page = await fetch(`http://127.0.0.1:${server.port}/`);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
     expect(await page.text()).toContain('<script src="/status.js" defer></script>');
+  });
+
+  it('resume reports the brake it found and leaves the request for the active controller', async () => {
+    await new StormBrakeStore(redis, 'api-it').save({ active: true, since: Date.UTC(2026, 0, 1), reason: '3 of 4 enabled hosts look dead', alerted: true, resumedHosts: null });
+    expect((await call(server, '/v1/storm-brake', { token: READ })).body).toMatchObject({ active: true, since: '2026-01-01T00:00:00.000Z', reason: '3 of 4 enabled hosts look dead' });
+    const r = await call(server, '/v1/storm-brake/resume', { token: WRITE, method: 'POST' });
+    expect(r.body).toEqual({ brakeActive: true, reason: '3 of 4 enabled hosts look dead', since: '2026-01-01T00:00:00.000Z', resumeRequested: true, requestedBy: 'robot' });
+    expect(await new StormBrakeStore(redis, 'api-it').resumeRequested()).toBe(true);
   });
 });
