@@ -1,6 +1,6 @@
 import { formatDuration } from '../shared/duration.js';
 import { formatTable as table } from '../shared/table.js';
-import type { Incident, IncidentRecord } from './types.js';
+import type { Incident, IncidentRecord, TimelineEntry } from './types.js';
 
 const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
 /** Steps follow each other within seconds: the timeline shows milliseconds. */
@@ -15,6 +15,11 @@ export function formatIncidentList(records: readonly IncidentRecord[]): string {
   ]));
 }
 
+/** One timeline line, as `incidents show` and `evacuate` print it. */
+export function formatTimelineEntry(t: TimelineEntry): string {
+  return `${precise(t.at)}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}`;
+}
+
 /** `cmpha incidents show ID`: what happened, in order, then where every instance ended. */
 export function formatIncident(inc: Incident): string {
   let out = `incident ${inc.id}: host ${inc.host}, ${inc.status.toUpperCase()}\n`;
@@ -27,7 +32,7 @@ export function formatIncident(inc: Incident): string {
   if (inc.error) out += `  error     ${inc.error.code}: ${inc.error.message}\n`;
   if (inc.ack) out += `  acked     by ${inc.ack.by} at ${time(inc.ack.at)}\n`;
   out += '\ntimeline\n';
-  for (const t of inc.timeline) out += `  ${precise(t.at)}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}\n`;
+  for (const t of inc.timeline) out += `  ${formatTimelineEntry(t)}\n`;
   if (inc.instances.length > 0) {
     out += '\ninstances\n';
     out += table(['  NAME', 'ID', 'STATE', 'TARGET', 'TRIES', 'TOOK', 'NOTE'], inc.instances.map((e) => [

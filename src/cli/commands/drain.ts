@@ -7,7 +7,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { sleep, systemClock } from '../../shared/time.js';
 import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
-import { onlyChanges, outputOptions, renderList, withOutputOptions, type Column } from '../output.js';
+import { formatTable, onlyChanges, outputOptions, renderList, withOutputOptions, type Column } from '../output.js';
 
 const DRAIN_COLUMNS: readonly Column<DrainedServer>[] = [
   { header: 'NAME', key: 'name', cell: (r) => r.name },
@@ -79,9 +79,8 @@ export function registerDrainCommands(program: Command, overrides: Partial<Drain
 export function formatDrain(host: string, results: readonly DrainedServer[]): string {
   const moved = results.filter((r) => r.result === 'moved').length;
   let out = `\n${host}: ${moved} of ${results.length} server(s) moved\n`;
-  for (const r of [...results].sort((a, b) => a.name.localeCompare(b.name))) {
-    out += `  ${r.name.padEnd(24)} ${r.result.padEnd(9)} ${r.detail}\n`;
-  }
+  const rows = [...results].sort((a, b) => a.name.localeCompare(b.name)).map((r) => [r.name, r.result, r.detail]);
+  if (rows.length > 0) out += formatTable(['NAME', 'RESULT', 'DETAIL'], rows, '  ');
   if (moved < results.length) out += `${host} still holds ${results.length - moved} server(s); it stays disabled\n`;
   return out;
 }

@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../../config/types.js';
-import { formatIncident } from '../../incidents/format.js';
+import { formatIncident, formatTimelineEntry } from '../../incidents/format.js';
 import { isTerminalStatus } from '../../incidents/types.js';
 import { startRecoveryWorker, type RecoveryWorker } from '../../pipeline/start-recovery-worker.js';
 import { formatDuration, parseDuration } from '../../shared/duration.js';
@@ -118,7 +118,7 @@ export async function followIncident(
     const inc = await worker.incidents.get(id);
     if (!inc) throw new Error(`incident ${id} vanished`);
     for (const t of inc.timeline.slice(shown)) {
-      deps.stdout(`${new Date(t.at).toISOString()}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}\n`);
+      deps.stdout(`${formatTimelineEntry(t)}\n`);
     }
     shown = inc.timeline.length;
     if (isTerminalStatus(inc.status)) {
