@@ -11,7 +11,7 @@ import { connectRedisOnce } from '../../shared/redis-connect.js';
 import { sleep } from '../../shared/time.js';
 import { configPathOf, createCliLogger, EXIT_BLIND, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
 import { loadOpsConfig } from '../ops-config.js';
-import { formatTable, outputOptions, renderList, renderOne, withOutputOptions, type Column, type OutputOptions } from '../output.js';
+import { formatTable, outputOptions, renderList, renderOne, selectColumns, withOutputOptions, type Column, type OutputOptions } from '../output.js';
 
 export { EXIT_BLIND };
 
@@ -109,6 +109,12 @@ export function registerCheckCommands(program: Command): void {
     .addHelpText('after', '\n-f json prints {"hosts":[{"host","verdict","evidence","action"}],"isolated","stormBrake",...}.\nExit 3: the controller could not see the cloud (isolated from its isolation addresses, or the probe failed).'), { json: true }))
     .action(async (opts: CheckOptions) => {
       const out = outputOptions(opts);
+      // A wrong -c is a usage error before any probe goes out.
+      try { selectColumns(HOST_COLUMNS, out.columns); } catch (err) {
+        process.stderr.write(`cmpha check: ${errorMessage(err)}\n`);
+        process.exitCode = EXIT_CONFIG;
+        return;
+      }
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
       const { nova } = createOpenStack(config.cloud, { logger });

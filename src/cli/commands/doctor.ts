@@ -4,7 +4,7 @@ import { runDoctor } from '../../doctor/run-doctor.js';
 import type { DoctorHost } from '../../doctor/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
-import { outputOptions, renderList, renderOne, withOutputOptions, type Column } from '../output.js';
+import { outputOptions, renderList, renderOne, selectColumns, withOutputOptions, type Column } from '../output.js';
 
 interface DoctorOptions {
   config?: string;
@@ -31,9 +31,14 @@ export function registerDoctorCommand(program: Command): void {
     .addHelpText('after', '\n-f json prints {"ok","checks":[{"name","status","detail"}],"hosts":[{"host","zone","status","problems"}],"summary"}; -c picks host columns.')
     .option('--no-smtp', 'do not connect to email notifiers\' SMTP servers'), { json: true }))
     .action(async (opts: DoctorOptions) => {
+      const out = outputOptions(opts);
+      try { selectColumns(DOCTOR_HOST_COLUMNS, out.columns); } catch (err) {
+        process.stderr.write(`cmpha doctor: ${errorMessage(err)}\n`);
+        process.exitCode = EXIT_CONFIG;
+        return;
+      }
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
-      const out = outputOptions(opts);
       const report = await runDoctor(config, { logger, smtp: opts.smtp !== false });
       try {
         if ((out.format === 'json' || out.format === 'yaml') && out.columns.length === 0) {
