@@ -65,8 +65,8 @@ function fencingOf(host: string, hosts: Readonly<Record<string, HostConfig>>): s
   return driver === 'none' ? 'NONE' : driver;
 }
 
-/** A host as json/yaml show it (and as GET /v1/hosts answers). */
-export function hostRecord(h: HostReport, hostConfigs: Readonly<Record<string, HostConfig>>): Record<string, unknown> {
+/** A host as `check -f json|yaml` shows it. */
+function hostRecord(h: HostReport, hostConfigs: Readonly<Record<string, HostConfig>>): Record<string, unknown> {
   return {
     host: h.host, zone: h.zone, verdict: h.verdict, evidence: h.evidence, action: h.action, fencing: fencingOf(h.host, hostConfigs).toLowerCase(),
     ...(h.incidentId ? { incidentId: h.incidentId } : {}),
