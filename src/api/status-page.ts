@@ -7,6 +7,7 @@ export const STATUS_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cmpha status</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/status.css">
 <script src="/status.js" defer></script>
 </head>

@@ -178,6 +178,9 @@ describe('cmpha API', () => {
     try {
       ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 900 } });
       const page = ctx.pages()[0] ?? await ctx.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
       await page.goto(`${base}/#token=${READ}`);
       // What a person sees: compute1 marked in the host table with its incident (once cmpha has disabled it,
       // Nova calls it maintenance), the incident in the list, and the recovery steps as they happen.
@@ -204,6 +207,8 @@ describe('cmpha API', () => {
       await page.locator('#incident-title').waitFor();
       expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
       await page.screenshot({ path: path.join(root, 'docs/status-page-phone.png'), fullPage: false });
+      // The page loads nothing from outside and runs without a script error (the CSP would report either).
+      expect(pageErrors).toEqual([]);
     } finally {
       await ctx?.close();
       rmSync(userDataDir, { recursive: true, force: true });
