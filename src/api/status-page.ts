@@ -88,7 +88,8 @@ footer { text-align: center; padding: 1rem; }
   .card { padding: .5rem .6rem; }
   #hosts th:nth-child(2), #hosts td:nth-child(2), #hosts th:nth-child(4), #hosts td:nth-child(4) { display: none; }
   #incidents th:nth-child(4), #incidents td:nth-child(4), #incidents th:nth-child(5), #incidents td:nth-child(5) { display: none; }
-  td { overflow-wrap: anywhere; }
+  #hosts td:first-child, #incidents td:nth-child(2) { white-space: nowrap; }
+  #hosts td:last-child { overflow-wrap: anywhere; }
 }
 `;
 
