@@ -29,14 +29,32 @@ function fencingOf(host: string, hosts: Readonly<Record<string, HostConfig>>): s
   return hosts[host]?.fence.driver ?? 'none';
 }
 
+interface IncidentSummary {
+  readonly id: string;
+  readonly status: string;
+  readonly origin: string;
+  readonly openedAt: number;
+  readonly closedAt: number | null;
+  /** Why the detector opened it (its evidence at the time). */
+  readonly reasons: readonly string[];
+}
+
+function summary(r: IncidentRecord): IncidentSummary {
+  const reasons = (r.evidence as { reasons?: unknown } | null)?.reasons;
+  return {
+    id: r.id, status: r.status, origin: r.origin, openedAt: r.openedAt, closedAt: r.closedAt ?? null,
+    reasons: Array.isArray(reasons) ? reasons.filter((x): x is string => typeof x === 'string') : [],
+  };
+}
+
 /**
- * A host as the detector last saw it, with its open incident: while cmpha recovers a host it has disabled it,
- * so the detector calls it maintenance; the incident says what is going on.
+ * A host as the detector last saw it, with its open and its latest incident: while and after cmpha recovers a
+ * host it has disabled it, so the detector calls it maintenance; the incidents say what happened.
  */
-function hostView(h: HostReport, hosts: Readonly<Record<string, HostConfig>>, open: IncidentRecord | null): unknown {
+function hostView(h: HostReport, hosts: Readonly<Record<string, HostConfig>>, open: IncidentRecord | null, latest: IncidentRecord | null): unknown {
   return {
     host: h.host, zone: h.zone, verdict: h.verdict, action: h.action, fencing: fencingOf(h.host, hosts), incidentId: h.incidentId ?? open?.id ?? null,
-    openIncident: open ? { id: open.id, status: open.status, openedAt: open.openedAt } : null, evidence: h.evidence,
+    openIncident: open ? summary(open) : null, latestIncident: latest ? summary(latest) : null, evidence: h.evidence,
   };
 }
 
@@ -118,7 +136,9 @@ export function createResources(deps: ApiDeps): Resources {
     async listHosts() {
       const r = requireRound();
       const open = await openIncidents();
-      return isoTimes({ round: roundView(r), stormBrake: r.stormBrake, hosts: r.hosts.map((h) => hostView(h, deps.hosts, open.get(h.host) ?? null)) });
+      const latest = new Map<string, IncidentRecord>();
+      for (const i of await store.list({ limit: 200 })) if (!latest.has(i.host)) latest.set(i.host, i);
+      return isoTimes({ round: roundView(r), stormBrake: r.stormBrake, hosts: r.hosts.map((h) => hostView(h, deps.hosts, open.get(h.host) ?? null, latest.get(h.host) ?? null)) });
     },
 
     async showHost(name) {
@@ -126,7 +146,8 @@ export function createResources(deps: ApiDeps): Resources {
       const h = r.hosts.find((x) => x.host === name);
       if (!h) throw new ApiError(404, 'host_not_found', `the detector's last round has no host ${name}`);
       const id = await store.openIncidentFor(name);
-      return isoTimes({ round: roundView(r), host: hostView(h, deps.hosts, id ? await store.getRecord(id) : null) });
+      const latest = (await store.list({ limit: 200 })).find((i) => i.host === name) ?? null;
+      return isoTimes({ round: roundView(r), host: hostView(h, deps.hosts, id ? await store.getRecord(id) : null, latest) });
     },
 
     async stormBrake() {

@@ -121,8 +121,14 @@ export const OPENAPI = {
           host: { type: 'string' }, zone: { type: 'string', nullable: true },
           verdict: { type: 'string', enum: ['healthy', 'maintenance', 'suspect', 'unprobeable', 'agent-down', 'isolated-mgmt', 'dead'] },
           action: { type: 'string' }, fencing: { type: 'string' }, incidentId: { type: 'string', nullable: true },
+          openIncident: { allOf: [ref('IncidentSummary')], nullable: true, description: 'the incident under way for this host (cmpha has disabled it, so its verdict reads maintenance)' },
+          latestIncident: { allOf: [ref('IncidentSummary')], nullable: true, description: 'the newest incident for this host, open or closed' },
           evidence: { type: 'object', description: 'what each signal said: nova, mgmt, instances, reasons' },
         },
+      },
+      IncidentSummary: {
+        type: 'object',
+        properties: { id: { type: 'string' }, status: { type: 'string' }, origin: { type: 'string' }, openedAt: { type: 'string', format: 'date-time' }, closedAt: { type: 'string', format: 'date-time', nullable: true }, reasons: { type: 'array', items: { type: 'string' }, description: 'why the detector opened it' } },
       },
       StormBrake: { type: 'object', properties: { active: { type: 'boolean' }, since: { type: 'string', format: 'date-time', nullable: true }, reason: { type: 'string', nullable: true }, resumedHosts: { type: 'array', items: { type: 'string' }, nullable: true }, lastRound: { type: 'object', nullable: true } } },
       NotificationRequest: {

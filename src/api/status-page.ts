@@ -134,13 +134,20 @@ export const STATUS_JS = `'use strict';
       var tr = el('tr');
       tr.dataset.host = h.host;
       tr.append(el('td', h.host), el('td', h.zone || '-'));
-      var v = el('td'); v.append(pill(h.verdict, 'v-'));
-      if (h.openIncident) { v.append(' '); v.append(pill('recovering', 's-' + h.openIncident.status + ' r-')); }
+      // While cmpha recovers a host it has disabled it, and Nova calls it maintenance: show what the incident saw.
+      var inc = h.openIncident, last = h.latestIncident;
+      var disabledByCmpha = !inc && last && h.verdict === 'maintenance' && h.evidence.nova && String(h.evidence.nova.disabledReason || '').indexOf(last.id) >= 0;
+      var v = el('td');
+      v.append(pill(inc && inc.origin === 'detector' ? 'dead' : h.verdict, 'v-'));
+      if (inc) { v.append(' '); v.append(pill('recovering', 's-' + inc.status + ' r-')); }
       tr.append(v);
-      tr.append(el('td', h.openIncident ? 'incident ' + h.openIncident.id + ': ' + h.openIncident.status : h.action));
-      tr.append(el('td', h.verdict === 'healthy' ? '' : (h.evidence.reasons || []).join('; ')));
-      if (h.openIncident) tr.className = 'recovering';
-      if ((h.verdict !== 'healthy' && h.verdict !== 'maintenance') || h.openIncident) bad++;
+      tr.append(el('td', inc ? 'incident ' + inc.id + ': ' + inc.status : disabledByCmpha ? 'failed over' : h.action));
+      var why = inc ? inc.reasons.join('; ')
+        : disabledByCmpha ? 'disabled by cmpha in incident ' + last.id + ' (' + last.status + '); bring it back with cmpha host restore ' + h.host
+        : h.verdict === 'healthy' ? '' : (h.evidence.reasons || []).join('; ');
+      tr.append(el('td', why));
+      if (inc) tr.className = 'recovering';
+      if ((h.verdict !== 'healthy' && h.verdict !== 'maintenance') || inc) bad++;
       tbody.append(tr);
     });
     $('host-summary').textContent = data.hosts.length + ' hosts, ' + bad + ' not healthy' + (data.round.isolated ? '; CONTROLLER ISOLATED: ' + data.round.isolationReason : '');

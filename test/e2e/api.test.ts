@@ -182,11 +182,13 @@ describe('cmpha API', () => {
       page.on('pageerror', (e) => pageErrors.push(e.message));
       page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
       await page.goto(`${base}/#token=${READ}`);
-      // What a person sees: compute1 marked in the host table with its incident (once cmpha has disabled it,
-      // Nova calls it maintenance), the incident in the list, and the recovery steps as they happen.
+      // What a person sees: compute1 dead and recovering in the host table with its incident and why it was
+      // judged dead, the incident in the list, and the recovery steps as they happen.
       const row = page.locator('#hosts tr[data-host="compute1"]');
       await row.locator('.pill').filter({ hasText: 'recovering' }).waitFor({ timeout: 60_000 });
+      expect(await row.locator('.pill').first().textContent()).toBe('dead');
       expect(await row.textContent()).toContain(`incident ${incident.id}`);
+      expect(await row.textContent()).toMatch(/management IP 198\.18\.0\.11 is silent/);
       await page.locator(`#incidents tr[data-id="${incident.id}"]`).waitFor({ timeout: 30_000 });
       await page.locator('#timeline li .step').filter({ hasText: 'evacuate' }).first().waitFor({ timeout: 60_000 });
       expect(await page.locator('#incident-title').textContent()).toContain(`Incident ${incident.id}: compute1`);
@@ -207,6 +209,9 @@ describe('cmpha API', () => {
       await page.locator('#incident-title').waitFor();
       expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
       await page.screenshot({ path: path.join(root, 'docs/status-page-phone.png'), fullPage: false });
+      // Failed over and still disabled: the page says so instead of "maintenance, never acted on".
+      await row.filter({ hasText: 'failed over' }).waitFor({ timeout: 60_000 });
+      expect(await row.textContent()).toContain(`disabled by cmpha in incident ${incident.id} (resolved); bring it back with cmpha host restore compute1`);
       // The page loads nothing from outside and runs without a script error (the CSP would report either).
       expect(pageErrors).toEqual([]);
     } finally {
