@@ -14,6 +14,20 @@ export interface ApiServer {
 }
 
 const MAX_BODY = 64 * 1024;
+/** The controller's Redis connection queues commands while Redis is away: answer 503 instead of hanging. */
+const REQUEST_DEADLINE_MS = 10_000;
+
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ApiError(503, 'backend_timeout', `no answer from Redis within ${ms / 1000} s; try again`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 interface Route {
   readonly method: 'GET' | 'POST';
@@ -84,7 +98,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
       const caller = authenticate(req.headers, route.role);
       const body = route.method === 'POST' ? await readJson(req) : undefined;
       const m = route.path.exec(path)!;
-      const out = await route.run(m, { q: url.searchParams, body, caller });
+      const out = await withDeadline(Promise.resolve(route.run(m, { q: url.searchParams, body, caller })), REQUEST_DEADLINE_MS);
       sendJson(res, route.status ?? 200, out);
     } catch (err) {
       const e = err instanceof ApiError ? err

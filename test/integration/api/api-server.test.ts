@@ -108,3 +108,24 @@ describe('API server', () => {
     expect(await new StormBrakeStore(redis, 'api-it').resumeRequested()).toBe(true);
   });
 });
+
+describe('API server without Redis', () => {
+  it('answers 503 with a code instead of hanging while Redis is away', async () => {
+    const down = await startRedis();
+    const conn = new Redis(down.url, { maxRetriesPerRequest: null });
+    conn.on('error', () => undefined);
+    await conn.ping();
+    const s = await startApiServer({
+      redis: conn, prefix: 'api-down', lastRound: () => round, hosts: {}, logger: silentLogger, probe: { requestProbe: () => undefined },
+      config: { listen: { host: '127.0.0.1', port: 0 }, tokens: [{ name: 'oncall', role: 'read', secret: new Secret(READ) }], anonymousRead: false, notificationDuplicateWindowMs: 180_000 },
+    });
+    try {
+      await down.stop();
+      const r = await call(s, '/v1/incidents', { token: READ });
+      expect(r).toEqual({ status: 503, body: { error: { code: 'backend_timeout', message: 'no answer from Redis within 10 s; try again', status: 503 } } });
+    } finally {
+      await s.close();
+      conn.disconnect();
+    }
+  }, 40_000);
+});
