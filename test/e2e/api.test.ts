@@ -236,7 +236,13 @@ describe('cmpha API', () => {
     try {
       ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 900 } });
       const page = ctx.pages()[0] ?? await ctx.newPage();
-      await page.goto(`${base}/#token=${READ}`);
+      // A fresh browser has no token: the page asks for one and shows nothing until it has it.
+      await page.goto(`${base}/`);
+      await page.locator('#login').waitFor({ timeout: 20_000 });
+      expect(await page.locator('#error').textContent()).toBe('A token is needed to read this page.');
+      await page.locator('#token').fill(READ);
+      await page.locator('#login button').click();
+      await page.locator('#login').waitFor({ state: 'hidden', timeout: 20_000 });
       const banner = page.locator('#brake');
       await banner.filter({ hasText: 'Storm brake ON' }).waitFor({ timeout: 60_000 });
       expect(await banner.textContent()).toMatch(/look dead or suspect/);
