@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSim, type RunningSim } from '../../src/sim/index.js';
+import { layerConfig } from '../helpers/layer-config.js';
 import { freePort } from '../helpers/ports.js';
 import { ProcessGroup } from '../helpers/processes.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -69,16 +70,15 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${apiPort}`;
   writeFileSync(path.join(dir, 'oncall.token'), `${READ}\n`, { mode: 0o600 });
   writeFileSync(path.join(dir, 'automation.token'), `${WRITE}\n`, { mode: 0o600 });
-  appendFileSync(sim.configPath, [
-    '', '[detector]', 'interval = 1s', 'heartbeat_timeout = 3s', 'leader_lease = 5s',
-    '[fencing]', 'poll_interval = 200ms',
-    '[evacuation]', 'verify_poll_interval = 300ms', 'stagger = 50ms',
-    '[redis]', `url = ${redis.url}`, 'prefix = cmpha-api-test',
-    '[metrics]', 'enabled = false',
-    '[api]', 'enabled = true', `listen = 127.0.0.1:${apiPort}`,
-    `read_token_files = ${path.join(dir, 'oncall.token')}`, `write_token_files = ${path.join(dir, 'automation.token')}`,
-    '[logging]', 'format = json', '',
-  ].join('\n'));
+  layerConfig(sim.configPath, {
+    detector: { interval: '1s', heartbeat_timeout: '3s', leader_lease: '5s' },
+    fencing: { poll_interval: '200ms' },
+    evacuation: { verify_poll_interval: '300ms', stagger: '50ms' },
+    redis: { url: redis.url, prefix: 'cmpha-api-test' },
+    metrics: { enabled: 'false' },
+    api: { enabled: 'true', listen: `127.0.0.1:${apiPort}`, read_token_files: path.join(dir, 'oncall.token'), write_token_files: path.join(dir, 'automation.token') },
+    logging: { format: 'json' },
+  });
   const child = group.start(process.execPath, [bin, 'run', '--config', sim.configPath]);
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { logs += d; });
   await until('the first round in /v1/hosts', async () => (await api('/v1/hosts')).status === 200, 30_000);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
+import { layerConfig } from '../../helpers/layer-config.js';
 
 // One-shot commands on a terminal, as an operator types them: `script` gives the command a real pty.
 const bin = new URL('../../../bin/cmpha.js', import.meta.url).pathname;
@@ -9,7 +9,7 @@ let sim: RunningSim;
 
 beforeAll(async () => {
   sim = await runSim({ hosts: 2, instancesPerHost: 1, spares: 0, reportIntervalSeconds: 1 });
-  appendFileSync(sim.configPath, '\n[detector]\ninterval = 1s\n');
+  layerConfig(sim.configPath, { detector: { interval: '1s' } });
 });
 afterAll(async () => { await sim?.close(); });
 
