@@ -16,9 +16,36 @@ export default tseslint.config(
         { selector: "CallExpression[callee.object.name='test'][callee.property.name=/^(only|skip)$/]", message: 'no focused or skipped tests' }],
     },
   },
+  // Layer rules (docs/architecture.md). Each block lists what its files may not import.
+  ...layerRules(),
   {
     files: ['src/**/*.ts'],
     ignores: ['src/config/load.ts', 'src/cli/**', 'src/sim/**'],
     rules: { 'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'only config/load reads process.env' }] },
   },
 );
+
+/**
+ * no-restricted-imports per layer: only src/openstack speaks HTTP to the cloud (axios; src/notifier uses it for
+ * webhook gateways), only src/pipeline
+ * imports bullmq, the detector never imports the pipeline or the evacuator, and src/sim is imported only by the
+ * demo (src/app/demo.ts) and the CLI. A file matching several blocks gets the union of their patterns, so each
+ * block below carries every rule that applies to its files.
+ */
+function layerRules() {
+  const axios = { group: ['axios', 'axios/*'], message: 'only src/openstack speaks HTTP to the cloud' };
+  const bullmq = { group: ['bullmq', 'bullmq/*'], message: 'only src/pipeline imports bullmq' };
+  const sim = { group: ['**/sim/*', '../sim', './sim'], message: 'src/sim is imported only by the demo and the CLI' };
+  const pipeline = { group: ['**/pipeline/*', '**/evacuator/*'], message: 'the detector never imports the pipeline or the evacuator' };
+  const block = (files, ignores, patterns) => ({ files, ignores, rules: { 'no-restricted-imports': ['error', { patterns }] } });
+  return [
+    block(['src/**/*.ts'], ['src/openstack/**', 'src/pipeline/**', 'src/sim/**', 'src/cli/**', 'src/app/demo.ts', 'src/detector/**', 'src/notifier/**'], [axios, bullmq, sim]),
+    // Webhook channels speak HTTP to notification gateways, not to the cloud.
+    block(['src/notifier/**/*.ts'], [], [bullmq, sim]),
+    block(['src/detector/**/*.ts'], [], [axios, bullmq, sim, pipeline]),
+    block(['src/openstack/**/*.ts'], [], [bullmq, sim]),
+    block(['src/pipeline/**/*.ts'], [], [axios, sim]),
+    block(['src/cli/**/*.ts', 'src/app/demo.ts'], [], [axios, bullmq]),
+    block(['src/sim/**/*.ts'], [], [bullmq]),
+  ];
+}

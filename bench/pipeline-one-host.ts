@@ -30,7 +30,7 @@ try {
       const r = w.recovery(redis);
       await r.startWorkers();
       const t0 = Date.now();
-      await r.incidents.open({ id: `bench-${concurrency}`, host: 'compute1', failureStartedAt: t0, evidence: {} });
+      await r.opener.open({ id: `bench-${concurrency}`, host: 'compute1', failureStartedAt: t0, evidence: {} });
       const inc = await waitClosed(r, `bench-${concurrency}`, 600_000);
       const lastVerified = Math.max(...inc.instances.map((e) => e.verifiedAt ?? 0));
       const took = (lastVerified - t0) / 1000;

@@ -31,7 +31,7 @@ try {
   const r = w.recovery(redis);
   await r.startWorkers();
   const t0 = Date.now();
-  await Promise.all(hosts.map((h) => r.incidents.open({ id: `storm-${h}`, host: h, failureStartedAt: t0, evidence: {} })));
+  await Promise.all(hosts.map((h) => r.opener.open({ id: `storm-${h}`, host: h, failureStartedAt: t0, evidence: {} })));
   const incidents = await Promise.all(hosts.map((h) => waitClosed(r, `storm-${h}`, 1_800_000)));
   const took = (Date.now() - t0) / 1000;
   const verified = incidents.reduce((a, inc) => a + inc.instances.filter((e) => e.state === 'verified').length, 0);

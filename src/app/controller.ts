@@ -5,8 +5,6 @@ import type { Config } from '../config/types.js';
 import { createDetector, createProber } from '../detector/index.js';
 import type { Prober, RoundReport } from '../detector/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
-import { createFenceDriver } from '../fencing/create-driver.js';
-import type { FenceDriver } from '../fencing/types.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
 import { trackReadiness } from '../metrics/track-readiness.js';
@@ -14,7 +12,7 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
@@ -81,16 +79,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
     },
   };
 
-  const drivers = new Map<string, FenceDriver | null>();
-  const fenceDriverFor = (host: string): FenceDriver | null => {
-    if (!drivers.has(host)) {
-      const hc = config.hosts[host];
-      const driver = hc ? createFenceDriver(hc, config.fencing, { logger }) : null;
-      if (driver) initFenceDriver(metrics, driver.kind);
-      drivers.set(host, driver);
-    }
-    return drivers.get(host)!;
-  };
+  const fenceDriverFor = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
   const recovery = await startRecoveryWorker(config, {
@@ -101,7 +90,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
   let last: RoundReport | null = null;
   let lastError: string | null = null;
   const detector = createDetector({
-    config, nova, prober, redis: connection, incidents: recovery.incidents, notifier, metrics, logger,
+    config, nova, prober, redis: connection, incidents: recovery.opener, notifier, metrics, logger,
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound: (report, error) => onRound(report, error),
   });

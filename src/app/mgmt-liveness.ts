@@ -1,5 +1,5 @@
 import type { Config } from '../config/types.js';
-import { isIpLiteral } from '../config/fields.js';
+import { mgmtAddressOf } from '../detector/mgmt-addresses.js';
 import type { Prober } from '../detector/types.js';
 import type { NovaApi } from '../openstack/types.js';
 import type { HostAliveCheck } from '../pipeline/index.js';
@@ -11,12 +11,10 @@ import type { HostAliveCheck } from '../pipeline/index.js';
  */
 export function mgmtLivenessCheck(config: Config, nova: NovaApi, prober: Prober): HostAliveCheck {
   return async (host, signal) => {
-    let ip = config.hosts[host]?.mgmtIp;
-    if (ip === undefined) {
-      const hv = (await nova.listHypervisors({ signal })).find((h) => h.serviceHost === host);
-      ip = hv?.hostIp !== undefined && isIpLiteral(hv.hostIp) ? hv.hostIp : undefined;
-    }
-    if (ip === undefined) return false;
+    const configured = config.hosts[host]?.mgmtIp;
+    const hv = configured === undefined ? (await nova.listHypervisors({ signal })).find((h) => h.serviceHost === host) : undefined;
+    const { ip } = mgmtAddressOf(configured, hv?.hostIp);
+    if (ip === null) return false;
     const results = await prober.probe([ip], signal);
     return results.get(ip) === 'alive';
   };

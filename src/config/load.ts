@@ -210,7 +210,10 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       notifyUsersSms: escalation.notify_users_sms,
       ...(escalation.template_dir ? { templateDir: escalation.template_dir } : {}),
     },
-    redis: { url: redis.url!, ...(redisPassword ? { password: redisPassword } : {}), prefix: redis.prefix! },
+    redis: {
+      url: redis.url!, ...(redisPassword ? { password: redisPassword } : {}), prefix: redis.prefix!,
+      jobLockMs: redis.job_lock, stalledCheckMs: redis.stalled_check,
+    },
     metrics: { enabled: metrics.enabled, listen: metrics.listen },
     api: { enabled: api.enabled, listen: api.listen, tokens: apiTokens, anonymousRead: api.anonymous_read, notificationDuplicateWindowMs: api.notification_duplicate_window },
     logging: { level: logging.level, format: logging.format },

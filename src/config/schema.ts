@@ -100,6 +100,8 @@ export const redisSection = z
     password: text(),
     password_file: text(),
     prefix: text('cmpha'),
+    job_lock: duration('30s', { min: '1s' }),
+    stalled_check: duration('30s', { min: '1s' }),
   })
   .strict();
 

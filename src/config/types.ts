@@ -156,6 +156,10 @@ export interface RedisConfig {
   readonly url: string;
   readonly password?: Secret;
   readonly prefix: string;
+  /** How long a worker's claim on a queue job lasts without renewal (BullMQ lockDuration). */
+  readonly jobLockMs?: number;
+  /** How often BullMQ looks for jobs whose lock expired (stalledInterval). */
+  readonly stalledCheckMs?: number;
 }
 
 export interface MetricsConfig {

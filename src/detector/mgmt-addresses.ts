@@ -12,6 +12,17 @@ export interface MgmtAddress {
 }
 
 /**
+ * The management-IP rule, for the detector and the last look before fencing alike: `[host:NAME] mgmt_ip`
+ * first, else the hypervisor's host_ip when it is an IP literal (a name would send DNS off the machine).
+ */
+export function mgmtAddressOf(configured: string | undefined, hypervisorIp: string | undefined): MgmtAddress {
+  if (configured !== undefined) return { ip: configured, source: 'config' };
+  if (hypervisorIp === undefined) return { ip: null, source: null, problem: 'no mgmt_ip configured and no hypervisor host_ip' };
+  if (!isIpLiteral(hypervisorIp)) return { ip: null, source: null, problem: `hypervisor host_ip "${hypervisorIp}" is not an IP literal` };
+  return { ip: hypervisorIp, source: 'hypervisor' };
+}
+
+/**
  * Where each host's management IP comes from: `[host:NAME] mgmt_ip` first, else the hypervisor's host_ip.
  * Hypervisors change rarely, so they are listed every `refreshRounds` rounds (sooner when a host appears
  * that they do not cover), never every round.
@@ -47,11 +58,6 @@ export class MgmtAddressBook {
   }
 
   resolve(host: string): MgmtAddress {
-    const configured = this.hosts[host]?.mgmtIp;
-    if (configured !== undefined) return { ip: configured, source: 'config' };
-    const fromNova = this.hypervisorIps.get(host);
-    if (fromNova === undefined) return { ip: null, source: null, problem: 'no mgmt_ip configured and no hypervisor host_ip' };
-    if (!isIpLiteral(fromNova)) return { ip: null, source: null, problem: `hypervisor host_ip "${fromNova}" is not an IP literal` };
-    return { ip: fromNova, source: 'hypervisor' };
+    return mgmtAddressOf(this.hosts[host]?.mgmtIp, this.hypervisorIps.get(host));
   }
 }

@@ -2,6 +2,7 @@
 // evidence is plain JSON so it can be printed by `cmpha check` and stored in the incident record.
 
 import type { IncidentOpener as IncidentOpenerOf, OpenIncidentRequest } from '../incidents/types.js';
+import type { CounterLike, GaugeLike, HistogramLike } from '../shared/metric-shapes.js';
 
 export type ProbeResult = 'alive' | 'silent' | 'unknown';
 
@@ -160,12 +161,9 @@ export interface Detector {
   stop(): Promise<void>;
 }
 
-// A narrow view of the prom-client metrics the detector writes, so it does not depend on how they are built.
-interface CounterLike { inc(): void }
-interface GaugeLike { set(value: number): void }
-interface HistogramLike { observe(value: number): void }
-interface LabeledGaugeLike {
-  set(labels: { verdict: string; zone: string }, value: number): void;
+// A narrow view of the prom-client metrics the detector writes (src/shared/metric-shapes.ts), so it does not
+// depend on how they are built.
+interface LabeledGaugeLike extends GaugeLike {
   reset(): void;
 }
 

@@ -4,7 +4,7 @@ import { createProber } from '../detector/prober.js';
 import type { ProbeResult } from '../detector/types.js';
 import { skipReason } from '../evacuator/select.js';
 import { spareCapacity } from '../evacuator/spare-capacity.js';
-import { isReservedSpare, type Need } from '../evacuator/spare-plan.js';
+import { isReservedSpare, spareUnusableReason, type Need } from '../evacuator/spare-plan.js';
 import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
 import { createOpenStack, MIN_MICROVERSION } from '../openstack/index.js';
 import type { ComputeService, Hypervisor, NovaApi, Server } from '../openstack/types.js';
@@ -147,7 +147,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
       const hv = view.hypervisors.find((x) => x.serviceHost === h);
       const onSpare = listed.get(h);
       const claim = redis.claimedSpares.get(h);
-      const unusable = svc.state !== 'up' || svc.forcedDown ? 'not up' : claim ? `claimed by incident ${claim}` : undefined;
+      const unusable = spareUnusableReason(svc, { claimedBy: claim ?? null });
       const cap = await spareCapacity(hv, Array.isArray(onSpare) ? onSpare : undefined, placement, { signal });
       return {
         host: h, zone: svc.zone ?? null, ...(unusable ? { unusable } : {}), ...(cap.source === 'unknown' && cap.why ? { capacityUnknown: cap.why } : {}),

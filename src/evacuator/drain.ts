@@ -1,4 +1,6 @@
+import { requireComputeService } from '../openstack/compute-service.js';
 import type { NovaApi, Server } from '../openstack/types.js';
+import { mapLimit } from '../shared/map-limit.js';
 import { NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN } from '../openstack/errors.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import type { Clock } from '../shared/time.js';
@@ -36,8 +38,7 @@ export interface DrainedServer {
  */
 export async function drainHost(deps: DrainDeps, opts: DrainOptions): Promise<DrainedServer[]> {
   const { nova, progress } = deps;
-  const svc = (await nova.listComputeServices({ host: opts.host })).find((s) => s.binary === 'nova-compute' && s.host === opts.host);
-  if (!svc) throw new CmphaError('service_not_found', `Nova has no nova-compute service on host ${opts.host}`);
+  const svc = await requireComputeService(nova, opts.host, { signal: opts.signal });
   if (svc.status !== 'disabled') {
     await nova.updateService(svc.id, { status: 'disabled', disabledReason: opts.disabledReason }, { signal: opts.signal });
     progress(`${opts.host}: disabled ("${opts.disabledReason}")`);
@@ -49,11 +50,7 @@ export async function drainHost(deps: DrainDeps, opts: DrainOptions): Promise<Dr
     results.push({ id: s.id, name: s.name, result: 'not-moved', host: s.host, detail: `status ${s.status}: live migration needs ACTIVE` });
   }
   progress(`${opts.host}: ${movable.length} server(s) to live-migrate, ${servers.length - movable.length} left in place`);
-  const queue = [...movable];
-  const worker = async () => {
-    for (let s = queue.shift(); s; s = queue.shift()) results.push(await moveOne(deps, opts, s));
-  };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, worker));
+  results.push(...await mapLimit(movable, opts.concurrency, (s) => moveOne(deps, opts, s)));
   return results;
 }
 

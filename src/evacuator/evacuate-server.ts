@@ -1,9 +1,11 @@
+import { assertFenced } from '../incidents/fence-guard.js';
 import type { IncidentRecord, InstanceEntry } from '../incidents/types.js';
 import { isFinalInstanceState } from '../incidents/types.js';
 import { NOVA_EVACUATE_OUTCOME_UNKNOWN } from '../openstack/errors.js';
 import type { Migration, Server } from '../openstack/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
-import { TERMINAL_MIGRATION, type EvacuatorDeps } from './types.js';
+import type { StepContext } from '../pipeline/steps/context.js';
+import { TERMINAL_MIGRATION } from './types.js';
 
 export const OUTCOME_UNKNOWN = NOVA_EVACUATE_OUTCOME_UNKNOWN;
 
@@ -18,12 +20,12 @@ export function evacuationsFrom(migrations: readonly Migration[], source: string
     .sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
 }
 
-async function timeline(d: EvacuatorDeps, incidentId: string, serverId: string, level: 'info' | 'warning' | 'critical', message: string) {
+async function timeline(d: StepContext, incidentId: string, serverId: string, level: 'info' | 'warning' | 'critical', message: string) {
   d.logger[level === 'info' ? 'info' : 'warn']({ incidentId, serverId }, message);
   await d.store.addTimeline(incidentId, { step: 'evacuate', level, message, serverId });
 }
 
-function finish(d: EvacuatorDeps, incidentId: string, serverId: string, patch: Partial<InstanceEntry>) {
+function finish(d: StepContext, incidentId: string, serverId: string, patch: Partial<InstanceEntry>) {
   return d.store.updateInstance(incidentId, serverId, (e) => (isFinalInstanceState(e.state) ? undefined : { ...e, ...patch }));
 }
 
@@ -34,18 +36,14 @@ function finish(d: EvacuatorDeps, incidentId: string, serverId: string, patch: P
  * duplicate evacuate and the server ends broken).
  *
  * Returns the entry: `evacuated` (verify next), or final (`deleted`, `failed`, ...). Throws a retryable
- * CmphaError when waiting longer may help (server busy, outcome still unclear).
+ * CmphaError when waiting longer may help (server busy, outcome still unclear), and `nova_service_in_use`
+ * when Nova answers that the source service is still in use (the caller forces it down again).
  */
-export async function evacuateServer(d: EvacuatorDeps, incident: IncidentRecord, serverId: string, signal?: AbortSignal): Promise<InstanceEntry> {
+export async function evacuateServer(d: StepContext, serverId: string): Promise<InstanceEntry> {
+  const incident = await assertFenced(d, `evacuate ${serverId}`);
   const source = incident.host;
-  const fresh = await d.store.require(incident.id);
-  if (!fresh.fence) {
-    // Safety invariant: never evacuate a host whose power has not been read back off.
-    throw new CmphaError('not_fenced', `refusing to evacuate ${serverId}: host ${source} of incident ${incident.id} has not been fenced`);
-  }
+  const signal = d.signal;
   const settleMs = d.unknownSettleMs ?? 10_000;
-  const maxInUse = d.inUseRetries ?? 5;
-  let inUse = 0;
   for (;;) {
     const entry = await d.store.getInstance(incident.id, serverId);
     if (!entry) throw new CmphaError('instance_not_found', `incident ${incident.id} has no entry for server ${serverId}`);
@@ -69,7 +67,7 @@ export async function evacuateServer(d: EvacuatorDeps, incident: IncidentRecord,
       const wait = last + settleMs - d.clock.now();
       if (wait > 0) {
         // An earlier POST's outcome is unknown and Nova shows nothing yet: it may still be on its way.
-        await d.sleep(Math.min(wait, d.config.verifyPollIntervalMs), signal);
+        await d.sleep(Math.min(wait, d.evacuation.verifyPollIntervalMs), signal);
         continue;
       }
       await timeline(d, incident.id, serverId, 'warning', `${entry.name}: the earlier evacuate request left no trace in Nova after ${settleMs} ms; requesting again`);
@@ -82,6 +80,7 @@ export async function evacuateServer(d: EvacuatorDeps, incident: IncidentRecord,
     const v2 = await inspect(d, incident, entry, again, signal);
     if (v2.kind !== 'go') continue;
 
+    await assertFenced(d, `evacuate ${entry.name}`);
     const now = d.clock.now();
     await d.store.updateInstance(incident.id, serverId, (e) => ({
       ...e,
@@ -95,16 +94,9 @@ export async function evacuateServer(d: EvacuatorDeps, incident: IncidentRecord,
       await d.nova.evacuate(serverId, entry.target ?? undefined, { signal }).finally(() => slot.settle().catch(() => {}));
     } catch (err) {
       if (isStillInUse(err)) {
-        inUse += 1;
+        // Nova refused before acting: no evacuation exists, so the entry goes back to pending.
         await d.store.updateInstance(incident.id, serverId, (e) => ({ ...e, state: 'pending', lastRequestAt: undefined, error: errorMessage(err) }));
-        if (inUse > maxInUse) {
-          await timeline(d, incident.id, serverId, 'critical', `${entry.name}: Nova still says the source service is in use after ${maxInUse} force-downs`);
-          return finish(d, incident.id, serverId, { state: 'failed', error: errorMessage(err), finishedAt: d.clock.now() });
-        }
-        await timeline(d, incident.id, serverId, 'warning', `${entry.name}: Nova says ${source} is still in use; forcing it down again`);
-        await d.forceDown();
-        await d.sleep(Math.min(1000 * inUse, 5000), signal);
-        continue;
+        throw new CmphaError('nova_service_in_use', `${entry.name}: Nova says ${source} is still in use: ${errorMessage(err)}`, { retryable: true, cause: err });
       }
       if (err instanceof CmphaError && !err.retryable && err.code !== OUTCOME_UNKNOWN) {
         await timeline(d, incident.id, serverId, 'critical', `${entry.name}: Nova refused the evacuation: ${err.message}`);
@@ -123,7 +115,7 @@ export async function evacuateServer(d: EvacuatorDeps, incident: IncidentRecord,
 type Verdict = { kind: 'go' } | { kind: 'moving'; why: string } | { kind: 'busy'; why: string };
 
 /** What Nova says about the server right now, as far as sending an evacuate goes. */
-async function inspect(d: EvacuatorDeps, incident: IncidentRecord, entry: InstanceEntry, server: Server, signal?: AbortSignal): Promise<Verdict> {
+async function inspect(d: StepContext, incident: IncidentRecord, entry: InstanceEntry, server: Server, signal?: AbortSignal): Promise<Verdict> {
   if (server.host !== null && server.host !== incident.host) return { kind: 'moving', why: `already left ${incident.host} (now on ${server.host})` };
   const migrations = evacuationsFrom(await d.nova.listMigrations({ instanceId: server.id, type: 'evacuation' }, { signal }), incident.host);
   const inFlight = migrations.find((m) => !TERMINAL_MIGRATION.has(m.status.toLowerCase()));

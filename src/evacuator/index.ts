@@ -1,11 +1,10 @@
 export { evacuateServer, isStillInUse, evacuationsFrom, OUTCOME_UNKNOWN } from './evacuate-server.js';
-export { verifyServer, judge } from './verify-server.js';
+export { verifyServer, judge, evacuationDuration } from './verify-server.js';
 export { planInstances, priorityOf, skipReason, byPriority } from './select.js';
-export { planSpares, freeCapacity, isReservedSpare } from './spare-plan.js';
+export { planSpares, freeCapacity, isReservedSpare, spareUnusableReason } from './spare-plan.js';
 export type { SpareCandidate, SparePlan, Need } from './spare-plan.js';
 export { spareCapacity, type SpareCapacity } from './spare-capacity.js';
 export { openGate, TERMINAL_MIGRATION, SUCCESS_MIGRATION } from './types.js';
-export type { EvacuatorDeps, StartGate, StartSlot } from './types.js';
-export { recoverServer } from './recover-server.js';
+export type { StartGate, StartSlot } from './types.js';
 export { drainHost } from './drain.js';
 export type { DrainedServer, DrainOptions, DrainDeps } from './drain.js';

@@ -32,6 +32,21 @@ export function isReservedSpare(svc: ComputeService, spareHosts: readonly string
 }
 
 /**
+ * Why a reserved spare cannot take this incident's servers (the pipeline passes it over, `cmpha doctor` warns),
+ * or undefined when it can: it must be up and not forced down, in the failed host's zone when both have one,
+ * and not claimed by another incident.
+ */
+export function spareUnusableReason(
+  svc: Pick<ComputeService, 'state' | 'forcedDown' | 'zone'>,
+  opts: { readonly zone?: string | undefined; readonly claimedBy?: string | null; readonly incidentId?: string } = {},
+): string | undefined {
+  if (svc.state !== 'up' || svc.forcedDown) return 'not up';
+  if (opts.zone && svc.zone && svc.zone !== opts.zone) return `in zone ${svc.zone}, not ${opts.zone}`;
+  if (opts.claimedBy && opts.claimedBy !== opts.incidentId) return `already taken by incident ${opts.claimedBy}`;
+  return undefined;
+}
+
+/**
  * Free capacity of a host. Usage figures come from the hypervisor; from microversion 2.88 they are gone,
  * and what runs there is summed from the servers' flavors instead.
  */

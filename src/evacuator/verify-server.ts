@@ -1,9 +1,10 @@
 import type { IncidentRecord, InstanceEntry } from '../incidents/types.js';
 import { isFinalInstanceState } from '../incidents/types.js';
-import type { Server } from '../openstack/types.js';
+import type { Migration, Server } from '../openstack/types.js';
 import { formatDuration } from '../shared/duration.js';
 import { evacuationsFrom } from './evacuate-server.js';
-import { SUCCESS_MIGRATION, type EvacuatorDeps } from './types.js';
+import type { StepContext } from '../pipeline/steps/context.js';
+import { SUCCESS_MIGRATION } from './types.js';
 
 export type VerifyVerdict =
   | { readonly kind: 'verified'; readonly host: string }
@@ -29,12 +30,14 @@ export function judge(server: Server, source: string, latestMigrationStatus: str
 }
 
 /** Polls until the server is verified, fails, or verify_timeout (counted from the evacuate request) passes. */
-export async function verifyServer(d: EvacuatorDeps, incident: IncidentRecord, serverId: string, signal?: AbortSignal): Promise<InstanceEntry> {
+export async function verifyServer(d: StepContext, serverId: string): Promise<InstanceEntry> {
+  const incident = await d.store.require(d.incidentId);
+  const signal = d.signal;
   let entry = await d.store.getInstance(incident.id, serverId);
   if (!entry) throw new Error(`incident ${incident.id} has no entry for server ${serverId}`);
   if (isFinalInstanceState(entry.state)) return entry;
   const started = entry.acceptedAt ?? entry.requestedAt ?? d.clock.now();
-  const deadline = started + d.config.verifyTimeoutMs;
+  const deadline = started + d.evacuation.verifyTimeoutMs;
   let last = 'not checked';
   for (;;) {
     const server = await d.nova.getServer(serverId, { signal });
@@ -46,13 +49,14 @@ export async function verifyServer(d: EvacuatorDeps, incident: IncidentRecord, s
     const v = judge(server, incident.host, migs[0]?.status);
     if (v.kind === 'verified') {
       const now = d.clock.now();
+      const took = evacuationDuration(entry, migs[0], now);
       entry = await finish(d, incident.id, serverId, {
         state: 'verified',
         target: v.host,
         verifiedAt: now,
         finishedAt: now,
         error: undefined,
-        evacuationMs: now - (entry.requestedAt ?? started),
+        evacuationMs: took,
         downtimeMs: now - incident.failureStartedAt,
       });
       d.metrics?.evacuations?.inc({ result: 'ok' });
@@ -65,17 +69,31 @@ export async function verifyServer(d: EvacuatorDeps, incident: IncidentRecord, s
     }
     if (v.kind === 'failed') return fail(d, incident, entry, v.why);
     last = v.why;
-    if (d.clock.now() >= deadline) return fail(d, incident, entry, `not verified within ${formatDuration(d.config.verifyTimeoutMs)}: ${last}`);
-    await d.sleep(d.config.verifyPollIntervalMs, signal);
+    if (d.clock.now() >= deadline) return fail(d, incident, entry, `not verified within ${formatDuration(d.evacuation.verifyTimeoutMs)}: ${last}`);
+    await d.sleep(d.evacuation.verifyPollIntervalMs, signal);
   }
 }
 
-async function fail(d: EvacuatorDeps, incident: IncidentRecord, entry: InstanceEntry, why: string): Promise<InstanceEntry> {
+async function fail(d: StepContext, incident: IncidentRecord, entry: InstanceEntry, why: string): Promise<InstanceEntry> {
   d.metrics?.evacuations?.inc({ result: 'failed' });
   await d.store.addTimeline(incident.id, { step: 'verify', level: 'critical', message: `${entry.name}: ${why}`, serverId: entry.id });
   return finish(d, incident.id, entry.id, { state: 'failed', error: why, finishedAt: d.clock.now() });
 }
 
-function finish(d: EvacuatorDeps, incidentId: string, serverId: string, patch: Partial<InstanceEntry>) {
+function finish(d: StepContext, incidentId: string, serverId: string, patch: Partial<InstanceEntry>) {
   return d.store.updateInstance(incidentId, serverId, (e) => (isFinalInstanceState(e.state) ? undefined : { ...e, ...patch }));
+}
+
+/**
+ * From the evacuation's acceptance to the server running ACTIVE, in Nova's own times when its migration has
+ * both (created = accepted, updated when it went done), so a controller that restarted, or polled late, does
+ * not count its own absence; otherwise from the recorded acceptance to now.
+ */
+export function evacuationDuration(entry: InstanceEntry, migration: Migration | undefined, now: number): number {
+  const created = migration?.createdAt?.getTime();
+  const updated = migration?.updatedAt?.getTime();
+  if (created !== undefined && updated !== undefined && SUCCESS_MIGRATION.has(migration!.status.toLowerCase()) && updated >= created) {
+    return updated - created;
+  }
+  return Math.max(0, now - (entry.acceptedAt ?? entry.requestedAt ?? now));
 }

@@ -25,8 +25,13 @@ export function formatIncident(inc: Incident): string {
   let out = `incident ${inc.id}: host ${inc.host}, ${inc.status.toUpperCase()}\n`;
   out += `  opened    ${time(inc.openedAt)} (${inc.origin === 'operator' ? 'operator request' : 'detector'}; failure started ${time(inc.failureStartedAt)})\n`;
   if (inc.closedAt !== undefined) out += `  closed    ${time(inc.closedAt)}${inc.failoverMs !== undefined ? `, failover took ${formatDuration(inc.failoverMs)}` : ''}\n`;
-  if (inc.fence) {
+  if (inc.fence?.confirmedBy) {
+    const c = inc.fence.confirmedBy;
+    out += `  fence     CONFIRMED OFF BY AN OPERATOR: ${c.user} at ${time(c.at)}${c.note ? ` ("${c.note}")` : ''}\n`;
+  } else if (inc.fence) {
     out += `  fence     ${inc.fence.unfenced ? 'NOT FENCED (noop driver)' : `${inc.fence.driver} ${inc.fence.target}: power off${inc.fence.alreadyOff ? ' (was already off)' : ''}`}\n`;
+  } else if (inc.status === 'awaiting_fence') {
+    out += `  fence     FAILED: waiting for an operator to make sure ${inc.host} is off and run \`cmpha fence confirm ${inc.host} --yes\`\n`;
   }
   if (inc.spares) out += `  spare     ${inc.spares.length ? inc.spares.map((s) => `${s.host} (${s.serverIds.length})`).join(', ') : 'none: the scheduler chose'}\n`;
   if (inc.error) out += `  error     ${inc.error.code}: ${inc.error.message}\n`;

@@ -3,6 +3,7 @@ import type { DeliveryRecord } from '../notifier/types.js';
 import { CmphaError } from '../shared/errors.js';
 import { systemClock, type Clock } from '../shared/time.js';
 import { incidentKeys, type IncidentKeys } from './keys.js';
+import { checkTransition, nextStatus, type IncidentEvent } from './transitions.js';
 import { CAS_FIELD, CAS_INCIDENT, CLAIM, CREATE_INCIDENT, RELEASE } from './scripts.js';
 import {
   isTerminalStatus,
@@ -140,8 +141,10 @@ export class IncidentStore implements IncidentOpener {
    * Applies `change` atomically. `change` may run more than once (on a conflicting write) and must be a
    * pure function of the record it is given; returning undefined means "nothing to change".
    * Closing (a terminal status) releases the host for a new incident. A closed incident keeps its status.
+   * A status change is checked against the transition table (src/incidents/transitions.ts), under `event`
+   * when given: an illegal one is an error naming both states.
    */
-  async update(id: string, change: (r: IncidentRecord) => IncidentRecord | undefined): Promise<IncidentRecord> {
+  async update(id: string, change: (r: IncidentRecord) => IncidentRecord | undefined, event?: IncidentEvent): Promise<IncidentRecord> {
     const k = this.keys;
     for (let i = 0; i < MAX_CAS_TRIES; i++) {
       const cur = await this.require(id);
@@ -150,6 +153,7 @@ export class IncidentStore implements IncidentOpener {
       if (isTerminalStatus(cur.status) && proposed.status !== cur.status) {
         throw new CmphaError('incident_closed', `incident ${id} is already ${cur.status}; it cannot become ${proposed.status}`);
       }
+      checkTransition(id, cur.status, proposed.status, event);
       const now = this.clock.now();
       const terminal = isTerminalStatus(proposed.status);
       const next: IncidentRecord = {
@@ -164,6 +168,24 @@ export class IncidentStore implements IncidentOpener {
       if (r === -1) throw new CmphaError('incident_not_found', `no incident with id ${id}`);
     }
     throw new CmphaError('incident_contended', `incident ${id}: gave up after ${MAX_CAS_TRIES} conflicting writes`, { retryable: true });
+  }
+
+  /**
+   * Applies `event` when the table allows it in the current status (with `patch`'s fields); otherwise changes
+   * nothing and says so (`changed: false`), which is what a re-run after a crash wants.
+   */
+  async transition(
+    id: string,
+    event: IncidentEvent,
+    patch: (r: IncidentRecord) => Partial<IncidentRecord> = () => ({}),
+  ): Promise<{ record: IncidentRecord; changed: boolean }> {
+    let changed = false;
+    const record = await this.update(id, (r) => {
+      const to = nextStatus(r.status, event);
+      changed = to !== undefined;
+      return to === undefined ? undefined : { ...r, ...patch(r), status: to };
+    }, event);
+    return { record, changed };
   }
 
   async addTimeline(id: string, ...entries: Array<Omit<TimelineEntry, 'at'> & { at?: number }>): Promise<void> {

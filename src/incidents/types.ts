@@ -3,6 +3,7 @@ import type { DeliveryRecord, NotificationEventType } from '../notifier/types.js
 export type IncidentStatus =
   | 'open'
   | 'fencing'
+  | 'awaiting_fence'
   | 'fenced'
   | 'evacuating'
   | 'verifying'
@@ -72,7 +73,7 @@ export interface InstanceEntry {
   readonly acceptedAt?: number;
   readonly verifiedAt?: number;
   readonly finishedAt?: number;
-  /** From the first evacuate request to verification. */
+  /** From Nova's acceptance of the evacuation to the server running ACTIVE (Nova's migration times when it has them). */
   readonly evacuationMs?: number;
   /** From the failure start to verification: what the user lived through. */
   readonly downtimeMs?: number;
@@ -99,7 +100,11 @@ export interface IncidentRecord {
     readonly alreadyOff: boolean;
     readonly durationMs: number;
     readonly at: number;
+    /** Set when a human confirmed the host off (`cmpha fence confirm`) instead of a BMC reading. */
+    readonly confirmedBy?: { readonly user: string; readonly at: number; readonly note: string };
   };
+  /** When a fence attempt last began: a run killed after it may have sent a power-off its timeline lacks. */
+  readonly fenceStartedAt?: number;
   readonly serviceId?: string;
   readonly zone?: string;
   /** Chosen once and recorded, so a retry reuses the same spares. Empty = the scheduler chooses. */

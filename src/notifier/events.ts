@@ -12,6 +12,8 @@ export const EVENT_CATALOGUE: Readonly<Record<NotificationEventType, EventInfo>>
   'host-suspected': { floor: 'info', optIn: true, title: 'Host suspected down' },
   'incident-opened': { floor: 'warning', optIn: false, title: 'Host failure: recovery started' },
   'fence-failed': { floor: 'critical', optIn: false, title: 'Fencing failed: host NOT evacuated' },
+  'fence-confirmed': { floor: 'critical', optIn: false, title: 'Fence confirmed by an operator: evacuating' },
+  'fence-breached': { floor: 'critical', optIn: false, title: 'Fenced host powered on again during recovery' },
   'storm-brake': { floor: 'critical', optIn: false, title: 'Storm brake: too many hosts look dead, no action taken' },
   'controller-isolated': { floor: 'critical', optIn: false, title: 'Controller isolated: no action taken' },
   'incident-resolved': { floor: 'info', optIn: false, title: 'Host failure: instances recovered' },

@@ -49,7 +49,9 @@ export function loadTemplateOverrides(dir: string): TemplateSet {
 const ACTIONS: Readonly<Record<NotificationEventType, string>> = {
   'host-suspected': 'Nothing yet: cmpha is confirming whether the host is really dead.',
   'incident-opened': 'Nothing yet: cmpha is fencing the host and evacuating its instances. Another message follows when it is done.',
-  'fence-failed': 'The host could not be proven powered off, so its instances were NOT evacuated and are still down. Power it off by hand (or repair its BMC), confirm it reads off, then let cmpha retry.',
+  'fence-failed': 'The host could not be proven powered off, so its instances were NOT evacuated and are still down. Power it off by other means (or repair its BMC), make sure it is off, then run `cmpha fence confirm HOST --yes`.',
+  'fence-confirmed': 'An operator declared the host off; cmpha now forces it down and evacuates its instances on their word. If the host is in fact running, power it off at once: its disks get a second writer.',
+  'fence-breached': 'The host was fenced but its BMC now reads power ON: it may be writing to the disks of the servers cmpha moved. Power it off now and check the moved servers\' disks.',
   'storm-brake': 'Too many hosts look dead at once; cmpha assumes the fault is its own view and does nothing. Check the network and the Nova API from the controller.',
   'controller-isolated': 'The controller cannot reach its isolation addresses or the Nova API, so it does nothing. Check the controller\'s own network.',
   'incident-resolved': 'Repair the failed host. It stays disabled and forced down until you bring it back.',

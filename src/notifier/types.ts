@@ -4,6 +4,8 @@ export type NotificationEventType =
   | 'host-suspected'
   | 'incident-opened'
   | 'fence-failed'
+  | 'fence-confirmed'
+  | 'fence-breached'
   | 'storm-brake'
   | 'controller-isolated'
   | 'incident-resolved'

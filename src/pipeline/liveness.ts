@@ -1,6 +1,7 @@
+import { novaComputeOf } from '../openstack/compute-service.js';
 import type { NovaApi } from '../openstack/types.js';
 import type { Clock } from '../shared/time.js';
-import type { HostAliveCheck } from './steps/recheck-alive.js';
+import type { HostAliveCheck } from './steps/context.js';
 
 /**
  * Nova's view only: up, not forced down, and a heartbeat no older than `heartbeatTimeoutMs`. `updated_at`
@@ -9,8 +10,7 @@ import type { HostAliveCheck } from './steps/recheck-alive.js';
  */
 export function novaLivenessCheck(nova: NovaApi, heartbeatTimeoutMs: number, clock: Clock): HostAliveCheck {
   return async (host, signal) => {
-    const services = await nova.listComputeServices({ host, signal });
-    const svc = services.find((s) => s.binary === 'nova-compute' && s.host === host);
+    const svc = novaComputeOf(await nova.listComputeServices({ host, signal }), host);
     if (!svc || svc.forcedDown || svc.state !== 'up') return false;
     return svc.updatedAt !== null && clock.now() - svc.updatedAt.getTime() <= heartbeatTimeoutMs;
   };

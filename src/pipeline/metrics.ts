@@ -1,19 +1,16 @@
-// The few metric operations the pipeline performs. prom-client's Counter/Gauge/Histogram satisfy these
-// shapes, so src/metrics can pass its objects straight in; every member is optional so tests pass nothing.
-
-import type { CounterLike, GaugeLike, HistogramLike } from '../evacuator/metrics.js';
+// The metric operations the recovery performs; every member is optional so tests pass nothing.
+import type { EvacuationMetrics } from '../evacuator/metrics.js';
+import type { CounterLike, GaugeLike, HistogramLike } from '../shared/metric-shapes.js';
 
 export type { CounterLike, GaugeLike, HistogramLike };
 
-export interface RecoveryMetrics {
+export interface RecoveryMetrics extends EvacuationMetrics {
   readonly incidentsOpened?: CounterLike;
   readonly incidentsClosed?: CounterLike;
   readonly incidentsOpen?: GaugeLike;
   readonly fenceAttempts?: CounterLike;
   readonly fenceFailures?: CounterLike;
   readonly fenceDuration?: HistogramLike;
-  readonly evacuations?: CounterLike;
-  readonly evacuationDuration?: HistogramLike;
   readonly failoverDuration?: HistogramLike;
   readonly queueDepth?: GaugeLike;
 }

@@ -1,5 +1,6 @@
 import type { FenceDriver } from '../fencing/types.js';
-import type { ComputeService, NovaApi } from '../openstack/types.js';
+import { requireComputeService } from '../openstack/compute-service.js';
+import type { NovaApi } from '../openstack/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { formatDuration } from '../shared/duration.js';
 import type { Clock } from '../shared/time.js';
@@ -40,7 +41,7 @@ export interface RestoreHostResult {
 export async function restoreHost(deps: RestoreHostDeps, opts: RestoreHostOptions): Promise<RestoreHostResult> {
   const started = deps.clock.now();
   const { nova, progress } = deps;
-  let svc = await service(nova, opts.host);
+  let svc = await requireComputeService(nova, opts.host);
 
   if (opts.powerOn) {
     const driver = deps.fenceDriver;
@@ -75,7 +76,7 @@ export async function restoreHost(deps: RestoreHostDeps, opts: RestoreHostOption
   }
 
   await waitUntil(deps, opts, 'Nova to report its nova-compute up', async () => {
-    svc = await service(nova, opts.host);
+    svc = await requireComputeService(nova, opts.host);
     return svc.state === 'up';
   }, `forced_down is unset but the service is down and ${svc.status}`);
   progress(`${opts.host}: nova-compute is up`);
@@ -94,11 +95,6 @@ export async function restoreHost(deps: RestoreHostDeps, opts: RestoreHostOption
   return { host: opts.host, status: opts.asSpare ? 'spare' : 'enabled', durationMs: deps.clock.now() - started };
 }
 
-async function service(nova: NovaApi, host: string): Promise<ComputeService> {
-  const svc = (await nova.listComputeServices({ host })).find((s) => s.binary === 'nova-compute' && s.host === host);
-  if (!svc) throw new CmphaError('service_not_found', `Nova has no nova-compute service on host ${host}`);
-  return svc;
-}
 
 async function waitUntil(deps: RestoreHostDeps, opts: RestoreHostOptions, what: string, check: () => Promise<boolean>, leftAs?: string): Promise<void> {
   const deadline = deps.clock.now() + opts.waitTimeoutMs;

@@ -8,16 +8,22 @@ import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
-import { createRecovery, type Recovery, type RecoveryDeps } from './create-recovery.js';
+import { createRecovery } from './create-recovery.js';
+import type { Recovery, RecoveryDeps } from './recovery-deps.js';
 import { novaLivenessCheck } from './liveness.js';
 
-/** Fence drivers built once per host from config; a host without a `[host:NAME]` section has none. */
-export function fenceDriversFromConfig(config: Config, logger: Logger): (host: string) => FenceDriver | null {
+/**
+ * Fence drivers built once per host from config; a host without a `[host:NAME]` section has none.
+ * `onCreated` sees each driver once (the controller initialises its metrics there).
+ */
+export function fenceDriversFromConfig(config: Config, logger: Logger, onCreated?: (driver: FenceDriver) => void): (host: string) => FenceDriver | null {
   const cache = new Map<string, FenceDriver | null>();
   return (host) => {
     if (!cache.has(host)) {
       const hc = config.hosts[host];
-      cache.set(host, hc ? createFenceDriver(hc, config.fencing, { logger }) : null);
+      const driver = hc ? createFenceDriver(hc, config.fencing, { logger }) : null;
+      if (driver) onCreated?.(driver);
+      cache.set(host, driver);
     }
     return cache.get(host)!;
   };

@@ -71,7 +71,7 @@ export function registerEvacuateCommands(program: Command, overrides: Partial<Ev
       try {
         worker = await deps.startWorker(config, logger);
         const id = manualIncidentId(host, deps.now());
-        const opened = await worker.incidents.create(
+        const opened = await worker.opener.create(
           { id, host, failureStartedAt: deps.now(), evidence: { requestedBy: userInfo().username, command: 'cmpha evacuate' } },
           { origin: 'operator', ...(opts.target ? { requestedTarget: opts.target } : {}) },
         );
@@ -123,6 +123,11 @@ export async function followIncident(
     shown = inc.timeline.length;
     if (isTerminalStatus(inc.status)) {
       deps.stdout(`\n${formatIncident(inc)}`);
+      return inc.status;
+    }
+    if (inc.status === 'awaiting_fence') {
+      // Nothing moves until a human acts: waiting here would only end in the timeout.
+      deps.stdout(`\n${formatIncident(inc)}\nthe incident waits for an operator: make sure ${inc.host} is off, then run cmpha fence confirm ${inc.host} --yes\n`);
       return inc.status;
     }
     if (deps.now() >= deadline) {

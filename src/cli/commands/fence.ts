@@ -1,11 +1,15 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config, HostConfig } from '../../config/types.js';
 import { checkAllFencing, checkHostFencing, type HostFenceStatus } from '../../fencing/check-fencing.js';
 import { createFenceDriver } from '../../fencing/create-driver.js';
 import { fenceHost } from '../../fencing/fence-host.js';
 import type { FenceEvent } from '../../fencing/types.js';
+import { confirmFence } from '../../pipeline/confirm-fence.js';
+import { startRecoveryWorker, type RecoveryWorker } from '../../pipeline/start-recovery-worker.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { systemClock } from '../../shared/time.js';
 import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
 import { formatTable, outputOptions, renderList, renderOne, withOutputOptions, type Column } from '../output.js';
 
@@ -13,6 +17,12 @@ export type FenceCliConfig = Pick<Config, 'hosts' | 'fencing' | 'logging'>;
 
 export interface FenceCliDeps {
   loadConfig(path?: string): Promise<FenceCliConfig>;
+  /** The full config, for `fence confirm` (it reaches the incidents in Redis). */
+  loadFullConfig(path?: string): Promise<Config>;
+  /** A recovery worker that only submits (its workers are not started). */
+  startWorker(config: Config, logger: Logger): Promise<RecoveryWorker>;
+  /** Who runs the command, as recorded with a confirmation. */
+  user(): string;
   createLogger(config: FenceCliConfig): Logger;
   stdout(text: string): void;
   stderr(text: string): void;
@@ -21,6 +31,9 @@ export interface FenceCliDeps {
 
 const defaultDeps: FenceCliDeps = {
   loadConfig: loadCliConfig,
+  loadFullConfig: loadCliConfig,
+  startWorker: (config, logger) => startRecoveryWorker(config, { logger, start: false }),
+  user: () => userInfo().username,
   createLogger: createCliLogger,
   stdout: (t) => { process.stdout.write(t); },
   stderr: (t) => { process.stderr.write(t); },
@@ -40,7 +53,7 @@ const FENCE_COLUMNS: readonly Column<HostFenceStatus>[] = [
   { header: 'NOTE', key: 'note', cell: (r) => r.note },
 ];
 
-/** `cmpha fence status HOST | --all` and `cmpha fence off HOST --yes`. */
+/** `cmpha fence status HOST | --all`, `cmpha fence off HOST --yes` and `cmpha fence confirm HOST --yes`. */
 export function registerFenceCommands(program: Command, overrides: Partial<FenceCliDeps> = {}): void {
   const deps: FenceCliDeps = { ...defaultDeps, ...overrides };
   const configPath = (opts: CommonOpts) => configPathOf(program, opts);
@@ -133,6 +146,40 @@ export function registerFenceCommands(program: Command, overrides: Partial<Fence
       } else {
         if (!opts.json) deps.stdout(`${name}: power is off (read back from the BMC${result.alreadyOff ? '; it was already off, nothing was sent' : ''})\n`);
         deps.setExitCode(0);
+      }
+    });
+
+  registerFenceConfirm(fence, deps, configPath);
+}
+
+/** `cmpha fence confirm HOST --yes`: a human's word that the host is off, for an incident waiting for a fence. */
+function registerFenceConfirm(fence: Command, deps: FenceCliDeps, configPath: (opts: CommonOpts) => string | undefined): void {
+  withConfigOption(fence
+    .command('confirm')
+    .description('declare a host off by hand when every fence attempt failed: its incident continues (force-down, evacuation)')
+    .argument('<host>', 'the host whose incident waits for a fence')
+    .option('--yes', 'I made sure the host is powered off (or cut from its disks): evacuating a running host corrupts shared disks')
+    .option('--note <text>', 'what was checked, recorded in the incident and the notice', ''))
+    .action(async (name: string, opts: CommonOpts & { yes?: boolean; note: string }) => {
+      if (!opts.yes) {
+        deps.stderr(`cmpha fence confirm: refusing without --yes: make sure ${name} is off first (see docs/operations.md, "When fencing fails")\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      const config = await deps.loadFullConfig(configPath(opts));
+      const logger = deps.createLogger(config);
+      let worker: RecoveryWorker | undefined;
+      try {
+        worker = await deps.startWorker(config, logger);
+        const rec = await confirmFence({ store: worker.incidents, notifier: worker.notifier, logger, clock: systemClock }, name, { user: deps.user(), note: opts.note });
+        await worker.submit(rec.id);
+        deps.stdout(`${name}: fence confirmed by ${deps.user()} for incident ${rec.id}; its recovery continues (cmpha incidents show ${rec.id})\n`);
+        deps.setExitCode(0);
+      } catch (err) {
+        deps.stderr(`cmpha fence confirm: ${errorMessage(err)}\n`);
+        deps.setExitCode(1);
+      } finally {
+        await worker?.stop();
       }
     });
 }

@@ -1,13 +1,29 @@
 import type { EvacuationConfig, FencingConfig } from '../../config/types.js';
+import type { StartGate } from '../../evacuator/types.js';
+import type { FenceHostOptions } from '../../fencing/fence-host.js';
+import type { FenceDriver, FenceResult } from '../../fencing/types.js';
+import type { Leadership } from '../../incidents/fence-guard.js';
 import type { IncidentStore } from '../../incidents/incident-store.js';
 import type { IncidentRecord, TimelineEntry } from '../../incidents/types.js';
-import type { NovaApi, ComputeService, PlacementApi } from '../../openstack/types.js';
-import { CmphaError } from '../../shared/errors.js';
+import type { NotificationService } from '../../notifier/types.js';
+import type { ComputeService, NovaApi, PlacementApi } from '../../openstack/types.js';
+import { requireComputeService } from '../../openstack/compute-service.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Clock } from '../../shared/time.js';
 import type { RecoveryMetrics } from '../metrics.js';
 
-/** What every step works with. Steps re-read Nova and the incident record; they keep no state of their own. */
+/** Answers whether a host shows any sign of life (Nova up with a fresh heartbeat, or its management IP). */
+export type HostAliveCheck = (host: string, signal?: AbortSignal) => Promise<boolean>;
+
+/** Fences one host with one driver: power off and read back off (src/fencing's fenceHost, or a levels-based fencer). */
+export type FenceHostFn = (driver: FenceDriver, opts: FenceHostOptions) => Promise<FenceResult>;
+
+export type { Leadership };
+
+/**
+ * The one context of a recovery: every step, evacuate and verify included, is a function of it (plus the
+ * server id for per-server steps). Steps re-read Nova and the incident record; they keep no state of their own.
+ */
 export interface StepContext {
   readonly incidentId: string;
   readonly store: IncidentStore;
@@ -16,10 +32,27 @@ export interface StepContext {
   readonly placement?: PlacementApi;
   readonly evacuation: EvacuationConfig;
   readonly fencing: FencingConfig;
+  readonly notifier: NotificationService;
+  readonly isHostAlive: HostAliveCheck;
+  /** The fence driver of a host, or null when it has none. */
+  readonly fenceDriverFor: (host: string) => FenceDriver | null;
+  readonly fenceHost: FenceHostFn;
+  /** Admits evacuate POSTs: the global rate limit plus the per-incident stagger. */
+  readonly gate: StartGate;
+  /** Checked by the fence guard before every mutation; absent = this process always leads. */
+  readonly leadership?: Leadership;
   readonly logger: Logger;
   readonly clock: Clock;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly metrics?: RecoveryMetrics;
   readonly signal?: AbortSignal;
+  /**
+   * After an evacuate POST whose outcome is unknown (timeout, 5xx, crash), Nova is re-read for this
+   * long before concluding the POST did not take and sending another.
+   */
+  readonly unknownSettleMs?: number;
+  /** How many times "Compute service of HOST is still in use." is answered by forcing down again. */
+  readonly inUseRetries?: number;
 }
 
 export type StepOutcome =
@@ -28,8 +61,9 @@ export type StepOutcome =
   | { readonly kind: 'abort'; readonly reason: string }
   | { readonly kind: 'fail'; readonly code: string; readonly reason: string };
 
+/** Writes one timeline entry and the same line to the log: the timeline is the incident's account of itself. */
 export async function note(
-  ctx: StepContext,
+  ctx: Pick<StepContext, 'incidentId' | 'store' | 'logger'>,
   step: string,
   level: TimelineEntry['level'],
   message: string,
@@ -40,14 +74,11 @@ export async function note(
   await ctx.store.addTimeline(ctx.incidentId, { step, level, message, ...extra });
 }
 
-export function record(ctx: StepContext): Promise<IncidentRecord> {
+export function record(ctx: Pick<StepContext, 'incidentId' | 'store'>): Promise<IncidentRecord> {
   return ctx.store.require(ctx.incidentId);
 }
 
 /** The failed host's nova-compute service; the host must be one Nova knows. */
-export async function computeService(ctx: StepContext, host: string): Promise<ComputeService> {
-  const services = await ctx.nova.listComputeServices({ host, signal: ctx.signal });
-  const svc = services.find((s) => s.binary === 'nova-compute' && s.host === host);
-  if (!svc) throw new CmphaError('service_not_found', `Nova has no nova-compute service on host ${host}`);
-  return svc;
+export function computeService(ctx: StepContext, host: string): Promise<ComputeService> {
+  return requireComputeService(ctx.nova, host, { signal: ctx.signal });
 }

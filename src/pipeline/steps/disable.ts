@@ -1,4 +1,6 @@
-import { computeService, note, record, type StepContext, type StepOutcome } from './context.js';
+import { assertFenced } from '../../incidents/fence-guard.js';
+import { CmphaError } from '../../shared/errors.js';
+import { computeService, note, type StepContext, type StepOutcome } from './context.js';
 
 export function disabledReason(prefix: string, incidentId: string, at: number): string {
   return `${prefix} incident ${incidentId} ${new Date(at).toISOString()}`;
@@ -6,9 +8,9 @@ export function disabledReason(prefix: string, incidentId: string, at: number): 
 
 /** Keeps the scheduler off the dead host, with a reason operators see in `openstack compute service list --long`. */
 export async function disableStep(ctx: StepContext): Promise<StepOutcome> {
-  const rec = await record(ctx);
+  const rec = await assertFenced(ctx, 'disable the host');
   const svc = await computeService(ctx, rec.host);
-  if (!svc.forcedDown) throw new Error(`refusing to disable ${rec.host} before it is forced down (Nova would block for a minute)`);
+  if (!svc.forcedDown) throw new CmphaError('not_forced_down', `refusing to disable ${rec.host} before it is forced down (Nova would block for a minute)`);
   const mine = `${ctx.evacuation.disabledReasonPrefix} incident ${rec.id} `;
   if (svc.status === 'disabled' && (svc.disabledReason ?? '').startsWith(mine)) {
     return { kind: 'skip', reason: 'already disabled for this incident' };

@@ -1,6 +1,6 @@
 import type { IncidentRecord, IncidentStatus, InstanceEntry } from '../../incidents/types.js';
 import { isTerminalStatus } from '../../incidents/types.js';
-import type { NotificationEventType, NotificationService, Severity } from '../../notifier/types.js';
+import type { NotificationEventType, Severity } from '../../notifier/types.js';
 import { formatDuration } from '../../shared/duration.js';
 import { note, record, type StepContext } from './context.js';
 import { notifyOnce } from './notify.js';
@@ -37,7 +37,7 @@ const EVENT: Record<Outcome['status'], { type: NotificationEventType; severity: 
  * Closes the incident from what its instance entries say, then notifies. Safe to run again: a closed
  * incident keeps its status, and the notice goes out once.
  */
-export async function finalizeStep(ctx: StepContext, notifier: NotificationService): Promise<IncidentRecord> {
+export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
   let rec = await record(ctx);
   const instances = await ctx.store.listInstances(ctx.incidentId);
   const out = outcomeOf(instances);
@@ -48,7 +48,7 @@ export async function finalizeStep(ctx: StepContext, notifier: NotificationServi
     rec = await ctx.store.update(ctx.incidentId, (r) => {
       closedHere = !isTerminalStatus(r.status);
       return closedHere ? { ...r, status: out.status, ...(failoverMs !== undefined ? { failoverMs } : {}) } : undefined;
-    });
+    }, out.status);
     if (closedHere) {
       ctx.metrics?.incidentsClosed?.inc({ outcome: out.status });
       ctx.metrics?.incidentsOpen?.dec();
@@ -61,7 +61,7 @@ export async function finalizeStep(ctx: StepContext, notifier: NotificationServi
   }
   if (rec.status === 'resolved' || rec.status === 'partial' || (rec.status === 'failed' && !rec.error)) {
     const ev = EVENT[rec.status];
-    await notifyOnce(ctx, notifier, rec, {
+    await notifyOnce(ctx, rec, {
       ...ev,
       summary: `${rec.host}: ${out.verified} of ${instances.length - out.skipped - out.deleted} instance(s) recovered`
         + (rec.failoverMs !== undefined ? ` in ${formatDuration(rec.failoverMs)}` : ''),
@@ -84,7 +84,6 @@ function failureDetails(instances: readonly InstanceEntry[]): string | undefined
  */
 export async function closeEarly(
   ctx: StepContext,
-  notifier: NotificationService,
   how: { status: 'failed' | 'aborted'; code: string; reason: string; event: NotificationEventType; severity: Severity },
 ): Promise<IncidentRecord> {
   let rec = await record(ctx);
@@ -93,7 +92,7 @@ export async function closeEarly(
     rec = await ctx.store.update(ctx.incidentId, (r) => {
       closedHere = !isTerminalStatus(r.status);
       return closedHere ? { ...r, status: how.status, error: { code: how.code, message: how.reason } } : undefined;
-    });
+    }, how.status);
     if (closedHere) {
       ctx.metrics?.incidentsClosed?.inc({ outcome: how.status });
       ctx.metrics?.incidentsOpen?.dec();
@@ -102,7 +101,7 @@ export async function closeEarly(
     await note(ctx, 'close', how.status === 'aborted' ? 'warning' : 'critical', `incident ${how.status}: ${how.reason}`, { data: { code: how.code } });
   }
   const instances = await ctx.store.listInstances(ctx.incidentId);
-  await notifyOnce(ctx, notifier, rec, {
+  await notifyOnce(ctx, rec, {
     type: how.event, severity: how.severity, summary: `${rec.host}: ${how.reason}`,
     ...(instances.length > 0 ? { instances } : {}),
   });

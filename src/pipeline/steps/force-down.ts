@@ -1,12 +1,12 @@
-import { computeService, note, record, type StepContext, type StepOutcome } from './context.js';
+import { assertFenced } from '../../incidents/fence-guard.js';
+import { computeService, note, type StepContext, type StepOutcome } from './context.js';
 
 /**
  * Tells Nova the host is down now instead of after service_down_time, which evacuate requires. Must run
  * before disable: disabling a service Nova still believes up blocks for about a minute (nova-facts).
  */
 export async function forceDownStep(ctx: StepContext, opts: { again?: boolean } = {}): Promise<StepOutcome> {
-  const rec = await record(ctx);
-  if (!rec.fence) throw new Error(`refusing to force down ${rec.host}: incident ${rec.id} has no fence record`);
+  const rec = await assertFenced(ctx, 'force down the host');
   const svc = await computeService(ctx, rec.host);
   await ctx.store.update(ctx.incidentId, (r) =>
     r.serviceId === svc.id && r.zone === svc.zone ? undefined : { ...r, serviceId: svc.id, ...(svc.zone ? { zone: svc.zone } : {}) });

@@ -1,5 +1,5 @@
 import type { IncidentRecord, InstanceEntry } from '../../incidents/types.js';
-import type { AffectedInstance, NotificationEvent, NotificationEventType, NotificationService, Severity } from '../../notifier/types.js';
+import type { AffectedInstance, NotificationEvent, NotificationEventType, Severity } from '../../notifier/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import { note, type StepContext } from './context.js';
 
@@ -23,8 +23,7 @@ export function affected(instances: readonly InstanceEntry[]): AffectedInstance[
  * having sent is written after sending: a crash in between repeats the notice rather than losing it.
  */
 export async function notifyOnce(
-  ctx: StepContext,
-  notifier: NotificationService,
+  ctx: Pick<StepContext, 'incidentId' | 'store' | 'logger' | 'clock' | 'notifier'>,
   rec: IncidentRecord,
   event: { type: NotificationEventType; severity: Severity; summary: string; details?: string; instances?: readonly InstanceEntry[] },
 ): Promise<void> {
@@ -43,7 +42,7 @@ export async function notifyOnce(
   let ok = 0;
   let total = 0;
   try {
-    const records = await notifier.notify(full);
+    const records = await ctx.notifier.notify(full);
     total = records.length;
     ok = records.filter((r) => r.ok).length;
     await ctx.store.addDeliveries(rec.id, records);

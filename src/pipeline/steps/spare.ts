@@ -1,7 +1,9 @@
 import { spareCapacity, type SpareCapacity } from '../../evacuator/spare-capacity.js';
-import { isReservedSpare, planSpares, type SpareCandidate } from '../../evacuator/spare-plan.js';
+import { isReservedSpare, planSpares, spareUnusableReason, type SpareCandidate } from '../../evacuator/spare-plan.js';
 import type { SpareAssignment } from '../../incidents/types.js';
+import { novaComputeOf } from '../../openstack/compute-service.js';
 import type { ComputeService, Hypervisor, Server } from '../../openstack/types.js';
+import { assertFenced } from '../../incidents/fence-guard.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
 
 /** A claimed spare stays reserved at most this long if an incident never closes. */
@@ -49,13 +51,11 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
   const rejected: Array<{ host: string; reason: string }> = [];
   const usable: ComputeService[] = [];
   for (const s of reserved) {
-    if (s.state !== 'up' || s.forcedDown) rejected.push({ host: s.host, reason: 'not up' });
-    else if (rec.zone && s.zone && s.zone !== rec.zone) rejected.push({ host: s.host, reason: `in zone ${s.zone}, not ${rec.zone}` });
-    else {
-      const owner = await ctx.store.spareClaimedBy(s.host);
-      if (owner && owner !== ctx.incidentId) rejected.push({ host: s.host, reason: `already taken by incident ${owner}` });
-      else usable.push(s);
-    }
+    // The claim is only read for a spare that could otherwise take the servers.
+    const reason = spareUnusableReason(s, { zone: rec.zone })
+      ?? spareUnusableReason(s, { zone: rec.zone, claimedBy: await ctx.store.spareClaimedBy(s.host), incidentId: ctx.incidentId });
+    if (reason) rejected.push({ host: s.host, reason });
+    else usable.push(s);
   }
   const hypervisors = usable.length > 0 ? await ctx.nova.listHypervisors({ signal: ctx.signal }) : [];
   const candidates: SpareCandidate[] = [];
@@ -123,12 +123,13 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
 async function enableSpares(ctx: StepContext, failedHost: string, spares: readonly SpareAssignment[]): Promise<void> {
   const services = await ctx.nova.listComputeServices({ signal: ctx.signal });
   for (const s of spares) {
-    const svc = services.find((x) => x.host === s.host && x.binary === 'nova-compute');
+    const svc = novaComputeOf(services, s.host);
     if (!svc) {
       await note(ctx, 'spare', 'warning', `spare ${s.host} is not a nova-compute host Nova knows; its servers will fail to evacuate there`);
       continue;
     }
     if (svc.status !== 'enabled') {
+      await assertFenced(ctx, `enable spare ${s.host}`);
       await ctx.nova.updateService(svc.id, { status: 'enabled' }, { signal: ctx.signal });
       await note(ctx, 'spare', 'info', `spare ${s.host} enabled (was disabled: "${svc.disabledReason ?? ''}")`);
     }
@@ -138,6 +139,7 @@ async function enableSpares(ctx: StepContext, failedHost: string, spares: readon
   for (const agg of aggregates.filter((a) => a.hosts.includes(failedHost))) {
     for (const s of spares) {
       if (agg.hosts.includes(s.host)) continue;
+      await assertFenced(ctx, `add spare ${s.host} to aggregate ${agg.name}`);
       await ctx.nova.addHostToAggregate(agg.id, s.host, { signal: ctx.signal });
       await note(ctx, 'spare', 'info', `spare ${s.host} added to aggregate ${agg.name}`);
     }

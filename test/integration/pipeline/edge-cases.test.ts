@@ -48,7 +48,7 @@ describe('recovery edge cases on the simulated cloud', () => {
     await w.waitNovaDown('compute1');
     const r = w.recovery(redis);
     await r.startWorkers();
-    await r.incidents.open({ id: 'del-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'del-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     await waitFor('the first evacuation to start', async () => (await r.incidents.listInstances('del-1')).some((e) => e.state !== 'pending'));
     const victim = (await r.incidents.listInstances('del-1')).filter((e) => e.state === 'pending').at(-1)!;
     deleteInSim(w.sim.world, victim.id);
@@ -74,7 +74,7 @@ describe('recovery edge cases on the simulated cloud', () => {
     await w.waitNovaDown('compute1');
     const r = w.recovery(redis);
     await r.startWorkers();
-    await r.incidents.open({ id: 'small-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'small-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'small-1');
     expect(inc.status).toBe('partial');
     const byName = Object.fromEntries(inc.instances.map((e) => [e.name, e]));
@@ -104,7 +104,7 @@ describe('recovery edge cases on the simulated cloud', () => {
       const b = w.recovery(other);
       await Promise.all([a.startWorkers(), b.startWorkers()]);
       const req = { id: 'twice-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} };
-      const results = await Promise.all([a.incidents.open(req), b.incidents.open(req), b.incidents.open({ ...req, id: 'twice-2' })]);
+      const results = await Promise.all([a.opener.open(req), b.opener.open(req), b.opener.open({ ...req, id: 'twice-2' })]);
       expect(results.map((x) => x.created).filter(Boolean)).toHaveLength(1);
       const inc = await waitClosed(a, 'twice-1');
       expect(inc.status).toBe('resolved');

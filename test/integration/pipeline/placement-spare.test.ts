@@ -48,7 +48,7 @@ describe('spare choice with capacity from Placement', () => {
     await w.waitNovaDown('compute1');
     const r = w.recovery(redis, { placement });
     await r.startWorkers();
-    await r.incidents.open({ id: 'pl-small-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'pl-small-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'pl-small-1');
 
     const messages = inc.timeline.map((t) => t.message);
@@ -79,7 +79,7 @@ describe('spare choice with capacity from Placement', () => {
     await w.waitNovaDown('compute1');
     const r = w.recovery(redis);
     await r.startWorkers();
-    await r.incidents.open({ id: 'pl-none-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'pl-none-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'pl-none-1');
     expect(inc.status).toBe('resolved');
     expect(inc.timeline.map((t) => t.message)).toContainEqual(expect.stringMatching(/^capacity from Nova's hypervisor figures \(Placement was not asked\): spare1 free \d+ vCPU, \d+ MB$/));

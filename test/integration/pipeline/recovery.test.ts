@@ -39,7 +39,7 @@ describe('recovery pipeline on the simulated cloud', () => {
     expect(movable.length).toBeGreaterThan(0);
     const r = w.recovery(redis);
     await r.startWorkers();
-    expect(await r.incidents.open({ id: 'compute1-1', host: 'compute1', failureStartedAt: Date.now() - 3000, evidence: { mgmt: 'silent' } })).toEqual({ created: true });
+    expect(await r.opener.open({ id: 'compute1-1', host: 'compute1', failureStartedAt: Date.now() - 3000, evidence: { mgmt: 'silent' } })).toEqual({ created: true });
     const inc = await waitClosed(r, 'compute1-1');
     expect(inc.status).toBe('resolved');
 
@@ -71,7 +71,7 @@ describe('recovery pipeline on the simulated cloud', () => {
     const servers = await dead(w, 'compute2', 'hang');
     const r = w.recovery(redis);
     await r.startWorkers();
-    await r.incidents.open({ id: 'compute2-hang', host: 'compute2', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'compute2-hang', host: 'compute2', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'compute2-hang');
     expect(inc.status).toBe('resolved');
     const svcId = (await w.nova.listComputeServices({ host: 'compute2' }))[0]!.id;
@@ -88,9 +88,9 @@ describe('recovery pipeline on the simulated cloud', () => {
     const servers = await dead(w, 'compute1', 'hang');
     const r = w.recovery(redis);
     await r.startWorkers();
-    await r.incidents.open({ id: 'compute1-bmc', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
-    const inc = await waitClosed(r, 'compute1-bmc');
-    expect(inc.status).toBe('failed');
+    await r.opener.open({ id: 'compute1-bmc', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    const inc = await waitClosed(r, 'compute1-bmc', 45_000, ['awaiting_fence']);
+    expect(inc.status).toBe('awaiting_fence');
     expect(inc.error!.message).toMatch(/nothing was forced down or evacuated/);
     const svcId = (await w.nova.listComputeServices({ host: 'compute1' }))[0]!.id;
     const calls = callsAbout(await w.calls(), 'compute1', servers.map((s) => s.id), svcId);
@@ -106,7 +106,7 @@ describe('recovery pipeline on the simulated cloud', () => {
     await waitFor('compute3 to answer again', () => w!.isHostAlive('compute3'), 10_000);
     const r = w.recovery(redis);
     await r.startWorkers();
-    await r.incidents.open({ id: 'compute3-back', host: 'compute3', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'compute3-back', host: 'compute3', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'compute3-back');
     expect(inc.status).toBe('aborted');
     const calls = (await w.calls()).filter((c) => c.path.includes('compute3') || isEvacuate(c) || isServicePut(c));

@@ -70,7 +70,7 @@ describe('recovery pipeline resilience', () => {
     const first = await start();
     // This process only opens the incident (which queues it); the workers run elsewhere.
     const r = w.recovery(redis);
-    await r.incidents.open({ id: 'kill-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'kill-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     await waitFor('evacuations to be under way', async () => {
       const states = (await r.incidents.listInstances('kill-1')).map((e) => e.state);
       return states.includes('evacuating') || states.includes('evacuated');
@@ -94,7 +94,7 @@ describe('recovery pipeline resilience', () => {
     await w.waitNovaDown('compute2');
     const r = w.recovery(redis);
     await r.startWorkers();
-    await r.incidents.open({ id: 'redis-1', host: 'compute2', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'redis-1', host: 'compute2', failureStartedAt: Date.now(), evidence: {} });
     await waitFor('evacuations to be under way', async () => (await r.incidents.listInstances('redis-1')).some((e) => e.state === 'evacuated'), 30_000, 20);
     await server.restart();
     const inc = await waitClosed(r, 'redis-1', 60_000);
@@ -112,7 +112,7 @@ describe('recovery pipeline resilience', () => {
     await w.faults({ errorRate: 0.33, services: ['nova'] });
     const r = w.recovery(redis);
     await r.startWorkers();
-    await r.incidents.open({ id: 'flaky-1', host: 'compute3', failureStartedAt: Date.now(), evidence: {} });
+    await r.opener.open({ id: 'flaky-1', host: 'compute3', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'flaky-1', 90_000);
     expect(inc.status).toBe('resolved');
     // Reads and writes alike were answered 500 (the call log holds only the writes, too few to be sure one failed).

@@ -108,12 +108,13 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   }
 }
 
-export async function waitClosed(recovery: Pick<Recovery, 'incidents'>, id: string, timeoutMs = 45_000): Promise<Incident> {
+/** Waits until the incident is closed, or in one of `alsoStop` (e.g. awaiting_fence, where it stays until a human acts). */
+export async function waitClosed(recovery: Pick<Recovery, 'incidents'>, id: string, timeoutMs = 45_000, alsoStop: readonly string[] = []): Promise<Incident> {
   let last: Incident | null = null;
   try {
     await waitFor(`incident ${id} to close`, async () => {
       last = await recovery.incidents.get(id);
-      return !!last && ['resolved', 'partial', 'failed', 'aborted'].includes(last.status);
+      return !!last && ['resolved', 'partial', 'failed', 'aborted', ...alsoStop].includes(last.status);
     }, timeoutMs, 200);
   } catch (err) {
     const l = last as Incident | null;

@@ -6,7 +6,7 @@ import type { IncidentRecord } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
 import { CmphaError } from '../../../src/shared/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { recoverServer } from '../../../src/evacuator/recover-server.js';
+import { evacuateStep, recoverServerStep } from '../../../src/pipeline/steps/evacuate.js';
 import { evacuationDefaults, makeHarness, newRedis, type Harness } from '../pipeline/harness.js';
 
 let server: RedisServer;
@@ -26,92 +26,93 @@ async function deadHost(ids: string[], target: string | null = 'spare1'): Promis
   h.nova.addHost('cmp1', { forcedDown: true, state: 'down' }).addHost('spare1');
   for (const id of ids) h.nova.addServer({ id, host: 'cmp1' });
   await h.store.open({ id: 'inc-1', host: 'cmp1', failureStartedAt: Date.now() - 1000, evidence: {} });
-  await h.store.update('inc-1', (r) => ({ ...r, status: 'evacuating', fence: { driver: 'redfish', target: 'bmc', unfenced: false, alreadyOff: false, durationMs: 1, at: Date.now() } }));
+  await h.store.transition('inc-1', 'fenced', () => ({ fence: { driver: 'redfish', target: 'bmc', unfenced: false, alreadyOff: false, durationMs: 1, at: Date.now() } }));
+  await h.store.transition('inc-1', 'evacuation_started');
   await h.store.addInstances('inc-1', ids.map((id) => ({ id, name: id, projectId: 'p', userId: 'u', source: 'cmp1', target, priority: 0 })));
   return { h, rec: (await h.store.getRecord('inc-1'))! };
 }
 
 describe('evacuateServer', () => {
   it('sends one evacuate to the recorded target and records it before and after', async () => {
-    const { h, rec } = await deadHost(['a']);
-    const entry = await evacuateServer(h.evac, rec, 'a');
+    const { h } = await deadHost(['a']);
+    const entry = await evacuateServer(h.ctx, 'a');
     expect(entry).toMatchObject({ state: 'evacuated', attempts: 1, target: 'spare1' });
     expect(entry.requestedAt).toBeLessThanOrEqual(entry.acceptedAt!);
     expect(h.nova.mutating('evacuate').map((c) => c.args)).toEqual([['a', 'spare1']]);
     // Harmless twice: a second run re-reads and sends nothing.
-    await evacuateServer(h.evac, rec, 'a');
+    await evacuateServer(h.ctx, 'a');
     expect(h.nova.evacuateCount('a')).toBe(1);
   });
 
   it('does not evacuate a server that already left the host', async () => {
-    const { h, rec } = await deadHost(['a']);
+    const { h } = await deadHost(['a']);
     h.nova.servers.get('a')!.host = 'elsewhere';
-    expect((await evacuateServer(h.evac, rec, 'a')).state).toBe('evacuated');
+    expect((await evacuateServer(h.ctx, 'a')).state).toBe('evacuated');
     expect(h.nova.evacuateCount('a')).toBe(0);
   });
 
   it('does not evacuate while an evacuation of the server is in flight', async () => {
-    const { h, rec } = await deadHost(['a']);
+    const { h } = await deadHost(['a']);
     h.nova.migrations.push({ id: 'm1', instanceId: 'a', type: 'evacuation', status: 'pre-migrating', sourceCompute: 'cmp1', destCompute: 'x', createdAt: new Date(), updatedAt: null });
-    expect((await evacuateServer(h.evac, rec, 'a')).state).toBe('evacuated');
+    expect((await evacuateServer(h.ctx, 'a')).state).toBe('evacuated');
     expect(h.nova.evacuateCount('a')).toBe(0);
     const tl = (await h.store.get('inc-1'))!.timeline.map((t) => t.message).join('\n');
     expect(tl).toMatch(/already in flight \(migration m1, pre-migrating\)/);
   });
 
   it('waits (retryable) while the server has a task state, without posting', async () => {
-    const { h, rec } = await deadHost(['a']);
+    const { h } = await deadHost(['a']);
     h.nova.servers.get('a')!.taskState = 'powering-off';
-    const err = await evacuateServer(h.evac, rec, 'a').catch((e: unknown) => e);
+    const err = await evacuateServer(h.ctx, 'a').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CmphaError);
     expect(err).toMatchObject({ code: 'server_busy', retryable: true });
     expect(h.nova.evacuateCount('a')).toBe(0);
   });
 
   it('records a server deleted mid-incident as deleted, not as an error', async () => {
-    const { h, rec } = await deadHost(['a']);
+    const { h } = await deadHost(['a']);
     h.nova.servers.delete('a');
-    expect(await evacuateServer(h.evac, rec, 'a')).toMatchObject({ state: 'deleted' });
+    expect(await evacuateServer(h.ctx, 'a')).toMatchObject({ state: 'deleted' });
     expect(h.nova.evacuateCount('a')).toBe(0);
   });
 
   it('after a timeout whose POST Nova accepted, re-reads and never posts again', async () => {
-    const { h, rec } = await deadHost(['a']);
+    const { h } = await deadHost(['a']);
     h.nova.onEvacuate = () => ({ error: new CmphaError('nova_evacuate_outcome_unknown', 'timed out'), accept: true });
-    expect((await evacuateServer(h.evac, rec, 'a')).state).toBe('evacuated');
+    expect((await evacuateServer(h.ctx, 'a')).state).toBe('evacuated');
     expect(h.nova.evacuateCount('a')).toBe(1);
   });
 
   it('after a crash between "requested" and the POST, posts once Nova shows no trace', async () => {
-    const { h, rec } = await deadHost(['a']);
+    const { h } = await deadHost(['a']);
     await h.store.updateInstance('inc-1', 'a', (e) => ({ ...e, state: 'evacuating', attempts: 1, requestedAt: Date.now(), lastRequestAt: Date.now() }));
-    const entry = await evacuateServer(h.evac, rec, 'a');
+    const entry = await evacuateServer(h.ctx, 'a');
     expect(entry).toMatchObject({ state: 'evacuated', attempts: 2 });
     expect(h.nova.evacuateCount('a')).toBe(1);
   });
 
   it('answers "still in use" by forcing the host down again, then evacuates', async () => {
-    const { h, rec } = await deadHost(['a']);
+    const { h } = await deadHost(['a']);
     const svc = h.nova.services.get('cmp1')!;
     // Only the force-down was lost; the disable for this incident stands and is not sent again.
     svc.status = 'disabled';
     svc.disabledReason = `${evacuationDefaults.disabledReasonPrefix} incident inc-1 ${new Date().toISOString()}`;
     svc.forcedDown = false;
     svc.state = 'up';
-    expect((await evacuateServer(h.evac, rec, 'a')).state).toBe('evacuated');
+    expect((await evacuateStep(h.ctx, 'a')).state).toBe('evacuated');
     const order = h.nova.mutating().map((c) => c.method);
     expect(order).toEqual(['evacuate', 'updateService', 'evacuate']);
     expect(h.nova.mutating('updateService')[0]!.args[1]).toEqual({ forcedDown: true });
   });
 
   it('answers "still in use" after a lost force-down and disable by redoing both, in that order', async () => {
-    const { h, rec } = await deadHost(['a']);
+    const { h } = await deadHost(['a']);
     const svc = h.nova.services.get('cmp1')!;
     svc.forcedDown = false;
     svc.state = 'up';
     svc.status = 'enabled';
     svc.disabledReason = null;
-    expect((await evacuateServer(h.evac, rec, 'a')).state).toBe('evacuated');
+    expect((await evacuateStep(h.ctx, 'a')).state).toBe('evacuated');
     expect(h.nova.mutating().map((c) => c.method)).toEqual(['evacuate', 'updateService', 'updateService', 'evacuate']);
     expect(h.nova.mutating('updateService').map((c) => c.args[1])).toEqual([
       { forcedDown: true },
@@ -121,10 +122,10 @@ describe('evacuateServer', () => {
   });
 
   it('when the spare turns out full in Nova\'s scheduler, evacuates once more without a target, and says so', async () => {
-    const { h, rec } = await deadHost(['a']);
+    const { h } = await deadHost(['a']);
     h.nova.addHost('cmp2');
     h.nova.fullHosts.add('spare1');
-    const entry = await recoverServer(h.evac, rec, 'a');
+    const entry = await recoverServerStep(h.ctx, 'a');
     expect(entry).toMatchObject({ state: 'verified', retargetedFrom: 'spare1' });
     expect(h.nova.mutating('evacuate').map((c) => c.args)).toEqual([['a', 'spare1'], ['a', undefined]]);
     expect((await h.nova.getServer('a'))!.host).toBe('cmp2');
@@ -133,8 +134,8 @@ describe('evacuateServer', () => {
   });
 
   it('marks the server failed when Nova refuses for good', async () => {
-    const { h, rec } = await deadHost(['a'], 'nosuchhost');
-    const entry = await evacuateServer(h.evac, rec, 'a');
+    const { h } = await deadHost(['a'], 'nosuchhost');
+    const entry = await evacuateServer(h.ctx, 'a');
     expect(entry).toMatchObject({ state: 'failed', error: 'Compute host nosuchhost not found.' });
   });
 
@@ -143,7 +144,7 @@ describe('evacuateServer', () => {
     h.nova.addHost('cmp1', { forcedDown: true, state: 'down' }).addServer({ id: 'a', host: 'cmp1' });
     await h.store.open({ id: 'inc-1', host: 'cmp1', failureStartedAt: 0, evidence: {} });
     await h.store.addInstances('inc-1', [{ id: 'a', name: 'a', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0 }]);
-    await expect(evacuateServer(h.evac, (await h.store.getRecord('inc-1'))!, 'a')).rejects.toMatchObject({ code: 'not_fenced' });
+    await expect(evacuateServer(h.ctx, 'a')).rejects.toMatchObject({ code: 'not_fenced' });
     expect(h.nova.evacuateCount('a')).toBe(0);
   });
 });
@@ -165,19 +166,19 @@ describe('verify', () => {
   });
 
   it('verifies an evacuated server and records its durations', async () => {
-    const { h, rec } = await deadHost(['a']);
-    await evacuateServer(h.evac, rec, 'a');
-    const entry = await verifyServer(h.evac, rec, 'a');
+    const { h } = await deadHost(['a']);
+    await evacuateServer(h.ctx, 'a');
+    const entry = await verifyServer(h.ctx, 'a');
     expect(entry).toMatchObject({ state: 'verified', target: 'spare1' });
     expect(entry.evacuationMs).toBeGreaterThanOrEqual(0);
     expect(entry.downtimeMs).toBeGreaterThanOrEqual(1000);
   });
 
   it('fails a server that is not back within verify_timeout', async () => {
-    const { h, rec } = await deadHost(['a']);
-    await evacuateServer(h.evac, rec, 'a');
+    const { h } = await deadHost(['a']);
+    await evacuateServer(h.ctx, 'a');
     h.nova.evacuateReads = 1_000_000;
-    const entry = await verifyServer({ ...h.evac, config: { ...h.evac.config, verifyTimeoutMs: 30 } }, rec, 'a');
+    const entry = await verifyServer({ ...h.ctx, evacuation: { ...h.ctx.evacuation, verifyTimeoutMs: 30 } }, 'a');
     expect(entry.state).toBe('failed');
     expect(entry.error).toMatch(/not verified within 30ms: still on cmp1/);
   });

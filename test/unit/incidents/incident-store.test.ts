@@ -41,7 +41,8 @@ describe('IncidentStore', () => {
   it('refuses to reopen a closed incident', async () => {
     const s = store();
     await s.open(req('b1'));
-    await s.update('b1', (r) => ({ ...r, status: 'resolved' }));
+    await s.transition('b1', 'fenced');
+    await s.transition('b1', 'resolved');
     await expect(s.update('b1', (r) => ({ ...r, status: 'evacuating' }))).rejects.toThrow(/already resolved/);
   });
 

@@ -1,13 +1,11 @@
 import { Redis } from 'ioredis';
 import type { EvacuationConfig, FencingConfig } from '../../../src/config/types.js';
-import { openGate, type EvacuatorDeps } from '../../../src/evacuator/types.js';
+import { openGate } from '../../../src/evacuator/types.js';
 import { fenceHost } from '../../../src/fencing/fence-host.js';
 import type { FenceDriver, PowerState } from '../../../src/fencing/types.js';
 import { IncidentStore } from '../../../src/incidents/incident-store.js';
 import type { DeliveryRecord, NotificationEvent, NotificationService } from '../../../src/notifier/types.js';
-import type { PrepareDeps } from '../../../src/pipeline/prepare-incident.js';
 import type { StepContext } from '../../../src/pipeline/steps/context.js';
-import { reassertDownStep } from '../../../src/pipeline/steps/reassert-down.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { systemClock } from '../../../src/shared/time.js';
 import { RecordingNova } from '../../helpers/recording-nova.js';
@@ -54,11 +52,11 @@ export class RecordingNotifier implements NotificationService {
 export interface Harness {
   readonly nova: RecordingNova;
   readonly store: IncidentStore;
+  /** The one context every step runs on: fenceDriverFor gives `bmc`, isHostAlive answers `live.alive`. */
   readonly ctx: StepContext;
   readonly bmc: FakeBmc;
   readonly notifier: RecordingNotifier;
-  readonly prepareDeps: PrepareDeps & { alive: boolean };
-  readonly evac: EvacuatorDeps;
+  readonly live: { alive: boolean };
 }
 
 let counter = 0;
@@ -68,26 +66,16 @@ export function makeHarness(redis: Redis, opts: { evacuation?: Partial<Evacuatio
   const nova = new RecordingNova();
   const store = new IncidentStore(redis, prefix);
   const evacuation = { ...evacuationDefaults, ...opts.evacuation };
-  const ctx: StepContext = {
-    incidentId: opts.incidentId ?? 'inc-1', store, nova, evacuation, fencing: { ...fencingDefaults, ...opts.fencing },
-    logger: silentLogger, clock: systemClock,
-  };
   const bmc = new FakeBmc(nova);
   const notifier = new RecordingNotifier();
-  const prepareDeps = {
-    alive: false,
-    isHostAlive: async () => prepareDeps.alive,
-    fenceDriver: bmc as FenceDriver | null,
-    fenceHost,
-    notifier,
-  };
-  const evac: EvacuatorDeps = {
-    nova, store, config: evacuation, gate: openGate,
-    forceDown: () => reassertDownStep(ctx),
-    logger: silentLogger, clock: systemClock, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
+  const live = { alive: false };
+  const ctx: StepContext = {
+    incidentId: opts.incidentId ?? 'inc-1', store, nova, evacuation, fencing: { ...fencingDefaults, ...opts.fencing },
+    notifier, isHostAlive: async () => live.alive, fenceDriverFor: () => bmc, fenceHost, gate: openGate,
+    logger: silentLogger, clock: systemClock, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 5))),
     unknownSettleMs: 50, inUseRetries: 3,
   };
-  return { nova, store, ctx, bmc, notifier, prepareDeps, evac };
+  return { nova, store, ctx, bmc, notifier, live };
 }
 
 export function newRedis(url: string): Redis {

@@ -1,14 +1,13 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareIncident } from '../../../src/pipeline/prepare-incident.js';
-import { runIncidentInline } from '../../../src/pipeline/run-inline.js';
+import { runIncident } from '../../../src/pipeline/runner.js';
 import { disableStep } from '../../../src/pipeline/steps/disable.js';
 import { fenceStep } from '../../../src/pipeline/steps/fence.js';
 import { outcomeOf } from '../../../src/pipeline/steps/finalize.js';
 import { forceDownStep } from '../../../src/pipeline/steps/force-down.js';
 import { spareStep } from '../../../src/pipeline/steps/spare.js';
 import { inventoryStep } from '../../../src/pipeline/steps/inventory.js';
-import { fenceHost } from '../../../src/fencing/fence-host.js';
 import { CmphaError } from '../../../src/shared/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { FakeBmc, makeHarness, newRedis, type Harness } from './harness.js';
@@ -38,7 +37,7 @@ describe('recovery of one host', () => {
   it('fences, forces down, disables, enables the spare, then evacuates: in that order, once per server', async () => {
     const h = makeHarness(redis);
     await incident(h, 3);
-    const rec = await runIncidentInline(h.ctx, h.prepareDeps, h.evac);
+    const rec = await runIncident(h.ctx);
     expect(rec.status).toBe('resolved');
     const order = methods(h);
     expect(order.slice(0, 4)).toEqual(['fence:powerOff', 'updateService', 'updateService', 'updateService']);
@@ -67,7 +66,7 @@ describe('recovery of one host', () => {
     const h = makeHarness(redis);
     await incident(h, 3);
     m.incidentsOpen.inc();
-    await runIncidentInline({ ...h.ctx, metrics: m }, h.prepareDeps, { ...h.evac, metrics: m });
+    await runIncident({ ...h.ctx, metrics: m });
     const text = await m.registry.metrics();
     expect(text).toMatch(/cmpha_incidents_closed_total\{outcome="resolved"\} 1/);
     expect(text).toMatch(/cmpha_evacuations_total\{result="ok"\} 3/);
@@ -79,9 +78,9 @@ describe('recovery of one host', () => {
   it('does no harm when everything runs a second time', async () => {
     const h = makeHarness(redis);
     await incident(h, 2);
-    const first = await prepareIncident(h.ctx, h.prepareDeps);
+    const first = await prepareIncident(h.ctx);
     const before = h.nova.mutating().length;
-    const second = await prepareIncident(h.ctx, h.prepareDeps);
+    const second = await prepareIncident(h.ctx);
     expect(second).toEqual(first);
     expect(h.nova.mutating().length).toBe(before);
     expect(h.nova.calls.filter((c) => c.method === 'fence:powerOff')).toHaveLength(1);
@@ -91,29 +90,29 @@ describe('recovery of one host', () => {
   it('never evacuates a host without fencing, and says why', async () => {
     const h = makeHarness(redis);
     await incident(h, 2);
-    const rec = await runIncidentInline(h.ctx, { ...h.prepareDeps, fenceDriver: null }, h.evac);
+    const rec = await runIncident({ ...h.ctx, fenceDriverFor: () => null });
     expect(rec).toMatchObject({ status: 'failed', error: { code: 'fence_not_configured' } });
     expect(h.nova.mutating()).toEqual([]);
     expect(h.notifier.events.at(-1)).toMatchObject({ type: 'incident-failed', severity: 'critical' });
   });
 
-  it('stops after a failed fence: no force-down, no evacuate, a critical fence-failed notice', async () => {
+  it('stops after a failed fence: no force-down, no evacuate, a critical fence-failed notice; the incident waits for an operator', async () => {
     const h = makeHarness(redis, { fencing: { timeoutMs: 200 } });
     await incident(h, 2);
     h.bmc.mode = 'stuck';
-    const rec = await runIncidentInline(h.ctx, h.prepareDeps, h.evac);
-    expect(rec.status).toBe('failed');
+    const rec = await runIncident(h.ctx);
+    expect(rec.status).toBe('awaiting_fence');
     expect(rec.error).toMatchObject({ code: 'fence_timeout', message: expect.stringMatching(/still reads on.*nothing was forced down or evacuated/) });
     expect(h.nova.mutating()).toEqual([]);
     expect(h.notifier.events.at(-1)).toMatchObject({ type: 'fence-failed', severity: 'critical' });
-    expect(await h.store.hasOpenIncident('cmp1')).toBe(false);
+    expect(await h.store.hasOpenIncident('cmp1')).toBe(true);
   });
 
   it('aborts when the host answers again before fencing', async () => {
     const h = makeHarness(redis);
     await incident(h, 1);
-    h.prepareDeps.alive = true;
-    const rec = await runIncidentInline(h.ctx, h.prepareDeps, h.evac);
+    h.live.alive = true;
+    const rec = await runIncident(h.ctx);
     expect(rec.status).toBe('aborted');
     expect(h.nova.calls.filter((c) => c.method.startsWith('fence:'))).toEqual([]);
     expect(h.nova.mutating()).toEqual([]);
@@ -124,11 +123,11 @@ describe('recovery of one host', () => {
     const refused = makeHarness(redis);
     await incident(refused, 1);
     const noop = new FakeBmc(refused.nova, 'noop');
-    expect(await fenceStep(refused.ctx, { driver: noop, fenceHost })).toMatchObject({ kind: 'fail', code: 'fence_unfenced_refused' });
+    expect(await fenceStep({ ...refused.ctx, fenceDriverFor: () => noop })).toMatchObject({ kind: 'fail', code: 'fence_unfenced_refused' });
 
     const h = makeHarness(redis, { fencing: { allowUnfencedEvacuation: true } });
     await incident(h, 1);
-    const rec = await runIncidentInline(h.ctx, { ...h.prepareDeps, fenceDriver: new FakeBmc(h.nova, 'noop') }, h.evac);
+    const rec = await runIncident({ ...h.ctx, fenceDriverFor: () => new FakeBmc(h.nova, 'noop') });
     expect(rec.status).toBe('resolved');
     expect(rec.fence).toMatchObject({ unfenced: true });
     const tl = (await h.store.get('inc-1'))!.timeline;
@@ -139,7 +138,7 @@ describe('recovery of one host', () => {
     const h = makeHarness(redis);
     await incident(h, 0);
     await expect(forceDownStep(h.ctx)).rejects.toThrow(/no fence record/);
-    await fenceStep(h.ctx, { driver: h.bmc, fenceHost });
+    await fenceStep(h.ctx);
     await expect(disableStep(h.ctx)).rejects.toThrow(/before it is forced down/);
     expect((await forceDownStep(h.ctx)).kind).toBe('done');
     expect((await forceDownStep(h.ctx)).kind).toBe('skip');
@@ -152,7 +151,7 @@ describe('recovery of one host', () => {
     const h = makeHarness(redis);
     await incident(h, 1);
     h.nova.servers.get('s0')!.status = 'SHUTOFF';
-    const rec = await runIncidentInline(h.ctx, h.prepareDeps, h.evac);
+    const rec = await runIncident(h.ctx);
     expect(rec.status).toBe('resolved');
     expect(h.nova.mutating('evacuate')).toEqual([]);
     const inc = (await h.store.get('inc-1'))!;
@@ -163,7 +162,7 @@ describe('recovery of one host', () => {
     const h = makeHarness(redis);
     await incident(h, 3);
     h.nova.onEvacuate = (id) => (id === 's1' ? { error: new CmphaError('nova_conflict', "Cannot 'evacuate' instance s1 while it is in vm_state error"), accept: false } : undefined);
-    const rec = await runIncidentInline(h.ctx, h.prepareDeps, h.evac);
+    const rec = await runIncident(h.ctx);
     expect(rec.status).toBe('partial');
     const ev = h.notifier.events.at(-1)!;
     expect(ev).toMatchObject({ type: 'incident-partial', severity: 'critical' });
@@ -189,7 +188,7 @@ describe('spare choice', () => {
     }
     servers.forEach((s, i) => h.nova.addServer({ id: `s${i}`, name: `vm${i}`, host: 'cmp1', flavor: { vcpus: s.vcpus, ramMb: 1024 } }));
     await h.store.create({ id: 'inc-1', host: 'cmp1', failureStartedAt: 0, evidence: {} });
-    await fenceStep(h.ctx, { driver: h.bmc, fenceHost });
+    await fenceStep(h.ctx);
     await forceDownStep(h.ctx);
     await inventoryStep(h.ctx);
     await spareStep(h.ctx);
@@ -234,7 +233,7 @@ describe('spare choice', () => {
     const ctxs = ['cmp1', 'cmp2'].map((host) => ({ ...h.ctx, incidentId: `inc-${host}` }));
     for (const [i, c] of ctxs.entries()) {
       await h.store.create({ id: c.incidentId, host: `cmp${i + 1}`, failureStartedAt: 0, evidence: {} });
-      await fenceStep(c, { driver: new FakeBmc(h.nova), fenceHost });
+      await fenceStep({ ...c, fenceDriverFor: () => new FakeBmc(h.nova) });
       await forceDownStep(c);
       await inventoryStep(c);
     }

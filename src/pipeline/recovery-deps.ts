@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/types.js';
+import type { FenceDriver } from '../fencing/types.js';
+import type { Leadership } from '../incidents/fence-guard.js';
+import type { IncidentStore } from '../incidents/incident-store.js';
+import type { RecoveryOpener } from '../incidents/opener.js';
+import type { NotificationService } from '../notifier/types.js';
+import type { NovaApi, PlacementApi } from '../openstack/types.js';
+import type { Logger } from '../shared/logger.js';
+import type { Clock } from '../shared/time.js';
+import type { RecoveryMetrics } from './metrics.js';
+import type { FenceHostFn, HostAliveCheck } from './steps/context.js';
+
+export interface QueueTuning {
+  /** How long a worker's claim on a job lasts without renewal; BullMQ renews it at half that. */
+  readonly lockDurationMs?: number;
+  /** How often BullMQ looks for jobs whose lock expired (a worker that died without a restart of its own). */
+  readonly stalledIntervalMs?: number;
+  /** Tries per job (retryable errors only). */
+  readonly attempts?: number;
+  /** First retry delay; doubles each try. */
+  readonly backoffMs?: number;
+  /** Incidents prepared in parallel by one worker process. */
+  readonly incidentConcurrency?: number;
+  /** See StepContext.unknownSettleMs. */
+  readonly unknownSettleMs?: number;
+  /** The rate limit's window (a minute unless a test shortens it). */
+  readonly rateWindowMs?: number;
+}
+
+export interface RecoveryDeps {
+  readonly config: Config;
+  /** An ioredis connection made with `maxRetriesPerRequest: null`; or give `redisUrl`. */
+  readonly connection?: Redis;
+  readonly redisUrl?: string;
+  readonly nova: NovaApi;
+  /** Spare capacity from Placement (asked first: it knows the allocation ratios); the hypervisor's figures otherwise. */
+  readonly placement?: PlacementApi;
+  readonly fenceDriverFor: (host: string) => FenceDriver | null;
+  readonly notifier: NotificationService;
+  readonly isHostAlive: HostAliveCheck;
+  readonly metrics?: RecoveryMetrics;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** src/fencing's fenceHost unless a test or a levels-based fencer replaces it. */
+  readonly fenceHost?: FenceHostFn;
+  /** Checked before every mutation; absent = this process always leads. */
+  readonly leadership?: Leadership;
+  readonly queue?: QueueTuning;
+}
+
+export interface Recovery {
+  readonly incidents: IncidentStore;
+  /** Opens an incident and queues its recovery: what the detector and the CLI use. */
+  readonly opener: RecoveryOpener;
+  /** Starts the workers, hands back jobs of workers that died and re-queues every incident left open. */
+  startWorkers(): Promise<void>;
+  /** Queues the recovery of an incident (idempotent: one job per incident id). */
+  submit(incidentId: string): Promise<void>;
+  stop(): Promise<void>;
+}

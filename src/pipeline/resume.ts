@@ -1,0 +1,77 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+// BullMQ frees a job whose worker died only once its lock expires and a stalled check runs after that
+// (lock duration + up to a stalled interval, 30 s + 30 s by default). Every worker therefore says it is alive
+// under a key that lasts a few seconds; a running controller hands back the active jobs whose lock belongs to a
+// worker that no longer says so, within seconds of its death instead of after the lock expires.
+
+const aliveKey = (prefix: string, workerId: string) => `${prefix}:worker-alive:${workerId}`;
+
+/**
+ * How long a worker's "alive" mark lasts without renewal, and how often it is renewed. The TTL is the trade:
+ * shorter resumes sooner after a crash, but a live process stalled longer than it (event loop blocked, Redis
+ * unreachable) would have its jobs handed to another worker while it still runs them.
+ */
+export const ALIVE_TTL_MS = 10_000;
+const BEAT_MS = 2000;
+
+/**
+ * Keeps `workerIds` marked alive, and every beat hands back the jobs of workers that are not (a worker killed
+ * a moment ago is still marked for up to ALIVE_TTL_MS, so one look at start would miss it). `announced` settles
+ * once the first mark is written: start the workers only then.
+ */
+export function superviseWorkers(
+  redis: Redis, prefix: string, workerIds: readonly string[], queues: readonly Queue[], onResumed: (n: number) => void,
+): { readonly announced: Promise<void>; stop(): Promise<void> } {
+  let stopped = false;
+  const announce = async () => {
+    const pipe = redis.pipeline();
+    for (const id of workerIds) pipe.set(aliveKey(prefix, id), String(process.pid), 'PX', ALIVE_TTL_MS);
+    await pipe.exec();
+  };
+  const beat = async () => {
+    await announce();
+    if (stopped) return;
+    const n = await resumeOrphanedJobs(redis, prefix, queues);
+    if (n > 0) onResumed(n);
+  };
+  const announced = announce();
+  let running: Promise<void> = announced.then(beat).catch(() => {});
+  const timer = setInterval(() => { running = running.then(beat).catch(() => {}); }, BEAT_MS);
+  timer.unref();
+  return {
+    announced,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      if (workerIds.length > 0) await redis.del(...workerIds.map((id) => aliveKey(prefix, id))).catch(() => 0);
+    },
+  };
+}
+
+/**
+ * Moves back to waiting every active job of `queues` whose lock is held by a worker that is not alive (its
+ * process was killed). A job held by a live worker, or whose lock already expired (BullMQ's own stalled check
+ * takes it), is left alone. Returns how many jobs were handed back.
+ */
+export async function resumeOrphanedJobs(redis: Redis, prefix: string, queues: readonly Queue[]): Promise<number> {
+  let resumed = 0;
+  for (const q of queues) {
+    for (const job of await q.getActive()) {
+      if (!job.id) continue;
+      const token = await redis.get(q.toKey(`${job.id}:lock`));
+      if (!token) continue;
+      const owner = token.split(':')[0]!;
+      if (await redis.exists(aliveKey(prefix, owner))) continue;
+      try {
+        await job.moveToWait(token);
+        resumed += 1;
+      } catch {
+        // The job moved on meanwhile (finished, or its lock was renewed): nothing to hand back.
+      }
+    }
+  }
+  return resumed;
+}

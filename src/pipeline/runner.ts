@@ -1,0 +1,157 @@
+import { verifyServer } from '../evacuator/verify-server.js';
+import { isFinalInstanceState, isTerminalStatus, type IncidentRecord, type InstanceEntry } from '../incidents/types.js';
+import { CmphaError, errorMessage, isRetryable } from '../shared/errors.js';
+import { mapLimit } from '../shared/map-limit.js';
+import { prepareIncident, type PrepareResult } from './prepare-incident.js';
+import { note, type StepContext } from './steps/context.js';
+import { recoverServerStep } from './steps/evacuate.js';
+import { closeEarly, finalizeStep } from './steps/finalize.js';
+import { watchPowerStep } from './steps/watch-power.js';
+
+/**
+ * The one runner of a recovery. An incident runs in three phases: prepare (up to the evacuations), one
+ * `server` phase per server, and finalize. Each phase is an attempt numbered by whoever retries it (BullMQ in
+ * production, `runIncident` in tests and tools); the runner decides with the error whether that attempt was the
+ * last, and on the last one records the failure, closes and notifies before anything gives up, so a crash or
+ * an exhausted retry loses nothing.
+ */
+export interface Attempt {
+  /** 1-based. */
+  readonly number: number;
+  readonly max: number;
+}
+
+/** The last attempt of a phase failed and that was recorded: the queue must not retry it. */
+export class GaveUp extends CmphaError {
+  constructor(message: string, cause: unknown) {
+    super('gave_up', message, { cause });
+  }
+}
+
+export function isFinalAttempt(a: Attempt, err: unknown): boolean {
+  return !isRetryable(err) || a.number >= a.max;
+}
+
+/**
+ * This controller no longer leads (the leadership hook said so). It must not write the incident's end either:
+ * the phase stops unrecorded and is left for the leader.
+ */
+export function isDeposed(err: unknown): boolean {
+  return err instanceof CmphaError && err.code === 'deposed';
+}
+
+const codeOf = (err: unknown) => (err instanceof CmphaError ? err.code : 'internal_error');
+
+async function attempt<T>(ctx: StepContext, a: Attempt, what: string, run: () => Promise<T>, onFinal: (err: unknown) => Promise<void>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (ctx.signal?.aborted || err instanceof GaveUp || isDeposed(err)) throw err;
+    ctx.logger.warn({ incidentId: ctx.incidentId, err: errorMessage(err), attempt: a.number, of: a.max }, `${what} failed`);
+    if (!isFinalAttempt(a, err)) throw err;
+    await onFinal(err);
+    throw new GaveUp(errorMessage(err), err);
+  }
+}
+
+/** Up to the evacuations. On the final failure the incident closes `failed` with the step's code and pages. */
+export async function runPrepare(ctx: StepContext, a: Attempt): Promise<PrepareResult> {
+  return attempt(ctx, a, 'incident step', () => prepareIncident(ctx), async (err) => {
+    const rec = await ctx.store.require(ctx.incidentId);
+    await closeEarly(ctx, {
+      status: 'failed', code: codeOf(err), severity: 'critical', event: 'incident-failed',
+      reason: `recovery of ${rec.host} gave up after ${a.number} attempt(s): ${errorMessage(err)}`,
+    });
+  });
+}
+
+/** Evacuates and verifies one server. On the final failure that server is recorded failed; the incident goes on. */
+export async function runServer(ctx: StepContext, serverId: string, a: Attempt): Promise<InstanceEntry | null> {
+  const rec = await ctx.store.require(ctx.incidentId);
+  if (isTerminalStatus(rec.status)) return null;
+  return attempt(ctx, a, 'evacuation attempt', () => recoverServerStep(ctx, serverId), async (err) => {
+    const e = await ctx.store.updateInstance(ctx.incidentId, serverId, (x) => (isFinalInstanceState(x.state) || x.state === 'evacuated' || x.state === 'evacuating'
+      ? undefined : { ...x, state: 'failed', error: errorMessage(err), finishedAt: ctx.clock.now() }));
+    await note(ctx, 'evacuate', 'critical', `${e.name}: gave up after ${a.number} attempt(s): ${errorMessage(err)}`, { serverId });
+  });
+}
+
+/**
+ * After every server phase ended: find out from Nova how servers left mid-way ended (a phase that gave up,
+ * or died after its POST), check the fenced host stayed off, close from the instance entries and notify.
+ */
+export async function runFinalize(ctx: StepContext, a: Attempt): Promise<IncidentRecord> {
+  return attempt(ctx, a, 'finalize', async () => {
+    const rec = await ctx.store.require(ctx.incidentId);
+    if (isTerminalStatus(rec.status)) return finalizeStep(ctx);
+    await ctx.store.transition(ctx.incidentId, 'verification_started');
+    for (const e of await ctx.store.listInstances(ctx.incidentId)) {
+      if (isFinalInstanceState(e.state)) continue;
+      if ((e.state === 'evacuated' || e.state === 'evacuating') && a.number < a.max) await verifyServer(ctx, e.id);
+      else {
+        await ctx.store.updateInstance(ctx.incidentId, e.id, (x) => (isFinalInstanceState(x.state) ? undefined
+          : { ...x, state: 'failed', error: x.error ?? `evacuation did not finish (left ${x.state})`, finishedAt: ctx.clock.now() }));
+      }
+    }
+    await watchPowerStep(ctx);
+    return finalizeStep(ctx);
+  }, async (err) => { await recordStopped(ctx, `finalizing gave up after ${a.number} attempt(s): ${errorMessage(err)}`, codeOf(err)); });
+}
+
+/**
+ * The net under the phases: a job that ended without its incident closing (the queue failed it outside the
+ * processor) still closes it `failed` and pages.
+ */
+export async function recordStopped(ctx: StepContext, reason: string, code = 'job_failed'): Promise<void> {
+  const rec = await ctx.store.getRecord(ctx.incidentId);
+  if (!rec || isTerminalStatus(rec.status)) return;
+  await closeEarly(ctx, { status: 'failed', code, severity: 'critical', event: 'incident-failed', reason: `recovery of ${rec.host} stopped: ${reason}` });
+}
+
+export interface RunOptions {
+  /** Tries per phase (retryable errors only). */
+  readonly attempts?: number;
+  /** First retry delay; doubles each try. */
+  readonly backoffMs?: number;
+}
+
+/** Runs `phase` with retries, as the queue would: a retryable error waits and tries again, up to `attempts`. */
+async function withRetries<T>(ctx: StepContext, opts: RunOptions, phase: (a: Attempt) => Promise<T>): Promise<T> {
+  const max = Math.max(1, opts.attempts ?? 6);
+  for (let n = 1; ; n++) {
+    try {
+      return await phase({ number: n, max });
+    } catch (err) {
+      if (err instanceof GaveUp || !isRetryable(err) || n >= max) throw err;
+      await ctx.sleep((opts.backoffMs ?? 1000) * 2 ** (n - 1), ctx.signal);
+    }
+  }
+}
+
+/**
+ * The whole recovery of one incident in this process, with the same phases and final-failure handling as the
+ * queue: servers are evacuated `evacuation.concurrency` at a time, in priority order.
+ */
+export async function runIncident(ctx: StepContext, opts: RunOptions = {}): Promise<IncidentRecord> {
+  let prepared: PrepareResult;
+  try {
+    prepared = await withRetries(ctx, opts, (a) => runPrepare(ctx, a));
+  } catch (err) {
+    if (err instanceof GaveUp) return ctx.store.require(ctx.incidentId);
+    throw err;
+  }
+  if (prepared.kind !== 'evacuate') return ctx.store.require(ctx.incidentId);
+  await mapLimit(prepared.serverIds, ctx.evacuation.concurrency, async (id) => {
+    try {
+      await withRetries(ctx, opts, (a) => runServer(ctx, id, a));
+    } catch (err) {
+      if (!(err instanceof GaveUp)) throw err;
+    }
+  });
+  try {
+    return await withRetries(ctx, opts, (a) => runFinalize(ctx, a));
+  } catch (err) {
+    if (err instanceof GaveUp) return ctx.store.require(ctx.incidentId);
+    throw err;
+  }
+}

@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { queueNames } from '../../../src/pipeline/queues.js';
+import type { QueueTuning } from '../../../src/pipeline/recovery-deps.js';
+import { ProcessGroup, waitForLine } from '../../helpers/processes.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { newRedis } from '../../unit/pipeline/harness.js';
+import { isEvacuate, pipelineWorld, waitClosed, waitFor, type PipelineWorld } from './world.js';
+
+// A controller killed again and again during one incident: the recovery goes on however often it restarts,
+// and a restarted controller resumes at once instead of waiting for the dead one's job locks to expire.
+
+const group = new ProcessGroup();
+let w: PipelineWorld | undefined;
+let redisServer: RedisServer | undefined;
+let redis: Redis | undefined;
+let dir: string | undefined;
+
+afterEach(async () => {
+  await group.stopAll();
+  await w?.close();
+  w = undefined;
+  redis?.disconnect();
+  await redisServer?.stop();
+  redisServer = undefined;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function setup(opts: { instances: number; evacuateSeconds: number; staggerMs?: number; tuning: QueueTuning }) {
+  redisServer = await startRedis();
+  redis = newRedis(redisServer.url);
+  w = await pipelineWorld({ hosts: 3, instancesPerHost: opts.instances, spares: 1, evacuateSeconds: opts.evacuateSeconds, redisUrl: redisServer.url, evacuation: { concurrency: 1 } });
+  const movable = (await w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status)).map((s) => s.id);
+  await w.control('compute1', 'power-off');
+  await w.waitNovaDown('compute1');
+  dir = mkdtempSync(path.join(tmpdir(), 'cmpha-crash-'));
+  const spec = path.join(dir, 'spec.json');
+  writeFileSync(spec, JSON.stringify({
+    configPath: w.sim.configPath, redisUrl: redisServer.url, prefix: w.config.redis.prefix,
+    evacuation: { concurrency: 1, verifyPollIntervalMs: 100, verifyTimeoutMs: 60_000, staggerMs: opts.staggerMs ?? 0, maxPerMinute: 10_000 },
+    fencing: { timeoutMs: 5000, pollIntervalMs: 100, attempts: 2 },
+    tuning: opts.tuning,
+  }));
+  const start = async () => {
+    const child = group.start(process.execPath, ['--import', 'tsx', 'test/helpers/recovery-worker.ts', spec], { cwd: process.cwd() });
+    await waitForLine(child, /recovery worker \d+ ready/, 60_000);
+    return child;
+  };
+  // This process only opens the incident (which queues it); the workers run in the children.
+  const r = w.recovery(redis);
+  return { r, start, movable };
+}
+
+async function evacuatedOnce(world: PipelineWorld, ids: readonly string[]): Promise<void> {
+  const evacuations = (await world.calls()).filter(isEvacuate);
+  for (const id of ids) expect(evacuations.filter((c) => c.path.includes(id)), `evacuate calls for ${id}`).toHaveLength(1);
+}
+
+describe('a controller that keeps crashing', () => {
+  it('killed five times while a server waits for its turn: the server is still evacuated, once, and the incident resolves', async () => {
+    // A 30 s stagger holds the second server's job active in the rate gate, before its POST: each kill
+    // lands on the same job. BullMQ fails a job after it stalled more than maxStalledCount times.
+    const { r, start, movable } = await setup({ instances: 2, evacuateSeconds: 1, staggerMs: 30_000, tuning: { lockDurationMs: 2000, stalledIntervalMs: 1000, backoffMs: 200, unknownSettleMs: 1500 } });
+    const evacuations = new Queue(queueNames(w!.config.redis.prefix).evacuate, { connection: redis! });
+    try {
+      let child = await start();
+      await r.opener.open({ id: 'loop-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+      await waitFor('the first server to be verified', async () => (await r.incidents.listInstances('loop-1')).some((e) => e.state === 'verified'), 60_000, 50);
+      let since = 0;
+      for (let kill = 1; kill <= 5; kill++) {
+        await waitFor(`kill ${kill}: the waiting server's job to be taken up again`, async () =>
+          (await evacuations.getActive()).some((j) => (j.processedOn ?? 0) >= since), 60_000, 50);
+        await group.stop(child, 'SIGKILL');
+        since = Date.now();
+        child = await start();
+      }
+      const inc = await waitClosed(r, 'loop-1', 120_000);
+      expect(inc.status).toBe('resolved');
+      expect(inc.instances.filter((e) => e.state === 'verified').map((e) => e.id).sort()).toEqual([...movable].sort());
+      await evacuatedOnce(w!, movable);
+    } finally {
+      await evacuations.close();
+    }
+  }, 240_000);
+
+  it('SIGKILLed mid-evacuation and restarted: the new controller resumes well before the dead one\'s 30 s job lock expires', async () => {
+    const { r, start, movable } = await setup({ instances: 4, evacuateSeconds: 1, tuning: { lockDurationMs: 30_000, stalledIntervalMs: 30_000, backoffMs: 200, unknownSettleMs: 1500 } });
+    const first = await start();
+    await r.opener.open({ id: 'resume-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await waitFor('an evacuation to be accepted', async () => (await r.incidents.listInstances('resume-1')).some((e) => e.state === 'evacuated'), 60_000, 20);
+    await group.stop(first, 'SIGKILL');
+    const before = (await r.incidents.listInstances('resume-1')).filter((e) => e.state === 'verified').length;
+    await start();
+    const restarted = Date.now();
+    await waitFor('the restarted controller to verify another server', async () =>
+      (await r.incidents.listInstances('resume-1')).filter((e) => e.state === 'verified').length > before, 60_000, 100);
+    // Bounded, not tight: without the hand-back this takes the lock's 30 s plus a stalled check.
+    expect(Date.now() - restarted).toBeLessThan(20_000);
+    const inc = await waitClosed(r, 'resume-1', 60_000);
+    expect(inc.status).toBe('resolved');
+    await evacuatedOnce(w!, movable);
+  }, 180_000);
+});

@@ -1,0 +1,37 @@
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+// The layer rules of docs/architecture.md, as `npm run lint` enforces them.
+const eslint = new ESLint({ cwd: process.cwd() });
+
+async function restricted(filePath: string, code: string): Promise<string[]> {
+  const [res] = await eslint.lintText(code, { filePath });
+  return res!.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+describe('layer rules', () => {
+  it('only src/openstack speaks HTTP to the cloud', async () => {
+    expect(await restricted('src/pipeline/x.ts', "import axios from 'axios';\nexport const a = axios;\n")).toEqual([expect.stringMatching(/only src\/openstack/)]);
+    expect(await restricted('src/evacuator/x.ts', "import axios from 'axios';\nexport const a = axios;\n")).toHaveLength(1);
+    expect(await restricted('src/openstack/x.ts', "import axios from 'axios';\nexport const a = axios;\n")).toEqual([]);
+  });
+
+  it('only src/pipeline imports bullmq', async () => {
+    expect(await restricted('src/detector/x.ts', "import { Queue } from 'bullmq';\nexport const q = Queue;\n")).toEqual([expect.stringMatching(/only src\/pipeline/)]);
+    expect(await restricted('src/app/controller.ts', "import { Queue } from 'bullmq';\nexport const q = Queue;\n")).toHaveLength(1);
+    expect(await restricted('src/pipeline/x.ts', "import { Queue } from 'bullmq';\nexport const q = Queue;\n")).toEqual([]);
+  });
+
+  it('the detector never imports the pipeline or the evacuator', async () => {
+    expect(await restricted('src/detector/x.ts', "import { createRecovery } from '../pipeline/create-recovery.js';\nexport const c = createRecovery;\n")).toHaveLength(1);
+    expect(await restricted('src/detector/x.ts', "import { planSpares } from '../evacuator/spare-plan.js';\nexport const p = planSpares;\n")).toHaveLength(1);
+  });
+
+  it('src/sim is imported only by the demo and the CLI', async () => {
+    const code = "import { runSim } from '../sim/sim-server.js';\nexport const r = runSim;\n";
+    expect(await restricted('src/pipeline/x.ts', code)).toHaveLength(1);
+    expect(await restricted('src/app/controller.ts', code)).toHaveLength(1);
+    expect(await restricted('src/app/demo.ts', code)).toEqual([]);
+    expect(await restricted('src/cli/commands/x.ts', "import { runSim } from '../../sim/sim-server.js';\nexport const r = runSim;\n")).toEqual([]);
+  });
+});
