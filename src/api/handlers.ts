@@ -6,6 +6,7 @@ import type { IncidentRecord } from '../incidents/types.js';
 import { isTerminalStatus } from '../incidents/types.js';
 import { acknowledge } from '../notifier/ack.js';
 import { isoTimes } from '../shared/iso-times.js';
+import { CmphaError } from '../shared/errors.js';
 import { systemClock } from '../shared/time.js';
 import { ApiError } from './api-error.js';
 import type { Caller } from './auth.js';
@@ -18,6 +19,7 @@ export interface Resources {
   ackIncident(id: string, body: unknown, caller: Caller): Promise<unknown>;
   listHosts(): Promise<unknown>;
   showHost(name: string): Promise<unknown>;
+  confirmFence(host: string, body: unknown, caller: Caller): Promise<unknown>;
   stormBrake(): Promise<unknown>;
   resume(caller: Caller): Promise<unknown>;
   createNotification(body: unknown, caller: Caller): Promise<unknown>;
@@ -148,6 +150,24 @@ export function createResources(deps: ApiDeps): Resources {
       const id = await store.openIncidentFor(name);
       const latest = (await store.list({ limit: 200 })).find((i) => i.host === name) ?? null;
       return isoTimes({ round: roundView(r), host: hostView(h, deps.hosts, id ? await store.getRecord(id) : null, latest) });
+    },
+
+    async confirmFence(host, body, caller) {
+      if (!deps.fence) throw new ApiError(501, 'fence_confirm_unavailable', 'this process cannot confirm fences');
+      const b = (body && typeof body === 'object' ? body : {}) as { confirm?: unknown; note?: unknown; by?: unknown };
+      // The same deliberate step as `cmpha fence confirm --yes`: evacuating a running host corrupts shared disks.
+      if (b.confirm !== true) throw new ApiError(400, 'confirm_required', `send {"confirm": true, "note": "what you checked"} once you made sure ${host} is powered off (or cut from its disks)`);
+      const note = typeof b.note === 'string' ? b.note.trim().slice(0, 500) : '';
+      const by = typeof b.by === 'string' ? b.by.trim().slice(0, 100) : '';
+      const user = by ? `${by} (API token ${caller.name})` : `API token ${caller.name}`;
+      try {
+        const rec = await deps.fence.confirm(host, { user, note });
+        deps.logger.warn({ host, incident: rec.id, token: caller.name }, 'fence confirmed through the API');
+        return isoTimes({ incident: rec });
+      } catch (err) {
+        if (err instanceof CmphaError && err.code === 'no_fence_awaited') throw new ApiError(409, err.code, err.message);
+        throw err;
+      }
     },
 
     async stormBrake() {

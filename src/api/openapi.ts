@@ -52,6 +52,14 @@ export const OPENAPI = {
         responses: { 200: json({ type: 'object', properties: { round: ref('Round'), host: ref('Host') } }, 'The host'), ...errors(401, 404, 503) },
       },
     },
+    '/v1/hosts/{host}/fence-confirm': {
+      post: {
+        summary: "As `cmpha fence confirm HOST --yes`: a person's word that the host is off, for its incident waiting for a fence after every attempt failed; the recovery goes on", operationId: 'confirmFence',
+        parameters: [idParam('host', 'compute host name')],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['confirm'], properties: { confirm: { type: 'boolean', enum: [true], description: 'I made sure the host is powered off or cut from its disks' }, note: { type: 'string', description: 'what was checked; recorded in the incident and the notice' }, by: { type: 'string', description: 'the person; recorded beside the token name' } } } } } },
+        responses: { 200: json({ type: 'object', properties: { incident: ref('IncidentRecord') } }, 'Confirmed; the recovery continues'), 409: json(ref('Error'), 'No incident of that host waits for a fence (no_fence_awaited)'), ...errors(400, 401, 403) },
+      },
+    },
     '/v1/storm-brake': {
       get: {
         summary: 'The storm brake: on or off, since when and why', operationId: 'stormBrake',

@@ -54,6 +54,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     { method: 'POST', path: new RegExp(`^/v1/incidents/${seg}/ack$`), role: 'write', style: 'cmpha', run: (m, c) => r.ackIncident(m[1]!, c.body, c.caller) },
     { method: 'GET', path: /^\/v1\/hosts$/, role: 'read', style: 'cmpha', run: () => r.listHosts() },
     { method: 'GET', path: new RegExp(`^/v1/hosts/${seg}$`), role: 'read', style: 'cmpha', run: (m) => r.showHost(m[1]!) },
+    { method: 'POST', path: new RegExp(`^/v1/hosts/${seg}/fence-confirm$`), role: 'write', style: 'cmpha', run: (m, c) => r.confirmFence(m[1]!, c.body, c.caller) },
     { method: 'GET', path: /^\/v1\/storm-brake$/, role: 'read', style: 'cmpha', run: () => r.stormBrake() },
     { method: 'POST', path: /^\/v1\/storm-brake\/resume$/, role: 'write', style: 'cmpha', run: (_m, c) => r.resume(c.caller) },
     { method: 'POST', path: /^\/v1\/notifications$/, role: 'write', style: 'masakari', status: 202, run: (_m, c) => r.createNotification(c.body, c.caller) },

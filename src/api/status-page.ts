@@ -72,7 +72,7 @@ tr.clickable:hover, tr.selected { background: #eef4ff; }
 .v-healthy, .s-resolved { color: var(--ok); }
 .v-maintenance { color: var(--muted); }
 .v-suspect, .v-unprobeable, .v-agent-down, .v-isolated-mgmt, .s-open, .s-fencing, .s-fenced, .s-evacuating, .s-verifying, .s-partial { color: var(--warn); }
-.v-dead, .s-failed, .s-aborted { color: var(--bad); }
+.v-dead, .s-failed, .s-aborted, .s-awaiting_fence { color: var(--bad); }
 ol#timeline { padding-left: 1.2rem; margin: 0; }
 ol#timeline li { margin: .2rem 0; }
 ol#timeline li.warning .step { color: var(--warn); }
@@ -177,6 +177,7 @@ export const STATUS_JS = `'use strict';
     if (inc.fence) parts.push(inc.fence.unfenced ? 'NOT FENCED' : 'fenced by ' + inc.fence.driver);
     if (inc.ack) parts.push('acknowledged by ' + inc.ack.by);
     if (inc.error) parts.push('error ' + inc.error.code + ': ' + inc.error.message);
+    if (inc.status === 'awaiting_fence') parts.push('every fence attempt failed: make sure ' + inc.host + ' is off, then run cmpha fence confirm ' + inc.host + ' --yes');
     $('incident-summary').textContent = parts.join(' · ');
     var ol = $('timeline');
     ol.replaceChildren();

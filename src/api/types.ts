@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ApiConfig, HostConfig } from '../config/types.js';
 import type { RoundReport } from '../detector/types.js';
+import type { IncidentRecord } from '../incidents/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/time.js';
 
@@ -12,6 +13,12 @@ export interface ProbeRequests {
   requestProbe(host: string, reason: string): void;
 }
 
+/** A person's word that a host is off, for the incident that waits for it after every fence attempt failed. */
+export interface FenceConfirmer {
+  /** Records the confirmation (who, what they checked) and queues the recovery; refuses when no fence is awaited. */
+  confirm(host: string, who: { user: string; note: string }): Promise<IncidentRecord>;
+}
+
 export interface ApiDeps {
   readonly config: Pick<ApiConfig, 'listen' | 'tokens' | 'anonymousRead' | 'notificationDuplicateWindowMs'>;
   readonly redis: Redis;
@@ -20,6 +27,8 @@ export interface ApiDeps {
   readonly lastRound: () => RoundReport | null;
   readonly hosts: Readonly<Record<string, HostConfig>>;
   readonly probe: ProbeRequests;
+  /** Absent: POST /v1/hosts/{host}/fence-confirm answers 501. */
+  readonly fence?: FenceConfirmer;
   readonly logger: Logger;
   readonly clock?: Clock;
 }

@@ -12,7 +12,7 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, fenceDriversFromConfig, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { anyAlive, confirmFence, fenceDriversFromConfig, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
@@ -175,6 +175,13 @@ export async function startController(config: Config, opts: ControllerOptions): 
     apiServer = await startApiServer({
       config: { ...config.api, ...(opts.apiListen ? { listen: opts.apiListen } : {}) },
       redis: connection, prefix: config.redis.prefix, lastRound: () => last, hosts: config.hosts, probe, logger,
+      fence: {
+        async confirm(host, who) {
+          const rec = await confirmFence({ store: recovery.incidents, notifier: recovery.notifier, logger, clock: systemClock }, host, who);
+          await recovery.submit(rec.id);
+          return rec;
+        },
+      },
     });
   }
 
