@@ -12,13 +12,16 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, confirmFence, fenceDriversFromConfig, novaLivenessCheck, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { anyAlive, confirmFence, fenceDriversFromConfig, novaLivenessCheck, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
 import { startApiServer, type ApiServer, type ProbeRequests } from '../api/index.js';
 import { version } from '../cli/version.js';
 import { mgmtLivenessCheck } from './mgmt-liveness.js';
+
+/** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
+const ORPHAN_CHECK_MIN_MS = 5000;
 
 export interface ControllerOptions {
   readonly logger: Logger;
@@ -34,6 +37,8 @@ export interface ControllerOptions {
   readonly prober?: Prober;
   /** Replaces [api] listen (tests use port 0). */
   readonly apiListen?: { host: string; port: number };
+  /** How often Nova is searched for recoveries whose incident record was lost (default: the detector interval, at least 5 s). */
+  readonly orphanCheckMs?: number;
 }
 
 export interface Controller {
@@ -184,6 +189,12 @@ export async function startController(config: Config, opts: ControllerOptions): 
       },
     });
   }
+  // Recoveries whose record Redis lost: found again from Nova's state, by the leader only, on their own timer.
+  const orphans = startOrphanReconciler({
+    nova, incidents: recovery.incidents, open: (req) => recovery.opener.create(req), notifier, reasonPrefix: config.evacuation.disabledReasonPrefix,
+    logger: logger.child({ component: 'reconcile' }), clock: systemClock, everyMs: opts.orphanCheckMs ?? Math.max(config.detector.intervalMs, ORPHAN_CHECK_MIN_MS),
+    isLeader: () => !config.detector.dryRun && last?.leader === true && !last.isolated,
+  });
 
   detector.start();
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
@@ -197,6 +208,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
       clearInterval(readyTimer);
       clearInterval(bmcTimer);
       await extraRound;
+      await orphans.stop();
       await detector.stop();
       await recovery.stop();
       await baseNotifier.stop();

@@ -156,7 +156,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
   },
   {
     section: 'redis',
-    help: 'Incidents, the job queue and the leader lease live in Redis.',
+    help: 'Incidents, the job queue and the leader lease live in Redis, which must persist (appendonly yes): an empty restart loses incident records.',
     keys: [
       { key: 'url', default: 'redis://127.0.0.1:6379', help: 'Redis URL.' },
       { key: 'password', default: '', help: 'Redis password (kept out of the URL).' },

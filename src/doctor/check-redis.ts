@@ -48,9 +48,11 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
       const owner = await bounded(redis.get(keys.spareClaim(host)), opts.timeoutMs, 'reading spare claims');
       if (owner) claimedSpares.set(host, owner);
     }
+    const persistence = await persistenceCheck(redis, opts.timeoutMs);
     return {
       checks: [
         { name: 'redis', status: 'ok', detail: `${where} answers PING (prefix ${config.prefix})` },
+        persistence,
         leader
           ? { name: 'leader', status: 'ok', detail: `controller ${leader} holds the leader lease` }
           : { name: 'leader', status: 'warn', detail: 'no controller holds the leader lease: is `cmpha run` running with this [redis] url and prefix?' },
@@ -62,4 +64,24 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
   } finally {
     if (!opts.existing) redis.disconnect();
   }
+}
+
+/**
+ * Whether Redis keeps incidents across its own restart. Without the append-only file a restart in the middle
+ * of a recovery loses the incident record; cmpha finds such a recovery again from Nova (a host it disabled that
+ * still has servers), but the timeline and the progress are gone.
+ */
+export async function persistenceCheck(redis: Redis, timeoutMs: number): Promise<DoctorCheck> {
+  let reply: unknown;
+  try {
+    reply = await bounded(redis.call('CONFIG', 'GET', 'appendonly'), timeoutMs, 'CONFIG GET appendonly');
+  } catch (err) {
+    return { name: 'redis-persistence', status: 'warn', detail: `cannot tell whether Redis persists (CONFIG GET appendonly: ${errorMessage(err)}); incidents must survive a Redis restart: set appendonly yes` };
+  }
+  const value = Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : null;
+  if (value === 'yes') return { name: 'redis-persistence', status: 'ok', detail: 'appendonly yes: incident records survive a Redis restart' };
+  return {
+    name: 'redis-persistence', status: 'warn',
+    detail: `appendonly ${value ?? '(no answer)'}: a Redis restart during a recovery loses its incident record (cmpha re-opens it from Nova, without its history); set appendonly yes`,
+  };
 }

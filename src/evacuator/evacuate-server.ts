@@ -5,6 +5,7 @@ import { NOVA_EVACUATE_OUTCOME_UNKNOWN } from '../openstack/errors.js';
 import type { Migration, Server } from '../openstack/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import type { StepContext } from '../pipeline/steps/context.js';
+import { computeHosts } from './compute-hosts.js';
 import { TERMINAL_MIGRATION } from './types.js';
 
 export const OUTCOME_UNKNOWN = NOVA_EVACUATE_OUTCOME_UNKNOWN;
@@ -116,7 +117,12 @@ type Verdict = { kind: 'go' } | { kind: 'moving'; why: string } | { kind: 'busy'
 
 /** What Nova says about the server right now, as far as sending an evacuate goes. */
 async function inspect(d: StepContext, incident: IncidentRecord, entry: InstanceEntry, server: Server, signal?: AbortSignal): Promise<Verdict> {
-  if (server.host !== null && server.host !== incident.host) return { kind: 'moving', why: `already left ${incident.host} (now on ${server.host})` };
+  if (server.host !== null && server.host !== incident.host) {
+    // Believed only when Nova lists that host as a compute service: a garbled host name is no proof it moved.
+    const known = await computeHosts(d.nova, { signal });
+    if (known?.has(server.host)) return { kind: 'moving', why: `already left ${incident.host} (now on ${server.host})` };
+    return { kind: 'busy', why: `Nova names host ${JSON.stringify(server.host)}, ${known ? 'which is not a nova-compute service it lists' : 'and its compute service list could not be read'}; cannot tell where the server runs` };
+  }
   const migrations = evacuationsFrom(await d.nova.listMigrations({ instanceId: server.id, type: 'evacuation' }, { signal }), incident.host);
   const inFlight = migrations.find((m) => !TERMINAL_MIGRATION.has(m.status.toLowerCase()));
   if (inFlight) return { kind: 'moving', why: `an evacuation is already in flight (migration ${inFlight.id}, ${inFlight.status})` };

@@ -14,7 +14,9 @@ export function priorityOf(server: Pick<Server, 'metadata'>, key: string | undef
 /** Why a server is left where it is, or undefined when it is to be evacuated. */
 export function skipReason(server: Server, cfg: Pick<EvacuationConfig, 'states' | 'requireMetadata'>): string | undefined {
   const states = cfg.states.map((s) => s.toUpperCase());
-  if (!states.includes(server.status.toUpperCase())) {
+  // REBUILD on a failed host is an evacuation under way (a recovery resumed after a crash or a lost record):
+  // it is followed to its end like the others, never left out as "not ACTIVE".
+  if (!states.includes(server.status.toUpperCase()) && server.status.toUpperCase() !== 'REBUILD') {
     return `status ${server.status} is not one of ${cfg.states.join(', ')}`;
   }
   const req = cfg.requireMetadata;

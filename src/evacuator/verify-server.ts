@@ -2,6 +2,8 @@ import type { IncidentRecord, InstanceEntry } from '../incidents/types.js';
 import { isFinalInstanceState } from '../incidents/types.js';
 import type { Migration, Server } from '../openstack/types.js';
 import { formatDuration } from '../shared/duration.js';
+import { errorMessage, isRetryable } from '../shared/errors.js';
+import { computeHosts } from './compute-hosts.js';
 import { evacuationsFrom } from './evacuate-server.js';
 import type { StepContext } from '../pipeline/steps/context.js';
 import { SUCCESS_MIGRATION } from './types.js';
@@ -13,16 +15,27 @@ export type VerifyVerdict =
 
 /**
  * Pure rule for "this evacuation has finished well": the server runs ACTIVE with no task on a host other
- * than the source. task_state none alone is not enough (Nova once showed it while still on the source),
- * and a `done` migration is only trusted together with the host change it follows.
+ * than the source, that host is a nova-compute service Nova lists, and the evacuation migration is `done`
+ * (or already `completed`). task_state none alone is not enough (Nova once showed it while still on the
+ * source), a host change without a finished migration is not enough either, and a host name Nova's service
+ * list does not know (a garbled answer) is never believed. Anything short of that is `waiting`: "cannot
+ * verify yet", polled again until verify_timeout, then failed.
+ *
+ * `computeHosts`: the nova-compute hosts Nova lists now; null when that list could not be read (only consulted
+ * for a server that reads ACTIVE with no task elsewhere, so the caller need list them only then).
  */
-export function judge(server: Server, source: string, latestMigrationStatus: string | undefined): VerifyVerdict {
+export function judge(server: Server, source: string, latestMigrationStatus: string | undefined, computeHosts: ReadonlySet<string> | null): VerifyVerdict {
   const mig = latestMigrationStatus?.toLowerCase();
   const moved = server.host !== null && server.host !== source;
   if ((mig === 'error' || mig === 'failed') && !moved) return { kind: 'failed', why: `evacuation migration ${mig}` };
   if (!moved) return { kind: 'waiting', why: `still on ${source} (status ${server.status}, task ${server.taskState ?? 'none'}, migration ${mig ?? 'none'})` };
   if (server.taskState !== null) return { kind: 'waiting', why: `on ${server.host}, task ${server.taskState}` };
-  if (server.status === 'ACTIVE') return { kind: 'verified', host: server.host! };
+  if (server.status === 'ACTIVE') {
+    if (computeHosts === null) return { kind: 'waiting', why: `cannot verify: Nova names host ${server.host} but its compute service list could not be read` };
+    if (!computeHosts.has(server.host!)) return { kind: 'waiting', why: `cannot verify: Nova names host ${JSON.stringify(server.host)}, which is not a nova-compute service it lists` };
+    if (mig !== undefined && SUCCESS_MIGRATION.has(mig)) return { kind: 'verified', host: server.host! };
+    return { kind: 'waiting', why: `cannot verify: ACTIVE on ${server.host} but the evacuation migration is ${mig ?? 'missing'}, not done` };
+  }
   if (server.status === 'ERROR' && (mig === undefined || SUCCESS_MIGRATION.has(mig) || mig === 'error' || mig === 'failed')) {
     return { kind: 'failed', why: `ended in ERROR on ${server.host}` };
   }
@@ -39,17 +52,31 @@ export async function verifyServer(d: StepContext, serverId: string): Promise<In
   const started = entry.acceptedAt ?? entry.requestedAt ?? d.clock.now();
   const deadline = started + d.evacuation.verifyTimeoutMs;
   let last = 'not checked';
+  let readFailed = false;
   for (;;) {
-    const server = await d.nova.getServer(serverId, { signal });
-    if (server === null) {
-      await d.store.addTimeline(incident.id, { step: 'verify', level: 'info', message: `server ${entry.name} was deleted during the incident`, serverId });
-      return finish(d, incident.id, serverId, { state: 'deleted', finishedAt: d.clock.now() });
+    let v: VerifyVerdict;
+    let latest: Migration | undefined;
+    try {
+      const server = await d.nova.getServer(serverId, { signal });
+      if (server === null) {
+        await d.store.addTimeline(incident.id, { step: 'verify', level: 'info', message: `server ${entry.name} was deleted during the incident`, serverId });
+        return finish(d, incident.id, serverId, { state: 'deleted', finishedAt: d.clock.now() });
+      }
+      latest = evacuationsFrom(await d.nova.listMigrations({ instanceId: serverId, type: 'evacuation' }, { signal }), incident.host)[0];
+      const finished = server.host !== null && server.host !== incident.host && server.taskState === null && server.status === 'ACTIVE';
+      v = judge(server, incident.host, latest?.status, finished ? await computeHosts(d.nova, { signal }) : null);
+    } catch (err) {
+      // A garbled or failed read proves nothing either way: "cannot verify", asked again until the deadline.
+      if (!isRetryable(err) || signal?.aborted) throw err;
+      v = { kind: 'waiting', why: `cannot verify: ${errorMessage(err)}` };
+      if (!readFailed) {
+        readFailed = true;
+        await d.store.addTimeline(incident.id, { step: 'verify', level: 'warning', serverId, message: `${entry.name}: ${v.why}; asking again` });
+      }
     }
-    const migs = evacuationsFrom(await d.nova.listMigrations({ instanceId: serverId, type: 'evacuation' }, { signal }), incident.host);
-    const v = judge(server, incident.host, migs[0]?.status);
     if (v.kind === 'verified') {
       const now = d.clock.now();
-      const took = evacuationDuration(entry, migs[0], now);
+      const took = evacuationDuration(entry, latest, now);
       entry = await finish(d, incident.id, serverId, {
         state: 'verified',
         target: v.host,

@@ -22,6 +22,8 @@ export const EVENT_CATALOGUE: Readonly<Record<NotificationEventType, EventInfo>>
   'incident-aborted': { floor: 'warning', optIn: false, title: 'Host failure: recovery aborted' },
   'agent-down': { floor: 'warning', optIn: false, title: 'nova-compute down on a live host' },
   'isolated-mgmt': { floor: 'warning', optIn: false, title: 'Host lost its management network but is alive' },
+  'inventory-suspicious': { floor: 'warning', optIn: false, title: 'Nova lists no servers on a failed host that had some' },
+  'orphan-resumed': { floor: 'warning', optIn: false, title: 'Lost recovery found in Nova and resumed' },
   test: { floor: 'info', optIn: false, title: 'Test notification' },
 };
 

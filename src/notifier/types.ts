@@ -14,6 +14,8 @@ export type NotificationEventType =
   | 'incident-aborted'
   | 'agent-down'
   | 'isolated-mgmt'
+  | 'inventory-suspicious'
+  | 'orphan-resumed'
   | 'test';
 
 export interface AffectedInstance {

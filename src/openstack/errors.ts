@@ -2,6 +2,12 @@ import { CmphaError } from '../shared/errors.js';
 
 export type OpenStackService = 'keystone' | 'nova' | 'neutron' | 'placement';
 
+/**
+ * A 2xx answer whose body is not the documented shape (a field missing or mistyped, a list that is not a
+ * list). Retryable: one garbled answer is retried like a 5xx; the message names the endpoint and the field.
+ */
+export const NOVA_MALFORMED_ANSWER = 'nova_malformed_answer';
+
 /** A POST evacuate failed in a way that leaves open whether Nova acted; re-read the server and its migrations. */
 export const NOVA_EVACUATE_OUTCOME_UNKNOWN = 'nova_evacuate_outcome_unknown';
 export const NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN = 'nova_live_migrate_outcome_unknown';
@@ -15,6 +21,8 @@ export interface OpenStackErrorDetails {
   readonly requestId?: string;
   /** The message the service put in its error body, when it gave one. */
   readonly serviceMessage?: string;
+  /** For a malformed answer: the field that did not fit (`servers[3].id`). */
+  readonly field?: string;
 }
 
 /**

@@ -5,6 +5,7 @@ import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { sleep, withTimeout } from '../shared/time.js';
+import { MalformedAnswer } from './answer-check.js';
 import { codeForStatus, OpenStackError, serviceLabel, type OpenStackService } from './errors.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -27,6 +28,12 @@ export interface HttpRequest {
    */
   readonly outcomeUnknownCode?: string;
   readonly signal?: AbortSignal;
+  /**
+   * Checks a 2xx body and returns what the caller gets as `data`; throws MalformedAnswer naming the field
+   * that does not fit. A malformed answer is retried like a 5xx (a proxy or an API worker can garble one
+   * answer) and, when it persists, ends in a retryable `<service>_malformed_answer`.
+   */
+  readonly validate?: (data: unknown) => unknown;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -53,7 +60,12 @@ export interface HttpClientOptions {
 const TRANSIENT = new Set(['timeout', 'connection_reset', 'connection_refused']);
 
 function isTransient(err: OpenStackError): boolean {
-  return TRANSIENT.has(err.code) || (err.status !== undefined && err.status >= 500);
+  return TRANSIENT.has(err.code) || isGarbled(err) || (err.status !== undefined && err.status >= 500);
+}
+
+/** A 2xx whose body was not JSON or not the documented shape. */
+function isGarbled(err: OpenStackError): boolean {
+  return err.code === `${err.service}_malformed_answer` || err.code === `${err.service}_invalid_response`;
 }
 
 /**
@@ -131,8 +143,14 @@ export class HttpClient {
         const res = await this.#once(req);
         const requestId = res.headers['x-openstack-request-id'] ?? res.headers['x-compute-request-id'];
         log.debug({ service: req.service, method: req.method, path, status: res.status, requestId, attempt, ms: Date.now() - started }, 'openstack call');
-        if (res.status < 400) return this.#parse<T>(req, path, res, requestId);
-        failure = this.#httpError(req, path, res, requestId);
+        if (res.status < 400) {
+          const parsed = this.#parse<T>(req, path, res, requestId);
+          if (!(parsed instanceof OpenStackError)) return parsed;
+          failure = parsed;
+          log.warn({ service: req.service, method: req.method, path, status: res.status, requestId, error: failure.code, field: failure.context.field }, 'openstack answer malformed');
+        } else {
+          failure = this.#httpError(req, path, res, requestId);
+        }
       } catch (err) {
         if (err instanceof OpenStackError) throw err;
         failure = this.#networkError(req, path, err);
@@ -140,7 +158,8 @@ export class HttpClient {
       }
       if (!req.idempotent) {
         // Checked before the caller's abort: a POST evacuate abandoned in flight may still have been acted on.
-        if (req.outcomeUnknownCode !== undefined && mayHaveActed(failure)) throw this.#outcomeUnknown(req, path, failure);
+        // A garbled 2xx to such a POST means it was accepted with an answer we cannot read: re-read as well.
+        if (req.outcomeUnknownCode !== undefined && (mayHaveActed(failure) || isGarbled(failure))) throw this.#outcomeUnknown(req, path, failure);
         throw failure;
       }
       if (req.signal?.aborted || !isTransient(failure) || attempt >= this.#opts.retries) throw failure;
@@ -169,18 +188,27 @@ export class HttpClient {
     return this.#axios.request<string>({ method: req.method, url: req.url, headers, data, signal });
   }
 
-  #parse<T>(req: HttpRequest, path: string, res: AxiosResponse<string>, requestId: string | undefined): HttpResponse<T> {
+  /** The parsed (and, with `validate`, checked) answer, or the OpenStackError saying why it is unusable. */
+  #parse<T>(req: HttpRequest, path: string, res: AxiosResponse<string>, requestId: string | undefined): HttpResponse<T> | OpenStackError {
     const text = typeof res.data === 'string' ? res.data : '';
+    const details = { service: req.service, method: req.method, path, status: res.status, requestId };
+    const what = `${serviceLabel(req.service)} ${req.method} ${path} answered ${res.status}`;
+    const rid = requestId ? ` (request ${requestId})` : '';
     let data: unknown;
     if (text.trim().length > 0) {
       try {
         data = JSON.parse(text);
       } catch {
-        throw new OpenStackError(
-          `${req.service}_invalid_response`,
-          `${serviceLabel(req.service)} ${req.method} ${path} answered ${res.status} with a body that is not JSON${requestId ? ` (request ${requestId})` : ''}`,
-          { service: req.service, method: req.method, path, status: res.status, requestId },
-        );
+        return new OpenStackError(`${req.service}_invalid_response`, `${what} with a body that is not JSON${rid}`, details, { retryable: true });
+      }
+    }
+    if (req.validate) {
+      try {
+        data = req.validate(data);
+      } catch (err) {
+        if (!(err instanceof MalformedAnswer)) throw err;
+        return new OpenStackError(`${req.service}_malformed_answer`, `${what} with a malformed body: ${this.redact(err.message)}${rid}`,
+          { ...details, field: err.field }, { retryable: true });
       }
     }
     return { status: res.status, headers: flattenHeaders(res.headers), data: data as T, requestId };

@@ -1,20 +1,139 @@
+import { z } from 'zod';
+import { checkAnswer } from './answer-check.js';
 import type { Aggregate, ComputeService, Hypervisor, Migration, Server, ServerAddress } from './types.js';
 
 // Nova JSON (field names as the API spells them at microversion 2.53 and later) → cmpha's typed objects.
-// Raw bodies are untrusted: a missing field becomes null/undefined here, never a crash further on.
+// Raw bodies are untrusted: every field cmpha decides on is checked here, and a body that does not fit
+// throws MalformedAnswer naming the field (the HTTP client makes it a retryable `nova_malformed_answer`).
+// A host called 12345, a server without an id or a list that is not a list never get further than this.
+// Fields cmpha only displays are read leniently.
 
-type Json = Record<string, unknown>;
+/** A non-empty name or id. */
+const name = z.string().min(1, 'must not be empty');
+/** Nova's integer ids (migrations, aggregates, pre-2.53 services) and UUID strings alike, kept as text. */
+const anyId = z.union([name, z.number().int()]).transform(String);
+const timestamp = z.string().nullable().optional();
+const count = z.number().finite().nonnegative();
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+const serviceSchema = z.object({
+  id: anyId,
+  binary: name,
+  host: name,
+  zone: z.string().nullable().optional(),
+  state: z.enum(['up', 'down']),
+  status: z.enum(['enabled', 'disabled']),
+  // Always present from 2.11; cmpha speaks at least 2.53.
+  forced_down: z.boolean(),
+  disabled_reason: z.string().nullable().optional(),
+  updated_at: timestamp,
+});
+
+const addressSchema = z.object({
+  addr: z.string(),
+  version: z.union([z.literal(4), z.literal(6)]).optional(),
+  'OS-EXT-IPS:type': z.string().optional(),
+});
+
+const serverSchema = z.object({
+  id: name,
+  name: z.string(),
+  status: name,
+  'OS-EXT-STS:task_state': z.string().nullable(),
+  'OS-EXT-STS:vm_state': z.string().nullable().optional(),
+  // Shown to admins (cmpha always is one); null while the server has no host.
+  'OS-EXT-SRV-ATTR:host': name.nullable(),
+  'OS-EXT-AZ:availability_zone': z.string().nullable().optional(),
+  addresses: z.record(z.string(), z.array(addressSchema)).optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  user_id: z.string(),
+  tenant_id: z.string().optional(),
+  project_id: z.string().optional(),
+  flavor: z.object({
+    vcpus: count.optional(), ram: count.optional(), original_name: z.string().optional(), id: z.string().optional(),
+  }).optional(),
+  updated: z.string().optional(),
+  image: z.union([z.literal(''), z.object({ id: z.string() }), z.null()]).optional(),
+});
+
+// Nova's own Migration object allows a null instance_uuid and status (old records); a null status reads as
+// not terminal, so such a record holds an evacuation back rather than letting a second one through.
+const migrationSchema = z.object({
+  id: anyId,
+  uuid: z.string().optional(),
+  instance_uuid: z.string().nullable(),
+  migration_type: name,
+  status: z.string().nullable(),
+  source_compute: z.string().nullable(),
+  dest_compute: z.string().nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+
+const hypervisorSchema = z.object({
+  id: anyId,
+  hypervisor_hostname: name,
+  service: z.object({ host: name }).optional(),
+  host_ip: z.string().nullable().optional(),
+  state: z.enum(['up', 'down']),
+  status: z.enum(['enabled', 'disabled']),
+  vcpus: count.optional(),
+  vcpus_used: count.optional(),
+  memory_mb: count.optional(),
+  memory_mb_used: count.optional(),
+});
+
+const aggregateSchema = z.object({
+  id: anyId,
+  name: z.string(),
+  hosts: z.array(name).nullable().optional(),
+  availability_zone: z.string().nullable().optional(),
+});
+
+const links = z.array(z.object({ rel: z.string().optional(), href: z.string().optional() })).optional();
+
+/** One page of a Nova collection: `{KEY: [...], KEY_links: [...]}`. The list must be there and be a list. */
+function page<S extends z.ZodType>(key: string, item: S) {
+  return z.object({ [key]: z.array(item), [`${key}_links`]: links });
 }
 
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+// Built once: a schema is an object graph, and a detector round reads several answers.
+const bodies = {
+  services: page('services', serviceSchema),
+  service: z.object({ service: serviceSchema }),
+  servers: page('servers', serverSchema),
+  server: z.object({ server: serverSchema }),
+  migrations: page('migrations', migrationSchema),
+  hypervisors: page('hypervisors', hypervisorSchema),
+  aggregates: z.object({ aggregates: z.array(aggregateSchema) }),
+};
+
+type ServiceJson = z.output<typeof serviceSchema>;
+type ServerJson = z.output<typeof serverSchema>;
+type MigrationJson = z.output<typeof migrationSchema>;
+type HypervisorJson = z.output<typeof hypervisorSchema>;
+type AggregateJson = z.output<typeof aggregateSchema>;
+
+/** Checks that parse a whole body; each throws MalformedAnswer naming the field. */
+export const novaAnswers = {
+  services: (d: unknown) => (checkAnswer(bodies.services, d).services as ServiceJson[]).map(mapService),
+  service: (d: unknown) => mapService(checkAnswer(bodies.service, d).service),
+  servers: (d: unknown) => pageOf('servers', checkAnswer(bodies.servers, d), mapServer),
+  server: (d: unknown) => mapServer(checkAnswer(bodies.server, d).server),
+  migrations: (d: unknown) => pageOf('migrations', checkAnswer(bodies.migrations, d), mapMigration),
+  hypervisors: (d: unknown) => pageOf('hypervisors', checkAnswer(bodies.hypervisors, d), mapHypervisor),
+  aggregates: (d: unknown) => checkAnswer(bodies.aggregates, d).aggregates.map(mapAggregate),
+};
+
+/** A checked page: its items, mapped, and its next link. */
+export interface NovaPage<T> {
+  readonly items: T[];
+  readonly next: string | undefined;
 }
 
-function obj(v: unknown): Json {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
+function pageOf<K extends string, J, T>(key: K, body: Record<string, unknown>, map: (j: J) => T): NovaPage<T> {
+  const items = (body[key] as J[]).map(map);
+  const l = body[`${key}_links`] as Array<{ rel?: string; href?: string }> | undefined;
+  return { items, next: l?.find((x) => x.rel === 'next')?.href };
 }
 
 /** Nova writes UTC timestamps without a zone ("2024-05-01T10:00:00.000000"); read them as UTC. */
@@ -25,52 +144,45 @@ export function novaTime(v: unknown): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-export function toComputeService(raw: unknown): ComputeService {
-  const s = obj(raw);
+function mapService(s: ServiceJson): ComputeService {
   return {
-    id: str(s.id) ?? '',
-    binary: str(s.binary) ?? '',
-    host: str(s.host) ?? '',
-    zone: str(s.zone),
-    state: s.state === 'up' ? 'up' : 'down',
-    status: s.status === 'enabled' ? 'enabled' : 'disabled',
-    forcedDown: s.forced_down === true,
-    disabledReason: str(s.disabled_reason) ?? null,
+    id: s.id,
+    binary: s.binary,
+    host: s.host,
+    ...(s.zone ? { zone: s.zone } : {}),
+    state: s.state,
+    status: s.status,
+    forcedDown: s.forced_down,
+    disabledReason: s.disabled_reason ?? null,
     updatedAt: novaTime(s.updated_at),
   };
 }
 
-export function toHypervisor(raw: unknown): Hypervisor {
-  const h = obj(raw);
-  const service = obj(h.service);
-  const hostname = str(h.hypervisor_hostname) ?? '';
+function mapHypervisor(h: HypervisorJson): Hypervisor {
   return {
-    id: str(h.id) ?? '',
-    hostname,
-    serviceHost: str(service.host) ?? hostname,
-    hostIp: str(h.host_ip),
-    state: h.state === 'up' ? 'up' : 'down',
-    status: h.status === 'enabled' ? 'enabled' : 'disabled',
-    vcpus: num(h.vcpus),
-    vcpusUsed: num(h.vcpus_used),
-    memoryMb: num(h.memory_mb),
-    memoryMbUsed: num(h.memory_mb_used),
+    id: h.id,
+    hostname: h.hypervisor_hostname,
+    serviceHost: h.service?.host ?? h.hypervisor_hostname,
+    ...(h.host_ip ? { hostIp: h.host_ip } : {}),
+    state: h.state,
+    status: h.status,
+    vcpus: h.vcpus,
+    vcpusUsed: h.vcpus_used,
+    memoryMb: h.memory_mb,
+    memoryMbUsed: h.memory_mb_used,
   };
 }
 
-function toAddresses(raw: unknown): ServerAddress[] {
+function mapAddresses(raw: ServerJson['addresses']): ServerAddress[] {
   const out: ServerAddress[] = [];
-  for (const [network, list] of Object.entries(obj(raw))) {
-    if (!Array.isArray(list)) continue;
-    for (const item of list) {
-      const a = obj(item);
-      const addr = str(a.addr);
-      if (!addr) continue;
+  for (const [network, list] of Object.entries(raw ?? {})) {
+    for (const a of list) {
+      if (!a.addr) continue;
       const type = a['OS-EXT-IPS:type'];
       out.push({
         network,
-        addr,
-        version: a.version === 6 || (a.version === undefined && addr.includes(':')) ? 6 : 4,
+        addr: a.addr,
+        version: a.version === 6 || (a.version === undefined && a.addr.includes(':')) ? 6 : 4,
         type: type === 'fixed' || type === 'floating' ? type : undefined,
       });
     }
@@ -78,61 +190,42 @@ function toAddresses(raw: unknown): ServerAddress[] {
   return out;
 }
 
-export function toServer(raw: unknown): Server {
-  const s = obj(raw);
-  const flavor = obj(s.flavor);
-  const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(obj(s.metadata))) {
-    const value = str(v);
-    if (value !== undefined) metadata[k] = value;
-  }
+function mapServer(s: ServerJson): Server {
+  const flavor = s.flavor ?? {};
   return {
-    id: str(s.id) ?? '',
-    name: str(s.name) ?? '',
-    status: str(s.status) ?? 'UNKNOWN',
-    taskState: str(s['OS-EXT-STS:task_state']) ?? null,
-    vmState: str(s['OS-EXT-STS:vm_state']) ?? null,
-    host: str(s['OS-EXT-SRV-ATTR:host']) ?? null,
-    availabilityZone: str(s['OS-EXT-AZ:availability_zone']),
-    addresses: toAddresses(s.addresses),
-    metadata,
-    userId: str(s.user_id) ?? '',
-    projectId: str(s.tenant_id) ?? str(s.project_id) ?? '',
+    id: s.id,
+    name: s.name,
+    status: s.status,
+    taskState: s['OS-EXT-STS:task_state'],
+    vmState: s['OS-EXT-STS:vm_state'] ?? null,
+    host: s['OS-EXT-SRV-ATTR:host'],
+    availabilityZone: s['OS-EXT-AZ:availability_zone'] ?? undefined,
+    addresses: mapAddresses(s.addresses),
+    metadata: { ...(s.metadata ?? {}) },
+    userId: s.user_id,
+    projectId: s.tenant_id ?? s.project_id ?? '',
     // Embedded flavor from 2.47: `original_name`; `id` only before that.
-    flavor: { vcpus: num(flavor.vcpus), ramMb: num(flavor.ram), name: str(flavor.original_name) ?? str(flavor.id) },
+    flavor: { vcpus: flavor.vcpus, ramMb: flavor.ram, name: flavor.original_name ?? flavor.id },
     updatedAt: novaTime(s.updated) ?? undefined,
-    ...imageOf(s.image),
+    // Nova answers `image: ""` for a server booted from a volume, `{id, links}` for one booted from an image.
+    ...(s.image === '' ? { imageId: null } : s.image?.id ? { imageId: s.image.id } : {}),
   };
 }
 
-/** Nova answers `image: ""` for a server booted from a volume, `{id, links}` for one booted from an image. */
-function imageOf(raw: unknown): { imageId?: string | null } {
-  if (raw === '') return { imageId: null };
-  const id = str(obj(raw).id);
-  return id ? { imageId: id } : {};
-}
-
-export function toMigration(raw: unknown): Migration {
-  const m = obj(raw);
+function mapMigration(m: MigrationJson): Migration {
   return {
-    id: str(m.id) ?? '',
-    uuid: str(m.uuid),
-    instanceId: str(m.instance_uuid) ?? '',
-    type: str(m.migration_type) ?? '',
-    status: str(m.status) ?? '',
-    sourceCompute: str(m.source_compute) ?? null,
-    destCompute: str(m.dest_compute) ?? null,
+    id: m.id,
+    uuid: m.uuid,
+    instanceId: m.instance_uuid ?? '',
+    type: m.migration_type,
+    status: m.status ?? '',
+    sourceCompute: m.source_compute,
+    destCompute: m.dest_compute,
     createdAt: novaTime(m.created_at),
     updatedAt: novaTime(m.updated_at),
   };
 }
 
-export function toAggregate(raw: unknown): Aggregate {
-  const a = obj(raw);
-  return {
-    id: str(a.id) ?? '',
-    name: str(a.name) ?? '',
-    hosts: Array.isArray(a.hosts) ? a.hosts.filter((h): h is string => typeof h === 'string') : [],
-    availabilityZone: str(a.availability_zone) ?? null,
-  };
+function mapAggregate(a: AggregateJson): Aggregate {
+  return { id: a.id, name: a.name, hosts: a.hosts ?? [], availabilityZone: a.availability_zone ?? null };
 }

@@ -2,7 +2,7 @@ import type { Logger } from '../shared/logger.js';
 import { NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN, OpenStackError } from './errors.js';
 import type { HttpMethod, HttpResponse } from './http.js';
 import type { KeystoneSession } from './keystone.js';
-import { toAggregate, toComputeService, toHypervisor, toMigration, toServer } from './nova-mappers.js';
+import { novaAnswers, type NovaPage } from './nova-mappers.js';
 import type {
   Aggregate, CallOptions, ComputeService, Hypervisor, Migration, NovaApi, Server, ServiceUpdate,
 } from './types.js';
@@ -45,9 +45,9 @@ interface CallSpec {
   readonly signal?: AbortSignal;
   /** Send at most this microversion for this call (the negotiated one when it is lower). */
   readonly maxMicroversion?: string;
+  /** Checks the 2xx body (see HttpRequest.validate); its result is the response's data. */
+  readonly validate?: (data: unknown) => unknown;
 }
-
-interface Link { rel?: string; href?: string }
 
 /** NovaApi over HTTP: negotiates a microversion once and sends it on every call. */
 export class NovaClient implements NovaApi {
@@ -80,10 +80,10 @@ export class NovaClient implements NovaApi {
   }
 
   async listComputeServices(opts: CallOptions & { host?: string } = {}): Promise<ComputeService[]> {
-    const res = await this.#call<{ services?: unknown[] }>('GET', '/os-services', {
-      query: { binary: 'nova-compute', host: opts.host }, idempotent: true, signal: opts.signal,
+    const res = await this.#call<ComputeService[]>('GET', '/os-services', {
+      query: { binary: 'nova-compute', host: opts.host }, idempotent: true, signal: opts.signal, validate: novaAnswers.services,
     });
-    return (res.data?.services ?? []).map(toComputeService);
+    return res.data;
   }
 
   async updateService(id: string, update: ServiceUpdate, opts: CallOptions = {}): Promise<ComputeService> {
@@ -92,20 +92,19 @@ export class NovaClient implements NovaApi {
     if (update.disabledReason !== undefined) body.disabled_reason = update.disabledReason;
     if (update.forcedDown !== undefined) body.forced_down = update.forcedDown;
     // Setting the same fields twice leaves the same state: safe to retry.
-    const res = await this.#call<{ service?: unknown }>('PUT', `/os-services/${encodeURIComponent(id)}`, {
-      body, idempotent: true, signal: opts.signal,
+    const res = await this.#call<ComputeService>('PUT', `/os-services/${encodeURIComponent(id)}`, {
+      body, idempotent: true, signal: opts.signal, validate: novaAnswers.service,
     });
-    return toComputeService(res.data?.service);
+    return res.data;
   }
 
   async listHypervisors(opts: CallOptions = {}): Promise<Hypervisor[]> {
-    const raw = await this.#listAll('/os-hypervisors/detail', {}, 'hypervisors', opts.signal, HYPERVISOR_MAX_MICROVERSION);
-    return raw.map(toHypervisor);
+    return this.#listAll('/os-hypervisors/detail', {}, novaAnswers.hypervisors, opts.signal, HYPERVISOR_MAX_MICROVERSION);
   }
 
   async listAggregates(opts: CallOptions = {}): Promise<Aggregate[]> {
-    const res = await this.#call<{ aggregates?: unknown[] }>('GET', '/os-aggregates', { idempotent: true, signal: opts.signal });
-    return (res.data?.aggregates ?? []).map(toAggregate);
+    const res = await this.#call<Aggregate[]>('GET', '/os-aggregates', { idempotent: true, signal: opts.signal, validate: novaAnswers.aggregates });
+    return res.data;
   }
 
   async addHostToAggregate(aggregateId: string, host: string, opts: CallOptions = {}): Promise<void> {
@@ -116,14 +115,13 @@ export class NovaClient implements NovaApi {
   }
 
   async listServersOnHost(host: string, opts: CallOptions = {}): Promise<Server[]> {
-    const raw = await this.#listAll('/servers/detail', { all_tenants: '1', host, limit: String(SERVERS_PAGE_SIZE) }, 'servers', opts.signal);
-    return raw.map(toServer);
+    return this.#listAll('/servers/detail', { all_tenants: '1', host, limit: String(SERVERS_PAGE_SIZE) }, novaAnswers.servers, opts.signal);
   }
 
   async getServer(id: string, opts: CallOptions = {}): Promise<Server | null> {
     try {
-      const res = await this.#call<{ server?: unknown }>('GET', `/servers/${encodeURIComponent(id)}`, { idempotent: true, signal: opts.signal });
-      return toServer(res.data?.server);
+      const res = await this.#call<Server>('GET', `/servers/${encodeURIComponent(id)}`, { idempotent: true, signal: opts.signal, validate: novaAnswers.server });
+      return res.data;
     } catch (err) {
       if (err instanceof OpenStackError && err.status === 404) return null;
       throw err;
@@ -147,10 +145,9 @@ export class NovaClient implements NovaApi {
   }
 
   async listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts: CallOptions = {}): Promise<Migration[]> {
-    const raw = await this.#listAll('/os-migrations', {
+    return this.#listAll('/os-migrations', {
       instance_uuid: filter.instanceId, host: filter.host, migration_type: filter.type,
-    }, 'migrations', opts.signal);
-    return raw.map(toMigration);
+    }, novaAnswers.migrations, opts.signal);
   }
 
   async #negotiate(signal?: AbortSignal): Promise<string> {
@@ -194,7 +191,7 @@ export class NovaClient implements NovaApi {
     const res = await this.#session.send<T>({
       service: 'nova', method, url, body: spec.body,
       headers: { 'OpenStack-API-Version': `compute ${version}` },
-      idempotent: spec.idempotent, outcomeUnknownCode: spec.outcomeUnknownCode, signal: spec.signal,
+      idempotent: spec.idempotent, outcomeUnknownCode: spec.outcomeUnknownCode, signal: spec.signal, validate: spec.validate,
     });
     const echo = res.headers['openstack-api-version'];
     if (echo !== undefined && echo.trim() !== `compute ${version}` && !this.#warnedEcho) {
@@ -209,18 +206,16 @@ export class NovaClient implements NovaApi {
    * GETs every page of a Nova collection. The next link's query (marker, limit, filters) is kept but its
    * scheme and host are not: behind a proxy Nova often builds them from its own bind address.
    */
-  async #listAll(path: string, query: Record<string, string | undefined>, key: string, signal?: AbortSignal, maxMicroversion?: string): Promise<unknown[]> {
+  async #listAll<T>(path: string, query: Record<string, string | undefined>, check: (d: unknown) => NovaPage<T>, signal?: AbortSignal, maxMicroversion?: string): Promise<T[]> {
     const base = (await this.#session.endpoint('compute', signal)) + path;
-    const out: unknown[] = [];
+    const out: T[] = [];
     const seen = new Set<string>();
     let search = queryString(query);
     for (let page = 0; page < MAX_PAGES; page++) {
-      const res = await this.#callUrl<Record<string, unknown>>('GET', base + search, { idempotent: true, signal, ...(maxMicroversion ? { maxMicroversion } : {}) });
-      const items = res.data?.[key];
-      if (Array.isArray(items)) out.push(...items);
-      const links = res.data?.[`${key}_links`];
-      const next = Array.isArray(links) ? (links as Link[]).find((l) => l.rel === 'next')?.href : undefined;
-      if (!next || !Array.isArray(items) || items.length === 0) return out;
+      const res = await this.#callUrl<NovaPage<T>>('GET', base + search, { idempotent: true, signal, validate: check, ...(maxMicroversion ? { maxMicroversion } : {}) });
+      const { items, next } = res.data;
+      out.push(...items);
+      if (!next || items.length === 0) return out;
       search = new URL(next, base).search;
       if (seen.has(search)) {
         throw new OpenStackError('nova_pagination_loop', `Nova ${path} sent the same next page twice (${search})`, {

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { Logger } from '../shared/logger.js';
+import { checkAnswer } from './answer-check.js';
 import { OpenStackError } from './errors.js';
 import type { HttpResponse } from './http.js';
 import type { KeystoneSession } from './keystone.js';
@@ -13,8 +15,6 @@ import type { CallOptions, HostCapacity, Hypervisor, PlacementApi, ProviderInven
 export const PLACEMENT_MICROVERSION = '1.14';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-type Json = Record<string, unknown>;
 
 interface VersionInfo { id?: string; max_version?: string; min_version?: string; status?: string }
 
@@ -55,34 +55,24 @@ export class PlacementClient implements PlacementApi {
   async findProvider(name: string, opts: CallOptions = {}): Promise<ResourceProvider | null> {
     const base = await this.endpoint(opts);
     if (base === null) return null;
-    const res = await this.#get<{ resource_providers?: unknown[] }>(base, `/resource_providers?name=${encodeURIComponent(name)}`, opts.signal);
-    const found = (res.data?.resource_providers ?? []).map(toProvider).find((p) => p !== null && p.name === name);
-    return found ?? null;
+    const res = await this.#get<ResourceProvider[]>(base, `/resource_providers?name=${encodeURIComponent(name)}`, opts.signal, placementAnswers.providers);
+    return res.data.find((p) => p.name === name) ?? null;
   }
 
   /** The provider's inventory per resource class (VCPU, MEMORY_MB, DISK_GB...); null when Placement has no such provider. */
   async inventories(uuid: string, opts: CallOptions = {}): Promise<Record<string, ProviderInventory> | null> {
     const base = await this.endpoint(opts);
     if (base === null) return null;
-    const res = await this.#getOrNull<{ inventories?: unknown }>(base, `/resource_providers/${encodeURIComponent(uuid)}/inventories`, opts.signal);
-    if (!res) return null;
-    const out: Record<string, ProviderInventory> = {};
-    for (const [rc, raw] of Object.entries(obj(res.data?.inventories))) {
-      const inv = toInventory(raw);
-      if (inv) out[rc] = inv;
-    }
-    return out;
+    const res = await this.#getOrNull<Record<string, ProviderInventory>>(base, `/resource_providers/${encodeURIComponent(uuid)}/inventories`, opts.signal, placementAnswers.inventories);
+    return res ? res.data : null;
   }
 
   /** What the provider's consumers (servers, incoming moves) use per resource class; null when there is no such provider. */
   async usages(uuid: string, opts: CallOptions = {}): Promise<Record<string, number> | null> {
     const base = await this.endpoint(opts);
     if (base === null) return null;
-    const res = await this.#getOrNull<{ usages?: unknown }>(base, `/resource_providers/${encodeURIComponent(uuid)}/usages`, opts.signal);
-    if (!res) return null;
-    const out: Record<string, number> = {};
-    for (const [rc, v] of Object.entries(obj(res.data?.usages))) if (typeof v === 'number' && Number.isFinite(v)) out[rc] = v;
-    return out;
+    const res = await this.#getOrNull<Record<string, number>>(base, `/resource_providers/${encodeURIComponent(uuid)}/usages`, opts.signal, placementAnswers.usages);
+    return res ? res.data : null;
   }
 
   async hostCapacity(hypervisor: Pick<Hypervisor, 'id' | 'hostname'>, opts: CallOptions = {}): Promise<HostCapacity | null> {
@@ -133,16 +123,16 @@ export class PlacementClient implements PlacementApi {
     this.#logger.warn(fields, message);
   }
 
-  #get<T>(base: string, path: string, signal?: AbortSignal): Promise<HttpResponse<T>> {
+  #get<T>(base: string, path: string, signal: AbortSignal | undefined, validate: (d: unknown) => T): Promise<HttpResponse<T>> {
     return this.#session.send<T>({
-      service: 'placement', method: 'GET', url: base + path, idempotent: true, signal,
+      service: 'placement', method: 'GET', url: base + path, idempotent: true, signal, validate,
       headers: { 'OpenStack-API-Version': `placement ${PLACEMENT_MICROVERSION}` },
     });
   }
 
-  async #getOrNull<T>(base: string, path: string, signal?: AbortSignal): Promise<HttpResponse<T> | null> {
+  async #getOrNull<T>(base: string, path: string, signal: AbortSignal | undefined, validate: (d: unknown) => T): Promise<HttpResponse<T> | null> {
     try {
-      return await this.#get<T>(base, path, signal);
+      return await this.#get<T>(base, path, signal, validate);
     } catch (err) {
       if (err instanceof OpenStackError && err.status === 404) return null;
       throw err;
@@ -155,23 +145,22 @@ function free(inv: ProviderInventory, used: number): number {
   return Math.floor((inv.total - inv.reserved) * inv.allocationRatio - used);
 }
 
-function obj(v: unknown): Json {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
-}
+const amount = z.number().finite();
 
-function num(v: unknown, dflt: number): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : dflt;
-}
+// Placement's own defaults for the fields an inventory may leave out.
+const inventorySchema = z.object({
+  total: amount.nonnegative(),
+  reserved: amount.nonnegative().optional(),
+  allocation_ratio: amount.positive().optional(),
+  max_unit: amount.nonnegative().optional(),
+}).transform((i): ProviderInventory => ({ total: i.total, reserved: i.reserved ?? 0, allocationRatio: i.allocation_ratio ?? 1, maxUnit: i.max_unit ?? i.total }));
 
-function toInventory(raw: unknown): ProviderInventory | null {
-  const i = obj(raw);
-  if (typeof i.total !== 'number' || !Number.isFinite(i.total)) return null;
-  // Placement's own defaults for fields a body leaves out.
-  return { total: i.total, reserved: num(i.reserved, 0), allocationRatio: num(i.allocation_ratio, 1), maxUnit: num(i.max_unit, i.total) };
-}
+const providerSchema = z.object({ uuid: z.string().min(1), name: z.string().min(1), generation: z.number().int().optional() })
+  .transform((p): ResourceProvider => ({ uuid: p.uuid, name: p.name, generation: p.generation ?? 0 }));
 
-function toProvider(raw: unknown): ResourceProvider | null {
-  const p = obj(raw);
-  if (typeof p.uuid !== 'string' || typeof p.name !== 'string') return null;
-  return { uuid: p.uuid, name: p.name, generation: num(p.generation, 0) };
-}
+/** Checks of Placement's bodies: a figure that is not a number is an error naming it, never a silent "fits". */
+const placementAnswers = {
+  providers: (d: unknown) => checkAnswer(z.object({ resource_providers: z.array(providerSchema) }), d).resource_providers,
+  inventories: (d: unknown) => checkAnswer(z.object({ inventories: z.record(z.string(), inventorySchema) }), d).inventories,
+  usages: (d: unknown) => checkAnswer(z.object({ usages: z.record(z.string(), amount.nonnegative()) }), d).usages,
+};

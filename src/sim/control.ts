@@ -1,4 +1,5 @@
 import { addServer, type NewServerSpec } from './build-world.js';
+import { parseCorruptRules, type CorruptRule } from './corrupt.js';
 import { novaTime } from './clock.js';
 import { SimHttpError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
@@ -19,6 +20,8 @@ export interface FaultSettings {
   /** Fraction of requests applied and then answered by a destroyed connection (the retry trap). */
   dropAfterRate: number;
   services: SimService[];
+  /** Malformed answers to give (see CorruptRule); applied to any service, the faulty list aside. */
+  corrupt: CorruptRule[];
 }
 
 /** How many faults were injected so far, so a test can tell "no fault happened" from "faults were handled". */
@@ -26,9 +29,11 @@ export interface FaultCounts {
   errors: number;
   drops: number;
   dropsAfter: number;
+  /** Answers garbled by a corrupt rule. */
+  corrupted: number;
 }
 
-export const DEFAULT_FAULTS: FaultSettings = { errorRate: 0, latencyMs: 0, dropRate: 0, dropAfterRate: 0, services: ['nova'] };
+export const DEFAULT_FAULTS: FaultSettings = { errorRate: 0, latencyMs: 0, dropRate: 0, dropAfterRate: 0, services: ['nova'], corrupt: [] };
 
 export interface RecordedCall {
   method: string;
@@ -254,4 +259,6 @@ export function applyFaults(target: FaultSettings, input: Record<string, unknown
     }
     target.services = input.services as SimService[];
   }
+  // A new list replaces the old one, so `corrupt: []` ends every rule.
+  if (input.corrupt !== undefined) target.corrupt = parseCorruptRules(input.corrupt);
 }

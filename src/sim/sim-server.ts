@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { sleep } from '../shared/time.js';
 import { CallLog, Control, DEFAULT_FAULTS, applyFaults, redact, type FaultCounts, type FaultSettings, type SimService } from './control.js';
+import { corruptAnswer, takeRule } from './corrupt.js';
 import { SimHttpError, keystoneError, neutronError, novaError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import { Keystone } from './keystone.js';
@@ -90,7 +91,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Promise<SimHttp> {
   const log = opts.logger ?? silentLogger;
   const host = opts.host ?? '127.0.0.1';
-  const faults: FaultSettings = { ...DEFAULT_FAULTS, services: [...DEFAULT_FAULTS.services] };
+  const faults: FaultSettings = { ...DEFAULT_FAULTS, services: [...DEFAULT_FAULTS.services], corrupt: [] };
   if (opts.faults) applyFaults(faults, opts.faults as Record<string, unknown>);
   const calls = new CallLog();
   const urls = { base: '' };
@@ -99,7 +100,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
   const neutron = new Neutron(world, keystone);
   const placement = new Placement(world, keystone);
   const redfish = new Redfish(world);
-  const injected: FaultCounts = { errors: 0, drops: 0, dropsAfter: 0 };
+  const injected: FaultCounts = { errors: 0, drops: 0, dropsAfter: 0, corrupted: 0 };
   const control = new Control(world, keystone, calls, faults, {
     injected,
     ...(opts.afterChange ? { afterChange: opts.afterChange } : {}),
@@ -196,6 +197,11 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
         return;
       }
       if (r.delayMs && r.delayMs > 0) await sleep(r.delayMs);
+      const rule = service !== null && service !== 'sim' && r.status < 300 ? takeRule(faults.corrupt, method, `${path}${url.search}`) : null;
+      if (rule) {
+        injected.corrupted += 1;
+        r = corruptAnswer(rule, r);
+      }
       if (call) call.status = r.status;
       send(res, r);
     } catch (err) {

@@ -24,7 +24,7 @@ export interface RecordedCall {
 }
 
 export type Fault =
-  | { readonly status: number; readonly body?: unknown }
+  | { readonly status: number; readonly body?: unknown; /** Sent as is instead of `body` (a body that is not JSON). */ readonly raw?: string }
   | { readonly reset: true }
   | { readonly hang: true };
 
@@ -292,7 +292,8 @@ export class FakeOpenStack {
       return true;
     }
     if ('hang' in fault) return true;
-    if (fault.body !== undefined) this.#json(res, fault.status, fault.body);
+    if (fault.raw !== undefined) res.writeHead(fault.status, { 'Content-Type': 'application/json' }).end(fault.raw);
+    else if (fault.body !== undefined) this.#json(res, fault.status, fault.body);
     else if (kind === 'placement') this.#placementError(res, fault.status, 'Unexpected error.', '1.0');
     else if (kind === 'nova') this.#novaError(res, fault.status, 'Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.');
     else this.#json(res, fault.status, { error: { code: fault.status, title: 'Error', message: 'An unexpected error prevented the server from fulfilling your request.' } });

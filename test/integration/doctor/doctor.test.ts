@@ -108,6 +108,18 @@ describe('cmpha doctor', () => {
     expect(report.checks.find((c) => c.name === 'leader')).toMatchObject({ status: 'warn' });
   });
 
+  it('a Redis without the append-only file is a warning naming appendonly; with it, ok', async () => {
+    const { sim } = await world();
+    const off = await doctor(sim);
+    expect(check(off, 'redis-persistence')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/restart.*(loses|lost).*appendonly yes/) });
+    await redis.call('CONFIG', 'SET', 'appendonly', 'yes');
+    try {
+      expect(check(await doctor(sim), 'redis-persistence')).toMatchObject({ status: 'ok' });
+    } finally {
+      await redis.call('CONFIG', 'SET', 'appendonly', 'no');
+    }
+  });
+
   it('a BMC that answers errors or not at all: that host FAILs, exit 1, no power action was taken', async () => {
     const { sim } = await world();
     await post(sim, '/sim/hosts/compute2/bmc', { mode: 'error' });

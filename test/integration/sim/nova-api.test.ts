@@ -164,4 +164,29 @@ describe('Nova API shapes', () => {
     await t.control('POST', '/faults', { latencyMs: 0 });
     expect((await t.control('POST', '/faults', { errorRate: 2 })).status).toBe(400);
   });
+
+  it('garbles chosen answers on request (corrupt rules): fields set or removed, a number of times, after a number of good answers', async () => {
+    const list = (await t.nova('GET', '/servers/detail?all_tenants=1&host=compute1', { mv: '2.93' })).json.servers as Array<Record<string, unknown>>;
+    const id = list[0]!.id as string;
+    const r = await t.control('POST', '/faults', { corrupt: [
+      { path: `/servers/${id}$`, set: { 'server.OS-EXT-SRV-ATTR:host': 12345 }, skip: 1, times: 1 },
+      { path: '/servers/detail', unset: ['servers.*.id'], times: 1 },
+    ] });
+    expect(r.status).toBe(200);
+    expect(((await t.nova('GET', `/servers/${id}`, { mv: '2.93' })).json.server)['OS-EXT-SRV-ATTR:host']).toBe('compute1');
+    expect(((await t.nova('GET', `/servers/${id}`, { mv: '2.93' })).json.server)['OS-EXT-SRV-ATTR:host']).toBe(12345);
+    expect(((await t.nova('GET', `/servers/${id}`, { mv: '2.93' })).json.server)['OS-EXT-SRV-ATTR:host']).toBe('compute1');
+    const stripped = (await t.nova('GET', '/servers/detail?all_tenants=1&host=compute1', { mv: '2.93' })).json.servers as Array<Record<string, unknown>>;
+    expect(stripped.length).toBe(list.length);
+    expect(stripped.every((s) => !('id' in s) && typeof s.name === 'string')).toBe(true);
+    expect((await t.nova('GET', '/servers/detail?all_tenants=1&host=compute1', { mv: '2.93' })).json.servers[0].id).toBe(id);
+    await t.control('POST', '/faults', { corrupt: [{ path: '/os-services', raw: '<html>502</html>', times: 1 }] });
+    const raw = await fetch(`${t.base}/compute/v2.1/os-services`, { headers: { 'X-Auth-Token': t.token } });
+    expect([raw.status, await raw.text()]).toEqual([200, '<html>502</html>']);
+    const faults = (await t.control('GET', '/faults')).json;
+    expect(faults.injected.corrupted).toBe(3);
+    expect((await t.control('POST', '/faults', { corrupt: [{ path: '(' }] })).status).toBe(400);
+    expect((await t.control('POST', '/faults', { corrupt: [{ path: 'x', bogus: 1 }] })).status).toBe(400);
+    expect((await t.control('POST', '/faults', { corrupt: [] })).json.corrupt).toEqual([]);
+  });
 });

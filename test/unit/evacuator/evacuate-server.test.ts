@@ -46,9 +46,17 @@ describe('evacuateServer', () => {
 
   it('does not evacuate a server that already left the host', async () => {
     const { h } = await deadHost(['a']);
+    h.nova.addHost('elsewhere');
     h.nova.servers.get('a')!.host = 'elsewhere';
     expect((await evacuateServer(h.ctx, 'a')).state).toBe('evacuated');
     expect(h.nova.evacuateCount('a')).toBe(0);
+  });
+
+  it('does not take a host Nova does not list as a compute service for proof that the server left', async () => {
+    const { h } = await deadHost(['a']);
+    h.nova.servers.get('a')!.host = '12345';
+    await expect(evacuateServer(h.ctx, 'a')).rejects.toMatchObject({ code: 'server_busy', retryable: true, message: expect.stringMatching(/"12345", which is not a nova-compute service/) });
+    expect((await h.store.getInstance('inc-1', 'a'))!.state).toBe('pending');
   });
 
   it('does not evacuate while an evacuation of the server is in flight', async () => {
@@ -150,19 +158,31 @@ describe('evacuateServer', () => {
 });
 
 describe('verify', () => {
+  const hosts = new Set(['cmp1', 'spare1']);
   const s = (o: Partial<Server>): Server => ({
     id: 'a', name: 'a', status: 'ACTIVE', taskState: null, vmState: 'active', host: 'cmp1', addresses: [], metadata: {},
     userId: 'u', projectId: 'p', flavor: {}, ...o,
   });
   it('does not take task_state none on the source host as finished', () => {
-    expect(judge(s({}), 'cmp1', undefined).kind).toBe('waiting');
-    expect(judge(s({}), 'cmp1', 'accepted').kind).toBe('waiting');
+    expect(judge(s({}), 'cmp1', undefined, hosts).kind).toBe('waiting');
+    expect(judge(s({}), 'cmp1', 'accepted', hosts).kind).toBe('waiting');
   });
   it('needs the host to change, no task and ACTIVE', () => {
-    expect(judge(s({ host: 'spare1' }), 'cmp1', 'done')).toEqual({ kind: 'verified', host: 'spare1' });
-    expect(judge(s({ host: 'spare1', taskState: 'rebuild_spawning', status: 'REBUILD' }), 'cmp1', 'accepted').kind).toBe('waiting');
-    expect(judge(s({ host: 'spare1', status: 'ERROR' }), 'cmp1', 'done').kind).toBe('failed');
-    expect(judge(s({ status: 'ERROR' }), 'cmp1', 'error').kind).toBe('failed');
+    expect(judge(s({ host: 'spare1' }), 'cmp1', 'done', hosts)).toEqual({ kind: 'verified', host: 'spare1' });
+    expect(judge(s({ host: 'spare1' }), 'cmp1', 'completed', hosts)).toEqual({ kind: 'verified', host: 'spare1' });
+    expect(judge(s({ host: 'spare1', taskState: 'rebuild_spawning', status: 'REBUILD' }), 'cmp1', 'accepted', hosts).kind).toBe('waiting');
+    expect(judge(s({ host: 'spare1', status: 'ERROR' }), 'cmp1', 'done', hosts).kind).toBe('failed');
+    expect(judge(s({ status: 'ERROR' }), 'cmp1', 'error', hosts).kind).toBe('failed');
+  });
+  it.each([
+    ['a host Nova does not list as a compute service', s({ host: '12345' }), 'done', hosts, /not a nova-compute service/],
+    ['a compute service list that could not be read', s({ host: 'spare1' }), 'done', null, /could not be read/],
+    ['ACTIVE elsewhere without an evacuation migration', s({ host: 'spare1' }), undefined, hosts, /migration is missing/],
+    ['ACTIVE elsewhere with the migration still accepted', s({ host: 'spare1' }), 'accepted', hosts, /migration is accepted/],
+  ])('cannot verify: %s', (_what, server, mig, known, why) => {
+    const v = judge(server, 'cmp1', mig, known);
+    expect(v.kind).toBe('waiting');
+    expect(v.kind === 'waiting' && v.why).toMatch(why);
   });
 
   it('verifies an evacuated server and records its durations', async () => {

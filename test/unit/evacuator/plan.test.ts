@@ -23,6 +23,11 @@ describe('instance selection', () => {
     expect(plan.filter((e) => e.state === undefined).map((e) => e.id)).toEqual(['high', 'low', 'err', 'junk']);
   });
 
+  it('follows a server caught in REBUILD (an evacuation under way when the recovery resumed) instead of leaving it out', () => {
+    const plan = planInstances([server('moving', { status: 'REBUILD', taskState: 'rebuild_spawning' }), server('off', { status: 'SHUTOFF' })], 'cmp1', evacuationDefaults);
+    expect(plan.map((e) => [e.id, e.state ?? 'pending'])).toEqual([['moving', 'pending'], ['off', 'skipped']]);
+  });
+
   it('honours require_metadata', () => {
     const plan = planInstances([server('a', { metadata: { ha: 'true' } }), server('b', { metadata: { ha: 'false' } }), server('c')],
       'cmp1', { ...evacuationDefaults, requireMetadata: { key: 'ha', value: 'true' } });

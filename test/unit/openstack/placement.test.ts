@@ -136,6 +136,15 @@ describe('Placement client', () => {
     expect(err.message).not.toContain(fake.creds.password);
   });
 
+  it('an inventory figure that is not a number is a malformed answer naming it, never a spare that "fits"', async () => {
+    const placement = await placementFor({}, 1);
+    const p = provider('cmp1', { inventories: { VCPU: { total: 'lots' }, MEMORY_MB: { total: 65536 } } as unknown as FakeProvider['inventories'] });
+    fake.providers.push(p);
+    const err = await failure(placement.hostCapacity({ id: p.uuid, hostname: 'cmp1' }));
+    expect(err).toMatchObject({ code: 'placement_malformed_answer', service: 'placement', status: 200, retryable: true });
+    expect(err.message).toMatch(/answered 200 with a malformed body: inventories\.VCPU\.total is the string "lots"/);
+  });
+
   it('a 403 (the token lacks the admin role) is thrown, not mistaken for "no capacity"', async () => {
     const placement = await placementFor();
     const p = provider('cmp1');

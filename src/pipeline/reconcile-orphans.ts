@@ -1,0 +1,156 @@
+import { validateId, type IncidentStore, type OpenResult } from '../incidents/incident-store.js';
+import type { OpenIncidentRequest } from '../incidents/types.js';
+import type { NotificationService } from '../notifier/types.js';
+import type { ComputeService, NovaApi } from '../openstack/types.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { Clock } from '../shared/time.js';
+
+// A recovery whose incident record is gone (Redis restarted without persistence, or was wiped) leaves its
+// host forced down and disabled "cmpha incident ID …", which the detector reads as maintenance and never looks
+// at again: its servers would stay on a dead host for good. Nova keeps the evidence, so it is read back here.
+
+/** What is known about one candidate host besides its Nova service. */
+export interface OrphanFacts {
+  /** Some incident is open for the host now. */
+  readonly openIncident: boolean;
+  /** The incident named in the disabled reason has a record (open or closed). */
+  readonly recordExists: boolean;
+  /** Servers Nova lists on the host; null when the list could not be read. */
+  readonly servers: number | null;
+}
+
+export type OrphanVerdict =
+  | { readonly kind: 'orphan'; readonly incidentId: string; readonly disabledAt: number | null }
+  | { readonly kind: 'not-orphan'; readonly why: string };
+
+/** The incident id and time in a reason cmpha wrote (`PREFIX incident ID ISO-TIME`); null for any other reason. */
+export function parseIncidentReason(reason: string | null, prefix: string): { id: string; at: number | null } | null {
+  if (!reason || !reason.startsWith(`${prefix} incident `)) return null;
+  const [id, when] = reason.slice(prefix.length + ' incident '.length).split(' ');
+  if (!id) return null;
+  try {
+    validateId(id);
+  } catch {
+    return null;
+  }
+  const at = when ? Date.parse(when) : Number.NaN;
+  return { id, at: Number.isNaN(at) ? null : at };
+}
+
+/**
+ * Pure rule: a nova-compute service is an orphaned recovery when cmpha disabled it for an incident (its own
+ * reason prefix), it is still forced down, Nova still lists servers on it, no incident is open for the host
+ * and the named incident has no record at all. A closed record is not lost: that recovery ended and paged
+ * someone. Forced down back to false means an operator is bringing the host back: theirs, not ours.
+ */
+export function judgeOrphan(svc: ComputeService, prefix: string, facts: OrphanFacts): OrphanVerdict {
+  if (svc.binary !== 'nova-compute') return { kind: 'not-orphan', why: 'not a nova-compute service' };
+  const reason = svc.status === 'disabled' ? parseIncidentReason(svc.disabledReason, prefix) : null;
+  if (!reason) return { kind: 'not-orphan', why: 'not disabled by a cmpha incident' };
+  if (!svc.forcedDown) return { kind: 'not-orphan', why: 'no longer forced down (being brought back)' };
+  if (facts.openIncident) return { kind: 'not-orphan', why: 'an incident is open for the host' };
+  if (facts.recordExists) return { kind: 'not-orphan', why: `incident ${reason.id} has a record` };
+  if (facts.servers === null) return { kind: 'not-orphan', why: 'its servers could not be listed' };
+  if (facts.servers === 0) return { kind: 'not-orphan', why: 'no servers left on it' };
+  return { kind: 'orphan', incidentId: reason.id, disabledAt: reason.at };
+}
+
+export interface ReconcileDeps {
+  readonly nova: NovaApi;
+  /** Reads of the incident store, and the timeline and deliveries of a re-opened incident. */
+  readonly incidents: Pick<IncidentStore, 'openIncidentFor' | 'getRecord' | 'addTimeline' | 'addDeliveries'>;
+  /** Creates the incident record and queues its recovery (idempotent on the id), as the detector's opener does. */
+  readonly open: (req: OpenIncidentRequest) => Promise<OpenResult>;
+  readonly notifier: NotificationService;
+  /** [evacuation] disabled_reason_prefix. */
+  readonly reasonPrefix: string;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly signal?: AbortSignal;
+}
+
+export interface ReconcileResult {
+  readonly host: string;
+  readonly incidentId: string;
+  readonly servers: number;
+  readonly resumed: boolean;
+}
+
+/**
+ * Finds orphaned recoveries in Nova and re-opens each under its original incident id, which queues its
+ * recovery again. The re-opened incident has no fence record, so the pipeline reads the power state from
+ * the BMC (and powers off if it is not off) before anything else: forced_down and the reason prove that
+ * cmpha began a recovery, not that the host is still off now (someone may have powered it on since), and a
+ * status read of a host that is off costs a fraction of a second. Reads Nova and Redis; changes nothing else.
+ */
+export async function reconcileOrphans(deps: ReconcileDeps): Promise<ReconcileResult[]> {
+  const { nova, incidents, logger: log, signal } = deps;
+  const services = (await nova.listComputeServices({ signal })).filter((s) => s.binary === 'nova-compute');
+  const out: ReconcileResult[] = [];
+  for (const svc of services) {
+    const named = svc.status === 'disabled' && svc.forcedDown ? parseIncidentReason(svc.disabledReason, deps.reasonPrefix) : null;
+    if (!named) continue;
+    const openIncident = (await incidents.openIncidentFor(svc.host)) !== null;
+    const recordExists = !openIncident && (await incidents.getRecord(named.id)) !== null;
+    let servers: number | null = null;
+    if (!openIncident && !recordExists) {
+      try {
+        servers = (await nova.listServersOnHost(svc.host, { signal })).length;
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        log.warn({ host: svc.host, incidentId: named.id, err: errorMessage(err) }, 'cannot list the servers of a host cmpha disabled; checking again next time');
+      }
+    }
+    const verdict = judgeOrphan(svc, deps.reasonPrefix, { openIncident, recordExists, servers });
+    if (verdict.kind !== 'orphan') continue;
+    const n = servers ?? 0;
+    const r = await deps.open({
+      id: verdict.incidentId, host: svc.host, failureStartedAt: verdict.disabledAt ?? deps.clock.now(),
+      evidence: { orphan: { disabledReason: svc.disabledReason, forcedDown: svc.forcedDown, foundAt: deps.clock.now() }, serversOnHost: n },
+    });
+    out.push({ host: svc.host, incidentId: verdict.incidentId, servers: n, resumed: r.created });
+    if (!r.created) continue;
+    const summary = `recovery of ${svc.host} found again from Nova: its incident record was lost (did Redis restart without persistence?). `
+      + `nova-compute is forced down and disabled "${svc.disabledReason}" and Nova lists ${n} server(s) on it; resuming incident ${verdict.incidentId}, `
+      + 'reading the power state from the BMC again before anything else';
+    log.error({ host: svc.host, incidentId: verdict.incidentId, servers: n }, 'orphaned recovery found in Nova: resuming it');
+    await incidents.addTimeline(verdict.incidentId, { step: 'reconcile', level: 'warning', message: summary, data: { servers: n } });
+    try {
+      const records = await deps.notifier.notify({
+        type: 'orphan-resumed', severity: 'warning', host: svc.host, incidentId: verdict.incidentId, summary, at: deps.clock.now(),
+      });
+      await incidents.addDeliveries(verdict.incidentId, records);
+    } catch (err) {
+      log.error({ host: svc.host, incidentId: verdict.incidentId, err: errorMessage(err) }, 'notifier failed');
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs reconcileOrphans every `everyMs` while `isLeader()` (a standby or a controller cut off from the cloud
+ * does nothing), never two at once. Its own timer, apart from the detector's round: a slow Nova listing here
+ * must not delay detection.
+ */
+export function startOrphanReconciler(deps: Omit<ReconcileDeps, 'signal'> & { readonly everyMs: number; readonly isLeader: () => boolean }): { stop(): Promise<void> } {
+  const ac = new AbortController();
+  let running: Promise<void> | null = null;
+  const tick = () => {
+    if (running || !deps.isLeader()) return;
+    running = reconcileOrphans({ ...deps, signal: ac.signal })
+      .then(() => undefined, (err: unknown) => {
+        if (!ac.signal.aborted) deps.logger.warn({ err: errorMessage(err) }, 'orphaned-recovery check failed; trying again next time');
+      })
+      .finally(() => { running = null; });
+  };
+  const timer = setInterval(tick, deps.everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      ac.abort();
+      await running;
+    },
+  };
+}

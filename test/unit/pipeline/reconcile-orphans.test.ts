@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import type { ComputeService } from '../../../src/openstack/types.js';
+import { judgeOrphan, parseIncidentReason, type OrphanFacts } from '../../../src/pipeline/reconcile-orphans.js';
+import { disabledReason } from '../../../src/pipeline/steps/disable.js';
+
+const AT = Date.parse('2026-12-01T20:00:00.000Z');
+const OURS = disabledReason('cmpha', 'compute1-1764619200', AT);
+
+const svc = (o: Partial<ComputeService> = {}): ComputeService => ({
+  id: 'uuid-1', binary: 'nova-compute', host: 'compute1', state: 'down', status: 'disabled', forcedDown: true,
+  disabledReason: OURS, updatedAt: null, ...o,
+});
+const lost: OrphanFacts = { openIncident: false, recordExists: false, servers: 4 };
+
+describe('orphaned recovery: the pure rule', () => {
+  it('reads back the reason the disable step writes', () => {
+    expect(parseIncidentReason(OURS, 'cmpha')).toEqual({ id: 'compute1-1764619200', at: AT });
+    expect(parseIncidentReason('cmpha incident x-1', 'cmpha')).toEqual({ id: 'x-1', at: null });
+    expect(parseIncidentReason('cmpha drain 2026-12-01T20:00:00.000Z', 'cmpha')).toBeNull();
+    expect(parseIncidentReason('cmphaX incident a-1 2026-12-01T20:00:00.000Z', 'cmpha')).toBeNull();
+    expect(parseIncidentReason('cmpha incident bad:id 2026-12-01T20:00:00.000Z', 'cmpha')).toBeNull();
+    expect(parseIncidentReason(null, 'cmpha')).toBeNull();
+  });
+
+  it.each<[string, Partial<ComputeService>, Partial<OrphanFacts>, string | null]>([
+    ['forced down, disabled by cmpha, servers left, no record: orphan', {}, {}, null],
+    ['another binary', { binary: 'nova-conductor' }, {}, 'not a nova-compute service'],
+    ['enabled', { status: 'enabled' }, {}, 'not disabled by a cmpha incident'],
+    ['disabled by an operator', { disabledReason: 'hardware repair' }, {}, 'not disabled by a cmpha incident'],
+    ['disabled by a cmpha drain', { disabledReason: 'cmpha drain 2026-12-01T20:00:00.000Z' }, {}, 'not disabled by a cmpha incident'],
+    ['a spare held disabled', { disabledReason: 'down_prepare spare' }, {}, 'not disabled by a cmpha incident'],
+    ['no longer forced down (an operator is bringing it back)', { forcedDown: false }, {}, 'no longer forced down (being brought back)'],
+    ['an incident is open for the host', {}, { openIncident: true }, 'an incident is open for the host'],
+    ['the incident closed (partial/failed: someone was paged)', {}, { recordExists: true }, 'incident compute1-1764619200 has a record'],
+    ['its servers could not be listed', {}, { servers: null }, 'its servers could not be listed'],
+    ['every server already moved', {}, { servers: 0 }, 'no servers left on it'],
+  ])('%s', (_what, s, f, why) => {
+    const v = judgeOrphan(svc(s), 'cmpha', { ...lost, ...f });
+    if (why === null) expect(v).toEqual({ kind: 'orphan', incidentId: 'compute1-1764619200', disabledAt: AT });
+    else expect(v).toEqual({ kind: 'not-orphan', why });
+  });
+
+  it('honours a configured prefix', () => {
+    const reason = disabledReason('ha-ctl', 'h-1', AT);
+    expect(judgeOrphan(svc({ disabledReason: reason }), 'ha-ctl', lost)).toMatchObject({ kind: 'orphan', incidentId: 'h-1' });
+    expect(judgeOrphan(svc({ disabledReason: reason }), 'cmpha', lost)).toMatchObject({ kind: 'not-orphan' });
+  });
+});
