@@ -174,9 +174,10 @@ export const STATUS_JS = `'use strict';
     $('incident-title').textContent = 'Incident ' + inc.id + ': ' + inc.host + ' ' + inc.status.toUpperCase();
     var parts = ['opened ' + when(inc.openedAt)];
     if (inc.closedAt) parts.push('closed ' + when(inc.closedAt));
-    if (inc.fence) parts.push(inc.fence.unfenced ? 'NOT FENCED' : 'fenced by ' + inc.fence.driver);
+    if (inc.fence) parts.push(inc.fence.unfenced ? 'NOT FENCED' : inc.fence.confirmedBy ? 'fence confirmed by ' + inc.fence.confirmedBy.user : 'fenced by ' + inc.fence.driver);
     if (inc.ack) parts.push('acknowledged by ' + inc.ack.by);
-    if (inc.error) parts.push('error ' + inc.error.code + ': ' + inc.error.message);
+    // A recovery that went on after a failure (a confirmed fence) keeps the failure on record: say it is past.
+    if (inc.error) parts.push((inc.status === 'resolved' ? 'earlier error ' : 'error ') + inc.error.code + ': ' + inc.error.message);
     if (inc.status === 'awaiting_fence') parts.push('every fence attempt failed: make sure ' + inc.host + ' is off, then run cmpha fence confirm ' + inc.host + ' --yes');
     $('incident-summary').textContent = parts.join(' · ');
     var ol = $('timeline');
