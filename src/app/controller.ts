@@ -2,8 +2,8 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
-import { createDetector, createProber } from '../detector/index.js';
-import type { Prober, RoundReport } from '../detector/types.js';
+import { createDetector, createHostLivenessCheck, createProber } from '../detector/index.js';
+import type { Detector, Prober, RoundReport } from '../detector/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
@@ -12,13 +12,12 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { anyAlive, confirmFence, fenceDriversFromConfig, novaLivenessCheck, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { confirmFence, fenceDriversFromConfig, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock } from '../shared/time.js';
 import { startApiServer, type ApiServer, type ProbeRequests } from '../api/index.js';
 import { version } from '../cli/version.js';
-import { mgmtLivenessCheck } from './mgmt-liveness.js';
 
 /** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
 const ORPHAN_CHECK_MIN_MS = 5000;
@@ -87,18 +86,26 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const fenceDriverFor = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
+  let detectorRef: Detector | null = null;
   const recovery = await startRecoveryWorker(config, {
     logger, connection, nova, placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
-    isHostAlive: anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, systemClock), mgmtLivenessCheck(config, nova, prober)),
+    // The last look before fencing: direct probes of every address, and whether Nova's updated_at moved since
+    // the detector's verdict. No clock comparison, so a fast verdict is not undone by a 10 s old heartbeat.
+    isHostAlive: createHostLivenessCheck({
+      config, nova, prober, logger,
+      heartbeatSeen: (h) => detectorRef?.heartbeatSeen(h) ?? null,
+      extraAddresses: (h) => detectorRef?.liveAddresses(h) ?? [],
+    }),
   });
 
   let last: RoundReport | null = null;
   let lastError: string | null = null;
-  const detector = createDetector({
+  const detector: Detector = createDetector({
     config, nova, prober, redis: connection, incidents: recovery.opener, notifier, metrics, logger,
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound: (report, error) => onRound(report, error),
   });
+  detectorRef = detector;
   function onRound(report: RoundReport | null, error?: unknown): void {
     if (report) {
       last = report;
@@ -111,7 +118,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
   }
 
   // A Masakari notification asks for a probe now: one extra round (rounds never overlap; requests made while
-  // one is pending join it). The verdict is still the detector's, by its own signals and confirm_rounds.
+  // one is pending join it). The verdict is still the detector's, by its own signals and rules.
   let extraRound: Promise<void> | null = null;
   let stopped = false;
   const probe: ProbeRequests = {

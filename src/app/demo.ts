@@ -52,7 +52,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     out('cmpha demo: a simulated OpenStack cloud (Keystone, Nova, Redfish BMCs) on loopback, Redis, and cmpha.');
     out(`  cloud: ${sim.world.hostList.length} hosts (${sim.world.hostList.map((h) => h.name).join(', ')}), ${sim.world.serverList.length} servers; Nova report_interval 1 s, service_down_time 8 s`);
-    out(`  cmpha: detector every ${config.detector.intervalMs / 1000} s, heartbeat timeout ${config.detector.heartbeatTimeoutMs / 1000} s, ${config.detector.confirmRounds} confirmation rounds; fencing over Redfish`);
+    out(`  cmpha: detector every ${config.detector.intervalMs / 1000} s, suspects re-probed every ${config.detector.probeIntervalMs / 1000} s, dead after ${config.detector.minSilenceMs / 1000} s of silence and a missed heartbeat; fencing over Redfish`);
     out(`  ${victim} runs ${servers.length} servers: ${servers.map((s) => `${s.name} (${s.vmState})`).join(', ')}`);
     out('');
 
@@ -139,7 +139,7 @@ async function demoConfig(sim: RunningSim, redisPort: number, sinkUrl: string): 
   };
   return {
     ...base,
-    detector: { ...base.detector, intervalMs: 1000, heartbeatTimeoutMs: 3000, confirmRounds: 2, leaderLeaseMs: 5000 },
+    detector: { ...base.detector, intervalMs: 1000, heartbeatTimeoutMs: 3000, heartbeatIntervalMs: 1000, minSilenceMs: 2000, leaderLeaseMs: 5000 },
     fencing: { ...base.fencing, pollIntervalMs: 200, timeoutMs: 10_000 },
     evacuation: { ...base.evacuation, staggerMs: 50, verifyPollIntervalMs: 300, verifyTimeoutMs: 60_000 },
     notifiers: [sink],

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { bool, duration, integer, oneOf, optionalInteger, optionalIp, text } from './fields.js';
 
-/** `[host:NAME]`: how to reach one compute host's management IP and its BMC. */
+/** `[host:NAME]`: the compute host's addresses on each network the controller can ping, and its BMC. */
 export const hostSection = z
   .object({
     mgmt_ip: optionalIp(),
+    storage_ip: optionalIp(),
+    tunnel_ip: optionalIp(),
     driver: oneOf(['ipmi', 'redfish', 'noop', 'none'], 'none'),
     address: text(),
     port: optionalInteger(1, 65535),

@@ -114,7 +114,15 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     if (!raw) continue;
     if (host === '') { ctx.issue(name, undefined, 'host name missing after "host:"'); continue; }
     const fence = resolveFence(ctx, name, raw, fencing?.allow_unfenced_evacuation ?? false);
-    if (fence) hosts[host] = { name: host, ...(raw.mgmt_ip ? { mgmtIp: raw.mgmt_ip } : {}), fence };
+    if (fence) {
+      hosts[host] = {
+        name: host,
+        ...(raw.mgmt_ip ? { mgmtIp: raw.mgmt_ip } : {}),
+        ...(raw.storage_ip ? { storageIp: raw.storage_ip } : {}),
+        ...(raw.tunnel_ip ? { tunnelIp: raw.tunnel_ip } : {}),
+        fence,
+      };
+    }
   }
 
   const notifiers: NotifierConfig[] = [];
@@ -160,7 +168,11 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     detector: {
       intervalMs: intervalMs!,
       heartbeatTimeoutMs: detector.heartbeat_timeout,
-      confirmRounds: detector.confirm_rounds,
+      probeIntervalMs: detector.probe_interval,
+      heartbeatIntervalMs: detector.heartbeat_interval,
+      heartbeatMarginMs: detector.heartbeat_margin,
+      minSilenceMs: detector.min_silence,
+      singleSignalSilenceMs: detector.single_signal_silence,
       instanceNetworks: detector.instance_networks,
       isolationAddresses: detector.isolation_addresses,
       maxDeadHosts: detector.max_dead_hosts,

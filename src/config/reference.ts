@@ -56,11 +56,15 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
   },
   {
     section: 'detector',
-    help: 'How a dead host is told from a sick one. A host is dead only when Nova says down (or its heartbeat is stale), its management IP is silent and every instance IP that answered while it was healthy is silent, for confirm_rounds rounds in a row.',
+    help: 'How a dead host is told from a sick one. A host is dead only when every address it has (management, storage, tunnel, instance IPs that answered while it was healthy) has been silent for min_silence (single_signal_silence when it has one independent signal), confirmed by direct probes, and Nova has seen no heartbeat since that silence could have begun (updated_at unchanged for one heartbeat period plus heartbeat_margin on cmpha\'s own clock) or says the service is down.',
     keys: [
-      { key: 'interval', default: '10s', help: 'Time between rounds; rounds never overlap.' },
-      { key: 'heartbeat_timeout', default: '30s', help: 'A service whose updated_at is older than this is suspect, before Nova\'s service_down_time (60 s) says down.' },
-      { key: 'confirm_rounds', default: '2', help: 'Consecutive rounds of all-silent evidence before a host is dead.' },
+      { key: 'interval', default: '1s', help: 'Time between full rounds (one Nova services list, every enabled host\'s addresses pinged); rounds never overlap. A failure is noticed up to one interval late.' },
+      { key: 'probe_interval', default: '1s', help: 'Between rounds, hosts under suspicion are pinged and their service re-read this often, so silence is timed, not counted in rounds.' },
+      { key: 'heartbeat_interval', default: '10s', help: 'Heartbeat period assumed for a host until one is learned from how its updated_at advances (Nova\'s report_interval).' },
+      { key: 'heartbeat_margin', default: '1s', help: 'Slack added to the heartbeat period before a missing heartbeat counts: covers a late report and the time to read it.' },
+      { key: 'min_silence', default: '5s', help: 'Every address of a host with two or more independent signals must stay silent this long before it is dead.' },
+      { key: 'single_signal_silence', default: '30s', help: 'The same for a host whose only independent signal is its management network (no storage_ip, tunnel_ip or answering instance IP): a cut management link looks like death, so wait longer.' },
+      { key: 'heartbeat_timeout', default: '30s', help: 'Only for a recovery worker started without the detector (`cmpha evacuate`): its last look before fencing treats a service whose updated_at is younger than this as alive. Not used by `cmpha run`, whose last look trusts no clock.' },
       { key: 'instance_networks', default: '', help: 'Comma-separated network names whose instance IPs the controller can reach (tenant overlays usually cannot be reached).', example: 'provider' },
       { key: 'isolation_addresses', default: '', help: 'IP literals the controller must reach (e.g. gateways); if none answer, the controller is the one cut off and acts on nothing.' },
       { key: 'max_dead_hosts', default: '2', help: 'Storm brake: more dead or suspect hosts than this at once opens no incident.' },
@@ -91,6 +95,8 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
     help: 'One section per compute host (NAME = the nova-compute service host). A host without fencing is never evacuated.',
     keys: [
       { key: 'mgmt_ip', default: '', help: 'Management IP to ping (default: the hypervisor\'s host_ip). IP literal only.', example: '192.0.2.11' },
+      { key: 'storage_ip', default: '', help: 'The host\'s address on the storage network, pinged as independent evidence: if it answers the host is not dead. IP literal only.', example: '192.0.2.51' },
+      { key: 'tunnel_ip', default: '', help: 'The host\'s address on the tunnel (overlay) network, the same kind of evidence. IP literal only.', example: '192.0.2.91' },
       { key: 'driver', default: 'none', help: 'Fencing driver: ipmi, redfish, noop (labs only) or none.', example: 'ipmi' },
       { key: 'address', default: '', help: 'BMC address (an IP literal for ipmi).', example: '192.0.2.111' },
       { key: 'port', default: '623 (ipmi), 443/80 (redfish)', help: 'BMC port.' },

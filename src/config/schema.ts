@@ -47,9 +47,13 @@ export const legacySection = z
 
 export const detectorSection = z
   .object({
-    interval: duration('10s', { min: '1s' }),
+    interval: duration('1s', { min: '1s' }),
+    probe_interval: duration('1s', { min: '200ms' }),
     heartbeat_timeout: duration('30s', { min: '1s' }),
-    confirm_rounds: integer(2, 1, 100),
+    heartbeat_interval: duration('10s', { min: '1s' }),
+    heartbeat_margin: duration('1s', { min: '0s' }),
+    min_silence: duration('5s', { min: '1s' }),
+    single_signal_silence: duration('30s', { min: '1s' }),
     instance_networks: list(),
     isolation_addresses: ipList(),
     max_dead_hosts: integer(2, 1, 100000),

@@ -46,8 +46,18 @@ export interface CloudConfig {
 
 export interface DetectorConfig {
   readonly intervalMs: number;
+  /** Used by the last look before fencing (pipeline), not by the detector's verdict. */
   readonly heartbeatTimeoutMs: number;
-  readonly confirmRounds: number;
+  /** Suspects are probed (and their service re-read) this often between rounds. */
+  readonly probeIntervalMs: number;
+  /** Heartbeat period assumed until one is learned from updated_at (Nova's report_interval). */
+  readonly heartbeatIntervalMs: number;
+  /** Added to the heartbeat period before a missing heartbeat counts. */
+  readonly heartbeatMarginMs: number;
+  /** Every address silent at least this long (direct probes) before dead, when a host has two or more independent signals. */
+  readonly minSilenceMs: number;
+  /** The same for a host with a single independent signal (its management network only). */
+  readonly singleSignalSilenceMs: number;
   readonly instanceNetworks: readonly string[];
   readonly isolationAddresses: readonly string[];
   readonly maxDeadHosts: number;
@@ -100,6 +110,9 @@ export type FenceConfig =
 export interface HostConfig {
   readonly name: string;
   readonly mgmtIp?: string;
+  /** Addresses on the storage and tunnel networks: independent evidence that the host lives. */
+  readonly storageIp?: string;
+  readonly tunnelIp?: string;
   readonly fence: FenceConfig;
 }
 

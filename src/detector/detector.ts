@@ -1,23 +1,19 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
-import type { NotificationEvent, NotificationService } from '../notifier/types.js';
-import type { ComputeService, NovaApi } from '../openstack/types.js';
+import type { NotificationService } from '../notifier/types.js';
+import type { NovaApi } from '../openstack/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { sleep, systemClock, withTimeout, type Clock } from '../shared/time.js';
-import { AlertTracker } from './alerts.js';
-import { classify, novaEvidence, type HostSignals } from './classify.js';
-import { evaluateStorm, incidentId, RELEASED, stepBrake, type BrakeState, type BrakeStep } from './guard.js';
-import { mapLimit } from '../shared/map-limit.js';
-import { InstanceBaseline, listHostAddresses, type InstanceAddress } from './instance-addresses.js';
-import { detectorKeys } from './keys.js';
-import { LeaderLease } from './leader-lease.js';
-import { MgmtAddressBook } from './mgmt-addresses.js';
-import { StormBrakeStore } from './storm-brake-store.js';
-import type {
-  Detector, DetectorMetrics, HostAction, HostReport, HostState, IncidentOpener, InstanceAddressEvidence, MgmtResult, Prober,
-  ProbeResult, RoundReport, StormBrakeReport,
-} from './types.js';
+import { Actor } from './act.js';
+import { judge } from './judge.js';
+import { Observer, type Observation, type ObserveTuning, type StorageSignal } from './observe.js';
+import type { Detector, DetectorMetrics, HostMemory, HostReport, IncidentOpener, Prober, RoundReport } from './types.js';
+
+// The detector's loop: observe (observe.ts: Nova, addresses, probes) → judge (judge.ts: pure verdicts over
+// time) → act (act.ts: lease, storm brake, incidents, alerts), as the Kubernetes node lifecycle controller
+// splits it. A full round runs every `interval`; between rounds the hosts under suspicion are re-observed every
+// `probe_interval`, so their silence is timed rather than counted in rounds.
 
 export interface DetectorDeps {
   readonly config: Config;
@@ -30,332 +26,138 @@ export interface DetectorDeps {
   readonly notifier?: NotificationService;
   readonly metrics?: DetectorMetrics;
   readonly logger: Logger;
+  /** Wall clock, for evidence and incident ids. */
   readonly clock?: Clock;
+  /** Monotonic clock in ms for every duration; defaults to `clock` when one is given, else performance.now(). */
+  readonly monotonic?: () => number;
   /** Lease owner id; defaults to host/pid/random. */
   readonly owner?: string;
   readonly tuning?: Partial<DetectorTuning>;
+  /** Storage-side evidence (e.g. Ceph watchers) for hosts under suspicion. */
+  readonly storageSignal?: StorageSignal;
   /** Called after every round of the loop started by start(): the report, or the error that ended the round. */
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
 }
 
-export interface DetectorTuning {
-  /** Healthy hosts' instance addresses are probed once every this many rounds (baseline). */
-  readonly baselineEveryRounds: number;
-  /** Hypervisors (host_ip) are listed once every this many rounds. */
-  readonly hypervisorRefreshRounds: number;
-  /** Parallel Nova calls when listing servers per host. */
-  readonly novaConcurrency: number;
+export interface DetectorTuning extends ObserveTuning {
+  /** A loop that has finished no round for this many intervals (at least stalledMinMs) pages. */
+  readonly stalledAfterIntervals: number;
+  readonly stalledMinMs: number;
 }
 
-const DEFAULT_TUNING: DetectorTuning = { baselineEveryRounds: 30, hypervisorRefreshRounds: 30, novaConcurrency: 8 };
+const DEFAULT_TUNING: DetectorTuning = {
+  baselineEveryRounds: 30, hypervisorRefreshRounds: 30, novaConcurrency: 8, stalledAfterIntervals: 3, stalledMinMs: 30_000,
+};
 
-interface Instances {
-  readonly addresses: readonly InstanceAddress[];
-  readonly error?: string;
-}
+const QUIET: ReadonlySet<string> = new Set(['healthy', 'maintenance']);
 
 export function createDetector(deps: DetectorDeps): Detector {
   const { config, nova, prober, logger } = deps;
   const cfg = config.detector;
   const clock = deps.clock ?? systemClock;
-  const tuning = { ...DEFAULT_TUNING, ...(deps.tuning ?? {}) };
+  const mono = deps.monotonic ?? (deps.clock ? () => clock.now() : () => performance.now());
+  // Baselines and hypervisors are refreshed by time (about every 5 minutes), not by a count of rounds that
+  // would make a short interval list every host's servers far more often.
+  const every5min = Math.max(30, Math.ceil(300_000 / cfg.intervalMs));
+  const tuning = { ...DEFAULT_TUNING, baselineEveryRounds: every5min, hypervisorRefreshRounds: every5min, ...(deps.tuning ?? {}) };
   const log = logger.child({ component: 'detector' });
-  const keys = detectorKeys(config.redis.prefix);
-  const lease = deps.redis ? new LeaderLease(deps.redis, keys.leader, cfg.leaderLeaseMs, deps.owner) : undefined;
-  const brakeStore = deps.redis ? new StormBrakeStore(deps.redis, config.redis.prefix) : undefined;
-  const addressBook = new MgmtAddressBook(config.hosts, nova, log, tuning.hypervisorRefreshRounds);
-  const baseline = new InstanceBaseline(tuning.baselineEveryRounds);
-  const alerts = new AlertTracker();
-  const states = new Map<string, HostState>();
-  let memoryBrake: BrakeState = RELEASED;
-  let wasIsolated = false;
+  const observer = new Observer(config, nova, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal);
+  const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, logger: log, owner: deps.owner });
+  const memory = new Map<string, HostMemory>();
+  const latest = new Map<string, HostReport>();
   let round = 0;
-  let wouldOpen = 0;
   let chain: Promise<unknown> = Promise.resolve();
 
-  async function probe(ips: readonly string[], signal?: AbortSignal): Promise<{ results: Map<string, ProbeResult>; error: string | null }> {
-    if (ips.length === 0) return { results: new Map(), error: null };
-    try {
-      return { results: await prober.probe(ips, signal), error: null };
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      return { results: new Map(), error: errorMessage(err) };
-    }
+  /** Hosts worth a look between rounds: unhealthy, or with any signal silent, and no incident yet. */
+  function suspects(): string[] {
+    return [...latest.values()]
+      .filter((r) => !QUIET.has(r.verdict) || r.evidence.silentForMs > 0 || r.evidence.networks.some((n) => n.result === 'silent'))
+      .filter((r) => r.action !== 'incident-already-open' && r.action !== 'incident-exists' && r.action !== 'open-incident')
+      .filter((r) => r.verdict !== 'maintenance')
+      .map((r) => r.host);
   }
 
-  async function notify(event: NotificationEvent): Promise<void> {
-    if (!deps.notifier) return;
-    try {
-      await deps.notifier.notify(event);
-    } catch (err) {
-      log.error({ err: errorMessage(err), event: event.type }, 'notifier failed');
+  async function step(obs: Observation, startedMono: number, recordBaseline?: (healthy: (h: string) => boolean) => void): Promise<RoundReport> {
+    const rlog = log.child({ round: obs.round });
+    if (obs.kind === 'round' && obs.listed) {
+      const present = new Set(obs.hosts.map((h) => h.host));
+      for (const h of [...latest.keys()]) if (!present.has(h)) { latest.delete(h); memory.delete(h); }
     }
-  }
-
-  async function leadership(isolated: boolean): Promise<boolean> {
-    if (!lease) return true;
-    // A controller that cannot see the cloud lets its lease lapse, so a replica that can see it takes over.
-    if (isolated) return false;
-    try {
-      return await lease.acquireOrRenew();
-    } catch (err) {
-      log.warn({ err: errorMessage(err) }, 'cannot reach Redis for the leader lease: acting as standby');
-      return false;
-    }
-  }
-
-  async function brake(hosts: readonly HostReport[], leader: boolean, isolated: boolean, now: number): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
-    const evaluation = evaluateStorm(hosts, cfg);
-    let prev: BrakeState;
-    try {
-      prev = brakeStore ? await brakeStore.load() : memoryBrake;
-    } catch (err) {
-      log.warn({ err: errorMessage(err) }, 'cannot read the storm-brake state: treating the brake as on');
-      return { step: null, report: { active: true, reason: 'storm-brake state unreadable', since: null, overridden: false, count: evaluation.counted.length } };
-    }
-    if (isolated) {
-      // Counts taken while blind mean nothing: keep the brake as it was.
-      return { step: null, report: { active: prev.active, reason: prev.reason, since: prev.since, overridden: false, count: evaluation.counted.length } };
-    }
-    let resumeRequested = false;
-    if (brakeStore && leader) {
-      try {
-        resumeRequested = await brakeStore.resumeRequested();
-      } catch (err) {
-        log.warn({ err: errorMessage(err) }, 'cannot read the resume request');
+    for (const o of obs.hosts) {
+      const j = judge(o, memory.get(o.host), cfg);
+      const prev = memory.get(o.host)?.verdict;
+      memory.set(o.host, j.memory);
+      if (prev !== j.verdict) {
+        const level = QUIET.has(j.verdict) ? 'info' : 'warn';
+        rlog[level]({ host: o.host, from: prev ?? null, to: j.verdict, reasons: j.evidence.reasons }, 'host verdict changed');
       }
+      latest.set(o.host, { host: o.host, zone: j.evidence.zone, verdict: j.verdict, action: 'none', evidence: j.evidence });
     }
-    const step = stepBrake(prev, evaluation, resumeRequested, now);
-    if (brakeStore && leader) {
-      try {
-        await brakeStore.save(step.state);
-        if (step.resumeConsumed) await brakeStore.clearResume();
-      } catch (err) {
-        log.warn({ err: errorMessage(err) }, 'cannot store the storm-brake state');
-      }
-    } else if (!brakeStore) {
-      memoryBrake = step.state;
+    recordBaseline?.((h) => memory.get(h)?.verdict === 'healthy');
+
+    const reports = obs.kind === 'round' && !obs.listed ? [] : [...latest.values()].sort((a, b) => a.host.localeCompare(b.host));
+    const result = await actor.act(reports, {
+      at: obs.at,
+      isolationReason: obs.isolationReason,
+      blindReason: obs.blindReason,
+      // A probe older than probe_interval (a slow round on a large cloud) is looked at again before an incident;
+      // a fresh one is the direct look, and the pipeline probes once more before it fences.
+      recheck: mono() - obs.mono > cfg.probeIntervalMs ? (h) => observer.recheck(h) : null,
+    });
+    for (const h of result.recheckedAlive) {
+      const m = memory.get(h);
+      if (m) memory.set(h, { ...m, silentSinceMono: null });
     }
-    return {
-      step,
-      report: { active: step.state.active, reason: step.state.reason, since: step.state.since, overridden: step.overridden, count: evaluation.counted.length },
+    for (const r of result.hosts) latest.set(r.host, r);
+    if (obs.probeFailed) rlog.error({ err: obs.probeFailed }, 'probe failed: no ping evidence this time');
+
+    const report: RoundReport = {
+      round: obs.round,
+      kind: obs.kind,
+      startedAt: obs.at,
+      durationMs: mono() - startedMono,
+      leader: result.leader,
+      dryRun: cfg.dryRun,
+      isolated: obs.isolationReason !== null,
+      isolationReason: obs.isolationReason,
+      probeFailed: obs.probeFailed,
+      blindReason: obs.blindReason,
+      stormBrake: result.stormBrake,
+      hosts: result.hosts,
     };
-  }
-
-  async function decide(
-    host: HostReport, ctx: { leader: boolean; isolated: boolean; brakeActive: boolean },
-  ): Promise<{ action: HostAction; incidentId?: string }> {
-    const v = host.verdict;
-    if (v === 'healthy' || v === 'maintenance') return { action: 'none' };
-    if (deps.incidents) {
-      try {
-        if (await deps.incidents.hasOpenIncident(host.host)) return { action: 'incident-already-open' };
-      } catch (err) {
-        log.error({ host: host.host, err: errorMessage(err) }, 'cannot ask whether an incident is open: opening nothing');
-        return { action: v === 'dead' ? 'open-failed' : 'alert' };
-      }
-    }
-    if (v !== 'dead') return { action: v === 'suspect' ? 'wait-confirm' : 'alert' };
-    const id = incidentId(host.host, host.evidence.suspectSince ?? host.evidence.at);
-    if (ctx.isolated) return { action: 'blocked-controller-isolated', incidentId: id };
-    if (ctx.brakeActive) return { action: 'blocked-storm-brake', incidentId: id };
-    if (!ctx.leader) return { action: 'blocked-standby', incidentId: id };
-    if (!deps.incidents || cfg.dryRun) {
-      wouldOpen += 1;
-      log.warn({ host: host.host, incidentId: id, dryRun: cfg.dryRun, wouldOpen }, 'would open an incident (nothing opened)');
-      return { action: 'would-open-incident', incidentId: id };
-    }
-    try {
-      const { created } = await deps.incidents.open({
-        id, host: host.host, failureStartedAt: host.evidence.suspectSince ?? host.evidence.at, evidence: host.evidence,
-      });
-      log.warn({ host: host.host, incidentId: id, created }, created ? 'incident opened' : 'incident already exists');
-      return { action: created ? 'open-incident' : 'incident-exists', incidentId: id };
-    } catch (err) {
-      log.error({ host: host.host, incidentId: id, err: errorMessage(err) }, 'opening the incident failed; will retry next round');
-      return { action: 'open-failed', incidentId: id };
-    }
+    record(report);
+    rlog.debug({ kind: report.kind, durationMs: report.durationMs, hosts: report.hosts.length, leader: report.leader }, 'observation done');
+    return report;
   }
 
   async function doRound(outer?: AbortSignal): Promise<RoundReport> {
     const signal = withTimeout(Math.max(2 * cfg.intervalMs, 30_000), outer);
-    const startedAt = clock.now();
+    const t0 = mono();
     round += 1;
-    const n = round;
-    const rlog = log.child({ round: n });
+    const obs = await observer.round(round, new Set(suspects()), signal);
+    return step(obs, t0, obs.recordBaseline);
+  }
 
-    // 1. Nova: one call for every nova-compute service.
-    let services: ComputeService[] | null = null;
-    let isolationReason: string | null = null;
-    try {
-      services = (await nova.listComputeServices({ signal })).filter((s) => s.binary === 'nova-compute');
-    } catch (err) {
-      if (outer?.aborted) throw err;
-      isolationReason = `cannot reach the Nova API: ${errorMessage(err)}`;
-    }
-
-    const byHost = new Map<string, ComputeService>();
-    for (const s of services ?? []) {
-      const seen = byHost.get(s.host);
-      if (!seen || (seen.status === 'disabled' && s.status === 'enabled')) byHost.set(s.host, s);
-    }
-    const hosts = [...byHost.keys()].sort();
-    const enabled = hosts.filter((h) => byHost.get(h)!.status === 'enabled');
-
-    if (services) await addressBook.refresh(n, enabled, signal);
-
-    // 2. Baseline: instance addresses of hosts healthy last round (or new), a few hosts per round.
-    const networks = cfg.instanceNetworks;
-    const baselineHosts = services && networks.length > 0
-      ? baseline.due(n, enabled.filter((h) => { const v = states.get(h)?.verdict; return v === undefined || v === 'healthy'; }))
-      : [];
-    const baselineLists = new Map<string, Instances>();
-    await mapLimit(baselineHosts, tuning.novaConcurrency, async (h) => {
-      const r = await listHostAddresses(nova, h, networks, signal);
-      if (!r.error) baselineLists.set(h, r);
-    });
-
-    // 3. One probe for isolation addresses, every enabled host's management IP and the baseline addresses.
-    const mgmt = new Map(enabled.map((h) => [h, addressBook.resolve(h)] as const));
-    const firstTargets = new Set<string>(cfg.isolationAddresses);
-    for (const m of mgmt.values()) if (m.ip) firstTargets.add(m.ip);
-    for (const l of baselineLists.values()) for (const a of l.addresses) firstTargets.add(a.ip);
-    const first = services ? await probe([...firstTargets], signal) : { results: new Map<string, ProbeResult>(), error: null };
-
-    // 4. Self-check: a controller that reaches neither its isolation addresses nor Nova is the one cut off.
-    if (services && !first.error && cfg.isolationAddresses.length > 0
-      && !cfg.isolationAddresses.some((ip) => first.results.get(ip) === 'alive')) {
-      isolationReason = `none of the isolation addresses answer (${cfg.isolationAddresses.join(', ')})`;
-    }
-    const isolated = isolationReason !== null;
-    const pingUsable = !isolated && !first.error;
-    const mgmtResult = (h: string): MgmtResult => {
-      const m = mgmt.get(h);
-      if (!m?.ip) return 'no-address';
-      if (!pingUsable) return 'probe-failed';
-      return first.results.get(m.ip) ?? 'unknown';
-    };
-
-    // 5. Instance addresses of hosts under suspicion, in a second probe.
-    const suspicious = pingUsable
-      ? enabled.filter((h) => {
-          const nv = novaEvidence(byHost.get(h)!, startedAt, cfg.heartbeatTimeoutMs).says;
-          const m = mgmtResult(h);
-          return nv !== 'up' || m === 'silent' || m === 'unknown';
-        })
-      : [];
-    const suspectLists = new Map<string, Instances>();
-    if (networks.length > 0) {
-      await mapLimit(suspicious, tuning.novaConcurrency, async (h) => {
-        suspectLists.set(h, await listHostAddresses(nova, h, networks, signal));
-      });
-    }
-    const secondTargets = [...new Set([...suspectLists.values()].flatMap((l) => l.addresses.map((a) => a.ip)))];
-    const second = await probe(secondTargets, signal);
-
-    // 6. Verdicts.
-    const reports: HostReport[] = [];
-    const classified = new Map<string, ReturnType<typeof classify>>();
-    for (const h of hosts) {
-      const service = byHost.get(h)!;
-      const m = mgmt.get(h) ?? addressBook.resolve(h);
-      let instances: HostSignals['instances'] = null;
-      if (suspicious.includes(h)) {
-        if (networks.length === 0) {
-          instances = { addresses: [], note: 'instance_networks is empty: no instance evidence' };
-        } else {
-          const l = suspectLists.get(h)!;
-          instances = {
-            error: l.error,
-            addresses: l.addresses.map((a): InstanceAddressEvidence => ({
-              ...a,
-              baseline: baseline.isBaseline(a.ip),
-              result: second.error ? 'probe-failed' : (second.results.get(a.ip) ?? 'unknown'),
-            })),
-          };
-        }
-      }
-      const signals: HostSignals = {
-        host: h,
-        round: n,
-        now: startedAt,
-        service,
-        mgmt: { ip: m.ip, source: m.source, result: service.status === 'enabled' ? mgmtResult(h) : (m.ip ? 'not-probed' : 'no-address') },
-        instances,
-      };
-      const c = classify(signals, states.get(h), cfg);
-      classified.set(h, c);
-      const prev = states.get(h)?.verdict;
-      states.set(h, c.state);
-      if (prev !== c.verdict) {
-        const level = c.verdict === 'healthy' || c.verdict === 'maintenance' ? 'info' : 'warn';
-        rlog[level]({ host: h, from: prev ?? null, to: c.verdict, reasons: c.evidence.reasons }, 'host verdict changed');
-      }
-      reports.push({ host: h, zone: service.zone ?? null, verdict: c.verdict, action: 'none', evidence: c.evidence });
-    }
-    for (const h of [...states.keys()]) if (!byHost.has(h) && services) states.delete(h);
-
-    // 7. Baseline answers count only from hosts that are healthy this round.
-    for (const [h, l] of baselineLists) {
-      if (!first.error && !isolated && classified.get(h)?.verdict === 'healthy') baseline.record(h, l.addresses, first.results, startedAt);
-    }
-
-    // 8. Guards, then actions.
-    const leader = await leadership(isolated);
-    const { step, report: stormBrake } = await brake(reports, leader, isolated, startedAt);
-    const acted: HostReport[] = [];
-    for (const r of reports) {
-      const d = await decide(r, { leader, isolated, brakeActive: stormBrake.active });
-      acted.push({ ...r, ...d });
-    }
-
-    // 9. Alerts. Host alerts come from the leader only, so replicas do not page twice; a replica that is
-    // cut off says so whatever its role, since that is news about the replica itself.
-    const events = alerts.events(acted, startedAt);
-    if (isolated && !wasIsolated) {
-      await notify({ type: 'controller-isolated', severity: 'critical', summary: `cmpha is cut off and opens no incidents: ${isolationReason}`, at: startedAt });
-    }
-    if (leader) {
-      if (step?.alert) {
-        await notify({ type: 'storm-brake', severity: 'critical', summary: `storm brake on, no incidents opened: ${step.state.reason}`,
-          details: 'Resolve the cause, or run `cmpha resume` to let the current hosts through.', at: startedAt });
-      }
-      for (const e of events) await notify(e);
-    }
-    if (isolated && !wasIsolated) rlog.error({ reason: isolationReason }, 'controller isolated: opening nothing');
-    if (!isolated && wasIsolated) rlog.info('controller can see the cloud again');
-    if (step?.alert) rlog.error({ reason: step.state.reason }, 'storm brake on: opening no incidents');
-    if (step?.released) rlog.info('storm brake released');
-    wasIsolated = isolated;
-    if (first.error) rlog.error({ err: first.error }, 'management probe failed: no ping evidence this round');
-
-    const durationMs = clock.now() - startedAt;
-    const report: RoundReport = {
-      round: n,
-      startedAt,
-      durationMs,
-      leader,
-      dryRun: cfg.dryRun,
-      isolated,
-      isolationReason,
-      probeFailed: first.error,
-      stormBrake,
-      hosts: acted,
-    };
-    record(report);
-    rlog.debug({ durationMs, hosts: acted.length, leader, isolated, brake: stormBrake.active }, 'round done');
-    return report;
+  async function doSuspectCheck(outer?: AbortSignal): Promise<RoundReport | null> {
+    const hosts = suspects();
+    if (hosts.length === 0) return null;
+    const signal = withTimeout(Math.max(2 * cfg.intervalMs, 30_000), outer);
+    const t0 = mono();
+    round += 1;
+    return step(await observer.suspects(round, hosts, signal), t0);
   }
 
   function record(report: RoundReport): void {
     const m = deps.metrics;
     if (!m) return;
-    m.detectorRounds.inc();
-    m.detectorRoundDuration.observe(report.durationMs / 1000);
+    if (report.kind === 'round') {
+      m.detectorRounds.inc();
+      m.detectorRoundDuration.observe(report.durationMs / 1000);
+    }
     m.detectorLastRoundTimestamp.set(Math.floor((report.startedAt + report.durationMs) / 1000));
     m.leader.set(report.leader ? 1 : 0);
     m.stormBrakeActive.set(report.stormBrake.active ? 1 : 0);
-    m.controllerIsolated.set(report.isolated ? 1 : 0);
+    m.controllerIsolated.set(report.isolated || report.blindReason !== null ? 1 : 0);
     m.agentDownHosts.set(report.hosts.filter((h) => h.verdict === 'agent-down').length);
     const counts = new Map<string, { verdict: string; zone: string; n: number }>();
     for (const h of report.hosts) {
@@ -368,27 +170,55 @@ export function createDetector(deps: DetectorDeps): Detector {
     for (const c of counts.values()) m.hostsByVerdict.set({ verdict: c.verdict, zone: c.zone }, c.n);
   }
 
-  function runRound(signal?: AbortSignal): Promise<RoundReport> {
-    // Rounds never overlap: a call made while one runs waits for it.
-    const next = chain.then(() => doRound(signal));
+  /** Rounds and suspect checks never overlap: a call made while one runs waits for it. */
+  function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = chain.then(fn);
     chain = next.catch(() => undefined);
     return next;
   }
 
+  const runRound = (signal?: AbortSignal) => serial(() => doRound(signal));
+  const runSuspectCheck = (signal?: AbortSignal) => serial(() => doSuspectCheck(signal));
+
   let loop: Promise<void> | null = null;
   let abort: AbortController | null = null;
+  let watchdog: NodeJS.Timeout | null = null;
 
   return {
     runRound,
+    runSuspectCheck,
+    heartbeatSeen: (host) => memory.get(host)?.heartbeat.value ?? null,
+    liveAddresses: (host) => observer.liveAddresses(host),
     start() {
       if (loop) return;
       const ac = new AbortController();
       abort = ac;
+      let lastFinished = mono();
+      let stalledPaged = false;
+      // A round that never ends (a Nova that trickles its answer, a hung probe) must not go unnoticed.
+      const stalledAfter = Math.max(tuning.stalledMinMs, tuning.stalledAfterIntervals * cfg.intervalMs);
+      watchdog = setInterval(() => {
+        const idle = mono() - lastFinished;
+        if (idle < stalledAfter || stalledPaged) return;
+        stalledPaged = true;
+        log.error({ idleMs: Math.round(idle) }, 'detector has finished no round for a while: nothing is being watched');
+        void actor.notify({
+          type: 'detector-stalled', severity: 'critical',
+          summary: `cmpha's detector has finished no round for ${Math.round(idle / 1000)} s: no host is being watched`, at: clock.now(),
+        });
+      }, Math.min(cfg.intervalMs, 5000));
+      watchdog.unref();
+      const finished = () => {
+        lastFinished = mono();
+        if (stalledPaged) log.info('detector rounds finish again');
+        stalledPaged = false;
+      };
       loop = (async () => {
         while (!ac.signal.aborted) {
-          const t0 = clock.now();
+          const roundStart = mono();
           try {
             const report = await runRound(ac.signal);
+            finished();
             deps.onRound?.(report);
           } catch (err) {
             if (ac.signal.aborted) break;
@@ -396,7 +226,24 @@ export function createDetector(deps: DetectorDeps): Detector {
             log.error({ err: errorMessage(err), code: err instanceof CmphaError ? err.code : undefined }, 'detector round failed');
           }
           try {
-            await sleep(Math.max(0, cfg.intervalMs - (clock.now() - t0)), ac.signal);
+            // Until the next round, re-observe suspects every probe_interval; at least once after every round,
+            // so that suspects keep a short cadence even when rounds take longer than the interval (large clouds).
+            let checked = false;
+            while (!ac.signal.aborted && (!checked || mono() - roundStart + cfg.probeIntervalMs < cfg.intervalMs)) {
+              checked = true;
+              const t = mono();
+              let r: RoundReport | null = null;
+              try {
+                r = await runSuspectCheck(ac.signal);
+                if (r) deps.onRound?.(r);
+              } catch (err) {
+                if (ac.signal.aborted) break;
+                log.error({ err: errorMessage(err) }, 'suspect check failed');
+              }
+              if (!r) break;
+              await sleep(Math.max(0, Math.min(cfg.probeIntervalMs, cfg.intervalMs - (mono() - roundStart)) - (mono() - t)), ac.signal);
+            }
+            await sleep(Math.max(0, cfg.intervalMs - (mono() - roundStart)), ac.signal);
           } catch {
             break;
           }
@@ -405,17 +252,13 @@ export function createDetector(deps: DetectorDeps): Detector {
     },
     async stop() {
       abort?.abort(new CmphaError('detector_stopped', 'detector stopped'));
+      if (watchdog) clearInterval(watchdog);
+      watchdog = null;
       await loop;
       loop = null;
       abort = null;
       await chain;
-      if (lease) {
-        try {
-          await lease.release();
-        } catch (err) {
-          log.warn({ err: errorMessage(err) }, 'cannot release the leader lease; it lapses on its own');
-        }
-      }
+      await actor.release();
     },
   };
 }

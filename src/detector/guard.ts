@@ -1,5 +1,5 @@
 import type { DetectorConfig } from '../config/types.js';
-import type { Verdict } from './types.js';
+import type { HostReport, Verdict } from './types.js';
 
 // The storm brake: when many hosts look dead at once, the likelier story is that the controller (or a
 // switch between it and them) is broken, and evacuating everything would make it worse. Pure functions here;
@@ -14,6 +14,19 @@ export interface StormHost {
   readonly verdict: Verdict;
 }
 
+/**
+ * What the storm brake counts. A suspect counts once its silence has lasted `min_silence` or Nova sees no heartbeat
+ * from it either: a one-second blip of the controller's own link makes every host suspect for a moment and should
+ * not page, while hosts that really fail together are all counted before any of them can be dead (nothing is dead
+ * before `min_silence`).
+ */
+export function stormHosts(reports: readonly HostReport[], minSilenceMs: number): StormHost[] {
+  return reports.map((r) => {
+    const settled = r.evidence.silentForMs >= minSilenceMs || r.evidence.nova.says === 'down' || r.evidence.nova.says === 'stale';
+    return { host: r.host, zone: r.zone, verdict: r.verdict === 'suspect' && !settled ? 'healthy' : r.verdict };
+  });
+}
+
 export interface StormEvaluation {
   readonly tripped: boolean;
   readonly reason: string | null;
@@ -22,9 +35,18 @@ export interface StormEvaluation {
 }
 
 /**
- * Trips when the dead-or-suspect hosts exceed `maxDeadHosts` in all, or exceed `maxDeadFraction` of the
- * enabled hosts of any availability zone (the whole cloud when Nova reports no zones). One such host alone
- * never trips the fraction: losing one of two hosts is an ordinary failure, not a storm.
+ * The most dead-or-suspect hosts a zone of `enabled` hosts may have before the fraction trips:
+ * `maxDeadFraction × enabled` rounded to the nearest whole host, and never less than one. Rounding is what an
+ * operator means by "a third": 0.33 of 6 hosts is 2 hosts, not 1.98 (so 2 of 6 does not trip, 3 of 6 does).
+ */
+export function fractionLimit(enabled: number, maxDeadFraction: number): number {
+  return Math.max(1, Math.round(maxDeadFraction * enabled));
+}
+
+/**
+ * Trips when the dead-or-suspect hosts are more than `maxDeadHosts` in all, or more than `fractionLimit`
+ * of the enabled hosts of any availability zone (the whole cloud when Nova reports no zones). One such host
+ * alone never trips the fraction: losing one of two hosts is an ordinary failure, not a storm.
  */
 export function evaluateStorm(hosts: readonly StormHost[], config: Pick<DetectorConfig, 'maxDeadHosts' | 'maxDeadFraction'>): StormEvaluation {
   const enabled = hosts.filter((h) => h.verdict !== 'maintenance');
@@ -42,9 +64,10 @@ export function evaluateStorm(hosts: readonly StormHost[], config: Pick<Detector
     zones.set(key, z);
   }
   for (const [zone, z] of [...zones].sort(([a], [b]) => a.localeCompare(b))) {
-    if (z.counted > 1 && z.counted / z.enabled > config.maxDeadFraction) {
+    const limit = fractionLimit(z.enabled, config.maxDeadFraction);
+    if (z.counted > limit) {
       const where = zone === '' ? 'the cloud' : `zone ${zone}`;
-      reasons.push(`${z.counted} of ${z.enabled} enabled hosts in ${where} look dead or suspect (limit max_dead_fraction = ${config.maxDeadFraction})`);
+      reasons.push(`${z.counted} of ${z.enabled} enabled hosts in ${where} look dead or suspect (limit max_dead_fraction = ${config.maxDeadFraction}, ${limit} of ${z.enabled} hosts)`);
     }
   }
   return { tripped: reasons.length > 0, reason: reasons.length > 0 ? reasons.join('; ') : null, counted };

@@ -31,17 +31,22 @@ function phase(host: string, period: number): number {
 
 /**
  * Which instance addresses may testify by their silence: those that answered while their host was healthy.
- * A host's instances are probed on its first healthy round and then once every `everyRounds` rounds, each
- * host at its own phase so that one round stays cheap.
+ * A host's instances are probed soon after it is first seen (at most `newPerRound` new hosts a round, so a
+ * controller starting on a large cloud does not list every server at once) and then once every `everyRounds`
+ * rounds, each host at its own phase so that one round stays cheap.
  */
 export class InstanceBaseline {
   private readonly lastAnswered = new Map<string, number>();
   private readonly baselined = new Set<string>();
 
-  constructor(private readonly everyRounds = 30) {}
+  constructor(private readonly everyRounds = 30, private readonly newPerRound = 100) {}
 
   due(round: number, healthyHosts: readonly string[]): string[] {
-    return healthyHosts.filter((h) => !this.baselined.has(h) || (round + phase(h, this.everyRounds)) % this.everyRounds === 0);
+    let fresh = 0;
+    return healthyHosts.filter((h) => {
+      if (!this.baselined.has(h)) return fresh++ < this.newPerRound;
+      return (round + phase(h, this.everyRounds)) % this.everyRounds === 0;
+    });
   }
 
   /** Results of probing a healthy host's instance addresses: answers join the baseline, silence leaves it. */

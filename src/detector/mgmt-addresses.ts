@@ -3,6 +3,7 @@ import { isIpLiteral } from '../config/fields.js';
 import type { NovaApi } from '../openstack/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { NetworkRole } from './types.js';
 
 export interface MgmtAddress {
   readonly ip: string | null;
@@ -55,6 +56,15 @@ export class MgmtAddressBook {
     } catch (err) {
       this.logger.warn({ err: errorMessage(err) }, 'cannot list hypervisors; keeping the management IPs known so far');
     }
+  }
+
+  /** The management address first, then the storage and tunnel addresses the host has. */
+  networks(host: string): Array<MgmtAddress & { readonly role: NetworkRole }> {
+    const out: Array<MgmtAddress & { readonly role: NetworkRole }> = [{ role: 'mgmt', ...this.resolve(host) }];
+    const cfg = this.hosts[host];
+    if (cfg?.storageIp !== undefined) out.push({ role: 'storage', ip: cfg.storageIp, source: 'config' });
+    if (cfg?.tunnelIp !== undefined) out.push({ role: 'tunnel', ip: cfg.tunnelIp, source: 'config' });
+    return out;
   }
 
   resolve(host: string): MgmtAddress {

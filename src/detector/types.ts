@@ -2,6 +2,7 @@
 // evidence is plain JSON so it can be printed by `cmpha check` and stored in the incident record.
 
 import type { IncidentOpener as IncidentOpenerOf, OpenIncidentRequest } from '../incidents/types.js';
+import type { HeartbeatMemory } from './heartbeat.js';
 import type { CounterLike, GaugeLike, HistogramLike } from '../shared/metric-shapes.js';
 
 export type ProbeResult = 'alive' | 'silent' | 'unknown';
@@ -23,30 +24,41 @@ export type Verdict =
 
 export const VERDICTS: readonly Verdict[] = ['healthy', 'maintenance', 'suspect', 'unprobeable', 'agent-down', 'isolated-mgmt', 'dead'];
 
-/** What Nova said about the host's nova-compute service this round. */
+/** What Nova said about the host's nova-compute service, read without comparing Nova's clock with cmpha's. */
 export interface NovaEvidence {
-  readonly says: 'up' | 'down' | 'stale' | 'disabled';
+  /** `stale`: no heartbeat for one heartbeat period plus margin since the current updated_at was first seen. */
+  readonly says: 'up' | 'down' | 'stale' | 'disabled' | 'unread';
   readonly state: 'up' | 'down';
   readonly status: 'enabled' | 'disabled';
   readonly forcedDown: boolean;
   readonly disabledReason: string | null;
-  /** ISO time; a heartbeat OR an admin change, so only an upper bound on liveness. */
+  /** ISO time as Nova wrote it; a heartbeat OR an admin change, so only an upper bound on liveness. */
   readonly updatedAt: string | null;
-  readonly updatedAgoMs: number | null;
+  /** How long (cmpha's monotonic clock) updated_at has not changed, null when it was not read this time. */
+  readonly unchangedForMs: number | null;
+  /** The heartbeat period used: learned from updated_at's steps while healthy, or `[detector] heartbeat_interval`. */
+  readonly heartbeatPeriodMs: number;
+  readonly heartbeatLearned: boolean;
 }
 
 /**
  * `probe-failed`: the probe itself failed this round (fping error, controller isolated), so silence means nothing.
- * `no-address`: no management IP is known (no `[host:NAME] mgmt_ip`, no hypervisor host_ip).
+ * `no-address`: no address is known on that network.
  * `not-probed`: disabled hosts are not probed.
  */
 export type MgmtResult = ProbeResult | 'probe-failed' | 'no-address' | 'not-probed';
 
-export interface MgmtEvidence {
+export type NetworkRole = 'mgmt' | 'storage' | 'tunnel';
+
+export interface NetworkEvidence {
+  readonly role: NetworkRole;
   readonly ip: string | null;
   readonly source: 'config' | 'hypervisor' | null;
   readonly result: MgmtResult;
-  /** Epoch ms of the last round the address answered (this process's memory). */
+}
+
+export interface MgmtEvidence extends NetworkEvidence {
+  /** Epoch ms of the last time any address of the host answered (this process's memory). */
   readonly lastAliveAt: number | null;
 }
 
@@ -69,39 +81,59 @@ export interface InstanceEvidence {
   readonly baselineTotal: number;
 }
 
+/**
+ * Storage-side evidence from outside the detector (for example Ceph: the host still holds watches on its
+ * RBD images). `alive` true keeps the host from `dead` like an answering address; false counts as one more
+ * silent independent signal; null means nothing is known.
+ */
+export interface StorageEvidence {
+  readonly alive: boolean | null;
+  readonly detail: string;
+}
+
 export interface HostEvidence {
   readonly host: string;
   readonly zone: string | null;
   readonly round: number;
-  /** Epoch ms when the round started. */
+  /** Epoch ms when the observation started. */
   readonly at: number;
   readonly nova: NovaEvidence;
+  /** The management network (also in `networks`), kept apart because every host has one. */
   readonly mgmt: MgmtEvidence;
+  /** Every network address of the host: management, storage, tunnel. */
+  readonly networks: readonly NetworkEvidence[];
   readonly instances: InstanceEvidence;
-  /** Epoch ms of the first round of the current unhealthy streak, null while healthy. */
+  readonly storage: StorageEvidence | null;
+  /** Independent signals that can testify by silence: networks with an address, baseline instances, storage. */
+  readonly signals: number;
+  /** Epoch ms of the first observation of the current unhealthy streak, null while healthy. */
   readonly suspectSince: number | null;
-  /** Consecutive rounds the host has been unhealthy. */
+  /** Consecutive observations the host has been unhealthy. */
   readonly unhealthyRounds: number;
-  /** Consecutive rounds in which every signal said dead; `dead` at `confirmRounds`. */
-  readonly deadRounds: number;
-  readonly confirmRounds: number;
+  /** How long every signal has been silent (cmpha's monotonic clock), 0 when something answers. */
+  readonly silentForMs: number;
+  /** The silence needed before `dead`: min_silence, or single_signal_silence with one signal. */
+  readonly silenceNeededMs: number;
   /** Sentences an operator reads, in order of weight. */
   readonly reasons: readonly string[];
 }
 
-/** What classify remembers about a host between rounds. */
-export interface HostState {
+/** What judge remembers about a host between observations. */
+export interface HostMemory {
   readonly verdict: Verdict;
   readonly suspectSince: number | null;
   readonly unhealthyRounds: number;
-  readonly deadRounds: number;
-  readonly mgmtLastAliveAt: number | null;
+  /** Monotonic ms of the first observation in which every signal was silent, null while something answers. */
+  readonly silentSinceMono: number | null;
+  /** Epoch ms of the last observation in which any address answered. */
+  readonly lastAliveAt: number | null;
+  readonly heartbeat: HeartbeatMemory;
 }
 
-export interface HostClassification {
+export interface HostJudgement {
   readonly verdict: Verdict;
   readonly evidence: HostEvidence;
-  readonly state: HostState;
+  readonly memory: HostMemory;
 }
 
 /** What the controller did (or, for a standby, dry run or `cmpha check`, would do) about one host. */
@@ -116,6 +148,8 @@ export type HostAction =
   | 'blocked-storm-brake'
   | 'blocked-controller-isolated'
   | 'blocked-standby'
+  | 'blocked-detector-blind'
+  | 'recheck-alive'
   | 'open-failed';
 
 export interface HostReport {
@@ -138,6 +172,8 @@ export interface StormBrakeReport {
 
 export interface RoundReport {
   readonly round: number;
+  /** `round`: every host observed; `suspect-check`: only hosts under suspicion re-observed, the rest as last seen. */
+  readonly kind: 'round' | 'suspect-check';
   readonly startedAt: number;
   readonly durationMs: number;
   readonly leader: boolean;
@@ -145,6 +181,8 @@ export interface RoundReport {
   readonly isolated: boolean;
   readonly isolationReason: string | null;
   readonly probeFailed: string | null;
+  /** Nova's service list was empty or garbled: the detector cannot see the cloud and acts on nothing. */
+  readonly blindReason: string | null;
   readonly stormBrake: StormBrakeReport;
   readonly hosts: readonly HostReport[];
 }
@@ -155,6 +193,12 @@ export type IncidentOpener = IncidentOpenerOf<HostEvidence>;
 
 export interface Detector {
   runRound(signal?: AbortSignal): Promise<RoundReport>;
+  /** Re-observes only the hosts under suspicion (what the loop does every probe_interval); null when there are none. */
+  runSuspectCheck(signal?: AbortSignal): Promise<RoundReport | null>;
+  /** The updated_at (epoch ms by Nova's clock) the host was last judged on, null when not known. */
+  heartbeatSeen(host: string): number | null;
+  /** Addresses whose answer proves the host alive: its networks and its baseline instance addresses. */
+  liveAddresses(host: string): string[];
   /** Runs rounds every interval; a slow round delays the next, rounds never overlap. */
   start(): void;
   /** Stops the loop, waits for a running round and gives up the leader lease. */

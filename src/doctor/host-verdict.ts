@@ -23,6 +23,12 @@ export interface HostFacts {
   /** Why the spare step would not find room for this host's servers. */
   readonly spareProblem?: string;
   readonly sharedStorage: boolean;
+  /** Addresses on networks other than management (`storage_ip`, `tunnel_ip`); absent when not known. */
+  readonly otherNetworks?: number;
+  /** `[detector] instance_networks` is set, so instance addresses may add a signal. */
+  readonly instanceNetworks?: boolean;
+  /** How long a host with only its management network must be silent (`single_signal_silence`). */
+  readonly singleSignalSilenceMs?: number;
   /** Nova could not be asked at all: nothing about this host's failover can be relied on. */
   readonly novaUnavailable?: boolean;
 }
@@ -61,6 +67,10 @@ export function judgeHost(f: HostFacts, fencing: Pick<FencingConfig, 'allowUnfen
       if (f.mgmt.ip === null) problems.push({ status: 'fail', detail: `no management IP (${f.mgmt.problem ?? 'unknown'}): without one the host can never be proven dead` });
       else if (f.mgmtResult === 'silent') problems.push({ status: 'warn', detail: `management IP ${f.mgmt.ip} does not answer while Nova sees the host: wrong mgmt_ip, or a firewall drops ICMP` });
       else if (f.mgmtResult === 'unknown') problems.push({ status: 'warn', detail: `management IP ${f.mgmt.ip}: the probe gave no answer` });
+      if (f.mgmt.ip !== null && f.otherNetworks === 0) {
+        const wait = f.singleSignalSilenceMs !== undefined ? ` (${Math.round(f.singleSignalSilenceMs / 1000)} s)` : '';
+        problems.push({ status: 'warn', detail: `one independent signal: only the management network is watched (no storage_ip or tunnel_ip)${f.instanceNetworks ? ' unless its instances answer on instance_networks' : ''}; a cut management link looks like death, so it needs single_signal_silence${wait} of silence before it is dead` });
+      }
     }
     if (f.serversError) problems.push({ status: 'fail', detail: `cannot list its servers: ${f.serversError}` });
     if (f.spareProblem) problems.push({ status: 'fail', detail: f.spareProblem });

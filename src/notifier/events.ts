@@ -16,6 +16,7 @@ export const EVENT_CATALOGUE: Readonly<Record<NotificationEventType, EventInfo>>
   'fence-breached': { floor: 'critical', optIn: false, title: 'Fenced host powered on again during recovery' },
   'storm-brake': { floor: 'critical', optIn: false, title: 'Storm brake: too many hosts look dead, no action taken' },
   'controller-isolated': { floor: 'critical', optIn: false, title: 'Controller isolated: no action taken' },
+  'detector-stalled': { floor: 'critical', optIn: false, title: 'Detector stalled: no host is being watched' },
   'incident-resolved': { floor: 'info', optIn: false, title: 'Host failure: instances recovered' },
   'incident-partial': { floor: 'warning', optIn: false, title: 'Host failure: some instances NOT recovered' },
   'incident-failed': { floor: 'critical', optIn: false, title: 'Host failure: recovery FAILED' },

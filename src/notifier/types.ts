@@ -8,6 +8,7 @@ export type NotificationEventType =
   | 'fence-breached'
   | 'storm-brake'
   | 'controller-isolated'
+  | 'detector-stalled'
   | 'incident-resolved'
   | 'incident-partial'
   | 'incident-failed'

@@ -40,11 +40,12 @@ export const FLAVORS: readonly Flavor[] = [
 
 /**
  * Addresses come from 198.18.0.0/15, skipping .0 and .255: management addresses from the first 32 /24s
- * (compute1 is 198.18.0.11), instance addresses from 198.18.32.0 on. `ipBlock` shifts both by that many /24s
- * so two worlds with namespaces can share a machine.
+ * (compute1 is 198.18.0.11), instance addresses from 198.18.32.0 on, storage addresses from 198.19.0.0 on.
+ * `ipBlock` shifts them by that many /24s so two worlds with namespaces can share a machine.
  */
 const MGMT_AREA = 0;
 const INSTANCE_AREA = 32 * 256;
+const STORAGE_AREA = 256 * 256;
 const MGMT_CAPACITY = 32 * 254;
 const BLOCK_SIZE = 2 * 65536;
 
@@ -59,6 +60,14 @@ function usable(base: number, n: number): number {
 
 export function mgmtIpFor(index: number, ipBlock = 0): string {
   return addressAt(usable(MGMT_AREA + ipBlock * 256, 9 + index));
+}
+
+/**
+ * Storage addresses live in 198.19.0.0-198.19.127.255 (compute1 is 198.19.0.11), shifted by `ipBlock` modulo 128
+ * /24s: 198.19.128.0/17 is left to the test network labs.
+ */
+export function storageIpFor(index: number, ipBlock = 0): string {
+  return addressAt(usable(STORAGE_AREA + (ipBlock % 128) * 256, 9 + index));
 }
 
 export function instanceIpFor(serverIndex: number, ipBlock = 0): string {
@@ -155,11 +164,11 @@ export function buildWorld(o: WorldOptions = {}, clock = new SimClock()): World 
     // heartbeats started at some phase within the last interval, like real computes that booted at different times
     const hbOrigin = now - rng.int(0, Math.max(0, interval - 1));
     const host: SimHost = {
-      name, index: i, spare, mgmtIp: mgmtIpFor(i, offset),
+      name, index: i, spare, mgmtIp: mgmtIpFor(i, offset), storageIp: storageIpFor(i, offset),
       serviceUuid: rng.uuid(), serviceIntId: 2 + i, hypervisorUuid: rng.uuid(), hypervisorIntId: i,
       createdAt: epoch, vcpus: o.hostVcpus ?? 32, memoryMb: o.hostMemoryMb ?? 131072, localGb: 2000,
       power: 'on', poweredOnAt: bootedAt, hung: false, novaComputeWanted: true, novaComputeStartedAt: bootedAt,
-      mgmtLink: 'up', instanceLink: 'up',
+      mgmtLink: 'up', storageLink: 'up', instanceLink: 'up', pingBlocked: false,
       disabled: spare, disabledReason: spare ? 'down_prepare' : null, forcedDown: false,
       hbOrigin, hbLast: hbOrigin, lastUpdateAt: null, traitDisabled: spare,
       bmc: { mode: 'ok', username: 'root', password: rng.hex(16) },

@@ -1,11 +1,21 @@
 import type { Clock } from '../shared/time.js';
 
-/** Wall time plus an offset that `POST /sim/clock` can move forward. */
+/**
+ * Wall time plus an offset that `POST /sim/clock` can move forward. `novaSkewMs` is how far Nova's own clock
+ * is off (`POST /sim/clock {"novaSkewSeconds": N}`): it shifts the timestamps Nova writes (updated_at and the
+ * like) and nothing else, as an unsynchronised controller clock would.
+ */
 export class SimClock implements Clock {
   private offsetMs = 0;
+  novaSkewMs = 0;
 
   now(): number {
     return Date.now() + this.offsetMs;
+  }
+
+  /** A time of this clock as Nova's skewed clock would write it. */
+  nova(ms: number): number {
+    return ms + this.novaSkewMs;
   }
 
   advance(ms: number): void {

@@ -43,6 +43,7 @@ export function renderSimConfig(world: World, urls: SimUrls): string {
       '',
       `[host:${h.name}]`,
       `mgmt_ip = ${h.mgmtIp}`,
+      `storage_ip = ${h.storageIp}`,
       'driver = redfish',
       `address = ${urls.redfishAddress}`,
       `port = ${urls.redfishPort}`,

@@ -87,8 +87,12 @@ const HOST_ACTIONS: Record<string, (w: World, h: SimHost) => void> = {
   'nova-compute/start': (w, h) => w.startNovaCompute(h),
   'mgmt-link/down': (w, h) => w.setMgmtLink(h, 'down'),
   'mgmt-link/up': (w, h) => w.setMgmtLink(h, 'up'),
+  'storage-link/down': (w, h) => w.setStorageLink(h, 'down'),
+  'storage-link/up': (w, h) => w.setStorageLink(h, 'up'),
   'instance-link/down': (w, h) => w.setInstanceLink(h, 'down'),
   'instance-link/up': (w, h) => w.setInstanceLink(h, 'up'),
+  'ping/block': (w, h) => w.setPingBlocked(h, true),
+  'ping/allow': (w, h) => w.setPingBlocked(h, false),
 };
 
 const BMC_MODES: readonly BmcMode[] = ['ok', 'error', 'stuck-on', 'unreachable'];
@@ -114,6 +118,7 @@ export class Control {
       novaCompute: w.novaComputeRunning(h) ? 'running' : 'stopped',
       mgmtLink: h.mgmtLink,
       instanceLink: h.instanceLink,
+      pingBlocked: h.pingBlocked,
       service: {
         state: w.serviceUp(h) ? 'up' : 'down',
         status: h.disabled ? 'disabled' : 'enabled',
@@ -122,6 +127,8 @@ export class Control {
         updated_at: updated === null ? null : novaTime(updated),
       },
       mgmtIp: h.mgmtIp,
+      storageIp: h.storageIp,
+      storageLink: h.storageLink,
       bmc: h.bmc.mode,
       servers: h.servers.size,
     };
@@ -196,14 +203,19 @@ export class Control {
       }
     }
     if (p === '/sim/clock' && req.method === 'POST') {
-      const s = body?.advanceSeconds;
-      if (typeof s !== 'number' || !(s >= 0)) throw bad('body must be {"advanceSeconds": N} with N >= 0');
+      const skew = body?.novaSkewSeconds;
+      if (skew !== undefined) {
+        if (typeof skew !== 'number' || !Number.isFinite(skew)) throw bad('novaSkewSeconds must be a number of seconds (negative: Nova\'s clock behind)');
+        w.clock.novaSkewMs = skew * 1000;
+      }
+      const s = body?.advanceSeconds ?? (skew !== undefined ? 0 : undefined);
+      if (typeof s !== 'number' || !(s >= 0)) throw bad('body must be {"advanceSeconds": N} with N >= 0 and/or {"novaSkewSeconds": N}');
       w.clock.advance(s * 1000);
       w.advance();
       await this.extra.afterChange?.();
       return { status: 200, body: { time: new Date(w.now()).toISOString() } };
     }
-    if (p === '/sim/clock' && req.method === 'GET') return { status: 200, body: { time: new Date(w.now()).toISOString() } };
+    if (p === '/sim/clock' && req.method === 'GET') return { status: 200, body: { time: new Date(w.now()).toISOString(), novaSkewSeconds: w.clock.novaSkewMs / 1000 } };
     if (p === '/sim/servers' && req.method === 'POST') {
       let server;
       try {

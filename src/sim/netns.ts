@@ -120,6 +120,7 @@ export class NetnsManager {
   private desired(h: SimHost): NsState {
     const addrs = new Set<string>();
     if (h.mgmtLink === 'up') addrs.add(h.mgmtIp);
+    if (h.storageLink === 'up') addrs.add(h.storageIp);
     if (h.instanceLink === 'up') {
       for (const id of h.servers) {
         const s = this.world.servers.get(id);
@@ -127,12 +128,14 @@ export class NetnsManager {
         for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) addrs.add(a.addr);
       }
     }
+    // Dropped pings: the namespace keeps its link but holds no address that could answer.
+    if (h.pingBlocked) addrs.clear();
     return { linkUp: h.power === 'on' && !h.hung, addrs };
   }
 
   /** Every reachable address that lives on this host when it answers: its management address and its servers'. */
   private homed(h: SimHost): string[] {
-    const out = [h.mgmtIp];
+    const out = [h.mgmtIp, h.storageIp];
     for (const id of h.servers) {
       const s = this.world.servers.get(id);
       if (s) for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) out.push(a.addr);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { isoSeconds, novaTime } from './clock.js';
+import { isoSeconds, novaTime as novaTimeOf } from './clock.js';
 import { SimHttpError, novaError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import type { Keystone, TokenInfo } from './keystone.js';
@@ -58,6 +58,11 @@ const isString = (max = 255) => (v: unknown) =>
 /** The Compute API (v2.1 with microversions) over the world. */
 export class Nova {
   private readonly hostIdCache = new Map<string, string>();
+
+  /** Nova's timestamps come from Nova's clock, which may be off the world's (SimClock.novaSkewMs). */
+  private novaTime(ms: number): string {
+    return novaTimeOf(this.world.clock.nova(ms));
+  }
 
   private get base(): string {
     return this.urls.base;
@@ -168,7 +173,7 @@ export class Nova {
       host: h.name,
       state: this.world.serviceUp(h, now) ? 'up' : 'down',
       status: h.disabled ? 'disabled' : 'enabled',
-      updated_at: updated === null ? null : novaTime(updated),
+      updated_at: updated === null ? null : this.novaTime(updated),
       zone: this.world.hostAz(h),
     };
     if (ctx.v >= mv('2.11')) body.forced_down = h.forcedDown;
@@ -179,7 +184,7 @@ export class Nova {
     const now = this.world.now();
     const body: Record<string, unknown> = {
       id: ctx.v >= mv('2.53') ? s.uuid : s.intId, binary: s.binary, disabled_reason: null, host: s.host, state: 'up',
-      status: 'enabled', updated_at: novaTime(now - ((now - s.createdAt) % this.world.settings.reportIntervalMs)), zone: 'internal',
+      status: 'enabled', updated_at: this.novaTime(now - ((now - s.createdAt) % this.world.settings.reportIntervalMs)), zone: 'internal',
     };
     if (ctx.v >= mv('2.11')) body.forced_down = false;
     return body;
@@ -343,9 +348,9 @@ export class Nova {
 
   private aggregateBody(ctx: Ctx, a: SimAggregate) {
     return {
-      availability_zone: a.availabilityZone, created_at: novaTime(a.createdAt), deleted: false, deleted_at: null,
+      availability_zone: a.availabilityZone, created_at: this.novaTime(a.createdAt), deleted: false, deleted_at: null,
       hosts: [...a.hosts], id: a.id, metadata: { ...a.metadata, ...(a.availabilityZone ? { availability_zone: a.availabilityZone } : {}) },
-      name: a.name, updated_at: a.updatedAt === null ? null : novaTime(a.updatedAt), ...(ctx.v >= mv('2.41') ? { uuid: a.uuid } : {}),
+      name: a.name, updated_at: a.updatedAt === null ? null : this.novaTime(a.updatedAt), ...(ctx.v >= mv('2.41') ? { uuid: a.uuid } : {}),
     };
   }
 
@@ -451,7 +456,7 @@ export class Nova {
       'OS-DCF:diskConfig': 'MANUAL',
       'OS-EXT-AZ:availability_zone': s.az ?? '',
       config_drive: '', key_name: null,
-      'OS-SRV-USG:launched_at': s.launchedAt === null ? null : novaTime(s.launchedAt),
+      'OS-SRV-USG:launched_at': s.launchedAt === null ? null : this.novaTime(s.launchedAt),
       'OS-SRV-USG:terminated_at': null,
       'OS-EXT-STS:task_state': s.taskState, 'OS-EXT-STS:vm_state': s.vmState, 'OS-EXT-STS:power_state': s.powerState,
       'os-extended-volumes:volumes_attached': [],
@@ -638,7 +643,7 @@ export class Nova {
     const s = this.findServer(ctx, id);
     const actions = [...s.actions].reverse().map((a) => ({
       action: a.action, instance_uuid: s.id, message: a.message, project_id: a.projectId, request_id: a.requestId,
-      start_time: novaTime(a.startTime), user_id: a.userId, ...(ctx.v >= mv('2.58') ? { updated_at: novaTime(a.updatedAt) } : {}),
+      start_time: this.novaTime(a.startTime), user_id: a.userId, ...(ctx.v >= mv('2.58') ? { updated_at: this.novaTime(a.updatedAt) } : {}),
     }));
     return { status: 200, body: { instanceActions: actions } };
   }
@@ -652,9 +657,9 @@ export class Nova {
       body: {
         instanceAction: {
           action: a.action, instance_uuid: s.id, message: a.message, project_id: a.projectId, request_id: a.requestId,
-          start_time: novaTime(a.startTime), user_id: a.userId, ...(ctx.v >= mv('2.58') ? { updated_at: novaTime(a.updatedAt) } : {}),
+          start_time: this.novaTime(a.startTime), user_id: a.userId, ...(ctx.v >= mv('2.58') ? { updated_at: this.novaTime(a.updatedAt) } : {}),
           events: a.events.map((e) => ({
-            event: e.event, start_time: novaTime(e.startTime), finish_time: e.finishTime === null ? null : novaTime(e.finishTime),
+            event: e.event, start_time: this.novaTime(e.startTime), finish_time: e.finishTime === null ? null : this.novaTime(e.finishTime),
             result: e.result, ...(ctx.admin ? { traceback: e.result === 'Error' ? 'Traceback (most recent call last): ...' : null } : {}),
             ...(ctx.v >= mv('2.62') ? { hostId: this.hostId(a.projectId, e.host), ...(ctx.admin ? { host: e.host } : {}) } : {}),
           })),
@@ -666,9 +671,9 @@ export class Nova {
   private migrationBody(ctx: Ctx, m: SimMigration) {
     const flavorId = Number(m.flavorId);
     const body: Record<string, unknown> = {
-      created_at: novaTime(m.createdAt), dest_compute: m.destCompute, dest_host: m.destHost, dest_node: m.destNode,
+      created_at: this.novaTime(m.createdAt), dest_compute: m.destCompute, dest_host: m.destHost, dest_node: m.destNode,
       id: m.id, instance_uuid: m.instanceUuid, new_instance_type_id: flavorId, old_instance_type_id: flavorId,
-      source_compute: m.sourceCompute, source_node: m.sourceNode, status: m.status, updated_at: novaTime(m.updatedAt),
+      source_compute: m.sourceCompute, source_node: m.sourceNode, status: m.status, updated_at: this.novaTime(m.updatedAt),
     };
     if (ctx.v >= mv('2.23')) {
       body.migration_type = m.migrationType;
@@ -724,7 +729,7 @@ export class Nova {
       body: {
         migrations: live.map((x) => ({
           id: x.id, server_uuid: s.id, source_compute: x.sourceCompute, source_node: x.sourceNode, dest_compute: x.destCompute,
-          dest_node: x.destNode, dest_host: x.destHost, status: x.status, created_at: novaTime(x.createdAt), updated_at: novaTime(x.updatedAt),
+          dest_node: x.destNode, dest_host: x.destHost, status: x.status, created_at: this.novaTime(x.createdAt), updated_at: this.novaTime(x.updatedAt),
           memory_total_bytes: s.flavor.ram * 1048576, memory_processed_bytes: 0, memory_remaining_bytes: s.flavor.ram * 1048576,
           disk_total_bytes: 0, disk_processed_bytes: 0, disk_remaining_bytes: 0,
           ...(ctx.v >= mv('2.59') ? { uuid: x.uuid } : {}), ...(ctx.v >= mv('2.80') ? { user_id: x.userId, project_id: x.projectId } : {}),
@@ -746,7 +751,7 @@ export class Nova {
     if (detail) {
       info.push({
         zoneName: 'internal', zoneState: { available: true },
-        hosts: { controller: Object.fromEntries(this.world.controlServices.map((s) => [s.binary, { available: true, active: true, updated_at: novaTime(this.world.now()) }])) },
+        hosts: { controller: Object.fromEntries(this.world.controlServices.map((s) => [s.binary, { available: true, active: true, updated_at: this.novaTime(this.world.now()) }])) },
       });
     }
     for (const [zone, hosts] of zones) {
@@ -756,7 +761,7 @@ export class Nova {
         hosts: detail
           ? Object.fromEntries(hosts.map((h) => {
             const u = this.world.serviceUpdatedAt(h);
-            return [h.name, { 'nova-compute': { available: this.world.serviceUp(h), active: !h.disabled, updated_at: u === null ? null : novaTime(u) } }];
+            return [h.name, { 'nova-compute': { available: this.world.serviceUp(h), active: !h.disabled, updated_at: u === null ? null : this.novaTime(u) } }];
           }))
           : null,
       });

@@ -19,6 +19,8 @@ export interface SimHost {
   readonly index: number;
   readonly spare: boolean;
   readonly mgmtIp: string;
+  /** The host's address on the storage network: independent of the management network. */
+  readonly storageIp: string;
   readonly serviceUuid: string;
   readonly serviceIntId: number;
   readonly hypervisorUuid: string;
@@ -35,7 +37,10 @@ export interface SimHost {
   /** When the running nova-compute process started, or null when it does not run. */
   novaComputeStartedAt: number | null;
   mgmtLink: LinkState;
+  storageLink: LinkState;
   instanceLink: LinkState;
+  /** ICMP dropped on every network (a firewall change) while the host and its heartbeats go on. */
+  pingBlocked: boolean;
   disabled: boolean;
   disabledReason: string | null;
   forcedDown: boolean;

@@ -14,7 +14,7 @@ export interface Actor {
   readonly projectId: string;
 }
 
-export type AddressOwner = { kind: 'mgmt'; host: SimHost } | { kind: 'instance'; server: SimServer; network: string };
+export type AddressOwner = { kind: 'mgmt'; host: SimHost } | { kind: 'storage'; host: SimHost } | { kind: 'instance'; server: SimServer; network: string };
 
 /** Networks whose addresses can answer a probe; the tenant overlay never answers from the controller. */
 export const REACHABLE_NETWORKS = new Set(['provider']);
@@ -120,6 +120,7 @@ export class World extends EventEmitter<WorldEvents> {
     this.hosts.set(host.name, host);
     this.hostList.push(host);
     this.addressIndex.set(host.mgmtIp, { kind: 'mgmt', host });
+    this.addressIndex.set(host.storageIp, { kind: 'storage', host });
   }
 
   addServer(server: SimServer): void {
@@ -309,9 +310,23 @@ export class World extends EventEmitter<WorldEvents> {
     this.emit('host', h);
   }
 
+  /** The storage network carries no heartbeat: only its address stops answering. */
+  setStorageLink(h: SimHost, state: LinkState): void {
+    if (h.storageLink === state) return;
+    h.storageLink = state;
+    this.emit('host', h);
+  }
+
   setInstanceLink(h: SimHost, state: LinkState): void {
     if (h.instanceLink === state) return;
     h.instanceLink = state;
+    this.emit('host', h);
+  }
+
+  /** ICMP dropped or allowed again; heartbeats are not affected. */
+  setPingBlocked(h: SimHost, blocked: boolean): void {
+    if (h.pingBlocked === blocked) return;
+    h.pingBlocked = blocked;
     this.emit('host', h);
   }
 
@@ -712,22 +727,23 @@ export class World extends EventEmitter<WorldEvents> {
   addressAnswers(addr: string): boolean {
     const owner = this.addressIndex.get(addr);
     if (!owner) return false;
-    if (owner.kind === 'mgmt') {
+    if (owner.kind === 'mgmt' || owner.kind === 'storage') {
       const h = owner.host;
-      return h.power === 'on' && !h.hung && h.mgmtLink === 'up';
+      return h.power === 'on' && !h.hung && !h.pingBlocked && (owner.kind === 'mgmt' ? h.mgmtLink : h.storageLink) === 'up';
     }
     if (!REACHABLE_NETWORKS.has(owner.network)) return false;
     const s = owner.server;
     if (!s.host || s.vmState !== 'active' || s.powerState !== 1) return false;
     const h = this.hosts.get(s.host);
-    return !!h && h.power === 'on' && !h.hung && h.instanceLink === 'up';
+    return !!h && h.power === 'on' && !h.hung && !h.pingBlocked && h.instanceLink === 'up';
   }
 
   /** The provider addresses that should answer on a host, as the netns layer must lay them out. */
   liveAddressesOn(h: SimHost): string[] {
     const out: string[] = [];
-    if (h.power !== 'on' || h.hung) return out;
+    if (h.power !== 'on' || h.hung || h.pingBlocked) return out;
     if (h.mgmtLink === 'up') out.push(h.mgmtIp);
+    if (h.storageLink === 'up') out.push(h.storageIp);
     if (h.instanceLink === 'up') {
       for (const id of h.servers) {
         const s = this.servers.get(id);

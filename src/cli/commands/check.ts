@@ -53,6 +53,11 @@ export function formatCheckTable(report: RoundReport, hosts: Readonly<Record<str
   if (unfenceable.length > 0) {
     lines.push('', `NOT FENCEABLE (no [host:NAME] driver): ${unfenceable.map((h) => h.host).join(', ')}: these hosts would never be evacuated; see cmpha doctor`);
   }
+  const single = report.hosts.filter((h) => h.verdict !== 'maintenance' && h.evidence.signals === 1);
+  if (single.length > 0) {
+    lines.push('', `ONE SIGNAL ONLY (management network; no storage_ip, tunnel_ip or answering instance address): ${single.map((h) => h.host).join(', ')}: `
+      + 'a cut management link looks like death, so these need single_signal_silence before they are dead; see cmpha doctor');
+  }
   for (const h of report.hosts.filter((x) => x.verdict !== 'healthy' && x.verdict !== 'maintenance')) {
     lines.push('', `${h.host}: ${h.verdict}`, ...h.evidence.reasons.map((r) => `  - ${r}`));
   }
@@ -124,7 +129,15 @@ export function registerCheckCommands(program: Command): void {
       // The first round learns which instance addresses answer; the second can use them as evidence.
       await detector.runRound();
       await sleep(Math.min(config.detector.intervalMs, 2000));
-      const report = await detector.runRound();
+      let report = await detector.runRound();
+      // Silence is timed, not counted: watch suspects for min_silence, as the controller would, so a dead host
+      // shows as dead. Hosts with a single signal need single_signal_silence; check does not wait that long.
+      const d = config.detector;
+      const watchUntil = Date.now() + d.minSilenceMs + 2 * d.probeIntervalMs;
+      while (Date.now() < watchUntil && report.hosts.some((h) => h.verdict === 'suspect' && h.evidence.silenceNeededMs <= d.minSilenceMs)) {
+        await sleep(d.probeIntervalMs);
+        report = (await detector.runSuspectCheck()) ?? report;
+      }
       try {
         process.stdout.write(renderCheck(report, config.hosts, out));
       } catch (err) {

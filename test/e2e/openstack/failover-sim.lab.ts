@@ -33,7 +33,7 @@ describe('simulator: a compute host loses power (the lab scenario 1, for compari
     cmpha = await CmphaHarness.start({ dir: LAB_DIR, cmphaConf: sim.configPath }, {
       name: 'failover-sim',
       settings: {
-        'detector.interval': '5s', 'detector.heartbeat_timeout': '30s', 'detector.confirm_rounds': '2',
+        'detector.heartbeat_timeout': '30s',
         'evacuation.verify_poll_interval': '1s', 'fencing.poll_interval': '1s', 'logging.format': 'json',
       },
     });

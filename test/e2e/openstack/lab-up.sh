@@ -642,9 +642,7 @@ project_domain_name = Default
 region_name = RegionOne
 
 [detector]
-interval = 5s
 heartbeat_timeout = 30s
-confirm_rounds = 2
 instance_networks = lab-net
 isolation_addresses = $LAB_BRIDGE_IP
 max_dead_hosts = 1

@@ -21,7 +21,7 @@ function host(name: string, verdict: HostReport['verdict']): HostReport {
   return { host: name, zone: 'nova', verdict, action: 'none', evidence: { host: name, reasons: [`${name} is ${verdict}`] } as unknown as HostReport['evidence'] };
 }
 const round: RoundReport = {
-  round: 7, startedAt: Date.now() - 1000, durationMs: 12, leader: true, dryRun: false, isolated: false, isolationReason: null, probeFailed: null,
+  round: 7, kind: 'round', blindReason: null, startedAt: Date.now() - 1000, durationMs: 12, leader: true, dryRun: false, isolated: false, isolationReason: null, probeFailed: null,
   stormBrake: { active: false, reason: null, since: null, overridden: false, count: 0 },
   hosts: [host('compute1', 'healthy'), host('compute2', 'suspect'), host('compute3', 'maintenance')],
 };

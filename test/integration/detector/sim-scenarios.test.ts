@@ -13,7 +13,8 @@ import { startRedis, type RedisServer } from '../../helpers/redis.js';
 
 // Whole failures against the simulated cloud: the real Nova client over HTTP, real fping into the
 // simulator's network namespaces. The detector runs on the simulator's clock, which the test moves forward
-// instead of sleeping, so Nova's view (report 1 s, service_down_time 3 s) changes at once.
+// instead of sleeping, so Nova's view (report 1 s, service_down_time 3 s) changes at once. Silence is
+// compressed to match (2 s, for hosts with one signal too); the timing at Nova's defaults is sim-timing.test.ts.
 
 class RecordingIncidents implements IncidentOpener {
   readonly opened: IncidentOpenRequest[] = [];
@@ -62,7 +63,7 @@ async function world(hosts = 4): Promise<World> {
     ...loaded,
     detector: {
       ...loaded.detector,
-      probe: 'fping', intervalMs: 1000, heartbeatTimeoutMs: 2000, confirmRounds: 2, instanceNetworks: ['provider'],
+      probe: 'fping', intervalMs: 1000, heartbeatTimeoutMs: 2000, heartbeatIntervalMs: 1000, minSilenceMs: 2000, singleSignalSilenceMs: 2000, instanceNetworks: ['provider'],
       probeCount: 1, probeTimeoutMs: 300, probePacketIntervalMs: 1, maxDeadHosts: 2, maxDeadFraction: 0.33, leaderLeaseMs: 5000,
     },
     redis: { ...loaded.redis, prefix: `det-sim-${process.pid}-${open.length}` },

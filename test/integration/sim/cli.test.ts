@@ -23,7 +23,7 @@ describe('cmpha sim', () => {
     expect(conf).toContain('probe = sim');
     expect(conf).toContain('spare_reason_prefix = down_prepare');
     for (const h of ['compute1', 'compute2', 'compute3', 'spare1', 'spare2']) expect(conf).toContain(`[host:${h}]`);
-    expect(conf).toMatch(/\[host:compute1\]\nmgmt_ip = 198\.18\.0\.11\ndriver = redfish\naddress = 127\.0\.0\.1\nport = \d+\nredfish_scheme = http\nredfish_system = compute1\nusername = root\npassword = \S+/);
+    expect(conf).toMatch(/\[host:compute1\]\nmgmt_ip = 198\.18\.0\.11\nstorage_ip = 198\.19\.0\.11\ndriver = redfish\naddress = 127\.0\.0\.1\nport = \d+\nredfish_scheme = http\nredfish_system = compute1\nusername = root\npassword = \S+/);
 
     const password = /\[cloud\][\s\S]*?password = (\S+)/.exec(conf)![1]!;
     const r = await fetch(`${info.auth_url}/auth/tokens`, {

@@ -35,7 +35,7 @@ describe('cmpha.conf', () => {
     expect(readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8')).toBe(renderConfigDocs());
     const cfg = await loadConfig({ path: fileURLPath('../../../cmpha.conf.example'), env: {} });
     expect(cfg.cloud.authUrl).toBe('https://keystone.example.com:5000/v3');
-    expect(cfg.detector.intervalMs).toBe(10_000);
+    expect(cfg.detector.intervalMs).toBe(1000);
     expect(cfg.hosts.compute1?.fence.driver).toBe('ipmi');
   });
 
@@ -51,7 +51,8 @@ describe('cmpha.conf', () => {
 
   it('applies defaults and parses durations into milliseconds', async () => {
     const cfg = await loadConfig({ path: file(`${CLOUD}[detector]\ninterval = 2m\nheartbeat_timeout = 1m30s\nprobe_timeout = 250ms\n`), env: {} });
-    expect(cfg.detector).toMatchObject({ intervalMs: 120_000, heartbeatTimeoutMs: 90_000, probeTimeoutMs: 250, confirmRounds: 2, maxDeadHosts: 2, maxDeadFraction: 0.33 });
+    expect(cfg.detector).toMatchObject({ intervalMs: 120_000, heartbeatTimeoutMs: 90_000, probeTimeoutMs: 250, maxDeadHosts: 2, maxDeadFraction: 0.33,
+      probeIntervalMs: 1000, heartbeatIntervalMs: 10_000, heartbeatMarginMs: 1000, minSilenceMs: 5000, singleSignalSilenceMs: 30_000 });
     expect(cfg.evacuation.states).toEqual(['ACTIVE', 'ERROR']);
     expect(cfg.fencing.timeoutMs).toBe(30_000);
     expect(cfg.notifiers.map((x) => x.type)).toEqual(['log']);

@@ -227,10 +227,16 @@ describe('detector round', () => {
     c.tick();
     c.powerOff('c1');
     await d.runRound();
+    // With its instance no evidence, the management network is the host's only signal: 30 s of silence.
+    for (let i = 0; i < 2; i++) {
+      c.tick();
+      expect((await d.runRound()).hosts.find((x) => x.host === 'c1')!.verdict).toBe('suspect');
+    }
     c.tick();
     const r = await d.runRound();
     const h = r.hosts.find((x) => x.host === 'c1')!;
     expect(h.verdict).toBe('dead');
+    expect(h.evidence).toMatchObject({ signals: 1, silenceNeededMs: 30_000, silentForMs: 30_000 });
     expect(h.evidence.instances.addresses).toEqual([expect.objectContaining({ ip: '198.18.1.10', baseline: false, result: 'silent' })]);
     expect(h.evidence.instances.note).toContain('none ever answered while the host was healthy');
   });
@@ -410,6 +416,25 @@ describe('detector guards with Redis', () => {
     expect(c.incidents.opened.map((o) => o.host).sort()).toEqual(['c1', 'c2', 'c3']);
   });
 
+  it('does not brake (or page) for a one-second blip that makes most hosts silent while Nova sees their heartbeats', async () => {
+    const c = cloud(4);
+    const config = testConfig({}, {}, `storm3-${process.pid}-${prefixN}`);
+    const d = createDetector({ config, nova: c.nova, prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents, notifier: c.notifier });
+    await d.runRound();
+    const saved = new Set(c.prober.alive);
+    c.prober.alive.clear();
+    c.clock.t += 1000;
+    const blip = await d.runRound();
+    expect(blip.hosts.map((h) => h.verdict)).toEqual(['suspect', 'suspect', 'suspect', 'suspect']);
+    expect(blip.stormBrake.active).toBe(false);
+    for (const ip of saved) c.prober.alive.add(ip);
+    c.clock.t += 1000;
+    const after = await d.runRound();
+    expect(after.hosts.map((h) => h.verdict)).toEqual(['healthy', 'healthy', 'healthy', 'healthy']);
+    expect(c.notifier.types().filter((t) => t === 'storm-brake')).toEqual([]);
+    expect(c.incidents.opened).toHaveLength(0);
+  });
+
   it('releases the brake by itself when the count falls back', async () => {
     const c = cloud(4);
     const config = testConfig({}, {}, `storm2-${process.pid}-${prefixN}`);
@@ -457,6 +482,26 @@ describe('detector guards with Redis', () => {
 });
 
 describe('detector loop', () => {
+  it('re-observes a suspect between rounds, and at least once after every round even when rounds are slow', async () => {
+    for (const intervalMs of [1000, 20]) {
+      const c = cloud(3);
+      c.powerOff('c2');
+      const kinds: string[] = [];
+      const d = createDetector({
+        config: testConfig({ intervalMs, probeIntervalMs: 200 }), nova: c.nova, prober: c.prober, logger: silentLogger,
+        onRound: (r) => { if (r) kinds.push(r.kind); },
+      });
+      d.start();
+      const deadline = Date.now() + 10_000;
+      while (kinds.filter((k) => k === 'round').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await d.stop();
+      const byHost = c.nova.callsTo('listComputeServices').filter((x) => (x.args[0] as string | undefined) === 'c2').length;
+      expect(kinds.filter((k) => k === 'suspect-check').length, `interval ${intervalMs}`).toBeGreaterThanOrEqual(2);
+      expect(byHost).toBeGreaterThanOrEqual(2);
+      if (intervalMs === 1000) expect(kinds.filter((k) => k === 'suspect-check').length).toBeGreaterThanOrEqual(kinds.filter((k) => k === 'round').length * 3);
+    }
+  });
+
   it('runs rounds on its interval until stopped', async () => {
     const c = cloud(2);
     const d = createDetector({ config: testConfig({ intervalMs: 20 }), nova: c.nova, prober: c.prober, logger: silentLogger });
@@ -468,5 +513,132 @@ describe('detector loop', () => {
     expect(n).toBeGreaterThanOrEqual(3);
     await new Promise((r) => setTimeout(r, 60));
     expect(c.nova.callsTo('listComputeServices').length).toBe(n);
+  });
+});
+
+describe('detector between rounds: suspects timed by direct probes', () => {
+  it('re-observes only the suspect, one service read and one probe each time, and opens the incident once the silence is long enough', async () => {
+    const c = cloud(4);
+    const d = c.detector();
+    await d.runRound();
+    expect(await d.runSuspectCheck()).toBeNull(); // nobody to look at
+    c.tick();
+    c.powerOff('c2');
+    const r1 = await d.runRound();
+    expect(r1.hosts.find((h) => h.host === 'c2')).toMatchObject({ verdict: 'suspect', evidence: { silentForMs: 0 } });
+    const servicesBefore = c.nova.callsTo('listComputeServices').length;
+    const probesBefore = c.prober.calls.length;
+    const seen: string[] = [];
+    for (let s = 1; s <= 5; s++) {
+      c.clock.t += 1000;
+      const r = (await d.runSuspectCheck())!;
+      expect(r.kind).toBe('suspect-check');
+      // Every host is in the report, the others as last seen.
+      expect(r.hosts.map((h) => h.host)).toEqual(['c1', 'c2', 'c3', 'c4']);
+      seen.push(`${r.hosts.find((h) => h.host === 'c2')!.verdict}`);
+    }
+    expect(seen).toEqual(['suspect', 'suspect', 'suspect', 'suspect', 'dead']);
+    const reads = c.nova.callsTo('listComputeServices').slice(servicesBefore);
+    expect(reads.map((x) => (x.args[0] as { host?: string } | undefined))).toEqual(Array(5).fill('c2'));
+    // Five checks, each a direct probe of c2's management IP and its baseline instance address; the fifth is
+    // the last look before the incident, so no sixth is needed.
+    expect(c.prober.calls.slice(probesBefore)).toEqual(Array(5).fill(['198.18.0.11', '198.18.1.11']));
+    expect(c.incidents.opened).toHaveLength(1);
+    expect(c.incidents.opened[0]).toMatchObject({ host: 'c2', failureStartedAt: T0 + 10_000 });
+    expect(await d.runSuspectCheck()).toBeNull(); // its incident is the pipeline's now
+  });
+
+  it('does not open the incident when the last direct look after a slow round finds the host alive', async () => {
+    const c = cloud(4);
+    const d = c.detector();
+    await d.runRound();
+    c.tick();
+    c.powerOff('c2');
+    await d.runRound();
+    for (let s = 1; s <= 4; s++) {
+      c.clock.t += 1000;
+      await d.runSuspectCheck();
+    }
+    // The verdict comes from a slow full round (its probe takes 3 s, more than probe_interval): c2 is looked at
+    // once more, and answers.
+    const probe = c.prober.probe.bind(c.prober);
+    c.prober.probe = async (ips) => {
+      if (ips.length === 2 && ips[0] === '198.18.0.11' && ips[1] === '198.18.1.11') c.prober.alive.add('198.18.0.11');
+      else if (ips.length > 2) c.clock.t += 3000;
+      return probe(ips);
+    };
+    c.clock.t += 1000;
+    const r = await d.runRound();
+    expect(r.hosts.find((h) => h.host === 'c2')).toMatchObject({ verdict: 'dead', action: 'recheck-alive' });
+    expect(c.incidents.opened).toHaveLength(0);
+    c.clock.t += 1000;
+    const next = (await d.runSuspectCheck())!;
+    expect(next.hosts.find((h) => h.host === 'c2')!.verdict).toBe('agent-down');
+    expect(c.incidents.opened).toHaveLength(0);
+  });
+
+  it('a storage_ip that answers keeps a silent host from dead', async () => {
+    const c = cloud(4);
+    const d = c.detector({}, {}, { c2: { storageIp: '198.18.3.2', tunnelIp: '198.18.4.2' } });
+    c.prober.alive.add('198.18.3.2');
+    await d.runRound();
+    c.tick();
+    c.powerOff('c2');
+    c.prober.alive.add('198.18.3.2'); // only the storage network still answers
+    for (let i = 0; i < 4; i++) {
+      const r = await d.runRound();
+      const h = r.hosts.find((x) => x.host === 'c2')!;
+      expect(h.verdict).toBe('isolated-mgmt');
+      expect(h.evidence.networks.map((n) => `${n.role}:${n.result}`)).toEqual(['mgmt:silent', 'storage:alive', 'tunnel:silent']);
+      c.tick();
+    }
+    expect(c.incidents.opened).toHaveLength(0);
+  });
+});
+
+describe('detector that cannot see', () => {
+  it('pages once and opens nothing when Nova lists no compute service', async () => {
+    const c = cloud(3);
+    const d = c.detector();
+    await d.runRound();
+    c.nova.hosts.clear();
+    for (let i = 0; i < 3; i++) {
+      c.tick();
+      const r = await d.runRound();
+      expect(r.blindReason).toContain('Nova lists no nova-compute service');
+      expect(r.hosts).toEqual([]);
+      expect(r.leader).toBe(true); // no lease configured here; the blind replica still opens nothing
+    }
+    expect(c.notifier.events.filter((e) => e.type === 'controller-isolated')).toHaveLength(1);
+    expect(c.notifier.events[0]!.summary).toContain('blind');
+    expect(c.prober.calls).toHaveLength(1);
+    expect(c.incidents.opened).toHaveLength(0);
+  });
+
+  it('calls a service list with nameless entries garbled', async () => {
+    const c = cloud(3);
+    c.nova.addHost('', {});
+    const r = await c.detector().runRound();
+    expect(r.blindReason).toContain('garbled: 1 of 4 nova-compute entries have no host or id');
+    expect(c.notifier.types()).toEqual(['controller-isolated']);
+  });
+
+  it('pages when no round finishes for a few intervals (a Nova that never answers)', async () => {
+    const c = cloud(2);
+    const stuck = Object.create(c.nova) as typeof c.nova;
+    stuck.listComputeServices = ((opts?: { signal?: AbortSignal }) => new Promise((_, reject) => {
+      opts?.signal?.addEventListener('abort', () => reject(opts.signal!.reason), { once: true });
+    })) as typeof c.nova.listComputeServices;
+    const notifier = new RecordingNotifier();
+    const d = createDetector({
+      config: testConfig({ intervalMs: 1000 }), nova: stuck, prober: c.prober, logger: silentLogger, notifier,
+      tuning: { stalledMinMs: 300, stalledAfterIntervals: 0 },
+    });
+    d.start();
+    const deadline = Date.now() + 10_000;
+    while (notifier.events.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await d.stop();
+    expect(notifier.events.map((e) => e.type)).toEqual(['detector-stalled']);
+    expect(notifier.events[0]).toMatchObject({ severity: 'critical' });
   });
 });

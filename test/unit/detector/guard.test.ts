@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateStorm, incidentId, RELEASED, stepBrake, type StormHost } from '../../../src/detector/guard.js';
+import { evaluateStorm, fractionLimit, incidentId, RELEASED, stepBrake, type StormHost } from '../../../src/detector/guard.js';
 import type { Verdict } from '../../../src/detector/types.js';
 
 const hosts = (spec: Array<[string, Verdict, string?]>): StormHost[] => spec.map(([host, verdict, zone]) => ({ host, verdict, zone: zone ?? null }));
@@ -25,6 +25,34 @@ describe('evaluateStorm', () => {
     expect(e.reason).toContain('2 of 4 enabled hosts in the cloud');
     const f = evaluateStorm(hosts([['a', 'dead'], ['b', 'dead'], ...Array.from({ length: 5 }, (_, i) => [`h${i}`, 'healthy'] as [string, Verdict])]), { maxDeadHosts: 10, maxDeadFraction: 0.33 });
     expect(f.tripped).toBe(false); // 2 of 7 = 0.29
+  });
+
+  // The documented rule (docs/operations.md "Storm brake"), at its boundaries.
+  const healthy = (n: number) => Array.from({ length: n }, (_, i) => [`h${i}`, 'healthy'] as [string, Verdict]);
+  const dead = (n: number) => Array.from({ length: n }, (_, i) => [`d${i}`, 'dead'] as [string, Verdict]);
+
+  it('max_dead_hosts = 2: two dead hosts pass, three trip', () => {
+    const big = { maxDeadHosts: 2, maxDeadFraction: 1 };
+    expect(evaluateStorm(hosts([...dead(2), ...healthy(20)]), big).tripped).toBe(false);
+    const e = evaluateStorm(hosts([...dead(3), ...healthy(20)]), big);
+    expect(e.tripped).toBe(true);
+    expect(e.reason).toBe('3 hosts look dead or suspect (limit max_dead_hosts = 2)');
+  });
+
+  it('max_dead_fraction = 0.33 with max_dead_hosts = 2: 2 of 6 pass (a third of 6 is 2 hosts), 3 of 6 trip', () => {
+    expect(evaluateStorm(hosts([...dead(2), ...healthy(4)]), cfg)).toMatchObject({ tripped: false, reason: null });
+    const e = evaluateStorm(hosts([...dead(3), ...healthy(3)]), { maxDeadHosts: 10, maxDeadFraction: 0.33 });
+    expect(e.tripped).toBe(true);
+    expect(e.reason).toContain('3 of 6 enabled hosts in the cloud look dead or suspect (limit max_dead_fraction = 0.33, 2 of 6 hosts)');
+  });
+
+  it('rounds the fraction to the nearest whole host, never below one', () => {
+    expect(fractionLimit(6, 0.33)).toBe(2);
+    expect(fractionLimit(4, 0.33)).toBe(1);
+    expect(fractionLimit(7, 0.33)).toBe(2);
+    expect(fractionLimit(2, 0.33)).toBe(1);
+    expect(fractionLimit(10, 0.25)).toBe(3); // 2.5 rounds up
+    expect(fractionLimit(100, 0.1)).toBe(10);
   });
 
   it('never trips the fraction for a single host', () => {

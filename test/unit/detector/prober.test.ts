@@ -21,7 +21,7 @@ describe('fping prober', () => {
       { logger: silentLogger, run: runner({ exitCode: 1, stderr }, calls) });
     const r = await p.probe(['198.18.0.11', '198.18.0.12', '198.18.0.11']);
     expect(Object.fromEntries(r)).toEqual({ '198.18.0.11': 'alive', '198.18.0.12': 'silent' });
-    expect(calls).toEqual([{ file: '/usr/bin/fping', args: ['-c', '2', '-t', '300', '-i', '5', '-q', '198.18.0.11', '198.18.0.12'] }]);
+    expect(calls).toEqual([{ file: '/usr/bin/fping', args: ['-c', '2', '-p', '250', '-t', '300', '-i', '5', '-q', '198.18.0.11', '198.18.0.12'] }]);
   });
 
   it('refuses host names before running anything', async () => {
@@ -84,5 +84,34 @@ describe('sim prober', () => {
 
   it('needs sim_url', () => {
     expect(() => createProber({ ...detectorDefaults, probe: 'sim' }, { logger: silentLogger })).toThrow(/sim_url/);
+  });
+});
+
+describe('fping prober at scale', () => {
+  it('splits many targets over several fping processes and merges their answers', async () => {
+    const calls: Array<{ file: string; args: readonly string[] }> = [];
+    const ips = Array.from({ length: 1203 }, (_, i) => `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    const p = createProber({ ...detectorDefaults, probeCount: 1 }, {
+      logger: silentLogger,
+      run: async (file, args) => {
+        calls.push({ file, args });
+        const targets = args.slice(args.indexOf('-q') + 1);
+        return { exitCode: 1, signal: null, durationMs: 1, stdout: '', stderr: targets.map((ip, i) => `${ip} : xmt/rcv/%loss = 1/${i % 2}/0%`).join('\n') };
+      },
+    });
+    const r = await p.probe(ips);
+    expect(calls.map((c) => c.args.slice(c.args.indexOf('-q') + 1).length)).toEqual([250, 250, 250, 250, 203]);
+    expect(r.size).toBe(1203);
+    expect([...r.values()].filter((v) => v === 'alive')).toHaveLength(601);
+  });
+
+  it('fails the whole probe when one fping process fails', async () => {
+    let n = 0;
+    const ips = Array.from({ length: 1000 }, (_, i) => `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    const p = createProber({ ...detectorDefaults, probeCount: 1 }, {
+      logger: silentLogger,
+      run: async () => (++n === 2 ? { exitCode: 4, signal: null, durationMs: 1, stdout: '', stderr: 'fping: system error\n' } : { exitCode: 0, signal: null, durationMs: 1, stdout: '', stderr: '' }),
+    });
+    await expect(p.probe(ips)).rejects.toMatchObject({ code: 'probe_failed', message: 'fping exited with 4: fping: system error' });
   });
 });

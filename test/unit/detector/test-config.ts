@@ -4,7 +4,11 @@ import { Secret } from '../../../src/config/secret.js';
 export const detectorDefaults: DetectorConfig = {
   intervalMs: 10_000,
   heartbeatTimeoutMs: 30_000,
-  confirmRounds: 2,
+  probeIntervalMs: 1000,
+  heartbeatIntervalMs: 10_000,
+  heartbeatMarginMs: 1000,
+  minSilenceMs: 5000,
+  singleSignalSilenceMs: 30_000,
   instanceNetworks: ['tenant'],
   isolationAddresses: [],
   maxDeadHosts: 2,

@@ -19,6 +19,13 @@ describe('judgeHost', () => {
     expect(h).toMatchObject({ host: 'c1', zone: 'nova', status: 'ok', problems: [], mgmt: { answering: true }, fencing: { driver: 'ipmi', works: true, power: 'on' } });
   });
 
+  it('warns when the management network is a host\'s only independent signal, and not when it has a storage or tunnel address', () => {
+    const one = judgeHost(facts({ otherNetworks: 0, instanceNetworks: true, singleSignalSilenceMs: 30_000 }), strict);
+    expect(one.status).toBe('warn');
+    expect(one.problems).toEqual([{ status: 'warn', detail: 'one independent signal: only the management network is watched (no storage_ip or tunnel_ip) unless its instances answer on instance_networks; a cut management link looks like death, so it needs single_signal_silence (30 s) of silence before it is dead' }]);
+    expect(judgeHost(facts({ otherNetworks: 1, singleSignalSilenceMs: 30_000 }), strict).problems).toEqual([]);
+  });
+
   it('fails a host whose fencing does not work, whatever else is fine', () => {
     const h = judgeHost(facts({ fence: { host: 'c1', driver: 'ipmi', bmc: '10.0.0.1:623', reachable: false, works: false, code: 'fence_unreachable', note: 'no answer in 2 s' } }), strict);
     expect(h.status).toBe('fail');

@@ -1,0 +1,220 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/types.js';
+import type { NotificationEvent, NotificationService } from '../notifier/types.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { AlertTracker } from './alerts.js';
+import { evaluateStorm, incidentId, RELEASED, stepBrake, stormHosts, type BrakeState, type BrakeStep } from './guard.js';
+import { detectorKeys } from './keys.js';
+import { LeaderLease } from './leader-lease.js';
+import { StormBrakeStore } from './storm-brake-store.js';
+import type { HostAction, HostReport, IncidentOpener, StormBrakeReport } from './types.js';
+
+// Action: what the controller does about verdicts — the leader lease, the storm brake, incidents and alerts.
+// It observes nothing itself except through `recheck`, the direct probe before an incident is opened.
+
+export interface ActDeps {
+  readonly config: Config;
+  readonly redis?: Redis;
+  readonly incidents?: IncidentOpener;
+  readonly notifier?: NotificationService;
+  readonly logger: Logger;
+  readonly owner?: string;
+}
+
+export interface ActContext {
+  readonly at: number;
+  readonly isolationReason: string | null;
+  readonly blindReason: string | null;
+  /**
+   * Direct probe of a dead host's addresses; any answer, or a failed probe, stops the incident. Null when the
+   * observation being acted on probed those addresses a moment ago (less than probe_interval).
+   */
+  readonly recheck: null | ((host: string) => Promise<{ alive: string[]; error: string | null }>);
+}
+
+export interface ActResult {
+  readonly leader: boolean;
+  readonly stormBrake: StormBrakeReport;
+  readonly hosts: readonly HostReport[];
+  /** Hosts a direct re-check found alive: their silence is broken. */
+  readonly recheckedAlive: readonly string[];
+}
+
+export class Actor {
+  private readonly lease?: LeaderLease;
+  private readonly brakeStore?: StormBrakeStore;
+  private readonly alerts = new AlertTracker();
+  private memoryBrake: BrakeState = RELEASED;
+  private wasIsolated = false;
+  private wasBlind = false;
+  private wouldOpen = 0;
+
+  constructor(private readonly deps: ActDeps) {
+    const keys = detectorKeys(deps.config.redis.prefix);
+    if (deps.redis) {
+      this.lease = new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, deps.owner);
+      this.brakeStore = new StormBrakeStore(deps.redis, deps.config.redis.prefix);
+    }
+  }
+
+  private get log(): Logger {
+    return this.deps.logger;
+  }
+
+  async notify(event: NotificationEvent): Promise<void> {
+    if (!this.deps.notifier) return;
+    try {
+      await this.deps.notifier.notify(event);
+    } catch (err) {
+      this.log.error({ err: errorMessage(err), event: event.type }, 'notifier failed');
+    }
+  }
+
+  private async leadership(blind: boolean): Promise<boolean> {
+    if (!this.lease) return true;
+    // A controller that cannot see the cloud lets its lease lapse, so a replica that can see it takes over.
+    if (blind) return false;
+    try {
+      return await this.lease.acquireOrRenew();
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'cannot reach Redis for the leader lease: acting as standby');
+      return false;
+    }
+  }
+
+  private async brake(hosts: readonly HostReport[], leader: boolean, blind: boolean, now: number): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
+    const evaluation = evaluateStorm(stormHosts(hosts, this.deps.config.detector.minSilenceMs), this.deps.config.detector);
+    let prev: BrakeState;
+    try {
+      prev = this.brakeStore ? await this.brakeStore.load() : this.memoryBrake;
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'cannot read the storm-brake state: treating the brake as on');
+      return { step: null, report: { active: true, reason: 'storm-brake state unreadable', since: null, overridden: false, count: evaluation.counted.length } };
+    }
+    if (blind) {
+      // Counts taken while blind mean nothing: keep the brake as it was.
+      return { step: null, report: { active: prev.active, reason: prev.reason, since: prev.since, overridden: false, count: evaluation.counted.length } };
+    }
+    let resumeRequested = false;
+    if (this.brakeStore && leader) {
+      try {
+        resumeRequested = await this.brakeStore.resumeRequested();
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, 'cannot read the resume request');
+      }
+    }
+    const step = stepBrake(prev, evaluation, resumeRequested, now);
+    if (this.brakeStore && leader) {
+      try {
+        await this.brakeStore.save(step.state);
+        if (step.resumeConsumed) await this.brakeStore.clearResume();
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, 'cannot store the storm-brake state');
+      }
+    } else if (!this.brakeStore) {
+      this.memoryBrake = step.state;
+    }
+    return {
+      step,
+      report: { active: step.state.active, reason: step.state.reason, since: step.state.since, overridden: step.overridden, count: evaluation.counted.length },
+    };
+  }
+
+  private async decide(
+    host: HostReport, ctx: ActContext & { leader: boolean; brakeActive: boolean },
+  ): Promise<{ action: HostAction; incidentId?: string; alive?: boolean }> {
+    const v = host.verdict;
+    const { incidents } = this.deps;
+    if (v === 'healthy' || v === 'maintenance') return { action: 'none' };
+    if (incidents) {
+      try {
+        if (await incidents.hasOpenIncident(host.host)) return { action: 'incident-already-open' };
+      } catch (err) {
+        this.log.error({ host: host.host, err: errorMessage(err) }, 'cannot ask whether an incident is open: opening nothing');
+        return { action: v === 'dead' ? 'open-failed' : 'alert' };
+      }
+    }
+    if (v !== 'dead') return { action: v === 'suspect' ? 'wait-confirm' : 'alert' };
+    const failureStartedAt = host.evidence.suspectSince ?? host.evidence.at;
+    const id = incidentId(host.host, failureStartedAt);
+    if (ctx.blindReason) return { action: 'blocked-detector-blind', incidentId: id };
+    if (ctx.isolationReason) return { action: 'blocked-controller-isolated', incidentId: id };
+    if (ctx.brakeActive) return { action: 'blocked-storm-brake', incidentId: id };
+    if (!ctx.leader) return { action: 'blocked-standby', incidentId: id };
+    // An observation seconds old is not enough: look once more, directly, before anything irreversible starts.
+    const again = ctx.recheck ? await ctx.recheck(host.host) : { alive: [], error: null };
+    if (again.alive.length > 0) {
+      this.log.warn({ host: host.host, alive: again.alive }, 'the last look before opening an incident found the host alive');
+      return { action: 'recheck-alive', incidentId: id, alive: true };
+    }
+    if (again.error) {
+      this.log.warn({ host: host.host, err: again.error }, 'the last look before opening an incident failed; will retry');
+      return { action: 'open-failed', incidentId: id };
+    }
+    if (!incidents || this.deps.config.detector.dryRun) {
+      this.wouldOpen += 1;
+      this.log.warn({ host: host.host, incidentId: id, dryRun: this.deps.config.detector.dryRun, wouldOpen: this.wouldOpen }, 'would open an incident (nothing opened)');
+      return { action: 'would-open-incident', incidentId: id };
+    }
+    try {
+      const { created } = await incidents.open({ id, host: host.host, failureStartedAt, evidence: host.evidence });
+      this.log.warn({ host: host.host, incidentId: id, created }, created ? 'incident opened' : 'incident already exists');
+      return { action: created ? 'open-incident' : 'incident-exists', incidentId: id };
+    } catch (err) {
+      this.log.error({ host: host.host, incidentId: id, err: errorMessage(err) }, 'opening the incident failed; will retry next round');
+      return { action: 'open-failed', incidentId: id };
+    }
+  }
+
+  /** Guards, then actions, then alerts, for every host's latest report. */
+  async act(reports: readonly HostReport[], ctx: ActContext): Promise<ActResult> {
+    const isolated = ctx.isolationReason !== null;
+    const blind = isolated || ctx.blindReason !== null;
+    const leader = await this.leadership(blind);
+    const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at);
+    const acted: HostReport[] = [];
+    const recheckedAlive: string[] = [];
+    for (const r of reports) {
+      const d = await this.decide(r, { ...ctx, leader, brakeActive: stormBrake.active });
+      if (d.alive) recheckedAlive.push(r.host);
+      acted.push({ ...r, action: d.action, ...(d.incidentId ? { incidentId: d.incidentId } : {}) });
+    }
+
+    // Host alerts come from the leader only, so replicas do not page twice; a replica that is cut off or blind
+    // says so whatever its role, since that is news about the replica itself.
+    const events = this.alerts.events(acted, ctx.at);
+    if (isolated && !this.wasIsolated) {
+      await this.notify({ type: 'controller-isolated', severity: 'critical', summary: `cmpha is cut off and opens no incidents: ${ctx.isolationReason}`, at: ctx.at });
+      this.log.error({ reason: ctx.isolationReason }, 'controller isolated: opening nothing');
+    }
+    if (!isolated && this.wasIsolated) this.log.info('controller can see the cloud again');
+    const isBlind = ctx.blindReason !== null;
+    if (isBlind && !this.wasBlind) {
+      await this.notify({ type: 'controller-isolated', severity: 'critical', summary: `cmpha is blind and opens no incidents: ${ctx.blindReason}`, at: ctx.at });
+      this.log.error({ reason: ctx.blindReason }, 'detector blind: opening nothing');
+    }
+    if (!isBlind && this.wasBlind) this.log.info('Nova lists compute services again');
+    if (leader) {
+      if (step?.alert) {
+        await this.notify({ type: 'storm-brake', severity: 'critical', summary: `storm brake on, no incidents opened: ${step.state.reason}`,
+          details: 'Resolve the cause, or run `cmpha resume` to let the current hosts through.', at: ctx.at });
+      }
+      for (const e of events) await this.notify(e);
+    }
+    if (step?.alert) this.log.error({ reason: step.state.reason }, 'storm brake on: opening no incidents');
+    if (step?.released) this.log.info('storm brake released');
+    this.wasIsolated = isolated;
+    this.wasBlind = isBlind;
+    return { leader, stormBrake, hosts: acted, recheckedAlive };
+  }
+
+  async release(): Promise<void> {
+    if (!this.lease) return;
+    try {
+      await this.lease.release();
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'cannot release the leader lease; it lapses on its own');
+    }
+  }
+}

@@ -1,0 +1,235 @@
+import type { DetectorConfig } from '../config/types.js';
+import type { ComputeService } from '../openstack/types.js';
+import { heartbeatPeriod, NO_HEARTBEAT, trackHeartbeat, type HeartbeatMemory } from './heartbeat.js';
+import type {
+  HostEvidence, HostJudgement, HostMemory, InstanceAddressEvidence, InstanceEvidence, MgmtEvidence, NetworkEvidence,
+  NovaEvidence, StorageEvidence, Verdict,
+} from './types.js';
+
+/** Everything observed about one host at one instant. */
+export interface HostObservation {
+  readonly host: string;
+  readonly round: number;
+  /** Epoch ms (wall clock) when the observation started: for people and incident ids only. */
+  readonly at: number;
+  /** cmpha's monotonic ms when the observation started: every duration is measured on this. */
+  readonly mono: number;
+  readonly service: ComputeService;
+  /**
+   * Whether `service` was read in this observation, and when the answer arrived (monotonic ms). A service
+   * carried over from an earlier read must not age its heartbeat: only a fresh read can say it did not move.
+   */
+  readonly serviceRead: null | { readonly endMono: number };
+  /** The management network first, then storage and tunnel when the host has addresses there. */
+  readonly networks: readonly NetworkEvidence[];
+  /**
+   * Instance addresses probed this time, or null when they were not looked at (host not under suspicion).
+   * `error` says why the list could not be had (e.g. Nova failed), `note` why there is nothing to look at.
+   */
+  readonly instances: null | {
+    readonly addresses: readonly InstanceAddressEvidence[];
+    readonly error?: string;
+    readonly note?: string;
+  };
+  /** An extra storage-side signal (Ceph watchers), null when none is wired. */
+  readonly storage: StorageEvidence | null;
+}
+
+export type JudgeConfig = Pick<DetectorConfig, 'heartbeatIntervalMs' | 'heartbeatMarginMs' | 'minSilenceMs' | 'singleSignalSilenceMs'>;
+
+/**
+ * Turns one observation into a verdict. Pure: the same observation and memory give the same answer.
+ *
+ * The rule (README "How cmpha decides a host is dead"): a host is `dead` when
+ *   1. every independent signal it has is silent — each network address (management, storage, tunnel), each
+ *      instance address that answered while it was healthy, and the storage-side signal when one is wired —
+ *      and has been, in every observation, for at least `min_silence` (`single_signal_silence` when the host
+ *      has only one such signal), measured on cmpha's monotonic clock; and
+ *   2. Nova saw no heartbeat: it says the service is down, or `updated_at` has not changed for one heartbeat
+ *      period plus `heartbeat_margin` since cmpha first saw its current value (Nova's clock is never compared
+ *      with cmpha's).
+ * Any live signal keeps a host from `dead`. An observation that cannot confirm (a probe failed or said
+ * nothing, the servers could not be listed, the service was not read) restarts the silence, because a false
+ * fence costs far more than a slow one.
+ */
+export function judge(obs: HostObservation, previous: HostMemory | undefined, config: JudgeConfig): HostJudgement {
+  const { mono, service } = obs;
+  const instances = instanceEvidence(obs);
+  const mgmtNet = obs.networks.find((n) => n.role === 'mgmt') ?? { role: 'mgmt' as const, ip: null, source: null, result: 'no-address' as const };
+  const netAlive = obs.networks.some((n) => n.result === 'alive');
+  const storageAlive = obs.storage?.alive === true;
+  const anyAlive = netAlive || instances.answered > 0 || storageAlive;
+  const lastAliveAt = anyAlive ? obs.at : (previous?.lastAliveAt ?? null);
+  const mgmt: MgmtEvidence = { ...mgmtNet, lastAliveAt };
+
+  const heartbeat = obs.serviceRead
+    ? trackHeartbeat(previous?.heartbeat ?? NO_HEARTBEAT, service, obs.serviceRead.endMono, anyAlive && service.state === 'up')
+    : (previous?.heartbeat ?? NO_HEARTBEAT);
+  const nova = novaEvidence(service, heartbeat, obs.serviceRead ? mono : null, config);
+
+  const addressed = obs.networks.filter((n) => n.result !== 'no-address');
+  const signals = addressed.length + (instances.baselineTotal > 0 ? 1 : 0) + (obs.storage && obs.storage.alive !== null ? 1 : 0);
+  const silenceNeededMs = signals <= 1 ? config.singleSignalSilenceMs : config.minSilenceMs;
+  const reasons: string[] = [];
+
+  const finish = (verdict: Verdict, silentSinceMono: number | null): HostJudgement => {
+    const unhealthy = verdict !== 'healthy' && verdict !== 'maintenance';
+    const suspectSince = unhealthy ? (previous?.suspectSince ?? obs.at) : null;
+    const unhealthyRounds = unhealthy ? (previous?.unhealthyRounds ?? 0) + 1 : 0;
+    const memory: HostMemory = { verdict, suspectSince, unhealthyRounds, silentSinceMono, lastAliveAt, heartbeat };
+    const evidence: HostEvidence = {
+      host: obs.host,
+      zone: service.zone ?? null,
+      round: obs.round,
+      at: obs.at,
+      nova,
+      mgmt,
+      networks: obs.networks,
+      instances,
+      storage: obs.storage,
+      signals,
+      suspectSince,
+      unhealthyRounds,
+      silentForMs: silentSinceMono === null ? 0 : mono - silentSinceMono,
+      silenceNeededMs,
+      reasons,
+    };
+    return { verdict, memory, evidence };
+  };
+
+  if (nova.says === 'disabled') {
+    reasons.push(`nova-compute is disabled${service.disabledReason ? ` (${service.disabledReason})` : ''}: maintenance, never acted on`);
+    return finish('maintenance', null);
+  }
+
+  reasons.push(novaReason(nova, config));
+  for (const n of obs.networks) reasons.push(networkReason(n));
+  if (instances.checked || instances.note) reasons.push(instances.note);
+  if (obs.storage) reasons.push(`storage: ${obs.storage.detail}`);
+  if (signals === 1) {
+    reasons.push(`only one independent signal (no storage_ip, tunnel_ip or answering instance address): ${seconds(config.singleSignalSilenceMs)} of silence needed`);
+  }
+
+  const novaBad = nova.says === 'down' || nova.says === 'stale';
+  const mgmtSilent = mgmtNet.result === 'silent';
+
+  if (anyAlive) {
+    if (!novaBad) {
+      if (mgmtSilent) return finish('isolated-mgmt', null);
+      return finish('healthy', null);
+    }
+    if (mgmtNet.result === 'alive') return finish('agent-down', null);
+    return finish(mgmtSilent ? 'isolated-mgmt' : 'agent-down', null);
+  }
+
+  if (addressed.length === 0) {
+    if (!novaBad) return finish('healthy', null);
+    reasons.push('without any address to probe the host can never be declared dead');
+    return finish('unprobeable', null);
+  }
+  const blocker = confirmBlocker(obs, instances);
+  if (blocker) {
+    if (!novaBad && !mgmtSilent) return finish('healthy', null);
+    reasons.push(blocker);
+    return finish('suspect', null);
+  }
+
+  // Every signal is silent in this observation.
+  const silentSinceMono = previous?.silentSinceMono ?? mono;
+  const silentFor = mono - silentSinceMono;
+  if (!novaBad) {
+    reasons.push(nova.says === 'unread'
+      ? 'the service could not be read this time: cannot confirm a missing heartbeat'
+      : `every address is silent for ${seconds(silentFor)}, but a heartbeat is not overdue yet: not dead`);
+    return finish('suspect', silentSinceMono);
+  }
+  if (silentFor >= silenceNeededMs) {
+    reasons.push(`every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}) and Nova saw no heartbeat`);
+    return finish('dead', silentSinceMono);
+  }
+  reasons.push(`every signal says dead: silent for ${seconds(silentFor)} of the ${seconds(silenceNeededMs)} needed`);
+  return finish('suspect', silentSinceMono);
+}
+
+/** Nova's vote. `checkMono` is when a fresh read started, null when the service was not read this time. */
+export function novaEvidence(service: ComputeService, heartbeat: HeartbeatMemory, checkMono: number | null, config: JudgeConfig): NovaEvidence {
+  const { periodMs, learned } = heartbeatPeriod(heartbeat, config.heartbeatIntervalMs);
+  const unchangedForMs = checkMono !== null && heartbeat.firstSeenMono !== null ? Math.max(0, checkMono - heartbeat.firstSeenMono) : null;
+  let says: NovaEvidence['says'];
+  if (service.status === 'disabled') says = 'disabled';
+  else if (service.state === 'down') says = 'down';
+  else if (unchangedForMs === null) says = 'unread';
+  else if (unchangedForMs >= periodMs + config.heartbeatMarginMs) says = 'stale';
+  else says = 'up';
+  return {
+    says,
+    state: service.state,
+    status: service.status,
+    forcedDown: service.forcedDown,
+    disabledReason: service.disabledReason,
+    updatedAt: service.updatedAt ? service.updatedAt.toISOString() : null,
+    unchangedForMs,
+    heartbeatPeriodMs: periodMs,
+    heartbeatLearned: learned,
+  };
+}
+
+function instanceEvidence(obs: HostObservation): InstanceEvidence {
+  const inst = obs.instances;
+  if (inst === null) {
+    return { checked: false, note: '', addresses: [], answered: 0, baselineSilent: 0, baselineTotal: 0 };
+  }
+  const addresses = inst.addresses;
+  const answered = addresses.filter((a) => a.result === 'alive').length;
+  const baseline = addresses.filter((a) => a.baseline);
+  const baselineSilent = baseline.filter((a) => a.result === 'silent').length;
+  let note: string;
+  if (inst.error) note = `instance addresses unavailable: ${inst.error}`;
+  else if (inst.note) note = inst.note;
+  else if (addresses.length === 0) note = 'no instance addresses on the configured networks: no instance evidence';
+  else if (answered > 0) note = `${answered} of ${addresses.length} instance address(es) answer`;
+  else if (baseline.length === 0) note = `none of ${addresses.length} instance address(es) answer, but none ever answered while the host was healthy: no instance evidence`;
+  else note = `${baselineSilent} of ${baseline.length} instance address(es) that used to answer are silent`;
+  return { checked: !inst.error, note, addresses, answered, baselineSilent, baselineTotal: baseline.length };
+}
+
+function confirmBlocker(obs: HostObservation, instances: InstanceEvidence): string | undefined {
+  const net = obs.networks.find((n) => n.result === 'probe-failed' || n.result === 'unknown' || n.result === 'not-probed');
+  if (net) {
+    return net.result === 'probe-failed'
+      ? 'no ping evidence this time: nothing can be confirmed'
+      : `the probe said nothing about the ${net.role} address: cannot confirm`;
+  }
+  const inst = obs.instances;
+  if (inst === null) return 'instance addresses were not checked this time: cannot confirm';
+  if (inst.error) return 'instance addresses could not be listed this time: cannot confirm';
+  const baseline = instances.addresses.filter((a) => a.baseline);
+  if (baseline.some((a) => a.result === 'probe-failed')) return 'instance probe failed this time: cannot confirm';
+  if (baseline.some((a) => a.result === 'unknown')) return 'the probe said nothing about some instance addresses: cannot confirm';
+  return undefined;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)}s`;
+
+function novaReason(nova: NovaEvidence, config: JudgeConfig): string {
+  const period = `${seconds(nova.heartbeatPeriodMs)} heartbeat period${nova.heartbeatLearned ? ' (learned)' : ' (configured)'}`;
+  const unchanged = nova.unchangedForMs === null ? '' : `, updated_at unchanged for ${seconds(nova.unchangedForMs)}`;
+  switch (nova.says) {
+    case 'down': return `Nova reports nova-compute down${nova.forcedDown ? ' (forced down)' : ''}${unchanged}`;
+    case 'stale': return `no heartbeat: updated_at unchanged for ${seconds(nova.unchangedForMs ?? 0)}, more than the ${period} + ${seconds(config.heartbeatMarginMs)} margin`;
+    case 'unread': return 'nova-compute\'s service was not read this time';
+    default: return `Nova reports nova-compute up${unchanged} (${period})`;
+  }
+}
+
+function networkReason(n: NetworkEvidence): string {
+  const what = n.role === 'mgmt' ? 'management IP' : `${n.role} IP`;
+  switch (n.result) {
+    case 'alive': return `${what} ${n.ip} answers`;
+    case 'silent': return `${what} ${n.ip} is silent`;
+    case 'unknown': return `${what} ${n.ip}: the probe gave no result`;
+    case 'probe-failed': return `${what} ${n.ip}: the probe failed this time`;
+    case 'no-address': return n.role === 'mgmt' ? 'no management IP known (no [host] mgmt_ip, no hypervisor host_ip)' : `no ${what} configured`;
+    case 'not-probed': return `${what} ${n.ip} not probed`;
+  }
+}
