@@ -72,8 +72,7 @@ let netnsUp = false;
 try {
   const loaded = await loadConfig({ path: started.config, env: {} });
   const mgmtOnly: Record<string, HostConfig> = Object.fromEntries(Object.entries(loaded.hosts).map(([h, c]) => {
-    const { storageIp: _s, ...rest } = c as HostConfig & { storageIp?: string };
-    return [h, rest as HostConfig];
+    return [h, { ...c, storageIps: [] }];
   }));
   const base: Config = { ...loaded, detector: { ...loaded.detector, probe: 'fping', instanceNetworks: ['provider'] } };
   const { nova } = createOpenStack(base.cloud, { logger: silentLogger });
@@ -104,7 +103,7 @@ try {
   if (root) {
     // One namespace holding every management and storage address of the world, behind one veth pair.
     const mgmtIps = Object.values(loaded.hosts).map((h) => h.mgmtIp!).filter(Boolean);
-    const storageIps = Object.values(loaded.hosts).map((h) => h.storageIp).filter((x): x is string => !!x);
+    const storageIps = Object.values(loaded.hosts).flatMap((h) => h.storageIps ?? []);
     const existing = await runCommand('ip', ['route', 'show'], { timeoutMs: 10_000 });
     for (const r of ROUTES) if (existing.stdout.includes(r)) throw new Error(`${r} is already routed on this machine`);
     await ip([], [`netns add ${NS}`, `link add ${VETH} type veth peer name eth0 netns ${NS}`, `addr add ${GATEWAY}/32 dev ${VETH}`, `link set ${VETH} up`,

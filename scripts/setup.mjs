@@ -16,6 +16,12 @@ const NEEDS = {
     ip: 'iproute2',
     openssl: 'openssl',
     'systemd-analyze': 'systemd',
+    // The one-node test Ceph and the storage fence's librados helper.
+    'ceph-mon': 'ceph-mon',
+    'ceph-osd': 'ceph-osd',
+    ceph: 'ceph-common',
+    '/usr/lib/python3/dist-packages/rados.cpython-311-x86_64-linux-gnu.so': 'python3-rados',
+    '/usr/lib/python3/dist-packages/rbd.cpython-311-x86_64-linux-gnu.so': 'python3-rbd',
     chromium: 'chromium',
     openstack: 'python3-openstackclient',
     // A plugin of the openstack client, without a binary of its own: looked for by its path.
@@ -25,7 +31,8 @@ const NEEDS = {
 
 const mode = process.argv.includes('--demo') ? 'demo' : 'test';
 const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin']);
-const missing = Object.entries(NEEDS[mode]).filter(([bin]) => (bin.startsWith('/') ? !existsSync(bin) : !dirs.some((d) => existsSync(`${d}/${bin}`))));
+const present = (bin) => (bin.startsWith('/') ? existsSync(bin) : dirs.some((d) => existsSync(`${d}/${bin}`)));
+const missing = Object.entries(NEEDS[mode]).filter(([bin]) => !present(bin));
 const packages = [...new Set(missing.map(([, pkg]) => pkg))];
 
 if (packages.length === 0) process.exit(0);

@@ -5,6 +5,7 @@ import type { Config } from '../config/types.js';
 import { createDetector, createHostLivenessCheck, createProber } from '../detector/index.js';
 import type { Detector, Prober, RoundReport } from '../detector/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
+import { createStorageFence } from '../fencing/fence-plan.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
 import { trackReadiness } from '../metrics/track-readiness.js';
@@ -15,6 +16,7 @@ import type { NovaApi } from '../openstack/types.js';
 import { confirmFence, fenceDriversFromConfig, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { cephStorageSignal } from './storage-signal.js';
 import { systemClock } from '../shared/time.js';
 import { startApiServer, type ApiServer, type ProbeRequests } from '../api/index.js';
 import { version } from '../cli/version.js';
@@ -102,6 +104,8 @@ export async function startController(config: Config, opts: ControllerOptions): 
   let lastError: string | null = null;
   const detector: Detector = createDetector({
     config, nova, prober, redis: connection, incidents: recovery.opener, notifier, metrics, logger,
+    // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
+    ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova) } : {}),
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound: (report, error) => onRound(report, error),
   });

@@ -8,6 +8,7 @@ import { CONFIG_CHECKS } from './config-checks.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, NotifierConfig } from '../config/types.js';
 import type { Incident } from '../incidents/types.js';
+import { storageIpFor } from '../sim/ceph.js';
 import { runSim, type RunningSim } from '../sim/index.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -35,7 +36,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   };
   const cleanups: (() => Promise<void>)[] = [];
   const started = Date.now();
-  const deadline = started + (opts.timeoutMs ?? 110_000);
+  const deadline = started + (opts.timeoutMs ?? 200_000);
   let powerOffAt: number | null = null;
   try {
     const redis = await startRedis();
@@ -45,9 +46,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const sink = await startSink((msg) => out(`  ${clock(powerOffAt)}  notify   ${msg}`));
     cleanups.push(sink.close);
 
-    const config = await demoConfig(sim, redis.port, sink.url);
     const victim = opts.host ?? sim.world.hostList.find((h) => sim.world.serverList.some((s) => s.host === h.name))?.name;
     if (!victim) throw new CmphaError('demo_failed', 'the simulated world has no host with servers');
+    const victim2 = sim.world.hostList.find((h) => h.name !== victim && !h.spare && sim.world.serverList.some((x) => x.host === h.name && x.vmState === 'active'))?.name;
+    const config = await demoConfig(sim, redis.port, sink.url, victim, victim2);
     const servers = sim.world.serverList.filter((s) => s.host === victim);
 
     out('cmpha demo: a simulated OpenStack cloud (Keystone, Nova, Redfish BMCs) on loopback, Redis, and cmpha.');
@@ -57,15 +59,16 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out('');
 
     let lastVerdict = '';
+    let victimNow = victim;
     let controller: Controller | null = null;
     controller = await startController(config, {
       logger: opts.logger ?? silentLogger,
       metrics: false,
       onRound(report) {
-        const h = report?.hosts.find((x) => x.host === victim);
+        const h = report?.hosts.find((x) => x.host === victimNow);
         if (h && h.verdict !== lastVerdict && powerOffAt !== null) {
           lastVerdict = h.verdict;
-          out(`  ${clock(powerOffAt)}  detect   ${victim} is ${h.verdict}${h.verdict === 'dead' ? ': Nova down, management IP and instance IPs silent' : ''}`);
+          out(`  ${clock(powerOffAt)}  detect   ${victimNow} is ${h.verdict}${h.verdict === 'dead' ? ': Nova down, management IP and instance IPs silent' : ''}`);
         }
       },
     });
@@ -77,36 +80,23 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await control(sim, `/sim/hosts/${victim}/power-off`);
     out(`  ${clock(powerOffAt)}  world    ${victim} loses power (no heartbeats, every address silent)`);
 
-    let incident: Incident | null = null;
-    const printed = new Set<string>();
-    while (Date.now() < deadline && !opts.signal?.aborted) {
-      const id = await controller.recovery.incidents.openIncidentFor(victim) ?? incident?.id ?? null;
-      if (id) {
-        incident = await controller.recovery.incidents.get(id);
-        for (const e of incident?.timeline ?? []) {
-          const key = `${e.at}|${e.step}|${e.message}`;
-          if (printed.has(key)) continue;
-          printed.add(key);
-          out(`  ${clock(powerOffAt, e.at)}  ${e.step.padEnd(8)} ${e.message}`);
-        }
-        if (incident && ['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) break;
-      }
-      await sleep(200, opts.signal);
-    }
-    // Let the final notifications reach the sink before stopping.
-    await sleep(1500, opts.signal);
+    const first = await followIncident(controller, sim, victim, powerOffAt, deadline, out, opts.signal);
+    if (first !== 'resolved') return 1;
+
+    // The second failure: a host whose BMC is dead hangs. Its power cannot be proven off, so its fence levels
+    // go on to the storage fence (its Ceph clients blocklisted), and the proof shows one writer per disk.
+    if (!victim2) return 0;
+    const servers2 = sim.world.serverList.filter((x) => x.host === victim2);
     out('');
-    if (!incident || !['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) {
-      out(`cmpha demo: the failover did not finish within ${Math.round((deadline - started) / 1000)} s`);
-      return 1;
-    }
-    out(`incident ${incident.id}: ${incident.status.toUpperCase()} ${(((incident.closedAt ?? Date.now()) - powerOffAt) / 1000).toFixed(1)} s after the power loss`);
-    const state = await (await fetch(`${sim.controlUrl}/sim/state`)).json() as { servers: { id: string; host: string; status: string }[] };
-    for (const i of incident.instances) {
-      const now = state.servers.find((s) => s.id === i.id);
-      out(`  ${i.name.padEnd(14)} ${i.source} -> ${now?.host ?? '?'}  ${now?.status ?? 'deleted'}  (${i.state}${i.skipReason ? `: ${i.skipReason}` : ''})`);
-    }
-    return incident.status === 'resolved' ? 0 : 1;
+    out(`second failure: ${victim2} (${servers2.length} servers, disks on Ceph as vms/<uuid>_disk) hangs and its BMC is dead; fence levels: redfish | ceph`);
+    await control(sim, `/sim/hosts/${victim2}/bmc`, { mode: 'unreachable' });
+    powerOffAt = Date.now();
+    lastVerdict = '';
+    victimNow = victim2;
+    await control(sim, `/sim/hosts/${victim2}/hang`);
+    out(`  ${clock(powerOffAt)}  world    ${victim2} hangs (no heartbeats, every address silent; its storage client still holds its disks' watches)`);
+    const second = await followIncident(controller, sim, victim2, powerOffAt, deadline, out, opts.signal);
+    return second === 'resolved' ? 0 : 1;
   } catch (err) {
     if (opts.signal?.aborted) return 130;
     throw err;
@@ -121,17 +111,60 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   }
 }
 
+
+/** Prints the victim's incident timeline as it grows; then where each server ended. Returns the final status. */
+async function followIncident(
+  controller: Controller, sim: RunningSim, victim: string, since: number, deadline: number, out: (line: string) => void, signal?: AbortSignal,
+): Promise<string | null> {
+  let incident: Incident | null = null;
+  const printed = new Set<string>();
+  while (Date.now() < deadline && !signal?.aborted) {
+    const id = await controller.recovery.incidents.openIncidentFor(victim) ?? incident?.id ?? null;
+    if (id) {
+      incident = await controller.recovery.incidents.get(id);
+      for (const e of incident?.timeline ?? []) {
+        const key = `${e.at}|${e.step}|${e.message}`;
+        if (printed.has(key)) continue;
+        printed.add(key);
+        out(`  ${clock(since, e.at)}  ${e.step.padEnd(8)} ${e.message}`);
+      }
+      if (incident && ['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) break;
+    }
+    await sleep(200, signal);
+  }
+  // Let the final notifications reach the sink before stopping.
+  await sleep(1500, signal);
+  out('');
+  if (!incident || !['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) {
+    out(`cmpha demo: the failover of ${victim} did not finish in time`);
+    return null;
+  }
+  out(`incident ${incident.id}: ${incident.status.toUpperCase()} ${(((incident.closedAt ?? Date.now()) - since) / 1000).toFixed(1)} s after the failure`);
+  const state = await (await fetch(`${sim.controlUrl}/sim/state`)).json() as { servers: { id: string; host: string; status: string }[] };
+  for (const i of incident.instances) {
+    const now = state.servers.find((s) => s.id === i.id);
+    out(`  ${i.name.padEnd(14)} ${i.source} -> ${now?.host ?? '?'}  ${now?.status ?? 'deleted'}  (${i.state}${i.skipReason ? `: ${i.skipReason}` : ''})`);
+  }
+  return incident.status;
+}
+
 function clock(from: number | null, at = Date.now()): string {
   return `+${(((at - (from ?? at)) / 1000)).toFixed(1).padStart(5)}s`;
 }
 
-async function control(sim: RunningSim, p: string): Promise<void> {
-  const r = await fetch(`${sim.controlUrl}${p}`, { method: 'POST' });
+async function control(sim: RunningSim, p: string, body?: unknown): Promise<void> {
+  const r = await fetch(`${sim.controlUrl}${p}`, {
+    method: 'POST', ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
   if (!r.ok) throw new CmphaError('demo_failed', `simulator ${p}: HTTP ${r.status}`);
 }
 
-/** The simulator's config, tuned for a short demo, with Redis and a notification sink. */
-async function demoConfig(sim: RunningSim, redisPort: number, sinkUrl: string): Promise<Config> {
+/**
+ * The simulator's config, tuned for a short demo, with Redis and a notification sink. Disks are on the
+ * simulator's Ceph: every host but the first victim has storage_ips (the first keeps its power-off-only story),
+ * and the second victim's levels are redfish | ceph.
+ */
+async function demoConfig(sim: RunningSim, redisPort: number, sinkUrl: string, victim: string, victim2: string | undefined): Promise<Config> {
   const base = await loadConfig({ path: sim.configPath, env: {}, checks: CONFIG_CHECKS });
   const sink: NotifierConfig = {
     name: 'demo-sink', type: 'webhook', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: ['ops-team'],
@@ -144,6 +177,15 @@ async function demoConfig(sim: RunningSim, redisPort: number, sinkUrl: string): 
     evacuation: { ...base.evacuation, staggerMs: 50, verifyPollIntervalMs: 300, verifyTimeoutMs: 60_000 },
     notifiers: [sink],
     redis: { ...base.redis, url: `redis://127.0.0.1:${redisPort}`, prefix: 'cmpha-demo' },
+    ceph: {
+      user: 'cmpha', keyringFile: '', imagesRbdPool: 'vms', blocklistExpireS: 3600, confirmTimeoutMs: 10_000,
+      commandTimeoutMs: 5000, writerProofTimeoutMs: 20_000, python: '/usr/bin/python3', simUrl: sim.controlUrl,
+    },
+    hosts: Object.fromEntries(Object.entries(base.hosts).map(([name, h]) => {
+      const simHost = sim.world.host(name);
+      if (name === victim || !simHost) return [name, h];
+      return [name, { ...h, storageIps: [storageIpFor(simHost)], ...(name === victim2 ? { fenceLevels: [['redfish'], ['ceph']] as const } : {}) }];
+    })),
   };
 }
 

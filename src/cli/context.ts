@@ -18,7 +18,8 @@ Exit codes:
   0  done (check: every host seen; doctor: failover would work)
   1  the command failed, or something would make failover fail (doctor, fence status, notify test)
   2  bad usage or bad config: nothing was done
-  3  check only: the controller could not see the cloud (isolated, or the probe failed)`;
+  3  check only: the controller could not see the cloud (isolated, or the probe failed)
+  4  check --storage only: a Ceph disk has more than one writer`;
 
 /** `--config PATH` on a subcommand, beside the global one given before it. */
 export function withConfigOption(cmd: Command): Command {

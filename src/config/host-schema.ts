@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { bool, duration, integer, oneOf, optionalInteger, optionalIp, text } from './fields.js';
+import { fenceLevelsField } from './fence-levels-field.js';
+import { bool, duration, integer, ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
 
 /** `[host:NAME]`: the compute host's addresses on each network the controller can ping, and its BMC. */
 export const hostSection = z
@@ -22,6 +23,8 @@ export const hostSection = z
     redfish_auth: oneOf(['basic', 'session'], 'basic'),
     redfish_cacert: text(),
     redfish_insecure: bool(false),
+    fence_levels: fenceLevelsField(),
+    storage_ips: ipList(),
   })
   .strict();
 export type RawHostSection = z.output<typeof hostSection>;

@@ -10,7 +10,7 @@ import { hostSection } from './host-schema.js';
 import { notifierSection } from './notifier-schema.js';
 import { SECTIONS, cloudSection, legacySection } from './schema.js';
 import { Secret } from './secret.js';
-import type { ApiToken, CloudAuth, CloudConfig, Config, FenceConfig, HostConfig, NotifierConfig } from './types.js';
+import type { ApiToken, CephConfig, CloudAuth, CloudConfig, Config, FenceConfig, FenceDeviceName, HostConfig, NotifierConfig } from './types.js';
 
 export interface ConfigIssue {
   readonly file: string;
@@ -89,6 +89,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const cloudRaw = ctx.section('cloud', cloudSection);
   const detector = ctx.section('detector', SECTIONS.detector);
   const fencing = ctx.section('fencing', SECTIONS.fencing);
+  const cephRaw = ctx.section('ceph', SECTIONS.ceph);
   const evacuation = ctx.section('evacuation', SECTIONS.evacuation);
   const redis = ctx.section('redis', SECTIONS.redis);
   const metrics = ctx.section('metrics', SECTIONS.metrics);
@@ -114,15 +115,39 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     if (!raw) continue;
     if (host === '') { ctx.issue(name, undefined, 'host name missing after "host:"'); continue; }
     const fence = resolveFence(ctx, name, raw, fencing?.allow_unfenced_evacuation ?? false);
-    if (fence) {
+    const fenceLevels = fence ? resolveFenceLevels(ctx, name, raw, fence, fencing?.fence_levels, cephRaw?.keyring_file !== undefined || cephRaw?.sim_url !== undefined) : undefined;
+    if (fence && fenceLevels) {
       hosts[host] = {
         name: host,
         ...(raw.mgmt_ip ? { mgmtIp: raw.mgmt_ip } : {}),
-        ...(raw.storage_ip ? { storageIp: raw.storage_ip } : {}),
+        storageIps: storageIpsOf(raw),
         ...(raw.tunnel_ip ? { tunnelIp: raw.tunnel_ip } : {}),
         fence,
+        fenceLevels,
       };
     }
+  }
+  let ceph: CephConfig | undefined;
+  if (cephRaw?.sim_url !== undefined) {
+    ceph = {
+      user: cephRaw.user!.replace(/^client\./, ''), keyringFile: '', imagesRbdPool: cephRaw.images_rbd_pool!,
+      blocklistExpireS: Math.round(cephRaw.blocklist_expire / 1000), confirmTimeoutMs: cephRaw.confirm_timeout,
+      commandTimeoutMs: cephRaw.command_timeout, writerProofTimeoutMs: cephRaw.writer_proof_timeout, python: cephRaw.python!,
+      simUrl: cephRaw.sim_url,
+    };
+  } else if (cephRaw?.keyring_file !== undefined) {
+    if (cephRaw.conf === undefined && cephRaw.mon_host === undefined) ctx.issue('ceph', 'mon_host', 'mon_host or conf is required with keyring_file');
+    if (cephRaw.conf !== undefined && !existsSync(cephRaw.conf)) ctx.issue('ceph', 'conf', `${cephRaw.conf} does not exist`);
+    // The keyring is read by librados alone; here only that it is there.
+    if (!existsSync(cephRaw.keyring_file)) ctx.issue('ceph', 'keyring_file', `${cephRaw.keyring_file} does not exist`);
+    ceph = {
+      ...(cephRaw.conf ? { conf: cephRaw.conf } : {}), ...(cephRaw.mon_host ? { monHost: cephRaw.mon_host } : {}),
+      user: cephRaw.user!.replace(/^client\./, ''), keyringFile: cephRaw.keyring_file, imagesRbdPool: cephRaw.images_rbd_pool!,
+      blocklistExpireS: Math.round(cephRaw.blocklist_expire / 1000), confirmTimeoutMs: cephRaw.confirm_timeout,
+      commandTimeoutMs: cephRaw.command_timeout, writerProofTimeoutMs: cephRaw.writer_proof_timeout, python: cephRaw.python!,
+    };
+  } else if (cephRaw && Object.keys(ctx.raw('ceph')).length > 0) {
+    ctx.issue('ceph', 'keyring_file', 'is required: without it there is no storage fence');
   }
 
   const notifiers: NotifierConfig[] = [];
@@ -192,8 +217,10 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       allowUnfencedEvacuation: fencing.allow_unfenced_evacuation,
       ipmitoolPath: fencing.ipmitool_path!,
       attempts: fencing.attempts,
+      ...(fencing.fence_levels ? { fenceLevels: fencing.fence_levels } : {}),
     },
     hosts,
+    ...(ceph ? { ceph } : {}),
     evacuation: {
       states: evacuation.states.map((s) => s.toUpperCase()),
       ...(requireMetadata ? { requireMetadata } : {}),
@@ -353,6 +380,37 @@ function resolveFence(ctx: Ctx, section: string, raw: z.output<typeof hostSectio
       };
     }
   }
+}
+
+/**
+ * The host's levels: its own `fence_levels` strictly (every device must exist for it), else the [fencing]
+ * default with the levels this host cannot use dropped (a default shared by hosts with and without Ceph),
+ * else its BMC driver alone. Empty = the host cannot be fenced.
+ */
+function resolveFenceLevels(
+  ctx: Ctx, section: string, raw: z.output<typeof hostSection>, fence: FenceConfig,
+  shared: readonly (readonly FenceDeviceName[])[] | undefined, cephConfigured: boolean,
+): (readonly FenceDeviceName[])[] | undefined {
+  const missing = (d: FenceDeviceName): string | undefined => {
+    if (d === 'ceph') {
+      if (!cephConfigured) return 'ceph needs a [ceph] section with keyring_file';
+      if (storageIpsOf(raw).length === 0) return 'ceph needs storage_ips (the addresses this host\'s Ceph clients use)';
+      return undefined;
+    }
+    return fence.driver === d ? undefined : `${d} needs driver = ${d} (this host's driver is ${fence.driver})`;
+  };
+  if (raw.fence_levels) {
+    let ok = true;
+    for (const [i, level] of raw.fence_levels.entries()) {
+      for (const d of level) {
+        const why = missing(d);
+        if (why) { ctx.issue(section, 'fence_levels', `level ${i + 1}: ${why}`); ok = false; }
+      }
+    }
+    return ok ? raw.fence_levels : undefined;
+  }
+  if (shared) return shared.filter((level) => level.every((d) => missing(d) === undefined));
+  return fence.driver === 'none' ? [] : [[fence.driver]];
 }
 
 type CloudRaw = z.output<typeof cloudSection>;
@@ -547,4 +605,9 @@ function deepFreeze<T>(obj: T): T {
     Object.freeze(obj);
   }
   return obj;
+}
+
+/** `storage_ip` (one address) and `storage_ips` (a list) name the same thing: the host's storage-network addresses. */
+function storageIpsOf(raw: { storage_ip?: string; storage_ips: readonly string[] }): readonly string[] {
+  return [...new Set([...(raw.storage_ip ? [raw.storage_ip] : []), ...raw.storage_ips])];
 }

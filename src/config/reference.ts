@@ -88,6 +88,24 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'allow_unfenced_evacuation', default: 'false', help: 'Allow driver = noop (labs only): evacuate without power-off. Every incident then says nothing was fenced.' },
       { key: 'ipmitool_path', default: 'ipmitool', help: 'ipmitool binary.' },
       { key: 'attempts', default: '3', help: 'Power-off attempts before the fence fails.' },
+      { key: 'fence_levels', default: '', help: 'Default fence levels for every host without its own (Pacemaker\'s topology): levels separated by |, tried in order; devices of one level separated by , and all must confirm; the first level that confirms fences the host. Devices: ipmi, redfish, noop (the host\'s BMC driver) and ceph (storage blocklist). A level a host cannot use (no such driver, no storage_ips) is left out for that host. Unset: each host\'s BMC driver alone. On a host with storage_ips the Ceph fence also runs after any power-off level; its failure then only warns.', example: 'ipmi | ceph' },
+    ],
+  },
+  {
+    section: 'ceph',
+    help: 'The storage fence: a whole-IP blocklist (IP:0/0) of a host\'s storage addresses on this Ceph cluster, confirmed from the osdmap and from the watchers of its servers\' RBD images. Give the cephx user only mon \'allow r, allow command "osd blocklist"\' osd \'profile rbd-read-only pool=vms\' (one profile per pool). Needs python3-rados and python3-rbd.',
+    keys: [
+      { key: 'conf', default: '', help: 'A ceph.conf to read (for mon_host and the like).' },
+      { key: 'mon_host', default: '', help: 'Monitor addresses, as in ceph.conf (IP literals); overrides conf.' },
+      { key: 'user', default: 'cmpha', help: 'cephx user id (client. is optional).' },
+      { key: 'keyring_file', default: '', help: 'Keyring of that user. Read by librados only; the key never reaches argv, logs or metrics. Setting it enables the ceph fence device.' },
+      { key: 'images_rbd_pool', default: 'vms', help: 'Nova\'s [libvirt] images_rbd_pool: where <server uuid>_disk and its _disk.* siblings live.' },
+      { key: 'blocklist_expire', default: '1h', help: 'Expiry of each blocklist entry; renewed every third of it while the incident is open (by swapping IP:0/0 and range IP/32, since a re-add keeps the old expiry). Only cmpha host restore --unfence-storage removes it earlier.' },
+      { key: 'confirm_timeout', default: '10s', help: 'Time for the host\'s watchers to vanish from its images after the blocklist is listed.' },
+      { key: 'command_timeout', default: '15s', help: 'Time for one call to Ceph (one librados connection for all images and addresses).' },
+      { key: 'writer_proof_timeout', default: '2m', help: 'After evacuation, how long the single-writer proof waits for each recovered server to open its disks (exactly one watcher, from its new host). A second writer fails the server at once (double-writer).' },
+      { key: 'python', default: '/usr/bin/python3', help: 'The python3 that has python3-rados and python3-rbd.' },
+      { key: 'sim_url', default: '', help: 'Control URL of the cloud simulator, whose simulated Ceph then stands in for the cluster (demo and tests only; no keyring needed).' },
     ],
   },
   {
@@ -95,7 +113,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
     help: 'One section per compute host (NAME = the nova-compute service host). A host without fencing is never evacuated.',
     keys: [
       { key: 'mgmt_ip', default: '', help: 'Management IP to ping (default: the hypervisor\'s host_ip). IP literal only.', example: '192.0.2.11' },
-      { key: 'storage_ip', default: '', help: 'The host\'s address on the storage network, pinged as independent evidence: if it answers the host is not dead. IP literal only.', example: '192.0.2.51' },
+      { key: 'storage_ip', default: '', help: 'One address on the storage network; the same as a one-element storage_ips (both may be given, they add up).', example: '192.0.2.51' },
       { key: 'tunnel_ip', default: '', help: 'The host\'s address on the tunnel (overlay) network, the same kind of evidence. IP literal only.', example: '192.0.2.91' },
       { key: 'driver', default: 'none', help: 'Fencing driver: ipmi, redfish, noop (labs only) or none.', example: 'ipmi' },
       { key: 'address', default: '', help: 'BMC address (an IP literal for ipmi).', example: '192.0.2.111' },
@@ -112,6 +130,8 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'redfish_auth', default: 'basic', help: 'basic or session.' },
       { key: 'redfish_cacert', default: '', help: 'CA bundle to verify the BMC\'s certificate.' },
       { key: 'redfish_insecure', default: 'false', help: 'Skip TLS verification of the BMC.' },
+      { key: 'fence_levels', default: '([fencing] fence_levels)', help: 'This host\'s fence levels, e.g. ipmi | ceph or redfish, ceph | ceph; every device named must exist for the host.' },
+      { key: 'storage_ips', default: '', help: 'Comma-separated IP literals of the host on its storage network, the addresses its Ceph clients use: pinged as independent evidence (if one answers the host is not dead), blocklisted by the ceph device, and whose watchers prove a single writer.' },
     ],
   },
   {

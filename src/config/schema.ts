@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fenceLevelsField } from './fence-levels-field.js';
 import { bool, duration, fraction, integer, ipList, list, listenAddress, oneOf, text } from './fields.js';
 
 // One zod object per INI section. Each is strict: an unknown key is an error naming section and key.
@@ -76,6 +77,23 @@ export const fencingSection = z
     allow_unfenced_evacuation: bool(false),
     ipmitool_path: text('ipmitool'),
     attempts: integer(3, 1, 10),
+    fence_levels: fenceLevelsField(),
+  })
+  .strict();
+
+export const cephSection = z
+  .object({
+    conf: text(),
+    mon_host: text(),
+    user: text('cmpha'),
+    keyring_file: text(),
+    images_rbd_pool: text('vms'),
+    blocklist_expire: duration('1h', { min: '1m' }),
+    confirm_timeout: duration('10s', { min: '1s' }),
+    command_timeout: duration('15s', { min: '2s' }),
+    writer_proof_timeout: duration('2m', { min: '1s' }),
+    python: text('/usr/bin/python3'),
+    sim_url: text(),
   })
   .strict();
 
@@ -154,6 +172,7 @@ export const SECTIONS = {
   ser: legacySection,
   detector: detectorSection,
   fencing: fencingSection,
+  ceph: cephSection,
   evacuation: evacuationSection,
   redis: redisSection,
   metrics: metricsSection,

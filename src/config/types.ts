@@ -107,13 +107,42 @@ export type FenceConfig =
       readonly redfish: RedfishOptions;
     };
 
+export type FenceDeviceName = 'ipmi' | 'redfish' | 'noop' | 'ceph';
+
 export interface HostConfig {
   readonly name: string;
   readonly mgmtIp?: string;
-  /** Addresses on the storage and tunnel networks: independent evidence that the host lives. */
-  readonly storageIp?: string;
+  /** Address on the tunnel network: independent evidence that the host lives. */
   readonly tunnelIp?: string;
   readonly fence: FenceConfig;
+  /**
+   * Fence levels in order (Pacemaker's topology): the first level whose every device confirms fences the host.
+   * Resolved by load.ts from the host's `fence_levels`, else [fencing] fence_levels, else its BMC driver alone.
+   * Absent (older callers) means the BMC driver alone.
+   */
+  readonly fenceLevels?: readonly (readonly FenceDeviceName[])[];
+  /**
+   * Addresses on the storage network (`storage_ip` / `storage_ips`): pinged as independent evidence that the host
+   * lives, blocklisted by the ceph device, and the addresses whose watchers prove a single writer.
+   */
+  readonly storageIps?: readonly string[];
+}
+
+/** `[ceph]`: the storage fence's Ceph cluster and cephx user. */
+export interface CephConfig {
+  readonly conf?: string;
+  readonly monHost?: string;
+  readonly user: string;
+  readonly keyringFile: string;
+  readonly imagesRbdPool: string;
+  readonly blocklistExpireS: number;
+  readonly confirmTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  /** How long the single-writer proof waits for a recovered server to open its disks. */
+  readonly writerProofTimeoutMs: number;
+  readonly python: string;
+  /** Demo and tests: the cloud simulator's Ceph instead of librados. */
+  readonly simUrl?: string;
 }
 
 export interface FencingConfig {
@@ -122,6 +151,8 @@ export interface FencingConfig {
   readonly allowUnfencedEvacuation: boolean;
   readonly ipmitoolPath: string;
   readonly attempts: number;
+  /** [fencing] fence_levels as written (the shared default); each host's resolved levels are in HostConfig. */
+  readonly fenceLevels?: readonly (readonly FenceDeviceName[])[];
 }
 
 export interface EvacuationConfig {
@@ -208,6 +239,8 @@ export interface Config {
   readonly detector: DetectorConfig;
   readonly fencing: FencingConfig;
   readonly hosts: Readonly<Record<string, HostConfig>>;
+  /** Present when [ceph] names a keyring_file: the storage fence is available. */
+  readonly ceph?: CephConfig;
   readonly evacuation: EvacuationConfig;
   readonly notifiers: readonly NotifierConfig[];
   readonly escalation: EscalationConfig;

@@ -62,7 +62,7 @@ export class MgmtAddressBook {
   networks(host: string): Array<MgmtAddress & { readonly role: NetworkRole }> {
     const out: Array<MgmtAddress & { readonly role: NetworkRole }> = [{ role: 'mgmt', ...this.resolve(host) }];
     const cfg = this.hosts[host];
-    if (cfg?.storageIp !== undefined) out.push({ role: 'storage', ip: cfg.storageIp, source: 'config' });
+    for (const ip of cfg?.storageIps ?? []) out.push({ role: 'storage', ip, source: 'config' });
     if (cfg?.tunnelIp !== undefined) out.push({ role: 'tunnel', ip: cfg.tunnelIp, source: 'config' });
     return out;
   }

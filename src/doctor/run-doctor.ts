@@ -177,7 +177,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
       fence: fenceOf.get(h) ?? null,
       mgmt: mgmtOf.get(h)!,
       mgmtResult: ip !== null && answers.has(ip) ? answers.get(ip)! : null,
-      otherNetworks: (config.hosts[h]?.storageIp ? 1 : 0) + (config.hosts[h]?.tunnelIp ? 1 : 0),
+      otherNetworks: ((config.hosts[h]?.storageIps?.length ?? 0) > 0 ? 1 : 0) + (config.hosts[h]?.tunnelIp ? 1 : 0),
       instanceNetworks: config.detector.instanceNetworks.length > 0,
       singleSignalSilenceMs: config.detector.singleSignalSilenceMs,
       servers: serversOf.get(h) ?? null,

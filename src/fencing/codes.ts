@@ -19,6 +19,10 @@ export const FenceCode = {
   notOff: 'fence_timeout',
   /** The BMC's answer about power could not be read as on or off. */
   stateUnknown: 'power_state_unknown',
+  /** The host has no fence level (or device) that could act. */
+  notConfigured: 'fence_not_configured',
+  /** Every fence level of the host was tried and none confirmed. */
+  allLevelsFailed: 'fence_levels_failed',
   /** The caller cancelled the fence step. */
   aborted: 'fence_aborted',
 } as const;

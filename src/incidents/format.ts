@@ -29,7 +29,10 @@ export function formatIncident(inc: Incident): string {
     const c = inc.fence.confirmedBy;
     out += `  fence     CONFIRMED OFF BY AN OPERATOR: ${c.user} at ${time(c.at)}${c.note ? ` ("${c.note}")` : ''}\n`;
   } else if (inc.fence) {
-    out += `  fence     ${inc.fence.unfenced ? 'NOT FENCED (noop driver)' : `${inc.fence.driver} ${inc.fence.target}: power off${inc.fence.alreadyOff ? ' (was already off)' : ''}`}\n`;
+    const f = inc.fence;
+    const how = f.driver === 'ceph' ? 'storage blocklisted' : `power off${f.alreadyOff ? ' (was already off)' : ''}`;
+    out += `  fence     ${f.unfenced ? 'NOT FENCED (noop driver)' : `${f.level !== undefined ? `level ${f.level}: ` : ''}${f.driver} ${f.target}: ${how}`}\n`;
+    if (f.storage) out += `  storage   ${f.storage.ok ? 'blocklisted' : `FAILED ${f.storage.code ?? ''} (warning only)`}: ${f.storage.detail}\n`;
   } else if (inc.status === 'awaiting_fence') {
     out += `  fence     FAILED: waiting for an operator to make sure ${inc.host} is off and run \`cmpha fence confirm ${inc.host} --yes\`\n`;
   }

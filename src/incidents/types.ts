@@ -100,6 +100,10 @@ export interface IncidentRecord {
     readonly alreadyOff: boolean;
     readonly durationMs: number;
     readonly at: number;
+    /** The fence level (1-based) that fenced the host, when it has levels. */
+    readonly level?: number;
+    /** The storage fence applied after a power-off level: a failure there only warned. */
+    readonly storage?: { readonly ok: boolean; readonly code?: string; readonly detail: string };
     /** Set when a human confirmed the host off (`cmpha fence confirm`) instead of a BMC reading. */
     readonly confirmedBy?: { readonly user: string; readonly at: number; readonly note: string };
   };

@@ -44,6 +44,7 @@ export interface Metrics {
   /** `code` is a CmphaError code, a small fixed set. */
   readonly fenceFailures: Counter<'driver' | 'code'>;
   readonly fenceDuration: Histogram<'driver'>;
+  readonly doubleWriters: Counter;
   readonly evacuations: Counter<'result'>;
   readonly evacuationDuration: Histogram;
   readonly failoverDuration: Histogram;
@@ -112,6 +113,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
     fenceDuration: new Histogram({
       name: 'cmpha_fence_duration_seconds', help: 'Time from power-off request to power read back off.',
       labelNames: ['driver'] as const, buckets: FENCE_BUCKETS, registers,
+    }),
+    doubleWriters: new Counter({
+      name: 'cmpha_double_writer_total', help: 'Recovered servers whose Ceph disk had more than one writer, or a writer on a host Nova does not place them on.',
+      registers,
     }),
     evacuations: new Counter({
       name: 'cmpha_evacuations_total', help: 'Instance evacuations, by result.',

@@ -12,6 +12,7 @@ export const EVENT_CATALOGUE: Readonly<Record<NotificationEventType, EventInfo>>
   'host-suspected': { floor: 'info', optIn: true, title: 'Host suspected down' },
   'incident-opened': { floor: 'warning', optIn: false, title: 'Host failure: recovery started' },
   'fence-failed': { floor: 'critical', optIn: false, title: 'Fencing failed: host NOT evacuated' },
+  'double-writer': { floor: 'critical', optIn: false, title: 'Two writers on one disk after recovery' },
   'fence-confirmed': { floor: 'critical', optIn: false, title: 'Fence confirmed by an operator: evacuating' },
   'fence-breached': { floor: 'critical', optIn: false, title: 'Fenced host powered on again during recovery' },
   'storm-brake': { floor: 'critical', optIn: false, title: 'Storm brake: too many hosts look dead, no action taken' },

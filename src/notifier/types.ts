@@ -4,6 +4,7 @@ export type NotificationEventType =
   | 'host-suspected'
   | 'incident-opened'
   | 'fence-failed'
+  | 'double-writer'
   | 'fence-confirmed'
   | 'fence-breached'
   | 'storm-brake'

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { fenceHost as realFenceHost } from '../fencing/fence-host.js';
 import { IncidentStore } from '../incidents/incident-store.js';
 import { createIncidentOpener } from '../incidents/opener.js';
+import { isTerminalStatus } from '../incidents/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { sleep, systemClock } from '../shared/time.js';
 import type { RecoveryMetrics } from './metrics.js';
@@ -72,6 +73,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
     evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
     fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,
+    ...(deps.fencePlanFor ? { fencePlanFor: deps.fencePlanFor } : {}), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),
+    ...(deps.singleWriter ? { singleWriter: deps.singleWriter } : {}),
     ...(deps.leadership ? { leadership: deps.leadership } : {}),
     logger: logger.child({ incidentId }), clock, sleep, metrics: deps.metrics, signal: stopping.signal,
     ...(t.unknownSettleMs !== undefined ? { unknownSettleMs: t.unknownSettleMs } : {}),
@@ -113,6 +116,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       for (const w of workers) w.run().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'queue worker stopped'));
       for (const id of await store.activeIds()) await submit(id);
       if (deps.metrics?.queueDepth) timers.push(watchQueueDepth(evacuateQueue, deps.metrics));
+      if (deps.renewStorageFence) timers.push(renewStorageFences(store, deps.renewStorageFence, deps.storageRenewEveryMs ?? 10 * 60_000, logger));
     },
     async stop() {
       stopping.abort(new CmphaError('stopping', 'cmpha is stopping'));
@@ -124,6 +128,21 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       if (!deps.connection) connection.disconnect();
     },
   };
+}
+
+/** Keeps each open incident's storage blocklist from expiring while the incident lasts. */
+function renewStorageFences(store: IncidentStore, renew: (host: string) => Promise<void>, everyMs: number, logger: RecoveryDeps['logger']): () => void {
+  const timer = setInterval(() => {
+    void (async () => {
+      for (const id of await store.activeIds()) {
+        const rec = await store.getRecord(id);
+        if (!rec?.fence || isTerminalStatus(rec.status)) continue;
+        await renew(rec.host).catch((err: unknown) => logger.warn({ host: rec.host, err: errorMessage(err) }, 'could not renew the storage blocklist'));
+      }
+    })().catch(() => {});
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function watchQueueDepth(q: Queue, metrics: RecoveryMetrics): () => void {

@@ -13,4 +13,6 @@ export interface RecoveryMetrics extends EvacuationMetrics {
   readonly fenceDuration?: HistogramLike;
   readonly failoverDuration?: HistogramLike;
   readonly queueDepth?: GaugeLike;
+  /** Disks of recovered servers found with more than one writer (or one on the wrong host). */
+  readonly doubleWriters?: CounterLike;
 }

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
+import type { FenceLevelsFn, FencePlan } from '../fencing/fence-levels.js';
 import type { FenceDriver } from '../fencing/types.js';
+import type { SingleWriterDeps } from '../fencing/ceph/single-writer.js';
 import type { Leadership } from '../incidents/fence-guard.js';
 import type { IncidentStore } from '../incidents/incident-store.js';
 import type { RecoveryOpener } from '../incidents/opener.js';
@@ -47,6 +49,17 @@ export interface RecoveryDeps {
   /** Checked before every mutation; absent = this process always leads. */
   readonly leadership?: Leadership;
   readonly queue?: QueueTuning;
+  /** The host's fence levels; see StepContext.fencePlanFor. */
+  readonly fencePlanFor?: (host: string) => FencePlan | null | undefined;
+  readonly fenceLevels?: FenceLevelsFn;
+  /** Where disks are on Ceph: the single-writer proof run before an incident closes. */
+  readonly singleWriter?: SingleWriterDeps;
+  /**
+   * Re-adds a host's storage blocklist entries (resetting their expiry) while its incident is open; called
+   * every `storageRenewEveryMs` for each open incident that is past its fence.
+   */
+  readonly renewStorageFence?: (host: string) => Promise<void>;
+  readonly storageRenewEveryMs?: number;
 }
 
 export interface Recovery {

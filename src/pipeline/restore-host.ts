@@ -16,6 +16,18 @@ export interface RestoreHostOptions {
   readonly waitTimeoutMs: number;
   readonly pollIntervalMs: number;
   readonly signal?: AbortSignal;
+  /** Remove the host's storage blocklist (only with `storage` given, and only once it was power-cycled). */
+  readonly unfenceStorage?: boolean;
+  /** The operator says the host was power-cycled by other means (no BMC, or powered on by hand). */
+  readonly powerCycled?: boolean;
+}
+
+/** The host's storage blocklist, for restore: what is listed now, and its removal. */
+export interface StorageUnfence {
+  /** The host's entries the osdmap lists now. */
+  listed(signal?: AbortSignal): Promise<readonly string[]>;
+  /** `blocklist rm` of the host's entries; returns those still listed after. */
+  remove(signal?: AbortSignal): Promise<readonly string[]>;
 }
 
 export interface RestoreHostDeps {
@@ -24,6 +36,8 @@ export interface RestoreHostDeps {
   readonly clock: Clock;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly progress: (line: string) => void;
+  /** The host's storage fence, where it has storage_ips on a configured Ceph. */
+  readonly storage?: StorageUnfence;
 }
 
 export interface RestoreHostResult {
@@ -43,16 +57,37 @@ export async function restoreHost(deps: RestoreHostDeps, opts: RestoreHostOption
   const { nova, progress } = deps;
   let svc = await requireComputeService(nova, opts.host);
 
+  let cycled = opts.powerCycled === true;
+  if (opts.unfenceStorage && !deps.storage) throw new CmphaError('restore_no_storage_fence', `${opts.host} has no storage fence (no storage_ips or no [ceph]): nothing to unfence`);
+  if (opts.unfenceStorage && !opts.powerOn && !cycled) {
+    throw new CmphaError('restore_not_power_cycled', `${opts.host}: the storage blocklist is removed only after a power-cycle: add --power-on (cmpha powers it on from off) or --power-cycled (you did)`);
+  }
+
   if (opts.powerOn) {
     const driver = deps.fenceDriver;
     if (!driver || driver.kind === 'noop') throw new CmphaError('restore_no_bmc', `${opts.host} has no BMC driver that can power it on (driver ${driver?.kind ?? 'none'})`);
     const signal = opts.signal ?? AbortSignal.timeout(opts.waitTimeoutMs);
-    if ((await driver.powerStatus(signal)) !== 'on') {
+    const before = await driver.powerStatus(signal);
+    if (before === 'off') cycled = true;
+    if (before !== 'on') {
       await driver.powerOn(signal);
       progress(`${opts.host}: power on requested through ${driver.kind} BMC ${driver.target}`);
     }
     await waitUntil(deps, opts, 'the power to read on', async () => (await driver.powerStatus(AbortSignal.timeout(opts.waitTimeoutMs))) === 'on');
     progress(`${opts.host}: power reads on`);
+  }
+
+  // Before nova-compute starts: on Ceph it needs its librados client, which the blocklist refuses.
+  if (deps.storage) {
+    const listed = await deps.storage.listed(opts.signal);
+    if (listed.length > 0 && opts.unfenceStorage) {
+      if (!cycled) throw new CmphaError('restore_not_power_cycled', `${opts.host}: its power was already on, so cmpha did not see it power-cycled; the storage blocklist (${listed.join(', ')}) stays. Power-cycle it, or pass --power-cycled once you have`);
+      const left = await deps.storage.remove(opts.signal);
+      if (left.length > 0) throw new CmphaError('restore_unfence_failed', `${opts.host}: the osdmap still lists ${left.join(', ')} after blocklist rm`);
+      progress(`${opts.host}: storage blocklist removed (${listed.join(', ')}); librbd's own exact-address entries expire by themselves`);
+    } else if (listed.length > 0) {
+      progress(`${opts.host}: its storage stays blocklisted (${listed.join(', ')}); add --unfence-storage once it was power-cycled, or its Ceph clients (nova-compute, new VMs) keep failing`);
+    }
   }
 
   if (svc.forcedDown) {

@@ -6,6 +6,7 @@ import { prepareIncident, type PrepareResult } from './prepare-incident.js';
 import { note, type StepContext } from './steps/context.js';
 import { recoverServerStep } from './steps/evacuate.js';
 import { closeEarly, finalizeStep } from './steps/finalize.js';
+import { singleWriterStep } from './steps/single-writer.js';
 import { watchPowerStep } from './steps/watch-power.js';
 
 /**
@@ -93,6 +94,7 @@ export async function runFinalize(ctx: StepContext, a: Attempt): Promise<Inciden
           : { ...x, state: 'failed', error: x.error ?? `evacuation did not finish (left ${x.state})`, finishedAt: ctx.clock.now() }));
       }
     }
+    if (ctx.singleWriter) await singleWriterStep(ctx, ctx.singleWriter);
     await watchPowerStep(ctx);
     return finalizeStep(ctx);
   }, async (err) => { await recordStopped(ctx, `finalizing gave up after ${a.number} attempt(s): ${errorMessage(err)}`, codeOf(err)); });

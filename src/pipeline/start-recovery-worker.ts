@@ -1,6 +1,9 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
 import { createFenceDriver } from '../fencing/create-driver.js';
+import { createFencePlan, createStorageFence } from '../fencing/fence-plan.js';
+import type { FencePlan } from '../fencing/fence-levels.js';
+import type { FenceHostFn } from './steps/fence.js';
 import type { FenceDriver } from '../fencing/types.js';
 import { createNotificationService } from '../notifier/service.js';
 import type { NotificationService } from '../notifier/types.js';
@@ -26,6 +29,50 @@ export function fenceDriversFromConfig(config: Config, logger: Logger, onCreated
       cache.set(host, driver);
     }
     return cache.get(host)!;
+  };
+}
+
+/**
+ * Each host's fence levels from config, over the given drivers (so one BMC driver per host serves both) and
+ * one storage fence for the configured Ceph.
+ */
+export function fencePlansFromConfig(
+  config: Config, nova: NovaApi, driverFor: (host: string) => FenceDriver | null, fenceHost?: FenceHostFn,
+): (host: string) => FencePlan | null | undefined {
+  const storageFence = config.ceph ? createStorageFence(config.ceph, config.fencing) : undefined;
+  const cache = new Map<string, FencePlan | null>();
+  return (host) => {
+    const hc = config.hosts[host];
+    // A host without a section keeps the one-driver path (whatever driverFor gives it).
+    if (!hc) return undefined;
+    if (!cache.has(host)) {
+      cache.set(host, createFencePlan(hc, config.fencing, { driver: driverFor(host), nova, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}) }));
+    }
+    return cache.get(host)!;
+  };
+}
+
+/** The single-writer proof where [ceph] is configured: every recovered server's disks, one watcher each. */
+export function singleWriterFromConfig(config: Config): RecoveryDeps['singleWriter'] {
+  if (!config.ceph) return undefined;
+  return {
+    fence: createStorageFence(config.ceph, config.fencing),
+    storageIpsOf: (host) => config.hosts[host]?.storageIps ?? [],
+    timeoutMs: config.ceph.writerProofTimeoutMs, pollIntervalMs: 1000,
+  };
+}
+
+/** Keeps a fenced host's blocklist entries from expiring while its incident is open: re-added at a third of their life. */
+export function storageRenewalFromConfig(config: Config): Pick<RecoveryDeps, 'renewStorageFence' | 'storageRenewEveryMs'> {
+  if (!config.ceph) return {};
+  const fence = createStorageFence(config.ceph, config.fencing);
+  const expireS = config.ceph.blocklistExpireS;
+  return {
+    storageRenewEveryMs: Math.max(10_000, (expireS * 1000) / 3),
+    renewStorageFence: async (host) => {
+      const ips = config.hosts[host]?.storageIps ?? [];
+      if (ips.length > 0) await fence.renew(ips);
+    },
   };
 }
 
@@ -55,10 +102,15 @@ export async function startRecoveryWorker(
   const notifier = opts.notifier ?? createNotificationService({
     notifiers: config.notifiers, escalation: config.escalation, redis: connection, keyPrefix: config.redis.prefix, logger: opts.logger,
   });
+  const fenceDriverFor = opts.fenceDriverFor ?? fenceDriversFromConfig(config, opts.logger);
+  const singleWriter = opts.singleWriter ?? singleWriterFromConfig(config);
   const recovery = createRecovery({
     ...opts,
     config, connection, nova, ...(placement ? { placement } : {}), notifier, logger: opts.logger,
-    fenceDriverFor: opts.fenceDriverFor ?? fenceDriversFromConfig(config, opts.logger),
+    fenceDriverFor,
+    fencePlanFor: opts.fencePlanFor ?? fencePlansFromConfig(config, nova, fenceDriverFor, opts.fenceHost),
+    ...(singleWriter ? { singleWriter } : {}),
+    ...storageRenewalFromConfig(config),
     isHostAlive: opts.isHostAlive ?? novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, opts.clock ?? systemClock),
   });
   if (opts.start !== false) await recovery.startWorkers();

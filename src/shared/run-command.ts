@@ -15,6 +15,8 @@ export interface RunOptions {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
   readonly maxOutputBytes?: number;
+  /** Written to the child's stdin, then closed (a request that must not be in argv). Without it stdin is closed. */
+  readonly input?: string;
 }
 
 /** Runs a child process without a shell and collects its output. */
@@ -30,13 +32,18 @@ export const runCommand: CommandRunner = (file, args, opts) =>
     const limit = opts.maxOutputBytes ?? 4 * 1024 * 1024;
     const child = spawn(file, [...args], {
       shell: false,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', ...(opts.env ?? {}) },
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < limit) stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < limit) stderr += d; });
+    if (opts.input !== undefined && child.stdin) {
+      // A child that exits before reading everything closes the pipe; its exit status tells the story.
+      child.stdin.on('error', () => {});
+      child.stdin.end(opts.input);
+    }
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < limit) stdout += d; });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < limit) stderr += d; });
     let killedFor: string | undefined;
     const kill = (why: string) => {
       if (child.exitCode === null && child.signalCode === null) {

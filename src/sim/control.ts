@@ -5,6 +5,7 @@ import { SimHttpError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import type { Keystone } from './keystone.js';
 import type { BmcMode, SimHost } from './types.js';
+import { SimCeph } from './ceph.js';
 import type { World } from './world.js';
 
 export type SimService = 'nova' | 'keystone' | 'neutron' | 'placement' | 'redfish';
@@ -105,7 +106,12 @@ export class Control {
     private readonly calls: CallLog,
     private readonly faults: FaultSettings,
     private readonly extra: { afterChange?: () => Promise<void>; netnsInfo?: () => unknown; injected?: FaultCounts } = {},
-  ) {}
+  ) {
+    this.ceph = new SimCeph(world);
+  }
+
+  /** The cluster behind `POST /sim/ceph` (the storage fence's operations, as its librados helper answers them). */
+  private readonly ceph: SimCeph;
 
   hostState(h: SimHost) {
     const w = this.world;
@@ -188,6 +194,7 @@ export class Control {
         return { status: 204 };
       }
     }
+    if (p === '/sim/ceph' && req.method === 'POST') return { status: 200, body: this.ceph.handle(body) };
     if (p === '/sim/probe' && req.method === 'POST') {
       const addrs = body?.addresses;
       if (!Array.isArray(addrs) || !addrs.every((a) => typeof a === 'string')) throw bad('body must be {"addresses": ["198.18.0.11", ...]}');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 // The README's first command, end to end: Redis, the simulated cloud and cmpha, one host powered off.
 describe('cmpha demo', () => {
-  it('fences the powered-off host, evacuates its ACTIVE and ERROR servers to the spare and exits 0', async () => {
+  it('fences the powered-off host, evacuates its ACTIVE and ERROR servers to the spare; then fences a hung host with a dead BMC through its storage; exits 0', async () => {
     const bin = new URL('../../bin/cmpha.js', import.meta.url).pathname;
     const child = spawn(process.execPath, [bin, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -24,6 +24,20 @@ describe('cmpha demo', () => {
     const moved = lines.filter((l) => /compute1 -> spare1\s+ACTIVE\s+\(verified\)/.test(l));
     expect(moved.length).toBeGreaterThan(0);
     expect(out).toMatch(/notify\s+\[info\] .*incident-resolved/);
+
+    // The second failure: a hung host with a dead BMC, fenced through its storage, one writer per disk after.
+    const second = lines.slice(lines.findIndex((l) => l.startsWith('second failure: ')));
+    const host2 = /^second failure: (\S+)/.exec(second[0] ?? '')?.[1];
+    expect(host2).toBeDefined();
+    const at = (re: RegExp) => second.findIndex((l) => re.test(l));
+    const level1Failed = at(/level 1 redfish .*FAILED bmc_unreachable/);
+    const storageFenced = at(new RegExp(`${host2} fenced by level 2 \\(ceph\\)`));
+    expect(level1Failed).toBeGreaterThan(-1);
+    expect(storageFenced).toBeGreaterThan(level1Failed);
+    expect(at(/level 2 ceph .*confirmed: osdmap e\d+ lists 198\.19\.\d+\.\d+:0\/0/)).toBeGreaterThan(-1);
+    expect(at(/forced down/)).toBeGreaterThan(storageFenced);
+    expect(at(/single-writer proof: (\d+) of \1 server\(s\) on Ceph have exactly one writer per disk, on their new host; 0 double writer/)).toBeGreaterThan(storageFenced);
+    expect(second.some((l) => new RegExp(`incident ${host2}-\\d+: RESOLVED`).test(l))).toBe(true);
     expect(code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 });

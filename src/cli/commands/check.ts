@@ -12,6 +12,11 @@ import { sleep } from '../../shared/time.js';
 import { configPathOf, createCliLogger, EXIT_BLIND, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
 import { loadOpsConfig } from '../ops-config.js';
 import { formatTable, outputOptions, renderList, renderOne, selectColumns, withOutputOptions, type Column, type OutputOptions } from '../output.js';
+import type { Config } from '../../config/types.js';
+import { surveyStorage, type StorageSurvey } from '../../fencing/ceph/storage-survey.js';
+import { createStorageFence } from '../../fencing/fence-plan.js';
+import type { NovaApi } from '../../openstack/types.js';
+import { mapLimit } from '../../shared/map-limit.js';
 
 export { EXIT_BLIND };
 
@@ -20,6 +25,32 @@ interface CheckOptions {
   json?: boolean;
   format?: string;
   column?: string[];
+  storage?: boolean;
+}
+
+/** Exit code of `check --storage` when a disk has a second writer or one on a host Nova does not place it on. */
+export const EXIT_DOUBLE_WRITER = 4;
+
+/** Every compute host's servers from Nova, surveyed on the configured Ceph in one connection. */
+export async function runStorageCheck(config: Config, nova: Pick<NovaApi, 'listComputeServices' | 'listServersOnHost'>): Promise<StorageSurvey> {
+  if (!config.ceph) throw new Error('no [ceph] section with keyring_file: nothing to check');
+  const hosts = [...new Set((await nova.listComputeServices()).filter((s) => s.binary === 'nova-compute').map((s) => s.host))].sort();
+  const withServers = await mapLimit(hosts, 8, async (host) => ({ host, storageIps: config.hosts[host]?.storageIps ?? [], servers: await nova.listServersOnHost(host) }));
+  return surveyStorage(createStorageFence(config.ceph, config.fencing), withServers);
+}
+
+/** `check --storage` as text: double writers first, then each host's storage evidence. */
+export function formatStorageCheck(survey: StorageSurvey): string {
+  const lines: string[] = [];
+  const doubles = survey.servers.filter((f) => f.verdict === 'double-writer');
+  for (const f of doubles) lines.push(`DOUBLE WRITER  ${f.detail}`);
+  for (const f of survey.servers.filter((x) => x.verdict === 'unproven')) lines.push(`not proven     ${f.detail}`);
+  const onCeph = survey.servers.filter((f) => f.verdict !== 'not-on-ceph').length;
+  const single = survey.servers.filter((f) => f.verdict === 'single').length;
+  lines.push(`${single} of ${onCeph} server(s) on Ceph have exactly one writer per disk, on the host Nova places them on; ${doubles.length} double writer(s)`);
+  lines.push('', 'storage evidence (watches held from each host\'s storage_ips: alive on storage while present)');
+  for (const h of survey.hosts) lines.push(`  ${h.host.padEnd(20)} ${h.watches > 0 ? `${h.watches} watch(es) from ${h.clients.slice(0, 3).join(', ')}${h.clients.length > 3 ? ', …' : ''}` : 'none'}`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** One line per host: what each signal said and what the controller would do. */
@@ -111,7 +142,8 @@ export function registerCheckCommands(program: Command): void {
   withConfigOption(withOutputOptions(program
     .command('check')
     .description('probe every compute host now and print its verdict and the action the controller would take; acts on nothing, opens nothing')
-    .addHelpText('after', '\n-f json prints {"hosts":[{"host","verdict","evidence","action"}],"isolated","stormBrake",...}.\nExit 3: the controller could not see the cloud (isolated from its isolation addresses, or the probe failed).'), { json: true }))
+    .addHelpText('after', '\n-f json prints {"hosts":[{"host","verdict","evidence","action"}],"isolated","stormBrake",...}.\nExit 3: the controller could not see the cloud (isolated from its isolation addresses, or the probe failed).\nExit 4 (--storage): a Ceph disk has more than one writer.')
+    .option('--storage', 'instead: check every server\'s Ceph disks have one writer, on the host Nova places it on, and show each host\'s storage evidence'), { json: true }))
     .action(async (opts: CheckOptions) => {
       const out = outputOptions(opts);
       // A wrong -c is a usage error before any probe goes out.
@@ -123,6 +155,17 @@ export function registerCheckCommands(program: Command): void {
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
       const { nova } = createOpenStack(config.cloud, { logger });
+      if (opts.storage) {
+        try {
+          const survey = await runStorageCheck(config, nova);
+          process.stdout.write(out.format === 'table' ? formatStorageCheck(survey) : renderOne({ ...survey }, out));
+          if (survey.servers.some((f) => f.verdict === 'double-writer')) process.exitCode = EXIT_DOUBLE_WRITER;
+        } catch (err) {
+          process.stderr.write(`cmpha check --storage: ${errorMessage(err)}\n`);
+          process.exitCode = EXIT_BLIND;
+        }
+        return;
+      }
       const prober = createProber(config.detector, { logger });
       // No Redis, no incident opener, no notifier: this process cannot act even by mistake.
       const detector = createDetector({ config, nova, prober, logger });

@@ -4,7 +4,8 @@ import type { FenceDriver } from '../../fencing/types.js';
 import { IncidentStore } from '../../incidents/incident-store.js';
 import { createOpenStack } from '../../openstack/index.js';
 import type { NovaApi } from '../../openstack/types.js';
-import { restoreHost } from '../../pipeline/restore-host.js';
+import { createStorageFence } from '../../fencing/fence-plan.js';
+import { restoreHost, type StorageUnfence } from '../../pipeline/restore-host.js';
 import { fenceDriversFromConfig } from '../../pipeline/start-recovery-worker.js';
 import { errorMessage } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
@@ -19,6 +20,8 @@ export interface HostCliDeps {
   createLogger(config: Config): Logger;
   nova(config: Config, logger: Logger): NovaApi;
   fenceDriver(config: Config, host: string, logger: Logger): FenceDriver | null;
+  /** The host's storage blocklist, where it has storage_ips on the configured Ceph. */
+  storage(config: Config, host: string): StorageUnfence | undefined;
   /** The id of the host's open incident, if any. */
   openIncident(config: Config, host: string): Promise<string | null>;
   stdout(text: string): void;
@@ -31,6 +34,7 @@ const defaultDeps: HostCliDeps = {
   createLogger: createCliLogger,
   nova: (config, logger) => createOpenStack(config.cloud, { logger }).nova,
   fenceDriver: (config, host, logger) => fenceDriversFromConfig(config, logger)(host),
+  storage: storageUnfence,
   openIncident: async (config, host) => {
     const redis = await connectRedis(config);
     try {
@@ -44,7 +48,17 @@ const defaultDeps: HostCliDeps = {
   setExitCode: (c) => { process.exitCode = c; },
 };
 
-/** `cmpha host restore HOST [--power-on] [--as-spare] --yes`. */
+export function storageUnfence(config: Config, host: string): StorageUnfence | undefined {
+  const ips = config.hosts[host]?.storageIps ?? [];
+  if (!config.ceph || ips.length === 0) return undefined;
+  const fence = createStorageFence(config.ceph, config.fencing);
+  return {
+    listed: (signal) => fence.listed(ips, signal),
+    remove: async (signal) => (await fence.unfence(ips, signal)).remaining,
+  };
+}
+
+/** `cmpha host restore HOST [--power-on] [--as-spare] [--unfence-storage [--power-cycled]] --yes`. */
 export function registerHostCommands(program: Command, overrides: Partial<HostCliDeps> = {}): void {
   const deps: HostCliDeps = { ...defaultDeps, ...overrides };
   const host = program.command('host').description('bring repaired compute hosts back');
@@ -54,9 +68,11 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
     .argument('<host>', 'the repaired compute host')
     .option('--power-on', 'power it on through its BMC first')
     .option('--as-spare', `keep it disabled as a reserved spare instead of enabling it`)
+    .option('--unfence-storage', 'remove its Ceph blocklist (blocklist rm of its storage_ips) once it was power-cycled')
+    .option('--power-cycled', 'with --unfence-storage: you power-cycled the host yourself (cmpha did not see it off)')
     .option('--yes', 'really change the host')
     .option('--wait <duration>', 'give up each wait after this long', '10m'), { json: true }))
-    .action(async (name: string, opts: { powerOn?: boolean; asSpare?: boolean; yes?: boolean; wait: string; config?: string; json?: boolean; format?: string; column?: string[] }) => {
+    .action(async (name: string, opts: { powerOn?: boolean; asSpare?: boolean; unfenceStorage?: boolean; powerCycled?: boolean; yes?: boolean; wait: string; config?: string; json?: boolean; format?: string; column?: string[] }) => {
       const out = outputOptions(opts);
       const machine = out.format !== 'table';
       if (!opts.yes) {
@@ -86,10 +102,12 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
             clock: systemClock, sleep,
             // A wait polls: print a line when what it says changes, not on every poll.
             progress: onlyChanges((l) => { if (!machine) deps.stdout(`${new Date().toISOString()}  ${l}\n`); }),
+            ...optional('storage', deps.storage(config, name)),
           },
           {
             host: name, powerOn: opts.powerOn === true, asSpare: opts.asSpare === true, spareReasonPrefix: config.evacuation.spareReasonPrefix,
             waitTimeoutMs: waitMs, pollIntervalMs: Math.min(config.evacuation.verifyPollIntervalMs, 2000),
+            unfenceStorage: opts.unfenceStorage === true, powerCycled: opts.powerCycled === true,
           },
         );
         if (machine) deps.stdout(renderOne({ host: name, status: result.status }, out));
@@ -100,4 +118,8 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
         deps.setExitCode(1);
       }
     });
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

@@ -1,7 +1,9 @@
 import type { EvacuationConfig, FencingConfig } from '../../config/types.js';
 import type { StartGate } from '../../evacuator/types.js';
 import type { FenceHostOptions } from '../../fencing/fence-host.js';
+import type { FenceLevelsFn, FencePlan } from '../../fencing/fence-levels.js';
 import type { FenceDriver, FenceResult } from '../../fencing/types.js';
+import type { SingleWriterDeps } from '../../fencing/ceph/single-writer.js';
 import type { Leadership } from '../../incidents/fence-guard.js';
 import type { IncidentStore } from '../../incidents/incident-store.js';
 import type { IncidentRecord, TimelineEntry } from '../../incidents/types.js';
@@ -37,6 +39,15 @@ export interface StepContext {
   /** The fence driver of a host, or null when it has none. */
   readonly fenceDriverFor: (host: string) => FenceDriver | null;
   readonly fenceHost: FenceHostFn;
+  /**
+   * The host's fence levels (with the storage fence); undefined = the host has none of its own and
+   * fenceDriverFor's driver alone fences it, as before levels existed; null = nothing can fence it.
+   */
+  readonly fencePlanFor?: (host: string) => FencePlan | null | undefined;
+  /** src/fencing's fenceLevels unless a test replaces it. */
+  readonly fenceLevels?: FenceLevelsFn;
+  /** Where disks are on Ceph: the single-writer proof before the incident closes. */
+  readonly singleWriter?: SingleWriterDeps;
   /** Admits evacuate POSTs: the global rate limit plus the per-incident stagger. */
   readonly gate: StartGate;
   /** Checked by the fence guard before every mutation; absent = this process always leads. */

@@ -23,7 +23,7 @@ const rules: Rule[] = (parse(readFileSync(rulesFile, 'utf8')) as { groups: { rul
 
 const REQUIRED_ALERTS = [
   'CmphaDown', 'CmphaNotReady', 'CmphaNoLeader', 'CmphaDetectorStalled', 'CmphaFenceFailed',
-  'CmphaIncidentPartialOrFailed', 'CmphaStormBrakeActive', 'CmphaHostAgentDown', 'CmphaHostWithoutFencing',
+  'CmphaIncidentPartialOrFailed', 'CmphaStormBrakeActive', 'CmphaHostAgentDown', 'CmphaHostWithoutFencing', 'CmphaDoubleWriter',
 ];
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */

@@ -579,7 +579,7 @@ describe('detector between rounds: suspects timed by direct probes', () => {
 
   it('a storage_ip that answers keeps a silent host from dead', async () => {
     const c = cloud(4);
-    const d = c.detector({}, {}, { c2: { storageIp: '198.18.3.2', tunnelIp: '198.18.4.2' } });
+    const d = c.detector({}, {}, { c2: { storageIps: ['198.18.3.2'], tunnelIp: '198.18.4.2' } });
     c.prober.alive.add('198.18.3.2');
     await d.runRound();
     c.tick();

@@ -22,7 +22,7 @@ describe('the last look before fencing', () => {
     nova.addHost('c1', { hostIp: '198.18.0.10', updatedAt: new Date(NOVA_AHEAD) });
     const calls: string[][] = [];
     const check = createHostLivenessCheck({
-      config: testConfig({}, { c1: { storageIp: '198.18.2.10', tunnelIp: '198.18.3.10' } }),
+      config: testConfig({}, { c1: { storageIps: ['198.18.2.10'], tunnelIp: '198.18.3.10' } }),
       nova, prober: prober(new Set(alive), calls), logger: silentLogger,
       heartbeatSeen: () => seen, extraAddresses: () => ['198.18.1.10'],
     });

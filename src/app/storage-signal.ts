@@ -1,0 +1,58 @@
+import type { Config } from '../config/types.js';
+import type { StorageSignal } from '../detector/index.js';
+import type { StorageEvidence } from '../detector/types.js';
+import { aliveOnStorage, surveyStorage, type SurveyHost } from '../fencing/ceph/storage-survey.js';
+import type { CephStorageFence } from '../fencing/ceph/storage-fence.js';
+import type { NovaApi, Server } from '../openstack/types.js';
+
+export interface StorageSignalOptions {
+  /** How long a watch may outlive its client (osd_client_watch_timeout 30 s): only watches older than this prove life. */
+  readonly graceMs?: number;
+  /** The host's server list is re-read at most this often while it stays suspect. */
+  readonly serversTtlMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Ceph watchers as the detector's storage-side signal. The detector asks only about hosts that look suspect,
+ * so the first time a host is asked marks when its silence was first seen; a host that has left the suspects
+ * (not asked for two grace periods) starts afresh. A watch held past the grace is a live client (alive), no
+ * watch at all says nothing against death (false), and a watch younger than the grace may belong to a client
+ * that just died (null: not evidence either way).
+ */
+export function cephStorageSignal(
+  config: Config, fence: CephStorageFence, nova: Pick<NovaApi, 'listServersOnHost'>, opts: StorageSignalOptions = {},
+): StorageSignal {
+  const grace = opts.graceMs ?? 30_000;
+  const ttl = opts.serversTtlMs ?? 30_000;
+  const now = opts.now ?? Date.now;
+  const firstAsked = new Map<string, { first: number; last: number }>();
+  const servers = new Map<string, { at: number; list: readonly Server[] }>();
+
+  return async (hosts, signal) => {
+    const t = now();
+    const withStorage = hosts.filter((h) => (config.hosts[h]?.storageIps?.length ?? 0) > 0);
+    for (const [h, s] of firstAsked) if (t - s.last > 2 * grace) firstAsked.delete(h);
+    const survey: SurveyHost[] = [];
+    for (const h of withStorage) {
+      const seen = firstAsked.get(h);
+      firstAsked.set(h, { first: seen?.first ?? t, last: t });
+      let cached = servers.get(h);
+      if (!cached || t - cached.at > ttl) {
+        cached = { at: t, list: await nova.listServersOnHost(h, signal ? { signal } : {}) };
+        servers.set(h, cached);
+      }
+      survey.push({ host: h, storageIps: config.hosts[h]!.storageIps!, servers: cached.list });
+    }
+    const out = new Map<string, StorageEvidence>();
+    if (survey.length === 0) return out;
+    const result = await surveyStorage(fence, survey, signal, now);
+    for (const e of result.hosts) {
+      const since = firstAsked.get(e.host)!.first;
+      if (e.watches === 0) out.set(e.host, { alive: false, detail: 'no watch held from its storage addresses' });
+      else if (aliveOnStorage(e, since, grace)) out.set(e.host, { alive: true, detail: `${e.watches} watch(es) still held ${Math.round((e.at - since) / 1000)} s after the silence began` });
+      else out.set(e.host, { alive: null, detail: `${e.watches} watch(es) held, within the ${grace / 1000} s a dead client's watch lingers` });
+    }
+    return out;
+  };
+}
