@@ -8,6 +8,7 @@ const NEEDS = {
   demo: { 'redis-server': 'redis-server' },
   test: {
     'redis-server': 'redis-server',
+    'redis-sentinel': 'redis-sentinel',
     fping: 'fping',
     ping: 'iputils-ping',
     ipmitool: 'ipmitool',

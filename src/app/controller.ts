@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
-import { createDetector, createHostLivenessCheck, createProber } from '../detector/index.js';
+import { createDetector, createHostLivenessCheck, createProber, LeaderLease } from '../detector/index.js';
+import { detectorKeys } from '../detector/keys.js';
 import type { Detector, Prober, RoundReport } from '../detector/types.js';
+import { checkFpingPermission } from '../detector/fping-prober.js';
+import type { FenceDriver } from '../fencing/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
 import { createStorageFence } from '../fencing/fence-plan.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
@@ -16,17 +19,20 @@ import type { NovaApi } from '../openstack/types.js';
 import { confirmFence, fenceDriversFromConfig, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { createRedis } from '../shared/redis-connect.js';
+import { RedisOutageLog } from '../shared/redis-outage.js';
 import { cephStorageSignal } from './storage-signal.js';
 import { systemClock } from '../shared/time.js';
 import { startApiServer, type ApiServer, type ProbeRequests } from '../api/index.js';
 import { version } from '../cli/version.js';
+import { leaderOnlyFenceDriver, leaderOnlyNova } from './leader-guard.js';
 
 /** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
 const ORPHAN_CHECK_MIN_MS = 5000;
 
 export interface ControllerOptions {
   readonly logger: Logger;
-  /** Leader lease owner id (default host/pid). */
+  /** Leader lease owner id (default host/pid/random: a restart on the same host is told from a live process by its pid). */
   readonly owner?: string;
   readonly queue?: QueueTuning;
   /** Serve /metrics even when [metrics] enabled = false (tests pass false to skip the listener). */
@@ -50,6 +56,10 @@ export interface Controller {
   readonly metricsServer: MetricsServer | null;
   readonly apiServer: ApiServer | null;
   readonly lastRound: () => RoundReport | null;
+  /** The leader lease this controller takes and renews; its epoch is the fencing token. */
+  readonly lease: LeaderLease;
+  /** True while Redis is unreachable (then stopping has nothing to hand over and need not wait). */
+  readonly redisDown: () => boolean;
   stop(): Promise<void>;
 }
 
@@ -62,11 +72,19 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const logger = opts.logger;
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: version() });
-  const connection = new Redis(config.redis.url, {
-    maxRetriesPerRequest: null,
-    ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
+
+  // The metrics port first: a port that is taken ends the start before anything holds the process open.
+  let readiness: () => Promise<ReadinessReport> = () => Promise.reject(new Error('starting'));
+  let metricsServer: MetricsServer | null = null;
+  if (opts.metrics !== false && config.metrics.enabled) {
+    metricsServer = await startMetricsServer({ listen: opts.metricsListen ?? config.metrics.listen, registry, readiness: () => readiness(), logger });
+  }
+
+  const outage = new RedisOutageLog(logger.child({ component: 'redis' }));
+  const connection = createRedis(config.redis, { mode: 'queue', outage });
+  const lease = new LeaderLease(connection, detectorKeys(config.redis.prefix).leader, config.detector.leaderLeaseMs, {
+    owner: opts.owner ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`, logger: logger.child({ component: 'leader' }),
   });
-  connection.on('error', (err) => logger.warn({ err: errorMessage(err) }, 'redis connection error'));
   const { nova, identity, placement } = createOpenStack(config.cloud, { logger });
 
   const countDeliveries = (records: readonly DeliveryRecord[]) => {
@@ -85,12 +103,19 @@ export async function startController(config: Config, opts: ControllerOptions): 
     },
   };
 
-  const fenceDriverFor = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
+  const configuredDriver = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
+  // Power changes only while this process leads with its epoch (status reads pass).
+  const fenceDriverFor = (host: string): FenceDriver | null => {
+    const driver = configuredDriver(host);
+    return driver ? leaderOnlyFenceDriver(driver, lease) : null;
+  };
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
   let detectorRef: Detector | null = null;
+  // Only the leader's workers take jobs, and every action they take re-checks the lease's epoch first.
   const recovery = await startRecoveryWorker(config, {
-    logger, connection, nova, placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    logger, connection, outage, nova: leaderOnlyNova(nova, lease), placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    leadership: lease, start: false,
     // The last look before fencing: direct probes of every address, and whether Nova's updated_at moved since
     // the detector's verdict. No clock comparison, so a fast verdict is not undone by a 10 s old heartbeat.
     isHostAlive: createHostLivenessCheck({
@@ -100,10 +125,17 @@ export async function startController(config: Config, opts: ControllerOptions): 
     }),
   });
 
+  let roleChange: Promise<void> = Promise.resolve();
+  lease.onChange((leading) => {
+    roleChange = roleChange.then(() => (leading ? recovery.startWorkers() : recovery.pauseWorkers())).catch((err: unknown) => {
+      logger.error({ err: errorMessage(err) }, leading ? 'cannot start the recovery workers' : 'cannot pause the recovery workers');
+    });
+  });
+
   let last: RoundReport | null = null;
   let lastError: string | null = null;
   const detector: Detector = createDetector({
-    config, nova, prober, redis: connection, incidents: recovery.opener, notifier, metrics, logger,
+    config, nova, prober, redis: connection, lease, incidents: recovery.opener, notifier, metrics, logger,
     // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
     ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova) } : {}),
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
@@ -155,7 +187,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const bmcTimer = setInterval(() => { void checkBmcs(); }, FENCING_CHECK_MS);
   bmcTimer.unref();
 
-  const readiness = trackReadiness(metrics, async (): Promise<ReadinessReport> => {
+  readiness = trackReadiness(metrics, async (): Promise<ReadinessReport> => {
     let redisOk = false;
     let redisDetail = '';
     try {
@@ -178,13 +210,14 @@ export async function startController(config: Config, opts: ControllerOptions): 
     };
   });
 
-  let metricsServer: MetricsServer | null = null;
-  if (opts.metrics !== false && config.metrics.enabled) {
-    metricsServer = await startMetricsServer({ listen: opts.metricsListen ?? config.metrics.listen, registry, readiness, logger });
-  }
   // Prometheus scrapes /metrics, not /readyz: refresh cmpha_ready on a timer.
   const readyTimer = setInterval(() => { void readiness().catch(() => undefined); }, Math.max(5000, config.detector.intervalMs));
   readyTimer.unref();
+
+  if (config.detector.probe === 'fping' && !opts.prober) {
+    const denied = await checkFpingPermission(prober);
+    if (denied) logger.error({ err: denied.message, code: denied.code }, denied.code === 'probe_not_permitted' ? 'fping may not send ICMP' : 'fping does not work');
+  }
 
   let apiServer: ApiServer | null = null;
   if (config.api.enabled) {
@@ -204,14 +237,15 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const orphans = startOrphanReconciler({
     nova, incidents: recovery.incidents, open: (req) => recovery.opener.create(req), notifier, reasonPrefix: config.evacuation.disabledReasonPrefix,
     logger: logger.child({ component: 'reconcile' }), clock: systemClock, everyMs: opts.orphanCheckMs ?? Math.max(config.detector.intervalMs, ORPHAN_CHECK_MIN_MS),
-    isLeader: () => !config.detector.dryRun && last?.leader === true && !last.isolated,
+    isLeader: () => !config.detector.dryRun && lease.isLeader && last?.leader === true && !last.isolated,
   });
 
   detector.start();
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
   return {
-    recovery, nova, notifier, metrics, metricsServer, apiServer,
+    recovery, nova, notifier, metrics, metricsServer, apiServer, lease,
+    redisDown: () => outage.down,
     lastRound: () => last,
     async stop() {
       stopped = true;
@@ -219,8 +253,11 @@ export async function startController(config: Config, opts: ControllerOptions): 
       clearInterval(readyTimer);
       clearInterval(bmcTimer);
       await extraRound;
+      // With Redis away there is nothing to hand over: fail every command waiting for it instead of waiting.
+      if (outage.down) connection.disconnect();
       await orphans.stop();
       await detector.stop();
+      await roleChange;
       await recovery.stop();
       await baseNotifier.stop();
       await metricsServer?.close();

@@ -183,7 +183,9 @@ async function demoConfig(sim: RunningSim, redisPort: number, sinkUrl: string, v
     },
     hosts: Object.fromEntries(Object.entries(base.hosts).map(([name, h]) => {
       const simHost = sim.world.host(name);
-      if (name === victim || !simHost) return [name, h];
+      // The first victim's story is power-off alone: no storage addresses, so no storage fence either.
+      if (name === victim) return [name, { ...h, storageIps: [] }];
+      if (!simHost) return [name, h];
       return [name, { ...h, storageIps: [storageIpFor(simHost)], ...(name === victim2 ? { fenceLevels: [['redfish'], ['ceph']] as const } : {}) }];
     })),
   };

@@ -4,13 +4,15 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
+import { createOutgoingProxy, type OutgoingProxy } from '../shared/outgoing-proxy.js';
+import { redisDisplayUrl } from '../shared/redis-connect.js';
 import { isIpLiteral } from './fields.js';
 import { parseIni, type ParsedIni } from './ini-file.js';
 import { hostSection } from './host-schema.js';
 import { notifierSection } from './notifier-schema.js';
 import { SECTIONS, cloudSection, legacySection } from './schema.js';
 import { Secret } from './secret.js';
-import type { ApiToken, CephConfig, CloudAuth, CloudConfig, Config, FenceConfig, FenceDeviceName, HostConfig, NotifierConfig } from './types.js';
+import type { ApiToken, CephConfig, CloudAuth, CloudConfig, Config, FenceConfig, FenceDeviceName, HostConfig, NotifierConfig, RedisConfig } from './types.js';
 
 export interface ConfigIssue {
   readonly file: string;
@@ -67,7 +69,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      issues.push({ file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+      // Everything after this would be "X is required": noise that hides the one real problem.
+      throw new ConfigError([{ file, message: `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
     }
     if (text !== undefined) {
       parsed = parseIni(text);
@@ -178,12 +181,11 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     else requireMetadata = { key: m[1]!.trim(), value: m[2]!.trim() };
   }
 
-  let redisPassword: Secret | undefined;
-  if (redis) redisPassword = ctx.secret('redis', 'password', redis.password, redis.password_file);
+  const redisConfig = redis ? resolveRedis(ctx, redis) : undefined;
 
   const apiTokens = api ? readApiTokens(ctx, api) : [];
 
-  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !metrics || !api || !logging || !escalation) {
+  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !redisConfig || !metrics || !api || !logging || !escalation) {
     throw new ConfigError(issues.length > 0 ? issues : [{ file: fileName, message: 'invalid configuration' }]);
   }
 
@@ -217,6 +219,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       allowUnfencedEvacuation: fencing.allow_unfenced_evacuation,
       ipmitoolPath: fencing.ipmitool_path!,
       attempts: fencing.attempts,
+      ...opt('proxy', cloud.proxy),
       ...(fencing.fence_levels ? { fenceLevels: fencing.fence_levels } : {}),
     },
     hosts,
@@ -237,7 +240,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       disabledReasonPrefix: evacuation.disabled_reason_prefix!,
       sharedStorage: evacuation.shared_storage,
     },
-    notifiers: notifiers.length > 0 ? notifiers : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
+    notifiers: notifiers.length > 0 ? notifiers.map((n) => ({ ...n, ...opt('proxy', cloud.proxy) })) : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
     escalation: {
       repeatEveryMs: escalation.repeat_every,
       maxRepeats: escalation.max_repeats,
@@ -249,10 +252,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       notifyUsersSms: escalation.notify_users_sms,
       ...(escalation.template_dir ? { templateDir: escalation.template_dir } : {}),
     },
-    redis: {
-      url: redis.url!, ...(redisPassword ? { password: redisPassword } : {}), prefix: redis.prefix!,
-      jobLockMs: redis.job_lock, stalledCheckMs: redis.stalled_check,
-    },
+    redis: { ...redisConfig, jobLockMs: redis.job_lock, stalledCheckMs: redis.stalled_check },
     metrics: { enabled: metrics.enabled, listen: metrics.listen },
     api: { enabled: api.enabled, listen: api.listen, tokens: apiTokens, anonymousRead: api.anonymous_read, notificationDuplicateWindowMs: api.notification_duplicate_window },
     logging: { level: logging.level, format: logging.format },
@@ -334,6 +334,63 @@ function readApiTokens(ctx: Ctx, api: z.output<typeof SECTIONS.api>): ApiToken[]
   }
   if (api.enabled && tokens.length === 0 && !api.anonymous_read) ctx.issue('api', 'read_token_files', 'the API is enabled but no token file is set: nobody could use it');
   return tokens;
+}
+
+/**
+ * [redis]: a plain or TLS URL, or Sentinel. A `redis+sentinel://` URL is refused here, because ioredis would
+ * read it as a Unix socket path and fail every command with ENOENT long after validation said yes.
+ */
+function resolveRedis(ctx: Ctx, raw: z.output<typeof SECTIONS.redis>): RedisConfig | undefined {
+  const url = raw.url!;
+  let parsed: URL | undefined;
+  if (/^redis\+sentinel:/i.test(url)) {
+    ctx.issue('redis', 'url', 'redis+sentinel:// URLs are not supported: set sentinels = HOST:PORT,... and master_name instead');
+  } else if (/^rediss?\+?cluster:/i.test(url)) {
+    ctx.issue('redis', 'url', 'Redis Cluster is not supported: use one master with replicas and Sentinel');
+  } else {
+    try {
+      parsed = new URL(url);
+    } catch {
+      ctx.issue('redis', 'url', `"${redisDisplayUrl(url)}" is not a URL (use redis://HOST:PORT[/DB] or rediss://...)`);
+    }
+    if (parsed && parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+      ctx.issue('redis', 'url', `scheme "${parsed.protocol}" is not supported (use redis:// or rediss://)`);
+      parsed = undefined;
+    }
+    if (parsed && parsed.pathname.length > 1 && !/^\/\d+$/.test(parsed.pathname)) {
+      ctx.issue('redis', 'url', `path "${parsed.pathname}" is not a database number (redis://HOST:PORT/DB)`);
+      parsed = undefined;
+    }
+  }
+  const sentinels: { host: string; port: number }[] = [];
+  for (const entry of raw.sentinels) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(entry);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) ctx.issue('redis', 'sentinels', `"${entry}" is not HOST:PORT`);
+    else sentinels.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) });
+  }
+  if (raw.sentinels.length > 0 && !raw.master_name) ctx.issue('redis', 'master_name', 'is required with sentinels (the name the sentinels monitor)');
+  if (raw.sentinels.length === 0 && raw.master_name) ctx.issue('redis', 'sentinels', 'is required with master_name');
+  const password = ctx.secret('redis', 'password', raw.password, raw.password_file);
+  const sentinelPassword = ctx.secret('redis', 'sentinel_password', raw.sentinel_password, raw.sentinel_password_file);
+  if (sentinelPassword && raw.sentinels.length === 0) ctx.issue('redis', 'sentinel_password', 'only applies with sentinels');
+  const tlsOn = raw.tls || parsed?.protocol === 'rediss:';
+  const files = { ca: raw.tls_ca_file, cert: raw.tls_cert_file, key: raw.tls_key_file };
+  for (const [what, file] of Object.entries(files)) {
+    if (file === undefined) continue;
+    if (!tlsOn) ctx.issue('redis', `tls_${what}_file`, 'is set but TLS is off (set tls = true or use rediss://)');
+    else if (!existsSync(file)) ctx.issue('redis', `tls_${what}_file`, `${file} does not exist`);
+  }
+  if ((files.cert === undefined) !== (files.key === undefined)) ctx.issue('redis', files.cert ? 'tls_key_file' : 'tls_cert_file', 'a client certificate needs both tls_cert_file and tls_key_file');
+  if (!parsed) return undefined;
+  return {
+    url,
+    ...(raw.username ? { username: raw.username } : {}),
+    ...(password ? { password } : {}),
+    prefix: raw.prefix!,
+    ...(sentinels.length > 0 ? { sentinels, masterName: raw.master_name! } : {}),
+    ...(sentinelPassword ? { sentinelPassword } : {}),
+    ...(tlsOn ? { tls: { ...(files.ca ? { ca: files.ca } : {}), ...(files.cert ? { cert: files.cert } : {}), ...(files.key ? { key: files.key } : {}) } } : {}),
+  };
 }
 
 function resolveFence(ctx: Ctx, section: string, raw: z.output<typeof hostSection>, allowUnfenced: boolean): FenceConfig | undefined {
@@ -520,6 +577,14 @@ function resolveCloud(ctx: Ctx, cloudRaw: CloudRaw, legacy: LegacyRaw, env: Read
     }
   }
   if (c.cacert !== undefined && !existsSync(c.cacert)) { ctx.issue('cloud', 'cacert', `CA file ${c.cacert} does not exist`); ok = false; }
+  let proxy: OutgoingProxy | undefined;
+  if (c.proxy !== undefined) {
+    const p = createOutgoingProxy(c.proxy, c.no_proxy);
+    if (typeof p === 'string') { ctx.issue('cloud', p.startsWith('no_proxy') ? 'no_proxy' : 'proxy', p); ok = false; } else proxy = p;
+  } else if (c.no_proxy.length > 0) {
+    ctx.issue('cloud', 'no_proxy', 'is set without proxy; cmpha never reads HTTP(S)_PROXY from the environment, so there is nothing to bypass');
+    ok = false;
+  }
   if (!ok || !auth) return undefined;
   return {
     authUrl: c.auth_url!.replace(/\/+$/, ''),
@@ -530,6 +595,8 @@ function resolveCloud(ctx: Ctx, cloudRaw: CloudRaw, legacy: LegacyRaw, env: Read
     insecure: c.insecure,
     timeoutMs: c.api_timeout,
     retries: c.api_retries,
+    maxResponseBytes: c.max_response_size,
+    ...opt('proxy', proxy),
     source: where,
   };
 }

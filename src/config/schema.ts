@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { fenceLevelsField } from './fence-levels-field.js';
-import { bool, duration, fraction, integer, ipList, list, listenAddress, oneOf, text } from './fields.js';
+import { bool, byteSize, duration, fraction, integer, ipList, list, listenAddress, oneOf, text } from './fields.js';
 
 // One zod object per INI section. Each is strict: an unknown key is an error naming section and key.
 // Secrets are plain text here and become `Secret` objects in load.ts, which also reads `*_file` keys.
@@ -31,6 +31,9 @@ export const cloudSection = z
     insecure: bool(false),
     api_timeout: duration('30s', { min: '1s' }),
     api_retries: integer(3, 0, 10),
+    max_response_size: byteSize('32MiB', { min: 64 * 1024 }),
+    proxy: text(),
+    no_proxy: list(),
   })
   .strict();
 
@@ -119,8 +122,17 @@ export const evacuationSection = z
 export const redisSection = z
   .object({
     url: text('redis://127.0.0.1:6379'),
+    username: text(),
     password: text(),
     password_file: text(),
+    sentinels: list(),
+    master_name: text(),
+    sentinel_password: text(),
+    sentinel_password_file: text(),
+    tls: bool(false),
+    tls_ca_file: text(),
+    tls_cert_file: text(),
+    tls_key_file: text(),
     prefix: text('cmpha'),
     job_lock: duration('30s', { min: '1s' }),
     stalled_check: duration('30s', { min: '1s' }),

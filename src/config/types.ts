@@ -1,3 +1,4 @@
+import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import type { Secret } from './secret.js';
 
 // The validated configuration every module receives: plain, frozen, camelCase, durations in milliseconds.
@@ -38,8 +39,13 @@ export interface CloudConfig {
   readonly interface: 'public' | 'internal' | 'admin';
   readonly cacert?: string;
   readonly insecure: boolean;
+  /** Bounds each API call in total: connect, headers and body. */
   readonly timeoutMs: number;
   readonly retries: number;
+  /** Largest API answer accepted, in bytes; a larger one is refused with an error naming the endpoint. */
+  readonly maxResponseBytes?: number;
+  /** The outgoing proxy of every HTTP client ([cloud] proxy, no_proxy); unset: direct, whatever the environment says. */
+  readonly proxy?: OutgoingProxy;
   /** Where these settings came from, for `config validate` and error messages. */
   readonly source: string;
 }
@@ -153,6 +159,8 @@ export interface FencingConfig {
   readonly attempts: number;
   /** [fencing] fence_levels as written (the shared default); each host's resolved levels are in HostConfig. */
   readonly fenceLevels?: readonly (readonly FenceDeviceName[])[];
+  /** [cloud] proxy, applied to Redfish BMCs unless no_proxy matches them. */
+  readonly proxy?: OutgoingProxy;
 }
 
 export interface EvacuationConfig {
@@ -182,6 +190,8 @@ export interface NotifierConfig {
   readonly recipients: readonly string[];
   /** Type-specific keys as written (secrets among them already resolved to Secret by `*_file`). */
   readonly options: Readonly<Record<string, string | Secret>>;
+  /** [cloud] proxy, applied to webhooks unless no_proxy matches them. */
+  readonly proxy?: OutgoingProxy;
 }
 
 export interface EscalationConfig {
@@ -197,9 +207,18 @@ export interface EscalationConfig {
 }
 
 export interface RedisConfig {
+  /** redis:// or rediss://; with `sentinels` only its database number and credentials count. */
   readonly url: string;
+  /** Redis ACL user (AUTH username password). */
+  readonly username?: string;
   readonly password?: Secret;
   readonly prefix: string;
+  /** Sentinel mode: where the sentinels listen; the master's address is asked from them. */
+  readonly sentinels?: readonly { readonly host: string; readonly port: number }[];
+  readonly masterName?: string;
+  readonly sentinelPassword?: Secret;
+  /** TLS to Redis (and to the sentinels); file paths, read when connecting. */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
   /** How long a worker's claim on a queue job lasts without renewal (BullMQ lockDuration). */
   readonly jobLockMs?: number;
   /** How often BullMQ looks for jobs whose lock expired (stalledInterval). */

@@ -20,6 +20,8 @@ export interface ActDeps {
   readonly notifier?: NotificationService;
   readonly logger: Logger;
   readonly owner?: string;
+  /** The lease to take and renew each round (the controller shares it with the recovery workers); else one is made on `redis`. */
+  readonly lease?: LeaderLease;
 }
 
 export interface ActContext {
@@ -49,11 +51,13 @@ export class Actor {
   private wasIsolated = false;
   private wasBlind = false;
   private wouldOpen = 0;
+  /** Host → the incident id last reported as already existing, so a closed incident is reported once, not every round. */
+  private readonly toldExisting = new Map<string, string>();
 
   constructor(private readonly deps: ActDeps) {
     const keys = detectorKeys(deps.config.redis.prefix);
     if (deps.redis) {
-      this.lease = new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, deps.owner);
+      this.lease = deps.lease ?? new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, { ...(deps.owner ? { owner: deps.owner } : {}), logger: deps.logger });
       this.brakeStore = new StormBrakeStore(deps.redis, deps.config.redis.prefix);
     }
   }
@@ -83,7 +87,7 @@ export class Actor {
     }
   }
 
-  private async brake(hosts: readonly HostReport[], leader: boolean, blind: boolean, now: number): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
+  private async brake(hosts: readonly HostReport[], leader: boolean, blind: boolean, now: number, blindWhy: string | null): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
     const evaluation = evaluateStorm(stormHosts(hosts, this.deps.config.detector.minSilenceMs), this.deps.config.detector);
     let prev: BrakeState;
     try {
@@ -93,8 +97,16 @@ export class Actor {
       return { step: null, report: { active: true, reason: 'storm-brake state unreadable', since: null, overridden: false, count: evaluation.counted.length } };
     }
     if (blind) {
-      // Counts taken while blind mean nothing: keep the brake as it was.
-      return { step: null, report: { active: prev.active, reason: prev.reason, since: prev.since, overridden: false, count: evaluation.counted.length } };
+      // Counts taken while blind mean nothing: the stored brake is left as it was. A blind controller opens
+      // nothing, so the brake is reported on (the gauge, the alert and `status` say so), with the stored
+      // reason when it was already on.
+      return {
+        step: null,
+        report: {
+          active: true, reason: prev.active ? prev.reason : `controller isolated: ${blindWhy ?? 'cut off'}`,
+          since: prev.active ? prev.since : now, overridden: false, count: evaluation.counted.length,
+        },
+      };
     }
     let resumeRequested = false;
     if (this.brakeStore && leader) {
@@ -159,7 +171,15 @@ export class Actor {
     }
     try {
       const { created } = await incidents.open({ id, host: host.host, failureStartedAt, evidence: host.evidence });
-      this.log.warn({ host: host.host, incidentId: id, created }, created ? 'incident opened' : 'incident already exists');
+      if (created) {
+        this.log.warn({ host: host.host, incidentId: id }, 'incident opened');
+      } else if (this.toldExisting.get(host.host) !== id) {
+        // A closed (say failed) incident for this failure is not reopened; said once, not every round.
+        this.toldExisting.set(host.host, id);
+        this.log.warn({ host: host.host, incidentId: id }, 'incident already exists and is not open: not reopened (see `cmpha incidents show`)');
+      } else {
+        this.log.debug({ host: host.host, incidentId: id }, 'incident already exists');
+      }
       return { action: created ? 'open-incident' : 'incident-exists', incidentId: id };
     } catch (err) {
       this.log.error({ host: host.host, incidentId: id, err: errorMessage(err) }, 'opening the incident failed; will retry next round');
@@ -172,7 +192,7 @@ export class Actor {
     const isolated = ctx.isolationReason !== null;
     const blind = isolated || ctx.blindReason !== null;
     const leader = await this.leadership(blind);
-    const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at);
+    const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at, ctx.isolationReason ?? ctx.blindReason);
     const acted: HostReport[] = [];
     const recheckedAlive: string[] = [];
     for (const r of reports) {

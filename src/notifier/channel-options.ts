@@ -2,6 +2,7 @@ import type { NotifierConfig } from '../config/types.js';
 import { Secret } from '../config/secret.js';
 import { parseDuration } from '../shared/duration.js';
 import { CmphaError } from '../shared/errors.js';
+import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import { EVENT_TYPES, isEventType } from './events.js';
 import { escapers, MESSAGE_VARS, renderTemplate, unknownNames } from './template-engine.js';
 
@@ -59,6 +60,8 @@ export interface WebhookChannelOptions {
   readonly timeoutMs: number;
   readonly retry: RetryPolicy;
   readonly cacert?: string;
+  /** [cloud] proxy; unset: direct, whatever HTTP(S)_PROXY says. */
+  readonly proxy?: OutgoingProxy;
 }
 
 export type ChannelOptions = LogChannelOptions | EmailChannelOptions | WebhookChannelOptions;
@@ -311,6 +314,7 @@ function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions
     timeoutMs: r.duration('timeout', '10s', 100),
     retry: r.retry(3),
     cacert: r.text('cacert'),
+    ...(n.proxy ? { proxy: n.proxy } : {}),
   };
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { formatDuration } from '../shared/duration.js';
 import { CmphaError } from '../shared/errors.js';
 import { EVENT_CATALOGUE, effectiveSeverity, EVENT_TYPES } from './events.js';
-import { fitSms, toSms } from './sms-text.js';
+import { fitSms, oneLine, toSms } from './sms-text.js';
 import { escapers, MESSAGE_VARS, renderTemplate, unknownNames } from './template-engine.js';
 import type { AffectedInstance, NotificationEvent, NotificationEventType, RenderedMessage } from './types.js';
 
@@ -107,7 +107,7 @@ function finish(
   name: TemplateName,
   vars: Record<string, string>,
   templates: TemplateSet,
-  builtIn: { subject: string; text: string; html: string; sms: string },
+  builtIn: { subject: string; text: string; html: string; sms: string; line: string },
 ): RenderedMessage {
   const tSubject = pick(templates, name, 'subject');
   const tText = pick(templates, name, 'txt');
@@ -117,9 +117,10 @@ function finish(
   const withSubject = { ...vars, subject };
   const text = tText ? renderTemplate(tText, withSubject, escapers.none) : builtIn.text;
   const sms = tSms ? toSms(renderTemplate(tSms, withSubject, escapers.none)) : builtIn.sms;
+  const line = tSms ? sms : builtIn.line;
   const all = { ...withSubject, text, sms };
   const html = tHtml ? renderTemplate(tHtml, all, escapers.html) : builtIn.html;
-  return { event: event.type, severity: effectiveSeverity(event), subject, text, html, sms, vars: all };
+  return { event: event.type, severity: effectiveSeverity(event), subject, text, html, sms, line, vars: all };
 }
 
 const h = escapers.html;
@@ -163,8 +164,9 @@ export function renderEventMessage(
     ...(repeat ? [`(${repeat}: no one has acknowledged yet)`] : []),
   ].join('\n');
   const html = htmlPage(vars.title!, rows, [event.summary, event.details ?? '', `What needs a human: ${vars.action}`, ackLine], instances.map(instanceLine));
-  const sms = fitSms(`cmpha ${SEV_SHORT[sev]} ${event.type}${event.host ? ` ${event.host}` : ''}:`, event.summary, opts.ackId ? `ack ${opts.ackId}` : '');
-  return finish(event, event.type, vars, opts.templates ?? NO_TEMPLATES, { subject, text, html, sms });
+  const smsParts = [`cmpha ${SEV_SHORT[sev]} ${event.type}${event.host ? ` ${event.host}` : ''}:`, event.summary, opts.ackId ? `ack ${opts.ackId}` : ''] as const;
+  const sms = fitSms(...smsParts);
+  return finish(event, event.type, vars, opts.templates ?? NO_TEMPLATES, { subject, text, html, sms, line: oneLine(...smsParts) });
 }
 
 /** The one message an instance owner receives for an incident, listing only their instances. */
@@ -203,8 +205,9 @@ export function renderUserNotice(
   const html = htmlPage(subject, [['Host', host], ['Time', vars.at!], ['Incident', vars.incident!]], [`Hello ${vars.user},`, advice], lines);
   const names = owner.instances.map((i) => i.name).join(', ');
   const stuckNames = owner.instances.filter((i) => !moved.includes(i)).map((i) => i.name).join(', ');
-  const sms = stuck === 0
-    ? fitSms(`cmpha: host ${host} failed; your instance(s)`, names, `were restarted on another host${event.incidentId ? ` (${event.incidentId})` : ''}`)
-    : fitSms(`cmpha: host ${host} failed; ${stuck} of your instance(s) still down:`, `${stuckNames};`, 'operators informed');
-  return finish(own, USER_NOTICE, { ...vars, instances: lines.map((l) => `  - ${l}`).join('\n') }, opts.templates ?? NO_TEMPLATES, { subject, text, html, sms });
+  const smsParts: readonly [string, string, string] = stuck === 0
+    ? [`cmpha: host ${host} failed; your instance(s)`, names, `were restarted on another host${event.incidentId ? ` (${event.incidentId})` : ''}`]
+    : [`cmpha: host ${host} failed; ${stuck} of your instance(s) still down:`, `${stuckNames};`, 'operators informed'];
+  const sms = fitSms(...smsParts);
+  return finish(own, USER_NOTICE, { ...vars, instances: lines.map((l) => `  - ${l}`).join('\n') }, opts.templates ?? NO_TEMPLATES, { subject, text, html, sms, line: oneLine(...smsParts) });
 }

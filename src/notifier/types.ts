@@ -80,6 +80,8 @@ export interface RenderedMessage {
   readonly html: string;
   /** One line, ASCII, at most 160 characters. */
   readonly sms: string;
+  /** The same line as `sms` without the 160-character limit (the log channel's message). */
+  readonly line: string;
   /** The values the message was built from, for webhook body templates. Never holds secrets. */
   readonly vars: Readonly<Record<string, string>>;
 }

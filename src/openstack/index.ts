@@ -31,6 +31,8 @@ export function createOpenStack(cloud: CloudConfig, deps: OpenStackDeps): OpenSt
     retries: cloud.retries,
     cacert: cloud.cacert,
     insecure: cloud.insecure,
+    ...(cloud.maxResponseBytes ? { maxResponseBytes: cloud.maxResponseBytes } : {}),
+    ...(cloud.proxy ? { proxy: cloud.proxy } : {}),
     logger,
     retryBaseDelayMs: deps.retryBaseDelayMs,
   });

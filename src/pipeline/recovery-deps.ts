@@ -9,6 +9,7 @@ import type { RecoveryOpener } from '../incidents/opener.js';
 import type { NotificationService } from '../notifier/types.js';
 import type { NovaApi, PlacementApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
+import type { RedisOutageLog } from '../shared/redis-outage.js';
 import type { Clock } from '../shared/time.js';
 import type { RecoveryMetrics } from './metrics.js';
 import type { FenceHostFn, HostAliveCheck } from './steps/context.js';
@@ -49,6 +50,8 @@ export interface RecoveryDeps {
   /** Checked before every mutation; absent = this process always leads. */
   readonly leadership?: Leadership;
   readonly queue?: QueueTuning;
+  /** Where Redis connection errors of the queues and workers go (one line per outage, not one per error). */
+  readonly outage?: RedisOutageLog;
   /** The host's fence levels; see StepContext.fencePlanFor. */
   readonly fencePlanFor?: (host: string) => FencePlan | null | undefined;
   readonly fenceLevels?: FenceLevelsFn;
@@ -66,8 +69,10 @@ export interface Recovery {
   readonly incidents: IncidentStore;
   /** Opens an incident and queues its recovery: what the detector and the CLI use. */
   readonly opener: RecoveryOpener;
-  /** Starts the workers, hands back jobs of workers that died and re-queues every incident left open. */
+  /** Starts (or, after pauseWorkers, resumes) the workers, hands back jobs of workers that died and re-queues every incident left open. */
   startWorkers(): Promise<void>;
+  /** Stops taking jobs (a standby's workers take none); jobs already running stop at their next leadership check. */
+  pauseWorkers(): Promise<void>;
   /** Queues the recovery of an incident (idempotent: one job per incident id). */
   submit(incidentId: string): Promise<void>;
   stop(): Promise<void>;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { CmphaError } from './errors.js';
 
 export interface CommandResult {
@@ -30,11 +30,19 @@ export const runCommand: CommandRunner = (file, args, opts) =>
   new Promise((resolve, reject) => {
     const started = Date.now();
     const limit = opts.maxOutputBytes ?? 4 * 1024 * 1024;
-    const child = spawn(file, [...args], {
-      shell: false,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', ...(opts.env ?? {}) },
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(file, [...args], {
+        shell: false,
+        stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', ...(opts.env ?? {}) },
+      });
+    } catch (err) {
+      // spawn throws at once for some exec failures (EPERM when a file capability exceeds the bounding set).
+      const e = err as NodeJS.ErrnoException;
+      reject(new CmphaError('command_failed', `cannot run ${file}: ${e.code ?? e.message}`, { cause: err, context: { file } }));
+      return;
+    }
     let stdout = '';
     let stderr = '';
     if (opts.input !== undefined && child.stdin) {

@@ -3,6 +3,11 @@ import { startController } from '../../app/controller.js';
 import { errorMessage } from '../../shared/errors.js';
 import { configPathOf, createCliLogger, loadCliConfig } from '../context.js';
 
+/** How long `cmpha run` may take to stop after SIGTERM/SIGINT before it exits regardless. */
+export const STOP_DEADLINE_MS = 15_000;
+/** The same while Redis is unreachable. */
+export const STOP_DEADLINE_REDIS_DOWN_MS = 3_000;
+
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
@@ -13,13 +18,27 @@ export function registerRunCommand(program: Command): void {
       let config = await loadCliConfig(configPathOf(program, opts));
       if (opts.dryRun) config = { ...config, detector: { ...config.detector, dryRun: true } };
       const logger = createCliLogger(config, { daemon: true });
-      const controller = await startController(config, { logger });
+      let controller: Awaited<ReturnType<typeof startController>>;
+      try {
+        controller = await startController(config, { logger });
+      } catch (err) {
+        // One line, and exit: half-built clients (Redis reconnecting) must not keep a dead daemon alive.
+        process.stderr.write(`cmpha: ${errorMessage(err)}\n`);
+        process.exit(1);
+      }
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;
           stopping = true;
-          logger.info({ signal }, 'stopping: finishing the current round and step');
+          // Whatever Redis or Nova do, the process ends by this deadline (systemd's TimeoutStopSec is longer).
+          // With Redis away nothing can be handed over or released, so there is no point waiting long.
+          const deadlineMs = controller.redisDown() ? STOP_DEADLINE_REDIS_DOWN_MS : STOP_DEADLINE_MS;
+          logger.info({ signal, deadlineSeconds: deadlineMs / 1000 }, 'stopping: finishing the current round and step');
+          setTimeout(() => {
+            logger.error({ deadlineSeconds: deadlineMs / 1000 }, 'did not stop in time: exiting now; unfinished jobs are resumed by the next leader');
+            process.exit(1);
+          }, deadlineMs).unref();
           controller.stop().then(resolve, (err: unknown) => {
             logger.error({ err: errorMessage(err) }, 'error while stopping');
             process.exitCode = 1;

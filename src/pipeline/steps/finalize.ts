@@ -38,6 +38,8 @@ const EVENT: Record<Outcome['status'], { type: NotificationEventType; severity: 
  * incident keeps its status, and the notice goes out once.
  */
 export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
+  // A deposed leader closes nothing: the incident is the new leader's.
+  await ctx.leadership?.assertLeading(ctx.signal);
   let rec = await record(ctx);
   const instances = await ctx.store.listInstances(ctx.incidentId);
   const out = outcomeOf(instances);
@@ -52,7 +54,10 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
     if (closedHere) {
       ctx.metrics?.incidentsClosed?.inc({ outcome: out.status });
       ctx.metrics?.incidentsOpen?.dec();
-      if (failoverMs !== undefined) ctx.metrics?.failoverDuration?.observe({}, failoverMs / 1000);
+      if (failoverMs !== undefined) {
+        ctx.metrics?.failoverDuration?.observe({}, failoverMs / 1000);
+        if (out.status !== 'failed') ctx.metrics?.lastFailover?.record({ host: rec.host, outcome: out.status, durationSeconds: failoverMs / 1000, at: Math.floor(lastVerified / 1000) });
+      }
     }
     for (const s of rec.spares ?? []) await ctx.store.releaseSpare(s.host, ctx.incidentId);
     await note(ctx, 'close', out.status === 'resolved' ? 'info' : 'critical',
@@ -86,6 +91,8 @@ export async function closeEarly(
   ctx: StepContext,
   how: { status: 'failed' | 'aborted'; code: string; reason: string; event: NotificationEventType; severity: Severity },
 ): Promise<IncidentRecord> {
+  // A deposed leader's failure is not the incident's: the new leader is working on it.
+  await ctx.leadership?.assertLeading(ctx.signal);
   let rec = await record(ctx);
   if (!isTerminalStatus(rec.status)) {
     let closedHere = false;

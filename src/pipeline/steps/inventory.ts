@@ -44,6 +44,8 @@ export async function inventoryStep(ctx: StepContext): Promise<StepOutcome> {
   if (fresh.length === 0) return { kind: 'skip', reason: existing.size > 0 ? 'instances already recorded' : 'no servers on the host' };
   await ctx.store.addInstances(ctx.incidentId, fresh);
   const skipped = fresh.filter((e) => e.state === 'skipped');
+  // Counted once, when recorded: a re-run only sees servers that were not there before.
+  if (skipped.length > 0) ctx.metrics?.evacuations?.inc({ result: 'skipped' }, skipped.length);
   await note(ctx, 'inventory', 'info',
     `${fresh.length} server(s) on ${rec.host}: ${fresh.length - skipped.length} to evacuate, ${skipped.length} left in place`,
     { data: { skipped: skipped.map((s) => ({ id: s.id, name: s.name, reason: s.skipReason })) } });
