@@ -42,7 +42,7 @@ describe('on-call with only [redis]', () => {
   it('cannot read the full config, and does not need to', () => {
     const denied = asNobody('--config', full, 'check');
     expect(denied.status).toBe(2);
-    expect(denied.stderr).toContain('cannot read: EACCES');
+    expect(denied.stderr).toMatch(/cannot read.*EACCES/);
 
     const list = asNobody('--config', ops, 'incidents', '-f', 'value', '-c', 'id', '-c', 'host', '-c', 'status');
     expect(list.stderr).toBe('');
