@@ -228,6 +228,18 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
     ],
   },
   {
+    section: 'api',
+    help: 'The HTTP API (/v1), the status page (/) and the Masakari-compatible notification intake, served by `cmpha run`. Bearer tokens come from files, one token per file; a token\'s name is the file\'s base name without extension and is recorded in the incident with every write. See docs/api.md.',
+    keys: [
+      { key: 'enabled', default: 'false', help: 'Serve the API and the status page.' },
+      { key: 'listen', default: '127.0.0.1:9465', help: 'HOST:PORT to listen on. It serves incidents and host evidence: bind wider only behind TLS and on purpose.' },
+      { key: 'read_token_files', default: '', help: 'Comma-separated files, each holding one token (16+ characters) that may read (incidents, hosts, brake, notifications).' },
+      { key: 'write_token_files', default: '', help: 'Comma-separated token files that may also write: ack, resume, POST /v1/notifications.' },
+      { key: 'anonymous_read', default: 'false', help: 'GET requests need no token (a wall screen on a trusted network). Writes always need a write token.' },
+      { key: 'notification_duplicate_window', default: '180s', help: 'An identical notification (type, host, payload) within this long of another is answered 409, as Masakari\'s duplicate_notification_detection_interval.' },
+    ],
+  },
+  {
     section: 'logging',
     help: 'Logs go to stderr.',
     keys: [

@@ -149,6 +149,17 @@ export const metricsSection = z
   })
   .strict();
 
+export const apiSection = z
+  .object({
+    enabled: bool(false),
+    listen: listenAddress('127.0.0.1:9465'),
+    read_token_files: list(),
+    write_token_files: list(),
+    anonymous_read: bool(false),
+    notification_duplicate_window: duration('180s', { min: '0s' }),
+  })
+  .strict();
+
 export const loggingSection = z
   .object({
     level: oneOf(['debug', 'info', 'warn', 'error', 'silent'], 'info'),
@@ -190,6 +201,7 @@ export const SECTIONS = {
   evacuation: evacuationSection,
   redis: redisSection,
   metrics: metricsSection,
+  api: apiSection,
   logging: loggingSection,
   escalation: escalationSection,
   remediation: remediationSection,

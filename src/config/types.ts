@@ -253,6 +253,23 @@ export interface MetricsConfig {
   readonly listen: { readonly host: string; readonly port: number };
 }
 
+/** A bearer token of the HTTP API; its name (the file's base name) is recorded with every write. */
+export interface ApiToken {
+  readonly name: string;
+  readonly role: 'read' | 'write';
+  readonly secret: Secret;
+}
+
+export interface ApiConfig {
+  readonly enabled: boolean;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly tokens: readonly ApiToken[];
+  /** GET requests need no token (a wall screen on a trusted network). Writes always do. */
+  readonly anonymousRead: boolean;
+  /** Masakari's duplicate_notification_detection_interval: an identical notification within it is a 409. */
+  readonly notificationDuplicateWindowMs: number;
+}
+
 export interface LoggingConfig {
   readonly level: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   readonly format: 'auto' | 'json' | 'pretty';
@@ -271,6 +288,7 @@ export interface Config {
   readonly escalation: EscalationConfig;
   readonly redis: RedisConfig;
   readonly metrics: MetricsConfig;
+  readonly api: ApiConfig;
   readonly logging: LoggingConfig;
   readonly remediation: RemediationConfig;
 }

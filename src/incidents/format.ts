@@ -1,15 +1,11 @@
 import { formatDuration } from '../shared/duration.js';
-import type { Incident, IncidentRecord, InstanceEntry } from './types.js';
+import { formatTable as table } from '../shared/table.js';
+import type { Incident, IncidentRecord, InstanceEntry, TimelineEntry } from './types.js';
 
 const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
 /** Steps follow each other within seconds: the timeline shows milliseconds. */
 const precise = (ms: number) => new Date(ms).toISOString().replace('T', ' ');
 
-function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (c: readonly string[]) => `${c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`;
-  return line(header) + rows.map(line).join('');
-}
 
 /** `cmpha incidents`: one line per incident, newest first. */
 export function formatIncidentList(records: readonly IncidentRecord[]): string {
@@ -17,6 +13,11 @@ export function formatIncidentList(records: readonly IncidentRecord[]): string {
   return table(['ID', 'HOST', 'STATUS', 'OPENED', 'FAILOVER', 'ACK'], records.map((r) => [
     r.id, r.host, r.status, time(r.openedAt), r.failoverMs !== undefined ? formatDuration(r.failoverMs) : '-', r.ack ? r.ack.by : '-',
   ]));
+}
+
+/** One timeline line, as `incidents show` and `evacuate` print it. */
+export function formatTimelineEntry(t: TimelineEntry): string {
+  return `${precise(t.at)}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}`;
 }
 
 /** `cmpha incidents show ID`: what happened, in order, then where every instance ended. */
@@ -39,7 +40,7 @@ export function formatIncident(inc: Incident): string {
   if (inc.error) out += `  error     ${inc.error.code}: ${inc.error.message}\n`;
   if (inc.ack) out += `  acked     by ${inc.ack.by} at ${time(inc.ack.at)}\n`;
   out += '\ntimeline\n';
-  for (const t of inc.timeline) out += `  ${precise(t.at)}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}\n`;
+  for (const t of inc.timeline) out += `  ${formatTimelineEntry(t)}\n`;
   if (inc.instances.length > 0) {
     out += '\ninstances\n';
     out += table(['  NAME', 'ID', 'STATE', 'TARGET', 'TRIES', 'TOOK', 'DOWNTIME', 'NOTE'], inc.instances.map((e) => [

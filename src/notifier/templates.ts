@@ -146,7 +146,7 @@ export function renderEventMessage(
   const hostPart = event.host ? ` (${event.host})` : '';
   const subject = `${SEV_WORD[sev]}: ${vars.title}${hostPart}${repeat ? ` [${repeat}]` : ''}`;
   const instances = event.instances ?? [];
-  const ackLine = opts.ackId ? `Acknowledge to stop repeats: cmpha notify ack ${opts.ackId}` : '';
+  const ackLine = opts.ackId ? `Acknowledge to stop repeats: cmpha incidents ack ${opts.ackId}` : '';
   const rows: [string, string][] = [
     ['Event', event.type], ['Severity', sev], ['Host', vars.host!], ['Incident', vars.incident!], ['Time', vars.at!],
   ];
