@@ -26,22 +26,23 @@ export default tseslint.config(
 );
 
 /**
- * no-restricted-imports per layer: only src/openstack speaks HTTP to the cloud (axios; src/notifier uses it for
- * webhook gateways), only src/pipeline
+ * no-restricted-imports per layer: only src/openstack speaks HTTP to the cloud (through the one bounded transport,
+ * src/shared/http-exchange; src/fencing uses it for Redfish BMCs and src/notifier for webhook gateways), only src/pipeline
  * imports bullmq, the detector never imports the pipeline or the evacuator, and src/sim is imported only by the
  * demo (src/app/demo.ts) and the CLI. A file matching several blocks gets the union of their patterns, so each
  * block below carries every rule that applies to its files.
  */
 function layerRules() {
-  const axios = { group: ['axios', 'axios/*'], message: 'only src/openstack speaks HTTP to the cloud' };
+  const axios = { group: ['axios', 'axios/*', '**/shared/http-exchange.js'], message: 'only src/openstack speaks HTTP to the cloud' };
   const bullmq = { group: ['bullmq', 'bullmq/*'], message: 'only src/pipeline imports bullmq' };
   const sim = { group: ['**/sim/*', '../sim', './sim'], message: 'src/sim is imported only by the demo and the CLI' };
   const pipeline = { group: ['**/pipeline/*', '**/evacuator/*'], message: 'the detector never imports the pipeline or the evacuator' };
   const block = (files, ignores, patterns) => ({ files, ignores, rules: { 'no-restricted-imports': ['error', { patterns }] } });
   return [
-    block(['src/**/*.ts'], ['src/openstack/**', 'src/pipeline/**', 'src/sim/**', 'src/cli/**', 'src/app/demo.ts', 'src/detector/**', 'src/notifier/**'], [axios, bullmq, sim]),
-    // Webhook channels speak HTTP to notification gateways, not to the cloud.
-    block(['src/notifier/**/*.ts'], [], [bullmq, sim]),
+    block(['src/**/*.ts'], ['src/openstack/**', 'src/pipeline/**', 'src/sim/**', 'src/cli/**', 'src/app/demo.ts', 'src/detector/**', 'src/notifier/**', 'src/fencing/**', 'src/shared/**'], [axios, bullmq, sim]),
+    // Webhook channels speak HTTP to notification gateways, Redfish to BMCs: not to the cloud.
+    block(['src/notifier/**/*.ts', 'src/fencing/**/*.ts'], [], [bullmq, sim]),
+    block(['src/shared/**/*.ts'], [], [bullmq, sim]),
     block(['src/detector/**/*.ts'], [], [axios, bullmq, sim, pipeline]),
     block(['src/openstack/**/*.ts'], [], [bullmq, sim]),
     block(['src/pipeline/**/*.ts'], [], [axios, sim]),

@@ -73,7 +73,7 @@ export function readConfigSources(files: readonly string[]): ConfigSources {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      problems.push({ file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+      problems.push({ file, message: `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
       continue;
     }
     const parsed = parseIni(text);

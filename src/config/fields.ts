@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseCommandTemplate } from '../shared/command-template.js';
 import { parseDuration } from '../shared/duration.js';
 import { fieldDefaults, type Raw } from './declare.js';
 
@@ -216,5 +217,40 @@ export function keyValue() {
       return z.NEVER;
     }
     return { key: m[1]!.trim(), value: m[2]!.trim() };
+  });
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3 };
+
+/** A size such as `32MiB`, `512KiB`, `1048576` (bytes), to a number of bytes. */
+export function byteSize(defaultValue: string, opts: { min: number }) {
+  return documented(raw().transform((v, ctx) => {
+    const t = asText(v) || defaultValue;
+    const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(t);
+    const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+    if (!m || unit === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${t}" is not a size (use e.g. 512KiB, 32MiB, 1GiB)` });
+      return z.NEVER;
+    }
+    const n = Math.round(Number(m[1]) * unit);
+    if (n < opts.min) {
+      ctx.addIssue({ code: 'custom', message: `"${t}" is smaller than the minimum ${opts.min} bytes` });
+      return z.NEVER;
+    }
+    return n;
+  }), defaultValue);
+}
+
+/** A command template (src/shared/command-template.ts) split into argv once, here; unset or empty: none. */
+export function commandTemplate() {
+  return raw().transform((v, ctx): readonly string[] | undefined => {
+    const t = asText(v);
+    if (t === undefined || t === '') return undefined;
+    try {
+      return parseCommandTemplate(t, 'agent_command');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message.replace(/^agent_command: /, '') : String(err) });
+      return z.NEVER;
+    }
   });
 }

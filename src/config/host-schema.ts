@@ -2,7 +2,7 @@ import { ipmiKeys } from '../fencing/ipmi-keys.js';
 import { redfishKeys } from '../fencing/redfish-keys.js';
 import { defineSection, key, secretKey, type Decls, type Typed } from './declare.js';
 import { fenceLevelsField } from './fence-levels-field.js';
-import { ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
+import { commandTemplate, ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
 
 /** Keys every host has, whatever its fencing driver. */
 const commonHostKeys = {
@@ -11,6 +11,7 @@ const commonHostKeys = {
   username: key('username', text(), 'BMC user.', { example: 'admin' }),
   password: secretKey('password', 'BMC password. Prefer password_file, a file holding it. Reaches ipmitool only through its environment.', { example: 'CHANGE_ME' }),
   fenceLevels: key('fence_levels', fenceLevelsField(), 'This host\'s fence levels, e.g. ipmi | ceph or redfish, ceph | ceph; every device named must exist for the host.', { default: '([fencing] fence_levels)' }),
+  agentCommand: key('agent_command', commandTemplate(), 'This host\'s own [remediation] agent_command (e.g. docker restart nova_compute through ssh on Kolla hosts).', { default: '([remediation] agent_command)' }),
 } as const;
 
 /** Keys that name one machine: only in `[host:NAME]`, never shared through defaults or patterns. */

@@ -3,6 +3,7 @@ import { parseDuration } from '../shared/duration.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { configFiles, plain, readConfigSources, type ConfigLocation, type RawSection } from './config-files.js';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { readSecret, sectionKeys, type Decls, type Typed } from './declare.js';
 import { hostDefaultsSection } from './host-schema.js';
 import { notifierSectionDecl } from './notifier-schema.js';
@@ -10,11 +11,11 @@ import { resolveCloud } from './resolve-cloud.js';
 import { HOST_DEFAULTS, resolveHosts } from './resolve-hosts.js';
 import {
   cephSection, cloudSection, defaultSection, detectorSection, escalationSection, evacuationSection, fencingSection, FIXED_SECTIONS,
-  legacySection, loggingSection, metricsSection, redisSection,
+  apiSection, legacySection, loggingSection, metricsSection, redisSection, remediationSection,
 } from './schema.js';
 import { Secret } from './secret.js';
 import { didYouMean } from './suggest.js';
-import type { CephConfig, Config, NotifierConfig } from './types.js';
+import type { ApiToken, CephConfig, Config, NotifierConfig, RedisConfig } from './types.js';
 
 export { ConfigError, formatIssue, type ConfigIssue } from './config-error.js';
 export { DEFAULT_CONFIG_PATH } from './config-files.js';
@@ -45,6 +46,9 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const files = configFiles({ paths: [...(opts.path !== undefined ? [opts.path] : []), ...(opts.paths ?? [])], dirs: opts.dirs ?? [] }, env, issues);
   const sources = readConfigSources(files);
   issues.push(...sources.problems);
+  // Everything after an unreadable file would be "X is required": noise that hides the one real problem.
+  const unreadable = issues.filter((i) => i.message.startsWith('cannot read'));
+  if (unreadable.length > 0) throw new ConfigError(unreadable);
   const fileName = files.length === 0 ? '(no config file)' : files.length === 1 ? files[0]! : files.join(', ');
   const ctx = new Ctx(files[0] ?? fileName, sources.sections, sources.headers, issues);
 
@@ -63,12 +67,17 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const defaults = ctx.section(defaultSection.name, strip(sources.sections.get('DEFAULT'), defaultSection.object.shape), defaultSection.schema, defaultSection.decls);
   const legacy = ctx.section(legacySection.name, undefined, legacySection.schema, legacySection.decls);
   const cloudRaw = ctx.section(cloudSection.name, undefined, cloudSection.schema, cloudSection.decls);
-  const detector = ctx.section(detectorSection.name, undefined, detectorSection.schema, detectorSection.decls);
+  const detectorValues = sources.sections.get('detector');
+  const deprecated = detectorValues ? [...DEPRECATED_DETECTOR_KEYS.keys()].filter((k) => detectorValues.has(k)) : [];
+  for (const k of deprecated) opts.onWarning?.(ctx.located('detector', k, DEPRECATED_DETECTOR_KEYS.get(k)!));
+  const detector = ctx.section(detectorSection.name, deprecated.length > 0 ? new Map([...detectorValues!].filter(([k]) => !deprecated.includes(k))) : undefined, detectorSection.schema, detectorSection.decls);
   const fencing = ctx.section(fencingSection.name, undefined, fencingSection.schema, fencingSection.decls);
   const cephRaw = ctx.section(cephSection.name, undefined, cephSection.schema, cephSection.decls);
   const evacuation = ctx.section(evacuationSection.name, undefined, evacuationSection.schema, evacuationSection.decls);
   const redis = ctx.section(redisSection.name, undefined, redisSection.schema, redisSection.decls);
   const metrics = ctx.section(metricsSection.name, undefined, metricsSection.schema, metricsSection.decls);
+  const api = ctx.section(apiSection.name, undefined, apiSection.schema, apiSection.decls);
+  const remediation = ctx.section(remediationSection.name, undefined, remediationSection.schema, remediationSection.decls);
   const logging = ctx.section(loggingSection.name, undefined, loggingSection.schema, loggingSection.decls);
   const escalation = ctx.section(escalationSection.name, undefined, escalationSection.schema, escalationSection.decls);
 
@@ -111,7 +120,9 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     notifiers.push({ name: name.slice('notifier:'.length), ...raw, options });
   }
 
-  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !metrics || !logging || !escalation) {
+  const apiTokens = api ? readApiTokens(ctx, api) : [];
+
+  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !metrics || !api || !logging || !escalation || !remediation) {
     throw new ConfigError(issues.length > 0 ? issues : [{ file: fileName, message: 'invalid configuration' }]);
   }
 
@@ -120,19 +131,66 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     ...(files.length > 1 ? { paths: files } : {}),
     cloud,
     detector: { ...detector, intervalMs: intervalMs! },
-    fencing,
+    fencing: { ...fencing, ...(cloud.proxy ? { proxy: cloud.proxy } : {}) },
     hosts,
     ...(ceph ? { ceph } : {}),
     evacuation,
-    notifiers: notifiers.length > 0 ? notifiers : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
+    notifiers: notifiers.length > 0 ? notifiers.map((n) => ({ ...n, ...(cloud.proxy ? { proxy: cloud.proxy } : {}) })) : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
     escalation,
     redis,
     metrics,
+    api: { enabled: api.enabled, listen: api.listen, tokens: apiTokens, anonymousRead: api.anonymousRead, notificationDuplicateWindowMs: api.notificationDuplicateWindowMs },
+    remediation,
     logging: { ...logging, level: !ctx.has('logging', 'level') && defaults?.debug ? 'debug' : logging.level },
   };
   const later = (opts.checks ?? []).flatMap((check) => check(config));
   if (later.length > 0) throw new ConfigError(later.map((i) => ctx.located(i.section, i.key, i.message)));
   return deepFreeze(config);
+}
+
+/** Keys an older cmpha.conf may still hold: accepted, ignored, and named with what replaced them. */
+const DEPRECATED_DETECTOR_KEYS = new Map([
+  ['confirm_rounds', 'is deprecated and ignored: silence is now timed, not counted in rounds; use min_silence (how long every address must stay silent) and probe_interval (how often a suspect is probed)'],
+]);
+
+/**
+ * [redis] alone, validated by its declaration (Sentinel, TLS, ACL user and the secrets read from their files):
+ * for commands that need nothing else, such as the on-call ones reading a file that holds only [redis].
+ */
+export function resolveRedis(values: Readonly<Record<string, string | boolean>>): { redis?: RedisConfig; problems: { key?: string; message: string }[] } {
+  const r = redisSection.schema.safeParse(values);
+  if (r.success) return { redis: r.data, problems: [] };
+  const problems: { key?: string; message: string }[] = [];
+  for (const i of r.error.issues) {
+    if (i.code === 'unrecognized_keys') for (const key of i.keys) problems.push({ key, message: 'unknown key' });
+    else {
+      const key = i.path.map(String).join('.');
+      problems.push({ ...(key ? { key } : {}), message: i.message });
+    }
+  }
+  return { problems };
+}
+
+const MIN_TOKEN_LENGTH = 16;
+
+/** One token per file; its name is the file's base name without extension, and names must be unique. */
+function readApiTokens(ctx: Ctx, api: Typed<typeof apiSection.decls>): ApiToken[] {
+  const tokens: ApiToken[] = [];
+  for (const [prop, key, role] of [['readTokenFiles', 'read_token_files', 'read'], ['writeTokenFiles', 'write_token_files', 'write']] as const) {
+    for (const file of api[prop]) {
+      const { secret, problem } = readSecret(key, undefined, file);
+      if (problem) ctx.issue('api', key, problem.message);
+      if (!secret) continue;
+      const name = path.basename(file).replace(/\.[^.]*$/, '');
+      const token = secret.reveal().trim();
+      if (token.length < MIN_TOKEN_LENGTH) ctx.issue('api', key, `token in ${file} is shorter than ${MIN_TOKEN_LENGTH} characters`);
+      else if (tokens.some((t) => t.name === name)) ctx.issue('api', key, `two token files are named ${name}; the name is recorded with every write, so it must be unique`);
+      else if (tokens.some((t) => t.secret.reveal() === token)) ctx.issue('api', key, `token in ${file} is the same as another token`);
+      else tokens.push({ name, role, secret: new Secret(token) });
+    }
+  }
+  if (api.enabled && tokens.length === 0 && !api.anonymousRead) ctx.issue('api', 'read_token_files', 'the API is enabled but no token file is set: nobody could use it');
+  return tokens;
 }
 
 /** [ceph]: the storage fence when it names a keyring (or the simulator); a [ceph] without one is refused. */

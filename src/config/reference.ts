@@ -38,7 +38,7 @@ function keyDocs(decls: Decls): KeyDoc[] {
   });
 }
 
-const ORDER = ['cloud', 'ser', 'DEFAULT', 'detector', 'fencing', 'ceph', 'host_defaults', 'host:NAME', 'evacuation', 'notifier:NAME', 'escalation', 'redis', 'metrics', 'logging'];
+const ORDER = ['cloud', 'ser', 'DEFAULT', 'detector', 'fencing', 'ceph', 'host_defaults', 'host:NAME', 'evacuation', 'remediation', 'notifier:NAME', 'escalation', 'redis', 'metrics', 'api', 'logging'];
 
 export const CONFIG_REFERENCE: readonly SectionDoc[] = [
   ...FIXED_SECTIONS.map((s) => ({ section: s.name, help: s.help, keys: keyDocs(s.decls) })),
@@ -93,7 +93,7 @@ export function renderExampleConfig(): string {
   const out = ['# cmpha.conf: every key with its default and meaning. Generated from the key declarations (src/config/schema.ts',
     '# and the modules that own driver and channel keys) by `npm run gen:config`.',
     '# Durations: 500ms, 20s, 2m, 1h. Lists: comma-separated. Quote values that contain ; or #.',
-    '# Several files may be given (--config-file, repeated, then --config-dir DIR: its *.conf in name order); a key',
+    '# Several files may be given (--config FILE, repeated, then --config-dir DIR: its *.conf in name order); a key',
     '# set in a later file overrides the same key of an earlier one.', ''];
   for (const s of CONFIG_REFERENCE) {
     if (s.section === 'ser' || s.section === 'DEFAULT' || s.section === 'host_defaults') {
@@ -129,7 +129,7 @@ export function renderConfigDocs(): string {
     'Generated from the key declarations (`src/config/schema.ts`, `src/config/host-schema.ts`, `src/fencing/*-keys.ts`, `src/notifier/channel-keys.ts`) by `npm run gen:config`; a test fails when it is out of date.', '',
     '`cmpha.conf` is an INI file in the OpenStack `.conf` style. Durations take units (`500ms`, `20s`, `2m`, `1h`), lists are comma-separated, booleans are `true`/`false`. Quote a value that contains `;` or `#` (they start comments). Any secret key has a `*_file` form. Problems are reported one per line with file, line, section and key, and `cmpha` exits 2; an unknown key or section gets a "did you mean". A section may appear once per file.', '',
     '## Files', '',
-    'As oslo.config: `cmpha --config-file FILE` (repeatable; `run` and `config validate` also take their `--config FILE` more than once) and `cmpha --config-dir DIR` (repeatable; its `*.conf` files in name order, after the files). A key set in a later file overrides the same key of the same section in an earlier one; sections merge. Without options: `$CMPHA_CONFIG` (a file) and `$CMPHA_CONFIG_DIR`, else `/etc/cmpha/cmpha.conf` and `/etc/cmpha/cmpha.conf.d/` when they exist.', '',
+    'As oslo.config\'s --config-file: `cmpha --config FILE` (repeatable, before the command or after it; the command\'s own `--config` files replace the global ones) and `cmpha --config-dir DIR` (repeatable; its `*.conf` files in name order, after the files). A key set in a later file overrides the same key of the same section in an earlier one; sections merge. Without options: `$CMPHA_CONFIG` (a file) and `$CMPHA_CONFIG_DIR`, else `/etc/cmpha/cmpha.conf` and `/etc/cmpha/cmpha.conf.d/` when they exist.', '',
     '## Fleets', '',
     'Hosts share settings through `[host_defaults]` and pattern sections (`[host:compute-*]`, shell wildcards `*` and `?`). A host takes, lowest first: `[host_defaults]`, each matching pattern section in file order, its own `[host:NAME]`. Pattern sections declare no host and may not set `mgmt_ip` or `address`; a pattern that matches no host is a warning. 500 hosts are then 500 sections of one or two lines (or a generated file in `--config-dir`):', '',
     '```ini', '[host_defaults]', 'driver = ipmi', 'username = admin', 'password_file = /etc/cmpha/bmc-password', 'ipmi_cipher_suite = 3', '',

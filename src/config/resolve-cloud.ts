@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { Typed } from './declare.js';
+import { createOutgoingProxy, type OutgoingProxy } from '../shared/outgoing-proxy.js';
 import { didYouMean } from './suggest.js';
 import type { legacySection} from './schema.js';
 import { cloudSection, normaliseInterface } from './schema.js';
@@ -128,6 +129,11 @@ export function resolveCloud(ctx: CloudContext, cloudRaw: CloudTyped, legacy: Le
   }
   const cacert = c.cacert ?? c.cafile;
   if (cacert !== undefined && !existsSync(cacert)) { ctx.issue('cloud', c.cacert !== undefined ? 'cacert' : 'cafile', `CA file ${cacert} does not exist`); ok = false; }
+  let proxy: OutgoingProxy | undefined;
+  if (c.proxy !== undefined) {
+    const p = createOutgoingProxy(c.proxy, c.noProxy);
+    if (typeof p === 'string') { ctx.issue('cloud', p.startsWith('no_proxy') ? 'no_proxy' : 'proxy', p); ok = false; } else proxy = p;
+  }
   if (!ok || !auth) return undefined;
   const firstValid = c.validInterfaces?.[0];
   return {
@@ -139,6 +145,8 @@ export function resolveCloud(ctx: CloudContext, cloudRaw: CloudTyped, legacy: Le
     insecure: c.insecure,
     timeoutMs: c.timeoutMs,
     retries: c.retries,
+    maxResponseBytes: c.maxResponseBytes,
+    ...opt('proxy', proxy),
     source: where,
   };
 }

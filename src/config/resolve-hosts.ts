@@ -93,6 +93,7 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
         ...(raw.tunnelIp ? { tunnelIp: raw.tunnelIp } : {}),
         fence,
         fenceLevels,
+        ...(raw.agentCommand ? { agentCommand: raw.agentCommand } : {}),
       };
     }
   }

@@ -4,7 +4,7 @@ import { defineSection, fieldDefaults, key, secretKey, type SectionDecl, type De
 import { fenceLevelsField } from './fence-levels-field.js';
 import { hostDefaultsSection } from './host-schema.js';
 import type { Secret } from './secret.js';
-import { bool, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
+import { bool, byteSize, commandTemplate, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
 
 // The sections of cmpha.conf with fixed names, one declaration per key. Host and notifier sections are
 // declared in host-schema.ts and notifier-schema.ts, their driver- and channel-specific keys by the modules
@@ -40,13 +40,17 @@ export const cloudSection = defineSection(
     cacert: key('cacert', text(), 'CA bundle for TLS verification (OS_CACERT).'),
     cafile: key('cafile', text(), 'keystoneauth\'s name for cacert.'),
     insecure: key('insecure', bool(false), 'Skip TLS verification (OS_INSECURE). Never in production.'),
-    timeoutMs: key('api_timeout', duration('30s', { min: '1s' }), 'Timeout of each OpenStack API call.'),
+    timeoutMs: key('api_timeout', duration('30s', { min: '1s' }), 'Bound of each OpenStack API call in total: connecting, headers and the whole body (a Nova that sends headers and then stalls fails at this bound).'),
     retries: key('api_retries', integer(3, 0, 10), 'Retries of idempotent calls on 5xx, timeouts and resets (never of evacuate).'),
+    maxResponseBytes: key('max_response_size', byteSize('32MiB', { min: 64 * 1024 }), 'Largest API answer accepted (units KiB, MiB, GiB); a larger one is refused with an error naming the endpoint instead of filling memory. BMC and webhook answers are capped at 1 MiB.'),
+    proxy: key('proxy', text(), 'HTTP proxy (http://[user:password@]host:port) for every outgoing HTTP client: Keystone, Nova, Placement, Redfish BMCs and webhooks; https goes through CONNECT. cmpha never reads HTTP_PROXY/HTTPS_PROXY from the environment: unset means direct. The password is masked wherever the URL is printed or logged.', { default: '' }),
+    noProxy: key('no_proxy', list(), 'Comma-separated destinations reached directly although proxy is set: host names, domains (.example), IP addresses and CIDR ranges (10.0.0.0/8). List the BMC network here when BMCs are reached directly.'),
   },
   {
     check: (c) => {
       const out: { key: string; message: string }[] = [];
       if (c.cacert !== undefined && c.cafile !== undefined) out.push({ key: 'cafile', message: 'set both cacert and cafile (the same setting); keep one' });
+      if (c.proxy === undefined && c.noProxy.length > 0) out.push({ key: 'no_proxy', message: 'is set without proxy; cmpha never reads HTTP(S)_PROXY from the environment, so there is nothing to bypass' });
       if (c.validInterfaces !== undefined && c.validInterfaces.length > 0) {
         const bad = c.validInterfaces.filter((i) => !(INTERFACES as readonly string[]).includes(i) && !(i in INTERFACE_ALIASES));
         if (bad.length > 0) out.push({ key: 'valid_interfaces', message: `"${bad.join(',')}" is not one of ${INTERFACES.join(', ')}` });
@@ -160,6 +164,10 @@ export const evacuationSection = defineSection(
     disabledReasonPrefix: key('disabled_reason_prefix', text('cmpha'), 'Start of the disabled reason set on a failed host.'),
     // Optional in the type: a config built by hand (tests, the demo) that leaves it out means false.
     sharedStorage: key('shared_storage', bool(false).transform((b): boolean | undefined => b), 'Instance directories are on shared storage (Ceph, NFS): evacuation keeps an image-backed server\'s disk. When false, `cmpha doctor` warns that evacuating an image-backed server rebuilds it from its image.'),
+    // Optional in the type as well: a hand-built config without them verifies the network, waits 120 s and never reboots.
+    verifyNetwork: key('verify_network', bool(true).transform((b): boolean | undefined => b), 'After a server runs ACTIVE on its new host, check its network: every Neutron port bound to that host (not binding_failed) and ACTIVE, and every address of it on [detector] instance_networks that answered before the failure answers again; otherwise it is degraded, with the reason.', { default: 'true' }),
+    networkTimeoutMs: key('network_timeout', duration('120s', { min: '1s' }).transform((ms): number | undefined => ms), 'Time, after the server runs ACTIVE, for its ports to become ACTIVE and its addresses to answer again.', { default: '120s' }),
+    rebootSilent: key('reboot_silent', bool(false).transform((b): boolean | undefined => b), 'Hard-reboot, once, a server whose ports are bound and ACTIVE but whose addresses stay silent for network_timeout, then wait network_timeout once more (the reboot is recorded before it is sent, so a restarted controller does not send a second one).', { default: 'false' }),
   },
 );
 
@@ -195,10 +203,11 @@ export const redisSection = defineSection(
         try {
           accessSync(f, constants.R_OK);
         } catch (err) {
-          out.push({ key: k, message: `cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` });
+          const code = (err as NodeJS.ErrnoException).code;
+          out.push({ key: k, message: code === 'ENOENT' ? `${f} does not exist` : `cannot read ${f}: ${code ?? 'error'}` });
         }
       }
-      if ((r.tlsCertFile === undefined) !== (r.tlsKeyFile === undefined)) out.push({ key: r.tlsCertFile === undefined ? 'tls_cert_file' : 'tls_key_file', message: 'tls_cert_file and tls_key_file go together' });
+      if ((r.tlsCertFile === undefined) !== (r.tlsKeyFile === undefined)) out.push({ key: r.tlsCertFile === undefined ? 'tls_cert_file' : 'tls_key_file', message: 'a client certificate needs both tls_cert_file and tls_key_file' });
       return out;
     },
     // `sentinels` and `tls` are present only when in use, so a single plain server reads as it always did.
@@ -223,7 +232,9 @@ function redisUrl() {
     const t = v === undefined ? undefined : String(v).trim();
     if (t !== undefined && /^rediss?\+sentinel:/i.test(t)) ctx.addIssue({ code: 'custom', message: 'redis+sentinel:// URLs are not supported: set sentinels = HOST:PORT,... and master_name instead' });
     else if (t !== undefined && /^rediss?(\+|-)cluster:/i.test(t)) ctx.addIssue({ code: 'custom', message: 'Redis Cluster is not supported: use one primary with replicas and Sentinel' });
-    else {
+    else if (t !== undefined && /^[a-z][a-z0-9+.-]*:/i.test(t) && !/^rediss?:/i.test(t) && URL.canParse(t)) {
+      ctx.addIssue({ code: 'custom', message: `scheme "${new URL(t).protocol}" is not supported (use redis:// or rediss://)` });
+    } else {
       const r = plain.safeParse(v);
       if (!r.success) for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message });
       else {
@@ -266,6 +277,19 @@ export const metricsSection = defineSection(
   },
 );
 
+export const apiSection = defineSection(
+  'api',
+  'The HTTP API (/v1), the status page (/) and the Masakari-compatible notification intake, served by `cmpha run`. Bearer tokens come from files, one token per file; a token\'s name is the file\'s base name without extension and is recorded in the incident with every write. See docs/api.md.',
+  {
+    enabled: key('enabled', bool(false), 'Serve the API and the status page.'),
+    listen: key('listen', listenAddress('127.0.0.1:9465'), 'HOST:PORT to listen on. It serves incidents and host evidence: bind wider only behind TLS and on purpose.'),
+    readTokenFiles: key('read_token_files', list(), 'Comma-separated files, each holding one token (16+ characters) that may read (incidents, hosts, brake, notifications).'),
+    writeTokenFiles: key('write_token_files', list(), 'Comma-separated token files that may also write: ack, resume, POST /v1/notifications.'),
+    anonymousRead: key('anonymous_read', bool(false), 'GET requests need no token (a wall screen on a trusted network). Writes always need a write token.'),
+    notificationDuplicateWindowMs: key('notification_duplicate_window', duration('180s', { min: '0s' }), 'An identical notification (type, host, payload) within this long of another is answered 409, as Masakari\'s duplicate_notification_detection_interval.'),
+  },
+);
+
 export const loggingSection = defineSection(
   'logging',
   'Logs go to stderr.',
@@ -291,8 +315,20 @@ export const escalationSection = defineSection(
   },
 );
 
+export const remediationSection = defineSection(
+  'remediation',
+  'When nova-compute stops reporting on a host that still answers (agent-down), cmpha can restart it with your command instead of paging. The command is split into arguments like a shell would (quotes group), but no shell runs it; {host} (the Nova host name) and {mgmt_ip} are substituted inside their own argument, and a value with anything but letters, digits and . _ : - is refused. Healed means Nova\'s heartbeat (updated_at) advances again; otherwise, or with no command, the page goes out as before, with the command\'s output. It never fences or evacuates. `cmpha host heal HOST --yes` runs it by hand.',
+  {
+    agentCommand: key('agent_command', commandTemplate(), 'Command restarting nova-compute on a host, e.g. ssh -o BatchMode=yes root@{mgmt_ip} systemctl restart nova-compute; [host:NAME] agent_command overrides it per host. Empty: agent-down pages at once, as without remediation.'),
+    timeoutMs: key('timeout', duration('60s', { min: '1s' }), 'Each run is killed (with its process group) after this long.'),
+    tries: key('tries', integer(2, 1, 10), 'Runs at most, while the heartbeat does not come back.'),
+    retryDelayMs: key('retry_delay', duration('30s', { min: '0s' }), 'Pause between two runs.'),
+    heartbeatWaitMs: key('heartbeat_wait', duration('60s', { min: '1s' }), 'After each run, how long Nova\'s heartbeat has to advance (at least report_interval, 10 s by default, plus the restart).'),
+  },
+);
+
 /** The sections with fixed names, in the order the reference shows them. */
-export const FIXED_SECTIONS = [defaultSection, cloudSection, legacySection, detectorSection, fencingSection, cephSection, evacuationSection, redisSection, metricsSection, loggingSection, escalationSection] as const;
+export const FIXED_SECTIONS = [defaultSection, cloudSection, legacySection, detectorSection, fencingSection, cephSection, evacuationSection, redisSection, metricsSection, apiSection, loggingSection, escalationSection, remediationSection] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnySection = SectionDecl<Decls, any>;

@@ -1,8 +1,9 @@
 import type { Typed } from './declare.js';
 import type { RawHostSection } from './host-schema.js';
 import type { notifierSectionDecl } from './notifier-schema.js';
+import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import type {
-  detectorSection, escalationSection, evacuationSection, fencingSection, loggingSection, metricsSection, redisSection,
+  apiSection, detectorSection, escalationSection, evacuationSection, fencingSection, loggingSection, metricsSection, redisSection, remediationSection,
 } from './schema.js';
 import type { FenceDeviceName } from './fence-levels-field.js';
 import type { Secret } from './secret.js';
@@ -49,8 +50,13 @@ export interface CloudConfig {
   readonly interface: 'public' | 'internal' | 'admin';
   readonly cacert?: string;
   readonly insecure: boolean;
+  /** Bounds each API call in total: connect, headers and body. */
   readonly timeoutMs: number;
   readonly retries: number;
+  /** Largest API answer accepted, in bytes; a larger one is refused with an error naming the endpoint. */
+  readonly maxResponseBytes?: number;
+  /** The outgoing proxy of every HTTP client ([cloud] proxy, no_proxy); unset: direct, whatever the environment says. */
+  readonly proxy?: OutgoingProxy;
   /** Where these settings came from, for `config validate` and error messages. */
   readonly source: string;
 }
@@ -99,6 +105,8 @@ export interface HostConfig {
    * lives, blocklisted by the ceph device, and the addresses whose watchers prove a single writer.
    */
   readonly storageIps?: readonly string[];
+  /** Restarts this host's nova-compute (argv with {host}/{mgmt_ip}); overrides [remediation] agent_command. */
+  readonly agentCommand?: readonly string[];
 }
 
 /** [ceph], present when it names a keyring_file (or the simulator): the storage fence is available. */
@@ -118,13 +126,18 @@ export interface CephConfig {
   readonly simUrl?: string;
 }
 
-export type FencingConfig = Output<typeof fencingSection>;
+export type FencingConfig = Output<typeof fencingSection> & {
+  /** [cloud] proxy, applied to Redfish BMCs unless no_proxy matches them. */
+  readonly proxy?: OutgoingProxy;
+};
 export type EvacuationConfig = Output<typeof evacuationSection>;
 
 export type NotifierConfig = Typed<typeof notifierSectionDecl.decls> & {
   readonly name: string;
   /** Type-specific keys as written (secrets among them already resolved to Secret by `*_file`). */
   readonly options: Readonly<Record<string, string | Secret>>;
+  /** [cloud] proxy, applied to webhooks unless no_proxy matches them. */
+  readonly proxy?: OutgoingProxy;
 };
 
 export type EscalationConfig = Output<typeof escalationSection>;
@@ -132,6 +145,23 @@ export type EscalationConfig = Output<typeof escalationSection>;
 export type RedisConfig = Output<typeof redisSection>;
 export type MetricsConfig = Output<typeof metricsSection>;
 export type LoggingConfig = Output<typeof loggingSection>;
+/**
+ * The detector's `agent-down` verdict (host answers, nova-compute does not report): an operator's command that
+ * restarts the agent, run without a shell, bounded, retried; healed = Nova's heartbeat advances. Never fences.
+ */
+export type RemediationConfig = Output<typeof remediationSection>;
+
+/** A bearer token of the HTTP API; its name (the file's base name) is recorded with every write. */
+export interface ApiToken {
+  readonly name: string;
+  readonly role: 'read' | 'write';
+  readonly secret: Secret;
+}
+
+/** [api] with its token files read: the tokens replace the file lists. */
+export type ApiConfig = Omit<Output<typeof apiSection>, 'readTokenFiles' | 'writeTokenFiles'> & {
+  readonly tokens: readonly ApiToken[];
+};
 
 export interface Config {
   /** The first config file read. */
@@ -149,5 +179,7 @@ export interface Config {
   readonly escalation: EscalationConfig;
   readonly redis: RedisConfig;
   readonly metrics: MetricsConfig;
+  readonly api: ApiConfig;
   readonly logging: LoggingConfig;
+  readonly remediation: RemediationConfig;
 }

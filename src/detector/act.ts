@@ -8,7 +8,7 @@ import { evaluateStorm, incidentId, RELEASED, stepBrake, stormHosts, type BrakeS
 import { detectorKeys } from './keys.js';
 import { LeaderLease } from './leader-lease.js';
 import { StormBrakeStore } from './storm-brake-store.js';
-import type { HostAction, HostReport, IncidentOpener, StormBrakeReport } from './types.js';
+import type { AgentHealer, HostAction, HostEvidence, HostReport, IncidentOpener, StormBrakeReport } from './types.js';
 
 // Action: what the controller does about verdicts — the leader lease, the storm brake, incidents and alerts.
 // It observes nothing itself except through `recheck`, the direct probe before an incident is opened.
@@ -18,8 +18,12 @@ export interface ActDeps {
   readonly redis?: Redis;
   readonly incidents?: IncidentOpener;
   readonly notifier?: NotificationService;
+  /** Heals `agent-down` hosts that have a remediation command before anyone is paged. */
+  readonly healer?: AgentHealer;
   readonly logger: Logger;
   readonly owner?: string;
+  /** The lease to take and renew each round (the controller shares it with the recovery workers); else one is made on `redis`. */
+  readonly lease?: LeaderLease;
 }
 
 export interface ActContext {
@@ -49,11 +53,13 @@ export class Actor {
   private wasIsolated = false;
   private wasBlind = false;
   private wouldOpen = 0;
+  /** Host → the incident id last reported as already existing, so a closed incident is reported once, not every round. */
+  private readonly toldExisting = new Map<string, string>();
 
   constructor(private readonly deps: ActDeps) {
     const keys = detectorKeys(deps.config.redis.prefix);
     if (deps.redis) {
-      this.lease = new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, deps.owner);
+      this.lease = deps.lease ?? new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, { ...(deps.owner ? { owner: deps.owner } : {}), logger: deps.logger });
       this.brakeStore = new StormBrakeStore(deps.redis, deps.config.redis.prefix);
     }
   }
@@ -83,7 +89,7 @@ export class Actor {
     }
   }
 
-  private async brake(hosts: readonly HostReport[], leader: boolean, blind: boolean, now: number): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
+  private async brake(hosts: readonly HostReport[], leader: boolean, blind: boolean, now: number, blindWhy: string | null): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
     const evaluation = evaluateStorm(stormHosts(hosts, this.deps.config.detector.minSilenceMs), this.deps.config.detector);
     let prev: BrakeState;
     try {
@@ -93,8 +99,16 @@ export class Actor {
       return { step: null, report: { active: true, reason: 'storm-brake state unreadable', since: null, overridden: false, count: evaluation.counted.length } };
     }
     if (blind) {
-      // Counts taken while blind mean nothing: keep the brake as it was.
-      return { step: null, report: { active: prev.active, reason: prev.reason, since: prev.since, overridden: false, count: evaluation.counted.length } };
+      // Counts taken while blind mean nothing: the stored brake is left as it was. A blind controller opens
+      // nothing, so the brake is reported on (the gauge, the alert and `status` say so), with the stored
+      // reason when it was already on.
+      return {
+        step: null,
+        report: {
+          active: true, reason: prev.active ? prev.reason : `controller isolated: ${blindWhy ?? 'cut off'}`,
+          since: prev.active ? prev.since : now, overridden: false, count: evaluation.counted.length,
+        },
+      };
     }
     let resumeRequested = false;
     if (this.brakeStore && leader) {
@@ -158,8 +172,16 @@ export class Actor {
       return { action: 'would-open-incident', incidentId: id };
     }
     try {
-      const { created } = await incidents.open({ id, host: host.host, failureStartedAt, evidence: host.evidence });
-      this.log.warn({ host: host.host, incidentId: id, created }, created ? 'incident opened' : 'incident already exists');
+      const { created } = await incidents.open({ id, host: host.host, failureStartedAt, evidence: host.evidence, ...lastSignOfLife(host.evidence) });
+      if (created) {
+        this.log.warn({ host: host.host, incidentId: id }, 'incident opened');
+      } else if (this.toldExisting.get(host.host) !== id) {
+        // A closed (say failed) incident for this failure is not reopened; said once, not every round.
+        this.toldExisting.set(host.host, id);
+        this.log.warn({ host: host.host, incidentId: id }, 'incident already exists and is not open: not reopened (see `cmpha incidents show`)');
+      } else {
+        this.log.debug({ host: host.host, incidentId: id }, 'incident already exists');
+      }
       return { action: created ? 'open-incident' : 'incident-exists', incidentId: id };
     } catch (err) {
       this.log.error({ host: host.host, incidentId: id, err: errorMessage(err) }, 'opening the incident failed; will retry next round');
@@ -172,7 +194,7 @@ export class Actor {
     const isolated = ctx.isolationReason !== null;
     const blind = isolated || ctx.blindReason !== null;
     const leader = await this.leadership(blind);
-    const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at);
+    const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at, ctx.isolationReason ?? ctx.blindReason);
     const acted: HostReport[] = [];
     const recheckedAlive: string[] = [];
     for (const r of reports) {
@@ -200,7 +222,15 @@ export class Actor {
         await this.notify({ type: 'storm-brake', severity: 'critical', summary: `storm brake on, no incidents opened: ${step.state.reason}`,
           details: 'Resolve the cause, or run `cmpha resume` to let the current hosts through.', at: ctx.at });
       }
-      for (const e of events) await this.notify(e);
+      for (const e of events) {
+        // A dead agent on a live host: restart it first; the remediator pages if that does not bring it back.
+        if (e.type === 'agent-down' && e.host && !this.deps.config.detector.dryRun && this.deps.healer?.handles(e.host)) {
+          const mgmtIp = acted.find((r) => r.host === e.host)?.evidence.mgmt.ip ?? null;
+          this.deps.healer.start(e.host, mgmtIp, e);
+          continue;
+        }
+        await this.notify(e);
+      }
     }
     if (step?.alert) this.log.error({ reason: step.state.reason }, 'storm brake on: opening no incidents');
     if (step?.released) this.log.info('storm brake released');
@@ -217,4 +247,10 @@ export class Actor {
       this.log.warn({ err: errorMessage(err) }, 'cannot release the leader lease; it lapses on its own');
     }
   }
+}
+
+/** The host's last sign of life: any of its addresses or one of its instance addresses answering, whichever was later. */
+export function lastSignOfLife(e: HostEvidence): { lastAliveAt?: number } {
+  const seen = [e.mgmt.lastAliveAt, ...e.instances.addresses.map((a) => a.lastAnsweredAt ?? null)].filter((t): t is number => t !== null);
+  return seen.length > 0 ? { lastAliveAt: Math.max(...seen) } : {};
 }

@@ -20,6 +20,25 @@ export function assertIpLiterals(ips: readonly string[]): void {
 }
 
 /**
+ * What to do when fping may not open a raw ICMP socket, said the same way by `cmpha run` and `cmpha doctor`.
+ * Podman's default capabilities leave CAP_NET_RAW out, so under `podman run` every probe fails until it is added.
+ */
+export const NET_RAW_FIX = 'fping lacks CAP_NET_RAW, so no host can be probed (and none proven dead). '
+  + 'In a container, run it with --cap-add NET_RAW (Podman leaves NET_RAW out of its default capabilities; Docker keeps it unless --cap-drop removes it); '
+  + 'under systemd keep AmbientCapabilities=CAP_NET_RAW and CapabilityBoundingSet=CAP_NET_RAW in the unit';
+
+/**
+ * The shapes of "not allowed to send ICMP": exec refused (EPERM: fping's file capability exceeds the bounding
+ * set), a wrapper shell's 126 for the same, or fping's own exit 4 when the socket call is refused.
+ */
+function permissionFailure(exitCode: number | null, stderr: string): string | null {
+  if (exitCode === 126) return 'exit 126: the kernel refused to run it with its capability';
+  if (/operation not permitted|permission denied|can't create socket|must run as root/i.test(stderr)) return stderr.trim().split('\n')[0]!;
+  if (exitCode === 4 && stderr.trim() === '') return 'exit 4 with no message: the raw socket was refused';
+  return null;
+}
+
+/**
  * Gap between the pings to one address (fping -p). fping's default of 1 s would make every probe of a silent
  * address last a second per extra ping; silence is confirmed by time across probes now, so a short spread is enough.
  */
@@ -53,8 +72,14 @@ export function createFpingProber(opts: FpingOptions, deps: { logger: Logger; ru
     try {
       result = await run(opts.fpingPath, args, { timeoutMs: budget, signal });
     } catch (err) {
+      const sys = (err as { cause?: { code?: string } }).cause?.code;
+      if (sys === 'EPERM' || sys === 'EACCES') {
+        throw new CmphaError('probe_not_permitted', `${NET_RAW_FIX} (running ${opts.fpingPath}: ${sys}).`, { cause: err });
+      }
       throw new CmphaError('probe_failed', `fping failed: ${errorMessage(err)}`, { retryable: true, cause: err });
     }
+    const denied = result.exitCode === 0 || result.exitCode === 1 ? null : permissionFailure(result.exitCode, result.stderr);
+    if (denied) throw new CmphaError('probe_not_permitted', `${NET_RAW_FIX} (${opts.fpingPath}: ${denied}).`, { context: { exitCode: result.exitCode } });
     if (result.exitCode !== 0 && result.exitCode !== 1) {
       const first = result.stderr.split('\n').find((l) => l.trim().length > 0) ?? '';
       throw new CmphaError('probe_failed',
@@ -96,4 +121,17 @@ export function createFpingProber(opts: FpingOptions, deps: { logger: Logger; ru
       return parsed;
     },
   };
+}
+
+/**
+ * Pings 127.0.0.1 once, so a missing CAP_NET_RAW is named at start instead of surfacing as every host silent.
+ * Returns the error (code probe_not_permitted names the fix), or null when fping works.
+ */
+export async function checkFpingPermission(prober: Prober, signal?: AbortSignal): Promise<CmphaError | null> {
+  try {
+    await prober.probe(['127.0.0.1'], signal);
+    return null;
+  } catch (err) {
+    return err instanceof CmphaError ? err : new CmphaError('probe_failed', errorMessage(err));
+  }
 }

@@ -1,9 +1,11 @@
-import { Redis } from 'ioredis';
+import { maskUrlsIn } from '../shared/mask-url.js';
+import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/types.js';
 import { detectorKeys } from '../detector/keys.js';
 import { incidentKeys } from '../incidents/keys.js';
 import { errorMessage } from '../shared/errors.js';
-import { maskUrl } from '../shared/mask-url.js';
+import { createRedis, redisWhere } from '../shared/redis-connect.js';
+import { checkSentinels, evictionCheck } from './check-redis-ha.js';
 import type { DoctorCheck } from './types.js';
 
 export interface RedisFindings {
@@ -11,6 +13,7 @@ export interface RedisFindings {
   /** Spare host → incident holding it: the spare step passes such spares over. Empty when Redis is down. */
   readonly claimedSpares: ReadonlyMap<string, string>;
 }
+
 
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -23,40 +26,39 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * Uses `existing` when given (the controller's connection), else opens one that gives up at once.
  */
 export async function checkRedis(config: RedisConfig, spareHosts: readonly string[], opts: { existing?: Redis; timeoutMs: number }): Promise<RedisFindings> {
-  const where = maskUrl(config.url);
-  const redis = opts.existing ?? new Redis(config.url, {
-    ...(config.password ? { password: config.password.reveal() } : {}),
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    connectTimeout: opts.timeoutMs,
-    enableOfflineQueue: true,
-    retryStrategy: () => null,
-  });
-  if (!opts.existing) redis.on('error', () => undefined);
+  const where = redisWhere(config);
+  const redis = opts.existing ?? createRedis(config, { mode: 'once', connectTimeoutMs: opts.timeoutMs });
   const claimedSpares = new Map<string, string>();
   try {
     if (!opts.existing) await bounded(redis.connect(), opts.timeoutMs, 'connecting');
     const pong = await bounded(redis.ping(), opts.timeoutMs, 'PING');
     if (pong !== 'PONG') return { checks: [{ name: 'redis', status: 'fail', detail: `${where} answered PING with "${pong}"` }], claimedSpares };
-    const leader = await bounded(redis.get(detectorKeys(config.prefix).leader), opts.timeoutMs, 'reading the leader lease');
+    const leaderKey = detectorKeys(config.prefix).leader;
+    const leader = await bounded(redis.get(leaderKey), opts.timeoutMs, 'reading the leader lease');
+    const epoch = leader ? await bounded(redis.get(`${leaderKey}:epoch`), opts.timeoutMs, 'reading the lease epoch') : null;
     const keys = incidentKeys(config.prefix);
     for (const host of spareHosts) {
       const owner = await bounded(redis.get(keys.spareClaim(host)), opts.timeoutMs, 'reading spare claims');
       if (owner) claimedSpares.set(host, owner);
     }
+    const eviction = await evictionCheck(redis, opts.timeoutMs);
     const persistence = await persistenceCheck(redis, opts.timeoutMs);
+    const sentinels = await checkSentinels(config, opts.timeoutMs);
     return {
       checks: [
         { name: 'redis', status: 'ok', detail: `${where} answers PING (prefix ${config.prefix})` },
+        ...sentinels,
+        ...eviction,
         persistence,
         leader
-          ? { name: 'leader', status: 'ok', detail: `controller ${leader} holds the leader lease` }
+          ? { name: 'leader', status: 'ok', detail: `controller ${leader} holds the leader lease${epoch ? ` (epoch ${epoch})` : ''}` }
           : { name: 'leader', status: 'warn', detail: 'no controller holds the leader lease: is `cmpha run` running with this [redis] url and prefix?' },
       ],
       claimedSpares,
     };
   } catch (err) {
-    return { checks: [{ name: 'redis', status: 'fail', detail: `cannot reach Redis at ${where}: ${errorMessage(err)} (no queue, no leader lease: nothing would be recovered)` }], claimedSpares };
+    const sentinels = await checkSentinels(config, opts.timeoutMs);
+    return { checks: [{ name: 'redis', status: 'fail', detail: `cannot reach Redis at ${where}: ${maskUrlsIn(errorMessage(err))} (no queue, no leader lease: nothing would be recovered)` }, ...sentinels], claimedSpares };
   } finally {
     if (!opts.existing) redis.disconnect();
   }
@@ -68,13 +70,15 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
  * still has servers), but the timeline and the progress are gone.
  */
 export async function persistenceCheck(redis: Redis, timeoutMs: number): Promise<DoctorCheck> {
-  let reply: unknown;
+  // INFO, not CONFIG GET: an ACL user limited to cmpha's keys (docs/operations.md) may not run CONFIG.
+  let info: string;
   try {
-    reply = await bounded(redis.call('CONFIG', 'GET', 'appendonly'), timeoutMs, 'CONFIG GET appendonly');
+    info = await bounded(redis.info('persistence'), timeoutMs, 'INFO persistence');
   } catch (err) {
-    return { name: 'redis-persistence', status: 'warn', detail: `cannot tell whether Redis persists (CONFIG GET appendonly: ${errorMessage(err)}); incidents must survive a Redis restart: set appendonly yes` };
+    return { name: 'redis-persistence', status: 'warn', detail: `cannot tell whether Redis persists (INFO persistence: ${errorMessage(err)}); incidents must survive a Redis restart: set appendonly yes` };
   }
-  const value = Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : null;
+  const flag = /^aof_enabled:(\d)/m.exec(info)?.[1];
+  const value = flag === undefined ? null : flag === '1' ? 'yes' : 'no';
   if (value === 'yes') return { name: 'redis-persistence', status: 'ok', detail: 'appendonly yes: incident records survive a Redis restart' };
   return {
     name: 'redis-persistence', status: 'warn',

@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
 import { MgmtAddressBook, type MgmtAddress } from '../detector/mgmt-addresses.js';
+import { checkFpingPermission } from '../detector/fping-prober.js';
 import { createProber } from '../detector/prober.js';
 import type { ProbeResult } from '../detector/types.js';
 import { skipReason } from '../evacuator/select.js';
@@ -104,6 +105,12 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const mgmtOf = new Map<string, MgmtAddress>(names.map((h) => [h, book.resolve(h)]));
   const probeIps = [...new Set(watched.map((h) => mgmtOf.get(h)!.ip).filter((ip): ip is string => ip !== null))];
   let answers = new Map<string, ProbeResult>();
+  if (config.detector.probe === 'fping' && !deps.prober) {
+    const denied = await checkFpingPermission(createProber(config.detector, { logger }), signal);
+    checks.push(denied
+      ? { name: 'fping', status: 'fail', detail: denied.message }
+      : { name: 'fping', status: 'ok', detail: `${config.detector.fpingPath} can send ICMP (CAP_NET_RAW)` });
+  }
   if (probeIps.length > 0) {
     try {
       const prober = deps.prober ?? createProber(config.detector, { logger });

@@ -94,6 +94,8 @@ export async function evacuateServer(d: StepContext, serverId: string): Promise<
     try {
       await d.nova.evacuate(serverId, entry.target ?? undefined, { signal }).finally(() => slot.settle().catch(() => {}));
     } catch (err) {
+      // Not leading: nothing was sent; the record says "requested", which the leader re-reads and settles.
+      if (err instanceof CmphaError && err.code === 'deposed') throw err;
       if (isStillInUse(err)) {
         // Nova refused before acting: no evacuation exists, so the entry goes back to pending.
         await d.store.updateInstance(incident.id, serverId, (e) => ({ ...e, state: 'pending', lastRequestAt: undefined, error: errorMessage(err) }));

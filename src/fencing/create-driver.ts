@@ -50,6 +50,7 @@ export function createFenceDriver(host: HostConfig, fencing: FencingConfig, deps
         name: host.name, address: fence.address, port: fence.port, username: fence.username, password: fence.password,
         redfish: fence.redfish,
         ...(ca ? { ca } : {}),
+        ...(fencing.proxy ? { proxy: fencing.proxy } : {}),
         ...(deps.redfishRequestTimeoutMs ? { requestTimeoutMs: deps.redfishRequestTimeoutMs } : {}),
         ...(deps.logger ? { logger: deps.logger } : {}),
       });

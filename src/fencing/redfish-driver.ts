@@ -1,6 +1,7 @@
 import type { RedfishOptions } from '../config/types.js';
 import type { Secret } from '../config/secret.js';
 import { CmphaError } from '../shared/errors.js';
+import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { FenceCode } from './codes.js';
 import { RedfishHttp, type RedfishResponse } from './redfish-http.js';
@@ -17,6 +18,8 @@ export interface RedfishDriverOptions {
   readonly ca?: string;
   /** Per HTTP call; BMCs are slow, but a call that takes longer than this is not coming back. */
   readonly requestTimeoutMs?: number;
+  /** [cloud] proxy; unset: direct. */
+  readonly proxy?: OutgoingProxy;
   readonly logger?: Logger;
 }
 
@@ -48,7 +51,7 @@ export class RedfishDriver implements FenceDriver {
     this.opts = opts;
     this.http = new RedfishHttp({
       name: opts.name, scheme: opts.redfish.scheme, address: opts.address, port: opts.port,
-      insecure: opts.redfish.insecure, ...(opts.ca ? { ca: opts.ca } : {}),
+      insecure: opts.redfish.insecure, ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.proxy ? { proxy: opts.proxy } : {}),
     });
     this.target = this.http.base;
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { CmphaError } from '../shared/errors.js';
+import { exchange, formatBytes, type HttpExchangeError } from '../shared/http-exchange.js';
+import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import { FenceCode } from './codes.js';
 
 export interface RedfishEndpoint {
@@ -12,6 +14,8 @@ export interface RedfishEndpoint {
   readonly ca?: string;
   /** Skip certificate verification. Only when the operator set redfish_insecure. */
   readonly insecure: boolean;
+  /** [cloud] proxy; unset: direct. */
+  readonly proxy?: OutgoingProxy;
 }
 
 export interface RedfishResponse {
@@ -31,7 +35,10 @@ const TLS_CODES = new Set([
 ]);
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
-/** One HTTP(S) exchange with a BMC, with its own timeout, turning transport failures into fencing errors. */
+/**
+ * One HTTP(S) exchange with a BMC through the shared bounded exchange: `timeoutMs` bounds the whole call (a BMC
+ * that sends headers and then stalls fails like one that never answers) and an answer over 1 MiB is refused.
+ */
 export class RedfishHttp {
   readonly base: string;
   private readonly agent: http.Agent;
@@ -47,56 +54,50 @@ export class RedfishHttp {
       : new http.Agent({ keepAlive: false });
   }
 
-  request(method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown; timeoutMs: number; signal: AbortSignal }): Promise<RedfishResponse> {
+  async request(method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown; timeoutMs: number; signal: AbortSignal }): Promise<RedfishResponse> {
     const what = `${method} ${path}`;
-    return new Promise((resolve, reject) => {
-      if (opts.signal.aborted) {
-        reject(new CmphaError(FenceCode.aborted, `${this.endpoint.name}: ${what} cancelled`));
-        return;
-      }
-      const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-      const lib = this.endpoint.scheme === 'https' ? https : http;
-      const req = lib.request(`${this.base}${path}`, {
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    try {
+      const res = await exchange({
         method,
-        agent: this.agent,
+        url: `${this.base}${path}`,
         headers: {
           Accept: 'application/json',
           'OData-Version': '4.0',
-          ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
+          ...(payload ? { 'Content-Type': 'application/json' } : {}),
           ...opts.headers,
         },
+        ...(payload ? { body: payload } : {}),
+        deadlineMs: opts.timeoutMs,
+        maxBodyBytes: MAX_BODY,
+        signal: opts.signal,
+        agent: this.agent,
+        tls: { ...(this.endpoint.ca ? { ca: this.endpoint.ca } : {}), rejectUnauthorized: !this.endpoint.insecure },
+        ...(this.endpoint.proxy ? { proxy: this.endpoint.proxy } : {}),
       });
-      let settled = false;
-      const finish = (err: CmphaError | undefined, res?: RedfishResponse) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        opts.signal.removeEventListener('abort', onAbort);
-        if (err) reject(err); else resolve(res!);
-      };
-      const timer = setTimeout(() => {
-        finish(new CmphaError(FenceCode.timeout, `${this.endpoint.name}: BMC at ${this.base} did not answer ${what} within ${opts.timeoutMs} ms`, { retryable: true }));
-        req.destroy();
-      }, opts.timeoutMs);
-      const onAbort = () => {
-        finish(new CmphaError(FenceCode.aborted, `${this.endpoint.name}: ${what} cancelled`));
-        req.destroy();
-      };
-      opts.signal.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err: NodeJS.ErrnoException) => finish(this.transportError(err, what)));
-      req.on('response', (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => { if (body.length < MAX_BODY) body += d; });
-        res.on('error', (err: NodeJS.ErrnoException) => finish(this.transportError(err, what)));
-        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
-      req.end(payload);
-    });
+      return { status: res.status, headers: res.headers, body: res.body };
+    } catch (err) {
+      throw this.exchangeError(err as HttpExchangeError, what, opts.timeoutMs);
+    }
   }
 
-  private transportError(err: NodeJS.ErrnoException, what: string): CmphaError {
-    const code = err.code ?? '';
+  private exchangeError(err: HttpExchangeError, what: string, timeoutMs: number): CmphaError {
+    switch (err.failure) {
+      case 'aborted':
+        return new CmphaError(FenceCode.aborted, `${this.endpoint.name}: ${what} cancelled`);
+      case 'deadline':
+        return new CmphaError(FenceCode.timeout, `${this.endpoint.name}: BMC at ${this.base} did not answer ${what} within ${timeoutMs} ms${err.phase === 'body' ? ' (headers came, the body did not finish)' : ''}`, { retryable: true });
+      case 'too_large':
+        return new CmphaError(FenceCode.error, `${this.endpoint.name}: BMC at ${this.base} answered ${what} with more than ${formatBytes(MAX_BODY)}; refused`);
+      case 'proxy':
+        return new CmphaError(FenceCode.unreachable, `${this.endpoint.name}: ${what} to ${this.base}: ${err.message} (add the BMC network to [cloud] no_proxy if BMCs are reached directly)`, { retryable: true });
+      case 'transport':
+        return this.transportError(err, what);
+    }
+  }
+
+  private transportError(err: HttpExchangeError, what: string): CmphaError {
+    const code = err.sysCode ?? '';
     if (TLS_CODES.has(code) || /certificate|ssl|tls/i.test(err.message)) {
       const hint = this.endpoint.ca ? 'the certificate is not signed by redfish_cacert or does not name this address' : 'set redfish_cacert to the CA that signed the BMC certificate';
       return new CmphaError(FenceCode.tlsFailed, `${this.endpoint.name}: TLS verification of ${this.base} failed (${err.message}); ${hint}`, { cause: err });

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 
 // Every label here has a small, fixed set of values. Host names, server ids and incident ids never become
 // labels: a cloud with thousands of hosts would turn each into thousands of series, and alerts only need
@@ -7,11 +7,16 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export const INCIDENT_OUTCOMES = ['resolved', 'partial', 'failed', 'aborted'] as const;
 export type IncidentOutcome = (typeof INCIDENT_OUTCOMES)[number];
 
-export const EVACUATION_RESULTS = ['ok', 'failed', 'skipped'] as const;
+export const EVACUATION_RESULTS = ['ok', 'degraded', 'failed', 'skipped'] as const;
+export const REMEDIATION_RESULTS = ['healed', 'failed'] as const;
 export type EvacuationResult = (typeof EVACUATION_RESULTS)[number];
 
 export const NOTIFICATION_RESULTS = ['sent', 'failed'] as const;
 export type NotificationResult = (typeof NOTIFICATION_RESULTS)[number];
+
+export const READINESS_CHECKS = ['redis', 'nova', 'detector'] as const;
+
+export const JOB_QUEUES = ['incident', 'evacuate', 'finalize'] as const;
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];
@@ -23,6 +28,8 @@ const FENCE_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300];
 /** Seconds per instance: Nova evacuation on shared storage is a rebuild, typically 10 s to a few minutes. */
 const EVACUATION_BUCKETS = [5, 10, 20, 30, 60, 120, 180, 300, 600, 900];
 /** Seconds from detection to the last instance verified; the user-facing recovery time, up to ~30 min. */
+/** Users feel seconds: finer at the low end than the failover buckets. */
+const DOWNTIME_BUCKETS = [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800];
 const FAILOVER_BUCKETS = [30, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800];
 
 export interface Metrics {
@@ -37,6 +44,8 @@ export interface Metrics {
   readonly leader: Gauge;
   /** 1 while the readiness report says ready, else 0; the app sets it whenever it computes readiness. */
   readonly ready: Gauge;
+  /** Each readiness check (redis, nova, detector), 1/0, as of the last evaluation. */
+  readonly readinessCheck: Gauge<'check'>;
   readonly incidentsOpened: Counter;
   readonly incidentsClosed: Counter<'outcome'>;
   readonly incidentsOpen: Gauge;
@@ -48,13 +57,30 @@ export interface Metrics {
   readonly evacuations: Counter<'result'>;
   readonly evacuationDuration: Histogram;
   readonly failoverDuration: Histogram;
+  readonly instanceDowntime: Histogram;
   readonly notifications: Counter<'channel' | 'result'>;
   readonly stormBrakeActive: Gauge;
   readonly controllerIsolated: Gauge;
   readonly queueDepth: Gauge<'state'>;
+  readonly jobsFailed: Counter<'queue'>;
   readonly hostsWithoutFencing: Gauge;
   readonly agentDownHosts: Gauge;
+  readonly agentRemediations: Counter<'result'>;
   readonly buildInfo: Gauge<'version'>;
+  /** The most recent failover this replica ran: duration, when, and (one series) which host. */
+  readonly lastFailover: LastFailoverRecorder;
+}
+
+export interface LastFailover {
+  readonly host: string;
+  readonly outcome: IncidentOutcome;
+  readonly durationSeconds: number;
+  /** Unix time in seconds when the last instance was verified. */
+  readonly at: number;
+}
+
+export interface LastFailoverRecorder {
+  record(f: LastFailover): void;
 }
 
 export interface CreateMetricsOptions {
@@ -64,11 +90,25 @@ export interface CreateMetricsOptions {
 
 /**
  * Registers every cmpha metric on `registry` (never prom-client's global one, so tests and several
- * controllers in one process do not collide) and returns typed handles. No default Node process metrics:
- * they do not pass `promtool check metrics`.
+ * controllers in one process do not collide) and returns typed handles, plus prom-client's `process_*`
+ * collectors (CPU, resident memory, open fds, start time: restarts and memory growth). Its `nodejs_*`
+ * metrics are left out: several are gauges named `_total`, which `promtool check metrics` rejects.
  */
 export function createMetrics(registry: Registry = new Registry(), opts: CreateMetricsOptions = {}): Metrics {
   const registers = [registry];
+  // The last failover as three gauges, for "last failover" stat panels: a histogram over rare failovers gives
+  // NaN most of the time. The info gauge carries the host name on exactly one series (reset each time), so
+  // it adds no cardinality.
+  const lastDuration = new Gauge({
+    name: 'cmpha_last_failover_duration_seconds', help: 'Duration of the most recent failover (detection to last instance verified).', registers,
+  });
+  const lastAt = new Gauge({
+    name: 'cmpha_last_failover_timestamp_seconds', help: 'Unix time when the most recent failover finished.', registers,
+  });
+  const lastInfo = new Gauge({
+    name: 'cmpha_last_failover_info', help: 'Always 1, one series: the host and outcome of the most recent failover.',
+    labelNames: ['host', 'outcome'] as const, registers,
+  });
   const m: Metrics = {
     registry,
     detectorRounds: new Counter({
@@ -91,6 +131,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
     }),
     ready: new Gauge({
       name: 'cmpha_ready', help: '1 when the last readiness check passed (Redis, Nova, detector), else 0.', registers,
+    }),
+    readinessCheck: new Gauge({
+      name: 'cmpha_readiness_check', help: 'Each readiness check (redis, nova, detector): 1 when it passed at the last evaluation, else 0.',
+      labelNames: ['check'] as const, registers,
     }),
     incidentsOpened: new Counter({
       name: 'cmpha_incidents_opened_total', help: 'Host failure incidents opened.', registers,
@@ -130,6 +174,11 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
       name: 'cmpha_failover_duration_seconds', help: 'Time from host failure detection to its last instance verified.',
       buckets: FAILOVER_BUCKETS, registers,
     }),
+    instanceDowntime: new Histogram({
+      name: 'cmpha_instance_downtime_seconds',
+      help: 'Per evacuated instance: from its last sign of life before the failure to its first answer on the new host.',
+      buckets: DOWNTIME_BUCKETS, registers,
+    }),
     notifications: new Counter({
       name: 'cmpha_notifications_total', help: 'Notifications, by notifier channel and result.',
       labelNames: ['channel', 'result'] as const, registers,
@@ -144,16 +193,32 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
       name: 'cmpha_queue_jobs', help: 'Recovery jobs in the queue, by state.',
       labelNames: ['state'] as const, registers,
     }),
+    jobsFailed: new Counter({
+      name: 'cmpha_jobs_failed_total', help: 'Recovery jobs that failed after their last attempt, by queue.',
+      labelNames: ['queue'] as const, registers,
+    }),
     hostsWithoutFencing: new Gauge({
       name: 'cmpha_hosts_without_fencing', help: 'Compute hosts with no usable fencing configured (from doctor).', registers,
     }),
     agentDownHosts: new Gauge({
       name: 'cmpha_agent_down_hosts', help: 'Hosts that answer ping but whose nova-compute agent is down.', registers,
     }),
+    agentRemediations: new Counter({
+      name: 'cmpha_agent_remediations_total', help: 'Remediation commands run for agent-down hosts, by result (healed = the heartbeat came back).',
+      labelNames: ['result'] as const, registers,
+    }),
     buildInfo: new Gauge({
       name: 'cmpha_build_info', help: 'Always 1; the version label says which cmpha runs.',
       labelNames: ['version'] as const, registers,
     }),
+    lastFailover: {
+      record(f) {
+        lastDuration.set(f.durationSeconds);
+        lastAt.set(f.at);
+        lastInfo.reset();
+        lastInfo.set({ host: f.host, outcome: f.outcome }, 1);
+      },
+    },
   };
 
   // Series with known label values exist from the start at 0, so `increase()` sees the first event and
@@ -161,10 +226,24 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
   for (const outcome of INCIDENT_OUTCOMES) m.incidentsClosed.inc({ outcome }, 0);
   for (const result of EVACUATION_RESULTS) m.evacuations.inc({ result }, 0);
   for (const state of QUEUE_STATES) m.queueDepth.set({ state }, 0);
+  for (const queue of JOB_QUEUES) m.jobsFailed.inc({ queue }, 0);
+  for (const check of READINESS_CHECKS) m.readinessCheck.set({ check }, 0);
+  for (const result of REMEDIATION_RESULTS) m.agentRemediations.inc({ result }, 0);
   for (const g of [m.leader, m.ready, m.incidentsOpen, m.stormBrakeActive, m.controllerIsolated,
     m.hostsWithoutFencing, m.agentDownHosts]) g.set(0);
   m.buildInfo.set({ version: opts.version ?? 'unknown' }, 1);
+  registerProcessMetrics(registry);
   return m;
+}
+
+/** Moves prom-client's default `process_*` collectors onto `registry`; the rest stay on a registry never scraped. */
+function registerProcessMetrics(registry: Registry): void {
+  const scratch = new Registry();
+  collectDefaultMetrics({ register: scratch });
+  for (const metric of scratch.getMetricsAsArray()) {
+    const { name } = metric as unknown as { name: string };
+    if (name.startsWith('process_')) registry.registerMetric(metric as unknown as Metric);
+  }
 }
 
 /** Call once a driver is configured so its failure series exists before the first failure. */

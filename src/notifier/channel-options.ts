@@ -2,6 +2,7 @@ import type { NotifierConfig } from '../config/types.js';
 import { Secret } from '../config/secret.js';
 import { CmphaError } from '../shared/errors.js';
 import { defaultOf, type KeyDecl } from '../config/declare.js';
+import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import { emailChannelKeys, logChannelKeys, WEBHOOK_PRESETS, webhookChannelKeys } from './channel-keys.js';
 import { EVENT_TYPES, isEventType } from './events.js';
 import { escapers, MESSAGE_VARS, renderTemplate, unknownNames } from './template-engine.js';
@@ -60,6 +61,8 @@ export interface WebhookChannelOptions {
   readonly timeoutMs: number;
   readonly retry: RetryPolicy;
   readonly cacert?: string;
+  /** [cloud] proxy; unset: direct, whatever HTTP(S)_PROXY says. */
+  readonly proxy?: OutgoingProxy;
 }
 
 export type ChannelOptions = LogChannelOptions | EmailChannelOptions | WebhookChannelOptions;
@@ -302,6 +305,7 @@ function parseWebhook(n: NotifierConfig, r: OptionReader): WebhookChannelOptions
     timeoutMs: r.decl(webhookChannelKeys.timeout),
     retry: r.retry(defaultOf(webhookChannelKeys.retries)),
     cacert: r.text('cacert'),
+    ...(n.proxy ? { proxy: n.proxy } : {}),
   };
 }
 

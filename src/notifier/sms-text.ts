@@ -26,3 +26,8 @@ export function fitSms(head: string, middle: string, tail: string, max = SMS_MAX
   const m = room > 3 ? toSms(middle, room) : '';
   return toSms([h, m, t].filter((s) => s.length > 0).join(' '), max);
 }
+
+/** `head + middle + tail` as one untruncated line (for logs, where nothing needs to fit a pager). */
+export function oneLine(head: string, middle: string, tail: string): string {
+  return [head, middle, tail].map((x) => x.replace(/\s+/g, ' ').trim()).filter((x) => x.length > 0).join(' ');
+}

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { formatDuration } from '../shared/duration.js';
 import { CmphaError } from '../shared/errors.js';
 import { EVENT_CATALOGUE, effectiveSeverity, EVENT_TYPES } from './events.js';
-import { fitSms, toSms } from './sms-text.js';
+import { fitSms, oneLine, toSms } from './sms-text.js';
 import { escapers, MESSAGE_VARS, renderTemplate, unknownNames } from './template-engine.js';
 import type { AffectedInstance, NotificationEvent, NotificationEventType, RenderedMessage } from './types.js';
 
@@ -107,7 +107,7 @@ function finish(
   name: TemplateName,
   vars: Record<string, string>,
   templates: TemplateSet,
-  builtIn: { subject: string; text: string; html: string; sms: string },
+  builtIn: { subject: string; text: string; html: string; sms: string; line: string },
 ): RenderedMessage {
   const tSubject = pick(templates, name, 'subject');
   const tText = pick(templates, name, 'txt');
@@ -117,9 +117,10 @@ function finish(
   const withSubject = { ...vars, subject };
   const text = tText ? renderTemplate(tText, withSubject, escapers.none) : builtIn.text;
   const sms = tSms ? toSms(renderTemplate(tSms, withSubject, escapers.none)) : builtIn.sms;
+  const line = tSms ? sms : builtIn.line;
   const all = { ...withSubject, text, sms };
   const html = tHtml ? renderTemplate(tHtml, all, escapers.html) : builtIn.html;
-  return { event: event.type, severity: effectiveSeverity(event), subject, text, html, sms, vars: all };
+  return { event: event.type, severity: effectiveSeverity(event), subject, text, html, sms, line, vars: all };
 }
 
 const h = escapers.html;
@@ -145,7 +146,7 @@ export function renderEventMessage(
   const hostPart = event.host ? ` (${event.host})` : '';
   const subject = `${SEV_WORD[sev]}: ${vars.title}${hostPart}${repeat ? ` [${repeat}]` : ''}`;
   const instances = event.instances ?? [];
-  const ackLine = opts.ackId ? `Acknowledge to stop repeats: cmpha notify ack ${opts.ackId}` : '';
+  const ackLine = opts.ackId ? `Acknowledge to stop repeats: cmpha incidents ack ${opts.ackId}` : '';
   const rows: [string, string][] = [
     ['Event', event.type], ['Severity', sev], ['Host', vars.host!], ['Incident', vars.incident!], ['Time', vars.at!],
   ];
@@ -163,8 +164,9 @@ export function renderEventMessage(
     ...(repeat ? [`(${repeat}: no one has acknowledged yet)`] : []),
   ].join('\n');
   const html = htmlPage(vars.title!, rows, [event.summary, event.details ?? '', `What needs a human: ${vars.action}`, ackLine], instances.map(instanceLine));
-  const sms = fitSms(`cmpha ${SEV_SHORT[sev]} ${event.type}${event.host ? ` ${event.host}` : ''}:`, event.summary, opts.ackId ? `ack ${opts.ackId}` : '');
-  return finish(event, event.type, vars, opts.templates ?? NO_TEMPLATES, { subject, text, html, sms });
+  const smsParts = [`cmpha ${SEV_SHORT[sev]} ${event.type}${event.host ? ` ${event.host}` : ''}:`, event.summary, opts.ackId ? `ack ${opts.ackId}` : ''] as const;
+  const sms = fitSms(...smsParts);
+  return finish(event, event.type, vars, opts.templates ?? NO_TEMPLATES, { subject, text, html, sms, line: oneLine(...smsParts) });
 }
 
 /** The one message an instance owner receives for an incident, listing only their instances. */
@@ -182,10 +184,14 @@ export function renderUserNotice(
     ? `Your instances were restarted on another host after ${host} failed`
     : `Your instances are affected by the failure of ${host}`;
   const lines = owner.instances.map((i) => {
-    const down = i.downtimeMs === undefined ? '' : `, back after about ${formatDuration(i.downtimeMs)}`;
-    return i.targetHost !== null && i.targetHost !== i.sourceHost
-      ? `${i.name} (${i.id}): moved from ${i.sourceHost} to ${i.targetHost}${down}`
-      : `${i.name} (${i.id}): NOT moved yet and still down; the operators have been told`;
+    if (i.targetHost === null || i.targetHost === i.sourceHost) return `${i.name} (${i.id}): NOT moved yet and still down; the operators have been told`;
+    if (i.state === 'degraded') {
+      return `${i.name} (${i.id}): moved from ${i.sourceHost} to ${i.targetHost}, but its network is not back yet; the operators have been told`;
+    }
+    const down = i.downFrom !== undefined && i.backAt !== undefined
+      ? `; your server ${i.name} was unreachable for ${formatDuration(i.downtimeMs ?? i.backAt - i.downFrom)}, from ${new Date(i.downFrom).toISOString()} to ${new Date(i.backAt).toISOString()}`
+      : i.downtimeMs === undefined ? '' : `, back after about ${formatDuration(i.downtimeMs)}`;
+    return `${i.name} (${i.id}): moved from ${i.sourceHost} to ${i.targetHost}${down}`;
   });
   const advice = moved.length > 0
     ? 'Moved instances were restarted from their disks on the new host, as after a power cut: check that your services came back, and anything that was only in memory is lost.'
@@ -203,8 +209,9 @@ export function renderUserNotice(
   const html = htmlPage(subject, [['Host', host], ['Time', vars.at!], ['Incident', vars.incident!]], [`Hello ${vars.user},`, advice], lines);
   const names = owner.instances.map((i) => i.name).join(', ');
   const stuckNames = owner.instances.filter((i) => !moved.includes(i)).map((i) => i.name).join(', ');
-  const sms = stuck === 0
-    ? fitSms(`cmpha: host ${host} failed; your instance(s)`, names, `were restarted on another host${event.incidentId ? ` (${event.incidentId})` : ''}`)
-    : fitSms(`cmpha: host ${host} failed; ${stuck} of your instance(s) still down:`, `${stuckNames};`, 'operators informed');
-  return finish(own, USER_NOTICE, { ...vars, instances: lines.map((l) => `  - ${l}`).join('\n') }, opts.templates ?? NO_TEMPLATES, { subject, text, html, sms });
+  const smsParts: readonly [string, string, string] = stuck === 0
+    ? [`cmpha: host ${host} failed; your instance(s)`, names, `were restarted on another host${event.incidentId ? ` (${event.incidentId})` : ''}`]
+    : [`cmpha: host ${host} failed; ${stuck} of your instance(s) still down:`, `${stuckNames};`, 'operators informed'];
+  const sms = fitSms(...smsParts);
+  return finish(own, USER_NOTICE, { ...vars, instances: lines.map((l) => `  - ${l}`).join('\n') }, opts.templates ?? NO_TEMPLATES, { subject, text, html, sms, line: oneLine(...smsParts) });
 }

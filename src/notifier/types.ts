@@ -29,6 +29,9 @@ export interface AffectedInstance {
   readonly targetHost: string | null;
   readonly state: string;
   readonly downtimeMs?: number;
+  /** Last sign of life before the failure and first answer on the new host (epoch ms), when measured. */
+  readonly downFrom?: number;
+  readonly backAt?: number;
   readonly error?: string;
   readonly metadata?: Readonly<Record<string, string>>;
 }
@@ -80,6 +83,8 @@ export interface RenderedMessage {
   readonly html: string;
   /** One line, ASCII, at most 160 characters. */
   readonly sms: string;
+  /** The same line as `sms` without the 160-character limit (the log channel's message). */
+  readonly line: string;
   /** The values the message was built from, for webhook body templates. Never holds secrets. */
   readonly vars: Readonly<Record<string, string>>;
 }

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { CmphaError, errorMessage } from '../shared/errors.js';
+import { exchange, HttpExchangeError, type ExchangeResponse } from '../shared/http-exchange.js';
 import type { Logger } from '../shared/logger.js';
-import { sleep, withTimeout } from '../shared/time.js';
+import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
+import { sleep } from '../shared/time.js';
 import { MalformedAnswer } from './answer-check.js';
 import { codeForStatus, OpenStackError, serviceLabel, type OpenStackService } from './errors.js';
 
@@ -45,7 +46,12 @@ export interface HttpResponse<T = unknown> {
 }
 
 export interface HttpClientOptions {
+  /** Bounds each attempt in total: connect, headers and the whole body ([cloud] api_timeout). */
   readonly timeoutMs: number;
+  /** Largest response body accepted ([cloud] max_response_size); default 32 MiB. */
+  readonly maxResponseBytes?: number;
+  /** Used only when configured ([cloud] proxy); HTTP(S)_PROXY in the environment is never read. */
+  readonly proxy?: OutgoingProxy;
   readonly retries: number;
   readonly cacert?: string;
   readonly insecure: boolean;
@@ -55,6 +61,8 @@ export interface HttpClientOptions {
   readonly retryMaxDelayMs?: number;
   readonly userAgent?: string;
 }
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 /** Codes of failures after which the same idempotent request may succeed. 4xx never is one. */
 const TRANSIENT = new Set(['timeout', 'connection_reset', 'connection_refused']);
@@ -75,7 +83,8 @@ function isGarbled(err: OpenStackError): boolean {
 const MAY_HAVE_ACTED = new Set(['timeout', 'aborted', 'connection_reset', 'network_error']);
 
 function mayHaveActed(err: OpenStackError): boolean {
-  return MAY_HAVE_ACTED.has(err.code) || (err.status !== undefined && err.status >= 500);
+  // An answer refused for its size still came with a status: the service acted on the request.
+  return MAY_HAVE_ACTED.has(err.code) || err.code.endsWith('_response_too_large') || (err.status !== undefined && err.status >= 500);
 }
 
 const TLS_CODES = new Set([
@@ -88,7 +97,8 @@ const TLS_CODES = new Set([
  * It knows nothing about tokens; the Keystone session adds them.
  */
 export class HttpClient {
-  readonly #axios: AxiosInstance;
+  readonly #agents: { readonly http: http.Agent; readonly https: https.Agent };
+  readonly #ca: Buffer | undefined;
   readonly #opts: HttpClientOptions;
   readonly #secrets = new Set<string>();
 
@@ -102,15 +112,17 @@ export class HttpClient {
         throw new CmphaError('config_cacert_unreadable', `cannot read the CA file cacert = ${opts.cacert}: ${errorMessage(err)}`);
       }
     }
-    this.#axios = axios.create({
-      httpAgent: new http.Agent({ keepAlive: true }),
-      httpsAgent: new https.Agent({ keepAlive: true, ca, rejectUnauthorized: !opts.insecure }),
-      // Status codes and JSON are handled here so that every failure becomes an OpenStackError.
-      validateStatus: () => true,
-      responseType: 'text',
-      transformResponse: [(d: unknown) => d],
-      maxRedirects: 0,
-    });
+    this.#ca = ca;
+    this.#agents = {
+      http: new http.Agent({ keepAlive: true }),
+      https: new https.Agent({ keepAlive: true, ca, rejectUnauthorized: !opts.insecure }),
+    };
+  }
+
+  /** Closes idle keep-alive connections, so a finished command exits at once. */
+  close(): void {
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
   }
 
   /** Strings (passwords, tokens) scrubbed from every message this client produces. */
@@ -141,10 +153,11 @@ export class HttpClient {
       const started = Date.now();
       try {
         const res = await this.#once(req);
-        const requestId = res.headers['x-openstack-request-id'] ?? res.headers['x-compute-request-id'];
+        const headers = flattenHeaders(res.headers);
+        const requestId = headers['x-openstack-request-id'] ?? headers['x-compute-request-id'];
         log.debug({ service: req.service, method: req.method, path, status: res.status, requestId, attempt, ms: Date.now() - started }, 'openstack call');
         if (res.status < 400) {
-          const parsed = this.#parse<T>(req, path, res, requestId);
+          const parsed = this.#parse<T>(req, path, res, headers, requestId);
           if (!(parsed instanceof OpenStackError)) return parsed;
           failure = parsed;
           log.warn({ service: req.service, method: req.method, path, status: res.status, requestId, error: failure.code, field: failure.context.field }, 'openstack answer malformed');
@@ -173,8 +186,7 @@ export class HttpClient {
     }
   }
 
-  async #once(req: HttpRequest): Promise<AxiosResponse<string>> {
-    const signal = withTimeout(this.#opts.timeoutMs, req.signal);
+  #once(req: HttpRequest): Promise<ExchangeResponse> {
     const headers: Record<string, string> = {
       Accept: 'application/json',
       'User-Agent': this.#opts.userAgent ?? 'cmpha',
@@ -185,12 +197,21 @@ export class HttpClient {
       headers['Content-Type'] = 'application/json';
       data = JSON.stringify(req.body);
     }
-    return this.#axios.request<string>({ method: req.method, url: req.url, headers, data, signal });
+    const secure = req.url.startsWith('https:');
+    // Redirects are not followed: a redirect would carry the token to wherever it points.
+    return exchange({
+      method: req.method, url: req.url, headers, body: data, signal: req.signal,
+      deadlineMs: this.#opts.timeoutMs,
+      maxBodyBytes: this.#opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      agent: secure ? this.#agents.https : this.#agents.http,
+      tls: { ca: this.#ca, rejectUnauthorized: !this.#opts.insecure },
+      proxy: this.#opts.proxy,
+    });
   }
 
   /** The parsed (and, with `validate`, checked) answer, or the OpenStackError saying why it is unusable. */
-  #parse<T>(req: HttpRequest, path: string, res: AxiosResponse<string>, requestId: string | undefined): HttpResponse<T> | OpenStackError {
-    const text = typeof res.data === 'string' ? res.data : '';
+  #parse<T>(req: HttpRequest, path: string, res: ExchangeResponse, headers: Record<string, string>, requestId: string | undefined): HttpResponse<T> | OpenStackError {
+    const text = res.body;
     const details = { service: req.service, method: req.method, path, status: res.status, requestId };
     const what = `${serviceLabel(req.service)} ${req.method} ${path} answered ${res.status}`;
     const rid = requestId ? ` (request ${requestId})` : '';
@@ -211,11 +232,11 @@ export class HttpClient {
           { ...details, field: err.field }, { retryable: true });
       }
     }
-    return { status: res.status, headers: flattenHeaders(res.headers), data: data as T, requestId };
+    return { status: res.status, headers, data: data as T, requestId };
   }
 
-  #httpError(req: HttpRequest, path: string, res: AxiosResponse<string>, requestId: string | undefined): OpenStackError {
-    const serviceMessage = this.redact(extractMessage(typeof res.data === 'string' ? res.data : ''));
+  #httpError(req: HttpRequest, path: string, res: ExchangeResponse, requestId: string | undefined): OpenStackError {
+    const serviceMessage = this.redact(extractMessage(res.body));
     const { code, retryable } = codeForStatus(req.service, res.status);
     const what = `${serviceLabel(req.service)} ${req.method} ${path} answered ${res.status}`;
     const message = `${what}${serviceMessage ? `: ${serviceMessage}` : ''}${requestId ? ` (request ${requestId})` : ''}`;
@@ -227,17 +248,27 @@ export class HttpClient {
   #networkError(req: HttpRequest, path: string, err: unknown): OpenStackError {
     const details = { service: req.service, method: req.method, path };
     const label = `${serviceLabel(req.service)} ${req.method} ${path}`;
-    const e = err as { code?: string; message?: string; cause?: { code?: string } };
-    const sysCode = e.cause?.code ?? e.code;
-    if (axios.isCancel(err) || e.code === 'ERR_CANCELED') {
-      if (req.signal?.aborted) {
-        const reason: unknown = req.signal.reason;
-        const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
-        return new OpenStackError(timedOut ? 'timeout' : 'aborted', `${label} ${timedOut ? 'timed out (caller deadline)' : 'was aborted by the caller'}`, details, { retryable: timedOut });
-      }
-      return new OpenStackError('timeout', `${label} timed out after ${this.#opts.timeoutMs} ms`, details, { retryable: true });
+    if (!(err instanceof HttpExchangeError)) {
+      return new OpenStackError('network_error', `${label} failed: ${this.redact(errorMessage(err))}`, details, { retryable: true });
     }
-    if (sysCode === 'ECONNRESET' || sysCode === 'EPIPE' || /socket hang up/i.test(e.message ?? '')) {
+    const sysCode = err.sysCode;
+    if (err.failure === 'aborted') {
+      const reason: unknown = req.signal?.reason;
+      const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+      return new OpenStackError(timedOut ? 'timeout' : 'aborted', `${label} ${timedOut ? 'timed out (caller deadline)' : 'was aborted by the caller'}`, details, { retryable: timedOut });
+    }
+    if (err.failure === 'deadline') {
+      return new OpenStackError('timeout', `${label} timed out: ${err.message} (api_timeout)`, { ...details, status: err.status }, { retryable: true });
+    }
+    if (err.failure === 'too_large') {
+      return new OpenStackError(`${req.service}_response_too_large`,
+        `${label} refused: ${err.message} (raise [cloud] max_response_size if this answer is expected)`,
+        { ...details, status: err.status });
+    }
+    if (err.failure === 'proxy') {
+      return new OpenStackError('proxy_error', `${label}: ${this.redact(err.message)} ([cloud] proxy)`, details, { retryable: true });
+    }
+    if (sysCode === 'ECONNRESET' || sysCode === 'EPIPE' || /socket hang up/i.test(err.message)) {
       return new OpenStackError('connection_reset', `${label}: the connection was reset (${sysCode ?? 'socket hang up'})`, details, { retryable: true });
     }
     if (sysCode === 'ECONNREFUSED') {
@@ -252,8 +283,8 @@ export class HttpClient {
     if (sysCode === 'ENOTFOUND' || sysCode === 'EAI_AGAIN') {
       return new OpenStackError('dns_error', `${label}: the host name does not resolve (${sysCode})`, details, { retryable: true });
     }
-    // The raw error is not kept as `cause`: axios errors carry the request config, headers and token included.
-    return new OpenStackError('network_error', `${label} failed: ${this.redact(e.message ?? String(err))}${sysCode ? ` (${sysCode})` : ''}`, details, { retryable: true });
+    // The raw error is not kept as `cause`: it may name the request's headers, the token among them.
+    return new OpenStackError('network_error', `${label} failed: ${this.redact(err.message)}${sysCode ? ` (${sysCode})` : ''}`, details, { retryable: true });
   }
 
   #outcomeUnknown(req: HttpRequest, path: string, failure: OpenStackError): OpenStackError {
@@ -283,9 +314,9 @@ function describePath(url: string): string {
   }
 }
 
-function flattenHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+function flattenHeaders(headers: ExchangeResponse['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers as Record<string, unknown>)) {
+  for (const [k, v] of Object.entries(headers)) {
     if (v === undefined || v === null) continue;
     out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
   }

@@ -1,11 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import { FlowProducer, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { fenceHost as realFenceHost } from '../fencing/fence-host.js';
 import { IncidentStore } from '../incidents/incident-store.js';
 import { createIncidentOpener } from '../incidents/opener.js';
 import { isTerminalStatus } from '../incidents/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
+import { createRedis } from '../shared/redis-connect.js';
+import { isRedisConnectionError } from '../shared/redis-outage.js';
 import { sleep, systemClock } from '../shared/time.js';
 import type { RecoveryMetrics } from './metrics.js';
 import { createProcessors } from './processors.js';
@@ -26,9 +27,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const logger = deps.logger.child({ component: 'pipeline' });
   const clock = deps.clock ?? systemClock;
   const prefix = config.redis.prefix;
-  const connection = deps.connection ?? new Redis(deps.redisUrl ?? config.redis.url, {
-    maxRetriesPerRequest: null, ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
-  });
+  const connection = deps.connection ?? createRedis({ ...config.redis, url: deps.redisUrl ?? config.redis.url }, { mode: 'queue', ...(deps.outage ? { outage: deps.outage } : {}) });
   const t = {
     ...QUEUE_DEFAULTS,
     ...(config.redis.jobLockMs ? { lockDurationMs: config.redis.jobLockMs } : {}),
@@ -44,8 +43,15 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const evacuateQueue = new Queue<EvacuateJobData>(names.evacuate, { connection });
   const finalizeQueue = new Queue<IncidentJobData>(names.finalize, { connection });
   const queues = [incidentQueue, evacuateQueue, finalizeQueue];
-  for (const q of queues) q.on('error', (err) => logger.warn({ queue: q.name, err: errorMessage(err) }, 'queue error'));
+  // BullMQ prints a raw stack trace for every error of an object without an `error` listener; a Redis outage
+  // makes dozens a second, so connection errors go to the outage log (one line per outage) instead.
+  const redisError = (what: string) => (err: Error) => {
+    if (isRedisConnectionError(err)) deps.outage?.error(err);
+    else logger.warn({ queue: what, err: errorMessage(err) }, 'queue error');
+  };
+  for (const q of queues) q.on('error', redisError(q.name));
   const flows = new FlowProducer({ connection });
+  flows.on('error', redisError('flow'));
   const gate = new RedisStartGate(connection, {
     prefix, maxPerMinute: config.evacuation.maxPerMinute, staggerMs: config.evacuation.staggerMs, windowMs: t.rateWindowMs,
   });
@@ -71,6 +77,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
 
   const contextFor = (incidentId: string): StepContext => ({
     incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
+    ...(config.evacuation.verifyNetwork !== false && deps.neutron ? { neutron: deps.neutron } : {}),
+    ...(config.evacuation.verifyNetwork !== false && deps.probe ? { probe: deps.probe } : {}),
     evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
     fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,
     ...(deps.fencePlanFor ? { fencePlanFor: deps.fencePlanFor } : {}), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),
@@ -82,9 +90,11 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const processors = createProcessors({ store, names, flows, finalizeQueue, jobOpts, contextFor });
 
   const watch = (w: Worker, what: 'incident' | 'evacuate' | 'finalize') => {
-    w.on('error', (err) => logger.warn({ queue: what, err: err.message }, 'queue worker error'));
+    w.on('error', redisError(what));
     w.on('failed', (job, err) => {
       logger.error({ queue: what, jobId: job?.id, err: err.message }, 'job failed');
+      // Counted once per job that gave up (not per attempt that will be retried, not a stalled job, which is resumed).
+      if (job && (job.opts.attempts ?? 1) <= job.attemptsMade && !/stalled/i.test(err.message)) deps.metrics?.jobsFailed?.inc({ queue: what });
       if (!job || (job.opts.attempts ?? 1) > job.attemptsMade || what === 'evacuate') return;
       const { incidentId } = job.data as IncidentJobData;
       // A stalled job is resumed, never failed: however often the controller restarts, the recovery goes on.
@@ -98,6 +108,12 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     opener,
     submit,
     async startWorkers() {
+      if (workers.length > 0) {
+        // Leading again after a pause: take jobs again and pick up what the last leader left.
+        for (const w of workers) w.resume();
+        for (const id of await store.activeIds()) await submit(id);
+        return;
+      }
       // `concurrency` is global: evacuations in flight across every incident of every replica.
       await evacuateQueue.setGlobalConcurrency(config.evacuation.concurrency);
       // Not started until they are marked alive: another replica would hand back a job whose owner it cannot see.
@@ -117,6 +133,10 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       for (const id of await store.activeIds()) await submit(id);
       if (deps.metrics?.queueDepth) timers.push(watchQueueDepth(evacuateQueue, deps.metrics));
       if (deps.renewStorageFence) timers.push(renewStorageFences(store, deps.renewStorageFence, deps.storageRenewEveryMs ?? 10 * 60_000, logger));
+    },
+    async pauseWorkers() {
+      // Not waiting for running jobs: they stop at their next leadership check.
+      await Promise.all(workers.map((w) => w.pause(true)));
     },
     async stop() {
       stopping.abort(new CmphaError('stopping', 'cmpha is stopping'));

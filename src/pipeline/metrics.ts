@@ -13,6 +13,10 @@ export interface RecoveryMetrics extends EvacuationMetrics {
   readonly fenceDuration?: HistogramLike;
   readonly failoverDuration?: HistogramLike;
   readonly queueDepth?: GaugeLike;
+  /** Jobs that gave up after their last attempt, by queue (incident, evacuate, finalize). */
+  readonly jobsFailed?: CounterLike;
+  /** The "last failover" gauges (src/metrics createMetrics().lastFailover). */
+  readonly lastFailover?: { record(f: { host: string; outcome: 'resolved' | 'partial'; durationSeconds: number; at: number }): void };
   /** Disks of recovered servers found with more than one writer (or one on the wrong host). */
   readonly doubleWriters?: CounterLike;
 }

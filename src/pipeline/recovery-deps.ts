@@ -7,11 +7,12 @@ import type { Leadership } from '../incidents/fence-guard.js';
 import type { IncidentStore } from '../incidents/incident-store.js';
 import type { RecoveryOpener } from '../incidents/opener.js';
 import type { NotificationService } from '../notifier/types.js';
-import type { NovaApi, PlacementApi } from '../openstack/types.js';
+import type { NeutronApi, NovaApi, PlacementApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
+import type { RedisOutageLog } from '../shared/redis-outage.js';
 import type { Clock } from '../shared/time.js';
 import type { RecoveryMetrics } from './metrics.js';
-import type { FenceHostFn, HostAliveCheck } from './steps/context.js';
+import type { AddressProbe, FenceHostFn, HostAliveCheck } from './steps/context.js';
 
 export interface QueueTuning {
   /** How long a worker's claim on a job lasts without renewal; BullMQ renews it at half that. */
@@ -38,6 +39,10 @@ export interface RecoveryDeps {
   readonly nova: NovaApi;
   /** Spare capacity from Placement (asked first: it knows the allocation ratios); the hypervisor's figures otherwise. */
   readonly placement?: PlacementApi;
+  /** Network verification after each evacuation ([evacuation] verify_network): ports from Neutron ... */
+  readonly neutron?: NeutronApi;
+  /** ... and the addresses that answered before the failure, probed again. */
+  readonly probe?: AddressProbe;
   readonly fenceDriverFor: (host: string) => FenceDriver | null;
   readonly notifier: NotificationService;
   readonly isHostAlive: HostAliveCheck;
@@ -49,6 +54,8 @@ export interface RecoveryDeps {
   /** Checked before every mutation; absent = this process always leads. */
   readonly leadership?: Leadership;
   readonly queue?: QueueTuning;
+  /** Where Redis connection errors of the queues and workers go (one line per outage, not one per error). */
+  readonly outage?: RedisOutageLog;
   /** The host's fence levels; see StepContext.fencePlanFor. */
   readonly fencePlanFor?: (host: string) => FencePlan | null | undefined;
   readonly fenceLevels?: FenceLevelsFn;
@@ -66,8 +73,10 @@ export interface Recovery {
   readonly incidents: IncidentStore;
   /** Opens an incident and queues its recovery: what the detector and the CLI use. */
   readonly opener: RecoveryOpener;
-  /** Starts the workers, hands back jobs of workers that died and re-queues every incident left open. */
+  /** Starts (or, after pauseWorkers, resumes) the workers, hands back jobs of workers that died and re-queues every incident left open. */
   startWorkers(): Promise<void>;
+  /** Stops taking jobs (a standby's workers take none); jobs already running stop at their next leadership check. */
+  pauseWorkers(): Promise<void>;
   /** Queues the recovery of an incident (idempotent: one job per incident id). */
   submit(incidentId: string): Promise<void>;
   stop(): Promise<void>;

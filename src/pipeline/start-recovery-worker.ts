@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
 import { createFenceDriver } from '../fencing/create-driver.js';
 import { createFencePlan, createStorageFence } from '../fencing/fence-plan.js';
@@ -10,6 +10,8 @@ import type { NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
+import { createRedis } from '../shared/redis-connect.js';
+import { RedisOutageLog } from '../shared/redis-outage.js';
 import { systemClock } from '../shared/time.js';
 import { createRecovery } from './create-recovery.js';
 import type { Recovery, RecoveryDeps } from './recovery-deps.js';
@@ -91,14 +93,13 @@ export async function startRecoveryWorker(
   config: Config,
   opts: { logger: Logger; start?: boolean } & Partial<Omit<RecoveryDeps, 'config' | 'logger'>>,
 ): Promise<RecoveryWorker> {
-  const connection = opts.connection ?? new Redis(opts.redisUrl ?? config.redis.url, {
-    maxRetriesPerRequest: null,
-    ...(config.redis.password ? { password: config.redis.password.reveal() } : {}),
-  });
+  const outage = opts.outage ?? new RedisOutageLog(opts.logger);
+  const connection = opts.connection ?? createRedis({ ...config.redis, url: opts.redisUrl ?? config.redis.url }, { mode: 'queue', outage });
   // A given Nova comes with its own Placement or none: never mix a caller's Nova with a client of our own.
   const own = opts.nova ? null : createOpenStack(config.cloud, { logger: opts.logger });
   const nova = opts.nova ?? own!.nova;
   const placement = opts.placement ?? own?.placement;
+  const neutron = opts.neutron ?? own?.neutron;
   const notifier = opts.notifier ?? createNotificationService({
     notifiers: config.notifiers, escalation: config.escalation, redis: connection, keyPrefix: config.redis.prefix, logger: opts.logger,
   });
@@ -106,7 +107,7 @@ export async function startRecoveryWorker(
   const singleWriter = opts.singleWriter ?? singleWriterFromConfig(config);
   const recovery = createRecovery({
     ...opts,
-    config, connection, nova, ...(placement ? { placement } : {}), notifier, logger: opts.logger,
+    config, connection, outage, nova, ...(placement ? { placement } : {}), ...(neutron ? { neutron } : {}), notifier, logger: opts.logger,
     fenceDriverFor,
     fencePlanFor: opts.fencePlanFor ?? fencePlansFromConfig(config, nova, fenceDriverFor, opts.fenceHost),
     ...(singleWriter ? { singleWriter } : {}),

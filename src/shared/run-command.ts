@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { CmphaError } from './errors.js';
 
 export interface CommandResult {
@@ -17,6 +17,11 @@ export interface RunOptions {
   readonly maxOutputBytes?: number;
   /** Written to the child's stdin, then closed (a request that must not be in argv). Without it stdin is closed. */
   readonly input?: string;
+  /**
+   * Run the child in its own process group and kill the whole group on timeout or abort: for operator
+   * commands that may fork (a wrapper script), whose grandchildren would otherwise hold the output open.
+   */
+  readonly killGroup?: boolean;
 }
 
 /** Runs a child process without a shell and collects its output. */
@@ -30,11 +35,20 @@ export const runCommand: CommandRunner = (file, args, opts) =>
   new Promise((resolve, reject) => {
     const started = Date.now();
     const limit = opts.maxOutputBytes ?? 4 * 1024 * 1024;
-    const child = spawn(file, [...args], {
-      shell: false,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', ...(opts.env ?? {}) },
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(file, [...args], {
+        shell: false,
+        detached: opts.killGroup === true,
+        stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', ...(opts.env ?? {}) },
+      });
+    } catch (err) {
+      // spawn throws at once for some exec failures (EPERM when a file capability exceeds the bounding set).
+      const e = err as NodeJS.ErrnoException;
+      reject(new CmphaError('command_failed', `cannot run ${file}: ${e.code ?? e.message}`, { cause: err, context: { file } }));
+      return;
+    }
     let stdout = '';
     let stderr = '';
     if (opts.input !== undefined && child.stdin) {
@@ -48,7 +62,13 @@ export const runCommand: CommandRunner = (file, args, opts) =>
     const kill = (why: string) => {
       if (child.exitCode === null && child.signalCode === null) {
         killedFor = why;
-        child.kill('SIGKILL');
+        if (opts.killGroup && child.pid !== undefined) {
+          try {
+            process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        } else child.kill('SIGKILL');
       }
     };
     const timer = setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs);

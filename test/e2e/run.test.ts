@@ -65,6 +65,10 @@ describe('cmpha run', () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toMatch(/cmpha_failover_duration_seconds_count 1/);
     expect(text).toMatch(/cmpha_evacuations_total\{result="ok"\} \d+/);
+    expect(text).toMatch(/^cmpha_last_failover_info\{host="compute1",outcome="resolved"\} 1$/m);
+    expect(text).toMatch(/^cmpha_last_failover_duration_seconds \d/m);
+    expect(text).toMatch(/^cmpha_readiness_check\{check="redis"\} 1$/m);
+    expect(text).toMatch(/^process_resident_memory_bytes [1-9]/m);
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(lint.stdout + lint.stderr).toBe('');
     expect(lint.status).toBe(0);
@@ -77,6 +81,43 @@ describe('cmpha run', () => {
     expect(logs).not.toContain(password);
     expect(logs).toMatch(/cmpha controller started/);
   }, 120_000);
+
+  it('says at start that fping lacks CAP_NET_RAW and how to grant it, when raw sockets are refused', async () => {
+    const { mkdtempSync, writeFileSync, chmodSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'cmpha-run-netraw-'));
+    // Exec of fping with its capability is refused, as in a container without --cap-add NET_RAW; the wrapper
+    // also refuses any target but loopback, so nothing could leave the machine even if it ran.
+    const wrapper = join(dir, 'fping');
+    writeFileSync(wrapper, [
+      '#!/bin/sh',
+      'for a in "$@"; do case "$a" in -*|[0-9]|[0-9][0-9]|[0-9][0-9][0-9]|[0-9][0-9][0-9][0-9]|127.*) ;; *) exit 3 ;; esac; done',
+      'exec setpriv --bounding-set=-net_raw fping "$@"', '',
+    ].join('\n'));
+    chmodSync(wrapper, 0o755);
+    const config = join(dir, 'cmpha.conf');
+    writeFileSync(config, readFileSync(sim.configPath, 'utf8')
+      .replace(/probe = sim\nsim_url = .*\n/, `probe = fping\nfping_path = ${wrapper}\n`)
+      .replace('prefix = cmpha-run-test', 'prefix = cmpha-run-netraw')
+      .replace(`listen = 127.0.0.1:${metricsPort}`, `listen = 127.0.0.1:${await freePort()}`));
+    const bin = new URL('../../bin/cmpha.js', import.meta.url).pathname;
+    const child = group.start(process.execPath, [bin, 'run', '--config', config]);
+    let logs = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { logs += d; });
+    try {
+      await until(async () => /cmpha controller started/.test(logs), 30_000);
+      const line = logs.split('\n').find((l) => l.includes('fping may not send ICMP'));
+      expect(line, logs).toBeDefined();
+      expect(line).toContain('--cap-add NET_RAW');
+      expect(line).toContain('AmbientCapabilities=CAP_NET_RAW');
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      process.kill(child.pid!, 'SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {

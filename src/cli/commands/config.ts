@@ -1,27 +1,49 @@
 import type { Command } from 'commander';
+import { stringify as toYaml } from 'yaml';
 import { CONFIG_CHECKS } from '../../app/config-checks.js';
 import { ConfigError, formatIssue, loadConfig, type ConfigIssue } from '../../config/load.js';
 import { configWarnings } from '../../config/warnings.js';
-import { maskUrlsDeep } from '../../shared/mask-url.js';
-import { collect, configLocation, EXIT_CONFIG } from '../context.js';
+import { errorMessage } from '../../shared/errors.js';
+import { configLocation, configPathOf, EXIT_CONFIG, withConfigOption, type ConfigPaths } from '../context.js';
+import { effectiveSettings, formatSettings, type Setting } from '../effective-config.js';
+import { outputOptions, renderList, withOutputOptions, type Column } from '../output.js';
+
+const SETTING_COLUMNS: readonly Column<Setting>[] = [
+  { header: 'SECTION', key: 'section', cell: (s) => s.section },
+  { header: 'KEY', key: 'key', cell: (s) => s.key },
+  { header: 'VALUE', key: 'value', cell: (s) => s.value },
+];
 
 export function registerConfigCommands(program: Command): void {
   const config = program.command('config').description('inspect cmpha.conf');
-  config
+  withConfigOption(withOutputOptions(config
     .command('validate')
-    .description('validate the configuration; print the effective settings with secrets masked, or every problem found')
-    .option('-c, --config <path>', 'config file; repeat for several, later ones override earlier ones (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)', collect, [])
-    .option('--quiet', 'print nothing when the configuration is valid')
-    .action(async (opts: { config: string[]; quiet?: boolean }) => {
+    .description('validate the configuration; print the effective settings (INI keys, secrets masked), or every problem found; exit 2 if invalid')
+    .option('--quiet', 'print nothing when the configuration is valid'), { json: true }))
+    .action(async (opts: { config?: ConfigPaths; quiet?: boolean; json?: boolean; format?: string; column?: string[] }) => {
       const warnings: ConfigIssue[] = [];
       try {
-        const cfg = await loadConfig({ ...configLocation(opts.config), env: process.env, checks: CONFIG_CHECKS, onWarning: (w) => warnings.push(w) });
+        const cfg = await loadConfig({ ...configLocation(configPathOf(program, opts)), env: process.env, checks: CONFIG_CHECKS, onWarning: (w) => warnings.push(w) });
         warnings.push(...configWarnings(cfg));
         for (const w of warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
-        // Secret serialises as "***"; a password written into a URL (Redis, a proxy) is masked as well.
-        if (!opts.quiet) process.stdout.write(`${JSON.stringify(maskUrlsDeep(JSON.parse(JSON.stringify(cfg)) as unknown), null, 2)}\n`);
+        if (opts.quiet) return;
+        const settings = effectiveSettings(cfg);
+        const out = outputOptions(opts);
+        // json/yaml: { "section": { "key": "value" } }, the shape of the file.
+        const full = out.format === 'json' || out.format === 'yaml';
+        if (full && out.columns.length === 0) {
+          const bySection: Record<string, Record<string, string>> = {};
+          for (const s of settings) (bySection[s.section] ??= {})[s.key] = s.value;
+          process.stdout.write(out.format === 'json' ? `${JSON.stringify(bySection, null, 2)}\n` : toYaml(bySection));
+          return;
+        }
+        process.stdout.write(renderList(settings, SETTING_COLUMNS, out, { tableText: () => formatSettings(settings) }));
       } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
+        if (!(err instanceof ConfigError)) {
+          process.stderr.write(`cmpha config validate: ${errorMessage(err)}\n`);
+          process.exitCode = EXIT_CONFIG;
+          return;
+        }
         for (const line of err.lines()) process.stderr.write(`${line}\n`);
         process.exitCode = EXIT_CONFIG;
       }

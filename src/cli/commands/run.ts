@@ -1,27 +1,47 @@
 import type { Command } from 'commander';
 import { startController } from '../../app/controller.js';
+import type { ConfigIssue } from '../../config/load.js';
 import { configWarnings } from '../../config/warnings.js';
 import { errorMessage } from '../../shared/errors.js';
-import { collect, createCliLogger, loadCliConfig } from '../context.js';
+import { configPathOf, createCliLogger, loadCliConfig, withConfigOption, type ConfigPaths } from '../context.js';
+
+/** How long `cmpha run` may take to stop after SIGTERM/SIGINT before it exits regardless. */
+export const STOP_DEADLINE_MS = 15_000;
+/** The same while Redis is unreachable. */
+export const STOP_DEADLINE_REDIS_DOWN_MS = 3_000;
 
 export function registerRunCommand(program: Command): void {
-  program
+  withConfigOption(program
     .command('run')
     .description('run the controller: detect dead hosts, fence them, evacuate their instances, notify')
-    .option('-c, --config <path>', 'config file; repeat for several, later ones override earlier ones (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)', collect, [])
-    .option('--dry-run', 'detect and report, act on nothing (as [detector] dry_run = true)')
-    .action(async (opts: { config: string[]; dryRun?: boolean }) => {
-      let config = await loadCliConfig(opts.config);
+    .option('--dry-run', 'detect and report, act on nothing (as [detector] dry_run = true)'))
+    .action(async (opts: { config?: ConfigPaths; dryRun?: boolean }) => {
+      const deprecations: ConfigIssue[] = [];
+      let config = await loadCliConfig(configPathOf(program, opts), { onWarning: (w) => deprecations.push(w) });
       if (opts.dryRun) config = { ...config, detector: { ...config.detector, dryRun: true } };
-      const logger = createCliLogger(config);
-      for (const w of configWarnings(config)) logger.warn({ section: w.section, key: w.key }, `[${w.section}] ${w.key} ${w.message}`);
-      const controller = await startController(config, { logger });
+      const logger = createCliLogger(config, { daemon: true });
+      for (const w of [...deprecations, ...configWarnings(config)]) logger.warn({ section: w.section, key: w.key }, `[${w.section}] ${w.key} ${w.message}`);
+      let controller: Awaited<ReturnType<typeof startController>>;
+      try {
+        controller = await startController(config, { logger });
+      } catch (err) {
+        // One line, and exit: half-built clients (Redis reconnecting) must not keep a dead daemon alive.
+        process.stderr.write(`cmpha: ${errorMessage(err)}\n`);
+        process.exit(1);
+      }
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;
           stopping = true;
-          logger.info({ signal }, 'stopping: finishing the current round and step');
+          // Whatever Redis or Nova do, the process ends by this deadline (systemd's TimeoutStopSec is longer).
+          // With Redis away nothing can be handed over or released, so there is no point waiting long.
+          const deadlineMs = controller.redisDown() ? STOP_DEADLINE_REDIS_DOWN_MS : STOP_DEADLINE_MS;
+          logger.info({ signal, deadlineSeconds: deadlineMs / 1000 }, 'stopping: finishing the current round and step');
+          setTimeout(() => {
+            logger.error({ deadlineSeconds: deadlineMs / 1000 }, 'did not stop in time: exiting now; unfinished jobs are resumed by the next leader');
+            process.exit(1);
+          }, deadlineMs).unref();
           controller.stop().then(resolve, (err: unknown) => {
             logger.error({ err: errorMessage(err) }, 'error while stopping');
             process.exitCode = 1;

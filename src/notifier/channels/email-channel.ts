@@ -1,5 +1,4 @@
-import nodemailer from 'nodemailer';
-import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import nodemailer, { type SendMailOptions, type SMTPSentMessageInfo, type SMTPTransportOptions, type Transporter } from 'nodemailer';
 import { errorMessage } from '../../shared/errors.js';
 import type { EmailChannelOptions } from '../channel-options.js';
 import { redactSecrets } from '../redact.js';
@@ -39,7 +38,7 @@ export function classifySmtpError(err: unknown, where: string, secrets: EmailCha
 /** Sends mail over SMTP with nodemailer: plain text plus HTML, one envelope recipient per send. */
 export function createEmailChannel(name: string, o: EmailChannelOptions): Channel {
   const ca = readCa(name, o.cacert);
-  const transportOptions: SMTPTransport.Options = {
+  const transportOptions: SMTPTransportOptions = {
     host: o.host,
     port: o.port,
     secure: o.tls === 'tls',
@@ -80,7 +79,7 @@ export function createEmailChannel(name: string, o: EmailChannelOptions): Channe
   };
 }
 
-function sendAbortable(transport: nodemailer.Transporter<SMTPTransport.SentMessageInfo>, mail: nodemailer.SendMailOptions, signal: AbortSignal): Promise<unknown> {
+function sendAbortable(transport: Transporter<SMTPSentMessageInfo>, mail: SendMailOptions, signal: AbortSignal): Promise<unknown> {
   // nodemailer has no AbortSignal support; racing the signal bounds our wait and the socket timeouts end the rest.
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(signal.reason);

@@ -13,9 +13,13 @@ export function createLogChannel(name: string, options: LogChannelOptions, logge
     budgetMs: 1000,
     async send(message: RenderedMessage, recipient: string) {
       const level = options.level ?? BY_SEVERITY[message.severity];
+      // The whole line, details and what to do next: a log has no 160-character limit to fit.
       log[level](
-        { notification: message.event, severity: message.severity, host: message.vars.host || undefined, incident: message.vars.incident || undefined, recipient, subject: message.subject },
-        message.sms,
+        {
+          notification: message.event, severity: message.severity, host: message.vars.host || undefined, incident: message.vars.incident || undefined,
+          recipient, subject: message.subject, details: message.vars.details || undefined, action: message.vars.action || undefined,
+        },
+        message.line,
       );
       return { attempts: 1 };
     },

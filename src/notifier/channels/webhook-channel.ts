@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import axios, { AxiosError } from 'axios';
 import { errorMessage } from '../../shared/errors.js';
+import { exchange, HttpExchangeError } from '../../shared/http-exchange.js';
 import type { WebhookChannelOptions } from '../channel-options.js';
 import { redactSecrets } from '../redact.js';
 import { retryBudgetMs, withRetries, type AttemptFailure } from '../retry.js';
@@ -23,20 +23,41 @@ function originOf(url: string): string {
   }
 }
 
+/** A webhook's answer is an acknowledgement of a few hundred bytes; anything near this is not a gateway. */
+const MAX_WEBHOOK_ANSWER = 1024 * 1024;
+
+/** An answer that arrived with a status other than 2xx. */
+class WebhookStatusError extends Error {
+  constructor(readonly status: number, readonly body: string) {
+    super(`HTTP ${status}`);
+  }
+}
+
 /** 5xx, 408, 429 and network errors may pass; any other 4xx means the request itself is wrong. */
 export function classifyHttpError(err: unknown, origin: string): AttemptFailure {
-  if (err instanceof AxiosError && err.response) {
-    const status = err.response.status;
-    const raw = typeof err.response.data === 'string' ? err.response.data : JSON.stringify(err.response.data ?? '');
-    const said = raw ? `: ${raw.replace(/\s+/g, ' ').slice(0, 200)}` : '';
+  if (err instanceof WebhookStatusError) {
+    const status = err.status;
+    const said = err.body ? `: ${err.body.replace(/\s+/g, ' ').slice(0, 200)}` : '';
     const retry = status >= 500 || status === 408 || status === 429;
     return { verdict: retry ? 'retry' : 'stop', code: retry ? 'webhook_unavailable' : 'webhook_rejected', message: `webhook ${origin} answered HTTP ${status}${said}` };
   }
-  const code = err instanceof AxiosError ? err.code : undefined;
-  const cause = err instanceof AxiosError && err.cause instanceof Error ? err.cause.message : errorMessage(err);
-  if (code === AxiosError.ERR_CANCELED) return { verdict: 'stop', code: 'notify_aborted', message: `webhook ${origin}: request cancelled` };
-  if (code === 'ECONNABORTED' || code === AxiosError.ETIMEDOUT) return { verdict: 'retry', code: 'webhook_timeout', message: `webhook ${origin} did not answer in time` };
-  const why = code && !cause.includes(code) ? `${code} ${cause}` : cause;
+  if (!(err instanceof HttpExchangeError)) return { verdict: 'retry', code: 'webhook_unreachable', message: `cannot reach webhook ${origin}: ${errorMessage(err)}` };
+  switch (err.failure) {
+    case 'aborted':
+      return { verdict: 'stop', code: 'notify_aborted', message: `webhook ${origin}: request cancelled` };
+    case 'deadline':
+      return { verdict: 'retry', code: 'webhook_timeout', message: err.phase === 'body'
+        ? `webhook ${origin} did not answer in time (HTTP ${err.status ?? '?'} came, the body did not finish)`
+        : `webhook ${origin} did not answer in time` };
+    case 'too_large':
+      return { verdict: 'stop', code: 'webhook_bad_answer', message: `webhook ${origin} answered HTTP ${err.status ?? '?'}, refused: ${err.message}` };
+    case 'proxy':
+      return { verdict: 'retry', code: 'webhook_unreachable', message: `cannot reach webhook ${origin}: ${err.message} ([cloud] proxy)` };
+    case 'transport':
+      break;
+  }
+  const code = err.sysCode;
+  const why = code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
   if (code !== undefined && TLS_VERIFY_CODES.has(code)) {
     return { verdict: 'stop', code: 'webhook_tls', message: `cannot verify the TLS certificate of webhook ${origin}: ${why} (set cacert to the CA that signed it)` };
   }
@@ -57,27 +78,27 @@ export function createWebhookChannel(name: string, o: WebhookChannelOptions): Ch
     async send(message: RenderedMessage, recipient: string, signal: AbortSignal) {
       const req = buildWebhookRequest(o, message, recipient);
       // Basic auth travels as base64("user:password"); a gateway may echo that header back in an error.
-      const hidden = req.basicAuth ? [Buffer.from(`${req.basicAuth.username}:${req.basicAuth.password}`).toString('base64')] : [];
+      const hidden = req.basicAuth ? [basic(req.basicAuth)] : [];
       const origin = redactSecrets(originOf(req.url), secrets, hidden);
       const { attempts } = await withRetries(
         o.retry,
         signal,
         () =>
-          axios.request({
+          // Redirects are not followed: one would resend credentials to wherever the gateway points.
+          exchange({
             method: req.method,
             url: req.url,
-            headers: req.headers,
-            data: req.body,
-            auth: req.basicAuth,
-            timeout: o.timeoutMs,
+            headers: { ...req.headers, ...(req.basicAuth ? { Authorization: `Basic ${basic(req.basicAuth)}` } : {}) },
+            ...(req.body !== undefined ? { body: req.body } : {}),
+            deadlineMs: o.timeoutMs,
+            maxBodyBytes: MAX_WEBHOOK_ANSWER,
             signal,
-            httpAgent,
-            httpsAgent,
-            // A redirect would resend credentials to wherever the gateway points; refuse it.
-            maxRedirects: 0,
-            responseType: 'text',
-            transformResponse: (d: unknown) => d,
-            validateStatus: (s) => s >= 200 && s < 300,
+            agent: req.url.startsWith('https:') ? httpsAgent : httpAgent,
+            tls: { ...(ca ? { ca } : {}), rejectUnauthorized: true },
+            ...(o.proxy ? { proxy: o.proxy } : {}),
+          }).then((res) => {
+            if (res.status < 200 || res.status >= 300) throw new WebhookStatusError(res.status, res.body);
+            return res;
           }),
         (err) => {
           const f = classifyHttpError(err, origin);
@@ -87,4 +108,8 @@ export function createWebhookChannel(name: string, o: WebhookChannelOptions): Ch
       return { attempts };
     },
   };
+}
+
+function basic(auth: { readonly username: string; readonly password: string }): string {
+  return Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
 }

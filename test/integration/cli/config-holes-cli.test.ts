@@ -46,7 +46,7 @@ describe('config validate masks passwords in URLs', () => {
   it('a Redis password written into the url is printed as ***', () => {
     const f = path.join(dir, 'redis-url-password.conf');
     writeFileSync(f, `${CLOUD}[redis]\nurl = redis://:Redis-Pw-77@127.0.0.1:6390/0\n`);
-    const v = cmpha('config', 'validate', '--config', f);
+    const v = cmpha('config', 'validate', '--config', f, '-f', 'json');
     expect(v.status).toBe(0);
     const printed = JSON.parse(v.stdout) as { redis: { url: string } };
     expect(printed.redis.url).toBe('redis://:***@127.0.0.1:6390/0');
@@ -69,9 +69,20 @@ describe('config validate masks passwords in URLs', () => {
     mkdirSync(d, { recursive: true });
     writeFileSync(path.join(d, '10-interval.conf'), '[detector]\ninterval = 20s\n');
     writeFileSync(path.join(d, '20-interval.conf'), '[detector]\ninterval = 30s\n');
-    const v = cmpha('--config-dir', d, 'config', 'validate', '--config', base);
+    const v = cmpha('--config-dir', d, 'config', 'validate', '--config', base, '-f', 'json');
     expect(v.status).toBe(0);
-    const printed = JSON.parse(v.stdout) as { detector: { intervalMs: number; probeCount: number } };
-    expect(printed.detector).toMatchObject({ intervalMs: 30_000, probeCount: 3 });
+    const printed = JSON.parse(v.stdout) as { detector: { interval: string; probe_count: string } };
+    expect(printed.detector).toMatchObject({ interval: '30s', probe_count: '3' });
+  });
+
+  it('a deprecated key is accepted with a warning naming what replaced it', () => {
+    const f = path.join(dir, 'confirm-rounds.conf');
+    writeFileSync(f, `${CLOUD}[detector]
+instance_networks = provider
+confirm_rounds = 3
+`);
+    const v = cmpha('config', 'validate', '--config', f, '--quiet');
+    expect(v.status).toBe(0);
+    expect(v.stderr).toMatch(/^warning: .*:9 \[detector\] confirm_rounds: is deprecated and ignored: .*min_silence.*probe_interval/);
   });
 });

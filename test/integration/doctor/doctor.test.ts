@@ -1,4 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_CHECKS } from '../../../src/app/config-checks.js';
@@ -136,6 +138,23 @@ describe('cmpha doctor', () => {
     expect(report.summary).toEqual({ protected: 1, total: 3 });
     const calls = ((await (await fetch(`${sim.controlUrl}/sim/calls`)).json()) as Array<{ service: string; path: string }>).slice(before);
     expect(calls.filter((c) => c.service !== 'keystone')).toEqual([]);
+  });
+
+  it('fping refused raw sockets (a container without --cap-add NET_RAW): the fping check FAILs and names the fix', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cmpha-doctor-netraw-'));
+    try {
+      // The kernel refuses to exec fping with its capability: nothing is ever sent.
+      const wrapper = join(dir, 'fping');
+      writeFileSync(wrapper, '#!/bin/sh\nexec setpriv --bounding-set=-net_raw fping "$@"\n');
+      chmodSync(wrapper, 0o755);
+      const { sim } = await world({}, (t) => t.replace(/probe = sim\nsim_url = .*\n/, `probe = fping\nfping_path = ${wrapper}\n`));
+      const r = await doctor(sim);
+      expect(r.ok).toBe(false);
+      expect(check(r, 'fping')).toMatchObject({ status: 'fail', detail: expect.stringContaining('fping lacks CAP_NET_RAW') });
+      expect(check(r, 'fping')!.detail).toContain('--cap-add NET_RAW');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a host without a [host:NAME] section FAILs as not fenceable', async () => {

@@ -12,11 +12,20 @@ const file = fileURLToPath(new URL('../../../deploy/grafana/cmpha-dashboard.json
 
 interface Target { refId: string; expr: string; datasource?: { type: string; uid: string } }
 interface Panel { id: number; type: string; title: string; datasource?: { type: string; uid: string }; targets?: Target[]; gridPos: { h: number; w: number; x: number; y: number } }
-interface Dashboard { __inputs: { name: string; type: string; pluginId: string }[]; uid: string; title: string; panels: Panel[] }
+interface Annotation { name: string; expr?: string; datasource: { type: string; uid: string } }
+interface Variable { name: string; type: string; query: unknown; datasource?: { type: string; uid: string } }
+interface Dashboard {
+  __inputs?: unknown[]; uid: string; title: string; panels: Panel[];
+  annotations: { list: Annotation[] }; templating: { list: Variable[] };
+}
 
 const dashboard = JSON.parse(readFileSync(file, 'utf8')) as Dashboard;
 const dataPanels = dashboard.panels.filter((p) => p.type !== 'row');
-const exprs = dataPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+const promAnnotations = dashboard.annotations.list.filter((a) => a.datasource.type === 'prometheus');
+const exprs = [
+  ...dataPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr }))),
+  ...promAnnotations.map((a) => ({ panel: `annotation ${a.name}`, expr: a.expr! })),
+];
 
 async function registeredNames(): Promise<Set<string>> {
   const registry = new Registry();
@@ -28,12 +37,29 @@ describe('Grafana dashboard', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'cmpha-dashboard-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it('asks for a Prometheus data source on import and uses it in every panel and query', () => {
-    expect(dashboard.__inputs).toContainEqual(expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }));
+  it('needs no __inputs: a datasource variable names the Prometheus, so file and sidecar provisioning work as is', () => {
+    const text = readFileSync(file, 'utf8');
+    expect(dashboard.__inputs).toBeUndefined();
+    expect(text).not.toMatch(/\$\{DS_[A-Z_]+\}/);
+    expect(dashboard.templating.list[0]).toMatchObject({ name: 'datasource', type: 'datasource', query: 'prometheus' });
+    const ds = { type: 'prometheus', uid: '${datasource}' };
     for (const p of dataPanels) {
-      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${DS_PROMETHEUS}' });
-      for (const t of p.targets ?? []) expect(t.datasource?.uid, p.title).toBe('${DS_PROMETHEUS}');
+      expect(p.datasource, p.title).toEqual(ds);
+      for (const t of p.targets ?? []) expect(t.datasource, p.title).toEqual(ds);
     }
+    for (const v of dashboard.templating.list.filter((x) => x.type === 'query')) expect(v.datasource, v.name).toEqual(ds);
+    expect(promAnnotations.length).toBeGreaterThan(0);
+    for (const a of promAnnotations) expect(a.datasource, a.name).toEqual(ds);
+  });
+
+  it('shows the last failover (duration, host, when), incidents as annotations, and readiness with Redis', () => {
+    const byTitle = (t: string) => dataPanels.find((p) => p.title === t);
+    expect(byTitle('Last failover: duration')?.targets?.[0]?.expr).toContain('cmpha_last_failover_duration_seconds');
+    expect(byTitle('Last failover: host')?.targets?.[0]?.expr).toContain('cmpha_last_failover_info');
+    expect(byTitle('Last failover: when')?.targets?.[0]?.expr).toContain('cmpha_last_failover_timestamp_seconds');
+    expect(promAnnotations.map((a) => a.expr).join('\n')).toContain('cmpha_incidents_opened_total');
+    expect(promAnnotations.map((a) => a.expr).join('\n')).toContain('cmpha_incidents_closed_total');
+    expect(byTitle('Readiness checks per replica')?.targets?.[0]?.expr).toContain('cmpha_readiness_check');
   });
 
   it('has unique panel ids and every data panel has a query', () => {
@@ -45,7 +71,7 @@ describe('Grafana dashboard', () => {
   it('queries only metrics that createMetrics registers', async () => {
     const known = await registeredNames();
     for (const { panel, expr } of exprs) {
-      const used = expr.match(/\bcmpha_[a-z_]+/g) ?? [];
+      const used = expr.match(/\b(cmpha|process)_[a-z_]+/g) ?? [];
       expect(used.length, `${panel}: ${expr}`).toBeGreaterThan(0);
       for (const name of used) {
         expect(known, `${panel} uses ${name}`).toContain(name.replace(/_(bucket|sum|count)$/, ''));

@@ -29,9 +29,18 @@ describe('npm package', () => {
   it('ships the launcher, the compiled CLI, the example config and the deployment files', () => {
     for (const f of ['package.json', 'bin/cmpha.js', 'dist/cli/main.js', 'cmpha.conf.example',
       'deploy/systemd/cmpha.service', 'deploy/prometheus/cmpha-alerts.yml', 'deploy/prometheus/cmpha-alerts.test.yml',
-      'deploy/grafana/cmpha-dashboard.json', 'docs/operations.md']) {
+      'deploy/grafana/cmpha-dashboard.json', 'docs/operations.md', 'docs/install.md', 'LICENSE', 'CHANGELOG.md']) {
       expect(files.has(f), f).toBe(true);
     }
+  });
+
+  it('ships the full Apache-2.0 licence text that package.json names', () => {
+    const text = readFileSync(`${root}LICENSE`, 'utf8');
+    expect((JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { license: string }).license).toBe('Apache-2.0');
+    expect(text).toContain('Apache License');
+    expect(text).toContain('Version 2.0, January 2004');
+    expect(text).toContain('END OF TERMS AND CONDITIONS');
+    expect(text.length).toBeGreaterThan(10_000);
   });
 
   it('makes the launcher executable', () => {

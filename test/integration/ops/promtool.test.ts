@@ -24,7 +24,9 @@ const rules: Rule[] = (parse(readFileSync(rulesFile, 'utf8')) as { groups: { rul
 const REQUIRED_ALERTS = [
   'CmphaDown', 'CmphaNotReady', 'CmphaNoLeader', 'CmphaDetectorStalled', 'CmphaFenceFailed',
   'CmphaIncidentPartialOrFailed', 'CmphaStormBrakeActive', 'CmphaHostAgentDown', 'CmphaHostWithoutFencing', 'CmphaDoubleWriter',
+  'CmphaNotificationFailed', 'CmphaJobFailed', 'CmphaControllerIsolated',
 ];
+const DEFAULT_RUNBOOK_BASE = 'https://github.com/cmpha/cmpha/blob/main/docs';
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
 function anchors(markdown: string): Set<string> {
@@ -48,15 +50,26 @@ describe('alert rules', () => {
     expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(REQUIRED_ALERTS));
   });
 
-  it('give every alert a severity, a summary and a runbook that exists in docs/operations.md', () => {
+  it('give every alert a severity, a summary and a runbook_url to a section that exists in docs/operations.md', () => {
     const docAnchors = anchors(readFileSync(`${root}docs/operations.md`, 'utf8'));
     for (const r of rules) {
       expect(['critical', 'warning'], r.alert).toContain(r.labels?.severity);
       expect(r.annotations?.summary, r.alert).toBeTruthy();
-      const m = /^docs\/operations\.md#(.+)$/.exec(r.annotations?.runbook ?? '');
-      expect(m, `${r.alert} runbook`).not.toBeNull();
+      expect(r.annotations?.runbook, r.alert).toBeUndefined();
+      const m = new RegExp(`^${DEFAULT_RUNBOOK_BASE.replace(/[.]/g, '\\.')}/operations\\.md#(.+)$`).exec(r.annotations?.runbook_url ?? '');
+      expect(m, `${r.alert} runbook_url`).not.toBeNull();
       expect(docAnchors, `${r.alert} runbook anchor`).toContain(m![1]);
     }
+  });
+
+  it('point runbook_url at another docs base when installed with npm run alerts -- --runbook-base', () => {
+    const r = spawnSync('node', ['scripts/render-alerts.mjs', '--runbook-base', 'https://wiki.example.net/cmpha/'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const rendered = (parse(r.stdout) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+    expect(rendered.map((x) => x.annotations?.runbook_url)).toEqual(rules.map((x) => x.annotations!.runbook_url!.replace(DEFAULT_RUNBOOK_BASE, 'https://wiki.example.net/cmpha')));
+    const bad = spawnSync('node', ['scripts/render-alerts.mjs', '--runbook-base', 'wiki'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--runbook-base wiki is not a URL');
   });
 
   it('have unit tests where each alert both fires and stays quiet', () => {
@@ -97,6 +110,7 @@ describe('/metrics output', () => {
       if (handle instanceof Histogram) handle.observe(labels, 1.5);
       else handle.inc(labels, 1);
     }
+    metrics.lastFailover.record({ host: 'sample-host', outcome: 'resolved', durationSeconds: 120, at: 1_700_000_000 });
     server = await startMetricsServer({
       listen: { host: '127.0.0.1', port: 0 }, registry, logger: silentLogger,
       readiness: async () => { throw new Error('not used'); },

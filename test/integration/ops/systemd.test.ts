@@ -63,6 +63,29 @@ describe('systemd unit', () => {
     expect(d.get('Install.WantedBy')).toEqual(['multi-user.target']);
   });
 
+  it('filters system calls, hides other processes and /proc, and reads an optional /etc/default/cmpha', () => {
+    const d = directives(unit);
+    expect(d.get('Service.SystemCallFilter')).toEqual(['@system-service', '~@privileged @resources']);
+    expect(d.get('Service.SystemCallErrorNumber')).toEqual(['EPERM']);
+    expect(d.get('Service.ProtectProc')).toEqual(['invisible']);
+    expect(d.get('Service.ProcSubset')).toEqual(['pid']);
+    expect(d.get('Service.EnvironmentFile')).toEqual(['-/etc/default/cmpha']);
+    expect(d.get('Service.RestartPreventExitStatus')).toEqual(['2']);
+  });
+
+  it('scores what docs/operations.md says in systemd-analyze security, with the same findings', () => {
+    const runnable = unit.replace(/^ExecStart=\/usr\/bin\/cmpha /m, `ExecStart=${process.execPath} ${root}bin/cmpha.js `);
+    const path = join(tmp, 'cmpha.service');
+    writeFileSync(path, runnable);
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', path], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const findings = r.stdout.split('\n').filter((l) => /^(✗|→)/.test(l)).map((l) => l.trimEnd());
+    const overall = /Overall exposure level for cmpha\.service: (\d+\.\d+)/.exec(r.stdout)?.[1];
+    expect(Number(overall)).toBeLessThanOrEqual(2);
+    const docs = readFileSync(`${root}docs/operations.md`, 'utf8');
+    for (const f of findings) expect(docs, f).toContain(f);
+  });
+
   it('runs unprivileged with only CAP_NET_RAW, granted as an ambient capability for fping', () => {
     const d = directives(unit);
     expect(d.get('Service.User')).toEqual(['cmpha']);

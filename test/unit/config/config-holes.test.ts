@@ -48,14 +48,14 @@ describe('config holes: refused with file, line, section and key', () => {
 
   it('a Redis url that is not a URL', async () => {
     const { f, issues } = await refused(`${CLOUD}[redis]\nurl = localhost:6379\n`);
-    expect(issues).toEqual([expect.objectContaining({ file: f, line: 8, section: 'redis', key: 'url', message: expect.stringMatching(/has scheme localhost: \(expected redis: or rediss:\)|is not a URL/) })]);
+    expect(issues).toEqual([expect.objectContaining({ file: f, line: 8, section: 'redis', key: 'url', message: expect.stringMatching(/scheme "localhost:" is not supported \(use redis:\/\/ or rediss:\/\/\)|is not a URL/) })]);
     const garbage = await refused(`${CLOUD}[redis]\nurl = not a url\n`);
     expect(garbage.issues).toEqual([expect.objectContaining({ line: 8, section: 'redis', key: 'url', message: expect.stringMatching(/^is not a URL/) })]);
   });
 
   it('a Redis url with a wrong scheme', async () => {
     const { issues } = await refused(`${CLOUD}[redis]\nurl = http://127.0.0.1:6379\n`);
-    expect(issues).toEqual([expect.objectContaining({ line: 8, section: 'redis', key: 'url', message: 'has scheme http: (expected redis: or rediss:)' })]);
+    expect(issues).toEqual([expect.objectContaining({ line: 8, section: 'redis', key: 'url', message: 'scheme "http:" is not supported (use redis:// or rediss://)' })]);
   });
 
   it('probe = sim without sim_url', async () => {

@@ -150,7 +150,7 @@ describe('bad cmpha.conf: one line per problem naming file, section and key', ()
   });
 
   it('an unreadable file', async () => {
-    await expect(loadConfig({ path: path.join(dir, 'nope.conf'), env: {} })).rejects.toThrow(/nope\.conf: cannot read: ENOENT/);
+    await expect(loadConfig({ path: path.join(dir, 'nope.conf'), env: {} })).rejects.toThrow(/nope\.conf: cannot read the config file: ENOENT/);
   });
 
   it('an unreadable secret file names the key, not the secret', async () => {

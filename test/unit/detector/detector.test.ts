@@ -12,6 +12,7 @@ import { silentLogger } from '../../../src/shared/logger.js';
 import { FakeNova } from '../../helpers/fake-nova.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { testConfig } from './test-config.js';
+import { captureLogger } from '../openstack/cloud.js';
 
 /** Answers from a table the test edits; records every call. */
 class ScriptedProber implements Prober {
@@ -347,6 +348,42 @@ describe('detector round', () => {
     expect(r).toMatchObject({ isolated: true, hosts: [] });
     expect(r.isolationReason).toContain('cannot reach the Nova API: connect ECONNREFUSED');
     expect(c.prober.calls).toHaveLength(0);
+  });
+
+  it('reports the storm brake on while isolated (gauge and report), and back off once the controller sees again', async () => {
+    const registry = new Registry();
+    const metrics: DetectorMetrics = createMetrics(registry);
+    const c = cloud(4);
+    const d = c.detector({ isolationAddresses: ['198.18.200.1'] }, { metrics });
+    c.prober.alive.add('198.18.200.1');
+    expect((await d.runRound()).stormBrake.active).toBe(false);
+    c.prober.alive.delete('198.18.200.1');
+    c.tick();
+    const r = await d.runRound();
+    expect(r.isolated).toBe(true);
+    expect(r.stormBrake).toMatchObject({ active: true, reason: expect.stringContaining('controller isolated: none of the isolation addresses answer') });
+    expect(await registry.metrics()).toMatch(/^cmpha_storm_brake_active 1$/m);
+    expect(await registry.metrics()).toMatch(/^cmpha_controller_isolated 1$/m);
+    c.prober.alive.add('198.18.200.1');
+    c.tick();
+    expect((await d.runRound()).stormBrake.active).toBe(false);
+    expect(await registry.metrics()).toMatch(/^cmpha_storm_brake_active 0$/m);
+  });
+
+  it('says once, not every round, that a closed incident for a dead host is not reopened', async () => {
+    const { logger, lines } = captureLogger();
+    const c = cloud(4);
+    const closed: IncidentOpener = { hasOpenIncident: async () => false, open: async () => ({ created: false }) };
+    const d = c.detector({}, { incidents: closed, logger });
+    await d.runRound();
+    c.powerOff('c2');
+    for (let i = 0; i < 6; i++) {
+      c.tick();
+      await d.runRound();
+    }
+    const told = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.msg.startsWith('incident already exists'));
+    expect(told.filter((l) => l.level >= 40)).toHaveLength(1);
+    expect(told.length).toBeGreaterThan(1);
   });
 
   it('runs rounds one after another even when called concurrently', async () => {

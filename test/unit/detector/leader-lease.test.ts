@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LeaderLease } from '../../../src/detector/leader-lease.js';
+import { hostname } from 'node:os';
+import { isDeadLocalHolder, LeaderLease } from '../../../src/detector/leader-lease.js';
 import { resume, StormBrakeStore } from '../../../src/detector/storm-brake-store.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 
@@ -75,6 +76,93 @@ describe('LeaderLease (real Redis)', () => {
     await expect(l.acquireOrRenew()).rejects.toThrow();
     expect(l.isLeader).toBe(false);
     dead.disconnect();
+  });
+});
+
+describe('LeaderLease fencing token (real Redis)', () => {
+  it('gives every acquisition a strictly greater epoch, and keeps the epoch while renewing', async () => {
+    const k = key();
+    const a = new LeaderLease(redis, k, 2000, 'replica-a');
+    const b = new LeaderLease(redis, k, 2000, 'replica-b');
+    expect(await a.acquireOrRenew()).toBe(true);
+    const first = a.epoch!;
+    expect(first).toBeGreaterThan(0);
+    expect(await a.acquireOrRenew()).toBe(true);
+    expect(a.epoch).toBe(first);
+    await a.release();
+    expect(await b.acquireOrRenew()).toBe(true);
+    expect(b.epoch!).toBeGreaterThan(first);
+    await b.release();
+    expect(await a.acquireOrRenew()).toBe(true);
+    expect(a.epoch!).toBeGreaterThan(first + 1);
+  });
+
+  it('assertLeading passes for the holder and throws a non-retryable "deposed" once a standby took over', async () => {
+    const k = key();
+    const a = new LeaderLease(redis, k, 1000, 'replica-a');
+    const b = new LeaderLease(redis, k, 1000, 'replica-b');
+    const changes: boolean[] = [];
+    a.onChange((leading) => changes.push(leading));
+    expect(await a.acquireOrRenew()).toBe(true);
+    await expect(a.assertLeading()).resolves.toBeUndefined();
+    await expect(b.assertLeading()).rejects.toMatchObject({ code: 'deposed', retryable: false });
+    // A pauses past its lease (it stops renewing); B takes over.
+    await waitFor(async () => (await redis.exists(k)) === 0);
+    expect(await b.acquireOrRenew()).toBe(true);
+    // A has not noticed yet (no round since): its own view still says leader, Redis says otherwise.
+    expect(a.isLeader).toBe(true);
+    await expect(a.assertLeading()).rejects.toMatchObject({ code: 'deposed', retryable: false });
+    expect(a.isLeader).toBe(false);
+    expect(changes).toEqual([true, false]);
+    await expect(b.assertLeading()).resolves.toBeUndefined();
+  });
+
+  it('a lapsed lease that nobody took is not leadership either', async () => {
+    const k = key();
+    const a = new LeaderLease(redis, k, 1000, 'replica-a');
+    expect(await a.acquireOrRenew()).toBe(true);
+    await waitFor(async () => (await redis.exists(k)) === 0);
+    await expect(a.assertLeading()).rejects.toMatchObject({ code: 'deposed' });
+  });
+
+  it('a leader that cannot reach Redis gets "deposed" (cannot confirm), never a pass', async () => {
+    const dead = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => 1000 });
+    dead.on('error', () => undefined);
+    const k = key();
+    const a = new LeaderLease(redis, k, 3000, 'replica-a');
+    expect(await a.acquireOrRenew()).toBe(true);
+    // The same lease object seen through a connection that never answers: the check is bounded.
+    const blind = new LeaderLease(dead, k, 3000, { owner: 'replica-a', checkTimeoutMs: 300 });
+    Object.assign(blind as unknown as { held: boolean; currentEpoch: number }, { held: true, currentEpoch: a.epoch! });
+    await expect(blind.assertLeading()).rejects.toMatchObject({ code: 'deposed', message: expect.stringMatching(/cannot confirm the leader lease/) });
+    dead.disconnect();
+  });
+});
+
+describe('LeaderLease after a restart on the same host', () => {
+  const me = `${hostname()}/${process.pid}/new`;
+  it('takes over at once, with a new epoch, a lease left by a process of this host that no longer exists', async () => {
+    const k = key();
+    // A pid far above pid_max cannot exist.
+    const dead = `${hostname()}/999999999/old`;
+    await redis.set(k, dead, 'PX', 30_000);
+    await redis.set(`${k}:epoch`, '41');
+    const l = new LeaderLease(redis, k, 30_000, me);
+    expect(await l.acquireOrRenew()).toBe(true);
+    expect(l.epoch).toBe(42);
+    expect(await redis.get(k)).toBe(me);
+  });
+
+  it('leaves alone a live process of this host (paused, say) and any other host\'s lease, until it lapses', async () => {
+    for (const holder of [`${hostname()}/${process.ppid}/other`, 'elsewhere/999999999/x']) {
+      const k = key();
+      await redis.set(k, holder, 'PX', 30_000);
+      const l = new LeaderLease(redis, k, 30_000, me);
+      expect(await l.acquireOrRenew()).toBe(false);
+      expect(await redis.get(k)).toBe(holder);
+    }
+    expect(isDeadLocalHolder(`${hostname()}/${process.pid}/previous-incarnation`, me)).toBe(true);
+    expect(isDeadLocalHolder(me, me)).toBe(false);
   });
 });
 

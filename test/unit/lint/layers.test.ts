@@ -14,6 +14,13 @@ describe('layer rules', () => {
     expect(await restricted('src/pipeline/x.ts', "import axios from 'axios';\nexport const a = axios;\n")).toEqual([expect.stringMatching(/only src\/openstack/)]);
     expect(await restricted('src/evacuator/x.ts', "import axios from 'axios';\nexport const a = axios;\n")).toHaveLength(1);
     expect(await restricted('src/openstack/x.ts', "import axios from 'axios';\nexport const a = axios;\n")).toEqual([]);
+    // The bounded transport: the cloud client, Redfish and webhooks only.
+    const transport = "import { exchange } from '../shared/http-exchange.js';\nexport const e = exchange;\n";
+    expect(await restricted('src/pipeline/x.ts', transport)).toEqual([expect.stringMatching(/only src\/openstack/)]);
+    expect(await restricted('src/detector/x.ts', transport)).toHaveLength(1);
+    expect(await restricted('src/openstack/x.ts', transport)).toEqual([]);
+    expect(await restricted('src/fencing/x.ts', transport)).toEqual([]);
+    expect(await restricted('src/notifier/x.ts', transport)).toEqual([]);
   });
 
   it('only src/pipeline imports bullmq', async () => {

@@ -11,14 +11,27 @@ async function series(registry: Registry, name: string) {
 }
 
 describe('createMetrics', () => {
-  it('registers on the given registry only, without default process metrics', async () => {
+  it('registers on the given registry only: cmpha_* and prom-client\'s process_*, no nodejs_*', async () => {
     const before = (await globalRegistry.getMetricsAsJSON()).length;
     const registry = new Registry();
     createMetrics(registry);
     const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
-    expect(names.every((n) => n.startsWith('cmpha_'))).toBe(true);
-    expect(names).not.toContain('process_cpu_user_seconds_total');
+    expect(names.filter((n) => !n.startsWith('cmpha_') && !n.startsWith('process_'))).toEqual([]);
+    expect(names).toEqual(expect.arrayContaining(['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds']));
     expect((await globalRegistry.getMetricsAsJSON()).length).toBe(before);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^process_resident_memory_bytes [1-9]\d*$/m);
+  });
+
+  it('keeps the last failover as gauges, one info series naming the host', async () => {
+    const registry = new Registry();
+    const m = createMetrics(registry);
+    m.lastFailover.record({ host: 'cmp-3', outcome: 'resolved', durationSeconds: 131.5, at: 1_700_000_000 });
+    m.lastFailover.record({ host: 'cmp-7', outcome: 'partial', durationSeconds: 240, at: 1_700_000_600 });
+    const text = await registry.metrics();
+    expect(text).toContain('cmpha_last_failover_duration_seconds 240');
+    expect(text).toContain('cmpha_last_failover_timestamp_seconds 1700000600');
+    expect(text.match(/^cmpha_last_failover_info\{.*$/gm)).toEqual(['cmpha_last_failover_info{host="cmp-7",outcome="partial"} 1']);
   });
 
   it('can be created twice in one process on separate registries', () => {
@@ -37,7 +50,7 @@ describe('createMetrics', () => {
   it('uses no label that could hold a host name, server id or incident id', async () => {
     const registry = new Registry();
     createMetrics(registry);
-    const allowed = new Set(['verdict', 'zone', 'outcome', 'driver', 'code', 'result', 'channel', 'state', 'version', 'le']);
+    const allowed = new Set(['verdict', 'zone', 'outcome', 'driver', 'code', 'result', 'channel', 'state', 'queue', 'check', 'version', 'le']);
     const text = await registry.metrics();
     const labelNames = [...text.matchAll(/[{,]([a-z_]+)="/g)].map((m) => m[1]!);
     for (const n of labelNames) expect(allowed, `label ${n}`).toContain(n);
@@ -55,9 +68,11 @@ describe('createMetrics', () => {
     expect(closed.map((s) => s.labels.outcome).sort()).toEqual(['aborted', 'failed', 'partial', 'resolved']);
     expect(closed.every((s) => s.value === 0)).toBe(true);
     const evac = await series(registry, 'cmpha_evacuations_total');
-    expect(evac.map((s) => s.labels.result).sort()).toEqual(['failed', 'ok', 'skipped']);
+    expect(evac.map((s) => s.labels.result).sort()).toEqual(['degraded', 'failed', 'ok', 'skipped']);
     const queue = await series(registry, 'cmpha_queue_jobs');
     expect(queue.map((s) => s.labels.state).sort()).toEqual(['active', 'delayed', 'failed', 'waiting']);
+    const heal = await series(registry, 'cmpha_agent_remediations_total');
+    expect(heal.map((s) => s.labels.result).sort()).toEqual(['failed', 'healed']);
     expect((await series(registry, 'cmpha_leader'))[0]!.value).toBe(0);
   });
 

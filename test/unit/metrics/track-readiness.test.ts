@@ -27,9 +27,13 @@ describe('trackReadiness', () => {
     const tracked = trackReadiness(metrics, async () => report(ready));
     expect(await tracked()).toEqual(report(true));
     expect(await readyValue(registry)).toBe(1);
+    expect(await registry.metrics()).toContain('cmpha_readiness_check{check="redis"} 1');
     ready = false;
     expect((await tracked()).ready).toBe(false);
     expect(await readyValue(registry)).toBe(0);
+    const text = await registry.metrics();
+    expect(text).toContain('cmpha_readiness_check{check="redis"} 0');
+    expect(text).toContain('cmpha_readiness_check{check="nova"} 1');
   });
 
   it('sets cmpha_ready to 0 and rethrows when the check throws', async () => {

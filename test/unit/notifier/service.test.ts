@@ -35,6 +35,19 @@ describe('notification service', () => {
     expect(line).toMatchObject({ level: 40, channel: 'log', notification: 'agent-down', host: 'cmp-3', msg: 'cmpha WARN agent-down cmp-3: nova-compute stopped on cmp-3' });
   });
 
+  it('logs the whole alert, beyond 160 characters, with its details and what to do next', async () => {
+    const { logger, lines } = captureLogger();
+    const svc = createNotificationService({ notifiers: [], escalation: escalation(), logger, clock: { now: () => 1234 } });
+    const summary = `storm brake on, no incidents opened: 5 hosts look dead or suspect (cmp-1, cmp-2, cmp-3, cmp-4, cmp-5), more than max_dead_hosts = 2; the last words here must survive`;
+    await svc.notify(event({ type: 'storm-brake', severity: 'critical', host: undefined, summary, details: 'Resolve the cause, or run `cmpha resume` to let the current hosts through.' }));
+    await svc.stop();
+    const line = JSON.parse(lines.find((l) => l.includes('storm brake on'))!) as Record<string, string>;
+    expect(line.msg).toBe(`cmpha CRIT storm-brake: ${summary}`);
+    expect(line.msg!.length).toBeGreaterThan(160);
+    expect(line.details).toBe('Resolve the cause, or run `cmpha resume` to let the current hosts through.');
+    expect(line.action).toMatch(/\S/);
+  });
+
   it('routes each event only to the channels that take it', async () => {
     const { sent, factory } = fakeChannels({});
     const svc = createNotificationService({

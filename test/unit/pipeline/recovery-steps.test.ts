@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../../src/metrics/metrics.js';
 import { prepareIncident } from '../../../src/pipeline/prepare-incident.js';
 import { runIncident } from '../../../src/pipeline/runner.js';
 import { disableStep } from '../../../src/pipeline/steps/disable.js';
@@ -158,6 +160,21 @@ describe('recovery of one host', () => {
     expect(inc.instances[0]).toMatchObject({ state: 'skipped', skipReason: 'status SHUTOFF is not one of ACTIVE, ERROR' });
   });
 
+  it('counts servers left in place in cmpha_evacuations_total{result="skipped"}, once each', async () => {
+    const h = makeHarness(redis);
+    await incident(h, 3);
+    h.nova.servers.get('s0')!.status = 'SHUTOFF';
+    h.nova.servers.get('s2')!.status = 'SHUTOFF';
+    const registry = new Registry();
+    const ctx = { ...h.ctx, metrics: createMetrics(registry) };
+    const rec = await runIncident(ctx);
+    expect(rec.status).toBe('resolved');
+    await inventoryStep(ctx);
+    const text = await registry.metrics();
+    expect(text).toContain('cmpha_evacuations_total{result="skipped"} 2');
+    expect(text).toMatch(/^cmpha_last_failover_info\{host="cmp1",outcome="resolved"\} 1$/m);
+  });
+
   it('ends partial when some servers fail, and lists them in the notice', async () => {
     const h = makeHarness(redis);
     await incident(h, 3);
@@ -177,6 +194,13 @@ describe('recovery of one host', () => {
     expect(outcomeOf([e('failed'), e('skipped')]).status).toBe('failed');
     expect(outcomeOf([e('verified'), e('evacuated')]).status).toBe('partial');
     expect(outcomeOf([]).status).toBe('resolved');
+  });
+
+  it('outcome: a degraded server (moved, network not back) is never resolved', () => {
+    const e = (state: string) => ({ state }) as never;
+    expect(outcomeOf([e('verified'), e('degraded')])).toMatchObject({ status: 'partial', verified: 1, degraded: 1 });
+    expect(outcomeOf([e('degraded'), e('skipped')]).status).toBe('partial');
+    expect(outcomeOf([e('degraded'), e('failed')]).status).toBe('partial');
   });
 });
 
