@@ -55,6 +55,14 @@ export function effectiveSettings(config: Config): Setting[] {
       if (prop in typed) add(section.name, decl.ini, show(typed[prop], prop.endsWith('Ms')));
     }
   }
+  // [redis] TLS is reshaped by its declaration into one object (present only when on).
+  const tls = config.redis.tls;
+  if (tls) {
+    add('redis', 'tls', 'true');
+    add('redis', 'tls_ca_file', tls.ca);
+    add('redis', 'tls_cert_file', tls.cert);
+    add('redis', 'tls_key_file', tls.key);
+  }
   // Tokens by name (the file's base name), never their value.
   for (const role of ['read', 'write'] as const) add('api', `${role}_token_files`, config.api.tokens.filter((t) => t.role === role).map((t) => t.name).join(', '));
 

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { maskUrl } from './mask-url.js';
 
 /**
  * The one proxy rule for every outgoing HTTP(S) call (Keystone, Nova, Placement, Redfish BMCs, webhooks):
@@ -88,11 +89,5 @@ export function proxyFor(proxy: OutgoingProxy | undefined, target: URL): URL | u
 
 /** A proxy URL fit for logs: the password (if any) replaced. */
 export function maskProxyUrl(text: string): string {
-  try {
-    const u = new URL(text);
-    if (u.password !== '') u.password = '***';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return text.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-  }
+  return maskUrl(text).replace(/\/$/, '');
 }
