@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, appendFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import type { RunningSim } from '../../src/sim/index.js';
+import { layerConfig } from './layer-config.js';
 import { freePort } from './ports.js';
 import type { ProcessGroup } from './processes.js';
 
@@ -40,15 +41,24 @@ export async function writeRunConfig(sim: RunningSim, opts: RunConfigOptions): P
   const metricsPort = opts.metricsPort ?? await freePort();
   const path = `${sim.configPath}.${process.pid}.${++n}.conf`;
   copyFileSync(sim.configPath, path);
-  appendFileSync(path, [
-    '', '[detector]', 'interval = 1s', 'heartbeat_timeout = 3s', `leader_lease = ${opts.leaseSeconds ?? 5}s`,
+  // Laid over the simulator's sections (each section once, as an operator edits the file).
+  const overrides: Record<string, Record<string, string>> = {};
+  let section = '';
+  for (const line of [
+    '[detector]', 'interval = 1s', 'heartbeat_timeout = 3s', `leader_lease = ${opts.leaseSeconds ?? 5}s`,
     '[fencing]', 'poll_interval = 200ms',
     '[evacuation]', 'verify_poll_interval = 300ms', 'stagger = 50ms', ...(opts.evacuation ?? []),
     '[redis]', ...opts.redis, `prefix = ${opts.prefix}`,
     '[metrics]', `listen = 127.0.0.1:${metricsPort}`,
     '[logging]', 'format = json',
-    ...(opts.extra ?? []), '',
-  ].join('\n'));
+    ...(opts.extra ?? []),
+  ]) {
+    const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+    const kv = /^\s*([^=#;\s][^=]*?)\s*=\s*(.*)$/.exec(line);
+    if (header) section = header[1]!;
+    else if (kv) (overrides[section] ??= {})[kv[1]!] = kv[2]!;
+  }
+  layerConfig(path, overrides);
   return { path, metricsPort };
 }
 
