@@ -98,11 +98,13 @@ describe('cmpha run', () => {
     chmodSync(wrapper, 0o755);
     const config = join(dir, 'cmpha.conf');
     writeFileSync(config, readFileSync(sim.configPath, 'utf8')
-      .replace(/probe = sim\nsim_url = .*\n/, `probe = fping\nfping_path = ${wrapper}\n`)
+      .replace(/probe = sim\nsim_url = .*\n/, `probe = fping\nfping_path = ${wrapper}\n`));
+    const site = join(dir, 'site.conf');
+    writeFileSync(site, readFileSync(overrides, 'utf8')
       .replace('prefix = cmpha-run-test', 'prefix = cmpha-run-netraw')
       .replace(`listen = 127.0.0.1:${metricsPort}`, `listen = 127.0.0.1:${await freePort()}`));
     const bin = new URL('../../bin/cmpha.js', import.meta.url).pathname;
-    const child = group.start(process.execPath, [bin, 'run', '--config', config]);
+    const child = group.start(process.execPath, [bin, 'run', '--config', config, '--config', site]);
     let logs = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => { logs += d; });
     try {
