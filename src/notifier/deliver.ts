@@ -33,7 +33,7 @@ export interface DeliverDeps {
   readonly stopping: AbortSignal;
 }
 
-const HOUR_MS = 3_600_000;
+export const HOUR_MS = 3_600_000;
 
 /** The route's configured recipients; a log channel or a chat webhook is its own destination, named after the channel. */
 export function recipientsOf(r: Route): string[] {

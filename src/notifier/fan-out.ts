@@ -3,7 +3,7 @@ import type { IdentityApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/time.js';
 import { resolveOwners, userLookup } from './affected-users.js';
-import { recipientsOf, type Deliver, type Route } from './deliver.js';
+import { HOUR_MS, recipientsOf, type Deliver, type Route } from './deliver.js';
 import { USER_NOTICE_EVENTS } from './events.js';
 import { channelTakes } from './routing.js';
 import { renderUserNotice, type TemplateSet } from './templates.js';
@@ -21,7 +21,6 @@ export interface FanOutDeps {
   readonly identity?: IdentityApi;
 }
 
-const HOUR_MS = 3_600_000;
 /** One message per owner per incident, however many events the incident produces. */
 const USER_NOTICE_TTL_MS = 30 * 24 * HOUR_MS;
 
