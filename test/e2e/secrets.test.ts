@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,6 +6,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runSim, type RunningSim } from '../../src/sim/index.js';
+import { CephCluster, CONTROLLER_CAPS } from '../helpers/ceph.js';
 import { allActiveOn, movableServers, startCmphaRun, until, type CmphaRun } from '../helpers/cmpha-process.js';
 import { startRecordingProxy, type RecordingProxy } from '../helpers/http-proxy.js';
 import { IpmiSimLab, type SimulatedBmc } from '../helpers/ipmi-sim.js';
@@ -42,7 +44,10 @@ const SECRETS = {
   webhookToken: secret(),
   deadWebhookToken: secret(),
   proxyPassword: secret(),
-} as const;
+  /** cephx keys are made by Ceph; filled in once the cluster runs. */
+  cephxKey: '',
+  cephxWrongKey: '',
+};
 type SecretName = keyof typeof SECRETS;
 
 /** Where each secret was found: `name in place: …context…`. */
@@ -50,7 +55,7 @@ function findSecrets(places: ReadonlyMap<string, string>, allowed: (place: strin
   const hits: string[] = [];
   for (const [place, text] of places) {
     for (const [name, value] of Object.entries(SECRETS) as [SecretName, string][]) {
-      if (allowed(place, name)) continue;
+      if (allowed(place, name) || value === '') continue;
       const forms = [value, Buffer.from(value).toString('base64').replace(/=+$/, '')];
       for (const form of forms) {
         const at = text.indexOf(form);
@@ -65,15 +70,15 @@ function findSecrets(places: ReadonlyMap<string, string>, allowed: (place: strin
 function sampleCommandLines(intervalMs: number): { stop(): string[]; samples(): number } {
   const hits = new Set<string>();
   let samples = 0;
-  const values = Object.entries(SECRETS) as [SecretName, string][];
   const sample = () => {
+    const values = Object.entries(SECRETS) as [SecretName, string][];
     samples++;
     let pids: string[];
     try { pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)); } catch { return; }
     for (const pid of pids) {
       let cmdline: string;
       try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { continue; }
-      for (const [name, value] of values) if (cmdline.includes(value)) hits.add(`${name} in the command line of pid ${pid}: ${cmdline}`);
+      for (const [name, value] of values) if (value !== '' && cmdline.includes(value)) hits.add(`${name} in the command line of pid ${pid}: ${cmdline}`);
     }
   };
   const timer = setInterval(sample, intervalMs);
@@ -92,6 +97,7 @@ describe('secrets', () => {
   let smtp: SmtpServerHandle | undefined;
   let sink: WebhookSink | undefined;
   let proxy: RecordingProxy | undefined;
+  let ceph: CephCluster | undefined;
 
   afterAll(async () => {
     await group.stopAll();
@@ -101,6 +107,7 @@ describe('secrets', () => {
     await smtp?.close();
     await sink?.close();
     await proxy?.close();
+    await ceph?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -180,6 +187,7 @@ describe('secrets', () => {
       chmodSync(ipmitool, 0o700);
       writeFileSync(argvLog, '');
 
+      const cephStarting = CephCluster.start({ bindIp: '127.0.0.1' });
       [redis, sim, smtp, sink, proxy] = await Promise.all([
         startRedis({ password: SECRETS.redisPassword }),
         runSim({ hosts: 3, instancesPerHost: 3, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 6, evacuateSeconds: 1, seed: 31, adminPassword: SECRETS.cloudPassword }),
@@ -280,6 +288,31 @@ describe('secrets', () => {
       expect(notifyTest.stdout).toMatch(/deadhook: FAILED/);
       expect(smtp.authAttempts.some((a) => !a.ok)).toBe(true);
       expect(proxy.seen.length).toBeGreaterThan(0);
+
+      // Ceph: the controller's cephx key (read by librados in the helper, never by cmpha), and a keyring
+      // Ceph refuses.
+      ceph = await cephStarting;
+      const cephUser = await ceph.createUser('cmpha', CONTROLLER_CAPS);
+      SECRETS.cephxKey = cephUser.key;
+      SECRETS.cephxWrongKey = execFileSync('ceph-authtool', ['--gen-print-key'], { encoding: 'utf8' }).trim();
+      const wrongKeyring = file('wrong.keyring', `[client.cmpha]\n\tkey = ${SECRETS.cephxWrongKey}\n`);
+      const cephSection = (keyring: string) => ['', '[ceph]', `mon_host = ${ceph!.monHost}`, 'user = cmpha', `keyring_file = ${keyring}`, 'command_timeout = 5s', ''].join('\n');
+      const cephConfig = file('ceph.conf', `${readFileSync(config, 'utf8')}${cephSection(cephUser.keyringPath)}`);
+      const wrongCephConfig = file('wrong-ceph.conf', `${readFileSync(config, 'utf8')}${cephSection(wrongKeyring)}`);
+      const [cephValidate, storage, wrongStorage] = await Promise.all([
+        cli(cephConfig, ['config', 'validate']),
+        cli(cephConfig, ['check', '--storage', '--json']),
+        cli(wrongCephConfig, ['check', '--storage']),
+      ]);
+      keep(cephValidate, 'cmpha config validate (ceph)');
+      keep(storage, 'cmpha check --storage (ceph)');
+      keep(wrongStorage, 'cmpha check --storage (refused cephx key)');
+      expect(cephValidate.code, cephValidate.stderr).toBe(0);
+      expect(storage.code, storage.stderr).toBe(0);
+      // librados connected with the key and read the pool (no server of the simulator has a disk there).
+      expect((JSON.parse(storage.stdout) as { servers: { verdict: string }[] }).servers.map((x) => x.verdict)).toContain('not-on-ceph');
+      expect(wrongStorage.code, wrongStorage.stdout).not.toBe(0);
+      expect(wrongStorage.stderr).toMatch(/client\.cmpha@.*connect failed/);
 
       await group.stop(run.child);
       outputs.set('cmpha run (stderr)', run.logs());
