@@ -134,13 +134,14 @@ describe('secrets', () => {
     smtpPort: number; sinkPort: number; deadPort: number; proxyPort: number; ipmitool: string; cloudPasswordFile?: string;
   }): string {
     const h = (n: string) => o.sim.world.hostList.find((x) => x.name === n)!;
-    const redfish = (n: string, auth: readonly string[]) => [
-      '', `[host:${n}]`, `mgmt_ip = ${h(n).mgmtIp}`, `storage_ip = ${h(n).storageIp}`, 'driver = redfish', 'address = 127.0.0.1',
+    const redfish = (n: string, auth: readonly string[], address = '127.0.0.1') => [
+      '', `[host:${n}]`, `mgmt_ip = ${h(n).mgmtIp}`, `storage_ip = ${h(n).storageIp}`, 'driver = redfish', `address = ${address}`,
       `port = ${o.sim.http.port}`, 'redfish_scheme = http', `redfish_system = ${n}`, `username = ${h(n).bmc.username}`, ...auth,
     ];
     return file(name, [
       '[cloud]',
-      `auth_url = ${o.sim.authUrl}`, 'username = admin', `password_file = ${o.cloudPasswordFile ?? path.join(dir, 'cloud.pass')}`,
+      // Keystone (127.0.0.2 is not in no_proxy) is reached through the proxy; Nova, from the catalog, directly.
+      `auth_url = ${o.sim.authUrl.replace('//127.0.0.1:', '//127.0.0.2:')}`, 'username = admin', `password_file = ${o.cloudPasswordFile ?? path.join(dir, 'cloud.pass')}`,
       'user_domain_name = Default', 'project_name = admin', 'project_domain_name = Default', 'region_name = RegionOne',
       `proxy = http://cmpha:${SECRETS.proxyPassword}@127.0.0.1:${o.proxyPort}`, 'no_proxy = 127.0.0.1',
       '[detector]', 'probe = sim', `sim_url = ${o.sim.controlUrl}`, 'instance_networks = provider',
@@ -156,7 +157,8 @@ describe('secrets', () => {
       ...redfish('compute2', [`password = ${SECRETS.redfishPassword}`]),
       // compute3's BMC is given a wrong password: it answers 401.
       ...redfish('compute3', [`password_file = ${path.join(dir, 'redfish-wrong.pass')}`]),
-      ...redfish(SPARE, [`password_file = ${path.join(dir, 'redfish.pass')}`]),
+      // The spare's BMC through the proxy too.
+      ...redfish(SPARE, [`password_file = ${path.join(dir, 'redfish.pass')}`], '127.0.0.2'),
       '', '[notifier:mail]', 'type = email', 'host = 127.0.0.1', `port = ${o.smtpPort}`, 'tls = none', 'username = cmpha',
       `password_file = ${path.join(dir, 'smtp.pass')}`, 'from = cmpha@example.org', 'recipients = oncall@example.org', 'retries = 0',
       '', '[notifier:badmail]', 'type = email', 'host = 127.0.0.1', `port = ${o.smtpPort}`, 'tls = none', 'username = cmpha',
@@ -220,6 +222,13 @@ describe('secrets', () => {
         redisLines: [`url = ${redis.url}`, `password_file = ${path.join(dir, 'redis.pass')}`],
       });
 
+      // The same, with nothing listening where the proxy should be.
+      const deadProxyConfig = writeConfig('dead-proxy.conf', {
+        ...common, proxyPort: deadPort, metricsPort: wrongMetricsPort, prefix,
+        redisLines: [`url = ${redis.url}`, `password_file = ${path.join(dir, 'redis.pass')}`],
+      });
+      writeFileSync(deadProxyConfig, readFileSync(deadProxyConfig, 'utf8').replace('[cloud]\n', '[cloud]\napi_retries = 0\n'));
+
       const outputs = new Map<string, string>();
       const keep = (r: CliResult, label = `cmpha ${r.args.join(' ')}`) => {
         outputs.set(`${label} (stdout)`, r.stdout);
@@ -267,14 +276,23 @@ describe('secrets', () => {
       const incidents = JSON.parse(list.stdout) as { id: string }[];
       expect(incidents.length).toBeGreaterThan(0);
       const id = incidents[0]!.id;
-      const [show, showJson, doctor, notifyTest, fenceStatus] = await Promise.all([
+      const [show, showJson, doctor, notifyTest, fenceStatus, deadProxyNotify, deadProxyFence, deadProxyDoctor] = await Promise.all([
         cli(config, ['incidents', 'show', id]),
         cli(config, ['incidents', 'show', id, '--json']),
         cli(config, ['doctor', '--json']),
         cli(config, ['notify', 'test']),
         cli(config, ['fence', 'status', '--all']),
+        cli(deadProxyConfig, ['notify', 'test', '--channel', 'hook']),
+        cli(deadProxyConfig, ['fence', 'status', SPARE]),
+        cli(deadProxyConfig, ['doctor', '--no-smtp']),
       ]);
       for (const r of [show, showJson, doctor, notifyTest, fenceStatus]) keep(r);
+      keep(deadProxyNotify, 'cmpha notify test (proxy down)');
+      keep(deadProxyFence, 'cmpha fence status (proxy down)');
+      keep(deadProxyDoctor, 'cmpha doctor (proxy down)');
+      expect(deadProxyNotify.stdout).toMatch(/hook: FAILED/);
+      expect(deadProxyFence.code).toBe(1);
+      expect(deadProxyDoctor.code).toBe(1);
       expect(show.code, show.stderr).toBe(0);
       // The error paths ran: compute3's BMC refused its password, badmail got a 535, deadhook found nobody.
       expect(fenceStatus.stdout + fenceStatus.stderr).toMatch(/401/);
@@ -287,7 +305,11 @@ describe('secrets', () => {
       expect(notifyTest.stdout).toMatch(/badmail: FAILED/);
       expect(notifyTest.stdout).toMatch(/deadhook: FAILED/);
       expect(smtp.authAttempts.some((a) => !a.ok)).toBe(true);
-      expect(proxy.seen.length).toBeGreaterThan(0);
+      // Keystone, the spare's BMC and the webhook went through the proxy.
+      expect(proxy.seen.map((x) => x.line).join('\n')).toMatch(/POST http:\/\/127\.0\.0\.2:\d+\/identity\/v3\/auth\/tokens/);
+      expect(proxy.seen.map((x) => x.line).join('\n')).toMatch(/GET http:\/\/127\.0\.0\.2:\d+\/redfish\/v1\/Systems\/spare1/);
+      expect(proxy.seen.map((x) => x.line).join('\n')).toMatch(/\/hook\?key=/);
+      expect(proxy.seen.every((x) => x.auth !== undefined)).toBe(true);
 
       // Ceph: the controller's cephx key (read by librados in the helper, never by cmpha), and a keyring
       // Ceph refuses.
