@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
 import { createOutgoingProxy, type OutgoingProxy } from '../shared/outgoing-proxy.js';
-import { redisDisplayUrl } from '../shared/redis-connect.js';
+import { maskUrlPassword } from '../shared/mask-url.js';
 import { isIpLiteral } from './fields.js';
 import { parseIni, type ParsedIni } from './ini-file.js';
 import { hostSection } from './host-schema.js';
@@ -327,7 +327,7 @@ function resolveRedis(ctx: Ctx, raw: z.output<typeof SECTIONS.redis>): RedisConf
     try {
       parsed = new URL(url);
     } catch {
-      ctx.issue('redis', 'url', `"${redisDisplayUrl(url)}" is not a URL (use redis://HOST:PORT[/DB] or rediss://...)`);
+      ctx.issue('redis', 'url', `"${maskUrlPassword(url)}" is not a URL (use redis://HOST:PORT[/DB] or rediss://...)`);
     }
     if (parsed && parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
       ctx.issue('redis', 'url', `scheme "${parsed.protocol}" is not supported (use redis:// or rediss://)`);

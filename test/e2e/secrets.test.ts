@@ -44,6 +44,8 @@ const SECRETS = {
   webhookToken: secret(),
   deadWebhookToken: secret(),
   proxyPassword: secret(),
+  proxyBadUrlPassword: secret(),
+  redisBadUrlPassword: secret(),
   /** cephx keys are made by Ceph; filled in once the cluster runs. */
   cephxKey: '',
   cephxWrongKey: '',
@@ -239,6 +241,15 @@ describe('secrets', () => {
       expect(validate.code, validate.stderr).toBe(0);
       const wrongValidate = keep(await cli(wrongConfig, ['config', 'validate']), 'cmpha config validate (wrong Redis password)');
       expect(wrongValidate.code, wrongValidate.stderr).toBe(0);
+      // URLs that do not parse (a stray space), with a password inside: refused, naming the key, password masked.
+      const badUrls = file('bad-urls.conf', readFileSync(config, 'utf8')
+        .replace(/^proxy = .*$/m, `proxy = http://:${SECRETS.proxyBadUrlPassword}@127.0.0.1 :3128`)
+        .replace(/^url = redis:.*$/m, `url = redis://:${SECRETS.redisBadUrlPassword}@127.0.0.1 :${redis.port}`)
+        .replace(/^password_file = .*redis\.pass$/m, ''));
+      const badValidate = keep(await cli(badUrls, ['config', 'validate']), 'cmpha config validate (unparseable URLs)');
+      expect(badValidate.code).toBe(2);
+      expect(badValidate.stderr).toMatch(/\[cloud\] proxy: proxy http:\/\/\*\*\*@127\.0\.0\.1 :3128 is not a URL/);
+      expect(badValidate.stderr).toMatch(/\[redis\] url: "redis:\/\/\*\*\*@127\.0\.0\.1 :\d+" is not a URL/);
 
       const run: CmphaRun = startCmphaRun(group, { path: config, metricsPort });
       const base = `http://127.0.0.1:${metricsPort}`;
