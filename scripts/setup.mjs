@@ -23,6 +23,10 @@ const NEEDS = {
     ceph: 'ceph-common',
     '/usr/lib/python3/dist-packages/rados.cpython-311-x86_64-linux-gnu.so': 'python3-rados',
     '/usr/lib/python3/dist-packages/rbd.cpython-311-x86_64-linux-gnu.so': 'python3-rbd',
+    chromium: 'chromium',
+    openstack: 'python3-openstackclient',
+    // A plugin of the openstack client, without a binary of its own: looked for by its path.
+    '/usr/lib/python3/dist-packages/masakariclient': 'python3-masakariclient',
   },
 };
 

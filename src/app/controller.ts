@@ -16,14 +16,16 @@ import { createNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { fenceDriversFromConfig, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { confirmFence, fenceDriversFromConfig, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis-connect.js';
 import { RedisOutageLog } from '../shared/redis-outage.js';
 import { cephStorageSignal } from './storage-signal.js';
 import { systemClock } from '../shared/time.js';
+import { startApiServer, type ApiServer, type ProbeRequests } from '../api/index.js';
 import { version } from '../cli/version.js';
+import { createAgentRemediator } from '../remediation/agent-remediator.js';
 import { leaderOnlyFenceDriver, leaderOnlyNova } from './leader-guard.js';
 
 /** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
@@ -41,6 +43,8 @@ export interface ControllerOptions {
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
   /** Replaces the prober built from [detector] (tests). */
   readonly prober?: Prober;
+  /** Replaces [api] listen (tests use port 0). */
+  readonly apiListen?: { host: string; port: number };
   /** How often Nova is searched for recoveries whose incident record was lost (default: the detector interval, at least 5 s). */
   readonly orphanCheckMs?: number;
 }
@@ -51,6 +55,7 @@ export interface Controller {
   readonly notifier: NotificationService;
   readonly metrics: Metrics;
   readonly metricsServer: MetricsServer | null;
+  readonly apiServer: ApiServer | null;
   readonly lastRound: () => RoundReport | null;
   /** The leader lease this controller takes and renews; its epoch is the fencing token. */
   readonly lease: LeaderLease;
@@ -81,7 +86,7 @@ export async function startController(config: Config, opts: ControllerOptions): 
   const lease = new LeaderLease(connection, detectorKeys(config.redis.prefix).leader, config.detector.leaderLeaseMs, {
     owner: opts.owner ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`, logger: logger.child({ component: 'leader' }),
   });
-  const { nova, identity, placement } = createOpenStack(config.cloud, { logger });
+  const { nova, identity, placement, neutron } = createOpenStack(config.cloud, { logger });
 
   const countDeliveries = (records: readonly DeliveryRecord[]) => {
     for (const r of records) if (!r.skipped) metrics.notifications.inc({ channel: r.channel, result: r.ok ? 'sent' : 'failed' });
@@ -107,10 +112,13 @@ export async function startController(config: Config, opts: ControllerOptions): 
   };
 
   const prober = opts.prober ?? createProber(config.detector, { logger });
+  const verifyProber = createProber({ ...config.detector, probeCount: 1 }, { logger });
   let detectorRef: Detector | null = null;
   // Only the leader's workers take jobs, and every action they take re-checks the lease's epoch first.
   const recovery = await startRecoveryWorker(config, {
-    logger, connection, outage, nova: leaderOnlyNova(nova, lease), placement, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    logger, connection, outage, nova: leaderOnlyNova(nova, lease), placement, neutron, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    // One packet per poll: verification asks again every verify_poll_interval, and a probe holds its evacuation slot.
+    probe: (ips, signal) => (opts.prober ?? verifyProber).probe(ips, signal),
     leadership: lease, start: false,
     // The last look before fencing: direct probes of every address, and whether Nova's updated_at moved since
     // the detector's verdict. No clock comparison, so a fast verdict is not undone by a 10 s old heartbeat.
@@ -121,6 +129,10 @@ export async function startController(config: Config, opts: ControllerOptions): 
     }),
   });
 
+  // Leader only: the detector hands it agent-down hosts from its act step, which runs its alerts on the leader.
+  const healer = createAgentRemediator({
+    config, nova, notifier, logger, onResult: (r) => metrics.agentRemediations.inc({ result: r.ok ? 'healed' : 'failed' }),
+  });
   let roleChange: Promise<void> = Promise.resolve();
   lease.onChange((leading) => {
     roleChange = roleChange.then(() => (leading ? recovery.startWorkers() : recovery.pauseWorkers())).catch((err: unknown) => {
@@ -131,21 +143,36 @@ export async function startController(config: Config, opts: ControllerOptions): 
   let last: RoundReport | null = null;
   let lastError: string | null = null;
   const detector: Detector = createDetector({
-    config, nova, prober, redis: connection, lease, incidents: recovery.opener, notifier, metrics, logger,
+    config, nova, prober, redis: connection, lease, incidents: recovery.opener, notifier, healer, metrics, logger,
     // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
     ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova) } : {}),
-    onRound(report, error) {
-      if (report) {
-        last = report;
-        lastError = null;
-        updateFencingGauge(report);
-      } else {
-        lastError = errorMessage(error);
-      }
-      opts.onRound?.(report, error);
-    },
+    owner: opts.owner ?? `${hostname()}/${process.pid}`,
+    onRound: (report, error) => onRound(report, error),
   });
   detectorRef = detector;
+  function onRound(report: RoundReport | null, error?: unknown): void {
+    if (report) {
+      last = report;
+      lastError = null;
+      updateFencingGauge(report);
+    } else {
+      lastError = errorMessage(error);
+    }
+    opts.onRound?.(report, error);
+  }
+
+  // A Masakari notification asks for a probe now: one extra round (rounds never overlap; requests made while
+  // one is pending join it). The verdict is still the detector's, by its own signals and rules.
+  let extraRound: Promise<void> | null = null;
+  let stopped = false;
+  const probe: ProbeRequests = {
+    requestProbe(host, reason) {
+      logger.info({ host, reason }, 'probe requested now');
+      if (extraRound || stopped) return;
+      extraRound = detector.runRound().then((r) => onRound(r), (err: unknown) => { if (!stopped) onRound(null, err); })
+        .finally(() => { extraRound = null; });
+    },
+  };
 
   // Enabled hosts cmpha could not fence now: no driver configured, or a BMC that did not answer its last
   // status read (checked every FENCING_CHECK_MS, read-only). They would never be evacuated.
@@ -200,6 +227,20 @@ export async function startController(config: Config, opts: ControllerOptions): 
     if (denied) logger.error({ err: denied.message, code: denied.code }, denied.code === 'probe_not_permitted' ? 'fping may not send ICMP' : 'fping does not work');
   }
 
+  let apiServer: ApiServer | null = null;
+  if (config.api.enabled) {
+    apiServer = await startApiServer({
+      config: { ...config.api, ...(opts.apiListen ? { listen: opts.apiListen } : {}) },
+      redis: connection, prefix: config.redis.prefix, lastRound: () => last, hosts: config.hosts, probe, logger,
+      fence: {
+        async confirm(host, who) {
+          const rec = await confirmFence({ store: recovery.incidents, notifier: recovery.notifier, logger, clock: systemClock }, host, who);
+          await recovery.submit(rec.id);
+          return rec;
+        },
+      },
+    });
+  }
   // Recoveries whose record Redis lost: found again from Nova's state, by the leader only, on their own timer.
   const orphans = startOrphanReconciler({
     nova, incidents: recovery.incidents, open: (req) => recovery.opener.create(req), notifier, reasonPrefix: config.evacuation.disabledReasonPrefix,
@@ -211,17 +252,21 @@ export async function startController(config: Config, opts: ControllerOptions): 
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
   return {
-    recovery, nova, notifier, metrics, metricsServer, lease,
+    recovery, nova, notifier, metrics, metricsServer, apiServer, lease,
     redisDown: () => outage.down,
     lastRound: () => last,
     async stop() {
+      stopped = true;
+      await apiServer?.close();
       clearInterval(readyTimer);
       clearInterval(bmcTimer);
+      await extraRound;
       // With Redis away there is nothing to hand over: fail every command waiting for it instead of waiting.
       if (outage.down) connection.disconnect();
       await orphans.stop();
       await detector.stop();
       await roleChange;
+      await healer.stop();
       await recovery.stop();
       await baseNotifier.stop();
       await metricsServer?.close();

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { CONFIG_CHECKS } from './config-checks.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, NotifierConfig } from '../config/types.js';
-import type { Incident } from '../incidents/types.js';
+import type { Incident, InstanceEntry } from '../incidents/types.js';
+import { formatDuration } from '../shared/duration.js';
 import { storageIpFor } from '../sim/ceph.js';
 import { runSim, type RunningSim } from '../sim/index.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
@@ -143,13 +144,26 @@ async function followIncident(
   const state = await (await fetch(`${sim.controlUrl}/sim/state`)).json() as { servers: { id: string; host: string; status: string }[] };
   for (const i of incident.instances) {
     const now = state.servers.find((s) => s.id === i.id);
-    out(`  ${i.name.padEnd(14)} ${i.source} -> ${now?.host ?? '?'}  ${now?.status ?? 'deleted'}  (${i.state}${i.skipReason ? `: ${i.skipReason}` : ''})`);
+    out(`  ${i.name.padEnd(14)} ${i.source} -> ${now?.host ?? '?'}  ${now?.status ?? 'deleted'}  (${i.state}${i.skipReason ? `: ${i.skipReason}` : ''})${downtime(i, since)}`);
+  }
+  const lastActive = Math.max(0, ...incident.instances.map((i) => i.activeAt ?? 0));
+  const lastBack = Math.max(0, ...incident.instances.map((i) => i.backAt ?? 0));
+  if (lastActive > 0) {
+    out(`  last server ACTIVE in Nova's API ${clock(since, lastActive)} after the failure${lastBack > 0 ? `; last address answering again ${clock(since, lastBack)}` : ''}`);
   }
   return incident.status;
 }
 
+/** What the instance's users lived through: from its last answer before the power loss to its first answer after. */
+function downtime(i: InstanceEntry, powerOffAt: number): string {
+  if (i.downtimeMs === undefined || i.downFrom === undefined) return '';
+  const to = i.backAt !== undefined ? `first answer on ${i.target} ${clock(powerOffAt, i.backAt)}` : `verified ${clock(powerOffAt, i.verifiedAt ?? i.downFrom + i.downtimeMs)}`;
+  return `, unreachable ${formatDuration(i.downtimeMs)} (last answer ${clock(powerOffAt, i.downFrom)}, ${to})`;
+}
+
 function clock(from: number | null, at = Date.now()): string {
-  return `+${(((at - (from ?? at)) / 1000)).toFixed(1).padStart(5)}s`;
+  const d = (at - (from ?? at)) / 1000;
+  return `${d < 0 ? '-' : '+'}${Math.abs(d).toFixed(1).padStart(5)}s`;
 }
 
 async function control(sim: RunningSim, p: string, body?: unknown): Promise<void> {

@@ -4,7 +4,7 @@ import type { Leadership } from '../incidents/fence-guard.js';
 
 /**
  * The Nova client the recovery workers get: every call that changes Nova (service updates, aggregate
- * membership, evacuate, live migration) first checks, in Redis, that this process still holds the leader
+ * membership, evacuate, live migration, reboot) first checks, in Redis, that this process still holds the leader
  * lease with its epoch. Reads pass untouched. A deposed leader's worker therefore cannot act on Nova, from
  * any step, whatever path led it there.
  */
@@ -32,6 +32,10 @@ export function leaderOnlyNova(nova: NovaApi, leadership: Leadership): NovaApi {
     async liveMigrate(id, target, opts) {
       await leadership.assertLeading(opts?.signal);
       return nova.liveMigrate(id, target, opts);
+    },
+    async reboot(id, type, opts) {
+      await leadership.assertLeading(opts?.signal);
+      return nova.reboot(id, type, opts);
     },
   };
 }

@@ -1,9 +1,35 @@
+import type { Command } from 'commander';
 import { CONFIG_CHECKS } from '../app/config-checks.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 
+export const EXIT_OK = 0;
+/** The command ran and something failed (or, for doctor/fence status, would fail). */
+export const EXIT_FAILED = 1;
+/** Bad usage or bad config: nothing was done. */
 export const EXIT_CONFIG = 2;
+/** `cmpha check`: the controller could not see the cloud (cut off from its isolation addresses, or the probe failed). */
+export const EXIT_BLIND = 3;
+
+/** Printed under `--help` and in the README; one table for every command. */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  done (check: every host seen; doctor: failover would work)
+  1  the command failed, or something would make failover fail (doctor, fence status, notify test)
+  2  bad usage or bad config: nothing was done
+  3  check only: the controller could not see the cloud (isolated, or the probe failed)
+  4  check --storage only: a Ceph disk has more than one writer`;
+
+/** `--config PATH` on a subcommand, beside the global one given before it. */
+export function withConfigOption(cmd: Command): Command {
+  return cmd.option('--config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)');
+}
+
+/** The config path: the subcommand's `--config`, else the global one (`cmpha --config X check`). */
+export function configPathOf(program: Command, opts: { config?: string }): string | undefined {
+  return opts.config ?? program.opts<{ config?: string }>().config;
+}
 
 /**
  * Loads and validates the config for a command. On bad config prints one line per problem to stderr and
@@ -22,13 +48,35 @@ export async function loadCliConfig(configPath?: string): Promise<Config> {
 }
 
 let levelOverride: Config['logging']['level'] | undefined;
-/** Set by the global `--log-level` flag before any command runs. */
+let verbose = false;
+let noColor = false;
+/** Set by the global `--log-level`, `--verbose` and `--no-color` flags before any command runs. */
+export function setCliFlags(flags: { level?: Config['logging']['level']; verbose?: boolean; noColor?: boolean }): void {
+  levelOverride = flags.level;
+  verbose = flags.verbose === true;
+  noColor = flags.noColor === true;
+}
+
+/** Set by tests and by the global `--log-level` flag. */
 export function setLogLevelOverride(level: Config['logging']['level'] | undefined): void {
   levelOverride = level;
 }
 
-export function createCliLogger(config: Pick<Config, 'logging'>): Logger {
+/** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org) or --no-color given. */
+export function colorEnabled(stream: { isTTY?: boolean } = process.stderr): boolean {
+  return !noColor && (process.env.NO_COLOR ?? '') === '' && stream.isTTY === true;
+}
+
+/**
+ * The logger of a command. One-shot commands log at warn on a terminal, so their output is not buried in
+ * progress logs; `--verbose` gives the [logging] level and `--log-level` any level. The daemon (`run`) and
+ * any non-terminal stderr (journald, CI) log at the [logging] level.
+ */
+export function createCliLogger(config: Pick<Config, 'logging'>, opts: { daemon?: boolean } = {}): Logger {
   const format = config.logging.format;
-  const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
-  return createLogger({ level: levelOverride ?? config.logging.level, pretty });
+  const tty = process.stderr.isTTY === true;
+  const pretty = format === 'pretty' || (format === 'auto' && tty);
+  const quiet = !opts.daemon && tty && !verbose;
+  const level = levelOverride ?? (quiet && ['debug', 'info'].includes(config.logging.level) ? 'warn' : config.logging.level);
+  return createLogger({ level, pretty, color: colorEnabled() });
 }

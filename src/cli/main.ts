@@ -11,7 +11,7 @@ import { registerFenceCommands } from './commands/fence.js';
 import { registerNotifyCommands } from './commands/notify.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSimCommand } from './commands/sim.js';
-import { setLogLevelOverride } from './context.js';
+import { EXIT_CODES_HELP, setCliFlags } from './context.js';
 import { version } from './version.js';
 
 /** Builds the command tree. Each command lives in its own module under commands/ and exists only when it works. */
@@ -19,28 +19,36 @@ export function buildProgram(): Command {
   const program = new Command('cmpha')
     .description('High-availability controller for OpenStack compute nodes: detect, fence, evacuate, verify, notify')
     .version(version(), '-V, --version')
+    .option('--config <path>', 'config file for any command (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf; incidents and resume: /etc/cmpha/cmpha-ops.conf first)')
     .option('--log-level <level>', 'debug | info | warn | error | silent (overrides [logging] level)')
+    .option('-v, --verbose', 'one-shot commands log at the [logging] level instead of warn on a terminal')
+    .option('--no-color', 'no colour in logs (as NO_COLOR=1)')
+    .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError()
     .exitOverride();
   program.hook('preAction', () => {
-    const level = program.opts<{ logLevel?: string }>().logLevel;
-    if (level !== undefined) {
-      if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new CommanderError(2, 'cmpha.badLogLevel', `--log-level: "${level}" is not one of debug, info, warn, error, silent`);
-      setLogLevelOverride(level as 'debug');
+    const o = program.opts<{ logLevel?: string; verbose?: boolean; color?: boolean }>();
+    const level = o.logLevel;
+    if (level !== undefined && !['debug', 'info', 'warn', 'error', 'silent'].includes(level)) {
+      throw new CommanderError(2, 'cmpha.badLogLevel', `--log-level: "${level}" is not one of debug, info, warn, error, silent`);
     }
+    setCliFlags({ ...(level !== undefined ? { level: level as 'debug' } : {}), verbose: o.verbose === true, noColor: o.color === false });
   });
   registerRunCommand(program);
   registerConfigCommands(program);
   registerDemoCommand(program);
   registerCheckCommands(program);
   registerFenceCommands(program);
+  // notify before incidents: incidents adds the deprecated `notify ack` alias to it.
+  registerNotifyCommands(program);
   registerIncidentCommands(program);
   registerEvacuateCommands(program);
   registerDrainCommands(program);
   registerHostCommands(program);
-  registerNotifyCommands(program);
   registerDoctorCommand(program);
   registerSimCommand(program);
+  const leaves = (c: Command): Command[] => (c.commands.length === 0 ? [c] : c.commands.flatMap(leaves));
+  for (const c of program.commands.flatMap(leaves)) c.addHelpText('after', EXIT_CODES_HELP);
   return program;
 }
 

@@ -25,6 +25,7 @@ export const hostSection = z
     redfish_insecure: bool(false),
     fence_levels: fenceLevelsField(),
     storage_ips: ipList(),
+    agent_command: text(),
   })
   .strict();
 export type RawHostSection = z.output<typeof hostSection>;

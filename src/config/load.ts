@@ -11,8 +11,9 @@ import { parseIni, type ParsedIni } from './ini-file.js';
 import { hostSection } from './host-schema.js';
 import { notifierSection } from './notifier-schema.js';
 import { SECTIONS, cloudSection, legacySection } from './schema.js';
+import { parseCommandTemplate } from '../shared/command-template.js';
 import { Secret } from './secret.js';
-import type { CephConfig, CloudAuth, CloudConfig, Config, FenceConfig, FenceDeviceName, HostConfig, NotifierConfig, RedisConfig } from './types.js';
+import type { ApiToken, CephConfig, CloudAuth, CloudConfig, Config, FenceConfig, FenceDeviceName, HostConfig, NotifierConfig, RedisConfig } from './types.js';
 
 export interface ConfigIssue {
   readonly file: string;
@@ -96,8 +97,19 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const evacuation = ctx.section('evacuation', SECTIONS.evacuation);
   const redis = ctx.section('redis', SECTIONS.redis);
   const metrics = ctx.section('metrics', SECTIONS.metrics);
+  const api = ctx.section('api', SECTIONS.api);
   const logging = ctx.section('logging', SECTIONS.logging);
   const escalation = ctx.section('escalation', SECTIONS.escalation);
+  const remediation = ctx.section('remediation', SECTIONS.remediation);
+  const template = (section: string, value: string | undefined): readonly string[] | undefined => {
+    if (value === undefined) return undefined;
+    try {
+      return parseCommandTemplate(value, `[${section}] agent_command`);
+    } catch (err) {
+      ctx.issue(section, 'agent_command', err instanceof Error ? err.message.replace(/^\[[^\]]*\] agent_command: /, '') : String(err));
+      return undefined;
+    }
+  };
 
   const cloud = cloudRaw && legacy ? resolveCloud(ctx, cloudRaw, legacy, env, opts.cwd ?? process.cwd()) : undefined;
 
@@ -117,6 +129,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     if (!raw) continue;
     if (host === '') { ctx.issue(name, undefined, 'host name missing after "host:"'); continue; }
     const fence = resolveFence(ctx, name, raw, fencing?.allow_unfenced_evacuation ?? false);
+    const agentCommand = template(name, raw.agent_command);
     const fenceLevels = fence ? resolveFenceLevels(ctx, name, raw, fence, fencing?.fence_levels, cephRaw?.keyring_file !== undefined || cephRaw?.sim_url !== undefined) : undefined;
     if (fence && fenceLevels) {
       hosts[host] = {
@@ -126,6 +139,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
         ...(raw.tunnel_ip ? { tunnelIp: raw.tunnel_ip } : {}),
         fence,
         fenceLevels,
+        ...(agentCommand ? { agentCommand } : {}),
       };
     }
   }
@@ -180,9 +194,13 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     else requireMetadata = { key: m[1]!.trim(), value: m[2]!.trim() };
   }
 
+  const globalAgentCommand = template('remediation', remediation?.agent_command);
+
   const redisConfig = redis ? resolveRedis(ctx, redis) : undefined;
 
-  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !redisConfig || !metrics || !logging || !escalation) {
+  const apiTokens = api ? readApiTokens(ctx, api) : [];
+
+  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !redisConfig || !metrics || !api || !logging || !escalation || !remediation) {
     throw new ConfigError(issues.length > 0 ? issues : [{ file: fileName, message: 'invalid configuration' }]);
   }
 
@@ -236,6 +254,9 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
       spareCount: evacuation.spare_count,
       disabledReasonPrefix: evacuation.disabled_reason_prefix!,
       sharedStorage: evacuation.shared_storage,
+      verifyNetwork: evacuation.verify_network,
+      networkTimeoutMs: evacuation.network_timeout,
+      rebootSilent: evacuation.reboot_silent,
     },
     notifiers: notifiers.length > 0 ? notifiers.map((n) => ({ ...n, ...opt('proxy', cloud.proxy) })) : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
     escalation: {
@@ -251,7 +272,15 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     },
     redis: { ...redisConfig, jobLockMs: redis.job_lock, stalledCheckMs: redis.stalled_check },
     metrics: { enabled: metrics.enabled, listen: metrics.listen },
+    api: { enabled: api.enabled, listen: api.listen, tokens: apiTokens, anonymousRead: api.anonymous_read, notificationDuplicateWindowMs: api.notification_duplicate_window },
     logging: { level: logging.level, format: logging.format },
+    remediation: {
+      ...(globalAgentCommand ? { agentCommand: globalAgentCommand } : {}),
+      timeoutMs: remediation.timeout,
+      tries: remediation.tries,
+      retryDelayMs: remediation.retry_delay,
+      heartbeatWaitMs: remediation.heartbeat_wait,
+    },
   };
   const later = (opts.checks ?? []).flatMap((check) => check(config));
   if (later.length > 0) throw new ConfigError(later.map((i) => ({ ...i, file: fileName })));
@@ -310,6 +339,26 @@ class Ctx {
     if (filePath !== undefined) return this.readSecretFile(section, `${key}_file`, filePath);
     return value === undefined ? undefined : new Secret(value);
   }
+}
+
+const MIN_TOKEN_LENGTH = 16;
+
+/** One token per file; its name is the file's base name without extension, and names must be unique. */
+function readApiTokens(ctx: Ctx, api: z.output<typeof SECTIONS.api>): ApiToken[] {
+  const tokens: ApiToken[] = [];
+  for (const [key, role] of [['read_token_files', 'read'], ['write_token_files', 'write']] as const) {
+    for (const file of api[key]) {
+      const secret = ctx.readSecretFile('api', key, file);
+      if (!secret) continue;
+      const name = path.basename(file).replace(/\.[^.]*$/, '');
+      if (secret.reveal().trim().length < MIN_TOKEN_LENGTH) ctx.issue('api', key, `token in ${file} is shorter than ${MIN_TOKEN_LENGTH} characters`);
+      else if (tokens.some((t) => t.name === name)) ctx.issue('api', key, `two token files are named ${name}; the name is recorded with every write, so it must be unique`);
+      else if (tokens.some((t) => t.secret.reveal() === secret.reveal().trim())) ctx.issue('api', key, `token in ${file} is the same as another token`);
+      else tokens.push({ name, role, secret: new Secret(secret.reveal().trim()) });
+    }
+  }
+  if (api.enabled && tokens.length === 0 && !api.anonymous_read) ctx.issue('api', 'read_token_files', 'the API is enabled but no token file is set: nobody could use it');
+  return tokens;
 }
 
 /**

@@ -135,6 +135,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'redfish_insecure', default: 'false', help: 'Skip TLS verification of the BMC.' },
       { key: 'fence_levels', default: '([fencing] fence_levels)', help: 'This host\'s fence levels, e.g. ipmi | ceph or redfish, ceph | ceph; every device named must exist for the host.' },
       { key: 'storage_ips', default: '', help: 'Comma-separated IP literals of the host on its storage network, the addresses its Ceph clients use: pinged as independent evidence (if one answers the host is not dead), blocklisted by the ceph device, and whose watchers prove a single writer.' },
+      { key: 'agent_command', default: '', help: 'This host\'s own [remediation] agent_command (e.g. docker restart nova_compute through ssh on Kolla hosts).' },
     ],
   },
   {
@@ -155,6 +156,20 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
       { key: 'spare_count', default: '1', help: 'Spares to enable per incident at most.' },
       { key: 'disabled_reason_prefix', default: 'cmpha', help: 'Start of the disabled reason set on a failed host.' },
       { key: 'shared_storage', default: 'false', help: 'Instance directories are on shared storage (Ceph, NFS): evacuation keeps an image-backed server\'s disk. When false, `cmpha doctor` warns that evacuating an image-backed server rebuilds it from its image.' },
+      { key: 'verify_network', default: 'true', help: 'A server is verified only when, besides running ACTIVE on its new host, its Neutron ports are bound there (not binding_failed) and ACTIVE, and every address of it on [detector] instance_networks that answered before the failure answers again; otherwise it is degraded, with the reason.' },
+      { key: 'network_timeout', default: '120s', help: 'Time, after the server runs ACTIVE, for its ports to become ACTIVE and its addresses to answer again.' },
+      { key: 'reboot_silent', default: 'false', help: 'Hard-reboot, once, a server whose ports are bound and ACTIVE but whose addresses stay silent for network_timeout, then wait network_timeout once more (the reboot is recorded before it is sent, so a restarted controller does not send a second one).' },
+    ],
+  },
+  {
+    section: 'remediation',
+    help: 'When nova-compute stops reporting on a host that still answers (agent-down), cmpha can restart it with your command instead of paging. The command is split into arguments like a shell would (quotes group), but no shell runs it; {host} (the Nova host name) and {mgmt_ip} are substituted inside their own argument, and a value with anything but letters, digits and . _ : - is refused. Healed means Nova\'s heartbeat (updated_at) advances again; otherwise, or with no command, the page goes out as before, with the command\'s output. It never fences or evacuates. `cmpha host heal HOST --yes` runs it by hand.',
+    keys: [
+      { key: 'agent_command', default: '', help: 'Command restarting nova-compute on a host, e.g. ssh -o BatchMode=yes root@{mgmt_ip} systemctl restart nova-compute; [host:NAME] agent_command overrides it per host. Empty: agent-down pages at once, as without remediation.' },
+      { key: 'timeout', default: '60s', help: 'Each run is killed (with its process group) after this long.' },
+      { key: 'tries', default: '2', help: 'Runs at most, while the heartbeat does not come back.' },
+      { key: 'retry_delay', default: '30s', help: 'Pause between two runs.' },
+      { key: 'heartbeat_wait', default: '60s', help: 'After each run, how long Nova\'s heartbeat has to advance (at least report_interval, 10 s by default, plus the restart).' },
     ],
   },
   {
@@ -210,6 +225,18 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
     keys: [
       { key: 'enabled', default: 'true', help: 'Serve /metrics, /healthz and /readyz.' },
       { key: 'listen', default: '127.0.0.1:9464', help: 'HOST:PORT to listen on.' },
+    ],
+  },
+  {
+    section: 'api',
+    help: 'The HTTP API (/v1), the status page (/) and the Masakari-compatible notification intake, served by `cmpha run`. Bearer tokens come from files, one token per file; a token\'s name is the file\'s base name without extension and is recorded in the incident with every write. See docs/api.md.',
+    keys: [
+      { key: 'enabled', default: 'false', help: 'Serve the API and the status page.' },
+      { key: 'listen', default: '127.0.0.1:9465', help: 'HOST:PORT to listen on. It serves incidents and host evidence: bind wider only behind TLS and on purpose.' },
+      { key: 'read_token_files', default: '', help: 'Comma-separated files, each holding one token (16+ characters) that may read (incidents, hosts, brake, notifications).' },
+      { key: 'write_token_files', default: '', help: 'Comma-separated token files that may also write: ack, resume, POST /v1/notifications.' },
+      { key: 'anonymous_read', default: 'false', help: 'GET requests need no token (a wall screen on a trusted network). Writes always need a write token.' },
+      { key: 'notification_duplicate_window', default: '180s', help: 'An identical notification (type, host, payload) within this long of another is answered 409, as Masakari\'s duplicate_notification_detection_interval.' },
     ],
   },
   {

@@ -116,6 +116,9 @@ export const evacuationSection = z
     spare_count: integer(1, 0, 100),
     disabled_reason_prefix: text('cmpha'),
     shared_storage: bool(false),
+    verify_network: bool(true),
+    network_timeout: duration('120s', { min: '1s' }),
+    reboot_silent: bool(false),
   })
   .strict();
 
@@ -146,6 +149,17 @@ export const metricsSection = z
   })
   .strict();
 
+export const apiSection = z
+  .object({
+    enabled: bool(false),
+    listen: listenAddress('127.0.0.1:9465'),
+    read_token_files: list(),
+    write_token_files: list(),
+    anonymous_read: bool(false),
+    notification_duplicate_window: duration('180s', { min: '0s' }),
+  })
+  .strict();
+
 export const loggingSection = z
   .object({
     level: oneOf(['debug', 'info', 'warn', 'error', 'silent'], 'info'),
@@ -167,6 +181,16 @@ export const escalationSection = z
   })
   .strict();
 
+export const remediationSection = z
+  .object({
+    agent_command: text(),
+    timeout: duration('60s', { min: '1s' }),
+    tries: integer(2, 1, 10),
+    retry_delay: duration('30s', { min: '0s' }),
+    heartbeat_wait: duration('60s', { min: '1s' }),
+  })
+  .strict();
+
 /** The sections a cmpha.conf may hold, besides `[host:NAME]` and `[notifier:NAME]`. */
 export const SECTIONS = {
   cloud: cloudSection,
@@ -177,7 +201,9 @@ export const SECTIONS = {
   evacuation: evacuationSection,
   redis: redisSection,
   metrics: metricsSection,
+  api: apiSection,
   logging: loggingSection,
   escalation: escalationSection,
+  remediation: remediationSection,
 } as const;
 export type SectionName = keyof typeof SECTIONS;

@@ -132,6 +132,21 @@ export interface HostConfig {
    * lives, blocklisted by the ceph device, and the addresses whose watchers prove a single writer.
    */
   readonly storageIps?: readonly string[];
+  /** Restarts this host's nova-compute (argv with {host}/{mgmt_ip}); overrides [remediation] agent_command. */
+  readonly agentCommand?: readonly string[];
+}
+
+/**
+ * The detector's `agent-down` verdict (host answers, nova-compute does not report): an operator's command that
+ * restarts the agent, run without a shell, bounded, retried; healed = Nova's heartbeat advances. Never fences.
+ */
+export interface RemediationConfig {
+  /** Absent: no global command (a host may still have its own). */
+  readonly agentCommand?: readonly string[];
+  readonly timeoutMs: number;
+  readonly tries: number;
+  readonly retryDelayMs: number;
+  readonly heartbeatWaitMs: number;
 }
 
 /** `[ceph]`: the storage fence's Ceph cluster and cephx user. */
@@ -179,6 +194,14 @@ export interface EvacuationConfig {
   readonly disabledReasonPrefix: string;
   /** Instance directories are on shared storage (Ceph, NFS): an evacuated image-backed server keeps its disk. Set by load.ts; absent means false. */
   readonly sharedStorage?: boolean;
+  /**
+   * After a server runs ACTIVE on its new host: its Neutron ports must be bound there and ACTIVE, and its
+   * addresses that answered before the failure must answer again within networkTimeoutMs. Absent means true.
+   */
+  readonly verifyNetwork?: boolean;
+  readonly networkTimeoutMs?: number;
+  /** One hard reboot of a server whose ports are fine but whose addresses stay silent, then one more network_timeout. Absent means false. */
+  readonly rebootSilent?: boolean;
 }
 
 export interface NotifierConfig {
@@ -233,6 +256,23 @@ export interface MetricsConfig {
   readonly listen: { readonly host: string; readonly port: number };
 }
 
+/** A bearer token of the HTTP API; its name (the file's base name) is recorded with every write. */
+export interface ApiToken {
+  readonly name: string;
+  readonly role: 'read' | 'write';
+  readonly secret: Secret;
+}
+
+export interface ApiConfig {
+  readonly enabled: boolean;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly tokens: readonly ApiToken[];
+  /** GET requests need no token (a wall screen on a trusted network). Writes always do. */
+  readonly anonymousRead: boolean;
+  /** Masakari's duplicate_notification_detection_interval: an identical notification within it is a 409. */
+  readonly notificationDuplicateWindowMs: number;
+}
+
 export interface LoggingConfig {
   readonly level: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   readonly format: 'auto' | 'json' | 'pretty';
@@ -251,5 +291,7 @@ export interface Config {
   readonly escalation: EscalationConfig;
   readonly redis: RedisConfig;
   readonly metrics: MetricsConfig;
+  readonly api: ApiConfig;
   readonly logging: LoggingConfig;
+  readonly remediation: RemediationConfig;
 }

@@ -8,7 +8,7 @@ import { evaluateStorm, incidentId, RELEASED, stepBrake, stormHosts, type BrakeS
 import { detectorKeys } from './keys.js';
 import { LeaderLease } from './leader-lease.js';
 import { StormBrakeStore } from './storm-brake-store.js';
-import type { HostAction, HostReport, IncidentOpener, StormBrakeReport } from './types.js';
+import type { AgentHealer, HostAction, HostEvidence, HostReport, IncidentOpener, StormBrakeReport } from './types.js';
 
 // Action: what the controller does about verdicts — the leader lease, the storm brake, incidents and alerts.
 // It observes nothing itself except through `recheck`, the direct probe before an incident is opened.
@@ -18,6 +18,8 @@ export interface ActDeps {
   readonly redis?: Redis;
   readonly incidents?: IncidentOpener;
   readonly notifier?: NotificationService;
+  /** Heals `agent-down` hosts that have a remediation command before anyone is paged. */
+  readonly healer?: AgentHealer;
   readonly logger: Logger;
   readonly owner?: string;
   /** The lease to take and renew each round (the controller shares it with the recovery workers); else one is made on `redis`. */
@@ -170,7 +172,7 @@ export class Actor {
       return { action: 'would-open-incident', incidentId: id };
     }
     try {
-      const { created } = await incidents.open({ id, host: host.host, failureStartedAt, evidence: host.evidence });
+      const { created } = await incidents.open({ id, host: host.host, failureStartedAt, evidence: host.evidence, ...lastSignOfLife(host.evidence) });
       if (created) {
         this.log.warn({ host: host.host, incidentId: id }, 'incident opened');
       } else if (this.toldExisting.get(host.host) !== id) {
@@ -220,7 +222,15 @@ export class Actor {
         await this.notify({ type: 'storm-brake', severity: 'critical', summary: `storm brake on, no incidents opened: ${step.state.reason}`,
           details: 'Resolve the cause, or run `cmpha resume` to let the current hosts through.', at: ctx.at });
       }
-      for (const e of events) await this.notify(e);
+      for (const e of events) {
+        // A dead agent on a live host: restart it first; the remediator pages if that does not bring it back.
+        if (e.type === 'agent-down' && e.host && !this.deps.config.detector.dryRun && this.deps.healer?.handles(e.host)) {
+          const mgmtIp = acted.find((r) => r.host === e.host)?.evidence.mgmt.ip ?? null;
+          this.deps.healer.start(e.host, mgmtIp, e);
+          continue;
+        }
+        await this.notify(e);
+      }
     }
     if (step?.alert) this.log.error({ reason: step.state.reason }, 'storm brake on: opening no incidents');
     if (step?.released) this.log.info('storm brake released');
@@ -237,4 +247,10 @@ export class Actor {
       this.log.warn({ err: errorMessage(err) }, 'cannot release the leader lease; it lapses on its own');
     }
   }
+}
+
+/** The host's last sign of life: any of its addresses or one of its instance addresses answering, whichever was later. */
+export function lastSignOfLife(e: HostEvidence): { lastAliveAt?: number } {
+  const seen = [e.mgmt.lastAliveAt, ...e.instances.addresses.map((a) => a.lastAnsweredAt ?? null)].filter((t): t is number => t !== null);
+  return seen.length > 0 ? { lastAliveAt: Math.max(...seen) } : {};
 }

@@ -9,7 +9,7 @@ import { Actor } from './act.js';
 import type { LeaderLease } from './leader-lease.js';
 import { judge } from './judge.js';
 import { Observer, type Observation, type ObserveTuning, type StorageSignal } from './observe.js';
-import type { Detector, DetectorMetrics, HostMemory, HostReport, IncidentOpener, Prober, RoundReport } from './types.js';
+import type { AgentHealer, Detector, DetectorMetrics, HostMemory, HostReport, IncidentOpener, Prober, RoundReport } from './types.js';
 
 // The detector's loop: observe (observe.ts: Nova, addresses, probes) → judge (judge.ts: pure verdicts over
 // time) → act (act.ts: lease, storm brake, incidents, alerts), as the Kubernetes node lifecycle controller
@@ -25,6 +25,8 @@ export interface DetectorDeps {
   /** Without it nothing is opened: dead hosts report `would-open-incident` (what `cmpha check` shows). */
   readonly incidents?: IncidentOpener;
   readonly notifier?: NotificationService;
+  /** Heals `agent-down` hosts that have a remediation command before anyone is paged. */
+  readonly healer?: AgentHealer;
   readonly metrics?: DetectorMetrics;
   readonly logger: Logger;
   /** Wall clock, for evidence and incident ids. */
@@ -65,7 +67,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   const tuning = { ...DEFAULT_TUNING, baselineEveryRounds: every5min, hypervisorRefreshRounds: every5min, ...(deps.tuning ?? {}) };
   const log = logger.child({ component: 'detector' });
   const observer = new Observer(config, nova, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal);
-  const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}) });
+  const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, ...(deps.healer ? { healer: deps.healer } : {}), logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}) });
   const memory = new Map<string, HostMemory>();
   const latest = new Map<string, HostReport>();
   let round = 0;

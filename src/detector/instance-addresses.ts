@@ -62,6 +62,11 @@ export class InstanceBaseline {
   isBaseline(ip: string): boolean {
     return this.lastAnswered.has(ip);
   }
+
+  /** When the address last answered while its host was healthy (epoch ms), or null. */
+  lastAnsweredAt(ip: string): number | null {
+    return this.lastAnswered.get(ip) ?? null;
+  }
 }
 
 /** Lists servers per host through Nova; a failure is returned as text, never thrown. */

@@ -113,6 +113,7 @@ export class Observer {
       addresses: l.addresses.map((a): InstanceAddressEvidence => ({
         ...a,
         baseline: this.baseline.isBaseline(a.ip),
+        lastAnsweredAt: this.baseline.lastAnsweredAt(a.ip),
         result: !probe || probe.error ? 'probe-failed' : (probe.results.get(a.ip) ?? 'unknown'),
       })),
     };

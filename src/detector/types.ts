@@ -2,6 +2,7 @@
 // evidence is plain JSON so it can be printed by `cmpha check` and stored in the incident record.
 
 import type { IncidentOpener as IncidentOpenerOf, OpenIncidentRequest } from '../incidents/types.js';
+import type { NotificationEvent } from '../notifier/types.js';
 import type { HeartbeatMemory } from './heartbeat.js';
 import type { CounterLike, GaugeLike, HistogramLike } from '../shared/metric-shapes.js';
 
@@ -68,6 +69,8 @@ export interface InstanceAddressEvidence {
   readonly network: string;
   /** Answered while its host was healthy: only such addresses can testify by silence. */
   readonly baseline: boolean;
+  /** When it last answered while its host was healthy (epoch ms); null when never. */
+  readonly lastAnsweredAt?: number | null;
   readonly result: ProbeResult | 'probe-failed';
 }
 
@@ -190,6 +193,15 @@ export interface RoundReport {
 /** The incident store's contract (src/incidents), with the detector's evidence. */
 export type IncidentOpenRequest = OpenIncidentRequest<HostEvidence>;
 export type IncidentOpener = IncidentOpenerOf<HostEvidence>;
+
+/**
+ * Restarts nova-compute on an `agent-down` host (src/remediation). The detector hands it the alert instead of
+ * sending it; the remediator sends it only if the restart does not bring the heartbeat back.
+ */
+export interface AgentHealer {
+  handles(host: string): boolean;
+  start(host: string, mgmtIp: string | null, alert: NotificationEvent): void;
+}
 
 export interface Detector {
   runRound(signal?: AbortSignal): Promise<RoundReport>;

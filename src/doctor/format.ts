@@ -1,10 +1,10 @@
+import { formatTable } from '../shared/table.js';
 import type { DoctorHost, DoctorReport } from './types.js';
 
 const MARK = { ok: 'ok', warn: 'WARN', fail: 'FAIL' } as const;
 
 function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  return formatTable(rows[0]!, rows.slice(1)).replace(/\n$/, '').split('\n');
 }
 
 function fencingCell(h: DoctorHost): string {

@@ -4,4 +4,5 @@ import type { CounterLike, HistogramLike } from '../shared/metric-shapes.js';
 export interface EvacuationMetrics {
   readonly evacuations?: CounterLike;
   readonly evacuationDuration?: HistogramLike;
+  readonly instanceDowntime?: HistogramLike;
 }

@@ -27,10 +27,29 @@ export function skipReason(server: Server, cfg: Pick<EvacuationConfig, 'states' 
 }
 
 /** Instance entries for every server on the failed host, highest priority first (ties: by name, then id). */
-export function planInstances(servers: readonly Server[], source: string, cfg: EvacuationConfig): NewInstance[] {
+/**
+ * The addresses that answered while the host was healthy, from the detector's evidence (stored as opaque JSON
+ * on the incident): `instances.addresses[]` with `baseline` true. Anything else in the evidence is ignored.
+ */
+export function baselineAddresses(evidence: unknown): Map<string, number | undefined> {
+  const out = new Map<string, number | undefined>();
+  const list = (evidence as { instances?: { addresses?: unknown } } | null)?.instances?.addresses;
+  if (!Array.isArray(list)) return out;
+  for (const a of list as Array<{ ip?: unknown; baseline?: unknown; lastAnsweredAt?: unknown } | null>) {
+    if (typeof a?.ip !== 'string' || a.baseline !== true) continue;
+    out.set(a.ip, typeof a.lastAnsweredAt === 'number' ? a.lastAnsweredAt : undefined);
+  }
+  return out;
+}
+
+export function planInstances(
+  servers: readonly Server[], source: string, cfg: EvacuationConfig, baseline: ReadonlyMap<string, number | undefined> = new Map(),
+): NewInstance[] {
   return servers
     .map((s): NewInstance => {
       const reason = skipReason(s, cfg);
+      const watch = s.addresses.filter((a) => baseline.has(a.addr))
+        .map((a) => ({ ip: a.addr, ...(baseline.get(a.addr) !== undefined ? { lastAliveAt: baseline.get(a.addr)! } : {}) }));
       return {
         id: s.id,
         name: s.name,
@@ -41,6 +60,7 @@ export function planInstances(servers: readonly Server[], source: string, cfg: E
         priority: priorityOf(s, cfg.priorityMetadataKey),
         flavor: { ...(s.flavor.vcpus !== undefined ? { vcpus: s.flavor.vcpus } : {}), ...(s.flavor.ramMb !== undefined ? { ramMb: s.flavor.ramMb } : {}) },
         metadata: s.metadata,
+        ...(watch.length > 0 ? { watch } : {}),
         ...(reason ? { state: 'skipped' as const, skipReason: reason } : {}),
       };
     })

@@ -2,9 +2,11 @@ import type { IncidentRecord, InstanceEntry } from '../incidents/types.js';
 import { isFinalInstanceState } from '../incidents/types.js';
 import type { Migration, Server } from '../openstack/types.js';
 import { formatDuration } from '../shared/duration.js';
+import { networkAdvice } from '../incidents/format.js';
 import { errorMessage, isRetryable } from '../shared/errors.js';
 import { computeHosts } from './compute-hosts.js';
 import { evacuationsFrom } from './evacuate-server.js';
+import { downFrom, verifyNetwork } from './verify-network.js';
 import type { StepContext } from '../pipeline/steps/context.js';
 import { SUCCESS_MIGRATION } from './types.js';
 
@@ -46,7 +48,7 @@ export function judge(server: Server, source: string, latestMigrationStatus: str
 export async function verifyServer(d: StepContext, serverId: string): Promise<InstanceEntry> {
   const incident = await d.store.require(d.incidentId);
   const signal = d.signal;
-  let entry = await d.store.getInstance(incident.id, serverId);
+  const entry = await d.store.getInstance(incident.id, serverId);
   if (!entry) throw new Error(`incident ${incident.id} has no entry for server ${serverId}`);
   if (isFinalInstanceState(entry.state)) return entry;
   const started = entry.acceptedAt ?? entry.requestedAt ?? d.clock.now();
@@ -74,31 +76,55 @@ export async function verifyServer(d: StepContext, serverId: string): Promise<In
         await d.store.addTimeline(incident.id, { step: 'verify', level: 'warning', serverId, message: `${entry.name}: ${v.why}; asking again` });
       }
     }
-    if (v.kind === 'verified') {
-      const now = d.clock.now();
-      const took = evacuationDuration(entry, latest, now);
-      entry = await finish(d, incident.id, serverId, {
-        state: 'verified',
-        target: v.host,
-        verifiedAt: now,
-        finishedAt: now,
-        error: undefined,
-        evacuationMs: took,
-        downtimeMs: now - incident.failureStartedAt,
-      });
-      d.metrics?.evacuations?.inc({ result: 'ok' });
-      d.metrics?.evacuationDuration?.observe({}, (entry.evacuationMs ?? 0) / 1000);
-      await d.store.addTimeline(incident.id, {
-        step: 'verify', level: 'info', serverId,
-        message: `${entry.name} runs ACTIVE on ${v.host} (evacuation took ${formatDuration(entry.evacuationMs ?? 0)})`,
-      });
-      return entry;
-    }
+    if (v.kind === 'verified') return verifiedActive(d, incident, entry, v.host, latest);
     if (v.kind === 'failed') return fail(d, incident, entry, v.why);
     last = v.why;
     if (d.clock.now() >= deadline) return fail(d, incident, entry, `not verified within ${formatDuration(d.evacuation.verifyTimeoutMs)}: ${last}`);
     await d.sleep(d.evacuation.verifyPollIntervalMs, signal);
   }
+}
+
+/**
+ * Nova shows the server ACTIVE on `host`: now its network (ports, then the addresses that answered before the
+ * failure). Verified only when that is back too; degraded, with what to look at, otherwise. The downtime runs
+ * from the last sign of life before the failure to the first answer on the new host.
+ */
+async function verifiedActive(d: StepContext, incident: IncidentRecord, entry: InstanceEntry, host: string, migration: Migration | undefined): Promise<InstanceEntry> {
+  const activeAt = d.clock.now();
+  const took = evacuationDuration(entry, migration, activeAt);
+  await d.store.addTimeline(incident.id, {
+    step: 'verify', level: 'info', serverId: entry.id,
+    message: `${entry.name} runs ACTIVE on ${host} (evacuation took ${formatDuration(took)})`,
+  });
+  const net = await verifyNetwork(d, entry, host);
+  const now = d.clock.now();
+  const from = downFrom(incident, entry.watch);
+  if (net.kind === 'degraded') {
+    d.metrics?.evacuations?.inc({ result: 'degraded' });
+    await d.store.addTimeline(incident.id, {
+      step: 'verify', level: 'critical', serverId: entry.id,
+      message: `${entry.name} runs on ${host} without its network: ${net.why}; look at ${networkAdvice(net.issue, host)}`,
+    });
+    return finish(d, incident.id, entry.id, {
+      state: 'degraded', target: host, activeAt, finishedAt: now, error: net.why, networkIssue: net.issue, evacuationMs: took, downFrom: from,
+    });
+  }
+  const back = net.backAt ?? now;
+  const done = await finish(d, incident.id, entry.id, {
+    state: 'verified', target: host, activeAt, verifiedAt: now, finishedAt: now, error: undefined, evacuationMs: took,
+    downFrom: from, ...(net.backAt !== undefined ? { backAt: net.backAt } : {}), downtimeMs: Math.max(0, back - from),
+  });
+  d.metrics?.evacuations?.inc({ result: 'ok' });
+  d.metrics?.evacuationDuration?.observe({}, took / 1000);
+  d.metrics?.instanceDowntime?.observe({}, (done.downtimeMs ?? 0) / 1000);
+  const checked = (entry.watch?.length ?? 0) > 0 && d.probe;
+  await d.store.addTimeline(incident.id, {
+    step: 'verify', level: 'info', serverId: entry.id,
+    message: checked
+      ? `${entry.name} answers again on ${host}: unreachable for ${formatDuration(done.downtimeMs ?? 0)}`
+      : `${entry.name} verified on ${host}${d.neutron ? ' (ports bound and ACTIVE)' : ''}; no address of it answered before the failure, so its downtime counts to verification (${formatDuration(done.downtimeMs ?? 0)})`,
+  });
+  return done;
 }
 
 async function fail(d: StepContext, incident: IncidentRecord, entry: InstanceEntry, why: string): Promise<InstanceEntry> {

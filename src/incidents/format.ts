@@ -1,15 +1,11 @@
 import { formatDuration } from '../shared/duration.js';
-import type { Incident, IncidentRecord } from './types.js';
+import { formatTable as table } from '../shared/table.js';
+import type { Incident, IncidentRecord, InstanceEntry, TimelineEntry } from './types.js';
 
 const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
 /** Steps follow each other within seconds: the timeline shows milliseconds. */
 const precise = (ms: number) => new Date(ms).toISOString().replace('T', ' ');
 
-function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (c: readonly string[]) => `${c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`;
-  return line(header) + rows.map(line).join('');
-}
 
 /** `cmpha incidents`: one line per incident, newest first. */
 export function formatIncidentList(records: readonly IncidentRecord[]): string {
@@ -19,10 +15,15 @@ export function formatIncidentList(records: readonly IncidentRecord[]): string {
   ]));
 }
 
+/** One timeline line, as `incidents show` and `evacuate` print it. */
+export function formatTimelineEntry(t: TimelineEntry): string {
+  return `${precise(t.at)}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}`;
+}
+
 /** `cmpha incidents show ID`: what happened, in order, then where every instance ended. */
 export function formatIncident(inc: Incident): string {
   let out = `incident ${inc.id}: host ${inc.host}, ${inc.status.toUpperCase()}\n`;
-  out += `  opened    ${time(inc.openedAt)} (${inc.origin === 'operator' ? 'operator request' : 'detector'}; failure started ${time(inc.failureStartedAt)})\n`;
+  out += `  opened    ${time(inc.openedAt)} (${inc.origin === 'operator' ? 'operator request' : 'detector'}; failure started ${time(inc.failureStartedAt)}${inc.lastAliveAt !== undefined ? `, last sign of life ${time(inc.lastAliveAt)}` : ''})\n`;
   if (inc.closedAt !== undefined) out += `  closed    ${time(inc.closedAt)}${inc.failoverMs !== undefined ? `, failover took ${formatDuration(inc.failoverMs)}` : ''}\n`;
   if (inc.fence?.confirmedBy) {
     const c = inc.fence.confirmedBy;
@@ -39,16 +40,35 @@ export function formatIncident(inc: Incident): string {
   if (inc.error) out += `  error     ${inc.error.code}: ${inc.error.message}\n`;
   if (inc.ack) out += `  acked     by ${inc.ack.by} at ${time(inc.ack.at)}\n`;
   out += '\ntimeline\n';
-  for (const t of inc.timeline) out += `  ${precise(t.at)}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}\n`;
+  for (const t of inc.timeline) out += `  ${formatTimelineEntry(t)}\n`;
   if (inc.instances.length > 0) {
     out += '\ninstances\n';
-    out += table(['  NAME', 'ID', 'STATE', 'TARGET', 'TRIES', 'TOOK', 'NOTE'], inc.instances.map((e) => [
-      `  ${e.name}`, e.id, e.state, e.target ?? '-', String(e.attempts), e.evacuationMs !== undefined ? formatDuration(e.evacuationMs) : '-', e.error ?? e.skipReason ?? '',
+    out += table(['  NAME', 'ID', 'STATE', 'TARGET', 'TRIES', 'TOOK', 'DOWNTIME', 'NOTE'], inc.instances.map((e) => [
+      `  ${e.name}`, e.id, e.state, e.target ?? '-', String(e.attempts), e.evacuationMs !== undefined ? formatDuration(e.evacuationMs) : '-',
+      e.downtimeMs !== undefined ? formatDuration(e.downtimeMs) : '-', e.error ?? e.skipReason ?? '',
     ]));
+    const down = inc.instances.filter((e) => e.downFrom !== undefined && e.backAt !== undefined);
+    if (down.length > 0) {
+      out += '\ndowntime per instance (last answer before the failure → first answer on the new host)\n';
+      for (const e of down) out += `  ${e.name}: ${formatDuration(e.downtimeMs ?? e.backAt! - e.downFrom!)}, from ${time(e.downFrom!)} to ${time(e.backAt!)}\n`;
+    }
+    const degraded = inc.instances.filter((e) => e.state === 'degraded');
+    if (degraded.length > 0) {
+      out += '\nlook at (servers running without their network)\n';
+      for (const e of degraded) out += `  ${e.name} on ${e.target ?? '?'}: ${networkAdvice(e.networkIssue, e.target)}\n`;
+    }
   }
   if (inc.deliveries.length > 0) {
     out += '\nnotifications\n';
     for (const d of inc.deliveries) out += `  ${time(d.at)}  ${d.event.padEnd(18)} ${d.channel} → ${d.recipient}: ${d.ok ? 'sent' : `FAILED ${d.error ?? ''}`}\n`;
   }
   return out;
+}
+
+/** What an operator should look at when a server came up on its new host without its network. */
+export function networkAdvice(issue: InstanceEntry['networkIssue'], host: string | null): string {
+  const on = host ?? 'the new host';
+  if (issue === 'port-binding') return `the port binding (openstack port show; binding:host_id, binding:vif_type) and the L2 agent on ${on} (openstack network agent list --host ${on})`;
+  if (issue === 'port-down') return `the L2 agent on ${on} (openstack network agent list --host ${on}): the port is bound but not ACTIVE`;
+  return `the security groups of the server (ICMP allowed?), the L2 agent on ${on}, and the guest itself (console log)`;
 }

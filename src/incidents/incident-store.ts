@@ -48,6 +48,7 @@ export class IncidentStore implements IncidentOpener {
       status: 'open',
       origin: opts.origin ?? 'detector',
       failureStartedAt: req.failureStartedAt,
+      ...(req.lastAliveAt !== undefined ? { lastAliveAt: req.lastAliveAt } : {}),
       openedAt: now,
       updatedAt: now,
       evidence: req.evidence ?? null,

@@ -18,10 +18,25 @@ export function isTerminalStatus(s: IncidentStatus): boolean {
   return TERMINAL_STATUSES.includes(s);
 }
 
-export type InstanceState = 'pending' | 'skipped' | 'evacuating' | 'evacuated' | 'verified' | 'failed' | 'deleted';
+/**
+ * `degraded`: the server runs ACTIVE on another host but its network did not come back with it (a port not
+ * bound there or not ACTIVE, or an address that answered before the failure stays silent). Final, and not a
+ * recovery: an incident with a degraded server is not resolved.
+ */
+export type InstanceState = 'pending' | 'skipped' | 'evacuating' | 'evacuated' | 'verified' | 'degraded' | 'failed' | 'deleted';
 
 /** States after which nothing more happens to an instance within this incident. */
-export const FINAL_INSTANCE_STATES: readonly InstanceState[] = ['skipped', 'verified', 'failed', 'deleted'];
+export const FINAL_INSTANCE_STATES: readonly InstanceState[] = ['skipped', 'verified', 'degraded', 'failed', 'deleted'];
+
+/** What an operator should look at for a degraded server. */
+export type NetworkIssue = 'port-binding' | 'port-down' | 'silent';
+
+/** An address of the server that answered while its old host was healthy: it must answer again. */
+export interface WatchedAddress {
+  readonly ip: string;
+  /** The last time it (or, when later, its host) was seen alive before the failure, epoch ms. */
+  readonly lastAliveAt?: number;
+}
 
 export function isFinalInstanceState(s: InstanceState): boolean {
   return FINAL_INSTANCE_STATES.includes(s);
@@ -71,11 +86,23 @@ export interface InstanceEntry {
   /** The spare an evacuation failed on before the server was left to the scheduler. */
   readonly retargetedFrom?: string;
   readonly acceptedAt?: number;
+  /** When Nova first showed it ACTIVE on another host (verification of its network comes after). */
+  readonly activeAt?: number;
   readonly verifiedAt?: number;
   readonly finishedAt?: number;
   /** From Nova's acceptance of the evacuation to the server running ACTIVE (Nova's migration times when it has them). */
   readonly evacuationMs?: number;
-  /** From the failure start to verification: what the user lived through. */
+  /** Addresses that answered before the failure (from the detector's evidence); each must answer again. */
+  readonly watch?: readonly WatchedAddress[];
+  /** The server was hard-rebooted once because its addresses stayed silent (recorded before the request). */
+  readonly rebootedAt?: number;
+  /** Degraded: which part of the network did not come back. */
+  readonly networkIssue?: NetworkIssue;
+  /** Downtime as the user saw it: from the last sign of life before the failure ... */
+  readonly downFrom?: number;
+  /** ... to the first answer of its address on the new host (or, with no address to watch, verification). */
+  readonly backAt?: number;
+  /** backAt − downFrom. */
   readonly downtimeMs?: number;
 }
 
@@ -86,6 +113,8 @@ export interface IncidentRecord {
   readonly status: IncidentStatus;
   readonly origin: IncidentOrigin;
   readonly failureStartedAt: number;
+  /** The host's last sign of life the detector saw (its management IP or an instance address answering), epoch ms. */
+  readonly lastAliveAt?: number;
   readonly openedAt: number;
   readonly updatedAt: number;
   readonly closedAt?: number;
@@ -131,6 +160,8 @@ export interface OpenIncidentRequest<E = unknown> {
   readonly id: string;
   readonly host: string;
   readonly failureStartedAt: number;
+  /** The host's last sign of life, when known: downtimes and "failover took" are counted from it. */
+  readonly lastAliveAt?: number;
   readonly evidence: E;
 }
 

@@ -7,7 +7,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric
 export const INCIDENT_OUTCOMES = ['resolved', 'partial', 'failed', 'aborted'] as const;
 export type IncidentOutcome = (typeof INCIDENT_OUTCOMES)[number];
 
-export const EVACUATION_RESULTS = ['ok', 'failed', 'skipped'] as const;
+export const EVACUATION_RESULTS = ['ok', 'degraded', 'failed', 'skipped'] as const;
+export const REMEDIATION_RESULTS = ['healed', 'failed'] as const;
 export type EvacuationResult = (typeof EVACUATION_RESULTS)[number];
 
 export const NOTIFICATION_RESULTS = ['sent', 'failed'] as const;
@@ -27,6 +28,8 @@ const FENCE_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300];
 /** Seconds per instance: Nova evacuation on shared storage is a rebuild, typically 10 s to a few minutes. */
 const EVACUATION_BUCKETS = [5, 10, 20, 30, 60, 120, 180, 300, 600, 900];
 /** Seconds from detection to the last instance verified; the user-facing recovery time, up to ~30 min. */
+/** Users feel seconds: finer at the low end than the failover buckets. */
+const DOWNTIME_BUCKETS = [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800];
 const FAILOVER_BUCKETS = [30, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800];
 
 export interface Metrics {
@@ -54,6 +57,7 @@ export interface Metrics {
   readonly evacuations: Counter<'result'>;
   readonly evacuationDuration: Histogram;
   readonly failoverDuration: Histogram;
+  readonly instanceDowntime: Histogram;
   readonly notifications: Counter<'channel' | 'result'>;
   readonly stormBrakeActive: Gauge;
   readonly controllerIsolated: Gauge;
@@ -61,6 +65,7 @@ export interface Metrics {
   readonly jobsFailed: Counter<'queue'>;
   readonly hostsWithoutFencing: Gauge;
   readonly agentDownHosts: Gauge;
+  readonly agentRemediations: Counter<'result'>;
   readonly buildInfo: Gauge<'version'>;
   /** The most recent failover this replica ran: duration, when, and (one series) which host. */
   readonly lastFailover: LastFailoverRecorder;
@@ -169,6 +174,11 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
       name: 'cmpha_failover_duration_seconds', help: 'Time from host failure detection to its last instance verified.',
       buckets: FAILOVER_BUCKETS, registers,
     }),
+    instanceDowntime: new Histogram({
+      name: 'cmpha_instance_downtime_seconds',
+      help: 'Per evacuated instance: from its last sign of life before the failure to its first answer on the new host.',
+      buckets: DOWNTIME_BUCKETS, registers,
+    }),
     notifications: new Counter({
       name: 'cmpha_notifications_total', help: 'Notifications, by notifier channel and result.',
       labelNames: ['channel', 'result'] as const, registers,
@@ -193,6 +203,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
     agentDownHosts: new Gauge({
       name: 'cmpha_agent_down_hosts', help: 'Hosts that answer ping but whose nova-compute agent is down.', registers,
     }),
+    agentRemediations: new Counter({
+      name: 'cmpha_agent_remediations_total', help: 'Remediation commands run for agent-down hosts, by result (healed = the heartbeat came back).',
+      labelNames: ['result'] as const, registers,
+    }),
     buildInfo: new Gauge({
       name: 'cmpha_build_info', help: 'Always 1; the version label says which cmpha runs.',
       labelNames: ['version'] as const, registers,
@@ -214,6 +228,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: CreateM
   for (const state of QUEUE_STATES) m.queueDepth.set({ state }, 0);
   for (const queue of JOB_QUEUES) m.jobsFailed.inc({ queue }, 0);
   for (const check of READINESS_CHECKS) m.readinessCheck.set({ check }, 0);
+  for (const result of REMEDIATION_RESULTS) m.agentRemediations.inc({ result }, 0);
   for (const g of [m.leader, m.ready, m.incidentsOpen, m.stormBrakeActive, m.controllerIsolated,
     m.hostsWithoutFencing, m.agentDownHosts]) g.set(0);
   m.buildInfo.set({ version: opts.version ?? 'unknown' }, 1);

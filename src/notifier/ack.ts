@@ -3,7 +3,7 @@ import { CmphaError } from '../shared/errors.js';
 import { beforeDeadline, REDIS_DEADLINE_MS } from './deadline.js';
 
 // Acknowledgements stop escalation repeats. They live in Redis under `<prefix>:ack:<incidentId>`, so an
-// operator can acknowledge from any machine (`cmpha notify ack ID`) and the controller sees it on its next repeat.
+// operator can acknowledge from any machine (`cmpha incidents ack ID`) and the controller sees it on its next repeat.
 
 export interface Acknowledgement {
   readonly by: string;

@@ -146,7 +146,7 @@ export function renderEventMessage(
   const hostPart = event.host ? ` (${event.host})` : '';
   const subject = `${SEV_WORD[sev]}: ${vars.title}${hostPart}${repeat ? ` [${repeat}]` : ''}`;
   const instances = event.instances ?? [];
-  const ackLine = opts.ackId ? `Acknowledge to stop repeats: cmpha notify ack ${opts.ackId}` : '';
+  const ackLine = opts.ackId ? `Acknowledge to stop repeats: cmpha incidents ack ${opts.ackId}` : '';
   const rows: [string, string][] = [
     ['Event', event.type], ['Severity', sev], ['Host', vars.host!], ['Incident', vars.incident!], ['Time', vars.at!],
   ];
@@ -184,10 +184,14 @@ export function renderUserNotice(
     ? `Your instances were restarted on another host after ${host} failed`
     : `Your instances are affected by the failure of ${host}`;
   const lines = owner.instances.map((i) => {
-    const down = i.downtimeMs === undefined ? '' : `, back after about ${formatDuration(i.downtimeMs)}`;
-    return i.targetHost !== null && i.targetHost !== i.sourceHost
-      ? `${i.name} (${i.id}): moved from ${i.sourceHost} to ${i.targetHost}${down}`
-      : `${i.name} (${i.id}): NOT moved yet and still down; the operators have been told`;
+    if (i.targetHost === null || i.targetHost === i.sourceHost) return `${i.name} (${i.id}): NOT moved yet and still down; the operators have been told`;
+    if (i.state === 'degraded') {
+      return `${i.name} (${i.id}): moved from ${i.sourceHost} to ${i.targetHost}, but its network is not back yet; the operators have been told`;
+    }
+    const down = i.downFrom !== undefined && i.backAt !== undefined
+      ? `; your server ${i.name} was unreachable for ${formatDuration(i.downtimeMs ?? i.backAt - i.downFrom)}, from ${new Date(i.downFrom).toISOString()} to ${new Date(i.backAt).toISOString()}`
+      : i.downtimeMs === undefined ? '' : `, back after about ${formatDuration(i.downtimeMs)}`;
+    return `${i.name} (${i.id}): moved from ${i.sourceHost} to ${i.targetHost}${down}`;
   });
   const advice = moved.length > 0
     ? 'Moved instances were restarted from their disks on the new host, as after a power cut: check that your services came back, and anything that was only in memory is lost.'

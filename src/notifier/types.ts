@@ -29,6 +29,9 @@ export interface AffectedInstance {
   readonly targetHost: string | null;
   readonly state: string;
   readonly downtimeMs?: number;
+  /** Last sign of life before the failure and first answer on the new host (epoch ms), when measured. */
+  readonly downFrom?: number;
+  readonly backAt?: number;
   readonly error?: string;
   readonly metadata?: Readonly<Record<string, string>>;
 }

@@ -4,13 +4,16 @@ import type { Clock } from '../shared/time.js';
 import { HttpClient } from './http.js';
 import { IdentityClient } from './identity.js';
 import { KeystoneSession } from './keystone.js';
+import { NeutronClient } from './neutron.js';
 import { NovaClient } from './nova.js';
 import { PlacementClient } from './placement.js';
-import type { IdentityApi } from './types.js';
+import type { IdentityApi, NeutronApi } from './types.js';
 
 export interface OpenStack {
   readonly nova: NovaClient;
   readonly identity: IdentityApi;
+  /** Ports and their bindings: whether an evacuated server's network came back with it. */
+  readonly neutron: NeutronApi;
   /** Spare capacity as the scheduler sees it (allocation ratios included); answers null on clouds without Placement. */
   readonly placement: PlacementClient;
   readonly session: KeystoneSession;
@@ -38,7 +41,7 @@ export function createOpenStack(cloud: CloudConfig, deps: OpenStackDeps): OpenSt
   });
   const session = new KeystoneSession(cloud, http, { logger, clock: deps.clock });
   return {
-    nova: new NovaClient(session, { logger }), identity: new IdentityClient(session), placement: new PlacementClient(session, { logger }), session,
+    nova: new NovaClient(session, { logger }), identity: new IdentityClient(session), neutron: new NeutronClient(session), placement: new PlacementClient(session, { logger }), session,
   };
 }
 
@@ -48,5 +51,6 @@ export {
 export { KeystoneSession } from './keystone.js';
 export { NovaClient, MAX_MICROVERSION, MIN_MICROVERSION } from './nova.js';
 export { IdentityClient } from './identity.js';
+export { NeutronClient } from './neutron.js';
 export { PlacementClient, PLACEMENT_MICROVERSION } from './placement.js';
 export type * from './types.js';

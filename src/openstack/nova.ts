@@ -144,6 +144,10 @@ export class NovaClient implements NovaApi {
     });
   }
 
+  async reboot(id: string, type: 'HARD' | 'SOFT', opts: CallOptions = {}): Promise<void> {
+    await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, { body: { reboot: { type } }, idempotent: false, signal: opts.signal });
+  }
+
   async listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts: CallOptions = {}): Promise<Migration[]> {
     return this.#listAll('/os-migrations', {
       instance_uuid: filter.instanceId, host: filter.host, migration_type: filter.type,

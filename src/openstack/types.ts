@@ -104,7 +104,30 @@ export interface NovaApi {
   /** Never retried on its own: a duplicate evacuate corrupts the server (nova-facts). */
   evacuate(id: string, target?: string, opts?: CallOptions): Promise<void>;
   liveMigrate(id: string, target?: string, opts?: CallOptions): Promise<void>;
+  /** POST reboot (202). Not retried on its own. */
+  reboot(id: string, type: 'HARD' | 'SOFT', opts?: CallOptions): Promise<void>;
   listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts?: CallOptions): Promise<Migration[]>;
+}
+
+/** A Neutron port as cmpha reads it. */
+export interface Port {
+  readonly id: string;
+  readonly deviceId: string;
+  readonly networkId: string;
+  /** ACTIVE once the L2 agent on the bound host has wired it; DOWN otherwise. */
+  readonly status: string;
+  /** `binding:host_id`: the host the port is bound to ('' = unbound); null when the token may not read bindings. */
+  readonly hostId: string | null;
+  /** `binding:vif_type`: `binding_failed` when no mechanism driver could bind the port on that host. */
+  readonly vifType: string | null;
+  readonly fixedIps: readonly string[];
+  readonly securityGroups: readonly string[];
+}
+
+/** The Neutron calls cmpha makes. */
+export interface NeutronApi {
+  /** The ports of one server: `GET /v2.0/ports?device_id=…`. */
+  listPorts(deviceId: string, opts?: CallOptions): Promise<Port[]>;
 }
 
 export interface KeystoneUser {

@@ -77,6 +77,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
 
   const contextFor = (incidentId: string): StepContext => ({
     incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
+    ...(config.evacuation.verifyNetwork !== false && deps.neutron ? { neutron: deps.neutron } : {}),
+    ...(config.evacuation.verifyNetwork !== false && deps.probe ? { probe: deps.probe } : {}),
     evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
     fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,
     ...(deps.fencePlanFor ? { fencePlanFor: deps.fencePlanFor } : {}), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),

@@ -7,12 +7,12 @@ import type { Leadership } from '../incidents/fence-guard.js';
 import type { IncidentStore } from '../incidents/incident-store.js';
 import type { RecoveryOpener } from '../incidents/opener.js';
 import type { NotificationService } from '../notifier/types.js';
-import type { NovaApi, PlacementApi } from '../openstack/types.js';
+import type { NeutronApi, NovaApi, PlacementApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { RedisOutageLog } from '../shared/redis-outage.js';
 import type { Clock } from '../shared/time.js';
 import type { RecoveryMetrics } from './metrics.js';
-import type { FenceHostFn, HostAliveCheck } from './steps/context.js';
+import type { AddressProbe, FenceHostFn, HostAliveCheck } from './steps/context.js';
 
 export interface QueueTuning {
   /** How long a worker's claim on a job lasts without renewal; BullMQ renews it at half that. */
@@ -39,6 +39,10 @@ export interface RecoveryDeps {
   readonly nova: NovaApi;
   /** Spare capacity from Placement (asked first: it knows the allocation ratios); the hypervisor's figures otherwise. */
   readonly placement?: PlacementApi;
+  /** Network verification after each evacuation ([evacuation] verify_network): ports from Neutron ... */
+  readonly neutron?: NeutronApi;
+  /** ... and the addresses that answered before the failure, probed again. */
+  readonly probe?: AddressProbe;
   readonly fenceDriverFor: (host: string) => FenceDriver | null;
   readonly notifier: NotificationService;
   readonly isHostAlive: HostAliveCheck;

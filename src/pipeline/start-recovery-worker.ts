@@ -99,6 +99,7 @@ export async function startRecoveryWorker(
   const own = opts.nova ? null : createOpenStack(config.cloud, { logger: opts.logger });
   const nova = opts.nova ?? own!.nova;
   const placement = opts.placement ?? own?.placement;
+  const neutron = opts.neutron ?? own?.neutron;
   const notifier = opts.notifier ?? createNotificationService({
     notifiers: config.notifiers, escalation: config.escalation, redis: connection, keyPrefix: config.redis.prefix, logger: opts.logger,
   });
@@ -106,7 +107,7 @@ export async function startRecoveryWorker(
   const singleWriter = opts.singleWriter ?? singleWriterFromConfig(config);
   const recovery = createRecovery({
     ...opts,
-    config, connection, outage, nova, ...(placement ? { placement } : {}), notifier, logger: opts.logger,
+    config, connection, outage, nova, ...(placement ? { placement } : {}), ...(neutron ? { neutron } : {}), notifier, logger: opts.logger,
     fenceDriverFor,
     fencePlanFor: opts.fencePlanFor ?? fencePlansFromConfig(config, nova, fenceDriverFor, opts.fenceHost),
     ...(singleWriter ? { singleWriter } : {}),

@@ -22,13 +22,13 @@ export const SECRET_KEYS = [
 
 const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `headers["${k}"]`]);
 
-export function createLogger(opts: { level?: LogLevel; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(opts: { level?: LogLevel; pretty?: boolean; color?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = opts.level ?? 'info';
   const pretty = opts.pretty ?? false;
   const base = { redact: { paths: REDACT_PATHS, censor: '***' }, level, base: { app: 'cmpha' } };
   let logger: PinoLogger;
   if (pretty) {
-    logger = pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } });
+    logger = pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: opts.color ?? true, destination: 2 } } });
   } else {
     logger = pino(base, (opts.destination as pino.DestinationStream | undefined) ?? pino.destination(2));
   }

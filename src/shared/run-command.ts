@@ -17,6 +17,11 @@ export interface RunOptions {
   readonly maxOutputBytes?: number;
   /** Written to the child's stdin, then closed (a request that must not be in argv). Without it stdin is closed. */
   readonly input?: string;
+  /**
+   * Run the child in its own process group and kill the whole group on timeout or abort: for operator
+   * commands that may fork (a wrapper script), whose grandchildren would otherwise hold the output open.
+   */
+  readonly killGroup?: boolean;
 }
 
 /** Runs a child process without a shell and collects its output. */
@@ -34,6 +39,7 @@ export const runCommand: CommandRunner = (file, args, opts) =>
     try {
       child = spawn(file, [...args], {
         shell: false,
+        detached: opts.killGroup === true,
         stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
         env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', ...(opts.env ?? {}) },
       });
@@ -56,7 +62,13 @@ export const runCommand: CommandRunner = (file, args, opts) =>
     const kill = (why: string) => {
       if (child.exitCode === null && child.signalCode === null) {
         killedFor = why;
-        child.kill('SIGKILL');
+        if (opts.killGroup && child.pid !== undefined) {
+          try {
+            process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        } else child.kill('SIGKILL');
       }
     };
     const timer = setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs);

@@ -168,7 +168,7 @@ export function buildWorld(o: WorldOptions = {}, clock = new SimClock()): World 
       serviceUuid: rng.uuid(), serviceIntId: 2 + i, hypervisorUuid: rng.uuid(), hypervisorIntId: i,
       createdAt: epoch, vcpus: o.hostVcpus ?? 32, memoryMb: o.hostMemoryMb ?? 131072, localGb: 2000,
       power: 'on', poweredOnAt: bootedAt, hung: false, novaComputeWanted: true, novaComputeStartedAt: bootedAt,
-      mgmtLink: 'up', storageLink: 'up', instanceLink: 'up', pingBlocked: false,
+      mgmtLink: 'up', storageLink: 'up', instanceLink: 'up', pingBlocked: false, portBindingFails: false,
       disabled: spare, disabledReason: spare ? 'down_prepare' : null, forcedDown: false,
       hbOrigin, hbLast: hbOrigin, lastUpdateAt: null, traitDisabled: spare,
       bmc: { mode: 'ok', username: 'root', password: rng.hex(16) },

@@ -94,6 +94,8 @@ const HOST_ACTIONS: Record<string, (w: World, h: SimHost) => void> = {
   'instance-link/up': (w, h) => w.setInstanceLink(h, 'up'),
   'ping/block': (w, h) => w.setPingBlocked(h, true),
   'ping/allow': (w, h) => w.setPingBlocked(h, false),
+  'port-binding/fail': (w, h) => w.setPortBindingFails(h, true),
+  'port-binding/ok': (w, h) => w.setPortBindingFails(h, false),
 };
 
 const BMC_MODES: readonly BmcMode[] = ['ok', 'error', 'stuck-on', 'unreachable'];
@@ -125,6 +127,7 @@ export class Control {
       mgmtLink: h.mgmtLink,
       instanceLink: h.instanceLink,
       pingBlocked: h.pingBlocked,
+      portBinding: h.portBindingFails ? 'fails' : 'ok',
       service: {
         state: w.serviceUp(h) ? 'up' : 'down',
         status: h.disabled ? 'disabled' : 'enabled',
@@ -232,6 +235,15 @@ export class Control {
       }
       await this.extra.afterChange?.();
       return { status: 201, body: { server: this.serverState(server.id) } };
+    }
+    const silent = /^\/sim\/servers\/([^/]+)\/guest-silent$/.exec(p);
+    if (silent && req.method === 'POST') {
+      const server = w.servers.get(decodeURIComponent(silent[1]!));
+      if (!server) throw bad(`no server ${silent[1]}`, 404);
+      if (typeof body?.silent !== 'boolean') throw bad('body must be {"silent": true|false}');
+      w.setGuestSilent(server, body.silent);
+      await this.extra.afterChange?.();
+      return { status: 200, body: { server: this.serverState(server.id) } };
     }
     const del = /^\/sim\/servers\/([^/]+)$/.exec(p);
     if (del && req.method === 'DELETE') {

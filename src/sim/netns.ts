@@ -121,10 +121,10 @@ export class NetnsManager {
     const addrs = new Set<string>();
     if (h.mgmtLink === 'up') addrs.add(h.mgmtIp);
     if (h.storageLink === 'up') addrs.add(h.storageIp);
-    if (h.instanceLink === 'up') {
+    if (h.instanceLink === 'up' && !h.portBindingFails) {
       for (const id of h.servers) {
         const s = this.world.servers.get(id);
-        if (!s || s.vmState !== 'active' || s.powerState !== 1) continue;
+        if (!s || s.vmState !== 'active' || s.powerState !== 1 || s.guestSilent) continue;
         for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) addrs.add(a.addr);
       }
     }

@@ -33,7 +33,7 @@ export class Neutron {
       if (deviceIds.length > 0) servers = deviceIds.map((id) => this.world.servers.get(id)).filter((s): s is SimServer => !!s);
       else servers = this.world.serverList.slice(0, 1000);
       if (!admin) servers = servers.filter((s) => s.projectId === token.projectId);
-      const ports = servers.flatMap((s) => this.ports(s)).filter((port) => network === null || port.network_id === network);
+      const ports = servers.flatMap((s) => this.ports(s, admin)).filter((port) => network === null || port.network_id === network);
       return { status: 200, body: { ports } };
     }
     if (p === '/network/v2.0/networks' && req.method === 'GET') {
@@ -49,15 +49,24 @@ export class Neutron {
     throw neutronError(404, 'HTTPNotFound', 'The resource could not be found.');
   }
 
-  private ports(s: SimServer) {
-    const hostUp = s.host ? this.world.host(s.host)?.power === 'on' : false;
+  /**
+   * A server's ports as Neutron shows them: bound (`binding:host_id`) to the host it runs on. A host whose
+   * ports cannot be bound answers `binding:vif_type` = `binding_failed` and status DOWN, as Neutron does when
+   * no mechanism driver (no live L2 agent) can bind there. The `binding:*` fields are admin-only, as in
+   * Neutron's default policy.
+   */
+  private ports(s: SimServer, admin: boolean) {
+    const h = s.host ? this.world.host(s.host) : undefined;
+    const failed = !!h && h.portBindingFails;
+    const up = !!h && h.power === 'on' && !h.hung && s.vmState === 'active' && !failed;
     return s.addresses.map((a, i) => ({
       id: `${s.id.slice(0, 24)}${String(i).padStart(12, '0')}`,
       name: '', network_id: NETWORK_IDS[a.network] ?? a.network, mac_address: a.mac,
       fixed_ips: [{ subnet_id: `${NETWORK_IDS[a.network] ?? a.network}-subnet`, ip_address: a.addr }],
-      device_id: s.id, device_owner: `compute:${s.az ?? 'nova'}`, status: hostUp && s.vmState === 'active' ? 'ACTIVE' : 'DOWN',
-      admin_state_up: true, 'binding:host_id': s.host ?? '', 'binding:vif_type': 'ovs', tenant_id: s.projectId,
-      project_id: s.projectId, security_groups: [],
+      device_id: s.id, device_owner: `compute:${s.az ?? 'nova'}`, status: up ? 'ACTIVE' : 'DOWN',
+      admin_state_up: true,
+      ...(admin ? { 'binding:host_id': s.host ?? '', 'binding:vif_type': failed ? 'binding_failed' : 'ovs', 'binding:vnic_type': 'normal' } : {}),
+      tenant_id: s.projectId, project_id: s.projectId, security_groups: [],
     }));
   }
 }

@@ -585,6 +585,7 @@ export class Nova {
     const payload = (body as Record<string, unknown>)[action];
     if (action === 'evacuate') return this.evacuate(ctx, s, payload);
     if (action === 'os-migrateLive') return this.liveMigrate(ctx, s, payload);
+    if (action === 'reboot') return this.reboot(ctx, s, payload);
     throw novaError(400, `There is no such action: ${action}`);
   }
 
@@ -614,6 +615,12 @@ export class Nova {
       return { status: 200, body: { adminPass: typeof body.adminPass === 'string' ? body.adminPass : randomBytes(9).toString('base64url') } };
     }
     return { status: 200, rawBody: '' };
+  }
+
+  private reboot(ctx: Ctx, s: SimServer, payload: unknown): SimResponse {
+    const body = checkObject('reboot', payload, { type: (x) => (x === 'HARD' || x === 'SOFT' || x === 'hard' || x === 'soft' ? null : `${jsonRepr(x)} is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']`) }, ['type']);
+    this.world.reboot(s, String(body.type).toUpperCase() as 'HARD' | 'SOFT', { userId: ctx.token.userId, projectId: ctx.token.projectId });
+    return { status: 202, rawBody: '' };
   }
 
   private liveMigrate(ctx: Ctx, s: SimServer, payload: unknown): SimResponse {

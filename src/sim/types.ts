@@ -41,6 +41,11 @@ export interface SimHost {
   instanceLink: LinkState;
   /** ICMP dropped on every network (a firewall change) while the host and its heartbeats go on. */
   pingBlocked: boolean;
+  /**
+   * Fault: Neutron cannot bind ports to this host (its L2 agent is dead or misconfigured). Ports of servers
+   * placed here read `binding:vif_type` = `binding_failed`, status DOWN, and their addresses do not answer.
+   */
+  portBindingFails: boolean;
   disabled: boolean;
   disabledReason: string | null;
   forcedDown: boolean;
@@ -116,6 +121,8 @@ export interface SimServer {
   readonly addresses: SimAddress[];
   fault: ServerFault | null;
   readonly actions: InstanceAction[];
+  /** Fault: the guest runs but its network does not come up (no answer to ping) until it is rebooted. */
+  guestSilent?: boolean;
 }
 
 export type MigrationStatus =

@@ -330,6 +330,12 @@ export class World extends EventEmitter<WorldEvents> {
     this.emit('host', h);
   }
 
+  setPortBindingFails(h: SimHost, fails: boolean): void {
+    if (h.portBindingFails === fails) return;
+    h.portBindingFails = fails;
+    this.emit('host', h);
+  }
+
   setBmcMode(h: SimHost, mode: BmcMode): void {
     h.bmc.mode = mode;
   }
@@ -645,6 +651,34 @@ export class World extends EventEmitter<WorldEvents> {
     this.emit('server', s, from);
   }
 
+  /** Fault injection: the guest stops answering on its network (its addresses go silent) until a reboot. */
+  setGuestSilent(server: SimServer, silent: boolean): void {
+    if ((server.guestSilent ?? false) === silent) return;
+    server.guestSilent = silent;
+    this.emit('server', server, server.host);
+  }
+
+  /**
+   * POST reboot: refused (409) while a task runs or the server is not active or on no live compute; a
+   * reboot brings a silent guest's network back. The reboot itself is instant here.
+   */
+  reboot(server: SimServer, type: 'HARD' | 'SOFT', actor: Actor): void {
+    const at = this.now();
+    const host = server.host ? this.hosts.get(server.host) : undefined;
+    if (server.taskState !== null || (server.vmState !== 'active' && !(type === 'HARD' && server.vmState === 'error'))) {
+      const [attr, state] = server.taskState !== null ? ['task_state', server.taskState] : ['vm_state', server.vmState];
+      throw novaError(409, `Cannot 'reboot' instance ${server.id} while it is in ${attr} ${state}`);
+    }
+    if (!host || !this.serviceUp(host, at) || !this.computeAnswers(host)) throw novaError(409, `Compute service of ${host?.name ?? 'the server'} is unavailable at this time.`);
+    const a = this.newAction(server, 'reboot', actor, at);
+    this.endAction(a, at, 'Success', type === 'HARD' ? 'compute_reboot_instance' : 'compute_reboot_instance', host.name);
+    server.guestSilent = false;
+    server.vmState = 'active';
+    server.powerState = 1;
+    server.updatedAt = at;
+    this.emit('server', server, server.host);
+  }
+
   /** POST os-migrateLive after schema checks. `sync` (before 2.34) raises pre-check failures as 400. */
   liveMigrate(server: SimServer, opts: { host: string | null; force: boolean; sync: boolean }, actor: Actor): void {
     const at = this.now();
@@ -733,9 +767,9 @@ export class World extends EventEmitter<WorldEvents> {
     }
     if (!REACHABLE_NETWORKS.has(owner.network)) return false;
     const s = owner.server;
-    if (!s.host || s.vmState !== 'active' || s.powerState !== 1) return false;
+    if (!s.host || s.vmState !== 'active' || s.powerState !== 1 || s.guestSilent) return false;
     const h = this.hosts.get(s.host);
-    return !!h && h.power === 'on' && !h.hung && !h.pingBlocked && h.instanceLink === 'up';
+    return !!h && h.power === 'on' && !h.hung && !h.pingBlocked && h.instanceLink === 'up' && !h.portBindingFails;
   }
 
   /** The provider addresses that should answer on a host, as the netns layer must lay them out. */
@@ -744,10 +778,10 @@ export class World extends EventEmitter<WorldEvents> {
     if (h.power !== 'on' || h.hung || h.pingBlocked) return out;
     if (h.mgmtLink === 'up') out.push(h.mgmtIp);
     if (h.storageLink === 'up') out.push(h.storageIp);
-    if (h.instanceLink === 'up') {
+    if (h.instanceLink === 'up' && !h.portBindingFails) {
       for (const id of h.servers) {
         const s = this.servers.get(id);
-        if (!s || s.vmState !== 'active' || s.powerState !== 1) continue;
+        if (!s || s.vmState !== 'active' || s.powerState !== 1 || s.guestSilent) continue;
         for (const a of s.addresses) if (REACHABLE_NETWORKS.has(a.network)) out.push(a.addr);
       }
     }

@@ -129,6 +129,10 @@ export class FakeNova implements NovaApi {
     this.enter('liveMigrate', id, target);
   }
 
+  async reboot(id: string, type: 'HARD' | 'SOFT'): Promise<void> {
+    this.enter('reboot', id, type);
+  }
+
   async listMigrations(filter: { instanceId?: string; host?: string; type?: string }): Promise<Migration[]> {
     this.enter('listMigrations', filter);
     return [];

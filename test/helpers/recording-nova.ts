@@ -68,7 +68,7 @@ export class RecordingNova implements NovaApi {
   }
 
   mutating(method?: string): RecordedCall[] {
-    return this.calls.filter((c) => ['updateService', 'evacuate', 'addHostToAggregate', 'liveMigrate'].includes(c.method) && (!method || c.method === method));
+    return this.calls.filter((c) => ['updateService', 'evacuate', 'addHostToAggregate', 'liveMigrate', 'reboot'].includes(c.method) && (!method || c.method === method));
   }
 
   evacuateCount(id: string): number {
@@ -145,6 +145,11 @@ export class RecordingNova implements NovaApi {
       }
     }
     return s ? { ...s } : null;
+  }
+
+  async reboot(id: string, type: 'HARD' | 'SOFT'): Promise<void> {
+    this.calls.push({ method: 'reboot', args: [id, type] });
+    if (!this.servers.has(id)) throw new CmphaError('nova_not_found', `Instance ${id} could not be found.`);
   }
 
   async evacuate(id: string, target?: string): Promise<void> {

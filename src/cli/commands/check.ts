@@ -9,19 +9,22 @@ import { formatDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
 import { connectRedisOnce } from '../../shared/redis-connect.js';
 import { sleep } from '../../shared/time.js';
-import { createCliLogger, loadCliConfig } from '../context.js';
+import { configPathOf, createCliLogger, EXIT_BLIND, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
+import { loadOpsConfig } from '../ops-config.js';
+import { formatTable, outputOptions, renderList, renderOne, selectColumns, withOutputOptions, type Column, type OutputOptions } from '../output.js';
 import type { Config } from '../../config/types.js';
 import { surveyStorage, type StorageSurvey } from '../../fencing/ceph/storage-survey.js';
 import { createStorageFence } from '../../fencing/fence-plan.js';
 import type { NovaApi } from '../../openstack/types.js';
 import { mapLimit } from '../../shared/map-limit.js';
 
-/** Exit code when the check could not see the cloud (controller cut off, probe failed). */
-export const EXIT_BLIND = 3;
+export { EXIT_BLIND };
 
 interface CheckOptions {
   config?: string;
   json?: boolean;
+  format?: string;
+  column?: string[];
   storage?: boolean;
 }
 
@@ -70,8 +73,7 @@ export function formatCheckTable(report: RoundReport, hosts: Readonly<Record<str
       e.suspectSince === null ? '-' : `${new Date(e.suspectSince).toISOString()} (${e.unhealthyRounds} rounds)`,
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  const lines = formatTable(rows[0]!, rows.slice(1)).replace(/\n$/, '').split('\n');
   const flags = [
     `controller isolated: ${report.isolated ? `YES (${report.isolationReason})` : 'no'}`,
     `probe: ${report.probeFailed ? `FAILED (${report.probeFailed})` : 'ok'}`,
@@ -99,36 +101,64 @@ function fencingOf(host: string, hosts: Readonly<Record<string, HostConfig>>): s
   return driver === 'none' ? 'NONE' : driver;
 }
 
-function jsonReport(report: RoundReport, hostConfigs: Readonly<Record<string, HostConfig>>): string {
-  const hosts = report.hosts.map((h: HostReport) => ({
-    host: h.host, verdict: h.verdict, evidence: h.evidence, action: h.action, fencing: fencingOf(h.host, hostConfigs).toLowerCase(),
+/** A host as `check -f json|yaml` shows it. */
+function hostRecord(h: HostReport, hostConfigs: Readonly<Record<string, HostConfig>>): Record<string, unknown> {
+  return {
+    host: h.host, zone: h.zone, verdict: h.verdict, evidence: h.evidence, action: h.action, fencing: fencingOf(h.host, hostConfigs).toLowerCase(),
     ...(h.incidentId ? { incidentId: h.incidentId } : {}),
-  }));
-  return `${JSON.stringify({
-    hosts,
-    isolated: report.isolated,
-    isolationReason: report.isolationReason,
-    probeFailed: report.probeFailed,
-    stormBrake: report.stormBrake,
-    dryRun: true,
-  }, null, 2)}\n`;
+  };
+}
+
+const HOST_COLUMNS: readonly Column<HostReport & { fencing: string }>[] = [
+  { header: 'HOST', key: 'host', cell: (h) => h.host },
+  { header: 'ZONE', key: 'zone', cell: (h) => h.zone },
+  { header: 'VERDICT', key: 'verdict', cell: (h) => h.verdict },
+  { header: 'ACTION', key: 'action', cell: (h) => h.action },
+  { header: 'FENCING', key: 'fencing', cell: (h) => h.fencing },
+  { header: 'NOVA', key: 'nova', cell: (h) => h.evidence.nova.says },
+  { header: 'MGMT IP', key: 'mgmt', cell: (h) => h.evidence.mgmt.result },
+  { header: 'SUSPECT SINCE', key: 'suspectSince', cell: (h) => (h.evidence.suspectSince === null ? null : new Date(h.evidence.suspectSince).toISOString()) },
+  { header: 'INCIDENT', key: 'incidentId', cell: (h) => h.incidentId },
+];
+
+function renderCheck(report: RoundReport, hostConfigs: Readonly<Record<string, HostConfig>>, out: OutputOptions): string {
+  const rows = report.hosts.map((h) => ({ ...h, fencing: fencingOf(h.host, hostConfigs).toLowerCase() }));
+  if ((out.format === 'json' || out.format === 'yaml') && out.columns.length === 0) {
+    return renderOne({
+      hosts: report.hosts.map((h) => hostRecord(h, hostConfigs)),
+      isolated: report.isolated,
+      isolationReason: report.isolationReason,
+      probeFailed: report.probeFailed,
+      stormBrake: report.stormBrake,
+      dryRun: true,
+    }, out);
+  }
+  return renderList(rows, HOST_COLUMNS, out, {
+    tableText: () => `${formatCheckTable(report, hostConfigs)}(checked in ${formatDuration(report.durationMs)}; nothing was acted on)\n`,
+  });
 }
 
 export function registerCheckCommands(program: Command): void {
-  program
+  withConfigOption(withOutputOptions(program
     .command('check')
     .description('probe every compute host now and print its verdict and the action the controller would take; acts on nothing, opens nothing')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .option('--json', 'print {"hosts":[{"host","verdict","evidence","action"}]} instead of a table')
-    .option('--storage', 'instead: check every server\'s Ceph disks have one writer, on the host Nova places it on, and show each host\'s storage evidence')
+    .addHelpText('after', '\n-f json prints {"hosts":[{"host","verdict","evidence","action"}],"isolated","stormBrake",...}.\nExit 3: the controller could not see the cloud (isolated from its isolation addresses, or the probe failed).\nExit 4 (--storage): a Ceph disk has more than one writer.')
+    .option('--storage', 'instead: check every server\'s Ceph disks have one writer, on the host Nova places it on, and show each host\'s storage evidence'), { json: true }))
     .action(async (opts: CheckOptions) => {
-      const config = await loadCliConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const out = outputOptions(opts);
+      // A wrong -c is a usage error before any probe goes out.
+      try { selectColumns(HOST_COLUMNS, out.columns); } catch (err) {
+        process.stderr.write(`cmpha check: ${errorMessage(err)}\n`);
+        process.exitCode = EXIT_CONFIG;
+        return;
+      }
+      const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
       const { nova } = createOpenStack(config.cloud, { logger });
       if (opts.storage) {
         try {
           const survey = await runStorageCheck(config, nova);
-          process.stdout.write(opts.json ? `${JSON.stringify(survey, null, 2)}\n` : formatStorageCheck(survey));
+          process.stdout.write(out.format === 'table' ? formatStorageCheck(survey) : renderOne({ ...survey }, out));
           if (survey.servers.some((f) => f.verdict === 'double-writer')) process.exitCode = EXIT_DOUBLE_WRITER;
         } catch (err) {
           process.stderr.write(`cmpha check --storage: ${errorMessage(err)}\n`);
@@ -151,22 +181,36 @@ export function registerCheckCommands(program: Command): void {
         await sleep(d.probeIntervalMs);
         report = (await detector.runSuspectCheck()) ?? report;
       }
-      process.stdout.write(opts.json ? jsonReport(report, config.hosts) : formatCheckTable(report, config.hosts));
-      if (!opts.json) process.stdout.write(`(checked in ${formatDuration(report.durationMs)}; nothing was acted on)\n`);
+      try {
+        process.stdout.write(renderCheck(report, config.hosts, out));
+      } catch (err) {
+        process.stderr.write(`cmpha check: ${errorMessage(err)}\n`);
+        process.exitCode = EXIT_CONFIG;
+        return;
+      }
       if (report.isolated || report.probeFailed) process.exitCode = EXIT_BLIND;
     });
 
-  program
+  withConfigOption(withOutputOptions(program
     .command('resume')
-    .description('after a storm brake: let the active controller open incidents for the hosts it holds back now')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .action(async (opts: { config?: string }) => {
-      const config = await loadCliConfig(opts.config ?? program.opts<{ config?: string }>().config);
+    .description('after a storm brake: let the active controller open incidents for the hosts it holds back now (needs only [redis])'), { json: true }))
+    .action(async (opts: { config?: string; json?: boolean; format?: string; column?: string[] }) => {
+      let config;
+      try {
+        config = loadOpsConfig(configPathOf(program, opts));
+      } catch (err) {
+        process.stderr.write(`${errorMessage(err)}\n`);
+        process.exitCode = EXIT_CONFIG;
+        return;
+      }
+      const out = outputOptions(opts);
       let redis: Awaited<ReturnType<typeof connectRedisOnce>> | undefined;
       try {
         redis = await connectRedisOnce(config.redis);
         const r = await resume(redis, config.redis.prefix);
-        if (r.brakeActive) {
+        if (out.format !== 'table') {
+          process.stdout.write(renderOne({ brakeActive: r.brakeActive, reason: r.reason, since: r.since, resumeRequested: true }, out));
+        } else if (r.brakeActive) {
           const since = r.since === null ? '' : ` since ${new Date(r.since).toISOString()}`;
           process.stdout.write(`storm brake is on${since}: ${r.reason ?? 'no reason recorded'}\n`
             + 'resume requested: the active controller opens incidents for the hosts it holds back at its next round;\n'

@@ -6,7 +6,14 @@ import type { NovaApi } from '../../openstack/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { sleep, systemClock } from '../../shared/time.js';
-import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
+import { formatTable, onlyChanges, outputOptions, renderList, withOutputOptions, type Column } from '../output.js';
+
+const DRAIN_COLUMNS: readonly Column<DrainedServer>[] = [
+  { header: 'NAME', key: 'name', cell: (r) => r.name },
+  { header: 'RESULT', key: 'result', cell: (r) => r.result },
+  { header: 'DETAIL', key: 'detail', cell: (r) => r.detail },
+];
 
 export interface DrainCliDeps {
   loadConfig(path?: string): Promise<Config>;
@@ -29,15 +36,15 @@ const defaultDeps: DrainCliDeps = {
 /** `cmpha drain HOST [--target HOST] --yes`: planned maintenance, no fencing. */
 export function registerDrainCommands(program: Command, overrides: Partial<DrainCliDeps> = {}): void {
   const deps: DrainCliDeps = { ...defaultDeps, ...overrides };
-  program
+  withConfigOption(withOutputOptions(program
     .command('drain')
     .description('planned maintenance: disable HOST and live-migrate its running instances away, then check each one (nothing is powered off)')
     .argument('<host>', 'the compute host to empty')
     .option('--target <host>', 'live-migrate everything to this host (default: the scheduler chooses)')
-    .option('--yes', 'really disable the host and move its instances')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .option('--json', 'print the result as JSON')
-    .action(async (host: string, opts: { target?: string; yes?: boolean; config?: string; json?: boolean }) => {
+    .option('--yes', 'really disable the host and move its instances'), { json: true }))
+    .action(async (host: string, opts: { target?: string; yes?: boolean; config?: string; json?: boolean; format?: string; column?: string[] }) => {
+      const out = outputOptions(opts);
+      const machine = out.format !== 'table';
       if (!opts.yes) {
         deps.stderr(`cmpha drain: refusing without --yes: ${host} is disabled and every running instance on it is live-migrated\n`);
         deps.setExitCode(EXIT_CONFIG);
@@ -48,19 +55,19 @@ export function registerDrainCommands(program: Command, overrides: Partial<Drain
         deps.setExitCode(EXIT_CONFIG);
         return;
       }
-      const config = await deps.loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const config = await deps.loadConfig(configPathOf(program, opts));
       const logger = deps.createLogger(config);
       const ev = config.evacuation;
       try {
         const results = await drainHost(
-          { nova: deps.nova(config, logger), clock: systemClock, sleep, progress: (l) => { if (!opts.json) deps.stdout(`${l}\n`); } },
+          { nova: deps.nova(config, logger), clock: systemClock, sleep, progress: onlyChanges((l) => { if (!machine) deps.stdout(`${l}\n`); }) },
           {
             host, ...(opts.target ? { target: opts.target } : {}),
             disabledReason: `${ev.disabledReasonPrefix} drain ${new Date().toISOString()}`,
             concurrency: ev.concurrency, verifyTimeoutMs: ev.verifyTimeoutMs, pollIntervalMs: ev.verifyPollIntervalMs,
           },
         );
-        deps.stdout(opts.json ? `${JSON.stringify({ host, servers: results }, null, 2)}\n` : formatDrain(host, results));
+        deps.stdout(machine ? renderList(results, DRAIN_COLUMNS, out, { full: (r) => r }) : formatDrain(host, results));
         deps.setExitCode(results.every((r) => r.result === 'moved') ? 0 : 1);
       } catch (err) {
         deps.stderr(`cmpha drain: ${errorMessage(err)}\n`);
@@ -72,9 +79,8 @@ export function registerDrainCommands(program: Command, overrides: Partial<Drain
 export function formatDrain(host: string, results: readonly DrainedServer[]): string {
   const moved = results.filter((r) => r.result === 'moved').length;
   let out = `\n${host}: ${moved} of ${results.length} server(s) moved\n`;
-  for (const r of [...results].sort((a, b) => a.name.localeCompare(b.name))) {
-    out += `  ${r.name.padEnd(24)} ${r.result.padEnd(9)} ${r.detail}\n`;
-  }
+  const rows = [...results].sort((a, b) => a.name.localeCompare(b.name)).map((r) => [r.name, r.result, r.detail]);
+  if (rows.length > 0) out += formatTable(['NAME', 'RESULT', 'DETAIL'], rows, '  ');
   if (moved < results.length) out += `${host} still holds ${results.length - moved} server(s); it stays disabled\n`;
   return out;
 }

@@ -1,14 +1,15 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../../config/types.js';
-import { formatIncident } from '../../incidents/format.js';
+import { formatIncident, formatTimelineEntry } from '../../incidents/format.js';
 import { isTerminalStatus } from '../../incidents/types.js';
 import { startRecoveryWorker, type RecoveryWorker } from '../../pipeline/start-recovery-worker.js';
 import { formatDuration, parseDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { sleep } from '../../shared/time.js';
-import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
+import { outputOptions, renderOne, withOutputOptions } from '../output.js';
 
 export interface EvacuateCliDeps {
   loadConfig(path?: string): Promise<Config>;
@@ -39,15 +40,15 @@ export function manualIncidentId(host: string, at: number): string {
 /** `cmpha evacuate HOST [--target SPARE] --yes`: the recovery pipeline on request, fencing first. */
 export function registerEvacuateCommands(program: Command, overrides: Partial<EvacuateCliDeps> = {}): void {
   const deps: EvacuateCliDeps = { ...defaultDeps, ...overrides };
-  program
+  withConfigOption(withOutputOptions(program
     .command('evacuate')
     .description('fence HOST, then evacuate its instances (to --target, or a spare, or where the scheduler chooses) and verify them')
     .argument('<host>', 'the compute host to evacuate (it is powered off first)')
     .option('--target <host>', 'put every instance on this host')
     .option('--yes', 'really power the host off and evacuate it')
-    .option('--timeout <duration>', 'stop following after this long (the recovery goes on)', '30m')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .action(async (host: string, opts: { target?: string; yes?: boolean; timeout: string; config?: string }) => {
+    .option('--timeout <duration>', 'stop following after this long (the recovery goes on)', '30m'), { json: true }))
+    .action(async (host: string, opts: { target?: string; yes?: boolean; timeout: string; config?: string; json?: boolean; format?: string; column?: string[] }) => {
+      const out = outputOptions(opts);
       if (!opts.yes) {
         deps.stderr(`cmpha evacuate: refusing without --yes: ${host} is powered off through its BMC and every instance on it is rebuilt elsewhere\n`);
         deps.setExitCode(EXIT_CONFIG);
@@ -64,7 +65,7 @@ export function registerEvacuateCommands(program: Command, overrides: Partial<Ev
         deps.setExitCode(EXIT_CONFIG);
         return;
       }
-      const config = await deps.loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const config = await deps.loadConfig(configPathOf(program, opts));
       const logger = deps.createLogger(config);
       let worker: RecoveryWorker | undefined;
       try {
@@ -75,18 +76,25 @@ export function registerEvacuateCommands(program: Command, overrides: Partial<Ev
           { origin: 'operator', ...(opts.target ? { requestedTarget: opts.target } : {}) },
         );
         let follow = id;
+        const say = out.format === 'table' ? deps.stdout : () => undefined;
         if (!opened.created) {
           if (opened.reason === 'host-busy' && opened.existingId) {
-            deps.stdout(`${host} already has an open incident ${opened.existingId}; following it\n`);
+            say(`${host} already has an open incident ${opened.existingId}; following it\n`);
             follow = opened.existingId;
             await worker.submit(follow);
           } else {
             throw new Error(`could not open incident ${id} (${opened.reason})`);
           }
         } else {
-          deps.stdout(`incident ${id} opened for ${host}\n`);
+          say(`incident ${id} opened for ${host}\n`);
         }
-        const status = await followIncident(worker, follow, timeoutMs, deps);
+        // json/yaml/value: no progress lines, only the incident as it stands at the end.
+        const machine = out.format !== 'table';
+        const status = await followIncident(worker, follow, timeoutMs, machine ? { ...deps, stdout: () => undefined } : deps);
+        if (machine) {
+          const inc = await worker.incidents.get(follow);
+          if (inc) deps.stdout(renderOne({ ...inc }, out));
+        }
         deps.setExitCode(status === 'resolved' ? 0 : 1);
       } catch (err) {
         deps.stderr(`cmpha evacuate: ${errorMessage(err)}\n`);
@@ -110,7 +118,7 @@ export async function followIncident(
     const inc = await worker.incidents.get(id);
     if (!inc) throw new Error(`incident ${id} vanished`);
     for (const t of inc.timeline.slice(shown)) {
-      deps.stdout(`${new Date(t.at).toISOString()}  ${t.level === 'info' ? '    ' : t.level === 'warning' ? 'WARN' : 'CRIT'}  ${t.step.padEnd(10)} ${t.message}\n`);
+      deps.stdout(`${formatTimelineEntry(t)}\n`);
     }
     shown = inc.timeline.length;
     if (isTerminalStatus(inc.status)) {

@@ -10,7 +10,8 @@ import { startRecoveryWorker, type RecoveryWorker } from '../../pipeline/start-r
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { systemClock } from '../../shared/time.js';
-import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
+import { formatTable, outputOptions, renderList, renderOne, withOutputOptions, type Column } from '../output.js';
 
 export type FenceCliConfig = Pick<Config, 'hosts' | 'fencing' | 'logging'>;
 
@@ -39,21 +40,30 @@ const defaultDeps: FenceCliDeps = {
   setExitCode: (c) => { process.exitCode = c; },
 };
 
-interface CommonOpts { config?: string; json?: boolean }
+interface CommonOpts { config?: string; json?: boolean; format?: string; column?: string[] }
+
+const FENCE_COLUMNS: readonly Column<HostFenceStatus>[] = [
+  { header: 'HOST', key: 'host', cell: (r) => r.host },
+  { header: 'DRIVER', key: 'driver', cell: (r) => r.driver },
+  { header: 'BMC', key: 'bmc', cell: (r) => r.bmc },
+  { header: 'REACHABLE', key: 'reachable', cell: (r) => (r.reachable === undefined ? undefined : r.reachable ? 'yes' : 'no') },
+  { header: 'POWER', key: 'power', cell: (r) => r.power },
+  { header: 'WORKS', key: 'works', cell: (r) => r.works },
+  { header: 'CODE', key: 'code', cell: (r) => r.code },
+  { header: 'NOTE', key: 'note', cell: (r) => r.note },
+];
 
 /** `cmpha fence status HOST | --all`, `cmpha fence off HOST --yes` and `cmpha fence confirm HOST --yes`. */
 export function registerFenceCommands(program: Command, overrides: Partial<FenceCliDeps> = {}): void {
   const deps: FenceCliDeps = { ...defaultDeps, ...overrides };
-  const configPath = (opts: CommonOpts) => opts.config ?? program.opts<{ config?: string }>().config;
+  const configPath = (opts: CommonOpts) => configPathOf(program, opts);
   const fence = program.command('fence').description('check and use the BMCs that power compute hosts off');
 
-  fence
+  withConfigOption(withOutputOptions(fence
     .command('status')
     .description('read the power state of a host (or every host) through its BMC; changes nothing')
     .argument('[host]', 'a host with a [host:NAME] section')
-    .option('--all', 'every configured host, as a table; exit 1 if any host cannot be fenced')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .option('--json', 'print JSON')
+    .option('--all', 'every configured host, as a table; exit 1 if any host cannot be fenced'), { json: true }))
     .action(async (name: string | undefined, opts: CommonOpts & { all?: boolean }) => {
       if ((name === undefined) === !opts.all) {
         deps.stderr('cmpha fence status: give one HOST or --all\n');
@@ -78,19 +88,27 @@ export function registerFenceCommands(program: Command, overrides: Partial<Fence
       }
       // A host with driver = none is a declared choice (never evacuated), not a broken BMC.
       const broken = rows.some((r) => !r.works && r.driver !== 'none');
-      if (opts.json) deps.stdout(`${JSON.stringify(opts.all ? rows : rows[0], null, 2)}\n`);
-      else deps.stdout(formatStatusTable(rows));
+      const out = outputOptions(opts);
+      try {
+        // One host in json/yaml is one object, as before; --all is a list.
+        if (!opts.all && (out.format === 'json' || out.format === 'yaml') && out.columns.length === 0) deps.stdout(renderOne({ ...rows[0]! }, out));
+        else deps.stdout(renderList(rows, FENCE_COLUMNS, out, { full: (r) => r, tableText: () => formatStatusTable(rows) }));
+      } catch (err) {
+        deps.stderr(`cmpha fence status: ${errorMessage(err)}\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
       deps.setExitCode(broken || (!opts.all && !rows[0]!.works) ? 1 : 0);
     });
 
-  fence
+  withConfigOption(withOutputOptions(fence
     .command('off')
     .description('power a host off through its BMC and read the power state back')
     .argument('<host>', 'a host with a [host:NAME] section')
-    .option('--yes', 'really power the host off (it is not shut down cleanly)')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .option('--json', 'print the fence result as JSON')
+    .option('--yes', 'really power the host off (it is not shut down cleanly)'), { json: true }))
     .action(async (name: string, opts: CommonOpts & { yes?: boolean }) => {
+      const out = outputOptions(opts);
+      opts.json = out.format !== 'table';
       if (!opts.yes) {
         deps.stderr(`cmpha fence off: refusing to power off ${name} without --yes (a hard power-off: every instance on it stops at once)\n`);
         deps.setExitCode(EXIT_CONFIG);
@@ -118,7 +136,7 @@ export function registerFenceCommands(program: Command, overrides: Partial<Fence
         timeoutMs, pollIntervalMs, attempts,
         ...(opts.json ? {} : { onEvent: (e: FenceEvent) => deps.stdout(formatEvent(e)) }),
       });
-      if (opts.json) deps.stdout(`${JSON.stringify({ host: name, ...result }, null, 2)}\n`);
+      if (opts.json) deps.stdout(renderOne({ host: name, ...result }, out));
       if (!result.ok) {
         if (!opts.json) deps.stdout(`${name}: NOT confirmed off (${result.code}): ${result.reason}; last power state read: ${result.lastState}\n`);
         deps.setExitCode(1);
@@ -136,13 +154,12 @@ export function registerFenceCommands(program: Command, overrides: Partial<Fence
 
 /** `cmpha fence confirm HOST --yes`: a human's word that the host is off, for an incident waiting for a fence. */
 function registerFenceConfirm(fence: Command, deps: FenceCliDeps, configPath: (opts: CommonOpts) => string | undefined): void {
-  fence
+  withConfigOption(fence
     .command('confirm')
     .description('declare a host off by hand when every fence attempt failed: its incident continues (force-down, evacuation)')
     .argument('<host>', 'the host whose incident waits for a fence')
     .option('--yes', 'I made sure the host is powered off (or cut from its disks): evacuating a running host corrupts shared disks')
-    .option('--note <text>', 'what was checked, recorded in the incident and the notice', '')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .option('--note <text>', 'what was checked, recorded in the incident and the notice', ''))
     .action(async (name: string, opts: CommonOpts & { yes?: boolean; note: string }) => {
       if (!opts.yes) {
         deps.stderr(`cmpha fence confirm: refusing without --yes: make sure ${name} is off first (see docs/operations.md, "When fencing fails")\n`);
@@ -193,9 +210,7 @@ export function formatStatusTable(rows: readonly HostFenceStatus[]): string {
     r.power ?? '-',
     r.driver === 'none' ? (r.note ?? '') : r.works ? 'ok' : `FAILED ${r.code ?? ''}`.trim(),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]) => `${c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`;
-  let out = line(header) + cells.map(line).join('');
+  let out = formatTable(header, cells);
   const problems = rows.filter((r) => !r.works && r.driver !== 'none' && r.note);
   if (problems.length) out += `\n${problems.map((r) => `${r.host}: ${r.note}\n`).join('')}`;
   return out;

@@ -11,7 +11,12 @@ import { errorMessage } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Logger } from '../../shared/logger.js';
 import { sleep, systemClock } from '../../shared/time.js';
-import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+import { mgmtAddressOf } from '../../detector/mgmt-addresses.js';
+import { remediationFor } from '../../remediation/agent-remediator.js';
+import { describeHeal, healAgent } from '../../remediation/heal-agent.js';
+import { runCommand, type CommandRunner } from '../../shared/run-command.js';
+import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
+import { onlyChanges, outputOptions, renderOne, withOutputOptions } from '../output.js';
 import { connectRedis } from './incidents.js';
 
 export interface HostCliDeps {
@@ -23,6 +28,8 @@ export interface HostCliDeps {
   storage(config: Config, host: string): StorageUnfence | undefined;
   /** The id of the host's open incident, if any. */
   openIncident(config: Config, host: string): Promise<string | null>;
+  /** Runs a remediation command (tests replace it). */
+  run?: CommandRunner;
   stdout(text: string): void;
   stderr(text: string): void;
   setExitCode(code: number): void;
@@ -57,11 +64,11 @@ export function storageUnfence(config: Config, host: string): StorageUnfence | u
   };
 }
 
-/** `cmpha host restore HOST [--power-on] [--as-spare] [--unfence-storage [--power-cycled]] --yes`. */
+/** `cmpha host restore HOST [--power-on] [--as-spare] [--unfence-storage [--power-cycled]] --yes`, `cmpha host heal HOST --yes`. */
 export function registerHostCommands(program: Command, overrides: Partial<HostCliDeps> = {}): void {
   const deps: HostCliDeps = { ...defaultDeps, ...overrides };
   const host = program.command('host').description('bring repaired compute hosts back');
-  host
+  withConfigOption(withOutputOptions(host
     .command('restore')
     .description('return a repaired host to service: (power on), wait for nova-compute to clean up, unset forced_down, wait for it to be up, enable it (or keep it as a spare)')
     .argument('<host>', 'the repaired compute host')
@@ -70,9 +77,10 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
     .option('--unfence-storage', 'remove its Ceph blocklist (blocklist rm of its storage_ips) once it was power-cycled')
     .option('--power-cycled', 'with --unfence-storage: you power-cycled the host yourself (cmpha did not see it off)')
     .option('--yes', 'really change the host')
-    .option('--wait <duration>', 'give up each wait after this long', '10m')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .action(async (name: string, opts: { powerOn?: boolean; asSpare?: boolean; unfenceStorage?: boolean; powerCycled?: boolean; yes?: boolean; wait: string; config?: string }) => {
+    .option('--wait <duration>', 'give up each wait after this long', '10m'), { json: true }))
+    .action(async (name: string, opts: { powerOn?: boolean; asSpare?: boolean; unfenceStorage?: boolean; powerCycled?: boolean; yes?: boolean; wait: string; config?: string; json?: boolean; format?: string; column?: string[] }) => {
+      const out = outputOptions(opts);
+      const machine = out.format !== 'table';
       if (!opts.yes) {
         deps.stderr(`cmpha host restore: refusing without --yes: ${name} is returned to service${opts.powerOn ? ' and powered on' : ''}\n`);
         deps.setExitCode(EXIT_CONFIG);
@@ -84,7 +92,7 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
         deps.setExitCode(EXIT_CONFIG);
         return;
       }
-      const config = await deps.loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
+      const config = await deps.loadConfig(configPathOf(program, opts));
       const logger = deps.createLogger(config);
       try {
         const open = await deps.openIncident(config, name);
@@ -97,7 +105,9 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
           {
             nova: deps.nova(config, logger),
             fenceDriver: opts.powerOn ? deps.fenceDriver(config, name, logger) : null,
-            clock: systemClock, sleep, progress: (l) => deps.stdout(`${new Date().toISOString()}  ${l}\n`),
+            clock: systemClock, sleep,
+            // A wait polls: print a line when what it says changes, not on every poll.
+            progress: onlyChanges((l) => { if (!machine) deps.stdout(`${new Date().toISOString()}  ${l}\n`); }),
             ...optional('storage', deps.storage(config, name)),
           },
           {
@@ -106,10 +116,42 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
             unfenceStorage: opts.unfenceStorage === true, powerCycled: opts.powerCycled === true,
           },
         );
-        deps.stdout(`${name}: back in service as ${result.status === 'spare' ? 'a spare (disabled)' : 'an enabled compute host'}\n`);
+        if (machine) deps.stdout(renderOne({ host: name, status: result.status }, out));
+        else deps.stdout(`${name}: back in service as ${result.status === 'spare' ? 'a spare (disabled)' : 'an enabled compute host'}\n`);
         deps.setExitCode(0);
       } catch (err) {
         deps.stderr(`cmpha host restore: ${errorMessage(err)}\n`);
+        deps.setExitCode(1);
+      }
+    });
+  withConfigOption(host
+    .command('heal')
+    .description('restart nova-compute on a live host with the configured remediation command ([remediation] or [host:NAME] agent_command) and wait for Nova\'s heartbeat; never fences, never evacuates')
+    .argument('<host>', 'the compute host whose nova-compute stopped reporting')
+    .option('--yes', 'really run the command'))
+    .action(async (name: string, opts: { yes?: boolean; config?: string }) => {
+      if (!opts.yes) {
+        deps.stderr(`cmpha host heal: refusing without --yes: the remediation command runs against ${name}\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      const config = await deps.loadConfig(configPathOf(program, opts));
+      const logger = deps.createLogger(config);
+      const r = remediationFor(config, name);
+      if (!r) {
+        deps.stderr(`cmpha host heal: no remediation command for ${name}: set [remediation] agent_command or [host:${name}] agent_command\n`);
+        deps.setExitCode(EXIT_CONFIG);
+        return;
+      }
+      try {
+        const nova = deps.nova(config, logger);
+        const configured = config.hosts[name]?.mgmtIp;
+        const hv = configured ? undefined : (await nova.listHypervisors()).find((h) => h.serviceHost === name)?.hostIp;
+        const result = await healAgent({ nova, run: deps.run ?? runCommand, clock: systemClock, sleep }, name, mgmtAddressOf(configured, hv).ip, r);
+        (result.ok ? deps.stdout : deps.stderr)(`${describeHeal(result)}\n`);
+        deps.setExitCode(result.ok ? 0 : 1);
+      } catch (err) {
+        deps.stderr(`cmpha host heal: ${errorMessage(err)}\n`);
         deps.setExitCode(1);
       }
     });

@@ -1,15 +1,12 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../../config/types.js';
-import { errorMessage } from '../../shared/errors.js';
-import { connectRedisOnce } from '../../shared/redis-connect.js';
 import type { Logger } from '../../shared/logger.js';
-import { acknowledge } from '../../notifier/ack.js';
 import { createNotificationService } from '../../notifier/service.js';
 import type { DeliveryRecord } from '../../notifier/types.js';
-import { createCliLogger, EXIT_CONFIG, loadCliConfig } from '../context.js';
+import { configPathOf, createCliLogger, EXIT_CONFIG, EXIT_FAILED, loadCliConfig, withConfigOption } from '../context.js';
+import { outputOptions, renderList, withOutputOptions, type Column, type OutputOptions } from '../output.js';
 
-export const EXIT_FAILED = 1;
+export { EXIT_FAILED };
 
 interface Out {
   write(s: string): unknown;
@@ -25,11 +22,23 @@ function describeChannel(name: string, records: readonly DeliveryRecord[]): { li
   return { line: `${name}: FAILED: ${failed.map((r) => `${r.recipient}: ${r.error ?? 'failed'}`).join('; ')}`, failed: true };
 }
 
+export interface ChannelResult {
+  readonly channel: string;
+  readonly result: 'ok' | 'skipped' | 'failed';
+  readonly detail: string;
+}
+
+const CHANNEL_COLUMNS: readonly Column<ChannelResult>[] = [
+  { header: 'CHANNEL', key: 'channel', cell: (r) => r.channel },
+  { header: 'RESULT', key: 'result', cell: (r) => r.result },
+  { header: 'DETAIL', key: 'detail', cell: (r) => r.detail },
+];
+
 /**
  * Sends a test message through every configured channel (or one) and prints one line per channel.
  * Returns the exit code: 0 all delivered, 1 any failed, 2 no such channel.
  */
-export async function runNotifyTest(config: Pick<Config, 'notifiers' | 'escalation'>, opts: { channel?: string }, out: Out, err: Out, logger: Logger): Promise<number> {
+export async function runNotifyTest(config: Pick<Config, 'notifiers' | 'escalation'>, opts: { channel?: string; output?: OutputOptions }, out: Out, err: Out, logger: Logger): Promise<number> {
   const svc = createNotificationService({ notifiers: config.notifiers, escalation: config.escalation, logger });
   try {
     const names = svc.channelNames();
@@ -38,55 +47,30 @@ export async function runNotifyTest(config: Pick<Config, 'notifiers' | 'escalati
       return EXIT_CONFIG;
     }
     const records = await svc.sendTest({ channel: opts.channel });
-    let failed = false;
+    const results: ChannelResult[] = [];
+    const lines: string[] = [];
     for (const name of names) {
       if (opts.channel !== undefined && name !== opts.channel) continue;
-      const d = describeChannel(name, records.filter((r) => r.channel === name));
-      out.write(`${d.line}\n`);
-      failed ||= d.failed;
+      const mine = records.filter((r) => r.channel === name);
+      const d = describeChannel(name, mine);
+      lines.push(`${d.line}\n`);
+      results.push({ channel: name, result: d.failed ? 'failed' : mine.length > 0 && mine.every((r) => r.skipped) ? 'skipped' : 'ok', detail: d.line.slice(name.length + 2) });
     }
-    return failed ? EXIT_FAILED : 0;
+    out.write(renderList(results, CHANNEL_COLUMNS, opts.output ?? { format: 'table', columns: [] }, { tableText: () => lines.join('') }));
+    return results.some((r) => r.result === 'failed') ? EXIT_FAILED : 0;
   } finally {
     await svc.stop();
   }
 }
 
-/** Records an acknowledgement in Redis, where the running controller's escalation looks before each repeat. */
-export async function runNotifyAck(config: Pick<Config, 'redis'>, incidentId: string, by: string, out: Out): Promise<void> {
-  const redis = await connectRedisOnce(config.redis);
-  try {
-    await acknowledge(redis, config.redis.prefix, incidentId, by);
-    out.write(`acknowledged ${incidentId} as ${by}: repeats stop at the next interval\n`);
-  } finally {
-    redis.disconnect();
-  }
-}
-
 export function registerNotifyCommands(program: Command): void {
-  const notify = program.command('notify').description('notification channels: test them, acknowledge pages');
-  const configPath = (opts: { config?: string }) => opts.config ?? program.opts<{ config?: string }>().config;
-  notify
+  const notify = program.command('notify').description('notification channels: test them (acknowledge pages with `cmpha incidents ack`)');
+  withConfigOption(withOutputOptions(notify
     .command('test')
     .description('send a test message through each channel (or --channel NAME) to its configured recipients; exit 1 if any failed')
-    .option('--channel <name>', 'only this [notifier:NAME]')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .action(async (opts: { channel?: string; config?: string }) => {
-      const config = await loadCliConfig(configPath(opts));
-      process.exitCode = await runNotifyTest(config, { channel: opts.channel }, process.stdout, process.stderr, createCliLogger(config));
-    });
-  notify
-    .command('ack')
-    .argument('<incident-id>', 'the incident id (or the ack id a page showed)')
-    .description('acknowledge a page: stops the repeated calls/messages to on-call for this incident')
-    .option('--by <name>', 'who acknowledges (default: your user name)')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
-    .action(async (incidentId: string, opts: { by?: string; config?: string }) => {
-      const config = await loadCliConfig(configPath(opts));
-      try {
-        await runNotifyAck(config, incidentId, opts.by ?? userInfo().username, process.stdout);
-      } catch (err) {
-        process.stderr.write(`cmpha: cannot acknowledge ${incidentId}: ${errorMessage(err)}\n`);
-        process.exitCode = EXIT_FAILED;
-      }
+    .option('--channel <name>', 'only this [notifier:NAME]'), { json: true }))
+    .action(async (opts: { channel?: string; config?: string; format?: string; column?: string[]; json?: boolean }) => {
+      const config = await loadCliConfig(configPathOf(program, opts));
+      process.exitCode = await runNotifyTest(config, { channel: opts.channel, output: outputOptions(opts) }, process.stdout, process.stderr, createCliLogger(config));
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startController } from '../../app/controller.js';
 import { errorMessage } from '../../shared/errors.js';
-import { createCliLogger, loadCliConfig } from '../context.js';
+import { configPathOf, createCliLogger, loadCliConfig } from '../context.js';
 
 /** How long `cmpha run` may take to stop after SIGTERM/SIGINT before it exits regardless. */
 export const STOP_DEADLINE_MS = 15_000;
@@ -12,12 +12,12 @@ export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description('run the controller: detect dead hosts, fence them, evacuate their instances, notify')
-    .option('-c, --config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
+    .option('--config <path>', 'config file (default: $CMPHA_CONFIG or /etc/cmpha/cmpha.conf)')
     .option('--dry-run', 'detect and report, act on nothing (as [detector] dry_run = true)')
     .action(async (opts: { config?: string; dryRun?: boolean }) => {
-      let config = await loadCliConfig(opts.config);
+      let config = await loadCliConfig(configPathOf(program, opts));
       if (opts.dryRun) config = { ...config, detector: { ...config.detector, dryRun: true } };
-      const logger = createCliLogger(config);
+      const logger = createCliLogger(config, { daemon: true });
       let controller: Awaited<ReturnType<typeof startController>>;
       try {
         controller = await startController(config, { logger });

@@ -8,7 +8,7 @@ import type { Leadership } from '../../incidents/fence-guard.js';
 import type { IncidentStore } from '../../incidents/incident-store.js';
 import type { IncidentRecord, TimelineEntry } from '../../incidents/types.js';
 import type { NotificationService } from '../../notifier/types.js';
-import type { ComputeService, NovaApi, PlacementApi } from '../../openstack/types.js';
+import type { ComputeService, NeutronApi, NovaApi, PlacementApi } from '../../openstack/types.js';
 import { requireComputeService } from '../../openstack/compute-service.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Clock } from '../../shared/time.js';
@@ -16,6 +16,12 @@ import type { RecoveryMetrics } from '../metrics.js';
 
 /** Answers whether a host shows any sign of life (Nova up with a fresh heartbeat, or its management IP). */
 export type HostAliveCheck = (host: string, signal?: AbortSignal) => Promise<boolean>;
+
+/**
+ * Asks whether addresses answer (fping through the detector's prober in production): 'alive', 'silent' or
+ * 'unknown' per address; throws when the probe itself failed.
+ */
+export type AddressProbe = (ips: readonly string[], signal?: AbortSignal) => Promise<ReadonlyMap<string, 'alive' | 'silent' | 'unknown'>>;
 
 /** Fences one host with one driver: power off and read back off (src/fencing's fenceHost, or a levels-based fencer). */
 export type FenceHostFn = (driver: FenceDriver, opts: FenceHostOptions) => Promise<FenceResult>;
@@ -33,6 +39,10 @@ export interface StepContext {
   /** Spare capacity from Placement (asked first); without it the hypervisor's figures, and failing those the spare is assumed to fit. */
   readonly placement?: PlacementApi;
   readonly evacuation: EvacuationConfig;
+  /** A moved server's ports must be bound to its new host and ACTIVE; absent = not checked. */
+  readonly neutron?: NeutronApi;
+  /** Addresses that answered before the failure must answer again; absent = not checked. */
+  readonly probe?: AddressProbe;
   readonly fencing: FencingConfig;
   readonly notifier: NotificationService;
   readonly isHostAlive: HostAliveCheck;

@@ -1,5 +1,6 @@
 import type { IncidentRecord, IncidentStatus, InstanceEntry } from '../../incidents/types.js';
 import { isTerminalStatus } from '../../incidents/types.js';
+import { networkAdvice } from '../../incidents/format.js';
 import type { NotificationEventType, Severity } from '../../notifier/types.js';
 import { formatDuration } from '../../shared/duration.js';
 import { note, record, type StepContext } from './context.js';
@@ -8,23 +9,29 @@ import { notifyOnce } from './notify.js';
 export interface Outcome {
   readonly status: Extract<IncidentStatus, 'resolved' | 'partial' | 'failed'>;
   readonly verified: number;
+  /** Moved and ACTIVE, but their network did not come back: not a recovery. */
+  readonly degraded: number;
   readonly failed: number;
   readonly skipped: number;
   readonly deleted: number;
   readonly unfinished: number;
 }
 
-/** resolved: every server to move was verified (skipped and deleted ones are fine); partial: some; failed: none. */
+/**
+ * resolved: every server to move was verified, network included (skipped and deleted ones are fine);
+ * partial: some were verified or at least run on another host without their network (degraded); failed: none moved.
+ */
 export function outcomeOf(instances: readonly InstanceEntry[]): Outcome {
   const count = (s: InstanceEntry['state']) => instances.filter((e) => e.state === s).length;
   const verified = count('verified');
+  const degraded = count('degraded');
   const failed = count('failed');
   const skipped = count('skipped');
   const deleted = count('deleted');
-  const unfinished = instances.length - verified - failed - skipped - deleted;
-  const bad = failed + unfinished;
-  const status = bad === 0 ? 'resolved' : verified > 0 ? 'partial' : 'failed';
-  return { status, verified, failed, skipped, deleted, unfinished };
+  const unfinished = instances.length - verified - degraded - failed - skipped - deleted;
+  const bad = degraded + failed + unfinished;
+  const status = bad === 0 ? 'resolved' : verified + degraded > 0 ? 'partial' : 'failed';
+  return { status, verified, degraded, failed, skipped, deleted, unfinished };
 }
 
 const EVENT: Record<Outcome['status'], { type: NotificationEventType; severity: Severity }> = {
@@ -44,8 +51,9 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
   const instances = await ctx.store.listInstances(ctx.incidentId);
   const out = outcomeOf(instances);
   if (!isTerminalStatus(rec.status)) {
+    // From the host's last sign of life (what its users lived through), not from the first silent round.
     const lastVerified = Math.max(0, ...instances.map((e) => e.verifiedAt ?? 0));
-    const failoverMs = lastVerified > 0 ? lastVerified - rec.failureStartedAt : undefined;
+    const failoverMs = lastVerified > 0 ? lastVerified - (rec.lastAliveAt ?? rec.failureStartedAt) : undefined;
     let closedHere = false;
     rec = await ctx.store.update(ctx.incidentId, (r) => {
       closedHere = !isTerminalStatus(r.status);
@@ -61,7 +69,7 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
     }
     for (const s of rec.spares ?? []) await ctx.store.releaseSpare(s.host, ctx.incidentId);
     await note(ctx, 'close', out.status === 'resolved' ? 'info' : 'critical',
-      `incident ${out.status}: ${out.verified} verified, ${out.failed + out.unfinished} failed, ${out.skipped} left in place, ${out.deleted} deleted`
+      `incident ${out.status}: ${out.verified} verified, ${out.degraded > 0 ? `${out.degraded} degraded (running without their network), ` : ''}${out.failed + out.unfinished} failed, ${out.skipped} left in place, ${out.deleted} deleted`
       + (failoverMs !== undefined ? `; failover took ${formatDuration(failoverMs)}` : ''));
   }
   if (rec.status === 'resolved' || rec.status === 'partial' || (rec.status === 'failed' && !rec.error)) {
@@ -78,9 +86,11 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
 }
 
 function failureDetails(instances: readonly InstanceEntry[]): string | undefined {
-  const bad = instances.filter((e) => e.state === 'failed' || e.state === 'pending' || e.state === 'evacuating' || e.state === 'evacuated');
+  const bad = instances.filter((e) => e.state === 'failed' || e.state === 'degraded' || e.state === 'pending' || e.state === 'evacuating' || e.state === 'evacuated');
   if (bad.length === 0) return undefined;
-  return bad.map((e) => `${e.name} (${e.id}): ${e.error ?? `left ${e.state}`}`).join('\n');
+  return bad.map((e) => (e.state === 'degraded'
+    ? `${e.name} (${e.id}): DEGRADED on ${e.target ?? '?'}: ${e.error ?? 'network not back'}; look at ${networkAdvice(e.networkIssue, e.target)}`
+    : `${e.name} (${e.id}): ${e.error ?? `left ${e.state}`}`)).join('\n');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { planInstances } from '../../evacuator/select.js';
+import { baselineAddresses, planInstances } from '../../evacuator/select.js';
 import { errorMessage } from '../../shared/errors.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
 import { notifyOnce } from './notify.js';
@@ -40,7 +40,7 @@ export async function inventoryStep(ctx: StepContext): Promise<StepOutcome> {
       await notifyOnce(ctx, rec, { type: 'inventory-suspicious', severity: 'warning', summary });
     }
   }
-  const fresh = planInstances(servers, rec.host, ctx.evacuation).filter((e) => !existing.has(e.id));
+  const fresh = planInstances(servers, rec.host, ctx.evacuation, baselineAddresses(rec.evidence)).filter((e) => !existing.has(e.id));
   if (fresh.length === 0) return { kind: 'skip', reason: existing.size > 0 ? 'instances already recorded' : 'no servers on the host' };
   await ctx.store.addInstances(ctx.incidentId, fresh);
   const skipped = fresh.filter((e) => e.state === 'skipped');

@@ -13,6 +13,7 @@ export function affected(instances: readonly InstanceEntry[]): AffectedInstance[
     targetHost: e.target,
     state: e.state,
     ...(e.downtimeMs !== undefined ? { downtimeMs: e.downtimeMs } : {}),
+    ...(e.downFrom !== undefined && e.backAt !== undefined ? { downFrom: e.downFrom, backAt: e.backAt } : {}),
     ...(e.error ?? e.skipReason ? { error: e.error ?? e.skipReason } : {}),
     ...(e.metadata ? { metadata: e.metadata } : {}),
   }));

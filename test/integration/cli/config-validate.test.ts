@@ -14,12 +14,28 @@ function cmpha(...args: string[]) {
 }
 
 describe('cmpha config validate', () => {
-  it('exits 0 on the shipped example and prints it with secrets masked', () => {
-    const r = cmpha('config', 'validate', '--config', new URL('../../../cmpha.conf.example', import.meta.url).pathname);
+  const example = new URL('../../../cmpha.conf.example', import.meta.url).pathname;
+  it('exits 0 on the shipped example and prints it under its INI keys with secrets masked', () => {
+    const r = cmpha('config', 'validate', '--config', example);
     expect(r.status).toBe(0);
-    const printed = JSON.parse(r.stdout) as { cloud: { auth: { password: string } } };
-    expect(printed.cloud.auth.password).toBe('***');
-    expect(r.stdout).not.toContain('CHANGE_ME');
+    expect(r.stdout).toMatch(/^\[detector\]\ninterval = \d+m?s\n/m);
+    expect(r.stdout).toMatch(/^password = \*\*\*$/m);
+    expect(r.stdout).not.toMatch(/intervalMs|CHANGE_ME/);
+    const printed = JSON.parse(cmpha('config', 'validate', '--config', example, '-f', 'json').stdout) as Record<string, Record<string, string>>;
+    expect(printed.cloud!.password).toBe('***');
+    expect(printed.detector!.heartbeat_timeout).toBe('30s');
+  });
+
+  it('takes --config before the subcommand, -c columns and -f value', () => {
+    const r = cmpha('--config', example, 'config', 'validate', '-f', 'value', '-c', 'key', '-c', 'value');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n')).toContain('min_silence 5s');
+  });
+
+  it('lists every exit code in --help', () => {
+    const r = cmpha('--help');
+    expect(r.status).toBe(0);
+    for (const code of ['0', '1', '2', '3']) expect(r.stdout).toMatch(new RegExp(`^  ${code}  \\S`, 'm'));
   });
 
   it('exits 2 naming the section and key of `interval = soon`', () => {

@@ -54,7 +54,7 @@ describe('escalation of critical events, acknowledged through Redis', () => {
 
     await sink.waitForRequests(sink.requests.length + 2);
     expect(svc.activeEscalations()).toHaveLength(1);
-    // Acknowledged from elsewhere (another process, as `cmpha notify ack` does): the loop reads Redis.
+    // Acknowledged from elsewhere (another process, as `cmpha incidents ack` does): the loop reads Redis.
     await acknowledge(operator, 'esc1', 'inc-esc-1', 'alice');
     await svc.settled();
     const calls = callsTo('acked').length;

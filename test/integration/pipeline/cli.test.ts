@@ -90,6 +90,9 @@ describe('operator commands', () => {
     expect(restore.err).toBe('');
     expect(restore.code).toBe(0);
     expect(restore.out).toMatch(/power on requested[\s\S]*forced_down unset[\s\S]*nova-compute is up[\s\S]*enabled/);
+    // Waits poll; a line is printed when what it says changes, never the same line twice in a row.
+    const said = restore.out.trim().split('\n').map((l) => l.replace(/^\S+\s+/, ''));
+    expect(said.filter((l, i) => l === said[i - 1])).toEqual([]);
     expect((await w.nova.listComputeServices({ host: 'compute1' }))[0]).toMatchObject({ state: 'up', status: 'enabled', forcedDown: false });
     // Nova refuses forced_down=false while evacuations are only `done`: they were `completed` first.
     const migs = await w.nova.listMigrations({ host: 'compute1', type: 'evacuation' });

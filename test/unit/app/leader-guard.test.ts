@@ -14,7 +14,7 @@ function recordingNova(calls: string[]): NovaApi {
     microversion: rec('microversion', '2.93'), listComputeServices: rec('listComputeServices', []), updateService: rec('updateService'),
     listHypervisors: rec('listHypervisors', []), listAggregates: rec('listAggregates', []), addHostToAggregate: rec('addHostToAggregate'),
     listServersOnHost: rec('listServersOnHost', []), getServer: rec('getServer', null), evacuate: rec('evacuate'),
-    liveMigrate: rec('liveMigrate'), listMigrations: rec('listMigrations', []),
+    liveMigrate: rec('liveMigrate'), listMigrations: rec('listMigrations', []), reboot: rec('reboot'),
   };
 }
 
@@ -27,7 +27,7 @@ describe('leader-only Nova and BMC', () => {
     await nova.listMigrations({ instanceId: 's1' });
     for (const call of [
       () => nova.updateService('svc', { forcedDown: true }), () => nova.addHostToAggregate('a', 'h'),
-      () => nova.evacuate('s1', 'spare1'), () => nova.liveMigrate('s1'),
+      () => nova.evacuate('s1', 'spare1'), () => nova.liveMigrate('s1'), () => nova.reboot('s1', 'HARD'),
     ]) await expect(call()).rejects.toMatchObject({ code: 'deposed' });
     expect(calls).toEqual(['listComputeServices', 'getServer', 'listMigrations']);
   });

@@ -42,7 +42,9 @@ export function testConfig(detector: Partial<DetectorConfig> = {}, hosts: Record
       repeatEveryMs: 900_000, maxRepeats: 4, dedupWindowMs: 1_800_000, rateLimitPerHour: 30, notifyUsers: false, notifyUsersSms: false,
     },
     redis: { url: 'redis://127.0.0.1:6379', prefix },
+    api: { enabled: false, listen: { host: '127.0.0.1', port: 0 }, tokens: [], anonymousRead: false, notificationDuplicateWindowMs: 180_000 },
     metrics: { enabled: false, listen: { host: '127.0.0.1', port: 9464 } },
     logging: { level: 'silent', format: 'json' },
+    remediation: { timeoutMs: 60_000, tries: 2, retryDelayMs: 30_000, heartbeatWaitMs: 60_000 },
   };
 }

@@ -68,9 +68,11 @@ describe('createMetrics', () => {
     expect(closed.map((s) => s.labels.outcome).sort()).toEqual(['aborted', 'failed', 'partial', 'resolved']);
     expect(closed.every((s) => s.value === 0)).toBe(true);
     const evac = await series(registry, 'cmpha_evacuations_total');
-    expect(evac.map((s) => s.labels.result).sort()).toEqual(['failed', 'ok', 'skipped']);
+    expect(evac.map((s) => s.labels.result).sort()).toEqual(['degraded', 'failed', 'ok', 'skipped']);
     const queue = await series(registry, 'cmpha_queue_jobs');
     expect(queue.map((s) => s.labels.state).sort()).toEqual(['active', 'delayed', 'failed', 'waiting']);
+    const heal = await series(registry, 'cmpha_agent_remediations_total');
+    expect(heal.map((s) => s.labels.result).sort()).toEqual(['failed', 'healed']);
     expect((await series(registry, 'cmpha_leader'))[0]!.value).toBe(0);
   });
 

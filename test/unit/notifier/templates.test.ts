@@ -65,7 +65,7 @@ describe('event messages', () => {
   it('says which repeat of an unacknowledged page this is', () => {
     const m = renderEventMessage(event({ type: 'storm-brake', severity: 'critical', host: undefined }), { ackId: 'storm-brake-cluster-x', repeat: { n: 2, of: 4 } });
     expect(m.subject).toBe('CRITICAL: Storm brake: too many hosts look dead, no action taken [repeat 2/4]');
-    expect(m.text).toContain('Acknowledge to stop repeats: cmpha notify ack storm-brake-cluster-x');
+    expect(m.text).toContain('Acknowledge to stop repeats: cmpha incidents ack storm-brake-cluster-x');
   });
 });
 

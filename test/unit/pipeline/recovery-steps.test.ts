@@ -195,6 +195,13 @@ describe('recovery of one host', () => {
     expect(outcomeOf([e('verified'), e('evacuated')]).status).toBe('partial');
     expect(outcomeOf([]).status).toBe('resolved');
   });
+
+  it('outcome: a degraded server (moved, network not back) is never resolved', () => {
+    const e = (state: string) => ({ state }) as never;
+    expect(outcomeOf([e('verified'), e('degraded')])).toMatchObject({ status: 'partial', verified: 1, degraded: 1 });
+    expect(outcomeOf([e('degraded'), e('skipped')]).status).toBe('partial');
+    expect(outcomeOf([e('degraded'), e('failed')]).status).toBe('partial');
+  });
 });
 
 describe('spare choice', () => {

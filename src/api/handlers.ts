@@ -1,0 +1,230 @@
+import type { HostConfig } from '../config/types.js';
+import { resume, StormBrakeStore } from '../detector/storm-brake-store.js';
+import type { HostReport, RoundReport } from '../detector/types.js';
+import { IncidentStore } from '../incidents/incident-store.js';
+import type { IncidentRecord } from '../incidents/types.js';
+import { isTerminalStatus } from '../incidents/types.js';
+import { acknowledge } from '../notifier/ack.js';
+import { isoTimes } from '../shared/iso-times.js';
+import { CmphaError } from '../shared/errors.js';
+import { systemClock } from '../shared/time.js';
+import { ApiError } from './api-error.js';
+import type { Caller } from './auth.js';
+import { masakariTime, NotificationStore, validateNotification, type NotificationStatus, type StoredNotification } from './masakari-notifications.js';
+import type { ApiDeps } from './types.js';
+
+export interface Resources {
+  listIncidents(q: URLSearchParams): Promise<unknown>;
+  showIncident(id: string): Promise<unknown>;
+  ackIncident(id: string, body: unknown, caller: Caller): Promise<unknown>;
+  listHosts(): Promise<unknown>;
+  showHost(name: string): Promise<unknown>;
+  confirmFence(host: string, body: unknown, caller: Caller): Promise<unknown>;
+  stormBrake(): Promise<unknown>;
+  resume(caller: Caller): Promise<unknown>;
+  createNotification(body: unknown, caller: Caller): Promise<unknown>;
+  listNotifications(q: URLSearchParams): Promise<unknown>;
+  showNotification(uuid: string): Promise<unknown>;
+}
+
+function fencingOf(host: string, hosts: Readonly<Record<string, HostConfig>>): string {
+  return hosts[host]?.fence.driver ?? 'none';
+}
+
+interface IncidentSummary {
+  readonly id: string;
+  readonly status: string;
+  readonly origin: string;
+  readonly openedAt: number;
+  readonly closedAt: number | null;
+  /** Why the detector opened it (its evidence at the time). */
+  readonly reasons: readonly string[];
+}
+
+function summary(r: IncidentRecord): IncidentSummary {
+  const reasons = (r.evidence as { reasons?: unknown } | null)?.reasons;
+  return {
+    id: r.id, status: r.status, origin: r.origin, openedAt: r.openedAt, closedAt: r.closedAt ?? null,
+    reasons: Array.isArray(reasons) ? reasons.filter((x): x is string => typeof x === 'string') : [],
+  };
+}
+
+/**
+ * A host as the detector last saw it, with its open and its latest incident: while and after cmpha recovers a
+ * host it has disabled it, so the detector calls it maintenance; the incidents say what happened.
+ */
+function hostView(h: HostReport, hosts: Readonly<Record<string, HostConfig>>, open: IncidentRecord | null, latest: IncidentRecord | null): unknown {
+  return {
+    host: h.host, zone: h.zone, verdict: h.verdict, action: h.action, fencing: fencingOf(h.host, hosts), incidentId: h.incidentId ?? open?.id ?? null,
+    openIncident: open ? summary(open) : null, latestIncident: latest ? summary(latest) : null, evidence: h.evidence,
+  };
+}
+
+function roundView(r: RoundReport): unknown {
+  return { round: r.round, startedAt: r.startedAt, durationMs: r.durationMs, leader: r.leader, dryRun: r.dryRun, isolated: r.isolated, isolationReason: r.isolationReason, probeFailed: r.probeFailed };
+}
+
+/** A Masakari notification's status, read from what cmpha did about the host since. */
+function notificationStatus(n: StoredNotification, incidents: readonly IncidentRecord[], round: RoundReport | null): { status: NotificationStatus; message: string; incidentId: string | null } {
+  if (n.payload.event === 'STARTED') return { status: 'ignored', message: 'a host reported started is recorded only', incidentId: null };
+  const created = Date.parse(`${n.created_at}Z`);
+  const linked = (n.incident_id ? incidents.find((i) => i.id === n.incident_id) : undefined)
+    ?? incidents.filter((i) => i.host === n.hostname && i.openedAt >= created).sort((a, b) => a.openedAt - b.openedAt)[0];
+  if (linked) {
+    const status: NotificationStatus = !isTerminalStatus(linked.status) ? 'running' : linked.status === 'resolved' ? 'finished' : linked.status === 'aborted' ? 'ignored' : 'error';
+    return { status, message: `cmpha incident ${linked.id} is ${linked.status}`, incidentId: linked.id };
+  }
+  const h = round && round.startedAt > created ? round.hosts.find((x) => x.host === n.hostname) : undefined;
+  if (h && (h.verdict === 'healthy' || h.verdict === 'maintenance')) return { status: 'ignored', message: `cmpha probed ${n.hostname} after the notification and found it ${h.verdict}`, incidentId: null };
+  return { status: 'new', message: h ? `cmpha is probing ${n.hostname}: ${h.verdict}` : `cmpha probes ${n.hostname} now`, incidentId: null };
+}
+
+/** Masakari's notification object (as its API answers it), plus cmpha's hostname, created_by and incident_id. */
+function notificationView(n: StoredNotification, incidents: readonly IncidentRecord[], round: RoundReport | null): Record<string, unknown> {
+  const s = notificationStatus(n, incidents, round);
+  return {
+    id: n.id, notification_uuid: n.notification_uuid, type: n.type, hostname: n.hostname, generated_time: n.generated_time, payload: n.payload,
+    status: s.status, message: s.message, source_host_uuid: n.source_host_uuid, failover_segment_uuid: n.failover_segment_uuid,
+    created_at: n.created_at, updated_at: null, deleted: false, deleted_at: null, created_by: n.created_by, incident_id: s.incidentId,
+  };
+}
+
+export function createResources(deps: ApiDeps): Resources {
+  const clock = deps.clock ?? systemClock;
+  const store = new IncidentStore(deps.redis, deps.prefix);
+  const notifications = new NotificationStore(deps.redis, deps.prefix);
+  const round = () => deps.lastRound();
+  /** Open incidents by host. */
+  const openIncidents = async () => {
+    const records = await Promise.all((await store.activeIds()).map((id) => store.getRecord(id)));
+    return new Map(records.filter((x): x is IncidentRecord => x !== null && !isTerminalStatus(x.status)).map((x) => [x.host, x]));
+  };
+  const requireRound = () => {
+    const r = round();
+    if (!r) throw new ApiError(503, 'no_round_yet', 'the detector has not finished its first round yet; try again in a few seconds');
+    return r;
+  };
+
+  return {
+    async listIncidents(q) {
+      const limit = q.has('limit') ? Number(q.get('limit')) : 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'bad_limit', `limit must be a whole number 1..1000 (got "${q.get('limit')}")`);
+      const status = q.get('status');
+      if (status !== null && status !== 'open' && status !== 'closed') throw new ApiError(400, 'bad_status', `status must be open or closed (got "${status}")`);
+      let list = await store.list({ limit });
+      if (status === 'open') list = list.filter((r) => !isTerminalStatus(r.status));
+      if (status === 'closed') list = list.filter((r) => isTerminalStatus(r.status));
+      return isoTimes({ incidents: list });
+    },
+
+    async showIncident(id) {
+      const inc = await store.get(id);
+      if (!inc) throw new ApiError(404, 'incident_not_found', `no incident with id ${id}`);
+      return isoTimes({ incident: inc });
+    },
+
+    async ackIncident(id, body, caller) {
+      const by = body && typeof body === 'object' && typeof (body as { by?: unknown }).by === 'string' ? (body as { by: string }).by.trim().slice(0, 100) : '';
+      const rec = await store.getRecord(id);
+      if (!rec) throw new ApiError(404, 'incident_not_found', `no incident with id ${id}`);
+      const who = by ? `${by} (API token ${caller.name})` : `API token ${caller.name}`;
+      await acknowledge(deps.redis, deps.prefix, id, who);
+      const already = rec.ack !== undefined;
+      if (!already) await store.ack(id, who);
+      deps.logger.info({ incident: id, token: caller.name, by: by || undefined }, 'incident acknowledged through the API');
+      return isoTimes({ incident: await store.getRecord(id), alreadyAcknowledged: already });
+    },
+
+    async listHosts() {
+      const r = requireRound();
+      const open = await openIncidents();
+      const latest = new Map<string, IncidentRecord>();
+      for (const i of await store.list({ limit: 200 })) if (!latest.has(i.host)) latest.set(i.host, i);
+      return isoTimes({ round: roundView(r), stormBrake: r.stormBrake, hosts: r.hosts.map((h) => hostView(h, deps.hosts, open.get(h.host) ?? null, latest.get(h.host) ?? null)) });
+    },
+
+    async showHost(name) {
+      const r = requireRound();
+      const h = r.hosts.find((x) => x.host === name);
+      if (!h) throw new ApiError(404, 'host_not_found', `the detector's last round has no host ${name}`);
+      const id = await store.openIncidentFor(name);
+      const latest = (await store.list({ limit: 200 })).find((i) => i.host === name) ?? null;
+      return isoTimes({ round: roundView(r), host: hostView(h, deps.hosts, id ? await store.getRecord(id) : null, latest) });
+    },
+
+    async confirmFence(host, body, caller) {
+      if (!deps.fence) throw new ApiError(501, 'fence_confirm_unavailable', 'this process cannot confirm fences');
+      const b = (body && typeof body === 'object' ? body : {}) as { confirm?: unknown; note?: unknown; by?: unknown };
+      // The same deliberate step as `cmpha fence confirm --yes`: evacuating a running host corrupts shared disks.
+      if (b.confirm !== true) throw new ApiError(400, 'confirm_required', `send {"confirm": true, "note": "what you checked"} once you made sure ${host} is powered off (or cut from its disks)`);
+      const note = typeof b.note === 'string' ? b.note.trim().slice(0, 500) : '';
+      const by = typeof b.by === 'string' ? b.by.trim().slice(0, 100) : '';
+      const user = by ? `${by} (API token ${caller.name})` : `API token ${caller.name}`;
+      try {
+        const rec = await deps.fence.confirm(host, { user, note });
+        deps.logger.warn({ host, incident: rec.id, token: caller.name }, 'fence confirmed through the API');
+        return isoTimes({ incident: rec });
+      } catch (err) {
+        if (err instanceof CmphaError && err.code === 'no_fence_awaited') throw new ApiError(409, err.code, err.message);
+        throw err;
+      }
+    },
+
+    async stormBrake() {
+      const state = await new StormBrakeStore(deps.redis, deps.prefix).load();
+      const r = round();
+      return isoTimes({ active: state.active, since: state.since, reason: state.reason, resumedHosts: state.resumedHosts, lastRound: r ? r.stormBrake : null });
+    },
+
+    async resume(caller) {
+      const r = await resume(deps.redis, deps.prefix);
+      deps.logger.warn({ token: caller.name, brakeActive: r.brakeActive }, 'storm-brake resume requested through the API');
+      // Resume lets held-back hosts through; each incident it leads to is opened by the controller with that reason.
+      for (const id of await store.activeIds()) {
+        await store.addTimeline(id, { step: 'api', level: 'warning', message: `storm-brake resume requested by API token ${caller.name}` });
+      }
+      return isoTimes({ brakeActive: r.brakeActive, reason: r.reason, since: r.since, resumeRequested: true, requestedBy: caller.name });
+    },
+
+    async createNotification(body, caller) {
+      const n = validateNotification(body);
+      const r = round();
+      const host = r?.hosts.find((h) => h.host === n.hostname);
+      if (r && !host) throw new ApiError(400, 'host_not_found', `Host with name ${n.hostname} could not be found.`);
+      if (host?.verdict === 'maintenance') {
+        throw new ApiError(409, 'host_on_maintenance', `Notification received from host ${n.hostname} of type 'COMPUTE_HOST' is ignored as the host is already under maintenance.`);
+      }
+      const open = await store.openIncidentFor(n.hostname);
+      const res = await notifications.create(n, { by: caller.name, now: clock.now(), windowMs: deps.config.notificationDuplicateWindowMs, ...(open ? { incidentId: open } : {}) });
+      if (!res.created) throw new ApiError(409, 'duplicate_notification', `Notification received from host ${n.hostname} of type COMPUTE_HOST is duplicate.`);
+      if (open) await store.addTimeline(open, { step: 'api', level: 'info', message: `Masakari notification ${res.notification.notification_uuid} (${n.payload.event}) from API token ${caller.name}` });
+      if (n.payload.event === 'STOPPED') deps.probe.requestProbe(n.hostname, `Masakari notification ${res.notification.notification_uuid} from token ${caller.name}`);
+      deps.logger.info({ host: n.hostname, event: n.payload.event, token: caller.name, uuid: res.notification.notification_uuid }, 'Masakari notification received');
+      return { notification: notificationView(res.notification, await store.list({ limit: 200 }), round()) };
+    },
+
+    async listNotifications(q) {
+      const limit = q.has('limit') ? Number(q.get('limit')) : 100;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'bad_limit', `limit must be a whole number 1..1000 (got "${q.get('limit')}")`);
+      const incidents = await store.list({ limit: 200 });
+      let list = (await notifications.list(limit)).map((n) => notificationView(n, incidents, round()));
+      for (const key of ['status', 'type'] as const) {
+        const want = q.get(key);
+        if (want !== null) list = list.filter((n) => n[key] === want);
+      }
+      const since = q.get('generated-since');
+      if (since !== null) {
+        const t = Date.parse(since);
+        if (Number.isNaN(t)) throw new ApiError(400, 'bad_generated_since', 'Invalid generated-since value');
+        list = list.filter((n) => String(n.generated_time) >= masakariTime(t));
+      }
+      return { notifications: list };
+    },
+
+    async showNotification(uuid) {
+      const n = await notifications.get(uuid);
+      if (!n) throw new ApiError(404, 'notification_not_found', `No notification with id ${uuid}.`);
+      return { notification: { ...notificationView(n, await store.list({ limit: 200 }), round()), recovery_workflow_details: [] } };
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { assertFenced } from '../incidents/fence-guard.js';
+import type { IncidentRecord, InstanceEntry, NetworkIssue, WatchedAddress } from '../incidents/types.js';
+import type { Port } from '../openstack/types.js';
+import { formatDuration } from '../shared/duration.js';
+import { errorMessage } from '../shared/errors.js';
+import type { StepContext } from '../pipeline/steps/context.js';
+
+export type PortVerdict =
+  | { readonly kind: 'ok'; readonly note?: string }
+  | { readonly kind: 'waiting' | 'failed'; readonly issue: NetworkIssue; readonly why: string };
+
+/**
+ * Pure rule for "the server's ports came with it": every port bound to `host` (`binding:host_id`), not
+ * `binding_failed`, and ACTIVE. `binding_failed` is final (Neutron does not retry a binding by itself); a
+ * port still bound elsewhere or DOWN may yet change. A token that may not read bindings leaves only the status.
+ */
+export function judgePorts(ports: readonly Port[], host: string): PortVerdict {
+  if (ports.length === 0) return { kind: 'ok', note: 'no Neutron ports' };
+  const failed = ports.filter((p) => p.vifType === 'binding_failed');
+  if (failed.length > 0) {
+    return { kind: 'failed', issue: 'port-binding', why: `port ${failed.map((p) => p.id).join(', ')} binding_failed on ${failed[0]!.hostId || host}` };
+  }
+  const elsewhere = ports.filter((p) => p.hostId !== null && p.hostId !== host);
+  if (elsewhere.length > 0) {
+    return { kind: 'waiting', issue: 'port-binding', why: `port ${elsewhere[0]!.id} bound to ${elsewhere[0]!.hostId || 'no host'}, not ${host}` };
+  }
+  const down = ports.filter((p) => p.status !== 'ACTIVE');
+  if (down.length > 0) return { kind: 'waiting', issue: 'port-down', why: `port ${down[0]!.id} is ${down[0]!.status} on ${host}` };
+  const unread = ports.some((p) => p.hostId === null);
+  return { kind: 'ok', ...(unread ? { note: 'port bindings not readable with this token: status only' } : {}) };
+}
+
+/** When the user's downtime began: the latest sign of life before the failure, of the server's addresses or its host. */
+export function downFrom(incident: IncidentRecord, watch: readonly WatchedAddress[] | undefined): number {
+  const seen = [incident.lastAliveAt ?? incident.failureStartedAt, ...(watch ?? []).map((w) => w.lastAliveAt ?? 0)];
+  return Math.max(...seen);
+}
+
+export type NetworkOutcome =
+  | { readonly kind: 'ok'; readonly backAt?: number; readonly note?: string }
+  | { readonly kind: 'degraded'; readonly issue: NetworkIssue; readonly why: string };
+
+/**
+ * Once the server runs ACTIVE on `host`: polls Neutron for its ports and the prober for the addresses that
+ * answered before the failure, until both are right or `network_timeout` passes. `backAt` is when the last of
+ * those addresses first answered again. With `reboot_silent`, a server whose ports are fine but whose
+ * addresses stay silent is hard-rebooted once (behind the fence guard, recorded before it is sent) and gets one
+ * more `network_timeout`.
+ */
+export async function verifyNetwork(ctx: StepContext, entry: InstanceEntry, host: string): Promise<NetworkOutcome> {
+  const timeoutMs = ctx.evacuation.networkTimeoutMs ?? 120_000;
+  const poll = ctx.evacuation.verifyPollIntervalMs;
+  const watch = ctx.probe ? (entry.watch ?? []).map((w) => w.ip) : [];
+  const firstAnswer = new Map<string, number>();
+  let deadline = ctx.clock.now() + timeoutMs;
+  let rebooted = entry.rebootedAt !== undefined;
+  let last: { issue: NetworkIssue; why: string } = { issue: 'silent', why: 'not checked' };
+  let portNote: string | undefined;
+  for (;;) {
+    let portsOk = true;
+    if (ctx.neutron) {
+      let v: PortVerdict;
+      try {
+        v = judgePorts(await ctx.neutron.listPorts(entry.id, { signal: ctx.signal }), host);
+      } catch (err) {
+        v = { kind: 'waiting', issue: 'port-binding', why: `cannot read its ports from Neutron: ${errorMessage(err)}` };
+      }
+      if (v.kind === 'ok') portNote = v.note;
+      else if (v.kind === 'failed') return { kind: 'degraded', issue: v.issue, why: v.why };
+      else {
+        portsOk = false;
+        last = { issue: v.issue, why: v.why };
+      }
+    }
+    if (portsOk) {
+      const pending = watch.filter((ip) => !firstAnswer.has(ip));
+      if (pending.length > 0) {
+        try {
+          const answers = await ctx.probe!(pending, ctx.signal);
+          const at = ctx.clock.now();
+          for (const ip of pending) if (answers.get(ip) === 'alive') firstAnswer.set(ip, at);
+        } catch (err) {
+          ctx.logger.warn({ incidentId: ctx.incidentId, serverId: entry.id, err: errorMessage(err) }, 'probing the server\'s addresses failed');
+        }
+      }
+      const silent = watch.filter((ip) => !firstAnswer.has(ip));
+      if (silent.length === 0) {
+        return { kind: 'ok', ...(watch.length > 0 ? { backAt: Math.max(...firstAnswer.values()) } : {}), ...(portNote ? { note: portNote } : {}) };
+      }
+      last = { issue: 'silent', why: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer on ${host}` };
+      if (ctx.clock.now() >= deadline && ctx.evacuation.rebootSilent && !rebooted) {
+        rebooted = true;
+        await hardReboot(ctx, entry, last.why);
+        deadline = ctx.clock.now() + timeoutMs;
+        continue;
+      }
+    }
+    if (ctx.clock.now() >= deadline) {
+      return { kind: 'degraded', issue: last.issue, why: `network not back within ${formatDuration(timeoutMs)}${rebooted ? ' after a hard reboot' : ''}: ${last.why}` };
+    }
+    await ctx.sleep(poll, ctx.signal);
+  }
+}
+
+/** One hard reboot, like an evacuate: behind the fence guard, and written down before the request goes out. */
+async function hardReboot(ctx: StepContext, entry: InstanceEntry, why: string): Promise<void> {
+  await assertFenced(ctx, `hard-reboot ${entry.name}`);
+  const at = ctx.clock.now();
+  const e = await ctx.store.updateInstance(ctx.incidentId, entry.id, (x) => (x.rebootedAt !== undefined ? undefined : { ...x, rebootedAt: at }));
+  if (e.rebootedAt !== at) return;
+  await ctx.store.addTimeline(ctx.incidentId, { step: 'verify', level: 'warning', serverId: entry.id, message: `${entry.name}: ${why}; hard-rebooting it once` });
+  await ctx.nova.reboot(entry.id, 'HARD', { signal: ctx.signal });
+}
