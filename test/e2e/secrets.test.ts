@@ -45,6 +45,9 @@ const SECRETS = {
   deadWebhookToken: secret(),
   proxyPassword: secret(),
   proxyBadUrlPassword: secret(),
+  apiReadToken: secret(),
+  apiWriteToken: secret(),
+  apiWrongToken: secret(),
   redisBadUrlPassword: secret(),
   /** cephx keys are made by Ceph; filled in once the cluster runs. */
   cephxKey: '',
@@ -99,7 +102,8 @@ describe('secrets', () => {
   let smtp: SmtpServerHandle | undefined;
   let sink: WebhookSink | undefined;
   let proxy: RecordingProxy | undefined;
-  let ceph: CephCluster | undefined;
+  // Started first (it is the slowest) and stopped in afterAll whatever happened to the test.
+  let cephStarting: Promise<CephCluster> | undefined;
 
   afterAll(async () => {
     await group.stopAll();
@@ -109,7 +113,7 @@ describe('secrets', () => {
     await smtp?.close();
     await sink?.close();
     await proxy?.close();
-    await ceph?.stop();
+    await (await cephStarting?.catch(() => undefined))?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -133,7 +137,7 @@ describe('secrets', () => {
 
   function writeConfig(name: string, o: {
     sim: RunningSim; bmc: SimulatedBmc; redisLines: readonly string[]; metricsPort: number; prefix: string;
-    smtpPort: number; sinkPort: number; deadPort: number; proxyPort: number; ipmitool: string; cloudPasswordFile?: string;
+    smtpPort: number; sinkPort: number; deadPort: number; proxyPort: number; ipmitool: string; cloudPasswordFile?: string; apiPort: number;
   }): string {
     const h = (n: string) => o.sim.world.hostList.find((x) => x.name === n)!;
     const redfish = (n: string, auth: readonly string[], address = '127.0.0.1') => [
@@ -152,6 +156,8 @@ describe('secrets', () => {
       '[evacuation]', 'spare_reason_prefix = down_prepare', 'verify_poll_interval = 300ms', 'stagger = 50ms',
       '[redis]', ...o.redisLines, `prefix = ${o.prefix}`,
       '[metrics]', `listen = 127.0.0.1:${o.metricsPort}`,
+      '[api]', 'enabled = true', `listen = 127.0.0.1:${o.apiPort}`,
+      `read_token_files = ${path.join(dir, 'api-read.token')}`, `write_token_files = ${path.join(dir, 'api-write.token')}`,
       // debug: what an operator turns on when something is wrong, and where request details are logged.
       '[logging]', 'format = json', 'level = debug',
       '', `[host:${VICTIM}]`, `mgmt_ip = ${h(VICTIM).mgmtIp}`, `storage_ip = ${h(VICTIM).storageIp}`, 'driver = ipmi', 'address = 127.0.0.1',
@@ -185,13 +191,16 @@ describe('secrets', () => {
       file('redis.pass', `${SECRETS.redisPassword}\n`);
       file('smtp.pass', `${SECRETS.smtpPassword}\n`);
       file('webhook.token', `${SECRETS.webhookToken}\n`);
+      file('api-read.token', `${SECRETS.apiReadToken}\n`);
+      file('api-write.token', `${SECRETS.apiWriteToken}\n`);
       // Every ipmitool invocation's argv, exactly (a sample of /proc could miss a 50 ms process).
       const argvLog = path.join(dir, 'ipmitool-argv.log');
       const ipmitool = file('ipmitool', `#!/bin/sh\nprintf '%s\\n' "$*" >> '${argvLog}'\nexec ipmitool "$@"\n`, 0o700);
       chmodSync(ipmitool, 0o700);
       writeFileSync(argvLog, '');
 
-      const cephStarting = CephCluster.start({ bindIp: '127.0.0.1' });
+      cephStarting = CephCluster.start({ bindIp: '127.0.0.1' });
+      cephStarting.catch(() => undefined);
       [redis, sim, smtp, sink, proxy] = await Promise.all([
         startRedis({ password: SECRETS.redisPassword }),
         runSim({ hosts: 3, instancesPerHost: 3, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 6, evacuateSeconds: 1, seed: 31, adminPassword: SECRETS.cloudPassword }),
@@ -207,26 +216,26 @@ describe('secrets', () => {
         [VICTIM]: SECRETS.redfishUnusedPassword, compute2: SECRETS.redfishPassword, compute3: SECRETS.redfishCompute3Password, [SPARE]: SECRETS.redfishPasswordFile,
       };
       for (const host of sim.world.hostList) host.bmc.password = bmcPasswords[host.name]!;
-      const [metricsPort, wrongMetricsPort, deadPort] = await Promise.all([freePort(), freePort(), freePort()]);
-      const common = { sim, bmc, smtpPort: smtp.port, sinkPort: sink.port, deadPort, proxyPort: Number(new URL(proxy.url).port), ipmitool };
+      const [metricsPort, wrongMetricsPort, deadPort, apiPort, wrongApiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+      const common = { sim, bmc, apiPort, smtpPort: smtp.port, sinkPort: sink.port, deadPort, proxyPort: Number(new URL(proxy.url).port), ipmitool };
       const prefix = `cmpha-secrets-${process.pid}`;
       const config = writeConfig('cmpha.conf', {
         ...common, metricsPort, prefix, redisLines: [`url = ${redis.url}`, `password_file = ${path.join(dir, 'redis.pass')}`],
       });
       // The same, but Redis is given a wrong password, inside its URL.
       const wrongConfig = writeConfig('wrong-redis.conf', {
-        ...common, metricsPort: wrongMetricsPort, prefix, redisLines: [`url = redis://:${SECRETS.redisWrongPassword}@127.0.0.1:${redis.port}`],
+        ...common, metricsPort: wrongMetricsPort, apiPort: wrongApiPort, prefix, redisLines: [`url = redis://:${SECRETS.redisWrongPassword}@127.0.0.1:${redis.port}`],
       });
 
       // The same, with a cloud password Keystone refuses.
       const wrongCloudConfig = writeConfig('wrong-cloud.conf', {
-        ...common, metricsPort: wrongMetricsPort, prefix, cloudPasswordFile: path.join(dir, 'cloud-wrong.pass'),
+        ...common, metricsPort: wrongMetricsPort, apiPort: wrongApiPort, prefix, cloudPasswordFile: path.join(dir, 'cloud-wrong.pass'),
         redisLines: [`url = ${redis.url}`, `password_file = ${path.join(dir, 'redis.pass')}`],
       });
 
       // The same, with nothing listening where the proxy should be.
       const deadProxyConfig = writeConfig('dead-proxy.conf', {
-        ...common, proxyPort: deadPort, metricsPort: wrongMetricsPort, prefix,
+        ...common, proxyPort: deadPort, metricsPort: wrongMetricsPort, apiPort: wrongApiPort, prefix,
         redisLines: [`url = ${redis.url}`, `password_file = ${path.join(dir, 'redis.pass')}`],
       });
       writeFileSync(deadProxyConfig, readFileSync(deadProxyConfig, 'utf8').replace('[cloud]\n', '[cloud]\napi_retries = 0\n'));
@@ -237,16 +246,19 @@ describe('secrets', () => {
         outputs.set(`${label} (stderr)`, r.stderr);
         return r;
       };
-      const validate = keep(await cli(config, ['config', 'validate']));
-      expect(validate.code, validate.stderr).toBe(0);
-      const wrongValidate = keep(await cli(wrongConfig, ['config', 'validate']), 'cmpha config validate (wrong Redis password)');
-      expect(wrongValidate.code, wrongValidate.stderr).toBe(0);
       // URLs that do not parse (a stray space), with a password inside: refused, naming the key, password masked.
       const badUrls = file('bad-urls.conf', readFileSync(config, 'utf8')
         .replace(/^proxy = .*$/m, `proxy = http://:${SECRETS.proxyBadUrlPassword}@127.0.0.1 :3128`)
         .replace(/^url = redis:.*$/m, `url = redis://:${SECRETS.redisBadUrlPassword}@127.0.0.1 :${redis.port}`)
         .replace(/^password_file = .*redis\.pass$/m, ''));
-      const badValidate = keep(await cli(badUrls, ['config', 'validate']), 'cmpha config validate (unparseable URLs)');
+      const [validate, wrongValidate, badValidate] = await Promise.all([
+        cli(config, ['config', 'validate']), cli(wrongConfig, ['config', 'validate']), cli(badUrls, ['config', 'validate']),
+      ]);
+      keep(validate);
+      keep(wrongValidate, 'cmpha config validate (wrong Redis password)');
+      keep(badValidate, 'cmpha config validate (unparseable URLs)');
+      expect(validate.code, validate.stderr).toBe(0);
+      expect(wrongValidate.code, wrongValidate.stderr).toBe(0);
       expect(badValidate.code).toBe(2);
       expect(badValidate.stderr).toMatch(/\[cloud\] proxy: proxy http:\/\/\*\*\*@127\.0\.0\.1 :3128 is not a URL/);
       expect(badValidate.stderr).toMatch(/\[redis\] url: "redis:\/\/\*\*\*@127\.0\.0\.1 :\d+" is not a URL/);
@@ -272,15 +284,57 @@ describe('secrets', () => {
       expect(wrongDoctor.code).toBe(1);
       expect(wrongCloudDoctor.code).toBe(1);
       expect(wrongCloudDoctor.stdout + wrongCloudDoctor.stderr).toMatch(/401|auth/i);
-      await new Promise((r) => setTimeout(r, 4000));
+      await wrongRun.waitForLog(/WRONGPASS/, 20_000);
       await group.stop(wrongRun.child);
       outputs.set('cmpha run (wrong Redis password) (stderr)', wrongRun.logs());
       expect(wrongRun.logs()).toMatch(/WRONGPASS/);
+
+      // Ceph: the controller's cephx key (read by librados in the helper, never by cmpha), and a keyring
+      // Ceph refuses.
+      // Runs beside the failover; awaited before the search.
+      const cephChecks = (async () => {
+        const ceph = await cephStarting!;
+        const cephUser = await ceph.createUser('cmpha', CONTROLLER_CAPS);
+        SECRETS.cephxKey = cephUser.key;
+        SECRETS.cephxWrongKey = execFileSync('ceph-authtool', ['--gen-print-key'], { encoding: 'utf8' }).trim();
+        const wrongKeyring = file('wrong.keyring', `[client.cmpha]\n\tkey = ${SECRETS.cephxWrongKey}\n`);
+        const cephSection = (keyring: string, timeout: string) => ['', '[ceph]', `mon_host = ${ceph.monHost}`, 'user = cmpha', `keyring_file = ${keyring}`, `command_timeout = ${timeout}`, ''].join('\n');
+        const cephConfig = file('ceph.conf', `${readFileSync(config, 'utf8')}${cephSection(cephUser.keyringPath, '20s')}`);
+        const wrongCephConfig = file('wrong-ceph.conf', `${readFileSync(config, 'utf8')}${cephSection(wrongKeyring, '5s')}`);
+        const [cephValidate, storage, wrongStorage] = await Promise.all([
+          cli(cephConfig, ['config', 'validate']),
+          cli(cephConfig, ['check', '--storage', '--json']),
+          cli(wrongCephConfig, ['check', '--storage']),
+        ]);
+        keep(cephValidate, 'cmpha config validate (ceph)');
+        keep(storage, 'cmpha check --storage (ceph)');
+        keep(wrongStorage, 'cmpha check --storage (refused cephx key)');
+        expect(cephValidate.code, cephValidate.stderr).toBe(0);
+        expect(storage.code, storage.stderr).toBe(0);
+        // librados connected with the key and read the pool (no server of the simulator has a disk there).
+        expect((JSON.parse(storage.stdout) as { servers: { verdict: string }[] }).servers.map((x) => x.verdict)).toContain('not-on-ceph');
+        expect(wrongStorage.code, wrongStorage.stdout).not.toBe(0);
+        // A refused key shows as a failed or timed-out connect, depending on how fast the mon answers.
+        expect(wrongStorage.stderr).toMatch(/client\.cmpha@127\.0\.0\.1:\d+: (connect failed|no answer within)/);
+      })();
+      cephChecks.catch(() => undefined);
 
       await until(() => allActiveOn(sim!, movable, SPARE), 60_000, 'every server ACTIVE on the spare');
       await until(async () => /cmpha_incidents_closed_total\{outcome="resolved"\} 1/.test(await (await fetch(`${base}/metrics`)).text()), 30_000, 'the incident to close resolved');
       outputs.set('/metrics', await (await fetch(`${base}/metrics`)).text());
       outputs.set('/readyz', await (await fetch(`${base}/readyz`)).text());
+      // The HTTP API with each token, and with one it refuses.
+      const api = `http://127.0.0.1:${apiPort}`;
+      const apiGet = async (p: string, token: string) => {
+        const r = await fetch(`${api}${p}`, { headers: { authorization: `Bearer ${token}` } });
+        const text = await r.text();
+        outputs.set(`API GET ${p} (${r.status})`, `${JSON.stringify(Object.fromEntries(r.headers))} ${text}`);
+        return r.status;
+      };
+      expect(await apiGet('/v1/incidents', SECRETS.apiReadToken)).toBe(200);
+      expect(await apiGet('/v1', SECRETS.apiWriteToken)).toBe(200);
+      expect(await apiGet('/v1/incidents?status=open', SECRETS.apiWrongToken)).toBe(401);
+      outputs.set('API GET / (status page)', await (await fetch(`${api}/`)).text());
       expect(bmc.powerOffRequests()).toBeGreaterThan(0);
 
       const list = keep(await cli(config, ['incidents', 'list', '--json']));
@@ -322,30 +376,7 @@ describe('secrets', () => {
       expect(proxy.seen.map((x) => x.line).join('\n')).toMatch(/\/hook\?key=/);
       expect(proxy.seen.every((x) => x.auth !== undefined)).toBe(true);
 
-      // Ceph: the controller's cephx key (read by librados in the helper, never by cmpha), and a keyring
-      // Ceph refuses.
-      ceph = await cephStarting;
-      const cephUser = await ceph.createUser('cmpha', CONTROLLER_CAPS);
-      SECRETS.cephxKey = cephUser.key;
-      SECRETS.cephxWrongKey = execFileSync('ceph-authtool', ['--gen-print-key'], { encoding: 'utf8' }).trim();
-      const wrongKeyring = file('wrong.keyring', `[client.cmpha]\n\tkey = ${SECRETS.cephxWrongKey}\n`);
-      const cephSection = (keyring: string) => ['', '[ceph]', `mon_host = ${ceph!.monHost}`, 'user = cmpha', `keyring_file = ${keyring}`, 'command_timeout = 5s', ''].join('\n');
-      const cephConfig = file('ceph.conf', `${readFileSync(config, 'utf8')}${cephSection(cephUser.keyringPath)}`);
-      const wrongCephConfig = file('wrong-ceph.conf', `${readFileSync(config, 'utf8')}${cephSection(wrongKeyring)}`);
-      const [cephValidate, storage, wrongStorage] = await Promise.all([
-        cli(cephConfig, ['config', 'validate']),
-        cli(cephConfig, ['check', '--storage', '--json']),
-        cli(wrongCephConfig, ['check', '--storage']),
-      ]);
-      keep(cephValidate, 'cmpha config validate (ceph)');
-      keep(storage, 'cmpha check --storage (ceph)');
-      keep(wrongStorage, 'cmpha check --storage (refused cephx key)');
-      expect(cephValidate.code, cephValidate.stderr).toBe(0);
-      expect(storage.code, storage.stderr).toBe(0);
-      // librados connected with the key and read the pool (no server of the simulator has a disk there).
-      expect((JSON.parse(storage.stdout) as { servers: { verdict: string }[] }).servers.map((x) => x.verdict)).toContain('not-on-ceph');
-      expect(wrongStorage.code, wrongStorage.stdout).not.toBe(0);
-      expect(wrongStorage.stderr).toMatch(/client\.cmpha@.*connect failed/);
+      await cephChecks;
 
       await group.stop(run.child);
       outputs.set('cmpha run (stderr)', run.logs());
