@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
 import { createOutgoingProxy, type OutgoingProxy } from '../shared/outgoing-proxy.js';
-import { redisDisplayUrl } from '../shared/redis-connect.js';
+import { maskUrlPassword } from '../shared/mask-url.js';
 import { isIpLiteral } from './fields.js';
 import { parseIni, type ParsedIni } from './ini-file.js';
 import { hostSection } from './host-schema.js';
@@ -376,7 +376,7 @@ function resolveRedis(ctx: Ctx, raw: z.output<typeof SECTIONS.redis>): RedisConf
     try {
       parsed = new URL(url);
     } catch {
-      ctx.issue('redis', 'url', `"${redisDisplayUrl(url)}" is not a URL (use redis://HOST:PORT[/DB] or rediss://...)`);
+      ctx.issue('redis', 'url', `"${maskUrlPassword(url)}" is not a URL (use redis://HOST:PORT[/DB] or rediss://...)`);
     }
     if (parsed && parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
       ctx.issue('redis', 'url', `scheme "${parsed.protocol}" is not supported (use redis:// or rediss://)`);
@@ -395,7 +395,10 @@ function resolveRedis(ctx: Ctx, raw: z.output<typeof SECTIONS.redis>): RedisConf
   }
   if (raw.sentinels.length > 0 && !raw.master_name) ctx.issue('redis', 'master_name', 'is required with sentinels (the name the sentinels monitor)');
   if (raw.sentinels.length === 0 && raw.master_name) ctx.issue('redis', 'sentinels', 'is required with master_name');
-  const password = ctx.secret('redis', 'password', raw.password, raw.password_file);
+  // A password inside the URL becomes a Secret here, like every other one, and the URL kept is without it:
+  // the URL is printed (`config validate`) and logged, the password never. [redis] password wins over it.
+  const urlPassword = parsed?.password ? new Secret(decodeURIComponent(parsed.password)) : undefined;
+  const password = ctx.secret('redis', 'password', raw.password, raw.password_file) ?? urlPassword;
   const sentinelPassword = ctx.secret('redis', 'sentinel_password', raw.sentinel_password, raw.sentinel_password_file);
   if (sentinelPassword && raw.sentinels.length === 0) ctx.issue('redis', 'sentinel_password', 'only applies with sentinels');
   const tlsOn = raw.tls || parsed?.protocol === 'rediss:';
@@ -407,8 +410,9 @@ function resolveRedis(ctx: Ctx, raw: z.output<typeof SECTIONS.redis>): RedisConf
   }
   if ((files.cert === undefined) !== (files.key === undefined)) ctx.issue('redis', files.cert ? 'tls_key_file' : 'tls_cert_file', 'a client certificate needs both tls_cert_file and tls_key_file');
   if (!parsed) return undefined;
+  parsed.password = '';
   return {
-    url,
+    url: parsed.href,
     ...(raw.username ? { username: raw.username } : {}),
     ...(password ? { password } : {}),
     prefix: raw.prefix!,

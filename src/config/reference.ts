@@ -202,7 +202,7 @@ export const CONFIG_REFERENCE: readonly SectionDoc[] = [
     section: 'redis',
     help: 'Incidents, the job queue and the leader lease live in Redis, which must persist (appendonly yes): an empty restart loses incident records.',
     keys: [
-      { key: 'url', default: 'redis://127.0.0.1:6379', help: 'Redis URL (redis:// or rediss:// for TLS). Redis Cluster is not supported; for Sentinel set sentinels and master_name.' },
+      { key: 'url', default: 'redis://127.0.0.1:6379', help: 'Redis URL (redis:// or rediss:// for TLS). Redis Cluster is not supported; for Sentinel set sentinels and master_name. A password inside it (redis://:PASSWORD@HOST) is taken out when the config is read and never printed; password_file is still the better place.' },
       { key: 'username', default: '', help: 'Redis ACL user (default: the default user).' },
       { key: 'password', default: '', help: 'Redis password (kept out of the URL).' },
       { key: 'password_file', default: '', help: 'File holding the Redis password.' },

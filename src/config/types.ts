@@ -230,7 +230,10 @@ export interface EscalationConfig {
 }
 
 export interface RedisConfig {
-  /** redis:// or rediss://; with `sentinels` only its database number and credentials count. */
+  /**
+   * redis:// or rediss://; with `sentinels` only its database number and user name count. Never holds a
+   * password: one given in the URL is moved to `password` when the config is loaded.
+   */
   readonly url: string;
   /** Redis ACL user (AUTH username password). */
   readonly username?: string;

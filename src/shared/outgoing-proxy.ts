@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { maskUrlPassword } from './mask-url.js';
 
 /**
  * The one proxy rule for every outgoing HTTP(S) call (Keystone, Nova, Placement, Redfish BMCs, webhooks):
@@ -74,25 +75,14 @@ export function parseProxyUrl(text: string): URL | string {
 
 export function createOutgoingProxy(proxyUrl: string, noProxy: readonly string[]): OutgoingProxy | string {
   const url = parseProxyUrl(proxyUrl);
-  if (typeof url === 'string') return `proxy ${maskProxyUrl(proxyUrl)} ${url}`;
+  if (typeof url === 'string') return `proxy ${maskUrlPassword(proxyUrl)} ${url}`;
   const matcher = parseNoProxy(noProxy);
   if (typeof matcher === 'string') return `no_proxy ${matcher}`;
-  return { url, noProxy: matcher, toJSON: () => ({ url: maskProxyUrl(url.href), no_proxy: matcher.entries }) };
+  return { url, noProxy: matcher, toJSON: () => ({ url: maskUrlPassword(url.href), no_proxy: matcher.entries }) };
 }
 
 /** The proxy to use for `target`, or undefined for a direct connection. */
 export function proxyFor(proxy: OutgoingProxy | undefined, target: URL): URL | undefined {
   if (proxy === undefined) return undefined;
   return proxy.noProxy(target.hostname) ? undefined : proxy.url;
-}
-
-/** A proxy URL fit for logs: the password (if any) replaced. */
-export function maskProxyUrl(text: string): string {
-  try {
-    const u = new URL(text);
-    if (u.password !== '') u.password = '***';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return text.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-  }
 }
