@@ -89,26 +89,25 @@ function notificationView(n: StoredNotification, incidents: readonly IncidentRec
   };
 }
 
-export function createResources(deps: ApiDeps): Resources {
-  const clock = deps.clock ?? systemClock;
-  const store = new IncidentStore(deps.redis, deps.prefix);
-  const notifications = new NotificationStore(deps.redis, deps.prefix);
-  const round = () => deps.lastRound();
-  /** Open incidents by host. */
-  const openIncidents = async () => {
-    const records = await Promise.all((await store.activeIds()).map((id) => store.getRecord(id)));
-    return new Map(records.filter((x): x is IncidentRecord => x !== null && !isTerminalStatus(x.status)).map((x) => [x.host, x]));
-  };
-  const requireRound = () => {
-    const r = round();
-    if (!r) throw new ApiError(503, 'no_round_yet', 'the detector has not finished its first round yet; try again in a few seconds');
-    return r;
-  };
+/** What every group of resources reads from. */
+interface ResourceContext {
+  readonly deps: ApiDeps;
+  readonly store: IncidentStore;
+  /** The detector's last round, or null before the first one. */
+  readonly round: () => RoundReport | null;
+}
 
+/** `limit` from the query, `fallback` when absent; 400 unless a whole number 1..1000. */
+function limitOf(q: URLSearchParams, fallback: number): number {
+  const limit = q.has('limit') ? Number(q.get('limit')) : fallback;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'bad_limit', `limit must be a whole number 1..1000 (got "${q.get('limit')}")`);
+  return limit;
+}
+
+function incidentResources({ deps, store }: ResourceContext): Pick<Resources, 'listIncidents' | 'showIncident' | 'ackIncident'> {
   return {
     async listIncidents(q) {
-      const limit = q.has('limit') ? Number(q.get('limit')) : 50;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'bad_limit', `limit must be a whole number 1..1000 (got "${q.get('limit')}")`);
+      const limit = limitOf(q, 50);
       const status = q.get('status');
       if (status !== null && status !== 'open' && status !== 'closed') throw new ApiError(400, 'bad_status', `status must be open or closed (got "${status}")`);
       let list = await store.list({ limit });
@@ -134,7 +133,21 @@ export function createResources(deps: ApiDeps): Resources {
       deps.logger.info({ incident: id, token: caller.name, by: by || undefined }, 'incident acknowledged through the API');
       return isoTimes({ incident: await store.getRecord(id), alreadyAcknowledged: already });
     },
+  };
+}
 
+function hostResources({ deps, store, round }: ResourceContext): Pick<Resources, 'listHosts' | 'showHost' | 'confirmFence'> {
+  /** Open incidents by host. */
+  const openIncidents = async () => {
+    const records = await Promise.all((await store.activeIds()).map((id) => store.getRecord(id)));
+    return new Map(records.filter((x): x is IncidentRecord => x !== null && !isTerminalStatus(x.status)).map((x) => [x.host, x]));
+  };
+  const requireRound = () => {
+    const r = round();
+    if (!r) throw new ApiError(503, 'no_round_yet', 'the detector has not finished its first round yet; try again in a few seconds');
+    return r;
+  };
+  return {
     async listHosts() {
       const r = requireRound();
       const open = await openIncidents();
@@ -169,7 +182,11 @@ export function createResources(deps: ApiDeps): Resources {
         throw err;
       }
     },
+  };
+}
 
+function stormBrakeResources({ deps, store, round }: ResourceContext): Pick<Resources, 'stormBrake' | 'resume'> {
+  return {
     async stormBrake() {
       const state = await new StormBrakeStore(deps.redis, deps.prefix).load();
       const r = round();
@@ -185,7 +202,14 @@ export function createResources(deps: ApiDeps): Resources {
       }
       return isoTimes({ brakeActive: r.brakeActive, reason: r.reason, since: r.since, resumeRequested: true, requestedBy: caller.name });
     },
+  };
+}
 
+/** Masakari's notification API: a host reported down asks the detector to probe it now. */
+function notificationResources({ deps, store, round }: ResourceContext): Pick<Resources, 'createNotification' | 'listNotifications' | 'showNotification'> {
+  const clock = deps.clock ?? systemClock;
+  const notifications = new NotificationStore(deps.redis, deps.prefix);
+  return {
     async createNotification(body, caller) {
       const n = validateNotification(body);
       const r = round();
@@ -204,8 +228,7 @@ export function createResources(deps: ApiDeps): Resources {
     },
 
     async listNotifications(q) {
-      const limit = q.has('limit') ? Number(q.get('limit')) : 100;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, 'bad_limit', `limit must be a whole number 1..1000 (got "${q.get('limit')}")`);
+      const limit = limitOf(q, 100);
       const incidents = await store.list({ limit: 200 });
       let list = (await notifications.list(limit)).map((n) => notificationView(n, incidents, round()));
       for (const key of ['status', 'type'] as const) {
@@ -227,4 +250,9 @@ export function createResources(deps: ApiDeps): Resources {
       return { notification: { ...notificationView(n, await store.list({ limit: 200 }), round()), recovery_workflow_details: [] } };
     },
   };
+}
+
+export function createResources(deps: ApiDeps): Resources {
+  const ctx: ResourceContext = { deps, store: new IncidentStore(deps.redis, deps.prefix), round: () => deps.lastRound() };
+  return { ...incidentResources(ctx), ...hostResources(ctx), ...stormBrakeResources(ctx), ...notificationResources(ctx) };
 }

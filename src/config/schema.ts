@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { defineSection, fieldDefaults, key, secretKey, type SectionDecl, type Decls } from './declare.js';
 import { fenceLevelsField } from './fence-levels-field.js';
 import { hostDefaultsSection } from './host-schema.js';
-import type { Secret } from './secret.js';
+import { Secret } from './secret.js';
 import { bool, byteSize, commandTemplate, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
 
 // The sections of cmpha.conf with fixed names, one declaration per key. Host and notifier sections are
@@ -213,8 +213,13 @@ export const redisSection = defineSection(
     // `sentinels` and `tls` are present only when in use, so a single plain server reads as it always did.
     finish: ({ tlsEnabled, tlsCaFile, tlsCertFile, tlsKeyFile, sentinels, ...r }): RedisShape => {
       const tls = tlsEnabled || /^rediss:/i.test(r.url);
+      // A password inside the URL becomes a Secret here, like every other one, and the URL kept is without it:
+      // the URL is printed (`config validate`) and logged, the password never. [redis] password wins over it.
+      const { url, password } = splitUrlPassword(r.url);
       return {
         ...r,
+        url,
+        ...(r.password === undefined && password !== undefined ? { password } : {}),
         ...(sentinels.length > 0 ? { sentinels } : {}),
         ...(tls ? { tls: { ...(tlsCaFile !== undefined ? { ca: tlsCaFile } : {}), ...(tlsCertFile !== undefined ? { cert: tlsCertFile } : {}), ...(tlsKeyFile !== undefined ? { key: tlsKeyFile } : {}) } } : {}),
       };
@@ -336,3 +341,17 @@ type AnySection = SectionDecl<Decls, any>;
 /** Section name → its strict INI shape: exactly the keys each section accepts. */
 export const SECTIONS = Object.fromEntries([...FIXED_SECTIONS, hostDefaultsSection].map((s: AnySection) => [s.name, s.object])) as Readonly<Record<string, AnySection['object']>>;
 export type SectionName = (typeof FIXED_SECTIONS)[number]['name'];
+
+function splitUrlPassword(url: string): { url: string; password?: Secret } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (!u.password) return { url };
+  const password = new Secret(decodeURIComponent(u.password));
+  u.password = '';
+  const shown = u.toString();
+  return { url: !url.endsWith('/') && shown.endsWith('/') && u.pathname === '/' ? shown.slice(0, -1) : shown, password };
+}

@@ -1,3 +1,4 @@
+import { describeLevels } from '../fencing/check-fencing.js';
 import { formatTable } from '../shared/table.js';
 import type { DoctorHost, DoctorReport } from './types.js';
 
@@ -43,6 +44,11 @@ export function formatDoctorReport(r: DoctorReport): string {
   if (extra.length > 0) {
     lines.push('');
     for (const h of extra) lines.push(`${h.host}:`, ...h.problems.map((p) => `  ${MARK[p.status]} ${p.detail}`));
+  }
+  const withLevels = r.hosts.filter((h) => h.fencing.levels);
+  if (withLevels.length > 0) {
+    lines.push('', 'Fence levels (in order; each device asked read-only)');
+    for (const h of withLevels) lines.push(`  ${h.host}: ${describeLevels(h.fencing.levels, true)}`);
   }
   lines.push('', `failover would work for ${r.summary.protected} of ${r.summary.total} hosts${r.ok ? '' : ' — see FAIL above'}`);
   return `${lines.join('\n')}\n`;

@@ -93,6 +93,7 @@ export function judgeHost(f: HostFacts, fencing: Pick<FencingConfig, 'allowUnfen
         ...(fence.bmc ? { bmc: fence.bmc } : {}),
         ...(fence.reachable !== undefined ? { reachable: fence.reachable } : {}),
         ...(fence.power ? { power: fence.power } : {}),
+        ...(fence.levels ? { levels: fence.levels } : {}),
       }
       : { driver: 'unconfigured', works: false },
     mgmt: { ip: f.mgmt.ip, source: f.mgmt.source, answering: f.mgmtResult === null || f.mgmtResult === 'unknown' ? null : f.mgmtResult === 'alive' },

@@ -77,7 +77,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
 
   // Independent of Nova: start them now, collect them last.
   const configured = Object.values(bmc.hosts).sort((a, b) => a.name.localeCompare(b.name));
-  const fencingP = checkAllFencing(configured, config.fencing, { ...deps.fence, logger, ...(signal ? { signal } : {}), concurrency: CONCURRENCY });
+  const fencingP = checkAllFencing(configured, config.fencing, { ...deps.fence, logger, ...(config.ceph ? { ceph: config.ceph } : {}), ...(signal ? { signal } : {}), concurrency: CONCURRENCY });
   const notifiersP = checkNotifiers(config.notifiers, { smtp: deps.smtp ?? true, timeoutMs });
 
   const view = await readNova(nova, signal, checks);

@@ -2,6 +2,7 @@ import type { FenceDriverDeps } from '../fencing/create-driver.js';
 import type { HostConfig } from '../config/types.js';
 import type { Prober } from '../detector/types.js';
 import type { NovaApi, PlacementApi } from '../openstack/types.js';
+import type { HostFenceStatus } from '../fencing/check-fencing.js';
 import type { PowerState } from '../fencing/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from 'ioredis';
@@ -38,6 +39,8 @@ export interface DoctorHost {
     readonly reachable?: boolean;
     readonly power?: PowerState;
     readonly works: boolean;
+    /** Each fence level in order, with whether each device answered a read-only check. */
+    readonly levels?: HostFenceStatus['levels'];
   };
   readonly mgmt: { readonly ip: string | null; readonly source: 'config' | 'hypervisor' | null; readonly answering: boolean | null };
   /** Servers Nova lists on the host, and those a failover would evacuate; null when not listed. */

@@ -7,17 +7,26 @@ import { bmcDevice, storageDevice, type FenceDevice, type FencePlan } from './fe
 import type { FenceHostOptions } from './fence-host.js';
 import type { FenceDriver, FenceResult } from './types.js';
 
-/** The storage fence of the configured Ceph cluster. */
-export function createStorageFence(ceph: CephConfig, fencing: Pick<FencingConfig, 'pollIntervalMs'>): CephStorageFence {
-  const client = new CephClient({
+/** A client of the configured Ceph cluster, as the storage fence's cephx user. */
+export function createCephClient(ceph: CephConfig): CephClient {
+  return new CephClient({
     ...(ceph.conf ? { conf: ceph.conf } : {}), ...(ceph.monHost ? { monHost: ceph.monHost } : {}),
     user: ceph.user, keyringPath: ceph.keyringFile, python: ceph.python, timeoutMs: ceph.commandTimeoutMs,
     ...(ceph.simUrl ? { simUrl: ceph.simUrl } : {}),
   });
-  return new CephStorageFence(client, {
+}
+
+/** The storage fence of the configured Ceph cluster. */
+export function createStorageFence(ceph: CephConfig, fencing: Pick<FencingConfig, 'pollIntervalMs'>): CephStorageFence {
+  return new CephStorageFence(createCephClient(ceph), {
     imagesPool: ceph.imagesRbdPool, expireS: ceph.blocklistExpireS, confirmTimeoutMs: ceph.confirmTimeoutMs,
     pollIntervalMs: Math.min(fencing.pollIntervalMs, 500),
   });
+}
+
+/** The host's levels by device name: its configured ones, else its BMC driver alone (none without one). */
+export function fenceLevelNames(host: HostConfig, bmcKind: string | undefined): readonly (readonly string[])[] {
+  return host.fenceLevels ?? (bmcKind ? [[bmcKind]] : []);
 }
 
 export interface FencePlanDeps {
@@ -42,7 +51,7 @@ export function createFencePlan(host: HostConfig, fencing: FencingConfig, deps: 
     ? storageDevice(deps.storageFence, ips, (signal) => deps.nova.listServersOnHost(host.name, signal ? { signal } : {}))
     : undefined;
   const bmc = driver ? bmcDevice(driver, deps.fenceHost) : undefined;
-  const names = host.fenceLevels ?? (driver ? [[driver.kind]] : []);
+  const names = fenceLevelNames(host, driver?.kind);
   const levels: FenceDevice[][] = [];
   for (const level of names) {
     const devices = level.map((name) => (name === 'ceph' ? storage : bmc?.kind === name ? bmc : undefined));

@@ -7,7 +7,8 @@ import { isTerminalStatus } from '../incidents/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { createRedis } from '../shared/redis-connect.js';
 import { isRedisConnectionError } from '../shared/redis-outage.js';
-import { sleep, systemClock } from '../shared/time.js';
+import type { Logger } from '../shared/logger.js';
+import { sleep, systemClock, type Clock } from '../shared/time.js';
 import type { RecoveryMetrics } from './metrics.js';
 import { createProcessors } from './processors.js';
 import { queueNames, type EvacuateJobData, type IncidentJobData } from './queues.js';
@@ -22,18 +23,100 @@ export type { QueueTuning, RecoveryDeps, Recovery } from './recovery-deps.js';
 /** Defaults of the queue timings; docs/operations.md says what they trade. */
 export const QUEUE_DEFAULTS = { lockDurationMs: 30_000, stalledIntervalMs: 30_000, attempts: 6, backoffMs: 1000 } as const;
 
+/** The queue timings: the defaults, then `[redis]` job_lock/stalled_check, then what the caller tunes. */
+function queueTimings(deps: RecoveryDeps) {
+  const r = deps.config.redis;
+  return {
+    ...QUEUE_DEFAULTS,
+    ...(r.jobLockMs ? { lockDurationMs: r.jobLockMs } : {}),
+    ...(r.stalledCheckMs ? { stalledIntervalMs: r.stalledCheckMs } : {}),
+    ...deps.queue,
+  };
+}
+type QueueTimings = ReturnType<typeof queueTimings>;
+
+/**
+ * BullMQ prints a raw stack trace for every error of an object without an `error` listener; a Redis outage
+ * makes dozens a second, so connection errors go to the outage log (one line per outage) instead.
+ */
+function queueErrorLog(deps: RecoveryDeps, logger: Logger): (what: string) => (err: Error) => void {
+  return (what) => (err) => {
+    if (isRedisConnectionError(err)) deps.outage?.error(err);
+    else logger.warn({ queue: what, err: errorMessage(err) }, 'queue error');
+  };
+}
+
+/** Queues an incident's recovery once: one job per incident id. */
+function incidentSubmitter(incidentQueue: Queue<IncidentJobData>, jobOpts: Record<string, unknown>): (incidentId: string) => Promise<void> {
+  return async (incidentId) => {
+    const existing = await incidentQueue.getJob(incidentId);
+    const state = existing ? await existing.getState() : undefined;
+    // A job that ended while its incident stays open (failed, or waiting for a fence confirmation) runs again.
+    if (existing && state === 'failed') await existing.retry('failed');
+    else if (existing && state === 'completed') await existing.remove();
+    if (existing && state !== 'completed') return;
+    await incidentQueue.add('recover', { incidentId }, { ...jobOpts, jobId: incidentId });
+  };
+}
+
+interface StepEnv {
+  readonly store: IncidentStore;
+  readonly gate: RedisStartGate;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly signal: AbortSignal;
+  readonly timings: QueueTimings;
+}
+
+/** What every pipeline step of one incident gets. */
+function stepContextFactory(deps: RecoveryDeps, env: StepEnv): (incidentId: string) => StepContext {
+  const { config } = deps;
+  const { store, gate, logger, clock, signal, timings: t } = env;
+  return (incidentId) => ({
+    incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
+    ...(config.evacuation.verifyNetwork !== false && deps.neutron ? { neutron: deps.neutron } : {}),
+    ...(config.evacuation.verifyNetwork !== false && deps.probe ? { probe: deps.probe } : {}),
+    evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
+    fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,
+    ...(deps.fencePlanFor ? { fencePlanFor: deps.fencePlanFor } : {}), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),
+    ...(deps.singleWriter ? { singleWriter: deps.singleWriter } : {}),
+    ...(deps.leadership ? { leadership: deps.leadership } : {}),
+    logger: logger.child({ incidentId }), clock, sleep, metrics: deps.metrics, signal,
+    ...(t.unknownSettleMs !== undefined ? { unknownSettleMs: t.unknownSettleMs } : {}),
+  });
+}
+
+interface WorkerWatch {
+  readonly logger: Logger;
+  readonly metrics?: RecoveryMetrics;
+  readonly onError: (what: string) => (err: Error) => void;
+  readonly submit: (incidentId: string) => Promise<void>;
+  readonly contextFor: (incidentId: string) => StepContext;
+}
+
+/** Logs and counts a job that gave up, and settles its incident: a stalled one is resumed, any other recorded as stopped. */
+function watchWorker(w: Worker, what: 'incident' | 'evacuate' | 'finalize', env: WorkerWatch): void {
+  const { logger } = env;
+  w.on('error', env.onError(what));
+  w.on('failed', (job, err) => {
+    logger.error({ queue: what, jobId: job?.id, err: err.message }, 'job failed');
+    // Counted once per job that gave up (not per attempt that will be retried, not a stalled job, which is resumed).
+    if (job && (job.opts.attempts ?? 1) <= job.attemptsMade && !/stalled/i.test(err.message)) env.metrics?.jobsFailed?.inc({ queue: what });
+    if (!job || (job.opts.attempts ?? 1) > job.attemptsMade || what === 'evacuate') return;
+    const { incidentId } = job.data as IncidentJobData;
+    // A stalled job is resumed, never failed: however often the controller restarts, the recovery goes on.
+    const act = /stalled/i.test(err.message) ? env.submit(incidentId) : recordStopped(env.contextFor(incidentId), err.message);
+    act.catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not record a failed job'));
+  });
+}
+
 export function createRecovery(deps: RecoveryDeps): Recovery {
   const { config } = deps;
   const logger = deps.logger.child({ component: 'pipeline' });
   const clock = deps.clock ?? systemClock;
   const prefix = config.redis.prefix;
   const connection = deps.connection ?? createRedis({ ...config.redis, url: deps.redisUrl ?? config.redis.url }, { mode: 'queue', ...(deps.outage ? { outage: deps.outage } : {}) });
-  const t = {
-    ...QUEUE_DEFAULTS,
-    ...(config.redis.jobLockMs ? { lockDurationMs: config.redis.jobLockMs } : {}),
-    ...(config.redis.stalledCheckMs ? { stalledIntervalMs: config.redis.stalledCheckMs } : {}),
-    ...deps.queue,
-  };
+  const t = queueTimings(deps);
   const jobOpts = {
     attempts: t.attempts, backoff: { type: 'exponential' as const, delay: t.backoffMs },
     removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 },
@@ -43,12 +126,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const evacuateQueue = new Queue<EvacuateJobData>(names.evacuate, { connection });
   const finalizeQueue = new Queue<IncidentJobData>(names.finalize, { connection });
   const queues = [incidentQueue, evacuateQueue, finalizeQueue];
-  // BullMQ prints a raw stack trace for every error of an object without an `error` listener; a Redis outage
-  // makes dozens a second, so connection errors go to the outage log (one line per outage) instead.
-  const redisError = (what: string) => (err: Error) => {
-    if (isRedisConnectionError(err)) deps.outage?.error(err);
-    else logger.warn({ queue: what, err: errorMessage(err) }, 'queue error');
-  };
+  const redisError = queueErrorLog(deps, logger);
   for (const q of queues) q.on('error', redisError(q.name));
   const flows = new FlowProducer({ connection });
   flows.on('error', redisError('flow'));
@@ -61,47 +139,14 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const workers: Worker[] = [];
   let timers: Array<() => Promise<void> | void> = [];
 
-  const submit = async (incidentId: string): Promise<void> => {
-    const existing = await incidentQueue.getJob(incidentId);
-    const state = existing ? await existing.getState() : undefined;
-    // A job that ended while its incident stays open (failed, or waiting for a fence confirmation) runs again.
-    if (existing && state === 'failed') await existing.retry('failed');
-    else if (existing && state === 'completed') await existing.remove();
-    if (existing && state !== 'completed') return;
-    await incidentQueue.add('recover', { incidentId }, { ...jobOpts, jobId: incidentId });
-  };
+  const submit = incidentSubmitter(incidentQueue, jobOpts);
   const store = new IncidentStore(connection, prefix, clock);
   const opener = createIncidentOpener({
     store, submit, onCreated: () => { deps.metrics?.incidentsOpened?.inc(); deps.metrics?.incidentsOpen?.inc(); },
   });
-
-  const contextFor = (incidentId: string): StepContext => ({
-    incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
-    ...(config.evacuation.verifyNetwork !== false && deps.neutron ? { neutron: deps.neutron } : {}),
-    ...(config.evacuation.verifyNetwork !== false && deps.probe ? { probe: deps.probe } : {}),
-    evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
-    fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,
-    ...(deps.fencePlanFor ? { fencePlanFor: deps.fencePlanFor } : {}), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),
-    ...(deps.singleWriter ? { singleWriter: deps.singleWriter } : {}),
-    ...(deps.leadership ? { leadership: deps.leadership } : {}),
-    logger: logger.child({ incidentId }), clock, sleep, metrics: deps.metrics, signal: stopping.signal,
-    ...(t.unknownSettleMs !== undefined ? { unknownSettleMs: t.unknownSettleMs } : {}),
-  });
+  const contextFor = stepContextFactory(deps, { store, gate, logger, clock, signal: stopping.signal, timings: t });
   const processors = createProcessors({ store, names, flows, finalizeQueue, jobOpts, contextFor });
-
-  const watch = (w: Worker, what: 'incident' | 'evacuate' | 'finalize') => {
-    w.on('error', redisError(what));
-    w.on('failed', (job, err) => {
-      logger.error({ queue: what, jobId: job?.id, err: err.message }, 'job failed');
-      // Counted once per job that gave up (not per attempt that will be retried, not a stalled job, which is resumed).
-      if (job && (job.opts.attempts ?? 1) <= job.attemptsMade && !/stalled/i.test(err.message)) deps.metrics?.jobsFailed?.inc({ queue: what });
-      if (!job || (job.opts.attempts ?? 1) > job.attemptsMade || what === 'evacuate') return;
-      const { incidentId } = job.data as IncidentJobData;
-      // A stalled job is resumed, never failed: however often the controller restarts, the recovery goes on.
-      const act = /stalled/i.test(err.message) ? submit(incidentId) : recordStopped(contextFor(incidentId), err.message);
-      act.catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not record a failed job'));
-    });
-  };
+  const watch = { logger, ...(deps.metrics ? { metrics: deps.metrics } : {}), onError: redisError, submit, contextFor };
 
   return {
     incidents: store,
@@ -121,9 +166,9 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       const wi = new Worker<IncidentJobData>(names.incident, processors.incident, { ...workerOpts, concurrency: t.incidentConcurrency ?? 16 });
       const we = new Worker<EvacuateJobData>(names.evacuate, processors.evacuate, { ...workerOpts, concurrency: config.evacuation.concurrency });
       const wf = new Worker<IncidentJobData>(names.finalize, processors.finalize, { ...workerOpts, concurrency: 8 });
-      watch(wi, 'incident');
-      watch(we, 'evacuate');
-      watch(wf, 'finalize');
+      watchWorker(wi, 'incident', watch);
+      watchWorker(we, 'evacuate', watch);
+      watchWorker(wf, 'finalize', watch);
       workers.push(wi, we, wf);
       const supervision = superviseWorkers(connection, prefix, workers.map((w) => w.id), queues,
         (resumed) => logger.warn({ resumed }, 'resumed jobs left by a worker that is gone'));

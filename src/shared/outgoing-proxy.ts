@@ -75,19 +75,14 @@ export function parseProxyUrl(text: string): URL | string {
 
 export function createOutgoingProxy(proxyUrl: string, noProxy: readonly string[]): OutgoingProxy | string {
   const url = parseProxyUrl(proxyUrl);
-  if (typeof url === 'string') return `proxy ${maskProxyUrl(proxyUrl)} ${url}`;
+  if (typeof url === 'string') return `proxy ${maskUrl(proxyUrl)} ${url}`;
   const matcher = parseNoProxy(noProxy);
   if (typeof matcher === 'string') return `no_proxy ${matcher}`;
-  return { url, noProxy: matcher, toJSON: () => ({ url: maskProxyUrl(url.href), no_proxy: matcher.entries }) };
+  return { url, noProxy: matcher, toJSON: () => ({ url: maskUrl(url.href), no_proxy: matcher.entries }) };
 }
 
 /** The proxy to use for `target`, or undefined for a direct connection. */
 export function proxyFor(proxy: OutgoingProxy | undefined, target: URL): URL | undefined {
   if (proxy === undefined) return undefined;
   return proxy.noProxy(target.hostname) ? undefined : proxy.url;
-}
-
-/** A proxy URL fit for logs: the password (if any) replaced. */
-export function maskProxyUrl(text: string): string {
-  return maskUrl(text).replace(/\/$/, '');
 }

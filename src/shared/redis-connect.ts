@@ -3,20 +3,15 @@ import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/types.js';
 import { CmphaError, errorMessage } from './errors.js';
-import type { RedisOutageLog } from './redis-outage.js';
 import { maskUrl } from './mask-url.js';
-
-/** The Redis URL as it may be shown: without a password in its user-info part. */
-export function redisDisplayUrl(url: string): string {
-  return maskUrl(url).replace(/\/$/, '');
-}
+import type { RedisOutageLog } from './redis-outage.js';
 
 /** Where cmpha's Redis is, as shown in logs and reports: the URL, or the sentinels and master name. */
 export function redisWhere(config: RedisConfig): string {
   if (config.sentinels?.length) {
     return `master "${config.masterName}" via sentinels ${config.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
   }
-  return redisDisplayUrl(config.url);
+  return maskUrl(config.url);
 }
 
 export interface RedisClientOptions {

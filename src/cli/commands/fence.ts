@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config, HostConfig } from '../../config/types.js';
-import { checkAllFencing, checkHostFencing, type HostFenceStatus } from '../../fencing/check-fencing.js';
+import { checkAllFencing, checkHostFencing, describeLevels, type HostFenceStatus } from '../../fencing/check-fencing.js';
 import { createFenceDriver } from '../../fencing/create-driver.js';
 import { fenceHost } from '../../fencing/fence-host.js';
 import type { FenceEvent } from '../../fencing/types.js';
@@ -13,7 +13,7 @@ import { systemClock } from '../../shared/time.js';
 import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, loadFencingCliConfig, withConfigOption, type ConfigPaths } from '../context.js';
 import { formatTable, outputOptions, renderList, renderOne, withOutputOptions, type Column } from '../output.js';
 
-export type FenceCliConfig = Pick<Config, 'hosts' | 'fencing' | 'logging'>;
+export type FenceCliConfig = Pick<Config, 'hosts' | 'fencing' | 'logging'> & Partial<Pick<Config, 'ceph'>>;
 
 export interface FenceCliDeps {
   loadConfig(path?: ConfigPaths): Promise<FenceCliConfig>;
@@ -49,6 +49,7 @@ const FENCE_COLUMNS: readonly Column<HostFenceStatus>[] = [
   { header: 'REACHABLE', key: 'reachable', cell: (r) => (r.reachable === undefined ? undefined : r.reachable ? 'yes' : 'no') },
   { header: 'POWER', key: 'power', cell: (r) => r.power },
   { header: 'WORKS', key: 'works', cell: (r) => r.works },
+  { header: 'LEVELS', key: 'levels', cell: (r) => describeLevels(r.levels) },
   { header: 'CODE', key: 'code', cell: (r) => r.code },
   { header: 'NOTE', key: 'note', cell: (r) => r.note },
 ];
@@ -61,7 +62,7 @@ export function registerFenceCommands(program: Command, overrides: Partial<Fence
 
   withConfigOption(withOutputOptions(fence
     .command('status')
-    .description('read the power state of a host (or every host) through its BMC; changes nothing')
+    .description('read the power state of a host (or every host) through its BMC, and whether each device of its fence levels answers; changes nothing')
     .argument('[host]', 'a host with a [host:NAME] section')
     .option('--all', 'every configured host, as a table; exit 1 if any host cannot be fenced'), { json: true }))
     .action(async (name: string | undefined, opts: CommonOpts & { all?: boolean }) => {
@@ -80,11 +81,11 @@ export function registerFenceCommands(program: Command, overrides: Partial<Fence
           deps.setExitCode(1);
           return;
         }
-        rows = await checkAllFencing(hosts, config.fencing, { logger });
+        rows = await checkAllFencing(hosts, config.fencing, { logger, ...(config.ceph ? { ceph: config.ceph } : {}) });
       } else {
         const host = findHost(config, name!, deps);
         if (!host) return;
-        rows = [await checkHostFencing(host, config.fencing, { logger })];
+        rows = [await checkHostFencing(host, config.fencing, { logger, ...(config.ceph ? { ceph: config.ceph } : {}) })];
       }
       // A host with driver = none is a declared choice (never evacuated), not a broken BMC.
       const broken = rows.some((r) => !r.works && r.driver !== 'none');
@@ -201,17 +202,20 @@ function formatEvent(e: FenceEvent): string {
 
 /** The table of `cmpha fence status`: one row per host, then each problem in full below it. */
 export function formatStatusTable(rows: readonly HostFenceStatus[]): string {
-  const header = ['HOST', 'DRIVER', 'BMC', 'REACHABLE', 'POWER', 'NOTE'];
+  const header = ['HOST', 'DRIVER', 'BMC', 'REACHABLE', 'POWER', 'LEVELS', 'NOTE'];
   const cells = rows.map((r) => [
     r.host,
     r.driver,
     r.bmc ?? '-',
     r.reachable === undefined ? '-' : r.reachable ? 'yes' : 'no',
     r.power ?? '-',
+    describeLevels(r.levels),
     r.driver === 'none' ? (r.note ?? '') : r.works ? 'ok' : `FAILED ${r.code ?? ''}`.trim(),
   ]);
   let out = formatTable(header, cells);
   const problems = rows.filter((r) => !r.works && r.driver !== 'none' && r.note);
   if (problems.length) out += `\n${problems.map((r) => `${r.host}: ${r.note}\n`).join('')}`;
+  const silent = rows.filter((r) => r.levels?.some((l) => l.some((d) => !d.answers)));
+  if (silent.length) out += `\n${silent.map((r) => `${r.host} levels: ${describeLevels(r.levels, true)}\n`).join('')}`;
   return out;
 }

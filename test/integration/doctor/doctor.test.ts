@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_CHECKS } from '../../../src/app/config-checks.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { detectorKeys } from '../../../src/detector/keys.js';
-import { runDoctor } from '../../../src/doctor/index.js';
+import { formatDoctorReport, runDoctor } from '../../../src/doctor/index.js';
+import { CephClient } from '../../../src/fencing/ceph/ceph-client.js';
 import type { DoctorReport } from '../../../src/doctor/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim, type SimOptions } from '../../../src/sim/index.js';
@@ -218,5 +219,31 @@ describe('cmpha doctor', () => {
     expect(check(r, 'nova')!.status).toBe('fail');
     expect(r.hosts.map((h) => h.host)).toEqual(['compute1', 'compute2', 'compute3', 'spare1']);
     expect(r.summary).toEqual({ protected: 0, total: 4 });
+  });
+
+  it('fence levels redfish | ceph: each host lists both levels and whether each device answers; a dead BMC does not', async () => {
+    const levels = (t: string) => t.replace(/\[host:(compute[12])\]\n/g, '[host:$1]\nfence_levels = redfish | ceph\n');
+    const { sim } = await world({}, levels);
+    writeFileSync(sim.configPath, `${readFileSync(sim.configPath, 'utf8')}\n[ceph]\nsim_url = ${sim.controlUrl}\n`);
+    await post(sim, '/sim/hosts/compute2/bmc', { mode: 'unreachable' });
+    const r = await doctor(sim);
+    expect(host(r, 'compute1').fencing.levels).toEqual([
+      [{ device: 'redfish', answers: true, detail: 'power on' }],
+      [{ device: 'ceph', answers: true, detail: expect.stringMatching(/^osd dump answers \(epoch \d+\)$/) }],
+    ]);
+    expect(host(r, 'compute2').fencing.levels).toEqual([
+      [{ device: 'redfish', answers: false, detail: expect.any(String) }],
+      [{ device: 'ceph', answers: true, detail: expect.stringMatching(/^osd dump answers/) }],
+    ]);
+    // A host without fence_levels has its BMC alone.
+    expect(host(r, 'compute3').fencing.levels).toEqual([[{ device: 'redfish', answers: true, detail: 'power on' }]]);
+    const text = formatDoctorReport(r);
+    expect(text).toMatch(/^ {2}compute1: redfish answers \(power on\) \| ceph answers \(osd dump answers \(epoch \d+\)\)$/m);
+    expect(text).toMatch(/^ {2}compute2: redfish NOT ANSWERING \(.+\) \| ceph answers/m);
+    // Read-only: nothing blocklisted, no BMC or Nova change.
+    const dump = await new CephClient({ user: 'cmpha', keyringPath: '', python: 'python3', timeoutMs: 5000, simUrl: sim.controlUrl }).blocklistState();
+    expect({ entries: dump.entries, ranges: dump.ranges }).toEqual({ entries: {}, ranges: {} });
+    const calls = (await (await fetch(`${sim.controlUrl}/sim/calls`)).json()) as Array<{ service: string }>;
+    expect(calls.filter((c) => c.service !== 'keystone')).toEqual([]);
   });
 });

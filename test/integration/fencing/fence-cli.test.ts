@@ -2,7 +2,10 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CephClient } from '../../../src/fencing/ceph/ceph-client.js';
+import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { IpmiSimLab, type SimulatedBmc } from '../../helpers/ipmi-sim.js';
 import { freeUdpPort } from '../../helpers/ports.js';
 
@@ -54,7 +57,7 @@ describe('cmpha fence (CLI) against ipmi_sim BMCs', () => {
     const r = await cmpha('fence', 'status', 'compute-1', '--config', conf);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`compute-1\\s+ipmi\\s+127\\.0\\.0\\.1:${on.port}\\s+yes\\s+on\\s+ok`));
+    expect(r.stdout).toMatch(new RegExp(`compute-1\\s+ipmi\\s+127\\.0\\.0\\.1:${on.port}\\s+yes\\s+on\\s+ipmi answers\\s+ok`));
     expect(on.power()).toBe('on');
   });
 
@@ -62,11 +65,11 @@ describe('cmpha fence (CLI) against ipmi_sim BMCs', () => {
     const r = await cmpha('fence', 'status', '--all', '--config', conf);
     expect(r.code).toBe(1);
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toMatch(/^HOST\s+DRIVER\s+BMC\s+REACHABLE\s+POWER\s+NOTE$/);
-    expect(lines.find((l) => l.startsWith('compute-1 '))).toMatch(/yes\s+on\s+ok$/);
-    expect(lines.find((l) => l.startsWith('compute-2 '))).toMatch(/yes\s+-\s+FAILED bmc_auth_failed$/);
-    expect(lines.find((l) => l.startsWith('compute-3 '))).toMatch(/none\s+-\s+-\s+-\s+NOT FENCEABLE — will never be evacuated$/);
-    expect(lines.find((l) => l.startsWith('compute-4 '))).toMatch(new RegExp(`127\\.0\\.0\\.1:${deadPort}\\s+no\\s+-\\s+FAILED bmc_unreachable$`));
+    expect(lines[0]).toMatch(/^HOST\s+DRIVER\s+BMC\s+REACHABLE\s+POWER\s+LEVELS\s+NOTE$/);
+    expect(lines.find((l) => l.startsWith('compute-1 '))).toMatch(/yes\s+on\s+ipmi answers\s+ok$/);
+    expect(lines.find((l) => l.startsWith('compute-2 '))).toMatch(/yes\s+-\s+ipmi NOT ANSWERING\s+FAILED bmc_auth_failed$/);
+    expect(lines.find((l) => l.startsWith('compute-3 '))).toMatch(/none\s+-\s+-\s+-\s+no fence level\s+NOT FENCEABLE — will never be evacuated$/);
+    expect(lines.find((l) => l.startsWith('compute-4 '))).toMatch(new RegExp(`127\\.0\\.0\\.1:${deadPort}\\s+no\\s+-\\s+ipmi NOT ANSWERING\\s+FAILED bmc_unreachable$`));
     expect(r.stdout).toMatch(/^compute-2: .*rejected the password/m);
     expect(r.stdout + r.stderr).not.toContain('wrong-pass-1');
   });
@@ -114,4 +117,38 @@ describe('cmpha fence (CLI) against ipmi_sim BMCs', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('compute-3 has no fencing (driver = none)');
   });
+});
+
+describe('cmpha fence status: fence levels against the simulator (Redfish BMCs, simulated Ceph)', () => {
+  let sim: RunningSim;
+  beforeAll(async () => {
+    sim = await runSim({ hosts: 2, instancesPerHost: 1, spares: 1 });
+    const text = readFileSync(sim.configPath, 'utf8').replace(/\[host:(compute[12])\]\n/g, '[host:$1]\nfence_levels = redfish | ceph\n');
+    writeFileSync(sim.configPath, `${text}\n[ceph]\nsim_url = ${sim.controlUrl}\n[logging]\nlevel = error\n`);
+    const res = await fetch(`${sim.controlUrl}/sim/hosts/compute2/bmc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'unreachable' }) });
+    expect(res.ok).toBe(true);
+  });
+  afterAll(async () => { await sim?.close(); });
+
+  it('shows both levels of each host and each device\'s answer; the dead BMC is not answering; nothing is changed', async () => {
+    const table = await cmpha('fence', 'status', '--all', '--config', sim.configPath);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/^compute1\s+redfish\s+\S+\s+yes\s+on\s+redfish answers \| ceph answers\s+ok$/m);
+    expect(table.stdout).toMatch(/^compute2\s+redfish\s+\S+\s+no\s+-\s+redfish NOT ANSWERING \| ceph answers\s+FAILED/m);
+    expect(table.stdout).toMatch(/^compute2 levels: redfish NOT ANSWERING \(.+\) \| ceph answers \(osd dump answers \(epoch \d+\)\)$/m);
+
+    const json = await cmpha('fence', 'status', '--all', '-f', 'json', '--config', sim.configPath);
+    const rows = JSON.parse(json.stdout) as Array<{ host: string; levels: Array<Array<{ device: string; answers: boolean }>> }>;
+    const levelsOf = (h: string) => rows.find((r) => r.host === h)!.levels.map((l) => l.map((d) => [d.device, d.answers]));
+    expect(levelsOf('compute1')).toEqual([[['redfish', true]], [['ceph', true]]]);
+    expect(levelsOf('compute2')).toEqual([[['redfish', false]], [['ceph', true]]]);
+
+    const one = await cmpha('fence', 'status', 'compute1', '-c', 'host', '-c', 'levels', '-f', 'value', '--config', sim.configPath);
+    expect(one.stdout.trim()).toBe('compute1 redfish answers | ceph answers');
+
+    const dump = await new CephClient({ user: 'cmpha', keyringPath: '', python: 'python3', timeoutMs: 5000, simUrl: sim.controlUrl }).blocklistState();
+    expect({ entries: dump.entries, ranges: dump.ranges }).toEqual({ entries: {}, ranges: {} });
+    const calls = (await (await fetch(`${sim.controlUrl}/sim/calls`)).json()) as Array<{ service: string }>;
+    expect(calls.filter((c) => c.service !== 'keystone')).toEqual([]);
+  }, 120_000);
 });

@@ -44,7 +44,7 @@ async function cmpha(world: PipelineWorld, ...args: string[]): Promise<Run> {
   const program = new Command('cmpha').exitOverride();
   registerIncidentCommands(program, io);
   registerEvacuateCommands(program, {
-    ...io, startWorker: (config, logger) => startRecoveryWorker(config, { logger, notifier: world.notifier, queue: FAST_QUEUE, isHostAlive: world.isHostAlive }),
+    ...io, startWorker: (config, logger, extra) => startRecoveryWorker(config, { logger, ...extra, notifier: world.notifier, queue: FAST_QUEUE, isHostAlive: world.isHostAlive }),
   });
   registerDrainCommands(program, { ...io, nova: () => world.nova });
   registerHostCommands(program, { ...io, nova: () => world.nova });

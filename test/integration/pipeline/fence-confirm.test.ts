@@ -47,7 +47,7 @@ async function cmpha(world: PipelineWorld, ...args: string[]): Promise<Run> {
   registerEvacuateCommands(program, {
     loadConfig: async () => world.config,
     createLogger: () => silentLogger,
-    startWorker: (config, logger) => startRecoveryWorker(config, { logger, notifier: world.notifier, queue: FAST_QUEUE, isHostAlive: world.isHostAlive }),
+    startWorker: (config, logger, extra) => startRecoveryWorker(config, { logger, ...extra, notifier: world.notifier, queue: FAST_QUEUE, isHostAlive: world.isHostAlive }),
     stdout: (t: string) => { run.out += t; },
     stderr: (t: string) => { run.err += t; },
     setExitCode: (c: number) => { run.code = c; },

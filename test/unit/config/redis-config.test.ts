@@ -80,4 +80,13 @@ describe('[redis]', () => {
     const cfg = await load('url = redis://u1:urlpw@127.0.0.1:6390/1\npassword = keypw');
     expect(redisOptions(cfg.redis, { mode: 'once' })).toMatchObject({ host: '127.0.0.1', port: 6390, db: 1, username: 'u1', password: 'keypw', maxRetriesPerRequest: 0 });
   });
+
+  it('a password given only in the URL is used, but the loaded config (what `config validate` prints) holds it nowhere', async () => {
+    const cfg = await load('url = redis://u1:url%40pw-91f3@127.0.0.1:6390/1');
+    expect(redisOptions(cfg.redis, { mode: 'once' })).toMatchObject({ username: 'u1', password: 'url@pw-91f3', db: 1 });
+    expect(cfg.redis.url).toBe('redis://u1@127.0.0.1:6390/1');
+    const printed = JSON.stringify(cfg);
+    expect(printed).not.toContain('pw-91f3');
+    expect(printed).toContain('"password":"***"');
+  });
 });

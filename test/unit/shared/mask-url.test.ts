@@ -5,7 +5,7 @@ describe('maskUrl: one masking for every URL printed or logged', () => {
   it('masks the password of Redis, webhook and proxy URLs and keeps the rest readable', () => {
     expect(maskUrl('redis://:Hunter2@127.0.0.1:6379/0')).toBe('redis://:***@127.0.0.1:6379/0');
     expect(maskUrl('rediss://cmpha:p%40ss@redis.example:6380')).toBe('rediss://cmpha:***@redis.example:6380');
-    expect(maskUrl('http://proxyuser:proxypass@127.0.0.1:3128')).toBe('http://proxyuser:***@127.0.0.1:3128/');
+    expect(maskUrl('http://proxyuser:proxypass@127.0.0.1:3128')).toBe('http://proxyuser:***@127.0.0.1:3128');
     expect(maskUrl('https://hooks.example/send?token=abc123&to=%2B1555')).toBe('https://hooks.example/send?token=***&to=%2B1555');
   });
 
@@ -34,5 +34,25 @@ describe('the logger masks URL passwords in fields and messages', () => {
     for (let i = 0; i < 100 && !text.includes('\n'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(text).toContain('redis://:***@127.0.0.1:6379');
     expect(text).not.toMatch(/Log-Secret-\d/);
+  });
+});
+
+describe('maskUrl on Redis and proxy URLs, parseable or not', () => {
+  it.each([
+    ['redis://:pw-1@127.0.0.1:6379/2', 'redis://:***@127.0.0.1:6379/2'],
+    ['rediss://app:pw-1@10.0.0.5:6380', 'rediss://app:***@10.0.0.5:6380'],
+    ['http://cmpha:pw-1@proxy.example:3128', 'http://cmpha:***@proxy.example:3128'],
+    ['http://proxy.example:3128', 'http://proxy.example:3128'],
+    ['redis://app@127.0.0.1:6379', 'redis://app@127.0.0.1:6379'],
+    // Unparseable, but the password is still in there: the whole user-info part goes.
+    ['http://:pw-1@127.0.0.1 :3128', 'http://***@127.0.0.1 :3128'],
+    ['redis://:pw-1@127.0.0.1 :6379', 'redis://***@127.0.0.1 :6379'],
+    ['http://u:pw-1/x@127.0.0.1:3128', 'http://***@127.0.0.1:3128'],
+    // Parses, with the password's tail taken for a path.
+    ['http://u:12/pw-1@127.0.0.1:3128', 'http://***@127.0.0.1:3128'],
+    ['not a url', 'not a url'],
+  ])('%s → %s', (input, shown) => {
+    expect(maskUrl(input)).toBe(shown);
+    expect(maskUrl(input)).not.toContain('pw-1');
   });
 });
