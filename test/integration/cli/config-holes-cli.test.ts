@@ -43,13 +43,14 @@ describe('config holes through the CLI', () => {
 });
 
 describe('config validate masks passwords in URLs', () => {
-  it('a Redis password written into the url is printed as ***', () => {
+  it('a Redis password written into the url is taken out of it and printed as ***', () => {
     const f = path.join(dir, 'redis-url-password.conf');
     writeFileSync(f, `${CLOUD}[redis]\nurl = redis://:Redis-Pw-77@127.0.0.1:6390/0\n`);
     const v = cmpha('config', 'validate', '--config', f, '-f', 'json');
     expect(v.status).toBe(0);
-    const printed = JSON.parse(v.stdout) as { redis: { url: string } };
-    expect(printed.redis.url).toBe('redis://:***@127.0.0.1:6390/0');
+    const printed = JSON.parse(v.stdout) as { redis: { url: string; password: string } };
+    expect(printed.redis.url).toBe('redis://127.0.0.1:6390/0');
+    expect(printed.redis.password).toBe('***');
     expect(v.stdout + v.stderr).not.toContain('Redis-Pw-77');
   });
 
