@@ -78,7 +78,7 @@ export function createOutgoingProxy(proxyUrl: string, noProxy: readonly string[]
   if (typeof url === 'string') return `proxy ${maskUrl(proxyUrl)} ${url}`;
   const matcher = parseNoProxy(noProxy);
   if (typeof matcher === 'string') return `no_proxy ${matcher}`;
-  return { url, noProxy: matcher, toJSON: () => ({ url: maskUrl(url.href), no_proxy: matcher.entries }) };
+  return { url, noProxy: matcher, toJSON: () => ({ url: maskUrl(url.href.replace(/\/$/, '')), no_proxy: matcher.entries }) };
 }
 
 /** The proxy to use for `target`, or undefined for a direct connection. */

@@ -21,6 +21,8 @@ const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disabl
 
 const group = new ProcessGroup();
 const dir = mkdtempSync(path.join(tmpdir(), 'cmpha-api-'));
+// Screenshots land in the test's own directory; CMPHA_SCREENSHOT_DIR=docs refreshes the ones docs/ shows.
+const shots = process.env.CMPHA_SCREENSHOT_DIR ? path.resolve(root, process.env.CMPHA_SCREENSHOT_DIR) : dir;
 let sim: RunningSim;
 let redis: RedisServer;
 let base: string;
@@ -196,7 +198,7 @@ describe('cmpha API', () => {
       expect(await page.locator('#timeline').textContent()).toContain('host compute1 confirmed dead');
       expect(await page.locator('#hosts tr[data-host="compute2"] .pill').textContent()).toBe('healthy');
       expect(page.url()).not.toContain(READ);
-      await page.screenshot({ path: path.join(root, 'docs/status-page.png'), fullPage: true });
+      await page.screenshot({ path: path.join(shots, 'status-page.png'), fullPage: true });
 
       // An ack through the API is recorded with the token's name and shows on the page.
       const ack = await api(`/v1/incidents/${incident.id}/ack`, { token: WRITE, method: 'POST', body: { by: 'alice' } });
@@ -208,7 +210,7 @@ describe('cmpha API', () => {
       await page.setViewportSize({ width: 390, height: 844 });
       await page.locator('#incident-title').waitFor();
       expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-      await page.screenshot({ path: path.join(root, 'docs/status-page-phone.png'), fullPage: false });
+      await page.screenshot({ path: path.join(shots, 'status-page-phone.png'), fullPage: false });
       // Failed over and still disabled: the page says so instead of "maintenance, never acted on".
       await row.filter({ hasText: 'failed over' }).waitFor({ timeout: 60_000 });
       expect(await row.textContent()).toContain(`disabled by cmpha in incident ${incident.id} (resolved); bring it back with cmpha host restore compute1`);
@@ -276,7 +278,7 @@ describe('cmpha API', () => {
       expect((await api('/v1/storm-brake')).body).toMatchObject({ active: true, reason: expect.stringMatching(/limit max_dead_fraction/) as string });
       // Nobody opened an incident for the storm's hosts.
       expect((await api('/v1/incidents')).body.incidents.filter((i: { host: string }) => storm.includes(i.host))).toEqual([]);
-      await page.screenshot({ path: path.join(root, 'docs/status-page-storm.png'), fullPage: false });
+      await page.screenshot({ path: path.join(shots, 'status-page-storm.png'), fullPage: false });
 
       for (const h of storm) await fetch(`${sim.controlUrl}/sim/hosts/${h}/power-on`, { method: 'POST' });
       await banner.waitFor({ state: 'hidden', timeout: 60_000 });
