@@ -1,30 +1,12 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CONFIG_REFERENCE } from '../../../src/config/reference.js';
 import { queueNames } from '../../../src/pipeline/queues.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { newRedis } from '../../unit/pipeline/harness.js';
-import { pipelineWorld, waitClosed, type PipelineWorld } from './world.js';
+import { pipelineWorld, waitClosed, pipelineSuite } from './world.js';
 
 // `concurrency` is one limit for the whole controller, as the reference says: three incidents at once share it.
 
-let redisServer: RedisServer;
-let redis: Redis;
-let w: PipelineWorld | undefined;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = newRedis(redisServer.url);
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const s = pipelineSuite();
 
 describe('evacuation concurrency', () => {
   it('the reference says which limits are global', () => {
@@ -36,13 +18,13 @@ describe('evacuation concurrency', () => {
   });
 
   it('three hosts down at once: at most `concurrency` evacuations in flight across all three incidents', async () => {
-    w = await pipelineWorld({ hosts: 4, instancesPerHost: 3, spares: 1, evacuateSeconds: 1, redisUrl: redisServer.url, evacuation: { concurrency: 2, spareCount: 0 } });
+    s.w = await pipelineWorld({ hosts: 4, instancesPerHost: 3, spares: 1, evacuateSeconds: 1, redisUrl: s.redisUrl, evacuation: { concurrency: 2, spareCount: 0 } });
     const hosts = ['compute1', 'compute2', 'compute3'];
-    for (const h of hosts) await w.control(h, 'power-off');
-    for (const h of hosts) await w.waitNovaDown(h);
-    const r = w.recovery(redis);
+    for (const h of hosts) await s.w.control(h, 'power-off');
+    for (const h of hosts) await s.w.waitNovaDown(h);
+    const r = s.w.recovery(s.redis);
     await r.startWorkers();
-    const q = new Queue(queueNames(w.config.redis.prefix).evacuate, { connection: redis });
+    const q = new Queue(queueNames(s.w.config.redis.prefix).evacuate, { connection: s.redis });
     let most = 0;
     let sampling = true;
     const sampler = (async () => {

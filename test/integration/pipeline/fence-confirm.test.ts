@@ -1,33 +1,15 @@
 import { Command } from 'commander';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { registerEvacuateCommands } from '../../../src/cli/commands/evacuate.js';
 import { registerFenceCommands } from '../../../src/cli/commands/fence.js';
 import { formatIncident } from '../../../src/incidents/format.js';
 import { startRecoveryWorker } from '../../../src/pipeline/start-recovery-worker.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { newRedis } from '../../unit/pipeline/harness.js';
-import { FAST_QUEUE, callsAbout, isEvacuate, isServicePut, pipelineWorld, waitClosed, type PipelineWorld } from './world.js';
+import { FAST_QUEUE, callsAbout, isEvacuate, isServicePut, pipelineWorld, waitClosed, type PipelineWorld, pipelineSuite } from './world.js';
 
 // `cmpha fence confirm`: a host whose BMC is gone is recovered on an operator's word, and only then.
 
-let redisServer: RedisServer;
-let redis: Redis;
-let w: PipelineWorld | undefined;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = newRedis(redisServer.url);
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const s = pipelineSuite();
 
 interface Run { code: number; out: string; err: string }
 
@@ -58,51 +40,51 @@ async function cmpha(world: PipelineWorld, ...args: string[]): Promise<Run> {
 
 describe('cmpha fence confirm', () => {
   it('refuses without --yes, and when no incident of the host waits for a fence', async () => {
-    w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: redisServer.url });
-    expect(await cmpha(w, 'fence', 'confirm', 'compute1')).toMatchObject({ code: 2, err: expect.stringMatching(/refusing without --yes/) });
-    expect(await cmpha(w, 'fence', 'confirm', 'compute1', '--yes')).toMatchObject({
+    s.w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: s.redisUrl });
+    expect(await cmpha(s.w, 'fence', 'confirm', 'compute1')).toMatchObject({ code: 2, err: expect.stringMatching(/refusing without --yes/) });
+    expect(await cmpha(s.w, 'fence', 'confirm', 'compute1', '--yes')).toMatchObject({
       code: 1, err: 'cmpha fence confirm: no incident of compute1 waits for a fence confirmation: it has no open incident\n',
     });
   });
 
   it('cmpha evacuate on a host whose BMC is dead stops at the fence and says how to go on', async () => {
-    w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: redisServer.url });
-    await w.control('compute1', 'bmc', { mode: 'error' });
-    const run = await cmpha(w, 'evacuate', 'compute1', '--yes', '--timeout', '60s');
+    s.w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: s.redisUrl });
+    await s.w.control('compute1', 'bmc', { mode: 'error' });
+    const run = await cmpha(s.w, 'evacuate', 'compute1', '--yes', '--timeout', '60s');
     expect(run.code).toBe(1);
     expect(run.out).toMatch(/compute1, AWAITING_FENCE/);
     expect(run.out).toMatch(/make sure compute1 is off, then run cmpha fence confirm compute1 --yes/);
   });
 
   it('a dead BMC: nothing is forced down until the operator confirms; then the host is recovered and the word is on record', async () => {
-    w = await pipelineWorld({ hosts: 3, instancesPerHost: 3, spares: 1, redisUrl: redisServer.url });
-    await w.control('compute1', 'bmc', { mode: 'error' });
-    const servers = (await w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
-    await w.control('compute1', 'power-off');
-    await w.waitNovaDown('compute1');
-    const r = w.recovery(redis);
+    s.w = await pipelineWorld({ hosts: 3, instancesPerHost: 3, spares: 1, redisUrl: s.redisUrl });
+    await s.w.control('compute1', 'bmc', { mode: 'error' });
+    const servers = (await s.w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
+    await s.w.control('compute1', 'power-off');
+    await s.w.waitNovaDown('compute1');
+    const r = s.w.recovery(s.redis);
     await r.startWorkers();
     await r.opener.open({ id: 'bmc-gone-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const waiting = await waitClosed(r, 'bmc-gone-1', 45_000, ['awaiting_fence']);
     expect(waiting.status).toBe('awaiting_fence');
-    const svcId = (await w.nova.listComputeServices({ host: 'compute1' }))[0]!.id;
-    const mutations = async () => callsAbout(await w!.calls(), 'compute1', servers.map((s) => s.id), svcId).filter((c) => isServicePut(c) || isEvacuate(c));
+    const svcId = (await s.w.nova.listComputeServices({ host: 'compute1' }))[0]!.id;
+    const mutations = async () => callsAbout(await s.w!.calls(), 'compute1', servers.map((s) => s.id), svcId).filter((c) => isServicePut(c) || isEvacuate(c));
     expect(await mutations()).toEqual([]);
-    expect(w.notifier.events.at(-1)).toMatchObject({ type: 'fence-failed', severity: 'critical' });
+    expect(s.w.notifier.events.at(-1)).toMatchObject({ type: 'fence-failed', severity: 'critical' });
     expect(formatIncident(waiting)).toMatch(/fence {5}FAILED: waiting for an operator .* `cmpha fence confirm compute1 --yes`/);
 
-    const run = await cmpha(w, 'fence', 'confirm', 'compute1', '--yes', '--note', 'chassis unplugged, checked at the rack');
+    const run = await cmpha(s.w, 'fence', 'confirm', 'compute1', '--yes', '--note', 'chassis unplugged, checked at the rack');
     expect(run).toMatchObject({ code: 0, out: expect.stringMatching(/compute1: fence confirmed by alice for incident bmc-gone-1/) });
     const inc = await waitClosed(r, 'bmc-gone-1', 60_000);
     expect(inc.status).toBe('resolved');
     expect(inc.fence).toMatchObject({ driver: 'operator', confirmedBy: { user: 'alice', note: 'chassis unplugged, checked at the rack' } });
     expect(inc.timeline.some((t) => t.level === 'critical' && /fence confirmed by alice at .*chassis unplugged/.test(t.message))).toBe(true);
-    expect(w.notifier.events.map((e) => e.type)).toContain('fence-confirmed');
+    expect(s.w.notifier.events.map((e) => e.type)).toContain('fence-confirmed');
     expect(formatIncident(inc)).toMatch(/fence {5}CONFIRMED OFF BY AN OPERATOR: alice at .* \("chassis unplugged, checked at the rack"\)/);
-    expect(w.notifier.events.find((e) => e.type === 'fence-confirmed')).toMatchObject({ severity: 'critical', host: 'compute1' });
+    expect(s.w.notifier.events.find((e) => e.type === 'fence-confirmed')).toMatchObject({ severity: 'critical', host: 'compute1' });
     const evacuations = (await mutations()).filter(isEvacuate);
     for (const s of servers) expect(evacuations.filter((c) => c.path.includes(s.id))).toHaveLength(1);
     // A second confirmation has nothing to confirm.
-    expect(await cmpha(w, 'fence', 'confirm', 'compute1', '--yes')).toMatchObject({ code: 1, err: expect.stringMatching(/no open incident/) });
+    expect(await cmpha(s.w, 'fence', 'confirm', 'compute1', '--yes')).toMatchObject({ code: 1, err: expect.stringMatching(/no open incident/) });
   });
 });

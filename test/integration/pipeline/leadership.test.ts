@@ -1,53 +1,35 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { leaderOnlyFenceDriver, leaderOnlyNova } from '../../../src/app/leader-guard.js';
 import { LeaderLease } from '../../../src/detector/leader-lease.js';
 import { fenceDriversFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { newRedis } from '../../unit/pipeline/harness.js';
-import { isEvacuate, isForceOff, isServicePut, pipelineWorld, waitClosed, waitFor, type PipelineWorld } from './world.js';
+import { isEvacuate, isForceOff, isServicePut, pipelineWorld, waitClosed, waitFor, pipelineSuite } from './world.js';
 
 // The fencing token end to end on the pipeline: two workers on one Redis, the simulator's call log as witness.
 
-let redisServer: RedisServer;
-let redis: Redis;
-let w: PipelineWorld | undefined;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = newRedis(redisServer.url);
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const s = pipelineSuite();
 
 describe('a deposed leader in the recovery pipeline', () => {
   it('takes no action on the BMC or Nova and records nothing on the incident; the new leader recovers the host', async () => {
-    w = await pipelineWorld({ hosts: 3, instancesPerHost: 3, spares: 1, redisUrl: redisServer.url });
-    const world = w;
+    s.w = await pipelineWorld({ hosts: 3, instancesPerHost: 3, spares: 1, redisUrl: s.redisUrl });
+    const world = s.w;
     const key = `${world.config.redis.prefix}:detector:leader`;
-    const a = new LeaderLease(redis, key, 60_000, 'replica-a');
-    const b = new LeaderLease(redis, key, 60_000, 'replica-b');
+    const a = new LeaderLease(s.redis, key, 60_000, 'replica-a');
+    const b = new LeaderLease(s.redis, key, 60_000, 'replica-b');
     expect(await a.acquireOrRenew()).toBe(true);
     const drivers = fenceDriversFromConfig(world.config, silentLogger);
     const guarded = (lease: LeaderLease) => ({
       nova: leaderOnlyNova(world.nova, lease), leadership: lease,
       fenceDriverFor: (host: string) => { const d = drivers(host); return d ? leaderOnlyFenceDriver(d, lease) : null; },
     });
-    const ra = world.recovery(redis, guarded(a));
+    const ra = world.recovery(s.redis, guarded(a));
     // As the controller does: losing the lease pauses the workers.
     a.onChange((leading) => { if (!leading) void ra.pauseWorkers(); });
     await ra.startWorkers();
     await world.control('compute1', 'hang');
     await world.waitNovaDown('compute1');
     // A froze past its lease: B took it. A has not run a round since, so it still believes it leads.
-    await redis.del(key);
+    await s.redis.del(key);
     expect(await b.acquireOrRenew()).toBe(true);
     expect(a.isLeader).toBe(true);
     const before = (await world.calls()).length;
@@ -59,7 +41,7 @@ describe('a deposed leader in the recovery pipeline', () => {
     const rec = await ra.incidents.getRecord('compute1-deposed');
     expect(rec?.status).toBe('open');
 
-    const rb = world.recovery(redis, guarded(b));
+    const rb = world.recovery(s.redis, guarded(b));
     await rb.startWorkers();
     const inc = await waitClosed(rb, 'compute1-deposed', 60_000);
     expect(inc.status).toBe('resolved');

@@ -1,47 +1,29 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { newRedis } from '../../unit/pipeline/harness.js';
-import { isEvacuate, pipelineWorld, waitClosed, type PipelineWorld } from './world.js';
+import { describe, expect, it } from 'vitest';
+import { isEvacuate, pipelineWorld, waitClosed, type PipelineWorld, pipelineSuite } from './world.js';
 
 // Whole recoveries against the simulator while it garbles chosen Nova answers (corrupt rules in /sim/faults):
 // cmpha must never report a recovery that did not happen, and one garbled answer must not end a recovery.
 
-let redisServer: RedisServer;
-let redis: Redis;
-let w: PipelineWorld | undefined;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = newRedis(redisServer.url);
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const s = pipelineSuite();
 
 const SERVER_READ = '/servers/[0-9a-f-]{36}$';
 const INVENTORY = '/servers/detail\\?.*host=compute1';
 
 /** A dead compute1 with `n` ACTIVE servers and one spare; the recovery is started, nothing opened yet. */
 async function deadHost(n = 4) {
-  w = await pipelineWorld({ hosts: 2, instancesPerHost: 0, spares: 1, redisUrl: redisServer.url, evacuation: { verifyTimeoutMs: 8000 } });
+  s.w = await pipelineWorld({ hosts: 2, instancesPerHost: 0, spares: 1, redisUrl: s.redisUrl, evacuation: { verifyTimeoutMs: 8000 } });
   for (let i = 0; i < n; i++) {
-    const r = await fetch(`${w.sim.controlUrl}/sim/servers`, {
+    const r = await fetch(`${s.w.sim.controlUrl}/sim/servers`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'compute1', name: `vm${i}`, flavor: 'm1.tiny' }),
     });
     if (r.status !== 201) throw new Error(`adding vm${i}: ${r.status} ${await r.text()}`);
   }
-  const servers = await w.serversOn('compute1');
-  await w.control('compute1', 'power-off');
-  await w.waitNovaDown('compute1');
-  const r = w.recovery(redis);
+  const servers = await s.w.serversOn('compute1');
+  await s.w.control('compute1', 'power-off');
+  await s.w.waitNovaDown('compute1');
+  const r = s.w.recovery(s.redis);
   await r.startWorkers();
-  return { world: w, r, servers };
+  return { world: s.w, r, servers };
 }
 
 async function stillOn(world: PipelineWorld, host: string): Promise<number> {

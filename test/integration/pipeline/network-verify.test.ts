@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/types.js';
 import { createDetector } from '../../../src/detector/detector.js';
 import { createFpingProber } from '../../../src/detector/fping-prober.js';
@@ -10,31 +9,14 @@ import { createMetrics } from '../../../src/metrics/metrics.js';
 import { renderUserNotice } from '../../../src/notifier/templates.js';
 import type { Recovery } from '../../../src/pipeline/create-recovery.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { newRedis } from '../../unit/pipeline/harness.js';
-import { pipelineWorld, waitClosed, waitFor, type PipelineWorld } from './world.js';
+import { pipelineWorld, waitClosed, waitFor, type PipelineWorld, pipelineSuite } from './world.js';
 
 // A powered-off host as its instances' users see it: the real detector and real fping into the simulator's
 // network namespaces (a server's address moves to its new host's namespace when it moves), Neutron's ports
 // from the simulator, the whole pipeline on a real Redis. The test cuts and restores the addresses itself
 // and checks the recorded downtimes against those moments.
 
-let redisServer: RedisServer;
-let redis: Redis;
-let w: PipelineWorld | undefined;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = newRedis(redisServer.url);
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const s = pipelineSuite();
 
 // Blocks of 198.18.0.0/15 away from those the other namespace tests pick; another one when a concurrent run
 // already routes the one drawn.
@@ -67,10 +49,10 @@ async function failCompute1(
   extra: { rebootSilent?: boolean; afterCut?: (world: PipelineWorld, serverIds: string[]) => Promise<void> } = {},
 ): Promise<Run> {
   const world = await worldOnFreeBlock({
-    hosts: 2, instancesPerHost: 2, spares: 1, netns: true, redisUrl: redisServer.url,
+    hosts: 2, instancesPerHost: 2, spares: 1, netns: true, redisUrl: s.redisUrl,
     evacuation: { verifyNetwork: true, networkTimeoutMs, verifyPollIntervalMs: 200, rebootSilent: extra.rebootSilent ?? false },
   });
-  w = world;
+  s.w = world;
   const config: Config = {
     ...world.config,
     detector: {
@@ -81,7 +63,7 @@ async function failCompute1(
   const prober = createFpingProber(config.detector, { logger: silentLogger });
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: 'test' });
-  const recovery = world.recovery(redis, { config, neutron: world.neutron, probe: (ips, signal) => prober.probe(ips, signal), metrics });
+  const recovery = world.recovery(s.redis, { config, neutron: world.neutron, probe: (ips, signal) => prober.probe(ips, signal), metrics });
   await recovery.startWorkers();
   // Baselined every round: one lost ping on a loaded machine must not leave a server unwatched.
   const detector = createDetector({ config, nova: world.nova, prober, incidents: recovery.opener, logger: silentLogger, tuning: { baselineEveryRounds: 1 } });

@@ -1,3 +1,6 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { newRedis } from '../../unit/pipeline/harness.js';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
@@ -134,3 +137,36 @@ export const isForceOff = (c: RecordedCall) => c.service === 'redfish' && (c.bod
 export const isEvacuate = (c: RecordedCall) => c.service === 'nova' && c.method === 'POST' && /\/servers\/[^/]+\/action/.test(c.path)
   && typeof c.body === 'object' && c.body !== null && 'evacuate' in c.body;
 export const isServicePut = (c: RecordedCall) => c.service === 'nova' && c.method === 'PUT' && c.path.includes('/os-services/');
+
+/**
+ * The hooks every pipeline test file needs: one redis-server for the file (stopped by pid in afterAll) and the
+ * test's world closed after each test. Assign the world a test builds to `suite.w`.
+ */
+export interface PipelineSuite {
+  readonly redis: Redis;
+  readonly redisUrl: string;
+  w: PipelineWorld | undefined;
+}
+
+export function pipelineSuite(): PipelineSuite {
+  let server: RedisServer | undefined;
+  let client: Redis | undefined;
+  const suite: PipelineSuite = {
+    get redis(): Redis { return client!; },
+    get redisUrl(): string { return server!.url; },
+    w: undefined,
+  };
+  beforeAll(async () => {
+    server = await startRedis();
+    client = newRedis(server.url);
+  });
+  afterEach(async () => {
+    await suite.w?.close();
+    suite.w = undefined;
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await server?.stop();
+  });
+  return suite;
+}
