@@ -42,7 +42,8 @@ const lab = readLab();
 
 /** Freezes compute1 the way a hung kernel looks from outside: its agent stops, its links go dark, its BMC stays on. */
 async function hang(): Promise<void> {
-  const pid = Number(readFileSync(path.join(lab.dir, `run/nova-compute-${VICTIM}.pid`), 'utf8').trim());
+  // The lab's pid file holds "PID START_TIME".
+  const pid = Number(readFileSync(path.join(lab.dir, `run/nova-compute-${VICTIM}.pid`), 'utf8').trim().split(/\s+/)[0]);
   process.kill(pid, 'SIGSTOP');
   await labHost('links-down', VICTIM);
 }

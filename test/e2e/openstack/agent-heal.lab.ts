@@ -1,7 +1,7 @@
 // Scenario 2b: nova-compute dies on compute2 while the host and its server still answer, and cmpha has a
 // remediation command: the lab's own way of starting that host's agent (lab-host.sh compute-start {host}).
 // cmpha must restart it, see Nova's heartbeat advance again, and page nobody; nothing is fenced or moved.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CmphaHarness } from './cmpha-harness.js';
@@ -21,10 +21,10 @@ function powerOffRequests(since: number): number {
 }
 
 /** cmpha's JSON log lines about remediation of `host`. */
-function remediationLog(host: string): Array<{ level: number; msg: string }> {
+function remediationLog(host: string): Array<{ level: number; time: number; msg: string }> {
   return readFileSync(cmpha.logFile, 'utf8').split('\n').flatMap((l) => {
     try {
-      const j = JSON.parse(l) as { component?: string; host?: string; level: number; msg: string };
+      const j = JSON.parse(l) as { component?: string; host?: string; level: number; time: number; msg: string };
       return j.component === 'remediation' && j.host === host ? [j] : [];
     } catch {
       return [];
@@ -70,7 +70,8 @@ describe('real Nova: nova-compute dies on a live host and cmpha restarts it', ()
       return s.state === 'up' && s.updated_at !== before.updated_at ? s : undefined;
     }, 1000);
     expect(svc).toMatchObject({ state: 'up', forced_down: false, status: 'enabled' });
-    const pid = Number(readFileSync(path.join(lab.dir, 'run/nova-compute-compute2.pid'), 'utf8').trim());
+    // The lab's pid file holds "PID START_TIME".
+    const pid = Number(readFileSync(path.join(lab.dir, 'run/nova-compute-compute2.pid'), 'utf8').trim().split(/\s+/)[0]);
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toMatch(/nova-compute/);
 
     // Some more rounds: the heartbeat keeps coming, nobody is paged.
@@ -83,5 +84,11 @@ describe('real Nova: nova-compute dies on a live host and cmpha restarts it', ()
     expect(await nova.server(server.id)).toMatchObject({ status: 'ACTIVE', 'OS-EXT-SRV-ATTR:host': 'compute2' });
     expect(await nova.evacuations(server.id)).toEqual([]);
     expect((await cmpha.incidents()).filter((i) => i.host === 'compute2')).toEqual([]);
+
+    const started = remediationLog('compute2').find((l) => l.level === 40)!;
+    writeFileSync(path.join(lab.dir, 'state/agent-heal-timings.json'), `${JSON.stringify({
+      reportInterval: lab.reportInterval,
+      seconds: { remediationStarted: (started.time - t0) / 1000, healed: (healed.time - t0) / 1000 },
+    }, null, 2)}\n`);
   }, 480_000);
 });
