@@ -4,7 +4,7 @@ import type { fenceHost } from '../../../src/fencing/fence-host.js';
 import { assertFenced } from '../../../src/incidents/fence-guard.js';
 import { TRANSITIONS } from '../../../src/incidents/transitions.js';
 import { confirmFence } from '../../../src/pipeline/confirm-fence.js';
-import { recordStopped, runFinalize, runIncident, runPrepare, runServer } from '../../../src/pipeline/runner.js';
+import { recordStopped, runFinalize, runIncident, runNetwork, runPrepare, runServer } from '../../../src/pipeline/runner.js';
 import { fenceStep } from '../../../src/pipeline/steps/fence.js';
 import { CmphaError } from '../../../src/shared/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
@@ -91,8 +91,9 @@ describe('the final-failure path', () => {
       if (id === 's0') throw new CmphaError('nova_unavailable', 'Nova answered 503', { retryable: true });
       return getServer(id);
     };
-    await expect(runServer(h.ctx, 's0', { number: 4, max: 4 })).rejects.toMatchObject({ code: 'gave_up' });
-    await runServer(h.ctx, 's1', { number: 1, max: 4 });
+    await expect(runServer(h.ctx, { serverId: 's0' }, { number: 4, max: 4 })).rejects.toMatchObject({ code: 'gave_up' });
+    await runServer(h.ctx, { serverId: 's1' }, { number: 1, max: 4 });
+    await runNetwork(h.ctx, { serverId: 's1' }, { number: 1, max: 4 });
     const rec = await runFinalize(h.ctx, { number: 1, max: 4 });
     expect(rec.status).toBe('partial');
     const s0 = (await h.store.getInstance('inc-1', 's0'))!;
@@ -214,7 +215,8 @@ describe('durations', () => {
     await runPrepare(h.ctx, { number: 1, max: 1 });
     // The controller that sent the evacuate is gone for a while; the next one looks 90 s later.
     const late = { ...h.ctx, clock: { now: () => Date.now() + 90_000 } };
-    const entry = (await runServer(late, 's0', { number: 1, max: 1 }))!;
+    await runServer(late, { serverId: 's0' }, { number: 1, max: 1 });
+    const entry = (await runNetwork(late, { serverId: 's0' }, { number: 1, max: 1 })).entry!;
     expect(entry.state).toBe('verified');
     expect(entry.evacuationMs).toBeLessThan(30_000);
     expect(entry.downtimeMs).toBeGreaterThanOrEqual(90_000);
