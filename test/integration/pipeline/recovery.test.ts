@@ -77,6 +77,8 @@ describe('recovery pipeline on the simulated cloud', () => {
     const svcId = (await w.nova.listComputeServices({ host: 'compute1' }))[0]!.id;
     const calls = callsAbout(await w.calls(), 'compute1', servers.map((s) => s.id), svcId);
     expect(calls.filter((c) => isServicePut(c) || isEvacuate(c))).toEqual([]);
+    // The status is written before the page goes out: wait for the page, then check it is the last word.
+    await waitFor('the fence-failed page', async () => w.notifier.events.some((e) => e.type === 'fence-failed'), 10_000);
     expect(w.notifier.events.at(-1)).toMatchObject({ type: 'fence-failed', severity: 'critical', incidentId: 'compute1-bmc' });
     expect((await w.nova.listComputeServices({ host: 'compute1' }))[0]).toMatchObject({ forcedDown: false, status: 'enabled' });
   });
