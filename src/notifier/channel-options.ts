@@ -98,6 +98,10 @@ function headerTemplates(rest: Readonly<Record<string, string | Secret>>, proble
   return out;
 }
 
+function retryPolicy(v: EmailValues | WebhookValues): RetryPolicy {
+  return { retries: v.retries, baseDelayMs: v.retryDelay, maxDelayMs: v.retryMaxDelay };
+}
+
 function emailOptions(v: EmailValues): EmailChannelOptions {
   return {
     type: 'email',
@@ -108,7 +112,7 @@ function emailOptions(v: EmailValues): EmailChannelOptions {
     password: v.password,
     from: v.from ?? '',
     timeoutMs: v.timeout,
-    retry: { retries: v.retries, baseDelayMs: v.retryDelay, maxDelayMs: v.retryMaxDelay },
+    retry: retryPolicy(v),
     cacert: v.cacert,
     subjectPrefix: v.subjectPrefix,
     html: v.html,
@@ -133,7 +137,7 @@ function webhookOptions(n: NotifierConfig, v: WebhookValues, headers: Readonly<R
     username: v.username,
     secrets,
     timeoutMs: v.timeout,
-    retry: { retries: v.retries, baseDelayMs: v.retryDelay, maxDelayMs: v.retryMaxDelay },
+    retry: retryPolicy(v),
     cacert: v.cacert,
     ...(n.proxy ? { proxy: n.proxy } : {}),
   };
