@@ -226,7 +226,7 @@ class ExtraRounds implements ProbeRequests {
   }
 }
 
-/** fping without CAP_NET_RAW sees every host dead: said loudly at start (the detector then refuses to act on it). */
+/** An fping that may not send ICMP is named at start (with the fix), instead of surfacing as every host silent. */
 async function reportFpingPermission(config: Config, opts: ControllerOptions, prober: Prober): Promise<void> {
   if (config.detector.probe !== 'fping' || opts.prober) return;
   const denied = await checkFpingPermission(prober);
