@@ -94,7 +94,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   const lease = new LeaderLease(connection, detectorKeys(config.redis.prefix).leader, config.detector.leaderLeaseMs, {
     owner: opts.owner ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`, logger: logger.child({ component: 'leader' }),
   });
-  const { nova, identity, placement, neutron } = createOpenStack(config.cloud, { logger });
+  const { nova, identity, placement, neutron, volumes } = createOpenStack(config.cloud, { logger });
 
   const countDeliveries = (records: readonly DeliveryRecord[]) => {
     for (const r of records) if (!r.skipped) metrics.notifications.inc({ channel: r.channel, result: r.ok ? 'sent' : 'failed' });
@@ -124,7 +124,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   let detectorRef: Detector | null = null;
   // Only the leader's workers take jobs, and every action they take re-checks the lease's epoch first.
   const recovery = await startRecoveryWorker(config, {
-    logger, connection, outage, nova: leaderOnlyNova(nova, lease), placement, neutron, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    logger, connection, outage, nova: leaderOnlyNova(nova, lease), placement, neutron, volumes, notifier, fenceDriverFor, metrics, queue: opts.queue,
     // One packet per poll: verification asks again every verify_poll_interval, and a probe holds its evacuation slot.
     probe: (ips, signal) => (opts.prober ?? verifyProber).probe(ips, signal),
     leadership: lease, start: false,
@@ -153,7 +153,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   const detector: Detector = createDetector({
     config, nova, prober, redis: connection, lease, incidents: recovery.opener, notifier, healer, metrics, logger,
     // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
-    ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova) } : {}),
+    ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova, { volumes }) } : {}),
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound: (report, error) => onRound(report, error),
   });
