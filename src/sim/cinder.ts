@@ -1,19 +1,16 @@
 import { SimHttpError, novaError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import type { Keystone } from './keystone.js';
+import { askedVersion, formatMicroversion, mv, parseMicroversion, type Microversion } from './microversion.js';
 import type { SimServer, SimVolume } from './types.js';
 import type { World } from './world.js';
 
 /** Cinder v3's microversions in Zed; the attachments API needs 3.27. */
-const MIN = [3, 0] as const;
-const MAX = [3, 70] as const;
-const ATTACHMENTS = [3, 27] as const;
-/** The pool and template of the simulated RBD backend (Cinder's `rbd_pool`, `volume_name_template`). */
+const MIN = mv('3.0');
+const MAX = mv('3.70');
+const ATTACHMENTS = mv('3.27');
+/** The pool of the simulated RBD backend (Cinder's `rbd_pool`). */
 export const SIM_VOLUME_POOL = 'volumes';
-
-type Version = readonly [number, number];
-const cmp = (a: Version, b: Version) => (a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1]);
-const text = (v: Version) => `${v[0]}.${v[1]}`;
 
 /** The RBD image of a volume, as Cinder's RBD driver names it: `volume-<name_id>`. */
 export function volumeImageName(v: Pick<SimVolume, 'nameId'>): string {
@@ -47,13 +44,13 @@ export class Cinder {
     // Cinder refuses a URL whose project is not the token's.
     if (m[1] !== token.projectId) throw novaError(400, 'Malformed request url');
     const v = this.version(req);
-    const headers = { 'OpenStack-API-Version': `volume ${text(v)}`, Vary: 'OpenStack-API-Version' };
+    const headers = { 'OpenStack-API-Version': `volume ${formatMicroversion(v)}`, Vary: 'OpenStack-API-Version' };
     this.world.advance();
     const rest = m[2] ?? '';
     if (rest === '' && req.method === 'GET') return { status: 200, headers, body: { version: this.versionDoc(req) } };
     const att = /^\/attachments(?:\/(detail|[^/]+))?$/.exec(rest);
     if (att && req.method === 'GET') {
-      if (cmp(v, ATTACHMENTS) < 0) throw novaError(404, 'The resource could not be found.');
+      if (v < ATTACHMENTS) throw novaError(404, 'The resource could not be found.');
       if (att[1] === undefined || att[1] === 'detail') {
         const q = req.url.searchParams;
         const all = admin && q.has('all_tenants');
@@ -73,28 +70,21 @@ export class Cinder {
 
   private versionDoc(req: SimRequest) {
     return {
-      id: 'v3.0', status: 'CURRENT', version: text(MAX), min_version: text(MIN), updated: '2022-08-31T00:00:00Z',
+      id: 'v3.0', status: 'CURRENT', version: formatMicroversion(MAX), min_version: formatMicroversion(MIN), updated: '2022-08-31T00:00:00Z',
       links: [{ rel: 'self', href: `${req.url.origin}/volume/v3/` }],
       'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.volume+json;version=3' }],
     };
   }
 
   /** `OpenStack-API-Version: volume X.Y`; none means 3.0; outside [3.0, 3.70] is 406, as cinder-api answers. */
-  private version(req: SimRequest): Version {
-    const raw = req.headers['openstack-api-version'];
-    const header = Array.isArray(raw) ? raw.join(',') : raw;
-    let asked: string | undefined;
-    for (const part of (header ?? '').split(',')) {
-      const [service, ...rest] = part.trim().split(/\s+/);
-      if (service?.toLowerCase() === 'volume') asked = rest.join(' ');
-    }
+  private version(req: SimRequest): Microversion {
+    const asked = askedVersion(req.headers, 'volume');
     if (asked === undefined || asked === '') return MIN;
     if (asked.toLowerCase() === 'latest') return MAX;
-    const m = /^(\d+)\.(\d+)$/.exec(asked);
-    if (!m) throw novaError(400, `Invalid API version string: ${asked}`);
-    const v: Version = [Number(m[1]), Number(m[2])];
-    if (cmp(v, MIN) < 0 || cmp(v, MAX) > 0) {
-      throw new SimHttpError(406, { computeFault: { code: 406, message: `Version ${text(v)} is not supported by the API. Minimum is ${text(MIN)} and maximum is ${text(MAX)}.` } });
+    const v = parseMicroversion(asked);
+    if (v === undefined) throw novaError(400, `Invalid API version string: ${asked}`);
+    if (v < MIN || v > MAX) {
+      throw new SimHttpError(406, { computeFault: { code: 406, message: `Version ${formatMicroversion(v)} is not supported by the API. Minimum is ${formatMicroversion(MIN)} and maximum is ${formatMicroversion(MAX)}.` } });
     }
     return v;
   }
