@@ -17,8 +17,10 @@ export interface CinderAttachment {
   readonly status: string;
   readonly volumeId: string;
   readonly instanceId: string | null;
-  /** null while reserved, and on records made by the old attach flow (os-initialize_connection). */
+  /** null while reserved, on records made by the old attach flow (os-initialize_connection), or when unreadable. */
   readonly connection: VolumeConnection | null;
+  /** Set when a connection_info was there but not in the shape every driver gives it (`has a connection_info that …`). */
+  readonly connectionProblem?: string;
 }
 
 const connectionSchema = z.object({
@@ -33,23 +35,28 @@ const attachmentSchema = z.object({
   volume_id: z.string().min(1),
   instance: z.string().nullable().optional(),
   // Cinder stores it as a JSON text column: a record from the old flow has none (null), a view may omit it.
-  connection_info: connectionSchema.nullable().optional(),
+  // Checked apart (connectionOf): one odd record must not hide the others, and its values (an iSCSI CHAP
+  // password among them) must never reach an error message.
+  connection_info: z.unknown().optional(),
 });
 
 const attachmentsBody = z.object({ attachments: z.array(attachmentSchema) });
 
-function connectionOf(c: z.output<typeof connectionSchema> | null | undefined): VolumeConnection | null {
-  if (!c) return null;
+function connectionOf(raw: unknown): Pick<CinderAttachment, 'connection' | 'connectionProblem'> {
+  if (raw === null || raw === undefined) return { connection: null };
+  const parsed = connectionSchema.safeParse(raw);
+  if (!parsed.success) return { connection: null, connectionProblem: 'has a connection_info that is not an object with a driver_volume_type' };
+  const c = parsed.data;
   const data = c.data ?? {};
   const name = typeof data.name === 'string' && data.name.length > 0 ? data.name : undefined;
   const hosts = Array.isArray(data.hosts) ? data.hosts.filter((h): h is string => typeof h === 'string') : undefined;
-  return { driverVolumeType: c.driver_volume_type, ...(name ? { rbdName: name } : {}), ...(hosts && hosts.length > 0 ? { monHosts: hosts } : {}) };
+  return { connection: { driverVolumeType: c.driver_volume_type, ...(name ? { rbdName: name } : {}), ...(hosts && hosts.length > 0 ? { monHosts: hosts } : {}) } };
 }
 
 /** Checks of Cinder's bodies: an attachment without an id or volume is an error naming the field. */
 export const cinderAnswers = {
   attachments: (d: unknown): CinderAttachment[] => checkAnswer(attachmentsBody, d).attachments.map((a) => ({
-    id: a.id, status: a.status, volumeId: a.volume_id, instanceId: a.instance ?? null, connection: connectionOf(a.connection_info),
+    id: a.id, status: a.status, volumeId: a.volume_id, instanceId: a.instance ?? null, ...connectionOf(a.connection_info),
   })),
 };
 

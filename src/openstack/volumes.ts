@@ -27,7 +27,9 @@ export class ServerVolumes implements VolumeApi {
           : `Cinder has ${mine.filter((r) => r.status === 'attached').length} attached record(s) of it for this server, not one`;
         return { ...base, ...(a.attachmentId ? { attachmentId: a.attachmentId } : {}), connection: null, missing: why };
       }
-      if (record.connection === null) return { ...base, attachmentId: record.id, connection: null, missing: `its attachment ${record.id} (${record.status}) has no connection_info` };
+      if (record.connection === null) {
+        return { ...base, attachmentId: record.id, connection: null, missing: `its attachment ${record.id} (${record.status}) ${record.connectionProblem ?? 'has no connection_info'}` };
+      }
       return { ...base, attachmentId: record.id, connection: record.connection };
     });
   }

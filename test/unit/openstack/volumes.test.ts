@@ -83,6 +83,18 @@ describe('attached volumes', () => {
     ]);
   });
 
+  it('a garbled connection_info makes only that volume unplaceable, and none of its values reach the answer', async () => {
+    const os = await start();
+    const s = await addServer({ volumes: [{}, {}] });
+    const secret = 'chap-SECRET-7f3a';
+    await faults({ corrupt: [{ path: '/attachments/detail', set: { 'attachments.0.connection_info': `{"driver_volume_type": "iscsi", "data": {"auth_password": "${secret}"}}` } }] });
+    const volumes = await os.volumes.serverVolumes(s.id);
+    const garbled = volumes.find((v) => v.connection === null)!;
+    expect(garbled.missing).toMatch(/has a connection_info that is not an object with a driver_volume_type$/);
+    expect(volumes.filter((v) => v.connection?.driverVolumeType === 'rbd')).toHaveLength(1);
+    expect(JSON.stringify(volumes)).not.toContain(secret);
+  });
+
   it('a Cinder answer without a volume_id is an error naming the field and the endpoint', async () => {
     const os = await start();
     const s = await addServer({ volumes: [{}] });
