@@ -110,7 +110,8 @@ export async function resolveServerDisks(
     }
   }
   const wanted = [...new Set([pools.imagesPool, ...[...placed.values()].flat().map((p) => p.pool)])];
-  const listing = await client.listImages(wanted, signal);
+  // A volume pool this cluster lacks lists as empty (its volumes are then named as not here); the images pool must exist.
+  const listing = await client.listImages(wanted, signal, { absentAsEmpty: wanted.filter((p) => p !== pools.imagesPool) });
   const inPool = new Map([...listing].map(([pool, names]) => [pool, new Set(names)]));
   const imagePool = listing.get(pools.imagesPool) ?? [];
 

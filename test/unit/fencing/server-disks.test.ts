@@ -85,6 +85,28 @@ describe('resolveServerDisks', () => {
   });
 });
 
+describe('a volume pool this cluster does not have', () => {
+  it('lists as empty, so its volumes are named as not here; a missing images pool stays an error', async () => {
+    const s = await add('other-cluster', [{}]);
+    // What the librados helper answers when open_ioctx finds no such pool (ENOENT).
+    const helper = (present: readonly string[]) => new CephClient({
+      user: 'cmpha', keyringPath: '/dev/null', python: '/usr/bin/python3', timeoutMs: 5000,
+      runner: async (_file, _args, opts) => {
+        const ops = (JSON.parse(String(opts.input)) as { ops: { pool: string }[] }).ops;
+        const results = ops.map((op) => (present.includes(op.pool)
+          ? { pool: op.pool, names: [`${s.id}_disk`] }
+          : { pool: op.pool, errno: 2, error: `[errno 2] RADOS object not found (error opening pool '${op.pool}')` }));
+        return { exitCode: 0, signal: null, stdout: JSON.stringify({ results }), stderr: '', durationMs: 1 };
+      },
+    });
+    const { uncovered } = await resolveServerDisks(helper(['vms']), POOLS, [s], os.volumes);
+    expect(uncovered.map((u) => u.reason)).toEqual([
+      `other-cluster (${s.id}): volume ${volumesOf(s)[0]!.id} (/dev/vdb) is volumes/volume-${volumesOf(s)[0]!.id}, which does not exist on this Ceph`,
+    ]);
+    await expect(resolveServerDisks(helper(['volumes']), POOLS, [s], os.volumes)).rejects.toThrow(/cannot list pool vms/);
+  });
+});
+
 describe('placeVolume and monIpsOf', () => {
   it('an rbd connection without pool/image is not placed', () => {
     expect(placeVolume({ volumeId: 'v1', connection: { driverVolumeType: 'rbd', rbdName: 'volume-1' } }, POOLS))
