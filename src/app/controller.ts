@@ -158,7 +158,7 @@ function startRecovery(p: RecoveryParts): Promise<RecoveryWorker> {
   const logger = opts.logger;
   const verifyProber = createProber({ ...config.detector, probeCount: 1 }, { logger });
   return startRecoveryWorker(config, {
-    logger, connection, outage, nova: leaderOnlyNova(cloud.nova, lease), placement: cloud.placement, neutron: cloud.neutron, notifier, fenceDriverFor, metrics, queue: opts.queue,
+    logger, connection, outage, nova: leaderOnlyNova(cloud.nova, lease), placement: cloud.placement, neutron: cloud.neutron, volumes: cloud.volumes, notifier, fenceDriverFor, metrics, queue: opts.queue,
     // One packet per poll: verification asks again every verify_poll_interval, and a probe holds its evacuation slot.
     probe: (ips, signal) => (opts.prober ?? verifyProber).probe(ips, signal),
     leadership: lease, start: false,
@@ -307,7 +307,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   const metricsServer = await startMetricsEndpoint(config, opts, registry, () => readiness());
 
   const foundation = connect(config, opts);
-  const { connection, lease, cloud: { nova } } = foundation;
+  const { connection, lease, cloud: { nova, volumes } } = foundation;
   const notifiers = buildNotifiers(config, foundation, metrics, logger);
   const notifier = notifiers.counted;
   const fenceDriverFor = leaderFenceDrivers(config, logger, metrics, lease);
@@ -332,7 +332,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   const detector: Detector = createDetector({
     config, nova, prober, redis: connection, lease, incidents: recovery.opener, notifier, healer, metrics, logger,
     // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
-    ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova) } : {}),
+    ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova, { volumes }) } : {}),
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound,
   });

@@ -3,7 +3,7 @@ import type { StorageSignal } from '../detector/index.js';
 import type { StorageEvidence } from '../detector/types.js';
 import { aliveOnStorage, surveyStorage, type SurveyHost } from '../fencing/ceph/storage-survey.js';
 import type { CephStorageFence } from '../fencing/ceph/storage-fence.js';
-import type { NovaApi, Server } from '../openstack/types.js';
+import type { NovaApi, Server, VolumeApi } from '../openstack/types.js';
 
 export interface StorageSignalOptions {
   /** How long a watch may outlive its client (osd_client_watch_timeout 30 s): only watches older than this prove life. */
@@ -11,6 +11,8 @@ export interface StorageSignalOptions {
   /** The host's server list is re-read at most this often while it stays suspect. */
   readonly serversTtlMs?: number;
   readonly now?: () => number;
+  /** The servers' attached volumes, so watches on their RBD volume images count too. */
+  readonly volumes?: VolumeApi;
 }
 
 /**
@@ -46,7 +48,7 @@ export function cephStorageSignal(
     }
     const out = new Map<string, StorageEvidence>();
     if (survey.length === 0) return out;
-    const result = await surveyStorage(fence, survey, signal, now);
+    const result = await surveyStorage(fence, survey, signal, now, opts.volumes);
     for (const e of result.hosts) {
       const since = firstAsked.get(e.host)!.first;
       if (e.watches === 0) out.set(e.host, { alive: false, detail: 'no watch held from its storage addresses' });

@@ -196,7 +196,7 @@ function readApiTokens(ctx: Ctx, api: Typed<typeof apiSection.decls>): ApiToken[
 /** [ceph]: the storage fence when it names a keyring (or the simulator); a [ceph] without one is refused. */
 function resolveCeph(ctx: Ctx, c: Typed<typeof cephSection.decls>, written: Record<string, unknown>): CephConfig | undefined {
   const common = {
-    user: c.user, imagesRbdPool: c.imagesRbdPool, blocklistExpireS: c.blocklistExpireS, confirmTimeoutMs: c.confirmTimeoutMs,
+    user: c.user, imagesRbdPool: c.imagesRbdPool, volumePools: c.volumePools, blocklistExpireS: c.blocklistExpireS, confirmTimeoutMs: c.confirmTimeoutMs,
     commandTimeoutMs: c.commandTimeoutMs, writerProofTimeoutMs: c.writerProofTimeoutMs, python: c.python,
   };
   if (c.simUrl !== undefined) return { ...common, keyringFile: '', simUrl: c.simUrl };

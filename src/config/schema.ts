@@ -130,7 +130,7 @@ export const fencingSection = defineSection(
 
 export const cephSection = defineSection(
   'ceph',
-  'The storage fence: a whole-IP blocklist (IP:0/0) of a host\'s storage addresses on this Ceph cluster, confirmed from the osdmap and from the watchers of its servers\' RBD images. Give the cephx user only mon \'allow r, allow command "osd blocklist"\' osd \'profile rbd-read-only pool=vms\' (one profile per pool). Needs python3-rados and python3-rbd.',
+  'The storage fence: a whole-IP blocklist (IP:0/0) of a host\'s storage addresses on this Ceph cluster, confirmed from the osdmap and from the watchers of its servers\' RBD images. Give the cephx user only mon \'allow r, allow command "osd blocklist"\' osd \'profile rbd-read-only pool=vms, profile rbd-read-only pool=volumes\' (one profile per pool). Needs python3-rados and python3-rbd.',
   cephKeys,
 );
 

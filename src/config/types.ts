@@ -116,6 +116,8 @@ export interface CephConfig {
   readonly user: string;
   readonly keyringFile: string;
   readonly imagesRbdPool: string;
+  /** Cinder's rbd_pool of each RBD backend on this cluster (default `volumes`). */
+  readonly volumePools?: readonly string[];
   readonly blocklistExpireS: number;
   readonly confirmTimeoutMs: number;
   readonly commandTimeoutMs: number;

@@ -1,4 +1,4 @@
-import type { Server } from '../openstack/types.js';
+import type { Server, VolumeApi } from '../openstack/types.js';
 import { errorMessage } from '../shared/errors.js';
 import { systemClock } from '../shared/time.js';
 import type { CephStorageFence, StorageEvidence } from './ceph/storage-fence.js';
@@ -183,17 +183,19 @@ export function bmcDevice(driver: FenceDriver, fence: (d: FenceDriver, o: FenceH
 
 /**
  * The host's storage as a fence device: whole-IP blocklist of its storage addresses, confirmed from the
- * osdmap and its servers' watchers. Alone in a level it also requires every disk of every server on the
- * host to be on this Ceph, or it fails naming the disk that is not.
+ * osdmap and its servers' watchers (image-backed disks and attached RBD volumes). Alone in a level it also
+ * requires every disk of every server on the host to be on this Ceph, or it fails naming the disk that is not.
  */
-export function storageDevice(fence: CephStorageFence, ips: readonly string[], servers: (signal?: AbortSignal) => Promise<readonly Server[]>): FenceDevice {
+export function storageDevice(
+  fence: CephStorageFence, ips: readonly string[], servers: (signal?: AbortSignal) => Promise<readonly Server[]>, volumes?: VolumeApi,
+): FenceDevice {
   return {
     kind: 'ceph',
     target: `${fence.target} ${ips.join(',') || '(no storage_ips)'}`,
     async fence(opts, emit) {
       let disks;
       try {
-        disks = await fence.hostDisks(await servers(opts.signal), opts.signal);
+        disks = await fence.hostDisks(await servers(opts.signal), volumes, opts.signal);
       } catch (err) {
         return { ok: false, code: (err as { code?: string }).code ?? StorageCode.unreachable, reason: `cannot list the host's disks: ${errorMessage(err)}` };
       }

@@ -1,6 +1,7 @@
 import type { CephConfig, FencingConfig, HostConfig } from '../config/types.js';
-import type { NovaApi } from '../openstack/types.js';
+import type { NovaApi, VolumeApi } from '../openstack/types.js';
 import { CephClient } from './ceph/ceph-client.js';
+import { monIpsOf } from './ceph/server-disks.js';
 import { CephStorageFence } from './ceph/storage-fence.js';
 import { createFenceDriver, type FenceDriverDeps } from './create-driver.js';
 import { bmcDevice, storageDevice, type FenceDevice, type FencePlan } from './fence-levels.js';
@@ -19,7 +20,8 @@ export function createCephClient(ceph: CephConfig): CephClient {
 /** The storage fence of the configured Ceph cluster. */
 export function createStorageFence(ceph: CephConfig, fencing: Pick<FencingConfig, 'pollIntervalMs'>): CephStorageFence {
   return new CephStorageFence(createCephClient(ceph), {
-    imagesPool: ceph.imagesRbdPool, expireS: ceph.blocklistExpireS, confirmTimeoutMs: ceph.confirmTimeoutMs,
+    imagesPool: ceph.imagesRbdPool, volumePools: ceph.volumePools ?? ['volumes'], monIps: monIpsOf(ceph.monHost),
+    expireS: ceph.blocklistExpireS, confirmTimeoutMs: ceph.confirmTimeoutMs,
     pollIntervalMs: Math.min(fencing.pollIntervalMs, 500),
   });
 }
@@ -35,6 +37,8 @@ export interface FencePlanDeps {
   readonly storageFence?: CephStorageFence;
   /** Where the storage device learns which servers (so which images) are on the host. */
   readonly nova: Pick<NovaApi, 'listServersOnHost'>;
+  /** Where it reads the servers' attached volumes (their RBD names); absent: a server with volumes is not covered. */
+  readonly volumes?: VolumeApi;
   readonly driverDeps?: FenceDriverDeps;
   /** src/fencing's fenceHost unless a test replaces it. */
   readonly fenceHost?: (d: FenceDriver, o: FenceHostOptions) => Promise<FenceResult>;
@@ -48,7 +52,7 @@ export function createFencePlan(host: HostConfig, fencing: FencingConfig, deps: 
   const driver = deps.driver !== undefined ? deps.driver : createFenceDriver(host, fencing, deps.driverDeps);
   const ips = host.storageIps ?? [];
   const storage = deps.storageFence && ips.length > 0
-    ? storageDevice(deps.storageFence, ips, (signal) => deps.nova.listServersOnHost(host.name, signal ? { signal } : {}))
+    ? storageDevice(deps.storageFence, ips, (signal) => deps.nova.listServersOnHost(host.name, signal ? { signal } : {}), deps.volumes)
     : undefined;
   const bmc = driver ? bmcDevice(driver, deps.fenceHost) : undefined;
   const names = fenceLevelNames(host, driver?.kind);

@@ -1,6 +1,6 @@
 import { CmphaError } from '../shared/errors.js';
 
-export type OpenStackService = 'keystone' | 'nova' | 'neutron' | 'placement';
+export type OpenStackService = 'keystone' | 'nova' | 'neutron' | 'placement' | 'cinder';
 
 /**
  * A 2xx answer whose body is not the documented shape (a field missing or mistyped, a list that is not a
@@ -62,7 +62,7 @@ export function isOpenStackError(err: unknown, code?: string): err is OpenStackE
   return err instanceof OpenStackError && (code === undefined || err.code === code);
 }
 
-const SERVICE_LABEL: Record<OpenStackService, string> = { keystone: 'Keystone', nova: 'Nova', neutron: 'Neutron', placement: 'Placement' };
+const SERVICE_LABEL: Record<OpenStackService, string> = { keystone: 'Keystone', nova: 'Nova', neutron: 'Neutron', placement: 'Placement', cinder: 'Cinder' };
 
 export function serviceLabel(service: OpenStackService): string {
   return SERVICE_LABEL[service];

@@ -1,13 +1,15 @@
 import type { CloudConfig } from '../config/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/time.js';
+import { CinderClient } from './cinder.js';
 import { HttpClient } from './http.js';
 import { IdentityClient } from './identity.js';
 import { KeystoneSession } from './keystone.js';
 import { NeutronClient } from './neutron.js';
 import { NovaClient } from './nova.js';
 import { PlacementClient } from './placement.js';
-import type { IdentityApi, NeutronApi } from './types.js';
+import type { IdentityApi, NeutronApi, VolumeApi } from './types.js';
+import { ServerVolumes } from './volumes.js';
 
 export interface OpenStack {
   readonly nova: NovaClient;
@@ -16,6 +18,8 @@ export interface OpenStack {
   readonly neutron: NeutronApi;
   /** Spare capacity as the scheduler sees it (allocation ratios included); answers null on clouds without Placement. */
   readonly placement: PlacementClient;
+  /** Each server's attached volumes with the connection_info Cinder holds (where its disks live). */
+  readonly volumes: VolumeApi;
   readonly session: KeystoneSession;
 }
 
@@ -40,8 +44,10 @@ export function createOpenStack(cloud: CloudConfig, deps: OpenStackDeps): OpenSt
     retryBaseDelayMs: deps.retryBaseDelayMs,
   });
   const session = new KeystoneSession(cloud, http, { logger, clock: deps.clock });
+  const nova = new NovaClient(session, { logger });
   return {
-    nova: new NovaClient(session, { logger }), identity: new IdentityClient(session), neutron: new NeutronClient(session), placement: new PlacementClient(session, { logger }), session,
+    nova, identity: new IdentityClient(session), neutron: new NeutronClient(session), placement: new PlacementClient(session, { logger }),
+    volumes: new ServerVolumes(nova, new CinderClient(session, { logger })), session,
   };
 }
 
@@ -53,4 +59,6 @@ export { NovaClient, MAX_MICROVERSION, MIN_MICROVERSION } from './nova.js';
 export { IdentityClient } from './identity.js';
 export { NeutronClient } from './neutron.js';
 export { PlacementClient, PLACEMENT_MICROVERSION } from './placement.js';
+export { CinderClient, CINDER_MICROVERSION } from './cinder.js';
+export { ServerVolumes } from './volumes.js';
 export type * from './types.js';

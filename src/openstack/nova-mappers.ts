@@ -53,6 +53,14 @@ const serverSchema = z.object({
   }).optional(),
   updated: z.string().optional(),
   image: z.union([z.literal(''), z.object({ id: z.string() }), z.null()]).optional(),
+  'os-extended-volumes:volumes_attached': z.array(z.object({ id: name })).optional(),
+});
+
+// GET /servers/{id}/os-volume_attachments: `id` goes and `attachment_id` comes with 2.89.
+const volumeAttachmentSchema = z.object({
+  volumeId: name,
+  device: z.string().nullable().optional(),
+  attachment_id: z.string().nullable().optional(),
 });
 
 // Nova's own Migration object allows a null instance_uuid and status (old records); a null status reads as
@@ -105,6 +113,7 @@ const bodies = {
   migrations: page('migrations', migrationSchema),
   hypervisors: page('hypervisors', hypervisorSchema),
   aggregates: z.object({ aggregates: z.array(aggregateSchema) }),
+  volumeAttachments: z.object({ volumeAttachments: z.array(volumeAttachmentSchema) }),
 };
 
 type ServiceJson = z.output<typeof serviceSchema>;
@@ -122,7 +131,18 @@ export const novaAnswers = {
   migrations: (d: unknown) => pageOf('migrations', checkAnswer(bodies.migrations, d), mapMigration),
   hypervisors: (d: unknown) => pageOf('hypervisors', checkAnswer(bodies.hypervisors, d), mapHypervisor),
   aggregates: (d: unknown) => checkAnswer(bodies.aggregates, d).aggregates.map(mapAggregate),
+  volumeAttachments: (d: unknown): NovaVolumeAttachment[] => checkAnswer(bodies.volumeAttachments, d).volumeAttachments.map((a) => ({
+    volumeId: a.volumeId, ...(a.device ? { device: a.device } : {}), ...(a.attachment_id ? { attachmentId: a.attachment_id } : {}),
+  })),
 };
+
+/** One volume Nova lists as attached to a server. */
+export interface NovaVolumeAttachment {
+  readonly volumeId: string;
+  readonly device?: string;
+  /** Cinder's attachment id, from 2.89. */
+  readonly attachmentId?: string;
+}
 
 /** A checked page: its items, mapped, and its next link. */
 export interface NovaPage<T> {
@@ -209,6 +229,7 @@ function mapServer(s: ServerJson): Server {
     updatedAt: novaTime(s.updated) ?? undefined,
     // Nova answers `image: ""` for a server booted from a volume, `{id, links}` for one booted from an image.
     ...(s.image === '' ? { imageId: null } : s.image?.id ? { imageId: s.image.id } : {}),
+    ...(s['os-extended-volumes:volumes_attached'] ? { volumeIds: s['os-extended-volumes:volumes_attached'].map((v) => v.id) } : {}),
   };
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from '../shared/logger.js';
 import { NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN, OpenStackError } from './errors.js';
 import type { HttpMethod, HttpResponse } from './http.js';
 import type { KeystoneSession } from './keystone.js';
-import { novaAnswers, type NovaPage } from './nova-mappers.js';
+import { novaAnswers, type NovaPage, type NovaVolumeAttachment } from './nova-mappers.js';
 import type {
   Aggregate, CallOptions, ComputeService, Hypervisor, Migration, NovaApi, Server, ServiceUpdate,
 } from './types.js';
@@ -126,6 +126,14 @@ export class NovaClient implements NovaApi {
       if (err instanceof OpenStackError && err.status === 404) return null;
       throw err;
     }
+  }
+
+  /** The volumes Nova lists as attached to the server (its block device mappings); [] when it has none. */
+  async listVolumeAttachments(serverId: string, opts: CallOptions = {}): Promise<NovaVolumeAttachment[]> {
+    const res = await this.#call<NovaVolumeAttachment[]>('GET', `/servers/${encodeURIComponent(serverId)}/os-volume_attachments`, {
+      idempotent: true, signal: opts.signal, validate: novaAnswers.volumeAttachments,
+    });
+    return res.data;
   }
 
   async evacuate(id: string, target?: string, opts: CallOptions = {}): Promise<void> {

@@ -55,6 +55,8 @@ export interface Server {
   readonly updatedAt?: Date;
   /** The image it was booted from; null when volume-backed (Nova's `image` is ""), undefined when Nova did not say. */
   readonly imageId?: string | null;
+  /** Ids of the volumes attached to it (`os-extended-volumes:volumes_attached`); undefined when Nova did not say. */
+  readonly volumeIds?: readonly string[];
 }
 
 export interface Migration {
@@ -107,6 +109,33 @@ export interface NovaApi {
   /** POST reboot (202). Not retried on its own. */
   reboot(id: string, type: 'HARD' | 'SOFT', opts?: CallOptions): Promise<void>;
   listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts?: CallOptions): Promise<Migration[]>;
+}
+
+/** How a volume reaches its host, from the `connection_info` Cinder keeps on the attachment (the one Nova uses). */
+export interface VolumeConnection {
+  /** `rbd`, `iscsi`, `nfs`, `fibre_channel`, … */
+  readonly driverVolumeType: string;
+  /** rbd: `data.name`, `<pool>/<image>` (Cinder's `<rbd_pool>/volume-<name_id>`); undefined when absent. */
+  readonly rbdName?: string;
+  /** rbd: `data.hosts`, the monitors the host's client dials; undefined when absent. */
+  readonly monHosts?: readonly string[];
+}
+
+/** A volume attached to a server, as Nova lists it, with its connection as Cinder's attachment records it. */
+export interface AttachedVolume {
+  readonly volumeId: string;
+  /** Cinder's attachment id (Nova says it from microversion 2.89; else the attachment found for the volume). */
+  readonly attachmentId?: string;
+  /** `/dev/vdb` as Nova lists it. */
+  readonly device?: string;
+  /** null when Cinder holds no connection_info for it; `missing` then says why. */
+  readonly connection: VolumeConnection | null;
+  readonly missing?: string;
+}
+
+/** The volumes of a server and how each reaches its host: Nova's attachments joined with Cinder's. */
+export interface VolumeApi {
+  serverVolumes(serverId: string, opts?: CallOptions): Promise<AttachedVolume[]>;
 }
 
 /** A Neutron port as cmpha reads it. */

@@ -7,7 +7,7 @@ import type { Leadership } from '../incidents/fence-guard.js';
 import type { IncidentStore } from '../incidents/incident-store.js';
 import type { RecoveryOpener } from '../incidents/opener.js';
 import type { NotificationService } from '../notifier/types.js';
-import type { NeutronApi, NovaApi, PlacementApi } from '../openstack/types.js';
+import type { NeutronApi, NovaApi, PlacementApi, VolumeApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { RedisOutageLog } from '../shared/redis-outage.js';
 import type { Clock } from '../shared/time.js';
@@ -41,6 +41,8 @@ export interface RecoveryDeps {
   readonly placement?: PlacementApi;
   /** Network verification after each evacuation ([evacuation] verify_network): ports from Neutron ... */
   readonly neutron?: NeutronApi;
+  /** Each server's attached volumes (their RBD names from Cinder): for the storage fence and the single-writer proof. */
+  readonly volumes?: VolumeApi;
   /** ... and the addresses that answered before the failure, probed again. */
   readonly probe?: AddressProbe;
   readonly fenceDriverFor: (host: string) => FenceDriver | null;

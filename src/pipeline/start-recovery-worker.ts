@@ -8,7 +8,7 @@ import type { FenceDriver } from '../fencing/types.js';
 import { createNotificationService } from '../notifier/service.js';
 import type { NotificationService } from '../notifier/types.js';
 import { createOpenStack } from '../openstack/index.js';
-import type { NovaApi } from '../openstack/types.js';
+import type { NovaApi, VolumeApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis-connect.js';
 import { RedisOutageLog } from '../shared/redis-outage.js';
@@ -39,7 +39,7 @@ export function fenceDriversFromConfig(config: Config, logger: Logger, onCreated
  * one storage fence for the configured Ceph.
  */
 export function fencePlansFromConfig(
-  config: Config, nova: NovaApi, driverFor: (host: string) => FenceDriver | null, fenceHost?: FenceHostFn,
+  config: Config, nova: NovaApi, driverFor: (host: string) => FenceDriver | null, fenceHost?: FenceHostFn, volumes?: VolumeApi,
 ): (host: string) => FencePlan | null | undefined {
   const storageFence = config.ceph ? createStorageFence(config.ceph, config.fencing) : undefined;
   const cache = new Map<string, FencePlan | null>();
@@ -48,19 +48,22 @@ export function fencePlansFromConfig(
     // A host without a section keeps the one-driver path (whatever driverFor gives it).
     if (!hc) return undefined;
     if (!cache.has(host)) {
-      cache.set(host, createFencePlan(hc, config.fencing, { driver: driverFor(host), nova, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}) }));
+      cache.set(host, createFencePlan(hc, config.fencing, {
+        driver: driverFor(host), nova, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}), ...(volumes ? { volumes } : {}),
+      }));
     }
     return cache.get(host)!;
   };
 }
 
 /** The single-writer proof where [ceph] is configured: every recovered server's disks, one watcher each. */
-export function singleWriterFromConfig(config: Config): RecoveryDeps['singleWriter'] {
+export function singleWriterFromConfig(config: Config, volumes?: VolumeApi): RecoveryDeps['singleWriter'] {
   if (!config.ceph) return undefined;
   return {
     fence: createStorageFence(config.ceph, config.fencing),
     storageIpsOf: (host) => config.hosts[host]?.storageIps ?? [],
     timeoutMs: config.ceph.writerProofTimeoutMs, pollIntervalMs: 1000,
+    ...(volumes ? { volumes } : {}),
   };
 }
 
@@ -100,16 +103,17 @@ export async function startRecoveryWorker(
   const nova = opts.nova ?? own!.nova;
   const placement = opts.placement ?? own?.placement;
   const neutron = opts.neutron ?? own?.neutron;
+  const volumes = opts.volumes ?? own?.volumes;
   const notifier = opts.notifier ?? createNotificationService({
     notifiers: config.notifiers, escalation: config.escalation, redis: connection, keyPrefix: config.redis.prefix, logger: opts.logger,
   });
   const fenceDriverFor = opts.fenceDriverFor ?? fenceDriversFromConfig(config, opts.logger);
-  const singleWriter = opts.singleWriter ?? singleWriterFromConfig(config);
+  const singleWriter = opts.singleWriter ?? singleWriterFromConfig(config, volumes);
   const recovery = createRecovery({
     ...opts,
-    config, connection, outage, nova, ...(placement ? { placement } : {}), ...(neutron ? { neutron } : {}), notifier, logger: opts.logger,
+    config, connection, outage, nova, ...(placement ? { placement } : {}), ...(neutron ? { neutron } : {}), ...(volumes ? { volumes } : {}), notifier, logger: opts.logger,
     fenceDriverFor,
-    fencePlanFor: opts.fencePlanFor ?? fencePlansFromConfig(config, nova, fenceDriverFor, opts.fenceHost),
+    fencePlanFor: opts.fencePlanFor ?? fencePlansFromConfig(config, nova, fenceDriverFor, opts.fenceHost, volumes),
     ...(singleWriter ? { singleWriter } : {}),
     ...storageRenewalFromConfig(config),
     isHostAlive: opts.isHostAlive ?? novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, opts.clock ?? systemClock),

@@ -1,6 +1,6 @@
 import { SimClock } from './clock.js';
 import { Rng } from './rng.js';
-import type { Flavor, SimHost, SimServer, SimUser, VmState, WorldSettings } from './types.js';
+import type { Flavor, SimHost, SimServer, SimUser, SimVolume, VmState, WorldSettings } from './types.js';
 import { World } from './world.js';
 
 /** What a world is made of. Durations are in seconds, as on the command line. */
@@ -29,6 +29,10 @@ export interface WorldOptions {
   ipBlock?: number;
   /** Admin password; drawn from the seed when absent. */
   adminPassword?: string;
+  /** false: the catalog has no volumev3 endpoint (a cloud without Cinder). */
+  cinder?: boolean;
+  /** Monitor IPs that Cinder's rbd connection_info names (`data.hosts`); a test with a real Ceph gives its own. */
+  cephMonIps?: string[];
 }
 
 export const FLAVORS: readonly Flavor[] = [
@@ -95,6 +99,8 @@ export function resolveSettings(o: WorldOptions): WorldSettings {
     maxMicroversion: o.maxMicroversion ?? '2.93',
     defaultAz: 'nova',
     ipBlock: o.ipBlock ?? 0,
+    cinder: o.cinder ?? true,
+    cephMonIps: o.cephMonIps ?? ['198.19.127.254'],
   };
 }
 
@@ -232,6 +238,12 @@ export interface NewServerSpec {
   flavor?: string;
   metadata?: Record<string, string>;
   userName?: string;
+  /**
+   * Cinder volumes to attach, in order (`/dev/vdb`, `/dev/vdc`…): `rbd` (default) on the simulated Ceph, `iscsi`,
+   * or `none` (an old-style attachment: no connection_info). `boot: true` on the first makes it the root disk
+   * (`/dev/vda`, the server volume-backed); `migrated: true` gives the volume a `_name_id` of its own.
+   */
+  volumes?: { driver?: 'rbd' | 'iscsi' | 'none'; boot?: boolean; migrated?: boolean }[];
 }
 
 /** Adds a server (control API): an ERROR server without host stands for one whose boot never got a host. */
@@ -246,9 +258,21 @@ export function addServer(world: World, spec: NewServerSpec): SimServer {
   const status = spec.status ?? 'ACTIVE';
   const vmState: VmState = status === 'ACTIVE' ? 'active' : status === 'SHUTOFF' ? 'stopped' : 'error';
   const now = world.now();
+  const bootFromVolume = spec.volumes?.[0]?.boot === true;
+  if (spec.volumes?.slice(1).some((v) => v.boot)) throw new Error('only the first volume can be the boot volume');
+  let letter = 0;
+  const volumes: SimVolume[] = (spec.volumes ?? []).map((v) => {
+    const id = rng.uuid();
+    const device = v.boot ? '/dev/vda' : `/dev/vd${String.fromCharCode(98 + letter++)}`;
+    return {
+      id, nameId: v.migrated ? rng.uuid() : id, attachmentId: rng.uuid(), bdmUuid: rng.uuid(), device,
+      driver: v.driver ?? 'rbd', bootable: v.boot === true, attachedAt: now,
+    };
+  });
   const server: SimServer = {
     id: rng.uuid(), index, name: spec.name ?? `vm-${String(index + 1).padStart(5, '0')}`,
-    projectId: owner.defaultProjectId ?? world.projects[0]!.id, userId: owner.id, flavor, imageId: rng.uuid(),
+    projectId: owner.defaultProjectId ?? world.projects[0]!.id, userId: owner.id, flavor, imageId: bootFromVolume ? '' : rng.uuid(),
+    ...(volumes.length > 0 ? { volumes } : {}),
     host, vmState, taskState: null, powerState: vmState === 'active' ? 1 : host === null ? 0 : 4,
     createdAt: now, updatedAt: now, launchedAt: host === null ? null : now, az: host === null ? null : world.settings.defaultAz,
     metadata: spec.metadata ?? {},

@@ -1,4 +1,5 @@
-import type { SimHost } from './types.js';
+import { SIM_VOLUME_POOL, volumeImageName } from './cinder.js';
+import type { SimHost, SimServer } from './types.js';
 import type { World } from './world.js';
 
 /** ceph-facts: a client's watch lapses 25-30 s after its last ping (osd_client_watch_timeout 30 s). */
@@ -16,8 +17,10 @@ export function storageIpFor(host: Pick<SimHost, 'mgmtIp'>): string {
  * python3-rados helper (src/fencing/ceph/helper-script.ts), held to ceph-facts: every server has its root disk
  * `vms/<uuid>_disk`, watched by its host's one librados client (`IP:0/nonce`, a new nonce per boot) while the
  * host runs, and for 30 s after it died or hung; a whole-IP blocklist entry drops the watch at once, and a
- * client that was blocklisted never watches again until its host reboots. Simplified: one client per host,
- * one image per server, the old host's watch does not follow a server that moved.
+ * client that was blocklisted never watches again until its host reboots. An image-backed server's root disk
+ * is `vms/<uuid>_disk`; each attached rbd volume is `volumes/volume-<name_id>` (as Cinder's connection_info
+ * names it), watched by the same client. Simplified: one client per host, the old host's watch does not follow
+ * a server that moved.
  */
 export class SimCeph {
   private epoch = 10;
@@ -49,8 +52,14 @@ export class SimCeph {
     return now - lastPing < WATCH_TIMEOUT_MS ? `${ip}:0/${this.nonce(h)}` : null;
   }
 
-  private imageServers() {
-    return this.world.serverList;
+  /** Every image of the simulated cluster (`pool/name`) and the server that has it open. */
+  private images(): Map<string, SimServer> {
+    const out = new Map<string, SimServer>();
+    for (const s of this.world.serverList) {
+      if (s.imageId !== '') out.set(`${POOL}/${s.id}_disk`, s);
+      for (const v of s.volumes ?? []) if (v.driver === 'rbd') out.set(`${SIM_VOLUME_POOL}/${volumeImageName(v)}`, s);
+    }
+    return out;
   }
 
   /** Answers one helper request: `{ops: [...]}` → `{results: [...]}`. */
@@ -65,12 +74,13 @@ export class SimCeph {
     switch (op.op) {
       case 'self':
         return { address: '127.0.0.1:0/1' };
-      case 'list':
-        return op.pool === POOL
-          ? { pool: POOL, names: this.imageServers().map((s) => `${s.id}_disk`) }
-          : { pool: op.pool, errno: 2, error: `[errno 2] RADOS object not found (error opening pool '${String(op.pool)}')` };
+      case 'list': {
+        if (op.pool !== POOL && op.pool !== SIM_VOLUME_POOL) return { pool: op.pool, errno: 2, error: `[errno 2] RADOS object not found (error opening pool '${String(op.pool)}')` };
+        const prefix = `${String(op.pool)}/`;
+        return { pool: op.pool, names: [...this.images().keys()].filter((i) => i.startsWith(prefix)).map((i) => i.slice(prefix.length)) };
+      }
       case 'watchers': {
-        const byImage = new Map(this.imageServers().map((s) => [`${POOL}/${s.id}_disk`, s]));
+        const byImage = this.images();
         return {
           images: (op.images as string[]).map((image) => {
             const s = byImage.get(image);

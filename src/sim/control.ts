@@ -8,7 +8,7 @@ import type { BmcMode, SimHost } from './types.js';
 import { SimCeph } from './ceph.js';
 import type { World } from './world.js';
 
-export type SimService = 'nova' | 'keystone' | 'neutron' | 'placement' | 'redfish';
+export type SimService = 'nova' | 'keystone' | 'neutron' | 'placement' | 'redfish' | 'cinder';
 
 /** Fault injection for the cloud's APIs (Nova only unless `services` says otherwise). */
 export interface FaultSettings {
@@ -284,7 +284,7 @@ export function applyFaults(target: FaultSettings, input: Record<string, unknown
     target.latencyMs = input.latencyMs;
   }
   if (input.services !== undefined) {
-    const ok = ['nova', 'keystone', 'neutron', 'placement', 'redfish'];
+    const ok = ['nova', 'keystone', 'neutron', 'placement', 'redfish', 'cinder'];
     if (!Array.isArray(input.services) || !input.services.every((s) => ok.includes(s as string))) {
       throw bad(`services must be a list drawn from ${ok.join(', ')}`);
     }

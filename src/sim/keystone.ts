@@ -50,7 +50,7 @@ export class Keystone {
     return info;
   }
 
-  catalog(): unknown[] {
+  catalog(projectId: string): unknown[] {
     const b = this.urls.base;
     const entry = (type: string, name: string, url: string, id: string) => ({
       id, type, name,
@@ -63,6 +63,8 @@ export class Keystone {
       entry('compute', 'nova', `${b}/compute/v2.1`, 'b1b2c3d4e5f60718293a4b5c6d7e8f90'),
       entry('network', 'neutron', `${b}/network`, 'c1b2c3d4e5f60718293a4b5c6d7e8f90'),
       entry('placement', 'placement', `${b}/placement`, 'd1b2c3d4e5f60718293a4b5c6d7e8f90'),
+      // Registered as …/v3/%(project_id)s; Keystone fills in the token's project.
+      ...(this.world.settings.cinder ? [entry('volumev3', 'cinderv3', `${b}/volume/v3/${projectId}`, 'e1b2c3d4e5f60718293a4b5c6d7e8f90')] : []),
     ];
   }
 
@@ -239,7 +241,7 @@ export class Keystone {
       is_domain: false,
       roles: info.roles.map((r) => ({ id: `role-${r}`, name: r })),
       ...(info.appCredentialId ? { application_credential: { id: info.appCredentialId, name: 'cmpha', restricted: true } } : {}),
-      ...(withCatalog ? { catalog: this.catalog() } : {}),
+      ...(withCatalog ? { catalog: this.catalog(project.id) } : {}),
     };
   }
 

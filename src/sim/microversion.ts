@@ -28,20 +28,23 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(v) ? v.join(',') : v;
 }
 
+/** The version a request asks of `service` in `OpenStack-API-Version: SERVICE X[, OTHER Y]`; undefined when it names none. */
+export function askedVersion(headers: IncomingHttpHeaders, service: string): string | undefined {
+  let text: string | undefined;
+  for (const part of (headerValue(headers, 'openstack-api-version') ?? '').split(',')) {
+    const [name, ...rest] = part.trim().split(/\s+/);
+    if (name?.toLowerCase() === service) text = rest.join(' ');
+  }
+  return text;
+}
+
 /**
  * The request's compute microversion as nova-api reads it: `OpenStack-API-Version: compute X` first, then the
  * legacy `X-OpenStack-Nova-API-Version: X`; none means 2.1; `latest` means the maximum. Bad syntax → 400,
  * outside [min, max] → 406, with Nova's messages.
  */
 export function requestMicroversion(headers: IncomingHttpHeaders, min: Microversion, max: Microversion): Microversion {
-  let text: string | undefined;
-  const modern = headerValue(headers, 'openstack-api-version');
-  if (modern !== undefined) {
-    for (const part of modern.split(',')) {
-      const [service, ...rest] = part.trim().split(/\s+/);
-      if (service?.toLowerCase() === 'compute') text = rest.join(' ');
-    }
-  }
+  let text = askedVersion(headers, 'compute');
   if (text === undefined) text = headerValue(headers, 'x-openstack-nova-api-version');
   if (text === undefined || text.trim() === '') return min;
   if (text.trim().toLowerCase() === 'latest') return max;

@@ -145,6 +145,7 @@ export class Nova {
       return { status: 204 };
     }
     if ((m = /^\/servers\/([^/]+)\/os-instance-actions$/.exec(p)) && method === 'GET') return this.listActions(ctx, m[1]!);
+    if ((m = /^\/servers\/([^/]+)\/os-volume_attachments$/.exec(p)) && method === 'GET') return this.volumeAttachments(ctx, m[1]!);
     if ((m = /^\/servers\/([^/]+)\/os-instance-actions\/([^/]+)$/.exec(p)) && method === 'GET') return this.showAction(ctx, m[1]!, m[2]!);
     if (p === '/os-migrations' && method === 'GET') return this.listMigrations(ctx);
     if ((m = /^\/servers\/([^/]+)\/migrations$/.exec(p)) && method === 'GET') return this.serverMigrations(ctx, m[1]!);
@@ -429,6 +430,20 @@ export class Nova {
     return 'UNKNOWN';
   }
 
+  /** GET /servers/{id}/os-volume_attachments: `tag` from 2.70, `delete_on_termination` from 2.79, `attachment_id` and `bdm_uuid` instead of `id` from 2.89. */
+  private volumeAttachments(ctx: Ctx, id: string): SimResponse {
+    const s = this.findServer(ctx, id);
+    const v = ctx.v;
+    const volumeAttachments = (s.volumes ?? []).map((x) => ({
+      ...(v < mv('2.89') ? { id: x.id } : {}),
+      device: x.device, serverId: s.id, volumeId: x.id,
+      ...(v >= mv('2.70') ? { tag: null } : {}),
+      ...(v >= mv('2.79') ? { delete_on_termination: x.bootable } : {}),
+      ...(v >= mv('2.89') ? { attachment_id: x.attachmentId, bdm_uuid: x.bdmUuid } : {}),
+    }));
+    return { status: 200, body: { volumeAttachments } };
+  }
+
   private serverLinks(ctx: Ctx, s: SimServer) {
     return [
       { rel: 'self', href: `${ctx.prefix}/servers/${s.id}` },
@@ -449,7 +464,8 @@ export class Nova {
     const body: Record<string, unknown> = {
       id: s.id, name: s.name, status, tenant_id: s.projectId, user_id: s.userId, metadata: { ...s.metadata },
       hostId: this.hostId(s.projectId, s.host),
-      image: { id: s.imageId, links: [{ rel: 'bookmark', href: `${this.base}/compute/images/${s.imageId}` }] },
+      // A server booted from a volume has no image: Nova answers "".
+      image: s.imageId === '' ? '' : { id: s.imageId, links: [{ rel: 'bookmark', href: `${this.base}/compute/images/${s.imageId}` }] },
       flavor, created: isoSeconds(s.createdAt), updated: isoSeconds(s.updatedAt), addresses,
       accessIPv4: '', accessIPv6: '',
       links: this.serverLinks(ctx, s),
@@ -459,7 +475,7 @@ export class Nova {
       'OS-SRV-USG:launched_at': s.launchedAt === null ? null : this.novaTime(s.launchedAt),
       'OS-SRV-USG:terminated_at': null,
       'OS-EXT-STS:task_state': s.taskState, 'OS-EXT-STS:vm_state': s.vmState, 'OS-EXT-STS:power_state': s.powerState,
-      'os-extended-volumes:volumes_attached': [],
+      'os-extended-volumes:volumes_attached': (s.volumes ?? []).map((x) => (v >= mv('2.3') ? { id: x.id, delete_on_termination: x.bootable } : { id: x.id })),
       security_groups: s.host ? [{ name: 'default' }] : undefined,
     };
     if (status === 'ACTIVE' || status === 'BUILD' || status === 'REBUILD' || status === 'MIGRATING') body.progress = 0;

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { SimHttpError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import type { Keystone } from './keystone.js';
-import { formatMicroversion, mv, parseMicroversion, type Microversion } from './microversion.js';
+import { askedVersion, formatMicroversion, mv, parseMicroversion, type Microversion } from './microversion.js';
 import type { SimHost } from './types.js';
 import type { World } from './world.js';
 
@@ -35,13 +35,7 @@ export function placementError(status: number, detail: string, headers: Record<s
 }
 
 function requestVersion(headers: IncomingHttpHeaders): Microversion {
-  const raw = headers['openstack-api-version'];
-  const value = Array.isArray(raw) ? raw.join(',') : raw;
-  let text: string | undefined;
-  for (const part of (value ?? '').split(',')) {
-    const [service, ...rest] = part.trim().split(/\s+/);
-    if (service?.toLowerCase() === 'placement') text = rest.join(' ');
-  }
+  const text = askedVersion(headers, 'placement');
   if (text === undefined || text === '') return MIN_VERSION;
   if (text.toLowerCase() === 'latest') return MAX_VERSION;
   const v = parseMicroversion(text);

@@ -6,6 +6,7 @@ import { CallLog, Control, DEFAULT_FAULTS, applyFaults, redact, type FaultCounts
 import { corruptAnswer, takeRule } from './corrupt.js';
 import { SimHttpError, keystoneError, neutronError, novaError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
+import { Cinder } from './cinder.js';
 import { Keystone } from './keystone.js';
 import { Neutron } from './neutron.js';
 import { Nova } from './nova.js';
@@ -43,6 +44,7 @@ function serviceOf(path: string): SimService | 'sim' | null {
   if (path.startsWith('/identity')) return 'keystone';
   if (path.startsWith('/network')) return 'neutron';
   if (path.startsWith('/placement')) return 'placement';
+  if (path.startsWith('/volume')) return 'cinder';
   if (path.startsWith('/redfish')) return 'redfish';
   if (path.startsWith('/sim')) return 'sim';
   return null;
@@ -54,6 +56,7 @@ function malformed(service: SimService | 'sim' | null): SimHttpError {
     case 'keystone': return keystoneError(400, 'The request body is not valid JSON.');
     case 'neutron': return neutronError(400, 'HTTPBadRequest', 'Malformed request body');
     case 'placement': return placementError(400, 'Malformed JSON in request body.');
+    case 'cinder': return novaError(400, 'Malformed request body');
     default: return new SimHttpError(400, { error: 'request body is not valid JSON' });
   }
 }
@@ -99,6 +102,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
   const nova = new Nova(world, keystone, urls);
   const neutron = new Neutron(world, keystone);
   const placement = new Placement(world, keystone);
+  const cinder = new Cinder(world, keystone);
   const redfish = new Redfish(world);
   const injected: FaultCounts = { errors: 0, drops: 0, dropsAfter: 0, corrupted: 0 };
   const control = new Control(world, keystone, calls, faults, {
@@ -185,6 +189,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
         case 'nova': r = await nova.handle(sreq); break;
         case 'neutron': r = await neutron.handle(sreq); break;
         case 'placement': r = await placement.handle(sreq); break;
+        case 'cinder': r = await cinder.handle(sreq); break;
         case 'redfish': r = await redfish.handle(sreq); break;
         default: r = null;
       }

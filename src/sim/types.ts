@@ -99,6 +99,24 @@ export interface ServerFault {
   created: number;
 }
 
+/**
+ * A Cinder volume attached to a server, with the attachment record Cinder keeps for it (the new attach flow,
+ * 3.27+): its connection_info is what the volume driver's initialize_connection returned and Nova uses.
+ */
+export interface SimVolume {
+  readonly id: string;
+  /** Cinder's `_name_id`: the id the backend names the volume by; differs from `id` after a migration. */
+  readonly nameId: string;
+  readonly attachmentId: string;
+  readonly bdmUuid: string;
+  /** `/dev/vda` for a boot volume, `/dev/vdb`… for data volumes. */
+  readonly device: string;
+  /** `rbd`: image `volumes/volume-<nameId>` on the simulated Ceph; `iscsi`: an LVM/iSCSI target; `none`: an old-style attachment without connection_info. */
+  readonly driver: 'rbd' | 'iscsi' | 'none';
+  readonly bootable: boolean;
+  readonly attachedAt: number;
+}
+
 export interface SimServer {
   readonly id: string;
   /** Creation order; the list API sorts by created_at desc, then this. */
@@ -123,6 +141,8 @@ export interface SimServer {
   readonly actions: InstanceAction[];
   /** Fault: the guest runs but its network does not come up (no answer to ping) until it is rebooted. */
   guestSilent?: boolean;
+  /** Attached Cinder volumes; a boot volume makes the server volume-backed (Nova's `image` is ""). */
+  readonly volumes?: readonly SimVolume[];
 }
 
 export type MigrationStatus =
@@ -213,4 +233,8 @@ export interface WorldSettings {
   defaultAz: string;
   /** How many /24s the world's addresses are shifted within 198.18.0.0/15. */
   ipBlock: number;
+  /** Whether the catalog has a volumev3 (Cinder) endpoint. */
+  cinder: boolean;
+  /** The monitor addresses Cinder's RBD driver puts in connection_info (`data.hosts`). */
+  cephMonIps: readonly string[];
 }

@@ -13,9 +13,9 @@ const exec = promisify(execFile);
 export const CEPH_PYTHON = '/usr/bin/python3';
 
 /** The caps ceph-facts measured as the minimum for a controller: blocklist add/rm/ls and watcher reads. */
-export const CONTROLLER_CAPS = { mon: 'allow r, allow command "osd blocklist"', osd: 'profile rbd-read-only pool=vms' } as const;
-/** Every compute host's key: may open images read-write and let librbd break a dead owner's lock. */
-export const COMPUTE_CAPS = { mon: 'profile rbd', osd: 'profile rbd pool=vms' } as const;
+export const CONTROLLER_CAPS = { mon: 'allow r, allow command "osd blocklist"', osd: 'profile rbd-read-only pool=vms, profile rbd-read-only pool=volumes' } as const;
+/** Every compute host's key: may open images (Nova's and Cinder's) read-write and let librbd break a dead owner's lock. */
+export const COMPUTE_CAPS = { mon: 'profile rbd', osd: 'profile rbd pool=vms, profile rbd pool=volumes' } as const;
 
 export interface CephUser {
   /** Without the `client.` prefix, as librados' `rados_id` wants it. */

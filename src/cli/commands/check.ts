@@ -15,7 +15,7 @@ import { formatTable, outputOptions, renderList, renderOne, selectColumns, withO
 import type { Config } from '../../config/types.js';
 import { surveyStorage, type StorageSurvey } from '../../fencing/ceph/storage-survey.js';
 import { createStorageFence } from '../../fencing/fence-plan.js';
-import type { NovaApi } from '../../openstack/types.js';
+import type { NovaApi, VolumeApi } from '../../openstack/types.js';
 import { mapLimit } from '../../shared/map-limit.js';
 
 export { EXIT_BLIND };
@@ -32,11 +32,11 @@ interface CheckOptions {
 export const EXIT_DOUBLE_WRITER = 4;
 
 /** Every compute host's servers from Nova, surveyed on the configured Ceph in one connection. */
-export async function runStorageCheck(config: Config, nova: Pick<NovaApi, 'listComputeServices' | 'listServersOnHost'>): Promise<StorageSurvey> {
+export async function runStorageCheck(config: Config, nova: Pick<NovaApi, 'listComputeServices' | 'listServersOnHost'>, volumes?: VolumeApi): Promise<StorageSurvey> {
   if (!config.ceph) throw new Error('no [ceph] section with keyring_file: nothing to check');
   const hosts = [...new Set((await nova.listComputeServices()).filter((s) => s.binary === 'nova-compute').map((s) => s.host))].sort();
   const withServers = await mapLimit(hosts, 8, async (host) => ({ host, storageIps: config.hosts[host]?.storageIps ?? [], servers: await nova.listServersOnHost(host) }));
-  return surveyStorage(createStorageFence(config.ceph, config.fencing), withServers);
+  return surveyStorage(createStorageFence(config.ceph, config.fencing), withServers, undefined, Date.now, volumes);
 }
 
 /** `check --storage` as text: double writers first, then each host's storage evidence. */
@@ -154,10 +154,10 @@ export function registerCheckCommands(program: Command): void {
       }
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
-      const { nova } = createOpenStack(config.cloud, { logger });
+      const { nova, volumes } = createOpenStack(config.cloud, { logger });
       if (opts.storage) {
         try {
-          const survey = await runStorageCheck(config, nova);
+          const survey = await runStorageCheck(config, nova, volumes);
           process.stdout.write(out.format === 'table' ? formatStorageCheck(survey) : renderOne({ ...survey }, out));
           if (survey.servers.some((f) => f.verdict === 'double-writer')) process.exitCode = EXIT_DOUBLE_WRITER;
         } catch (err) {

@@ -25,7 +25,7 @@ export interface EvacuateCliDeps {
   /** A recovery worker over the given (leader-guarded) clients; its workers are started only when this process leads. */
   startWorker(config: Config, logger: Logger, extra: WorkerExtras): Promise<RecoveryWorker>;
   /** The OpenStack clients the worker acts through (wrapped so that only the lease holder can change anything). */
-  openstack(config: Config, logger: Logger): Pick<OpenStack, 'nova' | 'placement' | 'neutron'>;
+  openstack(config: Config, logger: Logger): Pick<OpenStack, 'nova' | 'placement' | 'neutron'> & Partial<Pick<OpenStack, 'volumes'>>;
   /** The Redis connection that holds the leader lease and carries the queue. */
   redis(config: Config): Redis;
   stdout(text: string): void;
@@ -135,11 +135,11 @@ export function registerEvacuateCommands(program: Command, overrides: Partial<Ev
  * Nova and the BMCs as the worker sees them: every change re-checks that this process holds the leader lease
  * with its epoch, as in `cmpha run`. While another controller leads, nothing here can power off or evacuate.
  */
-function leaderOnlyClients(config: Config, logger: Logger, deps: EvacuateCliDeps, lease: LeaderLease): Pick<RecoveryDeps, 'nova' | 'placement' | 'neutron' | 'fenceDriverFor'> {
-  const { nova, placement, neutron } = deps.openstack(config, logger);
+function leaderOnlyClients(config: Config, logger: Logger, deps: EvacuateCliDeps, lease: LeaderLease): Pick<RecoveryDeps, 'nova' | 'placement' | 'neutron' | 'volumes' | 'fenceDriverFor'> {
+  const { nova, placement, neutron, volumes } = deps.openstack(config, logger);
   const driverFor = fenceDriversFromConfig(config, logger);
   return {
-    nova: leaderOnlyNova(nova, lease), ...(placement ? { placement } : {}), ...(neutron ? { neutron } : {}),
+    nova: leaderOnlyNova(nova, lease), ...(placement ? { placement } : {}), ...(neutron ? { neutron } : {}), ...(volumes ? { volumes } : {}),
     fenceDriverFor: (h) => {
       const d = driverFor(h);
       return d ? leaderOnlyFenceDriver(d, lease) : null;

@@ -88,6 +88,7 @@ const listResult = z.union([
 ]);
 
 const EACCES = 13;
+const ENOENT = 2;
 const EPERM = 1;
 
 /**
@@ -174,12 +175,19 @@ export class CephClient {
     return parse(watchersResult, r, this.describe, 'watchers').images;
   }
 
-  /** Image names of each pool. */
-  async listImages(pools: readonly string[], signal?: AbortSignal): Promise<Map<string, readonly string[]>> {
+  /**
+   * Image names of each pool. With `absentAsEmpty`, a pool this cluster does not have (ENOENT) lists as empty:
+   * a volume named in another cluster's pool is then simply not here.
+   */
+  async listImages(pools: readonly string[], signal?: AbortSignal, opts: { absentAsEmpty?: readonly string[] } = {}): Promise<Map<string, readonly string[]>> {
     const out = await this.run(pools.map((pool) => ({ op: 'list' as const, pool })), signal);
     const map = new Map<string, readonly string[]>();
     for (const r of out) {
       const l = parse(listResult, r, this.describe, 'list');
+      if ('error' in l && l.errno === ENOENT && opts.absentAsEmpty?.includes(l.pool)) {
+        map.set(l.pool, []);
+        continue;
+      }
       if ('error' in l) throw new CmphaError(l.errno === EACCES || l.errno === EPERM ? CephCode.denied : CephCode.commandFailed, `${this.describe}: cannot list pool ${l.pool}: ${l.error}`);
       map.set(l.pool, l.names);
     }

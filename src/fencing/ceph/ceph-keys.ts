@@ -1,5 +1,5 @@
 import { key } from '../../config/declare.js';
-import { duration, text } from '../../config/fields.js';
+import { duration, list, text } from '../../config/fields.js';
 
 /** The `[ceph]` keys: the storage fence's cluster, cephx user and timings, declared next to the code that reads them. */
 export const cephKeys = {
@@ -8,6 +8,7 @@ export const cephKeys = {
   user: key('user', text('cmpha').transform((u) => u.replace(/^client\./, '')), 'cephx user id (client. is optional).', { default: 'cmpha' }),
   keyringFile: key('keyring_file', text(), 'Keyring of that user. Read by librados only; the key never reaches argv, logs or metrics. Setting it enables the ceph fence device.'),
   imagesRbdPool: key('images_rbd_pool', text('vms'), 'Nova\'s [libvirt] images_rbd_pool: where <server uuid>_disk and its _disk.* siblings live.'),
+  volumePools: key('volume_pools', list(['volumes']), 'Comma-separated rbd_pool of each Cinder RBD backend on this cluster. An attached volume counts as on this Ceph when its attachment\'s connection_info names an image (data.name, pool/volume-<name_id>) in one of these pools (or images_rbd_pool) that exists here; any other volume (iSCSI, NFS, another pool) is not.', { default: 'volumes' }),
   blocklistExpireS: key('blocklist_expire', duration('1h', { min: '1m' }).transform((ms) => Math.round(ms / 1000)), 'Expiry of each blocklist entry; renewed every third of it while the incident is open (by swapping IP:0/0 and range IP/32, since a re-add keeps the old expiry). Only cmpha host restore --unfence-storage removes it earlier.', { default: '1h' }),
   confirmTimeoutMs: key('confirm_timeout', duration('10s', { min: '1s' }), 'Time for the host\'s watchers to vanish from its images after the blocklist is listed.'),
   commandTimeoutMs: key('command_timeout', duration('15s', { min: '2s' }), 'Time for one call to Ceph (one librados connection for all images and addresses).'),

@@ -1,6 +1,8 @@
 import { sleep } from '../../shared/time.js';
+import type { VolumeApi } from '../../openstack/types.js';
 import { addressIp, type ImageWatchers } from './ceph-client.js';
-import { serverImageNames, type CephStorageFence } from './storage-fence.js';
+import { resolveServerDisks, type UncoveredDisk } from './server-disks.js';
+import type { CephStorageFence } from './storage-fence.js';
 
 /** What the pipeline's single-writer proof runs with. */
 export interface SingleWriterDeps {
@@ -9,6 +11,8 @@ export interface SingleWriterDeps {
   readonly storageIpsOf: (host: string) => readonly string[];
   readonly timeoutMs: number;
   readonly pollIntervalMs: number;
+  /** Each server's attached volumes, so their images are proven too; absent: image-backed disks only. */
+  readonly volumes?: VolumeApi;
 }
 
 /** Where a server runs by Nova's word, and the storage addresses of that host. */
@@ -43,6 +47,8 @@ export interface ProveOptions {
   readonly timeoutMs: number;
   readonly pollIntervalMs: number;
   readonly signal?: AbortSignal;
+  /** Where the servers' volumes are read (see SingleWriterDeps.volumes). */
+  readonly volumes?: VolumeApi;
 }
 
 /** The verdict over one server's images at one look. */
@@ -74,20 +80,29 @@ export function judgeWriters(e: WriterExpectation, seen: readonly ImageWatchers[
 }
 
 /**
+ * A disk whose place could not be told (its volume unreadable, no connection_info) leaves the proof about
+ * that server open, however its other disks look; a double writer stays a double writer.
+ */
+export function withUnknownDisks(f: WriterFinding, unknown: readonly UncoveredDisk[]): WriterFinding {
+  if (unknown.length === 0 || f.verdict === 'double-writer') return f;
+  const why = unknown.map((u) => u.reason).join('; ');
+  return { ...f, verdict: 'unproven', detail: f.verdict === 'unproven' ? `${f.detail}; ${why}` : `${f.serverName}: ${why}` };
+}
+
+/**
  * Proof of a single writer per disk: polls (one librados connection per look for every image) until each
- * server's disks have exactly one watcher from its own host, or the wait ends. Only idle disks are waited
- * for; a double writer is reported as it was last seen.
+ * server's disks (image-backed and attached RBD volumes) have exactly one watcher from its own host, or the
+ * wait ends. Only idle disks are waited for; a double writer is reported as it was last seen.
  */
 export async function proveSingleWriter(fence: CephStorageFence, expected: readonly WriterExpectation[], opts: ProveOptions): Promise<WriterFinding[]> {
   if (expected.length === 0) return [];
-  const pool = fence.settings.imagesPool;
-  const listing = (await fence.client.listImages([pool], opts.signal)).get(pool) ?? [];
-  const imagesOf = new Map(expected.map((e) => [e.serverId, serverImageNames(e.serverId, listing).map((n) => `${pool}/${n}`)]));
+  const { imagesOf, uncovered } = await resolveServerDisks(fence.client, fence.settings, expected.map((e) => ({ id: e.serverId, name: e.serverName })), opts.volumes, opts.signal);
+  const unknownOf = (id: string) => uncovered.filter((u) => u.serverId === id && !u.known);
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const all = [...imagesOf.values()].flat();
     const seen = new Map((await fence.client.watchers(all, opts.signal)).map((s) => [s.image, s]));
-    const findings = expected.map((e) => judgeWriters(e, imagesOf.get(e.serverId)!.map((i) => seen.get(i)!).filter(Boolean)));
+    const findings = expected.map((e) => withUnknownDisks(judgeWriters(e, imagesOf.get(e.serverId)!.map((i) => seen.get(i)!).filter(Boolean)), unknownOf(e.serverId)));
     const waiting = findings.some((f) => f.verdict === 'unproven');
     if (!waiting || Date.now() >= deadline) return findings;
     await sleep(opts.pollIntervalMs, opts.signal);

@@ -1,11 +1,12 @@
-import type { Server } from '../../openstack/types.js';
+import type { Server, VolumeApi } from '../../openstack/types.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import { sleep } from '../../shared/time.js';
 import { addressIp, CephCode, wholeIpEntriesOf, type CephClient, type ImageWatchers } from './ceph-client.js';
+import { resolveServerDisks, type DiskPools, type UncoveredDisk } from './server-disks.js';
 
-export interface StorageFenceSettings {
-  /** Nova's `[libvirt] images_rbd_pool`: where `<uuid>_disk` images live. */
-  readonly imagesPool: string;
+export type { UncoveredDisk };
+
+export interface StorageFenceSettings extends DiskPools {
   /** Expiry of each blocklist entry; re-adding resets it. */
   readonly expireS: number;
   /** How long to wait for the host's watchers to disappear after the blocklist is listed. */
@@ -13,15 +14,8 @@ export interface StorageFenceSettings {
   readonly pollIntervalMs: number;
 }
 
-/** A disk of a server on the host that is not (provably) on this Ceph. */
-export interface UncoveredDisk {
-  readonly serverId: string;
-  readonly serverName: string;
-  readonly reason: string;
-}
-
 export interface HostDisks {
-  /** `pool/name` of every RBD image of the host's servers. */
+  /** `pool/name` of every RBD image of the host's servers, volumes included. */
   readonly images: readonly string[];
   readonly uncovered: readonly UncoveredDisk[];
 }
@@ -56,12 +50,6 @@ export const StorageCode = {
   notCovering: 'storage_not_covering',
 } as const;
 
-/** Nova libvirt's rbd names for a server: `<uuid>_disk`, `<uuid>_disk.local`, `.eph0`, `.swap`, `.config`, `.rescue`. */
-export function serverImageNames(serverId: string, poolListing: readonly string[]): string[] {
-  const base = `${serverId}_disk`;
-  return poolListing.filter((n) => n === base || n.startsWith(`${base}.`));
-}
-
 /**
  * Ceph RBD fencing of one host: a whole-IP blocklist entry (`IP:0/0`) for each of its storage addresses, which
  * stops every librados client there at once, new processes included; then proof from the osdmap and from
@@ -75,23 +63,10 @@ export class CephStorageFence {
     return this.client.describe;
   }
 
-  /** The RBD images of these servers, and the servers with a disk that is not provably on this Ceph. */
-  async hostDisks(servers: readonly Server[], signal?: AbortSignal): Promise<HostDisks> {
-    if (servers.length === 0) return { images: [], uncovered: [] };
-    const pool = this.settings.imagesPool;
-    const listing = (await this.client.listImages([pool], signal)).get(pool) ?? [];
-    const images: string[] = [];
-    const uncovered: UncoveredDisk[] = [];
-    for (const s of servers) {
-      const names = serverImageNames(s.id, listing);
-      images.push(...names.map((n) => `${pool}/${n}`));
-      if (s.imageId === null) {
-        uncovered.push({ serverId: s.id, serverName: s.name, reason: `${s.name} (${s.id}) boots from a volume; its Cinder volumes are not checked against this Ceph` });
-      } else if (!names.includes(`${s.id}_disk`)) {
-        uncovered.push({ serverId: s.id, serverName: s.name, reason: `${s.name} (${s.id}): ${pool}/${s.id}_disk does not exist, so its root disk is not on this Ceph` });
-      }
-    }
-    return { images, uncovered };
+  /** The RBD images of these servers (volumes included), and each disk that is not provably on this Ceph. */
+  async hostDisks(servers: readonly Server[], volumes: VolumeApi | undefined, signal?: AbortSignal): Promise<HostDisks> {
+    const { imagesOf, uncovered } = await resolveServerDisks(this.client, this.settings, servers, volumes, signal);
+    return { images: [...imagesOf.values()].flat(), uncovered };
   }
 
   /** Blocklists every address, then waits (bounded) until the osdmap lists each and no host watcher remains. */

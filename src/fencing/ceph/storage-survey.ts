@@ -1,7 +1,8 @@
-import type { Server } from '../../openstack/types.js';
+import type { Server, VolumeApi } from '../../openstack/types.js';
 import { addressIp, type ImageWatchers } from './ceph-client.js';
-import { judgeWriters, type WriterFinding } from './single-writer.js';
-import { serverImageNames, type CephStorageFence } from './storage-fence.js';
+import { resolveServerDisks } from './server-disks.js';
+import { judgeWriters, withUnknownDisks, type WriterFinding } from './single-writer.js';
+import type { CephStorageFence } from './storage-fence.js';
 
 export interface SurveyHost {
   readonly host: string;
@@ -32,11 +33,8 @@ export interface StorageSurvey {
  * not place it on is the seed of the data-loss accident) and storage evidence for detection (a host whose
  * clients still hold watches is alive on its storage network).
  */
-export async function surveyStorage(fence: CephStorageFence, hosts: readonly SurveyHost[], signal?: AbortSignal, now = Date.now): Promise<StorageSurvey> {
-  const pool = fence.settings.imagesPool;
-  const listing = (await fence.client.listImages([pool], signal)).get(pool) ?? [];
-  const imagesOf = new Map<string, string[]>();
-  for (const h of hosts) for (const s of h.servers) imagesOf.set(s.id, serverImageNames(s.id, listing).map((n) => `${pool}/${n}`));
+export async function surveyStorage(fence: CephStorageFence, hosts: readonly SurveyHost[], signal?: AbortSignal, now = Date.now, volumes?: VolumeApi): Promise<StorageSurvey> {
+  const { imagesOf, uncovered } = await resolveServerDisks(fence.client, fence.settings, hosts.flatMap((h) => h.servers), volumes, signal);
   const seen = new Map<string, ImageWatchers>((await fence.client.watchers([...imagesOf.values()].flat(), signal)).map((s) => [s.image, s]));
   const at = now();
   const servers: WriterFinding[] = [];
@@ -48,7 +46,8 @@ export async function surveyStorage(fence: CephStorageFence, hosts: readonly Sur
   for (const h of hosts) {
     for (const s of h.servers) {
       const images = imagesOf.get(s.id)!.map((i) => seen.get(i)).filter((x): x is ImageWatchers => x !== undefined);
-      servers.push(judgeWriters({ serverId: s.id, serverName: s.name, host: h.host, hostIps: h.storageIps }, images));
+      const unknown = uncovered.filter((u) => u.serverId === s.id && !u.known);
+      servers.push(withUnknownDisks(judgeWriters({ serverId: s.id, serverName: s.name, host: h.host, hostIps: h.storageIps }, images), unknown));
     }
   }
   const evidence = hosts.map((h): HostStorageEvidence => {

@@ -17,7 +17,7 @@ export async function singleWriterStep(ctx: StepContext, deps: SingleWriterDeps)
   const expected: WriterExpectation[] = verified.map((e) => ({ serverId: e.id, serverName: e.name, host: e.target!, hostIps: deps.storageIpsOf(e.target!) }));
   let findings;
   try {
-    findings = await proveSingleWriter(deps.fence, expected, { timeoutMs: deps.timeoutMs, pollIntervalMs: deps.pollIntervalMs, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    findings = await proveSingleWriter(deps.fence, expected, { timeoutMs: deps.timeoutMs, pollIntervalMs: deps.pollIntervalMs, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(deps.volumes ? { volumes: deps.volumes } : {}) });
   } catch (err) {
     await note(ctx, 'writers', 'warning', `single-writer proof could not read Ceph: ${errorMessage(err)}`);
     return { kind: 'skip', reason: 'Ceph unreadable' };

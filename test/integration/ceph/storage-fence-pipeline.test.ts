@@ -43,7 +43,7 @@ beforeAll(async () => {
   lab = await NetLab.create();
   h1 = await lab.addHost('h1');
   h2 = await lab.addHost('h2');
-  ceph = await CephCluster.start({ bindIp: lab.gateway });
+  ceph = await CephCluster.start({ bindIp: lab.gateway, pools: ['vms', 'volumes'] });
   cmpha = await ceph.createUser('cmpha', CONTROLLER_CAPS);
   compute = await ceph.createUser('compute', COMPUTE_CAPS);
   // Reads watchers but may not blocklist: a storage fence through it fails.
@@ -82,11 +82,38 @@ function withCeph(base: Config, user: CephUser, levels: FenceDeviceName[][]): Co
   };
 }
 
-/** Root disks on Ceph for every server of the host (running or not), as Nova's rbd image backend names them. */
+/** Root disks on Ceph for every image-backed server of the host (running or not), as Nova's rbd image backend names them. */
 async function disksOf(host: string): Promise<void> {
   const existing = new Set((await ceph.rbd(['ls', '-p', 'vms'])).split('\n'));
-  const missing = (await w!.serversOn(host)).map((s) => `${s.id}_disk`).filter((n) => !existing.has(n));
+  const missing = (await w!.serversOn(host)).filter((s) => s.imageId !== null).map((s) => `${s.id}_disk`).filter((n) => !existing.has(n));
   if (missing.length > 0) await ceph.createImages('vms', missing);
+}
+
+/** A writer holding each of these images (`pool/name`) open from `on`, as a server's qemu would. */
+async function imageWriters(images: readonly string[], on: LabHost): Promise<RbdWriter[]> {
+  const conf = ceph.writeClientConf(on.label, compute);
+  const out: RbdWriter[] = [];
+  for (const image of images) out.push(await RbdWriter.start(procs, { ns: on.ns, conf, user: compute, image, intervalMs: 300 }));
+  return out;
+}
+
+interface SimVolumeState { readonly id: string; readonly nameId: string; readonly driver: string }
+
+/** A server on compute1 with these Cinder volumes (the simulator's control API), and its volume images created on the real Ceph. */
+async function serverWithVolumes(world: PipelineWorld, volumes: readonly Record<string, unknown>[]): Promise<{ server: Server; volumes: readonly SimVolumeState[]; images: string[] }> {
+  const r = await fetch(`${world.sim.controlUrl}/sim/servers`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'compute1', name: 'vm-volumes', volumes }),
+  });
+  if (r.status !== 201) throw new Error(`add server: ${r.status} ${await r.text()}`);
+  const id = ((await r.json()) as { server: { id: string } }).server.id;
+  const vols = world.sim.world.servers.get(id)!.volumes as readonly SimVolumeState[];
+  // Cinder's RBD driver names the image by _name_id, which the simulator's connection_info carries.
+  const names = vols.filter((v) => v.driver === 'rbd').map((v) => `volume-${v.nameId}`);
+  // Each world draws the same ids from its seed: an earlier scenario may have made the image already.
+  const existing = new Set((await ceph.rbd(['ls', '-p', 'volumes'])).split('\n'));
+  const missing = names.filter((n) => !existing.has(n));
+  if (missing.length > 0) await ceph.createImages('volumes', missing);
+  return { server: (await world.nova.getServer(id))!, volumes: vols, images: names.map((n) => `volumes/${n}`) };
 }
 
 /** A writer holding each server's disk open from `on`, as the server's qemu would. */
@@ -104,8 +131,8 @@ async function writers(servers: readonly Server[], on: LabHost): Promise<RbdWrit
 async function startIncident(world: PipelineWorld, config: Config, id: string, servers: readonly Server[] = [], onMoved?: () => Promise<void>, alsoStop: readonly string[] = []): Promise<Incident> {
   const driverFor = fenceDriversFromConfig(config, silentLogger);
   const r = world.recovery(redis, {
-    config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, world.nova, driverFor),
-    singleWriter: { ...singleWriterFromConfig(config)!, pollIntervalMs: 200 },
+    config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, world.nova, driverFor, undefined, world.volumes),
+    singleWriter: { ...singleWriterFromConfig(config, world.volumes)!, pollIntervalMs: 200 },
   });
   await r.startWorkers();
   await r.opener.open({ id, host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
@@ -328,5 +355,75 @@ describe('storage fence with a real Ceph', () => {
       expect(seen.filter((c) => c.includes(secret))).toEqual([]);
       expect(record).not.toContain(secret);
     }
+  }, 180_000);
+  it('a host whose servers\' disks are RBD volumes is fenced by the storage level alone; after evacuation one writer per volume image', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: redisServer.url, cephMonIps: [lab.gateway] });
+    const config = withCeph(w.config, cmpha, [['ceph']]);
+    // Booted from an rbd volume, with a second one that was migrated (its image is named by _name_id, not its id).
+    const vs = await serverWithVolumes(w, [{ boot: true }, { migrated: true }]);
+    expect(vs.server.imageId).toBeNull();
+    expect(vs.volumes[1]!.nameId).not.toBe(vs.volumes[1]!.id);
+    await disksOf('compute1');
+    const onHost = await w.serversOn('compute1');
+    const rootDisks = onHost.filter((s) => s.imageId !== null).length;
+    const servers = onHost.filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
+    const imageBacked = servers.filter((s) => s.id !== vs.server.id);
+    const old = [...await writers(imageBacked, h1), ...await imageWriters(vs.images, h1)];
+
+    // check --storage sees the volume images and their one writer on compute1.
+    const before = await runStorageCheck(config, w.nova, w.volumes);
+    const seen = before.servers.find((f) => f.serverId === vs.server.id)!;
+    expect(seen.verdict).toBe('single');
+    expect(seen.images.map((i) => i.image).sort()).toEqual([...vs.images].sort());
+
+    for (const vm of old) vm.pause();
+    await w.control('compute1', 'hang');
+    await w.waitNovaDown('compute1');
+    let fresh: RbdWriter[] = [];
+    const inc = await startIncident(w, config, 'c1-volumes', servers, async () => {
+      fresh = [...await writers(imageBacked, h2), ...await imageWriters(vs.images, h2)];
+    });
+
+    expect(inc.status).toBe('resolved');
+    expect(inc.fence).toMatchObject({ driver: 'ceph', level: 1, unfenced: false });
+    const attempt = inc.timeline.find((t) => t.step === 'fence' && /^level 1 ceph/.test(t.message))!;
+    expect(attempt.message).toMatch(/confirmed/);
+    // The volume images were among those checked for the host's watchers.
+    expect(attempt.message).toContain(`${rootDisks + vs.images.length} image(s)`);
+    expect(inc.timeline.filter((t) => t.step === 'writers').map((t) => t.message)).toEqual([
+      `single-writer proof: ${servers.length} of ${servers.length} server(s) on Ceph have exactly one writer per disk, on their new host; 0 double writer(s)`,
+    ]);
+    for (const image of vs.images) {
+      const vm = fresh.find((x) => x.image === image)!;
+      expect(await ceph.watchers(image)).toEqual([vm.address]);
+      expect(vm.address!.startsWith(`${h2.ips[0]}:`)).toBe(true);
+    }
+    // The old host's volume writers, resumed, are refused.
+    const resumedAt = Date.now();
+    for (const vm of old) vm.resume();
+    const oldVolumes = old.filter((vm) => vs.images.includes(vm.image));
+    await waitFor('the resumed volume writers to try again', async () => oldVolumes.every((vm) => vm.writesSince(resumedAt).length >= 3), 20_000);
+    for (const vm of oldVolumes) expect(vm.writesSince(resumedAt).every((x) => !x.ok && x.errno === ESHUTDOWN)).toBe(true);
+  }, 180_000);
+
+  it('a server with an iSCSI volume: the storage level alone refuses, naming the server and the volume, and blocklists nothing', async () => {
+    w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: redisServer.url, cephMonIps: [lab.gateway] });
+    const config = withCeph(w.config, cmpha, [['ceph']]);
+    const vs = await serverWithVolumes(w, [{}, { driver: 'iscsi' }]);
+    const iscsi = vs.volumes[1]!;
+    await disksOf('compute1');
+    await w.control('compute1', 'hang');
+    await w.waitNovaDown('compute1');
+    const inc = await startIncident(w, config, 'c1-iscsi', [], undefined, ['awaiting_fence']);
+
+    expect(inc.status).toBe('awaiting_fence');
+    expect(inc.error!.message).toContain('the storage fence alone cannot stop every writer');
+    expect(inc.error!.message).toContain(`vm-volumes (${vs.server.id}): volume ${iscsi.id} (/dev/vdc) is attached over iscsi, not RBD on this Ceph`);
+    // Its rbd data volume is covered: only the iSCSI one is named.
+    expect(inc.error!.message).not.toContain(vs.volumes[0]!.id);
+    expect(await ceph.blocklist()).not.toContain(`${h1.ips[0]}:0/0`);
+    const svcId = (await w.nova.listComputeServices({ host: 'compute1' }))[0]!.id;
+    const calls = callsAbout(await w.calls(), 'compute1', [vs.server.id], svcId);
+    expect(calls.filter((c) => isServicePut(c) || isEvacuate(c))).toEqual([]);
   }, 180_000);
 });

@@ -7,7 +7,7 @@ import type { Config } from '../../../src/config/types.js';
 import type { Incident } from '../../../src/incidents/types.js';
 import type { NotificationEvent, NotificationService, DeliveryRecord } from '../../../src/notifier/types.js';
 import { createOpenStack } from '../../../src/openstack/index.js';
-import type { NeutronApi, NovaApi, Server } from '../../../src/openstack/types.js';
+import type { NeutronApi, NovaApi, Server, VolumeApi } from '../../../src/openstack/types.js';
 import { anyAlive, novaLivenessCheck } from '../../../src/pipeline/liveness.js';
 import type { HostAliveCheck } from '../../../src/pipeline/steps/recheck-alive.js';
 import { createRecovery, type Recovery, type RecoveryDeps } from '../../../src/pipeline/create-recovery.js';
@@ -33,6 +33,8 @@ export interface PipelineWorld {
   readonly config: Config;
   readonly nova: NovaApi;
   readonly neutron: NeutronApi;
+  /** Servers' attached volumes (Nova + Cinder), as the storage fence reads them. */
+  readonly volumes: VolumeApi;
   readonly notifier: RecordingNotifier;
   readonly isHostAlive: HostAliveCheck;
   recovery(redis: Redis, extra?: Partial<RecoveryDeps>): Recovery;
@@ -61,7 +63,7 @@ export async function pipelineWorld(opts: SimOptions & { evacuation?: Partial<Co
     evacuation: { ...loaded.evacuation, verifyPollIntervalMs: 100, verifyTimeoutMs: 20_000, staggerMs: 0, maxPerMinute: 10_000, ...evacuation },
     redis: { ...loaded.redis, url: redisUrl, prefix: `pl${process.pid}-${++seq}` },
   };
-  const { nova, neutron } = createOpenStack(config.cloud, { logger: silentLogger, retryBaseDelayMs: 20 });
+  const { nova, neutron, volumes } = createOpenStack(config.cloud, { logger: silentLogger, retryBaseDelayMs: 20 });
   const notifier = new RecordingNotifier();
   const post = async (path: string, body?: unknown) => {
     const r = await fetch(`${sim.controlUrl}${path}`, {
@@ -79,7 +81,7 @@ export async function pipelineWorld(opts: SimOptions & { evacuation?: Partial<Co
   const isHostAlive = anyAlive(novaLivenessCheck(nova, config.detector.heartbeatTimeoutMs, sim.world.clock), mgmtAlive);
   const recoveries: Recovery[] = [];
   return {
-    sim, config, nova, neutron, notifier, isHostAlive,
+    sim, config, nova, neutron, volumes, notifier, isHostAlive,
     recovery(redis, extra = {}) {
       const r = createRecovery({
         config, connection: redis, nova, notifier, isHostAlive, logger: silentLogger,

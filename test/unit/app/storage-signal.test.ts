@@ -23,7 +23,7 @@ function setup() {
       return (run([{ op: 'watchers', images }])[0] as { images: never[] }).images;
     },
   } as unknown as CephClient;
-  const fence = new CephStorageFence(client, { imagesPool: 'vms', expireS: 600, confirmTimeoutMs: 1000, pollIntervalMs: 100 });
+  const fence = new CephStorageFence(client, { imagesPool: 'vms', volumePools: [], expireS: 600, confirmTimeoutMs: 1000, pollIntervalMs: 100 });
   const host = w.serverList.find((s) => s.vmState === 'active')!.host!;
   const h = w.host(host)!;
   const config = { hosts: { [host]: { name: host, storageIps: [storageIpFor(h)] } } } as unknown as Config;
