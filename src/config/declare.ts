@@ -69,6 +69,11 @@ export interface SectionProblem {
   readonly message: string;
 }
 
+/** A problem of one named key. */
+export interface KeyProblem extends SectionProblem {
+  readonly key: string;
+}
+
 export interface SectionDecl<D extends Decls, T = Typed<D>> {
   /** The section as written (`detector`), or its pattern (`host:NAME`). */
   readonly name: string;
@@ -155,4 +160,42 @@ export function defineSection<D extends Decls, T = Typed<D>>(
 /** The INI names of every key a section accepts. */
 export function sectionKeys(decls: Decls): string[] {
   return Object.values(decls).flatMap(iniKeys);
+}
+
+/** What parseEachKey makes of a set of values. */
+export interface EachKey<D extends Decls> {
+  readonly value: Typed<D>;
+  /** Every key's own problems, in declaration order. */
+  readonly problems: KeyProblem[];
+  /** The values no declaration took, by INI key: pattern keys (`header.NAME`) and unknown keys, for the caller. */
+  readonly rest: Readonly<Record<string, string | Secret>>;
+}
+
+/**
+ * Parses values one declared key at a time, for keys that arrive already split out of their INI section (a
+ * notifier's type-specific keys, secrets already read from their files). A key that fails is reported and takes
+ * its default, so the checks that involve several keys still see every other key and all problems are reported
+ * at once. Pattern keys (an INI name ending in `.NAME`) are left to the caller, in `rest`.
+ */
+export function parseEachKey<D extends Decls>(decls: D, values: Readonly<Record<string, string | Secret>>): EachKey<D> {
+  const out: Record<string, unknown> = {};
+  const problems: KeyProblem[] = [];
+  const taken = new Set<string>();
+  for (const [prop, d] of Object.entries(decls)) {
+    if (d.ini.endsWith('.NAME')) continue;
+    taken.add(d.ini);
+    const v = values[d.ini];
+    if (d.kind === 'secret') {
+      const secret = v === undefined ? undefined : v instanceof Secret ? v : new Secret(v.trim());
+      if (secret && !secret.empty) out[prop] = secret;
+      continue;
+    }
+    if (v instanceof Secret) problems.push({ key: d.ini, message: 'is not a secret; give it as plain text' });
+    const r = d.field.safeParse(v instanceof Secret ? undefined : v);
+    if (!r.success) for (const i of r.error.issues) problems.push({ key: d.ini, message: i.message });
+    const typed = r.success ? r.data : d.field.safeParse(undefined).data;
+    if (typed !== undefined) out[prop] = typed;
+  }
+  const rest = Object.fromEntries(Object.entries(values).filter(([k]) => !taken.has(k)));
+  return { value: out as Typed<D>, problems, rest };
 }

@@ -121,7 +121,10 @@ export function requiredText() {
 }
 
 /** One of `values`; `aliases` maps other accepted spellings (e.g. keystoneauth's `internalURL`) to one of them. */
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number], aliases: Readonly<Record<string, T[number]>> = {}) {
+/** One of `values`; with `undefined` as the default, unset stays unset (for a default that depends on another key). */
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number], aliases?: Readonly<Record<string, T[number]>>): z.ZodType<T[number], Raw>;
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: undefined, aliases?: Readonly<Record<string, T[number]>>): z.ZodType<T[number] | undefined, Raw>;
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number] | undefined, aliases: Readonly<Record<string, T[number]>> = {}): z.ZodType<T[number] | undefined, Raw> {
   return documented(raw().transform((v, ctx) => {
       const t = asText(v);
       if (t === undefined || t === '') return defaultValue;

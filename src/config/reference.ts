@@ -126,7 +126,7 @@ function table(keys: readonly KeyDoc[]): string[] {
 /** docs/configuration.md. */
 export function renderConfigDocs(): string {
   const out = ['# Configuration reference', '',
-    'Generated from the key declarations (`src/config/schema.ts`, `src/config/host-schema.ts`, `src/fencing/*-keys.ts`, `src/notifier/channel-keys.ts`) by `npm run gen:config`; a test fails when it is out of date.', '',
+    'Generated from the key declarations (`src/config/schema.ts`, `src/config/host-schema.ts`, `src/fencing/*-keys.ts`, `src/fencing/ceph/ceph-keys.ts`, `src/notifier/channel-keys.ts`) by `npm run gen:config`; a test fails when it is out of date.', '',
     '`cmpha.conf` is an INI file in the OpenStack `.conf` style. Durations take units (`500ms`, `20s`, `2m`, `1h`), lists are comma-separated, booleans are `true`/`false`. Quote a value that contains `;` or `#` (they start comments). Any secret key has a `*_file` form. Problems are reported one per line with file, line, section and key, and `cmpha` exits 2; an unknown key or section gets a "did you mean". A section may appear once per file.', '',
     '## Files', '',
     'As oslo.config\'s --config-file: `cmpha --config FILE` (repeatable, before the command or after it; the command\'s own `--config` files replace the global ones) and `cmpha --config-dir DIR` (repeatable; its `*.conf` files in name order, after the files). A key set in a later file overrides the same key of the same section in an earlier one; sections merge. Without options: `$CMPHA_CONFIG` (a file) and `$CMPHA_CONFIG_DIR`, else `/etc/cmpha/cmpha.conf` and `/etc/cmpha/cmpha.conf.d/` when they exist.', '',

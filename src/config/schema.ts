@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { defineSection, fieldDefaults, key, secretKey, type SectionDecl, type Decls } from './declare.js';
+import { cephKeys } from '../fencing/ceph/ceph-keys.js';
 import { fenceLevelsField } from './fence-levels-field.js';
 import { hostDefaultsSection } from './host-schema.js';
 import { Secret } from './secret.js';
@@ -8,7 +9,7 @@ import { bool, byteSize, commandTemplate, duration, fraction, hostPortList, inte
 
 // The sections of cmpha.conf with fixed names, one declaration per key. Host and notifier sections are
 // declared in host-schema.ts and notifier-schema.ts, their driver- and channel-specific keys by the modules
-// that use them (src/fencing, src/notifier).
+// that use them (src/fencing, src/notifier); the [ceph] keys by the storage fence (src/fencing/ceph/ceph-keys.ts).
 
 /** keystoneauth and the service catalog spell interfaces both ways. */
 const INTERFACE_ALIASES = { publicURL: 'public', internalURL: 'internal', adminURL: 'admin' } as const;
@@ -130,19 +131,7 @@ export const fencingSection = defineSection(
 export const cephSection = defineSection(
   'ceph',
   'The storage fence: a whole-IP blocklist (IP:0/0) of a host\'s storage addresses on this Ceph cluster, confirmed from the osdmap and from the watchers of its servers\' RBD images. Give the cephx user only mon \'allow r, allow command "osd blocklist"\' osd \'profile rbd-read-only pool=vms\' (one profile per pool). Needs python3-rados and python3-rbd.',
-  {
-    conf: key('conf', text(), 'A ceph.conf to read (for mon_host and the like).'),
-    monHost: key('mon_host', text(), 'Monitor addresses, as in ceph.conf (IP literals); overrides conf.'),
-    user: key('user', text('cmpha').transform((u) => u.replace(/^client\./, '')), 'cephx user id (client. is optional).', { default: 'cmpha' }),
-    keyringFile: key('keyring_file', text(), 'Keyring of that user. Read by librados only; the key never reaches argv, logs or metrics. Setting it enables the ceph fence device.'),
-    imagesRbdPool: key('images_rbd_pool', text('vms'), 'Nova\'s [libvirt] images_rbd_pool: where <server uuid>_disk and its _disk.* siblings live.'),
-    blocklistExpireS: key('blocklist_expire', duration('1h', { min: '1m' }).transform((ms) => Math.round(ms / 1000)), 'Expiry of each blocklist entry; renewed every third of it while the incident is open (by swapping IP:0/0 and range IP/32, since a re-add keeps the old expiry). Only cmpha host restore --unfence-storage removes it earlier.', { default: '1h' }),
-    confirmTimeoutMs: key('confirm_timeout', duration('10s', { min: '1s' }), 'Time for the host\'s watchers to vanish from its images after the blocklist is listed.'),
-    commandTimeoutMs: key('command_timeout', duration('15s', { min: '2s' }), 'Time for one call to Ceph (one librados connection for all images and addresses).'),
-    writerProofTimeoutMs: key('writer_proof_timeout', duration('2m', { min: '1s' }), 'After evacuation, how long the single-writer proof waits for each recovered server to open its disks (exactly one watcher, from its new host). A second writer fails the server at once (double-writer).'),
-    python: key('python', text('/usr/bin/python3'), 'The python3 that has python3-rados and python3-rbd.'),
-    simUrl: key('sim_url', text(), 'Control URL of the cloud simulator, whose simulated Ceph then stands in for the cluster (demo and tests only; no keyring needed).'),
-  },
+  cephKeys,
 );
 
 export const evacuationSection = defineSection(
@@ -167,6 +156,7 @@ export const evacuationSection = defineSection(
     // Optional in the type as well: a hand-built config without them verifies the network, waits 120 s and never reboots.
     verifyNetwork: key('verify_network', bool(true).transform((b): boolean | undefined => b), 'After a server runs ACTIVE on its new host, check its network: every Neutron port bound to that host (not binding_failed) and ACTIVE, and every address of it on [detector] instance_networks that answered before the failure answers again; otherwise it is degraded, with the reason.', { default: 'true' }),
     networkTimeoutMs: key('network_timeout', duration('120s', { min: '1s' }).transform((ms): number | undefined => ms), 'Time, after the server runs ACTIVE, for its ports to become ACTIVE and its addresses to answer again.', { default: '120s' }),
+    networkConcurrency: key('network_concurrency', integer(16, 1, 1024).transform((n): number | undefined => n), 'Servers whose network is verified at once, across all incidents and replicas (a global limit kept in Redis). Apart from concurrency: a server leaves its evacuation slot when Nova shows it ACTIVE on its new host, so one whose address is slow to answer does not hold back the next evacuations.', { default: '16' }),
     rebootSilent: key('reboot_silent', bool(false).transform((b): boolean | undefined => b), 'Hard-reboot, once, a server whose ports are bound and ACTIVE but whose addresses stay silent for network_timeout, then wait network_timeout once more (the reboot is recorded before it is sent, so a restarted controller does not send a second one).', { default: 'false' }),
   },
 );

@@ -9,8 +9,8 @@ import type { FenceDeviceName } from './fence-levels-field.js';
 import type { Secret } from './secret.js';
 
 // The validated configuration every module receives: plain, frozen, camelCase, durations in milliseconds.
-// Inferred from the declarations (schema.ts, host-schema.ts, src/fencing/*-keys.ts); built once by load.ts;
-// nothing below the CLI reads files or the environment for settings.
+// Inferred from the declarations (schema.ts, host-schema.ts, src/fencing/*-keys.ts, src/fencing/ceph/ceph-keys.ts);
+// built once by load.ts; nothing below the CLI reads files or the environment for settings.
 
 type Output<S> = S extends { schema: { _zod: { output: infer T } } } ? T : never;
 

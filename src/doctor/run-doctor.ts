@@ -1,4 +1,4 @@
-import type { Config } from '../config/types.js';
+import type { Config, HostConfig } from '../config/types.js';
 import { MgmtAddressBook, type MgmtAddress } from '../detector/mgmt-addresses.js';
 import { checkFpingPermission } from '../detector/fping-prober.js';
 import { createProber } from '../detector/prober.js';
@@ -7,16 +7,17 @@ import { skipReason } from '../evacuator/select.js';
 import { spareCapacity } from '../evacuator/spare-capacity.js';
 import { isReservedSpare, spareUnusableReason, type Need } from '../evacuator/spare-plan.js';
 import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
-import { resolveBmcAddresses } from '../fencing/resolve-bmc.js';
+import { resolveBmcAddresses, type BmcResolution } from '../fencing/resolve-bmc.js';
 import { configWarnings } from '../config/warnings.js';
 import { createOpenStack, MIN_MICROVERSION } from '../openstack/index.js';
-import type { ComputeService, Hypervisor, NovaApi, Server } from '../openstack/types.js';
+import type { ComputeService, Hypervisor, NovaApi, PlacementApi, Server } from '../openstack/types.js';
 import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
 import { checkNotifiers } from './check-notifiers.js';
-import { checkRedis } from './check-redis.js';
+import { checkRedis, type RedisFindings } from './check-redis.js';
 import { IMAGE_BACKED_WARNING, judgeHost, worst } from './host-verdict.js';
 import { mapLimit } from '../shared/map-limit.js';
-import { admitSpares, type AdmissionSpare } from './spare-admission.js';
+import { admitSpares, type AdmissionSpare, type SpareAdmission } from './spare-admission.js';
 import type { DoctorCheck, DoctorDeps, DoctorHost, DoctorReport } from './types.js';
 
 const CONCURRENCY = 8;
@@ -53,57 +54,63 @@ function summarizeFencing(hosts: readonly DoctorHost[]): DoctorCheck {
   return { name: 'fencing', status: failing ? 'fail' : 'warn', detail: `${broken.length} of ${compute.length} compute host(s) cannot be fenced: ${list}` };
 }
 
-/**
- * Would failover work right now, host by host? Reads Nova, every BMC's power state, the management IPs,
- * Redis and the notifier settings; changes nothing anywhere (no Nova PUT/POST, no power action, no message).
- */
-export async function runDoctor(config: Config, deps: DoctorDeps): Promise<DoctorReport> {
-  const started = Date.now();
-  const { signal } = deps;
-  const logger = deps.logger.child({ component: 'doctor' });
-  const timeoutMs = deps.probeTimeoutMs ?? 3000;
-  const ev = config.evacuation;
-  const sharedStorage = ev.sharedStorage ?? false;
-  const own = deps.nova ? null : createOpenStack(config.cloud, { logger });
-  const nova = deps.nova ?? own!.nova;
-  const placement = deps.placement ?? own?.placement;
-  const checks: DoctorCheck[] = [];
-
-  for (const w of configWarnings(config)) checks.push({ name: 'config', status: 'warn', detail: `[${w.section}] ${w.key} ${w.message}` });
-  // BMC names resolved as the controller does at start; a name that does not resolve is a host without fencing.
-  const bmc = await resolveBmcAddresses(config.hosts, deps.bmcLookup);
+/** Config warnings, and BMC names resolved as the controller does at start (one that does not resolve is a host without fencing). */
+function configChecks(config: Config, bmc: BmcResolution): DoctorCheck[] {
+  const checks: DoctorCheck[] = configWarnings(config).map((w) => ({ name: 'config', status: 'warn', detail: `[${w.section}] ${w.key} ${w.message}` }));
   for (const p of bmc.problems) checks.push({ name: 'bmc-dns', status: 'fail', detail: p.message });
   if (bmc.resolved.length > 0) checks.push({ name: 'bmc-dns', status: 'ok', detail: `${bmc.resolved.length} BMC name(s) resolve: ${bmc.resolved.map((r) => `${r.name} → ${r.address}`).join(', ')}` });
+  return checks;
+}
 
-  // Independent of Nova: start them now, collect them last.
-  const configured = Object.values(bmc.hosts).sort((a, b) => a.name.localeCompare(b.name));
-  const fencingP = checkAllFencing(configured, config.fencing, { ...deps.fence, logger, ...(config.ceph ? { ceph: config.ceph } : {}), ...(signal ? { signal } : {}), concurrency: CONCURRENCY });
-  const notifiersP = checkNotifiers(config.notifiers, { smtp: deps.smtp ?? true, timeoutMs });
+type Role = DoctorHost['role'];
 
-  const view = await readNova(nova, signal, checks);
+/** The hosts doctor judges, and as what: Nova's nova-compute hosts, or the configured ones when Nova cannot be asked. */
+interface Fleet {
+  /** Sorted by name. */
+  readonly names: readonly string[];
+  readonly serviceOf: ReadonlyMap<string, ComputeService>;
+  readonly roleOf: (host: string) => Role;
+  readonly computes: readonly string[];
+  readonly spares: readonly string[];
+  /** Compute hosts the detector watches: enabled and not forced down. */
+  readonly watched: readonly string[];
+}
+
+function classifyFleet(view: NovaView | null, configured: readonly HostConfig[], ev: Config['evacuation']): Fleet {
   const serviceOf = new Map((view?.services ?? []).map((s) => [s.host, s]));
   const names = view ? [...serviceOf.keys()] : configured.map((h) => h.name);
   names.sort((a, b) => a.localeCompare(b));
-  if (view) {
-    const stray = configured.filter((h) => !serviceOf.has(h.name)).map((h) => `[host:${h.name}]`);
-    if (stray.length > 0) checks.push({ name: 'config', status: 'warn', detail: `${stray.join(', ')}: Nova has no nova-compute host of that name (a typo?)` });
-  }
-  const roleOf = (host: string) => {
+  const roleOf = (host: string): Role => {
     const svc = serviceOf.get(host);
     const spare = svc ? isReservedSpare(svc, ev.spareHosts, ev.spareReasonPrefix) : ev.spareHosts.includes(host);
-    return spare ? 'spare' as const : 'compute' as const;
+    return spare ? 'spare' : 'compute';
   };
   const computes = names.filter((h) => roleOf(h) === 'compute');
   const spares = names.filter((h) => roleOf(h) === 'spare');
   const watched = computes.filter((h) => { const s = serviceOf.get(h); return s !== undefined && s.status === 'enabled' && !s.forcedDown; });
+  return { names, serviceOf, roleOf, computes, spares, watched };
+}
 
-  const redisP = checkRedis(config.redis, spares, { timeoutMs, ...(deps.redis ? { existing: deps.redis } : {}) });
+/** `[host:NAME]` sections Nova has no nova-compute host for. */
+function strayHostSections(configured: readonly HostConfig[], fleet: Fleet): DoctorCheck[] {
+  const stray = configured.filter((h) => !fleet.serviceOf.has(h.name)).map((h) => `[host:${h.name}]`);
+  return stray.length > 0 ? [{ name: 'config', status: 'warn', detail: `${stray.join(', ')}: Nova has no nova-compute host of that name (a typo?)` }] : [];
+}
 
-  // Management IPs, resolved as the detector does (mgmt_ip, else the hypervisor's host_ip), probed once.
+interface MgmtFindings {
+  readonly mgmtOf: ReadonlyMap<string, MgmtAddress>;
+  readonly answers: ReadonlyMap<string, ProbeResult>;
+  readonly checks: DoctorCheck[];
+}
+
+/** Management IPs, resolved as the detector does (mgmt_ip, else the hypervisor's host_ip), probed once; and whether fping may. */
+async function probeManagement(config: Config, deps: DoctorDeps, nova: NovaApi, novaUp: boolean, fleet: Fleet, logger: Logger): Promise<MgmtFindings> {
+  const { signal } = deps;
+  const checks: DoctorCheck[] = [];
   const book = new MgmtAddressBook(config.hosts, nova, logger);
-  if (view) await book.refresh(0, watched, signal);
-  const mgmtOf = new Map<string, MgmtAddress>(names.map((h) => [h, book.resolve(h)]));
-  const probeIps = [...new Set(watched.map((h) => mgmtOf.get(h)!.ip).filter((ip): ip is string => ip !== null))];
+  if (novaUp) await book.refresh(0, fleet.watched, signal);
+  const mgmtOf = new Map<string, MgmtAddress>(fleet.names.map((h) => [h, book.resolve(h)]));
+  const probeIps = [...new Set(fleet.watched.map((h) => mgmtOf.get(h)!.ip).filter((ip): ip is string => ip !== null))];
   let answers = new Map<string, ProbeResult>();
   if (config.detector.probe === 'fping' && !deps.prober) {
     const denied = await checkFpingPermission(createProber(config.detector, { logger }), signal);
@@ -121,22 +128,35 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
       checks.push({ name: 'mgmt-probe', status: 'fail', detail: `the management IP probe failed (${errorMessage(err)}): no host could be proven dead` });
     }
   }
+  return { mgmtOf, answers, checks };
+}
 
-  // Servers a failover would move, per compute host; the spares' own servers, for their free capacity.
+type Listing = ReadonlyMap<string, Server[] | Error>;
+
+/** Servers a failover would move, per compute host; the spares' own servers when their hypervisor has no usage figures. */
+async function listServers(nova: NovaApi, view: NovaView, fleet: Fleet, signal: AbortSignal | undefined): Promise<Listing> {
   const listed = new Map<string, Server[] | Error>();
-  if (view) {
-    const hvHasUsage = (h: string) => { const hv = view.hypervisors.find((x) => x.serviceHost === h); return !hv || hv.vcpus === undefined || (hv.vcpusUsed !== undefined && hv.memoryMbUsed !== undefined); };
-    const toList = [...computes, ...spares.filter((h) => !hvHasUsage(h))];
-    await mapLimit(toList, CONCURRENCY, async (h) => {
-      try {
-        listed.set(h, await nova.listServersOnHost(h, { signal }));
-      } catch (err) {
-        listed.set(h, err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  }
+  const hvHasUsage = (h: string) => { const hv = view.hypervisors.find((x) => x.serviceHost === h); return !hv || hv.vcpus === undefined || (hv.vcpusUsed !== undefined && hv.memoryMbUsed !== undefined); };
+  const toList = [...fleet.computes, ...fleet.spares.filter((h) => !hvHasUsage(h))];
+  await mapLimit(toList, CONCURRENCY, async (h) => {
+    try {
+      listed.set(h, await nova.listServersOnHost(h, { signal }));
+    } catch (err) {
+      listed.set(h, err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+  return listed;
+}
+
+interface EvacuationLoad {
+  readonly needsOf: ReadonlyMap<string, Need[]>;
+  readonly serversOf: ReadonlyMap<string, NonNullable<DoctorHost['servers']>>;
+}
+
+/** Per compute host: what an evacuation would move (the servers it selects) and what that needs on a spare. */
+function evacuationLoad(computes: readonly string[], listed: Listing, ev: Config['evacuation']): EvacuationLoad {
   const needsOf = new Map<string, Need[]>();
-  const serversOf = new Map<string, DoctorHost['servers']>();
+  const serversOf = new Map<string, NonNullable<DoctorHost['servers']>>();
   for (const h of computes) {
     const l = listed.get(h);
     if (!Array.isArray(l)) continue;
@@ -151,75 +171,151 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
       imageBacked: moving.filter((s) => typeof s.imageId === 'string' && s.imageId !== '').length,
     });
   }
+  return { needsOf, serversOf };
+}
 
-  const redis = await redisP;
-  checks.push(...redis.checks);
+interface SpareInputs {
+  readonly view: NovaView;
+  readonly fleet: Fleet;
+  readonly listed: Listing;
+  readonly needsOf: EvacuationLoad['needsOf'];
+  readonly claimedSpares: RedisFindings['claimedSpares'];
+  readonly placement: PlacementApi | undefined;
+  readonly spareCount: number;
+  readonly signal: AbortSignal | undefined;
+}
 
-  let spareProblems: ReadonlyMap<string, string> = new Map();
-  if (view) {
-    const admissionSpares: AdmissionSpare[] = await mapLimit(spares, CONCURRENCY, async (h) => {
-      const svc = serviceOf.get(h)!;
-      const hv = view.hypervisors.find((x) => x.serviceHost === h);
-      const onSpare = listed.get(h);
-      const claim = redis.claimedSpares.get(h);
-      const unusable = spareUnusableReason(svc, { claimedBy: claim ?? null });
-      const cap = await spareCapacity(hv, Array.isArray(onSpare) ? onSpare : undefined, placement, { signal });
-      return {
-        host: h, zone: svc.zone ?? null, ...(unusable ? { unusable } : {}), ...(cap.source === 'unknown' && cap.why ? { capacityUnknown: cap.why } : {}),
-        candidate: {
-          host: h, serviceId: svc.id, enabled: svc.status === 'enabled', ...(svc.zone ? { zone: svc.zone } : {}),
-          ...(cap.freeVcpus !== undefined ? { freeVcpus: cap.freeVcpus, freeRamMb: cap.freeRamMb } : {}),
-        },
-      };
-    });
-    const admission = admitSpares(
-      watched.map((h) => ({ host: h, zone: serviceOf.get(h)!.zone ?? null, needs: needsOf.get(h) ?? [] })),
-      admissionSpares,
-      ev.spareCount,
-    );
-    checks.push(...admission.checks);
-    spareProblems = admission.hostProblems;
-  }
+/** Would the spares take the watched hosts' servers: each spare's state, claim and free capacity, then the admission. */
+async function checkSpares(p: SpareInputs): Promise<SpareAdmission> {
+  const { view, fleet, listed, signal } = p;
+  const admissionSpares: AdmissionSpare[] = await mapLimit(fleet.spares, CONCURRENCY, async (h) => {
+    const svc = fleet.serviceOf.get(h)!;
+    const hv = view.hypervisors.find((x) => x.serviceHost === h);
+    const onSpare = listed.get(h);
+    const claim = p.claimedSpares.get(h);
+    const unusable = spareUnusableReason(svc, { claimedBy: claim ?? null });
+    const cap = await spareCapacity(hv, Array.isArray(onSpare) ? onSpare : undefined, p.placement, { signal });
+    return {
+      host: h, zone: svc.zone ?? null, ...(unusable ? { unusable } : {}), ...(cap.source === 'unknown' && cap.why ? { capacityUnknown: cap.why } : {}),
+      candidate: {
+        host: h, serviceId: svc.id, enabled: svc.status === 'enabled', ...(svc.zone ? { zone: svc.zone } : {}),
+        ...(cap.freeVcpus !== undefined ? { freeVcpus: cap.freeVcpus, freeRamMb: cap.freeRamMb } : {}),
+      },
+    };
+  });
+  return admitSpares(
+    fleet.watched.map((h) => ({ host: h, zone: fleet.serviceOf.get(h)!.zone ?? null, needs: p.needsOf.get(h) ?? [] })),
+    admissionSpares,
+    p.spareCount,
+  );
+}
 
-  const fenceOf = new Map<string, HostFenceStatus>((await fencingP).map((f) => [f.host, f]));
-  const hosts = names.map((h) => {
-    const l = listed.get(h);
-    const ip = mgmtOf.get(h)!.ip;
+interface HostEvidence {
+  readonly fleet: Fleet;
+  readonly fenceOf: ReadonlyMap<string, HostFenceStatus>;
+  readonly mgmt: MgmtFindings;
+  readonly listed: Listing;
+  readonly serversOf: EvacuationLoad['serversOf'];
+  readonly spareProblems: ReadonlyMap<string, string>;
+  readonly novaUp: boolean;
+}
+
+/** Every host's verdict from what was found about it. */
+function judgeHosts(config: Config, e: HostEvidence): DoctorHost[] {
+  const sharedStorage = config.evacuation.sharedStorage ?? false;
+  return e.fleet.names.map((h) => {
+    const l = e.listed.get(h);
+    const ip = e.mgmt.mgmtOf.get(h)!.ip;
     return judgeHost({
       host: h,
-      role: roleOf(h),
-      service: serviceOf.get(h) ?? null,
-      fence: fenceOf.get(h) ?? null,
-      mgmt: mgmtOf.get(h)!,
-      mgmtResult: ip !== null && answers.has(ip) ? answers.get(ip)! : null,
+      role: e.fleet.roleOf(h),
+      service: e.fleet.serviceOf.get(h) ?? null,
+      fence: e.fenceOf.get(h) ?? null,
+      mgmt: e.mgmt.mgmtOf.get(h)!,
+      mgmtResult: ip !== null && e.mgmt.answers.has(ip) ? e.mgmt.answers.get(ip)! : null,
       otherNetworks: ((config.hosts[h]?.storageIps?.length ?? 0) > 0 ? 1 : 0) + (config.hosts[h]?.tunnelIp ? 1 : 0),
       instanceNetworks: config.detector.instanceNetworks.length > 0,
       singleSignalSilenceMs: config.detector.singleSignalSilenceMs,
-      servers: serversOf.get(h) ?? null,
+      servers: e.serversOf.get(h) ?? null,
       ...(l instanceof Error ? { serversError: errorMessage(l) } : {}),
-      ...(spareProblems.has(h) ? { spareProblem: spareProblems.get(h)! } : {}),
+      ...(e.spareProblems.has(h) ? { spareProblem: e.spareProblems.get(h)! } : {}),
       sharedStorage,
-      ...(view ? {} : { novaUnavailable: true }),
+      ...(e.novaUp ? {} : { novaUnavailable: true }),
     }, config.fencing);
   });
-  checks.push(summarizeFencing(hosts));
+}
 
-  if (view) {
-    const imageBacked = [...serversOf.values()].reduce((a, s) => a + (s?.imageBacked ?? 0), 0);
-    checks.push(sharedStorage
-      ? { name: 'storage', status: 'ok', detail: 'shared_storage = true: evacuated servers keep their disks' }
-      : imageBacked > 0
-        ? { name: 'storage', status: 'warn', detail: `${imageBacked} image-backed server(s) would be evacuated: ${IMAGE_BACKED_WARNING}` }
-        : { name: 'storage', status: 'ok', detail: 'every server a failover would move is volume-backed' });
-  }
-  checks.push(...await notifiersP);
+/** Whether an evacuation keeps the servers' disks. */
+function storageCheck(sharedStorage: boolean, serversOf: EvacuationLoad['serversOf']): DoctorCheck {
+  const imageBacked = [...serversOf.values()].reduce((a, s) => a + s.imageBacked, 0);
+  return sharedStorage
+    ? { name: 'storage', status: 'ok', detail: 'shared_storage = true: evacuated servers keep their disks' }
+    : imageBacked > 0
+      ? { name: 'storage', status: 'warn', detail: `${imageBacked} image-backed server(s) would be evacuated: ${IMAGE_BACKED_WARNING}` }
+      : { name: 'storage', status: 'ok', detail: 'every server a failover would move is volume-backed' };
+}
 
-  const order = ['nova', 'hypervisors', 'config', 'fencing', 'mgmt-probe', 'spares', 'storage', 'redis', 'leader', 'notifier'];
-  const rank = (c: DoctorCheck) => { const i = order.indexOf(c.name.split(':')[0]!); return i < 0 ? order.length : i; };
-  checks.sort((a, b) => rank(a) - rank(b));
+const CHECK_ORDER = ['nova', 'hypervisors', 'config', 'fencing', 'mgmt-probe', 'spares', 'storage', 'redis', 'leader', 'notifier'];
+
+/** Checks grouped as the report shows them (stable: within a group, in the order they were made). */
+function inReportOrder(checks: DoctorCheck[]): DoctorCheck[] {
+  const rank = (c: DoctorCheck) => { const i = CHECK_ORDER.indexOf(c.name.split(':')[0]!); return i < 0 ? CHECK_ORDER.length : i; };
+  return checks.sort((a, b) => rank(a) - rank(b));
+}
+
+function report(checks: DoctorCheck[], hosts: DoctorHost[], started: number, logger: Logger): DoctorReport {
   const computeHosts = hosts.filter((h) => h.role === 'compute');
   const protectedHosts = computeHosts.filter((h) => h.status !== 'fail').length;
   const ok = worst([...checks.map((c) => c.status), ...computeHosts.map((h) => h.status)]) !== 'fail';
   logger.debug({ ok, protected: protectedHosts, total: computeHosts.length }, 'doctor finished');
   return { ok, checks, hosts, summary: { protected: protectedHosts, total: computeHosts.length }, durationMs: Date.now() - started };
+}
+
+/**
+ * Would failover work right now, host by host? Reads Nova, every BMC's power state, the management IPs,
+ * Redis and the notifier settings; changes nothing anywhere (no Nova PUT/POST, no power action, no message).
+ */
+export async function runDoctor(config: Config, deps: DoctorDeps): Promise<DoctorReport> {
+  const started = Date.now();
+  const { signal } = deps;
+  const logger = deps.logger.child({ component: 'doctor' });
+  const timeoutMs = deps.probeTimeoutMs ?? 3000;
+  const ev = config.evacuation;
+  const own = deps.nova ? null : createOpenStack(config.cloud, { logger });
+  const nova = deps.nova ?? own!.nova;
+  const placement = deps.placement ?? own?.placement;
+
+  const bmc = await resolveBmcAddresses(config.hosts, deps.bmcLookup);
+  const checks = configChecks(config, bmc);
+
+  // Independent of Nova: start them now, collect them last.
+  const configured = Object.values(bmc.hosts).sort((a, b) => a.name.localeCompare(b.name));
+  const fencingP = checkAllFencing(configured, config.fencing, { ...deps.fence, logger, ...(config.ceph ? { ceph: config.ceph } : {}), ...(signal ? { signal } : {}), concurrency: CONCURRENCY });
+  const notifiersP = checkNotifiers(config.notifiers, { smtp: deps.smtp ?? true, timeoutMs });
+
+  const view = await readNova(nova, signal, checks);
+  const fleet = classifyFleet(view, configured, ev);
+  if (view) checks.push(...strayHostSections(configured, fleet));
+  const redisP = checkRedis(config.redis, fleet.spares, { timeoutMs, ...(deps.redis ? { existing: deps.redis } : {}) });
+
+  const mgmt = await probeManagement(config, deps, nova, view !== null, fleet, logger);
+  checks.push(...mgmt.checks);
+  const listed = view ? await listServers(nova, view, fleet, signal) : new Map<string, Server[] | Error>();
+  const { needsOf, serversOf } = evacuationLoad(fleet.computes, listed, ev);
+
+  const redis = await redisP;
+  checks.push(...redis.checks);
+  let spareProblems: ReadonlyMap<string, string> = new Map();
+  if (view) {
+    const admission = await checkSpares({ view, fleet, listed, needsOf, claimedSpares: redis.claimedSpares, placement, spareCount: ev.spareCount, signal });
+    checks.push(...admission.checks);
+    spareProblems = admission.hostProblems;
+  }
+
+  const fenceOf = new Map<string, HostFenceStatus>((await fencingP).map((f) => [f.host, f]));
+  const hosts = judgeHosts(config, { fleet, fenceOf, mgmt, listed, serversOf, spareProblems, novaUp: view !== null });
+  checks.push(summarizeFencing(hosts));
+  if (view) checks.push(storageCheck(ev.sharedStorage ?? false, serversOf));
+  checks.push(...await notifiersP);
+  return report(inReportOrder(checks), hosts, started, logger);
 }

@@ -4,8 +4,9 @@ import { isFinalInstanceState } from '../incidents/types.js';
 import { NOVA_EVACUATE_OUTCOME_UNKNOWN } from '../openstack/errors.js';
 import type { Migration, Server } from '../openstack/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
-import type { StepContext } from '../pipeline/steps/context.js';
+import { serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
 import { computeHosts } from './compute-hosts.js';
+import { finishEntry } from './entry-state.js';
 import { TERMINAL_MIGRATION } from './types.js';
 
 export const OUTCOME_UNKNOWN = NOVA_EVACUATE_OUTCOME_UNKNOWN;
@@ -26,21 +27,21 @@ async function timeline(d: StepContext, incidentId: string, serverId: string, le
   await d.store.addTimeline(incidentId, { step: 'evacuate', level, message, serverId });
 }
 
-function finish(d: StepContext, incidentId: string, serverId: string, patch: Partial<InstanceEntry>) {
-  return d.store.updateInstance(incidentId, serverId, (e) => (isFinalInstanceState(e.state) ? undefined : { ...e, ...patch }));
-}
-
 /**
  * Asks Nova to evacuate one server, at most once per real need. Before every POST it re-reads the server
  * and its evacuation migrations; the request is written to the incident before the POST and its outcome
  * after, so a crash in between leads to re-reading Nova, never to a blind second POST (Nova accepts a
  * duplicate evacuate and the server ends broken).
  *
- * Returns the entry: `evacuated` (verify next), or final (`deleted`, `failed`, ...). Throws a retryable
- * CmphaError when waiting longer may help (server busy, outcome still unclear), and `nova_service_in_use`
- * when Nova answers that the source service is still in use (the caller forces it down again).
+ * Its entry is then `evacuated` (done: verify next) or final (`deleted`: skip, `failed`: fail, ...). Throws a
+ * retryable CmphaError when waiting longer may help (server busy, outcome still unclear), and
+ * `nova_service_in_use` when Nova answers that the source service is still in use (the caller forces it down again).
  */
-export async function evacuateServer(d: StepContext, serverId: string): Promise<InstanceEntry> {
+export async function evacuateServer(d: StepContext, input: ServerInput): Promise<ServerOutcome> {
+  return serverOutcome(await requestEvacuation(d, input.serverId));
+}
+
+async function requestEvacuation(d: StepContext, serverId: string): Promise<InstanceEntry> {
   const incident = await assertFenced(d, `evacuate ${serverId}`);
   const source = incident.host;
   const signal = d.signal;
@@ -53,12 +54,12 @@ export async function evacuateServer(d: StepContext, serverId: string): Promise<
     const server = await d.nova.getServer(serverId, { signal });
     if (server === null) {
       await timeline(d, incident.id, serverId, 'info', `server ${entry.name} was deleted during the incident`);
-      return finish(d, incident.id, serverId, { state: 'deleted', finishedAt: d.clock.now() });
+      return finishEntry(d, serverId, { state: 'deleted', finishedAt: d.clock.now() });
     }
     const verdict = await inspect(d, incident, entry, server, signal);
     if (verdict.kind === 'moving') {
       await timeline(d, incident.id, serverId, 'info', `${entry.name}: ${verdict.why}; not sending evacuate`);
-      return finish(d, incident.id, serverId, { state: 'evacuated', acceptedAt: entry.acceptedAt ?? d.clock.now() });
+      return finishEntry(d, serverId, { state: 'evacuated', acceptedAt: entry.acceptedAt ?? d.clock.now() });
     }
     if (verdict.kind === 'busy') {
       throw new CmphaError('server_busy', `${entry.name} (${serverId}): ${verdict.why}`, { retryable: true });
@@ -104,7 +105,7 @@ export async function evacuateServer(d: StepContext, serverId: string): Promise<
       if (err instanceof CmphaError && !err.retryable && err.code !== OUTCOME_UNKNOWN) {
         await timeline(d, incident.id, serverId, 'critical', `${entry.name}: Nova refused the evacuation: ${err.message}`);
         d.metrics?.evacuations?.inc({ result: 'failed' });
-        return finish(d, incident.id, serverId, { state: 'failed', error: err.message, finishedAt: d.clock.now() });
+        return finishEntry(d, serverId, { state: 'failed', error: err.message, finishedAt: d.clock.now() });
       }
       await timeline(d, incident.id, serverId, 'warning', `${entry.name}: outcome of the evacuate request unknown (${errorMessage(err)}); re-reading Nova`);
       continue;

@@ -1,9 +1,17 @@
 import { assertFenced } from '../incidents/fence-guard.js';
-import type { IncidentRecord, InstanceEntry, NetworkIssue, WatchedAddress } from '../incidents/types.js';
+import { networkAdvice } from '../incidents/format.js';
+import { isFinalInstanceState, type IncidentRecord, type InstanceEntry, type NetworkIssue, type WatchedAddress } from '../incidents/types.js';
+import type { EvacuationConfig } from '../config/types.js';
 import type { Port } from '../openstack/types.js';
 import { formatDuration } from '../shared/duration.js';
 import { errorMessage } from '../shared/errors.js';
-import type { StepContext } from '../pipeline/steps/context.js';
+import { serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
+import { finishEntry, isActiveElsewhere } from './entry-state.js';
+
+/** Servers whose network is verified at once, across all incidents and replicas (`[evacuation] network_concurrency`, 16 unless set). */
+export function networkConcurrency(evacuation: EvacuationConfig): number {
+  return evacuation.networkConcurrency ?? 16;
+}
 
 export type PortVerdict =
   | { readonly kind: 'ok'; readonly note?: string }
@@ -100,6 +108,51 @@ export async function verifyNetwork(ctx: StepContext, entry: InstanceEntry, host
     }
     await ctx.sleep(poll, ctx.signal);
   }
+}
+
+/**
+ * The network's part of the verification, after Nova's (the server runs ACTIVE on its new host) and outside
+ * the evacuation slot, which limits rebuilds in Nova, not waits for a guest: its ports, then the addresses that
+ * answered before the failure. Verified only when that is back too; degraded, with what to look at, otherwise.
+ * The downtime runs from the last sign of life before the failure to the first answer on the new host.
+ * A server not (or no longer) waiting for this part is skipped.
+ */
+export async function verifyNetworkStep(ctx: StepContext, input: ServerInput): Promise<ServerOutcome> {
+  const incident = await ctx.store.require(ctx.incidentId);
+  const entry = await ctx.store.getInstance(incident.id, input.serverId);
+  if (!entry) throw new Error(`incident ${incident.id} has no entry for server ${input.serverId}`);
+  if (!isActiveElsewhere(entry)) {
+    return isFinalInstanceState(entry.state) ? serverOutcome(entry) : { kind: 'skip', reason: `not ACTIVE on a new host yet (${entry.state})`, entry };
+  }
+  const host = entry.target!;
+  const took = entry.evacuationMs ?? 0;
+  const net = await verifyNetwork(ctx, entry, host);
+  const now = ctx.clock.now();
+  const from = downFrom(incident, entry.watch);
+  if (net.kind === 'degraded') {
+    ctx.metrics?.evacuations?.inc({ result: 'degraded' });
+    await ctx.store.addTimeline(incident.id, {
+      step: 'verify', level: 'critical', serverId: entry.id,
+      message: `${entry.name} runs on ${host} without its network: ${net.why}; look at ${networkAdvice(net.issue, host)}`,
+    });
+    return serverOutcome(await finishEntry(ctx, entry.id, { state: 'degraded', finishedAt: now, error: net.why, networkIssue: net.issue, downFrom: from }));
+  }
+  const back = net.backAt ?? now;
+  const done = await finishEntry(ctx, entry.id, {
+    state: 'verified', verifiedAt: now, finishedAt: now, error: undefined,
+    downFrom: from, ...(net.backAt !== undefined ? { backAt: net.backAt } : {}), downtimeMs: Math.max(0, back - from),
+  });
+  ctx.metrics?.evacuations?.inc({ result: 'ok' });
+  ctx.metrics?.evacuationDuration?.observe({}, took / 1000);
+  ctx.metrics?.instanceDowntime?.observe({}, (done.downtimeMs ?? 0) / 1000);
+  const checked = (entry.watch?.length ?? 0) > 0 && ctx.probe;
+  await ctx.store.addTimeline(incident.id, {
+    step: 'verify', level: 'info', serverId: entry.id,
+    message: checked
+      ? `${entry.name} answers again on ${host}: unreachable for ${formatDuration(done.downtimeMs ?? 0)}`
+      : `${entry.name} verified on ${host}${ctx.neutron ? ' (ports bound and ACTIVE)' : ''}; no address of it answered before the failure, so its downtime counts to verification (${formatDuration(done.downtimeMs ?? 0)})`,
+  });
+  return serverOutcome(done);
 }
 
 /** One hard reboot, like an evacuate: behind the fence guard, and written down before the request goes out. */

@@ -1,13 +1,13 @@
-import type { IncidentRecord, InstanceEntry } from '../incidents/types.js';
+import type { InstanceEntry } from '../incidents/types.js';
 import { isFinalInstanceState } from '../incidents/types.js';
 import type { Migration, Server } from '../openstack/types.js';
 import { formatDuration } from '../shared/duration.js';
-import { networkAdvice } from '../incidents/format.js';
 import { errorMessage, isRetryable } from '../shared/errors.js';
 import { computeHosts } from './compute-hosts.js';
 import { evacuationsFrom } from './evacuate-server.js';
-import { downFrom, verifyNetwork } from './verify-network.js';
-import type { StepContext } from '../pipeline/steps/context.js';
+import { finishEntry, isActiveElsewhere } from './entry-state.js';
+import { verifyNetworkStep } from './verify-network.js';
+import { serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
 import { SUCCESS_MIGRATION } from './types.js';
 
 export type VerifyVerdict =
@@ -44,13 +44,27 @@ export function judge(server: Server, source: string, latestMigrationStatus: str
   return { kind: 'waiting', why: `on ${server.host}, status ${server.status}` };
 }
 
-/** Polls until the server is verified, fails, or verify_timeout (counted from the evacuate request) passes. */
-export async function verifyServer(d: StepContext, serverId: string): Promise<InstanceEntry> {
+/**
+ * Nova's part of the verification, inside the evacuation slot: polls until the server runs ACTIVE on another
+ * host (recorded: `activeAt`, where it runs, how long the evacuation took; the entry stays `evacuated`, its
+ * network is checked next, outside the slot), fails, or verify_timeout (counted from the evacuate request) passes.
+ */
+export async function verifyActive(d: StepContext, input: ServerInput): Promise<ServerOutcome> {
+  return serverOutcome(await waitActive(d, input.serverId));
+}
+
+/** Both parts, one after the other: ACTIVE on another host, then the network (for a server left mid-way). */
+export async function verifyServer(d: StepContext, input: ServerInput): Promise<ServerOutcome> {
+  const active = await verifyActive(d, input);
+  return isActiveElsewhere(active.entry) ? verifyNetworkStep(d, input) : active;
+}
+
+async function waitActive(d: StepContext, serverId: string): Promise<InstanceEntry> {
   const incident = await d.store.require(d.incidentId);
   const signal = d.signal;
   const entry = await d.store.getInstance(incident.id, serverId);
   if (!entry) throw new Error(`incident ${incident.id} has no entry for server ${serverId}`);
-  if (isFinalInstanceState(entry.state)) return entry;
+  if (isFinalInstanceState(entry.state) || isActiveElsewhere(entry)) return entry;
   const started = entry.acceptedAt ?? entry.requestedAt ?? d.clock.now();
   const deadline = started + d.evacuation.verifyTimeoutMs;
   let last = 'not checked';
@@ -62,7 +76,7 @@ export async function verifyServer(d: StepContext, serverId: string): Promise<In
       const server = await d.nova.getServer(serverId, { signal });
       if (server === null) {
         await d.store.addTimeline(incident.id, { step: 'verify', level: 'info', message: `server ${entry.name} was deleted during the incident`, serverId });
-        return finish(d, incident.id, serverId, { state: 'deleted', finishedAt: d.clock.now() });
+        return finishEntry(d, serverId, { state: 'deleted', finishedAt: d.clock.now() });
       }
       latest = evacuationsFrom(await d.nova.listMigrations({ instanceId: serverId, type: 'evacuation' }, { signal }), incident.host)[0];
       const finished = server.host !== null && server.host !== incident.host && server.taskState === null && server.status === 'ACTIVE';
@@ -76,65 +90,30 @@ export async function verifyServer(d: StepContext, serverId: string): Promise<In
         await d.store.addTimeline(incident.id, { step: 'verify', level: 'warning', serverId, message: `${entry.name}: ${v.why}; asking again` });
       }
     }
-    if (v.kind === 'verified') return verifiedActive(d, incident, entry, v.host, latest);
-    if (v.kind === 'failed') return fail(d, incident, entry, v.why);
+    if (v.kind === 'verified') return markActive(d, entry, v.host, latest);
+    if (v.kind === 'failed') return fail(d, entry, v.why);
     last = v.why;
-    if (d.clock.now() >= deadline) return fail(d, incident, entry, `not verified within ${formatDuration(d.evacuation.verifyTimeoutMs)}: ${last}`);
+    if (d.clock.now() >= deadline) return fail(d, entry, `not verified within ${formatDuration(d.evacuation.verifyTimeoutMs)}: ${last}`);
     await d.sleep(d.evacuation.verifyPollIntervalMs, signal);
   }
 }
 
-/**
- * Nova shows the server ACTIVE on `host`: now its network (ports, then the addresses that answered before the
- * failure). Verified only when that is back too; degraded, with what to look at, otherwise. The downtime runs
- * from the last sign of life before the failure to the first answer on the new host.
- */
-async function verifiedActive(d: StepContext, incident: IncidentRecord, entry: InstanceEntry, host: string, migration: Migration | undefined): Promise<InstanceEntry> {
+/** Nova shows the server ACTIVE on `host`: recorded before its network is looked at, so that part can run apart. */
+async function markActive(d: StepContext, entry: InstanceEntry, host: string, migration: Migration | undefined): Promise<InstanceEntry> {
   const activeAt = d.clock.now();
   const took = evacuationDuration(entry, migration, activeAt);
-  await d.store.addTimeline(incident.id, {
+  const active = await finishEntry(d, entry.id, { target: host, activeAt, evacuationMs: took });
+  await d.store.addTimeline(d.incidentId, {
     step: 'verify', level: 'info', serverId: entry.id,
     message: `${entry.name} runs ACTIVE on ${host} (evacuation took ${formatDuration(took)})`,
   });
-  const net = await verifyNetwork(d, entry, host);
-  const now = d.clock.now();
-  const from = downFrom(incident, entry.watch);
-  if (net.kind === 'degraded') {
-    d.metrics?.evacuations?.inc({ result: 'degraded' });
-    await d.store.addTimeline(incident.id, {
-      step: 'verify', level: 'critical', serverId: entry.id,
-      message: `${entry.name} runs on ${host} without its network: ${net.why}; look at ${networkAdvice(net.issue, host)}`,
-    });
-    return finish(d, incident.id, entry.id, {
-      state: 'degraded', target: host, activeAt, finishedAt: now, error: net.why, networkIssue: net.issue, evacuationMs: took, downFrom: from,
-    });
-  }
-  const back = net.backAt ?? now;
-  const done = await finish(d, incident.id, entry.id, {
-    state: 'verified', target: host, activeAt, verifiedAt: now, finishedAt: now, error: undefined, evacuationMs: took,
-    downFrom: from, ...(net.backAt !== undefined ? { backAt: net.backAt } : {}), downtimeMs: Math.max(0, back - from),
-  });
-  d.metrics?.evacuations?.inc({ result: 'ok' });
-  d.metrics?.evacuationDuration?.observe({}, took / 1000);
-  d.metrics?.instanceDowntime?.observe({}, (done.downtimeMs ?? 0) / 1000);
-  const checked = (entry.watch?.length ?? 0) > 0 && d.probe;
-  await d.store.addTimeline(incident.id, {
-    step: 'verify', level: 'info', serverId: entry.id,
-    message: checked
-      ? `${entry.name} answers again on ${host}: unreachable for ${formatDuration(done.downtimeMs ?? 0)}`
-      : `${entry.name} verified on ${host}${d.neutron ? ' (ports bound and ACTIVE)' : ''}; no address of it answered before the failure, so its downtime counts to verification (${formatDuration(done.downtimeMs ?? 0)})`,
-  });
-  return done;
+  return active;
 }
 
-async function fail(d: StepContext, incident: IncidentRecord, entry: InstanceEntry, why: string): Promise<InstanceEntry> {
+async function fail(d: StepContext, entry: InstanceEntry, why: string): Promise<InstanceEntry> {
   d.metrics?.evacuations?.inc({ result: 'failed' });
-  await d.store.addTimeline(incident.id, { step: 'verify', level: 'critical', message: `${entry.name}: ${why}`, serverId: entry.id });
-  return finish(d, incident.id, entry.id, { state: 'failed', error: why, finishedAt: d.clock.now() });
-}
-
-function finish(d: StepContext, incidentId: string, serverId: string, patch: Partial<InstanceEntry>) {
-  return d.store.updateInstance(incidentId, serverId, (e) => (isFinalInstanceState(e.state) ? undefined : { ...e, ...patch }));
+  await d.store.addTimeline(d.incidentId, { step: 'verify', level: 'critical', message: `${entry.name}: ${why}`, serverId: entry.id });
+  return finishEntry(d, entry.id, { state: 'failed', error: why, finishedAt: d.clock.now() });
 }
 
 /**

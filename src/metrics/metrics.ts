@@ -16,7 +16,7 @@ export type NotificationResult = (typeof NOTIFICATION_RESULTS)[number];
 
 export const READINESS_CHECKS = ['redis', 'nova', 'detector'] as const;
 
-export const JOB_QUEUES = ['incident', 'evacuate', 'finalize'] as const;
+export const JOB_QUEUES = ['incident', 'evacuate', 'network', 'finalize'] as const;
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];

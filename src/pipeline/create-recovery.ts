@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { FlowProducer, Queue, Worker } from 'bullmq';
+import { networkConcurrency } from '../evacuator/verify-network.js';
 import { fenceHost as realFenceHost } from '../fencing/fence-host.js';
 import { IncidentStore } from '../incidents/incident-store.js';
 import { createIncidentOpener } from '../incidents/opener.js';
@@ -95,14 +96,14 @@ interface WorkerWatch {
 }
 
 /** Logs and counts a job that gave up, and settles its incident: a stalled one is resumed, any other recorded as stopped. */
-function watchWorker(w: Worker, what: 'incident' | 'evacuate' | 'finalize', env: WorkerWatch): void {
+function watchWorker(w: Worker, what: 'incident' | 'evacuate' | 'network' | 'finalize', env: WorkerWatch): void {
   const { logger } = env;
   w.on('error', env.onError(what));
   w.on('failed', (job, err) => {
     logger.error({ queue: what, jobId: job?.id, err: err.message }, 'job failed');
     // Counted once per job that gave up (not per attempt that will be retried, not a stalled job, which is resumed).
     if (job && (job.opts.attempts ?? 1) <= job.attemptsMade && !/stalled/i.test(err.message)) env.metrics?.jobsFailed?.inc({ queue: what });
-    if (!job || (job.opts.attempts ?? 1) > job.attemptsMade || what === 'evacuate') return;
+    if (!job || (job.opts.attempts ?? 1) > job.attemptsMade || what === 'evacuate' || what === 'network') return;
     const { incidentId } = job.data as IncidentJobData;
     // A stalled job is resumed, never failed: however often the controller restarts, the recovery goes on.
     const act = /stalled/i.test(err.message) ? env.submit(incidentId) : recordStopped(env.contextFor(incidentId), err.message);
@@ -124,8 +125,9 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const names = queueNames(prefix);
   const incidentQueue = new Queue<IncidentJobData>(names.incident, { connection });
   const evacuateQueue = new Queue<EvacuateJobData>(names.evacuate, { connection });
+  const networkQueue = new Queue<EvacuateJobData>(names.network, { connection });
   const finalizeQueue = new Queue<IncidentJobData>(names.finalize, { connection });
-  const queues = [incidentQueue, evacuateQueue, finalizeQueue];
+  const queues = [incidentQueue, evacuateQueue, networkQueue, finalizeQueue];
   const redisError = queueErrorLog(deps, logger);
   for (const q of queues) q.on('error', redisError(q.name));
   const flows = new FlowProducer({ connection });
@@ -161,15 +163,19 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       }
       // `concurrency` is global: evacuations in flight across every incident of every replica.
       await evacuateQueue.setGlobalConcurrency(config.evacuation.concurrency);
+      // Network verification has its own global limit: a slow guest must not hold an evacuation slot.
+      await networkQueue.setGlobalConcurrency(networkConcurrency(config.evacuation));
       // Not started until they are marked alive: another replica would hand back a job whose owner it cannot see.
       const workerOpts = { connection, autorun: false, lockDuration: t.lockDurationMs, stalledInterval: t.stalledIntervalMs, maxStalledCount: Number.MAX_SAFE_INTEGER };
       const wi = new Worker<IncidentJobData>(names.incident, processors.incident, { ...workerOpts, concurrency: t.incidentConcurrency ?? 16 });
       const we = new Worker<EvacuateJobData>(names.evacuate, processors.evacuate, { ...workerOpts, concurrency: config.evacuation.concurrency });
+      const wn = new Worker<EvacuateJobData>(names.network, processors.network, { ...workerOpts, concurrency: networkConcurrency(config.evacuation) });
       const wf = new Worker<IncidentJobData>(names.finalize, processors.finalize, { ...workerOpts, concurrency: 8 });
       watchWorker(wi, 'incident', watch);
       watchWorker(we, 'evacuate', watch);
+      watchWorker(wn, 'network', watch);
       watchWorker(wf, 'finalize', watch);
-      workers.push(wi, we, wf);
+      workers.push(wi, we, wn, wf);
       const supervision = superviseWorkers(connection, prefix, workers.map((w) => w.id), queues,
         (resumed) => logger.warn({ resumed }, 'resumed jobs left by a worker that is gone'));
       timers.push(supervision.stop);

@@ -13,7 +13,7 @@ export interface RecoveryMetrics extends EvacuationMetrics {
   readonly fenceDuration?: HistogramLike;
   readonly failoverDuration?: HistogramLike;
   readonly queueDepth?: GaugeLike;
-  /** Jobs that gave up after their last attempt, by queue (incident, evacuate, finalize). */
+  /** Jobs that gave up after their last attempt, by queue (incident, evacuate, network, finalize). */
   readonly jobsFailed?: CounterLike;
   /** The "last failover" gauges (src/metrics createMetrics().lastFailover). */
   readonly lastFailover?: { record(f: { host: string; outcome: 'resolved' | 'partial'; durationSeconds: number; at: number }): void };

@@ -2,8 +2,8 @@ import { DelayedError, UnrecoverableError, type FlowProducer, type Job, type Que
 import type { IncidentStore } from '../incidents/incident-store.js';
 import { isTerminalStatus } from '../incidents/types.js';
 import { errorMessage } from '../shared/errors.js';
-import { evacuateJobId, type EvacuateJobData, type IncidentJobData, type QueueNames } from './queues.js';
-import { GaveUp, isDeposed, runFinalize, runPrepare, runServer, type Attempt } from './runner.js';
+import { evacuateJobId, networkJobId, type EvacuateJobData, type IncidentJobData, type QueueNames } from './queues.js';
+import { GaveUp, isDeposed, runFinalize, runNetwork, runPrepare, runServer, type Attempt } from './runner.js';
 import type { StepContext } from './steps/context.js';
 
 export interface ProcessorEnv {
@@ -36,8 +36,10 @@ async function queued<T>(job: Job, token: string | undefined, run: () => Promise
 }
 
 /**
- * The BullMQ side of the runner: an incident job prepares and then fans out one evacuate job per server under
- * a finalize job that runs when they have all ended. Processors hold no logic of their own beyond that shape.
+ * The BullMQ side of the runner: an incident job prepares and then fans out, per server, an evacuate job (its
+ * queue limited to `concurrency`) under a network job (its own queue and limit, so a server whose address is
+ * slow to answer holds no evacuation slot), all under a finalize job that runs when they have all ended.
+ * Processors hold no logic of their own beyond that shape.
  */
 export function createProcessors(env: ProcessorEnv) {
   return {
@@ -53,18 +55,27 @@ export function createProcessors(env: ProcessorEnv) {
       await env.flows.add({
         name: 'finalize', queueName: env.names.finalize, data: { incidentId },
         opts: { ...env.jobOpts, jobId: incidentId },
-        children: prepared.serverIds.map((serverId, i) => ({
-          name: 'evacuate', queueName: env.names.evacuate, data: { incidentId, serverId },
+        children: prepared.serverIds.map((serverId, i) => {
+          const data = { incidentId, serverId };
           // Lower number runs first in BullMQ: the list is already highest priority first.
-          opts: { ...env.jobOpts, ignoreDependencyOnFailure: true, jobId: evacuateJobId(incidentId, serverId), priority: Math.min(i + 1, 2_097_152) },
-        })),
+          const opts = { ...env.jobOpts, ignoreDependencyOnFailure: true, priority: Math.min(i + 1, 2_097_152) };
+          return {
+            name: 'verify-network', queueName: env.names.network, data, opts: { ...opts, jobId: networkJobId(incidentId, serverId) },
+            children: [{ name: 'evacuate', queueName: env.names.evacuate, data, opts: { ...opts, jobId: evacuateJobId(incidentId, serverId) } }],
+          };
+        }),
       });
       return 'evacuating';
     },
     async evacuate(job: Job<EvacuateJobData>, token?: string): Promise<string> {
       const { incidentId, serverId } = job.data;
-      const entry = await queued(job, token, () => runServer(env.contextFor(incidentId), serverId, attemptOf(job)));
-      return entry?.state ?? 'closed';
+      const out = await queued(job, token, () => runServer(env.contextFor(incidentId), { serverId }, attemptOf(job)));
+      return out.entry?.state ?? 'closed';
+    },
+    async network(job: Job<EvacuateJobData>, token?: string): Promise<string> {
+      const { incidentId, serverId } = job.data;
+      const out = await queued(job, token, () => runNetwork(env.contextFor(incidentId), { serverId }, attemptOf(job)));
+      return out.entry?.state ?? 'closed';
     },
     async finalize(job: Job<IncidentJobData>, token?: string): Promise<string> {
       return (await queued(job, token, () => runFinalize(env.contextFor(job.data.incidentId), attemptOf(job)))).status;

@@ -1,17 +1,19 @@
+import { networkConcurrency, verifyNetworkStep } from '../evacuator/verify-network.js';
 import { verifyServer } from '../evacuator/verify-server.js';
-import { isFinalInstanceState, isTerminalStatus, type IncidentRecord, type InstanceEntry } from '../incidents/types.js';
+import { isFinalInstanceState, isTerminalStatus, type IncidentRecord } from '../incidents/types.js';
 import { CmphaError, errorMessage, isRetryable } from '../shared/errors.js';
-import { mapLimit } from '../shared/map-limit.js';
+import { createLimiter } from '../shared/map-limit.js';
 import { prepareIncident, type PrepareResult } from './prepare-incident.js';
-import { note, type StepContext } from './steps/context.js';
-import { recoverServerStep } from './steps/evacuate.js';
+import { note, type ServerInput, type ServerOutcome, type StepContext, type StepOutcome } from './steps/context.js';
+import { moveServerStep } from './steps/evacuate.js';
 import { closeEarly, finalizeStep } from './steps/finalize.js';
 import { singleWriterStep } from './steps/single-writer.js';
 import { watchPowerStep } from './steps/watch-power.js';
 
 /**
- * The one runner of a recovery. An incident runs in three phases: prepare (up to the evacuations), one
- * `server` phase per server, and finalize. Each phase is an attempt numbered by whoever retries it (BullMQ in
+ * The one runner of a recovery. An incident runs in four phases: prepare (up to the evacuations), one
+ * `server` phase (evacuate until ACTIVE elsewhere, inside an evacuation slot) and one `network` phase (outside
+ * it) per server, and finalize. Each phase is an attempt numbered by whoever retries it (BullMQ in
  * production, `runIncident` in tests and tools); the runner decides with the error whether that attempt was the
  * last, and on the last one records the failure, closes and notifies before anything gives up, so a crash or
  * an exhausted retry loses nothing.
@@ -66,14 +68,33 @@ export async function runPrepare(ctx: StepContext, a: Attempt): Promise<PrepareR
   });
 }
 
-/** Evacuates and verifies one server. On the final failure that server is recorded failed; the incident goes on. */
-export async function runServer(ctx: StepContext, serverId: string, a: Attempt): Promise<InstanceEntry | null> {
+/** A per-server phase's result: the step's outcome; a skip without an entry when the incident is already closed. */
+export type ServerPhaseOutcome = ServerOutcome | (StepOutcome & { readonly entry?: undefined });
+
+/**
+ * Evacuates one server until Nova runs it ACTIVE elsewhere: the part `evacuation.concurrency` limits. On the
+ * final failure that server is recorded failed; the incident goes on.
+ */
+export async function runServer(ctx: StepContext, input: ServerInput, a: Attempt): Promise<ServerPhaseOutcome> {
   const rec = await ctx.store.require(ctx.incidentId);
-  if (isTerminalStatus(rec.status)) return null;
-  return attempt(ctx, a, 'evacuation attempt', () => recoverServerStep(ctx, serverId), async (err) => {
-    const e = await ctx.store.updateInstance(ctx.incidentId, serverId, (x) => (isFinalInstanceState(x.state) || x.state === 'evacuated' || x.state === 'evacuating'
+  if (isTerminalStatus(rec.status)) return { kind: 'skip', reason: `incident ${rec.status}` };
+  return attempt(ctx, a, 'evacuation attempt', () => moveServerStep(ctx, input), async (err) => {
+    const e = await ctx.store.updateInstance(ctx.incidentId, input.serverId, (x) => (isFinalInstanceState(x.state) || x.state === 'evacuated' || x.state === 'evacuating'
       ? undefined : { ...x, state: 'failed', error: errorMessage(err), finishedAt: ctx.clock.now() }));
-    await note(ctx, 'evacuate', 'critical', `${e.name}: gave up after ${a.number} attempt(s): ${errorMessage(err)}`, { serverId });
+    await note(ctx, 'evacuate', 'critical', `${e.name}: gave up after ${a.number} attempt(s): ${errorMessage(err)}`, { serverId: input.serverId });
+  });
+}
+
+/**
+ * Verifies the network of one server Nova runs ACTIVE elsewhere, outside the evacuation slot (its own limit,
+ * `evacuation.network_concurrency`). On the final failure the server is left as it is for finalize to check again.
+ */
+export async function runNetwork(ctx: StepContext, input: ServerInput, a: Attempt): Promise<ServerPhaseOutcome> {
+  const rec = await ctx.store.require(ctx.incidentId);
+  if (isTerminalStatus(rec.status)) return { kind: 'skip', reason: `incident ${rec.status}` };
+  return attempt(ctx, a, 'network verification', () => verifyNetworkStep(ctx, input), async (err) => {
+    const e = await ctx.store.getInstance(ctx.incidentId, input.serverId);
+    await note(ctx, 'verify', 'warning', `${e?.name ?? input.serverId}: network verification gave up after ${a.number} attempt(s): ${errorMessage(err)}; checked again before the incident closes`, { serverId: input.serverId });
   });
 }
 
@@ -88,7 +109,7 @@ export async function runFinalize(ctx: StepContext, a: Attempt): Promise<Inciden
     await ctx.store.transition(ctx.incidentId, 'verification_started');
     for (const e of await ctx.store.listInstances(ctx.incidentId)) {
       if (isFinalInstanceState(e.state)) continue;
-      if ((e.state === 'evacuated' || e.state === 'evacuating') && a.number < a.max) await verifyServer(ctx, e.id);
+      if ((e.state === 'evacuated' || e.state === 'evacuating') && a.number < a.max) await verifyServer(ctx, { serverId: e.id });
       else {
         await ctx.store.updateInstance(ctx.incidentId, e.id, (x) => (isFinalInstanceState(x.state) ? undefined
           : { ...x, state: 'failed', error: x.error ?? `evacuation did not finish (left ${x.state})`, finishedAt: ctx.clock.now() }));
@@ -130,9 +151,19 @@ async function withRetries<T>(ctx: StepContext, opts: RunOptions, phase: (a: Att
   }
 }
 
+/** `phase` with retries; a phase that gave up was recorded by the runner, and the incident goes on. */
+async function untilGaveUp(ctx: StepContext, opts: RunOptions, phase: (a: Attempt) => Promise<unknown>): Promise<void> {
+  try {
+    await withRetries(ctx, opts, phase);
+  } catch (err) {
+    if (!(err instanceof GaveUp)) throw err;
+  }
+}
+
 /**
  * The whole recovery of one incident in this process, with the same phases and final-failure handling as the
- * queue: servers are evacuated `evacuation.concurrency` at a time, in priority order.
+ * queue: servers are evacuated `evacuation.concurrency` at a time, in priority order, and each one's network
+ * is then verified outside that limit, `evacuation.network_concurrency` at a time.
  */
 export async function runIncident(ctx: StepContext, opts: RunOptions = {}): Promise<IncidentRecord> {
   let prepared: PrepareResult;
@@ -143,13 +174,12 @@ export async function runIncident(ctx: StepContext, opts: RunOptions = {}): Prom
     throw err;
   }
   if (prepared.kind !== 'evacuate') return ctx.store.require(ctx.incidentId);
-  await mapLimit(prepared.serverIds, ctx.evacuation.concurrency, async (id) => {
-    try {
-      await withRetries(ctx, opts, (a) => runServer(ctx, id, a));
-    } catch (err) {
-      if (!(err instanceof GaveUp)) throw err;
-    }
-  });
+  const evacuationSlot = createLimiter(ctx.evacuation.concurrency);
+  const networkSlot = createLimiter(networkConcurrency(ctx.evacuation));
+  await Promise.all(prepared.serverIds.map(async (serverId) => {
+    await evacuationSlot(() => untilGaveUp(ctx, opts, (a) => runServer(ctx, { serverId }, a)));
+    await networkSlot(() => untilGaveUp(ctx, opts, (a) => runNetwork(ctx, { serverId }, a)));
+  }));
   try {
     return await withRetries(ctx, opts, (a) => runFinalize(ctx, a));
   } catch (err) {

@@ -134,6 +134,8 @@ export class World extends EventEmitter<WorldEvents> {
         host.servers.add(server.id);
         this.claim(host, server.flavor, 1);
       }
+      // A server added to a running world (control API, benches) gets its addresses in its host's namespace.
+      this.emit('server', server, server.host);
     }
   }
 

@@ -6,7 +6,7 @@ import type { FenceDriver, FenceResult } from '../../fencing/types.js';
 import type { SingleWriterDeps } from '../../fencing/ceph/single-writer.js';
 import type { Leadership } from '../../incidents/fence-guard.js';
 import type { IncidentStore } from '../../incidents/incident-store.js';
-import type { IncidentRecord, TimelineEntry } from '../../incidents/types.js';
+import type { IncidentRecord, InstanceEntry, TimelineEntry } from '../../incidents/types.js';
 import type { NotificationService } from '../../notifier/types.js';
 import type { ComputeService, NeutronApi, NovaApi, PlacementApi } from '../../openstack/types.js';
 import { requireComputeService } from '../../openstack/compute-service.js';
@@ -29,8 +29,8 @@ export type FenceHostFn = (driver: FenceDriver, opts: FenceHostOptions) => Promi
 export type { Leadership };
 
 /**
- * The one context of a recovery: every step, evacuate and verify included, is a function of it (plus the
- * server id for per-server steps). Steps re-read Nova and the incident record; they keep no state of their own.
+ * The one context of a recovery: every step, evacuate and verify included, is a function of it (plus a
+ * `ServerInput` for per-server steps). Steps re-read Nova and the incident record; they keep no state of their own.
  */
 export interface StepContext {
   readonly incidentId: string;
@@ -81,6 +81,30 @@ export type StepOutcome =
   | { readonly kind: 'skip'; readonly reason: string }
   | { readonly kind: 'abort'; readonly reason: string }
   | { readonly kind: 'fail'; readonly code: string; readonly reason: string };
+
+/** What a per-server step is given besides the context: the server, within the context's incident. */
+export interface ServerInput {
+  readonly serverId: string;
+}
+
+/** A per-server step's outcome: the outcome every step returns, with the server's entry as the step left it. */
+export type ServerOutcome = StepOutcome & { readonly entry: InstanceEntry };
+
+/**
+ * The outcome an instance entry stands for: done while it moves on or once it is verified, skip when nothing
+ * more is to be done for it (deleted, skipped, or not at this step's stage), fail when it ended failed or degraded.
+ */
+export function serverOutcome(entry: InstanceEntry): ServerOutcome {
+  switch (entry.state) {
+    case 'verified': return { kind: 'done', detail: `verified on ${entry.target ?? 'its new host'}`, entry };
+    case 'evacuated': return { kind: 'done', detail: entry.activeAt !== undefined ? `ACTIVE on ${entry.target ?? 'its new host'}` : 'accepted by Nova', entry };
+    case 'failed': return { kind: 'fail', code: 'evacuation_failed', reason: entry.error ?? 'failed', entry };
+    case 'degraded': return { kind: 'fail', code: 'network_degraded', reason: entry.error ?? 'network not back', entry };
+    case 'deleted': return { kind: 'skip', reason: 'deleted during the incident', entry };
+    case 'skipped': return { kind: 'skip', reason: entry.skipReason ?? 'skipped', entry };
+    default: return { kind: 'skip', reason: `left ${entry.state}`, entry };
+  }
+}
 
 /** Writes one timeline entry and the same line to the log: the timeline is the incident's account of itself. */
 export async function note(

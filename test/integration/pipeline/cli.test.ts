@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { registerDrainCommands } from '../../../src/cli/commands/drain.js';
 import { registerEvacuateCommands } from '../../../src/cli/commands/evacuate.js';
 import { registerHostCommands } from '../../../src/cli/commands/host.js';
@@ -8,27 +7,11 @@ import { registerIncidentCommands } from '../../../src/cli/commands/incidents.js
 import { getAcknowledgement } from '../../../src/notifier/ack.js';
 import { startRecoveryWorker } from '../../../src/pipeline/start-recovery-worker.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { newRedis } from '../../unit/pipeline/harness.js';
-import { FAST_QUEUE, isEvacuate, isForceOff, isServicePut, pipelineWorld, type PipelineWorld } from './world.js';
+import { FAST_QUEUE, isEvacuate, isForceOff, isServicePut, pipelineSuite, type PipelineWorld } from './world.js';
 
 // The operator commands, run in this process against the simulated cloud and a real Redis.
 
-let redisServer: RedisServer;
-let redis: Redis;
-let w: PipelineWorld;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = newRedis(redisServer.url);
-});
-afterEach(async () => {
-  await w?.close();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const suite = pipelineSuite();
 
 interface Run { code: number; out: string; err: string }
 
@@ -54,7 +37,7 @@ async function cmpha(world: PipelineWorld, ...args: string[]): Promise<Run> {
 
 describe('operator commands', () => {
   it('evacuate → incidents → show → ack → host restore, on a live host', async () => {
-    w = await pipelineWorld({ hosts: 3, instancesPerHost: 4, spares: 1, redisUrl: redisServer.url });
+    const w = await suite.world({ hosts: 3, instancesPerHost: 4, spares: 1 });
     const movable = (await w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
 
     expect(await cmpha(w, 'evacuate', 'compute1')).toMatchObject({ code: 2, err: expect.stringMatching(/refusing without --yes/) });
@@ -79,7 +62,7 @@ describe('operator commands', () => {
 
     const ack = await cmpha(w, 'incidents', 'ack', id, '--by', 'alice');
     expect(ack).toMatchObject({ code: 0, out: `incident ${id} acknowledged by alice; repeated notifications stop\n` });
-    expect(await getAcknowledgement(redis, w.config.redis.prefix, id)).toMatchObject({ by: 'alice' });
+    expect(await getAcknowledgement(suite.redis, w.config.redis.prefix, id)).toMatchObject({ by: 'alice' });
     const show = await cmpha(w, 'incidents', 'show', id);
     expect(show.out).toMatch(/acked\s+by alice/);
     expect(show.out).toMatch(/fence\s+redfish .*power off/);
@@ -101,7 +84,7 @@ describe('operator commands', () => {
   });
 
   it('drain: live-migrates the running servers away and lists the rest', async () => {
-    w = await pipelineWorld({ hosts: 3, instancesPerHost: 6, spares: 1, liveMigrateSeconds: 0.3, redisUrl: redisServer.url });
+    const w = await suite.world({ hosts: 3, instancesPerHost: 6, spares: 1, liveMigrateSeconds: 0.3 });
     const before = await w.serversOn('compute2');
     const active = before.filter((s) => s.status === 'ACTIVE');
     const r = await cmpha(w, 'drain', 'compute2', '--yes');

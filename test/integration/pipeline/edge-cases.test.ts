@@ -1,26 +1,9 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { World } from '../../../src/sim/index.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { newRedis } from '../../unit/pipeline/harness.js';
-import { isEvacuate, pipelineWorld, waitClosed, waitFor, type PipelineWorld } from './world.js';
+import { isEvacuate, pipelineSuite, type PipelineWorld, waitClosed, waitFor } from './world.js';
 
-let redisServer: RedisServer;
-let redis: Redis;
-let w: PipelineWorld | undefined;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = newRedis(redisServer.url);
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const suite = pipelineSuite();
 
 async function addServers(world: PipelineWorld, host: string, specs: Array<{ name: string; flavor?: string; status?: string; metadata?: Record<string, string> }>): Promise<void> {
   for (const s of specs) {
@@ -41,12 +24,12 @@ function deleteInSim(world: World, id: string): void {
 
 describe('recovery edge cases on the simulated cloud', () => {
   it('a server deleted mid-incident is recorded as deleted and the incident still resolves', async () => {
-    w = await pipelineWorld({ hosts: 2, instancesPerHost: 0, spares: 1, evacuateSeconds: 1, redisUrl: redisServer.url, evacuation: { concurrency: 1 } });
+    const w = await suite.world({ hosts: 2, instancesPerHost: 0, spares: 1, evacuateSeconds: 1, evacuation: { concurrency: 1 } });
     await addServers(w, 'compute1', ['a', 'b', 'c', 'd'].map((name) => ({ name, flavor: 'm1.tiny' })));
     const servers = await w.serversOn('compute1');
     await w.control('compute1', 'power-off');
     await w.waitNovaDown('compute1');
-    const r = w.recovery(redis);
+    const r = w.recovery(suite.redis);
     await r.startWorkers();
     await r.opener.open({ id: 'del-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     await waitFor('the first evacuation to start', async () => (await r.incidents.listInstances('del-1')).some((e) => e.state !== 'pending'));
@@ -60,9 +43,9 @@ describe('recovery edge cases on the simulated cloud', () => {
   });
 
   it('a spare too small: what fits moves there, the rest is reported, nothing is lost', async () => {
-    w = await pipelineWorld({
+    const w = await suite.world({
       hosts: 1, instancesPerHost: 0, spares: 1, hostVcpus: 8, hostMemoryMb: 16384, cpuAllocationRatio: 1,
-      redisUrl: redisServer.url, evacuation: { priorityMetadataKey: 'ha_priority', concurrency: 1 },
+      evacuation: { priorityMetadataKey: 'ha_priority', concurrency: 1 },
     });
     await addServers(w, 'compute1', [
       { name: 'db', flavor: 'm1.large', metadata: { ha_priority: '10' } },
@@ -72,7 +55,7 @@ describe('recovery edge cases on the simulated cloud', () => {
     const servers = await w.serversOn('compute1');
     await w.control('compute1', 'power-off');
     await w.waitNovaDown('compute1');
-    const r = w.recovery(redis);
+    const r = w.recovery(suite.redis);
     await r.startWorkers();
     await r.opener.open({ id: 'small-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'small-1');
@@ -94,13 +77,13 @@ describe('recovery edge cases on the simulated cloud', () => {
   });
 
   it('two workers, the same incident opened twice: one incident, one evacuation per server', async () => {
-    w = await pipelineWorld({ hosts: 3, instancesPerHost: 5, spares: 1, redisUrl: redisServer.url });
+    const w = await suite.world({ hosts: 3, instancesPerHost: 5, spares: 1 });
     const servers = (await w.serversOn('compute1')).filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
     await w.control('compute1', 'power-off');
     await w.waitNovaDown('compute1');
-    const other = newRedis(redisServer.url);
+    const other = newRedis(suite.redisUrl);
     try {
-      const a = w.recovery(redis);
+      const a = w.recovery(suite.redis);
       const b = w.recovery(other);
       await Promise.all([a.startWorkers(), b.startWorkers()]);
       const req = { id: 'twice-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} };
@@ -115,7 +98,7 @@ describe('recovery edge cases on the simulated cloud', () => {
       expect(w.notifier.events.filter((e) => e.type === 'incident-resolved')).toHaveLength(1);
     } finally {
       await w.close();
-      w = undefined;
+      suite.w = undefined;
       other.disconnect();
     }
   });

@@ -4,12 +4,13 @@ import type { Config } from '../../../src/config/types.js';
 import { createDetector } from '../../../src/detector/detector.js';
 import { createFpingProber } from '../../../src/detector/fping-prober.js';
 import { formatIncident } from '../../../src/incidents/format.js';
-import type { Incident } from '../../../src/incidents/types.js';
+import type { Incident, InstanceEntry } from '../../../src/incidents/types.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { renderUserNotice } from '../../../src/notifier/templates.js';
 import type { Recovery } from '../../../src/pipeline/create-recovery.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { pipelineWorld, waitClosed, waitFor, type PipelineWorld, pipelineSuite } from './world.js';
+import { addServer } from '../../../src/sim/index.js';
+import { isEvacuate, pipelineWorld, waitClosed, waitFor, type PipelineWorld, pipelineSuite } from './world.js';
 
 // A powered-off host as its instances' users see it: the real detector and real fping into the simulator's
 // network namespaces (a server's address moves to its new host's namespace when it moves), Neutron's ports
@@ -46,13 +47,20 @@ interface Run {
 /** Builds the world, lets the detector see every host healthy, calls `beforeFailure`, then powers compute1 off. */
 async function failCompute1(
   beforeFailure: (world: PipelineWorld) => Promise<void>, networkTimeoutMs: number,
-  extra: { rebootSilent?: boolean; afterCut?: (world: PipelineWorld, serverIds: string[]) => Promise<void> } = {},
+  extra: { rebootSilent?: boolean; concurrency?: number; moreServers?: number; afterCut?: (world: PipelineWorld, serverIds: string[]) => Promise<void> } = {},
 ): Promise<Run> {
   const world = await worldOnFreeBlock({
     hosts: 2, instancesPerHost: 2, spares: 1, netns: true, redisUrl: s.redisUrl,
-    evacuation: { verifyNetwork: true, networkTimeoutMs, verifyPollIntervalMs: 200, rebootSilent: extra.rebootSilent ?? false },
+    evacuation: {
+      verifyNetwork: true, networkTimeoutMs, verifyPollIntervalMs: 200, rebootSilent: extra.rebootSilent ?? false,
+      ...(extra.concurrency !== undefined ? { concurrency: extra.concurrency } : {}),
+    },
   });
   s.w = world;
+  for (let i = 0; i < (extra.moreServers ?? 0); i++) addServer(world.sim.world, { host: 'compute1', flavor: 'm1.tiny', name: `more${i}` });
+  if (extra.moreServers) {
+    await world.sim.netns!.flush();
+  }
   const config: Config = {
     ...world.config,
     detector: {
@@ -176,14 +184,54 @@ describe.runIf(process.getuid?.() === 0)('network verification after an evacuati
     expect(notice.text).toContain('its network is not back yet');
   }, 150_000);
 
-  const silentGuests = async (world: PipelineWorld, ids: string[]) => {
+  const setGuestsSilent = async (world: PipelineWorld, ids: readonly string[], silent: boolean) => {
     for (const id of ids) {
       const r = await fetch(`${world.sim.controlUrl}/sim/servers/${id}/guest-silent`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ silent: true }),
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ silent }),
       });
       expect(r.status).toBe(200);
     }
   };
+  const silentGuests = (world: PipelineWorld, ids: string[]) => setGuestsSilent(world, ids, true);
+
+  it('a server whose address is slow to answer leaves its evacuation slot once ACTIVE: with concurrency 1 the next evacuation starts meanwhile', async () => {
+    // Every guest stays silent on its new host until the test lets it answer, long before network_timeout.
+    const run = await failCompute1(async () => undefined, 90_000, { concurrency: 1, moreServers: 1, afterCut: silentGuests });
+    expect(run.addresses.size).toBe(2);
+    const id = (await run.incident()).id;
+    const evacuateCalls = async () => (await run.world.calls()).filter((c) => isEvacuate(c) && [...run.addresses.keys()].some((s) => c.path.includes(`/servers/${s}/`)));
+    const serverOf = (path: string) => [...run.addresses.keys()].find((s) => path.includes(`/servers/${s}/`))!;
+    let first: InstanceEntry | undefined;
+    // Either the second evacuate call comes while the first server still waits for its address, or the first
+    // server's verification ends (it would hold the only slot until network_timeout) before any second call.
+    await waitFor('a second evacuate call, or the first server settled', async () => {
+      const calls = await evacuateCalls();
+      if (calls.length === 0) return false;
+      first = (await run.recovery.incidents.get(id))!.instances.find((e) => e.id === serverOf(calls[0]!.path));
+      return new Set(calls.map((c) => serverOf(c.path))).size >= 2 || (first !== undefined && ['verified', 'degraded', 'failed'].includes(first.state));
+    }, 60_000, 100);
+    const calls = await evacuateCalls();
+    const order = [...new Set(calls.map((c) => serverOf(c.path)))];
+    expect(order).toHaveLength(2);
+    // When the second server's evacuate call was seen, the first one ran ACTIVE on its new host and its network
+    // verification had not ended: its address was still silent.
+    expect(first).toMatchObject({ id: order[0], state: 'evacuated' });
+    expect(first!.activeAt).toBeDefined();
+    const secondCallAt = Date.parse(calls.find((c) => serverOf(c.path) === order[1])!.time);
+
+    await new Promise((r) => setTimeout(r, 1000));
+    const answeredFrom = Date.now();
+    await setGuestsSilent(run.world, order, false);
+    const inc = await waitClosed(run.recovery, id, 90_000);
+    expect(inc.status).toBe('resolved');
+    const firstDone = inc.instances.find((e) => e.id === order[0])!;
+    expect(firstDone.state).toBe('verified');
+    expect(firstDone.backAt).toBeGreaterThanOrEqual(answeredFrom);
+    expect(firstDone.verifiedAt).toBeGreaterThan(secondCallAt);
+    // Still one evacuation in flight at a time: the second call came after the first server ran ACTIVE.
+    expect(secondCallAt).toBeGreaterThanOrEqual(firstDone.activeAt! - 1000);
+    expect(inc.instances.find((e) => e.id === order[1])!.state).toBe('verified');
+  }, 150_000);
 
   it('a guest that stays silent on its new host is degraded (silent), with what to look at; no reboot by default', async () => {
     const run = await failCompute1(async () => undefined, 3000, { afterCut: silentGuests });

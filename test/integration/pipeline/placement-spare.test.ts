@@ -1,29 +1,11 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { newRedis } from '../../unit/pipeline/harness.js';
-import { isEvacuate, pipelineWorld, waitClosed, type PipelineWorld } from './world.js';
+import { isEvacuate, pipelineSuite, type PipelineWorld, waitClosed } from './world.js';
 
 // The spare step asks Placement first (allocation ratios included), then falls back to the hypervisor's figures.
 
-let redisServer: RedisServer;
-let redis: Redis;
-let w: PipelineWorld | undefined;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = newRedis(redisServer.url);
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const suite = pipelineSuite();
 
 async function addServer(world: PipelineWorld, host: string, name: string, flavor: string, metadata: Record<string, string> = {}): Promise<void> {
   const r = await fetch(`${world.sim.controlUrl}/sim/servers`, {
@@ -36,9 +18,9 @@ describe('spare choice with capacity from Placement', () => {
   it('a spare too small by Placement\'s figures takes only what fits; the rest is evacuated without a target', async () => {
     // Every host: 8 vCPU, 16384 MB (512 reserved), no overcommit. Placement: spare1 has 8 vCPU and 15872 MB free,
     // room for one m1.large (4 vCPU, 8192 MB), not two.
-    w = await pipelineWorld({
+    const w = await suite.world({
       hosts: 2, instancesPerHost: 0, spares: 1, hostVcpus: 8, hostMemoryMb: 16384, cpuAllocationRatio: 1,
-      redisUrl: redisServer.url, evacuation: { priorityMetadataKey: 'ha_priority', concurrency: 1 },
+      evacuation: { priorityMetadataKey: 'ha_priority', concurrency: 1 },
     });
     expect(await w.nova.microversion()).toBe('2.93');
     await addServer(w, 'compute1', 'db', 'm1.large', { ha_priority: '10' });
@@ -46,7 +28,7 @@ describe('spare choice with capacity from Placement', () => {
     const { placement } = createOpenStack(w.config.cloud, { logger: silentLogger, retryBaseDelayMs: 20 });
     await w.control('compute1', 'power-off');
     await w.waitNovaDown('compute1');
-    const r = w.recovery(redis, { placement });
+    const r = w.recovery(suite.redis, { placement });
     await r.startWorkers();
     await r.opener.open({ id: 'pl-small-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'pl-small-1');
@@ -73,11 +55,11 @@ describe('spare choice with capacity from Placement', () => {
   });
 
   it('without a Placement client the hypervisor\'s figures judge the spare, and the timeline says so', async () => {
-    w = await pipelineWorld({ hosts: 1, instancesPerHost: 0, spares: 1, redisUrl: redisServer.url });
+    const w = await suite.world({ hosts: 1, instancesPerHost: 0, spares: 1 });
     await addServer(w, 'compute1', 'solo', 'm1.tiny');
     await w.control('compute1', 'power-off');
     await w.waitNovaDown('compute1');
-    const r = w.recovery(redis);
+    const r = w.recovery(suite.redis);
     await r.startWorkers();
     await r.opener.open({ id: 'pl-none-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'pl-none-1');

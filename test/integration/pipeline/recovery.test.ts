@@ -1,28 +1,10 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { newRedis } from '../../unit/pipeline/harness.js';
-import { callsAbout, isEvacuate, isForceOff, isServicePut, pipelineWorld, waitClosed, waitFor, type PipelineWorld } from './world.js';
+import { describe, expect, it } from 'vitest';
+import { callsAbout, isEvacuate, isForceOff, isServicePut, pipelineSuite, type PipelineWorld, waitClosed, waitFor } from './world.js';
 
 // Whole recoveries against the simulated cloud: real OpenStack client over HTTP, Redfish fencing through the
 // simulator's BMCs, BullMQ on a real Redis. The simulator's call log is the witness of what cmpha did.
 
-let redisServer: RedisServer;
-let redis: Redis;
-let w: PipelineWorld | undefined;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = newRedis(redisServer.url);
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const suite = pipelineSuite();
 
 async function dead(world: PipelineWorld, host: string, how: 'power-off' | 'hang' = 'power-off') {
   const before = await world.serversOn(host);
@@ -33,11 +15,11 @@ async function dead(world: PipelineWorld, host: string, how: 'power-off' | 'hang
 
 describe('recovery pipeline on the simulated cloud', () => {
   it('a powered-off host: fenced first, then every ACTIVE/ERROR server evacuated once to the spare and verified', async () => {
-    w = await pipelineWorld({ hosts: 3, instancesPerHost: 6, spares: 1, redisUrl: redisServer.url });
+    const w = await suite.world({ hosts: 3, instancesPerHost: 6, spares: 1 });
     const servers = await dead(w, 'compute1');
     const movable = servers.filter((s) => ['ACTIVE', 'ERROR'].includes(s.status));
     expect(movable.length).toBeGreaterThan(0);
-    const r = w.recovery(redis);
+    const r = w.recovery(suite.redis);
     await r.startWorkers();
     expect(await r.opener.open({ id: 'compute1-1', host: 'compute1', failureStartedAt: Date.now() - 3000, evidence: { mgmt: 'silent' } })).toEqual({ created: true });
     const inc = await waitClosed(r, 'compute1-1');
@@ -67,9 +49,9 @@ describe('recovery pipeline on the simulated cloud', () => {
   });
 
   it('a hung host: powered off through its BMC before any force-down, then recovered', async () => {
-    w = await pipelineWorld({ hosts: 3, instancesPerHost: 3, spares: 1, redisUrl: redisServer.url });
+    const w = await suite.world({ hosts: 3, instancesPerHost: 3, spares: 1 });
     const servers = await dead(w, 'compute2', 'hang');
-    const r = w.recovery(redis);
+    const r = w.recovery(suite.redis);
     await r.startWorkers();
     await r.opener.open({ id: 'compute2-hang', host: 'compute2', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'compute2-hang');
@@ -83,10 +65,10 @@ describe('recovery pipeline on the simulated cloud', () => {
   });
 
   it('a BMC that fails: no force-down, no evacuate, a critical fence-failed notice', async () => {
-    w = await pipelineWorld({ hosts: 3, instancesPerHost: 2, spares: 1, redisUrl: redisServer.url });
+    const w = await suite.world({ hosts: 3, instancesPerHost: 2, spares: 1 });
     await w.control('compute1', 'bmc', { mode: 'error' });
     const servers = await dead(w, 'compute1', 'hang');
-    const r = w.recovery(redis);
+    const r = w.recovery(suite.redis);
     await r.startWorkers();
     await r.opener.open({ id: 'compute1-bmc', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'compute1-bmc', 45_000, ['awaiting_fence']);
@@ -95,16 +77,18 @@ describe('recovery pipeline on the simulated cloud', () => {
     const svcId = (await w.nova.listComputeServices({ host: 'compute1' }))[0]!.id;
     const calls = callsAbout(await w.calls(), 'compute1', servers.map((s) => s.id), svcId);
     expect(calls.filter((c) => isServicePut(c) || isEvacuate(c))).toEqual([]);
+    // The status is written before the page goes out: wait for the page, then check it is the last word.
+    await waitFor('the fence-failed page', async () => w.notifier.events.some((e) => e.type === 'fence-failed'), 10_000);
     expect(w.notifier.events.at(-1)).toMatchObject({ type: 'fence-failed', severity: 'critical', incidentId: 'compute1-bmc' });
     expect((await w.nova.listComputeServices({ host: 'compute1' }))[0]).toMatchObject({ forcedDown: false, status: 'enabled' });
   });
 
   it('a host that comes back before fencing: aborted, nothing done', async () => {
-    w = await pipelineWorld({ hosts: 3, instancesPerHost: 2, spares: 1, redisUrl: redisServer.url });
+    const w = await suite.world({ hosts: 3, instancesPerHost: 2, spares: 1 });
     await dead(w, 'compute3');
     await w.control('compute3', 'power-on');
-    await waitFor('compute3 to answer again', () => w!.isHostAlive('compute3'), 10_000);
-    const r = w.recovery(redis);
+    await waitFor('compute3 to answer again', () => w.isHostAlive('compute3'), 10_000);
+    const r = w.recovery(suite.redis);
     await r.startWorkers();
     await r.opener.open({ id: 'compute3-back', host: 'compute3', failureStartedAt: Date.now(), evidence: {} });
     const inc = await waitClosed(r, 'compute3-back');

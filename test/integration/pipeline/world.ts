@@ -146,6 +146,8 @@ export interface PipelineSuite {
   readonly redis: Redis;
   readonly redisUrl: string;
   w: PipelineWorld | undefined;
+  /** Builds a world on the file's redis-server and assigns it to `w`, so it is closed after the test. */
+  world(opts: Omit<Parameters<typeof pipelineWorld>[0], 'redisUrl'>): Promise<PipelineWorld>;
 }
 
 export function pipelineSuite(): PipelineSuite {
@@ -155,6 +157,11 @@ export function pipelineSuite(): PipelineSuite {
     get redis(): Redis { return client!; },
     get redisUrl(): string { return server!.url; },
     w: undefined,
+    async world(opts) {
+      const w = await pipelineWorld({ ...opts, redisUrl: server!.url });
+      suite.w = w;
+      return w;
+    },
   };
   beforeAll(async () => {
     server = await startRedis();

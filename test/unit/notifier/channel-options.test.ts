@@ -79,6 +79,17 @@ describe('parseChannelOptions', () => {
     expect(o).toMatchObject({ type: 'webhook', preset: 'custom', contentType: 'form', headers: { 'X-Api-Key': '{{api_key}}' } });
   });
 
+  it('names a key that is not for the channel\'s preset, and a retry count out of range, with the other problems', () => {
+    expect(problems({ name: 'call', type: 'webhook', recipients: ['+15551234567'], options: { preset: 'twilio-call', account_sid: 'AC1', auth_token: new Secret('t'), from: '+15550000000', url: 'https://x.example/', retries: '11' } })).toEqual([
+      '[notifier:call] url: cannot be set for preset twilio-call (it is built from base_url and account_sid)',
+      '[notifier:call] retries: "11" is not a whole number in 0..10',
+    ]);
+    expect(problems({ name: 'chat', type: 'webhook', options: { url: 'https://hooks.example/x', from: '+15550000000', base_url: 'https://api.example' } })).toEqual([
+      '[notifier:chat] from: is only for the twilio presets (this channel has preset generic-json)',
+      '[notifier:chat] base_url: is only for the twilio presets (this channel has preset generic-json)',
+    ]);
+  });
+
   it('log channels take an optional fixed level', () => {
     expect(parseChannelOptions(notifier({ type: 'log' }))).toEqual({ type: 'log' });
     expect(parseChannelOptions(notifier({ type: 'log', options: { level: 'warn' } }))).toEqual({ type: 'log', level: 'warn' });

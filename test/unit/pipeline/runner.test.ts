@@ -4,7 +4,7 @@ import type { fenceHost } from '../../../src/fencing/fence-host.js';
 import { assertFenced } from '../../../src/incidents/fence-guard.js';
 import { TRANSITIONS } from '../../../src/incidents/transitions.js';
 import { confirmFence } from '../../../src/pipeline/confirm-fence.js';
-import { recordStopped, runFinalize, runIncident, runPrepare, runServer } from '../../../src/pipeline/runner.js';
+import { recordStopped, runFinalize, runIncident, runNetwork, runPrepare, runServer } from '../../../src/pipeline/runner.js';
 import { fenceStep } from '../../../src/pipeline/steps/fence.js';
 import { CmphaError } from '../../../src/shared/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
@@ -91,8 +91,9 @@ describe('the final-failure path', () => {
       if (id === 's0') throw new CmphaError('nova_unavailable', 'Nova answered 503', { retryable: true });
       return getServer(id);
     };
-    await expect(runServer(h.ctx, 's0', { number: 4, max: 4 })).rejects.toMatchObject({ code: 'gave_up' });
-    await runServer(h.ctx, 's1', { number: 1, max: 4 });
+    await expect(runServer(h.ctx, { serverId: 's0' }, { number: 4, max: 4 })).rejects.toMatchObject({ code: 'gave_up' });
+    await runServer(h.ctx, { serverId: 's1' }, { number: 1, max: 4 });
+    await runNetwork(h.ctx, { serverId: 's1' }, { number: 1, max: 4 });
     const rec = await runFinalize(h.ctx, { number: 1, max: 4 });
     expect(rec.status).toBe('partial');
     const s0 = (await h.store.getInstance('inc-1', 's0'))!;
@@ -207,6 +208,33 @@ describe('operator fence confirmation', () => {
   });
 });
 
+describe('the evacuation slot', () => {
+  it('is released when Nova runs the server ACTIVE: a guest slow to answer does not hold back the next evacuation', async () => {
+    const h = makeHarness(redis, { evacuation: { concurrency: 1, networkTimeoutMs: 10_000 } });
+    h.nova.addHost('cmp1').addHost('spare1', { status: 'disabled', disabledReason: 'down_prepare reserved' });
+    for (const i of [0, 1]) {
+      h.nova.addServer({ id: `s${i}`, name: `vm${i}`, host: 'cmp1', addresses: [{ network: 'provider', addr: `198.18.7.${10 + i}`, version: 4, type: 'fixed' }] });
+    }
+    h.nova.markDown('cmp1');
+    const evidence = { instances: { addresses: [0, 1].map((i) => ({ ip: `198.18.7.${10 + i}`, server: `vm${i}`, baseline: true })) } };
+    await h.store.create({ id: 'inc-1', host: 'cmp1', failureStartedAt: Date.now() - 5000, evidence });
+    // vm0's address answers only once vm1's evacuation has been requested: with the slot held for the network,
+    // that would happen only after network_timeout, with vm0 degraded.
+    let evacuationsWhenVm0Answered = -1;
+    const probe = async (ips: readonly string[]) => new Map(ips.map((ip) => {
+      const answers = ip.endsWith('.11') || h.nova.evacuateCount('s1') > 0;
+      if (ip.endsWith('.10') && answers && evacuationsWhenVm0Answered < 0) evacuationsWhenVm0Answered = h.nova.evacuateCount('s1');
+      return [ip, answers ? 'alive' : 'silent'] as const;
+    }));
+    const rec = await runIncident({ ...h.ctx, probe }, { attempts: 1 });
+    expect(rec.status).toBe('resolved');
+    expect(evacuationsWhenVm0Answered).toBe(1);
+    const vm0 = (await h.store.getInstance('inc-1', 's0'))!;
+    expect(vm0).toMatchObject({ state: 'verified', target: 'spare1' });
+    expect(vm0.watch).toEqual([{ ip: '198.18.7.10' }]);
+  }, 20_000);
+});
+
 describe('durations', () => {
   it('an evacuation is timed from Nova accepting it to the server ACTIVE, not from when the controller looked', async () => {
     const h = makeHarness(redis);
@@ -214,7 +242,8 @@ describe('durations', () => {
     await runPrepare(h.ctx, { number: 1, max: 1 });
     // The controller that sent the evacuate is gone for a while; the next one looks 90 s later.
     const late = { ...h.ctx, clock: { now: () => Date.now() + 90_000 } };
-    const entry = (await runServer(late, 's0', { number: 1, max: 1 }))!;
+    await runServer(late, { serverId: 's0' }, { number: 1, max: 1 });
+    const entry = (await runNetwork(late, { serverId: 's0' }, { number: 1, max: 1 })).entry!;
     expect(entry.state).toBe('verified');
     expect(entry.evacuationMs).toBeLessThan(30_000);
     expect(entry.downtimeMs).toBeGreaterThanOrEqual(90_000);
