@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { runCommand } from '../src/shared/run-command.js';
+import { startRedis } from '../test/helpers/redis.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -52,9 +53,9 @@ function exited(p: ChildProcess): Promise<void> {
 }
 
 /** Runs one case in its own detector process and reads its peak RSS before it exits. */
-async function runSide(config: string, prober: 'instant' | 'fping', storage: boolean): Promise<SideResult> {
+async function runSide(config: string, prober: 'instant' | 'fping', storage: boolean, redisUrl?: string): Promise<SideResult> {
   const side = spawn(process.execPath, [path.join(import.meta.dirname, 'detector-scale-side.mjs'), '--dist', dist, '--config', config,
-    '--prober', prober, '--storage', storage ? 'yes' : 'no', '--rounds', String(rounds)],
+    '--prober', prober, '--storage', storage ? 'yes' : 'no', '--rounds', String(rounds), ...(redisUrl ? ['--redis', redisUrl] : [])],
   { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: nodeOptions } });
   const limit = setTimeout(() => side.kill('SIGKILL'), CASE_LIMIT_MS);
   try {
@@ -103,6 +104,7 @@ async function ip(args: string[], lines: string[]): Promise<void> {
 
 const rows: Array<[string, string]> = [];
 let netnsUp = false;
+const redis = await startRedis();
 try {
   const loaded = await loadConfig({ path: started.config, env: {} });
 
@@ -115,6 +117,7 @@ try {
 
   rows.push(['world', `${hosts} hosts × ${perHost} servers (${hosts * perHost} servers), simulator in its own process, detector from ${path.relative(process.cwd(), dist) || dist}, NODE_OPTIONS=${nodeOptions || '(none)'}`]);
   record('no probes (a prober that answers at once), management addresses only', await runSide(started.config, 'instant', false));
+  record('cmpha run\'s composition root (detector loop every interval, recovery workers on Redis, metrics endpoint), no probes', await runSide(started.config, 'instant', false, redis.url));
 
   if (root) {
     // One namespace holding every management and storage address of the world, behind one veth pair.
@@ -132,12 +135,15 @@ try {
     record(`real fping (-c ${d.probeCount} -t ${d.probeTimeoutMs} -i ${d.probePacketIntervalMs}), ${mgmtIps.length} management addresses in a namespace`,
       await runSide(started.config, 'fping', false));
     record(`real fping, ${mgmtIps.length} management + ${storageIps.length} storage addresses`, await runSide(started.config, 'fping', true));
+    record(`cmpha run's composition root (detector loop every interval, recovery workers on Redis, metrics endpoint), real fping of ${mgmtIps.length} + ${storageIps.length} addresses`,
+      await runSide(started.config, 'fping', true, redis.url));
   }
 } finally {
   if (netnsUp) {
     await runCommand('ip', ['link', 'del', VETH], { timeoutMs: 10_000 }).catch(() => undefined);
     await runCommand('ip', ['netns', 'del', NS], { timeoutMs: 10_000 }).catch(() => undefined);
   }
+  await redis.stop();
   child.kill('SIGTERM');
   await exited(child);
 }
