@@ -120,6 +120,12 @@ function resolveFence(ctx: HostContext, section: string, raw: RawHostSection, al
         if (raw[key] === undefined) { ctx.issue(section, key, `is required for driver ${raw.driver}`); ok = false; }
       }
       if (raw.password === undefined) { ctx.issue(section, 'password', `password or password_file is required for driver ${raw.driver}`); ok = false; }
+      // IPMI 2.0 carries at most 20 bytes of password; ipmitool silently sends the first 20, so the BMC would
+      // refuse every fence with an authentication error that does not say why.
+      if (raw.driver === 'ipmi' && raw.password !== undefined && Buffer.byteLength(raw.password.reveal(), 'utf8') > 20) {
+        ctx.issue(section, 'password', `is ${Buffer.byteLength(raw.password.reveal(), 'utf8')} bytes long; IPMI passwords are at most 20 bytes (ipmitool would send only the first 20)`);
+        ok = false;
+      }
       if (!ok) return undefined;
       const common = { address: raw.address!, username: raw.username!, password: raw.password! };
       if (raw.driver === 'ipmi') return { driver: 'ipmi', ...common, port: raw.port ?? 623, ipmi: raw.ipmi };

@@ -46,6 +46,16 @@ describe('config holes: refused with file, line, section and key', () => {
     expect(issues).toEqual([expect.objectContaining({ file: f, line: 11, section: 'host:c1', key: 'password_file', message: `secret file ${empty} is empty` })]);
   });
 
+  it('an IPMI password longer than IPMI 2.0 carries (20 bytes), without printing it', async () => {
+    const long = 'Aa1!'.repeat(5) + 'x';
+    const { f, issues, lines } = await refused(`${CLOUD}[host:c1]\ndriver = ipmi\naddress = 198.18.0.1\nusername = u\npassword = ${long}\n`);
+    expect(issues).toEqual([expect.objectContaining({ file: f, section: 'host:c1', key: 'password', message: expect.stringMatching(/21 bytes long; IPMI passwords are at most 20 bytes/) })]);
+    expect(lines.join('\n')).not.toContain(long);
+    // 20 bytes passes for IPMI, and Redfish has no such limit.
+    await expect(loadConfig({ path: file(`${CLOUD}[host:c1]\ndriver = ipmi\naddress = 198.18.0.1\nusername = u\npassword = ${long.slice(0, 20)}\n`), env: {}, cwd: dir })).resolves.toBeTruthy();
+    await expect(loadConfig({ path: file(`${CLOUD}[host:c1]\ndriver = redfish\naddress = 198.18.0.1\nusername = u\npassword = ${long}${long}\n`), env: {}, cwd: dir })).resolves.toBeTruthy();
+  });
+
   it('a Redis url that is not a URL', async () => {
     const { f, issues } = await refused(`${CLOUD}[redis]\nurl = localhost:6379\n`);
     expect(issues).toEqual([expect.objectContaining({ file: f, line: 8, section: 'redis', key: 'url', message: expect.stringMatching(/scheme "localhost:" is not supported \(use redis:\/\/ or rediss:\/\/\)|is not a URL/) })]);

@@ -66,8 +66,9 @@ start_bg() {
   local name=$1; shift
   if is_running "$name"; then return 0; fi
   mkdir -p "$RUN" "$LOG"
-  # fd 9 is a per-host power lock (lab-host.sh); a daemon inheriting it would hold the lock for its lifetime.
-  setsid "$@" >> "$LOG/$name.log" 2>&1 < /dev/null 9>&- &
+  # fd 9 is a per-host power lock (lab-host.sh) and fd 8 the whole suite's lock (run.sh): a daemon inheriting
+  # either would hold it for its lifetime (a kept lab would refuse the next run).
+  setsid "$@" >> "$LOG/$name.log" 2>&1 < /dev/null 8>&- 9>&- &
   local pid=$!
   # setsid execs in place, but give the kernel a moment so /proc shows the final program.
   sleep 0.05
