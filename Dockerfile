@@ -38,6 +38,9 @@ RUN groupadd --system --gid 10001 cmpha \
     && mkdir -p /etc/cmpha
 WORKDIR /opt/cmpha
 ENV NODE_ENV=production
+# A 1 GiB heap limit keeps V8 from letting garbage grow to four times the live heap between full collections
+# (as deploy/systemd/cmpha.service sets it; docs/benchmarks.md "Detector round at scale").
+ENV NODE_OPTIONS=--max-old-space-size=1024
 COPY package.json package-lock.json LICENSE ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin

@@ -1,7 +1,6 @@
 import type { Config } from '../config/types.js';
 import type { RoundReport } from '../detector/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
-import type { FenceDriver } from '../fencing/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
@@ -34,8 +33,9 @@ export function watchBmcs(config: Config, logger: Logger): BmcWatch {
 
 /**
  * Enabled hosts cmpha could not fence now: no driver configured, or a BMC that did not answer its last status
- * read. They would never be evacuated.
+ * read. They would never be evacuated. "No driver" is read from the config (a host without a section, or
+ * driver = none, is what gets no driver), not by building every host's driver each round.
  */
-export function countUnfenceable(report: RoundReport, fenceDriverFor: (host: string) => FenceDriver | null, broken: ReadonlySet<string>): number {
-  return report.hosts.filter((h) => h.verdict !== 'maintenance' && (fenceDriverFor(h.host) === null || broken.has(h.host))).length;
+export function countUnfenceable(report: RoundReport, hosts: Config['hosts'], broken: ReadonlySet<string>): number {
+  return report.hosts.filter((h) => h.verdict !== 'maintenance' && ((hosts[h.host]?.fence.driver ?? 'none') === 'none' || broken.has(h.host))).length;
 }

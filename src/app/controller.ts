@@ -130,6 +130,9 @@ function buildNotifiers(config: Config, foundation: Foundation, metrics: Metrics
 /** Power changes only while this process leads with its epoch (status reads pass). */
 function leaderFenceDrivers(config: Config, logger: Logger, metrics: Metrics, lease: LeaderLease): (host: string) => FenceDriver | null {
   const configuredDriver = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
+  // Every configured driver's series from the start; the drivers themselves (each with its HTTP agent and logger)
+  // are built when a host is fenced or checked, not for all 5,000 hosts of a large cloud at once.
+  for (const kind of new Set(Object.values(config.hosts).map((h) => h.fence.driver))) if (kind !== 'none') initFenceDriver(metrics, kind);
   return (host) => {
     const driver = configuredDriver(host);
     return driver ? leaderOnlyFenceDriver(driver, lease) : null;
@@ -326,7 +329,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   const rounds = new RoundLog();
   const onRound = (report: RoundReport | null, error?: unknown): void => {
     rounds.record(report, error);
-    if (report) metrics.hostsWithoutFencing.set(countUnfenceable(report, fenceDriverFor, bmcs.broken()));
+    if (report) metrics.hostsWithoutFencing.set(countUnfenceable(report, config.hosts, bmcs.broken()));
     opts.onRound?.(report, error);
   };
   const detector: Detector = createDetector({

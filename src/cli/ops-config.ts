@@ -51,7 +51,7 @@ export function loadOpsConfig(explicit: string | readonly string[] | undefined, 
       const parsed = parseIni(text);
       for (const p of parsed.problems) if (p.section === 'redis') issues.push({ file, line: p.line, section: p.section, message: p.message });
       Object.assign(raw, parsed.sections.get('redis') ?? {});
-      for (const [k, v] of parsed.lines) if (k.startsWith('redis\0')) lines.set(k.slice('redis\0'.length), { file, line: v });
+      for (const [k, v] of parsed.lines.get('redis') ?? []) lines.set(k, { file, line: v });
     }
   }
   const where = files.at(-1) ?? '(no config file)';

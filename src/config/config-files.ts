@@ -82,8 +82,9 @@ export function readConfigSources(files: readonly string[]): ConfigSources {
     for (const [name, values] of parsed.sections) {
       let target = sections.get(name);
       if (!target) sections.set(name, (target = new Map()));
+      const lines = parsed.lines.get(name);
       for (const [key, value] of Object.entries(values)) {
-        target.set(key, { value, file, line: parsed.lines.get(`${name}\0${key}`) ?? 0, section: name });
+        target.set(key, { value, file, line: lines?.get(key) ?? 0, section: name });
       }
     }
   }

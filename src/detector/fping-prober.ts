@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { DetectorConfig } from '../config/types.js';
 import { isIpLiteral } from '../config/fields.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
@@ -99,6 +100,8 @@ export function createFpingProber(opts: FpingOptions, deps: { logger: Logger; ru
       for (let i = 0; i < targets.length; i += FPING_CHUNK) chunks.push(targets.slice(i, i + FPING_CHUNK));
       // One failed process fails the whole probe: silence from the others would be read as evidence.
       const ac = new AbortController();
+      // Every fping process running at once listens on it; Node would warn of a leak past 10.
+      setMaxListeners(FPING_PARALLEL + 1, ac.signal);
       const onAbort = () => ac.abort(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       let parts: Map<string, ProbeResult>[];
