@@ -1,115 +1,24 @@
 import { setMaxListeners } from 'node:events';
 import { FlowProducer, Queue, Worker } from 'bullmq';
 import { networkConcurrency } from '../evacuator/verify-network.js';
-import { fenceHost as realFenceHost } from '../fencing/fence-host.js';
 import { IncidentStore } from '../incidents/incident-store.js';
 import { createIncidentOpener } from '../incidents/opener.js';
-import { isTerminalStatus } from '../incidents/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { createRedis } from '../shared/redis-connect.js';
-import { isRedisConnectionError } from '../shared/redis-outage.js';
-import type { Logger } from '../shared/logger.js';
-import { sleep, systemClock, type Clock } from '../shared/time.js';
-import type { RecoveryMetrics } from './metrics.js';
+import { sleep, systemClock } from '../shared/time.js';
+import { incidentSubmitter } from './incident-submitter.js';
 import { createProcessors } from './processors.js';
+import { queueTimings } from './queue-timings.js';
 import { queueNames, type EvacuateJobData, type IncidentJobData } from './queues.js';
 import { RedisStartGate } from './rate-gate.js';
+import { renewStorageFences, watchQueueDepth } from './recovery-timers.js';
 import { superviseWorkers } from './resume.js';
-import { recordStopped } from './runner.js';
 import type { Recovery, RecoveryDeps } from './recovery-deps.js';
-import type { StepContext } from './steps/context.js';
+import { stepContextFactory } from './step-context-factory.js';
+import { queueErrorLog, watchWorker } from './worker-watch.js';
 
 export type { QueueTuning, RecoveryDeps, Recovery } from './recovery-deps.js';
-
-/** Defaults of the queue timings; docs/operations.md says what they trade. */
-export const QUEUE_DEFAULTS = { lockDurationMs: 30_000, stalledIntervalMs: 30_000, attempts: 6, backoffMs: 1000 } as const;
-
-/** The queue timings: the defaults, then `[redis]` job_lock/stalled_check, then what the caller tunes. */
-function queueTimings(deps: RecoveryDeps) {
-  const r = deps.config.redis;
-  return {
-    ...QUEUE_DEFAULTS,
-    ...(r.jobLockMs ? { lockDurationMs: r.jobLockMs } : {}),
-    ...(r.stalledCheckMs ? { stalledIntervalMs: r.stalledCheckMs } : {}),
-    ...deps.queue,
-  };
-}
-type QueueTimings = ReturnType<typeof queueTimings>;
-
-/**
- * BullMQ prints a raw stack trace for every error of an object without an `error` listener; a Redis outage
- * makes dozens a second, so connection errors go to the outage log (one line per outage) instead.
- */
-function queueErrorLog(deps: RecoveryDeps, logger: Logger): (what: string) => (err: Error) => void {
-  return (what) => (err) => {
-    if (isRedisConnectionError(err)) deps.outage?.error(err);
-    else logger.warn({ queue: what, err: errorMessage(err) }, 'queue error');
-  };
-}
-
-/** Queues an incident's recovery once: one job per incident id. */
-function incidentSubmitter(incidentQueue: Queue<IncidentJobData>, jobOpts: Record<string, unknown>): (incidentId: string) => Promise<void> {
-  return async (incidentId) => {
-    const existing = await incidentQueue.getJob(incidentId);
-    const state = existing ? await existing.getState() : undefined;
-    // A job that ended while its incident stays open (failed, or waiting for a fence confirmation) runs again.
-    if (existing && state === 'failed') await existing.retry('failed');
-    else if (existing && state === 'completed') await existing.remove();
-    if (existing && state !== 'completed') return;
-    await incidentQueue.add('recover', { incidentId }, { ...jobOpts, jobId: incidentId });
-  };
-}
-
-interface StepEnv {
-  readonly store: IncidentStore;
-  readonly gate: RedisStartGate;
-  readonly logger: Logger;
-  readonly clock: Clock;
-  readonly signal: AbortSignal;
-  readonly timings: QueueTimings;
-}
-
-/** What every pipeline step of one incident gets. */
-function stepContextFactory(deps: RecoveryDeps, env: StepEnv): (incidentId: string) => StepContext {
-  const { config } = deps;
-  const { store, gate, logger, clock, signal, timings: t } = env;
-  return (incidentId) => ({
-    incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
-    ...(config.evacuation.verifyNetwork !== false && deps.neutron ? { neutron: deps.neutron } : {}),
-    ...(config.evacuation.verifyNetwork !== false && deps.probe ? { probe: deps.probe } : {}),
-    evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
-    fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,
-    ...(deps.fencePlanFor ? { fencePlanFor: deps.fencePlanFor } : {}), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),
-    ...(deps.singleWriter ? { singleWriter: deps.singleWriter } : {}),
-    ...(deps.leadership ? { leadership: deps.leadership } : {}),
-    logger: logger.child({ incidentId }), clock, sleep, metrics: deps.metrics, signal,
-    ...(t.unknownSettleMs !== undefined ? { unknownSettleMs: t.unknownSettleMs } : {}),
-  });
-}
-
-interface WorkerWatch {
-  readonly logger: Logger;
-  readonly metrics?: RecoveryMetrics;
-  readonly onError: (what: string) => (err: Error) => void;
-  readonly submit: (incidentId: string) => Promise<void>;
-  readonly contextFor: (incidentId: string) => StepContext;
-}
-
-/** Logs and counts a job that gave up, and settles its incident: a stalled one is resumed, any other recorded as stopped. */
-function watchWorker(w: Worker, what: 'incident' | 'evacuate' | 'network' | 'finalize', env: WorkerWatch): void {
-  const { logger } = env;
-  w.on('error', env.onError(what));
-  w.on('failed', (job, err) => {
-    logger.error({ queue: what, jobId: job?.id, err: err.message }, 'job failed');
-    // Counted once per job that gave up (not per attempt that will be retried, not a stalled job, which is resumed).
-    if (job && (job.opts.attempts ?? 1) <= job.attemptsMade && !/stalled/i.test(err.message)) env.metrics?.jobsFailed?.inc({ queue: what });
-    if (!job || (job.opts.attempts ?? 1) > job.attemptsMade || what === 'evacuate' || what === 'network') return;
-    const { incidentId } = job.data as IncidentJobData;
-    // A stalled job is resumed, never failed: however often the controller restarts, the recovery goes on.
-    const act = /stalled/i.test(err.message) ? env.submit(incidentId) : recordStopped(env.contextFor(incidentId), err.message);
-    act.catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not record a failed job'));
-  });
-}
+export { QUEUE_DEFAULTS } from './queue-timings.js';
 
 export function createRecovery(deps: RecoveryDeps): Recovery {
   const { config } = deps;
@@ -199,30 +108,4 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       if (!deps.connection) connection.disconnect();
     },
   };
-}
-
-/** Keeps each open incident's storage blocklist from expiring while the incident lasts. */
-function renewStorageFences(store: IncidentStore, renew: (host: string) => Promise<void>, everyMs: number, logger: RecoveryDeps['logger']): () => void {
-  const timer = setInterval(() => {
-    void (async () => {
-      for (const id of await store.activeIds()) {
-        const rec = await store.getRecord(id);
-        if (!rec?.fence || isTerminalStatus(rec.status)) continue;
-        await renew(rec.host).catch((err: unknown) => logger.warn({ host: rec.host, err: errorMessage(err) }, 'could not renew the storage blocklist'));
-      }
-    })().catch(() => {});
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
-}
-
-function watchQueueDepth(q: Queue, metrics: RecoveryMetrics): () => void {
-  const timer = setInterval(() => {
-    q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized').then((c) => {
-      metrics.queueDepth?.set({ state: 'waiting' }, (c.waiting ?? 0) + (c.prioritized ?? 0));
-      for (const s of ['active', 'delayed', 'failed'] as const) metrics.queueDepth?.set({ state: s }, c[s] ?? 0);
-    }).catch(() => {});
-  }, 5000);
-  timer.unref();
-  return () => clearInterval(timer);
 }

@@ -1,0 +1,35 @@
+import { fenceHost as realFenceHost } from '../fencing/fence-host.js';
+import type { IncidentStore } from '../incidents/incident-store.js';
+import type { Logger } from '../shared/logger.js';
+import { sleep, type Clock } from '../shared/time.js';
+import type { QueueTimings } from './queue-timings.js';
+import type { RedisStartGate } from './rate-gate.js';
+import type { RecoveryDeps } from './recovery-deps.js';
+import type { StepContext } from './steps/context.js';
+
+export interface StepEnv {
+  readonly store: IncidentStore;
+  readonly gate: RedisStartGate;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly signal: AbortSignal;
+  readonly timings: QueueTimings;
+}
+
+/** What every pipeline step of one incident gets. */
+export function stepContextFactory(deps: RecoveryDeps, env: StepEnv): (incidentId: string) => StepContext {
+  const { config } = deps;
+  const { store, gate, logger, clock, signal, timings: t } = env;
+  return (incidentId) => ({
+    incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
+    ...(config.evacuation.verifyNetwork !== false && deps.neutron ? { neutron: deps.neutron } : {}),
+    ...(config.evacuation.verifyNetwork !== false && deps.probe ? { probe: deps.probe } : {}),
+    evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
+    fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,
+    ...(deps.fencePlanFor ? { fencePlanFor: deps.fencePlanFor } : {}), ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),
+    ...(deps.singleWriter ? { singleWriter: deps.singleWriter } : {}),
+    ...(deps.leadership ? { leadership: deps.leadership } : {}),
+    logger: logger.child({ incidentId }), clock, sleep, metrics: deps.metrics, signal,
+    ...(t.unknownSettleMs !== undefined ? { unknownSettleMs: t.unknownSettleMs } : {}),
+  });
+}
