@@ -40,7 +40,7 @@ WORKDIR /opt/cmpha
 ENV NODE_ENV=production
 # A 1 GiB heap limit keeps V8 from letting garbage grow to four times the live heap between full collections
 # (as deploy/systemd/cmpha.service sets it; docs/benchmarks.md "Detector round at scale").
-ENV NODE_OPTIONS=--max-old-space-size=1024
+ENV NODE_OPTIONS="--max-old-space-size=1024 --max-semi-space-size=4"
 COPY package.json package-lock.json LICENSE ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin

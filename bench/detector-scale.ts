@@ -30,7 +30,7 @@ const dist = path.resolve(distArg >= 0 ? process.argv[distArg + 1]! : path.join(
 if (!existsSync(path.join(dist, 'detector', 'detector.js'))) throw new Error(`${dist} holds no build: run npm run build first`);
 const UNIT = path.join(import.meta.dirname, '..', 'deploy', 'systemd', 'cmpha.service');
 const optArg = process.argv.indexOf('--node-options');
-const nodeOptions = optArg >= 0 ? process.argv[optArg + 1]! : (/^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(UNIT, 'utf8'))?.[1] ?? '');
+const nodeOptions = optArg >= 0 ? process.argv[optArg + 1]! : (/^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(readFileSync(UNIT, 'utf8'))?.[1] ?? '');
 const hosts = arg('--hosts', 5000);
 const perHost = arg('--per-host', 20);
 const rounds = arg('--rounds', 10);
