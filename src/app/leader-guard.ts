@@ -15,6 +15,7 @@ export function leaderOnlyNova(nova: NovaApi, leadership: Leadership): NovaApi {
     listHypervisors: (opts) => nova.listHypervisors(opts),
     listAggregates: (opts) => nova.listAggregates(opts),
     listServersOnHost: (host, opts) => nova.listServersOnHost(host, opts),
+    listServersChangedSince: (since, opts) => nova.listServersChangedSince(since, opts),
     getServer: (id, opts) => nova.getServer(id, opts),
     listMigrations: (filter, opts) => nova.listMigrations(filter, opts),
     async updateService(id, update, opts) {

@@ -33,39 +33,85 @@ function phase(host: string, period: number): number {
  * Which instance addresses may testify by their silence: those that answered while their host was healthy.
  * A host's instances are probed soon after it is first seen (at most `newPerRound` new hosts a round, so a
  * controller starting on a large cloud does not list every server at once) and then once every `everyRounds`
- * rounds, each host at its own phase so that one round stays cheap.
+ * rounds, each host at its own phase so that one round stays cheap. A host where Nova reports a server changed
+ * (booted, moved onto it, rebuilt, deleted) is due at once (at most `changedPerRound` such hosts a round), and
+ * again each round while one of its addresses has never answered, up to `changedTries` looks: a guest takes a
+ * while to answer after Nova calls it ACTIVE.
  */
 export class InstanceBaseline {
-  private readonly lastAnswered = new Map<string, number>();
+  /** Per host, its listed addresses that answered while it was healthy, and when they last did. */
+  private readonly answered = new Map<string, Map<string, number>>();
+  /** The host whose listing last showed each baseline address (a moved server's address belongs to its new host). */
+  private readonly hostOf = new Map<string, string>();
   private readonly baselined = new Set<string>();
+  /** Hosts with a server change to look at, and how many looks remain. */
+  private readonly changed = new Map<string, number>();
 
-  constructor(private readonly everyRounds = 30, private readonly newPerRound = 100) {}
+  constructor(
+    private readonly everyRounds = 30, private readonly newPerRound = 100,
+    private readonly changedPerRound = 100, private readonly changedTries = 6,
+  ) {}
 
   due(round: number, healthyHosts: readonly string[]): string[] {
     let fresh = 0;
+    let changed = 0;
     return healthyHosts.filter((h) => {
       if (!this.baselined.has(h)) return fresh++ < this.newPerRound;
-      return (round + phase(h, this.everyRounds)) % this.everyRounds === 0;
+      if ((round + phase(h, this.everyRounds)) % this.everyRounds === 0) return true;
+      return this.changed.has(h) && changed++ < this.changedPerRound;
     });
   }
 
-  /** Results of probing a healthy host's instance addresses: answers join the baseline, silence leaves it. */
+  /** Nova reports a server on `host` changed: look at the host's instances again soon. */
+  serverChanged(host: string): void {
+    this.changed.set(host, this.changedTries);
+  }
+
+  /**
+   * Results of probing a healthy host's instance addresses: answers join the baseline, silence leaves it, and so
+   * does an address the host no longer lists (a deleted or moved server: Neutron hands freed addresses out
+   * again, and their next owner must answer on its own).
+   */
   record(host: string, addresses: readonly InstanceAddress[], results: ReadonlyMap<string, ProbeResult>, now: number): void {
     this.baselined.add(host);
+    const before = this.answered.get(host);
+    const after = new Map<string, number>();
     for (const a of addresses) {
       const r = results.get(a.ip);
-      if (r === 'alive') this.lastAnswered.set(a.ip, now);
-      else if (r === 'silent') this.lastAnswered.delete(a.ip);
+      const kept = before?.get(a.ip);
+      if (r === 'alive') after.set(a.ip, now);
+      else if (r === 'silent') this.drop(a.ip);
+      else if (kept !== undefined) after.set(a.ip, kept);
     }
+    for (const ip of before?.keys() ?? []) if (!after.has(ip) && this.hostOf.get(ip) === host) this.hostOf.delete(ip);
+    for (const ip of after.keys()) {
+      if (this.hostOf.get(ip) !== host) this.drop(ip);
+      this.hostOf.set(ip, host);
+    }
+    if (after.size > 0) this.answered.set(host, after);
+    else this.answered.delete(host);
+
+    const left = this.changed.get(host);
+    if (left === undefined) return;
+    if (left <= 1 || addresses.every((a) => after.has(a.ip))) this.changed.delete(host);
+    else this.changed.set(host, left - 1);
+  }
+
+  private drop(ip: string): void {
+    const owner = this.hostOf.get(ip);
+    if (owner === undefined) return;
+    this.answered.get(owner)?.delete(ip);
+    this.hostOf.delete(ip);
   }
 
   isBaseline(ip: string): boolean {
-    return this.lastAnswered.has(ip);
+    return this.hostOf.has(ip);
   }
 
   /** When the address last answered while its host was healthy (epoch ms), or null. */
   lastAnsweredAt(ip: string): number | null {
-    return this.lastAnswered.get(ip) ?? null;
+    const host = this.hostOf.get(ip);
+    return (host === undefined ? undefined : this.answered.get(host)?.get(ip)) ?? null;
   }
 }
 

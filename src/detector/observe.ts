@@ -6,6 +6,7 @@ import { mapLimit } from '../shared/map-limit.js';
 import type { HostObservation } from './judge.js';
 import { InstanceBaseline, listHostAddresses, type InstanceAddress } from './instance-addresses.js';
 import { MgmtAddressBook } from './mgmt-addresses.js';
+import { ServerChangeFeed } from './server-changes.js';
 import type { InstanceAddressEvidence, MgmtResult, NetworkEvidence, Prober, ProbeResult, StorageEvidence } from './types.js';
 
 // Observation: every piece of I/O the detector does to look at the cloud (Nova, address books, probes), and
@@ -14,6 +15,11 @@ import type { InstanceAddressEvidence, MgmtResult, NetworkEvidence, Prober, Prob
 export interface ObserveTuning {
   /** Healthy hosts' instance addresses are probed once every this many rounds (baseline). */
   readonly baselineEveryRounds: number;
+  /**
+   * A host where Nova reports a server changed is looked at again each round while one of its addresses has
+   * never answered, at most this many times.
+   */
+  readonly baselineChangedLooks: number;
   /** Hypervisors (host_ip) are listed once every this many rounds. */
   readonly hypervisorRefreshRounds: number;
   /** Parallel Nova calls when listing servers or services per host. */
@@ -59,6 +65,7 @@ export function blindness(services: readonly ComputeService[]): string | null {
 export class Observer {
   private readonly addressBook: MgmtAddressBook;
   private readonly baseline: InstanceBaseline;
+  private readonly changes: ServerChangeFeed;
   /** Instance addresses of hosts under suspicion, listed once per full round and reused by suspect checks. */
   private readonly suspectInstances = new Map<string, { addresses: readonly InstanceAddress[]; error?: string }>();
   /** The last service Nova gave for each host, so a suspect check whose read failed still has one to show. */
@@ -74,7 +81,8 @@ export class Observer {
     private readonly storageSignal?: StorageSignal,
   ) {
     this.addressBook = new MgmtAddressBook(config.hosts, nova, log, tuning.hypervisorRefreshRounds);
-    this.baseline = new InstanceBaseline(tuning.baselineEveryRounds);
+    this.baseline = new InstanceBaseline(tuning.baselineEveryRounds, 100, 100, tuning.baselineChangedLooks);
+    this.changes = new ServerChangeFeed(nova, log);
   }
 
   private async probe(ips: readonly string[], signal?: AbortSignal): Promise<Probed> {
@@ -172,10 +180,17 @@ export class Observer {
     for (const h of [...this.services.keys()]) if (!byHost.has(h)) { this.services.delete(h); this.suspectInstances.delete(h); }
     const hosts = [...byHost.keys()].sort();
     const enabled = hosts.filter((h) => byHost.get(h)!.status === 'enabled');
-    await this.addressBook.refresh(round, enabled, signal);
+    const networks = this.config.detector.instanceNetworks;
+    // Servers Nova booted, moved, rebuilt or deleted since the last round: their hosts' baselines are refreshed
+    // now rather than at their next turn, minutes away.
+    if (networks.length > 0) this.changes.seed(services);
+    const [changed] = await Promise.all([
+      networks.length > 0 ? this.changes.poll(signal) : Promise.resolve([]),
+      this.addressBook.refresh(round, enabled, signal),
+    ]);
+    for (const s of changed) if (s.host) this.baseline.serverChanged(s.host);
 
     // Baseline: instance addresses of healthy (or new) hosts, a few hosts per round.
-    const networks = this.config.detector.instanceNetworks;
     const baselineHosts = networks.length > 0 ? this.baseline.due(round, enabled.filter((h) => !suspects.has(h))) : [];
     const baselineLists = new Map<string, { addresses: InstanceAddress[] }>();
     await mapLimit(baselineHosts, this.tuning.novaConcurrency, async (h) => {

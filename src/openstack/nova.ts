@@ -118,6 +118,13 @@ export class NovaClient implements NovaApi {
     return this.#listAll('/servers/detail', { all_tenants: '1', host, limit: String(SERVERS_PAGE_SIZE) }, novaAnswers.servers, opts.signal);
   }
 
+  async listServersChangedSince(since: Date, opts: CallOptions = {}): Promise<Server[]> {
+    // ISO 8601 in UTC, as the API reference gives it; Nova answers 400 to anything its date-time check refuses.
+    return this.#listAll('/servers/detail', {
+      all_tenants: '1', 'changes-since': since.toISOString(), limit: String(SERVERS_PAGE_SIZE),
+    }, novaAnswers.servers, opts.signal);
+  }
+
   async getServer(id: string, opts: CallOptions = {}): Promise<Server | null> {
     try {
       const res = await this.#call<Server>('GET', `/servers/${encodeURIComponent(id)}`, { idempotent: true, signal: opts.signal, validate: novaAnswers.server });

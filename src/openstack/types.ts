@@ -101,6 +101,12 @@ export interface NovaApi {
   addHostToAggregate(aggregateId: string, host: string, opts?: CallOptions): Promise<void>;
   /** All servers on `host`, all projects, following pagination to the end. */
   listServersOnHost(host: string, opts?: CallOptions): Promise<Server[]>;
+  /**
+   * Every server of every project whose `updated_at` is at or after `since` (Nova's `changes-since`, inclusive),
+   * recently deleted ones included (status `DELETED`), following pagination to the end. `since` must come from a
+   * timestamp Nova itself wrote: Nova compares it with its own clock.
+   */
+  listServersChangedSince(since: Date, opts?: CallOptions): Promise<Server[]>;
   /** null when Nova answers 404. */
   getServer(id: string, opts?: CallOptions): Promise<Server | null>;
   /** Never retried on its own: a duplicate evacuate corrupts the server (nova-facts). */

@@ -19,6 +19,19 @@ interface Ctx {
   readonly prefix: string;
 }
 
+/** ISO 8601 as Nova's date-time check takes it: a date, optionally a time (seconds, fraction), optionally a zone. */
+function parseIsoTime(raw: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(raw.trim());
+  if (!m) return null;
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone = 'Z'] = m;
+  const ms = frac ? Math.floor(Number(`0.${frac}`) * 1000) : 0;
+  const z = zone === 'Z' ? 'Z' : zone.length === 3 ? `${zone}:00` : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}.${String(ms).padStart(3, '0')}${z}`);
+  // Date.parse rolls 2024-02-31 over to March; Nova refuses it.
+  if (Number.isNaN(t) || new Date(Date.parse(`${y}-${mo}-${d}T00:00:00Z`)).toISOString().slice(0, 10) !== `${y}-${mo}-${d}`) return null;
+  return t;
+}
+
 function jsonRepr(v: unknown): string {
   return JSON.stringify(v)?.replace(/"/g, "'").replace(/\btrue\b/g, 'True').replace(/\bfalse\b/g, 'False').replace(/\bnull\b/g, 'None') ?? 'None';
 }
@@ -466,14 +479,15 @@ export class Nova {
       hostId: this.hostId(s.projectId, s.host),
       // A server booted from a volume has no image: Nova answers "".
       image: s.imageId === '' ? '' : { id: s.imageId, links: [{ rel: 'bookmark', href: `${this.base}/compute/images/${s.imageId}` }] },
-      flavor, created: isoSeconds(s.createdAt), updated: isoSeconds(s.updatedAt), addresses,
+      // Written by Nova, so on Nova's clock: `changes-since` compares against these.
+      flavor, created: isoSeconds(this.world.clock.nova(s.createdAt)), updated: isoSeconds(this.world.clock.nova(s.updatedAt)), addresses,
       accessIPv4: '', accessIPv6: '',
       links: this.serverLinks(ctx, s),
       'OS-DCF:diskConfig': 'MANUAL',
       'OS-EXT-AZ:availability_zone': s.az ?? '',
       config_drive: '', key_name: null,
       'OS-SRV-USG:launched_at': s.launchedAt === null ? null : this.novaTime(s.launchedAt),
-      'OS-SRV-USG:terminated_at': null,
+      'OS-SRV-USG:terminated_at': s.terminatedAt === undefined ? null : this.novaTime(s.terminatedAt),
       'OS-EXT-STS:task_state': s.taskState, 'OS-EXT-STS:vm_state': s.vmState, 'OS-EXT-STS:power_state': s.powerState,
       'os-extended-volumes:volumes_attached': (s.volumes ?? []).map((x) => (v >= mv('2.3') ? { id: x.id, delete_on_termination: x.bootable } : { id: x.id })),
       security_groups: s.host ? [{ name: 'default' }] : undefined,
@@ -548,6 +562,7 @@ export class Nova {
     const ipRe = q.get('ip') !== null ? new RegExp(q.get('ip')!.replace(/\./g, '\\.')) : null;
     const limit = this.limit(ctx);
     const marker = q.get('marker');
+    const changes = this.changesWindow(ctx);
 
     const accept = (s: SimServer): boolean => {
       if (!allTenants || project !== null) {
@@ -559,8 +574,17 @@ export class Nova {
       return true;
     };
 
-    const page: SimServer[] = [];
-    if (host !== null) {
+    let page: SimServer[] = [];
+    if (changes) {
+      // Nova filters on updated_at (its own clock), inclusive at both ends, and then lists deleted servers too.
+      const inWindow = (s: SimServer): boolean => {
+        const t = this.world.clock.nova(s.updatedAt);
+        return (changes.since === null || t >= changes.since) && (changes.before === null || t <= changes.before)
+          && (host === null || s.host === host) && accept(s);
+      };
+      const list = [...this.world.serverList, ...this.world.deletedServers].filter(inWindow).sort((a, b) => b.index - a.index);
+      page = this.paginate(ctx, list, (s) => s.id, 'marker').page;
+    } else if (host !== null) {
       const h = this.world.host(host);
       const ids = h ? [...h.servers] : [];
       const list = ids.map((id) => this.world.servers.get(id)!).filter((s) => s.host === host).sort((a, b) => b.index - a.index);
@@ -589,6 +613,28 @@ export class Nova {
     const body: Record<string, unknown> = { servers: items };
     if (page.length === limit && limit > 0) body.servers_links = [{ rel: 'next', href: this.nextLink(ctx, page[page.length - 1]!.id) }];
     return { status: 200, body };
+  }
+
+  /**
+   * `changes-since` (any microversion) and `changes-before` (from 2.66; ignored below it, as Nova's query schema
+   * drops unknown parameters) as Nova reads them: ISO 8601, UTC when no zone is given. Null when neither is given.
+   */
+  private changesWindow(ctx: Ctx): { since: number | null; before: number | null } | null {
+    const q = ctx.req.url.searchParams;
+    const read = (name: string): number | null => {
+      const raw = q.get(name);
+      if (raw === null) return null;
+      const t = parseIsoTime(raw);
+      if (t === null) throw novaError(400, `Invalid input for query parameters ${name}. Value: ${raw}. '${raw}' is not a 'date-time'`);
+      return t;
+    };
+    const since = read('changes-since');
+    const before = ctx.v >= mv('2.66') ? read('changes-before') : null;
+    if (since === null && before === null) return null;
+    if (since !== null && before !== null && since > before) {
+      throw novaError(400, 'The value of changes-since must be less than or equal to changes-before.');
+    }
+    return { since, before };
   }
 
   private serverAction(ctx: Ctx, id: string): SimResponse {

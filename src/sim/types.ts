@@ -3,7 +3,8 @@
 export type Power = 'on' | 'off';
 export type LinkState = 'up' | 'down';
 export type BmcMode = 'ok' | 'error' | 'stuck-on' | 'unreachable';
-export type VmState = 'active' | 'stopped' | 'error' | 'building';
+/** `deleted` only on the records Nova keeps of deleted servers (listed with `changes-since`). */
+export type VmState = 'active' | 'stopped' | 'error' | 'building' | 'deleted';
 
 export interface Flavor {
   readonly id: string;
@@ -134,6 +135,8 @@ export interface SimServer {
   readonly createdAt: number;
   updatedAt: number;
   launchedAt: number | null;
+  /** When it was deleted (Nova's `OS-SRV-USG:terminated_at`); set on deleted records only. */
+  terminatedAt?: number;
   az: string | null;
   metadata: Record<string, string>;
   readonly addresses: SimAddress[];

@@ -19,6 +19,8 @@ export type AddressOwner = { kind: 'mgmt'; host: SimHost } | { kind: 'storage'; 
 /** Networks whose addresses can answer a probe; the tenant overlay never answers from the controller. */
 export const REACHABLE_NETWORKS = new Set(['provider']);
 
+/** Deleted servers the simulated Nova still lists with changes-since (the oldest are forgotten first). */
+const DELETED_KEPT = 10_000;
 const REBUILD_TASK_STATES = new Set(['rebuilding', 'rebuild_block_device_mapping', 'rebuild_spawning']);
 
 interface MoveOp {
@@ -56,6 +58,11 @@ export class World extends EventEmitter<WorldEvents> {
   readonly hostList: SimHost[] = [];
   readonly servers = new Map<string, SimServer>();
   readonly serverList: SimServer[] = [];
+  /**
+   * What Nova keeps of deleted servers (its soft-deleted rows, until an operator archives them): listed only with
+   * `changes-since`/`changes-before`, status DELETED, on the host they were on. The most recent DELETED_KEPT.
+   */
+  readonly deletedServers: SimServer[] = [];
   readonly migrations: SimMigration[] = [];
   readonly migrationsByInstance = new Map<string, SimMigration[]>();
   readonly aggregates: SimAggregate[] = [];
@@ -160,6 +167,10 @@ export class World extends EventEmitter<WorldEvents> {
       const h = this.hosts.get(from);
       if (h?.servers.delete(id)) this.claim(h, s.flavor, -1);
     }
+    const deletedAt = this.now();
+    // Nova's row stays, marked deleted: its host is kept, its network info cache is emptied, updated_at moves.
+    this.deletedServers.push({ ...s, vmState: 'deleted', taskState: null, powerState: 0, addresses: [], updatedAt: deletedAt, terminatedAt: deletedAt, fault: null });
+    if (this.deletedServers.length > DELETED_KEPT) this.deletedServers.splice(0, this.deletedServers.length - DELETED_KEPT);
     s.host = null;
     this.emit('server', s, from);
     return true;
@@ -417,6 +428,7 @@ export class World extends EventEmitter<WorldEvents> {
       case 'stopped': return 'SHUTOFF';
       case 'error': return 'ERROR';
       case 'building': return 'BUILD';
+      case 'deleted': return 'DELETED';
     }
   }
 

@@ -116,6 +116,12 @@ export class FakeNova implements NovaApi {
     return this.servers.filter((s) => s.host === host);
   }
 
+  /** Nova's `changes-since`: servers whose updatedAt is at or after `since` (those without one never match). */
+  async listServersChangedSince(since: Date): Promise<Server[]> {
+    this.enter('listServersChangedSince', since);
+    return this.servers.filter((s) => s.updatedAt !== undefined && s.updatedAt >= since);
+  }
+
   async getServer(id: string): Promise<Server | null> {
     this.enter('getServer', id);
     return this.servers.find((s) => s.id === id) ?? null;

@@ -127,6 +127,12 @@ export class RecordingNova implements NovaApi {
     return [...this.servers.values()].filter((s) => s.host === host).map((s) => ({ ...s }));
   }
 
+  /** Nova's `changes-since`: servers whose updatedAt is at or after `since` (those without one never match). */
+  async listServersChangedSince(since: Date): Promise<Server[]> {
+    this.calls.push({ method: 'listServersChangedSince', args: [since] });
+    return [...this.servers.values()].filter((s) => s.updatedAt !== undefined && s.updatedAt >= since).map((s) => ({ ...s }));
+  }
+
   async getServer(id: string): Promise<Server | null> {
     this.calls.push({ method: 'getServer', args: [id] });
     const p = this.progress.get(id);

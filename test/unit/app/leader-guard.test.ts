@@ -13,7 +13,7 @@ function recordingNova(calls: string[]): NovaApi {
   return {
     microversion: rec('microversion', '2.93'), listComputeServices: rec('listComputeServices', []), updateService: rec('updateService'),
     listHypervisors: rec('listHypervisors', []), listAggregates: rec('listAggregates', []), addHostToAggregate: rec('addHostToAggregate'),
-    listServersOnHost: rec('listServersOnHost', []), getServer: rec('getServer', null), evacuate: rec('evacuate'),
+    listServersOnHost: rec('listServersOnHost', []), listServersChangedSince: rec('listServersChangedSince', []), getServer: rec('getServer', null), evacuate: rec('evacuate'),
     liveMigrate: rec('liveMigrate'), listMigrations: rec('listMigrations', []), reboot: rec('reboot'),
   };
 }
