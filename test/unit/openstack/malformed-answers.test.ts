@@ -35,6 +35,15 @@ describe('malformed Nova answers', () => {
     expect(fake.callsTo('nova', 'GET', '/servers/detail')).toHaveLength(3);
   });
 
+  it('a changes-since answer is checked like every server list', async () => {
+    const { nova } = await clients();
+    fake.fail('nova', 'GET', '/servers/detail', { status: 200, body: { servers: [novaServer('x', 'cmp1', { status: 7 })] } }, 10);
+    const err = await failure(nova.listServersChangedSince(new Date('2031-03-04T05:06:07.123Z')));
+    expect(err).toMatchObject({ code: 'nova_malformed_answer', retryable: true });
+    expect(err.message).toContain('/servers/detail?all_tenants=1&changes-since=2031-03-04T05%3A06%3A07.123Z&limit=500');
+    expect(err.message).toMatch(/servers\[0\]\.status is the number 7/);
+  });
+
   it('one garbled answer is retried like a 5xx and the real answer is used', async () => {
     const { nova } = await clients();
     fake.fail('nova', 'GET', /^\/servers\/1111/, { status: 200, body: { server: { id: 42 } } }, 1);

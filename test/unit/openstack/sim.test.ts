@@ -48,6 +48,19 @@ describe('against the cloud simulator', () => {
     expect(await os.nova.getServer('00000000-0000-0000-0000-000000000000')).toBeNull();
   });
 
+  it('lists the servers Nova changed since a time it wrote itself, deleted ones included', async () => {
+    const all = await os.nova.listServersOnHost('compute3');
+    const newest = Math.max(...all.map((s) => s.updatedAt!.getTime()));
+    const atNewest = await os.nova.listServersChangedSince(new Date(newest));
+    expect(atNewest.length).toBeGreaterThan(0);
+    expect(atNewest.every((s) => s.updatedAt!.getTime() >= newest)).toBe(true);
+    const res = await fetch(`${sim.controlUrl}/sim/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advanceSeconds: 5 }) });
+    expect(res.status).toBe(200);
+    sim.world.deleteServer(all[0]!.id);
+    const changed = await os.nova.listServersChangedSince(new Date(newest + 2000));
+    expect(changed).toEqual([expect.objectContaining({ id: all[0]!.id, status: 'DELETED', host: 'compute3', addresses: [] })]);
+  });
+
   it('is refused an evacuate while the source is up, and evacuates once it is forced down', async () => {
     const services = await os.nova.listComputeServices();
     const source = services.find((s) => s.host === 'compute1')!;
