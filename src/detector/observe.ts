@@ -157,6 +157,15 @@ export class Observer {
     let isolationReason: string | null = null;
     let blindReason: string | null = null;
     let readEnd = mono;
+    const networks = this.config.detector.instanceNetworks;
+    // Servers Nova booted, moved, rebuilt or deleted since the last round, asked for beside the services (it
+    // never throws but on abort, and then the round ends anyway): their hosts' baselines are refreshed this round
+    // rather than at their next turn, minutes away.
+    const polled = networks.length > 0 ? this.changes.poll(signal).catch(() => []) : Promise.resolve([]);
+    // Taken whatever becomes of the round: the feed has moved past them.
+    const takeChanges = async () => {
+      for (const s of await polled) if (s.host) this.baseline.serverChanged(s.host);
+    };
     try {
       const all = await this.nova.listComputeServices({ signal });
       readEnd = this.clocks.mono();
@@ -168,6 +177,7 @@ export class Observer {
     }
     const noop = { recordBaseline: () => undefined };
     if (!services || blindReason) {
+      await takeChanges();
       return { kind: 'round', round, at, mono, hosts: [], isolationReason, blindReason, probeFailed: null, listed: false, ...noop };
     }
 
@@ -180,15 +190,10 @@ export class Observer {
     for (const h of [...this.services.keys()]) if (!byHost.has(h)) { this.services.delete(h); this.suspectInstances.delete(h); }
     const hosts = [...byHost.keys()].sort();
     const enabled = hosts.filter((h) => byHost.get(h)!.status === 'enabled');
-    const networks = this.config.detector.instanceNetworks;
-    // Servers Nova booted, moved, rebuilt or deleted since the last round: their hosts' baselines are refreshed
-    // now rather than at their next turn, minutes away.
+    // The first round has no time to ask from until Nova's services give one.
     if (networks.length > 0) this.changes.seed(services);
-    const [changed] = await Promise.all([
-      networks.length > 0 ? this.changes.poll(signal) : Promise.resolve([]),
-      this.addressBook.refresh(round, enabled, signal),
-    ]);
-    for (const s of changed) if (s.host) this.baseline.serverChanged(s.host);
+    await this.addressBook.refresh(round, enabled, signal);
+    await takeChanges();
 
     // Baseline: instance addresses of healthy (or new) hosts, a few hosts per round.
     const baselineHosts = networks.length > 0 ? this.baseline.due(round, enabled.filter((h) => !suspects.has(h))) : [];

@@ -582,7 +582,9 @@ export class Nova {
         return (changes.since === null || t >= changes.since) && (changes.before === null || t <= changes.before)
           && (host === null || s.host === host) && accept(s);
       };
-      const list = [...this.world.serverList, ...this.world.deletedServers].filter(inWindow).sort((a, b) => b.index - a.index);
+      const list: SimServer[] = [];
+      for (const all of [this.world.serverList, this.world.deletedServers]) for (const s of all) if (inWindow(s)) list.push(s);
+      list.sort((a, b) => b.index - a.index);
       page = this.paginate(ctx, list, (s) => s.id, 'marker').page;
     } else if (host !== null) {
       const h = this.world.host(host);

@@ -277,6 +277,34 @@ describe('detector round', () => {
     for (const hosts of perRound) expect(hosts.length).toBeLessThan(6);
   });
 
+  it('baselines a server Nova reports new on a healthy host at once, even when that round could not read the services', async () => {
+    const c = cloud(3);
+    // No periodic baseline refresh falls in this test's rounds.
+    const d = c.detector({}, { tuning: { baselineEveryRounds: 1000 } });
+    await d.runRound();
+    c.tick();
+    await d.runRound();
+    const late = c.nova.addServer('c2', 'late', [{ network: 'tenant', addr: '198.18.1.99' }]);
+    (late as { updatedAt?: Date }).updatedAt = new Date(c.clock.t);
+    c.prober.alive.add('198.18.1.99');
+    c.tick();
+    c.nova.failNext('listComputeServices', new Error('Nova answered 503'));
+    expect((await d.runRound()).isolated).toBe(true);
+    const listed = c.nova.callsTo('listServersOnHost').length;
+    c.tick();
+    await d.runRound();
+    expect(c.nova.callsTo('listServersOnHost').slice(listed).map((x) => x.args[0])).toEqual(['c2']);
+
+    c.tick();
+    c.powerOff('c2');
+    c.prober.alive.delete('198.18.1.99');
+    await d.runRound();
+    c.tick();
+    await d.runRound();
+    expect(c.incidents.opened.map((o) => o.host)).toEqual(['c2']);
+    expect(c.incidents.opened[0]!.evidence.instances.addresses).toContainEqual(expect.objectContaining({ ip: '198.18.1.99', server: 'late', baseline: true, result: 'silent' }));
+  });
+
   it('opens no incident for a host that comes back between rounds', async () => {
     const c = cloud(4);
     const d = c.detector();
