@@ -54,7 +54,7 @@ export interface DetectorTuning extends ObserveTuning {
 }
 
 const DEFAULT_TUNING: DetectorTuning = {
-  baselineEveryRounds: 30, baselineChangedLooks: 6, hypervisorRefreshRounds: 30, novaConcurrency: 8, stalledAfterIntervals: 3, stalledMinMs: 30_000,
+  baselineEveryRounds: 30, baselineChangedLooks: 6, changesEveryRounds: 1, hypervisorRefreshRounds: 30, novaConcurrency: 8, stalledAfterIntervals: 3, stalledMinMs: 30_000,
 };
 
 /** The round report of one observation once the actor has acted on it. */
@@ -98,7 +98,12 @@ export function createDetector(deps: DetectorDeps): Detector {
   const every5min = Math.max(30, Math.ceil(300_000 / cfg.intervalMs));
   // A guest Nova has just called ACTIVE is given about two minutes to answer before its host waits for its turn.
   const looks = Math.max(3, Math.ceil(120_000 / cfg.intervalMs));
-  const tuning = { ...DEFAULT_TUNING, baselineEveryRounds: every5min, baselineChangedLooks: looks, hypervisorRefreshRounds: every5min, ...(deps.tuning ?? {}) };
+  // Nova's changed servers about every 5 seconds: a new server is baselined seconds after Nova lists it.
+  const changesEvery = Math.max(1, Math.ceil(5000 / cfg.intervalMs));
+  const tuning = {
+    ...DEFAULT_TUNING, baselineEveryRounds: every5min, baselineChangedLooks: looks, changesEveryRounds: changesEvery, hypervisorRefreshRounds: every5min,
+    ...(deps.tuning ?? {}),
+  };
   const log = logger.child({ component: 'detector' });
   const observer = new Observer(config, nova, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal);
   const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, ...(deps.healer ? { healer: deps.healer } : {}), logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}) });

@@ -20,6 +20,11 @@ export interface ObserveTuning {
    * never answered, at most this many times.
    */
   readonly baselineChangedLooks: number;
+  /**
+   * Nova is asked for the servers it changed (`changes-since`) once every this many full rounds: Nova answers it
+   * from its instances table, deleted rows included, so it is not asked every second.
+   */
+  readonly changesEveryRounds: number;
   /** Hypervisors (host_ip) are listed once every this many rounds. */
   readonly hypervisorRefreshRounds: number;
   /** Parallel Nova calls when listing servers or services per host. */
@@ -68,6 +73,8 @@ export class Observer {
   private readonly changes: ServerChangeFeed;
   /** Instance addresses of hosts under suspicion, listed once per full round and reused by suspect checks. */
   private readonly suspectInstances = new Map<string, { addresses: readonly InstanceAddress[]; error?: string }>();
+  /** Full rounds so far (suspect checks share the round numbers, so those do not say how many there were). */
+  private fullRounds = 0;
   /** The last service Nova gave for each host, so a suspect check whose read failed still has one to show. */
   private readonly services = new Map<string, ComputeService>();
 
@@ -161,7 +168,8 @@ export class Observer {
     // Servers Nova booted, moved, rebuilt or deleted since the last round, asked for beside the services (it
     // never throws but on abort, and then the round ends anyway): their hosts' baselines are refreshed this round
     // rather than at their next turn, minutes away.
-    const polled = networks.length > 0 ? this.changes.poll(signal).catch(() => []) : Promise.resolve([]);
+    const ask = networks.length > 0 && this.fullRounds++ % Math.max(1, this.tuning.changesEveryRounds) === 0;
+    const polled = ask ? this.changes.poll(signal).catch(() => []) : Promise.resolve([]);
     // Taken whatever becomes of the round: the feed has moved past them.
     const takeChanges = async () => {
       for (const s of await polled) if (s.host) this.baseline.serverChanged(s.host);
