@@ -84,6 +84,11 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
     const raw = ctx.parse(section, merged, hostSectionDecl.schema, hostSectionDecl.decls);
     if (!raw) continue;
     const fence = resolveFence(ctx, section, raw, fencing.allowUnfenced);
+    if (fence?.driver === 'none') {
+      // Written for this host (not inherited from a shared section): the operator believes a BMC is configured.
+      const bmcKeys = ['address', 'username', 'password', 'password_file'].filter((k) => sections.get(section)!.has(k));
+      if (bmcKeys.length > 0) warn(section, `driver = none: ${bmcKeys.join(', ')} set here ${bmcKeys.length > 1 ? 'are' : 'is'} not used; cmpha calls no BMC for this host (set driver = ipmi or redfish to fence it by power)`);
+    }
     const fenceLevels = fence ? resolveFenceLevels(ctx, section, raw, fence, fencing) : undefined;
     if (fence && fenceLevels) {
       hosts[name] = {

@@ -134,10 +134,15 @@ export function exchange(req: ExchangeRequest): Promise<ExchangeResponse> {
       res.on('end', () => finish(undefined, { status: status!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - started }));
     };
 
-    const send = (opts: http.RequestOptions & https.RequestOptions, url: string | URL, lib: typeof http | typeof https) => {
+    const send = (opts: http.RequestOptions & https.RequestOptions, url: string | URL, lib: typeof http | typeof https, proxyHost?: string) => {
       const out = lib.request(url, opts, onResponse);
       cleanups.push(() => out.destroy());
-      out.on('error', (err: NodeJS.ErrnoException) => fail('transport', err.message, { sysCode: err.code, cause: err }));
+      out.on('error', (err: NodeJS.ErrnoException) => {
+        // Through a plain-HTTP proxy, a failure before any answer is the proxy's: an unreachable destination
+        // would have come back from it as a 502.
+        if (proxyHost !== undefined && phase !== 'body') fail('proxy', `proxy ${proxyHost} failed: ${err.message}`, { sysCode: err.code, cause: err });
+        else fail('transport', err.message, { sysCode: err.code, cause: err });
+      });
       out.end(req.body);
     };
 
@@ -156,7 +161,7 @@ export function exchange(req: ExchangeRequest): Promise<ExchangeResponse> {
     const proxyPort = Number(via.port || 80);
     if (!secure) {
       // Plain HTTP through a proxy: the absolute URL as the request target.
-      send({ method: req.method, host: via.hostname, port: proxyPort, path: target.href, headers: { ...headers, Host: target.host, ...proxyAuth }, agent: false }, `http://${via.host}`, http);
+      send({ method: req.method, host: via.hostname, port: proxyPort, path: target.href, headers: { ...headers, Host: target.host, ...proxyAuth }, agent: false }, `http://${via.host}`, http, via.host);
       return;
     }
     const authority = `${target.hostname.includes(':') ? `[${target.hostname}]` : target.hostname}:${target.port || 443}`;

@@ -1,23 +1,13 @@
 // Scenario 2: only nova-compute dies on compute2; the host and its servers still answer. Nova reports the
 // service down, but cmpha must not fence or evacuate: it raises an agent-down alert.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CmphaHarness } from './cmpha-harness.js';
-import { answers, fixedIps, ipmi, labHost, LabNova, readLab, resetLab, until, type NovaServer } from './lab.js';
+import { answers, fixedIps, ipmi, labHost, LabNova, powerOffRequests, readLab, resetLab, until, type NovaServer } from './lab.js';
 
 const lab = readLab();
 let nova: LabNova;
 let cmpha: CmphaHarness;
 let server: NovaServer;
-
-function powerOffRequests(since: number): number {
-  const log = path.join(lab.dir, 'hosts/compute2/bmc-calls.log');
-  return readFileSync(log, 'utf8').split('\n').filter((l) => {
-    const [t, ...rest] = l.split(' ');
-    return Number(t) * 1000 >= since && /^set (power 0|shutdown|reset)/.test(rest.join(' '));
-  }).length;
-}
 
 describe('real Nova: nova-compute dies on a live host', () => {
   beforeAll(async () => {
@@ -44,7 +34,7 @@ describe('real Nova: nova-compute dies on a live host', () => {
     await new Promise((r) => setTimeout(r, 15_000));
 
     expect(await ipmi(lab, 'compute2', 'chassis', 'power', 'status')).toBe('Chassis Power is on');
-    expect(powerOffRequests(t0)).toBe(0);
+    expect(powerOffRequests(lab, 'compute2', t0)).toBe(0);
     expect(await answers(lab.mgmtIp.compute2)).toBe(true);
     expect(await answers(fixedIps(server)[0]!)).toBe(true);
     const svc = await nova.service('compute2');

@@ -5,20 +5,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CmphaHarness } from './cmpha-harness.js';
-import { answers, fixedIps, ipmi, LAB_SRC, labHost, LabNova, readLab, resetLab, sleep, until, type NovaServer } from './lab.js';
+import { answers, fixedIps, ipmi, LAB_SRC, labHost, LabNova, powerOffRequests, readLab, resetLab, sleep, until, type NovaServer } from './lab.js';
 
 const lab = readLab();
 let nova: LabNova;
 let cmpha: CmphaHarness;
 let server: NovaServer;
-
-function powerOffRequests(since: number): number {
-  const log = path.join(lab.dir, 'hosts/compute2/bmc-calls.log');
-  return readFileSync(log, 'utf8').split('\n').filter((l) => {
-    const [t, ...rest] = l.split(' ');
-    return Number(t) * 1000 >= since && /^set (power 0|shutdown|reset)/.test(rest.join(' '));
-  }).length;
-}
 
 /** cmpha's JSON log lines about remediation of `host`. */
 function remediationLog(host: string): Array<{ level: number; time: number; msg: string }> {
@@ -79,7 +71,7 @@ describe('real Nova: nova-compute dies on a live host and cmpha restarts it', ()
     expect(cmpha.alerts.filter((a) => a.host === 'compute2'), JSON.stringify(cmpha.alerts)).toEqual([]);
     expect(remediationLog('compute2').filter((l) => l.level >= 50)).toEqual([]);
     expect(await ipmi(lab, 'compute2', 'chassis', 'power', 'status')).toBe('Chassis Power is on');
-    expect(powerOffRequests(t0)).toBe(0);
+    expect(powerOffRequests(lab, 'compute2', t0)).toBe(0);
     expect(await answers(fixedIps(server)[0]!)).toBe(true);
     expect(await nova.server(server.id)).toMatchObject({ status: 'ACTIVE', 'OS-EXT-SRV-ATTR:host': 'compute2' });
     expect(await nova.evacuations(server.id)).toEqual([]);

@@ -83,6 +83,14 @@ export async function ipmi(lab: LabInfo, host: LabHost, ...args: string[]): Prom
   return r.stdout.trim();
 }
 
+/** Power-off, shutdown or reset requests the host's BMC received since `since` (epoch ms), from its call log. */
+export function powerOffRequests(lab: LabInfo, host: LabHost, since: number): number {
+  return readFileSync(path.join(lab.dir, `hosts/${host}/bmc-calls.log`), 'utf8').split('\n').filter((l) => {
+    const [t, ...rest] = l.split(' ');
+    return Number(t) * 1000 >= since && /^set (power 0|shutdown|reset)/.test(rest.join(' '));
+  }).length;
+}
+
 /** fping once; true when the address answered. */
 export async function answers(ip: string): Promise<boolean> {
   const r = await run('fping', ['-c', '1', '-t', '300', '-q', ip]);

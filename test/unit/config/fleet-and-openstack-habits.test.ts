@@ -72,6 +72,16 @@ describe('hosts at fleet scale', () => {
     await loadConfig({ path: file(`${CLOUD}[host:rack9-*]\ndriver = none\n`), env: {}, onWarning: (w) => warnings.push(w) });
     expect(warnings).toEqual([expect.objectContaining({ section: 'host:rack9-*', line: 7, message: expect.stringMatching(/matches no \[host:NAME\]/) })]);
   });
+
+  it('BMC settings written in a driver = none host are a warning; inherited ones are not', async () => {
+    const warnings: ConfigIssue[] = [];
+    await loadConfig({
+      path: file(`${CLOUD}[host_defaults]\nusername = admin\npassword = shared-secret\n[host:c1]\ndriver = none\n[host:c2]\ndriver = none\naddress = 198.18.0.9\npassword = own-secret\n`),
+      env: {}, onWarning: (w) => warnings.push(w),
+    });
+    expect(warnings).toEqual([expect.objectContaining({ section: 'host:c2', message: expect.stringMatching(/^driver = none: address, password set here are not used; cmpha calls no BMC/) })]);
+    expect(JSON.stringify(warnings)).not.toMatch(/secret/);
+  });
 });
 
 describe('OpenStack habits', () => {
