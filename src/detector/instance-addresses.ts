@@ -46,6 +46,8 @@ export class InstanceBaseline {
   private readonly baselined = new Set<string>();
   /** Hosts with a server change to look at, and how many looks remain. */
   private readonly changed = new Map<string, number>();
+  /** Baseline addresses found silent on one look of a healthy host; a second silent look in a row drops them. */
+  private readonly silentOnce = new Set<string>();
 
   constructor(
     private readonly everyRounds = 30, private readonly newPerRound = 100,
@@ -68,8 +70,8 @@ export class InstanceBaseline {
   }
 
   /**
-   * Results of probing a healthy host's instance addresses: answers join the baseline, silence leaves it, and so
-   * does an address the host no longer lists (a deleted or moved server: Neutron hands freed addresses out
+   * Results of probing a healthy host's instance addresses: answers join the baseline, silence on two looks in a
+   * row leaves it, and so does an address the host no longer lists (a deleted or moved server: Neutron hands freed addresses out
    * again, and their next owner must answer on its own).
    */
   record(host: string, addresses: readonly InstanceAddress[], results: ReadonlyMap<string, ProbeResult>, now: number): void {
@@ -79,9 +81,20 @@ export class InstanceBaseline {
     for (const a of addresses) {
       const r = results.get(a.ip);
       const kept = before?.get(a.ip);
-      if (r === 'alive') after.set(a.ip, now);
-      else if (r === 'silent') this.drop(a.ip);
-      else if (kept !== undefined) after.set(a.ip, kept);
+      if (r === 'alive') {
+        after.set(a.ip, now);
+        this.silentOnce.delete(a.ip);
+      } else if (r === 'silent' && kept !== undefined && !this.silentOnce.has(a.ip)) {
+        // One silent look is not enough to drop it: a look that straddles the host's failure sees the management
+        // address answer (healthy) and the instances already silent, and would leave the incident that follows
+        // without this address as evidence or as a watch for the network verification.
+        this.silentOnce.add(a.ip);
+        after.set(a.ip, kept);
+      } else if (r === 'silent') {
+        this.drop(a.ip);
+      } else if (kept !== undefined) {
+        after.set(a.ip, kept);
+      }
     }
     for (const ip of before?.keys() ?? []) if (!after.has(ip) && this.hostOf.get(ip) === host) this.hostOf.delete(ip);
     for (const ip of after.keys()) {
@@ -98,6 +111,7 @@ export class InstanceBaseline {
   }
 
   private drop(ip: string): void {
+    this.silentOnce.delete(ip);
     const owner = this.hostOf.get(ip);
     if (owner === undefined) return;
     this.answered.get(owner)?.delete(ip);

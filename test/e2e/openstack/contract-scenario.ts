@@ -188,4 +188,20 @@ export function contractSteps(get: () => ContractTarget, recordFile: string): vo
     expect(up.forced_down).toBe(false);
     await t.deleteServer(serverId);
   }, 300_000);
+
+  // The detector's change feed (src/detector/server-changes.ts) reads deleted servers from this list.
+  it('changes-since lists the deleted server: DELETED, its last host kept, no addresses; a bad date-time is 400', async () => {
+    const t = get();
+    const since = new Date(Date.now() - 24 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    type Listed = Srv & { id: string; addresses: Record<string, unknown>; 'OS-EXT-STS:vm_state': string };
+    const gone = await poll('the deleted server in changes-since', 120_000, 1000, async () => {
+      const r = await t.rest.novaOk<{ servers: Listed[] }>('GET', `/servers/detail?all_tenants=1&changes-since=${since}`);
+      return r.servers.find((x) => x.id === serverId && x.status === 'DELETED');
+    });
+    expect(gone).toMatchObject({ 'OS-EXT-STS:vm_state': 'deleted', 'OS-EXT-SRV-ATTR:host': t.dest, addresses: {} });
+    const bad = await t.rest.nova('GET', '/servers/detail?all_tenants=1&changes-since=yesterday');
+    note('changes-since not a date-time', bad);
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain("'yesterday' is not a 'date-time'");
+  }, 180_000);
 }

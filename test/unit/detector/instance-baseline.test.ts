@@ -61,4 +61,21 @@ describe('instance baseline after a server change', () => {
     b.record('b', [at('10.0.0.2')], new Map(), 4);
     expect(b.lastAnsweredAt('10.0.0.2')).toBe(2);
   });
+
+  it('keeps a baseline address through one silent look (a look straddling the failure), drops it after two in a row', () => {
+    const b = new InstanceBaseline(1000);
+    b.record('a', [at('10.0.0.1')], answers(['10.0.0.1']), 1);
+    b.record('a', [at('10.0.0.1')], answers([], ['10.0.0.1']), 2);
+    expect(b.isBaseline('10.0.0.1')).toBe(true);
+    expect(b.lastAnsweredAt('10.0.0.1')).toBe(1);
+    // An answer in between starts the count again.
+    b.record('a', [at('10.0.0.1')], answers(['10.0.0.1']), 3);
+    b.record('a', [at('10.0.0.1')], answers([], ['10.0.0.1']), 4);
+    expect(b.isBaseline('10.0.0.1')).toBe(true);
+    b.record('a', [at('10.0.0.1')], answers([], ['10.0.0.1']), 5);
+    expect(b.isBaseline('10.0.0.1')).toBe(false);
+    // A silent address that never answered is no baseline at all.
+    b.record('a', [at('10.0.0.9')], answers([], ['10.0.0.9']), 6);
+    expect(b.isBaseline('10.0.0.9')).toBe(false);
+  });
 });
