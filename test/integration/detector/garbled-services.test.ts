@@ -3,20 +3,15 @@ import { loadConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { createDetector } from '../../../src/detector/detector.js';
 import { createProber } from '../../../src/detector/prober.js';
-import type { IncidentOpenRequest, IncidentOpener } from '../../../src/detector/types.js';
 import type { NotificationEvent, NotificationService } from '../../../src/notifier/types.js';
 import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
+import { RecordingIncidents } from '../../helpers/recording-incidents.js';
 
 // A service list whose entries do not say what Nova says (a `state` outside up/down) must make the detector blind,
 // not read every host as down: the simulator garbles the answer, the real client reads it, the sim probe answers.
 
-class RecordingIncidents implements IncidentOpener {
-  readonly opened: IncidentOpenRequest[] = [];
-  async hasOpenIncident(): Promise<boolean> { return false; }
-  async open(req: IncidentOpenRequest): Promise<{ created: boolean }> { this.opened.push(req); return { created: true }; }
-}
 class RecordingNotifier implements NotificationService {
   readonly events: NotificationEvent[] = [];
   async notify(e: NotificationEvent) { this.events.push(e); return []; }

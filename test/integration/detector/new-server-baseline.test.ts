@@ -3,28 +3,17 @@ import { loadConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { createDetector } from '../../../src/detector/detector.js';
 import { createProber } from '../../../src/detector/prober.js';
-import type { IncidentOpenRequest, IncidentOpener } from '../../../src/detector/types.js';
 import { baselineAddresses, planInstances } from '../../../src/evacuator/select.js';
 import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
+import { RecordingIncidents } from '../../helpers/recording-incidents.js';
 
 // A server booted onto a host the detector already baselined: Nova's changes-since names it, its host's
 // baseline is refreshed within seconds (not at its five-minute turn), and when the host then dies the
 // incident's evidence carries the new address, which the evacuation's network check watches. Nova's clock is
 // two hours behind the controller's: the time asked for comes from Nova's own timestamps only.
 
-class RecordingIncidents implements IncidentOpener {
-  readonly opened: IncidentOpenRequest[] = [];
-  async hasOpenIncident(host: string): Promise<boolean> {
-    return this.opened.some((o) => o.host === host);
-  }
-  async open(req: IncidentOpenRequest): Promise<{ created: boolean }> {
-    if (this.opened.some((o) => o.id === req.id)) return { created: false };
-    this.opened.push(req);
-    return { created: true };
-  }
-}
 
 let sim: RunningSim | null = null;
 afterEach(async () => {

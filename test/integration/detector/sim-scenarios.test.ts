@@ -4,29 +4,19 @@ import { loadConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { createDetector } from '../../../src/detector/detector.js';
 import { createProber } from '../../../src/detector/prober.js';
-import type { IncidentOpenRequest, IncidentOpener, RoundReport } from '../../../src/detector/types.js';
+import type { RoundReport } from '../../../src/detector/types.js';
 import type { NotificationEvent, NotificationService } from '../../../src/notifier/types.js';
 import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { RecordingIncidents } from '../../helpers/recording-incidents.js';
 
 // Whole failures against the simulated cloud: the real Nova client over HTTP, real fping into the
 // simulator's network namespaces. The detector runs on the simulator's clock, which the test moves forward
 // instead of sleeping, so Nova's view (report 1 s, service_down_time 3 s) changes at once. Silence is
 // compressed to match (2 s, for hosts with one signal too); the timing at Nova's defaults is sim-timing.test.ts.
 
-class RecordingIncidents implements IncidentOpener {
-  readonly opened: IncidentOpenRequest[] = [];
-  async hasOpenIncident(host: string): Promise<boolean> {
-    return this.opened.some((o) => o.host === host);
-  }
-  async open(req: IncidentOpenRequest): Promise<{ created: boolean }> {
-    if (this.opened.some((o) => o.id === req.id)) return { created: false };
-    this.opened.push(req);
-    return { created: true };
-  }
-}
 
 class RecordingNotifier implements NotificationService {
   readonly events: NotificationEvent[] = [];

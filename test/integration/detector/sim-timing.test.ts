@@ -3,28 +3,17 @@ import { loadConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { createDetector } from '../../../src/detector/detector.js';
 import { createProber } from '../../../src/detector/prober.js';
-import type { IncidentOpenRequest, IncidentOpener, RoundReport } from '../../../src/detector/types.js';
+import type { RoundReport } from '../../../src/detector/types.js';
 import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
+import { RecordingIncidents } from '../../helpers/recording-incidents.js';
 
 // Detection timing at Nova's defaults (report_interval 10 s, service_down_time 60 s) and cmpha's defaults,
 // against the simulator with real fping into its namespaces. The detector runs on the simulator's clock, one
 // simulated second per step, as its loop would: a full round every `interval`, a suspect check in between.
 // What must hold: an incident within 15 s of a power loss or hang, and none for the things that look like one.
 
-class RecordingIncidents implements IncidentOpener {
-  readonly opened: Array<IncidentOpenRequest & { openedAt: number }> = [];
-  constructor(private readonly now: () => number) {}
-  async hasOpenIncident(host: string): Promise<boolean> {
-    return this.opened.some((o) => o.host === host);
-  }
-  async open(req: IncidentOpenRequest): Promise<{ created: boolean }> {
-    if (this.opened.some((o) => o.id === req.id)) return { created: false };
-    this.opened.push({ ...req, openedAt: this.now() });
-    return { created: true };
-  }
-}
 
 const IP_BLOCK = 170 + Math.floor(Math.random() * 20);
 const open: RunningSim[] = [];

@@ -4,7 +4,7 @@ import { createMetrics } from '../../../src/metrics/metrics.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDetector, type DetectorDeps } from '../../../src/detector/detector.js';
 import { resume } from '../../../src/detector/storm-brake-store.js';
-import type { DetectorMetrics, IncidentOpenRequest, IncidentOpener, Prober, ProbeResult } from '../../../src/detector/types.js';
+import type { DetectorMetrics, IncidentOpener, Prober, ProbeResult } from '../../../src/detector/types.js';
 import type { DetectorConfig, HostConfig } from '../../../src/config/types.js';
 import type { NotificationEvent, NotificationService } from '../../../src/notifier/types.js';
 import { CmphaError } from '../../../src/shared/errors.js';
@@ -13,6 +13,7 @@ import { FakeNova } from '../../helpers/fake-nova.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { testConfig } from './test-config.js';
 import { captureLogger } from '../openstack/cloud.js';
+import { RecordingIncidents } from '../../helpers/recording-incidents.js';
 
 /** Answers from a table the test edits; records every call. */
 class ScriptedProber implements Prober {
@@ -37,19 +38,6 @@ class ScriptedProber implements Prober {
   }
 }
 
-class RecordingIncidents implements IncidentOpener {
-  readonly opened: IncidentOpenRequest[] = [];
-  readonly ids = new Set<string>();
-  async hasOpenIncident(host: string): Promise<boolean> {
-    return this.opened.some((o) => o.host === host);
-  }
-  async open(req: IncidentOpenRequest): Promise<{ created: boolean }> {
-    if (this.ids.has(req.id)) return { created: false };
-    this.ids.add(req.id);
-    this.opened.push(req);
-    return { created: true };
-  }
-}
 
 class RecordingNotifier implements NotificationService {
   readonly events: NotificationEvent[] = [];
