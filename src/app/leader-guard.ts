@@ -2,6 +2,12 @@ import type { FenceDriver } from '../fencing/types.js';
 import type { NovaApi } from '../openstack/types.js';
 import type { Leadership } from '../incidents/fence-guard.js';
 
+/** Runs `call` only after Redis confirms this process still leads (with its epoch); throws `deposed` otherwise. */
+async function whileLeading<T>(leadership: Leadership, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+  await leadership.assertLeading(signal);
+  return call();
+}
+
 /**
  * The Nova client the recovery workers get: every call that changes Nova (service updates, aggregate
  * membership, evacuate, live migration, reboot) first checks, in Redis, that this process still holds the leader
@@ -18,26 +24,11 @@ export function leaderOnlyNova(nova: NovaApi, leadership: Leadership): NovaApi {
     listServersChangedSince: (since, opts) => nova.listServersChangedSince(since, opts),
     getServer: (id, opts) => nova.getServer(id, opts),
     listMigrations: (filter, opts) => nova.listMigrations(filter, opts),
-    async updateService(id, update, opts) {
-      await leadership.assertLeading(opts?.signal);
-      return nova.updateService(id, update, opts);
-    },
-    async addHostToAggregate(aggregateId, host, opts) {
-      await leadership.assertLeading(opts?.signal);
-      return nova.addHostToAggregate(aggregateId, host, opts);
-    },
-    async evacuate(id, target, opts) {
-      await leadership.assertLeading(opts?.signal);
-      return nova.evacuate(id, target, opts);
-    },
-    async liveMigrate(id, target, opts) {
-      await leadership.assertLeading(opts?.signal);
-      return nova.liveMigrate(id, target, opts);
-    },
-    async reboot(id, type, opts) {
-      await leadership.assertLeading(opts?.signal);
-      return nova.reboot(id, type, opts);
-    },
+    updateService: (id, update, opts) => whileLeading(leadership, opts?.signal, () => nova.updateService(id, update, opts)),
+    addHostToAggregate: (aggregateId, host, opts) => whileLeading(leadership, opts?.signal, () => nova.addHostToAggregate(aggregateId, host, opts)),
+    evacuate: (id, target, opts) => whileLeading(leadership, opts?.signal, () => nova.evacuate(id, target, opts)),
+    liveMigrate: (id, target, opts) => whileLeading(leadership, opts?.signal, () => nova.liveMigrate(id, target, opts)),
+    reboot: (id, type, opts) => whileLeading(leadership, opts?.signal, () => nova.reboot(id, type, opts)),
   };
 }
 
@@ -48,13 +39,7 @@ export function leaderOnlyFenceDriver(driver: FenceDriver, leadership: Leadershi
     target: driver.target,
     powerStatus: (signal) => driver.powerStatus(signal),
     ...(driver.readPower ? { readPower: (signal: AbortSignal) => driver.readPower!(signal) } : {}),
-    async powerOff(signal) {
-      await leadership.assertLeading(signal);
-      return driver.powerOff(signal);
-    },
-    async powerOn(signal) {
-      await leadership.assertLeading(signal);
-      return driver.powerOn(signal);
-    },
+    powerOff: (signal) => whileLeading(leadership, signal, () => driver.powerOff(signal)),
+    powerOn: (signal) => whileLeading(leadership, signal, () => driver.powerOn(signal)),
   };
 }

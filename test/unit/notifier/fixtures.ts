@@ -1,7 +1,5 @@
-import { Writable } from 'node:stream';
 import type { EscalationConfig, NotifierConfig } from '../../../src/config/types.js';
 import type { Secret } from '../../../src/config/secret.js';
-import { createLogger, type Logger } from '../../../src/shared/logger.js';
 import type { AffectedInstance, NotificationEvent } from '../../../src/notifier/types.js';
 
 export function notifier(over: Partial<NotifierConfig> & { options?: Record<string, string | Secret> }): NotifierConfig {
@@ -20,18 +18,4 @@ export function event(over: Partial<NotificationEvent> = {}): NotificationEvent 
   return { type: 'incident-resolved', severity: 'info', host: 'cmp-3', incidentId: 'inc-42', summary: 'cmp-3 died; 1 instance evacuated', at: Date.UTC(2024, 4, 1, 3, 14, 0), ...over };
 }
 
-/** A real pino logger (with the project's redaction) whose JSON lines are kept for assertions. */
-export function captureLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  let buf = '';
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      buf += chunk.toString();
-      const parts = buf.split('\n');
-      buf = parts.pop() ?? '';
-      lines.push(...parts.filter((l) => l.length > 0));
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), lines };
-}
+export { captureLogger } from '../../helpers/capture-logger.js';

@@ -1,9 +1,7 @@
-import { Writable } from 'node:stream';
 import { CmphaError } from '../../../src/shared/errors.js';
 import { OpenStackError } from '../../../src/openstack/errors.js';
 import type { CloudAuth, CloudConfig } from '../../../src/config/types.js';
 import { Secret } from '../../../src/config/secret.js';
-import { createLogger, type Logger } from '../../../src/shared/logger.js';
 import type { FakeOpenStack } from '../../helpers/fake-openstack.js';
 
 export function passwordAuth(fake: FakeOpenStack, over: Partial<Extract<CloudAuth, { type: 'password' }>> = {}): CloudAuth {
@@ -20,17 +18,7 @@ export function cloudFor(fake: FakeOpenStack, over: Partial<CloudConfig> = {}): 
   };
 }
 
-/** A real pino logger at debug level whose every line lands in `lines`, so tests can read what was logged. */
-export function captureLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), lines };
-}
+export { captureLogger } from '../../helpers/capture-logger.js';
 
 /** The error a call failed with; the test fails if the call succeeds or throws something untyped. */
 export async function failure(p: Promise<unknown>): Promise<OpenStackError> {

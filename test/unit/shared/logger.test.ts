@@ -1,17 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { captureLogger } from '../../helpers/capture-logger.js';
 import { createLogger } from '../../../src/shared/logger.js';
 
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), lines };
-}
 
 /** Keys of a raw JSON line as written, duplicates included (JSON.parse would hide them). */
 function rawKeys(line: string): string[] {
@@ -20,7 +11,7 @@ function rawKeys(line: string): string[] {
 
 describe('log lines', () => {
   it('carry each key once when a child binds a key the logged object repeats', () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLogger();
     logger.child({ component: 'pipeline' }).child({ incidentId: 'cmp-3-1700000000' })
       .info({ incidentId: 'cmp-3-1700000000', step: 'fence' }, 'fenced');
     const keys = rawKeys(lines[0]!);
@@ -29,7 +20,7 @@ describe('log lines', () => {
   });
 
   it('let an inner child\'s binding replace an outer one of the same name', () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLogger();
     const doctor = logger.child({ component: 'cli' }).child({ component: 'doctor' });
     doctor.warn({ check: 'redis' }, 'appendonly is off');
     doctor.child({ host: 'cmp-1' }).error({ component: 'fencing' }, 'BMC unreachable');
@@ -39,7 +30,7 @@ describe('log lines', () => {
   });
 
   it('still redacts secrets and honours the level', () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLogger();
     logger.child({ component: 'x' }).info({ component: 'x', password: 'hunter2-secret' }, 'login');
     expect(lines[0]).not.toContain('hunter2-secret');
     expect(JSON.parse(lines[0]!)).toMatchObject({ password: '***' });
