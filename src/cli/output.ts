@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
-import { CmphaError } from '../shared/errors.js';
+import { CmphaError, errorMessage } from '../shared/errors.js';
+import { EXIT_CONFIG } from './context.js';
 import { isoTimes } from '../shared/iso-times.js';
 import { formatTable } from '../shared/table.js';
 
@@ -42,6 +43,21 @@ export function outputOptions(raw: RawOutputOpts): OutputOptions {
 }
 
 const norm = (s: string) => s.toLowerCase().replace(/[\s_-]+/g, '');
+
+/**
+ * Checks -c before a command does any work (probes, Nova calls): an unknown column is a usage error, printed as
+ * `cmpha COMMAND: …` with exit code EXIT_CONFIG. Returns false when the command must stop.
+ */
+export function columnsUsable<T>(command: string, columns: readonly Column<T>[], wanted: readonly string[]): boolean {
+  try {
+    selectColumns(columns, wanted);
+    return true;
+  } catch (err) {
+    process.stderr.write(`cmpha ${command}: ${errorMessage(err)}\n`);
+    process.exitCode = EXIT_CONFIG;
+    return false;
+  }
+}
 
 /** The columns -c selected, in the order asked; an unknown name is a usage error listing the known ones. */
 export function selectColumns<T>(columns: readonly Column<T>[], wanted: readonly string[]): Column<T>[] {

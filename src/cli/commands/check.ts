@@ -11,7 +11,7 @@ import { connectRedisOnce } from '../../shared/redis-connect.js';
 import { sleep } from '../../shared/time.js';
 import { configPathOf, createCliLogger, EXIT_BLIND, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
 import { loadOpsConfig } from '../ops-config.js';
-import { formatTable, outputOptions, renderList, renderOne, selectColumns, withOutputOptions, type Column, type OutputOptions } from '../output.js';
+import { columnsUsable, formatTable, outputOptions, renderList, renderOne, withOutputOptions, type Column, type OutputOptions } from '../output.js';
 import type { Config } from '../../config/types.js';
 import { surveyStorage, type StorageSurvey } from '../../fencing/ceph/storage-survey.js';
 import { createStorageFence } from '../../fencing/fence-plan.js';
@@ -147,11 +147,7 @@ export function registerCheckCommands(program: Command): void {
     .action(async (opts: CheckOptions) => {
       const out = outputOptions(opts);
       // A wrong -c is a usage error before any probe goes out.
-      try { selectColumns(HOST_COLUMNS, out.columns); } catch (err) {
-        process.stderr.write(`cmpha check: ${errorMessage(err)}\n`);
-        process.exitCode = EXIT_CONFIG;
-        return;
-      }
+      if (!columnsUsable('check', HOST_COLUMNS, out.columns)) return;
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
       const { nova, volumes } = createOpenStack(config.cloud, { logger });

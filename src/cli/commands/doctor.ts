@@ -4,7 +4,7 @@ import { runDoctor } from '../../doctor/run-doctor.js';
 import type { DoctorHost } from '../../doctor/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
-import { outputOptions, renderList, renderOne, selectColumns, withOutputOptions, type Column } from '../output.js';
+import { columnsUsable, outputOptions, renderList, renderOne, withOutputOptions, type Column } from '../output.js';
 
 interface DoctorOptions {
   config?: string;
@@ -32,11 +32,7 @@ export function registerDoctorCommand(program: Command): void {
     .option('--no-smtp', 'do not connect to email notifiers\' SMTP servers'), { json: true }))
     .action(async (opts: DoctorOptions) => {
       const out = outputOptions(opts);
-      try { selectColumns(DOCTOR_HOST_COLUMNS, out.columns); } catch (err) {
-        process.stderr.write(`cmpha doctor: ${errorMessage(err)}\n`);
-        process.exitCode = EXIT_CONFIG;
-        return;
-      }
+      if (!columnsUsable('doctor', DOCTOR_HOST_COLUMNS, out.columns)) return;
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
       const report = await runDoctor(config, { logger, smtp: opts.smtp !== false });
