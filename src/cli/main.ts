@@ -62,6 +62,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       if (err.code === 'cmpha.badLogLevel') process.stderr.write(`cmpha: ${err.message}\n`);
+      if (err.code === 'cmpha.badColumn') process.stderr.write(`${err.message}\n`);
       return err.exitCode === 0 ? 0 : 2;
     }
     throw err;

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { CommanderError, Option, type Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { EXIT_CONFIG } from './context.js';
@@ -29,12 +29,49 @@ export interface Column<T> {
 
 interface RawOutputOpts { format?: string; column?: string[]; json?: boolean }
 
-/** Adds -f/--format and -c/--column to a command; `--json` stays as an alias of `-f json` where it existed. */
-export function withOutputOptions(cmd: Command, opts: { json?: boolean } = {}): Command {
+/**
+ * Adds -f/--format and -c/--column to a command; `--json` stays as an alias of `-f json` where it existed.
+ * `columns` names what -c may pick (a listing's headers, or a show's fields): any other name, and anything that
+ * looks like a file path (`-c` was the config file before it was --column), stops the command before it does
+ * any work, with exit code EXIT_CONFIG.
+ */
+export function withOutputOptions(cmd: Command, opts: { json?: boolean; columns?: readonly Named[] } = {}): Command {
   cmd.addOption(new Option('-f, --format <format>', 'output format').choices([...FORMATS]).default('table'));
   cmd.option('-c, --column <name>', 'show only this column (repeat for more)', (v: string, prev: string[] = []) => [...prev, v]);
   if (opts.json) cmd.option('--json', 'same as -f json');
+  cmd.hook('preAction', (_self, action) => {
+    const wanted = action.opts<{ column?: string[] }>().column ?? [];
+    const problem = columnProblem(wanted, opts.columns);
+    if (problem) throw new CommanderError(EXIT_CONFIG, 'cmpha.badColumn', `cmpha ${commandPath(action)}: ${problem}`);
+  });
   return cmd;
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+const CONFIG_HINT = '-c is --column (a column name); the config file is --config PATH';
+
+/** Looks like a file, not a column: a slash, a leading dot or tilde, or a config file's extension. */
+const looksLikePath = (v: string) => /[/\\]/.test(v) || /^[.~]/.test(v) || /\.(conf|ini|cfg|ya?ml|json)$/i.test(v);
+
+/** A column as -c names it: by header or key, any case, `_`/`-`/space alike. */
+type Named = Pick<Column<unknown>, 'header' | 'key'>;
+
+/** A show's fields as -c names them. */
+export const fieldColumns = (...keys: string[]): Named[] => keys.map((k) => ({ header: k, key: k }));
+
+/** Why -c cannot be honoured (a path, or a name not in `known`), or undefined. */
+export function columnProblem(wanted: readonly string[], known: readonly Named[] | undefined): string | undefined {
+  for (const w of wanted) {
+    const listed = known ? ` (columns: ${known.map((k) => k.header).join(', ')})` : '';
+    if (looksLikePath(w)) return `-c ${w}: a column name was expected, not a file${listed}; ${CONFIG_HINT}`;
+    if (known && !known.some((k) => norm(k.header) === norm(w) || norm(k.key) === norm(w))) return `-c ${w}: no such column${listed}; ${CONFIG_HINT}`;
+  }
+  return undefined;
 }
 
 export function outputOptions(raw: RawOutputOpts): OutputOptions {
@@ -64,7 +101,7 @@ export function selectColumns<T>(columns: readonly Column<T>[], wanted: readonly
   if (wanted.length === 0) return [...columns];
   return wanted.map((w) => {
     const c = columns.find((x) => norm(x.header) === norm(w) || norm(x.key) === norm(w));
-    if (!c) throw new CmphaError('cli_unknown_column', `-c ${w}: no such column (columns: ${columns.map((x) => x.header).join(', ')})`);
+    if (!c) throw new CmphaError('cli_unknown_column', `-c ${w}: no such column (columns: ${columns.map((x) => x.header).join(', ')}); ${CONFIG_HINT}`);
     return c;
   });
 }
@@ -108,7 +145,7 @@ export function renderOne(record: Record<string, unknown>, out: OutputOptions, o
   const keys = Object.keys(record);
   const wanted = out.columns.length === 0 ? keys : out.columns.map((w) => {
     const k = keys.find((x) => norm(x) === norm(w));
-    if (!k) throw new CmphaError('cli_unknown_column', `-c ${w}: no such field (fields: ${keys.join(', ')})`);
+    if (!k) throw new CmphaError('cli_unknown_column', `-c ${w}: no such field (fields: ${keys.join(', ')}); ${CONFIG_HINT}`);
     return k;
   });
   const picked = Object.fromEntries(wanted.map((k) => [k, record[k]]));

@@ -19,7 +19,7 @@ export function registerConfigCommands(program: Command): void {
   withConfigOption(withOutputOptions(config
     .command('validate')
     .description('validate the configuration; print the effective settings (INI keys, secrets masked), or every problem found; exit 2 if invalid')
-    .option('--quiet', 'print nothing when the configuration is valid'), { json: true }))
+    .option('--quiet', 'print nothing when the configuration is valid'), { json: true, columns: SETTING_COLUMNS }))
     .action(async (opts: { config?: ConfigPaths; quiet?: boolean; json?: boolean; format?: string; column?: string[] }) => {
       const warnings: ConfigIssue[] = [];
       try {

@@ -41,7 +41,7 @@ export function registerDrainCommands(program: Command, overrides: Partial<Drain
     .description('planned maintenance: disable HOST and live-migrate its running instances away, then check each one (nothing is powered off)')
     .argument('<host>', 'the compute host to empty')
     .option('--target <host>', 'live-migrate everything to this host (default: the scheduler chooses)')
-    .option('--yes', 'really disable the host and move its instances'), { json: true }))
+    .option('--yes', 'really disable the host and move its instances'), { json: true, columns: DRAIN_COLUMNS }))
     .action(async (host: string, opts: { target?: string; yes?: boolean; config?: string; json?: boolean; format?: string; column?: string[] }) => {
       const out = outputOptions(opts);
       const machine = out.format !== 'table';

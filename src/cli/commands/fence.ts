@@ -64,7 +64,7 @@ export function registerFenceCommands(program: Command, overrides: Partial<Fence
     .command('status')
     .description('read the power state of a host (or every host) through its BMC, and whether each device of its fence levels answers; changes nothing')
     .argument('[host]', 'a host with a [host:NAME] section')
-    .option('--all', 'every configured host, as a table; exit 1 if any host cannot be fenced'), { json: true }))
+    .option('--all', 'every configured host, as a table; exit 1 if any host cannot be fenced'), { json: true, columns: FENCE_COLUMNS }))
     .action(async (name: string | undefined, opts: CommonOpts & { all?: boolean }) => {
       if ((name === undefined) === !opts.all) {
         deps.stderr('cmpha fence status: give one HOST or --all\n');

@@ -91,7 +91,7 @@ export function registerIncidentCommands(program: Command, overrides: Partial<In
 
   withConfigOption(withOutputOptions(incidents
     .command('list', { isDefault: true })
-    .description('list incidents, newest first'), { json: true }))
+    .description('list incidents, newest first'), { json: true, columns: INCIDENT_COLUMNS }))
     .option('--limit <n>', 'at most this many', '50')
     .action(async (opts: Opts & { limit: string }) => {
       const limit = Number(opts.limit);

@@ -68,7 +68,7 @@ export function registerNotifyCommands(program: Command): void {
   withConfigOption(withOutputOptions(notify
     .command('test')
     .description('send a test message through each channel (or --channel NAME) to its configured recipients; exit 1 if any failed')
-    .option('--channel <name>', 'only this [notifier:NAME]'), { json: true }))
+    .option('--channel <name>', 'only this [notifier:NAME]'), { json: true, columns: CHANNEL_COLUMNS }))
     .action(async (opts: { channel?: string; config?: string; format?: string; column?: string[]; json?: boolean }) => {
       const config = await loadCliConfig(configPathOf(program, opts));
       process.exitCode = await runNotifyTest(config, { channel: opts.channel, output: outputOptions(opts) }, process.stdout, process.stderr, createCliLogger(config));

@@ -32,6 +32,23 @@ describe('cmpha config validate', () => {
     expect(r.stdout.split('\n')).toContain('min_silence 5s');
   });
 
+  it('refuses a -c that names a file or a column the command does not have, naming the columns and --config', () => {
+    const asPath = cmpha('config', 'validate', '-c', '/etc/cmpha/cmpha.conf');
+    expect(asPath.status).toBe(2);
+    expect(asPath.stdout).toBe('');
+    expect(asPath.stderr.trim()).toBe('cmpha config validate: -c /etc/cmpha/cmpha.conf: a column name was expected, not a file (columns: SECTION, KEY, VALUE); -c is --column (a column name); the config file is --config PATH');
+    const unknown = cmpha('config', 'validate', '--config', example, '-c', 'cmpha.conf');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('(columns: SECTION, KEY, VALUE)');
+    const noSuch = cmpha('config', 'validate', '--config', example, '-c', 'colour');
+    expect(noSuch.status).toBe(2);
+    expect(noSuch.stderr.trim()).toBe('cmpha config validate: -c colour: no such column (columns: SECTION, KEY, VALUE); -c is --column (a column name); the config file is --config PATH');
+    expect(noSuch.stdout).toBe('');
+    const show = cmpha('incidents', 'show', 'inc-1', '-c', './cmpha.conf');
+    expect(show.status).toBe(2);
+    expect(show.stderr).toContain('the config file is --config PATH');
+  });
+
   it('lists every exit code in --help', () => {
     const r = cmpha('--help');
     expect(r.status).toBe(0);

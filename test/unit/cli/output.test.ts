@@ -33,6 +33,12 @@ describe('output layer', () => {
     expect(JSON.parse(renderList(rows, cols, t('json', ['host'])))).toEqual([{ host: 'compute1' }, { host: 'compute22' }]);
   });
 
+  it('json shows every time as ISO-8601, an instance\'s downFrom included', () => {
+    const inc = { openedAt: Date.UTC(2026, 0, 1), instances: [{ name: 'vm-1', downFrom: Date.UTC(2026, 0, 1, 0, 0, 5), backAt: Date.UTC(2026, 0, 1, 0, 0, 9), downtimeMs: 4000 }] };
+    const json = JSON.parse(renderOne(inc, t('json'))) as { instances: Array<Record<string, unknown>> };
+    expect(json.instances[0]).toEqual({ name: 'vm-1', downFrom: '2026-01-01T00:00:05.000Z', backAt: '2026-01-01T00:00:09.000Z', downtimeMs: 4000 });
+  });
+
   it('a show prints FIELD/VALUE rows, or only the fields asked for', () => {
     const rec = { id: 'inc-1', status: 'resolved', closedAt: Date.UTC(2026, 0, 1) };
     expect(renderOne(rec, t('table'))).toBe('FIELD     VALUE\nid        inc-1\nstatus    resolved\nclosedAt  2026-01-01T00:00:00.000Z\n');
