@@ -48,7 +48,7 @@ function observation(nova: Nova, mgmt: MgmtResult, inst: Inst, opts: { mono?: nu
 function silentFor(silentMs: number, staleMs = 60_000, value = NOW - 5_000): HostMemory {
   return {
     verdict: 'suspect', suspectSince: NOW - silentMs, unhealthyRounds: 3, silentSinceMono: MONO - silentMs, lastAliveAt: NOW - silentMs - 1000,
-    heartbeat: { value, firstSeenMono: MONO - staleMs, gapsMs: [] },
+    heartbeat: { value, firstSeenMono: MONO - staleMs, gapsMs: [], gapFrom: value, admin: null },
   };
 }
 const LONG = silentFor(60_000);
@@ -274,9 +274,30 @@ describe('heartbeat memory', () => {
     m = trackHeartbeat(m, svc(0), 100, true);
     m = trackHeartbeat(m, svc(0), 900, true);
     expect(m.firstSeenMono).toBe(100);
-    for (const s of [5, 10, 15, 40]) m = trackHeartbeat(m, svc(s), 1000 + s, true);
+    for (const s of [5, 10, 15, 20, 25, 50]) m = trackHeartbeat(m, svc(s), 1000 + s, true);
     expect(heartbeatPeriod(m, 10_000)).toEqual({ periodMs: 5000, learned: true });
     expect(heartbeatPeriod(NO_HEARTBEAT, 7000)).toEqual({ periodMs: 7000, learned: false });
+  });
+
+  // The spare's updated_at in a failover on the lab: :25, :35, :38 (cmpha enables it), :45, :55.
+  const spare = (s: number, enabled: boolean) => service(enabled ? 'up' : 'spare', new Date(NOW + s * 1000));
+  it('a change of status, disabled_reason or forced_down marks an admin write: no gap is measured to or from it', () => {
+    let m = NO_HEARTBEAT;
+    m = trackHeartbeat(m, spare(25, false), 25_000, false);
+    m = trackHeartbeat(m, spare(35, false), 35_000, false);
+    for (const s of [38, 45, 55, 65, 75]) m = trackHeartbeat(m, spare(s, true), s * 1000, true);
+    expect(m.gapsMs).toEqual([10_000, 10_000, 10_000]);
+    expect(heartbeatPeriod(m, 10_000)).toEqual({ periodMs: 10_000, learned: true });
+  });
+
+  it('a period shorter than the configured one is believed only after enough gaps (a write that changes nothing seen splits a gap)', () => {
+    let m = NO_HEARTBEAT;
+    for (const s of [25, 35, 38, 45]) m = trackHeartbeat(m, spare(s, true), s * 1000, true);
+    expect(m.gapsMs).toEqual([10_000, 3000, 7000]);
+    expect(heartbeatPeriod(m, 10_000)).toEqual({ periodMs: 10_000, learned: false }); // the median, 7 s, is not believed
+    const short = [3000, 7000, 3000];
+    expect(heartbeatPeriod({ ...m, gapsMs: short }, 10_000).periodMs).toBe(10_000);
+    expect(heartbeatPeriod({ ...m, gapsMs: [...short, 5000, 5000, 5000] }, 10_000)).toEqual({ periodMs: 5000, learned: true });
   });
 });
 
