@@ -1,5 +1,7 @@
 import { FIXED_SECTIONS } from '../config/schema.js';
-import type { Config } from '../config/types.js';
+import { ipmiKeys } from '../fencing/ipmi-keys.js';
+import { redfishKeys } from '../fencing/redfish-keys.js';
+import type { Config, HostConfig } from '../config/types.js';
 import { formatDuration } from '../shared/duration.js';
 import { maskUrl, maskUrlsIn } from '../shared/mask-url.js';
 
@@ -8,11 +10,15 @@ export interface Setting {
   readonly section: string;
   readonly key: string;
   readonly value: string;
+  /** For a host key taken from a shared section: that section (`host_defaults`, `host:compute-*`). */
+  readonly from?: string;
 }
 
 function show(v: unknown, isDuration: boolean): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (isDuration && typeof v === 'number') return formatDuration(v);
+  // Fence levels: `|` between levels (tried in order), `,` between the devices of one level, as written.
+  if (Array.isArray(v) && v.length > 0 && v.every((l) => Array.isArray(l))) return (v as unknown[][]).map((l) => l.join(', ')).join(' | ');
   if (Array.isArray(v)) return v.map((x: unknown) => (typeof x === 'object' && x !== null && 'host' in x && 'port' in x ? `${String(x.host)}:${String(x.port)}` : String(x))).join(', ');
   if (typeof v === 'object' && 'host' in v && 'port' in v) return `${String((v as { host: string }).host)}:${String((v as { port: number }).port)}`;
   if (typeof v === 'object' && 'key' in v && 'value' in v) return `${String((v as { key: string }).key)}=${String((v as { value: string }).value)}`;
@@ -28,7 +34,9 @@ function show(v: unknown, isDuration: boolean): string | undefined {
 export function effectiveSettings(config: Config): Setting[] {
   const out: Setting[] = [];
   // A password written into a URL (Redis, a webhook, a proxy) is masked like a Secret.
-  const add = (section: string, key: string, value: string | undefined) => { if (value !== undefined && value !== '') out.push({ section, key, value: maskUrlsIn(value) }); };
+  const add = (section: string, key: string, value: string | undefined, from?: string) => {
+    if (value !== undefined && value !== '') out.push({ section, key, value: maskUrlsIn(value), ...(from !== undefined ? { from } : {}) });
+  };
   const c = config.cloud;
   add('cloud', 'auth_url', c.authUrl);
   add('cloud', 'auth_type', c.auth.type === 'password' ? 'password' : 'v3applicationcredential');
@@ -52,7 +60,7 @@ export function effectiveSettings(config: Config): Setting[] {
     const typed = (config as unknown as Record<string, Record<string, unknown> | undefined>)[section.name];
     if (!typed) continue;
     for (const [prop, decl] of Object.entries(section.decls)) {
-      if (prop in typed) add(section.name, decl.ini, show(typed[prop], prop.endsWith('Ms')));
+      if (prop in typed) add(section.name, decl.ini, durationInSeconds(prop, typed[prop]) ?? show(typed[prop], prop.endsWith('Ms')));
     }
   }
   // [redis] TLS is reshaped by its declaration into one object (present only when on).
@@ -63,20 +71,10 @@ export function effectiveSettings(config: Config): Setting[] {
     add('redis', 'tls_cert_file', tls.cert);
     add('redis', 'tls_key_file', tls.key);
   }
-  // Tokens by name (the file's base name), never their value.
-  for (const role of ['read', 'write'] as const) add('api', `${role}_token_files`, config.api.tokens.filter((t) => t.role === role).map((t) => t.name).join(', '));
+  // Token files by path (a path is no secret; the token in it is).
+  for (const role of ['read', 'write'] as const) add('api', `${role}_token_files`, config.api.tokens.filter((t) => t.role === role).map((t) => t.file ?? t.name).join(', '));
 
-  for (const h of Object.values(config.hosts)) {
-    const s = `host:${h.name}`;
-    add(s, 'mgmt_ip', h.mgmtIp);
-    add(s, 'driver', h.fence.driver);
-    if (h.fence.driver === 'ipmi' || h.fence.driver === 'redfish') {
-      add(s, 'address', h.fence.address);
-      add(s, 'port', String(h.fence.port));
-      add(s, 'username', h.fence.username);
-      add(s, 'password', show(h.fence.password, false));
-    }
-  }
+  for (const h of Object.values(config.hosts)) hostSettings(h, config.fencing.fenceLevels, add);
   for (const n of config.notifiers) {
     const s = `notifier:${n.name}`;
     add(s, 'type', n.type);
@@ -89,16 +87,67 @@ export function effectiveSettings(config: Config): Setting[] {
   return out;
 }
 
-/** The table form: the file as an operator would write it. */
+/** A duration held in whole seconds (`ipmi_timeout`, `blocklist_expire`: the tools take seconds), as a duration. */
+function durationInSeconds(prop: string, v: unknown): string | undefined {
+  return prop.endsWith('S') && typeof v === 'number' ? formatDuration(v * 1000) : undefined;
+}
+
+type Add = (section: string, key: string, value: string | undefined, from?: string) => void;
+
+/**
+ * A host's every effective key, those it takes from [host_defaults] or a pattern section marked with that
+ * section. Its fence levels only where they differ from [fencing] fence_levels (else they read back the same).
+ */
+function hostSettings(h: HostConfig, fencingLevels: HostConfig['fenceLevels'], add: Add): void {
+  const s = `host:${h.name}`;
+  const put = (key: string, value: string | undefined) => add(s, key, value, h.inherited?.[key]);
+  put('mgmt_ip', h.mgmtIp);
+  const storage = h.storageIps ?? [];
+  put(storage.length === 1 ? 'storage_ip' : 'storage_ips', storage.join(', '));
+  put('tunnel_ip', h.tunnelIp);
+  put('driver', h.fence.driver);
+  if (h.fence.driver === 'ipmi' || h.fence.driver === 'redfish') {
+    put('address', h.fence.address);
+    put('port', String(h.fence.port));
+    put('username', h.fence.username);
+    put('password', show(h.fence.password, false));
+    const [decls, values] = h.fence.driver === 'ipmi' ? [ipmiKeys, h.fence.ipmi] : [redfishKeys, h.fence.redfish];
+    for (const [prop, decl] of Object.entries(decls)) {
+      const v = (values as Record<string, unknown>)[prop];
+      put(decl.ini, durationInSeconds(prop, v) ?? show(v, false));
+    }
+  }
+  const levels = h.fenceLevels ?? [];
+  if (levels.length > 0 && show(levels, false) !== show(fencingLevels, false)) put('fence_levels', show(levels, false));
+  if (h.agentCommand) put('agent_command', commandText(h.agentCommand));
+}
+
+/** argv back as a command template: an argument with blanks or quotes in quotes (no escapes in templates). */
+function commandText(argv: readonly string[]): string {
+  return argv.map((a) => (a !== '' && !/[\s'"]/.test(a) ? a : a.includes("'") ? `"${a}"` : `'${a}'`)).join(' ');
+}
+
+/** A value as the INI file needs it: quoted (JSON) when it would otherwise lose a `;`/`#`, a quote or blanks. */
+function iniValue(v: string): string {
+  return /[;#]|^\s|\s$|^["']/.test(v) ? JSON.stringify(v) : v;
+}
+
+/** The table form: the file as an operator would write it; an inherited host key says where it comes from. */
 export function formatSettings(settings: readonly Setting[]): string {
+  // One header per section, in the order sections first appear (a file may not open a section twice).
+  const order = [...new Set(settings.map((s) => s.section))];
   let out = '';
   let section = '';
-  for (const s of settings) {
+  for (const s of order.flatMap((name) => settings.filter((x) => x.section === name))) {
     if (s.section !== section) {
       out += `${out ? '\n' : ''}[${s.section}]\n`;
       section = s.section;
     }
-    out += `${s.key} = ${s.value}\n`;
+    const value = iniValue(s.value);
+    const from = s.from === undefined ? '' : `inherited from [${s.from}]`;
+    // A comment may follow a plain value after blanks; a quoted one takes it on the line above.
+    if (from && value !== s.value) out += `# ${from}\n${s.key} = ${value}\n`;
+    else out += `${s.key} = ${value}${from ? `  ; ${from}` : ''}\n`;
   }
   return out;
 }

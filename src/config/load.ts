@@ -186,7 +186,7 @@ function readApiTokens(ctx: Ctx, api: Typed<typeof apiSection.decls>): ApiToken[
       if (token.length < MIN_TOKEN_LENGTH) ctx.issue('api', key, `token in ${file} is shorter than ${MIN_TOKEN_LENGTH} characters`);
       else if (tokens.some((t) => t.name === name)) ctx.issue('api', key, `two token files are named ${name}; the name is recorded with every write, so it must be unique`);
       else if (tokens.some((t) => t.secret.reveal() === token)) ctx.issue('api', key, `token in ${file} is the same as another token`);
-      else tokens.push({ name, role, secret: new Secret(token) });
+      else tokens.push({ name, role, secret: new Secret(token), file });
     }
   }
   if (api.enabled && tokens.length === 0 && !api.anonymousRead) ctx.issue('api', 'read_token_files', 'the API is enabled but no token file is set: nobody could use it');

@@ -99,6 +99,7 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
         fence,
         fenceLevels,
         ...(raw.agentCommand ? { agentCommand: raw.agentCommand } : {}),
+        ...inheritedKeys(section, merged),
       };
     }
   }
@@ -106,6 +107,13 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
     if (!names.some((n) => matchesPattern(p, n))) warn(`host:${p}`, 'matches no [host:NAME] section (pattern sections only add settings to declared hosts)');
   }
   return hosts;
+}
+
+/** The keys a host took from [host_defaults] or a pattern section (`password_file` shows as `password`). */
+function inheritedKeys(section: string, merged: ReadonlyMap<string, RawValue>): { inherited?: Record<string, string> } {
+  const inherited: Record<string, string> = {};
+  for (const [k, v] of merged) if (v.section !== section) inherited[k.replace(/_file$/, '')] = v.section;
+  return Object.keys(inherited).length > 0 ? { inherited } : {};
 }
 
 function resolveFence(ctx: HostContext, section: string, raw: RawHostSection, allowUnfenced: boolean): FenceConfig | undefined {

@@ -107,6 +107,11 @@ export interface HostConfig {
   readonly storageIps?: readonly string[];
   /** Restarts this host's nova-compute (argv with {host}/{mgmt_ip}); overrides [remediation] agent_command. */
   readonly agentCommand?: readonly string[];
+  /**
+   * The keys this host takes from a shared section rather than its own: INI key → `host_defaults` or
+   * `host:PATTERN`. Absent when it takes none. `config validate` marks them.
+   */
+  readonly inherited?: Readonly<Record<string, string>>;
 }
 
 /** [ceph], present when it names a keyring_file (or the simulator): the storage fence is available. */
@@ -158,6 +163,8 @@ export interface ApiToken {
   readonly name: string;
   readonly role: 'read' | 'write';
   readonly secret: Secret;
+  /** The file it was read from (not secret: `config validate` prints it). */
+  readonly file?: string;
 }
 
 /** [api] with its token files read: the tokens replace the file lists. */

@@ -12,6 +12,8 @@ const SETTING_COLUMNS: readonly Column<Setting>[] = [
   { header: 'SECTION', key: 'section', cell: (s) => s.section },
   { header: 'KEY', key: 'key', cell: (s) => s.key },
   { header: 'VALUE', key: 'value', cell: (s) => s.value },
+  // A host key taken from [host_defaults] or a pattern section: that section.
+  { header: 'FROM', key: 'from', cell: (s) => s.from },
 ];
 
 export function registerConfigCommands(program: Command): void {

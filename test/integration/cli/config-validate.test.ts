@@ -21,6 +21,9 @@ describe('cmpha config validate', () => {
     expect(r.stdout).toMatch(/^\[detector\]\ninterval = \d+m?s\n/m);
     expect(r.stdout).toMatch(/^password = \*\*\*$/m);
     expect(r.stdout).not.toMatch(/intervalMs|CHANGE_ME/);
+    // Every host key in effect, its storage and tunnel addresses included; the levels as written (two levels).
+    expect(r.stdout).toMatch(/^storage_ip = 192\.0\.2\.51\ntunnel_ip = 192\.0\.2\.91$/m);
+    expect(r.stdout).toMatch(/^fence_levels = ipmi \| ceph$/m);
     const printed = JSON.parse(cmpha('config', 'validate', '--config', example, '-f', 'json').stdout) as Record<string, Record<string, string>>;
     expect(printed.cloud!.password).toBe('***');
     expect(printed.detector!.heartbeat_timeout).toBe('30s');
@@ -36,13 +39,13 @@ describe('cmpha config validate', () => {
     const asPath = cmpha('config', 'validate', '-c', '/etc/cmpha/cmpha.conf');
     expect(asPath.status).toBe(2);
     expect(asPath.stdout).toBe('');
-    expect(asPath.stderr.trim()).toBe('cmpha config validate: -c /etc/cmpha/cmpha.conf: a column name was expected, not a file (columns: SECTION, KEY, VALUE); -c is --column (a column name); the config file is --config PATH');
+    expect(asPath.stderr.trim()).toBe('cmpha config validate: -c /etc/cmpha/cmpha.conf: a column name was expected, not a file (columns: SECTION, KEY, VALUE, FROM); -c is --column (a column name); the config file is --config PATH');
     const unknown = cmpha('config', 'validate', '--config', example, '-c', 'cmpha.conf');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toContain('(columns: SECTION, KEY, VALUE)');
+    expect(unknown.stderr).toContain('(columns: SECTION, KEY, VALUE, FROM)');
     const noSuch = cmpha('config', 'validate', '--config', example, '-c', 'colour');
     expect(noSuch.status).toBe(2);
-    expect(noSuch.stderr.trim()).toBe('cmpha config validate: -c colour: no such column (columns: SECTION, KEY, VALUE); -c is --column (a column name); the config file is --config PATH');
+    expect(noSuch.stderr.trim()).toBe('cmpha config validate: -c colour: no such column (columns: SECTION, KEY, VALUE, FROM); -c is --column (a column name); the config file is --config PATH');
     expect(noSuch.stdout).toBe('');
     const show = cmpha('incidents', 'show', 'inc-1', '-c', './cmpha.conf');
     expect(show.status).toBe(2);
