@@ -4,9 +4,9 @@ import { isFinalInstanceState } from '../incidents/types.js';
 import { NOVA_EVACUATE_OUTCOME_UNKNOWN } from '../openstack/errors.js';
 import type { Migration, Server } from '../openstack/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
-import { serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
+import { unlessSettled } from '../incidents/instance-transitions.js';
+import type { StepContext } from '../pipeline/steps/context.js';
 import { computeHosts } from './compute-hosts.js';
-import { finishEntry } from './entry-state.js';
 import { TERMINAL_MIGRATION } from './types.js';
 
 export const OUTCOME_UNKNOWN = NOVA_EVACUATE_OUTCOME_UNKNOWN;
@@ -33,15 +33,11 @@ async function timeline(d: StepContext, incidentId: string, serverId: string, le
  * after, so a crash in between leads to re-reading Nova, never to a blind second POST (Nova accepts a
  * duplicate evacuate and the server ends broken).
  *
- * Its entry is then `evacuated` (done: verify next) or final (`deleted`: skip, `failed`: fail, ...). Throws a
- * retryable CmphaError when waiting longer may help (server busy, outcome still unclear), and
- * `nova_service_in_use` when Nova answers that the source service is still in use (the caller forces it down again).
+ * Returns the entry: `evacuated` (done: verify next) or settled (`deleted`, `failed`, ...). Throws a retryable
+ * CmphaError when waiting longer may help (server busy, outcome still unclear), and `nova_service_in_use` when
+ * Nova answers that the source service is still in use (the caller forces it down again).
  */
-export async function evacuateServer(d: StepContext, input: ServerInput): Promise<ServerOutcome> {
-  return serverOutcome(await requestEvacuation(d, input.serverId));
-}
-
-async function requestEvacuation(d: StepContext, serverId: string): Promise<InstanceEntry> {
+export async function requestEvacuation(d: StepContext, serverId: string): Promise<InstanceEntry> {
   const incident = await assertFenced(d, `evacuate ${serverId}`);
   const source = incident.host;
   const signal = d.signal;
@@ -54,12 +50,12 @@ async function requestEvacuation(d: StepContext, serverId: string): Promise<Inst
     const server = await d.nova.getServer(serverId, { signal });
     if (server === null) {
       await timeline(d, incident.id, serverId, 'info', `server ${entry.name} was deleted during the incident`);
-      return finishEntry(d, serverId, { state: 'deleted', finishedAt: d.clock.now() });
+      return d.store.updateInstance(incident.id, serverId, 'deleted', unlessSettled({ finishedAt: d.clock.now() }));
     }
     const verdict = await inspect(d, incident, entry, server, signal);
     if (verdict.kind === 'moving') {
       await timeline(d, incident.id, serverId, 'info', `${entry.name}: ${verdict.why}; not sending evacuate`);
-      return finishEntry(d, serverId, { state: 'evacuated', acceptedAt: entry.acceptedAt ?? d.clock.now() });
+      return d.store.updateInstance(incident.id, serverId, 'already_moving', unlessSettled((e) => ({ acceptedAt: e.acceptedAt ?? d.clock.now() })));
     }
     if (verdict.kind === 'busy') {
       throw new CmphaError('server_busy', `${entry.name} (${serverId}): ${verdict.why}`, { retryable: true });
@@ -84,13 +80,13 @@ async function requestEvacuation(d: StepContext, serverId: string): Promise<Inst
 
     await assertFenced(d, `evacuate ${entry.name}`);
     const now = d.clock.now();
-    await d.store.updateInstance(incident.id, serverId, (e) => ({
-      ...e,
-      state: 'evacuating',
-      attempts: e.attempts + 1,
-      requestedAt: e.requestedAt ?? now,
-      lastRequestAt: now,
-    }));
+    // Never over an entry another run moved on meanwhile (the table would refuse it too): look again instead.
+    const requested = await d.store.updateInstance(incident.id, serverId, 'evacuate_requested', (e) => (e.state === 'evacuated' || isFinalInstanceState(e.state)
+      ? undefined : { attempts: e.attempts + 1, requestedAt: e.requestedAt ?? now, lastRequestAt: now }));
+    if (requested.lastRequestAt !== now || requested.state !== 'evacuating') {
+      await slot.settle().catch(() => {});
+      continue;
+    }
     await timeline(d, incident.id, serverId, 'info', `evacuate requested for ${entry.name} → ${entry.target ?? 'scheduler'}`);
     try {
       await d.nova.evacuate(serverId, entry.target ?? undefined, { signal }).finally(() => slot.settle().catch(() => {}));
@@ -99,20 +95,22 @@ async function requestEvacuation(d: StepContext, serverId: string): Promise<Inst
       if (err instanceof CmphaError && err.code === 'deposed') throw err;
       if (isStillInUse(err)) {
         // Nova refused before acting: no evacuation exists, so the entry goes back to pending.
-        await d.store.updateInstance(incident.id, serverId, (e) => ({ ...e, state: 'pending', lastRequestAt: undefined, error: errorMessage(err) }));
+        await d.store.updateInstance(incident.id, serverId, 'in_use_refused', { lastRequestAt: undefined, error: errorMessage(err) });
         throw new CmphaError('nova_service_in_use', `${entry.name}: Nova says ${source} is still in use: ${errorMessage(err)}`, { retryable: true, cause: err });
       }
       if (err instanceof CmphaError && !err.retryable && err.code !== OUTCOME_UNKNOWN) {
         await timeline(d, incident.id, serverId, 'critical', `${entry.name}: Nova refused the evacuation: ${err.message}`);
         d.metrics?.evacuations?.inc({ result: 'failed' });
-        return finishEntry(d, serverId, { state: 'failed', error: err.message, finishedAt: d.clock.now() });
+        return d.store.updateInstance(incident.id, serverId, 'failed', unlessSettled({ error: err.message, finishedAt: d.clock.now() }));
       }
       await timeline(d, incident.id, serverId, 'warning', `${entry.name}: outcome of the evacuate request unknown (${errorMessage(err)}); re-reading Nova`);
       continue;
     }
-    await d.store.updateInstance(incident.id, serverId, (e) => ({ ...e, state: 'evacuated', acceptedAt: d.clock.now(), error: undefined }));
+    // Another run may have seen it move (or settled it) first: then there is nothing to record.
+    const accepted = await d.store.updateInstance(incident.id, serverId, 'accepted', (e) => (e.state === 'evacuated' || isFinalInstanceState(e.state)
+      ? undefined : { acceptedAt: d.clock.now(), error: undefined }));
     await timeline(d, incident.id, serverId, 'info', `Nova accepted the evacuation of ${entry.name}`);
-    return (await d.store.getInstance(incident.id, serverId))!;
+    return accepted;
   }
 }
 

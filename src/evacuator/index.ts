@@ -1,5 +1,5 @@
-export { evacuateServer, isStillInUse, evacuationsFrom, OUTCOME_UNKNOWN } from './evacuate-server.js';
-export { verifyServer, verifyActive, judge, evacuationDuration } from './verify-server.js';
+export { requestEvacuation, isStillInUse, evacuationsFrom, OUTCOME_UNKNOWN } from './evacuate-server.js';
+export { verifyServer, waitActive, judge, evacuationDuration } from './verify-server.js';
 export { verifyNetworkStep, networkConcurrency } from './verify-network.js';
 export { planInstances, priorityOf, skipReason, byPriority } from './select.js';
 export { planSpares, freeCapacity, isReservedSpare, spareUnusableReason } from './spare-plan.js';

@@ -6,7 +6,8 @@ import type { Port } from '../openstack/types.js';
 import { formatDuration } from '../shared/duration.js';
 import { errorMessage } from '../shared/errors.js';
 import { serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
-import { finishEntry, isActiveElsewhere } from './entry-state.js';
+import { unlessSettled } from '../incidents/instance-transitions.js';
+import { isActiveElsewhere } from './entry-state.js';
 
 /** Servers whose network is verified at once, across all incidents and replicas (`[evacuation] network_concurrency`, 16 unless set). */
 export function networkConcurrency(evacuation: EvacuationConfig): number {
@@ -135,13 +136,14 @@ export async function verifyNetworkStep(ctx: StepContext, input: ServerInput): P
       step: 'verify', level: 'critical', serverId: entry.id,
       message: `${entry.name} runs on ${host} without its network: ${net.why}; look at ${networkAdvice(net.issue, host)}`,
     });
-    return serverOutcome(await finishEntry(ctx, entry.id, { state: 'degraded', finishedAt: now, error: net.why, networkIssue: net.issue, downFrom: from }));
+    return serverOutcome(await ctx.store.updateInstance(incident.id, entry.id, 'network_degraded',
+      unlessSettled({ finishedAt: now, error: net.why, networkIssue: net.issue, downFrom: from })));
   }
   const back = net.backAt ?? now;
-  const done = await finishEntry(ctx, entry.id, {
-    state: 'verified', verifiedAt: now, finishedAt: now, error: undefined,
+  const done = await ctx.store.updateInstance(incident.id, entry.id, 'network_verified', unlessSettled({
+    verifiedAt: now, finishedAt: now, error: undefined,
     downFrom: from, ...(net.backAt !== undefined ? { backAt: net.backAt } : {}), downtimeMs: Math.max(0, back - from),
-  });
+  }));
   ctx.metrics?.evacuations?.inc({ result: 'ok' });
   ctx.metrics?.evacuationDuration?.observe({}, took / 1000);
   ctx.metrics?.instanceDowntime?.observe({}, (done.downtimeMs ?? 0) / 1000);
@@ -159,7 +161,7 @@ export async function verifyNetworkStep(ctx: StepContext, input: ServerInput): P
 async function hardReboot(ctx: StepContext, entry: InstanceEntry, why: string): Promise<void> {
   await assertFenced(ctx, `hard-reboot ${entry.name}`);
   const at = ctx.clock.now();
-  const e = await ctx.store.updateInstance(ctx.incidentId, entry.id, (x) => (x.rebootedAt !== undefined ? undefined : { ...x, rebootedAt: at }));
+  const e = await ctx.store.updateInstance(ctx.incidentId, entry.id, 'reboot_requested', (x) => (x.rebootedAt !== undefined || x.state !== 'evacuated' ? undefined : { rebootedAt: at }));
   if (e.rebootedAt !== at) return;
   await ctx.store.addTimeline(ctx.incidentId, { step: 'verify', level: 'warning', serverId: entry.id, message: `${entry.name}: ${why}; hard-rebooting it once` });
   await ctx.nova.reboot(entry.id, 'HARD', { signal: ctx.signal });

@@ -5,9 +5,10 @@ import { formatDuration } from '../shared/duration.js';
 import { errorMessage, isRetryable } from '../shared/errors.js';
 import { computeHosts } from './compute-hosts.js';
 import { evacuationsFrom } from './evacuate-server.js';
-import { finishEntry, isActiveElsewhere } from './entry-state.js';
+import { unlessSettled } from '../incidents/instance-transitions.js';
+import { isActiveElsewhere } from './entry-state.js';
 import { verifyNetworkStep } from './verify-network.js';
-import { serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
+import { note, serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
 import { SUCCESS_MIGRATION } from './types.js';
 
 export type VerifyVerdict =
@@ -44,22 +45,26 @@ export function judge(server: Server, source: string, latestMigrationStatus: str
   return { kind: 'waiting', why: `on ${server.host}, status ${server.status}` };
 }
 
+/** Both parts, one after the other: ACTIVE on another host, then the network (for a server left mid-way). */
+export async function verifyServer(d: StepContext, input: ServerInput): Promise<ServerOutcome> {
+  const active = await waitActive(d, input.serverId);
+  return isActiveElsewhere(active) ? verifyNetworkStep(d, input) : serverOutcome(active);
+}
+
+/** What Nova's scheduler says when the chosen host had no room: the server is still on its source. */
+const NO_ROOM = /evacuation migration (error|failed)/;
+
 /**
  * Nova's part of the verification, inside the evacuation slot: polls until the server runs ACTIVE on another
  * host (recorded: `activeAt`, where it runs, how long the evacuation took; the entry stays `evacuated`, its
  * network is checked next, outside the slot), fails, or verify_timeout (counted from the evacuate request) passes.
+ *
+ * `retarget`: when an evacuation to a chosen spare fails in Nova's scheduler (the spare had no room: its free
+ * capacity was unknown, or another incident took it meanwhile), the entry goes back to `pending` without a
+ * target instead of failing, once, so the caller may evacuate it again and let the scheduler choose. That
+ * decision is made here, before the entry is written final, so no write reopens a failed server.
  */
-export async function verifyActive(d: StepContext, input: ServerInput): Promise<ServerOutcome> {
-  return serverOutcome(await waitActive(d, input.serverId));
-}
-
-/** Both parts, one after the other: ACTIVE on another host, then the network (for a server left mid-way). */
-export async function verifyServer(d: StepContext, input: ServerInput): Promise<ServerOutcome> {
-  const active = await verifyActive(d, input);
-  return isActiveElsewhere(active.entry) ? verifyNetworkStep(d, input) : active;
-}
-
-async function waitActive(d: StepContext, serverId: string): Promise<InstanceEntry> {
+export async function waitActive(d: StepContext, serverId: string, opts: { retarget?: boolean } = {}): Promise<InstanceEntry> {
   const incident = await d.store.require(d.incidentId);
   const signal = d.signal;
   const entry = await d.store.getInstance(incident.id, serverId);
@@ -76,7 +81,7 @@ async function waitActive(d: StepContext, serverId: string): Promise<InstanceEnt
       const server = await d.nova.getServer(serverId, { signal });
       if (server === null) {
         await d.store.addTimeline(incident.id, { step: 'verify', level: 'info', message: `server ${entry.name} was deleted during the incident`, serverId });
-        return finishEntry(d, serverId, { state: 'deleted', finishedAt: d.clock.now() });
+        return d.store.updateInstance(incident.id, serverId, 'deleted', unlessSettled({ finishedAt: d.clock.now() }));
       }
       latest = evacuationsFrom(await d.nova.listMigrations({ instanceId: serverId, type: 'evacuation' }, { signal }), incident.host)[0];
       const finished = server.host !== null && server.host !== incident.host && server.taskState === null && server.status === 'ACTIVE';
@@ -91,7 +96,15 @@ async function waitActive(d: StepContext, serverId: string): Promise<InstanceEnt
       }
     }
     if (v.kind === 'verified') return markActive(d, entry, v.host, latest);
-    if (v.kind === 'failed') return fail(d, entry, v.why);
+    if (v.kind === 'failed') {
+      const spare = entry.target;
+      if (opts.retarget && spare !== null && entry.retargetedFrom === undefined && entry.state === 'evacuated' && NO_ROOM.test(v.why)) {
+        await note(d, 'evacuate', 'warning', `${entry.name}: evacuation to ${spare} failed (${v.why}); evacuating it again without a target, the scheduler chooses`, { serverId });
+        return d.store.updateInstance(d.incidentId, serverId, 'retargeted', (e) => (e.state !== 'evacuated' || e.retargetedFrom !== undefined
+          ? undefined : { target: null, retargetedFrom: spare, error: undefined }));
+      }
+      return fail(d, entry, v.why);
+    }
     last = v.why;
     if (d.clock.now() >= deadline) return fail(d, entry, `not verified within ${formatDuration(d.evacuation.verifyTimeoutMs)}: ${last}`);
     await d.sleep(d.evacuation.verifyPollIntervalMs, signal);
@@ -102,7 +115,7 @@ async function waitActive(d: StepContext, serverId: string): Promise<InstanceEnt
 async function markActive(d: StepContext, entry: InstanceEntry, host: string, migration: Migration | undefined): Promise<InstanceEntry> {
   const activeAt = d.clock.now();
   const took = evacuationDuration(entry, migration, activeAt);
-  const active = await finishEntry(d, entry.id, { target: host, activeAt, evacuationMs: took });
+  const active = await d.store.updateInstance(d.incidentId, entry.id, 'running_elsewhere', unlessSettled({ target: host, activeAt, evacuationMs: took }));
   await d.store.addTimeline(d.incidentId, {
     step: 'verify', level: 'info', serverId: entry.id,
     message: `${entry.name} runs ACTIVE on ${host} (evacuation took ${formatDuration(took)})`,
@@ -113,7 +126,7 @@ async function markActive(d: StepContext, entry: InstanceEntry, host: string, mi
 async function fail(d: StepContext, entry: InstanceEntry, why: string): Promise<InstanceEntry> {
   d.metrics?.evacuations?.inc({ result: 'failed' });
   await d.store.addTimeline(d.incidentId, { step: 'verify', level: 'critical', message: `${entry.name}: ${why}`, serverId: entry.id });
-  return finishEntry(d, entry.id, { state: 'failed', error: why, finishedAt: d.clock.now() });
+  return d.store.updateInstance(d.incidentId, entry.id, 'failed', unlessSettled({ error: why, finishedAt: d.clock.now() }));
 }
 
 /**

@@ -3,6 +3,7 @@ import type { DeliveryRecord } from '../notifier/types.js';
 import { CmphaError } from '../shared/errors.js';
 import { systemClock, type Clock } from '../shared/time.js';
 import { incidentKeys, type IncidentKeys } from './keys.js';
+import { checkInstanceMove, INITIAL_INSTANCE_STATES, type InstanceEvent, type InstancePatch } from './instance-transitions.js';
 import { checkTransition, nextStatus, type IncidentEvent } from './transitions.js';
 import { CAS_FIELD, CAS_INCIDENT, CLAIM, CREATE_INCIDENT, RELEASE } from './scripts.js';
 import {
@@ -206,6 +207,9 @@ export class IncidentStore implements IncidentOpener {
     const key = this.keys.instances(id);
     const pipe = this.redis.pipeline();
     for (const e of entries) {
+      if (e.state !== undefined && !INITIAL_INSTANCE_STATES.includes(e.state)) {
+        throw new CmphaError('instance_illegal_transition', `incident ${id} server ${e.id}: an entry is recorded pending or skipped, not ${e.state}`);
+      }
       const full: InstanceEntry = { ...e, rev: 1, attempts: 0, state: e.state ?? 'pending' };
       pipe.hsetnx(key, e.id, JSON.stringify(full));
     }
@@ -225,15 +229,27 @@ export class IncidentStore implements IncidentOpener {
       .sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
   }
 
-  /** Compare-and-set of one instance entry; `change` follows the same rules as in `update`. */
-  async updateInstance(id: string, serverId: string, change: (e: InstanceEntry) => InstanceEntry | undefined): Promise<InstanceEntry> {
+  /**
+   * The one write of an instance entry: a compare-and-set that applies `event` through the per-server table
+   * (src/incidents/instance-transitions.ts) with `change`'s fields. `change` may run more than once (on a
+   * conflicting write) and must be a pure function of the entry it is given; undefined means "nothing to
+   * write". A move the table does not allow from the entry's current state is refused with an error naming
+   * both states, and nothing is written.
+   */
+  async updateInstance(
+    id: string,
+    serverId: string,
+    event: InstanceEvent,
+    change: InstancePatch | ((e: InstanceEntry) => InstancePatch | undefined),
+  ): Promise<InstanceEntry> {
     const key = this.keys.instances(id);
     for (let i = 0; i < MAX_CAS_TRIES; i++) {
       const cur = await this.getInstance(id, serverId);
       if (!cur) throw new CmphaError('instance_not_found', `incident ${id} has no entry for server ${serverId}`);
-      const proposed = change(cur);
-      if (proposed === undefined) return cur;
-      const next: InstanceEntry = { ...proposed, rev: cur.rev + 1 };
+      const patch = typeof change === 'function' ? change(cur) : change;
+      if (patch === undefined) return cur;
+      const state = checkInstanceMove(id, serverId, cur.state, event);
+      const next: InstanceEntry = { ...cur, ...patch, id: cur.id, state, rev: cur.rev + 1 };
       const r = await this.redis.eval(CAS_FIELD, 1, key, serverId, String(cur.rev), JSON.stringify(next));
       if (r === 1) return next;
     }

@@ -1,5 +1,6 @@
 import { networkConcurrency, verifyNetworkStep } from '../evacuator/verify-network.js';
 import { verifyServer } from '../evacuator/verify-server.js';
+import { unlessSettled } from '../incidents/instance-transitions.js';
 import { isFinalInstanceState, isTerminalStatus, type IncidentRecord } from '../incidents/types.js';
 import { CmphaError, errorMessage, isRetryable } from '../shared/errors.js';
 import { createLimiter } from '../shared/map-limit.js';
@@ -79,8 +80,9 @@ export async function runServer(ctx: StepContext, input: ServerInput, a: Attempt
   const rec = await ctx.store.require(ctx.incidentId);
   if (isTerminalStatus(rec.status)) return { kind: 'skip', reason: `incident ${rec.status}` };
   return attempt(ctx, a, 'evacuation attempt', () => moveServerStep(ctx, input), async (err) => {
-    const e = await ctx.store.updateInstance(ctx.incidentId, input.serverId, (x) => (isFinalInstanceState(x.state) || x.state === 'evacuated' || x.state === 'evacuating'
-      ? undefined : { ...x, state: 'failed', error: errorMessage(err), finishedAt: ctx.clock.now() }));
+    // Only a server never sent: one Nova may be moving is looked at again when the incident finalizes.
+    const e = await ctx.store.updateInstance(ctx.incidentId, input.serverId, 'failed', (x) => (x.state !== 'pending'
+      ? undefined : { error: errorMessage(err), finishedAt: ctx.clock.now() }));
     await note(ctx, 'evacuate', 'critical', `${e.name}: gave up after ${a.number} attempt(s): ${errorMessage(err)}`, { serverId: input.serverId });
   });
 }
@@ -111,8 +113,8 @@ export async function runFinalize(ctx: StepContext, a: Attempt): Promise<Inciden
       if (isFinalInstanceState(e.state)) continue;
       if ((e.state === 'evacuated' || e.state === 'evacuating') && a.number < a.max) await verifyServer(ctx, { serverId: e.id });
       else {
-        await ctx.store.updateInstance(ctx.incidentId, e.id, (x) => (isFinalInstanceState(x.state) ? undefined
-          : { ...x, state: 'failed', error: x.error ?? `evacuation did not finish (left ${x.state})`, finishedAt: ctx.clock.now() }));
+        await ctx.store.updateInstance(ctx.incidentId, e.id, 'failed',
+          unlessSettled((x) => ({ error: x.error ?? `evacuation did not finish (left ${x.state})`, finishedAt: ctx.clock.now() })));
       }
     }
     if (ctx.singleWriter) await singleWriterStep(ctx, ctx.singleWriter);

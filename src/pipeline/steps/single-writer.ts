@@ -25,7 +25,8 @@ export async function singleWriterStep(ctx: StepContext, deps: SingleWriterDeps)
   const doubles = findings.filter((f) => f.verdict === 'double-writer');
   for (const f of doubles) {
     ctx.metrics?.doubleWriters?.inc();
-    await ctx.store.updateInstance(ctx.incidentId, f.serverId, (x) => (x.state === 'failed' ? undefined : { ...x, state: 'failed', error: `double-writer: ${f.detail}` }));
+    // The one way out of `verified` (see src/incidents/instance-transitions.ts): a re-run finds it failed already.
+    await ctx.store.updateInstance(ctx.incidentId, f.serverId, 'double_writer', (x) => (x.state !== 'verified' ? undefined : { error: `double-writer: ${f.detail}` }));
     await note(ctx, 'writers', 'critical', `DOUBLE WRITER: ${f.detail}`, { serverId: f.serverId, data: { images: f.images } });
   }
   for (const f of findings.filter((x) => x.verdict === 'unproven')) {

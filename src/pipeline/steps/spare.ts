@@ -27,7 +27,7 @@ export async function spareStep(ctx: StepContext): Promise<StepOutcome> {
   for (const s of spares) for (const id of s.serverIds) targetOf.set(id, s.host);
   for (const e of await ctx.store.listInstances(ctx.incidentId)) {
     const t = targetOf.get(e.id) ?? null;
-    if (e.state === 'pending' && e.target !== t) await ctx.store.updateInstance(ctx.incidentId, e.id, (x) => (x.state === 'pending' ? { ...x, target: t } : undefined));
+    if (e.state === 'pending' && e.target !== t) await ctx.store.updateInstance(ctx.incidentId, e.id, 'target_chosen', (x) => (x.state === 'pending' ? { target: t } : undefined));
   }
   if (spares.length === 0) return { kind: 'skip', reason: 'no spare: the scheduler chooses' };
   await enableSpares(ctx, rec.host, spares);

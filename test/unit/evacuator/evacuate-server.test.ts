@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evacuateServer } from '../../../src/evacuator/evacuate-server.js';
+import { requestEvacuation } from '../../../src/evacuator/evacuate-server.js';
 import { judge, verifyServer } from '../../../src/evacuator/verify-server.js';
 import type { IncidentRecord } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
 import { CmphaError } from '../../../src/shared/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { evacuateStep, moveServerStep } from '../../../src/pipeline/steps/evacuate.js';
+import { moveServerStep } from '../../../src/pipeline/steps/evacuate.js';
 import { verifyNetworkStep } from '../../../src/evacuator/verify-network.js';
 import { evacuationDefaults, makeHarness, newRedis, type Harness } from '../pipeline/harness.js';
 
@@ -33,15 +33,15 @@ async function deadHost(ids: string[], target: string | null = 'spare1'): Promis
   return { h, rec: (await h.store.getRecord('inc-1'))! };
 }
 
-describe('evacuateServer', () => {
+describe('requestEvacuation', () => {
   it('sends one evacuate to the recorded target and records it before and after', async () => {
     const { h } = await deadHost(['a']);
-    const { entry } = await evacuateServer(h.ctx, { serverId: 'a' });
+    const entry = await requestEvacuation(h.ctx, 'a');
     expect(entry).toMatchObject({ state: 'evacuated', attempts: 1, target: 'spare1' });
     expect(entry.requestedAt).toBeLessThanOrEqual(entry.acceptedAt!);
     expect(h.nova.mutating('evacuate').map((c) => c.args)).toEqual([['a', 'spare1']]);
     // Harmless twice: a second run re-reads and sends nothing.
-    await evacuateServer(h.ctx, { serverId: 'a' });
+    await requestEvacuation(h.ctx, 'a');
     expect(h.nova.evacuateCount('a')).toBe(1);
   });
 
@@ -49,21 +49,21 @@ describe('evacuateServer', () => {
     const { h } = await deadHost(['a']);
     h.nova.addHost('elsewhere');
     h.nova.servers.get('a')!.host = 'elsewhere';
-    expect((await evacuateServer(h.ctx, { serverId: 'a' })).entry.state).toBe('evacuated');
+    expect((await requestEvacuation(h.ctx, 'a')).state).toBe('evacuated');
     expect(h.nova.evacuateCount('a')).toBe(0);
   });
 
   it('does not take a host Nova does not list as a compute service for proof that the server left', async () => {
     const { h } = await deadHost(['a']);
     h.nova.servers.get('a')!.host = '12345';
-    await expect(evacuateServer(h.ctx, { serverId: 'a' })).rejects.toMatchObject({ code: 'server_busy', retryable: true, message: expect.stringMatching(/"12345", which is not a nova-compute service/) });
+    await expect(requestEvacuation(h.ctx, 'a')).rejects.toMatchObject({ code: 'server_busy', retryable: true, message: expect.stringMatching(/"12345", which is not a nova-compute service/) });
     expect((await h.store.getInstance('inc-1', 'a'))!.state).toBe('pending');
   });
 
   it('does not evacuate while an evacuation of the server is in flight', async () => {
     const { h } = await deadHost(['a']);
     h.nova.migrations.push({ id: 'm1', instanceId: 'a', type: 'evacuation', status: 'pre-migrating', sourceCompute: 'cmp1', destCompute: 'x', createdAt: new Date(), updatedAt: null });
-    expect((await evacuateServer(h.ctx, { serverId: 'a' })).entry.state).toBe('evacuated');
+    expect((await requestEvacuation(h.ctx, 'a')).state).toBe('evacuated');
     expect(h.nova.evacuateCount('a')).toBe(0);
     const tl = (await h.store.get('inc-1'))!.timeline.map((t) => t.message).join('\n');
     expect(tl).toMatch(/already in flight \(migration m1, pre-migrating\)/);
@@ -72,7 +72,7 @@ describe('evacuateServer', () => {
   it('waits (retryable) while the server has a task state, without posting', async () => {
     const { h } = await deadHost(['a']);
     h.nova.servers.get('a')!.taskState = 'powering-off';
-    const err = await evacuateServer(h.ctx, { serverId: 'a' }).catch((e: unknown) => e);
+    const err = await requestEvacuation(h.ctx, 'a').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CmphaError);
     expect(err).toMatchObject({ code: 'server_busy', retryable: true });
     expect(h.nova.evacuateCount('a')).toBe(0);
@@ -81,21 +81,21 @@ describe('evacuateServer', () => {
   it('records a server deleted mid-incident as deleted, not as an error', async () => {
     const { h } = await deadHost(['a']);
     h.nova.servers.delete('a');
-    expect((await evacuateServer(h.ctx, { serverId: 'a' })).entry).toMatchObject({ state: 'deleted' });
+    expect((await requestEvacuation(h.ctx, 'a'))).toMatchObject({ state: 'deleted' });
     expect(h.nova.evacuateCount('a')).toBe(0);
   });
 
   it('after a timeout whose POST Nova accepted, re-reads and never posts again', async () => {
     const { h } = await deadHost(['a']);
     h.nova.onEvacuate = () => ({ error: new CmphaError('nova_evacuate_outcome_unknown', 'timed out'), accept: true });
-    expect((await evacuateServer(h.ctx, { serverId: 'a' })).entry.state).toBe('evacuated');
+    expect((await requestEvacuation(h.ctx, 'a')).state).toBe('evacuated');
     expect(h.nova.evacuateCount('a')).toBe(1);
   });
 
   it('after a crash between "requested" and the POST, posts once Nova shows no trace', async () => {
     const { h } = await deadHost(['a']);
-    await h.store.updateInstance('inc-1', 'a', (e) => ({ ...e, state: 'evacuating', attempts: 1, requestedAt: Date.now(), lastRequestAt: Date.now() }));
-    const { entry } = await evacuateServer(h.ctx, { serverId: 'a' });
+    await h.store.updateInstance('inc-1', 'a', 'evacuate_requested', { attempts: 1, requestedAt: Date.now(), lastRequestAt: Date.now() });
+    const entry = await requestEvacuation(h.ctx, 'a');
     expect(entry).toMatchObject({ state: 'evacuated', attempts: 2 });
     expect(h.nova.evacuateCount('a')).toBe(1);
   });
@@ -108,7 +108,7 @@ describe('evacuateServer', () => {
     svc.disabledReason = `${evacuationDefaults.disabledReasonPrefix} incident inc-1 ${new Date().toISOString()}`;
     svc.forcedDown = false;
     svc.state = 'up';
-    expect((await evacuateStep(h.ctx, { serverId: 'a' })).entry.state).toBe('evacuated');
+    expect((await moveServerStep(h.ctx, { serverId: 'a' })).entry.state).toBe('evacuated');
     const order = h.nova.mutating().map((c) => c.method);
     expect(order).toEqual(['evacuate', 'updateService', 'evacuate']);
     expect(h.nova.mutating('updateService')[0]!.args[1]).toEqual({ forcedDown: true });
@@ -121,7 +121,7 @@ describe('evacuateServer', () => {
     svc.state = 'up';
     svc.status = 'enabled';
     svc.disabledReason = null;
-    expect((await evacuateStep(h.ctx, { serverId: 'a' })).entry.state).toBe('evacuated');
+    expect((await moveServerStep(h.ctx, { serverId: 'a' })).entry.state).toBe('evacuated');
     expect(h.nova.mutating().map((c) => c.method)).toEqual(['evacuate', 'updateService', 'updateService', 'evacuate']);
     expect(h.nova.mutating('updateService').map((c) => c.args[1])).toEqual([
       { forcedDown: true },
@@ -145,7 +145,7 @@ describe('evacuateServer', () => {
 
   it('marks the server failed when Nova refuses for good', async () => {
     const { h } = await deadHost(['a'], 'nosuchhost');
-    const { entry } = await evacuateServer(h.ctx, { serverId: 'a' });
+    const entry = await requestEvacuation(h.ctx, 'a');
     expect(entry).toMatchObject({ state: 'failed', error: 'Compute host nosuchhost not found.' });
   });
 
@@ -154,7 +154,7 @@ describe('evacuateServer', () => {
     h.nova.addHost('cmp1', { forcedDown: true, state: 'down' }).addServer({ id: 'a', host: 'cmp1' });
     await h.store.open({ id: 'inc-1', host: 'cmp1', failureStartedAt: 0, evidence: {} });
     await h.store.addInstances('inc-1', [{ id: 'a', name: 'a', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0 }]);
-    await expect(evacuateServer(h.ctx, { serverId: 'a' })).rejects.toMatchObject({ code: 'not_fenced' });
+    await expect(requestEvacuation(h.ctx, 'a')).rejects.toMatchObject({ code: 'not_fenced' });
     expect(h.nova.evacuateCount('a')).toBe(0);
   });
 });
@@ -189,7 +189,7 @@ describe('verify', () => {
 
   it('verifies an evacuated server and records its durations', async () => {
     const { h } = await deadHost(['a']);
-    await evacuateServer(h.ctx, { serverId: 'a' });
+    await requestEvacuation(h.ctx, 'a');
     const { entry } = await verifyServer(h.ctx, { serverId: 'a' });
     expect(entry).toMatchObject({ state: 'verified', target: 'spare1' });
     expect(entry.evacuationMs).toBeGreaterThanOrEqual(0);
@@ -198,7 +198,7 @@ describe('verify', () => {
 
   it('fails a server that is not back within verify_timeout', async () => {
     const { h } = await deadHost(['a']);
-    await evacuateServer(h.ctx, { serverId: 'a' });
+    await requestEvacuation(h.ctx, 'a');
     h.nova.evacuateReads = 1_000_000;
     const { entry } = await verifyServer({ ...h.ctx, evacuation: { ...h.ctx.evacuation, verifyTimeoutMs: 30 } }, { serverId: 'a' });
     expect(entry.state).toBe('failed');

@@ -55,7 +55,7 @@ describe('IncidentStore', () => {
     const other = newRedis(server.url);
     const s2 = new IncidentStore(other, `store-${n}`);
     await Promise.all(writers.map((i) => (i % 2 ? s : s2).update('c1', (r) => ({ ...r, notified: [...r.notified, 'test'] }))));
-    await Promise.all(writers.map((i) => (i % 2 ? s : s2).updateInstance('c1', 'srv', (e) => ({ ...e, attempts: e.attempts + 1 }))));
+    await Promise.all(writers.map((i) => (i % 2 ? s : s2).updateInstance('c1', 'srv', 'evacuate_requested', (e) => ({ attempts: e.attempts + 1 }))));
     other.disconnect();
     expect((await s.getRecord('c1'))!.notified).toHaveLength(40);
     expect((await s.getInstance('c1', 'srv'))!.attempts).toBe(40);
@@ -66,10 +66,31 @@ describe('IncidentStore', () => {
     await s.open(req('d1'));
     const entry = { id: 'x', name: 'x', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0 };
     await s.addInstances('d1', [entry]);
-    await s.updateInstance('d1', 'x', (e) => ({ ...e, state: 'evacuated' }));
+    await s.updateInstance('d1', 'x', 'already_moving', {});
     await s.addInstances('d1', [entry, { ...entry, id: 'y', name: 'y' }]);
     const all = await s.listInstances('d1');
     expect(all.map((e) => [e.id, e.state])).toEqual([['x', 'evacuated'], ['y', 'pending']]);
+  });
+
+  it('refuses an instance write the per-server table does not allow, and writes nothing', async () => {
+    const s = store();
+    await s.open(req('g1'));
+    await s.addInstances('g1', [{ id: 'x', name: 'x', projectId: 'p', userId: 'u', source: 'cmp1', target: 'spare1', priority: 0 }]);
+    // Verified before Nova ever accepted it: pending → verified is no move.
+    await expect(s.updateInstance('g1', 'x', 'network_verified', { verifiedAt: 1 })).rejects.toMatchObject({
+      code: 'instance_illegal_transition', message: 'incident g1 server x: illegal move from pending to verified on network_verified',
+    });
+    expect(await s.getInstance('g1', 'x')).toMatchObject({ rev: 1, state: 'pending' });
+    expect((await s.getInstance('g1', 'x'))!.verifiedAt).toBeUndefined();
+    // A settled entry stays settled: a failed server is not sent back to pending by a retarget.
+    await s.updateInstance('g1', 'x', 'failed', { error: 'evacuation migration error' });
+    await expect(s.updateInstance('g1', 'x', 'retargeted', { target: null, retargetedFrom: 'spare1' })).rejects.toThrow(/illegal move from failed to pending on retargeted/);
+    await expect(s.updateInstance('g1', 'x', 'evacuate_requested', (e) => ({ attempts: e.attempts + 1 }))).rejects.toThrow(/illegal move from failed to evacuating/);
+    expect(await s.getInstance('g1', 'x')).toMatchObject({ rev: 2, state: 'failed', target: 'spare1', attempts: 0 });
+    // An entry is recorded pending or skipped, never further on.
+    await expect(s.addInstances('g1', [{ id: 'y', name: 'y', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0, state: 'verified' }]))
+      .rejects.toThrow(/recorded pending or skipped, not verified/);
+    expect(await s.getInstance('g1', 'y')).toBeNull();
   });
 
   it('returns the whole incident with its timeline, deliveries and acknowledgement', async () => {

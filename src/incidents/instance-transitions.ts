@@ -1,0 +1,111 @@
+import { CmphaError } from '../shared/errors.js';
+import { isFinalInstanceState, type InstanceEntry, type InstanceState } from './types.js';
+
+/**
+ * What happens to one server of an incident. Every write of an instance entry names one of these (the store
+ * refuses a write without one), and the table below says where it leads; anything else is refused, so no code
+ * path can, say, send a server back to `pending` after Nova accepted its evacuation, or write `evacuating`
+ * (the record made before an evacuate POST) over an entry another run already settled.
+ */
+export type InstanceEvent =
+  /** The spare step recorded where the server goes (null: the scheduler chooses). Only before any request. */
+  | 'target_chosen'
+  /** An evacuate POST is about to be sent: recorded first, so a crash after it leads to re-reading Nova. */
+  | 'evacuate_requested'
+  /**
+   * Nova refused the POST with "Compute service of HOST is still in use": it did not act, no evacuation
+   * exists, and the server may be asked for again once the host is forced down again.
+   */
+  | 'in_use_refused'
+  /** Nova accepted the evacuate POST. */
+  | 'accepted'
+  /** Nova shows the server already moving or moved (an earlier request of ours took): nothing is sent. */
+  | 'already_moving'
+  /** Nova shows the server ACTIVE on another host with its evacuation done: its network is checked next. */
+  | 'running_elsewhere'
+  /**
+   * The evacuation to the chosen spare failed in Nova's scheduler (migration error, server still on the
+   * source). Decided before the entry is final: instead of failing, the entry goes back to `pending` without a
+   * target, once (`retargetedFrom` records the spare), so the scheduler may find the server a host. Nova's
+   * definitive failure makes that second request no blind repeat.
+   */
+  | 'retargeted'
+  /** The server's addresses stayed silent: one hard reboot, recorded before it is sent. */
+  | 'reboot_requested'
+  /** Running on its new host with its network back: recovered. */
+  | 'network_verified'
+  /** Running on its new host without its network: final, not a recovery. */
+  | 'network_degraded'
+  /** Deleted in Nova during the incident. */
+  | 'deleted'
+  /** Its evacuation failed, gave up, or did not finish: final. */
+  | 'failed'
+  /**
+   * The single-writer proof, run after every server was verified and before the incident closes, found a disk
+   * written from two places. `verified` says the evacuation is over; it does not yet say no second writer
+   * remains, so this is the one way out of a settled state, and it leads to another settled one (`failed`):
+   * nothing is evacuated again. Moving the proof before `verified` would hold every server's verification
+   * (and its downtime figure) until the last server moved; an explicit edge says the same thing honestly.
+   */
+  | 'double_writer';
+
+const GIVE_UP = { deleted: 'deleted', failed: 'failed' } as const;
+
+/**
+ * state × event → state. A missing entry is an illegal move. `skipped`, `degraded`, `failed` and `deleted`
+ * have no way out; `verified` has only `double_writer`, which leads to `failed`: no move from a settled state
+ * leads back to one where anything is done to the server (a test checks this on the data).
+ */
+export const INSTANCE_TRANSITIONS: Readonly<Record<InstanceState, Partial<Readonly<Record<InstanceEvent, InstanceState>>>>> = {
+  pending: { target_chosen: 'pending', evacuate_requested: 'evacuating', already_moving: 'evacuated', ...GIVE_UP },
+  // A request whose outcome is unknown and that left no trace in Nova is sent again: still `evacuating`.
+  evacuating: { evacuate_requested: 'evacuating', in_use_refused: 'pending', accepted: 'evacuated', already_moving: 'evacuated', running_elsewhere: 'evacuated', ...GIVE_UP },
+  evacuated: { running_elsewhere: 'evacuated', reboot_requested: 'evacuated', retargeted: 'pending', network_verified: 'verified', network_degraded: 'degraded', ...GIVE_UP },
+  verified: { double_writer: 'failed' },
+  skipped: {},
+  degraded: {},
+  failed: {},
+  deleted: {},
+};
+
+/** States an entry is recorded in (the inventory's choice: to move, or left in place). */
+export const INITIAL_INSTANCE_STATES: readonly InstanceState[] = ['pending', 'skipped'];
+
+export function nextInstanceState(from: InstanceState, event: InstanceEvent): InstanceState | undefined {
+  return INSTANCE_TRANSITIONS[from][event];
+}
+
+/** Where `event` leads, wherever it is allowed (each event has one destination; a test checks it). */
+export function destinationOf(event: InstanceEvent): InstanceState {
+  for (const row of Object.values(INSTANCE_TRANSITIONS)) {
+    const to = row[event];
+    if (to !== undefined) return to;
+  }
+  throw new Error(`instance event ${event} leads nowhere`);
+}
+
+/**
+ * The check the store runs inside every instance write: `event` must be allowed from the entry's state. The
+ * error names the server, both states and the event.
+ */
+export function checkInstanceMove(incidentId: string, serverId: string, from: InstanceState, event: InstanceEvent): InstanceState {
+  const to = nextInstanceState(from, event);
+  if (to === undefined) {
+    const would = destinationOf(event);
+    throw new CmphaError('instance_illegal_transition',
+      `incident ${incidentId} server ${serverId}: illegal move from ${from} to ${would} on ${event}`,
+      { context: { incidentId, serverId, from, to: would, event } });
+  }
+  return to;
+}
+
+/** The fields a write may set: the state is the table's, the id and revision the store's. */
+export type InstancePatch = Partial<Omit<InstanceEntry, 'rev' | 'id' | 'state'>>;
+
+/**
+ * For a write that a concurrent run may have overtaken: nothing to write once the entry is settled (another
+ * run finished it first); otherwise `patch`, and the table decides whether the move is legal.
+ */
+export function unlessSettled(patch: InstancePatch | ((e: InstanceEntry) => InstancePatch)): (e: InstanceEntry) => InstancePatch | undefined {
+  return (e) => (isFinalInstanceState(e.state) ? undefined : typeof patch === 'function' ? patch(e) : patch);
+}
