@@ -153,6 +153,16 @@ export function optionalIp() {
   });
 }
 
+/**
+ * A BMC address: an IP literal or a DNS name. Digits and dots only is meant as an IPv4 address (no top-level
+ * domain is numeric), so `192.0.2.999` or `10.1.2` is a typo to report, not a name to look up.
+ */
+export function hostAddress() {
+  return text().superRefine((a, ctx) => {
+    if (a !== undefined && /^[\d.]+$/.test(a) && !isIpLiteral(a)) ctx.addIssue({ code: 'custom', message: `"${a}" is not a valid IPv4 address (four numbers 0-255 separated by dots) and, all digits, cannot be a DNS name` });
+  });
+}
+
 export function listenAddress(defaultValue: string) {
   return documented(text(defaultValue).transform((t, ctx) => {
     const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(t!);

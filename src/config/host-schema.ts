@@ -2,7 +2,7 @@ import { ipmiKeys } from '../fencing/ipmi-keys.js';
 import { redfishKeys } from '../fencing/redfish-keys.js';
 import { defineSection, key, secretKey, type Decls, type Typed } from './declare.js';
 import { fenceLevelsField } from './fence-levels-field.js';
-import { commandTemplate, ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
+import { commandTemplate, hostAddress, ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
 
 /** Keys every host has, whatever its fencing driver. */
 const commonHostKeys = {
@@ -20,7 +20,7 @@ const perHostKeys = {
   storageIp: key('storage_ip', optionalIp(), 'One address on the storage network; the same as a one-element storage_ips (both may be given, they add up).', { example: '192.0.2.51' }),
   storageIps: key('storage_ips', ipList(), 'Comma-separated IP literals of the host on its storage network, the addresses its Ceph clients use: pinged as independent evidence (if one answers the host is not dead), blocklisted by the ceph device, and whose watchers prove a single writer.'),
   tunnelIp: key('tunnel_ip', optionalIp(), 'The host\'s address on the tunnel (overlay) network, the same kind of evidence. IP literal only.', { example: '192.0.2.91' }),
-  address: key('address', text(), 'BMC address: an IP literal, or for ipmi also a DNS name, resolved once at start (and by `cmpha doctor`) so a fence never waits on DNS.', { example: '192.0.2.111' }),
+  address: key('address', hostAddress(), 'BMC address: an IP literal, or for ipmi also a DNS name, resolved once at start (and by `cmpha doctor`) so a fence never waits on DNS.', { example: '192.0.2.111' }),
 } as const;
 
 function split<D extends Decls>(all: Typed<D>, decls: Decls): { own: Record<string, unknown>; rest: Record<string, unknown> } {

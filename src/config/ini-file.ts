@@ -15,6 +15,8 @@ export interface ParsedIni {
 }
 
 const SECTION = /^\s*\[([^\]]*)\]\s*$/;
+/** Lines that cannot be parsed, reported one by one; the rest are counted in one more problem. */
+const MAX_UNPARSED_REPORTED = 10;
 const KEY = /^\s*([^=\s][^=]*?)\s*=(.*)$/;
 
 /**
@@ -40,6 +42,8 @@ export function parseIni(text: string): ParsedIni {
     if (!v) sections.set(name, (v = {}));
     return v;
   };
+  let unparsed = 0;
+  let lastUnparsed: { line: number; section: string } | undefined;
   let n = 0;
   for (let pos = 0; pos <= text.length;) {
     let end = text.indexOf('\n', pos);
@@ -92,7 +96,14 @@ export function parseIni(text: string): ParsedIni {
       target[name] = Object.hasOwn(target, name) ? `${String(target[name])},${String(typed)}` : typed;
       continue;
     }
-    problems.push({ line: n, section: section || undefined, message: 'cannot parse this line (expected [section] or key = value); its text is not shown in case it holds a secret' });
+    unparsed += 1;
+    if (unparsed <= MAX_UNPARSED_REPORTED) problems.push({ line: n, section: section || undefined, message: 'cannot parse this line (expected [section] or key = value); its text is not shown in case it holds a secret' });
+    else lastUnparsed = { line: n, section };
+  }
+  // A file that is not a cmpha.conf at all (a log, a binary) would otherwise give one problem per line.
+  if (lastUnparsed) {
+    const more = unparsed - MAX_UNPARSED_REPORTED;
+    problems.push({ line: lastUnparsed.line, section: lastUnparsed.section || undefined, message: `${more} more line${more === 1 ? '' : 's'} that cannot be parsed, this one the last (${unparsed} in all): is this file a cmpha.conf?` });
   }
   if (lines.get('')!.size === 0) lines.delete('');
   return { sections, lines, sectionLines, problems };

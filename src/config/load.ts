@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
-import { configFiles, plain, readConfigSources, type ConfigLocation, type RawSection } from './config-files.js';
+import { configFiles, DEFAULT_CONFIG_PATH, plain, readConfigSources, type ConfigLocation, type RawSection } from './config-files.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { readSecret, sectionKeys, type Decls, type Typed } from './declare.js';
@@ -45,7 +45,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const issues: ConfigIssue[] = [];
   const files = configFiles({ paths: [...(opts.path !== undefined ? [opts.path] : []), ...(opts.paths ?? [])], dirs: opts.dirs ?? [] }, env, issues);
   const sources = readConfigSources(files);
-  issues.push(...sources.problems);
+  // One at a time: a spread passes one argument per problem, and a file of a million bad lines overflows the stack.
+  for (const p of sources.problems) issues.push(p);
   // Everything after an unreadable file would be "X is required": noise that hides the one real problem.
   const unreadable = issues.filter((i) => i.message.startsWith('cannot read'));
   if (unreadable.length > 0) throw new ConfigError(unreadable);
@@ -122,6 +123,10 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
 
   const apiTokens = api ? readApiTokens(ctx, api) : [];
 
+  // No file at all: every required key would be reported missing, each as if the operator had forgotten it.
+  if (files.length === 0 && issues.length > 0) {
+    throw new ConfigError([{ file: DEFAULT_CONFIG_PATH, message: 'does not exist, and neither --config, $CMPHA_CONFIG nor --config-dir names another config file: write one (cmpha.conf.example lists every key) or point at it with --config PATH or CMPHA_CONFIG=PATH' }]);
+  }
   if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !metrics || !api || !logging || !escalation || !remediation) {
     throw new ConfigError(issues.length > 0 ? issues : [{ file: fileName, message: 'invalid configuration' }]);
   }

@@ -151,6 +151,12 @@ export function registerCheckCommands(program: Command): void {
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
       const { nova, volumes } = createOpenStack(config.cloud, { logger });
+      if (opts.storage && !config.ceph) {
+        // A config problem, not a cloud cmpha cannot see: nothing to survey until [ceph] names a keyring.
+        process.stderr.write(`cmpha check --storage: ${config.path ?? 'the config'} has no [ceph] section with keyring_file: there is no Ceph to check (see [ceph] in cmpha.conf.example)\n`);
+        process.exitCode = EXIT_CONFIG;
+        return;
+      }
       if (opts.storage) {
         try {
           const survey = await runStorageCheck(config, nova, volumes);

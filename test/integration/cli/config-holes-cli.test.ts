@@ -24,6 +24,9 @@ const HOLES: Record<string, string> = {
   'unknown section': `${CLOUD}[detectr]\ninterval = 10s\n`,
   'key outside any section': `interval = 10s\n${CLOUD}`,
   '[host:]': `${CLOUD}[host:]\nmgmt_ip = 198.18.0.5\n`,
+  'BMC address with an octet over 255': `${CLOUD}[host:c1]\ndriver = ipmi\naddress = 192.0.2.999\nusername = u\npassword = p\n`,
+  // 40 MiB: one problem per line once overflowed the stack (exit 2 from validate, 1 from run, no file or line).
+  'a million junk lines': `${CLOUD}${'this is not a key = value line, just junk\n'.replace(' = ', ' ').repeat(1_000_000)}`,
 };
 
 describe('config holes through the CLI', () => {

@@ -43,6 +43,9 @@ describe('cmpha config validate', () => {
     const unknown = cmpha('config', 'validate', '--config', example, '-c', 'cmpha.conf');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('(columns: SECTION, KEY, VALUE, FROM)');
+  });
+
+  it('refuses a -c that names no column of the command, for lists and shows alike', () => {
     const noSuch = cmpha('config', 'validate', '--config', example, '-c', 'colour');
     expect(noSuch.status).toBe(2);
     expect(noSuch.stderr.trim()).toBe('cmpha config validate: -c colour: no such column (columns: SECTION, KEY, VALUE, FROM); -c is --column (a column name); the config file is --config PATH');
@@ -50,6 +53,20 @@ describe('cmpha config validate', () => {
     const show = cmpha('incidents', 'show', 'inc-1', '-c', './cmpha.conf');
     expect(show.status).toBe(2);
     expect(show.stderr).toContain('the config file is --config PATH');
+  });
+
+  it('without a config file says once that /etc/cmpha/cmpha.conf does not exist and how to point at one', () => {
+    const r = cmpha('config', 'validate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('/etc/cmpha/cmpha.conf: does not exist, and neither --config, $CMPHA_CONFIG nor --config-dir names another config file: write one (cmpha.conf.example lists every key) or point at it with --config PATH or CMPHA_CONFIG=PATH\n');
+  });
+
+  it('check --storage without a [ceph] section is a config problem (exit 2), not a blind controller (3)', () => {
+    const f = path.join(dir, 'no-ceph.conf');
+    writeFileSync(f, '[cloud]\nauth_url = http://127.0.0.1:9/v3\nusername = a\npassword = p\nuser_domain_name = D\nproject_name = p\n');
+    const r = cmpha('check', '--storage', '--config', f);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`cmpha check --storage: ${f} has no [ceph] section with keyring_file`);
   });
 
   it('lists every exit code in --help', () => {

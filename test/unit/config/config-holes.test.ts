@@ -34,6 +34,22 @@ describe('config holes: refused with file, line, section and key', () => {
     expect(issues).toEqual([expect.objectContaining({ file: f, line: 9, section: 'detector', message: expect.stringMatching(/appears twice \(first on line 7\)/) })]);
   });
 
+  it('a BMC address of digits and dots that is no IPv4 address is a typo, not a DNS name', async () => {
+    for (const bad of ['192.0.2.999', '10.1.2']) {
+      const { f, issues } = await refused(`${CLOUD}[host:c1]\ndriver = ipmi\naddress = ${bad}\nusername = u\npassword = p\n`);
+      expect(issues).toEqual([expect.objectContaining({ file: f, line: 9, section: 'host:c1', key: 'address', message: `"${bad}" is not a valid IPv4 address (four numbers 0-255 separated by dots) and, all digits, cannot be a DNS name` })]);
+    }
+    // A name is still a name (resolved at start).
+    await expect(loadConfig({ path: file(`${CLOUD}[host:c1]\ndriver = ipmi\naddress = bmc-c1.example.org\nusername = u\npassword = p\n`), env: {}, cwd: dir })).resolves.toBeTruthy();
+  });
+
+  it('a 40 MiB file of a million junk lines: refused naming file and lines, no stack overflow', async () => {
+    const { f, issues, lines } = await refused(`${CLOUD}${'junk junk junk junk junk junk junk junk!\n'.repeat(1_000_000)}`);
+    expect(issues.filter((i) => /cannot parse this line/.test(i.message))).toHaveLength(10);
+    expect(issues[0]).toMatchObject({ file: f, line: 7, section: 'cloud' });
+    expect(lines).toContain(`${f}:1000006 [cloud]: 999990 more lines that cannot be parsed, this one the last (1000000 in all): is this file a cmpha.conf?`);
+  });
+
   it('an empty password_file', async () => {
     const { f, issues } = await refused(`${CLOUD}[redis]\npassword_file =\n`);
     expect(issues).toEqual([expect.objectContaining({ file: f, line: 8, section: 'redis', key: 'password_file', message: expect.stringMatching(/is empty/) })]);
