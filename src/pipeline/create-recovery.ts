@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
 import { FlowProducer, Queue, Worker } from 'bullmq';
 import { networkConcurrency } from '../evacuator/verify-network.js';
 import { IncidentStore } from '../incidents/incident-store.js';
@@ -12,13 +13,29 @@ import { queueTimings } from './queue-timings.js';
 import { queueNames, type EvacuateJobData, type IncidentJobData } from './queues.js';
 import { RedisStartGate } from './rate-gate.js';
 import { renewStorageFences, watchQueueDepth } from './recovery-timers.js';
-import { superviseWorkers } from './resume.js';
+import { superviseWorkers, type ResumedJob } from './resume.js';
 import type { Recovery, RecoveryDeps } from './recovery-deps.js';
 import { stepContextFactory } from './step-context-factory.js';
 import { queueErrorLog, watchWorker } from './worker-watch.js';
 
 export type { QueueTuning, RecoveryDeps, Recovery } from './recovery-deps.js';
 export { QUEUE_DEFAULTS } from './queue-timings.js';
+
+const controllerName = () => `${hostname()} (pid ${process.pid})`;
+
+/** One timeline note per incident whose jobs were handed back from a controller that died holding them. */
+async function noteResumed(store: Pick<IncidentStore, 'addTimeline'>, jobs: readonly ResumedJob[]): Promise<void> {
+  const byIncident = new Map<string, ResumedJob[]>();
+  for (const j of jobs) if (j.incidentId) byIncident.set(j.incidentId, [...(byIncident.get(j.incidentId) ?? []), j]);
+  for (const [id, held] of byIncident) {
+    const servers = held.flatMap((j) => (j.serverId ? [j.serverId] : []));
+    await store.addTimeline(id, {
+      step: 'resume', level: 'warning',
+      message: `recovery resumed: a controller stopped while it held ${held.length} job(s) of this incident${servers.length > 0 ? ` (servers ${servers.join(', ')})` : ''}; controller ${controllerName()} took them up`,
+      data: { jobs: held.map((j) => j.queue) },
+    });
+  }
+}
 
 export function createRecovery(deps: RecoveryDeps): Recovery {
   const { config } = deps;
@@ -59,6 +76,14 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const processors = createProcessors({ store, names, flows, finalizeQueue, jobOpts, contextFor });
   const watch = { logger, ...(deps.metrics ? { metrics: deps.metrics } : {}), onError: redisError, submit, contextFor };
 
+  // An open recovery found when this controller starts or leads again was left by another one (stopped, crashed
+  // or deposed): the incident's own record says it was taken up, not only the log.
+  const takeUp = async (id: string, why: string) => {
+    await store.addTimeline(id, { step: 'resume', level: 'warning', message: `recovery resumed: controller ${controllerName()} ${why} with this incident open and takes it up where it stopped` })
+      .catch((err: unknown) => logger.warn({ incidentId: id, err: errorMessage(err) }, 'cannot note the resumed recovery in the incident'));
+    await submit(id);
+  };
+
   return {
     incidents: store,
     opener,
@@ -67,7 +92,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       if (workers.length > 0) {
         // Leading again after a pause: take jobs again and pick up what the last leader left.
         for (const w of workers) w.resume();
-        for (const id of await store.activeIds()) await submit(id);
+        for (const id of await store.activeIds()) await takeUp(id, 'took the lead again');
         return;
       }
       // `concurrency` is global: evacuations in flight across every incident of every replica.
@@ -85,12 +110,14 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       watchWorker(wn, 'network', watch);
       watchWorker(wf, 'finalize', watch);
       workers.push(wi, we, wn, wf);
-      const supervision = superviseWorkers(connection, prefix, workers.map((w) => w.id), queues,
-        (resumed) => logger.warn({ resumed }, 'resumed jobs left by a worker that is gone'));
+      const supervision = superviseWorkers(connection, prefix, workers.map((w) => w.id), queues, (jobs) => {
+        logger.warn({ resumed: jobs.length }, 'resumed jobs left by a worker that is gone');
+        void noteResumed(store, jobs).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'cannot note the resumed jobs in the incidents'));
+      });
       timers.push(supervision.stop);
       await supervision.announced;
       for (const w of workers) w.run().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'queue worker stopped'));
-      for (const id of await store.activeIds()) await submit(id);
+      for (const id of await store.activeIds()) await takeUp(id, 'started');
       if (deps.metrics?.queueDepth) timers.push(watchQueueDepth(evacuateQueue, deps.metrics));
       if (deps.renewStorageFence) timers.push(renewStorageFences(store, deps.renewStorageFence, deps.storageRenewEveryMs ?? 10 * 60_000, logger));
     },

@@ -22,7 +22,7 @@ const BEAT_MS = 2000;
  * once the first mark is written: start the workers only then.
  */
 export function superviseWorkers(
-  redis: Redis, prefix: string, workerIds: readonly string[], queues: readonly Queue[], onResumed: (n: number) => void,
+  redis: Redis, prefix: string, workerIds: readonly string[], queues: readonly Queue[], onResumed: (jobs: readonly ResumedJob[]) => void,
 ): { readonly announced: Promise<void>; stop(): Promise<void> } {
   let stopped = false;
   const announce = async () => {
@@ -33,8 +33,8 @@ export function superviseWorkers(
   const beat = async () => {
     await announce();
     if (stopped) return;
-    const n = await resumeOrphanedJobs(redis, prefix, queues);
-    if (n > 0) onResumed(n);
+    const jobs = await resumeOrphanedJobs(redis, prefix, queues);
+    if (jobs.length > 0) onResumed(jobs);
   };
   const announced = announce();
   let running: Promise<void> = announced.then(beat).catch(() => {});
@@ -51,13 +51,20 @@ export function superviseWorkers(
   };
 }
 
+/** A job handed back from a dead worker: its queue and what it was doing (its incident, its server). */
+export interface ResumedJob {
+  readonly queue: string;
+  readonly incidentId?: string;
+  readonly serverId?: string;
+}
+
 /**
  * Moves back to waiting every active job of `queues` whose lock is held by a worker that is not alive (its
  * process was killed). A job held by a live worker, or whose lock already expired (BullMQ's own stalled check
- * takes it), is left alone. Returns how many jobs were handed back.
+ * takes it), is left alone. Returns the jobs handed back.
  */
-export async function resumeOrphanedJobs(redis: Redis, prefix: string, queues: readonly Queue[]): Promise<number> {
-  let resumed = 0;
+export async function resumeOrphanedJobs(redis: Redis, prefix: string, queues: readonly Queue[]): Promise<ResumedJob[]> {
+  const resumed: ResumedJob[] = [];
   for (const q of queues) {
     for (const job of await q.getActive()) {
       if (!job.id) continue;
@@ -67,7 +74,12 @@ export async function resumeOrphanedJobs(redis: Redis, prefix: string, queues: r
       if (await redis.exists(aliveKey(prefix, owner))) continue;
       try {
         await job.moveToWait(token);
-        resumed += 1;
+        const data = (job.data ?? {}) as { incidentId?: unknown; serverId?: unknown };
+        resumed.push({
+          queue: q.name,
+          ...(typeof data.incidentId === 'string' ? { incidentId: data.incidentId } : {}),
+          ...(typeof data.serverId === 'string' ? { serverId: data.serverId } : {}),
+        });
       } catch {
         // The job moved on meanwhile (finished, or its lock was renewed): nothing to hand back.
       }

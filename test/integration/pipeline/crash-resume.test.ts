@@ -103,5 +103,9 @@ describe('a controller that keeps crashing', () => {
     const inc = await waitClosed(r, 'resume-1', 60_000);
     expect(inc.status).toBe('resolved');
     await evacuatedOnce(w!, movable);
+    // The incident's own timeline says the recovery was resumed, not only the log.
+    const resumed = inc.timeline.filter((e) => e.step === 'resume').map((e) => e.message);
+    expect(resumed).toContainEqual(expect.stringMatching(/^recovery resumed: controller .+ \(pid \d+\) started with this incident open and takes it up where it stopped$/));
+    expect(resumed).toContainEqual(expect.stringMatching(/^recovery resumed: a controller stopped while it held \d+ job\(s\) of this incident.*; controller .+ took them up$/));
   }, 180_000);
 });
