@@ -1,33 +1,29 @@
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
-import { createDetector, createHostLivenessCheck, createProber, LeaderLease } from '../detector/index.js';
-import { detectorKeys } from '../detector/keys.js';
+import { createDetector, createProber } from '../detector/index.js';
 import type { Detector, Prober, RoundReport } from '../detector/types.js';
 import { checkFpingPermission } from '../detector/fping-prober.js';
-import type { FenceDriver } from '../fencing/types.js';
 import { createStorageFence } from '../fencing/fence-plan.js';
+import { followLeadership } from '../leadership/follow.js';
+import type { LeaderLease } from '../leadership/lease.js';
 import { createMetrics, initFenceDriver, initNotificationChannel, type Metrics } from '../metrics/metrics.js';
 import { startMetricsServer, type MetricsServer, type ReadinessReport } from '../metrics/http-server.js';
 import { trackReadiness } from '../metrics/track-readiness.js';
-import { createNotificationService, type CmphaNotificationService } from '../notifier/service.js';
+import type { CmphaNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
-import { createOpenStack, type OpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { confirmFence, fenceDriversFromConfig, startOrphanReconciler, startRecoveryWorker, type QueueTuning, type RecoveryWorker } from '../pipeline/index.js';
+import { confirmFence, startOrphanReconciler, type QueueTuning } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { createRedis } from '../shared/redis-connect.js';
-import { RedisOutageLog } from '../shared/redis-outage.js';
+import { composeRecovery, connect, createNotifier, type DetectorView, type Foundation, type RecoveryWorker } from './root.js';
 import { cephStorageSignal } from './storage-signal.js';
 import { systemClock } from '../shared/time.js';
 import { startApiServer, type ApiServer, type ProbeRequests } from '../api/index.js';
 import { version } from '../cli/version.js';
 import { withResolvedBmcs, type BmcLookup } from '../fencing/resolve-bmc.js';
 import { createAgentRemediator, type AgentRemediator } from '../remediation/agent-remediator.js';
-import { leaderOnlyFenceDriver, leaderOnlyNova } from './leader-guard.js';
 import { countUnfenceable, watchBmcs } from './bmc-watch.js';
 import { readinessOf, type RoundState } from './readiness.js';
 
@@ -69,24 +65,6 @@ export interface Controller {
   stop(): Promise<void>;
 }
 
-/** The parts every other part is built on: Redis, the leader lease on it, and the OpenStack clients. */
-interface Foundation {
-  readonly outage: RedisOutageLog;
-  readonly connection: Redis;
-  readonly lease: LeaderLease;
-  readonly cloud: OpenStack;
-}
-
-function connect(config: Config, opts: ControllerOptions): Foundation {
-  const logger = opts.logger;
-  const outage = new RedisOutageLog(logger.child({ component: 'redis' }));
-  const connection = createRedis(config.redis, { mode: 'queue', outage });
-  const lease = new LeaderLease(connection, detectorKeys(config.redis.prefix).leader, config.detector.leaderLeaseMs, {
-    owner: opts.owner ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`, logger: logger.child({ component: 'leader' }),
-  });
-  return { outage, connection, lease, cloud: createOpenStack(config.cloud, { logger }) };
-}
-
 /** BMC names resolved once, now: from here on every fence is given an IP literal. */
 function resolveBmcNames(validated: Config, logger: Logger, lookup: BmcLookup | undefined): Promise<Config> {
   return withResolvedBmcs(validated, {
@@ -112,10 +90,7 @@ function buildNotifiers(config: Config, foundation: Foundation, metrics: Metrics
   const countDeliveries = (records: readonly DeliveryRecord[]) => {
     for (const r of records) if (!r.skipped) metrics.notifications.inc({ channel: r.channel, result: r.ok ? 'sent' : 'failed' });
   };
-  const base = createNotificationService({
-    notifiers: config.notifiers, escalation: config.escalation, identity: foundation.cloud.identity, redis: foundation.connection,
-    keyPrefix: config.redis.prefix, logger, onDelivery: countDeliveries,
-  });
+  const base = createNotifier(config, foundation, logger, countDeliveries);
   for (const n of base.channelNames()) initNotificationChannel(metrics, n);
   const counted: NotificationService = {
     async notify(event) {
@@ -127,63 +102,9 @@ function buildNotifiers(config: Config, foundation: Foundation, metrics: Metrics
   return { base, counted };
 }
 
-/** Power changes only while this process leads with its epoch (status reads pass). */
-function leaderFenceDrivers(config: Config, logger: Logger, metrics: Metrics, lease: LeaderLease): (host: string) => FenceDriver | null {
-  const configuredDriver = fenceDriversFromConfig(config, logger, (driver) => initFenceDriver(metrics, driver.kind));
-  // Every configured driver's series from the start; the drivers themselves (each with its HTTP agent and logger)
-  // are built when a host is fenced or checked, not for all 5,000 hosts of a large cloud at once.
+/** Every configured driver's series from the start; the drivers themselves (each with its HTTP agent and logger) are built when a host is fenced or checked, not for all 5,000 hosts of a large cloud at once. */
+function initFenceMetrics(config: Config, metrics: Metrics): void {
   for (const kind of new Set(Object.values(config.hosts).map((h) => h.fence.driver))) if (kind !== 'none') initFenceDriver(metrics, kind);
-  return (host) => {
-    const driver = configuredDriver(host);
-    return driver ? leaderOnlyFenceDriver(driver, lease) : null;
-  };
-}
-
-/** The detector, once built: the recovery worker's last look before fencing asks it what it saw. */
-interface DetectorView {
-  current: Detector | null;
-}
-
-interface RecoveryParts {
-  readonly config: Config;
-  readonly opts: ControllerOptions;
-  readonly foundation: Foundation;
-  readonly notifier: NotificationService;
-  readonly fenceDriverFor: (host: string) => FenceDriver | null;
-  readonly metrics: Metrics;
-  readonly prober: Prober;
-  readonly detector: DetectorView;
-}
-
-/** Only the leader's workers take jobs (started paused), and every action they take re-checks the lease's epoch first. */
-function startRecovery(p: RecoveryParts): Promise<RecoveryWorker> {
-  const { config, opts, foundation: { connection, outage, lease, cloud }, notifier, fenceDriverFor, metrics, prober, detector } = p;
-  const logger = opts.logger;
-  const verifyProber = createProber({ ...config.detector, probeCount: 1 }, { logger });
-  return startRecoveryWorker(config, {
-    logger, connection, outage, nova: leaderOnlyNova(cloud.nova, lease), placement: cloud.placement, neutron: cloud.neutron, volumes: cloud.volumes, notifier, fenceDriverFor, metrics, queue: opts.queue,
-    // One packet per poll: verification asks again every verify_poll_interval, and a probe holds its evacuation slot.
-    probe: (ips, signal) => (opts.prober ?? verifyProber).probe(ips, signal),
-    leadership: lease, start: false,
-    // The last look before fencing: direct probes of every address, and whether Nova's updated_at moved since
-    // the detector's verdict. No clock comparison, so a fast verdict is not undone by a 10 s old heartbeat.
-    isHostAlive: createHostLivenessCheck({
-      config, nova: cloud.nova, prober, logger,
-      heartbeatSeen: (h) => detector.current?.heartbeatSeen(h) ?? null,
-      extraAddresses: (h) => detector.current?.liveAddresses(h) ?? [],
-    }),
-  });
-}
-
-/** Workers run while this process leads and pause when it stops leading; `settled` waits for the last switch. */
-function followLeadership(lease: LeaderLease, recovery: RecoveryWorker, logger: Logger): { settled: () => Promise<void> } {
-  let roleChange: Promise<void> = Promise.resolve();
-  lease.onChange((leading) => {
-    roleChange = roleChange.then(() => (leading ? recovery.startWorkers() : recovery.pauseWorkers())).catch((err: unknown) => {
-      logger.error({ err: errorMessage(err) }, leading ? 'cannot start the recovery workers' : 'cannot pause the recovery workers');
-    });
-  });
-  return { settled: () => roleChange };
 }
 
 /** The outcome of the detector's latest round, for readiness, the API, the fencing gauge and the orphan check. */
@@ -313,10 +234,14 @@ export async function startController(validated: Config, opts: ControllerOptions
   const { connection, lease, cloud: { nova, volumes } } = foundation;
   const notifiers = buildNotifiers(config, foundation, metrics, logger);
   const notifier = notifiers.counted;
-  const fenceDriverFor = leaderFenceDrivers(config, logger, metrics, lease);
+  initFenceMetrics(config, metrics);
   const prober = opts.prober ?? createProber(config.detector, { logger });
   const detectorView: DetectorView = { current: null };
-  const recovery = await startRecovery({ config, opts, foundation, notifier, fenceDriverFor, metrics, prober, detector: detectorView });
+  // Only the leader's workers take jobs (they start when this process leads), and every action they take re-checks the lease's epoch first.
+  const recovery = composeRecovery(config, {
+    logger, foundation, notifier, metrics, detector: detectorView, onFenceDriver: (driver) => initFenceDriver(metrics, driver.kind),
+    ...(opts.queue ? { queue: opts.queue } : {}), ...(opts.prober ? { prober: opts.prober } : {}),
+  });
 
   // Leader only: the detector hands it agent-down hosts from its act step, which runs its alerts on the leader.
   const healer = createAgentRemediator({

@@ -6,7 +6,7 @@ import type { Logger } from '../shared/logger.js';
 import { AlertTracker } from './alerts.js';
 import { evaluateStorm, incidentId, RELEASED, stepBrake, stormHosts, type BrakeState, type BrakeStep } from './guard.js';
 import { detectorKeys } from './keys.js';
-import { LeaderLease } from './leader-lease.js';
+import { LeaderLease } from '../leadership/lease.js';
 import { StormBrakeStore } from './storm-brake-store.js';
 import type { AgentHealer, HostAction, HostEvidence, HostReport, IncidentOpener, StormBrakeReport } from './types.js';
 
@@ -22,7 +22,7 @@ export interface ActDeps {
   readonly healer?: AgentHealer;
   readonly logger: Logger;
   readonly owner?: string;
-  /** The lease to take and renew each round (the controller shares it with the recovery workers); else one is made on `redis`. */
+  /** The lease to take each round (the controller shares it with the recovery workers); else one is made on `redis`. */
   readonly lease?: LeaderLease;
 }
 
@@ -46,7 +46,10 @@ export interface ActResult {
 }
 
 export class Actor {
-  private readonly lease?: LeaderLease;
+  /** Taken (or renewed) at every round that can see the cloud; the detector's loop also renews it on its own timer. */
+  readonly lease?: LeaderLease;
+  /** Whether the last round could not see the cloud: then the lease is let lapse, so a replica that can see takes over. */
+  blind = false;
   private readonly brakeStore?: StormBrakeStore;
   private readonly alerts = new AlertTracker();
   private memoryBrake: BrakeState = RELEASED;
@@ -193,6 +196,7 @@ export class Actor {
   async act(reports: readonly HostReport[], ctx: ActContext): Promise<ActResult> {
     const isolated = ctx.isolationReason !== null;
     const blind = isolated || ctx.blindReason !== null;
+    this.blind = blind;
     const leader = await this.leadership(blind);
     const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at, ctx.isolationReason ?? ctx.blindReason);
     const acted: HostReport[] = [];

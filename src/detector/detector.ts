@@ -7,7 +7,8 @@ import type { Logger } from '../shared/logger.js';
 import { systemClock, withTimeout, type Clock } from '../shared/time.js';
 import { Actor, type ActResult } from './act.js';
 import { HostBook } from './host-book.js';
-import type { LeaderLease } from './leader-lease.js';
+import { keepLease } from '../leadership/keep-lease.js';
+import type { LeaderLease } from '../leadership/lease.js';
 import { Observer, type Observation, type ObserveTuning, type StorageSignal } from './observe.js';
 import { runDetectorLoop } from './loop.js';
 import { recordRoundMetrics } from './round-metrics.js';
@@ -38,7 +39,7 @@ export interface DetectorDeps {
   readonly monotonic?: () => number;
   /** Lease owner id; defaults to host/pid/random. */
   readonly owner?: string;
-  /** The lease to take and renew each round (the controller shares it with the recovery workers); else one is made on `redis`. */
+  /** The lease to take each round and renew on its own timer (the controller shares it with the recovery workers); else one is made on `redis`. */
   readonly lease?: LeaderLease;
   readonly tuning?: Partial<DetectorTuning>;
   /** Storage-side evidence (e.g. Ceph watchers) for hosts under suspicion. */
@@ -110,6 +111,9 @@ export function createDetector(deps: DetectorDeps): Detector {
   const book = new HostBook();
   const queue = serialQueue();
   let round = 0;
+  // A round is cut after this long; one that waits on a slow Nova read takes up to it.
+  const roundBoundMs = Math.max(2 * cfg.intervalMs, 30_000);
+  let lastActed = mono();
 
   async function step(obs: Observation, startedMono: number, recordBaseline?: (healthy: (h: string) => boolean) => void): Promise<RoundReport> {
     const rlog = log.child({ round: obs.round });
@@ -124,6 +128,7 @@ export function createDetector(deps: DetectorDeps): Detector {
       recheck: mono() - obs.mono > cfg.probeIntervalMs ? (h) => observer.recheck(h) : null,
     });
     book.acted(result);
+    lastActed = mono();
     if (obs.probeFailed) rlog.error({ err: obs.probeFailed }, 'probe failed: no ping evidence this time');
     const report = roundReport(obs, result, mono() - startedMono, cfg.dryRun);
     recordRoundMetrics(deps.metrics, report);
@@ -132,7 +137,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   }
 
   async function doRound(outer?: AbortSignal): Promise<RoundReport> {
-    const signal = withTimeout(Math.max(2 * cfg.intervalMs, 30_000), outer);
+    const signal = withTimeout(roundBoundMs, outer);
     const t0 = mono();
     round += 1;
     const obs = await observer.round(round, new Set(book.suspects()), signal);
@@ -142,7 +147,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   async function doSuspectCheck(outer?: AbortSignal): Promise<RoundReport | null> {
     const hosts = book.suspects();
     if (hosts.length === 0) return null;
-    const signal = withTimeout(Math.max(2 * cfg.intervalMs, 30_000), outer);
+    const signal = withTimeout(roundBoundMs, outer);
     const t0 = mono();
     round += 1;
     return step(await observer.suspects(round, hosts, signal), t0);
@@ -155,6 +160,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   let loop: Promise<void> | null = null;
   let abort: AbortController | null = null;
   let watchdog: StallWatchdog | null = null;
+  let keeper: { stop(): void } | null = null;
 
   return {
     runRound,
@@ -171,6 +177,15 @@ export function createDetector(deps: DetectorDeps): Detector {
         checkEveryMs: Math.min(cfg.intervalMs, 5000),
       });
       watchdog = stall;
+      // The lease is renewed on its own timer, not by the rounds: one round waiting on a Nova read cut at
+      // api_timeout (30 s, the default lease too) would let it lapse and the standby take over, and back. It is let
+      // lapse when the cloud cannot be seen, or when no round has acted for two round bounds (a loop that is stuck,
+      // not slow), so a replica that works takes over.
+      if (actor.lease) {
+        const lease = actor.lease;
+        lastActed = mono();
+        keeper = keepLease(lease, { logger: log, mayHold: () => !actor.blind && mono() - lastActed <= 2 * roundBoundMs });
+      }
       loop = runDetectorLoop({
         signal: ac.signal, mono, intervalMs: cfg.intervalMs, probeIntervalMs: cfg.probeIntervalMs,
         runRound, runSuspectCheck, finished: () => stall.finished(), log, ...(deps.onRound ? { onRound: deps.onRound } : {}),
@@ -180,6 +195,8 @@ export function createDetector(deps: DetectorDeps): Detector {
       abort?.abort(new CmphaError('detector_stopped', 'detector stopped'));
       watchdog?.stop();
       watchdog = null;
+      keeper?.stop();
+      keeper = null;
       await loop;
       loop = null;
       abort = null;

@@ -6,7 +6,6 @@ export { parseFpingOutput } from './fping-output.js';
 export { judge, type HostObservation } from './judge.js';
 export { blindness, type StorageSignal } from './observe.js';
 export { evaluateStorm, stepBrake, incidentId } from './guard.js';
-export { LeaderLease } from './leader-lease.js';
 export { resume, type ResumeResult } from './storm-brake-store.js';
 export type * from './types.js';
 export { createHostLivenessCheck, type HostLivenessCheck } from './liveness.js';

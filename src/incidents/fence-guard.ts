@@ -1,14 +1,7 @@
 import { CmphaError } from '../shared/errors.js';
 import type { IncidentStore } from './incident-store.js';
 import type { IncidentRecord } from './types.js';
-
-/**
- * Whether this controller may still act. Whoever holds leadership injects it; `assertLeading` throws a
- * non-retryable CmphaError with code `deposed` once another controller has taken over.
- */
-export interface Leadership {
-  assertLeading(signal?: AbortSignal): Promise<void>;
-}
+import type { Leadership } from '../leadership/leadership.js';
 
 export interface FenceGuardContext {
   readonly incidentId: string;

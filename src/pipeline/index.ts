@@ -1,14 +1,11 @@
 export { createRecovery, QUEUE_DEFAULTS } from './create-recovery.js';
 export type { Recovery, RecoveryDeps, QueueTuning } from './recovery-deps.js';
-export { startRecoveryWorker, fenceDriversFromConfig } from './start-recovery-worker.js';
-export type { RecoveryWorker } from './start-recovery-worker.js';
-export { novaLivenessCheck, anyAlive } from './liveness.js';
 export { runIncident, runPrepare, runServer, runFinalize, recordStopped, GaveUp, isFinalAttempt, isDeposed } from './runner.js';
 export type { Attempt, RunOptions } from './runner.js';
 export { prepareIncident } from './prepare-incident.js';
 export { confirmFence } from './confirm-fence.js';
 export type { RecoveryMetrics } from './metrics.js';
-export type { StepContext, HostAliveCheck, FenceHostFn, Leadership } from './steps/context.js';
+export type { StepContext, HostAliveCheck, FenceHostFn } from './steps/context.js';
 export { queueNames, evacuateJobId } from './queues.js';
 export { RedisStartGate } from './rate-gate.js';
 export { restoreHost } from './restore-host.js';

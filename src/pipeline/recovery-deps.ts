@@ -3,7 +3,7 @@ import type { Config } from '../config/types.js';
 import type { FenceLevelsFn, FencePlan } from '../fencing/fence-levels.js';
 import type { FenceDriver } from '../fencing/types.js';
 import type { SingleWriterDeps } from '../fencing/ceph/single-writer.js';
-import type { Leadership } from '../incidents/fence-guard.js';
+import type { Leadership } from '../leadership/leadership.js';
 import type { IncidentStore } from '../incidents/incident-store.js';
 import type { RecoveryOpener } from '../incidents/opener.js';
 import type { NotificationService } from '../notifier/types.js';

@@ -1,17 +1,10 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import type { Redis } from 'ioredis';
-import { leaderOnlyFenceDriver, leaderOnlyNova } from '../../app/leader-guard.js';
+import { composeRecovery, type RecoveryWorker } from '../../app/root.js';
 import type { Config } from '../../config/types.js';
-import { detectorKeys } from '../../detector/keys.js';
-import { LeaderLease } from '../../detector/leader-lease.js';
-import { createOpenStack, type OpenStack } from '../../openstack/index.js';
-import type { RecoveryDeps } from '../../pipeline/recovery-deps.js';
-import { fenceDriversFromConfig } from '../../pipeline/start-recovery-worker.js';
-import { createRedis } from '../../shared/redis-connect.js';
 import { formatIncident, formatTimelineEntry } from '../../incidents/format.js';
 import { isTerminalStatus } from '../../incidents/types.js';
-import { startRecoveryWorker, type RecoveryWorker } from '../../pipeline/start-recovery-worker.js';
+import { leadIfNoneLeads, type LeadForCommand } from '../../leadership/follow.js';
 import { formatDuration, parseDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -22,26 +15,21 @@ import { outputOptions, renderOne, withOutputOptions } from '../output.js';
 export interface EvacuateCliDeps {
   loadConfig(path?: ConfigPaths): Promise<Config>;
   createLogger(config: Config): Logger;
-  /** A recovery worker over the given (leader-guarded) clients; its workers are started only when this process leads. */
-  startWorker(config: Config, logger: Logger, extra: WorkerExtras): Promise<RecoveryWorker>;
-  /** The OpenStack clients the worker acts through (wrapped so that only the lease holder can change anything). */
-  openstack(config: Config, logger: Logger): Pick<OpenStack, 'nova' | 'placement' | 'neutron'> & Partial<Pick<OpenStack, 'volumes'>>;
-  /** The Redis connection that holds the leader lease and carries the queue. */
-  redis(config: Config): Redis;
+  /**
+   * The recovery as `cmpha run` builds it (the composition root: leader-only Nova and BMCs, the same liveness
+   * check); its workers are started only when this process leads.
+   */
+  startWorker(config: Config, logger: Logger): Promise<RecoveryWorker> | RecoveryWorker;
   stdout(text: string): void;
   stderr(text: string): void;
   setExitCode(code: number): void;
   now(): number;
 }
 
-export type WorkerExtras = Partial<Omit<RecoveryDeps, 'config' | 'logger'>> & { start: false };
-
 const defaultDeps: EvacuateCliDeps = {
   loadConfig: loadFencingCliConfig,
   createLogger: createCliLogger,
-  startWorker: (config, logger, extra) => startRecoveryWorker(config, { logger, ...extra }),
-  openstack: (config, logger) => createOpenStack(config.cloud, { logger }),
-  redis: (config) => createRedis(config.redis, { mode: 'queue' }),
+  startWorker: (config, logger) => composeRecovery(config, { logger }),
   stdout: (t) => { process.stdout.write(t); },
   stderr: (t) => { process.stderr.write(t); },
   setExitCode: (c) => { process.exitCode = c; },
@@ -86,11 +74,9 @@ export function registerEvacuateCommands(program: Command, overrides: Partial<Ev
       const logger = deps.createLogger(config);
       let worker: RecoveryWorker | undefined;
       let lead: LeadForCommand | undefined;
-      const connection = deps.redis(config);
       try {
-        const lease = new LeaderLease(connection, detectorKeys(config.redis.prefix).leader, config.detector.leaderLeaseMs, { logger });
-        worker = await deps.startWorker(config, logger, { connection, ...leaderOnlyClients(config, logger, deps, lease), leadership: lease, start: false });
-        lead = await leadIfNoneLeads(lease, worker, config.detector.leaderLeaseMs);
+        worker = await deps.startWorker(config, logger);
+        lead = await leadIfNoneLeads(worker.lease, worker, logger);
         const say = out.format === 'table' ? deps.stdout : () => undefined;
         say(lead.leading
           ? 'no cmpha controller leads: this command holds the leader lease and runs the recovery itself\n'
@@ -126,55 +112,8 @@ export function registerEvacuateCommands(program: Command, overrides: Partial<Ev
       } finally {
         await worker?.stop();
         await lead?.release();
-        connection.disconnect();
       }
     });
-}
-
-/**
- * Nova and the BMCs as the worker sees them: every change re-checks that this process holds the leader lease
- * with its epoch, as in `cmpha run`. While another controller leads, nothing here can power off or evacuate.
- */
-function leaderOnlyClients(config: Config, logger: Logger, deps: EvacuateCliDeps, lease: LeaderLease): Pick<RecoveryDeps, 'nova' | 'placement' | 'neutron' | 'volumes' | 'fenceDriverFor'> {
-  const { nova, placement, neutron, volumes } = deps.openstack(config, logger);
-  const driverFor = fenceDriversFromConfig(config, logger);
-  return {
-    nova: leaderOnlyNova(nova, lease), ...(placement ? { placement } : {}), ...(neutron ? { neutron } : {}), ...(volumes ? { volumes } : {}),
-    fenceDriverFor: (h) => {
-      const d = driverFor(h);
-      return d ? leaderOnlyFenceDriver(d, lease) : null;
-    },
-  };
-}
-
-interface LeadForCommand {
-  readonly leading: boolean;
-  /** The controller that leads, when it is not this process. */
-  readonly holder?: string;
-  release(): Promise<void>;
-}
-
-/**
- * Takes the leader lease only when no controller holds it, then runs the recovery workers and renews the lease
- * as `cmpha run` does (a controller starting meanwhile stays standby). Under a leader the workers stay stopped:
- * the incident goes on the shared queue and the leader's workers run it.
- */
-async function leadIfNoneLeads(lease: LeaderLease, worker: RecoveryWorker, leaseMs: number): Promise<LeadForCommand> {
-  if (!(await lease.acquireOrRenew())) {
-    return { leading: false, holder: (await lease.holder()) ?? 'unknown', release: async () => undefined };
-  }
-  lease.onChange((leading) => {
-    if (!leading) void worker.pauseWorkers().catch(() => undefined);
-  });
-  const timer = setInterval(() => { lease.acquireOrRenew().catch(() => undefined); }, Math.max(500, Math.floor(leaseMs / 3)));
-  await worker.startWorkers();
-  return {
-    leading: true,
-    async release() {
-      clearInterval(timer);
-      await lease.release().catch(() => undefined);
-    },
-  };
 }
 
 /** Prints timeline entries as they appear until the incident closes (or the time is up). */

@@ -6,7 +6,7 @@ import { createFenceDriver } from '../../fencing/create-driver.js';
 import { fenceHost } from '../../fencing/fence-host.js';
 import type { FenceEvent } from '../../fencing/types.js';
 import { confirmFence } from '../../pipeline/confirm-fence.js';
-import { startRecoveryWorker, type RecoveryWorker } from '../../pipeline/start-recovery-worker.js';
+import { composeRecovery, type RecoveryWorker } from '../../app/root.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { systemClock } from '../../shared/time.js';
@@ -20,7 +20,7 @@ export interface FenceCliDeps {
   /** The full config, for `fence confirm` (it reaches the incidents in Redis). */
   loadFullConfig(path?: ConfigPaths): Promise<Config>;
   /** A recovery worker that only submits (its workers are not started). */
-  startWorker(config: Config, logger: Logger): Promise<RecoveryWorker>;
+  startWorker(config: Config, logger: Logger): Promise<RecoveryWorker> | RecoveryWorker;
   /** Who runs the command, as recorded with a confirmation. */
   user(): string;
   createLogger(config: FenceCliConfig): Logger;
@@ -32,7 +32,7 @@ export interface FenceCliDeps {
 const defaultDeps: FenceCliDeps = {
   loadConfig: loadFencingCliConfig,
   loadFullConfig: loadCliConfig,
-  startWorker: (config, logger) => startRecoveryWorker(config, { logger, start: false }),
+  startWorker: (config, logger) => composeRecovery(config, { logger }),
   user: () => userInfo().username,
   createLogger: createCliLogger,
   stdout: (t) => { process.stdout.write(t); },

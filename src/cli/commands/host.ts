@@ -6,7 +6,7 @@ import { createOpenStack } from '../../openstack/index.js';
 import type { NovaApi } from '../../openstack/types.js';
 import { createStorageFence } from '../../fencing/fence-plan.js';
 import { restoreHost, type StorageUnfence } from '../../pipeline/restore-host.js';
-import { fenceDriversFromConfig } from '../../pipeline/start-recovery-worker.js';
+import { fenceDriversFromConfig } from '../../app/fence-parts.js';
 import { errorMessage } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { Logger } from '../../shared/logger.js';

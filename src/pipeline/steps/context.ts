@@ -4,7 +4,7 @@ import type { FenceHostOptions } from '../../fencing/fence-host.js';
 import type { FenceLevelsFn, FencePlan } from '../../fencing/fence-levels.js';
 import type { FenceDriver, FenceResult } from '../../fencing/types.js';
 import type { SingleWriterDeps } from '../../fencing/ceph/single-writer.js';
-import type { Leadership } from '../../incidents/fence-guard.js';
+import type { Leadership } from '../../leadership/leadership.js';
 import type { IncidentStore } from '../../incidents/incident-store.js';
 import type { IncidentRecord, InstanceEntry, TimelineEntry } from '../../incidents/types.js';
 import type { NotificationService } from '../../notifier/types.js';
@@ -25,8 +25,6 @@ export type AddressProbe = (ips: readonly string[], signal?: AbortSignal) => Pro
 
 /** Fences one host with one driver: power off and read back off (src/fencing's fenceHost, or a levels-based fencer). */
 export type FenceHostFn = (driver: FenceDriver, opts: FenceHostOptions) => Promise<FenceResult>;
-
-export type { Leadership };
 
 /**
  * The one context of a recovery: every step, evacuate and verify included, is a function of it (plus a

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config, FenceDeviceName } from '../../../src/config/types.js';
 import type { Incident } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
-import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig, storageRenewalFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig, storageRenewalFromConfig } from '../../../src/app/fence-parts.js';
 import { formatStorageCheck, runStorageCheck } from '../../../src/cli/commands/check.js';
 import { storageUnfence } from '../../../src/cli/commands/host.js';
 import { aliveOnStorage } from '../../../src/fencing/ceph/storage-survey.js';

@@ -5,7 +5,7 @@ import { registerEvacuateCommands } from '../../../src/cli/commands/evacuate.js'
 import { registerHostCommands } from '../../../src/cli/commands/host.js';
 import { registerIncidentCommands } from '../../../src/cli/commands/incidents.js';
 import { getAcknowledgement } from '../../../src/notifier/ack.js';
-import { startRecoveryWorker } from '../../../src/pipeline/start-recovery-worker.js';
+import { composeRecovery } from '../../../src/app/root.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { FAST_QUEUE, isEvacuate, isForceOff, isServicePut, pipelineSuite, type PipelineWorld } from './world.js';
 
@@ -27,7 +27,7 @@ async function cmpha(world: PipelineWorld, ...args: string[]): Promise<Run> {
   const program = new Command('cmpha').exitOverride();
   registerIncidentCommands(program, io);
   registerEvacuateCommands(program, {
-    ...io, startWorker: (config, logger, extra) => startRecoveryWorker(config, { logger, ...extra, notifier: world.notifier, queue: FAST_QUEUE, isHostAlive: world.isHostAlive }),
+    ...io, startWorker: (config, logger) => composeRecovery(config, { logger, notifier: world.notifier, queue: FAST_QUEUE }),
   });
   registerDrainCommands(program, { ...io, nova: () => world.nova });
   registerHostCommands(program, { ...io, nova: () => world.nova });

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_CHECKS } from '../../../src/app/config-checks.js';
+import { composeRecovery } from '../../../src/app/root.js';
 import { registerEvacuateCommands } from '../../../src/cli/commands/evacuate.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { detectorKeys } from '../../../src/detector/keys.js';
@@ -65,8 +66,8 @@ function evacuate(configPath: string, host: string): Evacuation {
   registerEvacuateCommands(program, {
     loadConfig: () => loadConfig({ path: configPath, env: {}, checks: CONFIG_CHECKS }),
     createLogger: () => silentLogger,
-    openstack: (config, logger) => {
-      const os = createOpenStack(config.cloud, { logger });
+    startWorker: (config, logger) => composeRecovery(config, { logger, openstack: (c, l) => {
+      const os = createOpenStack(c.cloud, { logger: l });
       const nova = new Proxy(os.nova, {
         get(target, prop, receiver) {
           const value = Reflect.get(target, prop, receiver) as unknown;
@@ -78,7 +79,7 @@ function evacuate(configPath: string, host: string): Evacuation {
         },
       }) as NovaApi;
       return { ...os, nova: nova as typeof os.nova };
-    },
+    } }),
     stdout: (t) => { run.out += t; },
     stderr: (t) => { run.err += t; },
     setExitCode: (c) => { run.code = c; },

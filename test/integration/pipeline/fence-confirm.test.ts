@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { registerEvacuateCommands } from '../../../src/cli/commands/evacuate.js';
 import { registerFenceCommands } from '../../../src/cli/commands/fence.js';
 import { formatIncident } from '../../../src/incidents/format.js';
-import { startRecoveryWorker } from '../../../src/pipeline/start-recovery-worker.js';
+import { composeRecovery } from '../../../src/app/root.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { FAST_QUEUE, callsAbout, isEvacuate, isServicePut, pipelineWorld, waitClosed, type PipelineWorld, pipelineSuite } from './world.js';
 
@@ -21,7 +21,7 @@ async function cmpha(world: PipelineWorld, ...args: string[]): Promise<Run> {
     loadFullConfig: async () => world.config,
     createLogger: () => silentLogger,
     user: () => 'alice',
-    startWorker: (config, logger) => startRecoveryWorker(config, { logger, notifier: world.notifier, queue: FAST_QUEUE, isHostAlive: world.isHostAlive, start: false }),
+    startWorker: (config, logger) => composeRecovery(config, { logger, notifier: world.notifier, queue: FAST_QUEUE }),
     stdout: (t: string) => { run.out += t; },
     stderr: (t: string) => { run.err += t; },
     setExitCode: (c: number) => { run.code = c; },
@@ -29,7 +29,7 @@ async function cmpha(world: PipelineWorld, ...args: string[]): Promise<Run> {
   registerEvacuateCommands(program, {
     loadConfig: async () => world.config,
     createLogger: () => silentLogger,
-    startWorker: (config, logger, extra) => startRecoveryWorker(config, { logger, ...extra, notifier: world.notifier, queue: FAST_QUEUE, isHostAlive: world.isHostAlive }),
+    startWorker: (config, logger) => composeRecovery(config, { logger, notifier: world.notifier, queue: FAST_QUEUE }),
     stdout: (t: string) => { run.out += t; },
     stderr: (t: string) => { run.err += t; },
     setExitCode: (c: number) => { run.code = c; },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { leaderOnlyFenceDriver, leaderOnlyNova } from '../../../src/app/leader-guard.js';
-import { LeaderLease } from '../../../src/detector/leader-lease.js';
-import { fenceDriversFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { leaderOnlyFenceDriver, leaderOnlyNova } from '../../../src/leadership/leader-only.js';
+import { LeaderLease } from '../../../src/leadership/lease.js';
+import { fenceDriversFromConfig } from '../../../src/app/fence-parts.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { isEvacuate, isForceOff, isServicePut, pipelineWorld, waitClosed, waitFor, pipelineSuite } from './world.js';
 

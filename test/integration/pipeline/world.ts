@@ -8,11 +8,12 @@ import type { Incident } from '../../../src/incidents/types.js';
 import type { NotificationEvent, NotificationService, DeliveryRecord } from '../../../src/notifier/types.js';
 import { createOpenStack } from '../../../src/openstack/index.js';
 import type { NeutronApi, NovaApi, Server, VolumeApi } from '../../../src/openstack/types.js';
-import { anyAlive, novaLivenessCheck } from '../../../src/pipeline/liveness.js';
+import { novaComputeOf } from '../../../src/openstack/compute-service.js';
 import type { HostAliveCheck } from '../../../src/pipeline/steps/recheck-alive.js';
 import { createRecovery, type Recovery, type RecoveryDeps } from '../../../src/pipeline/create-recovery.js';
-import { fenceDriversFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { fenceDriversFromConfig } from '../../../src/app/fence-parts.js';
 import { silentLogger } from '../../../src/shared/logger.js';
+import type { Clock } from '../../../src/shared/time.js';
 import { runSim, type RecordedCall, type RunningSim, type SimOptions } from '../../../src/sim/index.js';
 
 export class RecordingNotifier implements NotificationService {
@@ -21,6 +22,27 @@ export class RecordingNotifier implements NotificationService {
     this.events.push(e);
     return [{ channel: 'test', recipient: 'ops', event: e.type, ok: true, at: e.at, attempts: 1 }];
   }
+}
+
+/**
+ * Nova's view only, on the simulator's clock: up, not forced down, and a heartbeat no older than
+ * `heartbeatTimeoutMs`. Combined with the simulator's answer for the management address, it stands in for the
+ * controller's probe-based check in pipeline tests that build the recovery themselves.
+ */
+export function novaLivenessCheck(nova: NovaApi, heartbeatTimeoutMs: number, clock: Clock): HostAliveCheck {
+  return async (host, signal) => {
+    const svc = novaComputeOf(await nova.listComputeServices({ host, signal }), host);
+    if (!svc || svc.forcedDown || svc.state !== 'up') return false;
+    return svc.updatedAt !== null && clock.now() - svc.updatedAt.getTime() <= heartbeatTimeoutMs;
+  };
+}
+
+/** Any of the checks seeing life means alive. */
+export function anyAlive(...checks: HostAliveCheck[]): HostAliveCheck {
+  return async (host, signal) => {
+    for (const c of checks) if (await c(host, signal)) return true;
+    return false;
+  };
 }
 
 /** Fast queue settings: a killed worker's jobs move on after about two seconds. */

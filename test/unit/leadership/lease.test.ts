@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
-import { isDeadLocalHolder, LeaderLease } from '../../../src/detector/leader-lease.js';
+import { isDeadLocalHolder, LeaderLease } from '../../../src/leadership/lease.js';
 import { resume, StormBrakeStore } from '../../../src/detector/storm-brake-store.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 

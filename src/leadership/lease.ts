@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { CmphaError, errorMessage } from '../shared/errors.js';
-import type { Leadership } from '../incidents/fence-guard.js';
+import type { Leadership } from './leadership.js';
 import type { Logger } from '../shared/logger.js';
 
 // One script takes or renews the lease, so "free → mine" and "new epoch" cannot be split by another replica.
@@ -53,9 +53,9 @@ export interface LeaderLeaseOptions {
 }
 
 /**
- * One active controller among replicas. The holder renews every round; if it stops (crash, partition from
- * Redis), the lease lapses after `leaseMs` and a standby takes over at its next round. Every acquisition
- * increments `<key>:epoch`, the fencing token that `assertLeading` compares.
+ * One active controller among replicas. The holder renews it on its own timer (keep-lease.ts); if it stops
+ * (crash, partition from Redis), the lease lapses after `leaseMs` and a standby takes over at its next round.
+ * Every acquisition increments `<key>:epoch`, the fencing token that `assertLeading` compares.
  */
 export class LeaderLease implements Leadership {
   readonly owner: string;
@@ -76,6 +76,11 @@ export class LeaderLease implements Leadership {
     this.owner = opts.owner ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
     this.logger = opts.logger;
     this.checkTimeoutMs = opts.checkTimeoutMs ?? Math.min(5000, Math.max(200, Math.floor(leaseMs / 3)));
+  }
+
+  /** How long the lease lasts without renewal. */
+  get durationMs(): number {
+    return this.leaseMs;
   }
 
   get isLeader(): boolean {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { leaderOnlyFenceDriver, leaderOnlyNova } from '../../../src/app/leader-guard.js';
+import { leaderOnlyFenceDriver, leaderOnlyNova } from '../../../src/leadership/leader-only.js';
 import type { FenceDriver } from '../../../src/fencing/types.js';
 import type { NovaApi } from '../../../src/openstack/types.js';
 import { CmphaError } from '../../../src/shared/errors.js';
-import type { Leadership } from '../../../src/incidents/fence-guard.js';
+import type { Leadership } from '../../../src/leadership/leadership.js';
 
 const deposed: Leadership = { assertLeading: () => Promise.reject(new CmphaError('deposed', 'deposed: epoch 3 no longer leads')) };
 const leading: Leadership = { assertLeading: () => Promise.resolve() };

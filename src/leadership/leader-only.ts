@@ -1,6 +1,6 @@
 import type { FenceDriver } from '../fencing/types.js';
 import type { NovaApi } from '../openstack/types.js';
-import type { Leadership } from '../incidents/fence-guard.js';
+import type { Leadership } from './leadership.js';
 
 /** Runs `call` only after Redis confirms this process still leads (with its epoch); throws `deposed` otherwise. */
 async function whileLeading<T>(leadership: Leadership, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
