@@ -143,7 +143,10 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
     async stop() {
       await recovery.stop();
       await ownNotifier?.stop();
-      if (!opts.foundation) connection.disconnect();
+      if (opts.foundation) return;
+      // Its own foundation: nothing else uses the lease, given up at once so a standby need not wait for it to lapse.
+      await lease.release().catch(() => undefined);
+      connection.disconnect();
     },
   };
 }

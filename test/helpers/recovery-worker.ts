@@ -55,5 +55,5 @@ process.stdout.write(`recovery worker ${process.pid} ready (${lease.isLeader ? '
 process.on('SIGTERM', () => {
   clearInterval(standby);
   keeper.stop();
-  void worker.stop().then(() => lease.release()).then(() => process.exit(0));
+  void worker.stop().then(() => process.exit(0));
 });
