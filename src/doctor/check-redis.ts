@@ -58,7 +58,10 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
     };
   } catch (err) {
     const sentinels = await checkSentinels(config, opts.timeoutMs);
-    return { checks: [{ name: 'redis', status: 'fail', detail: `cannot reach Redis at ${where}: ${maskUrlsIn(errorMessage(err))} (no queue, no leader lease: nothing would be recovered)` }, ...sentinels], claimedSpares };
+    const fix = config.sentinels?.length
+      ? 'start Redis and its sentinels, or set [redis] sentinels and master_name to the ones cmpha should use'
+      : `start Redis at ${where}, or set [redis] url to the Redis cmpha should use`;
+    return { checks: [{ name: 'redis', status: 'fail', detail: `cannot reach Redis at ${where}: ${maskUrlsIn(errorMessage(err))} (no queue, no leader lease: nothing would be recovered); ${fix}` }, ...sentinels], claimedSpares };
   } finally {
     if (!opts.existing) redis.disconnect();
   }

@@ -50,7 +50,10 @@ export function formatDoctorReport(r: DoctorReport): string {
     lines.push('', 'Fence levels (in order; each device asked read-only)');
     for (const h of withLevels) lines.push(`  ${h.host}: ${describeLevels(h.fencing.levels, true)}`);
   }
-  lines.push('', `failover would work for ${r.summary.protected} of ${r.summary.total} hosts${r.ok ? '' : ' — see FAIL above'}`);
+  const { summary } = r;
+  lines.push('', summary.blockedBy
+    ? `failover would work for none of ${summary.total} hosts while ${summary.blockedBy} — see FAIL above`
+    : `failover would work for ${summary.protected} of ${summary.total} hosts${r.ok ? '' : ' — see FAIL above'}`);
   return `${lines.join('\n')}\n`;
 }
 

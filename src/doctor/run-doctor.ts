@@ -265,10 +265,12 @@ function inReportOrder(checks: DoctorCheck[]): DoctorCheck[] {
 
 function report(checks: DoctorCheck[], hosts: DoctorHost[], started: number, logger: Logger): DoctorReport {
   const computeHosts = hosts.filter((h) => h.role === 'compute');
-  const protectedHosts = computeHosts.filter((h) => h.status !== 'fail').length;
+  // Without Redis there is no queue and no leader: no host would be recovered, however well it can be fenced.
+  const redisDown = checks.some((c) => c.name === 'redis' && c.status === 'fail');
+  const protectedHosts = redisDown ? 0 : computeHosts.filter((h) => h.status !== 'fail').length;
   const ok = worst([...checks.map((c) => c.status), ...computeHosts.map((h) => h.status)]) !== 'fail';
   logger.debug({ ok, protected: protectedHosts, total: computeHosts.length }, 'doctor finished');
-  return { ok, checks, hosts, summary: { protected: protectedHosts, total: computeHosts.length }, durationMs: Date.now() - started };
+  return { ok, checks, hosts, summary: { protected: protectedHosts, total: computeHosts.length, ...(redisDown ? { blockedBy: 'Redis is unreachable' } : {}) }, durationMs: Date.now() - started };
 }
 
 /**

@@ -53,7 +53,12 @@ export interface DoctorReport {
   readonly checks: readonly DoctorCheck[];
   readonly hosts: readonly DoctorHost[];
   /** Compute hosts (not spares) whose failover would work, out of all compute hosts. */
-  readonly summary: { readonly protected: number; readonly total: number };
+  readonly summary: {
+    readonly protected: number;
+    readonly total: number;
+    /** What stops failover for every host at once (Redis unreachable), when something does. */
+    readonly blockedBy?: string;
+  };
   readonly durationMs: number;
 }
 

@@ -190,15 +190,19 @@ describe('cmpha doctor', () => {
     expect(r.summary.protected).toBe(0);
   });
 
-  it('Redis down: the redis check FAILs and the CLI exits 1', async () => {
+  it('Redis down: the redis check FAILs saying what to do, failover works for none, the CLI exits 1', async () => {
     const { sim } = await world({}, (t) => t);
-    const text = readFileSync(sim.configPath, 'utf8').replace(/url = redis:\/\/127\.0\.0\.1:\d+/, 'url = redis://127.0.0.1:1');
+    const text = readFileSync(sim.configPath, 'utf8').replace(/url = redis:\/\/127\.0\.0\.1:\d+/, 'url = redis://:Redis-Pw-9@127.0.0.1:1');
     writeFileSync(sim.configPath, text);
     const r = await cli('doctor', '--json', '--config', sim.configPath);
     expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).not.toContain('Redis-Pw-9');
     const report = JSON.parse(r.stdout) as DoctorReport;
     expect(check(report, 'redis')).toMatchObject({ status: 'fail' });
     expect(check(report, 'redis')!.detail).toMatch(/^cannot reach Redis at redis:\/\/127\.0\.0\.1:1: /);
+    expect(check(report, 'redis')!.detail).toMatch(/nothing would be recovered\); start Redis at redis:\/\/127\.0\.0\.1:1, or set \[redis\] url to the Redis cmpha should use$/);
+    expect(report.summary).toMatchObject({ protected: 0, blockedBy: 'Redis is unreachable' });
+    expect(formatDoctorReport(report).trimEnd().split('\n').at(-1)).toBe(`failover would work for none of ${report.summary.total} hosts while Redis is unreachable — see FAIL above`);
   });
 
   it('image-backed servers without shared_storage: a storage warning, still exit 0', async () => {
