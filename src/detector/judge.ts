@@ -213,10 +213,13 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)}
 
 function novaReason(nova: NovaEvidence, config: JudgeConfig): string {
   const period = `${seconds(nova.heartbeatPeriodMs)} heartbeat period${nova.heartbeatLearned ? ' (learned)' : ' (configured)'}`;
-  const unchanged = nova.unchangedForMs === null ? '' : `, updated_at unchanged for ${seconds(nova.unchangedForMs)}`;
+  // Timed on cmpha's own clock from when it first read the value: Nova's clock is never compared with it, and a
+  // one-shot `check` has watched only for its few seconds, however old the heartbeat is.
+  const watched = (ms: number) => `updated_at has not moved in the ${seconds(ms)} cmpha has watched it`;
+  const unchanged = nova.unchangedForMs === null ? '' : `; ${watched(nova.unchangedForMs)}`;
   switch (nova.says) {
     case 'down': return `Nova reports nova-compute down${nova.forcedDown ? ' (forced down)' : ''}${unchanged}`;
-    case 'stale': return `no heartbeat: updated_at unchanged for ${seconds(nova.unchangedForMs ?? 0)}, more than the ${period} + ${seconds(config.heartbeatMarginMs)} margin`;
+    case 'stale': return `no heartbeat: ${watched(nova.unchangedForMs ?? 0)} (on cmpha's clock, not Nova's), more than the ${period} + ${seconds(config.heartbeatMarginMs)} margin`;
     case 'unread': return 'nova-compute\'s service was not read this time';
     default: return `Nova reports nova-compute up${unchanged} (${period})`;
   }

@@ -121,7 +121,7 @@ const HOST_COLUMNS: readonly Column<HostReport & { fencing: string }>[] = [
   { header: 'INCIDENT', key: 'incidentId', cell: (h) => h.incidentId },
 ];
 
-function renderCheck(report: RoundReport, hostConfigs: Readonly<Record<string, HostConfig>>, out: OutputOptions): string {
+function renderCheck(report: RoundReport, hostConfigs: Readonly<Record<string, HostConfig>>, out: OutputOptions, wallMs: number): string {
   const rows = report.hosts.map((h) => ({ ...h, fencing: fencingOf(h.host, hostConfigs).toLowerCase() }));
   if ((out.format === 'json' || out.format === 'yaml') && out.columns.length === 0) {
     return renderOne({
@@ -131,10 +131,11 @@ function renderCheck(report: RoundReport, hostConfigs: Readonly<Record<string, H
       probeFailed: report.probeFailed,
       stormBrake: report.stormBrake,
       dryRun: true,
+      durationMs: wallMs,
     }, out);
   }
   return renderList(rows, HOST_COLUMNS, out, {
-    tableText: () => `${formatCheckTable(report, hostConfigs)}(checked in ${formatDuration(report.durationMs)}; nothing was acted on)\n`,
+    tableText: () => `${formatCheckTable(report, hostConfigs)}(checked in ${formatDuration(wallMs)}; nothing was acted on)\n`,
   });
 }
 
@@ -145,6 +146,8 @@ export function registerCheckCommands(program: Command): void {
     .addHelpText('after', '\n-f json prints {"hosts":[{"host","verdict","evidence","action"}],"isolated","stormBrake",...}.\nExit 3: the controller could not see the cloud (isolated from its isolation addresses, or the probe failed).\nExit 4 (--storage): a Ceph disk has more than one writer.')
     .option('--storage', 'instead: check every server\'s Ceph disks have one writer, on the host Nova places it on, and show each host\'s storage evidence'), { json: true }))
     .action(async (opts: CheckOptions) => {
+      // The wall time of the whole check (rounds, the wait between them, the watch of suspects), not of one round.
+      const started = Date.now();
       const out = outputOptions(opts);
       // A wrong -c is a usage error before any probe goes out.
       if (!columnsUsable('check', HOST_COLUMNS, out.columns)) return;
@@ -184,7 +187,7 @@ export function registerCheckCommands(program: Command): void {
         report = (await detector.runSuspectCheck()) ?? report;
       }
       try {
-        process.stdout.write(renderCheck(report, config.hosts, out));
+        process.stdout.write(renderCheck(report, config.hosts, out, Date.now() - started));
       } catch (err) {
         process.stderr.write(`cmpha check: ${errorMessage(err)}\n`);
         process.exitCode = EXIT_CONFIG;
