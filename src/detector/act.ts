@@ -8,6 +8,7 @@ import { evaluateStorm, incidentId, RELEASED, stepBrake, stormHosts, type BrakeS
 import { detectorKeys } from './keys.js';
 import { LeaderLease } from '../leadership/lease.js';
 import { StormBrakeStore } from './storm-brake-store.js';
+import type { ExistingIncident, IncidentStatus } from '../incidents/types.js';
 import type { AgentHealer, HostAction, HostEvidence, HostReport, IncidentOpener, StormBrakeReport } from './types.js';
 
 // Action: what the controller does about verdicts — the leader lease, the storm brake, incidents and alerts.
@@ -43,7 +44,15 @@ export interface ActResult {
   readonly hosts: readonly HostReport[];
   /** Hosts a direct re-check found alive: their silence is broken. */
   readonly recheckedAlive: readonly string[];
+  /** Hosts whose waiting incident was aborted because they showed life: their next failure is a new one. */
+  readonly cameBack: readonly string[];
 }
+
+/** What is known of the open incidents this round: by host, or null when they could not be read. */
+type OpenIncidents = ReadonlyMap<string, ExistingIncident> | null;
+
+/** Incident statuses in which the incident cannot act on its host's death by itself: a dead verdict then pages. */
+const CANNOT_ACT: ReadonlySet<IncidentStatus> = new Set<IncidentStatus>(['awaiting_fence']);
 
 export class Actor {
   /** Taken (or renewed) at every round that can see the cloud; the detector's loop also renews it on its own timer. */
@@ -56,8 +65,9 @@ export class Actor {
   private wasIsolated = false;
   private wasBlind = false;
   private wouldOpen = 0;
-  /** Host → the incident id last reported as already existing, so a closed incident is reported once, not every round. */
+  /** Host → the incident id last reported as already existing, so it is reported once, not every round. */
   private readonly toldExisting = new Map<string, string>();
+  private openReadFailed = false;
 
   constructor(private readonly deps: ActDeps) {
     const keys = detectorKeys(deps.config.redis.prefix);
@@ -138,20 +148,78 @@ export class Actor {
     };
   }
 
-  private async decide(
-    host: HostReport, ctx: ActContext & { leader: boolean; brakeActive: boolean },
-  ): Promise<{ action: HostAction; incidentId?: string; alive?: boolean }> {
+  /** The open incidents, once a round; null (and logged once) when they cannot be read. */
+  private async openIncidents(): Promise<OpenIncidents> {
+    if (!this.deps.incidents) return new Map();
+    try {
+      const open = await this.deps.incidents.openIncidents();
+      if (this.openReadFailed) this.log.info('open incidents readable again');
+      this.openReadFailed = false;
+      return new Map(open.map((i) => [i.host, i]));
+    } catch (err) {
+      if (!this.openReadFailed) this.log.error({ err: errorMessage(err) }, 'cannot read the open incidents: opening nothing');
+      this.openReadFailed = true;
+      return null;
+    }
+  }
+
+  /**
+   * A host that already has an open incident. One waiting for a fence watches its host: any sign of life since it
+   * opened closes it (the host was repaired, or never died). A dead verdict is never ignored in silence: said once
+   * per incident in the log and the incident's timeline, and paged when the incident cannot act on it.
+   */
+  private async existingIncident(
+    host: HostReport, inc: ExistingIncident, ctx: { leader: boolean; at: number },
+  ): Promise<{ action: HostAction; incidentId?: string; cameBack?: boolean }> {
+    const { incidents, config } = this.deps;
     const v = host.verdict;
-    const { incidents } = this.deps;
-    if (v === 'healthy' || v === 'maintenance') return { action: 'none' };
-    if (incidents) {
+    const acting = ctx.leader && !config.detector.dryRun;
+    const life = inc.status === 'awaiting_fence' ? signsOfLife(host.evidence, inc.openedAt) : null;
+    if (life && acting && incidents) {
       try {
-        if (await incidents.hasOpenIncident(host.host)) return { action: 'incident-already-open' };
+        const { aborted } = await incidents.hostShowedLife(inc.id, life, ctx.at);
+        if (aborted) {
+          this.log.warn({ host: host.host, incidentId: inc.id, seen: life }, 'host came back before it was fenced: its waiting incident is aborted');
+          return { action: 'incident-aborted', incidentId: inc.id, cameBack: true };
+        }
       } catch (err) {
-        this.log.error({ host: host.host, err: errorMessage(err) }, 'cannot ask whether an incident is open: opening nothing');
-        return { action: v === 'dead' ? 'open-failed' : 'alert' };
+        this.log.error({ host: host.host, incidentId: inc.id, seen: life, err: errorMessage(err) }, 'the host of a waiting incident showed life, but the incident could not be closed');
       }
     }
+    if (v === 'healthy' || v === 'maintenance') return { action: 'none' };
+    const waiting = CANNOT_ACT.has(inc.status);
+    const action: HostAction = v === 'dead' && waiting ? 'incident-waiting' : 'incident-already-open';
+    if (v !== 'dead' || !acting || this.toldExisting.get(host.host) === inc.id) return { action, incidentId: inc.id };
+    this.toldExisting.set(host.host, inc.id);
+    const said = waiting
+      ? `${host.host} is judged dead, and its incident ${inc.id} is ${inc.status}: nothing is done until the host is fenced or a human confirms it off (cmpha fence confirm ${host.host})`
+      : `${host.host} is judged dead; its incident ${inc.id} (${inc.status}) is recovering it`;
+    this.log.warn({ host: host.host, incidentId: inc.id, status: inc.status }, said);
+    try {
+      await incidents?.note(inc.id, { level: waiting ? 'critical' : 'info', message: said, data: { verdict: v, reasons: host.evidence.reasons } });
+    } catch (err) {
+      this.log.warn({ host: host.host, incidentId: inc.id, err: errorMessage(err) }, 'cannot write the incident\'s timeline');
+    }
+    if (waiting) {
+      await this.notify({ type: 'host-suspected', severity: 'critical', host: host.host, incidentId: inc.id, summary: said, details: host.evidence.reasons.join('\n'), at: ctx.at });
+    }
+    return { action, incidentId: inc.id };
+  }
+
+  private async decide(
+    host: HostReport, ctx: ActContext & { leader: boolean; brakeActive: boolean; open: OpenIncidents },
+  ): Promise<{ action: HostAction; incidentId?: string; alive?: boolean; cameBack?: boolean }> {
+    const v = host.verdict;
+    const { incidents } = this.deps;
+    if (incidents) {
+      if (ctx.open === null) {
+        if (v === 'healthy' || v === 'maintenance') return { action: 'none' };
+        return { action: v === 'dead' ? 'open-failed' : 'alert' };
+      }
+      const inc = ctx.open.get(host.host);
+      if (inc) return this.existingIncident(host, inc, ctx);
+    }
+    if (v === 'healthy' || v === 'maintenance') return { action: 'none' };
     if (v !== 'dead') return { action: v === 'suspect' ? 'wait-confirm' : 'alert' };
     const failureStartedAt = host.evidence.suspectSince ?? host.evidence.at;
     const id = incidentId(host.host, failureStartedAt);
@@ -179,9 +247,12 @@ export class Actor {
       if (created) {
         this.log.warn({ host: host.host, incidentId: id }, 'incident opened');
       } else if (this.toldExisting.get(host.host) !== id) {
-        // A closed (say failed) incident for this failure is not reopened; said once, not every round.
+        // A closed (say failed) incident for this failure is not reopened; said and paged once, not every round.
         this.toldExisting.set(host.host, id);
+        const closed = await incidents.incident(id).catch(() => null);
+        const said = `${host.host} is judged dead, but its incident ${id} for this failure is ${closed?.status ?? 'closed'}: it is not reopened and nothing is done (see \`cmpha incidents show ${id}\`)`;
         this.log.warn({ host: host.host, incidentId: id }, 'incident already exists and is not open: not reopened (see `cmpha incidents show`)');
+        await this.notify({ type: 'host-suspected', severity: 'critical', host: host.host, incidentId: id, summary: said, details: host.evidence.reasons.join('\n'), at: ctx.at });
       } else {
         this.log.debug({ host: host.host, incidentId: id }, 'incident already exists');
       }
@@ -199,11 +270,14 @@ export class Actor {
     this.blind = blind;
     const leader = await this.leadership(blind);
     const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at, ctx.isolationReason ?? ctx.blindReason);
+    const open = await this.openIncidents();
     const acted: HostReport[] = [];
     const recheckedAlive: string[] = [];
+    const cameBack: string[] = [];
     for (const r of reports) {
-      const d = await this.decide(r, { ...ctx, leader, brakeActive: stormBrake.active });
+      const d = await this.decide(r, { ...ctx, leader, brakeActive: stormBrake.active, open });
       if (d.alive) recheckedAlive.push(r.host);
+      if (d.cameBack) cameBack.push(r.host);
       acted.push({ ...r, action: d.action, ...(d.incidentId ? { incidentId: d.incidentId } : {}) });
     }
 
@@ -240,7 +314,7 @@ export class Actor {
     if (step?.released) this.log.info('storm brake released');
     this.wasIsolated = isolated;
     this.wasBlind = isBlind;
-    return { leader, stormBrake, hosts: acted, recheckedAlive };
+    return { leader, stormBrake, hosts: acted, recheckedAlive, cameBack };
   }
 
   async release(): Promise<void> {
@@ -251,6 +325,22 @@ export class Actor {
       this.log.warn({ err: errorMessage(err) }, 'cannot release the leader lease; it lapses on its own');
     }
   }
+}
+
+/**
+ * What shows the host alive in an observation made after `since` (an incident's opening): an address answering
+ * now, or a heartbeat Nova's updated_at showed since then (an admin write is none). Null when nothing does.
+ */
+export function signsOfLife(e: HostEvidence, since: number): string | null {
+  if (e.at < since) return null;
+  const seen: string[] = [];
+  for (const n of e.networks) if (n.result === 'alive') seen.push(`${n.role === 'mgmt' ? 'management' : n.role} IP ${n.ip} answers`);
+  if (e.instances.answered > 0) seen.push(`${e.instances.answered} instance address(es) answer`);
+  if (e.storage?.alive === true) seen.push(`storage: ${e.storage.detail}`);
+  if (e.nova.lastBeatAt !== null && e.nova.lastBeatAt >= since) {
+    seen.push(`Nova's heartbeat moved (updated_at ${e.nova.updatedAt ?? '?'}, seen at ${new Date(e.nova.lastBeatAt).toISOString()})`);
+  }
+  return seen.length > 0 ? seen.join('; ') : null;
 }
 
 /** The host's last sign of life: any of its addresses or one of its instance addresses answering, whichever was later. */

@@ -1,5 +1,5 @@
 import type { NotificationEvent, NotificationEventType, Severity } from '../notifier/types.js';
-import type { HostReport, Verdict } from './types.js';
+import type { HostAction, HostReport, Verdict } from './types.js';
 
 const ALERTING: Partial<Record<Verdict, { type: NotificationEventType; severity: Severity }>> = {
   'suspect': { type: 'host-suspected', severity: 'warning' },
@@ -8,6 +8,8 @@ const ALERTING: Partial<Record<Verdict, { type: NotificationEventType; severity:
   'isolated-mgmt': { type: 'isolated-mgmt', severity: 'warning' },
   'dead': { type: 'host-suspected', severity: 'critical' },
 };
+
+const HANDLED: ReadonlySet<HostAction> = new Set<HostAction>(['open-incident', 'incident-already-open', 'incident-exists', 'incident-waiting', 'incident-aborted']);
 
 function summary(r: HostReport): string {
   switch (r.verdict) {
@@ -32,8 +34,9 @@ export class AlertTracker {
     for (const r of reports) {
       present.add(r.host);
       const kind = ALERTING[r.verdict];
-      // A host whose incident is open or just opened is the recovery pipeline's to report.
-      const handled = r.action === 'open-incident' || r.action === 'incident-already-open' || r.action === 'incident-exists';
+      // A host whose incident is open or just opened is the recovery pipeline's to report; one whose incident cannot
+      // act, is closed, or was just aborted has been paged by the actor with the incident named.
+      const handled = HANDLED.has(r.action);
       if (!kind) {
         this.last.delete(r.host);
         continue;

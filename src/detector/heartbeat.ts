@@ -75,3 +75,8 @@ export function heartbeatPeriod(memory: HeartbeatMemory, fallbackMs: number): { 
   if (median < fallbackMs && memory.gapsMs.length < GAPS_TRUSTED) return { periodMs: fallbackMs, learned: false };
   return { periodMs: median, learned: true };
 }
+
+/** Whether `next` (folded from `prev`) saw nova-compute write a heartbeat: a new value that is no admin write. */
+export function heartbeatMoved(prev: HeartbeatMemory, next: HeartbeatMemory): boolean {
+  return prev.firstSeenMono !== null && prev.value !== null && next.value !== null && next.value !== prev.value && next.gapFrom !== null;
+}

@@ -5,6 +5,7 @@ import type { Observation } from './observe.js';
 import type { HostMemory, HostReport } from './types.js';
 
 const QUIET: ReadonlySet<string> = new Set(['healthy', 'maintenance']);
+const HAS_INCIDENT: ReadonlySet<string> = new Set(['incident-already-open', 'incident-exists', 'incident-waiting', 'open-incident']);
 
 /** What the detector remembers per host between observations: the judge's memory and the last report. */
 export class HostBook {
@@ -15,7 +16,7 @@ export class HostBook {
   suspects(): string[] {
     return [...this.latest.values()]
       .filter((r) => !QUIET.has(r.verdict) || r.evidence.silentForMs > 0 || r.evidence.networks.some((n) => n.result === 'silent'))
-      .filter((r) => r.action !== 'incident-already-open' && r.action !== 'incident-exists' && r.action !== 'open-incident')
+      .filter((r) => !HAS_INCIDENT.has(r.action))
       .filter((r) => r.verdict !== 'maintenance')
       .map((r) => r.host);
   }
@@ -47,11 +48,16 @@ export class HostBook {
     return obs.kind === 'round' && !obs.listed ? [] : [...this.latest.values()].sort((a, b) => a.host.localeCompare(b.host));
   }
 
-  /** Takes in what the actor did: hosts a recheck found alive are no longer silent. */
+  /** Takes in what the actor did: hosts a recheck found alive are no longer silent; hosts that came back start afresh. */
   acted(result: ActResult): void {
     for (const h of result.recheckedAlive) {
       const m = this.memory.get(h);
       if (m) this.memory.set(h, { ...m, silentSinceMono: null });
+    }
+    // Their failure is over: the next one starts a new streak, so it gets a new incident id (the aborted one's is taken).
+    for (const h of result.cameBack) {
+      const m = this.memory.get(h);
+      if (m) this.memory.set(h, { ...m, silentSinceMono: null, suspectSince: null, unhealthyRounds: 0 });
     }
     for (const r of result.hosts) this.latest.set(r.host, r);
   }

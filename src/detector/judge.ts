@@ -1,6 +1,6 @@
 import type { DetectorConfig } from '../config/types.js';
 import type { ComputeService } from '../openstack/types.js';
-import { heartbeatPeriod, NO_HEARTBEAT, trackHeartbeat, type HeartbeatMemory } from './heartbeat.js';
+import { heartbeatMoved, heartbeatPeriod, NO_HEARTBEAT, trackHeartbeat, type HeartbeatMemory } from './heartbeat.js';
 import type {
   HostEvidence, HostJudgement, HostMemory, InstanceAddressEvidence, InstanceEvidence, MgmtEvidence, NetworkEvidence,
   NovaEvidence, StorageEvidence, Verdict,
@@ -62,10 +62,12 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   const lastAliveAt = anyAlive ? obs.at : (previous?.lastAliveAt ?? null);
   const mgmt: MgmtEvidence = { ...mgmtNet, lastAliveAt };
 
+  const prevHeartbeat = previous?.heartbeat ?? NO_HEARTBEAT;
   const heartbeat = obs.serviceRead
-    ? trackHeartbeat(previous?.heartbeat ?? NO_HEARTBEAT, service, obs.serviceRead.endMono, anyAlive && service.state === 'up')
-    : (previous?.heartbeat ?? NO_HEARTBEAT);
-  const nova = novaEvidence(service, heartbeat, obs.serviceRead ? mono : null, config);
+    ? trackHeartbeat(prevHeartbeat, service, obs.serviceRead.endMono, anyAlive && service.state === 'up')
+    : prevHeartbeat;
+  const lastBeatAt = heartbeatMoved(prevHeartbeat, heartbeat) ? obs.at : (previous?.lastBeatAt ?? null);
+  const nova = { ...novaEvidence(service, heartbeat, obs.serviceRead ? mono : null, config), lastBeatAt };
 
   const addressed = obs.networks.filter((n) => n.result !== 'no-address');
   const signals = addressed.length + (instances.baselineTotal > 0 ? 1 : 0) + (obs.storage && obs.storage.alive !== null ? 1 : 0);
@@ -76,7 +78,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
     const unhealthy = verdict !== 'healthy' && verdict !== 'maintenance';
     const suspectSince = unhealthy ? (previous?.suspectSince ?? obs.at) : null;
     const unhealthyRounds = unhealthy ? (previous?.unhealthyRounds ?? 0) + 1 : 0;
-    const memory: HostMemory = { verdict, suspectSince, unhealthyRounds, silentSinceMono, lastAliveAt, heartbeat };
+    const memory: HostMemory = { verdict, suspectSince, unhealthyRounds, silentSinceMono, lastAliveAt, lastBeatAt, heartbeat };
     const evidence: HostEvidence = {
       host: obs.host,
       zone: service.zone ?? null,
@@ -171,6 +173,7 @@ export function novaEvidence(service: ComputeService, heartbeat: HeartbeatMemory
     unchangedForMs,
     heartbeatPeriodMs: periodMs,
     heartbeatLearned: learned,
+    lastBeatAt: null,
   };
 }
 

@@ -40,6 +40,11 @@ export interface NovaEvidence {
   /** The heartbeat period used: learned from updated_at's steps while healthy, or `[detector] heartbeat_interval`. */
   readonly heartbeatPeriodMs: number;
   readonly heartbeatLearned: boolean;
+  /**
+   * Epoch ms (cmpha's clock) when this process last saw updated_at move with no admin change beside it: a heartbeat
+   * nova-compute wrote. Null when none was seen (a first read is no move).
+   */
+  readonly lastBeatAt: number | null;
 }
 
 /**
@@ -130,6 +135,8 @@ export interface HostMemory {
   readonly silentSinceMono: number | null;
   /** Epoch ms of the last observation in which any address answered. */
   readonly lastAliveAt: number | null;
+  /** Epoch ms of the last observation that saw a heartbeat (NovaEvidence.lastBeatAt). */
+  readonly lastBeatAt: number | null;
   readonly heartbeat: HeartbeatMemory;
 }
 
@@ -147,6 +154,10 @@ export type HostAction =
   | 'open-incident'
   | 'incident-exists'
   | 'incident-already-open'
+  /** Dead, and its open incident cannot act on it (it waits for a fence): paged. */
+  | 'incident-waiting'
+  /** Its incident waited for a fence and the host showed life: the incident was closed aborted. */
+  | 'incident-aborted'
   | 'would-open-incident'
   | 'blocked-storm-brake'
   | 'blocked-controller-isolated'

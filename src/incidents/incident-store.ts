@@ -9,7 +9,6 @@ import { CAS_FIELD, CAS_INCIDENT, CLAIM, CREATE_INCIDENT, RELEASE } from './scri
 import {
   isTerminalStatus,
   type Incident,
-  type IncidentOpener,
   type IncidentRecord,
   type InstanceEntry,
   type NewInstance,
@@ -27,7 +26,7 @@ export type OpenResult = { created: true } | { created: false; reason: 'exists' 
  * read-modify-write is a compare-and-set on a revision number, so concurrent writers never lose each
  * other's changes: the loser re-reads and re-applies its change.
  */
-export class IncidentStore implements IncidentOpener {
+export class IncidentStore {
   private readonly keys: IncidentKeys;
 
   constructor(
@@ -72,7 +71,7 @@ export class IncidentStore implements IncidentOpener {
     return { created: false, reason: 'host-busy', existingId: await this.openIncidentFor(req.host) };
   }
 
-  /** IncidentOpener: the detector's view. */
+  /** Creates the record only (no recovery is queued): what tests and `createIncidentOpener` build on. */
   async open(req: OpenIncidentRequest): Promise<{ created: boolean }> {
     const r = await this.create(req);
     return { created: r.created };
@@ -131,12 +130,19 @@ export class IncidentStore implements IncidentOpener {
 
   /** Ids of incidents not yet closed, oldest first. */
   async activeIds(): Promise<string[]> {
+    return (await this.activeRecords()).map((r) => r.id);
+  }
+
+  /** Records of incidents not yet closed, oldest first (one SMEMBERS and one MGET). */
+  async activeRecords(): Promise<IncidentRecord[]> {
     const ids = await this.redis.smembers(this.keys.active);
-    const records = await Promise.all(ids.map((id) => this.getRecord(id)));
-    return records
-      .filter((r): r is IncidentRecord => r !== null)
-      .sort((a, b) => a.openedAt - b.openedAt)
-      .map((r) => r.id);
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(ids.map((id) => this.keys.record(id)));
+    return raws
+      .filter((r): r is string => r !== null)
+      .map((r) => JSON.parse(r) as IncidentRecord)
+      .filter((r) => !isTerminalStatus(r.status))
+      .sort((a, b) => a.openedAt - b.openedAt);
   }
 
   /**

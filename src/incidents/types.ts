@@ -136,6 +136,11 @@ export interface IncidentRecord {
     /** Set when a human confirmed the host off (`cmpha fence confirm`) instead of a BMC reading. */
     readonly confirmedBy?: { readonly user: string; readonly at: number; readonly note: string };
   };
+  /**
+   * The first sign of life the detector saw from the host after the incident opened (an address answering, Nova's
+   * heartbeat moving, on cmpha's own clock): a waiting incident is aborted on it, and `fence confirm` refuses it.
+   */
+  readonly lifeSeen?: { readonly at: number; readonly what: string };
   /** When a fence attempt last began: a run killed after it may have sent a power-off its timeline lacks. */
   readonly fenceStartedAt?: number;
   readonly serviceId?: string;
@@ -165,10 +170,30 @@ export interface OpenIncidentRequest<E = unknown> {
   readonly evidence: E;
 }
 
-/** What the detector needs to open incidents. `open` is idempotent on `id`. */
+/** What the detector needs to know of the incident a host already has. */
+export interface ExistingIncident {
+  readonly id: string;
+  readonly host: string;
+  readonly status: IncidentStatus;
+  readonly openedAt: number;
+}
+
+/**
+ * What the detector needs to open incidents and to watch the open ones. `open` is idempotent on `id`.
+ */
 export interface IncidentOpener<E = unknown> {
-  hasOpenIncident(host: string): Promise<boolean>;
+  /** Every incident not yet closed (one per host at most): read once a round. */
+  openIncidents(): Promise<readonly ExistingIncident[]>;
+  /** An incident by id (open or closed), null when there is none. */
+  incident(id: string): Promise<ExistingIncident | null>;
   open(req: OpenIncidentRequest<E>): Promise<{ created: boolean }>;
+  /**
+   * The host of an incident showed life (`what` says how): recorded on the incident and its timeline, and an
+   * incident that waits for a fence is closed `aborted` with a notice. Says whether it was closed.
+   */
+  hostShowedLife(id: string, what: string, at: number): Promise<{ aborted: boolean }>;
+  /** A line in an incident's timeline from outside its recovery (the detector's word about its host). */
+  note(id: string, entry: { readonly level: TimelineEntry['level']; readonly message: string; readonly data?: Readonly<Record<string, unknown>> }): Promise<void>;
 }
 
 export interface OpenOptions {

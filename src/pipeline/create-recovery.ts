@@ -7,6 +7,7 @@ import { createIncidentOpener } from '../incidents/opener.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { createRedis } from '../shared/redis-connect.js';
 import { sleep, systemClock } from '../shared/time.js';
+import { abortWaitingIncident } from './host-came-back.js';
 import { incidentSubmitter } from './incident-submitter.js';
 import { createProcessors } from './processors.js';
 import { queueTimings } from './queue-timings.js';
@@ -69,10 +70,11 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
 
   const submit = incidentSubmitter(incidentQueue, jobOpts);
   const store = new IncidentStore(connection, prefix, clock);
+  const contextFor = stepContextFactory(deps, { store, gate, logger, clock, signal: stopping.signal, timings: t });
   const opener = createIncidentOpener({
     store, submit, onCreated: () => { deps.metrics?.incidentsOpened?.inc(); deps.metrics?.incidentsOpen?.inc(); },
+    abortWaiting: (id, seen) => abortWaitingIncident(contextFor(id), seen),
   });
-  const contextFor = stepContextFactory(deps, { store, gate, logger, clock, signal: stopping.signal, timings: t });
   const processors = createProcessors({ store, names, flows, finalizeQueue, jobOpts, contextFor });
   const watch = { logger, ...(deps.metrics ? { metrics: deps.metrics } : {}), onError: redisError, submit, contextFor };
 

@@ -5,7 +5,8 @@ import { checkAllFencing, checkHostFencing, describeLevels, type HostFenceStatus
 import { createFenceDriver } from '../../fencing/create-driver.js';
 import { fenceHost } from '../../fencing/fence-host.js';
 import type { FenceEvent } from '../../fencing/types.js';
-import { confirmFence } from '../../pipeline/confirm-fence.js';
+import { confirmFence, heartbeatSinceOpened } from '../../pipeline/confirm-fence.js';
+import { novaComputeOf } from '../../openstack/compute-service.js';
 import { composeRecovery, type RecoveryWorker } from '../../app/root.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -160,8 +161,9 @@ function registerFenceConfirm(fence: Command, deps: FenceCliDeps, configPath: (o
     .description('declare a host off by hand when every fence attempt failed: its incident continues (force-down, evacuation)')
     .argument('<host>', 'the host whose incident waits for a fence')
     .option('--yes', 'I made sure the host is powered off (or cut from its disks): evacuating a running host corrupts shared disks')
-    .option('--note <text>', 'what was checked, recorded in the incident and the notice', ''))
-    .action(async (name: string, opts: CommonOpts & { yes?: boolean; note: string }) => {
+    .option('--note <text>', 'what was checked, recorded in the incident and the notice', '')
+    .option('--force', 'confirm although the host showed life since its incident opened (you made sure it is off now)'))
+    .action(async (name: string, opts: CommonOpts & { yes?: boolean; note: string; force?: boolean }) => {
       if (!opts.yes) {
         deps.stderr(`cmpha fence confirm: refusing without --yes: make sure ${name} is off first (see docs/operations.md, "When fencing fails")\n`);
         deps.setExitCode(EXIT_CONFIG);
@@ -172,7 +174,11 @@ function registerFenceConfirm(fence: Command, deps: FenceCliDeps, configPath: (o
       let worker: RecoveryWorker | undefined;
       try {
         worker = await deps.startWorker(config, logger);
-        const rec = await confirmFence({ store: worker.incidents, notifier: worker.notifier, logger, clock: systemClock }, name, { user: deps.user(), note: opts.note });
+        const nova = worker.nova;
+        const rec = await confirmFence({ store: worker.incidents, notifier: worker.notifier, logger, clock: systemClock }, name,
+          { user: deps.user(), note: opts.note, ...(opts.force ? { force: true } : {}) },
+          // A look that fails (Nova unreachable) shows nothing: the detector's record still does.
+          async (r) => heartbeatSinceOpened(r, novaComputeOf(await nova.listComputeServices({ host: name }).catch(() => []), name)));
         await worker.submit(rec.id);
         deps.stdout(`${name}: fence confirmed by ${deps.user()} for incident ${rec.id}; its recovery continues (cmpha incidents show ${rec.id})\n`);
         deps.setExitCode(0);

@@ -99,17 +99,23 @@ function failureDetails(instances: readonly InstanceEntry[]): string | undefined
  */
 export async function closeEarly(
   ctx: StepContext,
-  how: { status: 'failed' | 'aborted'; code: string; reason: string; event: NotificationEventType; severity: Severity },
+  how: {
+    status: 'failed' | 'aborted'; code: string; reason: string; event: NotificationEventType; severity: Severity;
+    /** Close only an incident in this status (say, one still waiting for a fence); otherwise leave it be, silently. */
+    from?: IncidentStatus;
+  },
 ): Promise<IncidentRecord> {
   // A deposed leader's failure is not the incident's: the new leader is working on it.
   await ctx.leadership?.assertLeading(ctx.signal);
   let rec = await record(ctx);
+  if (how.from !== undefined && rec.status !== how.from) return rec;
   if (!isTerminalStatus(rec.status)) {
     let closedHere = false;
     rec = await ctx.store.update(ctx.incidentId, (r) => {
-      closedHere = !isTerminalStatus(r.status);
+      closedHere = !isTerminalStatus(r.status) && (how.from === undefined || r.status === how.from);
       return closedHere ? { ...r, status: how.status, error: { code: how.code, message: how.reason } } : undefined;
     }, how.status);
+    if (!closedHere && how.from !== undefined) return rec;
     if (closedHere) {
       ctx.metrics?.incidentsClosed?.inc({ outcome: how.status });
       ctx.metrics?.incidentsOpen?.dec();

@@ -5,7 +5,7 @@ import { registerFenceCommands } from '../../../src/cli/commands/fence.js';
 import { formatIncident } from '../../../src/incidents/format.js';
 import { composeRecovery } from '../../../src/app/root.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { FAST_QUEUE, callsAbout, isEvacuate, isServicePut, pipelineWorld, waitClosed, type PipelineWorld, pipelineSuite } from './world.js';
+import { FAST_QUEUE, callsAbout, isEvacuate, isServicePut, pipelineWorld, waitClosed, waitFor, type PipelineWorld, pipelineSuite } from './world.js';
 
 // `cmpha fence confirm`: a host whose BMC is gone is recovered on an operator's word, and only then.
 
@@ -87,4 +87,36 @@ describe('cmpha fence confirm', () => {
     // A second confirmation has nothing to confirm.
     expect(await cmpha(s.w, 'fence', 'confirm', 'compute1', '--yes')).toMatchObject({ code: 1, err: expect.stringMatching(/no open incident/) });
   });
+
+  it('refuses, unless forced, when the host showed life since its incident opened, and says what was seen', async () => {
+    s.w = await pipelineWorld({ hosts: 2, instancesPerHost: 1, spares: 1, redisUrl: s.redisUrl });
+    await s.w.control('compute1', 'bmc', { mode: 'error' });
+    await s.w.control('compute1', 'power-off');
+    await s.w.waitNovaDown('compute1');
+    // Nova's view of the service as the detector recorded it when it judged the host dead.
+    const svc = (await s.w.nova.listComputeServices({ host: 'compute1' }))[0]!;
+    const nova = { updatedAt: svc.updatedAt!.toISOString(), status: svc.status, forcedDown: svc.forcedDown, disabledReason: svc.disabledReason };
+    const r = s.w.recovery(s.redis);
+    await r.startWorkers();
+    await r.opener.open({ id: 'came-back-1', host: 'compute1', failureStartedAt: Date.now(), evidence: { nova } });
+    expect((await waitClosed(r, 'came-back-1', 45_000, ['awaiting_fence'])).status).toBe('awaiting_fence');
+
+    // Repaired behind cmpha's back, with no controller watching: its nova-compute reports again.
+    await s.w.control('compute1', 'power-on');
+    await waitFor('compute1 to report again', async () => (await s.w!.nova.listComputeServices({ host: 'compute1' }))[0]!.updatedAt!.getTime() > svc.updatedAt!.getTime());
+    const refused = await cmpha(s.w, 'fence', 'confirm', 'compute1', '--yes');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/compute1 showed life since its incident came-back-1 opened: Nova's heartbeat moved since the incident opened \(updated_at \S+ then, \S+ now\)\..*--force/);
+    expect((await r.incidents.getRecord('came-back-1'))!.status).toBe('awaiting_fence');
+
+    // What the detector saw is on the record too (its abort did not go through: say it had just lost the lead), and is quoted.
+    await r.incidents.update('came-back-1', (x) => ({ ...x, lifeSeen: { at: Date.now(), what: 'management IP 198.18.0.11 answers' } }));
+    expect((await cmpha(s.w, 'fence', 'confirm', 'compute1', '--yes')).err).toMatch(/showed life .*: management IP 198\.18\.0\.11 answers \(seen .*\); Nova's heartbeat moved/);
+
+    const forced = await cmpha(s.w, 'fence', 'confirm', 'compute1', '--yes', '--force', '--note', 'pulled both power cords');
+    expect(forced.code).toBe(0);
+    const rec = (await r.incidents.get('came-back-1'))!;
+    expect(rec.timeline.some((t) => t.step === 'fence' && /forced although the host showed life since the incident opened \(management IP/.test(t.message))).toBe(true);
+  });
 });
+

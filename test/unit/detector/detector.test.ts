@@ -80,7 +80,7 @@ function cloud(hostCount = 4): Cloud {
     prober.alive.add(vm(h));
   }
   const c: Cloud = {
-    nova, prober, clock, incidents: new RecordingIncidents(), notifier: new RecordingNotifier(),
+    nova, prober, clock, incidents: new RecordingIncidents(() => clock.now()), notifier: new RecordingNotifier(),
     up(h) {
       prober.alive.add(ip(h));
       prober.alive.add(vm(h));
@@ -389,7 +389,10 @@ describe('detector round', () => {
   it('says once, not every round, that a closed incident for a dead host is not reopened', async () => {
     const { logger, lines } = captureLogger();
     const c = cloud(4);
-    const closed: IncidentOpener = { hasOpenIncident: async () => false, open: async () => ({ created: false }) };
+    const closed: IncidentOpener = {
+      openIncidents: async () => [], incident: async () => null, open: async () => ({ created: false }),
+      hostShowedLife: async () => ({ aborted: false }), note: async () => undefined,
+    };
     const d = c.detector({}, { incidents: closed, logger });
     await d.runRound();
     c.powerOff('c2');
@@ -427,6 +430,144 @@ describe('detector round', () => {
     expect(text).toContain('cmpha_agent_down_hosts 1');
     expect(text).toContain('cmpha_leader 1');
     expect(text).toContain(`cmpha_detector_last_round_timestamp_seconds ${(T0 + 10_000) / 1000}`);
+  });
+});
+
+/** Rounds 10 s apart after c2 loses power, until it is judged dead; the last report for c2. */
+async function c2Dead(c: Cloud, d: ReturnType<typeof createDetector>) {
+  await d.runRound();
+  c.powerOff('c2');
+  for (let i = 0; i < 4; i++) {
+    c.tick();
+    const r = (await d.runRound()).hosts.find((h) => h.host === 'c2')!;
+    if (r.verdict === 'dead') return r;
+  }
+  throw new Error('c2 never judged dead');
+}
+
+const pages = (c: Cloud, host = 'c2') => c.notifier.events.filter((e) => e.host === host && e.severity === 'critical');
+
+// Every way a dead verdict can end in no new incident, and the page each one sends: a dead host is never
+// ignored in silence (issue 24). Isolation and a blind detector leave no host dead (nothing can be confirmed),
+// and page for the controller itself (tests above).
+describe('a dead verdict that opens no new incident pages', () => {
+  it('its incident waits for a fence: said once in the log, the timeline and a page naming the incident', async () => {
+    const { logger, lines } = captureLogger();
+    const c = cloud(4);
+    const d = c.detector({}, { logger });
+    const opened = await c2Dead(c, d);
+    expect(opened.action).toBe('open-incident');
+    c.incidents.setStatus(opened.incidentId!, 'awaiting_fence');
+    for (let i = 0; i < 3; i++) {
+      c.tick();
+      expect((await d.runRound()).hosts.find((h) => h.host === 'c2')).toMatchObject({ verdict: 'dead', action: 'incident-waiting', incidentId: opened.incidentId });
+    }
+    expect(pages(c)).toHaveLength(1);
+    expect(pages(c)[0]).toMatchObject({ type: 'host-suspected', incidentId: opened.incidentId, summary: expect.stringMatching(/c2 is judged dead, and its incident \S+ is awaiting_fence: nothing is done/) });
+    expect(c.incidents.notes).toEqual([{ id: opened.incidentId, level: 'critical', message: pages(c)[0]!.summary }]);
+    expect(lines.filter((l) => l.includes('is judged dead, and its incident'))).toHaveLength(1);
+  });
+
+  it('its incident is closed (failed) for this failure: not reopened, paged once', async () => {
+    const c = cloud(4);
+    const d = c.detector();
+    const opened = await c2Dead(c, d);
+    c.incidents.setStatus(opened.incidentId!, 'failed');
+    for (let i = 0; i < 3; i++) {
+      c.tick();
+      expect((await d.runRound()).hosts.find((h) => h.host === 'c2')).toMatchObject({ verdict: 'dead', action: 'incident-exists' });
+    }
+    expect(pages(c).map((e) => e.summary)).toEqual([expect.stringMatching(/c2 is judged dead, but its incident \S+ for this failure is failed: it is not reopened/)]);
+  });
+
+  it('the storm brake is on', async () => {
+    const c = cloud(4);
+    const d = c.detector({ maxDeadHosts: 0, maxDeadFraction: 1 });
+    const r = await c2Dead(c, d);
+    expect(r.action).toBe('blocked-storm-brake');
+    expect(c.notifier.types()).toContain('storm-brake');
+    expect(pages(c).map((e) => e.summary)).toEqual([expect.stringMatching(/c2 is confirmed dead but no incident was opened \(blocked-storm-brake\)/)]);
+  });
+
+  it('opening the incident fails', async () => {
+    const c = cloud(4);
+    const failing = Object.assign(new RecordingIncidents(), { open: async () => { throw new Error('READONLY You can\'t write against a read only replica'); } });
+    const d = c.detector({}, { incidents: failing });
+    expect((await c2Dead(c, d)).action).toBe('open-failed');
+    expect(pages(c).map((e) => e.summary)).toEqual([expect.stringMatching(/no incident was opened \(open-failed\)/)]);
+  });
+
+  it('the open incidents cannot be read', async () => {
+    const c = cloud(4);
+    const failing = Object.assign(new RecordingIncidents(), { openIncidents: async () => { throw new Error('connection lost'); } });
+    const d = c.detector({}, { incidents: failing });
+    expect((await c2Dead(c, d)).action).toBe('open-failed');
+    expect(pages(c).map((e) => e.summary)).toEqual([expect.stringMatching(/no incident was opened \(open-failed\)/)]);
+  });
+
+  it('dry run, or no incident store (`cmpha check`)', async () => {
+    for (const [cfg, extra] of [[{ dryRun: true }, {}], [{}, { incidents: undefined }]] as const) {
+      const c = cloud(4);
+      const d = c.detector(cfg, extra);
+      expect((await c2Dead(c, d)).action).toBe('would-open-incident');
+      expect(pages(c).map((e) => e.summary)).toEqual([expect.stringMatching(/no incident was opened \(would-open-incident\)/)]);
+    }
+  });
+
+  it('its incident is recovering it: said once in the log and the timeline, no page (the recovery reports)', async () => {
+    const c = cloud(4);
+    const d = c.detector();
+    const opened = await c2Dead(c, d);
+    c.incidents.setStatus(opened.incidentId!, 'fencing');
+    for (let i = 0; i < 3; i++) {
+      c.tick();
+      expect((await d.runRound()).hosts.find((h) => h.host === 'c2')).toMatchObject({ verdict: 'dead', action: 'incident-already-open' });
+    }
+    expect(pages(c)).toEqual([]);
+    expect(c.incidents.notes).toEqual([{ id: opened.incidentId, level: 'info', message: expect.stringMatching(/c2 is judged dead; its incident \S+ \(fencing\) is recovering it/) }]);
+  });
+});
+
+describe('an incident waiting for a fence watches its host', () => {
+  it('closes it aborted when the host answers again, and a later failure gets a new incident', async () => {
+    const c = cloud(4);
+    const d = c.detector();
+    const opened = await c2Dead(c, d);
+    c.incidents.setStatus(opened.incidentId!, 'awaiting_fence');
+    c.tick();
+    await d.runRound();
+    c.prober.alive.add('198.18.0.11'); // c2's management address, nova-compute still down
+    c.tick();
+    const back = (await d.runRound()).hosts.find((h) => h.host === 'c2')!;
+    expect(back).toMatchObject({ action: 'incident-aborted', incidentId: opened.incidentId });
+    expect(c.incidents.life).toEqual([{ id: opened.incidentId, what: 'management IP 198.18.0.11 answers', at: c.clock.t }]);
+    c.prober.alive.delete('198.18.0.11');
+    for (let i = 0; i < 3; i++) {
+      c.tick();
+      await d.runRound();
+    }
+    expect(c.incidents.opened.map((o) => [o.host, o.status])).toEqual([['c2', 'aborted'], ['c2', 'open']]);
+    expect(c.incidents.opened[1]!.id).not.toBe(opened.incidentId);
+  });
+
+  it('closes it aborted when Nova\'s heartbeat moves, but not on an admin write to the service', async () => {
+    const c = cloud(4);
+    const d = c.detector();
+    const opened = await c2Dead(c, d);
+    c.incidents.setStatus(opened.incidentId!, 'awaiting_fence');
+    // An operator disables the dead host: updated_at moves with the status, no heartbeat.
+    Object.assign(c.nova.host('c2'), { status: 'disabled', disabledReason: 'looking at it', updatedAt: new Date(c.clock.t) });
+    c.tick();
+    expect((await d.runRound()).hosts.find((h) => h.host === 'c2')!.action).not.toBe('incident-aborted');
+    Object.assign(c.nova.host('c2'), { status: 'enabled', disabledReason: null, updatedAt: new Date(c.clock.t) });
+    c.tick();
+    expect((await d.runRound()).hosts.find((h) => h.host === 'c2')!.action).not.toBe('incident-aborted');
+    expect(c.incidents.life).toEqual([]);
+    // nova-compute reports again (the addresses stay silent): a heartbeat.
+    c.nova.host('c2').updatedAt = new Date(c.clock.t);
+    c.tick();
+    expect((await d.runRound()).hosts.find((h) => h.host === 'c2')!.action).toBe('incident-aborted');
+    expect(c.incidents.life[0]!.what).toMatch(/^Nova's heartbeat moved \(updated_at /);
   });
 });
 

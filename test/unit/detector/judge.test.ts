@@ -48,7 +48,7 @@ function observation(nova: Nova, mgmt: MgmtResult, inst: Inst, opts: { mono?: nu
 function silentFor(silentMs: number, staleMs = 60_000, value = NOW - 5_000): HostMemory {
   return {
     verdict: 'suspect', suspectSince: NOW - silentMs, unhealthyRounds: 3, silentSinceMono: MONO - silentMs, lastAliveAt: NOW - silentMs - 1000,
-    heartbeat: { value, firstSeenMono: MONO - staleMs, gapsMs: [], gapFrom: value, admin: null },
+    lastBeatAt: null, heartbeat: { value, firstSeenMono: MONO - staleMs, gapsMs: [], gapFrom: value, admin: null },
   };
 }
 const LONG = silentFor(60_000);
