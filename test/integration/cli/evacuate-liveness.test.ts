@@ -49,7 +49,7 @@ describe('cmpha evacuate judges liveness as cmpha run does', () => {
     const redis = newRedis(redisServer.url);
     try {
       const store = new IncidentStore(redis, config.redis.prefix, systemClock);
-      const opener = createIncidentOpener({ store, submit: async () => undefined });
+      const opener = createIncidentOpener({ store, submit: async () => undefined, abortWaiting: async () => false });
       await opener.open({ id: 'compute1-left-open', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
       const before = (await calls(sim)).length;
 

@@ -5,7 +5,7 @@ import { createDetector } from '../../../src/detector/detector.js';
 import { createProber } from '../../../src/detector/prober.js';
 import type { RoundReport } from '../../../src/detector/types.js';
 import type { Recovery } from '../../../src/pipeline/create-recovery.js';
-import { fenceDriversFromConfig } from '../../../src/pipeline/start-recovery-worker.js';
+import { fenceDriversFromConfig } from '../../../src/app/fence-parts.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { pipelineSuite, waitClosed, waitFor, type PipelineWorld } from './world.js';
 
