@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Installs the Debian packages the demo or the tests need, when they are missing and we are root.
 // Not root and something missing: one line saying what to install, and a non-zero exit.
+// `--list` (with `--demo` for the demo's) prints every package, installed or not, on one line, and does nothing
+// else: the one list README.md points at and .ci/run installs from.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -31,6 +33,10 @@ const NEEDS = {
 };
 
 const mode = process.argv.includes('--demo') ? 'demo' : 'test';
+if (process.argv.includes('--list')) {
+  console.log([...new Set(Object.values(NEEDS[mode]))].join(' '));
+  process.exit(0);
+}
 const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin']);
 const present = (bin) => (bin.startsWith('/') ? existsSync(bin) : dirs.some((d) => existsSync(`${d}/${bin}`)));
 const missing = Object.entries(NEEDS[mode]).filter(([bin]) => !present(bin));
