@@ -29,24 +29,42 @@ export default tseslint.config(
  * no-restricted-imports per layer: only src/openstack speaks HTTP to the cloud (through the one bounded transport,
  * src/shared/http-exchange; src/fencing uses it for Redfish BMCs and src/notifier for webhook gateways), only src/pipeline
  * imports bullmq, the detector never imports the pipeline or the evacuator, and src/sim is imported only by the
- * demo (src/app/demo.ts) and the CLI. A file matching several blocks gets the union of their patterns, so each
- * block below carries every rule that applies to its files.
+ * demo (src/app/demo.ts) and the CLI. Only the Nova adapter (src/compute/nova) and the composition root (src/app,
+ * the CLI's context builder) import NovaApi outside src/openstack, and only they import the adapter: everything else
+ * speaks the compute-backend port (src/compute/types.ts). A file matching several blocks gets the union of their
+ * patterns, so each block below carries every rule that applies to its files.
  */
 function layerRules() {
   const axios = { group: ['axios', 'axios/*', '**/shared/http-exchange.js'], message: 'only src/openstack speaks HTTP to the cloud' };
   const bullmq = { group: ['bullmq', 'bullmq/*'], message: 'only src/pipeline imports bullmq' };
   const sim = { group: ['**/sim/*', '../sim', './sim'], message: 'src/sim is imported only by the demo and the CLI' };
   const pipeline = { group: ['**/pipeline/*', '**/evacuator/*'], message: 'the detector never imports the pipeline or the evacuator' };
+  const novaApi = {
+    group: ['**/openstack/index.js', '**/openstack/types.js', '**/openstack/nova.js'], importNames: ['NovaApi', 'NovaClient'],
+    message: 'outside src/openstack only the Nova adapter (src/compute/nova) and the composition root import NovaApi; use the compute-backend port (src/compute/types.ts)',
+  };
+  const adapter = { group: ['**/compute/nova/*', '**/compute/nova'], message: 'only the composition root (src/app, src/cli/context.ts) picks the compute adapter; use the port' };
   const block = (files, ignores, patterns) => ({ files, ignores, rules: { 'no-restricted-imports': ['error', { patterns }] } });
+  // Still on NovaApi until the recovery steps speak the port (the step context, the recovery worker's wiring).
+  const notYet = ['src/pipeline/steps/context.ts', 'src/pipeline/recovery-deps.ts', 'src/evacuator/compute-hosts.ts'];
+  // The composition root's leader-only wrapper of the Nova client (the adapter is built around it).
+  const wrapsNova = ['src/leadership/leader-only.ts'];
   return [
-    block(['src/**/*.ts'], ['src/openstack/**', 'src/pipeline/**', 'src/sim/**', 'src/cli/**', 'src/app/demo.ts', 'src/detector/**', 'src/notifier/**', 'src/fencing/**', 'src/shared/**'], [axios, bullmq, sim]),
+    block(['src/**/*.ts'], ['src/openstack/**', 'src/pipeline/**', 'src/sim/**', 'src/cli/**', 'src/app/**', 'src/compute/nova/**', 'src/detector/**', 'src/notifier/**', 'src/fencing/**', 'src/shared/**', ...notYet, ...wrapsNova],
+      [axios, bullmq, sim, novaApi, adapter]),
+    block(['src/app/**/*.ts'], ['src/app/demo.ts'], [axios, bullmq, sim]),
+    block(wrapsNova, [], [axios, bullmq, sim, adapter]),
+    block(['src/compute/nova/**/*.ts'], [], [axios, bullmq, sim]),
     // Webhook channels speak HTTP to notification gateways, Redfish to BMCs: not to the cloud.
-    block(['src/notifier/**/*.ts', 'src/fencing/**/*.ts'], [], [bullmq, sim]),
-    block(['src/shared/**/*.ts'], [], [bullmq, sim]),
-    block(['src/detector/**/*.ts'], [], [axios, bullmq, sim, pipeline]),
+    block(['src/notifier/**/*.ts', 'src/fencing/**/*.ts'], [], [bullmq, sim, novaApi, adapter]),
+    block(['src/shared/**/*.ts'], [], [bullmq, sim, novaApi, adapter]),
+    block(['src/detector/**/*.ts'], [], [axios, bullmq, sim, pipeline, novaApi, adapter]),
     block(['src/openstack/**/*.ts'], [], [bullmq, sim]),
-    block(['src/pipeline/**/*.ts'], [], [axios, sim]),
-    block(['src/cli/**/*.ts', 'src/app/demo.ts'], [], [axios, bullmq]),
+    block(['src/pipeline/**/*.ts'], notYet, [axios, sim, novaApi, adapter]),
+    block(notYet.filter((f) => f.startsWith('src/pipeline/')), [], [axios, sim]),
+    block(notYet.filter((f) => !f.startsWith('src/pipeline/')), [], [axios, bullmq, sim]),
+    block(['src/cli/**/*.ts'], ['src/cli/context.ts'], [axios, bullmq, novaApi, adapter]),
+    block(['src/cli/context.ts', 'src/app/demo.ts'], [], [axios, bullmq]),
     block(['src/sim/**/*.ts'], [], [bullmq]),
   ];
 }

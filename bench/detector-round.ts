@@ -18,6 +18,7 @@ import { createOpenStack } from '../src/openstack/index.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { runSim } from '../src/sim/index.js';
 import { NetLab } from '../test/helpers/netns.js';
+import { computeOf } from '../test/helpers/compute.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -44,7 +45,7 @@ try {
   const loaded = await loadConfig({ path: sim.configPath, env: {} });
   const config: Config = { ...loaded, detector: { ...loaded.detector, probe: 'sim', instanceNetworks: ['provider'] } };
   const { nova } = createOpenStack(config.cloud, { logger: silentLogger, clock: sim.world.clock });
-  const detector = createDetector({ config, nova, prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, logger: silentLogger });
+  const detector = createDetector({ config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, logger: silentLogger });
   const advance = (s: number) => fetch(`${sim.controlUrl}/sim/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advanceSeconds: s }) });
   const [first, firstMs] = await timed(() => detector.runRound());
   rows.push(['world', `${hosts} hosts × ${perHost} servers (Nova over loopback HTTP, sim probe)`]);

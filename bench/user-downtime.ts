@@ -15,6 +15,7 @@ import type { World } from '../src/sim/world.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { pipelineWorld, waitClosed } from '../test/integration/pipeline/world.js';
 import { newRedis } from '../test/unit/pipeline/harness.js';
+import { computeOf } from '../test/helpers/compute.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -83,7 +84,7 @@ try {
         const r = w.recovery(redis, { config, neutron: w.neutron, probe: (ips, signal) => prober.probe(ips, signal) });
         await r.startWorkers();
         // Healthy hosts' instance addresses are baselined every round, so one lost ping before the cut cannot leave a server unwatched.
-        const detector = createDetector({ config, nova: w.nova, prober, incidents: r.opener, logger: silentLogger, tuning: { baselineEveryRounds: 1 } });
+        const detector = createDetector({ config, compute: computeOf(w.nova, { config }), prober, incidents: r.opener, logger: silentLogger, tuning: { baselineEveryRounds: 1 } });
         const ips = new Map((await w.serversOn('compute1')).map((x) => [x.id, x.addresses.find((a) => a.network === 'provider')!.addr]));
         // The detector's own loop, so the power cut falls anywhere within a round interval, as it does in production.
         detector.start();

@@ -175,9 +175,9 @@ function startApi(config: Config, opts: ControllerOptions, connection: Redis, re
 
 /** Recoveries whose record Redis lost: found again from Nova's state, by the leader only, on their own timer. */
 function startOrphanCheck(config: Config, opts: ControllerOptions, foundation: Foundation, recovery: RecoveryWorker, notifier: NotificationService, rounds: RoundState): { stop(): Promise<void> } {
-  const { cloud, lease } = foundation;
+  const { compute, lease } = foundation;
   return startOrphanReconciler({
-    nova: cloud.nova, incidents: recovery.incidents, open: (req) => recovery.opener.create(req), notifier, reasonPrefix: config.evacuation.disabledReasonPrefix,
+    compute, incidents: recovery.incidents, open: (req) => recovery.opener.create(req), notifier,
     logger: opts.logger.child({ component: 'reconcile' }), clock: systemClock, everyMs: opts.orphanCheckMs ?? Math.max(config.detector.intervalMs, ORPHAN_CHECK_MIN_MS),
     isLeader: () => !config.detector.dryRun && lease.isLeader && rounds.last?.leader === true && !rounds.last.isolated,
   });
@@ -231,7 +231,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   const metricsServer = await startMetricsEndpoint(config, opts, registry, () => readiness());
 
   const foundation = connect(config, opts);
-  const { connection, lease, cloud: { nova, volumes } } = foundation;
+  const { connection, lease, compute, cloud: { nova, volumes } } = foundation;
   const notifiers = buildNotifiers(config, foundation, metrics, logger);
   const notifier = notifiers.counted;
   initFenceMetrics(config, metrics);
@@ -245,7 +245,7 @@ export async function startController(validated: Config, opts: ControllerOptions
 
   // Leader only: the detector hands it agent-down hosts from its act step, which runs its alerts on the leader.
   const healer = createAgentRemediator({
-    config, nova, notifier, logger, onResult: (r) => metrics.agentRemediations.inc({ result: r.ok ? 'healed' : 'failed' }),
+    config, heartbeats: compute, notifier, logger, onResult: (r) => metrics.agentRemediations.inc({ result: r.ok ? 'healed' : 'failed' }),
   });
   const leadership = followLeadership(lease, recovery, logger);
   // Hosts whose BMC does not answer (read-only status checks) count as unfenceable in the gauge.
@@ -258,9 +258,9 @@ export async function startController(validated: Config, opts: ControllerOptions
     opts.onRound?.(report, error);
   };
   const detector: Detector = createDetector({
-    config, nova, prober, redis: connection, lease, incidents: recovery.opener, notifier, healer, metrics, logger,
+    config, compute, prober, redis: connection, lease, incidents: recovery.opener, notifier, healer, metrics, logger,
     // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
-    ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), nova, { volumes }) } : {}),
+    ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), compute, { volumes }) } : {}),
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
     onRound,
   });

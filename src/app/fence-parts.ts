@@ -42,7 +42,7 @@ export function fencePlansFromConfig(
     if (!hc) return undefined;
     if (!cache.has(host)) {
       cache.set(host, createFencePlan(hc, config.fencing, {
-        driver: driverFor(host), nova, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}), ...(volumes ? { volumes } : {}),
+        driver: driverFor(host), compute: { guestsOn: (h, o) => nova.listServersOnHost(h, o) }, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}), ...(volumes ? { volumes } : {}),
       }));
     }
     return cache.get(host)!;

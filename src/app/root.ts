@@ -11,6 +11,8 @@ import { createNotificationService, type CmphaNotificationService } from '../not
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack, type OpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
+import { createNovaBackend } from '../compute/nova/index.js';
+import type { ComputeBackend } from '../compute/types.js';
 import { createRecovery, type QueueTuning, type Recovery } from '../pipeline/create-recovery.js';
 import type { RecoveryMetrics } from '../pipeline/metrics.js';
 import type { HostAliveCheck } from '../pipeline/steps/context.js';
@@ -29,6 +31,8 @@ export interface Foundation {
   readonly connection: Redis;
   readonly lease: LeaderLease;
   readonly cloud: OpenStack;
+  /** The compute backend over the cloud's clients, for reads (the detector, the orphan check, remediation, the last look). */
+  readonly compute: ComputeBackend;
 }
 
 export interface FoundationOptions {
@@ -47,7 +51,7 @@ export function connect(config: Config, opts: FoundationOptions): Foundation {
     ...(opts.owner ? { owner: opts.owner } : {}), logger: logger.child({ component: 'leader' }),
   });
   const cloud = opts.openstack ? opts.openstack(config, logger) : createOpenStack(config.cloud, { logger });
-  return { outage, connection, lease, cloud };
+  return { outage, connection, lease, cloud, compute: createNovaBackend(config, { logger, openstack: cloud }) };
 }
 
 /** The notifier with its delivery queue in Redis; `onDelivery` sees every delivery (the controller counts them). */
@@ -69,9 +73,9 @@ export interface DetectorView {
  * comparison, so a fast verdict is not undone by a 10 s old heartbeat, and a host whose nova-compute died while
  * the host answers is never fenced, whichever process runs the job.
  */
-export function hostLiveness(config: Config, nova: NovaApi, prober: Prober, logger: Logger, detector?: DetectorView): HostAliveCheck {
+export function hostLiveness(config: Config, compute: ComputeBackend, prober: Prober, logger: Logger, detector?: DetectorView): HostAliveCheck {
   return createHostLivenessCheck({
-    config, nova, prober, logger,
+    config, compute, prober, logger,
     heartbeatSeen: (h) => detector?.current?.heartbeatSeen(h) ?? null,
     extraAddresses: (h) => detector?.current?.liveAddresses(h) ?? [],
   });
@@ -133,7 +137,7 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
     ...(singleWriter ? { singleWriter } : {}),
     ...storageRenewalFromConfig(config),
     probe: (ips, signal) => verifyProber.probe(ips, signal),
-    isHostAlive: hostLiveness(config, cloud.nova, prober, logger, opts.detector),
+    isHostAlive: hostLiveness(config, foundation.compute, prober, logger, opts.detector),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.queue ? { queue: opts.queue } : {}),
   });

@@ -3,7 +3,8 @@ import type { StorageSignal } from '../detector/index.js';
 import type { StorageEvidence } from '../detector/types.js';
 import { aliveOnStorage, surveyStorage, type SurveyHost } from '../fencing/ceph/storage-survey.js';
 import type { CephStorageFence } from '../fencing/ceph/storage-fence.js';
-import type { NovaApi, Server, VolumeApi } from '../openstack/types.js';
+import type { ComputeBackend, Guest } from '../compute/types.js';
+import type { VolumeApi } from '../openstack/types.js';
 
 export interface StorageSignalOptions {
   /** How long a watch may outlive its client (osd_client_watch_timeout 30 s): only watches older than this prove life. */
@@ -23,13 +24,13 @@ export interface StorageSignalOptions {
  * that just died (null: not evidence either way).
  */
 export function cephStorageSignal(
-  config: Config, fence: CephStorageFence, nova: Pick<NovaApi, 'listServersOnHost'>, opts: StorageSignalOptions = {},
+  config: Config, fence: CephStorageFence, compute: Pick<ComputeBackend, 'guestsOn'>, opts: StorageSignalOptions = {},
 ): StorageSignal {
   const grace = opts.graceMs ?? 30_000;
   const ttl = opts.serversTtlMs ?? 30_000;
   const now = opts.now ?? Date.now;
   const firstAsked = new Map<string, { first: number; last: number }>();
-  const servers = new Map<string, { at: number; list: readonly Server[] }>();
+  const servers = new Map<string, { at: number; list: readonly Guest[] }>();
 
   return async (hosts, signal) => {
     const t = now();
@@ -41,7 +42,7 @@ export function cephStorageSignal(
       firstAsked.set(h, { first: seen?.first ?? t, last: t });
       let cached = servers.get(h);
       if (!cached || t - cached.at > ttl) {
-        cached = { at: t, list: await nova.listServersOnHost(h, signal ? { signal } : {}) };
+        cached = { at: t, list: await compute.guestsOn(h, signal ? { signal } : {}) };
         servers.set(h, cached);
       }
       survey.push({ host: h, storageIps: config.hosts[h]!.storageIps!, servers: cached.list });

@@ -4,6 +4,9 @@ import { ConfigError, loadConfig, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { withResolvedBmcs } from '../fencing/resolve-bmc.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { createNovaBackend } from '../compute/nova/index.js';
+import type { ComputeBackend } from '../compute/types.js';
+import type { OpenStack } from '../openstack/index.js';
 
 export const EXIT_OK = 0;
 /** The command ran and something failed (or, for doctor/fence status, would fail). */
@@ -119,4 +122,9 @@ export function createCliLogger(config: Pick<Config, 'logging'>, opts: { daemon?
   const quiet = !opts.daemon && tty && !verbose;
   const level = levelOverride ?? (quiet && ['debug', 'info'].includes(config.logging.level) ? 'warn' : config.logging.level);
   return createLogger({ level, pretty, color: colorEnabled() });
+}
+
+/** The cloud's compute backend for a one-shot command, built from `[cloud]`: the one place the CLI picks the adapter. */
+export function createCliCompute(config: Config, logger: Logger, openstack?: OpenStack): ComputeBackend {
+  return createNovaBackend(config, { logger, ...(openstack ? { openstack } : {}) });
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
 import type { NotificationService } from '../notifier/types.js';
-import type { NovaApi } from '../openstack/types.js';
+import type { ComputeBackend } from '../compute/types.js';
 import { CmphaError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock, withTimeout, type Clock } from '../shared/time.js';
@@ -22,7 +22,8 @@ import type { AgentHealer, Detector, DetectorMetrics, IncidentOpener, Prober, Ro
 
 export interface DetectorDeps {
   readonly config: Config;
-  readonly nova: NovaApi;
+  /** The cloud: heartbeats, guests per host, management addresses. */
+  readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn' | 'guestsChangedSince' | 'hostAddresses'>;
   readonly prober: Prober;
   /** Leader lease and storm-brake state. Without it this process is the only controller. */
   readonly redis?: Redis;
@@ -90,7 +91,7 @@ function serialQueue(): { run<T>(fn: () => Promise<T>): Promise<T>; idle(): Prom
 }
 
 export function createDetector(deps: DetectorDeps): Detector {
-  const { config, nova, prober, logger } = deps;
+  const { config, compute, prober, logger } = deps;
   const cfg = config.detector;
   const clock = deps.clock ?? systemClock;
   const mono = deps.monotonic ?? (deps.clock ? () => clock.now() : () => performance.now());
@@ -106,7 +107,7 @@ export function createDetector(deps: DetectorDeps): Detector {
     ...(deps.tuning ?? {}),
   };
   const log = logger.child({ component: 'detector' });
-  const observer = new Observer(config, nova, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal);
+  const observer = new Observer(config, compute, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal);
   const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, ...(deps.healer ? { healer: deps.healer } : {}), logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}) });
   const book = new HostBook();
   const queue = serialQueue();

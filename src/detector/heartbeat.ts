@@ -1,4 +1,4 @@
-import type { ComputeService } from '../openstack/types.js';
+import type { ComputeHost } from '../compute/types.js';
 
 // Nova's `updated_at` read without trusting Nova's clock: the only questions asked of it are "did it change?"
 // (compared with itself) and "how far apart are two of its values?" (Nova's clock against Nova's clock).
@@ -38,16 +38,16 @@ const GAP_MAX_MS = 5 * 60_000;
 const GAP_MIN_MS = 1000;
 
 /** What an admin write changes and a heartbeat never does. */
-function adminFields(s: ComputeService): string {
-  return JSON.stringify([s.status, s.disabledReason ?? null, s.forcedDown]);
+function adminFields(s: Pick<ComputeHost, 'status' | 'reason' | 'isolated'>): string {
+  return JSON.stringify([s.status, s.reason ?? null, s.isolated]);
 }
 
 /**
  * Folds one read of the service into the memory. `readEndMono` is when the answer arrived; `learn` says the
  * host was answering, so a change of value is a heartbeat rather than, say, cmpha's own force-down.
  */
-export function trackHeartbeat(prev: HeartbeatMemory, service: ComputeService, readEndMono: number, learn: boolean): HeartbeatMemory {
-  const value = service.updatedAt ? service.updatedAt.getTime() : null;
+export function trackHeartbeat(prev: HeartbeatMemory, service: Pick<ComputeHost, 'heartbeatAt' | 'status' | 'reason' | 'isolated'>, readEndMono: number, learn: boolean): HeartbeatMemory {
+  const value = service.heartbeatAt ? service.heartbeatAt.getTime() : null;
   if (Number.isNaN(value)) return prev;
   const admin = adminFields(service);
   if (value === prev.value && prev.firstSeenMono !== null) return prev.admin === admin ? prev : { ...prev, admin };

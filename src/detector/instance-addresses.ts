@@ -1,5 +1,5 @@
 import { isIpLiteral } from '../config/fields.js';
-import type { NovaApi, Server } from '../openstack/types.js';
+import type { ComputeBackend, Guest } from '../compute/types.js';
 import type { ProbeResult } from './types.js';
 
 export interface InstanceAddress {
@@ -9,7 +9,7 @@ export interface InstanceAddress {
 }
 
 /** The IPv4 addresses of `servers` on the named networks (floating ones included: they answer too). */
-export function instanceAddresses(servers: readonly Server[], networks: readonly string[]): InstanceAddress[] {
+export function instanceAddresses(servers: readonly Guest[], networks: readonly string[]): InstanceAddress[] {
   const wanted = new Set(networks);
   const out: InstanceAddress[] = [];
   const seen = new Set<string>();
@@ -129,12 +129,12 @@ export class InstanceBaseline {
   }
 }
 
-/** Lists servers per host through Nova; a failure is returned as text, never thrown. */
+/** Lists the guests on a host; a failure is returned as text, never thrown. */
 export async function listHostAddresses(
-  nova: NovaApi, host: string, networks: readonly string[], signal?: AbortSignal,
+  compute: Pick<ComputeBackend, 'guestsOn'>, host: string, networks: readonly string[], signal?: AbortSignal,
 ): Promise<{ addresses: InstanceAddress[]; error?: string }> {
   try {
-    const servers = await nova.listServersOnHost(host, { signal });
+    const servers = await compute.guestsOn(host, { signal });
     return { addresses: instanceAddresses(servers, networks) };
   } catch (err) {
     return { addresses: [], error: err instanceof Error ? err.message : String(err) };

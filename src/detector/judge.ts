@@ -1,5 +1,5 @@
 import type { DetectorConfig } from '../config/types.js';
-import type { ComputeService } from '../openstack/types.js';
+import type { ComputeHost } from '../compute/types.js';
 import { heartbeatMoved, heartbeatPeriod, NO_HEARTBEAT, trackHeartbeat, type HeartbeatMemory } from './heartbeat.js';
 import type {
   HostEvidence, HostJudgement, HostMemory, InstanceAddressEvidence, InstanceEvidence, MgmtEvidence, NetworkEvidence,
@@ -14,7 +14,7 @@ export interface HostObservation {
   readonly at: number;
   /** cmpha's monotonic ms when the observation started: every duration is measured on this. */
   readonly mono: number;
-  readonly service: ComputeService;
+  readonly service: ComputeHost;
   /**
    * Whether `service` was read in this observation, and when the answer arrived (monotonic ms). A service
    * carried over from an earlier read must not age its heartbeat: only a fresh read can say it did not move.
@@ -100,7 +100,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   };
 
   if (nova.says === 'disabled') {
-    reasons.push(`nova-compute is disabled${service.disabledReason ? ` (${service.disabledReason})` : ''}: maintenance, never acted on`);
+    reasons.push(`nova-compute is disabled${service.reason ? ` (${service.reason})` : ''}: maintenance, never acted on`);
     return finish('maintenance', null);
   }
 
@@ -154,7 +154,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
 }
 
 /** Nova's vote. `checkMono` is when a fresh read started, null when the service was not read this time. */
-export function novaEvidence(service: ComputeService, heartbeat: HeartbeatMemory, checkMono: number | null, config: JudgeConfig): NovaEvidence {
+export function novaEvidence(service: ComputeHost, heartbeat: HeartbeatMemory, checkMono: number | null, config: JudgeConfig): NovaEvidence {
   const { periodMs, learned } = heartbeatPeriod(heartbeat, config.heartbeatIntervalMs);
   const unchangedForMs = checkMono !== null && heartbeat.firstSeenMono !== null ? Math.max(0, checkMono - heartbeat.firstSeenMono) : null;
   let says: NovaEvidence['says'];
@@ -167,9 +167,9 @@ export function novaEvidence(service: ComputeService, heartbeat: HeartbeatMemory
     says,
     state: service.state,
     status: service.status,
-    forcedDown: service.forcedDown,
-    disabledReason: service.disabledReason,
-    updatedAt: service.updatedAt ? service.updatedAt.toISOString() : null,
+    forcedDown: service.isolated,
+    disabledReason: service.reason,
+    updatedAt: service.heartbeatAt ? service.heartbeatAt.toISOString() : null,
     unchangedForMs,
     heartbeatPeriodMs: periodMs,
     heartbeatLearned: learned,

@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
-import type { NovaApi } from '../openstack/types.js';
+import type { ComputeBackend } from '../compute/types.js';
+import { hostNamed } from '../compute/hosts.js';
 import { MgmtAddressBook } from './mgmt-addresses.js';
 import type { Prober } from './types.js';
 import type { Logger } from '../shared/logger.js';
@@ -9,7 +10,8 @@ export type HostLivenessCheck = (host: string, signal?: AbortSignal) => Promise<
 
 export interface LivenessDeps {
   readonly config: Config;
-  readonly nova: NovaApi;
+  /** The hosts' heartbeats, and the management addresses the cloud records. */
+  readonly compute: Pick<ComputeBackend, 'hosts' | 'hostAddresses'>;
   readonly prober: Prober;
   readonly logger: Logger;
   /** The updated_at (epoch ms, Nova's clock) the detector judged the host on, when it knows one. */
@@ -27,13 +29,13 @@ export interface LivenessDeps {
  * that fails throws, so the fence step does not run on a guess.
  */
 export function createHostLivenessCheck(deps: LivenessDeps): HostLivenessCheck {
-  const book = new MgmtAddressBook(deps.config.hosts, deps.nova, deps.logger, 1, 1);
+  const book = new MgmtAddressBook(deps.config.hosts, deps.compute, deps.logger, 1, 1);
   let round = 0;
   return async (host, signal) => {
     const seen = deps.heartbeatSeen?.(host) ?? null;
     if (seen !== null) {
-      const svc = (await deps.nova.listComputeServices({ host, signal })).find((s) => s.binary === 'nova-compute' && s.host === host);
-      if (svc && !svc.forcedDown && svc.updatedAt && svc.updatedAt.getTime() !== seen) return true;
+      const h = hostNamed(await deps.compute.hosts({ name: host, signal }), host);
+      if (h && !h.isolated && h.heartbeatAt && h.heartbeatAt.getTime() !== seen) return true;
     }
     const needsHypervisor = deps.config.hosts[host]?.mgmtIp === undefined;
     if (needsHypervisor) await book.refresh(++round, [host], signal);

@@ -1,6 +1,6 @@
 import type { HostConfig } from '../config/types.js';
 import { isIpLiteral } from '../config/fields.js';
-import type { NovaApi } from '../openstack/types.js';
+import type { ComputeBackend } from '../compute/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { NetworkRole } from './types.js';
@@ -34,7 +34,7 @@ export class MgmtAddressBook {
 
   constructor(
     private readonly hosts: Readonly<Record<string, HostConfig>>,
-    private readonly nova: NovaApi,
+    private readonly compute: Pick<ComputeBackend, 'hostAddresses'>,
     private readonly logger: Logger,
     private readonly refreshRounds = 30,
     private readonly missingRetryRounds = 5,
@@ -49,10 +49,7 @@ export class MgmtAddressBook {
     if (since < this.refreshRounds && !(missing && since >= this.missingRetryRounds)) return;
     this.lastRefreshRound = round;
     try {
-      const hypervisors = await this.nova.listHypervisors({ signal });
-      const next = new Map<string, string>();
-      for (const h of hypervisors) if (h.hostIp) next.set(h.serviceHost, h.hostIp);
-      this.hypervisorIps = next;
+      this.hypervisorIps = new Map(await this.compute.hostAddresses({ signal }));
     } catch (err) {
       this.logger.warn({ err: errorMessage(err) }, 'cannot list hypervisors; keeping the management IPs known so far');
     }

@@ -1,5 +1,5 @@
 import type { Config } from '../config/types.js';
-import type { ComputeService, NovaApi } from '../openstack/types.js';
+import type { ComputeBackend, ComputeHost } from '../compute/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { mapLimit } from '../shared/map-limit.js';
@@ -59,10 +59,9 @@ interface Probed {
 }
 
 /** Why a service list cannot be used: empty or entries without a host or id. Null when it is fine. */
-export function blindness(services: readonly ComputeService[]): string | null {
-  const computes = services.filter((s) => s.binary === 'nova-compute');
+export function blindness(computes: readonly ComputeHost[]): string | null {
   if (computes.length === 0) return 'Nova lists no nova-compute service: the detector cannot see any host';
-  const garbled = computes.filter((s) => s.host === '' || s.id === '').length;
+  const garbled = computes.filter((s) => s.name === '' || s.id === '').length;
   if (garbled > 0) return `Nova's service list is garbled: ${garbled} of ${computes.length} nova-compute entries have no host or id`;
   return null;
 }
@@ -76,20 +75,20 @@ export class Observer {
   /** Full rounds so far (suspect checks share the round numbers, so those do not say how many there were). */
   private fullRounds = 0;
   /** The last service Nova gave for each host, so a suspect check whose read failed still has one to show. */
-  private readonly services = new Map<string, ComputeService>();
+  private readonly services = new Map<string, ComputeHost>();
 
   constructor(
     private readonly config: Config,
-    private readonly nova: NovaApi,
+    private readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn' | 'guestsChangedSince' | 'hostAddresses'>,
     private readonly prober: Prober,
     private readonly clocks: Clocks,
     private readonly tuning: ObserveTuning,
     private readonly log: Logger,
     private readonly storageSignal?: StorageSignal,
   ) {
-    this.addressBook = new MgmtAddressBook(config.hosts, nova, log, tuning.hypervisorRefreshRounds);
+    this.addressBook = new MgmtAddressBook(config.hosts, compute, log, tuning.hypervisorRefreshRounds);
     this.baseline = new InstanceBaseline(tuning.baselineEveryRounds, 100, 100, tuning.baselineChangedLooks);
-    this.changes = new ServerChangeFeed(nova, log);
+    this.changes = new ServerChangeFeed(compute, log);
   }
 
   private async probe(ips: readonly string[], signal?: AbortSignal): Promise<Probed> {
@@ -149,7 +148,7 @@ export class Observer {
     const networks = this.config.detector.instanceNetworks;
     if (networks.length === 0) return;
     await mapLimit(hosts, this.tuning.novaConcurrency, async (h) => {
-      this.suspectInstances.set(h, await listHostAddresses(this.nova, h, networks, signal));
+      this.suspectInstances.set(h, await listHostAddresses(this.compute, h, networks, signal));
     });
   }
 
@@ -160,7 +159,7 @@ export class Observer {
   async round(round: number, suspects: ReadonlySet<string>, signal?: AbortSignal): Promise<Observation & { recordBaseline: (healthy: (h: string) => boolean) => void }> {
     const at = this.clocks.now();
     const mono = this.clocks.mono();
-    let services: ComputeService[] | null = null;
+    let services: ComputeHost[] | null = null;
     let isolationReason: string | null = null;
     let blindReason: string | null = null;
     let readEnd = mono;
@@ -175,10 +174,10 @@ export class Observer {
       for (const s of await polled) if (s.host) this.baseline.serverChanged(s.host);
     };
     try {
-      const all = await this.nova.listComputeServices({ signal });
+      const all = await this.compute.hosts({ signal });
       readEnd = this.clocks.mono();
       blindReason = blindness(all);
-      services = blindReason ? [] : all.filter((s) => s.binary === 'nova-compute');
+      services = blindReason ? [] : all;
     } catch (err) {
       if (signal?.aborted) throw err;
       isolationReason = `cannot reach the Nova API: ${errorMessage(err)}`;
@@ -189,10 +188,10 @@ export class Observer {
       return { kind: 'round', round, at, mono, hosts: [], isolationReason, blindReason, probeFailed: null, listed: false, ...noop };
     }
 
-    const byHost = new Map<string, ComputeService>();
+    const byHost = new Map<string, ComputeHost>();
     for (const s of services) {
-      const seen = byHost.get(s.host);
-      if (!seen || (seen.status === 'disabled' && s.status === 'enabled')) byHost.set(s.host, s);
+      const seen = byHost.get(s.name);
+      if (!seen || (seen.status === 'disabled' && s.status === 'enabled')) byHost.set(s.name, s);
     }
     for (const [h, s] of byHost) this.services.set(h, s);
     for (const h of [...this.services.keys()]) if (!byHost.has(h)) { this.services.delete(h); this.suspectInstances.delete(h); }
@@ -207,7 +206,7 @@ export class Observer {
     const baselineHosts = networks.length > 0 ? this.baseline.due(round, enabled.filter((h) => !suspects.has(h))) : [];
     const baselineLists = new Map<string, { addresses: InstanceAddress[] }>();
     await mapLimit(baselineHosts, this.tuning.novaConcurrency, async (h) => {
-      const r = await listHostAddresses(this.nova, h, networks, signal);
+      const r = await listHostAddresses(this.compute, h, networks, signal);
       if (!r.error) baselineLists.set(h, r);
     });
 
@@ -262,10 +261,10 @@ export class Observer {
     const at = this.clocks.now();
     const mono = this.clocks.mono();
     const known = hosts.filter((h) => this.services.has(h));
-    const reads = new Map<string, { service: ComputeService; endMono: number }>();
+    const reads = new Map<string, { service: ComputeHost; endMono: number }>();
     await mapLimit(known, this.tuning.novaConcurrency, async (h) => {
       try {
-        const list = (await this.nova.listComputeServices({ host: h, signal })).filter((s) => s.binary === 'nova-compute' && s.host === h);
+        const list = (await this.compute.hosts({ name: h, signal })).filter((s) => s.name === h);
         const endMono = this.clocks.mono();
         const s = list.find((x) => x.status === 'enabled') ?? list[0];
         if (s && s.id !== '') reads.set(h, { service: s, endMono });

@@ -1,4 +1,4 @@
-import type { ComputeService, NovaApi, Server } from '../openstack/types.js';
+import type { ComputeBackend, ComputeHost, Guest } from '../compute/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
@@ -23,22 +23,22 @@ export class ServerChangeFeed {
   /** Server id → the `updated` (ms, Nova's clock) already reported; NaN when Nova gave none. */
   private readonly reported = new Map<string, number>();
 
-  constructor(private readonly nova: Pick<NovaApi, 'listServersChangedSince'>, private readonly log: Logger, private readonly overlapMs = CHANGES_OVERLAP_MS) {}
+  constructor(private readonly compute: Pick<ComputeBackend, 'guestsChangedSince'>, private readonly log: Logger, private readonly overlapMs = CHANGES_OVERLAP_MS) {}
 
   /** The first start point: the newest service `updated_at`, i.e. about "now" on Nova's clock. */
-  seed(services: readonly ComputeService[]): void {
+  seed(hosts: readonly ComputeHost[]): void {
     if (this.since !== null) return;
     let newest = -Infinity;
-    for (const s of services) if (s.updatedAt) newest = Math.max(newest, s.updatedAt.getTime());
+    for (const h of hosts) if (h.heartbeatAt) newest = Math.max(newest, h.heartbeatAt.getTime());
     if (Number.isFinite(newest)) this.since = newest - this.overlapMs;
   }
 
   /** Servers changed since the last call that were not reported yet; [] before seed() found a time or when Nova fails. */
-  async poll(signal?: AbortSignal): Promise<Server[]> {
+  async poll(signal?: AbortSignal): Promise<Guest[]> {
     if (this.since === null) return [];
-    let servers: Server[];
+    let servers: Guest[];
     try {
-      servers = await this.nova.listServersChangedSince(new Date(this.since), { signal });
+      servers = await this.compute.guestsChangedSince(new Date(this.since), { signal });
     } catch (err) {
       if (signal?.aborted) throw err;
       // The start point stays: the next round asks for the same window, so nothing is lost.
@@ -46,7 +46,7 @@ export class ServerChangeFeed {
       return [];
     }
     let newest = -Infinity;
-    const fresh: Server[] = [];
+    const fresh: Guest[] = [];
     for (const s of servers) {
       const t = s.updatedAt?.getTime() ?? Number.NaN;
       if (Number.isFinite(t)) newest = Math.max(newest, t);

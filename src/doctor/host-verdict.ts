@@ -2,7 +2,7 @@ import type { FencingConfig } from '../config/types.js';
 import type { HostFenceStatus } from '../fencing/check-fencing.js';
 import type { MgmtAddress } from '../detector/mgmt-addresses.js';
 import type { ProbeResult } from '../detector/types.js';
-import type { ComputeService } from '../openstack/types.js';
+import type { ComputeHost } from '../compute/types.js';
 import type { CheckStatus, DoctorHost, HostProblem } from './types.js';
 
 export const IMAGE_BACKED_WARNING = 'evacuation rebuilds an image-backed server from its image unless the instance directory is on shared storage; '
@@ -11,7 +11,7 @@ export const IMAGE_BACKED_WARNING = 'evacuation rebuilds an image-backed server 
 export interface HostFacts {
   readonly host: string;
   readonly role: 'compute' | 'spare';
-  readonly service: ComputeService | null;
+  readonly service: ComputeHost | null;
   /** Null when the host has no `[host:NAME]` section. */
   readonly fence: HostFenceStatus | null;
   readonly mgmt: MgmtAddress;
@@ -55,13 +55,13 @@ export function judgeHost(f: HostFacts, fencing: Pick<FencingConfig, 'allowUnfen
   const problems: HostProblem[] = [];
   const svc = f.service;
   if (f.role === 'spare') {
-    if (svc && (svc.state !== 'up' || svc.forcedDown)) problems.push({ status: 'warn', detail: 'spare is not up: it cannot take evacuated servers' });
+    if (svc && (svc.state !== 'up' || svc.isolated)) problems.push({ status: 'warn', detail: 'spare is not up: it cannot take evacuated servers' });
   } else {
     const fp = fencingProblem(f.fence, f.host, fencing);
     if (fp) problems.push(fp);
     if (!svc) problems.push(f.novaUnavailable ? { status: 'fail', detail: 'Nova could not be asked about this host' } : { status: 'warn', detail: 'Nova lists no nova-compute service for this host' });
-    else if (svc.forcedDown) problems.push({ status: 'warn', detail: 'nova-compute is forced down (an incident or an operator): not watched until restored' });
-    else if (svc.status === 'disabled') problems.push({ status: 'warn', detail: `nova-compute is disabled${svc.disabledReason ? ` (${svc.disabledReason})` : ''}: maintenance, cmpha does not act on it` });
+    else if (svc.isolated) problems.push({ status: 'warn', detail: 'nova-compute is forced down (an incident or an operator): not watched until restored' });
+    else if (svc.status === 'disabled') problems.push({ status: 'warn', detail: `nova-compute is disabled${svc.reason ? ` (${svc.reason})` : ''}: maintenance, cmpha does not act on it` });
     else if (svc.state === 'down') problems.push({ status: 'warn', detail: 'Nova reports nova-compute down now' });
     if (svc && svc.status === 'enabled') {
       if (f.mgmt.ip === null) problems.push({ status: 'fail', detail: `no management IP (${f.mgmt.problem ?? 'unknown'}): without one the host can never be proven dead` });
@@ -86,7 +86,7 @@ export function judgeHost(f: HostFacts, fencing: Pick<FencingConfig, 'allowUnfen
     role: f.role,
     status: worst(problems.map((p) => p.status)),
     problems,
-    service: svc ? { state: svc.state, status: svc.status, forcedDown: svc.forcedDown, disabledReason: svc.disabledReason } : null,
+    service: svc ? { state: svc.state, status: svc.status, forcedDown: svc.isolated, disabledReason: svc.reason } : null,
     fencing: fence
       ? {
         driver: fence.driver, works: fence.works,

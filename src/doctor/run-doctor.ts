@@ -4,13 +4,11 @@ import { checkFpingPermission } from '../detector/fping-prober.js';
 import { createProber } from '../detector/prober.js';
 import type { ProbeResult } from '../detector/types.js';
 import { skipReason } from '../evacuator/select.js';
-import { spareCapacity } from '../evacuator/spare-capacity.js';
-import { isReservedSpare, spareUnusableReason, type Need } from '../evacuator/spare-plan.js';
+import { isSpareHost, spareHostUnusable, type Need } from '../evacuator/spare-plan.js';
 import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
 import { resolveBmcAddresses, type BmcResolution } from '../fencing/resolve-bmc.js';
 import { configWarnings } from '../config/warnings.js';
-import { createOpenStack, MIN_MICROVERSION } from '../openstack/index.js';
-import type { ComputeService, Hypervisor, NovaApi, PlacementApi, Server } from '../openstack/types.js';
+import type { ComputeBackend, ComputeHost, Guest, HostCapacity } from '../compute/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { checkNotifiers } from './check-notifiers.js';
@@ -23,22 +21,20 @@ import type { DoctorCheck, DoctorDeps, DoctorHost, DoctorReport } from './types.
 const CONCURRENCY = 8;
 
 interface NovaView {
-  readonly services: ComputeService[];
-  readonly hypervisors: Hypervisor[];
+  readonly services: ComputeHost[];
 }
 
-async function readNova(nova: NovaApi, signal: AbortSignal | undefined, checks: DoctorCheck[]): Promise<NovaView | null> {
+async function readNova(compute: ComputeBackend, signal: AbortSignal | undefined, checks: DoctorCheck[]): Promise<NovaView | null> {
   try {
-    const mv = await nova.microversion({ signal });
-    const services = (await nova.listComputeServices({ signal })).filter((s) => s.binary === 'nova-compute');
-    let hypervisors: Hypervisor[] = [];
+    const about = await compute.describe({ signal });
+    const services = await compute.hosts({ signal });
     try {
-      hypervisors = await nova.listHypervisors({ signal });
+      await compute.hostAddresses({ signal });
     } catch (err) {
       checks.push({ name: 'hypervisors', status: 'warn', detail: `cannot list hypervisors (host_ip and spare capacity unknown): ${errorMessage(err)}` });
     }
-    checks.push({ name: 'nova', status: 'ok', detail: `compute API microversion ${mv} (cmpha needs ${MIN_MICROVERSION} or newer); ${services.length} nova-compute service(s)` });
-    return { services, hypervisors };
+    checks.push({ name: 'nova', status: 'ok', detail: `${about}; ${services.length} nova-compute service(s)` });
+    return { services };
   } catch (err) {
     checks.push({ name: 'nova', status: 'fail', detail: `${errorMessage(err)}: cmpha can neither detect nor evacuate` });
     return null;
@@ -68,7 +64,7 @@ type Role = DoctorHost['role'];
 interface Fleet {
   /** Sorted by name. */
   readonly names: readonly string[];
-  readonly serviceOf: ReadonlyMap<string, ComputeService>;
+  readonly serviceOf: ReadonlyMap<string, ComputeHost>;
   readonly roleOf: (host: string) => Role;
   readonly computes: readonly string[];
   readonly spares: readonly string[];
@@ -77,17 +73,17 @@ interface Fleet {
 }
 
 function classifyFleet(view: NovaView | null, configured: readonly HostConfig[], ev: Config['evacuation']): Fleet {
-  const serviceOf = new Map((view?.services ?? []).map((s) => [s.host, s]));
+  const serviceOf = new Map((view?.services ?? []).map((s) => [s.name, s]));
   const names = view ? [...serviceOf.keys()] : configured.map((h) => h.name);
   names.sort((a, b) => a.localeCompare(b));
   const roleOf = (host: string): Role => {
     const svc = serviceOf.get(host);
-    const spare = svc ? isReservedSpare(svc, ev.spareHosts, ev.spareReasonPrefix) : ev.spareHosts.includes(host);
+    const spare = svc ? isSpareHost(svc, ev.spareHosts) : ev.spareHosts.includes(host);
     return spare ? 'spare' : 'compute';
   };
   const computes = names.filter((h) => roleOf(h) === 'compute');
   const spares = names.filter((h) => roleOf(h) === 'spare');
-  const watched = computes.filter((h) => { const s = serviceOf.get(h); return s !== undefined && s.status === 'enabled' && !s.forcedDown; });
+  const watched = computes.filter((h) => { const s = serviceOf.get(h); return s !== undefined && s.status === 'enabled' && !s.isolated; });
   return { names, serviceOf, roleOf, computes, spares, watched };
 }
 
@@ -104,10 +100,10 @@ interface MgmtFindings {
 }
 
 /** Management IPs, resolved as the detector does (mgmt_ip, else the hypervisor's host_ip), probed once; and whether fping may. */
-async function probeManagement(config: Config, deps: DoctorDeps, nova: NovaApi, novaUp: boolean, fleet: Fleet, logger: Logger): Promise<MgmtFindings> {
+async function probeManagement(config: Config, deps: DoctorDeps, compute: ComputeBackend, novaUp: boolean, fleet: Fleet, logger: Logger): Promise<MgmtFindings> {
   const { signal } = deps;
   const checks: DoctorCheck[] = [];
-  const book = new MgmtAddressBook(config.hosts, nova, logger);
+  const book = new MgmtAddressBook(config.hosts, compute, logger);
   if (novaUp) await book.refresh(0, fleet.watched, signal);
   const mgmtOf = new Map<string, MgmtAddress>(fleet.names.map((h) => [h, book.resolve(h)]));
   const probeIps = [...new Set(fleet.watched.map((h) => mgmtOf.get(h)!.ip).filter((ip): ip is string => ip !== null))];
@@ -131,16 +127,14 @@ async function probeManagement(config: Config, deps: DoctorDeps, nova: NovaApi, 
   return { mgmtOf, answers, checks };
 }
 
-type Listing = ReadonlyMap<string, Server[] | Error>;
+type Listing = ReadonlyMap<string, Guest[] | Error>;
 
-/** Servers a failover would move, per compute host; the spares' own servers when their hypervisor has no usage figures. */
-async function listServers(nova: NovaApi, view: NovaView, fleet: Fleet, signal: AbortSignal | undefined): Promise<Listing> {
-  const listed = new Map<string, Server[] | Error>();
-  const hvHasUsage = (h: string) => { const hv = view.hypervisors.find((x) => x.serviceHost === h); return !hv || hv.vcpus === undefined || (hv.vcpusUsed !== undefined && hv.memoryMbUsed !== undefined); };
-  const toList = [...fleet.computes, ...fleet.spares.filter((h) => !hvHasUsage(h))];
-  await mapLimit(toList, CONCURRENCY, async (h) => {
+/** Servers a failover would move, per compute host. */
+async function listServers(compute: ComputeBackend, fleet: Fleet, signal: AbortSignal | undefined): Promise<Listing> {
+  const listed = new Map<string, Guest[] | Error>();
+  await mapLimit(fleet.computes, CONCURRENCY, async (h) => {
     try {
-      listed.set(h, await nova.listServersOnHost(h, { signal }));
+      listed.set(h, await compute.guestsOn(h, { signal }));
     } catch (err) {
       listed.set(h, err instanceof Error ? err : new Error(String(err)));
     }
@@ -175,26 +169,30 @@ function evacuationLoad(computes: readonly string[], listed: Listing, ev: Config
 }
 
 interface SpareInputs {
-  readonly view: NovaView;
+  readonly compute: ComputeBackend;
   readonly fleet: Fleet;
-  readonly listed: Listing;
   readonly needsOf: EvacuationLoad['needsOf'];
   readonly claimedSpares: RedisFindings['claimedSpares'];
-  readonly placement: PlacementApi | undefined;
   readonly spareCount: number;
   readonly signal: AbortSignal | undefined;
 }
 
 /** Would the spares take the watched hosts' servers: each spare's state, claim and free capacity, then the admission. */
 async function checkSpares(p: SpareInputs): Promise<SpareAdmission> {
-  const { view, fleet, listed, signal } = p;
-  const admissionSpares: AdmissionSpare[] = await mapLimit(fleet.spares, CONCURRENCY, async (h) => {
+  const { fleet, signal } = p;
+  let capacity: ReadonlyMap<string, HostCapacity>;
+  try {
+    capacity = await p.compute.capacity(fleet.spares, { signal });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    const why = `cannot read capacity: ${errorMessage(err)}`;
+    capacity = new Map(fleet.spares.map((h) => [h, { source: 'unknown', why }]));
+  }
+  const admissionSpares: AdmissionSpare[] = fleet.spares.map((h) => {
     const svc = fleet.serviceOf.get(h)!;
-    const hv = view.hypervisors.find((x) => x.serviceHost === h);
-    const onSpare = listed.get(h);
     const claim = p.claimedSpares.get(h);
-    const unusable = spareUnusableReason(svc, { claimedBy: claim ?? null });
-    const cap = await spareCapacity(hv, Array.isArray(onSpare) ? onSpare : undefined, p.placement, { signal });
+    const unusable = spareHostUnusable(svc, { claimedBy: claim ?? null });
+    const cap = capacity.get(h) ?? { source: 'unknown' };
     return {
       host: h, zone: svc.zone ?? null, ...(unusable ? { unusable } : {}), ...(cap.source === 'unknown' && cap.why ? { capacityUnknown: cap.why } : {}),
       candidate: {
@@ -283,9 +281,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const logger = deps.logger.child({ component: 'doctor' });
   const timeoutMs = deps.probeTimeoutMs ?? 3000;
   const ev = config.evacuation;
-  const own = deps.nova ? null : createOpenStack(config.cloud, { logger });
-  const nova = deps.nova ?? own!.nova;
-  const placement = deps.placement ?? own?.placement;
+  const { compute } = deps;
 
   const bmc = await resolveBmcAddresses(config.hosts, deps.bmcLookup);
   const checks = configChecks(config, bmc);
@@ -295,21 +291,21 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const fencingP = checkAllFencing(configured, config.fencing, { ...deps.fence, logger, ...(config.ceph ? { ceph: config.ceph } : {}), ...(signal ? { signal } : {}), concurrency: CONCURRENCY });
   const notifiersP = checkNotifiers(config.notifiers, { smtp: deps.smtp ?? true, timeoutMs });
 
-  const view = await readNova(nova, signal, checks);
+  const view = await readNova(compute, signal, checks);
   const fleet = classifyFleet(view, configured, ev);
   if (view) checks.push(...strayHostSections(configured, fleet));
   const redisP = checkRedis(config.redis, fleet.spares, { timeoutMs, ...(deps.redis ? { existing: deps.redis } : {}) });
 
-  const mgmt = await probeManagement(config, deps, nova, view !== null, fleet, logger);
+  const mgmt = await probeManagement(config, deps, compute, view !== null, fleet, logger);
   checks.push(...mgmt.checks);
-  const listed = view ? await listServers(nova, view, fleet, signal) : new Map<string, Server[] | Error>();
+  const listed = view ? await listServers(compute, fleet, signal) : new Map<string, Guest[] | Error>();
   const { needsOf, serversOf } = evacuationLoad(fleet.computes, listed, ev);
 
   const redis = await redisP;
   checks.push(...redis.checks);
   let spareProblems: ReadonlyMap<string, string> = new Map();
   if (view) {
-    const admission = await checkSpares({ view, fleet, listed, needsOf, claimedSpares: redis.claimedSpares, placement, spareCount: ev.spareCount, signal });
+    const admission = await checkSpares({ compute, fleet, needsOf, claimedSpares: redis.claimedSpares, spareCount: ev.spareCount, signal });
     checks.push(...admission.checks);
     spareProblems = admission.hostProblems;
   }

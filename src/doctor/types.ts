@@ -1,7 +1,7 @@
 import type { FenceDriverDeps } from '../fencing/create-driver.js';
 import type { HostConfig } from '../config/types.js';
 import type { Prober } from '../detector/types.js';
-import type { NovaApi, PlacementApi } from '../openstack/types.js';
+import type { ComputeBackend } from '../compute/types.js';
 import type { HostFenceStatus } from '../fencing/check-fencing.js';
 import type { PowerState } from '../fencing/types.js';
 import type { Logger } from '../shared/logger.js';
@@ -64,10 +64,8 @@ export interface DoctorReport {
 
 export interface DoctorDeps {
   readonly logger: Logger;
-  /** Defaults to a client built from `[cloud]`. */
-  readonly nova?: NovaApi;
-  /** Spare capacity when Nova reports none (2.88+). Defaults to the client built with `nova`, or none when `nova` is given. */
-  readonly placement?: PlacementApi;
+  /** The cloud (the CLI builds it from `[cloud]`). */
+  readonly compute: ComputeBackend;
   /** Defaults to the prober `[detector] probe` names. */
   readonly prober?: Prober;
   /** An open connection to reuse; by default doctor opens its own to `[redis] url` and closes it. */

@@ -1,10 +1,7 @@
-import { requireComputeService } from '../openstack/compute-service.js';
-import type { NovaApi, Server } from '../openstack/types.js';
+import { MOVE_OUTCOME_UNKNOWN, type ComputeBackend, type Guest } from '../compute/types.js';
 import { mapLimit } from '../shared/map-limit.js';
-import { NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN } from '../openstack/errors.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import type { Clock } from '../shared/time.js';
-import { TERMINAL_MIGRATION } from './types.js';
 
 export interface DrainOptions {
   readonly host: string;
@@ -17,7 +14,7 @@ export interface DrainOptions {
 }
 
 export interface DrainDeps {
-  readonly nova: NovaApi;
+  readonly compute: ComputeBackend;
   readonly clock: Clock;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly progress: (line: string) => void;
@@ -37,16 +34,16 @@ export interface DrainedServer {
  * (stopped, error) are listed, not touched. A live-migrate POST whose outcome is unknown is re-read, never sent twice.
  */
 export async function drainHost(deps: DrainDeps, opts: DrainOptions): Promise<DrainedServer[]> {
-  const { nova, progress } = deps;
-  const svc = await requireComputeService(nova, opts.host, { signal: opts.signal });
-  if (svc.status !== 'disabled') {
-    await nova.updateService(svc.id, { status: 'disabled', disabledReason: opts.disabledReason }, { signal: opts.signal });
+  const { compute, progress } = deps;
+  const host = await compute.host(opts.host, { signal: opts.signal });
+  if (host.status !== 'disabled') {
+    await compute.disable(host, opts.disabledReason, { signal: opts.signal });
     progress(`${opts.host}: disabled ("${opts.disabledReason}")`);
   }
-  const servers = await nova.listServersOnHost(opts.host, { signal: opts.signal });
+  const servers = await compute.guestsOn(opts.host, { signal: opts.signal });
   const results: DrainedServer[] = [];
-  const movable = servers.filter((s) => s.status === 'ACTIVE');
-  for (const s of servers.filter((x) => x.status !== 'ACTIVE')) {
+  const movable = servers.filter((s) => compute.canLiveMove(s));
+  for (const s of servers.filter((x) => !compute.canLiveMove(x))) {
     results.push({ id: s.id, name: s.name, result: 'not-moved', host: s.host, detail: `status ${s.status}: live migration needs ACTIVE` });
   }
   progress(`${opts.host}: ${movable.length} server(s) to live-migrate, ${servers.length - movable.length} left in place`);
@@ -54,13 +51,13 @@ export async function drainHost(deps: DrainDeps, opts: DrainOptions): Promise<Dr
   return results;
 }
 
-async function moveOne(deps: DrainDeps, opts: DrainOptions, s: Server): Promise<DrainedServer> {
-  const { nova, progress } = deps;
+async function moveOne(deps: DrainDeps, opts: DrainOptions, s: Guest): Promise<DrainedServer> {
+  const { compute, progress } = deps;
   try {
-    await nova.liveMigrate(s.id, opts.target, { signal: opts.signal });
+    await compute.liveMove(s.id, opts.target ?? null, { signal: opts.signal });
     progress(`${s.name}: live migration requested${opts.target ? ` to ${opts.target}` : ''}`);
   } catch (err) {
-    if (!(err instanceof CmphaError && err.code === NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN)) {
+    if (!(err instanceof CmphaError && err.code === MOVE_OUTCOME_UNKNOWN)) {
       progress(`${s.name}: live migration refused: ${errorMessage(err)}`);
       return { id: s.id, name: s.name, result: 'failed', host: s.host, detail: errorMessage(err) };
     }
@@ -68,21 +65,15 @@ async function moveOne(deps: DrainDeps, opts: DrainOptions, s: Server): Promise<
   }
   const deadline = deps.clock.now() + opts.verifyTimeoutMs;
   for (;;) {
-    const now = await nova.getServer(s.id, { signal: opts.signal });
-    if (!now) return { id: s.id, name: s.name, result: 'failed', host: null, detail: 'deleted during the drain' };
-    if (now.host !== opts.host && now.host !== null && now.status === 'ACTIVE' && now.taskState === null) {
+    const now = await compute.liveMoveState(s.id, opts.host, { signal: opts.signal });
+    if (now.kind === 'gone') return { id: s.id, name: s.name, result: 'failed', host: null, detail: 'deleted during the drain' };
+    if (now.kind === 'arrived') {
       progress(`${s.name}: runs ACTIVE on ${now.host}`);
       return { id: s.id, name: s.name, result: 'moved', host: now.host, detail: `ACTIVE on ${now.host}` };
     }
-    const migs = (await nova.listMigrations({ instanceId: s.id, type: 'live-migration' }, { signal: opts.signal }))
-      .filter((m) => m.sourceCompute === opts.host);
-    const last = migs.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0];
-    if (now.host === opts.host && now.taskState === null && (!last || (TERMINAL_MIGRATION.has(last.status) && last.status !== 'completed' && last.status !== 'done'))) {
-      const why = last ? `live migration ${last.status}` : 'Nova shows no live migration';
-      if (deps.clock.now() >= deadline || last) return { id: s.id, name: s.name, result: 'failed', host: now.host, detail: why };
-    }
+    if (now.kind === 'stopped' && (deps.clock.now() >= deadline || now.final)) return { id: s.id, name: s.name, result: 'failed', host: now.host, detail: now.why };
     if (deps.clock.now() >= deadline) {
-      return { id: s.id, name: s.name, result: 'failed', host: now.host, detail: `not moved within ${opts.verifyTimeoutMs} ms (status ${now.status}, task ${now.taskState ?? 'none'})` };
+      return { id: s.id, name: s.name, result: 'failed', host: now.host, detail: `not moved within ${opts.verifyTimeoutMs} ms (${now.why})` };
     }
     await deps.sleep(opts.pollIntervalMs, opts.signal);
   }

@@ -1,3 +1,4 @@
+import type { ComputeHost } from '../compute/types.js';
 import type { ComputeService, Hypervisor, Server } from '../openstack/types.js';
 
 export interface SpareCandidate {
@@ -44,6 +45,23 @@ export function spareUnusableReason(
   if (opts.zone && svc.zone && svc.zone !== opts.zone) return `in zone ${svc.zone}, not ${opts.zone}`;
   if (opts.claimedBy && opts.claimedBy !== opts.incidentId) return `already taken by incident ${opts.claimedBy}`;
   return undefined;
+}
+
+/** A reserved host: listed in spare_hosts, or disabled with cmpha's spare mark (spare_reason_prefix). */
+export function isSpareHost(h: Pick<ComputeHost, 'name' | 'status' | 'marker'>, spareHosts: readonly string[]): boolean {
+  return spareHosts.includes(h.name) || (h.status === 'disabled' && h.marker.spare);
+}
+
+/**
+ * Why a reserved spare cannot take this incident's servers (the pipeline passes it over, `cmpha doctor` warns),
+ * or undefined when it can: it must be up and not isolated, in the failed host's zone when both have one,
+ * and not claimed by another incident.
+ */
+export function spareHostUnusable(
+  h: Pick<ComputeHost, 'state' | 'isolated' | 'zone'>,
+  opts: { readonly zone?: string | undefined; readonly claimedBy?: string | null; readonly incidentId?: string } = {},
+): string | undefined {
+  return spareUnusableReason({ state: h.state, forcedDown: h.isolated, ...(h.zone ? { zone: h.zone } : {}) }, opts);
 }
 
 /**

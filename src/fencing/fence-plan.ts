@@ -1,5 +1,6 @@
 import type { CephConfig, FencingConfig, HostConfig } from '../config/types.js';
-import type { NovaApi, VolumeApi } from '../openstack/types.js';
+import type { ComputeBackend } from '../compute/types.js';
+import type { VolumeApi } from '../openstack/types.js';
 import { CephClient } from './ceph/ceph-client.js';
 import { monIpsOf } from './ceph/server-disks.js';
 import { CephStorageFence } from './ceph/storage-fence.js';
@@ -36,7 +37,7 @@ export interface FencePlanDeps {
   readonly driver?: FenceDriver | null;
   readonly storageFence?: CephStorageFence;
   /** Where the storage device learns which servers (so which images) are on the host. */
-  readonly nova: Pick<NovaApi, 'listServersOnHost'>;
+  readonly compute: Pick<ComputeBackend, 'guestsOn'>;
   /** Where it reads the servers' attached volumes (their RBD names); absent: a server with volumes is not covered. */
   readonly volumes?: VolumeApi;
   readonly driverDeps?: FenceDriverDeps;
@@ -52,7 +53,7 @@ export function createFencePlan(host: HostConfig, fencing: FencingConfig, deps: 
   const driver = deps.driver !== undefined ? deps.driver : createFenceDriver(host, fencing, deps.driverDeps);
   const ips = host.storageIps ?? [];
   const storage = deps.storageFence && ips.length > 0
-    ? storageDevice(deps.storageFence, ips, (signal) => deps.nova.listServersOnHost(host.name, signal ? { signal } : {}), deps.volumes)
+    ? storageDevice(deps.storageFence, ips, (signal) => deps.compute.guestsOn(host.name, signal ? { signal } : {}), deps.volumes)
     : undefined;
   const bmc = driver ? bmcDevice(driver, deps.fenceHost) : undefined;
   const names = fenceLevelNames(host, driver?.kind);

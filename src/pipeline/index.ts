@@ -10,5 +10,5 @@ export { queueNames, evacuateJobId } from './queues.js';
 export { RedisStartGate } from './rate-gate.js';
 export { restoreHost } from './restore-host.js';
 export type { RestoreHostOptions, RestoreHostDeps, RestoreHostResult } from './restore-host.js';
-export { reconcileOrphans, startOrphanReconciler, judgeOrphan, parseIncidentReason } from './reconcile-orphans.js';
+export { reconcileOrphans, startOrphanReconciler, judgeOrphan } from './reconcile-orphans.js';
 export type { OrphanFacts, OrphanVerdict, ReconcileDeps, ReconcileResult } from './reconcile-orphans.js';

@@ -1,7 +1,7 @@
-import { validateId, type IncidentStore, type OpenResult } from '../incidents/incident-store.js';
+import type { ComputeBackend, ComputeHost } from '../compute/types.js';
+import type { IncidentStore, OpenResult } from '../incidents/incident-store.js';
 import type { OpenIncidentRequest } from '../incidents/types.js';
 import type { NotificationService } from '../notifier/types.js';
-import type { ComputeService, NovaApi } from '../openstack/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/time.js';
@@ -24,31 +24,16 @@ export type OrphanVerdict =
   | { readonly kind: 'orphan'; readonly incidentId: string; readonly disabledAt: number | null }
   | { readonly kind: 'not-orphan'; readonly why: string };
 
-/** The incident id and time in a reason cmpha wrote (`PREFIX incident ID ISO-TIME`); null for any other reason. */
-export function parseIncidentReason(reason: string | null, prefix: string): { id: string; at: number | null } | null {
-  if (!reason || !reason.startsWith(`${prefix} incident `)) return null;
-  const [id, when] = reason.slice(prefix.length + ' incident '.length).split(' ');
-  if (!id) return null;
-  try {
-    validateId(id);
-  } catch {
-    return null;
-  }
-  const at = when ? Date.parse(when) : Number.NaN;
-  return { id, at: Number.isNaN(at) ? null : at };
-}
-
 /**
- * Pure rule: a nova-compute service is an orphaned recovery when cmpha disabled it for an incident (its own
- * reason prefix), it is still forced down, Nova still lists servers on it, no incident is open for the host
+ * Pure rule: a compute host is an orphaned recovery when cmpha disabled it for an incident (its own mark,
+ * which the backend parses), it is still isolated, Nova still lists servers on it, no incident is open for the host
  * and the named incident has no record at all. A closed record is not lost: that recovery ended and paged
  * someone. Forced down back to false means an operator is bringing the host back: theirs, not ours.
  */
-export function judgeOrphan(svc: ComputeService, prefix: string, facts: OrphanFacts): OrphanVerdict {
-  if (svc.binary !== 'nova-compute') return { kind: 'not-orphan', why: 'not a nova-compute service' };
-  const reason = svc.status === 'disabled' ? parseIncidentReason(svc.disabledReason, prefix) : null;
+export function judgeOrphan(svc: Pick<ComputeHost, 'status' | 'isolated' | 'marker'>, facts: OrphanFacts): OrphanVerdict {
+  const reason = svc.status === 'disabled' ? svc.marker.incident : null;
   if (!reason) return { kind: 'not-orphan', why: 'not disabled by a cmpha incident' };
-  if (!svc.forcedDown) return { kind: 'not-orphan', why: 'no longer forced down (being brought back)' };
+  if (!svc.isolated) return { kind: 'not-orphan', why: 'no longer forced down (being brought back)' };
   if (facts.openIncident) return { kind: 'not-orphan', why: 'an incident is open for the host' };
   if (facts.recordExists) return { kind: 'not-orphan', why: `incident ${reason.id} has a record` };
   if (facts.servers === null) return { kind: 'not-orphan', why: 'its servers could not be listed' };
@@ -57,14 +42,12 @@ export function judgeOrphan(svc: ComputeService, prefix: string, facts: OrphanFa
 }
 
 export interface ReconcileDeps {
-  readonly nova: NovaApi;
+  readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn'>;
   /** Reads of the incident store, and the timeline and deliveries of a re-opened incident. */
   readonly incidents: Pick<IncidentStore, 'openIncidentFor' | 'getRecord' | 'addTimeline' | 'addDeliveries'>;
   /** Creates the incident record and queues its recovery (idempotent on the id), as the detector's opener does. */
   readonly open: (req: OpenIncidentRequest) => Promise<OpenResult>;
   readonly notifier: NotificationService;
-  /** [evacuation] disabled_reason_prefix. */
-  readonly reasonPrefix: string;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly signal?: AbortSignal;
@@ -85,44 +68,44 @@ export interface ReconcileResult {
  * status read of a host that is off costs a fraction of a second. Reads Nova and Redis; changes nothing else.
  */
 export async function reconcileOrphans(deps: ReconcileDeps): Promise<ReconcileResult[]> {
-  const { nova, incidents, logger: log, signal } = deps;
-  const services = (await nova.listComputeServices({ signal })).filter((s) => s.binary === 'nova-compute');
+  const { compute, incidents, logger: log, signal } = deps;
+  const hosts = await compute.hosts({ signal });
   const out: ReconcileResult[] = [];
-  for (const svc of services) {
-    const named = svc.status === 'disabled' && svc.forcedDown ? parseIncidentReason(svc.disabledReason, deps.reasonPrefix) : null;
+  for (const svc of hosts) {
+    const named = svc.status === 'disabled' && svc.isolated ? svc.marker.incident : null;
     if (!named) continue;
-    const openIncident = (await incidents.openIncidentFor(svc.host)) !== null;
+    const openIncident = (await incidents.openIncidentFor(svc.name)) !== null;
     const recordExists = !openIncident && (await incidents.getRecord(named.id)) !== null;
     let servers: number | null = null;
     if (!openIncident && !recordExists) {
       try {
-        servers = (await nova.listServersOnHost(svc.host, { signal })).length;
+        servers = (await compute.guestsOn(svc.name, { signal })).length;
       } catch (err) {
         if (signal?.aborted) throw err;
-        log.warn({ host: svc.host, incidentId: named.id, err: errorMessage(err) }, 'cannot list the servers of a host cmpha disabled; checking again next time');
+        log.warn({ host: svc.name, incidentId: named.id, err: errorMessage(err) }, 'cannot list the servers of a host cmpha disabled; checking again next time');
       }
     }
-    const verdict = judgeOrphan(svc, deps.reasonPrefix, { openIncident, recordExists, servers });
+    const verdict = judgeOrphan(svc, { openIncident, recordExists, servers });
     if (verdict.kind !== 'orphan') continue;
     const n = servers ?? 0;
     const r = await deps.open({
-      id: verdict.incidentId, host: svc.host, failureStartedAt: verdict.disabledAt ?? deps.clock.now(),
-      evidence: { orphan: { disabledReason: svc.disabledReason, forcedDown: svc.forcedDown, foundAt: deps.clock.now() }, serversOnHost: n },
+      id: verdict.incidentId, host: svc.name, failureStartedAt: verdict.disabledAt ?? deps.clock.now(),
+      evidence: { orphan: { disabledReason: svc.reason, forcedDown: svc.isolated, foundAt: deps.clock.now() }, serversOnHost: n },
     });
-    out.push({ host: svc.host, incidentId: verdict.incidentId, servers: n, resumed: r.created });
+    out.push({ host: svc.name, incidentId: verdict.incidentId, servers: n, resumed: r.created });
     if (!r.created) continue;
-    const summary = `recovery of ${svc.host} found again from Nova: its incident record was lost (did Redis restart without persistence?). `
-      + `nova-compute is forced down and disabled "${svc.disabledReason}" and Nova lists ${n} server(s) on it; resuming incident ${verdict.incidentId}, `
+    const summary = `recovery of ${svc.name} found again from Nova: its incident record was lost (did Redis restart without persistence?). `
+      + `nova-compute is forced down and disabled "${svc.reason}" and Nova lists ${n} server(s) on it; resuming incident ${verdict.incidentId}, `
       + 'reading the power state from the BMC again before anything else';
-    log.error({ host: svc.host, incidentId: verdict.incidentId, servers: n }, 'orphaned recovery found in Nova: resuming it');
+    log.error({ host: svc.name, incidentId: verdict.incidentId, servers: n }, 'orphaned recovery found in Nova: resuming it');
     await incidents.addTimeline(verdict.incidentId, { step: 'reconcile', level: 'warning', message: summary, data: { servers: n } });
     try {
       const records = await deps.notifier.notify({
-        type: 'orphan-resumed', severity: 'warning', host: svc.host, incidentId: verdict.incidentId, summary, at: deps.clock.now(),
+        type: 'orphan-resumed', severity: 'warning', host: svc.name, incidentId: verdict.incidentId, summary, at: deps.clock.now(),
       });
       await incidents.addDeliveries(verdict.incidentId, records);
     } catch (err) {
-      log.error({ host: svc.host, incidentId: verdict.incidentId, err: errorMessage(err) }, 'notifier failed');
+      log.error({ host: svc.name, incidentId: verdict.incidentId, err: errorMessage(err) }, 'notifier failed');
     }
   }
   return out;

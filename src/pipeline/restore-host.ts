@@ -1,7 +1,6 @@
 import type { FenceDriver } from '../fencing/types.js';
-import { requireComputeService } from '../openstack/compute-service.js';
-import type { NovaApi } from '../openstack/types.js';
-import { CmphaError, errorMessage } from '../shared/errors.js';
+import type { ComputeBackend } from '../compute/types.js';
+import { CmphaError } from '../shared/errors.js';
 import { formatDuration } from '../shared/duration.js';
 import type { Clock } from '../shared/time.js';
 
@@ -11,6 +10,7 @@ export interface RestoreHostOptions {
   readonly powerOn: boolean;
   /** Leave it disabled as a reserved spare instead of enabling it. */
   readonly asSpare: boolean;
+  /** The start of the reason a spare is kept disabled with (`[evacuation] spare_reason_prefix`). */
   readonly spareReasonPrefix: string;
   /** Each wait (power, migrations cleaned up, service up) gives up after this long. */
   readonly waitTimeoutMs: number;
@@ -31,7 +31,7 @@ export interface StorageUnfence {
 }
 
 export interface RestoreHostDeps {
-  readonly nova: NovaApi;
+  readonly compute: ComputeBackend;
   readonly fenceDriver: FenceDriver | null;
   readonly clock: Clock;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -54,8 +54,8 @@ export interface RestoreHostResult {
  */
 export async function restoreHost(deps: RestoreHostDeps, opts: RestoreHostOptions): Promise<RestoreHostResult> {
   const started = deps.clock.now();
-  const { nova, progress } = deps;
-  let svc = await requireComputeService(nova, opts.host);
+  const { compute, progress } = deps;
+  let svc = await compute.host(opts.host);
 
   let cycled = opts.powerCycled === true;
   if (opts.unfenceStorage && !deps.storage) throw new CmphaError('restore_no_storage_fence', `${opts.host} has no storage fence (no storage_ips or no [ceph]): nothing to unfence`);
@@ -90,41 +90,29 @@ export async function restoreHost(deps: RestoreHostDeps, opts: RestoreHostOption
     }
   }
 
-  if (svc.forcedDown) {
+  if (svc.isolated) {
+    const isolated = svc;
     await waitUntil(deps, opts, 'its nova-compute to restart and clean up the evacuations', async () => {
-      const pending = (await nova.listMigrations({ host: opts.host, type: 'evacuation' }, { signal: opts.signal }))
-        .filter((m) => m.sourceCompute === opts.host && m.status === 'done');
-      if (pending.length > 0) {
-        progress(`${opts.host}: waiting for nova-compute to clean up ${pending.length} evacuation(s) (migrations still 'done')`);
-        return false;
-      }
-      try {
-        svc = await nova.updateService(svc.id, { forcedDown: false }, { signal: opts.signal });
-        return true;
-      } catch (err) {
-        // Nova refuses while `done` evacuations remain; the listing may lag behind it.
-        progress(`${opts.host}: Nova does not yet accept forced_down=false: ${errorMessage(err)}`);
-        return false;
-      }
+      const notYet = await compute.endIsolation(isolated, { signal: opts.signal });
+      if (notYet !== null) progress(`${opts.host}: ${notYet}`);
+      return notYet === null;
     }, 'it is still forced down');
     progress(`${opts.host}: forced_down unset`);
   }
 
   await waitUntil(deps, opts, 'Nova to report its nova-compute up', async () => {
-    svc = await requireComputeService(nova, opts.host);
+    svc = await compute.host(opts.host);
     return svc.state === 'up';
   }, `forced_down is unset but the service is down and ${svc.status}`);
   progress(`${opts.host}: nova-compute is up`);
 
   if (opts.asSpare) {
     const reason = `${opts.spareReasonPrefix} spare, returned by cmpha host restore ${new Date(deps.clock.now()).toISOString()}`;
-    if (svc.status !== 'disabled' || !(svc.disabledReason ?? '').startsWith(opts.spareReasonPrefix)) {
-      await nova.updateService(svc.id, { status: 'disabled', disabledReason: reason }, { signal: opts.signal });
-    }
+    if (svc.status !== 'disabled' || !svc.marker.spare) await compute.disable(svc, reason, { signal: opts.signal });
     progress(`${opts.host}: kept disabled as a spare ("${reason}")`);
   } else {
     // Enabled only now that it reads up: enabling a down host leaves Placement's disabled trait behind.
-    if (svc.status !== 'enabled') await nova.updateService(svc.id, { status: 'enabled' }, { signal: opts.signal });
+    if (svc.status !== 'enabled') await compute.enable(svc, { signal: opts.signal });
     progress(`${opts.host}: enabled`);
   }
   return { host: opts.host, status: opts.asSpare ? 'spare' : 'enabled', durationMs: deps.clock.now() - started };

@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import type { NotificationEvent, NotificationService } from '../notifier/types.js';
-import type { NovaApi } from '../openstack/types.js';
+import type { HeartbeatSource } from '../compute/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { runCommand, type CommandRunner } from '../shared/run-command.js';
@@ -31,7 +31,8 @@ export interface AgentRemediator {
 
 export interface RemediatorDeps {
   readonly config: Pick<Config, 'hosts' | 'remediation'>;
-  readonly nova: Pick<NovaApi, 'listComputeServices'>;
+  /** Where the host's agent heartbeat is read. */
+  readonly heartbeats: HeartbeatSource;
   readonly notifier?: NotificationService;
   readonly logger: Logger;
   readonly run?: CommandRunner;
@@ -54,7 +55,7 @@ export function createAgentRemediator(deps: RemediatorDeps): AgentRemediator {
       if (!r || running.has(host) || stopping.signal.aborted) return;
       log.warn({ host }, 'nova-compute is down on a live host: running the remediation command');
       const job = healAgent({
-        nova: deps.nova, run: deps.run ?? runCommand, clock: deps.clock ?? systemClock, sleep: deps.sleep ?? realSleep,
+        heartbeats: deps.heartbeats, run: deps.run ?? runCommand, clock: deps.clock ?? systemClock, sleep: deps.sleep ?? realSleep,
         signal: stopping.signal, ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
       }, host, mgmtIp, r)
         .then(async (result) => {

@@ -1,4 +1,4 @@
-import type { NovaApi } from '../openstack/types.js';
+import type { HeartbeatSource } from '../compute/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import type { CommandRunner } from '../shared/run-command.js';
 import type { Clock } from '../shared/time.js';
@@ -37,7 +37,8 @@ export interface HealResult {
 }
 
 export interface HealDeps {
-  readonly nova: Pick<NovaApi, 'listComputeServices'>;
+  /** Where the host's agent heartbeat is read. */
+  readonly heartbeats: HeartbeatSource;
   readonly run: CommandRunner;
   readonly clock: Clock;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -49,8 +50,8 @@ export interface HealDeps {
 const tail = (s: string) => (s.length > 2000 ? `…${s.slice(-2000)}` : s);
 
 async function heartbeat(deps: HealDeps, host: string): Promise<{ at: number | null; up: boolean }> {
-  const svc = (await deps.nova.listComputeServices({ host, signal: deps.signal })).find((s) => s.binary === 'nova-compute');
-  return { at: svc?.updatedAt?.getTime() ?? null, up: svc?.state === 'up' };
+  const h = (await deps.heartbeats.hosts({ name: host, signal: deps.signal }))[0];
+  return { at: h?.heartbeatAt?.getTime() ?? null, up: h?.state === 'up' };
 }
 
 /**

@@ -9,13 +9,14 @@ import { formatDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
 import { connectRedisOnce } from '../../shared/redis-connect.js';
 import { sleep } from '../../shared/time.js';
-import { configPathOf, createCliLogger, EXIT_BLIND, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
+import { configPathOf, createCliCompute, createCliLogger, EXIT_BLIND, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
 import { loadOpsConfig } from '../ops-config.js';
 import { columnsUsable, formatTable, outputOptions, renderList, renderOne, withOutputOptions, type Column, type OutputOptions } from '../output.js';
 import type { Config } from '../../config/types.js';
 import { surveyStorage, type StorageSurvey } from '../../fencing/ceph/storage-survey.js';
 import { createStorageFence } from '../../fencing/fence-plan.js';
-import type { NovaApi, VolumeApi } from '../../openstack/types.js';
+import type { VolumeApi } from '../../openstack/types.js';
+import type { ComputeBackend } from '../../compute/types.js';
 import { mapLimit } from '../../shared/map-limit.js';
 
 export { EXIT_BLIND };
@@ -32,10 +33,10 @@ interface CheckOptions {
 export const EXIT_DOUBLE_WRITER = 4;
 
 /** Every compute host's servers from Nova, surveyed on the configured Ceph in one connection. */
-export async function runStorageCheck(config: Config, nova: Pick<NovaApi, 'listComputeServices' | 'listServersOnHost'>, volumes?: VolumeApi): Promise<StorageSurvey> {
+export async function runStorageCheck(config: Config, compute: Pick<ComputeBackend, 'hosts' | 'guestsOn'>, volumes?: VolumeApi): Promise<StorageSurvey> {
   if (!config.ceph) throw new Error('no [ceph] section with keyring_file: nothing to check');
-  const hosts = [...new Set((await nova.listComputeServices()).filter((s) => s.binary === 'nova-compute').map((s) => s.host))].sort();
-  const withServers = await mapLimit(hosts, 8, async (host) => ({ host, storageIps: config.hosts[host]?.storageIps ?? [], servers: await nova.listServersOnHost(host) }));
+  const hosts = [...new Set((await compute.hosts()).map((s) => s.name))].sort();
+  const withServers = await mapLimit(hosts, 8, async (host) => ({ host, storageIps: config.hosts[host]?.storageIps ?? [], servers: await compute.guestsOn(host) }));
   return surveyStorage(createStorageFence(config.ceph, config.fencing), withServers, undefined, Date.now, volumes);
 }
 
@@ -153,7 +154,8 @@ export function registerCheckCommands(program: Command): void {
       if (!columnsUsable('check', HOST_COLUMNS, out.columns)) return;
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
-      const { nova, volumes } = createOpenStack(config.cloud, { logger });
+      const openstack = createOpenStack(config.cloud, { logger });
+      const compute = createCliCompute(config, logger, openstack);
       if (opts.storage && !config.ceph) {
         // A config problem, not a cloud cmpha cannot see: nothing to survey until [ceph] names a keyring.
         process.stderr.write(`cmpha check --storage: ${config.path ?? 'the config'} has no [ceph] section with keyring_file: there is no Ceph to check (see [ceph] in cmpha.conf.example)\n`);
@@ -162,7 +164,7 @@ export function registerCheckCommands(program: Command): void {
       }
       if (opts.storage) {
         try {
-          const survey = await runStorageCheck(config, nova, volumes);
+          const survey = await runStorageCheck(config, compute, openstack.volumes);
           process.stdout.write(out.format === 'table' ? formatStorageCheck(survey) : renderOne({ ...survey }, out));
           if (survey.servers.some((f) => f.verdict === 'double-writer')) process.exitCode = EXIT_DOUBLE_WRITER;
         } catch (err) {
@@ -173,7 +175,7 @@ export function registerCheckCommands(program: Command): void {
       }
       const prober = createProber(config.detector, { logger });
       // No Redis, no incident opener, no notifier: this process cannot act even by mistake.
-      const detector = createDetector({ config, nova, prober, logger });
+      const detector = createDetector({ config, compute, prober, logger });
       // The first round learns which instance addresses answer; the second can use them as evidence.
       await detector.runRound();
       await sleep(Math.min(config.detector.intervalMs, 2000));

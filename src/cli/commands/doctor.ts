@@ -3,7 +3,7 @@ import { formatDoctorReport } from '../../doctor/format.js';
 import { runDoctor } from '../../doctor/run-doctor.js';
 import type { DoctorHost } from '../../doctor/types.js';
 import { errorMessage } from '../../shared/errors.js';
-import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
+import { configPathOf, createCliCompute, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
 import { columnsUsable, outputOptions, renderList, renderOne, withOutputOptions, type Column } from '../output.js';
 
 interface DoctorOptions {
@@ -35,7 +35,7 @@ export function registerDoctorCommand(program: Command): void {
       if (!columnsUsable('doctor', DOCTOR_HOST_COLUMNS, out.columns)) return;
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
-      const report = await runDoctor(config, { logger, smtp: opts.smtp !== false });
+      const report = await runDoctor(config, { logger, compute: createCliCompute(config, logger), smtp: opts.smtp !== false });
       try {
         if ((out.format === 'json' || out.format === 'yaml') && out.columns.length === 0) {
           process.stdout.write(renderOne({ ok: report.ok, checks: report.checks, hosts: report.hosts, summary: report.summary, durationMs: report.durationMs }, out));

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import type { Config } from '../../config/types.js';
 import { drainHost, type DrainedServer } from '../../evacuator/drain.js';
-import { createOpenStack } from '../../openstack/index.js';
-import type { NovaApi } from '../../openstack/types.js';
+import type { ComputeBackend } from '../../compute/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { sleep, systemClock } from '../../shared/time.js';
-import { configPathOf, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption, type ConfigPaths } from '../context.js';
+import { configPathOf, createCliCompute, createCliLogger, EXIT_CONFIG, loadCliConfig, withConfigOption, type ConfigPaths } from '../context.js';
 import { formatTable, onlyChanges, outputOptions, renderList, withOutputOptions, type Column } from '../output.js';
 
 const DRAIN_COLUMNS: readonly Column<DrainedServer>[] = [
@@ -18,7 +17,7 @@ const DRAIN_COLUMNS: readonly Column<DrainedServer>[] = [
 export interface DrainCliDeps {
   loadConfig(path?: ConfigPaths): Promise<Config>;
   createLogger(config: Config): Logger;
-  nova(config: Config, logger: Logger): NovaApi;
+  compute(config: Config, logger: Logger): ComputeBackend;
   stdout(text: string): void;
   stderr(text: string): void;
   setExitCode(code: number): void;
@@ -27,7 +26,7 @@ export interface DrainCliDeps {
 const defaultDeps: DrainCliDeps = {
   loadConfig: loadCliConfig,
   createLogger: createCliLogger,
-  nova: (config, logger) => createOpenStack(config.cloud, { logger }).nova,
+  compute: createCliCompute,
   stdout: (t) => { process.stdout.write(t); },
   stderr: (t) => { process.stderr.write(t); },
   setExitCode: (c) => { process.exitCode = c; },
@@ -60,7 +59,7 @@ export function registerDrainCommands(program: Command, overrides: Partial<Drain
       const ev = config.evacuation;
       try {
         const results = await drainHost(
-          { nova: deps.nova(config, logger), clock: systemClock, sleep, progress: onlyChanges((l) => { if (!machine) deps.stdout(`${l}\n`); }) },
+          { compute: deps.compute(config, logger), clock: systemClock, sleep, progress: onlyChanges((l) => { if (!machine) deps.stdout(`${l}\n`); }) },
           {
             host, ...(opts.target ? { target: opts.target } : {}),
             disabledReason: `${ev.disabledReasonPrefix} drain ${new Date().toISOString()}`,

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import type { Config } from '../../config/types.js';
 import type { FenceDriver } from '../../fencing/types.js';
 import { IncidentStore } from '../../incidents/incident-store.js';
-import { createOpenStack } from '../../openstack/index.js';
-import type { NovaApi } from '../../openstack/types.js';
+import type { ComputeBackend } from '../../compute/types.js';
 import { createStorageFence } from '../../fencing/fence-plan.js';
 import { restoreHost, type StorageUnfence } from '../../pipeline/restore-host.js';
 import { fenceDriversFromConfig } from '../../app/fence-parts.js';
@@ -15,14 +14,14 @@ import { mgmtAddressOf } from '../../detector/mgmt-addresses.js';
 import { remediationFor } from '../../remediation/agent-remediator.js';
 import { describeHeal, healAgent } from '../../remediation/heal-agent.js';
 import { runCommand, type CommandRunner } from '../../shared/run-command.js';
-import { configPathOf, createCliLogger, EXIT_CONFIG, loadFencingCliConfig, withConfigOption, type ConfigPaths } from '../context.js';
+import { configPathOf, createCliCompute, createCliLogger, EXIT_CONFIG, loadFencingCliConfig, withConfigOption, type ConfigPaths } from '../context.js';
 import { onlyChanges, outputOptions, renderOne, withOutputOptions } from '../output.js';
 import { connectRedis } from './incidents.js';
 
 export interface HostCliDeps {
   loadConfig(path?: ConfigPaths): Promise<Config>;
   createLogger(config: Config): Logger;
-  nova(config: Config, logger: Logger): NovaApi;
+  compute(config: Config, logger: Logger): ComputeBackend;
   fenceDriver(config: Config, host: string, logger: Logger): FenceDriver | null;
   /** The host's storage blocklist, where it has storage_ips on the configured Ceph. */
   storage(config: Config, host: string): StorageUnfence | undefined;
@@ -38,7 +37,7 @@ export interface HostCliDeps {
 const defaultDeps: HostCliDeps = {
   loadConfig: loadFencingCliConfig,
   createLogger: createCliLogger,
-  nova: (config, logger) => createOpenStack(config.cloud, { logger }).nova,
+  compute: createCliCompute,
   fenceDriver: (config, host, logger) => fenceDriversFromConfig(config, logger)(host),
   storage: storageUnfence,
   openIncident: async (config, host) => {
@@ -103,7 +102,7 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
         }
         const result = await restoreHost(
           {
-            nova: deps.nova(config, logger),
+            compute: deps.compute(config, logger),
             fenceDriver: opts.powerOn ? deps.fenceDriver(config, name, logger) : null,
             clock: systemClock, sleep,
             // A wait polls: print a line when what it says changes, not on every poll.
@@ -144,10 +143,10 @@ export function registerHostCommands(program: Command, overrides: Partial<HostCl
         return;
       }
       try {
-        const nova = deps.nova(config, logger);
+        const compute = deps.compute(config, logger);
         const configured = config.hosts[name]?.mgmtIp;
-        const hv = configured ? undefined : (await nova.listHypervisors()).find((h) => h.serviceHost === name)?.hostIp;
-        const result = await healAgent({ nova, run: deps.run ?? runCommand, clock: systemClock, sleep }, name, mgmtAddressOf(configured, hv).ip, r);
+        const hv = configured ? undefined : (await compute.hostAddresses()).get(name);
+        const result = await healAgent({ heartbeats: compute, run: deps.run ?? runCommand, clock: systemClock, sleep }, name, mgmtAddressOf(configured, hv).ip, r);
         (result.ok ? deps.stdout : deps.stderr)(`${describeHeal(result)}\n`);
         deps.setExitCode(result.ok ? 0 : 1);
       } catch (err) {

@@ -18,6 +18,7 @@ import { ProcessGroup } from '../../helpers/processes.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { newRedis } from '../../unit/pipeline/harness.js';
 import { callsAbout, isEvacuate, isServicePut, pipelineWorld, waitClosed, waitFor, type PipelineWorld } from '../pipeline/world.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // The storage fence end to end: the simulated cloud (Nova, a Redfish BMC) decides what cmpha does; a real
 // one-node Ceph and network-namespace hosts running librbd writers decide whether it worked.
@@ -277,7 +278,7 @@ describe('storage fence with a real Ceph', () => {
     const entry = `${h1.ips[0]}:0/0`;
     const lines: string[] = [];
     const restore = (extra: { unfenceStorage?: boolean; powerCycled?: boolean }) => restoreHost(
-      { nova: w!.nova, fenceDriver: null, clock: systemClock, sleep, progress: (l) => lines.push(l), storage: storageUnfence(config, 'compute1')! },
+      { compute: computeOf(w!.nova), fenceDriver: null, clock: systemClock, sleep, progress: (l) => lines.push(l), storage: storageUnfence(config, 'compute1')! },
       { host: 'compute1', powerOn: false, asSpare: false, spareReasonPrefix: 'down_prepare', waitTimeoutMs: 20_000, pollIntervalMs: 200, ...extra },
     );
 
@@ -303,7 +304,7 @@ describe('storage fence with a real Ceph', () => {
     const servers = await w.serversOn('compute1');
     await disksOf('compute1');
     const vms = await writers(servers, h1);
-    let survey = await runStorageCheck(config, w.nova);
+    let survey = await runStorageCheck(config, computeOf(w.nova));
     const mine = survey.servers.filter((f) => f.host === 'compute1');
     expect(mine.map((f) => f.verdict)).toEqual(servers.map(() => 'single'));
     const c1 = survey.hosts.find((h) => h.host === 'compute1')!;
@@ -313,7 +314,7 @@ describe('storage fence with a real Ceph', () => {
     expect(aliveOnStorage(c1, c1.at - 5_000)).toBe(false);
 
     const [intruder] = await writers([servers[0]!], h2);
-    survey = await runStorageCheck(config, w.nova);
+    survey = await runStorageCheck(config, computeOf(w.nova));
     const bad = survey.servers.find((f) => f.serverId === servers[0]!.id)!;
     expect(bad.verdict).toBe('double-writer');
     expect(bad.detail).toContain(intruder!.address);
@@ -322,7 +323,7 @@ describe('storage fence with a real Ceph', () => {
 
     // A hung host's watches lapse by themselves (25-30 s): then there is no storage evidence of life.
     for (const vm of vms) vm.pause();
-    await waitFor('the hung clients\' watches to lapse', async () => (await runStorageCheck(config, w!.nova)).hosts.find((h) => h.host === 'compute1')!.watches === 0, 60_000, 2000);
+    await waitFor('the hung clients\' watches to lapse', async () => (await runStorageCheck(config, computeOf(w!.nova))).hosts.find((h) => h.host === 'compute1')!.watches === 0, 60_000, 2000);
   }, 180_000);
 
   it('never puts the cephx key or the BMC password in argv, the incident or its timeline', async () => {
@@ -371,7 +372,7 @@ describe('storage fence with a real Ceph', () => {
     const old = [...await writers(imageBacked, h1), ...await imageWriters(vs.images, h1)];
 
     // check --storage sees the volume images and their one writer on compute1.
-    const before = await runStorageCheck(config, w.nova, w.volumes);
+    const before = await runStorageCheck(config, computeOf(w.nova), w.volumes);
     const seen = before.servers.find((f) => f.serverId === vs.server.id)!;
     expect(seen.verdict).toBe('single');
     expect(seen.images.map((i) => i.image).sort()).toEqual([...vs.images].sort());

@@ -8,6 +8,7 @@ import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { RecordingIncidents } from '../../helpers/recording-incidents.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // A service list whose entries do not say what Nova says (a `state` outside up/down) must make the detector blind,
 // not read every host as down: the simulator garbles the answer, the real client reads it, the sim probe answers.
@@ -31,7 +32,7 @@ describe('a garbled Nova service list', () => {
     const { nova } = createOpenStack(config.cloud, { logger: silentLogger, clock: sim.world.clock, retryBaseDelayMs: 5 });
     const incidents = new RecordingIncidents();
     const notifier = new RecordingNotifier();
-    const d = createDetector({ config, nova, prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, notifier, logger: silentLogger });
+    const d = createDetector({ config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, notifier, logger: silentLogger });
     expect((await d.runRound()).isolated).toBe(false);
 
     const r = await fetch(`${sim.controlUrl}/sim/faults`, {

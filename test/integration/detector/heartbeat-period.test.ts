@@ -12,6 +12,7 @@ import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { RecordingIncidents } from '../../helpers/recording-incidents.js';
 import { RecordingNotifier } from '../../helpers/recording-notifier.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // Nova moves a service's updated_at on every PUT /os-services, so a write inside the first heartbeat gaps splits
 // one 10 s gap in two. Learned from the halves, the period came out at 7 s and the next ordinary 10 s gap read as
@@ -37,7 +38,7 @@ async function world() {
   const { nova } = createOpenStack(config.cloud, { logger: silentLogger, clock: sim.world.clock, retryBaseDelayMs: 10 });
   const notifier = new RecordingNotifier();
   const detector = createDetector({
-    config, nova, prober: createProber(config.detector, { logger: silentLogger }), redis: client, clock: sim.world.clock,
+    config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), redis: client, clock: sim.world.clock,
     incidents: new RecordingIncidents(() => sim.world.clock.now()), notifier, logger: silentLogger,
   });
   open.push({ close: () => detector.stop() });

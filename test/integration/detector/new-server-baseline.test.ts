@@ -8,6 +8,7 @@ import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { RecordingIncidents } from '../../helpers/recording-incidents.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // A server booted onto a host the detector already baselined: Nova's changes-since names it, its host's
 // baseline is refreshed within seconds (not at its five-minute turn), and when the host then dies the
@@ -44,7 +45,7 @@ describe('a server that appears on a healthy host', () => {
     const { nova } = createOpenStack(config.cloud, { logger: silentLogger, clock: sim.world.clock, retryBaseDelayMs: 10 });
     const incidents = new RecordingIncidents();
     const detector = createDetector({
-      config, nova, prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, logger: silentLogger,
+      config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, logger: silentLogger,
       // The periodic refresh never comes round in this test: only the change can baseline the new server.
       tuning: { baselineEveryRounds: 1_000_000 },
     });

@@ -11,6 +11,7 @@ import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { RecordingIncidents } from '../../helpers/recording-incidents.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // Whole failures against the simulated cloud: the real Nova client over HTTP, real fping into the
 // simulator's network namespaces. The detector runs on the simulator's clock, which the test moves forward
@@ -72,7 +73,7 @@ async function world(hosts = 4): Promise<World> {
     control: (host, action) => post(`/sim/hosts/${host}/${action}`),
     advance: (seconds) => post('/sim/clock', { advanceSeconds: seconds }),
     detector: (extra = {}) => createDetector({
-      config, nova, prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock,
+      config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock,
       incidents, notifier, logger: silentLogger, ...extra,
     }),
   };

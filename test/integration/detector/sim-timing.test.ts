@@ -8,6 +8,7 @@ import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { RecordingIncidents } from '../../helpers/recording-incidents.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // Detection timing at Nova's defaults (report_interval 10 s, service_down_time 60 s) and cmpha's defaults,
 // against the simulator with real fping into its namespaces. The detector runs on the simulator's clock, one
@@ -38,7 +39,7 @@ async function world() {
     });
     if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
   };
-  const detector = createDetector({ config, nova, prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, logger: silentLogger });
+  const detector = createDetector({ config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, logger: silentLogger });
   let t = 0;
   const reports: RoundReport[] = [];
   /** `seconds` simulated seconds of the detector loop, calling `at(t)` before each step. */

@@ -8,6 +8,7 @@ import type { BmcLookup } from '../../../src/fencing/resolve-bmc.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { createCliCompute } from '../../../src/cli/context.js';
 
 // What `doctor` says about the configuration itself: an empty instance-IP veto, and BMC names, resolved as the
 // controller resolves them at start. A table stands in for DNS: nothing is asked off this machine.
@@ -36,7 +37,7 @@ describe('cmpha doctor: configuration checks', () => {
       if (name === 'bmc-1.example.com') return '127.0.0.1';
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
     };
-    const report = await runDoctor({ ...config, hosts: { ...config.hosts, compute1: named('compute1', 'bmc-1.example.com'), compute2: named('compute2', 'bmc-2.example.com') } }, { logger: silentLogger, bmcLookup: lookup, smtp: false });
+    const report = await runDoctor({ ...config, hosts: { ...config.hosts, compute1: named('compute1', 'bmc-1.example.com'), compute2: named('compute2', 'bmc-2.example.com') } }, { logger: silentLogger, compute: createCliCompute(config, silentLogger), bmcLookup: lookup, smtp: false });
     expect(asked.sort()).toEqual(['bmc-1.example.com', 'bmc-2.example.com']);
     expect(report.checks).toEqual(expect.arrayContaining([
       { name: 'config', status: 'warn', detail: expect.stringMatching(/^\[detector\] instance_networks is empty: no instance IP can veto a fence/) },

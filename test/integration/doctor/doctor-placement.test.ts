@@ -6,6 +6,7 @@ import { runDoctor, type DoctorReport } from '../../../src/doctor/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim, type SimOptions } from '../../../src/sim/index.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { createCliCompute } from '../../../src/cli/context.js';
 
 // `cmpha doctor` at the simulator's default compute microversion 2.93, where Nova reports no usage and spare
 // capacity comes from Placement.
@@ -29,7 +30,7 @@ async function doctorOn(opts: SimOptions, edit: (text: string) => string = (t) =
   const text = readFileSync(sim.configPath, 'utf8').replace('[evacuation]\n', '[evacuation]\nshared_storage = true\n');
   writeFileSync(sim.configPath, `${edit(text)}\n[redis]\nurl = ${redisServer.url}\nprefix = doctor-pl-${process.pid}-${++prefixes}\n`);
   const config = await loadConfig({ path: sim.configPath, env: {}, checks: CONFIG_CHECKS });
-  return runDoctor(config, { logger: silentLogger });
+  return runDoctor(config, { logger: silentLogger, compute: createCliCompute(config, silentLogger) });
 }
 
 const check = (r: DoctorReport, name: string) => r.checks.find((c) => c.name === name);

@@ -13,6 +13,7 @@ import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim, type SimOptions } from '../../../src/sim/index.js';
 import { ProcessGroup } from '../../helpers/processes.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { createCliCompute } from '../../../src/cli/context.js';
 
 // `cmpha doctor` against the simulated cloud (Nova, Keystone, Redfish BMCs, sim probe) and a real Redis.
 // Microversion 2.87 so that Nova still reports hypervisor usage and spare capacity can be judged.
@@ -48,7 +49,7 @@ async function world(opts: SimOptions = {}, edit: (text: string) => string = (t)
 
 async function doctor(sim: RunningSim): Promise<DoctorReport> {
   const config = await loadConfig({ path: sim.configPath, env: {}, checks: CONFIG_CHECKS });
-  return runDoctor(config, { logger: silentLogger });
+  return runDoctor(config, { logger: silentLogger, compute: createCliCompute(config, silentLogger) });
 }
 
 async function post(sim: RunningSim, path: string, body?: unknown): Promise<void> {

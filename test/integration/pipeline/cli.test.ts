@@ -8,6 +8,7 @@ import { getAcknowledgement } from '../../../src/notifier/ack.js';
 import { composeRecovery } from '../../../src/app/root.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { FAST_QUEUE, isEvacuate, isForceOff, isServicePut, pipelineSuite, type PipelineWorld } from './world.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // The operator commands, run in this process against the simulated cloud and a real Redis.
 
@@ -29,8 +30,8 @@ async function cmpha(world: PipelineWorld, ...args: string[]): Promise<Run> {
   registerEvacuateCommands(program, {
     ...io, startWorker: (config, logger) => composeRecovery(config, { logger, notifier: world.notifier, queue: FAST_QUEUE }),
   });
-  registerDrainCommands(program, { ...io, nova: () => world.nova });
-  registerHostCommands(program, { ...io, nova: () => world.nova });
+  registerDrainCommands(program, { ...io, compute: () => computeOf(world.nova, { config: world.config }) });
+  registerHostCommands(program, { ...io, compute: () => computeOf(world.nova, { config: world.config }) });
   await program.parseAsync(['node', 'cmpha', ...args]);
   return run;
 }

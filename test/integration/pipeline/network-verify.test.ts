@@ -11,6 +11,7 @@ import type { Recovery } from '../../../src/pipeline/create-recovery.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { addServer } from '../../../src/sim/index.js';
 import { isEvacuate, pipelineWorld, waitClosed, waitFor, type PipelineWorld, pipelineSuite } from './world.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // A powered-off host as its instances' users see it: the real detector and real fping into the simulator's
 // network namespaces (a server's address moves to its new host's namespace when it moves), Neutron's ports
@@ -74,7 +75,7 @@ async function failCompute1(
   const recovery = world.recovery(s.redis, { config, neutron: world.neutron, probe: (ips, signal) => prober.probe(ips, signal), metrics });
   await recovery.startWorkers();
   // Baselined every round: one lost ping on a loaded machine must not leave a server unwatched.
-  const detector = createDetector({ config, nova: world.nova, prober, incidents: recovery.opener, logger: silentLogger, tuning: { baselineEveryRounds: 1 } });
+  const detector = createDetector({ config, compute: computeOf(world.nova, { config }), prober, incidents: recovery.opener, logger: silentLogger, tuning: { baselineEveryRounds: 1 } });
 
   const healthy = await detector.runRound();
   expect(healthy.hosts.find((h) => h.host === 'compute1')?.verdict).toBe('healthy');

@@ -6,6 +6,7 @@ import { systemClock } from '../../../src/shared/time.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { newRedis } from '../../unit/pipeline/harness.js';
 import { isEvacuate, isForceOff, pipelineWorld, waitClosed, waitFor, type PipelineWorld } from './world.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // Redis restarted without persistence in the middle of an evacuation: the incident record and its jobs are
 // gone, the host stays forced down and disabled "cmpha incident ID …" with servers on it. Nova's state is
@@ -53,7 +54,7 @@ describe('a recovery whose incident record was lost', () => {
     expect(stranded.length).toBeGreaterThan(0);
     const onHostBefore = (await onHost(world, 'compute1')).length;
 
-    const deps = { nova: world.nova, incidents: r.incidents, open: (req: Parameters<typeof r.opener.create>[0]) => r.opener.create(req), notifier: world.notifier, reasonPrefix: 'cmpha', logger: silentLogger, clock: systemClock };
+    const deps = { compute: computeOf(world.nova), incidents: r.incidents, open: (req: Parameters<typeof r.opener.create>[0]) => r.opener.create(req), notifier: world.notifier, logger: silentLogger, clock: systemClock };
     const found = await reconcileOrphans(deps);
     expect(found).toEqual([{ host: 'compute1', incidentId: 'lost-1', servers: onHostBefore, resumed: true }]);
     const inc = await waitClosed(r, 'lost-1', 60_000);

@@ -8,6 +8,7 @@ import type { Recovery } from '../../../src/pipeline/create-recovery.js';
 import { fenceDriversFromConfig } from '../../../src/app/fence-parts.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { pipelineSuite, waitClosed, waitFor, type PipelineWorld } from './world.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // Issue 24's first defect, replayed: compute1's BMC rejects cmpha's password, so its incident waits for a fence;
 // the host is repaired outside cmpha (it answers again, its heartbeat returns); later it loses power for real,
@@ -20,7 +21,7 @@ const s = pipelineSuite();
 function controller(w: PipelineWorld, config: Config): { recovery: Recovery; round(): Promise<RoundReport> } {
   const recovery = w.recovery(s.redis, { config, fenceDriverFor: fenceDriversFromConfig(config, silentLogger) });
   const detector = createDetector({
-    config, nova: w.nova, prober: createProber(config.detector, { logger: silentLogger }), clock: w.sim.world.clock,
+    config, compute: computeOf(w.nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), clock: w.sim.world.clock,
     incidents: recovery.opener, notifier: w.notifier, logger: silentLogger,
   });
   return { recovery, round: () => detector.runRound() };

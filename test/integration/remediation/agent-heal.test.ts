@@ -17,6 +17,7 @@ import { silentLogger } from '../../../src/shared/logger.js';
 import { runCommand } from '../../../src/shared/run-command.js';
 import { sleep, systemClock } from '../../../src/shared/time.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // nova-compute dies on a host that still answers: the detector says agent-down and hands the host to the
 // remediator, which runs the operator's command as a real child process (no shell) and watches Nova's
@@ -71,8 +72,8 @@ async function setup(command: string, bounds: Partial<Config['remediation']> = {
   const { nova } = createOpenStack(config.cloud, { logger: silentLogger, retryBaseDelayMs: 10 });
   const notifier = new RecordingNotifier();
   const results: HealResult[] = [];
-  const healer = createAgentRemediator({ config, nova, notifier, logger: silentLogger, pollMs: 200, onResult: (r) => results.push(r) });
-  const detector = createDetector({ config, nova, prober: createProber(config.detector, { logger: silentLogger }), notifier, healer, logger: silentLogger });
+  const healer = createAgentRemediator({ config, heartbeats: computeOf(nova, { config }), notifier, logger: silentLogger, pollMs: 200, onResult: (r) => results.push(r) });
+  const detector = createDetector({ config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), notifier, healer, logger: silentLogger });
   return { config, nova, notifier, healer, detector, results };
 }
 
@@ -137,7 +138,7 @@ describe('cmpha host heal HOST --yes', () => {
       const run = { code: -1, out: '', err: '' };
       const program = new Command().exitOverride();
       registerHostCommands(program, {
-        loadConfig: async () => t.config, createLogger: () => silentLogger, nova: () => t.nova,
+        loadConfig: async () => t.config, createLogger: () => silentLogger, compute: () => computeOf(t.nova, { config: t.config }),
         stdout: (x) => { run.out += x; }, stderr: (x) => { run.err += x; }, setExitCode: (c) => { run.code = c; },
       });
       await program.parseAsync(['node', 'cmpha', ...args]);
@@ -156,8 +157,8 @@ describe('cmpha host heal HOST --yes', () => {
 });
 
 describe('the command template and values from the cloud', () => {
-  const nova = { listComputeServices: async () => [] };
-  const deps = { nova, run: runCommand, clock: systemClock, sleep };
+  const heartbeats = { hosts: async () => [] };
+  const deps = { heartbeats, run: runCommand, clock: systemClock, sleep };
   const bounds = { timeoutMs: 5000, tries: 1, retryDelayMs: 0, heartbeatWaitMs: 0 };
 
   it('never runs a host name through a shell: one with "; touch" is refused and nothing is touched', async () => {

@@ -27,12 +27,12 @@ function setup() {
   const host = w.serverList.find((s) => s.vmState === 'active')!.host!;
   const h = w.host(host)!;
   const config = { hosts: { [host]: { name: host, storageIps: [storageIpFor(h)] } } } as unknown as Config;
-  const nova = {
-    async listServersOnHost(name: string) {
+  const compute = {
+    async guestsOn(name: string) {
       return w.serverList.filter((s) => s.host === name).map((s) => ({ id: s.id, name: s.name, host: s.host }) as unknown as Server);
     },
   };
-  const signal = cephStorageSignal(config, fence, nova, { now: () => clock.now() });
+  const signal = cephStorageSignal(config, fence, compute, { now: () => clock.now() });
   return { w, clock, h, host, signal };
 }
 

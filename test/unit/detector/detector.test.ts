@@ -10,6 +10,7 @@ import type { NotificationEvent, NotificationService } from '../../../src/notifi
 import { CmphaError } from '../../../src/shared/errors.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { FakeNova } from '../../helpers/fake-nova.js';
+import { computeOf } from '../../helpers/compute.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { testConfig } from './test-config.js';
 import { captureLogger } from '../openstack/cloud.js';
@@ -99,7 +100,7 @@ function cloud(hostCount = 4): Cloud {
     detector(detector = {}, extra = {}, hosts = {}) {
       return createDetector({
         config: testConfig(detector, hosts, `det-unit-${process.pid}-${++prefixN}`),
-        nova, prober, clock, logger: silentLogger, incidents: c.incidents, notifier: c.notifier, ...extra,
+        compute: computeOf(nova), prober, clock, logger: silentLogger, incidents: c.incidents, notifier: c.notifier, ...extra,
       });
     },
   };
@@ -587,7 +588,7 @@ describe('detector guards with Redis', () => {
   it('applies the storm brake when three of four hosts die, alerts once, and resumes on `cmpha resume`', async () => {
     const c = cloud(4);
     const config = testConfig({}, {}, `storm-${process.pid}-${prefixN}`);
-    const d = createDetector({ config, nova: c.nova, prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents, notifier: c.notifier });
+    const d = createDetector({ config, compute: computeOf(c.nova), prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents, notifier: c.notifier });
     await d.runRound();
     for (const h of ['c1', 'c2', 'c3']) c.powerOff(h);
     for (let i = 0; i < 4; i++) {
@@ -613,7 +614,7 @@ describe('detector guards with Redis', () => {
   it('does not brake (or page) for a one-second blip that makes most hosts silent while Nova sees their heartbeats', async () => {
     const c = cloud(4);
     const config = testConfig({}, {}, `storm3-${process.pid}-${prefixN}`);
-    const d = createDetector({ config, nova: c.nova, prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents, notifier: c.notifier });
+    const d = createDetector({ config, compute: computeOf(c.nova), prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents, notifier: c.notifier });
     await d.runRound();
     const saved = new Set(c.prober.alive);
     c.prober.alive.clear();
@@ -632,7 +633,7 @@ describe('detector guards with Redis', () => {
   it('releases the brake by itself when the count falls back', async () => {
     const c = cloud(4);
     const config = testConfig({}, {}, `storm2-${process.pid}-${prefixN}`);
-    const d = createDetector({ config, nova: c.nova, prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents });
+    const d = createDetector({ config, compute: computeOf(c.nova), prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents });
     await d.runRound();
     for (const h of ['c1', 'c2', 'c3']) c.powerOff(h);
     c.tick();
@@ -650,7 +651,7 @@ describe('detector guards with Redis', () => {
   it('lets only the leader of two replicas open the incident; the standby takes over when the lease lapses', async () => {
     const c = cloud(4);
     const config = testConfig({ leaderLeaseMs: 2000 }, {}, `lead-${process.pid}-${prefixN}`);
-    const mk = (owner: string) => createDetector({ config, nova: c.nova, prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents, notifier: c.notifier, owner });
+    const mk = (owner: string) => createDetector({ config, compute: computeOf(c.nova), prober: c.prober, clock: c.clock, logger: silentLogger, redis, incidents: c.incidents, notifier: c.notifier, owner });
     const a = mk('a');
     const b = mk('b');
     const first = await Promise.all([a.runRound(), b.runRound()]);
@@ -682,7 +683,7 @@ describe('detector loop', () => {
       c.powerOff('c2');
       const kinds: string[] = [];
       const d = createDetector({
-        config: testConfig({ intervalMs, probeIntervalMs: 200 }), nova: c.nova, prober: c.prober, logger: silentLogger,
+        config: testConfig({ intervalMs, probeIntervalMs: 200 }), compute: computeOf(c.nova), prober: c.prober, logger: silentLogger,
         onRound: (r) => { if (r) kinds.push(r.kind); },
       });
       d.start();
@@ -698,7 +699,7 @@ describe('detector loop', () => {
 
   it('runs rounds on its interval until stopped', async () => {
     const c = cloud(2);
-    const d = createDetector({ config: testConfig({ intervalMs: 20 }), nova: c.nova, prober: c.prober, logger: silentLogger });
+    const d = createDetector({ config: testConfig({ intervalMs: 20 }), compute: computeOf(c.nova), prober: c.prober, logger: silentLogger });
     d.start();
     const deadline = Date.now() + 5000;
     while (c.nova.callsTo('listComputeServices').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -825,7 +826,7 @@ describe('detector that cannot see', () => {
     })) as typeof c.nova.listComputeServices;
     const notifier = new RecordingNotifier();
     const d = createDetector({
-      config: testConfig({ intervalMs: 1000 }), nova: stuck, prober: c.prober, logger: silentLogger, notifier,
+      config: testConfig({ intervalMs: 1000 }), compute: computeOf(stuck), prober: c.prober, logger: silentLogger, notifier,
       tuning: { stalledMinMs: 300, stalledAfterIntervals: 0 },
     });
     d.start();

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { NO_HEARTBEAT, heartbeatPeriod, trackHeartbeat } from '../../../src/detector/heartbeat.js';
 import { judge, type HostObservation, type JudgeConfig } from '../../../src/detector/judge.js';
 import type { HostMemory, InstanceAddressEvidence, MgmtResult, NetworkEvidence, ProbeResult, Verdict } from '../../../src/detector/types.js';
-import type { ComputeService } from '../../../src/openstack/types.js';
+import { hostOf } from '../../../src/compute/nova/index.js';
+import type { ComputeHost } from '../../../src/compute/types.js';
 
 const NOW = 1_700_000_000_000;
 /** cmpha's monotonic clock: unrelated to the wall clock on purpose. */
@@ -12,15 +13,15 @@ const config: JudgeConfig = { heartbeatIntervalMs: 10_000, heartbeatMarginMs: 15
 type Nova = 'up' | 'down' | 'stale' | 'disabled' | 'spare' | 'forced-down';
 type Inst = null | 'none' | 'error' | Array<[ProbeResult | 'probe-failed', boolean]>;
 
-function service(nova: Nova, updatedAt: Date | null): ComputeService {
-  return {
+function service(nova: Nova, updatedAt: Date | null): ComputeHost {
+  return hostOf({
     id: 'svc', binary: 'nova-compute', host: 'c1', zone: 'nova',
     state: nova === 'down' || nova === 'forced-down' ? 'down' : 'up',
     status: nova === 'disabled' || nova === 'spare' ? 'disabled' : 'enabled',
     forcedDown: nova === 'forced-down',
     disabledReason: nova === 'spare' ? 'down_prepare' : nova === 'disabled' ? 'cmpha: kernel upgrade' : null,
     updatedAt,
-  };
+  }, { reasonPrefix: 'cmpha', spareReasonPrefix: 'down_prepare' });
 }
 
 function observation(nova: Nova, mgmt: MgmtResult, inst: Inst, opts: { mono?: number; extra?: NetworkEvidence[]; updatedAt?: Date | null } = {}): HostObservation {

@@ -4,6 +4,7 @@ import type { Prober, ProbeResult } from '../../../src/detector/types.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { FakeNova } from '../../helpers/fake-nova.js';
 import { testConfig } from './test-config.js';
+import { computeOf } from '../../helpers/compute.js';
 
 function prober(alive: Set<string>, calls: string[][]): Prober {
   return {
@@ -23,7 +24,7 @@ describe('the last look before fencing', () => {
     const calls: string[][] = [];
     const check = createHostLivenessCheck({
       config: testConfig({}, { c1: { storageIps: ['198.18.2.10'], tunnelIp: '198.18.3.10' } }),
-      nova, prober: prober(new Set(alive), calls), logger: silentLogger,
+      compute: computeOf(nova), prober: prober(new Set(alive), calls), logger: silentLogger,
       heartbeatSeen: () => seen, extraAddresses: () => ['198.18.1.10'],
     });
     return { nova, calls, check };
@@ -50,7 +51,7 @@ describe('the last look before fencing', () => {
   it('a probe that fails throws rather than answer on a guess', async () => {
     const { nova } = setup([], null);
     const check = createHostLivenessCheck({
-      config: testConfig(), nova, logger: silentLogger,
+      config: testConfig(), compute: computeOf(nova), logger: silentLogger,
       prober: { kind: 'broken', probe: async () => { throw new Error('fping exited with 4'); } },
     });
     await expect(check('c1')).rejects.toThrow('fping exited with 4');

@@ -1,17 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { ServerChangeFeed } from '../../../src/detector/server-changes.js';
-import type { ComputeService } from '../../../src/openstack/types.js';
+import { hostOf } from '../../../src/compute/nova/index.js';
+import type { ComputeHost } from '../../../src/compute/types.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { FakeNova } from '../../helpers/fake-nova.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // Nova's clock in these tests is far from the test's: every time asked for must come from Nova's answers.
 const NOVA = Date.parse('2031-03-04T05:06:07Z');
 
-function service(updatedAt: number | null): ComputeService {
-  return {
+function service(updatedAt: number | null): ComputeHost {
+  return hostOf({
     id: 'svc', binary: 'nova-compute', host: 'h', state: 'up', status: 'enabled', forcedDown: false, disabledReason: null,
     updatedAt: updatedAt === null ? null : new Date(updatedAt),
-  };
+  }, { reasonPrefix: 'cmpha', spareReasonPrefix: 'down_prepare' });
 }
 
 function novaWith(): { nova: FakeNova; boot(host: string, name: string, at: number): void } {
@@ -30,7 +32,7 @@ const sinceAsked = (nova: FakeNova) => nova.callsTo('listServersChangedSince').m
 describe('server change feed', () => {
   it('asks nothing until Nova has written a time, then starts from the newest service heartbeat less the overlap', async () => {
     const { nova, boot } = novaWith();
-    const feed = new ServerChangeFeed(nova, silentLogger, 60_000);
+    const feed = new ServerChangeFeed(computeOf(nova), silentLogger, 60_000);
     feed.seed([service(null)]);
     expect(await feed.poll()).toEqual([]);
     expect(nova.callsTo('listServersChangedSince')).toHaveLength(0);
@@ -43,7 +45,7 @@ describe('server change feed', () => {
 
   it('moves on with the newest `updated` Nova returned, and reports each change once although the overlap lists it again', async () => {
     const { nova, boot } = novaWith();
-    const feed = new ServerChangeFeed(nova, silentLogger, 60_000);
+    const feed = new ServerChangeFeed(computeOf(nova), silentLogger, 60_000);
     feed.seed([service(NOVA)]);
     expect(await feed.poll()).toEqual([]);
     boot('h1', 'a', NOVA + 10_000);
@@ -59,7 +61,7 @@ describe('server change feed', () => {
 
   it('keeps its start point when Nova fails, so the next round asks for the same window', async () => {
     const { nova, boot } = novaWith();
-    const feed = new ServerChangeFeed(nova, silentLogger, 60_000);
+    const feed = new ServerChangeFeed(computeOf(nova), silentLogger, 60_000);
     feed.seed([service(NOVA)]);
     boot('h1', 'a', NOVA + 1000);
     nova.failNext('listServersChangedSince', new Error('Nova answered 503'));

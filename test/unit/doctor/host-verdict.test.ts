@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { judgeHost, type HostFacts } from '../../../src/doctor/host-verdict.js';
+import { hostOf } from '../../../src/compute/nova/index.js';
+import type { ComputeHost } from '../../../src/compute/types.js';
 import type { ComputeService } from '../../../src/openstack/types.js';
 
-const svc = (over: Partial<ComputeService> = {}): ComputeService => ({
+const svc = (over: Partial<ComputeService> = {}): ComputeHost => hostOf({
   id: 'u1', binary: 'nova-compute', host: 'c1', zone: 'nova', state: 'up', status: 'enabled', forcedDown: false, disabledReason: null, updatedAt: new Date(), ...over,
-});
+}, { reasonPrefix: 'cmpha', spareReasonPrefix: 'down_prepare' });
 const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
   host: 'c1', role: 'compute', service: svc(),
   fence: { host: 'c1', driver: 'ipmi', bmc: '10.0.0.1:623', reachable: true, power: 'on', works: true },

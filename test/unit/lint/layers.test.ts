@@ -41,4 +41,23 @@ describe('layer rules', () => {
     expect(await restricted('src/app/demo.ts', code)).toEqual([]);
     expect(await restricted('src/cli/commands/x.ts', "import { runSim } from '../../sim/sim-server.js';\nexport const r = runSim;\n")).toEqual([]);
   });
+
+  it('outside src/openstack only the Nova adapter and the composition root import NovaApi, and only the root picks the adapter', async () => {
+    const novaApi = (up: string) => `import type { NovaApi } from '${up}openstack/types.js';\nexport type N = NovaApi;\n`;
+    for (const f of ['src/detector/x.ts', 'src/evacuator/x.ts', 'src/pipeline/x.ts', 'src/remediation/x.ts', 'src/doctor/x.ts', 'src/fencing/x.ts', 'src/compute/x.ts']) {
+      expect(await restricted(f, novaApi('../')), f).toEqual([expect.stringMatching(/only the Nova adapter .* and the composition root import NovaApi/)]);
+    }
+    expect(await restricted('src/pipeline/steps/x.ts', novaApi('../../')), 'steps').toHaveLength(1);
+    expect(await restricted('src/cli/commands/x.ts', novaApi('../../')), 'cli commands').toHaveLength(1);
+    expect(await restricted('src/evacuator/x.ts', "import { NovaClient } from '../openstack/index.js';\nexport const c = NovaClient;\n")).toHaveLength(1);
+    // Other types from src/openstack stay importable (the Ceph fence reads volumes).
+    expect(await restricted('src/fencing/x.ts', "import type { VolumeApi } from '../openstack/types.js';\nexport type V = VolumeApi;\n")).toEqual([]);
+    for (const f of ['src/compute/nova/x.ts', 'src/app/x.ts', 'src/openstack/x.ts']) expect(await restricted(f, novaApi(f.startsWith('src/compute/nova') ? '../../' : '../')), f).toEqual([]);
+    const adapter = (up: string) => `import { novaBackend } from '${up}compute/nova/index.js';\nexport const b = novaBackend;\n`;
+    expect(await restricted('src/pipeline/x.ts', adapter('../'))).toEqual([expect.stringMatching(/only the composition root .* picks the compute adapter/)]);
+    expect(await restricted('src/detector/x.ts', adapter('../'))).toHaveLength(1);
+    expect(await restricted('src/cli/commands/x.ts', adapter('../../'))).toHaveLength(1);
+    expect(await restricted('src/cli/context.ts', adapter('../'))).toEqual([]);
+    expect(await restricted('src/app/x.ts', adapter('../'))).toEqual([]);
+  });
 });

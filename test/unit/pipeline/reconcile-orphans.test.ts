@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { computeOf } from '../../helpers/compute.js';
+import { RecordingNova } from '../../helpers/recording-nova.js';
+import { hostOf, incidentReason as disabledReason, parseIncidentReason } from '../../../src/compute/nova/index.js';
+import type { ComputeHost } from '../../../src/compute/types.js';
 import type { ComputeService } from '../../../src/openstack/types.js';
-import { judgeOrphan, parseIncidentReason, type OrphanFacts } from '../../../src/pipeline/reconcile-orphans.js';
-import { disabledReason } from '../../../src/pipeline/steps/disable.js';
+import { judgeOrphan, type OrphanFacts } from '../../../src/pipeline/reconcile-orphans.js';
 
 const AT = Date.parse('2026-12-01T20:00:00.000Z');
 const OURS = disabledReason('cmpha', 'compute1-1764619200', AT);
 
-const svc = (o: Partial<ComputeService> = {}): ComputeService => ({
+// The Nova adapter reads cmpha's mark (with the prefix configured) off the service the pure rule is given.
+const svc = (o: Partial<ComputeService> = {}, prefix = 'cmpha'): ComputeHost => hostOf({
   id: 'uuid-1', binary: 'nova-compute', host: 'compute1', state: 'down', status: 'disabled', forcedDown: true,
   disabledReason: OURS, updatedAt: null, ...o,
-});
+}, { reasonPrefix: prefix, spareReasonPrefix: 'down_prepare' });
 const lost: OrphanFacts = { openIncident: false, recordExists: false, servers: 4 };
 
 describe('orphaned recovery: the pure rule', () => {
@@ -24,7 +28,6 @@ describe('orphaned recovery: the pure rule', () => {
 
   it.each<[string, Partial<ComputeService>, Partial<OrphanFacts>, string | null]>([
     ['forced down, disabled by cmpha, servers left, no record: orphan', {}, {}, null],
-    ['another binary', { binary: 'nova-conductor' }, {}, 'not a nova-compute service'],
     ['enabled', { status: 'enabled' }, {}, 'not disabled by a cmpha incident'],
     ['disabled by an operator', { disabledReason: 'hardware repair' }, {}, 'not disabled by a cmpha incident'],
     ['disabled by a cmpha drain', { disabledReason: 'cmpha drain 2026-12-01T20:00:00.000Z' }, {}, 'not disabled by a cmpha incident'],
@@ -35,14 +38,23 @@ describe('orphaned recovery: the pure rule', () => {
     ['its servers could not be listed', {}, { servers: null }, 'its servers could not be listed'],
     ['every server already moved', {}, { servers: 0 }, 'no servers left on it'],
   ])('%s', (_what, s, f, why) => {
-    const v = judgeOrphan(svc(s), 'cmpha', { ...lost, ...f });
+    const v = judgeOrphan(svc(s), { ...lost, ...f });
     if (why === null) expect(v).toEqual({ kind: 'orphan', incidentId: 'compute1-1764619200', disabledAt: AT });
     else expect(v).toEqual({ kind: 'not-orphan', why });
   });
 
   it('honours a configured prefix', () => {
     const reason = disabledReason('ha-ctl', 'h-1', AT);
-    expect(judgeOrphan(svc({ disabledReason: reason }), 'ha-ctl', lost)).toMatchObject({ kind: 'orphan', incidentId: 'h-1' });
-    expect(judgeOrphan(svc({ disabledReason: reason }), 'cmpha', lost)).toMatchObject({ kind: 'not-orphan' });
+    expect(judgeOrphan(svc({ disabledReason: reason }, 'ha-ctl'), lost)).toMatchObject({ kind: 'orphan', incidentId: 'h-1' });
+    expect(judgeOrphan(svc({ disabledReason: reason }, 'cmpha'), lost)).toMatchObject({ kind: 'not-orphan' });
+  });
+});
+
+describe('orphaned recovery: only compute hosts are candidates', () => {
+  it('the Nova adapter lists nova-compute services only, so another binary is never judged', async () => {
+    const nova = new RecordingNova().addHost('compute1', { status: 'disabled', forcedDown: true, disabledReason: OURS });
+    const other = { ...nova.services.get('compute1')!, id: 'uuid-2', binary: 'nova-conductor' };
+    nova.listComputeServices = async () => [nova.services.get('compute1')!, other];
+    expect((await computeOf(nova).hosts()).map((h) => h.id)).toEqual(['svc-compute1']);
   });
 });

@@ -6,6 +6,7 @@ import { systemClock } from '../../../src/shared/time.js';
 import { RecordingNova } from '../../helpers/recording-nova.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { newRedis } from './harness.js';
+import { computeOf } from '../../helpers/compute.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -30,7 +31,7 @@ describe('restoreHost', () => {
   it('does not unset forced_down while evacuations are not cleaned up, and says the host is still forced down', async () => {
     const nova = forcedDownHost();
     const lines: string[] = [];
-    const err = await restoreHost({ nova, fenceDriver: null, ...fast, progress: (l) => lines.push(l) },
+    const err = await restoreHost({ compute: computeOf(nova), fenceDriver: null, ...fast, progress: (l) => lines.push(l) },
       { host: 'cmp1', powerOn: false, asSpare: false, spareReasonPrefix: 'down_prepare', waitTimeoutMs: 50, pollIntervalMs: 5 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'restore_timeout', message: expect.stringMatching(/cmp1: gave up waiting for its nova-compute to restart .* it is still forced down/) });
     expect(nova.mutating()).toEqual([]);
@@ -48,7 +49,7 @@ describe('restoreHost', () => {
       if (u.forcedDown === false) svc.state = 'up';
       return { ...r, state: svc.state };
     };
-    const res = await restoreHost({ nova, fenceDriver: null, ...fast, progress: () => {} },
+    const res = await restoreHost({ compute: computeOf(nova), fenceDriver: null, ...fast, progress: () => {} },
       { host: 'cmp1', powerOn: false, asSpare: true, spareReasonPrefix: 'down_prepare', waitTimeoutMs: 1000, pollIntervalMs: 5 });
     expect(res.status).toBe('spare');
     expect(nova.mutating('updateService').map((c) => c.args[1])).toEqual([

@@ -1,0 +1,6 @@
+export type {
+  Arrival, CallOptions, ComputeBackend, ComputeHost, Guest, GuestAddress, GuestPort, HeartbeatSource, HostCapacity, HostMarker,
+  LiveMoveState, MoveState,
+} from './types.js';
+export { MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE } from './types.js';
+export { hostNamed } from './hosts.js';

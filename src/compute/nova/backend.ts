@@ -1,0 +1,214 @@
+import { MIN_MICROVERSION } from '../../openstack/nova.js';
+import { isOpenStackError, NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN } from '../../openstack/errors.js';
+import type { ComputeService, NeutronApi, NovaApi, PlacementApi, Port } from '../../openstack/types.js';
+import { CmphaError, errorMessage } from '../../shared/errors.js';
+import {
+  MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE,
+  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestPort, type HostCapacity, type LiveMoveState, type MoveState,
+} from '../types.js';
+import { needsServerSum, spareCapacity } from './capacity.js';
+import { incidentReason, parseMarker, type MarkerPrefixes } from './marker.js';
+import { arrivedLive, evacuationsFrom, inspectMove, judge, judgeLiveMove, looksFinished, migrationDuration } from './migrations.js';
+
+export interface NovaBackendOptions extends MarkerPrefixes {
+  /** Spare capacity from Placement (asked first: it knows the allocation ratios); the hypervisor's figures otherwise. */
+  readonly placement?: PlacementApi;
+  /** A moved server's ports, from Neutron; absent = the port's `ports` is absent (not checked). */
+  readonly neutron?: NeutronApi;
+}
+
+/** A nova-compute service as the recovery sees a host; `marker` is cmpha's disabled_reason, parsed. */
+export function hostOf(svc: ComputeService, prefixes: MarkerPrefixes): ComputeHost {
+  return {
+    id: svc.id, name: svc.host, ...(svc.zone ? { zone: svc.zone } : {}), state: svc.state, status: svc.status,
+    isolated: svc.forcedDown, reason: svc.disabledReason, marker: parseMarker(svc.disabledReason, prefixes), heartbeatAt: svc.updatedAt,
+  };
+}
+
+/** A Neutron port as the recovery judges it. */
+export function portOf(p: Port): GuestPort {
+  return { id: p.id, status: p.status, boundHost: p.hostId, bindingFailed: p.vifType === 'binding_failed' };
+}
+
+/** Nova answering an evacuate with "Compute service of HOST is still in use." (400): it refused before acting. */
+export function isStillInUse(err: unknown): boolean {
+  return (err instanceof CmphaError && err.code === 'nova_service_in_use') || /still in use/i.test(errorMessage(err));
+}
+
+/**
+ * The compute-backend port over Nova (with Placement for capacity and Neutron for ports). Everything that is
+ * Nova's stays here: nova-compute services, forced_down before disable, disabled_reason as cmpha's mark,
+ * migrations and task states, hypervisors and aggregates. Reads are retried by the HTTP layer; evacuate and
+ * live-migrate never are (a duplicate evacuate corrupts the server: nova-facts).
+ */
+export class NovaBackend implements ComputeBackend {
+  readonly ports?: (guestId: string, opts?: CallOptions) => Promise<GuestPort[]>;
+
+  constructor(private readonly nova: NovaApi, private readonly opts: NovaBackendOptions) {
+    const neutron = opts.neutron;
+    if (neutron) this.ports = async (guestId, o = {}) => (await neutron.listPorts(guestId, o)).map(portOf);
+  }
+
+  async describe(opts: CallOptions = {}): Promise<string> {
+    const mv = await this.nova.microversion(opts);
+    return `compute API microversion ${mv} (cmpha needs ${MIN_MICROVERSION} or newer)`;
+  }
+
+  async hosts(opts: CallOptions & { readonly name?: string } = {}): Promise<ComputeHost[]> {
+    const { name, ...call } = opts;
+    const services = await this.nova.listComputeServices({ ...call, ...(name !== undefined ? { host: name } : {}) });
+    return services.filter((s) => s.binary === 'nova-compute').map((s) => hostOf(s, this.opts));
+  }
+
+  async host(name: string, opts: CallOptions = {}): Promise<ComputeHost> {
+    const h = (await this.hosts({ ...opts, name })).find((x) => x.name === name);
+    if (!h) throw new CmphaError('service_not_found', `Nova has no nova-compute service on host ${name}`);
+    return h;
+  }
+
+  async hostAddresses(opts: CallOptions = {}): Promise<ReadonlyMap<string, string>> {
+    const out = new Map<string, string>();
+    for (const h of await this.nova.listHypervisors(opts)) if (h.hostIp) out.set(h.serviceHost, h.hostIp);
+    return out;
+  }
+
+  async isolate(host: ComputeHost, opts: CallOptions = {}): Promise<void> {
+    await this.nova.updateService(host.id, { forcedDown: true }, opts);
+  }
+
+  async mark(host: ComputeHost, incidentId: string, at: number, opts: CallOptions = {}): Promise<string> {
+    // Disabling a service Nova still believes up makes nova-api wait for the dead host for a minute (nova-facts).
+    if (!host.isolated) throw new CmphaError('not_forced_down', `refusing to disable ${host.name} before it is forced down (Nova would block for a minute)`);
+    const reason = incidentReason(this.opts.reasonPrefix, incidentId, at);
+    await this.nova.updateService(host.id, { status: 'disabled', disabledReason: reason }, opts);
+    return reason;
+  }
+
+  async disable(host: ComputeHost, reason: string, opts: CallOptions = {}): Promise<void> {
+    await this.nova.updateService(host.id, { status: 'disabled', disabledReason: reason }, opts);
+  }
+
+  async enable(host: ComputeHost, opts: CallOptions = {}): Promise<void> {
+    await this.nova.updateService(host.id, { status: 'enabled' }, opts);
+  }
+
+  async joinGroups(spare: string, failedHost: string, opts: CallOptions & { readonly before?: (group: string) => Promise<void> } = {}): Promise<string[]> {
+    const { before, ...call } = opts;
+    const joined: string[] = [];
+    for (const agg of (await this.nova.listAggregates(call)).filter((a) => a.hosts.includes(failedHost))) {
+      if (agg.hosts.includes(spare)) continue;
+      await before?.(agg.name);
+      await this.nova.addHostToAggregate(agg.id, spare, call);
+      joined.push(agg.name);
+    }
+    return joined;
+  }
+
+  async endIsolation(host: ComputeHost, opts: CallOptions = {}): Promise<string | null> {
+    const pending = (await this.nova.listMigrations({ host: host.name, type: 'evacuation' }, opts))
+      .filter((m) => m.sourceCompute === host.name && m.status === 'done');
+    if (pending.length > 0) return `waiting for nova-compute to clean up ${pending.length} evacuation(s) (migrations still 'done')`;
+    try {
+      await this.nova.updateService(host.id, { forcedDown: false }, opts);
+      return null;
+    } catch (err) {
+      // Nova refuses while `done` evacuations remain; the listing may lag behind it.
+      return `Nova does not yet accept forced_down=false: ${errorMessage(err)}`;
+    }
+  }
+
+  guestsOn(host: string, opts: CallOptions = {}): Promise<Guest[]> {
+    return this.nova.listServersOnHost(host, opts);
+  }
+
+  guestsChangedSince(since: Date, opts: CallOptions = {}): Promise<Guest[]> {
+    return this.nova.listServersChangedSince(since, opts);
+  }
+
+  guest(id: string, opts: CallOptions = {}): Promise<Guest | null> {
+    return this.nova.getServer(id, opts);
+  }
+
+  async move(guestId: string, target: string | null, opts: CallOptions = {}): Promise<void> {
+    try {
+      await this.nova.evacuate(guestId, target ?? undefined, opts);
+    } catch (err) {
+      if (isOpenStackError(err, NOVA_EVACUATE_OUTCOME_UNKNOWN)) throw new CmphaError(MOVE_OUTCOME_UNKNOWN, err.message, { cause: err, context: err.context });
+      if (isStillInUse(err)) throw new CmphaError(SOURCE_IN_USE, errorMessage(err), { cause: err });
+      throw err;
+    }
+  }
+
+  async moveState(guest: Guest, source: string, opts: CallOptions & { readonly since?: number } = {}): Promise<MoveState> {
+    const { since, ...call } = opts;
+    if (guest.host !== null && guest.host !== source) return inspectMove(guest, source, [], await this.computeHosts(call), since);
+    const migrations = await this.nova.listMigrations({ instanceId: guest.id, type: 'evacuation' }, call);
+    return inspectMove(guest, source, migrations, undefined, since);
+  }
+
+  async whereIs(guestId: string, source: string, opts: CallOptions = {}): Promise<Arrival> {
+    const server = await this.nova.getServer(guestId, opts);
+    if (server === null) return { kind: 'gone' };
+    const latest = evacuationsFrom(await this.nova.listMigrations({ instanceId: guestId, type: 'evacuation' }, opts), source)[0];
+    const v = judge(server, source, latest?.status, looksFinished(server, source) ? await this.computeHosts(opts) : null);
+    if (v.kind !== 'verified') return v;
+    const took = migrationDuration(latest);
+    return { kind: 'arrived', host: v.host, ...(took !== undefined ? { tookMs: took } : {}) };
+  }
+
+  async liveMove(guestId: string, target: string | null, opts: CallOptions = {}): Promise<void> {
+    try {
+      await this.nova.liveMigrate(guestId, target ?? undefined, opts);
+    } catch (err) {
+      if (isOpenStackError(err, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN)) throw new CmphaError(MOVE_OUTCOME_UNKNOWN, err.message, { cause: err, context: err.context });
+      throw err;
+    }
+  }
+
+  async liveMoveState(guestId: string, source: string, opts: CallOptions = {}): Promise<LiveMoveState> {
+    const server = await this.nova.getServer(guestId, opts);
+    if (!server) return { kind: 'gone' };
+    // Arrived needs no migration list: one call fewer each poll.
+    const arrived = arrivedLive(server, source);
+    if (arrived !== null) return { kind: 'arrived', host: arrived };
+    return judgeLiveMove(server, source, await this.nova.listMigrations({ instanceId: guestId, type: 'live-migration' }, opts));
+  }
+
+  canLiveMove(guest: Guest): boolean {
+    return guest.status === 'ACTIVE';
+  }
+
+  async restart(guestId: string, opts: CallOptions = {}): Promise<void> {
+    await this.nova.reboot(guestId, 'HARD', opts);
+  }
+
+  async capacity(hosts: readonly string[], opts: CallOptions = {}): Promise<ReadonlyMap<string, HostCapacity>> {
+    const out = new Map<string, HostCapacity>();
+    if (hosts.length === 0) return out;
+    const hypervisors = await this.nova.listHypervisors(opts);
+    for (const host of hosts) {
+      const hv = hypervisors.find((h) => h.serviceHost === host);
+      const onHost = needsServerSum(hv) ? await this.nova.listServersOnHost(host, opts) : undefined;
+      out.set(host, await spareCapacity(hv, onHost, this.opts.placement, opts));
+    }
+    return out;
+  }
+
+  /**
+   * The nova-compute hosts Nova lists now, or null when the list cannot be read. A server is only believed to
+   * run on a host that is one of them: a name Nova's own service list does not know is a garbled answer.
+   */
+  private async computeHosts(opts: CallOptions): Promise<ReadonlySet<string> | null> {
+    try {
+      return new Set((await this.nova.listComputeServices(opts)).filter((s) => s.binary === 'nova-compute').map((s) => s.host));
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      return null;
+    }
+  }
+}
+
+/** The Nova adapter over a client (or a leader-only wrapper of one). */
+export function novaBackend(nova: NovaApi, opts: NovaBackendOptions): NovaBackend {
+  return new NovaBackend(nova, opts);
+}

@@ -1,0 +1,189 @@
+// The compute-backend port: what the recovery needs from a cloud, in the recovery's words. An adapter per cloud
+// (src/compute/nova for OpenStack) translates; the detector, the pipeline, the evacuator, remediation and doctor
+// speak only these types, so a second cloud needs no `if cloud` anywhere but its adapter and the composition root.
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** cmpha's own mark on a host, read back from the cloud by the adapter (Nova: the disabled reason). */
+export interface HostMarker {
+  /** The incident cmpha isolated the host for, when its mark names one (and when, if the mark says). */
+  readonly incident: { readonly id: string; readonly at: number | null } | null;
+  /** The mark keeps the host back as a reserved spare. */
+  readonly spare: boolean;
+}
+
+/** A compute host as the recovery sees it. */
+export interface ComputeHost {
+  /** The cloud's handle for the host's compute agent (Nova: the nova-compute service's UUID). */
+  readonly id: string;
+  readonly name: string;
+  readonly zone?: string;
+  /** The cloud's own verdict on the agent: down once its heartbeat is stale, or while the host is isolated. */
+  readonly state: 'up' | 'down';
+  /** Admin state: a disabled host is given no new guests. */
+  readonly status: 'enabled' | 'disabled';
+  /** Isolated (by an incident or an operator): the cloud treats it as down whatever its heartbeat says. */
+  readonly isolated: boolean;
+  /** Why it is disabled, as written there (shown to operators); null when no reason is set. */
+  readonly reason: string | null;
+  /** What cmpha wrote there, parsed. */
+  readonly marker: HostMarker;
+  /** Last heartbeat OR last admin change, on the cloud's clock: an upper bound on liveness, never proof. */
+  readonly heartbeatAt: Date | null;
+}
+
+export interface GuestAddress {
+  readonly network: string;
+  readonly addr: string;
+  readonly version: 4 | 6;
+  readonly type?: 'fixed' | 'floating';
+}
+
+/** A guest (a VM) as the recovery sees it. */
+export interface Guest {
+  readonly id: string;
+  readonly name: string;
+  /** The cloud's status word (`ACTIVE`, `SHUTOFF`, `ERROR`, ...), as operators know it. */
+  readonly status: string;
+  /** An operation the cloud is running on it, null when none. */
+  readonly taskState: string | null;
+  /** Its power/lifecycle state as the cloud keeps it, null when unknown. */
+  readonly vmState: string | null;
+  /** Where the cloud says it runs; null while it has no host. */
+  readonly host: string | null;
+  readonly availabilityZone?: string;
+  readonly addresses: readonly GuestAddress[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly userId: string;
+  readonly projectId: string;
+  readonly flavor: { readonly vcpus?: number; readonly ramMb?: number; readonly name?: string };
+  /** Last change, on the cloud's clock. */
+  readonly updatedAt?: Date;
+  /** The image it was booted from; null when volume-backed, undefined when the cloud did not say. */
+  readonly imageId?: string | null;
+  /** Ids of the volumes attached to it; undefined when the cloud did not say. */
+  readonly volumeIds?: readonly string[];
+}
+
+/** Free room on a host, as the cloud's scheduler would count it. */
+export interface HostCapacity {
+  /** Undefined when the cloud gave no figures: the host is then assumed to fit. */
+  readonly freeVcpus?: number;
+  readonly freeRamMb?: number;
+  /** Where the figures come from (for the timeline and doctor): `unknown` when nowhere. */
+  readonly source: string;
+  /** Why the figures are unknown, or why the preferred source was not used. */
+  readonly why?: string;
+}
+
+/**
+ * Where a move of a guest away from `source` stands, before another one is sent: nothing under way (`none`:
+ * a move may be sent), one `in-flight`, already `done`, `busy` (the cloud is doing something else with it, or
+ * cannot say where it runs: wait), or the guest is `gone` (deleted). `why` is written for the timeline.
+ */
+export type MoveState =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'in-flight' | 'done' | 'busy'; readonly why: string }
+  | { readonly kind: 'gone' };
+
+/**
+ * Where a guest runs after a move away from `source`: `arrived` once the cloud shows it running on another
+ * host it lists, with the move finished (and how long the move took by the cloud's own times, when it says);
+ * `failed` when the move ended badly; `waiting` otherwise (cannot verify yet, with why); `gone` when deleted.
+ */
+export type Arrival =
+  | { readonly kind: 'arrived'; readonly host: string; readonly tookMs?: number }
+  | { readonly kind: 'failed' | 'waiting'; readonly why: string }
+  | { readonly kind: 'gone' };
+
+/** Where a live move (planned maintenance) stands: arrived, stopped on the source (final or not yet), or still under way. */
+export type LiveMoveState =
+  | { readonly kind: 'arrived'; readonly host: string }
+  | { readonly kind: 'stopped'; readonly host: string | null; readonly why: string; readonly final: boolean }
+  | { readonly kind: 'waiting'; readonly host: string | null; readonly why: string }
+  | { readonly kind: 'gone' };
+
+/** One network attachment of a guest, as the recovery judges it after a move. */
+export interface GuestPort {
+  readonly id: string;
+  /** `ACTIVE` once the network side has wired it on its host. */
+  readonly status: string;
+  /** The host it is bound to ('' = unbound); null when the account may not read bindings. */
+  readonly boundHost: string | null;
+  /** The network side could not bind it on that host: final until someone acts. */
+  readonly bindingFailed: boolean;
+}
+
+/**
+ * The small interface the detector, the last look before a fence and remediation read heartbeats through:
+ * the compute hosts, each with its admin state, the cloud's verdict and its last heartbeat.
+ */
+export interface HeartbeatSource {
+  /** Every compute host the cloud lists (only those named `name` when given). Throws when it cannot be read. */
+  hosts(opts?: CallOptions & { readonly name?: string }): Promise<ComputeHost[]>;
+}
+
+/** What the recovery needs from a cloud. Every mutation is idempotent or, for moves, never resent blindly. */
+export interface ComputeBackend extends HeartbeatSource {
+  /** One line about the cloud's API for `cmpha doctor` (version spoken, what cmpha needs). */
+  describe(opts?: CallOptions): Promise<string>;
+  /** One host; a host the cloud does not know is an error naming it (`service_not_found`). */
+  host(name: string, opts?: CallOptions): Promise<ComputeHost>;
+  /** The management address the cloud records per host name (callers use only IP literals). */
+  hostAddresses(opts?: CallOptions): Promise<ReadonlyMap<string, string>>;
+
+  /** Isolates a dead host: the cloud stops waiting for it and treats it as down at once (Nova: forced down). */
+  isolate(host: ComputeHost, opts?: CallOptions): Promise<void>;
+  /**
+   * Keeps new guests off an isolated host with cmpha's mark naming the incident and `at`; returns the mark.
+   * Refuses a host not isolated yet (Nova would wait a minute for the dead host).
+   */
+  mark(host: ComputeHost, incidentId: string, at: number, opts?: CallOptions): Promise<string>;
+  /** Admin state of a live host: disabled with `reason` (maintenance, a spare kept back), or enabled. */
+  disable(host: ComputeHost, reason: string, opts?: CallOptions): Promise<void>;
+  enable(host: ComputeHost, opts?: CallOptions): Promise<void>;
+  /**
+   * Puts `spare` into every placement group of `failedHost` it is not in yet (Nova: host aggregates), calling
+   * `before` ahead of each change; returns the groups joined.
+   */
+  joinGroups(spare: string, failedHost: string, opts?: CallOptions & { readonly before?: (group: string) => Promise<void> }): Promise<string[]>;
+  /** Lifts a repaired host's isolation once the cloud accepts it: null when lifted, else why not yet. */
+  endIsolation(host: ComputeHost, opts?: CallOptions): Promise<string | null>;
+
+  /** Every guest on `host`, all projects. A list that cannot be read throws, never answers empty. */
+  guestsOn(host: string, opts?: CallOptions): Promise<Guest[]>;
+  /** Guests changed since `since` (a time the cloud wrote), deleted ones included. */
+  guestsChangedSince(since: Date, opts?: CallOptions): Promise<Guest[]>;
+  /** null when the cloud does not know it (deleted). */
+  guest(id: string, opts?: CallOptions): Promise<Guest | null>;
+
+  /**
+   * Asks the cloud to move a dead host's guest to `target` (null: the cloud chooses). Never retried on its own:
+   * when the request may have acted it throws code MOVE_OUTCOME_UNKNOWN; when the cloud still believes the
+   * source alive it throws SOURCE_IN_USE (nothing was done).
+   */
+  move(guestId: string, target: string | null, opts?: CallOptions): Promise<void>;
+  /** Before a move is sent: whether one is under way or done (`since`: when cmpha first asked, if it did). */
+  moveState(guest: Guest, source: string, opts?: CallOptions & { readonly since?: number }): Promise<MoveState>;
+  /** After a move was accepted: whether the guest runs on another host. */
+  whereIs(guestId: string, source: string, opts?: CallOptions): Promise<Arrival>;
+  /** Planned maintenance: move a running guest off a live host. Throws MOVE_OUTCOME_UNKNOWN like `move`. */
+  liveMove(guestId: string, target: string | null, opts?: CallOptions): Promise<void>;
+  liveMoveState(guestId: string, source: string, opts?: CallOptions): Promise<LiveMoveState>;
+  /** Hard restart of a guest (a moved guest whose network stays silent). Not retried on its own. */
+  restart(guestId: string, opts?: CallOptions): Promise<void>;
+  /** Whether a guest can be live-moved in its current state. */
+  canLiveMove(guest: Guest): boolean;
+
+  /** Free room on each of `hosts` (an entry for each). */
+  capacity(hosts: readonly string[], opts?: CallOptions): Promise<ReadonlyMap<string, HostCapacity>>;
+  /** The guest's network attachments; absent when the cloud's network side cannot be read. */
+  readonly ports?: (guestId: string, opts?: CallOptions) => Promise<GuestPort[]>;
+}
+
+/** A move request failed in a way that leaves open whether the cloud acted: re-read, never resend blindly. */
+export const MOVE_OUTCOME_UNKNOWN = 'move_outcome_unknown';
+/** The cloud refused a move because it still believes the source host alive: isolate it again, then ask again. */
+export const SOURCE_IN_USE = 'source_in_use';
