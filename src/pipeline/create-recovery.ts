@@ -14,7 +14,7 @@ import { queueTimings } from './queue-timings.js';
 import { queueNames, type EvacuateJobData, type IncidentJobData } from './queues.js';
 import { RedisStartGate } from './rate-gate.js';
 import { renewStorageFences, watchQueueDepth } from './recovery-timers.js';
-import { superviseWorkers, type ResumedJob } from './resume.js';
+import { resumeOrphanedJobs, superviseWorkers, type ResumedJob } from './resume.js';
 import type { Recovery, RecoveryDeps } from './recovery-deps.js';
 import { stepContextFactory } from './step-context-factory.js';
 import { queueErrorLog, watchWorker } from './worker-watch.js';
@@ -77,6 +77,16 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   });
   const processors = createProcessors({ store, names, flows, finalizeQueue, jobOpts, contextFor });
   const watch = { logger, ...(deps.metrics ? { metrics: deps.metrics } : {}), onError: redisError, submit, contextFor };
+  const resumed = (jobs: readonly ResumedJob[]) => {
+    if (jobs.length === 0) return;
+    logger.warn({ resumed: jobs.length }, 'resumed jobs left by a worker that is gone');
+    void noteResumed(store, jobs).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'cannot note the resumed jobs in the incidents'));
+  };
+  // Leading now (startWorkers is called when this process takes the lease): the jobs of whoever led before are
+  // handed back at once, not when its "alive" mark or its job locks run out.
+  const takeOver = async () => {
+    if (deps.leadership) resumed(await resumeOrphanedJobs(connection, prefix, queues, { kind: 'all-but', ours: new Set(workers.map((w) => w.id)) }));
+  };
 
   // An open recovery found when this controller starts or leads again was left by another one (stopped, crashed
   // or deposed): the incident's own record says it was taken up, not only the log.
@@ -93,6 +103,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     async startWorkers() {
       if (workers.length > 0) {
         // Leading again after a pause: take jobs again and pick up what the last leader left.
+        await takeOver();
         for (const w of workers) w.resume();
         for (const id of await store.activeIds()) await takeUp(id, 'took the lead again');
         return;
@@ -112,12 +123,10 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       watchWorker(wn, 'network', watch);
       watchWorker(wf, 'finalize', watch);
       workers.push(wi, we, wn, wf);
-      const supervision = superviseWorkers(connection, prefix, workers.map((w) => w.id), queues, (jobs) => {
-        logger.warn({ resumed: jobs.length }, 'resumed jobs left by a worker that is gone');
-        void noteResumed(store, jobs).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'cannot note the resumed jobs in the incidents'));
-      });
+      const supervision = superviseWorkers(connection, prefix, workers.map((w) => w.id), queues, resumed);
       timers.push(supervision.stop);
       await supervision.announced;
+      await takeOver();
       for (const w of workers) w.run().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'queue worker stopped'));
       for (const id of await store.activeIds()) await takeUp(id, 'started');
       if (deps.metrics?.queueDepth) timers.push(watchQueueDepth(evacuateQueue, deps.metrics));

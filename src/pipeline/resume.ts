@@ -1,10 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 // BullMQ frees a job whose worker died only once its lock expires and a stalled check runs after that
-// (lock duration + up to a stalled interval, 30 s + 30 s by default). Every worker therefore says it is alive
-// under a key that lasts a few seconds; a running controller hands back the active jobs whose lock belongs to a
-// worker that no longer says so, within seconds of its death instead of after the lock expires.
+// (lock duration + up to two stalled intervals, 30 s + 60 s by default: the first check after the lock expired
+// only marks the job, and a check another worker ran a moment ago makes the next one wait). Every worker therefore
+// says it is alive under a key that lasts a few seconds; a running controller hands back the active jobs whose
+// lock belongs to a worker that no longer says so, within seconds of its death instead of after the lock expires,
+// and the jobs whose lock already expired at once. A controller that has just taken the leader lease hands back
+// every job but its own workers' at once: whoever held them has lost the lease, and every action re-checks it.
 
 const aliveKey = (prefix: string, workerId: string) => `${prefix}:worker-alive:${workerId}`;
 
@@ -58,20 +62,38 @@ export interface ResumedJob {
   readonly serverId?: string;
 }
 
+/** An expired lock is claimed under this owner for the moment of the hand-back (no worker has this id). */
+const CLAIM_OWNER = 'cmpha-handback';
+const CLAIM_MS = 5000;
+
 /**
- * Moves back to waiting every active job of `queues` whose lock is held by a worker that is not alive (its
- * process was killed). A job held by a live worker, or whose lock already expired (BullMQ's own stalled check
- * takes it), is left alone. Returns the jobs handed back.
+ * Which jobs to hand back: `dead-workers` (every beat) those held by a worker that is not marked alive;
+ * `all-but` (right after taking the leader lease) those held by any worker but these, this process's own.
+ * Jobs whose lock expired are handed back under both.
  */
-export async function resumeOrphanedJobs(redis: Redis, prefix: string, queues: readonly Queue[]): Promise<ResumedJob[]> {
+export type HandBack = { readonly kind: 'dead-workers' } | { readonly kind: 'all-but'; readonly ours: ReadonlySet<string> };
+
+/**
+ * Moves back to waiting every active job of `queues` that `rule` names (see HandBack). A job whose lock expired
+ * is first claimed with a lock of our own (only if still absent), so a job a live worker took meanwhile is never
+ * taken from it. Returns the jobs handed back.
+ */
+export async function resumeOrphanedJobs(redis: Redis, prefix: string, queues: readonly Queue[], rule: HandBack = { kind: 'dead-workers' }): Promise<ResumedJob[]> {
   const resumed: ResumedJob[] = [];
   for (const q of queues) {
     for (const job of await q.getActive()) {
       if (!job.id) continue;
-      const token = await redis.get(q.toKey(`${job.id}:lock`));
-      if (!token) continue;
-      const owner = token.split(':')[0]!;
-      if (await redis.exists(aliveKey(prefix, owner))) continue;
+      const lockKey = q.toKey(`${job.id}:lock`);
+      let token = await redis.get(lockKey);
+      if (token) {
+        const owner = token.split(':')[0]!;
+        const orphaned = rule.kind === 'all-but' ? !rule.ours.has(owner) : !(await redis.exists(aliveKey(prefix, owner)));
+        if (!orphaned) continue;
+      } else {
+        const claim = `${CLAIM_OWNER}:${randomUUID()}`;
+        if ((await redis.set(lockKey, claim, 'PX', CLAIM_MS, 'NX')) !== 'OK') continue;
+        token = claim;
+      }
       try {
         await job.moveToWait(token);
         const data = (job.data ?? {}) as { incidentId?: unknown; serverId?: unknown };

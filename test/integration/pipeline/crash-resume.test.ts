@@ -30,7 +30,7 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function setup(opts: { instances: number; evacuateSeconds: number; staggerMs?: number; tuning: QueueTuning }) {
+async function setup(opts: { instances: number; evacuateSeconds: number; staggerMs?: number; tuning: QueueTuning; leaseMs?: number }) {
   redisServer = await startRedis();
   redis = newRedis(redisServer.url);
   w = await pipelineWorld({ hosts: 3, instancesPerHost: opts.instances, spares: 1, evacuateSeconds: opts.evacuateSeconds, redisUrl: redisServer.url, evacuation: { concurrency: 1 } });
@@ -44,10 +44,11 @@ async function setup(opts: { instances: number; evacuateSeconds: number; stagger
     evacuation: { concurrency: 1, verifyPollIntervalMs: 100, verifyTimeoutMs: 60_000, staggerMs: opts.staggerMs ?? 0, maxPerMinute: 10_000 },
     fencing: { timeoutMs: 5000, pollIntervalMs: 100, attempts: 2 },
     tuning: opts.tuning,
+    ...(opts.leaseMs ? { leaseMs: opts.leaseMs, standbyEveryMs: 250 } : {}),
   }));
-  const start = async () => {
+  const start = async (role: 'leader' | 'standby' | '' = '') => {
     const child = group.start(process.execPath, ['--import', 'tsx', 'test/helpers/recovery-worker.ts', spec], { cwd: process.cwd() });
-    await waitForLine(child, /recovery worker \d+ ready/, 60_000);
+    await waitForLine(child, new RegExp(`recovery worker \\d+ ready \\(${role}`), 60_000);
     return child;
   };
   // This process only opens the incident (which queues it); the workers run in the children.
@@ -108,4 +109,81 @@ describe('a controller that keeps crashing', () => {
     expect(resumed).toContainEqual(expect.stringMatching(/^recovery resumed: controller .+ \(pid \d+\) started with this incident open and takes it up where it stopped$/));
     expect(resumed).toContainEqual(expect.stringMatching(/^recovery resumed: a controller stopped while it held \d+ job\(s\) of this incident.*; controller .+ took them up$/));
   }, 180_000);
+});
+
+/** The worker id in the lock of an active job of `queue` that belongs to `incidentId` (its holder), once there is one. */
+async function lockHolder(queue: Queue, incidentId: string): Promise<{ jobId: string; owner: string }> {
+  let found: { jobId: string; owner: string } | undefined;
+  await waitFor('an active evacuate job with its lock', async () => {
+    for (const j of await queue.getActive()) {
+      const token = j.id && (j.data as { incidentId?: string }).incidentId === incidentId ? await redis!.get(queue.toKey(`${j.id}:lock`)) : null;
+      if (token) found = { jobId: j.id!, owner: token.split(':')[0]! };
+    }
+    return found !== undefined;
+  }, 60_000, 20);
+  return found!;
+}
+
+describe('a standby that takes over from a killed leader', () => {
+  // Two worker processes on one lease, as two `cmpha run` replicas: one leads and runs the jobs, the other stands
+  // by. Evacuations run one at a time, so the killed leader's evacuate job holds the only slot until it is handed back.
+
+  it('hands the dead leader\'s jobs back at once on taking the lease, before the dead workers\' "alive" marks lapse (job lock 60 s)', async () => {
+    const { r, start, movable } = await setup({ instances: 3, evacuateSeconds: 1, leaseMs: 2000, tuning: { lockDurationMs: 60_000, stalledIntervalMs: 60_000, backoffMs: 200, unknownSettleMs: 1500 } });
+    const evacuations = new Queue(queueNames(w!.config.redis.prefix).evacuate, { connection: redis! });
+    try {
+      const leader = await start('leader');
+      await start('standby');
+      await r.opener.open({ id: 'takeover-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+      await waitFor('an evacuation to be accepted', async () => (await r.incidents.listInstances('takeover-1')).some((e) => e.state === 'evacuated'), 60_000, 20);
+      const held = await lockHolder(evacuations, 'takeover-1');
+      await group.stop(leader, 'SIGKILL');
+      const killedAt = Date.now();
+      const mark = `${w!.config.redis.prefix}:worker-alive:${held.owner}`;
+      // Handed back = no longer active under the dead worker's lock. Checked every 20 ms, and the dead worker's
+      // mark (10 s without renewal) read right after: without the hand-back at takeover, the job waits for it to lapse.
+      let markWhenResumed = -1;
+      await waitFor('the dead leader\'s job to be handed back', async () => {
+        const token = await redis!.get(evacuations.toKey(`${held.jobId}:lock`));
+        if (token?.startsWith(`${held.owner}:`)) return false;
+        markWhenResumed = await redis!.exists(mark);
+        return true;
+      }, 30_000, 20);
+      console.log(`the dead leader's job was handed back ${Date.now() - killedAt} ms after the kill (lease 2 s, job lock 60 s)`);
+      expect(markWhenResumed, 'the dead worker was still marked alive when its job was handed back').toBe(1);
+      const inc = await waitClosed(r, 'takeover-1', 90_000);
+      expect(inc.status).toBe('resolved');
+      await evacuatedOnce(w!, movable);
+    } finally {
+      await evacuations.close();
+    }
+  }, 240_000);
+
+  it('hands back at once a job whose lock expired before the takeover (lease longer than the job lock; BullMQ\'s stalled check 60 s)', async () => {
+    // The lab's case: leader_lease = job_lock = 30 s, so by the time the standby leads the dead leader's locks are
+    // gone, and BullMQ's own stalled check frees the job only after one or two stalled intervals.
+    const { r, start, movable } = await setup({ instances: 3, evacuateSeconds: 1, leaseMs: 4000, tuning: { lockDurationMs: 1500, stalledIntervalMs: 60_000, backoffMs: 200, unknownSettleMs: 1500 } });
+    const evacuations = new Queue(queueNames(w!.config.redis.prefix).evacuate, { connection: redis! });
+    try {
+      const leader = await start('leader');
+      await start('standby');
+      await r.opener.open({ id: 'takeover-2', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+      await waitFor('an evacuation to be accepted', async () => (await r.incidents.listInstances('takeover-2')).some((e) => e.state === 'evacuated'), 60_000, 20);
+      const held = await lockHolder(evacuations, 'takeover-2');
+      await group.stop(leader, 'SIGKILL');
+      await waitFor('the dead leader\'s lock to expire', async () => (await redis!.exists(evacuations.toKey(`${held.jobId}:lock`))) === 0, 30_000, 20);
+      const lockGoneWhileActive = (await evacuations.getActive()).some((j) => j.id === held.jobId);
+      const before = (await r.incidents.listInstances('takeover-2')).filter((e) => e.state === 'verified').length;
+      // Within half of BullMQ's stalled interval: without the hand-back, the dead leader's job holds the only
+      // evacuation slot and nothing moves before a stalled check does.
+      await waitFor('another server to be verified after the takeover', async () =>
+        (await r.incidents.listInstances('takeover-2')).filter((e) => e.state === 'verified').length > before, 30_000, 100);
+      expect(lockGoneWhileActive, 'the dead leader\'s job was still active with its lock expired').toBe(true);
+      const inc = await waitClosed(r, 'takeover-2', 90_000);
+      expect(inc.status).toBe('resolved');
+      await evacuatedOnce(w!, movable);
+    } finally {
+      await evacuations.close();
+    }
+  }, 240_000);
 });
