@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { queueNames } from '../../../src/pipeline/queues.js';
-import type { QueueTuning } from '../../../src/pipeline/recovery-deps.js';
+import type { QueueTuning, Recovery } from '../../../src/pipeline/recovery-deps.js';
 import { ProcessGroup, waitForLine } from '../../helpers/processes.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { newRedis } from '../../unit/pipeline/harness.js';
@@ -124,21 +124,37 @@ async function lockHolder(queue: Queue, incidentId: string): Promise<{ jobId: st
   return found!;
 }
 
+/**
+ * A leader and a standby worker process on one lease; the leader is SIGKILLed while its evacuate job of incident
+ * `id` holds the only evacuation slot. Then `check` runs with the evacuate queue and the job the dead leader held;
+ * afterwards the incident must resolve with one evacuate per server.
+ */
+async function killLeaderMidEvacuation(id: string, leaseMs: number, tuning: QueueTuning,
+  check: (ctx: { r: Recovery; evacuations: Queue; held: { jobId: string; owner: string }; killedAt: number }) => Promise<void>): Promise<void> {
+  const { r, start, movable } = await setup({ instances: 3, evacuateSeconds: 1, leaseMs, tuning: { backoffMs: 200, unknownSettleMs: 1500, ...tuning } });
+  const evacuations = new Queue(queueNames(w!.config.redis.prefix).evacuate, { connection: redis! });
+  try {
+    const leader = await start('leader');
+    await start('standby');
+    await r.opener.open({ id, host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    await waitFor('an evacuation to be accepted', async () => (await r.incidents.listInstances(id)).some((e) => e.state === 'evacuated'), 60_000, 20);
+    const held = await lockHolder(evacuations, id);
+    await group.stop(leader, 'SIGKILL');
+    await check({ r, evacuations, held, killedAt: Date.now() });
+    const inc = await waitClosed(r, id, 90_000);
+    expect(inc.status).toBe('resolved');
+    await evacuatedOnce(w!, movable);
+  } finally {
+    await evacuations.close();
+  }
+}
+
 describe('a standby that takes over from a killed leader', () => {
   // Two worker processes on one lease, as two `cmpha run` replicas: one leads and runs the jobs, the other stands
   // by. Evacuations run one at a time, so the killed leader's evacuate job holds the only slot until it is handed back.
 
   it('hands the dead leader\'s jobs back at once on taking the lease, before the dead workers\' "alive" marks lapse (job lock 60 s)', async () => {
-    const { r, start, movable } = await setup({ instances: 3, evacuateSeconds: 1, leaseMs: 2000, tuning: { lockDurationMs: 60_000, stalledIntervalMs: 60_000, backoffMs: 200, unknownSettleMs: 1500 } });
-    const evacuations = new Queue(queueNames(w!.config.redis.prefix).evacuate, { connection: redis! });
-    try {
-      const leader = await start('leader');
-      await start('standby');
-      await r.opener.open({ id: 'takeover-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
-      await waitFor('an evacuation to be accepted', async () => (await r.incidents.listInstances('takeover-1')).some((e) => e.state === 'evacuated'), 60_000, 20);
-      const held = await lockHolder(evacuations, 'takeover-1');
-      await group.stop(leader, 'SIGKILL');
-      const killedAt = Date.now();
+    await killLeaderMidEvacuation('takeover-1', 2000, { lockDurationMs: 60_000, stalledIntervalMs: 60_000 }, async ({ evacuations, held, killedAt }) => {
       const mark = `${w!.config.redis.prefix}:worker-alive:${held.owner}`;
       // Handed back = no longer active under the dead worker's lock. Checked every 20 ms, and the dead worker's
       // mark (10 s without renewal) read right after: without the hand-back at takeover, the job waits for it to lapse.
@@ -151,26 +167,13 @@ describe('a standby that takes over from a killed leader', () => {
       }, 30_000, 20);
       console.log(`the dead leader's job was handed back ${Date.now() - killedAt} ms after the kill (lease 2 s, job lock 60 s)`);
       expect(markWhenResumed, 'the dead worker was still marked alive when its job was handed back').toBe(1);
-      const inc = await waitClosed(r, 'takeover-1', 90_000);
-      expect(inc.status).toBe('resolved');
-      await evacuatedOnce(w!, movable);
-    } finally {
-      await evacuations.close();
-    }
+    });
   }, 240_000);
 
   it('hands back at once a job whose lock expired before the takeover (lease longer than the job lock; BullMQ\'s stalled check 60 s)', async () => {
     // The lab's case: leader_lease = job_lock = 30 s, so by the time the standby leads the dead leader's locks are
     // gone, and BullMQ's own stalled check frees the job only after one or two stalled intervals.
-    const { r, start, movable } = await setup({ instances: 3, evacuateSeconds: 1, leaseMs: 4000, tuning: { lockDurationMs: 1500, stalledIntervalMs: 60_000, backoffMs: 200, unknownSettleMs: 1500 } });
-    const evacuations = new Queue(queueNames(w!.config.redis.prefix).evacuate, { connection: redis! });
-    try {
-      const leader = await start('leader');
-      await start('standby');
-      await r.opener.open({ id: 'takeover-2', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
-      await waitFor('an evacuation to be accepted', async () => (await r.incidents.listInstances('takeover-2')).some((e) => e.state === 'evacuated'), 60_000, 20);
-      const held = await lockHolder(evacuations, 'takeover-2');
-      await group.stop(leader, 'SIGKILL');
+    await killLeaderMidEvacuation('takeover-2', 4000, { lockDurationMs: 1500, stalledIntervalMs: 60_000 }, async ({ r, evacuations, held }) => {
       await waitFor('the dead leader\'s lock to expire', async () => (await redis!.exists(evacuations.toKey(`${held.jobId}:lock`))) === 0, 30_000, 20);
       const lockGoneWhileActive = (await evacuations.getActive()).some((j) => j.id === held.jobId);
       const before = (await r.incidents.listInstances('takeover-2')).filter((e) => e.state === 'verified').length;
@@ -179,11 +182,6 @@ describe('a standby that takes over from a killed leader', () => {
       await waitFor('another server to be verified after the takeover', async () =>
         (await r.incidents.listInstances('takeover-2')).filter((e) => e.state === 'verified').length > before, 30_000, 100);
       expect(lockGoneWhileActive, 'the dead leader\'s job was still active with its lock expired').toBe(true);
-      const inc = await waitClosed(r, 'takeover-2', 90_000);
-      expect(inc.status).toBe('resolved');
-      await evacuatedOnce(w!, movable);
-    } finally {
-      await evacuations.close();
-    }
+    });
   }, 240_000);
 });
