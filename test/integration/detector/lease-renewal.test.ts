@@ -8,6 +8,7 @@ import type { Detector, RoundReport } from '../../../src/detector/types.js';
 import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
+import { computeOf } from '../../helpers/compute.js';
 import { RecordingIncidents } from '../../helpers/recording-incidents.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { newRedis } from '../../unit/pipeline/harness.js';
@@ -42,7 +43,7 @@ describe('the leader lease and a stalled Nova read', () => {
     const rounds = { a: [] as RoundReport[], b: [] as RoundReport[] };
     const detector = (name: 'a' | 'b') => {
       const d = createDetector({
-        config, nova: createOpenStack(config.cloud, { logger: silentLogger }).nova, prober: createProber(config.detector, { logger: silentLogger }),
+        config, compute: computeOf(createOpenStack(config.cloud, { logger: silentLogger }).nova, { config }), prober: createProber(config.detector, { logger: silentLogger }),
         redis, owner: `replica-${name}`, incidents: new RecordingIncidents(), logger: silentLogger,
         onRound: (r) => { if (r) rounds[name].push(r); },
       });
