@@ -65,7 +65,7 @@ export class Actor {
   private wasIsolated = false;
   private wasBlind = false;
   private wouldOpen = 0;
-  /** Host → the incident id last reported as already existing, so it is reported once, not every round. */
+  /** Host → the incident (and status) last reported as already existing, so it is reported once, not every round. */
   private readonly toldExisting = new Map<string, string>();
   private openReadFailed = false;
 
@@ -189,8 +189,10 @@ export class Actor {
     if (v === 'healthy' || v === 'maintenance') return { action: 'none' };
     const waiting = CANNOT_ACT.has(inc.status);
     const action: HostAction = v === 'dead' && waiting ? 'incident-waiting' : 'incident-already-open';
-    if (v !== 'dead' || !acting || this.toldExisting.get(host.host) === inc.id) return { action, incidentId: inc.id };
-    this.toldExisting.set(host.host, inc.id);
+    // Once per incident and status: an incident that was recovering and now waits for a fence is told (and paged) again.
+    const told = `${inc.id} ${inc.status}`;
+    if (v !== 'dead' || !acting || this.toldExisting.get(host.host) === told) return { action, incidentId: inc.id };
+    this.toldExisting.set(host.host, told);
     const said = waiting
       ? `${host.host} is judged dead, and its incident ${inc.id} is ${inc.status}: nothing is done until the host is fenced or a human confirms it off (cmpha fence confirm ${host.host})`
       : `${host.host} is judged dead; its incident ${inc.id} (${inc.status}) is recovering it`;

@@ -11,7 +11,13 @@ const ALERTING: Partial<Record<Verdict, { type: NotificationEventType; severity:
 
 const HANDLED: ReadonlySet<HostAction> = new Set<HostAction>(['open-incident', 'incident-already-open', 'incident-exists', 'incident-waiting', 'incident-aborted']);
 
+/** Everything readable says dead, but Nova's answers about the host's servers are unreadable: paged as critical. */
+const UNRECOVERABLE = { type: 'host-suspected', severity: 'critical' } as const;
+
 function summary(r: HostReport): string {
+  if (r.evidence.unrecoverable) {
+    return `${r.host} looks dead (every address silent, no heartbeat) and cannot be recovered: ${r.evidence.unrecoverable}; cmpha keeps its hands off until Nova lists its servers`;
+  }
   switch (r.verdict) {
     case 'agent-down': return `nova-compute on ${r.host} is down but the host answers: fix the agent; cmpha will not fence it`;
     case 'isolated-mgmt': return `${r.host} lost its management network but its instances answer: cmpha will not fence it`;
@@ -26,14 +32,15 @@ function summary(r: HostReport): string {
  * returns to healthy or maintenance clears its entry, so the next failure alerts again.
  */
 export class AlertTracker {
-  private readonly last = new Map<string, Verdict>();
+  private readonly last = new Map<string, string>();
 
   events(reports: readonly HostReport[], now: number): NotificationEvent[] {
     const out: NotificationEvent[] = [];
     const present = new Set<string>();
     for (const r of reports) {
       present.add(r.host);
-      const kind = ALERTING[r.verdict];
+      const kind = r.evidence.unrecoverable ? UNRECOVERABLE : ALERTING[r.verdict];
+      const key = r.evidence.unrecoverable ? `${r.verdict}:unrecoverable` : r.verdict;
       // A host whose incident is open or just opened is the recovery pipeline's to report; one whose incident cannot
       // act, is closed, or was just aborted has been paged by the actor with the incident named.
       const handled = HANDLED.has(r.action);
@@ -41,8 +48,8 @@ export class AlertTracker {
         this.last.delete(r.host);
         continue;
       }
-      if (this.last.get(r.host) === r.verdict) continue;
-      this.last.set(r.host, r.verdict);
+      if (this.last.get(r.host) === key) continue;
+      this.last.set(r.host, key);
       if (handled) continue;
       out.push({
         type: kind.type,

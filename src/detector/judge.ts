@@ -73,12 +73,14 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   const signals = addressed.length + (instances.baselineTotal > 0 ? 1 : 0) + (obs.storage && obs.storage.alive !== null ? 1 : 0);
   const silenceNeededMs = signals <= 1 ? config.singleSignalSilenceMs : config.minSilenceMs;
   const reasons: string[] = [];
+  let unlistedSinceMono: number | null = null;
+  let unrecoverable: string | undefined;
 
   const finish = (verdict: Verdict, silentSinceMono: number | null): HostJudgement => {
     const unhealthy = verdict !== 'healthy' && verdict !== 'maintenance';
     const suspectSince = unhealthy ? (previous?.suspectSince ?? obs.at) : null;
     const unhealthyRounds = unhealthy ? (previous?.unhealthyRounds ?? 0) + 1 : 0;
-    const memory: HostMemory = { verdict, suspectSince, unhealthyRounds, silentSinceMono, lastAliveAt, lastBeatAt, heartbeat };
+    const memory: HostMemory = { verdict, suspectSince, unhealthyRounds, silentSinceMono, unlistedSinceMono, lastAliveAt, lastBeatAt, heartbeat };
     const evidence: HostEvidence = {
       host: obs.host,
       zone: service.zone ?? null,
@@ -95,6 +97,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
       silentForMs: silentSinceMono === null ? 0 : mono - silentSinceMono,
       silenceNeededMs,
       reasons,
+      ...(unrecoverable ? { unrecoverable } : {}),
     };
     return { verdict, memory, evidence };
   };
@@ -133,6 +136,18 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   if (blocker) {
     if (!novaBad && !mgmtSilent) return finish('healthy', null);
     reasons.push(blocker);
+    // Everything readable says dead, but Nova's list of the host's servers is not: no incident can be opened on
+    // such evidence, nor could a recovery know what to move, so hands stay off; after the silence a dead verdict
+    // needs, that is said (and paged) rather than left as a suspect that never resolves.
+    const listError = obs.instances?.error;
+    if (listError !== undefined && novaBad && blocker === UNLISTED) {
+      unlistedSinceMono = previous?.unlistedSinceMono ?? mono;
+      if (mono - unlistedSinceMono >= silenceNeededMs) {
+        unrecoverable = `Nova's answers about its servers are unreadable (${listError})`;
+        reasons.push(`every other signal says ${obs.host} is dead (silent for ${seconds(mono - unlistedSinceMono)}), but it cannot be recovered: `
+          + `${unrecoverable}; nothing is done until Nova lists them`);
+      }
+    }
     return finish('suspect', null);
   }
 
@@ -196,6 +211,8 @@ function instanceEvidence(obs: HostObservation): InstanceEvidence {
   return { checked: !inst.error, note, addresses, answered, baselineSilent, baselineTotal: baseline.length };
 }
 
+const UNLISTED = 'instance addresses could not be listed this time: cannot confirm';
+
 function confirmBlocker(obs: HostObservation, instances: InstanceEvidence): string | undefined {
   const net = obs.networks.find((n) => n.result === 'probe-failed' || n.result === 'unknown' || n.result === 'not-probed');
   if (net) {
@@ -205,7 +222,7 @@ function confirmBlocker(obs: HostObservation, instances: InstanceEvidence): stri
   }
   const inst = obs.instances;
   if (inst === null) return 'instance addresses were not checked this time: cannot confirm';
-  if (inst.error) return 'instance addresses could not be listed this time: cannot confirm';
+  if (inst.error) return UNLISTED;
   const baseline = instances.addresses.filter((a) => a.baseline);
   if (baseline.some((a) => a.result === 'probe-failed')) return 'instance probe failed this time: cannot confirm';
   if (baseline.some((a) => a.result === 'unknown')) return 'the probe said nothing about some instance addresses: cannot confirm';

@@ -124,6 +124,11 @@ export interface HostEvidence {
   readonly silenceNeededMs: number;
   /** Sentences an operator reads, in order of weight. */
   readonly reasons: readonly string[];
+  /**
+   * Set when everything readable says dead but the host cannot be recovered because Nova's answers about its
+   * servers are unreadable (a garbled or oversized server list): hands stay off, and it pages.
+   */
+  readonly unrecoverable?: string;
 }
 
 /** What judge remembers about a host between observations. */
@@ -133,6 +138,8 @@ export interface HostMemory {
   readonly unhealthyRounds: number;
   /** Monotonic ms of the first observation in which every signal was silent, null while something answers. */
   readonly silentSinceMono: number | null;
+  /** Monotonic ms since every readable signal says dead while Nova's server list of the host is unreadable. */
+  readonly unlistedSinceMono?: number | null;
   /** Epoch ms of the last observation in which any address answered. */
   readonly lastAliveAt: number | null;
   /** Epoch ms of the last observation that saw a heartbeat (NovaEvidence.lastBeatAt). */

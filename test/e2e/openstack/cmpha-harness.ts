@@ -56,9 +56,11 @@ export class CmphaHarness {
   private hook?: Server;
   private client?: Redis;
   private log?: WriteStream;
+  private hookPort = 0;
+  private logStart = 0;
   configPath = '';
 
-  private constructor(private readonly lab: CmphaBase, private readonly opts: CmphaOptions) {
+  private constructor(private readonly lab: CmphaBase, private opts: CmphaOptions) {
     this.logFile = path.join(lab.dir, 'state', `cmpha-${opts.name}.log`);
   }
 
@@ -72,6 +74,17 @@ export class CmphaHarness {
       throw err;
     }
     return h;
+  }
+
+  /**
+   * Stops `cmpha run` and starts it again with `settings` changed (say, a BMC password fixed), as an operator
+   * restarts the controller after editing its config: the same Redis, so it sees every incident recorded so far.
+   */
+  async restart(settings: Readonly<Record<string, string>>): Promise<void> {
+    await this.group.stopAll();
+    this.log?.end();
+    this.opts = { ...this.opts, settings: { ...(this.opts.settings ?? {}), ...settings } };
+    await this.startDaemon();
   }
 
   private async startAll(): Promise<void> {
@@ -90,8 +103,13 @@ export class CmphaHarness {
       });
     });
     await new Promise<void>((resolve) => this.hook!.listen(hookPort, '127.0.0.1', resolve));
+    this.hookPort = hookPort;
+    await this.startDaemon();
+  }
 
-    let conf = setIni(readFileSync(this.lab.cmphaConf, 'utf8'), 'redis', 'url', this.redis.url);
+  private async startDaemon(): Promise<void> {
+    const hookPort = this.hookPort;
+    let conf = setIni(readFileSync(this.lab.cmphaConf, 'utf8'), 'redis', 'url', this.redis!.url);
     if (this.opts.authUrl) conf = setIni(conf, 'cloud', 'auth_url', this.opts.authUrl);
     for (const [k, v] of Object.entries(this.opts.settings ?? {})) {
       const [section, key] = k.split('.') as [string, string];
@@ -101,7 +119,9 @@ export class CmphaHarness {
     this.configPath = path.join(this.lab.dir, 'state', `cmpha-${this.opts.name}.conf`);
     writeFileSync(this.configPath, conf, { mode: 0o600 });
 
-    writeFileSync(this.logFile, '');
+    // A restart appends to the same log; waitForLog then looks only past what was there.
+    if (!existsSync(this.logFile) || !this.log) writeFileSync(this.logFile, '');
+    this.logStart = readFileSync(this.logFile, 'utf8').length;
     this.log = createWriteStream(this.logFile, { flags: 'a' });
     const child = this.group.start(process.execPath, [path.join(REPO, 'bin/cmpha.js'), 'run', '--config', this.configPath], { cwd: REPO, env: { ...process.env, CMPHA_CONFIG: '' } });
     child.stdout?.pipe(this.log, { end: false });
@@ -122,7 +142,7 @@ export class CmphaHarness {
   async waitForLog(re: RegExp, timeoutMs: number): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const hit = readFileSync(this.logFile, 'utf8').split('\n').find((l) => re.test(l));
+      const hit = readFileSync(this.logFile, 'utf8').slice(this.logStart).split('\n').find((l) => re.test(l));
       if (hit) return hit;
       if (Date.now() > deadline) throw new Error(`cmpha logged nothing matching ${re} within ${timeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 250));
