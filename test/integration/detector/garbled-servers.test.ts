@@ -9,6 +9,7 @@ import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { RecordingIncidents } from '../../helpers/recording-incidents.js';
 import { RecordingNotifier } from '../../helpers/recording-notifier.js';
+import { computeOf } from '../../helpers/compute.js';
 
 // A dead host whose servers Nova cannot list readably (a garbled GET /servers/detail): no incident can be opened on
 // such evidence, and none is; but the host must not sit as a quiet "suspect" either. The fault matrix saw 25 s of
@@ -36,7 +37,7 @@ describe('a dead host whose servers cannot be listed', () => {
       const { nova } = createOpenStack(config.cloud, { logger: silentLogger, clock: sim.world.clock, retryBaseDelayMs: 5 });
       const incidents = new RecordingIncidents(() => sim!.world.clock.now());
       const notifier = new RecordingNotifier();
-      const d = createDetector({ config, nova, prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, notifier, logger: silentLogger });
+      const d = createDetector({ config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, notifier, logger: silentLogger });
       const reports: RoundReport[] = [];
       const tick = async () => {
         sim!.world.clock.advance(1000);
