@@ -138,7 +138,10 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     },
     async stop() {
       stopping.abort(new CmphaError('stopping', 'cmpha is stopping'));
-      await Promise.race([Promise.all(workers.map((w) => w.close())), sleep(10_000)]);
+      // The bound's timer is cancelled once the workers closed: left running it kept the process alive 10 s more.
+      const closed = new AbortController();
+      await Promise.race([Promise.all(workers.map((w) => w.close())), sleep(10_000, closed.signal).catch(() => {})]);
+      closed.abort();
       await Promise.all(workers.map((w) => w.close(true)));
       for (const stopTimer of timers) await stopTimer();
       timers = [];

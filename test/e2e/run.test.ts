@@ -82,6 +82,23 @@ describe('cmpha run', () => {
     expect(logs).toMatch(/cmpha controller started/);
   }, 120_000);
 
+  it('--dry-run stops promptly on SIGTERM and logs that it stopped', async () => {
+    const bin = new URL('../../bin/cmpha.js', import.meta.url).pathname;
+    const child = group.start(process.execPath, [bin, 'run', '--dry-run', '--config', sim.configPath, '--config', overrides]);
+    let logs = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { logs += d; });
+    await until(async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`).catch(() => null)) !== null && /cmpha controller started/.test(logs), 20_000);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const signalled = Date.now();
+    process.kill(child.pid!, 'SIGTERM');
+    expect(await exited).toBe(0);
+    const tookMs = Date.now() - signalled;
+    // It had waited 10 s for queue workers that a dry run never starts.
+    expect(tookMs).toBeLessThan(5000);
+    const lines = logs.trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.at(-1)!.msg).toMatch(/^stopped/);
+  }, 60_000);
+
   it('says at start that fping lacks CAP_NET_RAW and how to grant it, when raw sockets are refused', async () => {
     const { mkdtempSync, writeFileSync, chmodSync, readFileSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

@@ -42,7 +42,11 @@ export function registerRunCommand(program: Command): void {
             logger.error({ deadlineSeconds: deadlineMs / 1000 }, 'did not stop in time: exiting now; unfinished jobs are resumed by the next leader');
             process.exit(1);
           }, deadlineMs).unref();
-          controller.stop().then(resolve, (err: unknown) => {
+          const started = Date.now();
+          controller.stop().then(() => {
+            logger.info({ signal, seconds: (Date.now() - started) / 1000 }, 'stopped');
+            resolve();
+          }, (err: unknown) => {
             logger.error({ err: errorMessage(err) }, 'error while stopping');
             process.exitCode = 1;
             resolve();
