@@ -7,6 +7,7 @@ import path from 'node:path';
 import { CONFIG_CHECKS } from './config-checks.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, NotifierConfig } from '../config/types.js';
+import type { Verdict } from '../detector/types.js';
 import type { Incident, InstanceEntry } from '../incidents/types.js';
 import { formatDuration } from '../shared/duration.js';
 import { storageIpFor } from '../sim/ceph.js';
@@ -44,7 +45,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     cleanups.push(redis.stop);
     const sim = await runSim({ hosts: 4, instancesPerHost: 5, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 8, evacuateSeconds: 2, seed: 7 });
     cleanups.push(() => sim.close());
-    const sink = await startSink((msg) => out(`  ${clock(powerOffAt)}  notify   ${msg}`));
+    // The detector's verdicts and the notifications received, printed among the incident's timeline in time order.
+    const detected: Line[] = [];
+    const sink = await startSink((msg) => { detected.push({ at: Date.now(), step: 'notify', message: msg }); });
     cleanups.push(sink.close);
 
     const victim = opts.host ?? sim.world.hostList.find((h) => sim.world.serverList.some((s) => s.host === h.name))?.name;
@@ -69,7 +72,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         const h = report?.hosts.find((x) => x.host === victimNow);
         if (h && h.verdict !== lastVerdict && powerOffAt !== null) {
           lastVerdict = h.verdict;
-          out(`  ${clock(powerOffAt)}  detect   ${victimNow} is ${h.verdict}${h.verdict === 'dead' ? ': Nova down, management IP and instance IPs silent' : ''}`);
+          // A dead verdict is judged on the round's observation, before the incident it opens; any other is known
+          // when the round ends (a host disabled by the recovery is seen so only after the write).
+          const at = h.verdict === 'dead' ? report!.startedAt : report!.startedAt + report!.durationMs;
+          detected.push({ at, step: 'detect', message: `${victimNow} ${VERDICT_WORDS[h.verdict]}` });
         }
       },
     });
@@ -81,7 +87,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await control(sim, `/sim/hosts/${victim}/power-off`);
     out(`  ${clock(powerOffAt)}  world    ${victim} loses power (no heartbeats, every address silent)`);
 
-    const first = await followIncident(controller, sim, victim, powerOffAt, deadline, out, opts.signal);
+    const first = await followIncident(controller, sim, victim, powerOffAt, deadline, out, detected, opts.signal);
     if (first !== 'resolved') return 1;
 
     // The second failure: a host whose BMC is dead hangs. Its power cannot be proven off, so its fence levels
@@ -94,9 +100,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     powerOffAt = Date.now();
     lastVerdict = '';
     victimNow = victim2;
+    detected.length = 0;
     await control(sim, `/sim/hosts/${victim2}/hang`);
     out(`  ${clock(powerOffAt)}  world    ${victim2} hangs (no heartbeats, every address silent; its storage client still holds its disks' watches)`);
-    const second = await followIncident(controller, sim, victim2, powerOffAt, deadline, out, opts.signal);
+    const second = await followIncident(controller, sim, victim2, powerOffAt, deadline, out, detected, opts.signal);
     return second === 'resolved' ? 0 : 1;
   } catch (err) {
     if (opts.signal?.aborted) return 130;
@@ -113,28 +120,48 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 }
 
 
+/** One printed line of a failure: when, which step, what. */
+interface Line { readonly at: number; readonly step: string; readonly message: string }
+
+/** A verdict as a sentence about the host. */
+const VERDICT_WORDS: Readonly<Record<Verdict, string>> = {
+  healthy: 'is healthy',
+  maintenance: 'is disabled in Nova (cmpha\'s recovery disabled it): no longer judged',
+  suspect: 'is suspect: its addresses went silent',
+  unprobeable: 'cannot be probed',
+  'agent-down': 'answers but its nova-compute does not report',
+  'isolated-mgmt': 'has lost its management network but other addresses answer',
+  dead: 'is dead: Nova down, management IP and instance IPs silent',
+};
+
+/** Timeline entries are printed this long after their time, so one written a moment late still prints in order. */
+const SETTLE_MS = 1000;
+
 /** Prints the victim's incident timeline as it grows; then where each server ended. Returns the final status. */
 async function followIncident(
-  controller: Controller, sim: RunningSim, victim: string, since: number, deadline: number, out: (line: string) => void, signal?: AbortSignal,
+  controller: Controller, sim: RunningSim, victim: string, since: number, deadline: number, out: (line: string) => void,
+  detected: Line[], signal?: AbortSignal,
 ): Promise<string | null> {
   let incident: Incident | null = null;
   const printed = new Set<string>();
+  // In time order: an entry is appended when its step ends, which can be after a later-stamped one.
+  const print = (all: boolean) => {
+    const fresh = [...(incident?.timeline ?? []), ...detected].filter((e) => !printed.has(`${e.at}|${e.step}|${e.message}`) && (all || e.at <= Date.now() - SETTLE_MS));
+    for (const e of fresh.sort((a, b) => a.at - b.at)) {
+      printed.add(`${e.at}|${e.step}|${e.message}`);
+      out(`  ${clock(since, e.at)}  ${e.step.padEnd(8)} ${e.message}`);
+    }
+  };
   while (Date.now() < deadline && !signal?.aborted) {
     const id = await controller.recovery.incidents.openIncidentFor(victim) ?? incident?.id ?? null;
-    if (id) {
-      incident = await controller.recovery.incidents.get(id);
-      for (const e of incident?.timeline ?? []) {
-        const key = `${e.at}|${e.step}|${e.message}`;
-        if (printed.has(key)) continue;
-        printed.add(key);
-        out(`  ${clock(since, e.at)}  ${e.step.padEnd(8)} ${e.message}`);
-      }
-      if (incident && ['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) break;
-    }
+    if (id) incident = await controller.recovery.incidents.get(id);
+    if (incident && ['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) break;
+    print(false);
     await sleep(200, signal);
   }
   // Let the final notifications reach the sink before stopping.
   await sleep(1500, signal);
+  print(true);
   out('');
   if (!incident || !['resolved', 'partial', 'failed', 'aborted'].includes(incident.status)) {
     out(`cmpha demo: the failover of ${victim} did not finish in time`);
@@ -144,7 +171,8 @@ async function followIncident(
   const state = await (await fetch(`${sim.controlUrl}/sim/state`)).json() as { servers: { id: string; host: string; status: string }[] };
   for (const i of incident.instances) {
     const now = state.servers.find((s) => s.id === i.id);
-    out(`  ${i.name.padEnd(14)} ${i.source} -> ${now?.host ?? '?'}  ${now?.status ?? 'deleted'}  (${i.state}${i.skipReason ? `: ${i.skipReason}` : ''})${downtime(i, since)}`);
+    const where = now === undefined ? `${i.source} -> deleted` : now.host === i.source ? `stays on ${i.source}` : `${i.source} -> ${now.host}`;
+    out(`  ${i.name.padEnd(14)} ${where}  ${now?.status ?? ''}  (${i.state}${i.skipReason ? `: ${i.skipReason}` : ''})${downtime(i, since)}`);
   }
   const lastActive = Math.max(0, ...incident.instances.map((i) => i.activeAt ?? 0));
   const lastBack = Math.max(0, ...incident.instances.map((i) => i.backAt ?? 0));

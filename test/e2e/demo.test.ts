@@ -38,6 +38,14 @@ describe('cmpha demo', () => {
     expect(at(/forced down/)).toBeGreaterThan(storageFenced);
     expect(at(/single-writer proof: (\d+) of \1 server\(s\) on Ceph have exactly one writer per disk, on their new host; 0 double writer/)).toBeGreaterThan(storageFenced);
     expect(second.some((l) => new RegExp(`incident ${host2}-\\d+: RESOLVED`).test(l))).toBe(true);
+    // Each failure's lines in time order, in plain words.
+    for (const block of [lines.slice(0, lines.findIndex((l) => l.startsWith('second failure: '))), second]) {
+      const times = block.map((l) => /^ {2}\+ *(\d+\.\d)s {2}/.exec(l)?.[1]).filter((t) => t !== undefined).map(Number);
+      expect(times.length).toBeGreaterThan(5);
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+    }
+    expect(out).not.toMatch(/ is maintenance/);
+    expect(out).not.toMatch(/(\S+) -> \1 /);
     expect(code).toBe(0);
   }, 240_000);
 });
