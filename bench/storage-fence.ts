@@ -10,7 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Secret } from '../src/config/secret.js';
 import { createStorageFence } from '../src/fencing/fence-plan.js';
-import { bmcDevice, fenceLevels, storageDevice } from '../src/fencing/fence-levels.js';
+import { storageDevice } from '../src/fencing/devices/ceph.js';
+import { fenceLevels } from '../src/fencing/fence-levels.js';
+import { powerDevice } from '../src/fencing/power-device.js';
 import { IpmiDriver } from '../src/fencing/ipmi-driver.js';
 import { loadConfig } from '../src/config/load.js';
 import { createOpenStack } from '../src/openstack/index.js';
@@ -69,7 +71,7 @@ try {
       let level1FailedAt = 0;
       const r = await fenceLevels({
         host: 'compute1',
-        levels: [[bmcDevice(bmc)], [storageDevice(fence, [h1.ips[0]!], async () => hostServers, volumes)]],
+        levels: [[powerDevice(bmc)], [storageDevice(fence, [h1.ips[0]!], async () => hostServers, volumes)]],
       }, {
         timeoutMs: 10_000, pollIntervalMs: 200, attempts: 1,
         onEvent: (e) => { if (e.kind === 'error' && e.detail.startsWith('level 1:')) level1FailedAt = e.at; },

@@ -3,6 +3,7 @@ import type { RoundReport } from '../detector/types.js';
 import { checkAllFencing } from '../fencing/check-fencing.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { isUnfencedDevice } from '../fencing/devices/registry.js';
 
 /** A BMC's power state is read (never changed) this often, to know which hosts could be fenced now. */
 const FENCING_CHECK_MS = 5 * 60_000;
@@ -19,8 +20,8 @@ export function watchBmcs(config: Config, logger: Logger): BmcWatch {
   const check = async () => {
     try {
       const statuses = await checkAllFencing(Object.values(config.hosts).filter((h) => h.fence.driver !== 'none'), config.fencing, { logger });
-      broken = new Set(statuses.filter((st) => !st.works && st.driver !== 'noop').map((st) => st.host));
-      for (const st of statuses) if (!st.works && st.driver !== 'noop') logger.warn({ host: st.host, bmc: st.bmc, code: st.code, note: st.note }, 'fencing would not work for this host now');
+      broken = new Set(statuses.filter((st) => !st.works && !isUnfencedDevice(st.driver)).map((st) => st.host));
+      for (const st of statuses) if (!st.works && !isUnfencedDevice(st.driver)) logger.warn({ host: st.host, bmc: st.bmc, code: st.code, note: st.note }, 'fencing would not work for this host now');
     } catch (err) {
       logger.warn({ err: errorMessage(err) }, 'BMC status check failed');
     }

@@ -1,7 +1,6 @@
 import { FIXED_SECTIONS } from '../config/schema.js';
-import { ipmiKeys } from '../fencing/ipmi-keys.js';
-import { redfishKeys } from '../fencing/redfish-keys.js';
 import type { Config, HostConfig } from '../config/types.js';
+import { powerDeviceType } from '../fencing/devices/registry.js';
 import { formatDuration } from '../shared/duration.js';
 import { maskUrl, maskUrlsIn } from '../shared/mask-url.js';
 
@@ -106,15 +105,14 @@ function hostSettings(h: HostConfig, fencingLevels: HostConfig['fenceLevels'], a
   put(storage.length === 1 ? 'storage_ip' : 'storage_ips', storage.join(', '));
   put('tunnel_ip', h.tunnelIp);
   put('driver', h.fence.driver);
-  if (h.fence.driver === 'ipmi' || h.fence.driver === 'redfish') {
-    put('address', h.fence.address);
-    put('port', String(h.fence.port));
-    put('username', h.fence.username);
-    put('password', show(h.fence.password, false));
-    const [decls, values] = h.fence.driver === 'ipmi' ? [ipmiKeys, h.fence.ipmi] : [redfishKeys, h.fence.redfish];
-    for (const [prop, decl] of Object.entries(decls)) {
-      const v = (values as Record<string, unknown>)[prop];
-      put(decl.ini, durationInSeconds(prop, v) ?? show(v, false));
+  const type = powerDeviceType(h.fence.driver);
+  if (type) {
+    // The device's own view of its settings (address, credentials masked, commands), then the keys it keeps
+    // under its name (ipmi_*, redfish_*).
+    for (const [k, v] of Object.entries(type.shown(h.fence))) put(k, typeof v === 'string' || v === undefined ? v : show(v, false));
+    const own = (h.fence as unknown as Record<string, Record<string, unknown> | undefined>)[type.name];
+    if (own) {
+      for (const [prop, decl] of Object.entries(type.keys)) put(decl.ini, durationInSeconds(prop, own[prop]) ?? show(own[prop], false));
     }
   }
   const levels = h.fenceLevels ?? [];

@@ -1,9 +1,8 @@
 import { z } from 'zod';
+import { FENCE_DEVICE_NAMES, type FenceDeviceName } from '../fencing/devices/registry.js';
 import { text } from './fields.js';
 
-export type FenceDeviceName = 'ipmi' | 'redfish' | 'noop' | 'ceph';
-
-export const FENCE_DEVICE_NAMES: readonly FenceDeviceName[] = ['ipmi', 'redfish', 'noop', 'ceph'];
+export type { FenceDeviceName };
 
 /**
  * `fence_levels = ipmi | ceph` or `redfish, ceph | ceph`: levels separated by `|`, tried in order; the devices

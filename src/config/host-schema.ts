@@ -1,12 +1,12 @@
-import { ipmiKeys } from '../fencing/ipmi-keys.js';
-import { redfishKeys } from '../fencing/redfish-keys.js';
-import { defineSection, key, secretKey, type Decls, type Typed } from './declare.js';
+import { FENCE_DEVICE_TYPES, POWER_DEVICE_NAMES, type DeviceKeysOf, type PowerDeviceName } from '../fencing/devices/registry.js';
+import { defineSection, key, secretKey, type Decl, type Decls, type Typed } from './declare.js';
 import { fenceLevelsField } from './fence-levels-field.js';
 import { commandTemplate, hostAddress, ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
 
 /** Keys every host has, whatever its fencing driver. */
 const commonHostKeys = {
-  driver: key('driver', oneOf(['ipmi', 'redfish', 'noop', 'none'], 'none'), 'Fencing driver: ipmi, redfish, noop (labs only) or none.', { example: 'ipmi' }),
+  driver: key('driver', oneOf([...POWER_DEVICE_NAMES, 'none'] as unknown as [PowerDeviceName | 'none', ...(PowerDeviceName | 'none')[]], 'none'),
+    `The host's power device. ${FENCE_DEVICE_TYPES.filter((t) => t.role === 'power').map((t) => `${t.name}: ${t.summary}`).join('; ')}; none: no fencing, so the host is never evacuated.`, { example: 'ipmi' }),
   port: key('port', optionalInteger(1, 65535), 'BMC port.', { default: '623 (ipmi), 443/80 (redfish)' }),
   username: key('username', text(), 'BMC user.', { example: 'admin' }),
   password: secretKey('password', 'BMC password. Prefer password_file, a file holding it. Reaches ipmitool only through its environment.', { example: 'CHANGE_ME' }),
@@ -30,42 +30,39 @@ function split<D extends Decls>(all: Typed<D>, decls: Decls): { own: Record<stri
   return { own, rest };
 }
 
-const hostDecls = { ...perHostKeys, ...commonHostKeys, ...prefixed(ipmiKeys, 'ipmi'), ...prefixed(redfishKeys, 'redfish') };
+/** Each device type's keys get its name as a prefix in the flat declaration, so two types may use the same property name. */
+const deviceDecls: Readonly<Record<string, Decl>> = Object.fromEntries(
+  FENCE_DEVICE_TYPES.flatMap((t) => Object.entries(t.keys as Decls).map(([k, v]) => [`${t.name}.${k}`, v])),
+);
 
-/** Driver keys get a prefix in the flat declaration so two drivers may use the same property name. */
-function prefixed<D extends Decls, P extends string>(decls: D, prefix: P): { [K in keyof D & string as `${P}.${K}`]: D[K] } {
-  return Object.fromEntries(Object.entries(decls).map(([k, v]) => [`${prefix}.${k}`, v])) as { [K in keyof D & string as `${P}.${K}`]: D[K] };
-}
+const hostDecls = { ...perHostKeys, ...commonHostKeys, ...deviceDecls };
 
-type Flat = Typed<typeof hostDecls>;
-export type RawHostSection = Typed<typeof perHostKeys> & Typed<typeof commonHostKeys> & {
-  readonly ipmi: Typed<typeof ipmiKeys>;
-  readonly redfish: Typed<typeof redfishKeys>;
-};
+type Flat = Typed<typeof perHostKeys> & Typed<typeof commonHostKeys> & Record<string, unknown>;
+/** A host's section: its own keys, and each device type's keys under the type's name (`host.ipmi.cipherSuite`). */
+export type RawHostSection = Typed<typeof perHostKeys> & Typed<typeof commonHostKeys> & DeviceKeysOf;
 
 function nest(flat: Flat): RawHostSection {
   const { own, rest } = split(flat, { ...perHostKeys, ...commonHostKeys });
-  const ipmi: Record<string, unknown> = {};
-  const redfish: Record<string, unknown> = {};
+  const groups: Record<string, Record<string, unknown>> = Object.fromEntries(FENCE_DEVICE_TYPES.map((t) => [t.name, {}]));
   for (const [k, v] of Object.entries(rest)) {
     const [group, prop] = k.split('.') as [string, string];
-    (group === 'ipmi' ? ipmi : redfish)[prop] = v;
+    groups[group]![prop] = v;
   }
-  return { ...own, ipmi, redfish } as unknown as RawHostSection;
+  return { ...own, ...groups } as unknown as RawHostSection;
 }
 
 export const hostSectionDecl = defineSection(
   'host:NAME',
   'One section per compute host (NAME = the nova-compute service host). A host without fencing is never evacuated. Keys shared by many hosts go in [host_defaults] or in pattern sections such as [host:compute-*] (shell wildcards * and ?); a host takes, lowest first: [host_defaults], each matching pattern section in file order, its own section. Pattern sections do not declare hosts; mgmt_ip, storage_ip(s), tunnel_ip and address are per host only.',
   hostDecls,
-  { finish: nest },
+  { finish: (flat) => nest(flat as Flat) },
 );
 
 /** The strict INI shape of `[host:NAME]`. */
 export const hostSection = hostSectionDecl.object;
 
 /** The INI keys that may be shared by [host_defaults] and `[host:PATTERN]` sections. */
-export const sharedHostDecls = { ...commonHostKeys, ...prefixed(ipmiKeys, 'ipmi'), ...prefixed(redfishKeys, 'redfish') };
+export const sharedHostDecls = { ...commonHostKeys, ...deviceDecls };
 
 export const hostDefaultsSection = defineSection(
   'host_defaults',

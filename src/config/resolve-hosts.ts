@@ -2,6 +2,7 @@ import type { RawSection, RawValue } from './config-files.js';
 import { iniKeys, type Decls } from './declare.js';
 import { hostDefaultsSection, hostSectionDecl, sharedHostDecls, type RawHostSection } from './host-schema.js';
 import type { FenceDeviceName } from './fence-levels-field.js';
+import { powerDeviceType, storageDeviceType } from '../fencing/devices/registry.js';
 import type { FenceConfig, HostConfig } from './types.js';
 
 /** What the host resolution needs from the loader: where to report, and how to parse with locations. */
@@ -116,35 +117,17 @@ function inheritedKeys(section: string, merged: ReadonlyMap<string, RawValue>): 
   return Object.keys(inherited).length > 0 ? { inherited } : {};
 }
 
+/** The host's power device from its `driver`: the device type (src/fencing/devices) reads its own keys. */
 function resolveFence(ctx: HostContext, section: string, raw: RawHostSection, allowUnfenced: boolean): FenceConfig | undefined {
-  switch (raw.driver) {
-    case 'none':
-      return { driver: 'none' };
-    case 'noop':
-      if (!allowUnfenced) {
-        ctx.issue(section, 'driver', 'noop fencing evacuates without powering the host off; it is refused unless [fencing] allow_unfenced_evacuation = true (labs only)');
-        return undefined;
-      }
-      return { driver: 'noop' };
-    case 'ipmi':
-    case 'redfish': {
-      let ok = true;
-      for (const key of ['address', 'username'] as const) {
-        if (raw[key] === undefined) { ctx.issue(section, key, `is required for driver ${raw.driver}`); ok = false; }
-      }
-      if (raw.password === undefined) { ctx.issue(section, 'password', `password or password_file is required for driver ${raw.driver}`); ok = false; }
-      // IPMI 2.0 carries at most 20 bytes of password; ipmitool silently sends the first 20, so the BMC would
-      // refuse every fence with an authentication error that does not say why.
-      if (raw.driver === 'ipmi' && raw.password !== undefined && Buffer.byteLength(raw.password.reveal(), 'utf8') > 20) {
-        ctx.issue(section, 'password', `is ${Buffer.byteLength(raw.password.reveal(), 'utf8')} bytes long; IPMI passwords are at most 20 bytes (ipmitool would send only the first 20)`);
-        ok = false;
-      }
-      if (!ok) return undefined;
-      const common = { address: raw.address!, username: raw.username!, password: raw.password! };
-      if (raw.driver === 'ipmi') return { driver: 'ipmi', ...common, port: raw.port ?? 623, ipmi: raw.ipmi };
-      return { driver: 'redfish', ...common, port: raw.port ?? (raw.redfish.scheme === 'https' ? 443 : 80), redfish: raw.redfish };
-    }
+  if (raw.driver === 'none') return { driver: 'none' };
+  const type = powerDeviceType(raw.driver)!;
+  if (type.unfenced && !allowUnfenced) {
+    ctx.issue(section, 'driver', `${raw.driver} fencing evacuates without powering the host off; it is refused unless [fencing] allow_unfenced_evacuation = true (labs only)`);
+    return undefined;
   }
+  let ok = true;
+  const settings = type.settings(raw, (raw as unknown as Record<string, Record<string, unknown>>)[type.name] ?? {}, (key, message) => { ctx.issue(section, key, message); ok = false; });
+  return ok && settings !== undefined ? { driver: raw.driver, ...settings } as FenceConfig : undefined;
 }
 
 /** `storage_ip` (one address) and `storage_ips` (a list) name the same thing: the host's storage-network addresses. */
@@ -159,11 +142,8 @@ function storageIpsOf(raw: RawHostSection): readonly string[] {
  */
 function resolveFenceLevels(ctx: HostContext, section: string, raw: RawHostSection, fence: FenceConfig, fencing: HostFencingDefaults): (readonly FenceDeviceName[])[] | undefined {
   const missing = (d: FenceDeviceName): string | undefined => {
-    if (d === 'ceph') {
-      if (!fencing.cephConfigured) return 'ceph needs a [ceph] section with keyring_file';
-      if (storageIpsOf(raw).length === 0) return 'ceph needs storage_ips (the addresses this host\'s Ceph clients use)';
-      return undefined;
-    }
+    const storage = storageDeviceType(d);
+    if (storage) return storage.unavailable({ driver: fence.driver, cephConfigured: fencing.cephConfigured, storageIps: storageIpsOf(raw) });
     return fence.driver === d ? undefined : `${d} needs driver = ${d} (this host's driver is ${fence.driver})`;
   };
   if (raw.fenceLevels) {

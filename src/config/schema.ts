@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineSection, fieldDefaults, key, secretKey, type SectionDecl, type Decls } from './declare.js';
 import { cephKeys } from '../fencing/ceph/ceph-keys.js';
 import { fenceLevelsField } from './fence-levels-field.js';
+import { FENCE_DEVICE_NAMES, POWER_DEVICE_NAMES } from '../fencing/devices/registry.js';
 import { hostDefaultsSection } from './host-schema.js';
 import { Secret } from './secret.js';
 import { bool, byteSize, commandTemplate, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
@@ -124,7 +125,7 @@ export const fencingSection = defineSection(
     allowUnfencedEvacuation: key('allow_unfenced_evacuation', bool(false), 'Allow driver = noop (labs only): evacuate without power-off. Every incident then says nothing was fenced.'),
     ipmitoolPath: key('ipmitool_path', text('ipmitool'), 'ipmitool binary.'),
     attempts: key('attempts', integer(3, 1, 10), 'Power-off attempts before the fence fails.'),
-    fenceLevels: key('fence_levels', fenceLevelsField(), 'Default fence levels for every host without its own (Pacemaker\'s topology): levels separated by |, tried in order; devices of one level separated by , and all must confirm; the first level that confirms fences the host. Devices: ipmi, redfish, noop (the host\'s BMC driver) and ceph (storage blocklist). A level a host cannot use (no such driver, no storage_ips) is left out for that host. Unset: each host\'s BMC driver alone. On a host with storage_ips the Ceph fence also runs after any power-off level; its failure then only warns.', { example: 'ipmi | ceph' }),
+    fenceLevels: key('fence_levels', fenceLevelsField(), `Default fence levels for every host without its own (Pacemaker's topology): levels separated by |, tried in order; devices of one level separated by , and all must confirm; the first level that confirms fences the host. Devices: ${POWER_DEVICE_NAMES.join(', ')} (the host's power device, its driver) and ${FENCE_DEVICE_NAMES.filter((n) => !(POWER_DEVICE_NAMES as readonly string[]).includes(n)).join(', ')} (storage blocklist). A level a host cannot use (no such driver, no storage_ips) is left out for that host. Unset: each host's BMC driver alone. On a host with storage_ips the Ceph fence also runs after any power-off level; its failure then only warns.`, { example: 'ipmi | ceph' }),
   },
 );
 

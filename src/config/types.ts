@@ -6,6 +6,7 @@ import type {
   apiSection, detectorSection, escalationSection, evacuationSection, fencingSection, loggingSection, metricsSection, redisSection, remediationSection,
 } from './schema.js';
 import type { FenceDeviceName } from './fence-levels-field.js';
+import type { PowerDeviceConfig } from '../fencing/devices/registry.js';
 import type { Secret } from './secret.js';
 
 // The validated configuration every module receives: plain, frozen, camelCase, durations in milliseconds.
@@ -65,26 +66,8 @@ export type DetectorConfig = Output<typeof detectorSection>;
 export type IpmiOptions = RawHostSection['ipmi'];
 export type RedfishOptions = RawHostSection['redfish'];
 
-export type FenceConfig =
-  | { readonly driver: 'none' }
-  | { readonly driver: 'noop' }
-  | {
-      readonly driver: 'ipmi';
-      /** An IP literal, or a DNS name the controller resolves once at start (fencing/resolve-bmc.ts). */
-      readonly address: string;
-      readonly port: number;
-      readonly username: string;
-      readonly password: Secret;
-      readonly ipmi: IpmiOptions;
-    }
-  | {
-      readonly driver: 'redfish';
-      readonly address: string;
-      readonly port: number;
-      readonly username: string;
-      readonly password: Secret;
-      readonly redfish: RedfishOptions;
-    };
+/** The host's power device (`driver` and that type's settings, src/fencing/devices/NAME.ts), or none. */
+export type FenceConfig = { readonly driver: 'none' } | PowerDeviceConfig;
 
 export type { FenceDeviceName } from './fence-levels-field.js';
 

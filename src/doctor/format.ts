@@ -1,4 +1,5 @@
 import { describeLevels } from '../fencing/check-fencing.js';
+import { isUnfencedDevice } from '../fencing/devices/registry.js';
 import { formatTable } from '../shared/table.js';
 import type { DoctorHost, DoctorReport } from './types.js';
 
@@ -11,7 +12,7 @@ function table(rows: string[][]): string[] {
 function fencingCell(h: DoctorHost): string {
   const f = h.fencing;
   if (f.driver === 'unconfigured') return 'none configured';
-  if (f.driver === 'none' || f.driver === 'noop') return f.driver;
+  if (f.driver === 'none' || isUnfencedDevice(f.driver)) return f.driver;
   if (f.reachable === false) return `${f.driver} unreachable`;
   return `${f.driver} ${f.power ?? (f.works ? '' : 'error')}`.trim();
 }

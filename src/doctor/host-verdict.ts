@@ -1,5 +1,6 @@
 import type { FencingConfig } from '../config/types.js';
 import type { HostFenceStatus } from '../fencing/check-fencing.js';
+import { isUnfencedDevice } from '../fencing/devices/registry.js';
 import type { MgmtAddress } from '../detector/mgmt-addresses.js';
 import type { ProbeResult } from '../detector/types.js';
 import type { ComputeHost } from '../compute/types.js';
@@ -40,10 +41,10 @@ export function worst(statuses: readonly CheckStatus[]): CheckStatus {
 function fencingProblem(f: HostFacts['fence'], host: string, fencing: Pick<FencingConfig, 'allowUnfencedEvacuation'>): HostProblem | null {
   if (!f) return { status: 'fail', detail: `not fenceable: no [host:${host}] section (BMC address and credentials), so it would never be evacuated` };
   if (f.driver === 'none') return { status: 'fail', detail: 'not fenceable: driver = none, so it would never be evacuated' };
-  if (f.driver === 'noop') {
+  if (isUnfencedDevice(f.driver)) {
     return fencing.allowUnfencedEvacuation
-      ? { status: 'warn', detail: 'driver noop (labs only): nothing is powered off; a live host\'s servers would run twice' }
-      : { status: 'fail', detail: 'driver noop without allow_unfenced_evacuation: the fence step refuses, nothing would be evacuated' };
+      ? { status: 'warn', detail: `driver ${f.driver} (labs only): nothing is powered off; a live host's servers would run twice` }
+      : { status: 'fail', detail: `driver ${f.driver} without allow_unfenced_evacuation: the fence step refuses, nothing would be evacuated` };
   }
   if (!f.works) return { status: 'fail', detail: `fencing does not work${f.bmc ? ` (BMC ${f.bmc})` : ''}: ${f.note ?? f.code ?? 'no answer'}` };
   if (f.power === 'off') return { status: 'warn', detail: 'the BMC reads power off' };

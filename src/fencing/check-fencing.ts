@@ -1,11 +1,14 @@
 import { mapLimit } from '../shared/map-limit.js';
 import type { CephConfig, FencingConfig, HostConfig } from '../config/types.js';
-import { wholeIpEntriesOf, type BlocklistState } from './ceph/ceph-client.js';
+import type { BlocklistState } from './ceph/ceph-client.js';
 import { createCephClient, fenceLevelNames } from './fence-plan.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { sleep, withTimeout } from '../shared/time.js';
 import { FenceCode } from './codes.js';
-import { createFenceDriver, type FenceDriverDeps } from './create-driver.js';
+import { createFenceDriver, deviceEnv, type FenceDriverDeps } from './create-driver.js';
+import type { DeviceAnswer } from './device.js';
+import { powerDeviceType, storageDeviceType } from './devices/registry.js';
+import { readPowerOnce } from './power-device.js';
 import type { PowerState } from './types.js';
 
 /** What `cmpha fence status` and readiness checks say about one host's fencing. */
@@ -27,13 +30,7 @@ export interface HostFenceStatus {
   readonly levels?: readonly (readonly DeviceAnswer[])[];
 }
 
-/** One fence device of a level, and whether it answered a read-only question just now. */
-export interface DeviceAnswer {
-  readonly device: string;
-  readonly answers: boolean;
-  /** The power state read, the osdmap epoch, or why it did not answer. */
-  readonly detail: string;
-}
+export type { DeviceAnswer };
 
 export interface FenceCheckDeps extends FenceDriverDeps {
   readonly signal?: AbortSignal;
@@ -46,35 +43,29 @@ export interface FenceCheckDeps extends FenceDriverDeps {
 export const NOT_FENCEABLE = 'NOT FENCEABLE — will never be evacuated';
 
 /**
- * Reads one host's power state through its BMC without changing anything. Never throws: a broken config or BMC
- * becomes `works: false` with the reason.
+ * Reads one host's power state through its power device and asks each device of its levels a read-only
+ * question, each device as its type in the registry says. Never throws: a broken config or BMC becomes
+ * `works: false` with the reason.
  */
 export async function checkHostFencing(host: HostConfig, fencing: FencingConfig, deps: FenceCheckDeps = {}): Promise<HostFenceStatus> {
   const names = fenceLevelNames(host, host.fence.driver === 'none' ? undefined : host.fence.driver);
-  const needsCeph = names.some((l) => l.includes('ceph'));
-  const [bmc, storage] = await Promise.all([
-    checkBmc(host, fencing, deps),
-    needsCeph ? checkStorage(host, deps) : Promise.resolve(undefined),
+  const osdDump = deps.osdDump ?? (deps.ceph ? osdDumpOnce(deps.ceph, deps.signal) : undefined);
+  const env = { ...deviceEnv(host, fencing, deps), ...(osdDump ? { osdDump } : {}) };
+  const storageNames = [...new Set(names.flat().filter((d) => storageDeviceType(d) !== undefined))];
+  const [power, ...storage] = await Promise.all([
+    checkPower(host, fencing, deps),
+    ...storageNames.map((d) => storageDeviceType(d)!.check(env, deps.signal)),
   ]);
-  const bmcAnswer: DeviceAnswer = {
-    device: host.fence.driver, answers: bmc.reachable === true && bmc.power !== undefined && bmc.power !== 'unknown',
-    detail: bmc.power && bmc.power !== 'unknown' ? `power ${bmc.power}` : bmc.note ?? bmc.code ?? 'no answer',
+  const powerAnswer: DeviceAnswer = {
+    device: host.fence.driver, answers: power.reachable === true && power.power !== undefined && power.power !== 'unknown',
+    detail: power.power && power.power !== 'unknown' ? `power ${power.power}` : power.note ?? power.code ?? 'no answer',
   };
-  const levels = names.map((level) => level.map((d) => (d === 'ceph' ? storage! : { ...bmcAnswer, device: d })));
-  return { ...bmc, levels };
-}
-
-/** Reads the osdmap (`osd dump`): read-only, never a blocklist change. Never throws. */
-async function checkStorage(host: HostConfig, deps: FenceCheckDeps): Promise<DeviceAnswer> {
-  const dump = deps.osdDump ?? (deps.ceph ? osdDumpOnce(deps.ceph, deps.signal) : undefined);
-  if (!dump) return { device: 'ceph', answers: false, detail: 'no [ceph] section: nothing to blocklist the host with' };
-  try {
-    const state = await dump();
-    const listed = (host.storageIps ?? []).flatMap((ip) => Object.keys(wholeIpEntriesOf(state, ip)));
-    return { device: 'ceph', answers: true, detail: `osd dump answers (epoch ${state.epoch})${listed.length ? `; blocklisted now: ${listed.join(', ')}` : ''}` };
-  } catch (err) {
-    return { device: 'ceph', answers: false, detail: err instanceof CmphaError ? `${err.code}: ${err.message}` : errorMessage(err) };
-  }
+  const answerOf = (d: string): DeviceAnswer => {
+    const i = storageNames.indexOf(d);
+    return i >= 0 ? storage[i]! : { ...powerAnswer, device: d };
+  };
+  const levels = names.map((level) => level.map(answerOf));
+  return { ...power, levels };
 }
 
 /** One `osd dump` shared by every caller. */
@@ -83,13 +74,14 @@ export function osdDumpOnce(ceph: CephConfig, signal?: AbortSignal): () => Promi
   return () => (read ??= createCephClient(ceph).blocklistState(signal));
 }
 
-async function checkBmc(host: HostConfig, fencing: FencingConfig, deps: FenceCheckDeps): Promise<Omit<HostFenceStatus, 'levels'>> {
+async function checkPower(host: HostConfig, fencing: FencingConfig, deps: FenceCheckDeps): Promise<Omit<HostFenceStatus, 'levels'>> {
   const fence = host.fence;
   if (fence.driver === 'none') return { host: host.name, driver: 'none', works: false, note: NOT_FENCEABLE };
-  const bmc = fence.driver === 'noop' ? undefined : `${fence.address.includes(':') ? `[${fence.address}]` : fence.address}:${fence.port}`;
-  const base = { host: host.name, driver: fence.driver, ...(bmc ? { bmc } : {}) };
-  if (fence.driver === 'noop') {
-    return { ...base, works: false, note: 'noop (labs only): nothing is powered off; evacuation would run on a live host' };
+  const type = powerDeviceType(fence.driver)!;
+  const where = type.where(fence);
+  const base = { host: host.name, driver: fence.driver, ...(where ? { bmc: where } : {}) };
+  if (type.unfenced) {
+    return { ...base, works: false, note: `${fence.driver} (labs only): nothing is powered off; evacuation would run on a live host` };
   }
   let driver;
   try {
@@ -99,21 +91,13 @@ async function checkBmc(host: HostConfig, fencing: FencingConfig, deps: FenceChe
   }
   const signal = withTimeout(fencing.timeoutMs, deps.signal);
   for (let attempt = 1; ; attempt++) {
-    try {
-      const reading = driver.readPower ? await driver.readPower(signal) : { state: await driver.powerStatus(signal), raw: '' };
-      if (reading.state === 'unknown') {
-        return { ...base, reachable: true, power: 'unknown', works: false, code: FenceCode.stateUnknown, note: `power state unreadable: ${reading.raw}` };
-      }
-      return { ...base, reachable: true, power: reading.state, works: true };
-    } catch (err) {
-      const e = err instanceof CmphaError ? err : new CmphaError(FenceCode.error, errorMessage(err));
-      if (e.retryable && attempt < fencing.attempts && !signal.aborted) {
-        try { await sleep(fencing.pollIntervalMs, signal); } catch { /* out of time: report this error below */ }
-        if (!signal.aborted) continue;
-      }
-      const silent = e.code === FenceCode.unreachable || e.code === FenceCode.timeout || e.code === FenceCode.aborted;
-      return { ...base, reachable: !silent, works: false, code: e.code, note: e.message };
+    const a = await readPowerOnce(driver, signal);
+    if (a.answers) return { ...base, reachable: true, power: a.power!, works: true };
+    if (a.retryable && attempt < fencing.attempts && !signal.aborted) {
+      try { await sleep(fencing.pollIntervalMs, signal); } catch { /* out of time: report this answer below */ }
+      if (!signal.aborted) continue;
     }
+    return { ...base, reachable: a.reachable === true, ...(a.power ? { power: a.power } : {}), works: false, ...(a.code ? { code: a.code } : {}), note: a.detail };
   }
 }
 

@@ -2,20 +2,10 @@ import { CmphaError, errorMessage } from '../shared/errors.js';
 import { formatDuration } from '../shared/duration.js';
 import { sleep, systemClock, type Clock } from '../shared/time.js';
 import { FenceCode } from './codes.js';
-import type { FenceDriver, FenceEvent, FenceResult, PowerReading, PowerState } from './types.js';
+import { isUnfencedDevice } from './devices/registry.js';
+import type { FenceDriver, FenceEvent, FenceHostOptions, FenceResult, PowerReading, PowerState } from './types.js';
 
-export interface FenceHostOptions {
-  /** The whole step: from the first status read to the power reading back off. */
-  readonly timeoutMs: number;
-  /** Pause between status reads after the power-off, and between tries of a call that failed transiently. */
-  readonly pollIntervalMs: number;
-  /** How many times one BMC call is tried when it fails with a retryable error (unreachable, busy, timeout). */
-  readonly attempts: number;
-  readonly signal?: AbortSignal;
-  readonly clock?: Clock;
-  /** Called for every event as it happens (the incident timeline); the same events are in the result. */
-  readonly onEvent?: (event: FenceEvent) => void;
-}
+export type { FenceHostOptions };
 
 class DeadlineReached extends Error {}
 
@@ -85,15 +75,15 @@ export async function fenceHost(driver: FenceDriver, opts: FenceHostOptions): Pr
   };
 
   const done = (alreadyOff: boolean): FenceResult => ({
-    ok: true, state: 'off', alreadyOff, unfenced: driver.kind === 'noop', durationMs: clock.now() - start, events,
+    ok: true, state: 'off', alreadyOff, unfenced: isUnfencedDevice(driver.kind), durationMs: clock.now() - start, events,
   });
   const failed = (code: string, reason: string): FenceResult => ({
     ok: false, code, reason, lastState, durationMs: clock.now() - start, events,
   });
 
   try {
-    if (driver.kind === 'noop') {
-      emit({ kind: 'error', code: 'unfenced', detail: `${driver.target}: noop fencing: the host was NOT powered off and may still be running` });
+    if (isUnfencedDevice(driver.kind)) {
+      emit({ kind: 'error', code: 'unfenced', detail: `${driver.target}: ${driver.kind} fencing: the host was NOT powered off and may still be running` });
     }
     if ((await withRetries('read power state', read)) === 'off') return done(true);
 

@@ -4,8 +4,11 @@ import type { VolumeApi } from '../openstack/types.js';
 import { CephClient } from './ceph/ceph-client.js';
 import { monIpsOf } from './ceph/server-disks.js';
 import { CephStorageFence } from './ceph/storage-fence.js';
-import { createFenceDriver, type FenceDriverDeps } from './create-driver.js';
-import { bmcDevice, storageDevice, type FenceDevice, type FencePlan } from './fence-levels.js';
+import { createFenceDriver, deviceEnv, type FenceDriverDeps } from './create-driver.js';
+import type { DeviceEnv, FenceDevice } from './device.js';
+import { FENCE_DEVICE_TYPES, storageDeviceType } from './devices/registry.js';
+import type { FencePlan } from './fence-levels.js';
+import { powerDevice } from './power-device.js';
 import type { FenceHostOptions } from './fence-host.js';
 import type { FenceDriver, FenceResult } from './types.js';
 
@@ -27,13 +30,13 @@ export function createStorageFence(ceph: CephConfig, fencing: Pick<FencingConfig
   });
 }
 
-/** The host's levels by device name: its configured ones, else its BMC driver alone (none without one). */
-export function fenceLevelNames(host: HostConfig, bmcKind: string | undefined): readonly (readonly string[])[] {
-  return host.fenceLevels ?? (bmcKind ? [[bmcKind]] : []);
+/** The host's levels by device name: its configured ones, else its power device alone (none without one). */
+export function fenceLevelNames(host: HostConfig, powerKind: string | undefined): readonly (readonly string[])[] {
+  return host.fenceLevels ?? (powerKind ? [[powerKind]] : []);
 }
 
 export interface FencePlanDeps {
-  /** The host's BMC driver (built from its [host:NAME] section when not given). */
+  /** The host's power switch (built from its [host:NAME] section when not given). */
   readonly driver?: FenceDriver | null;
   readonly storageFence?: CephStorageFence;
   /** Where the storage device learns which servers (so which images) are on the host. */
@@ -46,23 +49,32 @@ export interface FencePlanDeps {
 }
 
 /**
- * The host's levels as devices. The Ceph device is one object shared by its levels and the "always after a
- * power-off" slot, so a level that already used it is not run twice. Null when nothing can fence the host.
+ * The host's levels as devices, each built by its type in the registry. A device is one object shared by every
+ * level that names it (the Ceph device also fills the "always after a power-off" slot, so a level that already
+ * used it is not run twice). Null when nothing can fence the host.
  */
 export function createFencePlan(host: HostConfig, fencing: FencingConfig, deps: FencePlanDeps): FencePlan | null {
   const driver = deps.driver !== undefined ? deps.driver : createFenceDriver(host, fencing, deps.driverDeps);
-  const ips = host.storageIps ?? [];
-  const storage = deps.storageFence && ips.length > 0
-    ? storageDevice(deps.storageFence, ips, (signal) => deps.compute.guestsOn(host.name, signal ? { signal } : {}), deps.volumes)
-    : undefined;
-  const bmc = driver ? bmcDevice(driver, deps.fenceHost) : undefined;
-  const names = fenceLevelNames(host, driver?.kind);
+  const env: DeviceEnv = {
+    ...deviceEnv(host, fencing, deps.driverDeps),
+    ...(deps.storageFence ? { storageFence: deps.storageFence } : {}),
+    servers: (signal) => deps.compute.guestsOn(host.name, signal ? { signal } : {}),
+    ...(deps.volumes ? { volumes: deps.volumes } : {}),
+  };
+  const power = driver ? powerDevice(driver, deps.fenceHost) : undefined;
+  const built = new Map<string, FenceDevice | undefined>();
+  const device = (name: string): FenceDevice | undefined => {
+    if (!built.has(name)) built.set(name, power?.kind === name ? power : storageDeviceType(name)?.device(env));
+    return built.get(name);
+  };
   const levels: FenceDevice[][] = [];
-  for (const level of names) {
-    const devices = level.map((name) => (name === 'ceph' ? storage : bmc?.kind === name ? bmc : undefined));
+  for (const level of fenceLevelNames(host, driver?.kind)) {
+    const devices = level.map(device);
     // load.ts only keeps levels whose devices exist; a device missing here (no storage fence given) drops its level.
     if (devices.every((d): d is FenceDevice => d !== undefined)) levels.push(devices);
   }
   if (levels.length === 0) return null;
+  // A storage device runs after a power-off level too (a BMC that reads off while the host is not is covered).
+  const storage = FENCE_DEVICE_TYPES.filter((t) => t.role === 'storage').map((t) => device(t.name)).find((d) => d !== undefined);
   return { host: host.name, levels, ...(storage ? { storage } : {}) };
 }

@@ -1,4 +1,4 @@
-import type { IpmiOptions } from '../config/types.js';
+import type { IpmiOptions } from './ipmi-keys.js';
 import type { Secret } from '../config/secret.js';
 import { CmphaError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';

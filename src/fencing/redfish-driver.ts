@@ -1,4 +1,4 @@
-import type { RedfishOptions } from '../config/types.js';
+import type { RedfishOptions } from './redfish-keys.js';
 import type { Secret } from '../config/secret.js';
 import { CmphaError } from '../shared/errors.js';
 import type { OutgoingProxy } from '../shared/outgoing-proxy.js';

@@ -1,4 +1,4 @@
-import { key } from '../config/declare.js';
+import { key, type Typed } from '../config/declare.js';
 import { bool, oneOf, text } from '../config/fields.js';
 
 /** The `[host:NAME]` keys only the Redfish driver reads (also allowed in [host_defaults] and pattern sections). */
@@ -9,3 +9,5 @@ export const redfishKeys = {
   cacert: key('redfish_cacert', text(), 'CA bundle to verify the BMC\'s certificate.'),
   insecure: key('redfish_insecure', bool(false), 'Skip TLS verification of the BMC.'),
 } as const;
+
+export type RedfishOptions = Typed<typeof redfishKeys>;

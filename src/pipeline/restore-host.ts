@@ -3,6 +3,7 @@ import type { ComputeBackend } from '../compute/types.js';
 import { CmphaError } from '../shared/errors.js';
 import { formatDuration } from '../shared/duration.js';
 import type { Clock } from '../shared/time.js';
+import { isUnfencedDevice } from '../fencing/devices/registry.js';
 
 export interface RestoreHostOptions {
   readonly host: string;
@@ -65,7 +66,7 @@ export async function restoreHost(deps: RestoreHostDeps, opts: RestoreHostOption
 
   if (opts.powerOn) {
     const driver = deps.fenceDriver;
-    if (!driver || driver.kind === 'noop') throw new CmphaError('restore_no_bmc', `${opts.host} has no BMC driver that can power it on (driver ${driver?.kind ?? 'none'})`);
+    if (!driver || isUnfencedDevice(driver.kind)) throw new CmphaError('restore_no_bmc', `${opts.host} has no BMC driver that can power it on (driver ${driver?.kind ?? 'none'})`);
     const signal = opts.signal ?? AbortSignal.timeout(opts.waitTimeoutMs);
     const before = await driver.powerStatus(signal);
     if (before === 'off') cycled = true;

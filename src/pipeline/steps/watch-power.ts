@@ -1,6 +1,7 @@
 import { errorMessage } from '../../shared/errors.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
 import { notifyOnce } from './notify.js';
+import { isUnfencedDevice } from '../../fencing/devices/registry.js';
 
 /**
  * A fenced host must stay off while its servers start elsewhere: someone powering it on (a BMC that
@@ -10,7 +11,7 @@ import { notifyOnce } from './notify.js';
 export async function watchPowerStep(ctx: StepContext): Promise<StepOutcome> {
   const rec = await record(ctx);
   const driver = ctx.fenceDriverFor(rec.host);
-  if (!rec.fence || rec.fence.unfenced || rec.fence.confirmedBy || !driver || driver.kind === 'noop') {
+  if (!rec.fence || rec.fence.unfenced || rec.fence.confirmedBy || !driver || isUnfencedDevice(driver.kind)) {
     return { kind: 'skip', reason: 'no BMC reading to compare with' };
   }
   let state: string;

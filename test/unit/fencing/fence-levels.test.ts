@@ -11,6 +11,7 @@ function device(kind: FenceDevice['kind'], result: DeviceResult, calls: string[]
       calls.push(`${kind}${o.alone ? ' alone' : ''}`);
       return result;
     },
+    read: async () => ({ device: kind, answers: true, detail: 'answers' }),
   };
 }
 const off: DeviceResult = { ok: true, alreadyOff: false, unfenced: false, poweredOff: true, detail: 'power reads back off' };
@@ -66,7 +67,7 @@ describe('fenceLevels', () => {
   });
 
   it('a device that throws fails its level instead of the whole fence', async () => {
-    const boom: FenceDevice = { kind: 'ipmi', target: 'x', fence: () => Promise.reject(new Error('bug')) };
+    const boom: FenceDevice = { kind: 'ipmi', target: 'x', fence: () => Promise.reject(new Error('bug')), read: async () => ({ device: 'ipmi', answers: false, detail: 'bug' }) };
     const r = await fenceLevels({ host: 'h', levels: [[boom], [device('ceph', cut, [])]] }, opts);
     expect(r).toMatchObject({ ok: true, level: 2 });
   });
