@@ -255,14 +255,15 @@ export function byteSize(defaultValue: string, opts: { min: number }) {
 }
 
 /** A command template (src/shared/command-template.ts) split into argv once, here; unset or empty: none. */
-export function commandTemplate() {
+/** An argv template (no shell); `placeholders` are the `{name}`s it may use (the remediation's by default). */
+export function commandTemplate(placeholders?: readonly string[]) {
   return raw().transform((v, ctx): readonly string[] | undefined => {
     const t = asText(v);
     if (t === undefined || t === '') return undefined;
     try {
-      return parseCommandTemplate(t, 'agent_command');
+      return parseCommandTemplate(t, 'command', placeholders);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message.replace(/^agent_command: /, '') : String(err) });
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message.replace(/^command: /, '') : String(err) });
       return z.NEVER;
     }
   });

@@ -1,6 +1,6 @@
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { formatDuration } from '../shared/duration.js';
-import { sleep, systemClock, type Clock } from '../shared/time.js';
+import { sleep, systemClock } from '../shared/time.js';
 import { FenceCode } from './codes.js';
 import { isUnfencedDevice } from './devices/registry.js';
 import type { FenceDriver, FenceEvent, FenceHostOptions, FenceResult, PowerReading, PowerState } from './types.js';

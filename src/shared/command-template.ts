@@ -9,7 +9,7 @@ export type Placeholder = (typeof PLACEHOLDERS)[number];
  * group them (no escapes, no expansion: there is no shell). Placeholders stay inside the element they were
  * written in, so a value is always exactly one argument, or part of one, whatever it contains.
  */
-export function parseCommandTemplate(template: string, where: string): readonly string[] {
+export function parseCommandTemplate(template: string, where: string, placeholders: readonly string[] = PLACEHOLDERS): readonly string[] {
   const argv: string[] = [];
   let cur = '';
   let inArg = false;
@@ -35,8 +35,8 @@ export function parseCommandTemplate(template: string, where: string): readonly 
   if (argv.length === 0) throw new CmphaError('config_invalid', `${where}: the command is empty`);
   for (const a of argv) {
     for (const m of a.matchAll(/\{([^}]*)\}/g)) {
-      if (!(PLACEHOLDERS as readonly string[]).includes(m[1]!)) {
-        throw new CmphaError('config_invalid', `${where}: unknown placeholder {${m[1]}} (known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')})`);
+      if (!placeholders.includes(m[1]!)) {
+        throw new CmphaError('config_invalid', `${where}: unknown placeholder {${m[1]}} (known: ${placeholders.map((p) => `{${p}}`).join(', ')})`);
       }
     }
   }
@@ -49,19 +49,28 @@ export function parseCommandTemplate(template: string, where: string): readonly 
  */
 const SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
+/** What renderCommand says when a value is missing or unsafe: the remediation's codes unless told otherwise. */
+export interface RenderErrors {
+  readonly what: string;
+  readonly noValue: string;
+  readonly unsafeValue: string;
+}
+
+const REMEDIATION_ERRORS: RenderErrors = { what: 'the remediation command', noValue: 'remediation_no_value', unsafeValue: 'remediation_unsafe_value' };
+
 /**
  * The argv for one run: each placeholder replaced inside its own element. A value that is not a plain host
  * name or address is refused, since `ssh HOST cmd` hands its arguments to the remote shell.
  */
-export function renderCommand(argv: readonly string[], values: Readonly<Record<Placeholder, string | null>>): string[] {
-  return argv.map((a) => a.replace(/\{(host|mgmt_ip)\}/g, (_m, name: Placeholder) => {
+export function renderCommand(argv: readonly string[], values: Readonly<Record<string, string | null>>, errors: RenderErrors = REMEDIATION_ERRORS): string[] {
+  return argv.map((a) => a.replace(/\{([a-z_]+)\}/g, (_m, name: string) => {
     const v = values[name];
-    if (v === null || v === '') {
-      throw new CmphaError('remediation_no_value', `the remediation command needs {${name}}, and none is known for host ${JSON.stringify(values.host)}`);
+    if (v === null || v === undefined || v === '') {
+      throw new CmphaError(errors.noValue, `${errors.what} needs {${name}}, and none is known for host ${JSON.stringify(values.host)}`);
     }
     if (!SAFE_VALUE.test(v)) {
-      throw new CmphaError('remediation_unsafe_value',
-        `refusing to put ${JSON.stringify(v)} into the remediation command as {${name}}: only letters, digits and . _ : - are allowed`);
+      throw new CmphaError(errors.unsafeValue,
+        `refusing to put ${JSON.stringify(v)} into ${errors.what} as {${name}}: only letters, digits and . _ : - are allowed`);
     }
     return v;
   }));

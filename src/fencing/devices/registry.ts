@@ -1,6 +1,7 @@
 import type { Typed } from '../../config/declare.js';
 import type { AnyPowerDeviceType, FenceDeviceType, PowerDeviceType, SettingsOf, StorageDeviceType } from '../device.js';
 import { cephDevice } from './ceph.js';
+import { commandDevice } from './command.js';
 import { ipmiDevice } from './ipmi.js';
 import { noopDevice } from './noop.js';
 import { redfishDevice } from './redfish.js';
@@ -13,6 +14,7 @@ export const FENCE_DEVICE_TYPES = [
   ipmiDevice,
   redfishDevice,
   noopDevice,
+  commandDevice,
   cephDevice,
 ] as const;
 

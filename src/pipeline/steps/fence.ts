@@ -81,7 +81,7 @@ export async function fenceStep(ctx: StepContext): Promise<StepOutcome> {
   await ctx.store.transition(ctx.incidentId, 'fenced', () => ({
     fence: {
       driver: result.devices.join('+'), target: winners.map((d) => d.target).join(' + '), unfenced,
-      alreadyOff: result.alreadyOff, durationMs: result.durationMs, at, level: result.level,
+      alreadyOff: result.alreadyOff, durationMs: result.durationMs, at, ...(single ? {} : { level: result.level }),
       ...(result.storage ? { storage: { ok: result.storage.ok, detail: result.storage.detail, ...(result.storage.code ? { code: result.storage.code } : {}) } } : {}),
     },
   }));
