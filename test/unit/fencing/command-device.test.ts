@@ -1,27 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config/load.js';
 import { createFenceDriver } from '../../../src/fencing/create-driver.js';
 import { parseAnswerRule } from '../../../src/fencing/devices/command.js';
 import type { CommandResult, CommandRunner, RunOptions } from '../../../src/shared/run-command.js';
+import { configTexts } from '../../helpers/config-text.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'cmpha-command-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-const CLOUD = '[cloud]\nauth_url = http://127.0.0.1:5000/v3\nusername = admin\npassword = pw\nuser_domain_name = Default\nproject_name = admin\n';
+const texts = configTexts();
+const { load, problems, dir } = texts;
+afterAll(() => texts.remove());
 const COMMAND = 'driver = command\noff_command = /opt/pdu --pdu {address} off {host}\nstatus_command = /opt/pdu --pdu {address} status {host}\naddress = 192.0.2.7\nusername = apc\npassword = outlet-secret\n';
-
-async function load(text: string) {
-  const p = path.join(dir, `c${n++}.conf`);
-  writeFileSync(p, CLOUD + text);
-  return loadConfig({ path: p, env: {}, cwd: dir });
-}
-async function problems(text: string): Promise<string[]> {
-  try { await load(text); } catch (err) { if (err instanceof ConfigError) return err.lines(); throw err; }
-  throw new Error('expected the config to be refused');
-}
 
 /** A runner that answers as told and records every run (argv and environment). */
 function runner(answer: Partial<CommandResult>, runs: { file: string; args: readonly string[]; opts: RunOptions }[] = []): CommandRunner {
