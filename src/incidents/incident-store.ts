@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../shared/time.js';
 import { incidentKeys, type IncidentKeys } from './keys.js';
 import { checkInstanceMove, INITIAL_INSTANCE_STATES, type InstanceEvent, type InstancePatch } from './instance-transitions.js';
 import { checkTransition, nextStatus, type IncidentEvent } from './transitions.js';
-import { CAS_FIELD, CAS_INCIDENT, CLAIM, CREATE_INCIDENT, RELEASE } from './scripts.js';
+import { ADD_ENTRIES, CAS_INCIDENT, CAS_INSTANCE, CLAIM, CREATE_INCIDENT, PUSH_ENTRIES, RELEASE } from './scripts.js';
 import {
   isTerminalStatus,
   type Incident,
@@ -21,6 +21,25 @@ const MAX_CAS_TRIES = 50;
 
 export type OpenResult = { created: true } | { created: false; reason: 'exists' | 'host-busy'; existingId: string | null };
 
+/** A timeline entry as a writer gives it: the store stamps `at` when it is absent. */
+export type TimelineInput = Omit<TimelineEntry, 'at'> & { at?: number };
+
+/** fence-guard's Leadership, as far as the store needs it (that module imports this one). */
+interface LeadershipCheck {
+  assertLeading(signal?: AbortSignal): Promise<void>;
+}
+
+/** What a recovery's writes are checked against (see `forRecovery`). */
+interface RecoveryWrites {
+  readonly leadership?: LeadershipCheck;
+}
+
+/**
+ * The one step whose timeline entries a closed incident still takes from its recovery: the delivery of its
+ * closing notice (sent after the close, since what it says depends on how the incident ended).
+ */
+const AFTER_CLOSE_STEP = 'notify';
+
 /**
  * Durable incident records in Redis. The record is the truth; queue jobs carry only ids. Every
  * read-modify-write is a compare-and-set on a revision number, so concurrent writers never lose each
@@ -31,10 +50,35 @@ export class IncidentStore {
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    private readonly prefix: string,
     private readonly clock: Clock = systemClock,
+    private readonly recovery?: RecoveryWrites,
   ) {
     this.keys = incidentKeys(prefix);
+  }
+
+  /**
+   * The same store as a recovery writes through it (every StepContext's store):
+   * - before every write, `leadership` (when given) must confirm this controller still leads: a deposed
+   *   controller writes nothing, records included (the check is one Redis round trip before the write, as
+   *   for Nova calls; the closed-incident check below is atomic with the write and catches the rest);
+   * - once the incident is closed, its instance entries and timeline take nothing more (refused atomically,
+   *   error code `incident_closed`), except the timeline entries of the `notify` step, its delivery records
+   *   and the `notified` list of its record: the closing notice is sent after the close and says so. The
+   *   close's own timeline note is written with the close (`update`'s `timeline`), not after it.
+   * Operators' writes (acknowledgements, API and CLI notes) go through the plain store and are not limited.
+   */
+  forRecovery(leadership?: LeadershipCheck): IncidentStore {
+    return new IncidentStore(this.redis, this.prefix, this.clock, leadership ? { leadership } : {});
+  }
+
+  /** A recovery's writes only while this controller leads (see `forRecovery`). */
+  private async mayWrite(): Promise<void> {
+    await this.recovery?.leadership?.assertLeading();
+  }
+
+  private refusedClosed(id: string, what: string): CmphaError {
+    return new CmphaError('incident_closed', `incident ${id} is closed: its record takes no more entries (${what} refused)`, { context: { incidentId: id } });
   }
 
   async create(req: OpenIncidentRequest, opts: OpenOptions = {}): Promise<OpenResult> {
@@ -152,7 +196,12 @@ export class IncidentStore {
    * A status change is checked against the transition table (src/incidents/transitions.ts), under `event`
    * when given: an illegal one is an error naming both states.
    */
-  async update(id: string, change: (r: IncidentRecord) => IncidentRecord | undefined, event?: IncidentEvent): Promise<IncidentRecord> {
+  async update(
+    id: string,
+    change: (r: IncidentRecord) => IncidentRecord | undefined,
+    event?: IncidentEvent,
+    opts: { readonly timeline?: readonly TimelineInput[] } = {},
+  ): Promise<IncidentRecord> {
     const k = this.keys;
     for (let i = 0; i < MAX_CAS_TRIES; i++) {
       const cur = await this.require(id);
@@ -160,6 +209,9 @@ export class IncidentStore {
       if (proposed === undefined) return cur;
       if (isTerminalStatus(cur.status) && proposed.status !== cur.status) {
         throw new CmphaError('incident_closed', `incident ${id} is already ${cur.status}; it cannot become ${proposed.status}`);
+      }
+      if (this.recovery && isTerminalStatus(cur.status) && JSON.stringify({ ...proposed, notified: cur.notified }) !== JSON.stringify(cur)) {
+        throw this.refusedClosed(id, 'a change of its record other than the notices sent');
       }
       checkTransition(id, cur.status, proposed.status, event);
       const now = this.clock.now();
@@ -170,8 +222,10 @@ export class IncidentStore {
         updatedAt: now,
         ...(terminal && cur.closedAt === undefined ? { closedAt: now } : {}),
       };
-      const r = await this.redis.eval(CAS_INCIDENT, 3, k.record(id), k.openForHost(cur.host), k.active,
-        String(cur.rev), JSON.stringify(next), terminal ? '1' : '0', id);
+      const notes = (opts.timeline ?? []).map((e) => JSON.stringify({ ...e, at: e.at ?? now }));
+      await this.mayWrite();
+      const r = await this.redis.eval(CAS_INCIDENT, 4, k.record(id), k.openForHost(cur.host), k.active, k.timeline(id),
+        String(cur.rev), JSON.stringify(next), terminal ? '1' : '0', id, ...notes);
       if (r === 1) return next;
       if (r === -1) throw new CmphaError('incident_not_found', `no incident with id ${id}`);
     }
@@ -196,31 +250,41 @@ export class IncidentStore {
     return { record, changed };
   }
 
-  async addTimeline(id: string, ...entries: Array<Omit<TimelineEntry, 'at'> & { at?: number }>): Promise<void> {
+  async addTimeline(id: string, ...entries: TimelineInput[]): Promise<void> {
     if (entries.length === 0) return;
     const now = this.clock.now();
-    await this.redis.rpush(this.keys.timeline(id), ...entries.map((e) => JSON.stringify({ ...e, at: e.at ?? now })));
+    const json = entries.map((e) => JSON.stringify({ ...e, at: e.at ?? now }));
+    if (!this.recovery) {
+      await this.redis.rpush(this.keys.timeline(id), ...json);
+      return;
+    }
+    await this.mayWrite();
+    const onlyOpen = entries.some((e) => e.step !== AFTER_CLOSE_STEP);
+    const r = await this.redis.eval(PUSH_ENTRIES, 2, this.keys.record(id), this.keys.timeline(id), onlyOpen ? '1' : '0', ...json);
+    if (r === -2) throw this.refusedClosed(id, `timeline entry "${entries[0]!.step}: ${entries[0]!.message}"`);
   }
 
+  /** Delivery records of a notice; after the close too (the closing notice). */
   async addDeliveries(id: string, records: readonly DeliveryRecord[]): Promise<void> {
     if (records.length === 0) return;
+    await this.mayWrite();
     await this.redis.rpush(this.keys.deliveries(id), ...records.map((r) => JSON.stringify(r)));
   }
 
   /** Adds entries for servers not yet recorded; existing entries (and their progress) are kept. */
   async addInstances(id: string, entries: readonly NewInstance[]): Promise<void> {
     if (entries.length === 0) return;
-    const key = this.keys.instances(id);
-    const pipe = this.redis.pipeline();
+    const pairs: string[] = [];
     for (const e of entries) {
       if (e.state !== undefined && !INITIAL_INSTANCE_STATES.includes(e.state)) {
         throw new CmphaError('instance_illegal_transition', `incident ${id} server ${e.id}: an entry is recorded pending or skipped, not ${e.state}`);
       }
       const full: InstanceEntry = { ...e, rev: 1, attempts: 0, state: e.state ?? 'pending' };
-      pipe.hsetnx(key, e.id, JSON.stringify(full));
+      pairs.push(e.id, JSON.stringify(full));
     }
-    const res = await pipe.exec();
-    for (const [err] of res ?? []) if (err) throw err;
+    await this.mayWrite();
+    const r = await this.redis.eval(ADD_ENTRIES, 2, this.keys.record(id), this.keys.instances(id), this.recovery ? '1' : '0', ...pairs);
+    if (r === -2) throw this.refusedClosed(id, `${entries.length} new instance entr${entries.length === 1 ? 'y' : 'ies'}`);
   }
 
   async getInstance(id: string, serverId: string): Promise<InstanceEntry | null> {
@@ -256,8 +320,10 @@ export class IncidentStore {
       if (patch === undefined) return cur;
       const state = checkInstanceMove(id, serverId, cur.state, event);
       const next: InstanceEntry = { ...cur, ...patch, id: cur.id, state, rev: cur.rev + 1 };
-      const r = await this.redis.eval(CAS_FIELD, 1, key, serverId, String(cur.rev), JSON.stringify(next));
+      await this.mayWrite();
+      const r = await this.redis.eval(CAS_INSTANCE, 2, key, this.keys.record(id), serverId, String(cur.rev), JSON.stringify(next), this.recovery ? '1' : '0');
       if (r === 1) return next;
+      if (r === -2) throw this.refusedClosed(id, `${event} for server ${serverId}`);
     }
     throw new CmphaError('incident_contended', `incident ${id} server ${serverId}: gave up after ${MAX_CAS_TRIES} conflicting writes`, { retryable: true });
   }
@@ -271,10 +337,12 @@ export class IncidentStore {
 
   /** Reserves a spare host for one incident, so two incidents never fill the same spare. */
   async claimSpare(host: string, incidentId: string, ttlMs: number): Promise<boolean> {
+    await this.mayWrite();
     return (await this.redis.eval(CLAIM, 1, this.keys.spareClaim(host), incidentId, String(ttlMs))) === 1;
   }
 
   async releaseSpare(host: string, incidentId: string): Promise<void> {
+    await this.mayWrite();
     await this.redis.eval(RELEASE, 1, this.keys.spareClaim(host), incidentId);
   }
 

@@ -44,6 +44,15 @@ export function isDeposed(err: unknown): boolean {
   return err instanceof CmphaError && err.code === 'deposed';
 }
 
+/**
+ * The incident closed while this phase ran (another job or controller closed it): the store refused the
+ * phase's write, since a closed incident's record takes no more entries from its recovery. Nothing is left to
+ * do or to record: the phase stops, says so in the log, and is not retried.
+ */
+export function isClosedUnderfoot(err: unknown): boolean {
+  return err instanceof CmphaError && err.code === 'incident_closed';
+}
+
 const codeOf = (err: unknown) => (err instanceof CmphaError ? err.code : 'internal_error');
 
 async function attempt<T>(ctx: StepContext, a: Attempt, what: string, run: () => Promise<T>, onFinal: (err: unknown) => Promise<void>): Promise<T> {
@@ -51,6 +60,10 @@ async function attempt<T>(ctx: StepContext, a: Attempt, what: string, run: () =>
     return await run();
   } catch (err) {
     if (ctx.signal?.aborted || err instanceof GaveUp || isDeposed(err)) throw err;
+    if (isClosedUnderfoot(err)) {
+      ctx.logger.warn({ incidentId: ctx.incidentId, err: errorMessage(err) }, `${what} stopped: the incident is closed and its record takes no more entries`);
+      throw new GaveUp(errorMessage(err), err);
+    }
     ctx.logger.warn({ incidentId: ctx.incidentId, err: errorMessage(err), attempt: a.number, of: a.max }, `${what} failed`);
     if (!isFinalAttempt(a, err)) throw err;
     await onFinal(err);

@@ -19,7 +19,9 @@ export interface StepEnv {
 /** What every pipeline step of one incident gets. */
 export function stepContextFactory(deps: RecoveryDeps, env: StepEnv): (incidentId: string) => StepContext {
   const { config } = deps;
-  const { store, gate, logger, clock, signal, timings: t } = env;
+  const { gate, logger, clock, signal, timings: t } = env;
+  // A recovery writes only while this controller leads, and nothing into an incident once it is closed.
+  const store = env.store.forRecovery(deps.leadership);
   return (incidentId) => ({
     incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
     ...(config.evacuation.verifyNetwork !== false && deps.neutron ? { neutron: deps.neutron } : {}),

@@ -112,9 +112,14 @@ export async function note(
   message: string,
   extra: { serverId?: string; data?: Record<string, unknown> } = {},
 ): Promise<void> {
-  const log = ctx.logger[level === 'info' ? 'info' : level === 'warning' ? 'warn' : 'error'].bind(ctx.logger);
-  log({ incidentId: ctx.incidentId, step, ...(extra.serverId ? { serverId: extra.serverId } : {}) }, message);
+  logNote(ctx, { step, level, message, ...extra });
   await ctx.store.addTimeline(ctx.incidentId, { step, level, message, ...extra });
+}
+
+/** The log line of a timeline entry (for an entry the store writes together with something else). */
+export function logNote(ctx: Pick<StepContext, 'incidentId' | 'logger'>, e: Pick<TimelineEntry, 'step' | 'level' | 'message' | 'serverId'>): void {
+  const log = ctx.logger[e.level === 'info' ? 'info' : e.level === 'warning' ? 'warn' : 'error'].bind(ctx.logger);
+  log({ incidentId: ctx.incidentId, step: e.step, ...(e.serverId ? { serverId: e.serverId } : {}) }, e.message);
 }
 
 export function record(ctx: Pick<StepContext, 'incidentId' | 'store'>): Promise<IncidentRecord> {

@@ -3,7 +3,7 @@ import { isTerminalStatus } from '../../incidents/types.js';
 import { networkAdvice } from '../../incidents/format.js';
 import type { NotificationEventType, Severity } from '../../notifier/types.js';
 import { formatDuration } from '../../shared/duration.js';
-import { note, record, type StepContext } from './context.js';
+import { logNote, record, type StepContext } from './context.js';
 import { notifyOnce } from './notify.js';
 
 export interface Outcome {
@@ -55,11 +55,18 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
     const lastVerified = Math.max(0, ...instances.map((e) => e.verifiedAt ?? 0));
     const failoverMs = lastVerified > 0 ? lastVerified - (rec.lastAliveAt ?? rec.failureStartedAt) : undefined;
     let closedHere = false;
+    const closing = {
+      step: 'close', level: out.status === 'resolved' ? 'info' : 'critical',
+      message: `incident ${out.status}: ${out.verified} verified, ${out.degraded > 0 ? `${out.degraded} degraded (running without their network), ` : ''}${out.failed + out.unfinished} failed, ${out.skipped} left in place, ${out.deleted} deleted`
+        + (failoverMs !== undefined ? `; failover took ${formatDuration(failoverMs)}` : ''),
+    } as const;
+    // The note is written with the close: a closed incident's timeline takes no entries from its recovery.
     rec = await ctx.store.update(ctx.incidentId, (r) => {
       closedHere = !isTerminalStatus(r.status);
       return closedHere ? { ...r, status: out.status, ...(failoverMs !== undefined ? { failoverMs } : {}) } : undefined;
-    }, out.status);
+    }, out.status, { timeline: [closing] });
     if (closedHere) {
+      logNote(ctx, closing);
       ctx.metrics?.incidentsClosed?.inc({ outcome: out.status });
       ctx.metrics?.incidentsOpen?.dec();
       if (failoverMs !== undefined) {
@@ -68,9 +75,6 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
       }
     }
     for (const s of rec.spares ?? []) await ctx.store.releaseSpare(s.host, ctx.incidentId);
-    await note(ctx, 'close', out.status === 'resolved' ? 'info' : 'critical',
-      `incident ${out.status}: ${out.verified} verified, ${out.degraded > 0 ? `${out.degraded} degraded (running without their network), ` : ''}${out.failed + out.unfinished} failed, ${out.skipped} left in place, ${out.deleted} deleted`
-      + (failoverMs !== undefined ? `; failover took ${formatDuration(failoverMs)}` : ''));
   }
   if (rec.status === 'resolved' || rec.status === 'partial' || (rec.status === 'failed' && !rec.error)) {
     const ev = EVENT[rec.status];
@@ -111,17 +115,18 @@ export async function closeEarly(
   if (how.from !== undefined && rec.status !== how.from) return rec;
   if (!isTerminalStatus(rec.status)) {
     let closedHere = false;
+    const closing = { step: 'close', level: how.status === 'aborted' ? 'warning' : 'critical', message: `incident ${how.status}: ${how.reason}`, data: { code: how.code } } as const;
     rec = await ctx.store.update(ctx.incidentId, (r) => {
       closedHere = !isTerminalStatus(r.status) && (how.from === undefined || r.status === how.from);
       return closedHere ? { ...r, status: how.status, error: { code: how.code, message: how.reason } } : undefined;
-    }, how.status);
+    }, how.status, { timeline: [closing] });
     if (!closedHere && how.from !== undefined) return rec;
     if (closedHere) {
+      logNote(ctx, closing);
       ctx.metrics?.incidentsClosed?.inc({ outcome: how.status });
       ctx.metrics?.incidentsOpen?.dec();
     }
     for (const s of rec.spares ?? []) await ctx.store.releaseSpare(s.host, ctx.incidentId);
-    await note(ctx, 'close', how.status === 'aborted' ? 'warning' : 'critical', `incident ${how.status}: ${how.reason}`, { data: { code: how.code } });
   }
   const instances = await ctx.store.listInstances(ctx.incidentId);
   await notifyOnce(ctx, rec, {

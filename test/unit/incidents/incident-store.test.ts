@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IncidentStore, validateId } from '../../../src/incidents/incident-store.js';
+import { CmphaError } from '../../../src/shared/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { newRedis } from '../pipeline/harness.js';
 
@@ -91,6 +92,71 @@ describe('IncidentStore', () => {
     await expect(s.addInstances('g1', [{ id: 'y', name: 'y', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0, state: 'verified' }]))
       .rejects.toThrow(/recorded pending or skipped, not verified/);
     expect(await s.getInstance('g1', 'y')).toBeNull();
+  });
+
+  it('a recovery whose controller was deposed writes nothing, records included', async () => {
+    const s = store();
+    await s.open(req('h1'));
+    await s.addInstances('h1', [{ id: 'x', name: 'x', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0 }]);
+    let leading = true;
+    const asked: string[] = [];
+    const rec = s.forRecovery({
+      async assertLeading() {
+        asked.push('asked');
+        if (!leading) throw new CmphaError('deposed', 'another controller leads now');
+      },
+    });
+    await rec.addTimeline('h1', { step: 'fence', level: 'info', message: 'while leading' });
+    expect(asked).toHaveLength(1);
+    const before = await s.get('h1');
+    leading = false;
+    const deposed = { code: 'deposed' };
+    await expect(rec.transition('h1', 'fenced')).rejects.toMatchObject(deposed);
+    await expect(rec.update('h1', (r) => ({ ...r, zone: 'nova' }))).rejects.toMatchObject(deposed);
+    await expect(rec.addTimeline('h1', { step: 'verify', level: 'info', message: 'x runs ACTIVE on spare1' })).rejects.toMatchObject(deposed);
+    await expect(rec.addInstances('h1', [{ id: 'y', name: 'y', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0 }])).rejects.toMatchObject(deposed);
+    await expect(rec.updateInstance('h1', 'x', 'target_chosen', { target: 'spare1' })).rejects.toMatchObject(deposed);
+    await expect(rec.addDeliveries('h1', [{ channel: 'mail', recipient: 'ops@x', event: 'incident-failed', ok: true, at: 1, attempts: 1 }])).rejects.toMatchObject(deposed);
+    await expect(rec.claimSpare('spare1', 'h1', 60_000)).rejects.toMatchObject(deposed);
+    expect(await s.get('h1')).toEqual(before);
+    expect(await s.spareClaimedBy('spare1')).toBeNull();
+    // The operator's store is not the recovery's: an acknowledgement still lands.
+    await s.ack('h1', 'alice');
+    expect((await s.getRecord('h1'))!.ack).toMatchObject({ by: 'alice' });
+  });
+
+  it('a closed incident takes no more entries from its recovery, but its closing notice and the operator still write', async () => {
+    const s = store();
+    const rec = s.forRecovery();
+    await s.open(req('k1'));
+    await s.addInstances('k1', [{ id: 'x', name: 'x', projectId: 'p', userId: 'u', source: 'cmp1', target: 'spare1', priority: 0 }]);
+    await rec.updateInstance('k1', 'x', 'already_moving', {});
+    await s.transition('k1', 'fenced');
+    // The close note is written with the close, in the same write.
+    await rec.update('k1', (r) => ({ ...r, status: 'resolved' }), 'resolved', { timeline: [{ step: 'close', level: 'info', message: 'incident resolved' }] });
+    const closed = (await s.get('k1'))!;
+    expect(closed.timeline.at(-1)).toMatchObject({ step: 'close', at: closed.closedAt });
+
+    const refused = { code: 'incident_closed', message: expect.stringMatching(/^incident k1 is closed: its record takes no more entries/) };
+    await expect(rec.addTimeline('k1', { step: 'verify', level: 'info', serverId: 'x', message: 'x runs ACTIVE on spare1' })).rejects.toMatchObject(refused);
+    await expect(rec.updateInstance('k1', 'x', 'running_elsewhere', { activeAt: 1 })).rejects.toMatchObject(refused);
+    await expect(rec.addInstances('k1', [{ id: 'y', name: 'y', projectId: 'p', userId: 'u', source: 'cmp1', target: null, priority: 0 }])).rejects.toMatchObject(refused);
+    await expect(rec.update('k1', (r) => ({ ...r, failoverMs: 1 }))).rejects.toMatchObject(refused);
+    const after = (await s.get('k1'))!;
+    expect(after.timeline).toEqual(closed.timeline);
+    expect(after.instances).toEqual(closed.instances);
+    expect(after.rev).toBe(closed.rev);
+
+    // The closing notice goes out after the close: its delivery, its timeline line and the notified list.
+    await rec.addDeliveries('k1', [{ channel: 'mail', recipient: 'ops@x', event: 'incident-resolved', ok: true, at: 1, attempts: 1 }]);
+    await rec.update('k1', (r) => ({ ...r, notified: [...r.notified, 'incident-resolved'] }));
+    await rec.addTimeline('k1', { step: 'notify', level: 'info', message: 'incident-resolved (info) sent: 1 of 1 deliveries succeeded' });
+    // An operator acknowledges a closed incident through the plain store.
+    await s.ack('k1', 'alice');
+    const last = (await s.get('k1'))!;
+    expect(last.timeline.slice(closed.timeline.length).map((t) => t.step)).toEqual(['notify', 'ack']);
+    expect(last).toMatchObject({ notified: ['incident-resolved'], ack: { by: 'alice' } });
+    expect(last.deliveries).toHaveLength(1);
   });
 
   it('returns the whole incident with its timeline, deliveries and acknowledgement', async () => {

@@ -70,7 +70,7 @@ export function makeHarness(redis: Redis, opts: { evacuation?: Partial<Evacuatio
   const notifier = new RecordingNotifier();
   const live = { alive: false };
   const ctx: StepContext = {
-    incidentId: opts.incidentId ?? 'inc-1', store, nova, evacuation, fencing: { ...fencingDefaults, ...opts.fencing },
+    incidentId: opts.incidentId ?? 'inc-1', store: store.forRecovery(), nova, evacuation, fencing: { ...fencingDefaults, ...opts.fencing },
     notifier, isHostAlive: async () => live.alive, fenceDriverFor: () => bmc, fenceHost, gate: openGate,
     logger: silentLogger, clock: systemClock, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 5))),
     unknownSettleMs: 50, inUseRetries: 3,

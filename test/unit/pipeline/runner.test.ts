@@ -8,6 +8,7 @@ import { recordStopped, runFinalize, runIncident, runNetwork, runPrepare, runSer
 import { fenceStep } from '../../../src/pipeline/steps/fence.js';
 import { CmphaError } from '../../../src/shared/errors.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { captureLogger } from '../../helpers/capture-logger.js';
 import { makeHarness, newRedis, type Harness } from './harness.js';
 
 let server: RedisServer;
@@ -128,6 +129,54 @@ describe('the fence guard', () => {
     // Nor does it write the incident's end: that is the leader's to do.
     expect(await h.store.getRecord('inc-1')).toMatchObject({ status: 'fenced' });
     expect(h.notifier.events.map((e) => e.type)).not.toContain('incident-failed');
+  });
+});
+
+describe('a closed incident and a deposed controller', () => {
+  /** A fenced cmp1 whose server s0 runs ACTIVE on spare1, its address to be checked: the network phase is next. */
+  async function activeOnSpare(h: Harness): Promise<void> {
+    await incident(h, 1);
+    await h.store.transition('inc-1', 'fenced', () => ({ fence: { driver: 'redfish', target: 'bmc', unfenced: false, alreadyOff: false, durationMs: 1, at: Date.now() } }));
+    await h.store.transition('inc-1', 'evacuation_started');
+    await h.store.addInstances('inc-1', [{ id: 's0', name: 'vm0', projectId: 'p', userId: 'u', source: 'cmp1', target: 'spare1', priority: 0, watch: [{ ip: '198.18.0.10' }] }]);
+    await h.store.updateInstance('inc-1', 's0', 'already_moving', { acceptedAt: Date.now() });
+    await h.store.updateInstance('inc-1', 's0', 'running_elsewhere', { activeAt: Date.now(), evacuationMs: 1 });
+  }
+
+  it('a step that writes to an incident closed under it is refused, says so in the log, and adds nothing to its record', async () => {
+    const h = makeHarness(redis);
+    await activeOnSpare(h);
+    const { logger, lines } = captureLogger();
+    // While the network phase waits for the address, another controller closes the incident.
+    const probe = async (ips: readonly string[]) => {
+      await h.store.update('inc-1', (r) => ({ ...r, status: 'partial' }), 'partial', { timeline: [{ step: 'close', level: 'critical', message: 'incident partial' }] });
+      return new Map(ips.map((ip) => [ip, 'alive' as const]));
+    };
+    await expect(runNetwork({ ...h.ctx, probe, logger }, { serverId: 's0' }, { number: 1, max: 3 })).rejects.toMatchObject({ code: 'gave_up' });
+    const inc = (await h.store.get('inc-1'))!;
+    expect(inc.timeline.at(-1)).toMatchObject({ step: 'close', at: inc.closedAt });
+    expect(inc.instances[0]).toMatchObject({ state: 'evacuated' });
+    expect(inc.instances[0]!.verifiedAt).toBeUndefined();
+    const refusal = lines.map((l) => JSON.parse(l) as { msg: string; err?: string }).find((l) => /stopped: the incident is closed/.test(l.msg));
+    expect(refusal).toMatchObject({ msg: 'network verification stopped: the incident is closed and its record takes no more entries', err: expect.stringMatching(/network_verified for server s0 refused/) });
+    // Nothing was paged for it either: the phase that was refused is not a failure of the incident.
+    expect(h.notifier.events).toEqual([]);
+  });
+
+  it("a deposed controller's step writes nothing into the record, the server's progress included", async () => {
+    const h = makeHarness(redis);
+    await activeOnSpare(h);
+    let leading = true;
+    const leadership = { async assertLeading() { if (!leading) throw new CmphaError('deposed', 'another controller leads now'); } };
+    // Deposed while the network phase waits for the address (the process was frozen past its lease).
+    const probe = async (ips: readonly string[]) => {
+      leading = false;
+      return new Map(ips.map((ip) => [ip, 'alive' as const]));
+    };
+    const before = await h.store.get('inc-1');
+    await expect(runNetwork({ ...h.ctx, store: h.store.forRecovery(leadership), leadership, probe }, { serverId: 's0' }, { number: 1, max: 3 }))
+      .rejects.toMatchObject({ code: 'deposed' });
+    expect(await h.store.get('inc-1')).toEqual(before);
   });
 });
 
