@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { DeliveryRecord } from '../notifier/types.js';
 import { CmphaError } from '../shared/errors.js';
+import type { Leadership } from '../leadership/leadership.js';
 import { systemClock, type Clock } from '../shared/time.js';
 import { incidentKeys, type IncidentKeys } from './keys.js';
 import { checkInstanceMove, INITIAL_INSTANCE_STATES, type InstanceEvent, type InstancePatch } from './instance-transitions.js';
@@ -24,14 +25,9 @@ export type OpenResult = { created: true } | { created: false; reason: 'exists' 
 /** A timeline entry as a writer gives it: the store stamps `at` when it is absent. */
 export type TimelineInput = Omit<TimelineEntry, 'at'> & { at?: number };
 
-/** fence-guard's Leadership, as far as the store needs it (that module imports this one). */
-interface LeadershipCheck {
-  assertLeading(signal?: AbortSignal): Promise<void>;
-}
-
 /** What a recovery's writes are checked against (see `forRecovery`). */
 interface RecoveryWrites {
-  readonly leadership?: LeadershipCheck;
+  readonly leadership?: Leadership;
 }
 
 /**
@@ -68,7 +64,7 @@ export class IncidentStore {
    *   close's own timeline note is written with the close (`update`'s `timeline`), not after it.
    * Operators' writes (acknowledgements, API and CLI notes) go through the plain store and are not limited.
    */
-  forRecovery(leadership?: LeadershipCheck): IncidentStore {
+  forRecovery(leadership?: Leadership): IncidentStore {
     return new IncidentStore(this.redis, this.prefix, this.clock, leadership ? { leadership } : {});
   }
 

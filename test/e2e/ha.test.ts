@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { IncidentStore } from '../../src/incidents/incident-store.js';
 import { runSim, type RunningSim } from '../../src/sim/index.js';
 import {
   allActiveOn, evacuationsPerServer, isEvacuatePost, movableServers, simCalls, startCmphaRun, until, writeRunConfig, type CmphaRun,
@@ -109,6 +111,19 @@ describe('leadership', () => {
     expect([...evacuationsPerServer(after).values()].every((v) => v === 1)).toBe(true);
     expect(await role(a)).toBe('standby');
     expect(await role(b)).toBe('leader');
+    // Nor a single record: after its close the incident took only its closing notice's delivery lines (B's),
+    // none of A's "runs ACTIVE on spare1" from the evacuations it had been waiting on when frozen.
+    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      const store = new IncidentStore(client, p);
+      const [closed] = await store.list();
+      const inc = (await store.get(closed!.id))!;
+      expect(inc.status).toBe('resolved');
+      expect(inc.timeline.filter((t) => t.at > inc.closedAt! && t.step !== 'notify')).toEqual([]);
+      expect(inc.timeline.filter((t) => t.step === 'close')).toHaveLength(1);
+    } finally {
+      client.disconnect();
+    }
   }, 400_000);
 
   it('after a SIGKILL mid-evacuation and a restart the recovery completes with one evacuate per server', async () => {
