@@ -1,4 +1,5 @@
 import type { NotificationEvent, NotificationEventType, Severity } from '../notifier/types.js';
+import { describeSignals } from './signals.js';
 import type { HostAction, HostReport, Verdict } from './types.js';
 
 const ALERTING: Partial<Record<Verdict, { type: NotificationEventType; severity: Severity }>> = {
@@ -14,13 +15,18 @@ const HANDLED: ReadonlySet<HostAction> = new Set<HostAction>(['open-incident', '
 /** Everything readable says dead, but Nova's answers about the host's servers are unreadable: paged as critical. */
 const UNRECOVERABLE = { type: 'host-suspected', severity: 'critical' } as const;
 
+/** The notice's one line: what cmpha concluded, and which signals answered and which were silent. */
 function summary(r: HostReport): string {
+  return `${conclusion(r)} (${describeSignals(r.evidence)})`;
+}
+
+function conclusion(r: HostReport): string {
   if (r.evidence.unrecoverable) {
     return `${r.host} looks dead (every address silent, no heartbeat) and cannot be recovered: ${r.evidence.unrecoverable}; cmpha keeps its hands off until Nova lists its servers`;
   }
   switch (r.verdict) {
     case 'agent-down': return `nova-compute on ${r.host} is down but the host answers: fix the agent; cmpha will not fence it`;
-    case 'isolated-mgmt': return `${r.host} lost its management network but its instances answer: cmpha will not fence it`;
+    case 'isolated-mgmt': return `${r.host} lost its management network but another of its signals answers: cmpha will not fence it`;
     case 'unprobeable': return `${r.host} looks down in Nova and has no management IP to check: cmpha cannot confirm and will not act`;
     case 'dead': return `${r.host} is confirmed dead but no incident was opened (${r.action})`;
     default: return `${r.host} is suspected down: confirming`;

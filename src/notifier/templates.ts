@@ -61,7 +61,7 @@ const ACTIONS: Readonly<Record<NotificationEventType, string>> = {
   'incident-failed': 'Recovery failed and the instances listed are still down. Investigate the error below and recover them by hand.',
   'incident-aborted': 'Recovery stopped before evacuating anything. Read the reason below; the host may need a manual check.',
   'agent-down': 'nova-compute is down but the host is alive, so cmpha does not evacuate. Restart nova-compute on the host.',
-  'isolated-mgmt': 'The host lost its management network but its instances answer, so cmpha does not fence it. Check its management link.',
+  'isolated-mgmt': 'The host lost its management network but another of its addresses answers (the message says which), so cmpha does not fence it. Check its management link.',
   'inventory-suspicious': 'Nova listed servers on this host before it failed and lists none now. Check with `openstack server list --all-projects --host HOST` whether servers were deleted or Nova is answering wrongly; any left there are NOT recovered.',
   'orphan-resumed': 'cmpha lost the record of a recovery (its Redis did not persist) and found it again from Nova: the host was disabled by cmpha and still has servers. The recovery runs again; make Redis persist (appendonly yes).',
   test: 'Nothing: this is a test message.',

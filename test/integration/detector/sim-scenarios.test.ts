@@ -143,6 +143,25 @@ describe('detector against the simulated cloud', () => {
     expect(w.incidents.opened).toHaveLength(0);
   });
 
+  it('management and instance links down, storage link up: the notice names the storage address as what answered', async () => {
+    const w = await world();
+    const d = w.detector();
+    await rounds(w, d, 1);
+    const [host] = [...(await activeServers(w))][0]!;
+    await w.control(host, 'mgmt-link/down');
+    await w.control(host, 'instance-link/down');
+    await w.advance(4);
+    const rs = await rounds(w, d, 3);
+    expect(verdictOf(rs[2]!, host)).toBe('isolated-mgmt');
+    const storageIp = w.config.hosts[host]!.storageIps![0]!;
+    const mgmtIp = rs[2]!.hosts.find((h) => h.host === host)!.evidence.mgmt.ip!;
+    const notices = w.notifier.events.filter((e) => e.type === 'isolated-mgmt' && e.host === host);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]!.summary).not.toMatch(/its instances answer/);
+    expect(notices[0]!.summary).toMatch(new RegExp(`\\(answered: storage IP ${storageIp.replace(/\./g, '\\.')}; silent: management IP ${mgmtIp.replace(/\./g, '\\.')}, \\d+ of \\d+ instance address(es)?\\)$`));
+    expect(w.incidents.opened).toHaveLength(0);
+  });
+
   it('power off: suspect, then dead after the confirm rounds, and exactly one incident', async () => {
     const w = await world();
     const d = w.detector();
