@@ -4,7 +4,7 @@ import type { NotificationEvent, NotificationService } from '../notifier/types.j
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { AlertTracker } from './alerts.js';
-import { evaluateStorm, incidentId, RELEASED, stepBrake, stormHosts, type BrakeState, type BrakeStep } from './guard.js';
+import { evaluateStorm, incidentId, RELEASED, STORM_WINDOW_MS, stepBrake, stormHosts, type BrakeState, type BrakeStep } from './guard.js';
 import { detectorKeys } from './keys.js';
 import { LeaderLease } from '../leadership/lease.js';
 import { StormBrakeStore } from './storm-brake-store.js';
@@ -102,8 +102,21 @@ export class Actor {
     }
   }
 
-  private async brake(hosts: readonly HostReport[], leader: boolean, blind: boolean, now: number, blindWhy: string | null): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
-    const evaluation = evaluateStorm(stormHosts(hosts, this.deps.config.detector.minSilenceMs), this.deps.config.detector);
+  /** Hosts of incidents opened within the storm window (an aborted one excepted: its host was alive). */
+  private async recentlyRecovered(now: number): Promise<string[]> {
+    if (!this.deps.incidents) return [];
+    try {
+      return (await this.deps.incidents.openedSince(now - STORM_WINDOW_MS)).filter((i) => i.status !== 'aborted').map((i) => i.host);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'cannot read the recent incidents: the storm brake counts the open ones only');
+      return [];
+    }
+  }
+
+  private async brake(
+    hosts: readonly HostReport[], leader: boolean, blind: boolean, now: number, blindWhy: string | null, withIncident: ReadonlySet<string>,
+  ): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
+    const evaluation = evaluateStorm(stormHosts(hosts, this.deps.config.detector.minSilenceMs, withIncident), this.deps.config.detector);
     let prev: BrakeState;
     try {
       prev = this.brakeStore ? await this.brakeStore.load() : this.memoryBrake;
@@ -271,8 +284,9 @@ export class Actor {
     const blind = isolated || ctx.blindReason !== null;
     this.blind = blind;
     const leader = await this.leadership(blind);
-    const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at, ctx.isolationReason ?? ctx.blindReason);
     const open = await this.openIncidents();
+    const withIncident = new Set([...(open?.keys() ?? []), ...(blind ? [] : await this.recentlyRecovered(ctx.at))]);
+    const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at, ctx.isolationReason ?? ctx.blindReason, withIncident);
     const acted: HostReport[] = [];
     const recheckedAlive: string[] = [];
     const cameBack: string[] = [];

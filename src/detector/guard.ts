@@ -14,14 +14,21 @@ export interface StormHost {
   readonly verdict: Verdict;
 }
 
+/** Hosts whose incident opened this long ago or less count toward the brake even when it has closed. */
+export const STORM_WINDOW_MS = 60_000;
+
 /**
- * What the storm brake counts. A suspect counts once its silence has lasted `min_silence` or Nova sees no heartbeat
+ * What the storm brake counts: dead, suspect and unprobeable hosts, and hosts with an incident open or opened
+ * within `STORM_WINDOW_MS` (except one aborted because the host was alive). A suspect counts once its silence has lasted `min_silence` or Nova sees no heartbeat
  * from it either: a one-second blip of the controller's own link makes every host suspect for a moment and should
  * not page, while hosts that really fail together are all counted before any of them can be dead (nothing is dead
  * before `min_silence`).
  */
-export function stormHosts(reports: readonly HostReport[], minSilenceMs: number): StormHost[] {
+export function stormHosts(reports: readonly HostReport[], minSilenceMs: number, withIncident: ReadonlySet<string> = new Set()): StormHost[] {
   return reports.map((r) => {
+    // A host whose incident is open, or was opened within the storm window, is one of the storm's dead whatever it
+    // reads now (cmpha's own disable makes it maintenance): else a storm arriving one host at a time never trips.
+    if (withIncident.has(r.host)) return { host: r.host, zone: r.zone, verdict: 'dead' };
     const settled = r.evidence.silentForMs >= minSilenceMs || r.evidence.nova.says === 'down' || r.evidence.nova.says === 'stale';
     return { host: r.host, zone: r.zone, verdict: r.verdict === 'suspect' && !settled ? 'healthy' : r.verdict };
   });

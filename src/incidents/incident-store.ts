@@ -173,6 +173,14 @@ export class IncidentStore {
     return (await this.activeRecords()).map((r) => r.id);
   }
 
+  /** Records of incidents opened at or after `at` (epoch ms), oldest first, whatever their status. */
+  async openedSince(at: number): Promise<IncidentRecord[]> {
+    const ids = await this.redis.zrangebyscore(this.keys.index, at, '+inf');
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(ids.map((id) => this.keys.record(id)));
+    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as IncidentRecord);
+  }
+
   /** Records of incidents not yet closed, oldest first (one SMEMBERS and one MGET). */
   async activeRecords(): Promise<IncidentRecord[]> {
     const ids = await this.redis.smembers(this.keys.active);

@@ -35,6 +35,7 @@ export function createIncidentOpener(deps: IncidentOpenerDeps): RecoveryOpener {
   return {
     create,
     openIncidents: async () => (await store.activeRecords()).map((r) => view(r)!),
+    openedSince: async (at) => (await store.openedSince(at)).map((r) => view(r)!),
     incident: async (id) => view(await store.getRecord(id)),
     async open(req) {
       return { created: (await create(req)).created };

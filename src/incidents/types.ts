@@ -184,6 +184,8 @@ export interface ExistingIncident {
 export interface IncidentOpener<E = unknown> {
   /** Every incident not yet closed (one per host at most): read once a round. */
   openIncidents(): Promise<readonly ExistingIncident[]>;
+  /** Every incident opened at or after `at` (epoch ms), whatever its status: the storm brake counts their hosts. */
+  openedSince(at: number): Promise<readonly ExistingIncident[]>;
   /** An incident by id (open or closed), null when there is none. */
   incident(id: string): Promise<ExistingIncident | null>;
   open(req: OpenIncidentRequest<E>): Promise<{ created: boolean }>;

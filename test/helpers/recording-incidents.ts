@@ -17,6 +17,9 @@ export class RecordingIncidents implements IncidentOpener {
   async openIncidents(): Promise<readonly ExistingIncident[]> {
     return this.opened.filter((o) => !isTerminalStatus(o.status)).map((o) => this.view(o)!);
   }
+  async openedSince(at: number): Promise<readonly ExistingIncident[]> {
+    return this.opened.filter((o) => o.openedAt >= at).map((o) => this.view(o)!);
+  }
   async incident(id: string): Promise<ExistingIncident | null> {
     return this.view(this.opened.find((o) => o.id === id));
   }

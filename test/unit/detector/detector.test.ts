@@ -391,7 +391,7 @@ describe('detector round', () => {
     const { logger, lines } = captureLogger();
     const c = cloud(4);
     const closed: IncidentOpener = {
-      openIncidents: async () => [], incident: async () => null, open: async () => ({ created: false }),
+      openIncidents: async () => [], openedSince: async () => [], incident: async () => null, open: async () => ({ created: false }),
       hostShowedLife: async () => ({ aborted: false }), note: async () => undefined,
     };
     const d = c.detector({}, { incidents: closed, logger });
