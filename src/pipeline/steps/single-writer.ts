@@ -34,8 +34,10 @@ export async function singleWriterStep(ctx: StepContext, deps: SingleWriterDeps)
   }
   const singles = findings.filter((f) => f.verdict === 'single');
   const onCeph = findings.filter((f) => f.verdict !== 'not-on-ceph').length;
+  // Each disk with the watcher address seen on it: the proof names what it saw, not only a count.
+  const seen = singles.flatMap((f) => f.images.map((i) => `${f.serverName} ${i.image} ${i.watchers.join(' ')}`));
   await note(ctx, 'writers', doubles.length > 0 ? 'critical' : 'info',
-    `single-writer proof: ${singles.length} of ${onCeph} server(s) on Ceph have exactly one writer per disk, on their new host; ${doubles.length} double writer(s)`);
+    `single-writer proof: ${singles.length} of ${onCeph} server(s) on Ceph have exactly one writer per disk, on their new host; ${doubles.length} double writer(s)${seen.length > 0 ? `; watchers: ${seen.join(', ')}` : ''}`);
   if (doubles.length > 0) {
     await notifyOnce(ctx, rec, {
       type: 'double-writer', severity: 'critical',

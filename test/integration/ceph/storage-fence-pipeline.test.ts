@@ -183,8 +183,11 @@ describe('storage fence with a real Ceph', () => {
       expect(tries.every((x) => !x.ok && x.errno === ESHUTDOWN)).toBe(true);
     }
     expect(inc.timeline.filter((t) => t.step === 'writers').map((t) => t.message)).toEqual([
-      `single-writer proof: ${servers.length} of ${servers.length} server(s) on Ceph have exactly one writer per disk, on their new host; 0 double writer(s)`,
+      expect.stringMatching(new RegExp(`^single-writer proof: ${servers.length} of ${servers.length} server\\(s\\) on Ceph have exactly one writer per disk, on their new host; 0 double writer\\(s\\); watchers: `)),
     ]);
+    // The line names the watcher address it saw on each disk.
+    const proof = inc.timeline.find((t) => t.step === 'writers')!.message;
+    for (const vm of fresh) expect(proof).toContain(`${vm.image} ${vm.address!}`);
     for (const vm of fresh) {
       expect(await ceph.watchers(vm.image)).toEqual([vm.address]);
       expect(vm.address!.startsWith(`${h2.ips[0]}:`)).toBe(true);
@@ -392,8 +395,11 @@ describe('storage fence with a real Ceph', () => {
     // The volume images were among those checked for the host's watchers.
     expect(attempt.message).toContain(`${rootDisks + vs.images.length} image(s)`);
     expect(inc.timeline.filter((t) => t.step === 'writers').map((t) => t.message)).toEqual([
-      `single-writer proof: ${servers.length} of ${servers.length} server(s) on Ceph have exactly one writer per disk, on their new host; 0 double writer(s)`,
+      expect.stringMatching(new RegExp(`^single-writer proof: ${servers.length} of ${servers.length} server\\(s\\) on Ceph have exactly one writer per disk, on their new host; 0 double writer\\(s\\); watchers: `)),
     ]);
+    // The line names the watcher address it saw on each disk.
+    const proof = inc.timeline.find((t) => t.step === 'writers')!.message;
+    for (const vm of fresh) expect(proof).toContain(`${vm.image} ${vm.address!}`);
     for (const image of vs.images) {
       const vm = fresh.find((x) => x.image === image)!;
       expect(await ceph.watchers(image)).toEqual([vm.address]);
