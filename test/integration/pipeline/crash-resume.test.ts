@@ -154,7 +154,7 @@ describe('a standby that takes over from a killed leader', () => {
   // by. Evacuations run one at a time, so the killed leader's evacuate job holds the only slot until it is handed back.
 
   it('hands the dead leader\'s jobs back at once on taking the lease, before the dead workers\' "alive" marks lapse (job lock 60 s)', async () => {
-    await killLeaderMidEvacuation('takeover-1', 2000, { lockDurationMs: 60_000, stalledIntervalMs: 60_000 }, async ({ evacuations, held, killedAt }) => {
+    await killLeaderMidEvacuation('takeover-1', 3000, { lockDurationMs: 60_000, stalledIntervalMs: 60_000 }, async ({ evacuations, held, killedAt }) => {
       const mark = `${w!.config.redis.prefix}:worker-alive:${held.owner}`;
       // Handed back = no longer active under the dead worker's lock. Checked every 20 ms, and the dead worker's
       // mark (10 s without renewal) read right after: without the hand-back at takeover, the job waits for it to lapse.
@@ -165,7 +165,7 @@ describe('a standby that takes over from a killed leader', () => {
         markWhenResumed = await redis!.exists(mark);
         return true;
       }, 30_000, 20);
-      console.log(`the dead leader's job was handed back ${Date.now() - killedAt} ms after the kill (lease 2 s, job lock 60 s)`);
+      console.log(`the dead leader's job was handed back ${Date.now() - killedAt} ms after the kill (lease 3 s, job lock 60 s)`);
       expect(markWhenResumed, 'the dead worker was still marked alive when its job was handed back').toBe(1);
     });
   }, 240_000);
