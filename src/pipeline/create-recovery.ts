@@ -15,6 +15,7 @@ import { queueNames, type EvacuateJobData, type IncidentJobData } from './queues
 import { RedisStartGate } from './rate-gate.js';
 import { renewStorageFences, watchQueueDepth } from './recovery-timers.js';
 import { resumeOrphanedJobs, superviseWorkers, type ResumedJob } from './resume.js';
+import { jobOptions, type QueueKind } from './retry-policy.js';
 import type { Recovery, RecoveryDeps } from './recovery-deps.js';
 import { stepContextFactory } from './step-context-factory.js';
 import { queueErrorLog, watchWorker } from './worker-watch.js';
@@ -45,10 +46,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const prefix = config.redis.prefix;
   const connection = deps.connection ?? createRedis({ ...config.redis, url: deps.redisUrl ?? config.redis.url }, { mode: 'queue', ...(deps.outage ? { outage: deps.outage } : {}) });
   const t = queueTimings(deps);
-  const jobOpts = {
-    attempts: t.attempts, backoff: { type: 'exponential' as const, delay: t.backoffMs },
-    removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 },
-  };
+  const jobOpts = (queue: QueueKind) => jobOptions(queue, deps.queue);
   const names = queueNames(prefix);
   const incidentQueue = new Queue<IncidentJobData>(names.incident, { connection });
   const evacuateQueue = new Queue<EvacuateJobData>(names.evacuate, { connection });
@@ -68,7 +66,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const workers: Worker[] = [];
   let timers: Array<() => Promise<void> | void> = [];
 
-  const submit = incidentSubmitter(incidentQueue, jobOpts);
+  const submit = incidentSubmitter(incidentQueue, jobOpts('incident'));
   const store = new IncidentStore(connection, prefix, clock);
   const contextFor = stepContextFactory(deps, { store, gate, logger, clock, signal: stopping.signal, timings: t });
   const opener = createIncidentOpener({
@@ -76,7 +74,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     abortWaiting: (id, seen) => abortWaitingIncident(contextFor(id), seen),
   });
   const processors = createProcessors({ store, names, flows, finalizeQueue, jobOpts, contextFor });
-  const watch = { logger, ...(deps.metrics ? { metrics: deps.metrics } : {}), onError: redisError, submit, contextFor };
+  const watch = { logger, ...(deps.metrics ? { metrics: deps.metrics } : {}), onError: redisError, contextFor };
   const resumed = (jobs: readonly ResumedJob[]) => {
     if (jobs.length === 0) return;
     logger.warn({ resumed: jobs.length }, 'resumed jobs left by a worker that is gone');

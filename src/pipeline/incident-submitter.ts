@@ -1,8 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { IncidentJobData } from './queues.js';
+import type { JobOptions } from './retry-policy.js';
 
 /** Queues an incident's recovery once: one job per incident id. */
-export function incidentSubmitter(incidentQueue: Queue<IncidentJobData>, jobOpts: Record<string, unknown>): (incidentId: string) => Promise<void> {
+export function incidentSubmitter(incidentQueue: Queue<IncidentJobData>, jobOpts: JobOptions): (incidentId: string) => Promise<void> {
   return async (incidentId) => {
     const existing = await incidentQueue.getJob(incidentId);
     const state = existing ? await existing.getState() : undefined;

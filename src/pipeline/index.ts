@@ -1,7 +1,7 @@
 export { createRecovery, QUEUE_DEFAULTS } from './create-recovery.js';
 export type { Recovery, RecoveryDeps, QueueTuning } from './recovery-deps.js';
-export { runIncident, runPrepare, runServer, runFinalize, recordStopped, GaveUp, isFinalAttempt, isDeposed } from './runner.js';
-export type { Attempt, RunOptions } from './runner.js';
+export { runPrepare, runServer, runFinalize, recordStopped, GaveUp, isFinalAttempt, isDeposed } from './runner.js';
+export type { Attempt } from './runner.js';
 export { prepareIncident } from './prepare-incident.js';
 export { confirmFence } from './confirm-fence.js';
 export type { RecoveryMetrics } from './metrics.js';

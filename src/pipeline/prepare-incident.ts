@@ -1,4 +1,5 @@
-import { isFinalInstanceState, isTerminalStatus, type IncidentStatus } from '../incidents/types.js';
+import { isFinalInstanceState, type IncidentStatus } from '../incidents/types.js';
+import { recoveryEnd } from './ended.js';
 import { record, note, type StepContext } from './steps/context.js';
 import { disableStep } from './steps/disable.js';
 import { fenceStep } from './steps/fence.js';
@@ -23,8 +24,9 @@ export type PrepareResult =
  */
 export async function prepareIncident(ctx: StepContext): Promise<PrepareResult> {
   const rec = await record(ctx);
-  if (isTerminalStatus(rec.status)) return { kind: 'closed', status: rec.status };
-  if (rec.status === 'awaiting_fence') return { kind: 'awaiting_fence' };
+  const end = recoveryEnd(rec.status);
+  if (end === 'closed') return { kind: 'closed', status: rec.status };
+  if (end === 'waiting') return { kind: 'awaiting_fence' };
 
   if (!rec.fence) {
     await notifyOnce(ctx, rec, {

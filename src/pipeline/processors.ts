@@ -1,7 +1,8 @@
 import { DelayedError, UnrecoverableError, type FlowProducer, type Job, type Queue } from 'bullmq';
 import type { IncidentStore } from '../incidents/incident-store.js';
-import { isTerminalStatus } from '../incidents/types.js';
 import { errorMessage } from '../shared/errors.js';
+import { recoveryEnd } from './ended.js';
+import type { JobOptions, QueueKind } from './retry-policy.js';
 import { evacuateJobId, networkJobId, type EvacuateJobData, type IncidentJobData, type QueueNames } from './queues.js';
 import { GaveUp, isDeposed, runFinalize, runNetwork, runPrepare, runServer, type Attempt } from './runner.js';
 import type { StepContext } from './steps/context.js';
@@ -11,8 +12,8 @@ export interface ProcessorEnv {
   readonly names: QueueNames;
   readonly flows: FlowProducer;
   readonly finalizeQueue: Queue<IncidentJobData>;
-  /** Options of every job the processors add (attempts, backoff, retention). */
-  readonly jobOpts: Record<string, unknown>;
+  /** Options of the jobs the processors add, per queue (attempts, backoff, retention). */
+  readonly jobOpts: (queue: QueueKind) => JobOptions;
   readonly contextFor: (incidentId: string) => StepContext;
 }
 
@@ -47,21 +48,21 @@ export function createProcessors(env: ProcessorEnv) {
       const { incidentId } = job.data;
       const rec = await env.store.getRecord(incidentId);
       if (!rec) throw new UnrecoverableError(`incident ${incidentId} does not exist`);
-      if (isTerminalStatus(rec.status)) return rec.status;
+      if (recoveryEnd(rec.status) === 'closed') return rec.status;
       const prepared = await queued(job, token, () => runPrepare(env.contextFor(incidentId), attemptOf(job)));
       if (prepared.kind === 'closed') return prepared.status;
       if (prepared.kind === 'awaiting_fence') return 'awaiting_fence';
       if (await env.finalizeQueue.getJob(incidentId)) return 'evacuating';
       await env.flows.add({
         name: 'finalize', queueName: env.names.finalize, data: { incidentId },
-        opts: { ...env.jobOpts, jobId: incidentId },
+        opts: { ...env.jobOpts('finalize'), jobId: incidentId },
         children: prepared.serverIds.map((serverId, i) => {
           const data = { incidentId, serverId };
           // Lower number runs first in BullMQ: the list is already highest priority first.
-          const opts = { ...env.jobOpts, ignoreDependencyOnFailure: true, priority: Math.min(i + 1, 2_097_152) };
+          const child = { ignoreDependencyOnFailure: true, priority: Math.min(i + 1, 2_097_152) };
           return {
-            name: 'verify-network', queueName: env.names.network, data, opts: { ...opts, jobId: networkJobId(incidentId, serverId) },
-            children: [{ name: 'evacuate', queueName: env.names.evacuate, data, opts: { ...opts, jobId: evacuateJobId(incidentId, serverId) } }],
+            name: 'verify-network', queueName: env.names.network, data, opts: { ...env.jobOpts('network'), ...child, jobId: networkJobId(incidentId, serverId) },
+            children: [{ name: 'evacuate', queueName: env.names.evacuate, data, opts: { ...env.jobOpts('evacuate'), ...child, jobId: evacuateJobId(incidentId, serverId) } }],
           };
         }),
       });

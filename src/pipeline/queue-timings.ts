@@ -1,9 +1,9 @@
 import type { RecoveryDeps } from './recovery-deps.js';
 
 /** Defaults of the queue timings; docs/operations.md says what they trade. */
-export const QUEUE_DEFAULTS = { lockDurationMs: 30_000, stalledIntervalMs: 30_000, attempts: 6, backoffMs: 1000 } as const;
+export const QUEUE_DEFAULTS = { lockDurationMs: 30_000, stalledIntervalMs: 30_000 } as const;
 
-/** The queue timings: the defaults, then `[redis]` job_lock/stalled_check, then what the caller tunes. */
+/** The queue timings: the defaults, then `[redis]` job_lock/stalled_check, then what the caller tunes (retries: retry-policy.ts). */
 export function queueTimings(deps: RecoveryDeps) {
   const r = deps.config.redis;
   return {

@@ -1,9 +1,9 @@
-import { networkConcurrency, verifyNetworkStep } from '../evacuator/verify-network.js';
+import { verifyNetworkStep } from '../evacuator/verify-network.js';
 import { verifyServer } from '../evacuator/verify-server.js';
 import { unlessSettled } from '../incidents/instance-transitions.js';
-import { isFinalInstanceState, isTerminalStatus, type IncidentRecord } from '../incidents/types.js';
+import { isFinalInstanceState, type IncidentRecord } from '../incidents/types.js';
 import { CmphaError, errorMessage, isRetryable } from '../shared/errors.js';
-import { createLimiter } from '../shared/map-limit.js';
+import { recoveryEnd } from './ended.js';
 import { prepareIncident, type PrepareResult } from './prepare-incident.js';
 import { note, type ServerInput, type ServerOutcome, type StepContext, type StepOutcome } from './steps/context.js';
 import { moveServerStep } from './steps/evacuate.js';
@@ -15,7 +15,7 @@ import { watchPowerStep } from './steps/watch-power.js';
  * The one runner of a recovery. An incident runs in four phases: prepare (up to the evacuations), one
  * `server` phase (evacuate until ACTIVE elsewhere, inside an evacuation slot) and one `network` phase (outside
  * it) per server, and finalize. Each phase is an attempt numbered by whoever retries it (BullMQ in
- * production, `runIncident` in tests and tools); the runner decides with the error whether that attempt was the
+ * production, test/helpers/run-incident.ts in tests); the runner decides with the error whether that attempt was the
  * last, and on the last one records the failure, closes and notifies before anything gives up, so a crash or
  * an exhausted retry loses nothing.
  */
@@ -91,7 +91,7 @@ export type ServerPhaseOutcome = ServerOutcome | (StepOutcome & { readonly entry
  */
 export async function runServer(ctx: StepContext, input: ServerInput, a: Attempt): Promise<ServerPhaseOutcome> {
   const rec = await ctx.store.require(ctx.incidentId);
-  if (isTerminalStatus(rec.status)) return { kind: 'skip', reason: `incident ${rec.status}` };
+  if (recoveryEnd(rec.status) === 'closed') return { kind: 'skip', reason: `incident ${rec.status}` };
   return attempt(ctx, a, 'evacuation attempt', () => moveServerStep(ctx, input), async (err) => {
     // Only a server never sent: one Nova may be moving is looked at again when the incident finalizes.
     const e = await ctx.store.updateInstance(ctx.incidentId, input.serverId, 'failed', (x) => (x.state !== 'pending'
@@ -106,7 +106,7 @@ export async function runServer(ctx: StepContext, input: ServerInput, a: Attempt
  */
 export async function runNetwork(ctx: StepContext, input: ServerInput, a: Attempt): Promise<ServerPhaseOutcome> {
   const rec = await ctx.store.require(ctx.incidentId);
-  if (isTerminalStatus(rec.status)) return { kind: 'skip', reason: `incident ${rec.status}` };
+  if (recoveryEnd(rec.status) === 'closed') return { kind: 'skip', reason: `incident ${rec.status}` };
   return attempt(ctx, a, 'network verification', () => verifyNetworkStep(ctx, input), async (err) => {
     const e = await ctx.store.getInstance(ctx.incidentId, input.serverId);
     await note(ctx, 'verify', 'warning', `${e?.name ?? input.serverId}: network verification gave up after ${a.number} attempt(s): ${errorMessage(err)}; checked again before the incident closes`, { serverId: input.serverId });
@@ -120,7 +120,7 @@ export async function runNetwork(ctx: StepContext, input: ServerInput, a: Attemp
 export async function runFinalize(ctx: StepContext, a: Attempt): Promise<IncidentRecord> {
   return attempt(ctx, a, 'finalize', async () => {
     const rec = await ctx.store.require(ctx.incidentId);
-    if (isTerminalStatus(rec.status)) return finalizeStep(ctx);
+    if (recoveryEnd(rec.status) === 'closed') return finalizeStep(ctx);
     await ctx.store.transition(ctx.incidentId, 'verification_started');
     for (const e of await ctx.store.listInstances(ctx.incidentId)) {
       if (isFinalInstanceState(e.state)) continue;
@@ -142,63 +142,6 @@ export async function runFinalize(ctx: StepContext, a: Attempt): Promise<Inciden
  */
 export async function recordStopped(ctx: StepContext, reason: string, code = 'job_failed'): Promise<void> {
   const rec = await ctx.store.getRecord(ctx.incidentId);
-  if (!rec || isTerminalStatus(rec.status)) return;
+  if (!rec || recoveryEnd(rec.status) === 'closed') return;
   await closeEarly(ctx, { status: 'failed', code, severity: 'critical', event: 'incident-failed', reason: `recovery of ${rec.host} stopped: ${reason}` });
-}
-
-export interface RunOptions {
-  /** Tries per phase (retryable errors only). */
-  readonly attempts?: number;
-  /** First retry delay; doubles each try. */
-  readonly backoffMs?: number;
-}
-
-/** Runs `phase` with retries, as the queue would: a retryable error waits and tries again, up to `attempts`. */
-async function withRetries<T>(ctx: StepContext, opts: RunOptions, phase: (a: Attempt) => Promise<T>): Promise<T> {
-  const max = Math.max(1, opts.attempts ?? 6);
-  for (let n = 1; ; n++) {
-    try {
-      return await phase({ number: n, max });
-    } catch (err) {
-      if (err instanceof GaveUp || !isRetryable(err) || n >= max) throw err;
-      await ctx.sleep((opts.backoffMs ?? 1000) * 2 ** (n - 1), ctx.signal);
-    }
-  }
-}
-
-/** `phase` with retries; a phase that gave up was recorded by the runner, and the incident goes on. */
-async function untilGaveUp(ctx: StepContext, opts: RunOptions, phase: (a: Attempt) => Promise<unknown>): Promise<void> {
-  try {
-    await withRetries(ctx, opts, phase);
-  } catch (err) {
-    if (!(err instanceof GaveUp)) throw err;
-  }
-}
-
-/**
- * The whole recovery of one incident in this process, with the same phases and final-failure handling as the
- * queue: servers are evacuated `evacuation.concurrency` at a time, in priority order, and each one's network
- * is then verified outside that limit, `evacuation.network_concurrency` at a time.
- */
-export async function runIncident(ctx: StepContext, opts: RunOptions = {}): Promise<IncidentRecord> {
-  let prepared: PrepareResult;
-  try {
-    prepared = await withRetries(ctx, opts, (a) => runPrepare(ctx, a));
-  } catch (err) {
-    if (err instanceof GaveUp) return ctx.store.require(ctx.incidentId);
-    throw err;
-  }
-  if (prepared.kind !== 'evacuate') return ctx.store.require(ctx.incidentId);
-  const evacuationSlot = createLimiter(ctx.evacuation.concurrency);
-  const networkSlot = createLimiter(networkConcurrency(ctx.evacuation));
-  await Promise.all(prepared.serverIds.map(async (serverId) => {
-    await evacuationSlot(() => untilGaveUp(ctx, opts, (a) => runServer(ctx, { serverId }, a)));
-    await networkSlot(() => untilGaveUp(ctx, opts, (a) => runNetwork(ctx, { serverId }, a)));
-  }));
-  try {
-    return await withRetries(ctx, opts, (a) => runFinalize(ctx, a));
-  } catch (err) {
-    if (err instanceof GaveUp) return ctx.store.require(ctx.incidentId);
-    throw err;
-  }
 }

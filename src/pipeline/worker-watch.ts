@@ -23,22 +23,26 @@ export interface WorkerWatch {
   readonly logger: Logger;
   readonly metrics?: RecoveryMetrics;
   readonly onError: (what: string) => (err: Error) => void;
-  readonly submit: (incidentId: string) => Promise<void>;
   readonly contextFor: (incidentId: string) => StepContext;
 }
 
-/** Logs and counts a job that gave up, and settles its incident: a stalled one is resumed, any other recorded as stopped. */
+/**
+ * Logs and counts a job that used its last attempt, and closes its incident if it has not ended (the runner
+ * records its own give-ups; this is the net for a job the queue failed outside the processor). A job whose worker
+ * died is never failed: maxStalledCount is unbounded, so BullMQ moves it back to waiting however often it stalls,
+ * and resume.ts hands it back sooner.
+ */
 export function watchWorker(w: Worker, what: 'incident' | 'evacuate' | 'network' | 'finalize', env: WorkerWatch): void {
   const { logger } = env;
   w.on('error', env.onError(what));
   w.on('failed', (job, err) => {
     logger.error({ queue: what, jobId: job?.id, err: err.message }, 'job failed');
-    // Counted once per job that gave up (not per attempt that will be retried, not a stalled job, which is resumed).
-    if (job && (job.opts.attempts ?? 1) <= job.attemptsMade && !/stalled/i.test(err.message)) env.metrics?.jobsFailed?.inc({ queue: what });
-    if (!job || (job.opts.attempts ?? 1) > job.attemptsMade || what === 'evacuate' || what === 'network') return;
+    // Counted once per job that gave up (not per attempt that will be retried).
+    if (!job || (job.opts.attempts ?? 1) > job.attemptsMade) return;
+    env.metrics?.jobsFailed?.inc({ queue: what });
+    // A server's phase that gave up was recorded on its server; the incident goes on to finalize.
+    if (what === 'evacuate' || what === 'network') return;
     const { incidentId } = job.data as IncidentJobData;
-    // A stalled job is resumed, never failed: however often the controller restarts, the recovery goes on.
-    const act = /stalled/i.test(err.message) ? env.submit(incidentId) : recordStopped(env.contextFor(incidentId), err.message);
-    act.catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not record a failed job'));
+    recordStopped(env.contextFor(incidentId), err.message).catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not record a failed job'));
   });
 }

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { composeRecovery, type RecoveryWorker } from '../../app/root.js';
 import type { Config } from '../../config/types.js';
 import { formatIncident, formatTimelineEntry } from '../../incidents/format.js';
-import { isTerminalStatus } from '../../incidents/types.js';
 import { leadIfNoneLeads, type LeadForCommand } from '../../leadership/follow.js';
+import { recoveryEnd } from '../../pipeline/ended.js';
 import { formatDuration, parseDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -132,11 +132,12 @@ export async function followIncident(
       deps.stdout(`${formatTimelineEntry(t)}\n`);
     }
     shown = inc.timeline.length;
-    if (isTerminalStatus(inc.status)) {
+    const end = recoveryEnd(inc.status);
+    if (end === 'closed') {
       deps.stdout(`\n${formatIncident(inc)}`);
       return inc.status;
     }
-    if (inc.status === 'awaiting_fence') {
+    if (end === 'waiting') {
       // Nothing moves until a human acts: waiting here would only end in the timeout.
       deps.stdout(`\n${formatIncident(inc)}\nthe incident waits for an operator: make sure ${inc.host} is off, then run cmpha fence confirm ${inc.host} --yes\n`);
       return inc.status;

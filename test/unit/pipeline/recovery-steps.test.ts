@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { prepareIncident } from '../../../src/pipeline/prepare-incident.js';
-import { runIncident } from '../../../src/pipeline/runner.js';
+import { runIncident } from '../../helpers/run-incident.js';
 import { disableStep } from '../../../src/pipeline/steps/disable.js';
 import { fenceStep } from '../../../src/pipeline/steps/fence.js';
 import { outcomeOf } from '../../../src/pipeline/steps/finalize.js';
