@@ -84,7 +84,7 @@ describe('recovery pipeline resilience', () => {
     expect(inc.status).toBe('resolved');
     expect(inc.instances.filter((e) => e.state === 'verified').map((e) => e.id).sort()).toEqual([...movable].sort());
     await evacuatedOnce(w, movable);
-  });
+  }, 90_000);
 
   it('Redis restarted mid-incident: the incident completes, one evacuate per server', async () => {
     const { server, redis } = await redisFor(true);
