@@ -3,7 +3,8 @@ import { createFenceDriver } from '../fencing/create-driver.js';
 import { createFencePlan, createStorageFence } from '../fencing/fence-plan.js';
 import type { FencePlan } from '../fencing/fence-levels.js';
 import type { FenceDriver } from '../fencing/types.js';
-import type { NovaApi, VolumeApi } from '../openstack/types.js';
+import type { ComputeBackend } from '../compute/types.js';
+import type { VolumeApi } from '../openstack/types.js';
 import type { FenceHostFn } from '../pipeline/steps/fence.js';
 import type { RecoveryDeps } from '../pipeline/recovery-deps.js';
 import type { Logger } from '../shared/logger.js';
@@ -32,7 +33,7 @@ export function fenceDriversFromConfig(config: Config, logger: Logger, onCreated
  * one storage fence for the configured Ceph.
  */
 export function fencePlansFromConfig(
-  config: Config, nova: NovaApi, driverFor: (host: string) => FenceDriver | null, fenceHost?: FenceHostFn, volumes?: VolumeApi,
+  config: Config, compute: Pick<ComputeBackend, 'guestsOn'>, driverFor: (host: string) => FenceDriver | null, fenceHost?: FenceHostFn, volumes?: VolumeApi,
 ): (host: string) => FencePlan | null | undefined {
   const storageFence = config.ceph ? createStorageFence(config.ceph, config.fencing) : undefined;
   const cache = new Map<string, FencePlan | null>();
@@ -42,7 +43,7 @@ export function fencePlansFromConfig(
     if (!hc) return undefined;
     if (!cache.has(host)) {
       cache.set(host, createFencePlan(hc, config.fencing, {
-        driver: driverFor(host), compute: { guestsOn: (h, o) => nova.listServersOnHost(h, o) }, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}), ...(volumes ? { volumes } : {}),
+        driver: driverFor(host), compute, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}), ...(volumes ? { volumes } : {}),
       }));
     }
     return cache.get(host)!;

@@ -11,7 +11,7 @@ import { createNotificationService, type CmphaNotificationService } from '../not
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack, type OpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { createNovaBackend } from '../compute/nova/index.js';
+import { createNovaBackend, markerPrefixes, novaBackend } from '../compute/nova/index.js';
 import type { ComputeBackend } from '../compute/types.js';
 import { createRecovery, type QueueTuning, type Recovery } from '../pipeline/create-recovery.js';
 import type { RecoveryMetrics } from '../pipeline/metrics.js';
@@ -108,6 +108,8 @@ export interface RecoveryRootOptions extends FoundationOptions {
 export interface RecoveryWorker extends Recovery {
   /** Nova as the workers see it: changes pass only while this process leads. */
   readonly nova: NovaApi;
+  /** The cloud as the workers see it, through the port (its changes pass only while this process leads). */
+  readonly compute: ComputeBackend;
   readonly notifier: NotificationService;
   readonly connection: Redis;
   readonly lease: LeaderLease;
@@ -125,15 +127,17 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   const ownNotifier = opts.notifier ? null : createNotifier(config, foundation, logger);
   const notifier = opts.notifier ?? ownNotifier!;
   const nova = leaderOnlyNova(cloud.nova, lease);
+  // The recovery's view of the cloud: Nova behind the lease, Placement for capacity, Neutron for ports.
+  const compute = novaBackend(nova, { ...markerPrefixes(config), placement: cloud.placement, neutron: cloud.neutron });
   const fenceDriverFor = leaderFenceDrivers(config, logger, lease, opts.onFenceDriver);
   const prober = opts.prober ?? createProber(config.detector, { logger });
   // One packet per poll: verification asks again every verify_poll_interval, and a probe holds its evacuation slot.
   const verifyProber = opts.prober ?? createProber({ ...config.detector, probeCount: 1 }, { logger });
   const singleWriter = singleWriterFromConfig(config, cloud.volumes);
   const recovery = createRecovery({
-    config, connection, outage, logger, notifier, nova, leadership: lease,
-    placement: cloud.placement, neutron: cloud.neutron, volumes: cloud.volumes,
-    fenceDriverFor, fencePlanFor: fencePlansFromConfig(config, nova, fenceDriverFor, undefined, cloud.volumes),
+    config, connection, outage, logger, notifier, compute, leadership: lease,
+    volumes: cloud.volumes,
+    fenceDriverFor, fencePlanFor: fencePlansFromConfig(config, compute, fenceDriverFor, undefined, cloud.volumes),
     ...(singleWriter ? { singleWriter } : {}),
     ...storageRenewalFromConfig(config),
     probe: (ips, signal) => verifyProber.probe(ips, signal),
@@ -143,7 +147,7 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   });
   return {
     ...recovery,
-    nova, notifier, connection, lease,
+    nova, compute, notifier, connection, lease,
     async stop() {
       await recovery.stop();
       await ownNotifier?.stop();

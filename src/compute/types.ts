@@ -81,12 +81,11 @@ export interface HostCapacity {
 /**
  * Where a move of a guest away from `source` stands, before another one is sent: nothing under way (`none`:
  * a move may be sent), one `in-flight`, already `done`, `busy` (the cloud is doing something else with it, or
- * cannot say where it runs: wait), or the guest is `gone` (deleted). `why` is written for the timeline.
+ * cannot say where it runs: wait). `why` is written for the timeline.
  */
 export type MoveState =
   | { readonly kind: 'none' }
-  | { readonly kind: 'in-flight' | 'done' | 'busy'; readonly why: string }
-  | { readonly kind: 'gone' };
+  | { readonly kind: 'in-flight' | 'done' | 'busy'; readonly why: string };
 
 /**
  * Where a guest runs after a move away from `source`: `arrived` once the cloud shows it running on another
@@ -95,7 +94,9 @@ export type MoveState =
  */
 export type Arrival =
   | { readonly kind: 'arrived'; readonly host: string; readonly tookMs?: number }
-  | { readonly kind: 'failed' | 'waiting'; readonly why: string }
+  /** `noRoom`: the cloud could not place it on the chosen target and it is still on the source (a retry elsewhere is no blind repeat). */
+  | { readonly kind: 'failed'; readonly why: string; readonly noRoom?: boolean }
+  | { readonly kind: 'waiting'; readonly why: string }
   | { readonly kind: 'gone' };
 
 /** Where a live move (planned maintenance) stands: arrived, stopped on the source (final or not yet), or still under way. */
@@ -145,10 +146,13 @@ export interface ComputeBackend extends HeartbeatSource {
   disable(host: ComputeHost, reason: string, opts?: CallOptions): Promise<void>;
   enable(host: ComputeHost, opts?: CallOptions): Promise<void>;
   /**
-   * Puts `spare` into every placement group of `failedHost` it is not in yet (Nova: host aggregates), calling
-   * `before` ahead of each change; returns the groups joined.
+   * Puts each spare into every placement group of `failedHost` it is not in yet (Nova: host aggregates), with
+   * `before` called ahead of each change (the fence guard) and `after` once it is made (the timeline).
    */
-  joinGroups(spare: string, failedHost: string, opts?: CallOptions & { readonly before?: (group: string) => Promise<void> }): Promise<string[]>;
+  joinGroups(spares: readonly string[], failedHost: string, opts?: CallOptions & {
+    readonly before?: (spare: string, group: string) => Promise<void>;
+    readonly after?: (spare: string, group: string) => Promise<void>;
+  }): Promise<void>;
   /** Lifts a repaired host's isolation once the cloud accepts it: null when lifted, else why not yet. */
   endIsolation(host: ComputeHost, opts?: CallOptions): Promise<string | null>;
 

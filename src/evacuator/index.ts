@@ -1,11 +1,10 @@
-export { requestEvacuation, isStillInUse, evacuationsFrom, OUTCOME_UNKNOWN } from './evacuate-server.js';
-export { verifyServer, waitActive, judge, evacuationDuration } from './verify-server.js';
-export { verifyNetworkStep, networkConcurrency } from './verify-network.js';
+export { requestEvacuation } from './evacuate-server.js';
+export { verifyServer, waitActive, evacuationDuration } from './verify-server.js';
+export { verifyNetworkStep, networkConcurrency, judgePorts } from './verify-network.js';
 export { planInstances, priorityOf, skipReason, byPriority } from './select.js';
-export { planSpares, freeCapacity, isReservedSpare, spareUnusableReason } from './spare-plan.js';
+export { planSpares, isSpareHost, spareHostUnusable } from './spare-plan.js';
 export type { SpareCandidate, SparePlan, Need } from './spare-plan.js';
-export { spareCapacity, type SpareCapacity } from './spare-capacity.js';
-export { openGate, TERMINAL_MIGRATION, SUCCESS_MIGRATION } from './types.js';
+export { openGate } from './types.js';
 export type { StartGate, StartSlot } from './types.js';
 export { drainHost } from './drain.js';
 export type { DrainedServer, DrainOptions, DrainDeps } from './drain.js';

@@ -1,6 +1,6 @@
 import type { EvacuationConfig } from '../config/types.js';
 import type { NewInstance } from '../incidents/types.js';
-import type { Server } from '../openstack/types.js';
+import type { Guest as Server } from '../compute/types.js';
 
 /** Metadata value → priority; anything that is not a number counts as 0. */
 export function priorityOf(server: Pick<Server, 'metadata'>, key: string | undefined): number {

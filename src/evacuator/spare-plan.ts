@@ -1,12 +1,11 @@
 import type { ComputeHost } from '../compute/types.js';
-import type { ComputeService, Hypervisor, Server } from '../openstack/types.js';
 
 export interface SpareCandidate {
   readonly host: string;
   readonly serviceId: string;
   readonly zone?: string;
   readonly enabled: boolean;
-  /** Undefined when Nova does not report capacity (no usage figures and no totals): assumed to fit. */
+  /** Undefined when the cloud gives no capacity figures: assumed to fit. */
   readonly freeVcpus?: number;
   readonly freeRamMb?: number;
 }
@@ -25,28 +24,6 @@ export interface SparePlan {
   readonly rejected: ReadonlyArray<{ readonly host: string; readonly reason: string }>;
 }
 
-/** A reserved host: listed in spare_hosts, or disabled with a reason starting with spare_reason_prefix. */
-export function isReservedSpare(svc: ComputeService, spareHosts: readonly string[], reasonPrefix: string): boolean {
-  if (svc.binary !== 'nova-compute') return false;
-  if (spareHosts.includes(svc.host)) return true;
-  return svc.status === 'disabled' && (svc.disabledReason ?? '').startsWith(reasonPrefix);
-}
-
-/**
- * Why a reserved spare cannot take this incident's servers (the pipeline passes it over, `cmpha doctor` warns),
- * or undefined when it can: it must be up and not forced down, in the failed host's zone when both have one,
- * and not claimed by another incident.
- */
-export function spareUnusableReason(
-  svc: Pick<ComputeService, 'state' | 'forcedDown' | 'zone'>,
-  opts: { readonly zone?: string | undefined; readonly claimedBy?: string | null; readonly incidentId?: string } = {},
-): string | undefined {
-  if (svc.state !== 'up' || svc.forcedDown) return 'not up';
-  if (opts.zone && svc.zone && svc.zone !== opts.zone) return `in zone ${svc.zone}, not ${opts.zone}`;
-  if (opts.claimedBy && opts.claimedBy !== opts.incidentId) return `already taken by incident ${opts.claimedBy}`;
-  return undefined;
-}
-
 /** A reserved host: listed in spare_hosts, or disabled with cmpha's spare mark (spare_reason_prefix). */
 export function isSpareHost(h: Pick<ComputeHost, 'name' | 'status' | 'marker'>, spareHosts: readonly string[]): boolean {
   return spareHosts.includes(h.name) || (h.status === 'disabled' && h.marker.spare);
@@ -61,21 +38,10 @@ export function spareHostUnusable(
   h: Pick<ComputeHost, 'state' | 'isolated' | 'zone'>,
   opts: { readonly zone?: string | undefined; readonly claimedBy?: string | null; readonly incidentId?: string } = {},
 ): string | undefined {
-  return spareUnusableReason({ state: h.state, forcedDown: h.isolated, ...(h.zone ? { zone: h.zone } : {}) }, opts);
-}
-
-/**
- * Free capacity of a host. Usage figures come from the hypervisor; from microversion 2.88 they are gone,
- * and what runs there is summed from the servers' flavors instead.
- */
-export function freeCapacity(hv: Hypervisor | undefined, serversOnHost: readonly Server[] | undefined): { freeVcpus?: number; freeRamMb?: number } {
-  if (!hv || hv.vcpus === undefined || hv.memoryMb === undefined) return {};
-  if (hv.vcpusUsed !== undefined && hv.memoryMbUsed !== undefined) {
-    return { freeVcpus: hv.vcpus - hv.vcpusUsed, freeRamMb: hv.memoryMb - hv.memoryMbUsed };
-  }
-  if (!serversOnHost) return {};
-  const used = serversOnHost.reduce((acc, s) => ({ v: acc.v + (s.flavor.vcpus ?? 0), r: acc.r + (s.flavor.ramMb ?? 0) }), { v: 0, r: 0 });
-  return { freeVcpus: hv.vcpus - used.v, freeRamMb: hv.memoryMb - used.r };
+  if (h.state !== 'up' || h.isolated) return 'not up';
+  if (opts.zone && h.zone && h.zone !== opts.zone) return `in zone ${h.zone}, not ${opts.zone}`;
+  if (opts.claimedBy && opts.claimedBy !== opts.incidentId) return `already taken by incident ${opts.claimedBy}`;
+  return undefined;
 }
 
 function fits(c: { v: number; r: number }, n: Need): boolean {

@@ -9,7 +9,3 @@ export interface StartGate {
 }
 
 export const openGate: StartGate = { acquire: async () => ({ settle: async () => {} }) };
-
-/** Evacuation migration statuses after which nothing more happens. */
-export const TERMINAL_MIGRATION = new Set(['done', 'completed', 'error', 'failed', 'cancelled']);
-export const SUCCESS_MIGRATION = new Set(['done', 'completed']);

@@ -2,7 +2,7 @@ import { assertFenced } from '../incidents/fence-guard.js';
 import { networkAdvice } from '../incidents/format.js';
 import { isFinalInstanceState, type IncidentRecord, type InstanceEntry, type NetworkIssue, type WatchedAddress } from '../incidents/types.js';
 import type { EvacuationConfig } from '../config/types.js';
-import type { Port } from '../openstack/types.js';
+import type { GuestPort } from '../compute/types.js';
 import { formatDuration } from '../shared/duration.js';
 import { errorMessage } from '../shared/errors.js';
 import { serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
@@ -19,23 +19,23 @@ export type PortVerdict =
   | { readonly kind: 'waiting' | 'failed'; readonly issue: NetworkIssue; readonly why: string };
 
 /**
- * Pure rule for "the server's ports came with it": every port bound to `host` (`binding:host_id`), not
- * `binding_failed`, and ACTIVE. `binding_failed` is final (Neutron does not retry a binding by itself); a
- * port still bound elsewhere or DOWN may yet change. A token that may not read bindings leaves only the status.
+ * Pure rule for "the server's ports came with it": every port bound to `host`, its binding not failed, and
+ * ACTIVE. A failed binding is final (Neutron does not retry a binding by itself); a port still bound elsewhere
+ * or DOWN may yet change. An account that may not read bindings leaves only the status.
  */
-export function judgePorts(ports: readonly Port[], host: string): PortVerdict {
+export function judgePorts(ports: readonly GuestPort[], host: string): PortVerdict {
   if (ports.length === 0) return { kind: 'ok', note: 'no Neutron ports' };
-  const failed = ports.filter((p) => p.vifType === 'binding_failed');
+  const failed = ports.filter((p) => p.bindingFailed);
   if (failed.length > 0) {
-    return { kind: 'failed', issue: 'port-binding', why: `port ${failed.map((p) => p.id).join(', ')} binding_failed on ${failed[0]!.hostId || host}` };
+    return { kind: 'failed', issue: 'port-binding', why: `port ${failed.map((p) => p.id).join(', ')} binding_failed on ${failed[0]!.boundHost || host}` };
   }
-  const elsewhere = ports.filter((p) => p.hostId !== null && p.hostId !== host);
+  const elsewhere = ports.filter((p) => p.boundHost !== null && p.boundHost !== host);
   if (elsewhere.length > 0) {
-    return { kind: 'waiting', issue: 'port-binding', why: `port ${elsewhere[0]!.id} bound to ${elsewhere[0]!.hostId || 'no host'}, not ${host}` };
+    return { kind: 'waiting', issue: 'port-binding', why: `port ${elsewhere[0]!.id} bound to ${elsewhere[0]!.boundHost || 'no host'}, not ${host}` };
   }
   const down = ports.filter((p) => p.status !== 'ACTIVE');
   if (down.length > 0) return { kind: 'waiting', issue: 'port-down', why: `port ${down[0]!.id} is ${down[0]!.status} on ${host}` };
-  const unread = ports.some((p) => p.hostId === null);
+  const unread = ports.some((p) => p.boundHost === null);
   return { kind: 'ok', ...(unread ? { note: 'port bindings not readable with this token: status only' } : {}) };
 }
 
@@ -67,10 +67,10 @@ export async function verifyNetwork(ctx: StepContext, entry: InstanceEntry, host
   let portNote: string | undefined;
   for (;;) {
     let portsOk = true;
-    if (ctx.neutron) {
+    if (ctx.ports) {
       let v: PortVerdict;
       try {
-        v = judgePorts(await ctx.neutron.listPorts(entry.id, { signal: ctx.signal }), host);
+        v = judgePorts(await ctx.ports(entry.id, { signal: ctx.signal }), host);
       } catch (err) {
         v = { kind: 'waiting', issue: 'port-binding', why: `cannot read its ports from Neutron: ${errorMessage(err)}` };
       }
@@ -152,7 +152,7 @@ export async function verifyNetworkStep(ctx: StepContext, input: ServerInput): P
     step: 'verify', level: 'info', serverId: entry.id,
     message: checked
       ? `${entry.name} answers again on ${host}: unreachable for ${formatDuration(done.downtimeMs ?? 0)}`
-      : `${entry.name} verified on ${host}${ctx.neutron ? ' (ports bound and ACTIVE)' : ''}; no address of it answered before the failure, so its downtime counts to verification (${formatDuration(done.downtimeMs ?? 0)})`,
+      : `${entry.name} verified on ${host}${ctx.ports ? ' (ports bound and ACTIVE)' : ''}; no address of it answered before the failure, so its downtime counts to verification (${formatDuration(done.downtimeMs ?? 0)})`,
   });
   return serverOutcome(done);
 }
@@ -164,5 +164,5 @@ async function hardReboot(ctx: StepContext, entry: InstanceEntry, why: string): 
   const e = await ctx.store.updateInstance(ctx.incidentId, entry.id, 'reboot_requested', (x) => (x.rebootedAt !== undefined || x.state !== 'evacuated' ? undefined : { rebootedAt: at }));
   if (e.rebootedAt !== at) return;
   await ctx.store.addTimeline(ctx.incidentId, { step: 'verify', level: 'warning', serverId: entry.id, message: `${entry.name}: ${why}; hard-rebooting it once` });
-  await ctx.nova.reboot(entry.id, 'HARD', { signal: ctx.signal });
+  await ctx.compute.restart(entry.id, { signal: ctx.signal });
 }

@@ -7,7 +7,8 @@ import type { Leadership } from '../leadership/leadership.js';
 import type { IncidentStore } from '../incidents/incident-store.js';
 import type { RecoveryOpener } from '../incidents/opener.js';
 import type { NotificationService } from '../notifier/types.js';
-import type { NeutronApi, NovaApi, PlacementApi, VolumeApi } from '../openstack/types.js';
+import type { ComputeBackend } from '../compute/types.js';
+import type { VolumeApi } from '../openstack/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { RedisOutageLog } from '../shared/redis-outage.js';
 import type { Clock } from '../shared/time.js';
@@ -36,11 +37,8 @@ export interface RecoveryDeps {
   /** An ioredis connection made with `maxRetriesPerRequest: null`; or give `redisUrl`. */
   readonly connection?: Redis;
   readonly redisUrl?: string;
-  readonly nova: NovaApi;
-  /** Spare capacity from Placement (asked first: it knows the allocation ratios); the hypervisor's figures otherwise. */
-  readonly placement?: PlacementApi;
-  /** Network verification after each evacuation ([evacuation] verify_network): ports from Neutron ... */
-  readonly neutron?: NeutronApi;
+  /** The cloud as the recovery sees it (its changes pass only while this process leads); its ports, when it has them, verify the network after each evacuation ([evacuation] verify_network) ... */
+  readonly compute: ComputeBackend;
   /** Each server's attached volumes (their RBD names from Cinder): for the storage fence and the single-writer proof. */
   readonly volumes?: VolumeApi;
   /** ... and the addresses that answered before the failure, probed again. */

@@ -23,8 +23,8 @@ export function stepContextFactory(deps: RecoveryDeps, env: StepEnv): (incidentI
   // A recovery writes only while this controller leads, and nothing into an incident once it is closed.
   const store = env.store.forRecovery(deps.leadership);
   return (incidentId) => ({
-    incidentId, store, nova: deps.nova, ...(deps.placement ? { placement: deps.placement } : {}),
-    ...(config.evacuation.verifyNetwork !== false && deps.neutron ? { neutron: deps.neutron } : {}),
+    incidentId, store, compute: deps.compute,
+    ...(config.evacuation.verifyNetwork !== false && deps.compute.ports ? { ports: deps.compute.ports } : {}),
     ...(config.evacuation.verifyNetwork !== false && deps.probe ? { probe: deps.probe } : {}),
     evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
     fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,

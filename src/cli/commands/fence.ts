@@ -6,7 +6,7 @@ import { createFenceDriver } from '../../fencing/create-driver.js';
 import { fenceHost } from '../../fencing/fence-host.js';
 import type { FenceEvent } from '../../fencing/types.js';
 import { confirmFence, heartbeatSinceOpened } from '../../pipeline/confirm-fence.js';
-import { novaComputeOf } from '../../openstack/compute-service.js';
+import { hostNamed } from '../../compute/hosts.js';
 import { composeRecovery, type RecoveryWorker } from '../../app/root.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -174,11 +174,11 @@ function registerFenceConfirm(fence: Command, deps: FenceCliDeps, configPath: (o
       let worker: RecoveryWorker | undefined;
       try {
         worker = await deps.startWorker(config, logger);
-        const nova = worker.nova;
+        const compute = worker.compute;
         const rec = await confirmFence({ store: worker.incidents, notifier: worker.notifier, logger, clock: systemClock }, name,
           { user: deps.user(), note: opts.note, ...(opts.force ? { force: true } : {}) },
           // A look that fails (Nova unreachable) shows nothing: the detector's record still does.
-          async (r) => heartbeatSinceOpened(r, novaComputeOf(await nova.listComputeServices({ host: name }).catch(() => []), name)));
+          async (r) => heartbeatSinceOpened(r, hostNamed(await compute.hosts({ name }).catch(() => []), name)));
         await worker.submit(rec.id);
         deps.stdout(`${name}: fence confirmed by ${deps.user()} for incident ${rec.id}; its recovery continues (cmpha incidents show ${rec.id})\n`);
         deps.setExitCode(0);

@@ -1,5 +1,5 @@
 import { MIN_MICROVERSION } from '../../openstack/nova.js';
-import { isOpenStackError, NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN } from '../../openstack/errors.js';
+import { NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN } from '../../openstack/errors.js';
 import type { ComputeService, NeutronApi, NovaApi, PlacementApi, Port } from '../../openstack/types.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import {
@@ -28,6 +28,10 @@ export function hostOf(svc: ComputeService, prefixes: MarkerPrefixes): ComputeHo
 /** A Neutron port as the recovery judges it. */
 export function portOf(p: Port): GuestPort {
   return { id: p.id, status: p.status, boundHost: p.hostId, bindingFailed: p.vifType === 'binding_failed' };
+}
+
+function hasCode(err: unknown, code: string): err is CmphaError {
+  return err instanceof CmphaError && err.code === code;
 }
 
 /** Nova answering an evacuate with "Compute service of HOST is still in use." (400): it refused before acting. */
@@ -92,16 +96,19 @@ export class NovaBackend implements ComputeBackend {
     await this.nova.updateService(host.id, { status: 'enabled' }, opts);
   }
 
-  async joinGroups(spare: string, failedHost: string, opts: CallOptions & { readonly before?: (group: string) => Promise<void> } = {}): Promise<string[]> {
-    const { before, ...call } = opts;
-    const joined: string[] = [];
+  async joinGroups(spares: readonly string[], failedHost: string, opts: CallOptions & {
+    readonly before?: (spare: string, group: string) => Promise<void>;
+    readonly after?: (spare: string, group: string) => Promise<void>;
+  } = {}): Promise<void> {
+    const { before, after, ...call } = opts;
     for (const agg of (await this.nova.listAggregates(call)).filter((a) => a.hosts.includes(failedHost))) {
-      if (agg.hosts.includes(spare)) continue;
-      await before?.(agg.name);
-      await this.nova.addHostToAggregate(agg.id, spare, call);
-      joined.push(agg.name);
+      for (const spare of spares) {
+        if (agg.hosts.includes(spare)) continue;
+        await before?.(spare, agg.name);
+        await this.nova.addHostToAggregate(agg.id, spare, call);
+        await after?.(spare, agg.name);
+      }
     }
-    return joined;
   }
 
   async endIsolation(host: ComputeHost, opts: CallOptions = {}): Promise<string | null> {
@@ -133,7 +140,7 @@ export class NovaBackend implements ComputeBackend {
     try {
       await this.nova.evacuate(guestId, target ?? undefined, opts);
     } catch (err) {
-      if (isOpenStackError(err, NOVA_EVACUATE_OUTCOME_UNKNOWN)) throw new CmphaError(MOVE_OUTCOME_UNKNOWN, err.message, { cause: err, context: err.context });
+      if (hasCode(err, NOVA_EVACUATE_OUTCOME_UNKNOWN)) throw new CmphaError(MOVE_OUTCOME_UNKNOWN, err.message, { cause: err, context: err.context });
       if (isStillInUse(err)) throw new CmphaError(SOURCE_IN_USE, errorMessage(err), { cause: err });
       throw err;
     }
@@ -151,6 +158,8 @@ export class NovaBackend implements ComputeBackend {
     if (server === null) return { kind: 'gone' };
     const latest = evacuationsFrom(await this.nova.listMigrations({ instanceId: guestId, type: 'evacuation' }, opts), source)[0];
     const v = judge(server, source, latest?.status, looksFinished(server, source) ? await this.computeHosts(opts) : null);
+    // The migration in error with the server not moved: what Nova's scheduler says when the target had no room.
+    if (v.kind === 'failed') return { kind: 'failed', why: v.why, ...(/^evacuation migration (error|failed)$/.test(v.why) ? { noRoom: true } : {}) };
     if (v.kind !== 'verified') return v;
     const took = migrationDuration(latest);
     return { kind: 'arrived', host: v.host, ...(took !== undefined ? { tookMs: took } : {}) };
@@ -160,7 +169,7 @@ export class NovaBackend implements ComputeBackend {
     try {
       await this.nova.liveMigrate(guestId, target ?? undefined, opts);
     } catch (err) {
-      if (isOpenStackError(err, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN)) throw new CmphaError(MOVE_OUTCOME_UNKNOWN, err.message, { cause: err, context: err.context });
+      if (hasCode(err, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN)) throw new CmphaError(MOVE_OUTCOME_UNKNOWN, err.message, { cause: err, context: err.context });
       throw err;
     }
   }

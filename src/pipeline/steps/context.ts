@@ -8,8 +8,7 @@ import type { Leadership } from '../../leadership/leadership.js';
 import type { IncidentStore } from '../../incidents/incident-store.js';
 import type { IncidentRecord, InstanceEntry, TimelineEntry } from '../../incidents/types.js';
 import type { NotificationService } from '../../notifier/types.js';
-import type { ComputeService, NeutronApi, NovaApi, PlacementApi } from '../../openstack/types.js';
-import { requireComputeService } from '../../openstack/compute-service.js';
+import type { CallOptions, ComputeBackend, ComputeHost, GuestPort } from '../../compute/types.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Clock } from '../../shared/time.js';
 import type { RecoveryMetrics } from '../metrics.js';
@@ -28,17 +27,16 @@ export type FenceHostFn = (driver: FenceDriver, opts: FenceHostOptions) => Promi
 
 /**
  * The one context of a recovery: every step, evacuate and verify included, is a function of it (plus a
- * `ServerInput` for per-server steps). Steps re-read Nova and the incident record; they keep no state of their own.
+ * `ServerInput` for per-server steps). Steps re-read the cloud and the incident record; they keep no state of their own.
  */
 export interface StepContext {
   readonly incidentId: string;
   readonly store: IncidentStore;
-  readonly nova: NovaApi;
-  /** Spare capacity from Placement (asked first); without it the hypervisor's figures, and failing those the spare is assumed to fit. */
-  readonly placement?: PlacementApi;
+  /** The cloud, through the compute-backend port (its mutations pass only while this process leads). */
+  readonly compute: ComputeBackend;
   readonly evacuation: EvacuationConfig;
   /** A moved server's ports must be bound to its new host and ACTIVE; absent = not checked. */
-  readonly neutron?: NeutronApi;
+  readonly ports?: (guestId: string, opts?: CallOptions) => Promise<GuestPort[]>;
   /** Addresses that answered before the failure must answer again; absent = not checked. */
   readonly probe?: AddressProbe;
   readonly fencing: FencingConfig;
@@ -126,7 +124,7 @@ export function record(ctx: Pick<StepContext, 'incidentId' | 'store'>): Promise<
   return ctx.store.require(ctx.incidentId);
 }
 
-/** The failed host's nova-compute service; the host must be one Nova knows. */
-export function computeService(ctx: StepContext, host: string): Promise<ComputeService> {
-  return requireComputeService(ctx.nova, host, { signal: ctx.signal });
+/** The failed host as the cloud lists it; it must be one the cloud knows. */
+export function computeHost(ctx: StepContext, host: string): Promise<ComputeHost> {
+  return ctx.compute.host(host, { signal: ctx.signal });
 }

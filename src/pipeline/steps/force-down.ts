@@ -1,5 +1,5 @@
 import { assertFenced } from '../../incidents/fence-guard.js';
-import { computeService, note, type StepContext, type StepOutcome } from './context.js';
+import { computeHost, note, type StepContext, type StepOutcome } from './context.js';
 
 /**
  * Tells Nova the host is down now instead of after service_down_time, which evacuate requires. Must run
@@ -7,14 +7,14 @@ import { computeService, note, type StepContext, type StepOutcome } from './cont
  */
 export async function forceDownStep(ctx: StepContext, opts: { again?: boolean } = {}): Promise<StepOutcome> {
   const rec = await assertFenced(ctx, 'force down the host');
-  const svc = await computeService(ctx, rec.host);
+  const svc = await computeHost(ctx, rec.host);
   await ctx.store.update(ctx.incidentId, (r) =>
     r.serviceId === svc.id && r.zone === svc.zone ? undefined : { ...r, serviceId: svc.id, ...(svc.zone ? { zone: svc.zone } : {}) });
-  if (svc.forcedDown && !opts.again) {
+  if (svc.isolated && !opts.again) {
     await note(ctx, 'force-down', 'info', `nova-compute on ${rec.host} is already forced down`);
     return { kind: 'skip', reason: 'already forced down' };
   }
-  await ctx.nova.updateService(svc.id, { forcedDown: true }, { signal: ctx.signal });
+  await ctx.compute.isolate(svc, { signal: ctx.signal });
   await note(ctx, 'force-down', 'info', `nova-compute on ${rec.host} forced down`);
   return { kind: 'done' };
 }

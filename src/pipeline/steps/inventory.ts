@@ -26,7 +26,7 @@ export async function inventoryStep(ctx: StepContext): Promise<StepOutcome> {
   const existing = new Set((await ctx.store.listInstances(ctx.incidentId)).map((e) => e.id));
   let servers;
   try {
-    servers = await ctx.nova.listServersOnHost(rec.host, { signal: ctx.signal });
+    servers = await ctx.compute.guestsOn(rec.host, { signal: ctx.signal });
   } catch (err) {
     if (!ctx.signal?.aborted) await note(ctx, 'inventory', 'warning', `cannot read the servers on ${rec.host}: ${errorMessage(err)}`);
     throw err;

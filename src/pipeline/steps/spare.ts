@@ -1,8 +1,7 @@
-import { spareCapacity, type SpareCapacity } from '../../evacuator/spare-capacity.js';
-import { isReservedSpare, planSpares, spareUnusableReason, type SpareCandidate } from '../../evacuator/spare-plan.js';
+import { isSpareHost, planSpares, spareHostUnusable, type SpareCandidate } from '../../evacuator/spare-plan.js';
 import type { SpareAssignment } from '../../incidents/types.js';
-import { novaComputeOf } from '../../openstack/compute-service.js';
-import type { ComputeService, Hypervisor, Server } from '../../openstack/types.js';
+import { hostNamed } from '../../compute/hosts.js';
+import type { ComputeHost } from '../../compute/types.js';
 import { assertFenced } from '../../incidents/fence-guard.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
 
@@ -46,28 +45,23 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
     await note(ctx, 'spare', 'info', 'spare_count is 0: the scheduler chooses every target');
     return [];
   }
-  const services = await ctx.nova.listComputeServices({ signal: ctx.signal });
-  const reserved = services.filter((s) => s.host !== rec.host && isReservedSpare(s, ctx.evacuation.spareHosts, ctx.evacuation.spareReasonPrefix));
+  const hosts = await ctx.compute.hosts({ signal: ctx.signal });
+  const reserved = hosts.filter((s) => s.name !== rec.host && isSpareHost(s, ctx.evacuation.spareHosts));
   const rejected: Array<{ host: string; reason: string }> = [];
-  const usable: ComputeService[] = [];
+  const usable: ComputeHost[] = [];
   for (const s of reserved) {
     // The claim is only read for a spare that could otherwise take the servers.
-    const reason = spareUnusableReason(s, { zone: rec.zone })
-      ?? spareUnusableReason(s, { zone: rec.zone, claimedBy: await ctx.store.spareClaimedBy(s.host), incidentId: ctx.incidentId });
-    if (reason) rejected.push({ host: s.host, reason });
+    const reason = spareHostUnusable(s, { zone: rec.zone })
+      ?? spareHostUnusable(s, { zone: rec.zone, claimedBy: await ctx.store.spareClaimedBy(s.name), incidentId: ctx.incidentId });
+    if (reason) rejected.push({ host: s.name, reason });
     else usable.push(s);
   }
-  const hypervisors = usable.length > 0 ? await ctx.nova.listHypervisors({ signal: ctx.signal }) : [];
+  const capacityOf = await ctx.compute.capacity(usable.map((s) => s.name), { signal: ctx.signal });
   const candidates: SpareCandidate[] = [];
-  const capacityOf = new Map<string, SpareCapacity>();
   for (const s of usable) {
-    const hv: Hypervisor | undefined = hypervisors.find((h) => h.serviceHost === s.host);
-    const needSum = hv && hv.vcpus !== undefined && (hv.vcpusUsed === undefined || hv.memoryMbUsed === undefined);
-    const onSpare: Server[] | undefined = needSum ? await ctx.nova.listServersOnHost(s.host, { signal: ctx.signal }) : undefined;
-    const cap = await spareCapacity(hv, onSpare, ctx.placement, { signal: ctx.signal });
-    capacityOf.set(s.host, cap);
+    const cap = capacityOf.get(s.name) ?? { source: 'unknown' };
     candidates.push({
-      host: s.host, serviceId: s.id, enabled: s.status === 'enabled', ...(s.zone ? { zone: s.zone } : {}),
+      host: s.name, serviceId: s.id, enabled: s.status === 'enabled', ...(s.zone ? { zone: s.zone } : {}),
       ...(cap.freeVcpus !== undefined ? { freeVcpus: cap.freeVcpus, freeRamMb: cap.freeRamMb } : {}),
     });
   }
@@ -121,27 +115,23 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
 }
 
 async function enableSpares(ctx: StepContext, failedHost: string, spares: readonly SpareAssignment[]): Promise<void> {
-  const services = await ctx.nova.listComputeServices({ signal: ctx.signal });
+  const hosts = await ctx.compute.hosts({ signal: ctx.signal });
   for (const s of spares) {
-    const svc = novaComputeOf(services, s.host);
+    const svc = hostNamed(hosts, s.host);
     if (!svc) {
       await note(ctx, 'spare', 'warning', `spare ${s.host} is not a nova-compute host Nova knows; its servers will fail to evacuate there`);
       continue;
     }
     if (svc.status !== 'enabled') {
       await assertFenced(ctx, `enable spare ${s.host}`);
-      await ctx.nova.updateService(svc.id, { status: 'enabled' }, { signal: ctx.signal });
-      await note(ctx, 'spare', 'info', `spare ${s.host} enabled (was disabled: "${svc.disabledReason ?? ''}")`);
+      await ctx.compute.enable(svc, { signal: ctx.signal });
+      await note(ctx, 'spare', 'info', `spare ${s.host} enabled (was disabled: "${svc.reason ?? ''}")`);
     }
   }
   if (!ctx.evacuation.spareAddToAggregates) return;
-  const aggregates = await ctx.nova.listAggregates({ signal: ctx.signal });
-  for (const agg of aggregates.filter((a) => a.hosts.includes(failedHost))) {
-    for (const s of spares) {
-      if (agg.hosts.includes(s.host)) continue;
-      await assertFenced(ctx, `add spare ${s.host} to aggregate ${agg.name}`);
-      await ctx.nova.addHostToAggregate(agg.id, s.host, { signal: ctx.signal });
-      await note(ctx, 'spare', 'info', `spare ${s.host} added to aggregate ${agg.name}`);
-    }
-  }
+  await ctx.compute.joinGroups(spares.map((s) => s.host), failedHost, {
+    signal: ctx.signal,
+    before: async (spare, group) => { await assertFenced(ctx, `add spare ${spare} to aggregate ${group}`); },
+    after: (spare, group) => note(ctx, 'spare', 'info', `spare ${spare} added to aggregate ${group}`),
+  });
 }

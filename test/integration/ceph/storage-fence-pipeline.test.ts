@@ -132,7 +132,7 @@ async function writers(servers: readonly Server[], on: LabHost): Promise<RbdWrit
 async function startIncident(world: PipelineWorld, config: Config, id: string, servers: readonly Server[] = [], onMoved?: () => Promise<void>, alsoStop: readonly string[] = []): Promise<Incident> {
   const driverFor = fenceDriversFromConfig(config, silentLogger);
   const r = world.recovery(redis, {
-    config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, world.nova, driverFor, undefined, world.volumes),
+    config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, computeOf(world.nova), driverFor, undefined, world.volumes),
     singleWriter: { ...singleWriterFromConfig(config, world.volumes)!, pollIntervalMs: 200 },
   });
   await r.startWorkers();
@@ -252,7 +252,7 @@ describe('storage fence with a real Ceph', () => {
     await w.waitNovaDown('compute1');
     const driverFor = fenceDriversFromConfig(config, silentLogger);
     const r = w.recovery(redis, {
-      config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, w.nova, driverFor),
+      config, fenceDriverFor: driverFor, fencePlanFor: fencePlansFromConfig(config, computeOf(w.nova), driverFor),
       ...storageRenewalFromConfig(config), storageRenewEveryMs: 1000,
     });
     await r.startWorkers();

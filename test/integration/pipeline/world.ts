@@ -7,7 +7,7 @@ import type { Config } from '../../../src/config/types.js';
 import type { Incident } from '../../../src/incidents/types.js';
 import type { NotificationEvent, NotificationService, DeliveryRecord } from '../../../src/notifier/types.js';
 import { createOpenStack } from '../../../src/openstack/index.js';
-import type { NeutronApi, NovaApi, Server, VolumeApi } from '../../../src/openstack/types.js';
+import type { NeutronApi, NovaApi, PlacementApi, Server, VolumeApi } from '../../../src/openstack/types.js';
 import { novaComputeOf } from '../../../src/openstack/compute-service.js';
 import type { HostAliveCheck } from '../../../src/pipeline/steps/recheck-alive.js';
 import { createRecovery, type Recovery, type RecoveryDeps } from '../../../src/pipeline/create-recovery.js';
@@ -15,6 +15,7 @@ import { fenceDriversFromConfig } from '../../../src/app/fence-parts.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import type { Clock } from '../../../src/shared/time.js';
 import { runSim, type RecordedCall, type RunningSim, type SimOptions } from '../../../src/sim/index.js';
+import { computeOf } from '../../helpers/compute.js';
 
 export class RecordingNotifier implements NotificationService {
   readonly events: NotificationEvent[] = [];
@@ -50,6 +51,13 @@ export const FAST_QUEUE = { lockDurationMs: 2000, stalledIntervalMs: 1000, backo
 
 let seq = 0;
 
+/** The cloud clients a test may give a recovery instead of the world's own. */
+export interface CloudClients {
+  readonly nova?: NovaApi;
+  readonly neutron?: NeutronApi;
+  readonly placement?: PlacementApi;
+}
+
 export interface PipelineWorld {
   readonly sim: RunningSim;
   readonly config: Config;
@@ -59,7 +67,8 @@ export interface PipelineWorld {
   readonly volumes: VolumeApi;
   readonly notifier: RecordingNotifier;
   readonly isHostAlive: HostAliveCheck;
-  recovery(redis: Redis, extra?: Partial<RecoveryDeps>): Recovery;
+  /** A recovery over this cloud; `nova`, `neutron` and `placement` replace the clients the compute backend is built on. */
+  recovery(redis: Redis, extra?: Partial<RecoveryDeps> & CloudClients): Recovery;
   control(host: string, action: string, body?: unknown): Promise<void>;
   faults(body: Record<string, unknown>): Promise<void>;
   /** Faults the simulator injected so far. */
@@ -105,9 +114,11 @@ export async function pipelineWorld(opts: SimOptions & { evacuation?: Partial<Co
   return {
     sim, config, nova, neutron, volumes, notifier, isHostAlive,
     recovery(redis, extra = {}) {
+      const { nova: n = nova, neutron: ports, placement, ...rest } = extra;
+      const compute = computeOf(n, { config: rest.config ?? config, ...(ports ? { neutron: ports } : {}), ...(placement ? { placement } : {}) });
       const r = createRecovery({
-        config, connection: redis, nova, notifier, isHostAlive, logger: silentLogger,
-        fenceDriverFor: fenceDriversFromConfig(config, silentLogger), queue: FAST_QUEUE, ...extra,
+        config, connection: redis, compute, notifier, isHostAlive, logger: silentLogger,
+        fenceDriverFor: fenceDriversFromConfig(config, silentLogger), queue: FAST_QUEUE, ...rest,
       });
       recoveries.push(r);
       return r;

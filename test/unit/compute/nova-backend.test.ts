@@ -111,7 +111,7 @@ describe('Nova adapter: where a move stands', () => {
     const nova = cloud();
     nova.fullHosts.add('cmp2');
     await computeOf(nova).move('vm1', 'cmp2');
-    expect(await computeOf(nova).whereIs('vm1', 'cmp1')).toEqual({ kind: 'failed', why: 'evacuation migration error' });
+    expect(await computeOf(nova).whereIs('vm1', 'cmp1')).toEqual({ kind: 'failed', why: 'evacuation migration error', noRoom: true });
   });
 });
 
@@ -159,10 +159,9 @@ describe('Nova adapter: capacity and groups', () => {
   it('a spare joins the failed host\'s aggregates it is not in yet, each after the guard', async () => {
     const nova = cloud();
     nova.aggregates.push({ id: '1', name: 'ssd', hosts: ['cmp1'], availabilityZone: null }, { id: '2', name: 'gpu', hosts: ['cmp1', 'spare1'], availabilityZone: null });
-    const guarded: string[] = [];
-    const joined = await computeOf(nova).joinGroups('spare1', 'cmp1', { before: async (g) => { guarded.push(g); } });
-    expect(joined).toEqual(['ssd']);
-    expect(guarded).toEqual(['ssd']);
+    const seen: string[] = [];
+    await computeOf(nova).joinGroups(['spare1'], 'cmp1', { before: async (s, g) => { seen.push(`guard ${s} ${g}`); }, after: async (s, g) => { seen.push(`joined ${s} ${g}`); } });
+    expect(seen).toEqual(['guard spare1 ssd', 'joined spare1 ssd']);
     expect(nova.mutating('addHostToAggregate').map((c) => c.args)).toEqual([['1', 'spare1']]);
   });
 });

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestEvacuation } from '../../../src/evacuator/evacuate-server.js';
-import { judge, verifyServer } from '../../../src/evacuator/verify-server.js';
+import { judge } from '../../../src/compute/nova/migrations.js';
+import { verifyServer } from '../../../src/evacuator/verify-server.js';
 import type { IncidentRecord } from '../../../src/incidents/types.js';
 import type { Server } from '../../../src/openstack/types.js';
 import { CmphaError } from '../../../src/shared/errors.js';

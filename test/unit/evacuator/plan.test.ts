@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { planInstances, priorityOf } from '../../../src/evacuator/select.js';
-import { freeCapacity, isReservedSpare, planSpares } from '../../../src/evacuator/spare-plan.js';
+import { freeCapacity } from '../../../src/compute/nova/capacity.js';
+import { hostOf } from '../../../src/compute/nova/index.js';
+import { isSpareHost, planSpares } from '../../../src/evacuator/spare-plan.js';
 import type { ComputeService, Server } from '../../../src/openstack/types.js';
 import { evacuationDefaults } from '../pipeline/harness.js';
 
@@ -88,12 +90,13 @@ describe('spare planning', () => {
   });
 
   it('knows reserved spares by list or by disabled reason', () => {
-    const svc = (host: string, o: Partial<ComputeService> = {}): ComputeService => ({
+    // The Nova adapter reads the spare mark (spare_reason_prefix) off the disabled reason.
+    const svc = (host: string, o: Partial<ComputeService> = {}) => hostOf({
       id: host, binary: 'nova-compute', host, state: 'up', status: 'enabled', forcedDown: false, disabledReason: null, updatedAt: null, ...o,
-    });
-    expect(isReservedSpare(svc('a', { status: 'disabled', disabledReason: 'down_prepare spare' }), [], 'down_prepare')).toBe(true);
-    expect(isReservedSpare(svc('b', { status: 'disabled', disabledReason: 'maintenance' }), [], 'down_prepare')).toBe(false);
-    expect(isReservedSpare(svc('c'), ['c'], 'down_prepare')).toBe(true);
-    expect(isReservedSpare(svc('d'), [], 'down_prepare')).toBe(false);
+    }, { reasonPrefix: 'cmpha', spareReasonPrefix: 'down_prepare' });
+    expect(isSpareHost(svc('a', { status: 'disabled', disabledReason: 'down_prepare spare' }), [])).toBe(true);
+    expect(isSpareHost(svc('b', { status: 'disabled', disabledReason: 'maintenance' }), [])).toBe(false);
+    expect(isSpareHost(svc('c'), ['c'])).toBe(true);
+    expect(isSpareHost(svc('d'), [])).toBe(false);
   });
 });

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { portOf } from '../../../src/compute/nova/index.js';
+import type { GuestPort } from '../../../src/compute/types.js';
 import { downFrom, judgePorts } from '../../../src/evacuator/verify-network.js';
 import type { IncidentRecord } from '../../../src/incidents/types.js';
 import { toPort } from '../../../src/openstack/neutron.js';
 import type { Port } from '../../../src/openstack/types.js';
 
-const port = (p: Partial<Port> = {}): Port => ({
+// Neutron's port as the Nova adapter hands it to the recovery.
+const port = (p: Partial<Port> = {}): GuestPort => portOf({
   id: 'p1', deviceId: 's1', networkId: 'n1', status: 'ACTIVE', hostId: 'spare1', vifType: 'ovs', fixedIps: ['198.18.32.11'], securityGroups: [], ...p,
 });
 

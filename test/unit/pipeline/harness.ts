@@ -9,6 +9,7 @@ import type { StepContext } from '../../../src/pipeline/steps/context.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { systemClock } from '../../../src/shared/time.js';
 import { RecordingNova } from '../../helpers/recording-nova.js';
+import { computeOf } from '../../helpers/compute.js';
 
 export const evacuationDefaults: EvacuationConfig = {
   states: ['ACTIVE', 'ERROR'], concurrency: 4, staggerMs: 0, maxPerMinute: 1000, verifyTimeoutMs: 5000,
@@ -70,7 +71,7 @@ export function makeHarness(redis: Redis, opts: { evacuation?: Partial<Evacuatio
   const notifier = new RecordingNotifier();
   const live = { alive: false };
   const ctx: StepContext = {
-    incidentId: opts.incidentId ?? 'inc-1', store: store.forRecovery(), nova, evacuation, fencing: { ...fencingDefaults, ...opts.fencing },
+    incidentId: opts.incidentId ?? 'inc-1', store: store.forRecovery(), compute: computeOf(nova, { reasonPrefix: evacuation.disabledReasonPrefix, spareReasonPrefix: evacuation.spareReasonPrefix }), evacuation, fencing: { ...fencingDefaults, ...opts.fencing },
     notifier, isHostAlive: async () => live.alive, fenceDriverFor: () => bmc, fenceHost, gate: openGate,
     logger: silentLogger, clock: systemClock, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 5))),
     unknownSettleMs: 50, inUseRetries: 3,

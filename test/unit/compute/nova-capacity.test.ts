@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spareCapacity } from '../../../src/evacuator/spare-capacity.js';
+import { spareCapacity } from '../../../src/compute/nova/capacity.js';
 import type { HostCapacity, Hypervisor, PlacementApi } from '../../../src/openstack/types.js';
 
 const hv2_87: Hypervisor = {
