@@ -17,6 +17,7 @@ import type { NovaApi } from '../openstack/types.js';
 import { confirmFence, startOrphanReconciler, type QueueTuning } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { watchFenceSettings } from './fence-retry-watch.js';
 import { composeRecovery, connect, createNotifier, type DetectorView, type Foundation, type RecoveryWorker } from './root.js';
 import { cephStorageSignal } from './storage-signal.js';
 import { systemClock } from '../shared/time.js';
@@ -48,6 +49,13 @@ export interface ControllerOptions {
   readonly apiListen?: { host: string; port: number };
   /** How often Nova is searched for recoveries whose incident record was lost (default: the detector interval, at least 5 s). */
   readonly orphanCheckMs?: number;
+  /**
+   * Reads the config file again (`cmpha run` gives its files): every fence reads the hosts' fence settings as the
+   * file says then, and an incident waiting for a fence is retried when its host's settings change.
+   */
+  readonly rereadConfig?: () => Promise<Config>;
+  /** How often the leader looks for changed fence settings (default 10 s). */
+  readonly fenceSettingsCheckMs?: number;
 }
 
 export interface Controller {
@@ -240,6 +248,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   // Only the leader's workers take jobs (they start when this process leads), and every action they take re-checks the lease's epoch first.
   const recovery = composeRecovery(config, {
     logger, foundation, notifier, metrics, detector: detectorView, onFenceDriver: (driver) => initFenceDriver(metrics, driver.kind),
+    ...(opts.rereadConfig ? { rereadConfig: async () => resolveBmcNames(await opts.rereadConfig!(), logger, opts.bmcLookup) } : {}),
     ...(opts.queue ? { queue: opts.queue } : {}), ...(opts.prober ? { prober: opts.prober } : {}),
   });
 
@@ -275,12 +284,13 @@ export async function startController(validated: Config, opts: ControllerOptions
   await reportFpingPermission(config, opts, prober);
   const apiServer = await startApi(config, opts, connection, recovery, rounds, extraRounds);
   const orphans = startOrphanCheck(config, opts, foundation, recovery, notifier, rounds);
+  const fenceSettings = watchFenceSettings(recovery, { logger, everyMs: opts.fenceSettingsCheckMs ?? 10_000, isLeader: () => lease.isLeader });
 
   detector.start();
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
   const running: RunningParts = {
-    foundation, apiServer, timers: [{ stop: () => clearInterval(readyTimer) }, bmcs], extraRounds, orphans, detector, leadership, healer, recovery, notifiers, metricsServer,
+    foundation, apiServer, timers: [{ stop: () => clearInterval(readyTimer) }, bmcs, fenceSettings], extraRounds, orphans, detector, leadership, healer, recovery, notifiers, metricsServer,
   };
   return {
     recovery, nova, notifier, metrics, metricsServer, apiServer, lease,

@@ -1,4 +1,4 @@
-import type { Config } from '../config/types.js';
+import type { Config, HostConfig } from '../config/types.js';
 import { createFenceDriver } from '../fencing/create-driver.js';
 import { createFencePlan, createStorageFence } from '../fencing/fence-plan.js';
 import type { FencePlan } from '../fencing/fence-levels.js';
@@ -11,20 +11,29 @@ import type { Logger } from '../shared/logger.js';
 
 // The recovery's fencing and storage parts, built from config by the composition root (root.ts).
 
+/** The config, or where the config as it is now is read (src/app/live-fencing.ts). */
+export type ConfigNow = Config | (() => Config);
+
+const now = (config: ConfigNow): (() => Config) => (typeof config === 'function' ? config : () => config);
+
 /**
- * Fence drivers built once per host from config; a host without a `[host:NAME]` section has none.
- * `onCreated` sees each driver once (the controller initialises its metrics there).
+ * Fence drivers built once per host from config, and again when the host's section changes; a host without a
+ * `[host:NAME]` section has none. `onCreated` sees each driver built (the controller initialises its metrics there).
  */
-export function fenceDriversFromConfig(config: Config, logger: Logger, onCreated?: (driver: FenceDriver) => void): (host: string) => FenceDriver | null {
-  const cache = new Map<string, FenceDriver | null>();
+export function fenceDriversFromConfig(config: ConfigNow, logger: Logger, onCreated?: (driver: FenceDriver) => void): (host: string) => FenceDriver | null {
+  const current = now(config);
+  const cache = new Map<string, { hc: HostConfig | undefined; driver: FenceDriver | null }>();
   return (host) => {
-    if (!cache.has(host)) {
-      const hc = config.hosts[host];
-      const driver = hc ? createFenceDriver(hc, config.fencing, { logger }) : null;
+    const cfg = current();
+    const hc = cfg.hosts[host];
+    let built = cache.get(host);
+    if (!built || built.hc !== hc) {
+      const driver = hc ? createFenceDriver(hc, cfg.fencing, { logger }) : null;
       if (driver) onCreated?.(driver);
-      cache.set(host, driver);
+      built = { hc, driver };
+      cache.set(host, built);
     }
-    return cache.get(host)!;
+    return built.driver;
   };
 }
 
@@ -33,20 +42,28 @@ export function fenceDriversFromConfig(config: Config, logger: Logger, onCreated
  * one storage fence for the configured Ceph.
  */
 export function fencePlansFromConfig(
-  config: Config, compute: Pick<ComputeBackend, 'guestsOn'>, driverFor: (host: string) => FenceDriver | null, fenceHost?: FenceHostFn, volumes?: VolumeApi,
+  config: ConfigNow, compute: Pick<ComputeBackend, 'guestsOn'>, driverFor: (host: string) => FenceDriver | null, fenceHost?: FenceHostFn, volumes?: VolumeApi,
 ): (host: string) => FencePlan | null | undefined {
-  const storageFence = config.ceph ? createStorageFence(config.ceph, config.fencing) : undefined;
-  const cache = new Map<string, FencePlan | null>();
+  const current = now(config);
+  const start = current();
+  const storageFence = start.ceph ? createStorageFence(start.ceph, start.fencing) : undefined;
+  const cache = new Map<string, { hc: HostConfig; plan: FencePlan | null }>();
   return (host) => {
-    const hc = config.hosts[host];
+    const cfg = current();
+    const hc = cfg.hosts[host];
     // A host without a section keeps the one-driver path (whatever driverFor gives it).
     if (!hc) return undefined;
-    if (!cache.has(host)) {
-      cache.set(host, createFencePlan(hc, config.fencing, {
-        driver: driverFor(host), compute, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}), ...(volumes ? { volumes } : {}),
-      }));
+    let built = cache.get(host);
+    if (!built || built.hc !== hc) {
+      built = {
+        hc,
+        plan: createFencePlan(hc, cfg.fencing, {
+          driver: driverFor(host), compute, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}), ...(volumes ? { volumes } : {}),
+        }),
+      };
+      cache.set(host, built);
     }
-    return cache.get(host)!;
+    return built.plan;
   };
 }
 

@@ -19,7 +19,8 @@ import type { HostAliveCheck } from '../pipeline/steps/context.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis-connect.js';
 import { RedisOutageLog } from '../shared/redis-outage.js';
-import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig, storageRenewalFromConfig } from './fence-parts.js';
+import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig, storageRenewalFromConfig, type ConfigNow } from './fence-parts.js';
+import { LiveFencing } from './live-fencing.js';
 
 // The composition root: every process that can change the cloud (`cmpha run` with its API, `cmpha evacuate`,
 // `cmpha fence confirm`, the demo) builds its Redis connection, leader lease, OpenStack clients, leader-only
@@ -82,7 +83,7 @@ export function hostLiveness(config: Config, compute: ComputeBackend, prober: Pr
 }
 
 /** Power changes only while this process leads with its epoch (status reads pass). */
-export function leaderFenceDrivers(config: Config, logger: Logger, lease: LeaderLease, onCreated?: (driver: FenceDriver) => void): (host: string) => FenceDriver | null {
+export function leaderFenceDrivers(config: ConfigNow, logger: Logger, lease: LeaderLease, onCreated?: (driver: FenceDriver) => void): (host: string) => FenceDriver | null {
   const configured = fenceDriversFromConfig(config, logger, onCreated);
   return (host) => {
     const driver = configured(host);
@@ -102,6 +103,8 @@ export interface RecoveryRootOptions extends FoundationOptions {
   readonly detector?: DetectorView;
   /** Sees each fence driver once, when it is first built (the controller initialises its metrics). */
   readonly onFenceDriver?: (driver: FenceDriver) => void;
+  /** Reads the config file again (`cmpha run`): a fence then uses the hosts' fence settings as the file says now. */
+  readonly rereadConfig?: () => Promise<Config>;
 }
 
 /** A recovery built by the root: its workers start only when the caller says so (when it leads). */
@@ -113,6 +116,8 @@ export interface RecoveryWorker extends Recovery {
   readonly notifier: NotificationService;
   readonly connection: Redis;
   readonly lease: LeaderLease;
+  /** The hosts' fence settings in force, read again before each fence when the process can re-read its config. */
+  readonly fencing: LiveFencing;
 }
 
 /**
@@ -129,7 +134,8 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   const nova = leaderOnlyNova(cloud.nova, lease);
   // The recovery's view of the cloud: Nova behind the lease, Placement for capacity, Neutron for ports.
   const compute = novaBackend(nova, { ...markerPrefixes(config), placement: cloud.placement, neutron: cloud.neutron });
-  const fenceDriverFor = leaderFenceDrivers(config, logger, lease, opts.onFenceDriver);
+  const fencing = new LiveFencing(config, opts.rereadConfig, logger);
+  const fenceDriverFor = leaderFenceDrivers(() => fencing.current(), logger, lease, opts.onFenceDriver);
   const prober = opts.prober ?? createProber(config.detector, { logger });
   // One packet per poll: verification asks again every verify_poll_interval, and a probe holds its evacuation slot.
   const verifyProber = opts.prober ?? createProber({ ...config.detector, probeCount: 1 }, { logger });
@@ -137,7 +143,8 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   const recovery = createRecovery({
     config, connection, outage, logger, notifier, compute, leadership: lease,
     volumes: cloud.volumes,
-    fenceDriverFor, fencePlanFor: fencePlansFromConfig(config, compute, fenceDriverFor, undefined, cloud.volumes),
+    fenceDriverFor, fencePlanFor: fencePlansFromConfig(() => fencing.current(), compute, fenceDriverFor, undefined, cloud.volumes),
+    refreshFencing: async (host) => (await fencing.refresh()).includes(host),
     ...(singleWriter ? { singleWriter } : {}),
     ...storageRenewalFromConfig(config),
     probe: (ips, signal) => verifyProber.probe(ips, signal),
@@ -147,7 +154,7 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   });
   return {
     ...recovery,
-    nova, compute, notifier, connection, lease,
+    nova, compute, notifier, connection, lease, fencing,
     async stop() {
       await recovery.stop();
       await ownNotifier?.stop();

@@ -15,6 +15,11 @@ export type IncidentEvent =
   | 'fence_failed'
   /** A human confirmed the host is off (`cmpha fence confirm`): recovery continues as if fenced. */
   | 'fence_confirmed'
+  /**
+   * The fence is tried again (`cmpha fence retry`, or the host's fence settings changed in the config): the same
+   * proof is needed, so it leads back to fencing, never past it.
+   */
+  | 'fence_retry'
   /** Force-down, disable, inventory and spare are done: evacuations start. */
   | 'evacuation_started'
   /** Every evacuation job has ended: the last look at where each server runs. */
@@ -33,8 +38,8 @@ const CLOSE_AFTER_FENCE = { resolved: 'resolved', partial: 'partial', failed: 'f
 export const TRANSITIONS: Readonly<Record<IncidentStatus, Partial<Readonly<Record<IncidentEvent, IncidentStatus>>>>> = {
   open: { fence_started: 'fencing', fenced: 'fenced', fence_failed: 'awaiting_fence', failed: 'failed', aborted: 'aborted' },
   fencing: { fence_started: 'fencing', fenced: 'fenced', fence_failed: 'awaiting_fence', failed: 'failed', aborted: 'aborted' },
-  // Waiting for a human: only their confirmation, or giving up, moves it on. A restart leaves it here.
-  awaiting_fence: { fence_confirmed: 'fenced', failed: 'failed', aborted: 'aborted' },
+  // Waiting for a human: only their confirmation, a retry of the fence, or giving up moves it on. A restart leaves it here.
+  awaiting_fence: { fence_confirmed: 'fenced', fence_retry: 'fencing', failed: 'failed', aborted: 'aborted' },
   fenced: { evacuation_started: 'evacuating', ...CLOSE_AFTER_FENCE },
   evacuating: { evacuation_started: 'evacuating', verification_started: 'verifying', ...CLOSE_AFTER_FENCE },
   verifying: { verification_started: 'verifying', ...CLOSE_AFTER_FENCE },

@@ -4,6 +4,7 @@ export { runPrepare, runServer, runFinalize, recordStopped, GaveUp, isFinalAttem
 export type { Attempt } from './runner.js';
 export { prepareIncident } from './prepare-incident.js';
 export { confirmFence } from './confirm-fence.js';
+export { retryFence, type FenceRetry } from './retry-fence.js';
 export type { RecoveryMetrics } from './metrics.js';
 export type { StepContext, HostAliveCheck, FenceHostFn } from './steps/context.js';
 export { queueNames, evacuateJobId } from './queues.js';

@@ -58,6 +58,8 @@ export interface RecoveryDeps {
   readonly outage?: RedisOutageLog;
   /** The host's fence levels; see StepContext.fencePlanFor. */
   readonly fencePlanFor?: (host: string) => FencePlan | null | undefined;
+  /** See StepContext.refreshFencing. */
+  readonly refreshFencing?: (host: string) => Promise<boolean>;
   readonly fenceLevels?: FenceLevelsFn;
   /** Where disks are on Ceph: the single-writer proof run before an incident closes. */
   readonly singleWriter?: SingleWriterDeps;

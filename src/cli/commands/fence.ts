@@ -7,6 +7,7 @@ import { fenceHost } from '../../fencing/fence-host.js';
 import type { FenceEvent } from '../../fencing/types.js';
 import { confirmFence, heartbeatSinceOpened } from '../../pipeline/confirm-fence.js';
 import { hostNamed } from '../../compute/hosts.js';
+import { retryFence } from '../../pipeline/retry-fence.js';
 import { composeRecovery, type RecoveryWorker } from '../../app/root.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -152,6 +153,32 @@ export function registerFenceCommands(program: Command, overrides: Partial<Fence
     });
 
   registerFenceConfirm(fence, deps, configPath);
+  registerFenceRetry(fence, deps, configPath);
+}
+
+/** `cmpha fence retry HOST`: the fence of an incident waiting after every attempt failed, tried again. */
+function registerFenceRetry(fence: Command, deps: FenceCliDeps, configPath: (opts: CommonOpts) => ConfigPaths | undefined): void {
+  withConfigOption(fence
+    .command('retry')
+    .description('try the fence of a host whose incident waits for one again, with its fence settings as the config says now (a fixed BMC password)')
+    .argument('<host>', 'the host whose incident waits for a fence'))
+    .action(async (name: string, opts: CommonOpts) => {
+      const config = await deps.loadFullConfig(configPath(opts));
+      const logger = deps.createLogger(config);
+      let worker: RecoveryWorker | undefined;
+      try {
+        worker = await deps.startWorker(config, logger);
+        const rec = await retryFence({ store: worker.incidents, logger, clock: systemClock }, name, { by: deps.user(), reason: 'asked with cmpha fence retry' });
+        await worker.submit(rec.id);
+        deps.stdout(`${name}: fence of incident ${rec.id} tried again; the controller reads ${name}'s fence settings from its config as they are now (cmpha incidents show ${rec.id})\n`);
+        deps.setExitCode(0);
+      } catch (err) {
+        deps.stderr(`cmpha fence retry: ${errorMessage(err)}\n`);
+        deps.setExitCode(1);
+      } finally {
+        await worker?.stop();
+      }
+    });
 }
 
 /** `cmpha fence confirm HOST --yes`: a human's word that the host is off, for an incident waiting for a fence. */

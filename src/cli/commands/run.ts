@@ -23,7 +23,8 @@ export function registerRunCommand(program: Command): void {
       for (const w of [...deprecations, ...configWarnings(config)]) logger.warn({ section: w.section, key: w.key }, `[${w.section}] ${w.key} ${w.message}`);
       let controller: Awaited<ReturnType<typeof startController>>;
       try {
-        controller = await startController(config, { logger });
+        // The fence settings are read from the same files again before each fence (a fixed BMC password counts).
+        controller = await startController(config, { logger, rereadConfig: () => loadCliConfig(configPathOf(program, opts)) });
       } catch (err) {
         // One line, and exit: half-built clients (Redis reconnecting) must not keep a dead daemon alive.
         process.stderr.write(`cmpha: ${errorMessage(err)}\n`);

@@ -50,6 +50,11 @@ export interface StepContext {
    * fenceDriverFor's driver alone fences it, as before levels existed; null = nothing can fence it.
    */
   readonly fencePlanFor?: (host: string) => FencePlan | null | undefined;
+  /**
+   * Reads the hosts' fence settings from the config as it is now, before a fence (a BMC password fixed while an
+   * incident waited counts at once); true when this host's changed. Absent: the settings of the start hold.
+   */
+  readonly refreshFencing?: (host: string) => Promise<boolean>;
   /** src/fencing's fenceLevels unless a test replaces it. */
   readonly fenceLevels?: FenceLevelsFn;
   /** Where disks are on Ceph: the single-writer proof before the incident closes. */

@@ -21,6 +21,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export async function fenceStep(ctx: StepContext): Promise<StepOutcome> {
   const rec = await record(ctx);
   if (rec.fence) return { kind: 'skip', reason: `already fenced at ${iso(rec.fence.at)}` };
+  // The credentials as the config says now, not as it said when the controller started.
+  const reread = await ctx.refreshFencing?.(rec.host).catch(() => false);
+  if (reread) await note(ctx, 'fence', 'info', `${rec.host}'s fence settings were read again from the config: they changed since the last attempt`);
   const plan = planFor(ctx, rec.host);
   if (!plan) {
     return { kind: 'fail', code: 'fence_not_configured', reason: `host ${rec.host} has no fencing configured (driver none, no fence level): it is never evacuated automatically` };
