@@ -44,10 +44,12 @@ describe('the incident state machine', () => {
     expect((await h.store.getRecord('inc-1'))!.status).toBe('open');
   });
 
-  it('has no way out of a terminal status, and only a confirmation or giving up out of awaiting_fence', () => {
+  it('has no way out of a terminal status, and only a confirmation, a retry of the fence or giving up out of awaiting_fence', () => {
     for (const s of ['resolved', 'partial', 'failed', 'aborted'] as const) expect(TRANSITIONS[s]).toEqual({});
-    expect(Object.values(TRANSITIONS.awaiting_fence).sort()).toEqual(['aborted', 'failed', 'fenced']);
+    expect(Object.values(TRANSITIONS.awaiting_fence).sort()).toEqual(['aborted', 'failed', 'fenced', 'fencing']);
     expect(TRANSITIONS.awaiting_fence.fence_confirmed).toBe('fenced');
+    // A retry goes back to fencing, never past it: the same proof is needed.
+    expect(TRANSITIONS.awaiting_fence.fence_retry).toBe('fencing');
     // Nothing leads from before the fence straight to the evacuation.
     for (const s of ['open', 'fencing', 'awaiting_fence'] as const) expect(Object.values(TRANSITIONS[s])).not.toContain('evacuating');
   });
