@@ -57,7 +57,9 @@ const GIVE_UP = { deleted: 'deleted', failed: 'failed' } as const;
  * leads back to one where anything is done to the server (a test checks this on the data).
  */
 export const INSTANCE_TRANSITIONS: Readonly<Record<InstanceState, Partial<Readonly<Record<InstanceEvent, InstanceState>>>>> = {
-  pending: { target_chosen: 'pending', evacuate_requested: 'evacuating', already_moving: 'evacuated', ...GIVE_UP },
+  // `running_elsewhere` from `pending`: an evacuation this incident did not record took (a run whose record was
+  // lost with a Redis restart, resumed from Nova under the same id, finds the server already ACTIVE elsewhere).
+  pending: { target_chosen: 'pending', evacuate_requested: 'evacuating', already_moving: 'evacuated', running_elsewhere: 'evacuated', ...GIVE_UP },
   // A request whose outcome is unknown and that left no trace in Nova is sent again: still `evacuating`.
   evacuating: { evacuate_requested: 'evacuating', in_use_refused: 'pending', accepted: 'evacuated', already_moving: 'evacuated', running_elsewhere: 'evacuated', ...GIVE_UP },
   evacuated: { running_elsewhere: 'evacuated', reboot_requested: 'evacuated', retargeted: 'pending', network_verified: 'verified', network_degraded: 'degraded', ...GIVE_UP },
