@@ -163,22 +163,38 @@ function registerFenceRetry(fence: Command, deps: FenceCliDeps, configPath: (opt
     .description('try the fence of a host whose incident waits for one again, with its fence settings as the config says now (a fixed BMC password)')
     .argument('<host>', 'the host whose incident waits for a fence'))
     .action(async (name: string, opts: CommonOpts) => {
-      const config = await deps.loadFullConfig(configPath(opts));
-      const logger = deps.createLogger(config);
-      let worker: RecoveryWorker | undefined;
-      try {
-        worker = await deps.startWorker(config, logger);
+      await onWaitingIncident(deps, 'retry', configPath(opts), async (worker, logger) => {
         const rec = await retryFence({ store: worker.incidents, logger, clock: systemClock }, name, { by: deps.user(), reason: 'asked with cmpha fence retry' });
-        await worker.submit(rec.id);
-        deps.stdout(`${name}: fence of incident ${rec.id} tried again; the controller reads ${name}'s fence settings from its config as they are now (cmpha incidents show ${rec.id})\n`);
-        deps.setExitCode(0);
-      } catch (err) {
-        deps.stderr(`cmpha fence retry: ${errorMessage(err)}\n`);
-        deps.setExitCode(1);
-      } finally {
-        await worker?.stop();
-      }
+        return { id: rec.id, said: `${name}: fence of incident ${rec.id} tried again; the controller reads ${name}'s fence settings from its config as they are now (cmpha incidents show ${rec.id})` };
+      });
     });
+}
+
+/**
+ * What `fence retry` and `fence confirm` share: a submit-only recovery worker, the change to the waiting incident,
+ * then the incident handed to the controller's queue. Any failure is the command's error (exit 1).
+ */
+async function onWaitingIncident(
+  deps: FenceCliDeps,
+  command: string,
+  paths: ConfigPaths | undefined,
+  act: (worker: RecoveryWorker, logger: Logger) => Promise<{ id: string; said: string }>,
+): Promise<void> {
+  const config = await deps.loadFullConfig(paths);
+  const logger = deps.createLogger(config);
+  let worker: RecoveryWorker | undefined;
+  try {
+    worker = await deps.startWorker(config, logger);
+    const { id, said } = await act(worker, logger);
+    await worker.submit(id);
+    deps.stdout(`${said}\n`);
+    deps.setExitCode(0);
+  } catch (err) {
+    deps.stderr(`cmpha fence ${command}: ${errorMessage(err)}\n`);
+    deps.setExitCode(1);
+  } finally {
+    await worker?.stop();
+  }
 }
 
 /** `cmpha fence confirm HOST --yes`: a human's word that the host is off, for an incident waiting for a fence. */
@@ -196,25 +212,14 @@ function registerFenceConfirm(fence: Command, deps: FenceCliDeps, configPath: (o
         deps.setExitCode(EXIT_CONFIG);
         return;
       }
-      const config = await deps.loadFullConfig(configPath(opts));
-      const logger = deps.createLogger(config);
-      let worker: RecoveryWorker | undefined;
-      try {
-        worker = await deps.startWorker(config, logger);
+      await onWaitingIncident(deps, 'confirm', configPath(opts), async (worker, logger) => {
         const compute = worker.compute;
         const rec = await confirmFence({ store: worker.incidents, notifier: worker.notifier, logger, clock: systemClock }, name,
           { user: deps.user(), note: opts.note, ...(opts.force ? { force: true } : {}) },
           // A look that fails (Nova unreachable) shows nothing: the detector's record still does.
           async (r) => heartbeatSinceOpened(r, hostNamed(await compute.hosts({ name }).catch(() => []), name)));
-        await worker.submit(rec.id);
-        deps.stdout(`${name}: fence confirmed by ${deps.user()} for incident ${rec.id}; its recovery continues (cmpha incidents show ${rec.id})\n`);
-        deps.setExitCode(0);
-      } catch (err) {
-        deps.stderr(`cmpha fence confirm: ${errorMessage(err)}\n`);
-        deps.setExitCode(1);
-      } finally {
-        await worker?.stop();
-      }
+        return { id: rec.id, said: `${name}: fence confirmed by ${deps.user()} for incident ${rec.id}; its recovery continues (cmpha incidents show ${rec.id})` };
+      });
     });
 }
 
