@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { hostname } from 'node:os';
 import { FlowProducer, Queue, Worker } from 'bullmq';
 import { networkConcurrency } from '../evacuator/verify-network.js';
 import { IncidentStore } from '../incidents/incident-store.js';
@@ -14,6 +13,7 @@ import { queueTimings } from './queue-timings.js';
 import { queueNames, type EvacuateJobData, type IncidentJobData } from './queues.js';
 import { RedisStartGate } from './rate-gate.js';
 import { renewStorageFences, watchQueueDepth } from './recovery-timers.js';
+import { controllerName, isClosedRefusal, noteResumed } from './note-resumed.js';
 import { resumeOrphanedJobs, superviseWorkers, type ResumedJob } from './resume.js';
 import { jobOptions, type QueueKind } from './retry-policy.js';
 import type { Recovery, RecoveryDeps } from './recovery-deps.js';
@@ -23,21 +23,6 @@ import { queueErrorLog, watchWorker } from './worker-watch.js';
 export type { QueueTuning, RecoveryDeps, Recovery } from './recovery-deps.js';
 export { QUEUE_DEFAULTS } from './queue-timings.js';
 
-const controllerName = () => `${hostname()} (pid ${process.pid})`;
-
-/** One timeline note per incident whose jobs were handed back from a controller that died holding them. */
-async function noteResumed(store: Pick<IncidentStore, 'addTimeline'>, jobs: readonly ResumedJob[]): Promise<void> {
-  const byIncident = new Map<string, ResumedJob[]>();
-  for (const j of jobs) if (j.incidentId) byIncident.set(j.incidentId, [...(byIncident.get(j.incidentId) ?? []), j]);
-  for (const [id, held] of byIncident) {
-    const servers = held.flatMap((j) => (j.serverId ? [j.serverId] : []));
-    await store.addTimeline(id, {
-      step: 'resume', level: 'warning',
-      message: `recovery resumed: a controller stopped while it held ${held.length} job(s) of this incident${servers.length > 0 ? ` (servers ${servers.join(', ')})` : ''}; controller ${controllerName()} took them up`,
-      data: { jobs: held.map((j) => j.queue) },
-    });
-  }
-}
 
 export function createRecovery(deps: RecoveryDeps): Recovery {
   const { config } = deps;
@@ -68,6 +53,9 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
 
   const submit = incidentSubmitter(incidentQueue, jobOpts('incident'));
   const store = new IncidentStore(connection, prefix, clock);
+  // The recovery's own notes (resumed jobs, a recovery taken up) are a recovery's writes: refused when deposed
+  // and on a closed incident.
+  const recoveryStore = store.forRecovery(deps.leadership);
   const contextFor = stepContextFactory(deps, { store, gate, logger, clock, signal: stopping.signal, timings: t });
   const opener = createIncidentOpener({
     store, submit, onCreated: () => { deps.metrics?.incidentsOpened?.inc(); deps.metrics?.incidentsOpen?.inc(); },
@@ -78,7 +66,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const resumed = (jobs: readonly ResumedJob[]) => {
     if (jobs.length === 0) return;
     logger.warn({ resumed: jobs.length }, 'resumed jobs left by a worker that is gone');
-    void noteResumed(store, jobs).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'cannot note the resumed jobs in the incidents'));
+    void noteResumed(recoveryStore, jobs).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'cannot note the resumed jobs in the incidents'));
   };
   // Leading now (startWorkers is called when this process takes the lease): the jobs of whoever led before are
   // handed back at once, not when its "alive" mark or its job locks run out.
@@ -89,8 +77,8 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   // An open recovery found when this controller starts or leads again was left by another one (stopped, crashed
   // or deposed): the incident's own record says it was taken up, not only the log.
   const takeUp = async (id: string, why: string) => {
-    await store.addTimeline(id, { step: 'resume', level: 'warning', message: `recovery resumed: controller ${controllerName()} ${why} with this incident open and takes it up where it stopped` })
-      .catch((err: unknown) => logger.warn({ incidentId: id, err: errorMessage(err) }, 'cannot note the resumed recovery in the incident'));
+    await recoveryStore.addTimeline(id, { step: 'resume', level: 'warning', message: `recovery resumed: controller ${controllerName()} ${why} with this incident open and takes it up where it stopped` })
+      .catch((err: unknown) => isClosedRefusal(err) ? undefined : logger.warn({ incidentId: id, err: errorMessage(err) }, 'cannot note the resumed recovery in the incident'));
     await submit(id);
   };
 
