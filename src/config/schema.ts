@@ -143,7 +143,7 @@ export const evacuationSection = defineSection(
     requireMetadata: key('require_metadata', keyValue(), 'Only servers with this metadata KEY=VALUE (e.g. HA_Enabled=True).'),
     priorityMetadataKey: key('priority_metadata_key', text(), 'Metadata key holding a number; higher evacuates first.'),
     concurrency: key('concurrency', integer(4, 1, 256), 'Evacuations in flight at once, across all incidents and replicas (one global limit kept in Redis): three hosts down at once still means at most this many.'),
-    staggerMs: key('stagger', duration('200ms', { bareUnit: 'ms' }), 'Pause between starting two evacuations of the same incident (not across incidents).'),
+    staggerMs: key('stagger', duration('0ms', { bareUnit: 'ms' }), 'Pause between starting two evacuations of the same incident (not across incidents). 0 (the default): an incident\'s evacuations start as fast as concurrency and max_per_minute let them, which bound the load on Nova across all incidents.'),
     maxPerMinute: key('max_per_minute', integer(120, 1, 100000), 'Evacuate calls per minute, across all incidents and replicas (global, a sliding window in Redis).'),
     verifyTimeoutMs: key('verify_timeout', duration('300s', { min: '1s' }), 'Time for an evacuated server to be ACTIVE on another host.'),
     verifyPollIntervalMs: key('verify_poll_interval', duration('2s', { min: '100ms' }), 'Polling interval while verifying.'),

@@ -56,11 +56,13 @@ export async function requestEvacuation(d: StepContext, serverId: string): Promi
     }
 
     const slot = await d.gate.acquire(incident.id, signal);
-    // The gate may have held us for a while: look once more right before the POST.
-    const again = await d.compute.guest(serverId, { signal });
-    if (again === null) continue;
-    const v2 = await d.compute.moveState(again, source, { signal, ...(entry.requestedAt !== undefined ? { since: entry.requestedAt } : {}) });
-    if (v2.kind !== 'none') continue;
+    if (slot.held) {
+      // The gate held us for a while: look once more right before the POST. Admitted at once, the look just
+      // taken is as fresh as a second one would be, and the record below still refuses a move already made.
+      const again = await d.compute.guest(serverId, { signal });
+      const v2 = again === null ? null : await d.compute.moveState(again, source, { signal, ...(entry.requestedAt !== undefined ? { since: entry.requestedAt } : {}) });
+      if (v2?.kind !== 'none') continue;
+    }
 
     await assertFenced(d, `evacuate ${entry.name}`);
     const now = d.clock.now();

@@ -53,11 +53,11 @@ export class RedisStartGate implements StartGate {
   async acquire(incidentId: string, signal?: AbortSignal): Promise<StartSlot> {
     const p = this.opts.prefix;
     const window = `${p}:evacuate-starts`;
-    for (;;) {
+    for (let held = false; ; held = true) {
       const [wait, member] = (await this.redis.eval(ADMIT, 3, window, `${p}:evacuate-last:${incidentId}`, `${p}:evacuate-seq`,
         String(this.opts.windowMs ?? 60_000), String(this.opts.maxPerMinute), String(this.opts.staggerMs), incidentId)) as [number, string];
       if (Number(wait) <= 0) {
-        return { settle: async () => { await this.redis.eval(SETTLE, 1, window, member); } };
+        return { held, settle: async () => { await this.redis.eval(SETTLE, 1, window, member); } };
       }
       await sleep(Math.min(Number(wait), 5000), signal);
     }

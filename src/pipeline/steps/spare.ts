@@ -3,6 +3,7 @@ import type { SpareAssignment } from '../../incidents/types.js';
 import { hostNamed } from '../../compute/hosts.js';
 import type { ComputeHost } from '../../compute/types.js';
 import { assertFenced } from '../../incidents/fence-guard.js';
+import type { CloudView } from './cloud-view.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
 
 /** A claimed spare stays reserved at most this long if an incident never closes. */
@@ -10,12 +11,13 @@ const CLAIM_TTL_MS = 24 * 3_600_000;
 
 /**
  * Chooses the spare(s) for this incident once, records them, enables them. A retry reuses what was
- * recorded. When no spare fits, the servers go without a target and Nova's scheduler chooses.
+ * recorded. When no spare fits, the servers go without a target and Nova's scheduler chooses. `view` is the
+ * cloud as read in this attempt while the fence ran (hosts, spare capacity); without it both are read now.
  */
-export async function spareStep(ctx: StepContext): Promise<StepOutcome> {
+export async function spareStep(ctx: StepContext, view?: CloudView): Promise<StepOutcome> {
   let rec = await record(ctx);
   if (!rec.spares) {
-    const spares = await chooseSpares(ctx);
+    const spares = await chooseSpares(ctx, view);
     rec = await ctx.store.update(ctx.incidentId, (r) => (r.spares ? undefined : { ...r, spares }));
     // Another run may have recorded its choice first: free whatever of ours it did not keep.
     const kept = new Set((rec.spares ?? []).map((s) => s.host));
@@ -29,11 +31,11 @@ export async function spareStep(ctx: StepContext): Promise<StepOutcome> {
     if (e.state === 'pending' && e.target !== t) await ctx.store.updateInstance(ctx.incidentId, e.id, 'target_chosen', (x) => (x.state === 'pending' ? { target: t } : undefined));
   }
   if (spares.length === 0) return { kind: 'skip', reason: 'no spare: the scheduler chooses' };
-  await enableSpares(ctx, rec.host, spares);
+  await enableSpares(ctx, rec.host, spares, view);
   return { kind: 'done' };
 }
 
-async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
+async function chooseSpares(ctx: StepContext, view?: CloudView): Promise<SpareAssignment[]> {
   const rec = await record(ctx);
   const pending = (await ctx.store.listInstances(ctx.incidentId)).filter((e) => e.state === 'pending');
   if (pending.length === 0) return [];
@@ -45,7 +47,7 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
     await note(ctx, 'spare', 'info', 'spare_count is 0: the scheduler chooses every target');
     return [];
   }
-  const hosts = await ctx.compute.hosts({ signal: ctx.signal });
+  const hosts = view?.hosts ?? await ctx.compute.hosts({ signal: ctx.signal });
   const reserved = hosts.filter((s) => s.name !== rec.host && isSpareHost(s, ctx.evacuation.spareHosts));
   const rejected: Array<{ host: string; reason: string }> = [];
   const usable: ComputeHost[] = [];
@@ -56,7 +58,9 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
     if (reason) rejected.push({ host: s.name, reason });
     else usable.push(s);
   }
-  const capacityOf = await ctx.compute.capacity(usable.map((s) => s.name), { signal: ctx.signal });
+  // Read while the fence ran for every spare that could be usable; a claim only takes some away.
+  const capacityOf = view?.spareCapacity && usable.every((s) => view.spareCapacity!.has(s.name))
+    ? view.spareCapacity : await ctx.compute.capacity(usable.map((s) => s.name), { signal: ctx.signal });
   const candidates: SpareCandidate[] = [];
   for (const s of usable) {
     const cap = capacityOf.get(s.name) ?? { source: 'unknown' };
@@ -114,8 +118,9 @@ async function chooseSpares(ctx: StepContext): Promise<SpareAssignment[]> {
   return chosen;
 }
 
-async function enableSpares(ctx: StepContext, failedHost: string, spares: readonly SpareAssignment[]): Promise<void> {
-  const hosts = await ctx.compute.hosts({ signal: ctx.signal });
+async function enableSpares(ctx: StepContext, failedHost: string, spares: readonly SpareAssignment[], view?: CloudView): Promise<void> {
+  // Enabling is idempotent: a spare the view shows disabled is enabled, even if someone did it meanwhile.
+  const hosts = view?.hosts ?? await ctx.compute.hosts({ signal: ctx.signal });
   for (const s of spares) {
     const svc = hostNamed(hosts, s.host);
     if (!svc) {

@@ -46,6 +46,21 @@ describe('requestEvacuation', () => {
     expect(h.nova.evacuateCount('a')).toBe(1);
   });
 
+  it('reads the server and its migrations once when the gate admits the start at once; again when it held it', async () => {
+    const reads = (h: Harness) => h.nova.calls.filter((c) => c.method === 'getServer' || c.method === 'listMigrations').length;
+    const { h } = await deadHost(['a', 'b']);
+    expect((await requestEvacuation(h.ctx, 'a')).state).toBe('evacuated');
+    expect(reads(h)).toBe(2);
+    // Held by the gate, during which someone else moved the server: the second look sees it and sends nothing.
+    h.nova.addHost('elsewhere');
+    const before = reads(h);
+    const held = { acquire: async () => { h.nova.servers.get('b')!.host = 'elsewhere'; return { held: true, settle: async () => {} }; } };
+    expect((await requestEvacuation({ ...h.ctx, gate: held }, 'b')).state).toBe('evacuated');
+    expect(reads(h) - before).toBeGreaterThan(2);
+    expect(h.nova.evacuateCount('b')).toBe(0);
+    expect(h.nova.evacuateCount('a')).toBe(1);
+  });
+
   it('does not evacuate a server that already left the host', async () => {
     const { h } = await deadHost(['a']);
     h.nova.addHost('elsewhere');

@@ -43,11 +43,14 @@ describe('recovery of one host', () => {
     expect(rec.status).toBe('resolved');
     const order = methods(h);
     expect(order.slice(0, 4)).toEqual(['fence:powerOff', 'updateService', 'updateService', 'updateService']);
-    expect(h.nova.mutating('updateService').map((c) => c.args)).toEqual([
-      ['svc-cmp1', { forcedDown: true }],
+    const puts = h.nova.mutating('updateService').map((c) => c.args);
+    // The force-down first; the disable and the spare's enable both need only it, and go out side by side.
+    expect(puts[0]).toEqual(['svc-cmp1', { forcedDown: true }]);
+    expect(puts.slice(1)).toEqual(expect.arrayContaining([
       ['svc-cmp1', { status: 'disabled', disabledReason: expect.stringMatching(/^cmpha incident inc-1 \d{4}-\d\d-\d\dT[\d:.]+Z$/) }],
       ['svc-spare1', { status: 'enabled' }],
-    ]);
+    ]));
+    expect(puts).toHaveLength(3);
     expect(order.slice(4)).toEqual(['evacuate', 'evacuate', 'evacuate']);
     for (const id of ['s0', 's1', 's2']) {
       expect(h.nova.evacuateCount(id)).toBe(1);
@@ -75,6 +78,43 @@ describe('recovery of one host', () => {
     expect(text).toMatch(/cmpha_fence_attempts_total\{driver="redfish"\} 1/);
     expect(text).toMatch(/cmpha_incidents_open 0/);
     expect(text).toMatch(/cmpha_failover_duration_seconds_count 1/);
+  });
+
+  it('reads the hosts and the spare\'s capacity once, beside the fence: after it, the force-down is one call and no list is read twice', async () => {
+    const h = makeHarness(redis);
+    await incident(h, 3);
+    expect(await prepareIncident(h.ctx)).toMatchObject({ kind: 'evacuate' });
+    const seq = h.nova.calls.map((c) => c.method);
+    const powerOff = seq.indexOf('fence:powerOff');
+    const confirmed = seq.lastIndexOf('fence:status');
+    // Read beside the fence (before the power-off went out), never again before the evacuations.
+    expect(seq.filter((m) => m === 'listComputeServices')).toHaveLength(1);
+    expect(seq.filter((m) => m === 'listHypervisors')).toHaveLength(1);
+    expect(seq.indexOf('listComputeServices')).toBeLessThan(powerOff);
+    // Nothing changes in the cloud before the power reads back off; the force-down is the next call to Nova after it.
+    expect(seq.indexOf('updateService')).toBeGreaterThan(confirmed);
+    expect(seq.slice(confirmed + 1).filter((m) => !m.startsWith('fence:'))[0]).toBe('updateService');
+    expect(h.nova.mutating('updateService')[0]!.args).toEqual(['svc-cmp1', { forcedDown: true }]);
+  });
+
+  it('a failed read of the hosts beside the fence fails the attempt after the fence, and changes nothing in the cloud', async () => {
+    const h = makeHarness(redis);
+    await incident(h, 2);
+    // Nova's list of hosts fails once.
+    const compute = Object.create(h.ctx.compute) as typeof h.ctx.compute;
+    let failed = false;
+    compute.hosts = async (opts) => {
+      if (!failed) { failed = true; throw new CmphaError('nova_unavailable', 'Nova answered 503', { retryable: true }); }
+      return h.ctx.compute.hosts(opts);
+    };
+    const ctx = { ...h.ctx, compute };
+    await expect(prepareIncident(ctx)).rejects.toMatchObject({ code: 'nova_unavailable' });
+    expect(h.nova.calls.filter((c) => c.method === 'fence:powerOff')).toHaveLength(1);
+    expect(h.nova.mutating('updateService')).toEqual([]);
+    // The retry goes on from the recorded fence.
+    expect(await prepareIncident(ctx)).toMatchObject({ kind: 'evacuate' });
+    expect(h.nova.calls.filter((c) => c.method === 'fence:powerOff')).toHaveLength(1);
+    expect(h.nova.mutating('updateService')[0]!.args).toEqual(['svc-cmp1', { forcedDown: true }]);
   });
 
   it('does no harm when everything runs a second time', async () => {
