@@ -11,7 +11,7 @@ import { createNotificationService, type CmphaNotificationService } from '../not
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack, type OpenStack } from '../openstack/index.js';
 import type { NovaApi } from '../openstack/types.js';
-import { createNovaBackend, markerPrefixes, novaBackend } from '../compute/nova/index.js';
+import { leaderBackend, readBackend } from './cloud-adapter.js';
 import type { ComputeBackend } from '../compute/types.js';
 import { createRecovery, type QueueTuning, type Recovery } from '../pipeline/create-recovery.js';
 import type { RecoveryMetrics } from '../pipeline/metrics.js';
@@ -52,7 +52,7 @@ export function connect(config: Config, opts: FoundationOptions): Foundation {
     ...(opts.owner ? { owner: opts.owner } : {}), logger: logger.child({ component: 'leader' }),
   });
   const cloud = opts.openstack ? opts.openstack(config, logger) : createOpenStack(config.cloud, { logger });
-  return { outage, connection, lease, cloud, compute: createNovaBackend(config, { logger, openstack: cloud }) };
+  return { outage, connection, lease, cloud, compute: readBackend(config, { logger, openstack: cloud }) };
 }
 
 /** The notifier with its delivery queue in Redis; `onDelivery` sees every delivery (the controller counts them). */
@@ -132,8 +132,8 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   const ownNotifier = opts.notifier ? null : createNotifier(config, foundation, logger);
   const notifier = opts.notifier ?? ownNotifier!;
   const nova = leaderOnlyNova(cloud.nova, lease);
-  // The recovery's view of the cloud: Nova behind the lease, Placement for capacity, Neutron for ports.
-  const compute = novaBackend(nova, { ...markerPrefixes(config), placement: cloud.placement, neutron: cloud.neutron });
+  // The recovery's view of the cloud ([cloud] type picks the adapter), its changes behind the lease.
+  const compute = leaderBackend(config, cloud, lease);
   const fencing = new LiveFencing(config, opts.rereadConfig, logger);
   const fenceDriverFor = leaderFenceDrivers(() => fencing.current(), logger, lease, opts.onFenceDriver);
   const prober = opts.prober ?? createProber(config.detector, { logger });

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { withResolvedBmcs } from '../fencing/resolve-bmc.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { createNovaBackend } from '../compute/nova/index.js';
+import { readBackend } from '../app/cloud-adapter.js';
 import type { ComputeBackend } from '../compute/types.js';
 import type { OpenStack } from '../openstack/index.js';
 
@@ -126,5 +126,5 @@ export function createCliLogger(config: Pick<Config, 'logging'>, opts: { daemon?
 
 /** The cloud's compute backend for a one-shot command, built from `[cloud]`: the one place the CLI picks the adapter. */
 export function createCliCompute(config: Config, logger: Logger, openstack?: OpenStack): ComputeBackend {
-  return createNovaBackend(config, { logger, ...(openstack ? { openstack } : {}) });
+  return readBackend(config, { logger, ...(openstack ? { openstack } : {}) });
 }

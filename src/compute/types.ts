@@ -135,8 +135,11 @@ export interface ComputeBackend extends HeartbeatSource {
   /** The management address the cloud records per host name (callers use only IP literals). */
   hostAddresses(opts?: CallOptions): Promise<ReadonlyMap<string, string>>;
 
-  /** Isolates a dead host: the cloud stops waiting for it and treats it as down at once (Nova: forced down). */
-  isolate(host: ComputeHost, opts?: CallOptions): Promise<void>;
+  /**
+   * Isolates a dead host: the cloud stops waiting for it and treats it as down at once (Nova: forced down;
+   * Cloudpods: offline, with a reason naming `incidentId` in the region's log).
+   */
+  isolate(host: ComputeHost, opts?: CallOptions & { readonly incidentId?: string }): Promise<void>;
   /**
    * Keeps new guests off an isolated host with cmpha's mark naming the incident and `at`; returns the mark.
    * Refuses a host not isolated yet (Nova would wait a minute for the dead host).

@@ -137,6 +137,7 @@ export function resolveCloud(ctx: CloudContext, cloudRaw: CloudTyped, legacy: Le
   if (!ok || !auth) return undefined;
   const firstValid = c.validInterfaces?.[0];
   return {
+    type: c.type,
     authUrl: c.authUrl!.replace(/\/+$/, ''),
     auth,
     ...opt('regionName', c.regionName),

@@ -15,11 +15,14 @@ import { bool, byteSize, commandTemplate, duration, fraction, hostPortList, inte
 /** keystoneauth and the service catalog spell interfaces both ways. */
 const INTERFACE_ALIASES = { publicURL: 'public', internalURL: 'internal', adminURL: 'admin' } as const;
 const INTERFACES = ['public', 'internal', 'admin'] as const;
+/** The clouds cmpha has an adapter for (src/compute/nova, src/compute/cloudpods). */
+export const CLOUD_TYPES = ['openstack', 'cloudpods'] as const;
 
 export const cloudSection = defineSection(
   'cloud',
-  'How cmpha reaches OpenStack. Settings may also come from a clouds.yaml cloud (`cloud` or OS_CLOUD; a `secure.yaml` beside it is merged over it, as openstackclient does) and the standard OS_* environment variables; precedence, lowest first: clouds.yaml < secure.yaml < OS_* environment < [ser] < [cloud]. The account needs the admin role (services, evacuate, all-tenant server lists).',
+  'How cmpha reaches the cloud: OpenStack (Nova), or a Cloudpods region (type = cloudpods, whose identity service speaks Keystone v3: the same auth keys). Settings may also come from a clouds.yaml cloud (`cloud` or OS_CLOUD; a `secure.yaml` beside it is merged over it, as openstackclient does) and the standard OS_* environment variables; precedence, lowest first: clouds.yaml < secure.yaml < OS_* environment < [ser] < [cloud]. The account needs the admin role (services, evacuate, all-tenant server lists).',
   {
+    type: key('type', oneOf(CLOUD_TYPES, 'openstack'), 'Which cloud cmpha protects: openstack (Nova) or cloudpods (a Cloudpods region: its compute_v2 endpoint in the catalog of its Keystone-v3-compatible identity service; docs/cloudpods.md).'),
     cloud: key('cloud', text(), 'Name of a cloud in clouds.yaml (as OS_CLOUD).'),
     cloudsFile: key('clouds_file', text(), 'Path of clouds.yaml (default: OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml). secure.yaml is looked for in the same directories (or OS_CLIENT_SECURE_FILE).'),
     authType: key('auth_type', oneOf(['password', 'v3password', 'v3applicationcredential', 'applicationcredential'], 'password'), 'password or v3applicationcredential.'),

@@ -45,6 +45,8 @@ export type CloudAuth =
 
 /** Merged from [cloud], [ser], OS_* and clouds.yaml (resolve-cloud.ts), so shaped by hand. */
 export interface CloudConfig {
+  /** Which cloud: OpenStack (Nova) or a Cloudpods region; only the composition root reads it, to pick the compute adapter. */
+  readonly type: 'openstack' | 'cloudpods';
   readonly authUrl: string;
   readonly auth: CloudAuth;
   readonly regionName?: string;

@@ -1,5 +1,6 @@
 import type { FenceDriver } from '../fencing/types.js';
 import type { NovaApi } from '../openstack/types.js';
+import type { RegionApi } from '../openstack/cloudpods.js';
 import type { Leadership } from './leadership.js';
 
 /** Runs `call` only after Redis confirms this process still leads (with its epoch); throws `deposed` otherwise. */
@@ -29,6 +30,19 @@ export function leaderOnlyNova(nova: NovaApi, leadership: Leadership): NovaApi {
     evacuate: (id, target, opts) => whileLeading(leadership, opts?.signal, () => nova.evacuate(id, target, opts)),
     liveMigrate: (id, target, opts) => whileLeading(leadership, opts?.signal, () => nova.liveMigrate(id, target, opts)),
     reboot: (id, type, opts) => whileLeading(leadership, opts?.signal, () => nova.reboot(id, type, opts)),
+  };
+}
+
+/** The same for a Cloudpods region: host actions, migrations and restarts only while leading; reads pass. */
+export function leaderOnlyRegion(region: RegionApi, leadership: Leadership): RegionApi {
+  return {
+    listHosts: (opts) => region.listHosts(opts),
+    listGuests: (filter, opts) => region.listGuests(filter, opts),
+    getGuest: (id, opts) => region.getGuest(id, opts),
+    hostAction: (id, action, body, opts) => whileLeading(leadership, opts?.signal, () => region.hostAction(id, action, body, opts)),
+    migrate: (id, input, opts) => whileLeading(leadership, opts?.signal, () => region.migrate(id, input, opts)),
+    liveMigrate: (id, target, opts) => whileLeading(leadership, opts?.signal, () => region.liveMigrate(id, target, opts)),
+    restart: (id, opts) => whileLeading(leadership, opts?.signal, () => region.restart(id, opts)),
   };
 }
 

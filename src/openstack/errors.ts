@@ -1,6 +1,7 @@
 import { CmphaError } from '../shared/errors.js';
 
-export type OpenStackService = 'keystone' | 'nova' | 'neutron' | 'placement' | 'cinder';
+/** The services cmpha calls; `cloudpods` is a Cloudpods region's compute_v2 API (src/openstack/cloudpods.ts). */
+export type OpenStackService = 'keystone' | 'nova' | 'neutron' | 'placement' | 'cinder' | 'cloudpods';
 
 /**
  * A 2xx answer whose body is not the documented shape (a field missing or mistyped, a list that is not a
@@ -11,6 +12,8 @@ export const NOVA_MALFORMED_ANSWER = 'nova_malformed_answer';
 /** A POST evacuate failed in a way that leaves open whether Nova acted; re-read the server and its migrations. */
 export const NOVA_EVACUATE_OUTCOME_UNKNOWN = 'nova_evacuate_outcome_unknown';
 export const NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN = 'nova_live_migrate_outcome_unknown';
+/** A POST migrate to a Cloudpods region failed in a way that leaves open whether it acted; re-read the guest. */
+export const CLOUDPODS_MIGRATE_OUTCOME_UNKNOWN = 'cloudpods_migrate_outcome_unknown';
 
 export interface OpenStackErrorDetails {
   readonly service: OpenStackService;
@@ -62,7 +65,7 @@ export function isOpenStackError(err: unknown, code?: string): err is OpenStackE
   return err instanceof OpenStackError && (code === undefined || err.code === code);
 }
 
-const SERVICE_LABEL: Record<OpenStackService, string> = { keystone: 'Keystone', nova: 'Nova', neutron: 'Neutron', placement: 'Placement', cinder: 'Cinder' };
+const SERVICE_LABEL: Record<OpenStackService, string> = { keystone: 'Keystone', nova: 'Nova', neutron: 'Neutron', placement: 'Placement', cinder: 'Cinder', cloudpods: 'the Cloudpods region' };
 
 export function serviceLabel(service: OpenStackService): string {
   return SERVICE_LABEL[service];

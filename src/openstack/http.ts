@@ -336,6 +336,8 @@ export function extractMessage(body: string): string {
     if (parsed && typeof parsed === 'object') {
       const obj = parsed as Record<string, unknown>;
       if (typeof obj.message === 'string') return obj.message;
+      // A Cloudpods region: {"code": 400, "class": "BadRequestError", "details": "..."}.
+      if (typeof obj.details === 'string') return obj.details;
       if (Array.isArray(obj.errors)) {
         const first = obj.errors[0] as Record<string, unknown> | undefined;
         const m = first?.detail ?? first?.title;

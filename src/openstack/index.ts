@@ -10,6 +10,7 @@ import { NovaClient } from './nova.js';
 import { PlacementClient } from './placement.js';
 import type { IdentityApi, NeutronApi, VolumeApi } from './types.js';
 import { ServerVolumes } from './volumes.js';
+import { RegionClient } from './cloudpods.js';
 
 export interface OpenStack {
   readonly nova: NovaClient;
@@ -20,6 +21,8 @@ export interface OpenStack {
   readonly placement: PlacementClient;
   /** Each server's attached volumes with the connection_info Cinder holds (where its disks live). */
   readonly volumes: VolumeApi;
+  /** A Cloudpods region's compute API (`[cloud] type = cloudpods`): its identity service speaks Keystone v3, so the same session serves it. */
+  readonly region: RegionClient;
   readonly session: KeystoneSession;
 }
 
@@ -47,12 +50,12 @@ export function createOpenStack(cloud: CloudConfig, deps: OpenStackDeps): OpenSt
   const nova = new NovaClient(session, { logger });
   return {
     nova, identity: new IdentityClient(session), neutron: new NeutronClient(session), placement: new PlacementClient(session, { logger }),
-    volumes: new ServerVolumes(nova, new CinderClient(session, { logger })), session,
+    volumes: new ServerVolumes(nova, new CinderClient(session, { logger })), region: new RegionClient(session), session,
   };
 }
 
 export {
-  OpenStackError, isOpenStackError, NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN, type OpenStackService,
+  OpenStackError, isOpenStackError, NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN, CLOUDPODS_MIGRATE_OUTCOME_UNKNOWN, type OpenStackService,
 } from './errors.js';
 export { KeystoneSession } from './keystone.js';
 export { NovaClient, MAX_MICROVERSION, MIN_MICROVERSION } from './nova.js';
@@ -61,4 +64,5 @@ export { NeutronClient } from './neutron.js';
 export { PlacementClient, PLACEMENT_MICROVERSION } from './placement.js';
 export { CinderClient, CINDER_MICROVERSION } from './cinder.js';
 export { ServerVolumes } from './volumes.js';
+export { RegionClient, regionTime, type RegionApi, type RegionGuest, type RegionHost, type HostAction } from './cloudpods.js';
 export type * from './types.js';

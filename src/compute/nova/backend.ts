@@ -7,7 +7,7 @@ import {
   type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestPort, type HostCapacity, type LiveMoveState, type MoveState,
 } from '../types.js';
 import { needsServerSum, spareCapacity } from './capacity.js';
-import { incidentReason, parseMarker, type MarkerPrefixes } from './marker.js';
+import { incidentReason, parseMarker, type MarkerPrefixes } from '../marker.js';
 import { arrivedLive, evacuationsFrom, inspectMove, judge, judgeLiveMove, looksFinished, migrationDuration } from './migrations.js';
 
 export interface NovaBackendOptions extends MarkerPrefixes {
@@ -76,8 +76,10 @@ export class NovaBackend implements ComputeBackend {
     return out;
   }
 
-  async isolate(host: ComputeHost, opts: CallOptions = {}): Promise<void> {
-    await this.nova.updateService(host.id, { forcedDown: true }, opts);
+  async isolate(host: ComputeHost, opts: CallOptions & { readonly incidentId?: string } = {}): Promise<void> {
+    // forced_down carries no reason: the incident is named by mark's disabled_reason.
+    const { incidentId: _incident, ...call } = opts;
+    await this.nova.updateService(host.id, { forcedDown: true }, call);
   }
 
   async mark(host: ComputeHost, incidentId: string, at: number, opts: CallOptions = {}): Promise<string> {

@@ -3,7 +3,7 @@ import { createOpenStack, type OpenStack, type OpenStackDeps } from '../../opens
 import { NovaBackend, type NovaBackendOptions } from './backend.js';
 
 export { NovaBackend, novaBackend, hostOf, portOf, isStillInUse, type NovaBackendOptions } from './backend.js';
-export { incidentReason, parseIncidentReason, parseMarker, type MarkerPrefixes } from './marker.js';
+export { incidentReason, parseIncidentReason, parseMarker, type MarkerPrefixes } from '../marker.js';
 
 /** The marks cmpha writes and reads, from `[evacuation]`. */
 export function markerPrefixes(config: Pick<Config, 'evacuation'>): Pick<NovaBackendOptions, 'reasonPrefix' | 'spareReasonPrefix'> {

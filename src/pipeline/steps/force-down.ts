@@ -16,7 +16,7 @@ export async function forceDownStep(ctx: StepContext, opts: { again?: boolean; h
     await note(ctx, 'force-down', 'info', `nova-compute on ${rec.host} is already forced down`);
     return { kind: 'skip', reason: 'already forced down' };
   }
-  await ctx.compute.isolate(svc, { signal: ctx.signal });
+  await ctx.compute.isolate(svc, { signal: ctx.signal, incidentId: rec.id });
   await note(ctx, 'force-down', 'info', `nova-compute on ${rec.host} forced down`);
   return { kind: 'done' };
 }

@@ -131,6 +131,13 @@ describe('cmpha.conf', () => {
 });
 
 describe('bad cmpha.conf: one line per problem naming file, section and key', () => {
+  it('[cloud] type picks the cloud: openstack by default, cloudpods when said, anything else refused naming file, section and key', async () => {
+    expect((await loadConfig({ path: file(CLOUD), env: {} })).cloud.type).toBe('openstack');
+    expect((await loadConfig({ path: file(`${CLOUD}type = cloudpods\n`), env: {} })).cloud.type).toBe('cloudpods');
+    const lines = await problems(`${CLOUD}type = vmware\n`);
+    expect(lines).toEqual([expect.stringMatching(/c\d+\.conf:7 \[cloud\] type: .*vmware.*openstack.*cloudpods|c\d+\.conf:7 \[cloud\] type: .*openstack.*cloudpods/)]);
+  });
+
   it('a bad duration', async () => {
     const lines = await problems(`${CLOUD}[detector]\ninterval = soon\n`);
     expect(lines).toHaveLength(1);

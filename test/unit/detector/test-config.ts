@@ -26,6 +26,7 @@ export const detectorDefaults: DetectorConfig = {
 export function testConfig(detector: Partial<DetectorConfig> = {}, hosts: Record<string, Partial<HostConfig>> = {}, prefix = 'cmpha-test'): Config {
   return {
     cloud: {
+      type: 'openstack',
       authUrl: 'http://127.0.0.1:1/v3',
       auth: { type: 'password', username: 'admin', password: new Secret('pw'), projectName: 'admin', userDomainName: 'Default', projectDomainName: 'Default' },
       interface: 'public', insecure: false, timeoutMs: 5000, retries: 0, source: 'test',

@@ -59,5 +59,12 @@ describe('layer rules', () => {
     expect(await restricted('src/cli/commands/x.ts', adapter('../../'))).toHaveLength(1);
     expect(await restricted('src/cli/context.ts', adapter('../'))).toEqual([]);
     expect(await restricted('src/app/x.ts', adapter('../'))).toEqual([]);
+    // The Cloudpods adapter likewise: picked by the root only, and it never reaches for Nova.
+    const cloudpods = (up: string) => `import { cloudpodsBackend } from '${up}compute/cloudpods/index.js';\nexport const b = cloudpodsBackend;\n`;
+    for (const f of ['src/pipeline/x.ts', 'src/detector/x.ts', 'src/evacuator/x.ts', 'src/doctor/x.ts', 'src/remediation/x.ts']) {
+      expect(await restricted(f, cloudpods('../')), f).toEqual([expect.stringMatching(/only the composition root .* picks the compute adapter/)]);
+    }
+    expect(await restricted('src/app/x.ts', cloudpods('../'))).toEqual([]);
+    expect(await restricted('src/compute/cloudpods/x.ts', novaApi('../../'))).toHaveLength(1);
   });
 });

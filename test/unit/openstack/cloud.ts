@@ -13,7 +13,7 @@ export function passwordAuth(fake: FakeOpenStack, over: Partial<Extract<CloudAut
 
 export function cloudFor(fake: FakeOpenStack, over: Partial<CloudConfig> = {}): CloudConfig {
   return {
-    authUrl: fake.authUrl, auth: passwordAuth(fake), interface: 'public', insecure: false,
+    type: 'openstack', authUrl: fake.authUrl, auth: passwordAuth(fake), interface: 'public', insecure: false,
     timeoutMs: 5000, retries: 3, source: 'test', ...over,
   };
 }

@@ -1,8 +1,9 @@
-import { validateId } from '../../incidents/incident-store.js';
-import type { HostMarker } from '../types.js';
+import { validateId } from '../incidents/incident-store.js';
+import type { HostMarker } from './types.js';
 
-// cmpha's mark on a nova-compute service is its `disabled_reason`: operators see it in
-// `openstack compute service list --long`, and a controller that lost its records reads it back.
+// cmpha's mark on a host, in the words of a reason string: Nova keeps it as the nova-compute service's
+// `disabled_reason` (operators see it in `openstack compute service list --long`), Cloudpods as the host's
+// `cmpha_reason` metadata. A controller that lost its records reads it back. Shared by both adapters.
 
 export interface MarkerPrefixes {
   /** [evacuation] disabled_reason_prefix: the start of the reason set on a failed host. */
