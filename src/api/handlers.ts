@@ -11,6 +11,7 @@ import { systemClock } from '../shared/time.js';
 import { ApiError } from './api-error.js';
 import type { Caller } from './auth.js';
 import { masakariTime, NotificationStore, validateNotification, type NotificationStatus, type StoredNotification } from './masakari-notifications.js';
+import { SegmentStore } from './masakari-segments.js';
 import type { ApiDeps } from './types.js';
 
 export interface Resources {
@@ -209,13 +210,14 @@ function stormBrakeResources({ deps, store, round }: ResourceContext): Pick<Reso
 function notificationResources({ deps, store, round }: ResourceContext): Pick<Resources, 'createNotification' | 'listNotifications' | 'showNotification'> {
   const clock = deps.clock ?? systemClock;
   const notifications = new NotificationStore(deps.redis, deps.prefix);
+  const segments = new SegmentStore(deps.redis, deps.prefix);
   return {
     async createNotification(body, caller) {
       const n = validateNotification(body);
       const r = round();
       const host = r?.hosts.find((h) => h.host === n.hostname);
       if (r && !host) throw new ApiError(400, 'host_not_found', `Host with name ${n.hostname} could not be found.`);
-      if (host?.verdict === 'maintenance') {
+      if (host?.verdict === 'maintenance' || (await segments.maintenance()).has(n.hostname)) {
         throw new ApiError(409, 'host_on_maintenance', `Notification received from host ${n.hostname} of type 'COMPUTE_HOST' is ignored as the host is already under maintenance.`);
       }
       const open = await store.openIncidentFor(n.hostname);

@@ -1,6 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ApiError } from './api-error.js';
+import { hostUuid, IMPLICIT_SEGMENT_UUID, masakariTime } from './masakari-segments.js';
+
+export { hostUuid, masakariTime } from './masakari-segments.js';
 
 // Masakari's notification intake (POST /v1/notifications) as masakari-monitors' host monitor and
 // `openstack notification create` speak it. cmpha takes a COMPUTE_HOST notification as evidence, never as
@@ -98,20 +101,6 @@ export function validateNotification(body: unknown): ValidNotification {
   return { hostname: n.hostname, generatedAt, payload };
 }
 
-/** cmpha has no Masakari host records: a stable UUID derived from the host name stands in for one. */
-export function hostUuid(name: string): string {
-  const h = createHash('sha1').update(`cmpha-host:${name}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
-}
-
-/** The one segment cmpha has: every host it watches. */
-export const CMPHA_SEGMENT_UUID = hostUuid('(cmpha segment)');
-
-/** Masakari prints naive UTC times with microseconds. */
-export function masakariTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 23)}000`;
-}
-
 // Duplicate detection and insert in one step (two monitors may report the same host at once): a notification
 // of the same type and payload for the same host, generated within the window before (or any time after) this
 // one's generated_time, is a duplicate, as Masakari's duplicate_notification_detection_interval.
@@ -151,7 +140,7 @@ export class NotificationStore {
     const uuid = randomUUID();
     const record: Omit<StoredNotification, 'id'> = {
       notification_uuid: uuid, type: 'COMPUTE_HOST', hostname: n.hostname, generated_time: masakariTime(n.generatedAt), payload: n.payload,
-      source_host_uuid: hostUuid(n.hostname), failover_segment_uuid: CMPHA_SEGMENT_UUID, created_at: masakariTime(meta.now), created_by: meta.by,
+      source_host_uuid: hostUuid(n.hostname), failover_segment_uuid: IMPLICIT_SEGMENT_UUID, created_at: masakariTime(meta.now), created_by: meta.by,
       ...(meta.incidentId ? { incident_id: meta.incidentId } : {}), sig,
     };
     const r = (await this.redis.eval(INSERT, 3, this.k.host(n.hostname), this.k.index, this.k.seq,

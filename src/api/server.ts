@@ -4,6 +4,7 @@ import { CmphaError, errorMessage } from '../shared/errors.js';
 import { ApiError, errorBody } from './api-error.js';
 import { createAuthenticator, type Caller, type Role } from './auth.js';
 import { createResources } from './handlers.js';
+import { segmentResources } from './segment-handlers.js';
 import { OPENAPI } from './openapi.js';
 import { STATUS_CSS, STATUS_HTML, STATUS_JS } from './status-page.js';
 import type { ApiDeps } from './types.js';
@@ -30,7 +31,7 @@ async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 interface Route {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: RegExp;
   readonly role: Role;
   /** Masakari-compatible routes answer errors in Masakari's shape. */
@@ -47,6 +48,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
   const log = deps.logger.child({ component: 'api' });
   const authenticate = createAuthenticator(deps.config.tokens, { anonymousRead: deps.config.anonymousRead });
   const r = createResources(deps);
+  const sg = segmentResources(deps);
   const seg = '([A-Za-z0-9._:-]{1,200})';
   const routes: Route[] = [
     { method: 'GET', path: /^\/v1\/incidents$/, role: 'read', style: 'cmpha', run: (_m, c) => r.listIncidents(c.q) },
@@ -60,10 +62,16 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     { method: 'POST', path: /^\/v1\/notifications$/, role: 'write', style: 'masakari', status: 202, run: (_m, c) => r.createNotification(c.body, c.caller) },
     { method: 'GET', path: /^\/v1\/notifications$/, role: 'read', style: 'masakari', run: (_m, c) => r.listNotifications(c.q) },
     { method: 'GET', path: /^\/v1\/notifications\/([0-9a-fA-F-]{1,64})$/, role: 'read', style: 'masakari', run: (m) => r.showNotification(m[1]!) },
-    {
-      method: 'GET', path: /^\/v1\/segments(\/.*)?$/, role: 'read', style: 'masakari',
-      run: () => { throw new ApiError(501, 'segments_not_supported', 'cmpha has no failover segments: it watches every compute host Nova lists, and its hosts are configured in cmpha.conf ([host:NAME])'); },
-    },
+    { method: 'GET', path: /^\/v1\/segments$/, role: 'read', style: 'masakari', run: (_m, c) => sg.listSegments(c.q) },
+    { method: 'POST', path: /^\/v1\/segments$/, role: 'write', style: 'masakari', status: 201, run: (_m, c) => sg.createSegment(c.body, c.caller) },
+    { method: 'GET', path: new RegExp(`^/v1/segments/${seg}$`), role: 'read', style: 'masakari', run: (m) => sg.showSegment(m[1]!) },
+    { method: 'PUT', path: new RegExp(`^/v1/segments/${seg}$`), role: 'write', style: 'masakari', run: (m, c) => sg.updateSegment(m[1]!, c.body, c.caller) },
+    { method: 'DELETE', path: new RegExp(`^/v1/segments/${seg}$`), role: 'write', style: 'masakari', status: 204, run: (m, c) => sg.deleteSegment(m[1]!, c.caller) },
+    { method: 'GET', path: new RegExp(`^/v1/segments/${seg}/hosts$`), role: 'read', style: 'masakari', run: (m, c) => sg.listSegmentHosts(m[1]!, c.q) },
+    { method: 'POST', path: new RegExp(`^/v1/segments/${seg}/hosts$`), role: 'write', style: 'masakari', status: 201, run: (m) => sg.createSegmentHost(m[1]!) },
+    { method: 'GET', path: new RegExp(`^/v1/segments/${seg}/hosts/${seg}$`), role: 'read', style: 'masakari', run: (m) => sg.showSegmentHost(m[1]!, m[2]!) },
+    { method: 'PUT', path: new RegExp(`^/v1/segments/${seg}/hosts/${seg}$`), role: 'write', style: 'masakari', run: (m, c) => sg.updateSegmentHost(m[1]!, m[2]!, c.body, c.caller) },
+    { method: 'DELETE', path: new RegExp(`^/v1/segments/${seg}/hosts/${seg}$`), role: 'write', style: 'masakari', status: 204, run: (m) => sg.deleteSegmentHost(m[1]!, m[2]!) },
   ];
 
   const server = http.createServer((req, res) => {
@@ -97,10 +105,11 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
         throw new ApiError(404, 'not_found', `no such resource ${path}; see /v1/openapi.json`);
       }
       const caller = authenticate(req.headers, route.role);
-      const body = route.method === 'POST' ? await readJson(req) : undefined;
+      const body = route.method === 'POST' || route.method === 'PUT' ? await readJson(req) : undefined;
       const m = route.path.exec(path)!;
       const out = await withDeadline(Promise.resolve(route.run(m, { q: url.searchParams, body, caller })), REQUEST_DEADLINE_MS);
-      sendJson(res, route.status ?? 200, out);
+      if (route.status === 204) send(res, 204, 'application/json', '');
+      else sendJson(res, route.status ?? 200, out);
     } catch (err) {
       const e = err instanceof ApiError ? err
         : err instanceof CmphaError && err.code === 'incident_not_found' ? new ApiError(404, err.code, err.message)

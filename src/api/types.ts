@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ApiConfig, HostConfig } from '../config/types.js';
+import type { ApiConfig, HostConfig, SegmentConfig } from '../config/types.js';
 import type { RoundReport } from '../detector/types.js';
 import type { IncidentRecord } from '../incidents/types.js';
 import type { Logger } from '../shared/logger.js';
@@ -26,6 +26,10 @@ export interface ApiDeps {
   /** The detector's last round (verdicts and evidence), null before the first one. */
   readonly lastRound: () => RoundReport | null;
   readonly hosts: Readonly<Record<string, HostConfig>>;
+  /** cmpha.conf's [segment:NAME] sections; none: one implicit segment of every watched host. */
+  readonly segments?: readonly SegmentConfig[];
+  /** [evacuation] spare_hosts (the implicit segment's reserved hosts). */
+  readonly spareHosts?: readonly string[];
   readonly probe: ProbeRequests;
   /** Absent: POST /v1/hosts/{host}/fence-confirm answers 501. */
   readonly fence?: FenceConfirmer;

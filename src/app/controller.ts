@@ -171,6 +171,7 @@ function startApi(config: Config, opts: ControllerOptions, connection: Redis, re
   return startApiServer({
     config: { ...config.api, ...(opts.apiListen ? { listen: opts.apiListen } : {}) },
     redis: connection, prefix: config.redis.prefix, lastRound: () => rounds.last, hosts: config.hosts, probe, logger,
+    segments: config.segments ?? [], spareHosts: config.evacuation.spareHosts,
     fence: {
       async confirm(host, who) {
         const rec = await confirmFence({ store: recovery.incidents, notifier: recovery.notifier, logger, clock: systemClock }, host, who);

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { readSecret, sectionKeys, type Decls, type Typed } from './declare.js';
 import { hostDefaultsSection } from './host-schema.js';
+import { instanceFailureSection, segmentSectionDecl } from './masakari-schema.js';
 import { notifierSectionDecl } from './notifier-schema.js';
 import { resolveCloud } from './resolve-cloud.js';
 import { HOST_DEFAULTS, resolveHosts } from './resolve-hosts.js';
@@ -15,7 +16,7 @@ import {
 } from './schema.js';
 import { Secret } from './secret.js';
 import { didYouMean } from './suggest.js';
-import type { ApiToken, CephConfig, Config, NotifierConfig, RedisConfig } from './types.js';
+import type { ApiToken, CephConfig, Config, NotifierConfig, RedisConfig, SegmentConfig } from './types.js';
 
 export { ConfigError, formatIssue, type ConfigIssue } from './config-error.js';
 export { DEFAULT_CONFIG_PATH } from './config-files.js';
@@ -36,8 +37,8 @@ export interface LoadOptions extends ConfigLocation {
 }
 
 const SECRET_OPTION_KEYS = new Set(['password', 'auth_token', 'token', 'secret', 'api_key']);
-const FIXED = new Map<string, Decls>([...FIXED_SECTIONS.map((s) => [s.name, s.decls] as [string, Decls]), [HOST_DEFAULTS, hostDefaultsSection.decls]]);
-const SECTION_NAMES = [...FIXED.keys(), 'host:NAME', 'notifier:NAME'];
+const FIXED = new Map<string, Decls>([...FIXED_SECTIONS.map((s) => [s.name, s.decls] as [string, Decls]), [HOST_DEFAULTS, hostDefaultsSection.decls], [instanceFailureSection.name, instanceFailureSection.decls]]);
+const SECTION_NAMES = [...FIXED.keys(), 'host:NAME', 'notifier:NAME', 'segment:NAME'];
 
 /** Reads cmpha.conf (one or several files), clouds.yaml and OS_* variables; validates everything once; returns a frozen Config. */
 export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
@@ -57,7 +58,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   for (const name of names) {
     if (name === '') {
       for (const key of sources.sections.get('')?.keys() ?? []) ctx.issue(undefined, key, `key outside any section${whereKeyBelongs(key)}`);
-    } else if (!FIXED.has(name) && !name.startsWith('host:') && !name.startsWith('notifier:')) {
+    } else if (!FIXED.has(name) && !name.startsWith('host:') && !name.startsWith('notifier:') && !name.startsWith('segment:')) {
       ctx.issue(name, undefined, `unknown section${didYouMean(name, SECTION_NAMES)} (known: ${SECTION_NAMES.join(', ')})`);
     }
   }
@@ -81,6 +82,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const remediation = ctx.section(remediationSection.name, undefined, remediationSection.schema, remediationSection.decls);
   const logging = ctx.section(loggingSection.name, undefined, loggingSection.schema, loggingSection.decls);
   const escalation = ctx.section(escalationSection.name, undefined, escalationSection.schema, escalationSection.decls);
+  const instanceFailure = ctx.section(instanceFailureSection.name, undefined, instanceFailureSection.schema, instanceFailureSection.decls);
+  const segments = resolveSegments(ctx, names);
 
   const cloud = cloudRaw && legacy ? resolveCloud(ctx, cloudRaw, legacy, env, opts.cwd ?? process.cwd()) : undefined;
 
@@ -127,7 +130,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   if (files.length === 0 && issues.length > 0) {
     throw new ConfigError([{ file: DEFAULT_CONFIG_PATH, message: 'does not exist, and neither --config, $CMPHA_CONFIG nor --config-dir names another config file: write one (cmpha.conf.example lists every key) or point at it with --config PATH or CMPHA_CONFIG=PATH' }]);
   }
-  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !metrics || !api || !logging || !escalation || !remediation) {
+  if (issues.length > 0 || !cloud || !detector || !fencing || !evacuation || !redis || !metrics || !api || !logging || !escalation || !remediation || !instanceFailure) {
     throw new ConfigError(issues.length > 0 ? issues : [{ file: fileName, message: 'invalid configuration' }]);
   }
 
@@ -139,18 +142,43 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     fencing: { ...fencing, ...(cloud.proxy ? { proxy: cloud.proxy } : {}) },
     hosts,
     ...(ceph ? { ceph } : {}),
-    evacuation,
+    // The reserved hosts of an rh_priority segment are spares like [evacuation] spare_hosts.
+    evacuation: { ...evacuation, spareHosts: [...new Set([...evacuation.spareHosts, ...segments.filter((g) => g.recoveryMethod === 'rh_priority').flatMap((g) => g.reservedHosts)])] },
     notifiers: notifiers.length > 0 ? notifiers.map((n) => ({ ...n, ...(cloud.proxy ? { proxy: cloud.proxy } : {}) })) : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],
     escalation,
     redis,
     metrics,
     api: { enabled: api.enabled, listen: api.listen, tokens: apiTokens, anonymousRead: api.anonymousRead, notificationDuplicateWindowMs: api.notificationDuplicateWindowMs },
     remediation,
+    segments,
+    instanceFailure,
     logging: { ...logging, level: !ctx.has('logging', 'level') && defaults?.debug ? 'debug' : logging.level },
   };
   const later = (opts.checks ?? []).flatMap((check) => check(config));
   if (later.length > 0) throw new ConfigError(later.map((i) => ctx.located(i.section, i.key, i.message)));
   return deepFreeze(config);
+}
+
+/** `[segment:NAME]` in file order: every reserved host is one of the segment's hosts, and a host is in one segment only. */
+function resolveSegments(ctx: Ctx, names: ReadonlySet<string>): SegmentConfig[] {
+  const segments: SegmentConfig[] = [];
+  const owner = new Map<string, string>();
+  for (const section of names) {
+    if (!section.startsWith('segment:')) continue;
+    const name = section.slice('segment:'.length);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._ -]{0,254}$/.test(name)) ctx.issue(section, undefined, 'a segment name is 1-255 letters, digits, spaces, . _ or -, starting with a letter or digit');
+    const raw = ctx.section(section, undefined, segmentSectionDecl.schema, segmentSectionDecl.decls);
+    if (!raw) continue;
+    if (raw.hosts.length === 0) ctx.issue(section, 'hosts', 'is required: a segment without hosts protects nothing');
+    for (const h of raw.reservedHosts) if (!raw.hosts.includes(h)) ctx.issue(section, 'reserved_hosts', `${h} is not in hosts; a reserved host is one of the segment's hosts`);
+    for (const h of raw.hosts) {
+      const other = owner.get(h);
+      if (other !== undefined) ctx.issue(section, 'hosts', `${h} is already in [segment:${other}]; a host belongs to one segment`);
+      else owner.set(h, name);
+    }
+    segments.push({ name, ...raw });
+  }
+  return segments;
 }
 
 /** Keys an older cmpha.conf may still hold: accepted, ignored, and named with what replaced them. */

@@ -5,6 +5,7 @@
 import { CHANNEL_KEYS } from '../notifier/channel-keys.js';
 import type { Decl, Decls } from './declare.js';
 import { hostDefaultsSection, hostSectionDecl } from './host-schema.js';
+import { instanceFailureSection, segmentSectionDecl } from './masakari-schema.js';
 import { notifierSectionDecl } from './notifier-schema.js';
 import { FIXED_SECTIONS } from './schema.js';
 
@@ -38,12 +39,14 @@ function keyDocs(decls: Decls): KeyDoc[] {
   });
 }
 
-const ORDER = ['cloud', 'ser', 'DEFAULT', 'detector', 'fencing', 'ceph', 'host_defaults', 'host:NAME', 'evacuation', 'remediation', 'notifier:NAME', 'escalation', 'redis', 'metrics', 'api', 'logging'];
+const ORDER = ['cloud', 'ser', 'DEFAULT', 'detector', 'fencing', 'ceph', 'host_defaults', 'host:NAME', 'segment:NAME', 'evacuation', 'remediation', 'instance_failure', 'notifier:NAME', 'escalation', 'redis', 'metrics', 'api', 'logging'];
 
 export const CONFIG_REFERENCE: readonly SectionDoc[] = [
   ...FIXED_SECTIONS.map((s) => ({ section: s.name, help: s.help, keys: keyDocs(s.decls) })),
   { section: hostDefaultsSection.name, help: hostDefaultsSection.help, keys: keyDocs(hostDefaultsSection.decls) },
   { section: hostSectionDecl.name, help: hostSectionDecl.help, keys: keyDocs(hostSectionDecl.decls) },
+  { section: segmentSectionDecl.name, help: segmentSectionDecl.help, keys: keyDocs(segmentSectionDecl.decls) },
+  { section: instanceFailureSection.name, help: instanceFailureSection.help, keys: keyDocs(instanceFailureSection.decls) },
   {
     section: notifierSectionDecl.name, help: notifierSectionDecl.help, keys: keyDocs(notifierSectionDecl.decls),
     variants: Object.entries(CHANNEL_KEYS).map(([type, decls]) => ({ title: `type = ${type}`, keys: keyDocs(decls) })),
@@ -96,8 +99,8 @@ export function renderExampleConfig(): string {
     '# Several files may be given (--config FILE, repeated, then --config-dir DIR: its *.conf in name order); a key',
     '# set in a later file overrides the same key of an earlier one.', ''];
   for (const s of CONFIG_REFERENCE) {
-    if (s.section === 'ser' || s.section === 'DEFAULT' || s.section === 'host_defaults') {
-      out.push(...commentLines(s.help), `# [${s.section}]`);
+    if (s.section === 'ser' || s.section === 'DEFAULT' || s.section === 'host_defaults' || s.section === 'segment:NAME') {
+      out.push(...commentLines(s.help), `# [${s.section === 'segment:NAME' ? 'segment:rack1' : s.section}]`);
       for (const k of s.keys) out.push(...keyLines(k, true));
       out.push('');
       continue;

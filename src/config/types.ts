@@ -1,6 +1,7 @@
 import type { Typed } from './declare.js';
 import type { RawHostSection } from './host-schema.js';
 import type { notifierSectionDecl } from './notifier-schema.js';
+import type { instanceFailureSection, segmentSectionDecl } from './masakari-schema.js';
 import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import type {
   apiSection, detectorSection, escalationSection, evacuationSection, fencingSection, loggingSection, metricsSection, redisSection, remediationSection,
@@ -157,6 +158,11 @@ export type ApiConfig = Omit<Output<typeof apiSection>, 'readTokenFiles' | 'writ
   readonly tokens: readonly ApiToken[];
 };
 
+/** A failover segment from `[segment:NAME]` (docs/masakari.md). */
+export type SegmentConfig = Output<typeof segmentSectionDecl> & { readonly name: string };
+/** [instance_failure]: the restart of one failed VM on its own host. */
+export type InstanceFailureConfig = Output<typeof instanceFailureSection>;
+
 export interface Config {
   /** The first config file read. */
   readonly path?: string;
@@ -176,4 +182,8 @@ export interface Config {
   readonly api: ApiConfig;
   readonly logging: LoggingConfig;
   readonly remediation: RemediationConfig;
+  /** `[segment:NAME]` sections in file order; absent or empty: one implicit segment of every host. */
+  readonly segments?: readonly SegmentConfig[];
+  /** Absent in a config built by hand: VM notifications are recorded and ignored. */
+  readonly instanceFailure?: InstanceFailureConfig;
 }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { runSim, type RunningSim } from '../../src/sim/index.js';
 import { layerConfig } from '../helpers/layer-config.js';
 import { freePort } from '../helpers/ports.js';
 import { ProcessGroup } from '../helpers/processes.js';
+import { openstackCli } from '../helpers/openstack-cli.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 // `cmpha run` on the simulated cloud with [api] enabled: the API with its tokens, Debian's openstack client
@@ -49,21 +49,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
-/** Debian's openstack client with python3-masakariclient, pointed at cmpha; the token goes in the environment, not argv. */
-function openstack(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('openstack', args, {
-      env: { PATH: process.env.PATH ?? '', HOME: dir, OS_AUTH_TYPE: 'admin_token', OS_ENDPOINT: `${base}/v1`, OS_TOKEN: WRITE },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
-  });
-}
+/** Debian's openstack client with python3-masakariclient, pointed at cmpha. */
+const openstack = (...args: string[]) => openstackCli({ endpoint: `${base}/v1`, token: WRITE, home: dir })(...args);
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -162,9 +149,10 @@ describe('cmpha API', () => {
     expect(listed.code).toBe(0);
     expect((JSON.parse(listed.out) as Array<Record<string, string>>).map((x) => x.notification_uuid)).toEqual([n.notification_uuid]);
 
-    const segments = await openstack('segment', 'list');
-    expect(segments.code).not.toBe(0);
-    expect(segments.err).toContain('cmpha has no failover segments');
+    // No [segment:NAME] in this cmpha.conf: one implicit segment of every watched host.
+    const segments = await openstack('segment', 'list', '-f', 'json');
+    expect(segments.code).toBe(0);
+    expect((JSON.parse(segments.out) as Array<Record<string, string>>).map((x) => [x.name, x.recovery_method])).toEqual([['cmpha', 'rh_priority']]);
   }, 240_000);
 
   it('shows a failover on the status page in Chromium: the dead host, its incident and its steps', async () => {

@@ -7,6 +7,7 @@ import { CONFIG_REFERENCE, renderConfigDocs, renderExampleConfig } from '../../.
 import { SECTIONS } from '../../../src/config/schema.js';
 import { hostSection } from '../../../src/config/host-schema.js';
 import { notifierSection } from '../../../src/config/notifier-schema.js';
+import { instanceFailureSection, segmentSectionDecl } from '../../../src/config/masakari-schema.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cmpha-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,6 +45,8 @@ describe('cmpha.conf', () => {
       ...Object.fromEntries(Object.entries(SECTIONS).map(([k, s]) => [k, Object.keys(s.shape)])),
       'host:NAME': Object.keys(hostSection.shape),
       'notifier:NAME': Object.keys(notifierSection.shape),
+      'segment:NAME': Object.keys(segmentSectionDecl.object.shape),
+      instance_failure: Object.keys(instanceFailureSection.object.shape),
     };
     for (const s of CONFIG_REFERENCE) expect(s.keys.map((k) => k.key).sort(), s.section).toEqual([...(shapes[s.section] ?? [])].sort());
     expect(CONFIG_REFERENCE.map((s) => s.section).sort()).toEqual(Object.keys(shapes).sort());
