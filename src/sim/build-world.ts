@@ -33,6 +33,8 @@ export interface WorldOptions {
   cinder?: boolean;
   /** Monitor IPs that Cinder's rbd connection_info names (`data.hosts`); a test with a real Ceph gives its own. */
   cephMonIps?: string[];
+  /** `cloudpods`: the catalog offers a Cloudpods region (compute_v2) instead of Nova and friends. Default openstack. */
+  cloud?: 'openstack' | 'cloudpods';
 }
 
 export const FLAVORS: readonly Flavor[] = [
@@ -101,6 +103,7 @@ export function resolveSettings(o: WorldOptions): WorldSettings {
     ipBlock: o.ipBlock ?? 0,
     cinder: o.cinder ?? true,
     cephMonIps: o.cephMonIps ?? ['198.19.127.254'],
+    cloud: o.cloud ?? 'openstack',
   };
 }
 

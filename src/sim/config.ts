@@ -21,6 +21,7 @@ export function renderSimConfig(world: World, urls: SimUrls): string {
     '# cmpha.conf for a simulated cloud (written by `cmpha sim`)',
     '',
     '[cloud]',
+    ...(world.settings.cloud === 'cloudpods' ? ['type = cloudpods'] : []),
     `auth_url = ${urls.authUrl}`,
     `username = ${admin.name}`,
     `password = ${admin.password}`,

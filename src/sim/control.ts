@@ -8,7 +8,7 @@ import type { BmcMode, SimHost } from './types.js';
 import { SimCeph } from './ceph.js';
 import type { World } from './world.js';
 
-export type SimService = 'nova' | 'keystone' | 'neutron' | 'placement' | 'redfish' | 'cinder';
+export type SimService = 'nova' | 'keystone' | 'neutron' | 'placement' | 'redfish' | 'cinder' | 'cloudpods';
 
 /** Fault injection for the cloud's APIs (Nova only unless `services` says otherwise). */
 export interface FaultSettings {
@@ -86,6 +86,9 @@ const HOST_ACTIONS: Record<string, (w: World, h: SimHost) => void> = {
   unhang: (w, h) => w.unhang(h),
   'nova-compute/stop': (w, h) => w.stopNovaCompute(h),
   'nova-compute/start': (w, h) => w.startNovaCompute(h),
+  // On a Cloudpods world the same process is the host agent (the `host` container of default-host).
+  'host-agent/stop': (w, h) => w.stopNovaCompute(h),
+  'host-agent/start': (w, h) => w.startNovaCompute(h),
   'mgmt-link/down': (w, h) => w.setMgmtLink(h, 'down'),
   'mgmt-link/up': (w, h) => w.setMgmtLink(h, 'up'),
   'storage-link/down': (w, h) => w.setStorageLink(h, 'down'),
@@ -284,7 +287,7 @@ export function applyFaults(target: FaultSettings, input: Record<string, unknown
     target.latencyMs = input.latencyMs;
   }
   if (input.services !== undefined) {
-    const ok = ['nova', 'keystone', 'neutron', 'placement', 'redfish', 'cinder'];
+    const ok = ['nova', 'keystone', 'neutron', 'placement', 'redfish', 'cinder', 'cloudpods'];
     if (!Array.isArray(input.services) || !input.services.every((s) => ok.includes(s as string))) {
       throw bad(`services must be a list drawn from ${ok.join(', ')}`);
     }

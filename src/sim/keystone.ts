@@ -58,6 +58,13 @@ export class Keystone {
         id: `${id.slice(0, 28)}${i}${iface.slice(0, 3)}`, interface: iface, region: 'RegionOne', region_id: 'RegionOne', url,
       })),
     });
+    // A Cloudpods region's catalog: its Keystone-v3-compatible identity service and the region's compute_v2.
+    if (this.world.settings.cloud === 'cloudpods') {
+      return [
+        entry('identity', 'keystone', `${b}/identity`, 'a1b2c3d4e5f60718293a4b5c6d7e8f90'),
+        entry('compute_v2', 'region2', `${b}/cloudpods`, 'f1b2c3d4e5f60718293a4b5c6d7e8f90'),
+      ];
+    }
     return [
       entry('identity', 'keystone', `${b}/identity`, 'a1b2c3d4e5f60718293a4b5c6d7e8f90'),
       entry('compute', 'nova', `${b}/compute/v2.1`, 'b1b2c3d4e5f60718293a4b5c6d7e8f90'),

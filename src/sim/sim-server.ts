@@ -7,6 +7,7 @@ import { corruptAnswer, takeRule } from './corrupt.js';
 import { SimHttpError, keystoneError, neutronError, novaError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import { Cinder } from './cinder.js';
+import { CLOUDPODS_PREFIX, CloudpodsRegion, regionError } from './cloudpods.js';
 import { Keystone } from './keystone.js';
 import { Neutron } from './neutron.js';
 import { Nova } from './nova.js';
@@ -34,6 +35,8 @@ export interface SimHttp {
   /** http://127.0.0.1:PORT */
   readonly base: string;
   readonly keystone: Keystone;
+  /** The Cloudpods region's own state (offline flags, metadata, migrations), for tests. */
+  readonly cloudpods: CloudpodsRegion;
   readonly calls: CallLog;
   readonly faults: FaultSettings;
   close(): Promise<void>;
@@ -46,6 +49,7 @@ function serviceOf(path: string): SimService | 'sim' | null {
   if (path.startsWith('/placement')) return 'placement';
   if (path.startsWith('/volume')) return 'cinder';
   if (path.startsWith('/redfish')) return 'redfish';
+  if (path.startsWith(CLOUDPODS_PREFIX)) return 'cloudpods';
   if (path.startsWith('/sim')) return 'sim';
   return null;
 }
@@ -57,6 +61,7 @@ function malformed(service: SimService | 'sim' | null): SimHttpError {
     case 'neutron': return neutronError(400, 'HTTPBadRequest', 'Malformed request body');
     case 'placement': return placementError(400, 'Malformed JSON in request body.');
     case 'cinder': return novaError(400, 'Malformed request body');
+    case 'cloudpods': return regionError(400, 'InputParameterError', 'invalid json body');
     default: return new SimHttpError(400, { error: 'request body is not valid JSON' });
   }
 }
@@ -68,6 +73,7 @@ function internalError(service: SimService | 'sim' | null): SimHttpError {
     case 'keystone': return keystoneError(500, 'An unexpected error prevented the server from fulfilling your request.');
     case 'neutron': return neutronError(500, 'HTTPInternalServerError', 'Request Failed: internal server error while processing your request.');
     case 'placement': return new SimHttpError(500, { errors: [{ status: 500, title: 'Internal Server Error', detail: 'The server has either erred or is incapable of performing the requested operation.', code: 'placement.undefined_code' }] });
+    case 'cloudpods': return regionError(500, 'InternalServerError', 'internal server error');
     default: return new SimHttpError(500, { error: 'internal error' });
   }
 }
@@ -104,6 +110,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
   const placement = new Placement(world, keystone);
   const cinder = new Cinder(world, keystone);
   const redfish = new Redfish(world);
+  const cloudpods = new CloudpodsRegion(world, keystone);
   const injected: FaultCounts = { errors: 0, drops: 0, dropsAfter: 0, corrupted: 0 };
   const control = new Control(world, keystone, calls, faults, {
     injected,
@@ -191,6 +198,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
         case 'placement': r = await placement.handle(sreq); break;
         case 'cinder': r = await cinder.handle(sreq); break;
         case 'redfish': r = await redfish.handle(sreq); break;
+        case 'cloudpods': r = await cloudpods.handle(sreq); break;
         default: r = null;
       }
       if (!r) throw new SimHttpError(404, { error: `nothing at ${path}` });
@@ -239,7 +247,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
   urls.base = `http://${host}:${port}`;
   log.info({ port }, 'cloud simulator listening');
   return {
-    server, port, base: urls.base, keystone, calls, faults,
+    server, port, base: urls.base, keystone, cloudpods, calls, faults,
     async close() {
       world.setScheduleListener(undefined);
       if (timer) clearTimeout(timer);

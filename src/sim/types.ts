@@ -240,4 +240,6 @@ export interface WorldSettings {
   cinder: boolean;
   /** The monitor addresses Cinder's RBD driver puts in connection_info (`data.hosts`). */
   cephMonIps: readonly string[];
+  /** Which cloud the catalog offers: OpenStack's services, or a Cloudpods region (compute_v2, src/sim/cloudpods.ts). */
+  cloud: 'openstack' | 'cloudpods';
 }

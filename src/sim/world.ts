@@ -432,13 +432,14 @@ export class World extends EventEmitter<WorldEvents> {
     }
   }
 
-  private claim(h: SimHost, f: Flavor, sign: 1 | -1): void {
+  /** Resources a server takes on a host (also the Cloudpods region's scheduler, src/sim/cloudpods.ts). */
+  claim(h: SimHost, f: Flavor, sign: 1 | -1): void {
     h.vcpusUsed += sign * f.vcpus;
     h.memoryMbUsed += sign * f.ram;
     h.diskGbUsed += sign * f.disk;
   }
 
-  private fits(h: SimHost, f: Flavor): boolean {
+  fits(h: SimHost, f: Flavor): boolean {
     const s = this.settings;
     const vcpuFree = h.vcpus * s.cpuAllocationRatio - h.vcpusUsed;
     // As Placement (which Nova's scheduler asks) computes it: (total - reserved) x ratio - used.
@@ -515,7 +516,8 @@ export class World extends EventEmitter<WorldEvents> {
     }
   }
 
-  private moveServer(server: SimServer, target: SimHost): void {
+  /** The server now runs on `target` (its claim there, made when it was scheduled, becomes its usage). */
+  moveServer(server: SimServer, target: SimHost): void {
     const from = server.host;
     if (from) {
       const src = this.hosts.get(from);
