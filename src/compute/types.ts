@@ -65,7 +65,41 @@ export interface Guest {
   readonly imageId?: string | null;
   /** Ids of the volumes attached to it; undefined when the cloud did not say. */
   readonly volumeIds?: readonly string[];
+  /** Locked against its owner's actions; undefined when the cloud did not say. */
+  readonly locked?: boolean;
+  /** Why, as whoever locked it wrote; null when no reason was given. */
+  readonly lockedReason?: string | null;
 }
+
+/**
+ * The state a guest lasts in when no operation runs on it, in the cloud's status words operators know
+ * (`ACTIVE`, `SHUTOFF`, `ERROR`, `PAUSED`, `SUSPENDED`, `RESCUE`, `SHELVED`, ...): for a guest caught mid-task, the
+ * state under the task (a server mid-hard-reboot is ACTIVE underneath).
+ */
+export type LastingState = string;
+
+/** What is done after a guest arrives on its new host to give it back the state it had. */
+export type Restore = 'stop' | 'pause' | 'suspend';
+
+/**
+ * How a dead host's guest is recovered, judged by the adapter from what the cloud shows (a table in the Nova
+ * adapter, measured on a real cloud): moved (after a reset when the cloud refuses to move it as it is, then put
+ * back in its state), or left on the dead host with why.
+ */
+export type GuestRecovery =
+  | {
+    readonly kind: 'move';
+    readonly lasting: LastingState;
+    /** The cloud refuses to move it as it is: an admin reset first, with why (for the timeline). */
+    readonly reset?: { readonly why: string };
+    /** The status it must show on its new host once recovered. */
+    readonly expect: 'ACTIVE' | 'SHUTOFF' | 'PAUSED' | 'SUSPENDED';
+    /** What brings it there after the move (the cloud leaves it running otherwise). */
+    readonly restore?: Restore;
+    /** What the move cannot give back (for the timeline and the owner's notice). */
+    readonly caveat?: string;
+  }
+  | { readonly kind: 'leave'; readonly lasting: LastingState; readonly why: string };
 
 /** Free room on a host, as the cloud's scheduler would count it. */
 export interface HostCapacity {
@@ -174,11 +208,26 @@ export interface ComputeBackend extends HeartbeatSource {
   move(guestId: string, target: string | null, opts?: CallOptions): Promise<void>;
   /** Before a move is sent: whether one is under way or done (`since`: when cmpha first asked, if it did). */
   moveState(guest: Guest, source: string, opts?: CallOptions & { readonly since?: number }): Promise<MoveState>;
-  /** After a move was accepted: whether the guest runs on another host. */
-  whereIs(guestId: string, source: string, opts?: CallOptions): Promise<Arrival>;
+  /**
+   * After a move was accepted: whether the guest runs on another host. `expect`: the status it comes back in
+   * (a stopped guest stays stopped through the move: `SHUTOFF`); `ACTIVE` when not given.
+   */
+  whereIs(guestId: string, source: string, opts?: CallOptions & { readonly expect?: 'ACTIVE' | 'SHUTOFF' }): Promise<Arrival>;
   /** Planned maintenance: move a running guest off a live host. Throws MOVE_OUTCOME_UNKNOWN like `move`. */
   liveMove(guestId: string, target: string | null, opts?: CallOptions): Promise<void>;
   liveMoveState(guestId: string, source: string, opts?: CallOptions): Promise<LiveMoveState>;
+  /** How `guest`, found on a dead host, is recovered (pure: from what the cloud showed). */
+  recoveryOf(guest: Guest): GuestRecovery;
+  /**
+   * Clears an operation the dead host will never finish, so the cloud accepts the move (Nova: os-resetState to
+   * error). Setting it twice leaves the same state.
+   */
+  resetStuck(guestId: string, opts?: CallOptions): Promise<void>;
+  /** Locks a guest against its owner's actions with `reason` (shown to its owner); a no-op on a locked guest. */
+  lock(guestId: string, reason: string, opts?: CallOptions): Promise<void>;
+  unlock(guestId: string, opts?: CallOptions): Promise<void>;
+  /** Puts a moved guest back into the state it had (`restore` of its recovery). Not retried on its own. */
+  restore(guestId: string, how: Restore, opts?: CallOptions): Promise<void>;
   /** Hard restart of a guest (a moved guest whose network stays silent). Not retried on its own. */
   restart(guestId: string, opts?: CallOptions): Promise<void>;
   /** Whether a guest can be live-moved in its current state. */

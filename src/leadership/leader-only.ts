@@ -11,7 +11,7 @@ async function whileLeading<T>(leadership: Leadership, signal: AbortSignal | und
 
 /**
  * The Nova client the recovery workers get: every call that changes Nova (service updates, aggregate
- * membership, evacuate, live migration, reboot) first checks, in Redis, that this process still holds the leader
+ * membership, evacuate, live migration, reboot, reset-state, lock, unlock, stop/pause/suspend) first checks, in Redis, that this process still holds the leader
  * lease with its epoch. Reads pass untouched. A deposed leader's worker therefore cannot act on Nova, from
  * any step, whatever path led it there.
  */
@@ -30,6 +30,10 @@ export function leaderOnlyNova(nova: NovaApi, leadership: Leadership): NovaApi {
     evacuate: (id, target, opts) => whileLeading(leadership, opts?.signal, () => nova.evacuate(id, target, opts)),
     liveMigrate: (id, target, opts) => whileLeading(leadership, opts?.signal, () => nova.liveMigrate(id, target, opts)),
     reboot: (id, type, opts) => whileLeading(leadership, opts?.signal, () => nova.reboot(id, type, opts)),
+    resetState: (id, state, opts) => whileLeading(leadership, opts?.signal, () => nova.resetState(id, state, opts)),
+    lock: (id, reason, opts) => whileLeading(leadership, opts?.signal, () => nova.lock(id, reason, opts)),
+    unlock: (id, opts) => whileLeading(leadership, opts?.signal, () => nova.unlock(id, opts)),
+    powerAction: (id, action, opts) => whileLeading(leadership, opts?.signal, () => nova.powerAction(id, action, opts)),
   };
 }
 

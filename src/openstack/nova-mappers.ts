@@ -54,6 +54,9 @@ const serverSchema = z.object({
   updated: z.string().optional(),
   image: z.union([z.literal(''), z.object({ id: z.string() }), z.null()]).optional(),
   'os-extended-volumes:volumes_attached': z.array(z.object({ id: name })).optional(),
+  // From 2.9 and 2.73.
+  locked: z.boolean().optional(),
+  locked_reason: z.string().nullable().optional(),
 });
 
 // GET /servers/{id}/os-volume_attachments: `id` goes and `attachment_id` comes with 2.89.
@@ -230,6 +233,7 @@ function mapServer(s: ServerJson): Server {
     // Nova answers `image: ""` for a server booted from a volume, `{id, links}` for one booted from an image.
     ...(s.image === '' ? { imageId: null } : s.image?.id ? { imageId: s.image.id } : {}),
     ...(s['os-extended-volumes:volumes_attached'] ? { volumeIds: s['os-extended-volumes:volumes_attached'].map((v) => v.id) } : {}),
+    ...(s.locked !== undefined ? { locked: s.locked, lockedReason: s.locked_reason ?? null } : {}),
   };
 }
 

@@ -163,6 +163,26 @@ export class NovaClient implements NovaApi {
     await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, { body: { reboot: { type } }, idempotent: false, signal: opts.signal });
   }
 
+  async resetState(id: string, state: 'active' | 'error', opts: CallOptions = {}): Promise<void> {
+    await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, { body: { 'os-resetState': { state } }, idempotent: true, signal: opts.signal });
+  }
+
+  async lock(id: string, reason: string, opts: CallOptions = {}): Promise<void> {
+    // locked_reason is accepted from 2.73; before it the body must be null.
+    const withReason = compareMicroversions(parseMicroversion(await this.microversion(opts))!, parseMicroversion('2.73')!) >= 0;
+    await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, {
+      body: { lock: withReason ? { locked_reason: reason } : null }, idempotent: true, signal: opts.signal,
+    });
+  }
+
+  async unlock(id: string, opts: CallOptions = {}): Promise<void> {
+    await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, { body: { unlock: null }, idempotent: true, signal: opts.signal });
+  }
+
+  async powerAction(id: string, action: 'os-stop' | 'pause' | 'suspend', opts: CallOptions = {}): Promise<void> {
+    await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, { body: { [action]: null }, idempotent: false, signal: opts.signal });
+  }
+
   async listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts: CallOptions = {}): Promise<Migration[]> {
     return this.#listAll('/os-migrations', {
       instance_uuid: filter.instanceId, host: filter.host, migration_type: filter.type,

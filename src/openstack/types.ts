@@ -57,6 +57,10 @@ export interface Server {
   readonly imageId?: string | null;
   /** Ids of the volumes attached to it (`os-extended-volumes:volumes_attached`); undefined when Nova did not say. */
   readonly volumeIds?: readonly string[];
+  /** Locked against its owner's actions (2.9); undefined when Nova did not say. */
+  readonly locked?: boolean;
+  /** Why, as whoever locked it wrote (2.73); null when no reason was given. */
+  readonly lockedReason?: string | null;
 }
 
 export interface Migration {
@@ -114,6 +118,13 @@ export interface NovaApi {
   liveMigrate(id: string, target?: string, opts?: CallOptions): Promise<void>;
   /** POST reboot (202). Not retried on its own. */
   reboot(id: string, type: 'HARD' | 'SOFT', opts?: CallOptions): Promise<void>;
+  /** os-resetState (admin): vm_state set to `state`, task_state cleared. Setting it twice leaves the same state. */
+  resetState(id: string, state: 'active' | 'error', opts?: CallOptions): Promise<void>;
+  /** lock, with `reason` from 2.73 (dropped on an older Nova). Locking a locked server changes nothing. */
+  lock(id: string, reason: string, opts?: CallOptions): Promise<void>;
+  unlock(id: string, opts?: CallOptions): Promise<void>;
+  /** A power action on a running server (os-stop, pause, suspend): 202, not retried on its own. */
+  powerAction(id: string, action: 'os-stop' | 'pause' | 'suspend', opts?: CallOptions): Promise<void>;
   listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts?: CallOptions): Promise<Migration[]>;
 }
 

@@ -1,5 +1,6 @@
 import { SimClock } from './clock.js';
 import { Rng } from './rng.js';
+import { CREATABLE_STATUS, powerStateOf } from './server-states.js';
 import type { Flavor, SimHost, SimServer, SimUser, SimVolume, VmState, WorldSettings } from './types.js';
 import { World } from './world.js';
 
@@ -237,7 +238,12 @@ function macFor(prefix: number, n: number): string {
 export interface NewServerSpec {
   name?: string;
   host?: string | null;
-  status?: 'ACTIVE' | 'SHUTOFF' | 'ERROR';
+  /** ACTIVE (default), SHUTOFF, ERROR, PAUSED, SUSPENDED, RESCUE or SHELVED (shelved, not offloaded). */
+  status?: string;
+  /** A task the server was caught in (e.g. `rebooting_hard`), as a dead compute leaves it. */
+  taskState?: string;
+  /** Locked by its owner, with this reason. */
+  lockedReason?: string;
   flavor?: string;
   metadata?: Record<string, string>;
   userName?: string;
@@ -258,8 +264,9 @@ export function addServer(world: World, spec: NewServerSpec): SimServer {
   const flavor = world.flavors.find((f) => f.name === spec.flavor || f.id === spec.flavor) ?? FLAVORS[1]!;
   const host = spec.host === undefined ? world.hostList.find((h) => !h.spare)?.name ?? null : spec.host;
   if (host !== null && !world.hosts.has(host)) throw new Error(`no host ${host}`);
-  const status = spec.status ?? 'ACTIVE';
-  const vmState: VmState = status === 'ACTIVE' ? 'active' : status === 'SHUTOFF' ? 'stopped' : 'error';
+  const status = (spec.status ?? 'ACTIVE').toUpperCase();
+  const vmState: VmState | undefined = CREATABLE_STATUS[status];
+  if (vmState === undefined) throw new Error(`status ${status} is not one of ${Object.keys(CREATABLE_STATUS).join(', ')}`);
   const now = world.now();
   const bootFromVolume = spec.volumes?.[0]?.boot === true;
   if (spec.volumes?.slice(1).some((v) => v.boot)) throw new Error('only the first volume can be the boot volume');
@@ -276,7 +283,8 @@ export function addServer(world: World, spec: NewServerSpec): SimServer {
     id: rng.uuid(), index, name: spec.name ?? `vm-${String(index + 1).padStart(5, '0')}`,
     projectId: owner.defaultProjectId ?? world.projects[0]!.id, userId: owner.id, flavor, imageId: bootFromVolume ? '' : rng.uuid(),
     ...(volumes.length > 0 ? { volumes } : {}),
-    host, vmState, taskState: null, powerState: vmState === 'active' ? 1 : host === null ? 0 : 4,
+    host, vmState, taskState: spec.taskState ?? null, powerState: host === null ? 0 : powerStateOf(vmState),
+    ...(spec.lockedReason !== undefined ? { lock: { reason: spec.lockedReason } } : {}),
     createdAt: now, updatedAt: now, launchedAt: host === null ? null : now, az: host === null ? null : world.settings.defaultAz,
     metadata: spec.metadata ?? {},
     addresses: host === null ? [] : [

@@ -508,12 +508,12 @@ export class Nova {
     if (s.fault && (s.vmState === 'error' || status === 'ERROR')) {
       body.fault = { code: s.fault.code, created: isoSeconds(s.fault.created), message: s.fault.message, ...(ctx.admin ? { details: '' } : {}) };
     }
-    if (v >= mv('2.9')) body.locked = false;
+    if (v >= mv('2.9')) body.locked = !!s.lock;
     if (v >= mv('2.16')) body.host_status = this.hostStatus(s.host ? this.world.host(s.host) : undefined);
     if (v >= mv('2.19')) body.description = null;
     if (v >= mv('2.26')) body.tags = [];
     if (v >= mv('2.63')) body.trusted_image_certificates = null;
-    if (v >= mv('2.73')) body.locked_reason = null;
+    if (v >= mv('2.73')) body.locked_reason = s.lock?.reason ?? null;
     if (body.security_groups === undefined) delete body.security_groups;
     return body;
   }
@@ -650,6 +650,18 @@ export class Nova {
     if (action === 'evacuate') return this.evacuate(ctx, s, payload);
     if (action === 'os-migrateLive') return this.liveMigrate(ctx, s, payload);
     if (action === 'reboot') return this.reboot(ctx, s, payload);
+    if (action === 'os-resetState') return this.resetState(ctx, s, payload);
+    if (action === 'lock') return this.lock(ctx, s, payload);
+    if (action === 'unlock') {
+      this.world.unlock(s);
+      return { status: 202, rawBody: '' };
+    }
+    if (['os-stop', 'os-start', 'pause', 'unpause', 'suspend', 'resume', 'rescue', 'unrescue', 'shelve'].includes(action)) {
+      // Owners may not act on a locked server; admins may (Nova's lock policy).
+      if (s.lock && !ctx.admin) throw novaError(409, `Instance ${s.id} is locked`);
+      this.world.powerAction(s, action);
+      return action === 'rescue' ? { status: 200, body: { adminPass: randomBytes(9).toString('base64url') } } : { status: 202, rawBody: '' };
+    }
     throw novaError(400, `There is no such action: ${action}`);
   }
 
@@ -679,6 +691,25 @@ export class Nova {
       return { status: 200, body: { adminPass: typeof body.adminPass === 'string' ? body.adminPass : randomBytes(9).toString('base64url') } };
     }
     return { status: 200, rawBody: '' };
+  }
+
+  private resetState(ctx: Ctx, s: SimServer, payload: unknown): SimResponse {
+    this.requireAdmin(ctx, 'os_compute_api:os-admin-actions:reset_state');
+    const body = checkObject('os-resetState', payload, { state: (x) => (x === 'active' || x === 'error' ? null : `${jsonRepr(x)} is not one of ['active', 'error']`) }, ['state']);
+    this.world.resetState(s, body.state as 'active' | 'error');
+    return { status: 202, rawBody: '' };
+  }
+
+  private lock(ctx: Ctx, s: SimServer, payload: unknown): SimResponse {
+    // From 2.73 the body may carry a reason (up to 255 characters); before, it must be null.
+    if (ctx.v >= mv('2.73') && payload !== null) {
+      const body = checkObject('lock', payload, { locked_reason: isString(255) }, []);
+      this.world.lock(s, (body.locked_reason as string | undefined) ?? null);
+    } else {
+      if (payload !== null) throw novaError(400, `Invalid input for field/attribute lock. Value: ${jsonRepr(payload)}. ${jsonRepr(payload)} is not of type 'null'`);
+      this.world.lock(s, null);
+    }
+    return { status: 202, rawBody: '' };
   }
 
   private reboot(ctx: Ctx, s: SimServer, payload: unknown): SimResponse {

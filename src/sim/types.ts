@@ -4,7 +4,9 @@ export type Power = 'on' | 'off';
 export type LinkState = 'up' | 'down';
 export type BmcMode = 'ok' | 'error' | 'stuck-on' | 'unreachable';
 /** `deleted` only on the records Nova keeps of deleted servers (listed with `changes-since`). */
-export type VmState = 'active' | 'stopped' | 'error' | 'building' | 'deleted';
+export type VmState =
+  | 'active' | 'stopped' | 'error' | 'building' | 'deleted'
+  | 'paused' | 'suspended' | 'rescued' | 'resized' | 'shelved' | 'shelved_offloaded';
 
 export interface Flavor {
   readonly id: string;
@@ -146,6 +148,8 @@ export interface SimServer {
   guestSilent?: boolean;
   /** Attached Cinder volumes; a boot volume makes the server volume-backed (Nova's `image` is ""). */
   readonly volumes?: readonly SimVolume[];
+  /** Locked (2.9), with its reason (2.73; null when none was given). */
+  lock?: { readonly reason: string | null } | null;
 }
 
 export type MigrationStatus =

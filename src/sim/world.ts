@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { SimClock } from './clock.js';
 import { EventQueue } from './event-queue.js';
 import { novaError } from './http-error.js';
+import { novaStatus, powerStateOf } from './server-states.js';
 import type { Rng } from './rng.js';
 import type {
-  AppCredential, BmcMode, Flavor, InstanceAction, LinkState, SimAggregate, SimDomain, SimHost, SimMigration,
+  VmState, AppCredential, BmcMode, Flavor, InstanceAction, LinkState, SimAggregate, SimDomain, SimHost, SimMigration,
   SimProject, SimServer, SimUser, WorldSettings,
 } from './types.js';
 
@@ -21,7 +22,24 @@ export const REACHABLE_NETWORKS = new Set(['provider']);
 
 /** Deleted servers the simulated Nova still lists with changes-since (the oldest are forgotten first). */
 const DELETED_KEPT = 10_000;
-const REBUILD_TASK_STATES = new Set(['rebuilding', 'rebuild_block_device_mapping', 'rebuild_spawning']);
+
+/** Nova's 409 for an action refused by check_instance_state. */
+function invalidState(action: string, server: SimServer, attr: 'vm_state' | 'task_state', state: string): Error {
+  return novaError(409, `Cannot '${action}' instance ${server.id} while it is in ${attr} ${state}`);
+}
+
+/** The power actions the simulator knows: allowed vm_states, the task while it runs, where it leads. */
+const POWER_ACTIONS: Readonly<Record<string, { from: readonly VmState[]; task: string; to: VmState }>> = {
+  'os-stop': { from: ['active', 'error', 'rescued', 'resized'], task: 'powering-off', to: 'stopped' },
+  'os-start': { from: ['stopped'], task: 'powering-on', to: 'active' },
+  pause: { from: ['active', 'rescued'], task: 'pausing', to: 'paused' },
+  unpause: { from: ['paused'], task: 'unpausing', to: 'active' },
+  suspend: { from: ['active'], task: 'suspending', to: 'suspended' },
+  resume: { from: ['suspended'], task: 'resuming', to: 'active' },
+  rescue: { from: ['active', 'stopped', 'error'], task: 'rescuing', to: 'rescued' },
+  unrescue: { from: ['rescued'], task: 'unrescuing', to: 'active' },
+  shelve: { from: ['active', 'stopped', 'paused', 'suspended'], task: 'shelving', to: 'shelved_offloaded' },
+};
 
 interface MoveOp {
   readonly kind: 'evacuation' | 'live-migration';
@@ -421,15 +439,7 @@ export class World extends EventEmitter<WorldEvents> {
   // ---------------------------------------------------------------- servers
 
   serverStatus(s: SimServer): string {
-    if (s.taskState && REBUILD_TASK_STATES.has(s.taskState)) return 'REBUILD';
-    if (s.taskState === 'migrating') return 'MIGRATING';
-    switch (s.vmState) {
-      case 'active': return 'ACTIVE';
-      case 'stopped': return 'SHUTOFF';
-      case 'error': return 'ERROR';
-      case 'building': return 'BUILD';
-      case 'deleted': return 'DELETED';
-    }
+    return novaStatus(s.vmState, s.taskState);
   }
 
   /** Resources a server takes on a host (also the Cloudpods region's scheduler, src/sim/cloudpods.ts). */
@@ -539,9 +549,13 @@ export class World extends EventEmitter<WorldEvents> {
     const at = this.now();
     if (opts.host !== null && !this.hosts.has(opts.host)) throw novaError(404, `Compute host ${opts.host} not found.`);
     if (opts.host !== null && server.host === opts.host) throw novaError(400, "The target host can't be the same one.");
-    if (!['active', 'stopped', 'error'].includes(server.vmState) || server.launchedAt === null || server.host === null) {
+    if (server.launchedAt === null || server.host === null) {
       throw novaError(409, `Instance ${server.id} is in an invalid state for 'evacuate'`);
     }
+    // Nova's check_instance_state: vm_state active, stopped or error. From Zed (26.0.0) any task state is
+    // accepted (measured on the lab: a server mid-hard-reboot, mid-snapshot or mid-migrate evacuates); older
+    // releases answered 409 for a task.
+    if (!['active', 'stopped', 'error'].includes(server.vmState)) throw invalidState('evacuate', server, 'vm_state', server.vmState);
     const source = this.hosts.get(server.host);
     if (!source) throw novaError(404, `Compute host ${server.host} not found.`);
     if (this.serviceUp(source, at)) throw novaError(400, `Compute service of ${source.name} is still in use.`);
@@ -667,6 +681,63 @@ export class World extends EventEmitter<WorldEvents> {
     this.emit('server', s, from);
   }
 
+  /** os-resetState (admin): vm_state as asked, task_state cleared, whatever the host's state. */
+  resetState(server: SimServer, state: 'active' | 'error'): void {
+    server.vmState = state;
+    server.taskState = null;
+    server.updatedAt = this.now();
+    this.emit('server', server, server.host);
+  }
+
+  /** lock (2.73: with a reason). Locking a locked server changes nothing (the first reason stays). */
+  lock(server: SimServer, reason: string | null): void {
+    if (server.lock) return;
+    server.lock = { reason };
+    server.updatedAt = this.now();
+  }
+
+  unlock(server: SimServer): void {
+    server.lock = null;
+    server.updatedAt = this.now();
+  }
+
+  /**
+   * os-stop, os-start, pause, unpause, suspend, resume, rescue, unrescue, shelve: the API checks the state and
+   * casts to the server's compute; a compute that answers does it at once here, one that does not leaves the
+   * task state (a dead host's servers keep it: measured on the lab). `shelve` offloads at once
+   * (shelved_offload_time 0, Nova's default).
+   */
+  powerAction(server: SimServer, action: string): void {
+    const at = this.now();
+    const rule = POWER_ACTIONS[action];
+    if (!rule) throw novaError(400, `There is no such action: ${action}`);
+    if (!rule.from.includes(server.vmState)) throw invalidState(action, server, 'vm_state', server.vmState);
+    if (server.taskState !== null) throw invalidState(action, server, 'task_state', server.taskState);
+    const host = server.host ? this.hosts.get(server.host) : undefined;
+    if (!host) throw invalidState(action, server, 'vm_state', server.vmState);
+    if (!this.computeAnswers(host)) {
+      server.taskState = rule.task;
+      server.updatedAt = at;
+      this.emit('server', server, server.host);
+      return;
+    }
+    server.vmState = rule.to;
+    server.powerState = powerStateOf(rule.to);
+    if (rule.to === 'shelved_offloaded') {
+      this.moveOff(server);
+    }
+    server.updatedAt = at;
+    this.emit('server', server, host.name);
+  }
+
+  /** A shelved server offloaded: its resources and its host go. */
+  private moveOff(server: SimServer): void {
+    const h = server.host ? this.hosts.get(server.host) : undefined;
+    if (h) this.claim(h, server.flavor, -1);
+    server.host = null;
+    server.powerState = 0;
+  }
+
   /** Fault injection: the guest stops answering on its network (its addresses go silent) until a reboot. */
   setGuestSilent(server: SimServer, silent: boolean): void {
     if ((server.guestSilent ?? false) === silent) return;
@@ -685,8 +756,15 @@ export class World extends EventEmitter<WorldEvents> {
       const [attr, state] = server.taskState !== null ? ['task_state', server.taskState] : ['vm_state', server.vmState];
       throw novaError(409, `Cannot 'reboot' instance ${server.id} while it is in ${attr} ${state}`);
     }
-    if (!host || !this.serviceUp(host, at) || !this.computeAnswers(host)) throw novaError(409, `Compute service of ${host?.name ?? 'the server'} is unavailable at this time.`);
+    if (!host || !this.serviceUp(host, at)) throw novaError(409, `Compute service of ${host?.name ?? 'the server'} is unavailable at this time.`);
     const a = this.newAction(server, 'reboot', actor, at);
+    if (!this.computeAnswers(host)) {
+      // The API casts to a compute that will never take it: the task state stays (measured on the lab).
+      server.taskState = type === 'HARD' ? 'rebooting_hard' : 'rebooting';
+      server.updatedAt = at;
+      this.emit('server', server, server.host);
+      return;
+    }
     this.endAction(a, at, 'Success', type === 'HARD' ? 'compute_reboot_instance' : 'compute_reboot_instance', host.name);
     server.guestSilent = false;
     server.vmState = 'active';

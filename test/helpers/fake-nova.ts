@@ -139,6 +139,22 @@ export class FakeNova implements NovaApi {
     this.enter('reboot', id, type);
   }
 
+  async resetState(id: string, state: 'active' | 'error'): Promise<void> {
+    this.enter('resetState', id, state);
+  }
+
+  async lock(id: string, reason: string): Promise<void> {
+    this.enter('lock', id, reason);
+  }
+
+  async unlock(id: string): Promise<void> {
+    this.enter('unlock', id);
+  }
+
+  async powerAction(id: string, action: 'os-stop' | 'pause' | 'suspend'): Promise<void> {
+    this.enter('powerAction', id, action);
+  }
+
   async listMigrations(filter: { instanceId?: string; host?: string; type?: string }): Promise<Migration[]> {
     this.enter('listMigrations', filter);
     return [];

@@ -158,6 +158,37 @@ export class RecordingNova implements NovaApi {
     if (!this.servers.has(id)) throw new CmphaError('nova_not_found', `Instance ${id} could not be found.`);
   }
 
+  async resetState(id: string, state: 'active' | 'error'): Promise<void> {
+    this.calls.push({ method: 'resetState', args: [id, state] });
+    const s = this.servers.get(id);
+    if (!s) throw new CmphaError('nova_not_found', `Instance ${id} could not be found.`);
+    s.vmState = state;
+    s.taskState = null;
+    s.status = state === 'active' ? 'ACTIVE' : 'ERROR';
+  }
+
+  async lock(id: string, reason: string): Promise<void> {
+    this.calls.push({ method: 'lock', args: [id, reason] });
+    const s = this.servers.get(id);
+    if (!s) throw new CmphaError('nova_not_found', `Instance ${id} could not be found.`);
+    if (!s.locked) Object.assign(s, { locked: true, lockedReason: reason });
+  }
+
+  async unlock(id: string): Promise<void> {
+    this.calls.push({ method: 'unlock', args: [id] });
+    const s = this.servers.get(id);
+    if (!s) throw new CmphaError('nova_not_found', `Instance ${id} could not be found.`);
+    Object.assign(s, { locked: false, lockedReason: null });
+  }
+
+  async powerAction(id: string, action: 'os-stop' | 'pause' | 'suspend'): Promise<void> {
+    this.calls.push({ method: 'powerAction', args: [id, action] });
+    const s = this.servers.get(id);
+    if (!s) throw new CmphaError('nova_not_found', `Instance ${id} could not be found.`);
+    const [status, vmState] = action === 'os-stop' ? ['SHUTOFF', 'stopped'] : action === 'pause' ? ['PAUSED', 'paused'] : ['SUSPENDED', 'suspended'];
+    Object.assign(s, { status, vmState });
+  }
+
   async evacuate(id: string, target?: string): Promise<void> {
     this.calls.push({ method: 'evacuate', args: [id, target] });
     const s = this.servers.get(id);

@@ -4,8 +4,10 @@ import type { ComputeService, NeutronApi, NovaApi, PlacementApi, Port } from '..
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import {
   MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE,
-  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestPort, type HostCapacity, type LiveMoveState, type MoveState,
+  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestPort, type GuestRecovery, type HostCapacity, type LiveMoveState,
+  type MoveState, type Restore,
 } from '../types.js';
+import { novaRecoveryOf } from './server-states.js';
 import { needsServerSum, spareCapacity } from './capacity.js';
 import { incidentReason, parseMarker, type MarkerPrefixes } from '../marker.js';
 import { arrivedLive, evacuationsFrom, inspectMove, judge, judgeLiveMove, looksFinished, migrationDuration } from './migrations.js';
@@ -155,11 +157,12 @@ export class NovaBackend implements ComputeBackend {
     return inspectMove(guest, source, migrations, undefined, since);
   }
 
-  async whereIs(guestId: string, source: string, opts: CallOptions = {}): Promise<Arrival> {
-    const server = await this.nova.getServer(guestId, opts);
+  async whereIs(guestId: string, source: string, opts: CallOptions & { readonly expect?: 'ACTIVE' | 'SHUTOFF' } = {}): Promise<Arrival> {
+    const { expect = 'ACTIVE', ...call } = opts;
+    const server = await this.nova.getServer(guestId, call);
     if (server === null) return { kind: 'gone' };
-    const latest = evacuationsFrom(await this.nova.listMigrations({ instanceId: guestId, type: 'evacuation' }, opts), source)[0];
-    const v = judge(server, source, latest?.status, looksFinished(server, source) ? await this.computeHosts(opts) : null);
+    const latest = evacuationsFrom(await this.nova.listMigrations({ instanceId: guestId, type: 'evacuation' }, call), source)[0];
+    const v = judge(server, source, latest?.status, looksFinished(server, source, expect) ? await this.computeHosts(call) : null, expect);
     // The migration in error with the server not moved: what Nova's scheduler says when the target had no room.
     if (v.kind === 'failed') return { kind: 'failed', why: v.why, ...(/^evacuation migration (error|failed)$/.test(v.why) ? { noRoom: true } : {}) };
     if (v.kind !== 'verified') return v;
@@ -187,6 +190,27 @@ export class NovaBackend implements ComputeBackend {
 
   canLiveMove(guest: Guest): boolean {
     return guest.status === 'ACTIVE';
+  }
+
+  recoveryOf(guest: Guest): GuestRecovery {
+    return novaRecoveryOf(guest);
+  }
+
+  async resetStuck(guestId: string, opts: CallOptions = {}): Promise<void> {
+    // To error, not active: a server whose move then fails shows what it is (Masakari and InstanceHA do the same).
+    await this.nova.resetState(guestId, 'error', opts);
+  }
+
+  async lock(guestId: string, reason: string, opts: CallOptions = {}): Promise<void> {
+    await this.nova.lock(guestId, reason, opts);
+  }
+
+  async unlock(guestId: string, opts: CallOptions = {}): Promise<void> {
+    await this.nova.unlock(guestId, opts);
+  }
+
+  async restore(guestId: string, how: Restore, opts: CallOptions = {}): Promise<void> {
+    await this.nova.powerAction(guestId, how === 'stop' ? 'os-stop' : how, opts);
   }
 
   async restart(guestId: string, opts: CallOptions = {}): Promise<void> {

@@ -42,7 +42,8 @@ export type VerifyVerdict =
   | { readonly kind: 'waiting'; readonly why: string };
 
 /**
- * Pure rule for "this evacuation has finished well": the server runs ACTIVE with no task on a host other
+ * Pure rule for "this evacuation has finished well": the server runs ACTIVE (or shows `expect`: a stopped
+ * server stays SHUTOFF through an evacuation) with no task on a host other
  * than the source, that host is a nova-compute service Nova lists, and the evacuation migration is `done`
  * (or already `completed`). task_state none alone is not enough (Nova once showed it while still on the
  * source), a host change without a finished migration is not enough either, and a host name Nova's service
@@ -52,17 +53,17 @@ export type VerifyVerdict =
  * `computeHosts`: the nova-compute hosts Nova lists now; null when that list could not be read (only consulted
  * for a server that reads ACTIVE with no task elsewhere, so the caller need list them only then).
  */
-export function judge(server: Server, source: string, latestMigrationStatus: string | undefined, computeHosts: ReadonlySet<string> | null): VerifyVerdict {
+export function judge(server: Server, source: string, latestMigrationStatus: string | undefined, computeHosts: ReadonlySet<string> | null, expect: 'ACTIVE' | 'SHUTOFF' = 'ACTIVE'): VerifyVerdict {
   const mig = latestMigrationStatus?.toLowerCase();
   const moved = server.host !== null && server.host !== source;
   if ((mig === 'error' || mig === 'failed') && !moved) return { kind: 'failed', why: `evacuation migration ${mig}` };
   if (!moved) return { kind: 'waiting', why: `still on ${source} (status ${server.status}, task ${server.taskState ?? 'none'}, migration ${mig ?? 'none'})` };
   if (server.taskState !== null) return { kind: 'waiting', why: `on ${server.host}, task ${server.taskState}` };
-  if (server.status === 'ACTIVE') {
+  if (server.status === expect) {
     if (computeHosts === null) return { kind: 'waiting', why: `cannot verify: Nova names host ${server.host} but its compute service list could not be read` };
     if (!computeHosts.has(server.host!)) return { kind: 'waiting', why: `cannot verify: Nova names host ${JSON.stringify(server.host)}, which is not a nova-compute service it lists` };
     if (mig !== undefined && SUCCESS_MIGRATION.has(mig)) return { kind: 'verified', host: server.host! };
-    return { kind: 'waiting', why: `cannot verify: ACTIVE on ${server.host} but the evacuation migration is ${mig ?? 'missing'}, not done` };
+    return { kind: 'waiting', why: `cannot verify: ${expect} on ${server.host} but the evacuation migration is ${mig ?? 'missing'}, not done` };
   }
   if (server.status === 'ERROR' && (mig === undefined || SUCCESS_MIGRATION.has(mig) || mig === 'error' || mig === 'failed')) {
     return { kind: 'failed', why: `ended in ERROR on ${server.host}` };
@@ -71,8 +72,8 @@ export function judge(server: Server, source: string, latestMigrationStatus: str
 }
 
 /** Whether `judge` needs the compute host list: only for a server that reads ACTIVE with no task elsewhere. */
-export function looksFinished(server: Server, source: string): boolean {
-  return server.host !== null && server.host !== source && server.taskState === null && server.status === 'ACTIVE';
+export function looksFinished(server: Server, source: string, expect: 'ACTIVE' | 'SHUTOFF' = 'ACTIVE'): boolean {
+  return server.host !== null && server.host !== source && server.taskState === null && server.status === expect;
 }
 
 /**

@@ -50,7 +50,7 @@ async function poll<T>(what: string, timeoutMs: number, everyMs: number, fn: () 
 }
 
 interface Svc { id: string; host: string; state: string; status: string; forced_down: boolean }
-interface Srv { status: string; 'OS-EXT-SRV-ATTR:host': string | null; 'OS-EXT-STS:task_state': string | null }
+interface Srv { status: string; 'OS-EXT-SRV-ATTR:host': string | null; 'OS-EXT-STS:task_state': string | null; 'OS-EXT-STS:vm_state'?: string }
 interface Mig { status: string; source_compute: string; dest_compute: string; migration_type: string; instance_uuid: string }
 
 /**
@@ -103,6 +103,33 @@ export function contractSteps(get: () => ContractTarget, recordFile: string): vo
     expect(s['OS-EXT-SRV-ATTR:host']).toBe(t.source);
   }, 240_000);
 
+  // Servers in other states on the host that dies (docs/openstack-lab.md, "Server states on a dead host").
+  const others = { stopped: '', paused: '', stuck: '' };
+  const showOf = async (id: string): Promise<Srv & { locked?: boolean; locked_reason?: string | null }> =>
+    (await get().rest.novaOk<{ server: Srv & { locked?: boolean; locked_reason?: string | null } }>('GET', `/servers/${id}`, undefined, '2.73')).server;
+  const act = (id: string, body: unknown, mv = '2.73') => get().rest.nova<{ conflictingRequest?: { message: string } }>('POST', `/servers/${id}/action`, body, mv);
+  const settled = (id: string, what: string, ok: (s: Srv) => boolean) => poll(what, 180_000, 200, async () => {
+    const s = await showOf(id);
+    return ok(s) ? s : undefined;
+  });
+
+  it('a stopped, a paused and a locked server: os-stop and pause 202, lock with locked_reason (2.73) 202', async () => {
+    const t = get();
+    const stamp = Date.now();
+    const [stopped, paused, stuck] = await Promise.all(['stopped', 'paused', 'stuck'].map((n) => t.bootServer(`contract-${n}-${stamp}`, t.source)));
+    Object.assign(others, { stopped, paused, stuck });
+    const stop = await act(others.stopped, { 'os-stop': null });
+    const pause = await act(others.paused, { pause: null });
+    const lock = await act(serverId, { lock: { locked_reason: 'owner: contract lock' } });
+    note('os-stop', stop);
+    note('pause', pause);
+    note('lock with locked_reason', lock);
+    expect([stop.status, pause.status, lock.status]).toEqual([202, 202, 202]);
+    await settled(others.stopped, 'the stopped server SHUTOFF', (s) => s.status === 'SHUTOFF' && s['OS-EXT-STS:task_state'] === null);
+    await settled(others.paused, 'the paused server PAUSED', (s) => s.status === 'PAUSED' && s['OS-EXT-STS:task_state'] === null);
+    expect(await showOf(serverId)).toMatchObject({ locked: true, locked_reason: 'owner: contract lock' });
+  }, 300_000);
+
   it('`force` at 2.68 is refused with 400', async () => {
     const r = await get().rest.nova('POST', `/servers/${serverId}/action`, { evacuate: { host: get().dest, force: true } }, '2.68');
     note('evacuate force at 2.68', r);
@@ -121,6 +148,11 @@ export function contractSteps(get: () => ContractTarget, recordFile: string): vo
   it('forced_down true answers 200 at once and the service reads down', async () => {
     const t = get();
     await t.stopCompute(t.source);
+    // Sent while Nova still believes the dead compute up: accepted, cast to nobody, the task never clears.
+    const reboot = await act(others.stuck, { reboot: { type: 'HARD' } });
+    note('reboot HARD after the compute died', reboot);
+    expect(reboot.status).toBe(202);
+    expect(await showOf(others.stuck)).toMatchObject({ status: 'HARD_REBOOT', 'OS-EXT-STS:task_state': 'rebooting_hard' });
     const svc = await service(t.source);
     const r = await t.rest.nova<{ service: Svc }>('PUT', `/os-services/${svc.id}`, { forced_down: true }, '2.53');
     note('forced_down true', r);
@@ -159,6 +191,47 @@ export function contractSteps(get: () => ContractTarget, recordFile: string): vo
     expect(migs[0]).toMatchObject({ source_compute: t.source, dest_compute: t.dest, status: 'done' });
   }, 240_000);
 
+  it('the locked server was evacuated by an admin and stays locked with its reason; unlock 202', async () => {
+    expect(await showOf(serverId)).toMatchObject({ locked: true, locked_reason: 'owner: contract lock', 'OS-EXT-SRV-ATTR:host': get().dest });
+    const r = await act(serverId, { unlock: null });
+    note('unlock', r);
+    expect(r.status).toBe(202);
+    expect(await showOf(serverId)).toMatchObject({ locked: false, locked_reason: null });
+  });
+
+  it('a dead host\'s paused server: evacuate 409 (vm_state paused); after os-resetState active it evacuates and comes back ACTIVE', async () => {
+    const t = get();
+    const refused = await act(others.paused, { evacuate: { host: t.dest } }, '2.29');
+    note('evacuate a paused server', refused);
+    expect(refused.status).toBe(409);
+    expect(refused.body.conflictingRequest?.message).toBe(`Cannot 'evacuate' instance ${others.paused} while it is in vm_state paused`);
+    const reset = await act(others.paused, { 'os-resetState': { state: 'active' } });
+    note('os-resetState active', reset);
+    expect(reset.status).toBe(202);
+    expect(await showOf(others.paused)).toMatchObject({ status: 'ACTIVE', 'OS-EXT-STS:vm_state': 'active', 'OS-EXT-STS:task_state': null });
+    expect((await act(others.paused, { evacuate: { host: t.dest } }, '2.29')).status).toBe(200);
+    await settled(others.paused, 'the paused server ACTIVE on the destination', (s) => s.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null && s['OS-EXT-SRV-ATTR:host'] === t.dest);
+  }, 240_000);
+
+  it('a stuck hard reboot: os-resetState error clears the task (ERROR); evacuate 200; ACTIVE on the destination', async () => {
+    const t = get();
+    const reset = await act(others.stuck, { 'os-resetState': { state: 'error' } });
+    note('os-resetState error on a stuck task', reset);
+    expect(reset.status).toBe(202);
+    expect(await showOf(others.stuck)).toMatchObject({ status: 'ERROR', 'OS-EXT-STS:vm_state': 'error', 'OS-EXT-STS:task_state': null });
+    expect((await act(others.stuck, { evacuate: { host: t.dest } }, '2.29')).status).toBe(200);
+    await settled(others.stuck, 'the reset server ACTIVE on the destination', (s) => s.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null && s['OS-EXT-SRV-ATTR:host'] === t.dest);
+  }, 240_000);
+
+  it('a stopped server evacuates (200) and stays SHUTOFF on the destination', async () => {
+    const t = get();
+    const r = await act(others.stopped, { evacuate: { host: t.dest } }, '2.29');
+    note('evacuate a stopped server', r);
+    expect(r.status).toBe(200);
+    const s = await settled(others.stopped, 'the stopped server settled on the destination', (x) => x['OS-EXT-STS:task_state'] === null && x['OS-EXT-SRV-ATTR:host'] === t.dest);
+    expect(s).toMatchObject({ status: 'SHUTOFF', 'OS-EXT-STS:vm_state': 'stopped' });
+  }, 240_000);
+
   it('forced_down false is refused with 400 while a `done` evacuation migration remains', async () => {
     const t = get();
     const svc = await service(t.source);
@@ -187,6 +260,7 @@ export function contractSteps(get: () => ContractTarget, recordFile: string): vo
     });
     expect(up.forced_down).toBe(false);
     await t.deleteServer(serverId);
+    for (const id of Object.values(others)) await t.deleteServer(id);
   }, 300_000);
 
   // The detector's change feed (src/detector/server-changes.ts) reads deleted servers from this list.

@@ -15,6 +15,7 @@ function recordingNova(calls: string[]): NovaApi {
     listHypervisors: rec('listHypervisors', []), listAggregates: rec('listAggregates', []), addHostToAggregate: rec('addHostToAggregate'),
     listServersOnHost: rec('listServersOnHost', []), listServersChangedSince: rec('listServersChangedSince', []), getServer: rec('getServer', null), evacuate: rec('evacuate'),
     liveMigrate: rec('liveMigrate'), listMigrations: rec('listMigrations', []), reboot: rec('reboot'),
+    resetState: rec('resetState'), lock: rec('lock'), unlock: rec('unlock'), powerAction: rec('powerAction'),
   };
 }
 
@@ -28,6 +29,7 @@ describe('leader-only Nova and BMC', () => {
     for (const call of [
       () => nova.updateService('svc', { forcedDown: true }), () => nova.addHostToAggregate('a', 'h'),
       () => nova.evacuate('s1', 'spare1'), () => nova.liveMigrate('s1'), () => nova.reboot('s1', 'HARD'),
+      () => nova.resetState('s1', 'error'), () => nova.lock('s1', 'cmpha'), () => nova.unlock('s1'), () => nova.powerAction('s1', 'os-stop'),
     ]) await expect(call()).rejects.toMatchObject({ code: 'deposed' });
     expect(calls).toEqual(['listComputeServices', 'getServer', 'listMigrations']);
   });

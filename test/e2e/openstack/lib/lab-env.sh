@@ -66,9 +66,16 @@ start_bg() {
   local name=$1; shift
   if is_running "$name"; then return 0; fi
   mkdir -p "$RUN" "$LOG"
-  # fd 9 is a per-host power lock (lab-host.sh) and fd 8 the whole suite's lock (run.sh): a daemon inheriting
-  # either would hold it for its lifetime (a kept lab would refuse the next run).
-  setsid "$@" >> "$LOG/$name.log" 2>&1 < /dev/null 8>&- 9>&- &
+  # No descriptor but stdio is inherited: fd 9 is a per-host power lock (lab-host.sh), fd 8 the whole suite's
+  # lock (run.sh), and `flock FILE CMD` (without -o) hands its lock to CMD on fd 3; a daemon inheriting any of
+  # them would hold that lock for its lifetime (a kept lab would refuse every later run).
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-" 2> /dev/null || true; fi
+    done
+    exec setsid "$@" >> "$LOG/$name.log" 2>&1 < /dev/null
+  ) &
   local pid=$!
   # setsid execs in place, but give the kernel a moment so /proc shows the final program.
   sleep 0.05
