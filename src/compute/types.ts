@@ -220,14 +220,17 @@ export interface ComputeBackend extends HeartbeatSource {
   recoveryOf(guest: Guest): GuestRecovery;
   /**
    * Clears an operation the dead host will never finish, so the cloud accepts the move (Nova: os-resetState to
-   * error). Setting it twice leaves the same state.
+   * error). Setting it twice leaves the same state. Absent: `recoveryOf` never asks for a reset.
    */
-  resetStuck(guestId: string, opts?: CallOptions): Promise<void>;
-  /** Locks a guest against its owner's actions with `reason` (shown to its owner); a no-op on a locked guest. */
-  lock(guestId: string, reason: string, opts?: CallOptions): Promise<void>;
-  unlock(guestId: string, opts?: CallOptions): Promise<void>;
+  readonly resetStuck?: (guestId: string, opts?: CallOptions) => Promise<void>;
+  /**
+   * Locks a guest against its owner's actions with `reason` (shown to its owner); a no-op on a locked guest.
+   * Absent with `unlock` when the cloud has no such lock: guests are then moved unlocked.
+   */
+  readonly lock?: (guestId: string, reason: string, opts?: CallOptions) => Promise<void>;
+  readonly unlock?: (guestId: string, opts?: CallOptions) => Promise<void>;
   /** Puts a moved guest back into the state it had (`restore` of its recovery). Not retried on its own. */
-  restore(guestId: string, how: Restore, opts?: CallOptions): Promise<void>;
+  readonly restore?: (guestId: string, how: Restore, opts?: CallOptions) => Promise<void>;
   /** Hard restart of a guest (a moved guest whose network stays silent). Not retried on its own. */
   restart(guestId: string, opts?: CallOptions): Promise<void>;
   /** Whether a guest can be live-moved in its current state. */

@@ -4,7 +4,7 @@ import { CmphaError, errorMessage } from '../../shared/errors.js';
 import { incidentReason, parseMarker, type MarkerPrefixes } from '../marker.js';
 import {
   MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE,
-  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type HostCapacity, type LiveMoveState, type MoveState,
+  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestRecovery, type HostCapacity, type LiveMoveState, type MoveState,
 } from '../types.js';
 import { guestOf, inspectMove, judgeArrival, judgeLiveMove } from './guests.js';
 
@@ -157,6 +157,15 @@ export class CloudpodsBackend implements ComputeBackend {
 
   async liveMoveState(guestId: string, source: string, opts: CallOptions = {}): Promise<LiveMoveState> {
     return judgeLiveMove(await this.region.getGuest(guestId, opts), source);
+  }
+
+  /**
+   * Guests the adapter moves today (running, failed, a move under way) are moved and must come back running;
+   * any other status is left and reported: moving a stopped or suspended Cloudpods guest is not measured yet.
+   */
+  recoveryOf(guest: Guest): GuestRecovery {
+    if (guest.status === 'ACTIVE' || guest.status === 'ERROR' || guest.status === 'REBUILD') return { kind: 'move', lasting: guest.status === 'REBUILD' ? 'ACTIVE' : guest.status, expect: 'ACTIVE' };
+    return { kind: 'leave', lasting: guest.status, why: `Cloudpods status ${guest.vmState ?? guest.status}: the Cloudpods adapter moves only running and failed guests` };
   }
 
   canLiveMove(guest: Guest): boolean {

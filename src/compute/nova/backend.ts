@@ -50,7 +50,17 @@ export function isStillInUse(err: unknown): boolean {
 export class NovaBackend implements ComputeBackend {
   readonly ports?: (guestId: string, opts?: CallOptions) => Promise<GuestPort[]>;
 
+  readonly resetStuck: (guestId: string, opts?: CallOptions) => Promise<void>;
+  readonly lock: (guestId: string, reason: string, opts?: CallOptions) => Promise<void>;
+  readonly unlock: (guestId: string, opts?: CallOptions) => Promise<void>;
+  readonly restore: (guestId: string, how: Restore, opts?: CallOptions) => Promise<void>;
+
   constructor(private readonly nova: NovaApi, private readonly opts: NovaBackendOptions) {
+    // To error, not active: a server whose move then fails shows what it is (Masakari and InstanceHA do the same).
+    this.resetStuck = (guestId, o = {}) => nova.resetState(guestId, 'error', o);
+    this.lock = (guestId, reason, o = {}) => nova.lock(guestId, reason, o);
+    this.unlock = (guestId, o = {}) => nova.unlock(guestId, o);
+    this.restore = (guestId, how, o = {}) => nova.powerAction(guestId, how === 'stop' ? 'os-stop' : how, o);
     const neutron = opts.neutron;
     if (neutron) this.ports = async (guestId, o = {}) => (await neutron.listPorts(guestId, o)).map(portOf);
   }
@@ -194,23 +204,6 @@ export class NovaBackend implements ComputeBackend {
 
   recoveryOf(guest: Guest): GuestRecovery {
     return novaRecoveryOf(guest);
-  }
-
-  async resetStuck(guestId: string, opts: CallOptions = {}): Promise<void> {
-    // To error, not active: a server whose move then fails shows what it is (Masakari and InstanceHA do the same).
-    await this.nova.resetState(guestId, 'error', opts);
-  }
-
-  async lock(guestId: string, reason: string, opts: CallOptions = {}): Promise<void> {
-    await this.nova.lock(guestId, reason, opts);
-  }
-
-  async unlock(guestId: string, opts: CallOptions = {}): Promise<void> {
-    await this.nova.unlock(guestId, opts);
-  }
-
-  async restore(guestId: string, how: Restore, opts: CallOptions = {}): Promise<void> {
-    await this.nova.powerAction(guestId, how === 'stop' ? 'os-stop' : how, opts);
   }
 
   async restart(guestId: string, opts: CallOptions = {}): Promise<void> {
