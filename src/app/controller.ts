@@ -249,6 +249,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   // Only the leader's workers take jobs (they start when this process leads), and every action they take re-checks the lease's epoch first.
   const recovery = composeRecovery(config, {
     logger, foundation, notifier, metrics, detector: detectorView, onFenceDriver: (driver) => initFenceDriver(metrics, driver.kind),
+    onKdumpDatagram: (result) => metrics.kdumpDatagrams.inc({ result }),
     ...(opts.rereadConfig ? { rereadConfig: async () => resolveBmcNames(await opts.rereadConfig!(), logger, opts.bmcLookup) } : {}),
     ...(opts.queue ? { queue: opts.queue } : {}), ...(opts.prober ? { prober: opts.prober } : {}),
   });

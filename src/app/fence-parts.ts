@@ -8,6 +8,9 @@ import type { VolumeApi } from '../openstack/types.js';
 import type { FenceHostFn } from '../pipeline/steps/fence.js';
 import type { RecoveryDeps } from '../pipeline/recovery-deps.js';
 import type { Logger } from '../shared/logger.js';
+import type { KdumpEnv } from '../fencing/device.js';
+import { hostAddressesOf } from '../fencing/create-driver.js';
+import { KdumpListener } from '../fencing/kdump/listener.js';
 
 // The recovery's fencing and storage parts, built from config by the composition root (root.ts).
 
@@ -43,6 +46,7 @@ export function fenceDriversFromConfig(config: ConfigNow, logger: Logger, onCrea
  */
 export function fencePlansFromConfig(
   config: ConfigNow, compute: Pick<ComputeBackend, 'guestsOn'>, driverFor: (host: string) => FenceDriver | null, fenceHost?: FenceHostFn, volumes?: VolumeApi,
+  kdump?: KdumpEnv,
 ): (host: string) => FencePlan | null | undefined {
   const current = now(config);
   const start = current();
@@ -59,12 +63,26 @@ export function fencePlansFromConfig(
         hc,
         plan: createFencePlan(hc, cfg.fencing, {
           driver: driverFor(host), compute, ...(storageFence ? { storageFence } : {}), ...(fenceHost ? { fenceHost } : {}), ...(volumes ? { volumes } : {}),
+          ...(kdump ? { kdump } : {}),
         }),
       };
       cache.set(host, built);
     }
     return built.plan;
   };
+}
+
+/** The fence_kdump listener where [kdump] is enabled, not yet bound (start it; stop it with the process). */
+export function kdumpFromConfig(config: ConfigNow, logger: Logger, onDatagram?: (result: 'valid' | 'invalid' | 'unknown_sender') => void): { listener: KdumpListener; env: KdumpEnv } | undefined {
+  const current = now(config);
+  const k = current().kdump;
+  if (!k) return undefined;
+  const listener = new KdumpListener({
+    host: k.listen.host, port: k.listen.port, quietAfterMs: k.quietAfterMs, logger: logger.child({ component: 'kdump' }),
+    hostOf: (ip) => Object.values(current().hosts).find((h) => hostAddressesOf(h).includes(ip))?.name,
+    ...(onDatagram ? { onDatagram } : {}),
+  });
+  return { listener, env: { watch: listener, waitMs: k.waitMs, quietAfterMs: k.quietAfterMs, maxDumpWaitMs: k.maxDumpWaitMs, pollMs: 250 } };
 }
 
 /** The single-writer proof where [ceph] is configured: every recovered server's disks, one watcher each. */

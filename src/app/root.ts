@@ -19,7 +19,7 @@ import type { HostAliveCheck } from '../pipeline/steps/context.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis-connect.js';
 import { RedisOutageLog } from '../shared/redis-outage.js';
-import { fenceDriversFromConfig, fencePlansFromConfig, singleWriterFromConfig, storageRenewalFromConfig, type ConfigNow } from './fence-parts.js';
+import { fenceDriversFromConfig, fencePlansFromConfig, kdumpFromConfig, singleWriterFromConfig, storageRenewalFromConfig, type ConfigNow } from './fence-parts.js';
 import { LiveFencing } from './live-fencing.js';
 
 // The composition root: every process that can change the cloud (`cmpha run` with its API, `cmpha evacuate`,
@@ -105,6 +105,8 @@ export interface RecoveryRootOptions extends FoundationOptions {
   readonly onFenceDriver?: (driver: FenceDriver) => void;
   /** Reads the config file again (`cmpha run`): a fence then uses the hosts' fence settings as the file says now. */
   readonly rereadConfig?: () => Promise<Config>;
+  /** Sees each datagram the fence_kdump listener judged (the controller counts them). */
+  readonly onKdumpDatagram?: (result: 'valid' | 'invalid' | 'unknown_sender') => void;
 }
 
 /** A recovery built by the root: its workers start only when the caller says so (when it leads). */
@@ -140,10 +142,13 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   // One packet per poll: verification asks again every verify_poll_interval, and a probe holds its evacuation slot.
   const verifyProber = opts.prober ?? createProber({ ...config.detector, probeCount: 1 }, { logger });
   const singleWriter = singleWriterFromConfig(config, cloud.volumes);
+  // Bound now, for the life of the process: a crash kernel sends long before a fence asks.
+  const kdump = kdumpFromConfig(() => fencing.current(), logger, opts.onKdumpDatagram);
+  void kdump?.listener.start();
   const recovery = createRecovery({
     config, connection, outage, logger, notifier, compute, leadership: lease,
     volumes: cloud.volumes,
-    fenceDriverFor, fencePlanFor: fencePlansFromConfig(() => fencing.current(), compute, fenceDriverFor, undefined, cloud.volumes),
+    fenceDriverFor, fencePlanFor: fencePlansFromConfig(() => fencing.current(), compute, fenceDriverFor, undefined, cloud.volumes, kdump?.env),
     refreshFencing: async (host) => (await fencing.refresh()).includes(host),
     ...(singleWriter ? { singleWriter } : {}),
     ...storageRenewalFromConfig(config),
@@ -157,6 +162,7 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
     nova, compute, notifier, connection, lease, fencing,
     async stop() {
       await recovery.stop();
+      await kdump?.listener.stop();
       await ownNotifier?.stop();
       if (opts.foundation) return;
       // Its own foundation: nothing else uses the lease, given up at once so a standby need not wait for it to lapse.

@@ -11,7 +11,7 @@ import { notifierSectionDecl } from './notifier-schema.js';
 import { resolveCloud } from './resolve-cloud.js';
 import { HOST_DEFAULTS, resolveHosts } from './resolve-hosts.js';
 import {
-  cephSection, cloudSection, defaultSection, detectorSection, escalationSection, evacuationSection, fencingSection, FIXED_SECTIONS,
+  cephSection, kdumpSection, cloudSection, defaultSection, detectorSection, escalationSection, evacuationSection, fencingSection, FIXED_SECTIONS,
   apiSection, legacySection, loggingSection, metricsSection, redisSection, remediationSection,
 } from './schema.js';
 import { Secret } from './secret.js';
@@ -75,6 +75,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const detector = ctx.section(detectorSection.name, deprecated.length > 0 ? new Map([...detectorValues!].filter(([k]) => !deprecated.includes(k))) : undefined, detectorSection.schema, detectorSection.decls);
   const fencing = ctx.section(fencingSection.name, undefined, fencingSection.schema, fencingSection.decls);
   const cephRaw = ctx.section(cephSection.name, undefined, cephSection.schema, cephSection.decls);
+  const kdumpRaw = ctx.section(kdumpSection.name, undefined, kdumpSection.schema, kdumpSection.decls);
   const evacuation = ctx.section(evacuationSection.name, undefined, evacuationSection.schema, evacuationSection.decls);
   const redis = ctx.section(redisSection.name, undefined, redisSection.schema, redisSection.decls);
   const metrics = ctx.section(metricsSection.name, undefined, metricsSection.schema, metricsSection.decls);
@@ -100,6 +101,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     allowUnfenced: fencing?.allowUnfencedEvacuation ?? false,
     ...(fencing?.fenceLevels ? { fenceLevels: fencing.fenceLevels } : {}),
     cephConfigured: cephRaw?.keyringFile !== undefined || cephRaw?.simUrl !== undefined,
+    kdumpConfigured: kdumpRaw?.enabled === true,
   }, (section, message) => opts.onWarning?.(ctx.located(section, undefined, message)));
 
   const notifiers: NotifierConfig[] = [];
@@ -142,6 +144,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     fencing: { ...fencing, ...(cloud.proxy ? { proxy: cloud.proxy } : {}) },
     hosts,
     ...(ceph ? { ceph } : {}),
+    ...(kdumpRaw?.enabled ? { kdump: { listen: kdumpRaw.listen, waitMs: kdumpRaw.waitMs, quietAfterMs: kdumpRaw.quietAfterMs, maxDumpWaitMs: kdumpRaw.maxDumpWaitMs } } : {}),
     // The reserved hosts of an rh_priority segment are spares like [evacuation] spare_hosts.
     evacuation: { ...evacuation, spareHosts: [...new Set([...evacuation.spareHosts, ...segments.filter((g) => g.recoveryMethod === 'rh_priority').flatMap((g) => g.reservedHosts)])] },
     notifiers: notifiers.length > 0 ? notifiers.map((n) => ({ ...n, ...(cloud.proxy ? { proxy: cloud.proxy } : {}) })) : [{ name: 'log', type: 'log', events: ['*'], minSeverity: 'info', audience: 'admins', recipients: [], options: {} }],

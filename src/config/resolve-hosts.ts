@@ -2,7 +2,7 @@ import type { RawSection, RawValue } from './config-files.js';
 import { iniKeys, type Decls } from './declare.js';
 import { hostDefaultsSection, hostSectionDecl, sharedHostDecls, type RawHostSection } from './host-schema.js';
 import type { FenceDeviceName } from './fence-levels-field.js';
-import { powerDeviceType, storageDeviceType } from '../fencing/devices/registry.js';
+import { levelDeviceType, powerDeviceType } from '../fencing/devices/registry.js';
 import type { FenceConfig, HostConfig } from './types.js';
 
 /** What the host resolution needs from the loader: where to report, and how to parse with locations. */
@@ -47,6 +47,8 @@ export interface HostFencingDefaults {
   /** [fencing] fence_levels. */
   readonly fenceLevels?: readonly (readonly FenceDeviceName[])[];
   readonly cephConfigured: boolean;
+  /** [kdump] enabled = true. */
+  readonly kdumpConfigured?: boolean;
 }
 
 export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, RawSection>, fencing: HostFencingDefaults, warn: (section: string, message: string) => void): Record<string, HostConfig> {
@@ -142,8 +144,12 @@ function storageIpsOf(raw: RawHostSection): readonly string[] {
  */
 function resolveFenceLevels(ctx: HostContext, section: string, raw: RawHostSection, fence: FenceConfig, fencing: HostFencingDefaults): (readonly FenceDeviceName[])[] | undefined {
   const missing = (d: FenceDeviceName): string | undefined => {
-    const storage = storageDeviceType(d);
-    if (storage) return storage.unavailable({ driver: fence.driver, cephConfigured: fencing.cephConfigured, storageIps: storageIpsOf(raw) });
+    const level = levelDeviceType(d);
+    if (level) {
+      const storageIps = storageIpsOf(raw);
+      const addresses = [...new Set([...(raw.mgmtIp ? [raw.mgmtIp] : []), ...storageIps, ...(raw.tunnelIp ? [raw.tunnelIp] : [])])];
+      return level.unavailable({ driver: fence.driver, cephConfigured: fencing.cephConfigured, storageIps, kdumpConfigured: fencing.kdumpConfigured === true, addresses });
+    }
     return fence.driver === d ? undefined : `${d} needs driver = ${d} (this host's driver is ${fence.driver})`;
   };
   if (raw.fenceLevels) {

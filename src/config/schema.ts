@@ -2,8 +2,9 @@ import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { defineSection, fieldDefaults, key, secretKey, type SectionDecl, type Decls } from './declare.js';
 import { cephKeys } from '../fencing/ceph/ceph-keys.js';
+import { kdumpKeys } from '../fencing/kdump/kdump-keys.js';
 import { fenceLevelsField } from './fence-levels-field.js';
-import { FENCE_DEVICE_NAMES, POWER_DEVICE_NAMES } from '../fencing/devices/registry.js';
+import { POWER_DEVICE_NAMES } from '../fencing/devices/registry.js';
 import { hostDefaultsSection } from './host-schema.js';
 import { Secret } from './secret.js';
 import { bool, byteSize, commandTemplate, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
@@ -128,7 +129,7 @@ export const fencingSection = defineSection(
     allowUnfencedEvacuation: key('allow_unfenced_evacuation', bool(false), 'Allow driver = noop (labs only): evacuate without power-off. Every incident then says nothing was fenced.'),
     ipmitoolPath: key('ipmitool_path', text('ipmitool'), 'ipmitool binary.'),
     attempts: key('attempts', integer(3, 1, 10), 'Power-off attempts before the fence fails.'),
-    fenceLevels: key('fence_levels', fenceLevelsField(), `Default fence levels for every host without its own (Pacemaker's topology): levels separated by |, tried in order; devices of one level separated by , and all must confirm; the first level that confirms fences the host. Devices: ${POWER_DEVICE_NAMES.join(', ')} (the host's power device, its driver) and ${FENCE_DEVICE_NAMES.filter((n) => !(POWER_DEVICE_NAMES as readonly string[]).includes(n)).join(', ')} (storage blocklist). A level a host cannot use (no such driver, no storage_ips) is left out for that host. Unset: each host's BMC driver alone. On a host with storage_ips the Ceph fence also runs after any power-off level; its failure then only warns.`, { example: 'ipmi | ceph' }),
+    fenceLevels: key('fence_levels', fenceLevelsField(), `Default fence levels for every host without its own (Pacemaker's topology): levels separated by |, tried in order; devices of one level separated by , and all must confirm; the first level that confirms fences the host. Devices: ${POWER_DEVICE_NAMES.join(', ')} (the host's power device, its driver) ceph (storage blocklist) and kdump (the crash kernel's fence_kdump messages: no power-off; needs [kdump]). A level a host cannot use (no such driver, no storage_ips) is left out for that host. Unset: each host's BMC driver alone. On a host with storage_ips the Ceph fence also runs after any power-off level; its failure then only warns.`, { example: 'ipmi | ceph' }),
   },
 );
 
@@ -136,6 +137,12 @@ export const cephSection = defineSection(
   'ceph',
   'The storage fence: a whole-IP blocklist (IP:0/0) of a host\'s storage addresses on this Ceph cluster, confirmed from the osdmap and from the watchers of its servers\' RBD images. Give the cephx user only mon \'allow r, allow command "osd blocklist"\' osd \'profile rbd-read-only pool=vms, profile rbd-read-only pool=volumes\' (one profile per pool). Needs python3-rados and python3-rbd.',
   cephKeys,
+);
+
+export const kdumpSection = defineSection(
+  'kdump',
+  'The kdump fence device: a host whose crash kernel sends fence_kdump messages (Pacemaker\'s protocol, fence_kdump_send from fence-agents) is fenced without a power-off, and a power-off of a host that is sending waits until the dump is written. docs/fencing.md has the kdump.conf lines for the compute hosts.',
+  kdumpKeys,
 );
 
 export const evacuationSection = defineSection(
@@ -327,7 +334,7 @@ export const remediationSection = defineSection(
 );
 
 /** The sections with fixed names, in the order the reference shows them. */
-export const FIXED_SECTIONS = [defaultSection, cloudSection, legacySection, detectorSection, fencingSection, cephSection, evacuationSection, redisSection, metricsSection, apiSection, loggingSection, escalationSection, remediationSection] as const;
+export const FIXED_SECTIONS = [defaultSection, cloudSection, legacySection, detectorSection, fencingSection, cephSection, kdumpSection, evacuationSection, redisSection, metricsSection, apiSection, loggingSection, escalationSection, remediationSection] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnySection = SectionDecl<Decls, any>;

@@ -100,6 +100,14 @@ export interface HostConfig {
   readonly inherited?: Readonly<Record<string, string>>;
 }
 
+/** [kdump], present when enabled. */
+export interface KdumpConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly waitMs: number;
+  readonly quietAfterMs: number;
+  readonly maxDumpWaitMs: number;
+}
+
 /** [ceph], present when it names a keyring_file (or the simulator): the storage fence is available. */
 export interface CephConfig {
   readonly conf?: string;
@@ -174,6 +182,8 @@ export interface Config {
   readonly hosts: Readonly<Record<string, HostConfig>>;
   /** Present when [ceph] names a keyring_file: the storage fence is available. */
   readonly ceph?: CephConfig;
+  /** Present when [kdump] enabled = true: cmpha listens for fence_kdump messages. */
+  readonly kdump?: KdumpConfig;
   readonly evacuation: EvacuationConfig;
   readonly notifiers: readonly NotifierConfig[];
   readonly escalation: EscalationConfig;

@@ -6,8 +6,8 @@ import { CmphaError, errorMessage } from '../shared/errors.js';
 import { sleep, withTimeout } from '../shared/time.js';
 import { FenceCode } from './codes.js';
 import { createFenceDriver, deviceEnv, type FenceDriverDeps } from './create-driver.js';
-import type { DeviceAnswer } from './device.js';
-import { powerDeviceType, storageDeviceType } from './devices/registry.js';
+import type { DeviceAnswer, KdumpEnv } from './device.js';
+import { levelDeviceType, powerDeviceType } from './devices/registry.js';
 import { readPowerOnce } from './power-device.js';
 import type { PowerState } from './types.js';
 
@@ -38,6 +38,8 @@ export interface FenceCheckDeps extends FenceDriverDeps {
   readonly ceph?: CephConfig;
   /** The cluster's osdmap, read once for every host of one check. */
   readonly osdDump?: () => Promise<BlocklistState>;
+  /** This process's fence_kdump listener, when it runs one. */
+  readonly kdump?: KdumpEnv;
 }
 
 export const NOT_FENCEABLE = 'NOT FENCEABLE — will never be evacuated';
@@ -50,11 +52,11 @@ export const NOT_FENCEABLE = 'NOT FENCEABLE — will never be evacuated';
 export async function checkHostFencing(host: HostConfig, fencing: FencingConfig, deps: FenceCheckDeps = {}): Promise<HostFenceStatus> {
   const names = fenceLevelNames(host, host.fence.driver === 'none' ? undefined : host.fence.driver);
   const osdDump = deps.osdDump ?? (deps.ceph ? osdDumpOnce(deps.ceph, deps.signal) : undefined);
-  const env = { ...deviceEnv(host, fencing, deps), ...(osdDump ? { osdDump } : {}) };
-  const storageNames = [...new Set(names.flat().filter((d) => storageDeviceType(d) !== undefined))];
+  const env = { ...deviceEnv(host, fencing, deps), ...(osdDump ? { osdDump } : {}), ...(deps.kdump ? { kdump: deps.kdump } : {}) };
+  const storageNames = [...new Set(names.flat().filter((d) => levelDeviceType(d) !== undefined))];
   const [power, ...storage] = await Promise.all([
     checkPower(host, fencing, deps),
-    ...storageNames.map((d) => storageDeviceType(d)!.check(env, deps.signal)),
+    ...storageNames.map((d) => levelDeviceType(d)!.check(env, deps.signal)),
   ]);
   const powerAnswer: DeviceAnswer = {
     device: host.fence.driver, answers: power.reachable === true && power.power !== undefined && power.power !== 'unknown',

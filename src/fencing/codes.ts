@@ -23,6 +23,10 @@ export const FenceCode = {
   notConfigured: 'fence_not_configured',
   /** Every fence level of the host was tried and none confirmed. */
   allLevelsFailed: 'fence_levels_failed',
+  /** [kdump] is enabled but its listener is not bound (port taken, address not local). */
+  kdumpNotListening: 'kdump_not_listening',
+  /** The kdump device heard no fence_kdump message from the host within [kdump] wait. */
+  kdumpNoMessage: 'kdump_no_message',
   /** The caller cancelled the fence step. */
   aborted: 'fence_aborted',
 } as const;

@@ -17,13 +17,18 @@ export interface FenceDriverDeps {
 /** What a device of this host is built with, besides its own settings. */
 export function deviceEnv(host: HostConfig, fencing: Pick<FencingConfig, 'ipmitoolPath' | 'proxy'>, deps: FenceDriverDeps = {}): DeviceEnv {
   return {
-    host: host.name, storageIps: host.storageIps ?? [], ipmitoolPath: fencing.ipmitoolPath,
+    host: host.name, storageIps: host.storageIps ?? [], addresses: hostAddressesOf(host), ipmitoolPath: fencing.ipmitoolPath,
     ...(fencing.proxy ? { proxy: fencing.proxy } : {}),
     ...(deps.logger ? { logger: deps.logger } : {}),
     ...(deps.runner ? { runner: deps.runner } : {}),
     ...(deps.readCaFile ? { readFile: deps.readCaFile } : {}),
     ...(deps.redfishRequestTimeoutMs ? { redfishRequestTimeoutMs: deps.redfishRequestTimeoutMs } : {}),
   };
+}
+
+/** The host's own addresses in its section (mgmt_ip, storage_ips, tunnel_ip), each once. */
+export function hostAddressesOf(host: Pick<HostConfig, 'mgmtIp' | 'storageIps' | 'tunnelIp'>): readonly string[] {
+  return [...new Set([...(host.mgmtIp ? [host.mgmtIp] : []), ...(host.storageIps ?? []), ...(host.tunnelIp ? [host.tunnelIp] : [])])];
 }
 
 /**

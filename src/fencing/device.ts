@@ -6,6 +6,7 @@ import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import type { CommandRunner } from '../shared/run-command.js';
 import type { BlocklistState } from './ceph/ceph-client.js';
 import type { CephStorageFence, StorageEvidence } from './ceph/storage-fence.js';
+import type { KdumpWatch } from './kdump/listener.js';
 import type { FenceDriver, FenceEvent, FenceHostOptions, FenceResult, PowerState } from './types.js';
 
 // The one shape every fence device has, and the one shape every device TYPE has. A device type is one file in
@@ -83,6 +84,22 @@ export interface DeviceEnv {
   readonly osdDump?: () => Promise<BlocklistState>;
   /** src/fencing's fenceHost unless a test replaces it. */
   readonly fenceHost?: (d: FenceDriver, o: FenceHostOptions) => Promise<FenceResult>;
+  /** The host's own addresses in the config (mgmt_ip, storage_ips, tunnel_ip): how a fence_kdump sender is known. */
+  readonly addresses?: readonly string[];
+  /** The fence_kdump listener and its timings, where [kdump] is enabled. */
+  readonly kdump?: KdumpEnv;
+}
+
+/** The fence_kdump listener of this process and the [kdump] timings the device and the power wrapper use. */
+export interface KdumpEnv {
+  readonly watch: KdumpWatch;
+  /** How long the kdump device waits for a message (fence_kdump's timeout). */
+  readonly waitMs: number;
+  /** No message for this long: the crash kernel stopped sending (the dump is written, or it rebooted). */
+  readonly quietAfterMs: number;
+  /** How long a power-off waits at most for the messages to stop. */
+  readonly maxDumpWaitMs: number;
+  readonly pollMs: number;
 }
 
 /** A host's situation as far as a device type's availability goes. */
@@ -91,6 +108,10 @@ export interface LevelContext {
   readonly driver: string;
   readonly cephConfigured: boolean;
   readonly storageIps: readonly string[];
+  /** [kdump] is enabled: this process listens for fence_kdump messages. */
+  readonly kdumpConfigured?: boolean;
+  /** The host's addresses in the config (mgmt_ip, storage_ips, tunnel_ip). */
+  readonly addresses?: readonly string[];
 }
 
 interface DeviceTypeBase<N extends string, K extends Decls> {
@@ -122,9 +143,13 @@ export interface PowerDeviceType<N extends string = string, K extends Decls = De
   switch(settings: S, env: DeviceEnv): FenceDriver;
 }
 
-/** A storage device type: available to a host's `fence_levels` from the cluster's config, not chosen by `driver`. */
-export interface StorageDeviceType<N extends string = string, K extends Decls = Decls> extends DeviceTypeBase<N, K> {
-  readonly role: 'storage';
+/**
+ * A device type available to a host's `fence_levels` from the cluster's config, not chosen by `driver`: a
+ * storage fence (`storage`: it cuts the host's disks off, and also runs after a power-off level), or a witness
+ * (`witness`: it proves the host stopped by itself, e.g. its crash kernel says so, and cuts nothing).
+ */
+export interface LevelDeviceType<N extends string = string, K extends Decls = Decls> extends DeviceTypeBase<N, K> {
+  readonly role: 'storage' | 'witness';
   /** Why this host cannot use the device in a level, or undefined when it can. */
   unavailable(host: LevelContext): string | undefined;
   /** The device for one host; undefined when the environment lacks what it needs (no storage fence given). */
@@ -136,7 +161,10 @@ export interface StorageDeviceType<N extends string = string, K extends Decls = 
 // Settings are each type's own; the registry holds them erased.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyPowerDeviceType = PowerDeviceType<string, Decls, any>;
-export type FenceDeviceType = AnyPowerDeviceType | StorageDeviceType;
+export type FenceDeviceType = AnyPowerDeviceType | LevelDeviceType;
+
+/** A storage fence's type (ceph). */
+export type StorageDeviceType<N extends string = string, K extends Decls = Decls> = LevelDeviceType<N, K> & { readonly role: 'storage' };
 
 /** The settings a power device type makes of a host's section. */
 export type SettingsOf<T> = T extends PowerDeviceType<string, Decls, infer S> ? S : never;

@@ -5,8 +5,9 @@ import { CephClient } from './ceph/ceph-client.js';
 import { monIpsOf } from './ceph/server-disks.js';
 import { CephStorageFence } from './ceph/storage-fence.js';
 import { createFenceDriver, deviceEnv, type FenceDriverDeps } from './create-driver.js';
-import type { DeviceEnv, FenceDevice } from './device.js';
-import { FENCE_DEVICE_TYPES, storageDeviceType } from './devices/registry.js';
+import type { DeviceEnv, FenceDevice, KdumpEnv } from './device.js';
+import { kdumpAwarePower } from './devices/kdump.js';
+import { FENCE_DEVICE_TYPES, levelDeviceType } from './devices/registry.js';
 import type { FencePlan } from './fence-levels.js';
 import { powerDevice } from './power-device.js';
 import type { FenceHostOptions } from './fence-host.js';
@@ -46,6 +47,8 @@ export interface FencePlanDeps {
   readonly driverDeps?: FenceDriverDeps;
   /** src/fencing's fenceHost unless a test replaces it. */
   readonly fenceHost?: (d: FenceDriver, o: FenceHostOptions) => Promise<FenceResult>;
+  /** The fence_kdump listener, where [kdump] is enabled. */
+  readonly kdump?: KdumpEnv;
 }
 
 /**
@@ -60,11 +63,15 @@ export function createFencePlan(host: HostConfig, fencing: FencingConfig, deps: 
     ...(deps.storageFence ? { storageFence: deps.storageFence } : {}),
     servers: (signal) => deps.compute.guestsOn(host.name, signal ? { signal } : {}),
     ...(deps.volumes ? { volumes: deps.volumes } : {}),
+    ...(deps.kdump ? { kdump: deps.kdump } : {}),
   };
-  const power = driver ? powerDevice(driver, deps.fenceHost) : undefined;
+  const plain = driver ? powerDevice(driver, deps.fenceHost) : undefined;
+  // Where cmpha hears fence_kdump messages, no power-off cuts a crash kernel short while it writes the dump.
+  const ips = env.addresses ?? [];
+  const power = plain && deps.kdump && ips.length > 0 ? kdumpAwarePower(plain, host.name, ips, deps.kdump) : plain;
   const built = new Map<string, FenceDevice | undefined>();
   const device = (name: string): FenceDevice | undefined => {
-    if (!built.has(name)) built.set(name, power?.kind === name ? power : storageDeviceType(name)?.device(env));
+    if (!built.has(name)) built.set(name, power?.kind === name ? power : levelDeviceType(name)?.device(env));
     return built.get(name);
   };
   const levels: FenceDevice[][] = [];

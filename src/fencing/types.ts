@@ -29,7 +29,7 @@ export interface FenceDriver {
 /** A fact the fence step records on the incident timeline. */
 export interface FenceEvent {
   readonly at: number;
-  readonly kind: 'status' | 'power-off' | 'error' | 'level' | 'blocklist';
+  readonly kind: 'status' | 'power-off' | 'error' | 'level' | 'blocklist' | 'wait';
   readonly detail: string;
   /** The state read, for `status` events. */
   readonly state?: PowerState;

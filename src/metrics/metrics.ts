@@ -54,6 +54,8 @@ export interface Metrics {
   readonly fenceFailures: Counter<'driver' | 'code'>;
   readonly fenceDuration: Histogram<'driver'>;
   readonly doubleWriters: Counter;
+  /** Datagrams the fence_kdump listener judged: valid, invalid, unknown_sender. */
+  readonly kdumpDatagrams: Counter<'result'>;
   readonly evacuations: Counter<'result'>;
   readonly evacuationDuration: Histogram;
   readonly failoverDuration: Histogram;
@@ -166,7 +168,7 @@ function incidentFamilies(registers: Registry[]): Pick<Metrics, 'incidentsOpened
 }
 
 /** Fencing, and the single-writer check it protects. */
-function fencingFamilies(registers: Registry[]): Pick<Metrics, 'fenceAttempts' | 'fenceFailures' | 'fenceDuration' | 'doubleWriters'> {
+function fencingFamilies(registers: Registry[]): Pick<Metrics, 'fenceAttempts' | 'fenceFailures' | 'fenceDuration' | 'doubleWriters' | 'kdumpDatagrams'> {
   return {
     fenceAttempts: new Counter({
       name: 'cmpha_fence_attempts_total', help: 'Fencing (power-off) attempts, by driver.',
@@ -183,6 +185,10 @@ function fencingFamilies(registers: Registry[]): Pick<Metrics, 'fenceAttempts' |
     doubleWriters: new Counter({
       name: 'cmpha_double_writer_total', help: 'Recovered servers whose Ceph disk had more than one writer, or a writer on a host Nova does not place them on.',
       registers,
+    }),
+    kdumpDatagrams: new Counter({
+      name: 'cmpha_kdump_datagrams_total', help: 'UDP datagrams on the fence_kdump port, by verdict: valid (a host\'s crash kernel), invalid (not a fence_kdump message: ignored), unknown_sender (from no configured host\'s address).',
+      labelNames: ['result'] as const, registers,
     }),
   };
 }

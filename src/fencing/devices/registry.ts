@@ -1,8 +1,9 @@
 import type { Typed } from '../../config/declare.js';
-import type { AnyPowerDeviceType, FenceDeviceType, PowerDeviceType, SettingsOf, StorageDeviceType } from '../device.js';
+import type { AnyPowerDeviceType, FenceDeviceType, LevelDeviceType, PowerDeviceType, SettingsOf, StorageDeviceType } from '../device.js';
 import { cephDevice } from './ceph.js';
 import { commandDevice } from './command.js';
 import { ipmiDevice } from './ipmi.js';
+import { kdumpDevice } from './kdump.js';
 import { noopDevice } from './noop.js';
 import { redfishDevice } from './redfish.js';
 
@@ -16,6 +17,7 @@ export const FENCE_DEVICE_TYPES = [
   noopDevice,
   commandDevice,
   cephDevice,
+  kdumpDevice,
 ] as const;
 
 type Registered = (typeof FENCE_DEVICE_TYPES)[number];
@@ -53,7 +55,13 @@ export function powerDeviceType(name: string): AnyPowerDeviceType | undefined {
 
 export function storageDeviceType(name: string): StorageDeviceType | undefined {
   const t = fenceDeviceType(name);
-  return t && t.role === 'storage' ? t : undefined;
+  return t && t.role === 'storage' ? t as StorageDeviceType : undefined;
+}
+
+/** A device type a level may name that is not a host's `driver` (storage fences, witnesses), or undefined. */
+export function levelDeviceType(name: string): LevelDeviceType | undefined {
+  const t = fenceDeviceType(name);
+  return t && t.role !== 'power' ? t : undefined;
 }
 
 /** A device that cuts nothing (noop): said loudly everywhere, refused without allow_unfenced_evacuation. */

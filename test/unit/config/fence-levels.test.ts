@@ -50,6 +50,20 @@ describe('fence_levels', () => {
     ]);
   });
 
+  it('kdump: available with [kdump] enabled and the host\'s addresses; a combined level keeps its order', async () => {
+    const cfg = await load(`[kdump]\nenabled = true\nlisten = 198.18.0.1:7410\nmax_dump_wait = 5m\n[host:c1]\n${IPMI}mgmt_ip = 198.18.30.11\nfence_levels = kdump | ipmi\n[host:c2]\n${IPMI}mgmt_ip = 198.18.30.12\nfence_levels = kdump, ipmi\n`);
+    expect(cfg.hosts.c1).toMatchObject({ fenceLevels: [['kdump'], ['ipmi']] });
+    expect(cfg.hosts.c2).toMatchObject({ fenceLevels: [['kdump', 'ipmi']] });
+    expect(cfg.kdump).toEqual({ listen: { host: '198.18.0.1', port: 7410 }, waitMs: 60_000, quietAfterMs: 30_000, maxDumpWaitMs: 300_000 });
+    expect(await problems(`[host:c1]\n${IPMI}mgmt_ip = 198.18.30.11\nfence_levels = kdump | ipmi\n`)).toEqual([
+      expect.stringMatching(/\[host:c1\] fence_levels: level 1: kdump needs \[kdump\] enabled = true/),
+    ]);
+    expect(await problems(`[kdump]\nenabled = true\n[host:c1]\n${IPMI}fence_levels = kdump | ipmi\n`)).toEqual([
+      expect.stringMatching(/level 1: kdump needs the host's addresses in its section \(mgmt_ip, storage_ips or tunnel_ip\)/),
+    ]);
+    expect(await problems('[kdump]\nenabled = true\nlisten = 7410\n')).toEqual([expect.stringMatching(/\[kdump\] listen: "7410" is not HOST:PORT/)]);
+  });
+
   it('a storage-only host: driver none with the ceph level', async () => {
     const cfg = await load(`${CEPH}[host:c1]\nfence_levels = ceph\nstorage_ips = 198.18.30.11, 198.18.31.11\n`);
     expect(cfg.hosts.c1).toMatchObject({ fence: { driver: 'none' }, fenceLevels: [['ceph']], storageIps: ['198.18.30.11', '198.18.31.11'] });
