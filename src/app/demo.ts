@@ -26,6 +26,8 @@ export interface DemoOptions {
   readonly timeoutMs?: number;
   /** Ends the demo early (Ctrl-C); everything started is still stopped. */
   readonly signal?: AbortSignal;
+  /** The simulated cloud: OpenStack (default) or a Cloudpods region. */
+  readonly cloud?: 'openstack' | 'cloudpods';
 }
 
 /**
@@ -43,7 +45,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   try {
     const redis = await startRedis();
     cleanups.push(redis.stop);
-    const sim = await runSim({ hosts: 4, instancesPerHost: 5, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 8, evacuateSeconds: 2, seed: 7 });
+    const cloud = opts.cloud ?? 'openstack';
+    const sim = await runSim({ hosts: 4, instancesPerHost: 5, spares: 1, reportIntervalSeconds: 1, serviceDownTimeSeconds: 8, evacuateSeconds: 2, seed: 7, cloud });
     cleanups.push(() => sim.close());
     // The detector's verdicts and the notifications received, printed among the incident's timeline in time order.
     const detected: Line[] = [];
@@ -52,12 +55,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     const victim = opts.host ?? sim.world.hostList.find((h) => sim.world.serverList.some((s) => s.host === h.name))?.name;
     if (!victim) throw new CmphaError('demo_failed', 'the simulated world has no host with servers');
-    const victim2 = sim.world.hostList.find((h) => h.name !== victim && !h.spare && sim.world.serverList.some((x) => x.host === h.name && x.vmState === 'active'))?.name;
+    // The second failure fences by storage: the Ceph fence finds a host's disks through Nova and Cinder (OpenStack only).
+    const victim2 = cloud === 'cloudpods' ? undefined
+      : sim.world.hostList.find((h) => h.name !== victim && !h.spare && sim.world.serverList.some((x) => x.host === h.name && x.vmState === 'active'))?.name;
     const config = await demoConfig(sim, redis.port, sink.url, victim, victim2);
     const servers = sim.world.serverList.filter((s) => s.host === victim);
 
-    out('cmpha demo: a simulated OpenStack cloud (Keystone, Nova, Redfish BMCs) on loopback, Redis, and cmpha.');
-    out(`  cloud: ${sim.world.hostList.length} hosts (${sim.world.hostList.map((h) => h.name).join(', ')}), ${sim.world.serverList.length} servers; Nova report_interval 1 s, service_down_time 8 s`);
+    if (cloud === 'cloudpods') {
+      out('cmpha demo: a simulated Cloudpods region (Keystone-v3 identity, the compute_v2 region API, Redfish BMCs) on loopback, Redis, and cmpha.');
+      out(`  cloud: ${sim.world.hostList.length} KVM hosts (${sim.world.hostList.map((h) => h.name).join(', ')}), ${sim.world.serverList.length} guests; host agents ping every 1 s, offline after 8 s without a ping`);
+    } else {
+      out('cmpha demo: a simulated OpenStack cloud (Keystone, Nova, Redfish BMCs) on loopback, Redis, and cmpha.');
+      out(`  cloud: ${sim.world.hostList.length} hosts (${sim.world.hostList.map((h) => h.name).join(', ')}), ${sim.world.serverList.length} servers; Nova report_interval 1 s, service_down_time 8 s`);
+    }
     out(`  cmpha: detector every ${config.detector.intervalMs / 1000} s, suspects re-probed every ${config.detector.probeIntervalMs / 1000} s, dead after ${config.detector.minSilenceMs / 1000} s of silence and a missed heartbeat; fencing over Redfish`);
     out(`  ${victim} runs ${servers.length} servers: ${servers.map((s) => `${s.name} (${s.vmState})`).join(', ')}`);
     out('');
@@ -219,6 +229,14 @@ async function demoConfig(sim: RunningSim, redisPort: number, sinkUrl: string, v
     evacuation: { ...base.evacuation, staggerMs: 50, verifyPollIntervalMs: 300, verifyTimeoutMs: 60_000 },
     notifiers: [sink],
     redis: { ...base.redis, url: `redis://127.0.0.1:${redisPort}`, prefix: 'cmpha-demo' },
+    // A Cloudpods region's guests' disks are not read through Nova and Cinder: no storage fence in its demo.
+    ...(base.cloud.type === 'cloudpods' ? { hosts: base.hosts } : demoStorage(sim, base, victim, victim2)),
+  };
+}
+
+/** The Ceph part of the OpenStack demo: the simulator's cluster, storage addresses, and the second victim's levels. */
+function demoStorage(sim: RunningSim, base: Config, victim: string, victim2: string | undefined): Pick<Config, 'ceph' | 'hosts'> {
+  return {
     ceph: {
       user: 'cmpha', keyringFile: '', imagesRbdPool: 'vms', blocklistExpireS: 3600, confirmTimeoutMs: 10_000,
       commandTimeoutMs: 5000, writerProofTimeoutMs: 20_000, python: '/usr/bin/python3', simUrl: sim.controlUrl,

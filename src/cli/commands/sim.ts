@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger } from '../../shared/logger.js';
 import { runSim, type SimOptions } from '../../sim/index.js';
+import { CmphaError } from '../../shared/errors.js';
 
 function wholeNumber(name: string) {
   return (text: string): number => {
@@ -41,6 +42,7 @@ interface SimCliOptions {
   ipBlock: number;
   rpcTimeout: number;
   faults?: Record<string, unknown>;
+  cloud: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -61,11 +63,14 @@ export function registerSimCommand(program: Command): void {
     .option('--rpc-timeout <s>', "nova-api's RPC timeout towards a dead compute not yet seen down", seconds('--rpc-timeout'), 60)
     .option('--ip-block <n>', 'shift every 198.18.0.0/15 address by N /24s (two --netns worlds on one machine)', wholeNumber('--ip-block'), 0)
     .option('--faults <json>', 'initial fault injection, as POST /sim/faults takes it: {"errorRate","latencyMs","dropRate","dropAfterRate","services"}', faultsJson)
+    .option('--cloud <type>', 'openstack (Keystone, Nova, Neutron, Placement, Cinder) or cloudpods (a Cloudpods region: Keystone-v3 identity and compute_v2)', 'openstack')
     .option('--netns', 'put hosts and server addresses in network namespaces (root only, at most 64 hosts)')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (opts: SimCliOptions) => {
       const logger = createLogger({ level: opts.logLevel });
+      if (opts.cloud !== 'openstack' && opts.cloud !== 'cloudpods') throw new CmphaError('usage', `--cloud must be openstack or cloudpods (got ${opts.cloud})`);
       const options: SimOptions = {
+        cloud: opts.cloud,
         listen: opts.listen,
         hosts: opts.hosts,
         instancesPerHost: opts.instancesPerHost,
