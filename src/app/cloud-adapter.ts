@@ -16,6 +16,6 @@ export function readBackend(config: Pick<Config, 'cloud' | 'evacuation'>, deps: 
 /** The recovery's view of the cloud: every change passes only while `leadership` holds (reads pass). */
 export function leaderBackend(config: Pick<Config, 'cloud' | 'evacuation'>, cloud: OpenStack, leadership: Leadership): ComputeBackend {
   if (config.cloud.type === 'cloudpods') return cloudpodsBackend(leaderOnlyRegion(cloud.region, leadership), config);
-  // Nova behind the lease, Placement for capacity, Neutron for ports.
-  return novaBackend(leaderOnlyNova(cloud.nova, leadership), { ...markerPrefixes(config), placement: cloud.placement, neutron: cloud.neutron });
+  // Nova behind the lease, Placement for capacity, Neutron for ports, Glance for image properties.
+  return novaBackend(leaderOnlyNova(cloud.nova, leadership), { ...markerPrefixes(config), placement: cloud.placement, neutron: cloud.neutron, images: cloud.images });
 }

@@ -18,7 +18,9 @@ function show(v: unknown, isDuration: boolean): string | undefined {
   if (isDuration && typeof v === 'number') return formatDuration(v);
   // Fence levels: `|` between levels (tried in order), `,` between the devices of one level, as written.
   if (Array.isArray(v) && v.length > 0 && v.every((l) => Array.isArray(l))) return (v as unknown[][]).map((l) => l.join(', ')).join(' | ');
-  if (Array.isArray(v)) return v.map((x: unknown) => (typeof x === 'object' && x !== null && 'host' in x && 'port' in x ? `${String(x.host)}:${String(x.port)}` : String(x))).join(', ');
+  if (Array.isArray(v)) return v.map((x: unknown) => (typeof x === 'object' && x !== null && 'host' in x && 'port' in x ? `${String(x.host)}:${String(x.port)}`
+    // Evacuability rules print as written (normalised), so they read back to the same rules.
+    : typeof x === 'object' && x !== null && 'text' in x && 'source' in x ? String(x.text) : String(x))).join(', ');
   if (typeof v === 'object' && 'host' in v && 'port' in v) return `${String((v as { host: string }).host)}:${String((v as { port: number }).port)}`;
   if (typeof v === 'object' && 'key' in v && 'value' in v) return `${String((v as { key: string }).key)}=${String((v as { value: string }).value)}`;
   // A Secret prints as *** through String().

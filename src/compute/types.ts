@@ -58,7 +58,8 @@ export interface Guest {
   readonly metadata: Readonly<Record<string, string>>;
   readonly userId: string;
   readonly projectId: string;
-  readonly flavor: { readonly vcpus?: number; readonly ramMb?: number; readonly name?: string };
+  /** `extraSpecs`: the flavor's extra specs as the cloud embeds them in the guest (Nova 2.47+); undefined when it did not say. */
+  readonly flavor: { readonly vcpus?: number; readonly ramMb?: number; readonly name?: string; readonly extraSpecs?: Readonly<Record<string, string>> };
   /** Last change, on the cloud's clock. */
   readonly updatedAt?: Date;
   /** The image it was booted from; null when volume-backed, undefined when the cloud did not say. */
@@ -100,6 +101,26 @@ export type GuestRecovery =
     readonly caveat?: string;
   }
   | { readonly kind: 'leave'; readonly lasting: LastingState; readonly why: string };
+
+/** A placement group of hosts (Nova: a host aggregate) with its metadata. */
+export interface HostGroup {
+  readonly name: string;
+  readonly hosts: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export const GUEST_GROUP_POLICIES = ['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity'] as const;
+export type GuestGroupPolicy = (typeof GUEST_GROUP_POLICIES)[number];
+
+/** Guests the cloud places by one policy (Nova: a server group). */
+export interface GuestGroup {
+  readonly id: string;
+  readonly name: string;
+  readonly policy: GuestGroupPolicy;
+  /** anti-affinity: at most this many members on one host (Nova's `max_server_per_host` rule; default 1). */
+  readonly maxPerHost?: number;
+  readonly members: readonly string[];
+}
 
 /** Free room on a host, as the cloud's scheduler would count it. */
 export interface HostCapacity {
@@ -235,6 +256,13 @@ export interface ComputeBackend extends HeartbeatSource {
   restart(guestId: string, opts?: CallOptions): Promise<void>;
   /** Whether a guest can be live-moved in its current state. */
   canLiveMove(guest: Guest): boolean;
+
+  /** Every placement group of hosts with its metadata (the evacuability policy reads it); absent when the cloud has none. */
+  readonly hostGroups?: (opts?: CallOptions) => Promise<HostGroup[]>;
+  /** The properties of each image that can be read (absent from the map: the cloud could not say); absent when the cloud has no images. */
+  readonly imageProperties?: (imageIds: readonly string[], opts?: CallOptions) => Promise<ReadonlyMap<string, Readonly<Record<string, string>>>>;
+  /** Every guest group with its policy and members; absent when the cloud has none. */
+  readonly guestGroups?: (opts?: CallOptions) => Promise<GuestGroup[]>;
 
   /** Free room on each of `hosts` (an entry for each). */
   capacity(hosts: readonly string[], opts?: CallOptions): Promise<ReadonlyMap<string, HostCapacity>>;

@@ -6,6 +6,7 @@ import { kdumpKeys } from '../fencing/kdump/kdump-keys.js';
 import { fenceLevelsField } from './fence-levels-field.js';
 import { POWER_DEVICE_NAMES } from '../fencing/devices/registry.js';
 import { hostDefaultsSection } from './host-schema.js';
+import { policyRules, priorityTiers } from './policy-fields.js';
 import { Secret } from './secret.js';
 import { bool, byteSize, commandTemplate, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
 
@@ -151,7 +152,11 @@ export const evacuationSection = defineSection(
   {
     states: key('states', list(['ACTIVE', 'ERROR']).transform((s) => s.map((x) => x.toUpperCase())), 'Server statuses to evacuate.', { default: 'ACTIVE,ERROR' }),
     requireMetadata: key('require_metadata', keyValue(), 'Only servers with this metadata KEY=VALUE (e.g. HA_Enabled=True).'),
-    priorityMetadataKey: key('priority_metadata_key', text(), 'Metadata key holding a number; higher evacuates first.'),
+    priorityMetadataKey: key('priority_metadata_key', text(), 'Metadata key holding a number; higher evacuates first (a matching `priority N` rule of policy comes before it).'),
+    // Optional in the type (policy, policy_default, tiers): a hand-built config without them moves every server, priority 0, one tier.
+    policy: key('policy', policyRules(), 'Evacuability rules, comma-separated, each SOURCE:MATCH -> ACTION. SOURCE: flavor, image, aggregate, metadata (MATCH is KEY=GLOB: a flavor extra spec, an image property, metadata of an aggregate of the failed host, server metadata) or name, project (MATCH is a GLOB on the server name or project id); globs take * and ?, whole value, any case. ACTION: evacuate, never, or priority N. Whether a server moves: the first matching evacuate/never rule, in the order written; none: require_metadata, else policy_default. Priority: the first matching priority rule, else priority_metadata_key. How they combine: docs/operations.md "Which servers move".', { example: 'name:amphora-* -> never, flavor:evacuable=false -> never, metadata:tier=db -> priority 100' }),
+    policyDefault: key('policy_default', oneOf(['evacuate', 'never'], 'evacuate').transform((v): 'evacuate' | 'never' | undefined => v), 'What happens to a server no evacuate/never rule of policy matched (and require_metadata unset): evacuate or never.', { default: 'evacuate' }),
+    tiers: key('tiers', priorityTiers(), 'Priority thresholds, highest first, that cut the servers of a host into tiers: with tiers = 100, 50, priority >= 100 is tier 1, >= 50 tier 2, the rest tier 3. A tier starts only once every server of the tiers before it is settled (verified, or failed: the gate then opens with a critical note). Empty: one tier, priority only orders.'),
     concurrency: key('concurrency', integer(4, 1, 256), 'Evacuations in flight at once, across all incidents and replicas (one global limit kept in Redis): three hosts down at once still means at most this many.'),
     staggerMs: key('stagger', duration('0ms', { bareUnit: 'ms' }), 'Pause between starting two evacuations of the same incident (not across incidents). 0 (the default): an incident\'s evacuations start as fast as concurrency and max_per_minute let them, which bound the load on Nova across all incidents.'),
     maxPerMinute: key('max_per_minute', integer(120, 1, 100000), 'Evacuate calls per minute, across all incidents and replicas (global, a sliding window in Redis).'),

@@ -3,7 +3,7 @@ import { MgmtAddressBook, type MgmtAddress } from '../detector/mgmt-addresses.js
 import { checkFpingPermission } from '../detector/fping-prober.js';
 import { createProber } from '../detector/prober.js';
 import type { ProbeResult } from '../detector/types.js';
-import { skipReason } from '../evacuator/select.js';
+import { judgeGuest, skipReason } from '../evacuator/select.js';
 import { isSpareHost, spareHostUnusable, type Need } from '../evacuator/spare-plan.js';
 import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
 import { resolveBmcAddresses, type BmcResolution } from '../fencing/resolve-bmc.js';
@@ -154,7 +154,7 @@ function evacuationLoad(computes: readonly string[], listed: Listing, ev: Config
   for (const h of computes) {
     const l = listed.get(h);
     if (!Array.isArray(l)) continue;
-    const moving = l.filter((s) => skipReason(s, ev) === undefined);
+    const moving = l.filter((s) => skipReason(s, ev) === undefined && judgeGuest(s, ev).move);
     const needs = moving.map((s) => ({ id: s.id, vcpus: s.flavor.vcpus ?? 0, ramMb: s.flavor.ramMb ?? 0 }));
     needsOf.set(h, needs);
     serversOf.set(h, {

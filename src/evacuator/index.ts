@@ -1,7 +1,7 @@
 export { requestEvacuation } from './evacuate-server.js';
 export { verifyServer, waitActive, evacuationDuration } from './verify-server.js';
 export { verifyNetworkStep, networkConcurrency, judgePorts } from './verify-network.js';
-export { planInstances, priorityOf, skipReason, byPriority } from './select.js';
+export { planInstances, priorityOf, skipReason, byPriority, judgeGuest, policyOf } from './select.js';
 export { planSpares, isSpareHost, spareHostUnusable } from './spare-plan.js';
 export type { SpareCandidate, SparePlan, Need } from './spare-plan.js';
 export { openGate } from './types.js';

@@ -1,27 +1,45 @@
 import type { EvacuationConfig } from '../config/types.js';
-import type { NewInstance } from '../incidents/types.js';
+import { instanceOrder, type NewInstance } from '../incidents/types.js';
 import type { Guest as Server } from '../compute/types.js';
+import { judgeServer, metadataPriority, type EvacuationPolicy, type HostGroupView, type PolicyVerdict } from './policy.js';
 
 /** Metadata value → priority; anything that is not a number counts as 0. */
 export function priorityOf(server: Pick<Server, 'metadata'>, key: string | undefined): number {
-  if (!key) return 0;
-  const raw = server.metadata[key];
-  if (raw === undefined) return 0;
-  const n = Number(raw.trim());
-  return Number.isFinite(n) ? n : 0;
+  return metadataPriority(server.metadata, key);
+}
+
+/** The evacuability policy of [evacuation] (a hand-built config without its keys: every server moves, one tier). */
+export function policyOf(cfg: Pick<EvacuationConfig, 'policy' | 'policyDefault' | 'tiers'>): EvacuationPolicy {
+  return { rules: cfg.policy ?? [], fallback: cfg.policyDefault ?? 'evacuate', tiers: cfg.tiers ?? [] };
+}
+
+/** What the policy is told of the servers of one host, beyond the servers themselves (each read once per host). */
+export interface PolicyFacts {
+  /** The failed host's aggregates; undefined when they could not be read. */
+  readonly aggregates?: readonly HostGroupView[];
+  /** Image id → properties; an image absent here: its properties are unknown. Undefined: images not read. */
+  readonly images?: ReadonlyMap<string, Readonly<Record<string, string>>>;
+}
+
+/** The policy's verdict on one server. */
+export function judgeGuest(server: Server, cfg: EvacuationConfig, facts: PolicyFacts = {}): PolicyVerdict {
+  const image = server.imageId ? facts.images?.get(server.imageId) : undefined;
+  return judgeServer({
+    name: server.name, projectId: server.projectId, metadata: server.metadata,
+    ...(server.flavor.extraSpecs ? { flavorExtraSpecs: server.flavor.extraSpecs } : {}),
+    // A volume-backed server has no image: an image rule matches nothing rather than being unknown.
+    ...(image ? { imageProperties: image } : server.imageId === null ? { imageProperties: {} } : {}),
+    ...(facts.aggregates ? { aggregates: facts.aggregates } : {}),
+  }, policyOf(cfg), cfg);
 }
 
 /** Why a server is left where it is, or undefined when it is to be evacuated. */
-export function skipReason(server: Server, cfg: Pick<EvacuationConfig, 'states' | 'requireMetadata'>): string | undefined {
+export function skipReason(server: Server, cfg: Pick<EvacuationConfig, 'states'>): string | undefined {
   const states = cfg.states.map((s) => s.toUpperCase());
   // REBUILD on a failed host is an evacuation under way (a recovery resumed after a crash or a lost record):
   // it is followed to its end like the others, never left out as "not ACTIVE".
   if (!states.includes(server.status.toUpperCase()) && server.status.toUpperCase() !== 'REBUILD') {
     return `status ${server.status} is not one of ${cfg.states.join(', ')}`;
-  }
-  const req = cfg.requireMetadata;
-  if (req && server.metadata[req.key] !== req.value) {
-    return `metadata ${req.key}=${req.value} not set`;
   }
   return undefined;
 }
@@ -44,10 +62,12 @@ export function baselineAddresses(evidence: unknown): Map<string, number | undef
 
 export function planInstances(
   servers: readonly Server[], source: string, cfg: EvacuationConfig, baseline: ReadonlyMap<string, number | undefined> = new Map(),
+  facts: PolicyFacts = {},
 ): NewInstance[] {
   return servers
     .map((s): NewInstance => {
       const reason = skipReason(s, cfg);
+      const verdict = judgeGuest(s, cfg, facts);
       const watch = s.addresses.filter((a) => baseline.has(a.addr))
         .map((a) => ({ ip: a.addr, ...(baseline.get(a.addr) !== undefined ? { lastAliveAt: baseline.get(a.addr)! } : {}) }));
       return {
@@ -57,16 +77,19 @@ export function planInstances(
         userId: s.userId,
         source,
         target: null,
-        priority: priorityOf(s, cfg.priorityMetadataKey),
+        priority: verdict.priority,
+        tier: verdict.tier,
+        policyRule: verdict.decidedBy,
+        ...(verdict.priorityFrom ? { priorityFrom: verdict.priorityFrom } : {}),
         flavor: { ...(s.flavor.vcpus !== undefined ? { vcpus: s.flavor.vcpus } : {}), ...(s.flavor.ramMb !== undefined ? { ramMb: s.flavor.ramMb } : {}) },
         metadata: s.metadata,
         ...(watch.length > 0 ? { watch } : {}),
-        ...(reason ? { state: 'skipped' as const, skipReason: reason } : {}),
+        // The server's state is looked at first: a server that cannot be moved is not "left by policy".
+        ...(reason ? { state: 'skipped' as const, skipReason: reason }
+          : !verdict.move ? { state: 'excluded' as const, skipReason: `left by policy: ${verdict.decidedBy}` } : {}),
       };
     })
     .sort(byPriority);
 }
 
-export function byPriority(a: Pick<NewInstance, 'priority' | 'name' | 'id'>, b: Pick<NewInstance, 'priority' | 'name' | 'id'>): number {
-  return b.priority - a.priority || a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
-}
+export const byPriority = instanceOrder;

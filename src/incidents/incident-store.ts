@@ -8,7 +8,7 @@ import { checkInstanceMove, INITIAL_INSTANCE_STATES, type InstanceEvent, type In
 import { checkTransition, nextStatus, type IncidentEvent } from './transitions.js';
 import { ADD_ENTRIES, CAS_INCIDENT, CAS_INSTANCE, CLAIM, CREATE_INCIDENT, PUSH_ENTRIES, RELEASE } from './scripts.js';
 import {
-  isTerminalStatus,
+  instanceOrder, isTerminalStatus,
   type Incident,
   type IncidentRecord,
   type InstanceEntry,
@@ -151,7 +151,7 @@ export class IncidentStore {
     });
     if (rec === null) return null;
     const instances = Object.values(inst as Record<string, string>).map((s) => JSON.parse(s) as InstanceEntry);
-    instances.sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    instances.sort(instanceOrder);
     return {
       ...(JSON.parse(rec as string) as IncidentRecord),
       instances,
@@ -300,7 +300,7 @@ export class IncidentStore {
     const all = await this.redis.hgetall(this.keys.instances(id));
     return Object.values(all)
       .map((s) => JSON.parse(s) as InstanceEntry)
-      .sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+      .sort(instanceOrder);
   }
 
   /**

@@ -52,7 +52,7 @@ export type InstanceEvent =
 const GIVE_UP = { deleted: 'deleted', failed: 'failed' } as const;
 
 /**
- * state × event → state. A missing entry is an illegal move. `skipped`, `degraded`, `failed` and `deleted`
+ * state × event → state. A missing entry is an illegal move. `skipped`, `excluded`, `degraded`, `failed` and `deleted`
  * have no way out; `verified` has only `double_writer`, which leads to `failed`: no move from a settled state
  * leads back to one where anything is done to the server (a test checks this on the data).
  */
@@ -65,13 +65,14 @@ export const INSTANCE_TRANSITIONS: Readonly<Record<InstanceState, Partial<Readon
   evacuated: { running_elsewhere: 'evacuated', reboot_requested: 'evacuated', retargeted: 'pending', network_verified: 'verified', network_degraded: 'degraded', ...GIVE_UP },
   verified: { double_writer: 'failed' },
   skipped: {},
+  excluded: {},
   degraded: {},
   failed: {},
   deleted: {},
 };
 
 /** States an entry is recorded in (the inventory's choice: to move, or left in place). */
-export const INITIAL_INSTANCE_STATES: readonly InstanceState[] = ['pending', 'skipped'];
+export const INITIAL_INSTANCE_STATES: readonly InstanceState[] = ['pending', 'skipped', 'excluded'];
 
 export function nextInstanceState(from: InstanceState, event: InstanceEvent): InstanceState | undefined {
   return INSTANCE_TRANSITIONS[from][event];

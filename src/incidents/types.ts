@@ -23,10 +23,14 @@ export function isTerminalStatus(s: IncidentStatus): boolean {
  * bound there or not ACTIVE, or an address that answered before the failure stays silent). Final, and not a
  * recovery: an incident with a degraded server is not resolved.
  */
-export type InstanceState = 'pending' | 'skipped' | 'evacuating' | 'evacuated' | 'verified' | 'degraded' | 'failed' | 'deleted';
+export type InstanceState = 'pending' | 'skipped' | 'excluded' | 'evacuating' | 'evacuated' | 'verified' | 'degraded' | 'failed' | 'deleted';
 
-/** States after which nothing more happens to an instance within this incident. */
-export const FINAL_INSTANCE_STATES: readonly InstanceState[] = ['skipped', 'verified', 'degraded', 'failed', 'deleted'];
+/**
+ * States after which nothing more happens to an instance within this incident. `excluded`: left on the failed
+ * host because the evacuability policy says it must never be moved (the rule is in `policyRule`): the operator's
+ * choice, so it does not count against the incident. `skipped`: left for any other reason.
+ */
+export const FINAL_INSTANCE_STATES: readonly InstanceState[] = ['skipped', 'excluded', 'verified', 'degraded', 'failed', 'deleted'];
 
 /** What an operator should look at for a degraded server. */
 export type NetworkIssue = 'port-binding' | 'port-down' | 'silent';
@@ -36,6 +40,11 @@ export interface WatchedAddress {
   readonly ip: string;
   /** The last time it (or, when later, its host) was seen alive before the failure, epoch ms. */
   readonly lastAliveAt?: number;
+}
+
+/** The order servers are evacuated in: tier first (a gate between tiers), then priority (higher first), name, id. */
+export function instanceOrder(a: Pick<InstanceEntry, 'priority' | 'name' | 'id' | 'tier'>, b: Pick<InstanceEntry, 'priority' | 'name' | 'id' | 'tier'>): number {
+  return (a.tier ?? 1) - (b.tier ?? 1) || b.priority - a.priority || a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
 }
 
 export function isFinalInstanceState(s: InstanceState): boolean {
@@ -73,6 +82,11 @@ export interface InstanceEntry {
   readonly state: InstanceState;
   /** Higher moves first. */
   readonly priority: number;
+  /** The policy's tier (1-based): a tier starts once every server of the tiers before it is settled. Absent: 1. */
+  readonly tier?: number;
+  /** The policy rule (as written) or setting that decided whether it moves, and what set its priority. */
+  readonly policyRule?: string;
+  readonly priorityFrom?: string;
   readonly flavor?: { readonly vcpus?: number; readonly ramMb?: number };
   readonly metadata?: Readonly<Record<string, string>>;
   /** Evacuate POSTs attempted (each recorded before it is sent). */
@@ -145,6 +159,8 @@ export interface IncidentRecord {
   readonly fenceStartedAt?: number;
   readonly serviceId?: string;
   readonly zone?: string;
+  /** The policy's tier gates as they were last noted: tier → held (waiting for the tiers before it) or open. */
+  readonly gates?: Readonly<Record<string, 'held' | 'open'>>;
   /** Chosen once and recorded, so a retry reuses the same spares. Empty = the scheduler chooses. */
   readonly spares?: readonly SpareAssignment[];
   readonly error?: { readonly code: string; readonly message: string };

@@ -21,6 +21,7 @@ export function leaderOnlyNova(nova: NovaApi, leadership: Leadership): NovaApi {
     listComputeServices: (opts) => nova.listComputeServices(opts),
     listHypervisors: (opts) => nova.listHypervisors(opts),
     listAggregates: (opts) => nova.listAggregates(opts),
+    listServerGroups: (opts) => nova.listServerGroups(opts),
     listServersOnHost: (host, opts) => nova.listServersOnHost(host, opts),
     listServersChangedSince: (since, opts) => nova.listServersChangedSince(since, opts),
     getServer: (id, opts) => nova.getServer(id, opts),

@@ -2,13 +2,14 @@ import type { CloudConfig } from '../config/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/time.js';
 import { CinderClient } from './cinder.js';
+import { GlanceClient } from './glance.js';
 import { HttpClient } from './http.js';
 import { IdentityClient } from './identity.js';
 import { KeystoneSession } from './keystone.js';
 import { NeutronClient } from './neutron.js';
 import { NovaClient } from './nova.js';
 import { PlacementClient } from './placement.js';
-import type { IdentityApi, NeutronApi, VolumeApi } from './types.js';
+import type { IdentityApi, ImageApi, NeutronApi, VolumeApi } from './types.js';
 import { ServerVolumes } from './volumes.js';
 import { RegionClient } from './cloudpods.js';
 
@@ -23,6 +24,8 @@ export interface OpenStack {
   readonly volumes: VolumeApi;
   /** A Cloudpods region's compute API (`[cloud] type = cloudpods`): its identity service speaks Keystone v3, so the same session serves it. */
   readonly region: RegionClient;
+  /** Image properties (evacuability rules on images). */
+  readonly images: ImageApi;
   readonly session: KeystoneSession;
 }
 
@@ -50,7 +53,8 @@ export function createOpenStack(cloud: CloudConfig, deps: OpenStackDeps): OpenSt
   const nova = new NovaClient(session, { logger });
   return {
     nova, identity: new IdentityClient(session), neutron: new NeutronClient(session), placement: new PlacementClient(session, { logger }),
-    volumes: new ServerVolumes(nova, new CinderClient(session, { logger })), region: new RegionClient(session), session,
+    volumes: new ServerVolumes(nova, new CinderClient(session, { logger })), region: new RegionClient(session),
+    images: new GlanceClient(session, { logger }), session,
   };
 }
 
@@ -63,6 +67,7 @@ export { IdentityClient } from './identity.js';
 export { NeutronClient } from './neutron.js';
 export { PlacementClient, PLACEMENT_MICROVERSION } from './placement.js';
 export { CinderClient, CINDER_MICROVERSION } from './cinder.js';
+export { GlanceClient } from './glance.js';
 export { ServerVolumes } from './volumes.js';
 export { RegionClient, regionTime, type RegionApi, type RegionGuest, type RegionHost, type HostAction } from './cloudpods.js';
 export type * from './types.js';

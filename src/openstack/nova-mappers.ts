@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkAnswer } from './answer-check.js';
-import type { Aggregate, ComputeService, Hypervisor, Migration, Server, ServerAddress } from './types.js';
+import type { Aggregate, ComputeService, Hypervisor, Migration, Server, ServerAddress, ServerGroup } from './types.js';
 
 // Nova JSON (field names as the API spells them at microversion 2.53 and later) → cmpha's typed objects.
 // Raw bodies are untrusted: every field cmpha decides on is checked here, and a body that does not fit
@@ -50,6 +50,8 @@ const serverSchema = z.object({
   project_id: z.string().optional(),
   flavor: z.object({
     vcpus: count.optional(), ram: count.optional(), original_name: z.string().optional(), id: z.string().optional(),
+    // Embedded from 2.47, shown when the policy lets the caller see them (an admin does).
+    extra_specs: z.record(z.string(), z.unknown()).optional(),
   }).optional(),
   updated: z.string().optional(),
   image: z.union([z.literal(''), z.object({ id: z.string() }), z.null()]).optional(),
@@ -98,6 +100,18 @@ const aggregateSchema = z.object({
   name: z.string(),
   hosts: z.array(name).nullable().optional(),
   availability_zone: z.string().nullable().optional(),
+  metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+
+// 2.64+: one `policy` and `rules`; before, a `policies` list (of one) and no rules.
+const serverGroupSchema = z.object({
+  id: name,
+  name: z.string(),
+  policy: z.string().optional(),
+  policies: z.array(z.string()).optional(),
+  rules: z.object({ max_server_per_host: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).optional() }).passthrough().nullable().optional(),
+  members: z.array(z.string()),
+  project_id: z.string().optional(),
 });
 
 const links = z.array(z.object({ rel: z.string().optional(), href: z.string().optional() })).optional();
@@ -116,6 +130,7 @@ const bodies = {
   migrations: page('migrations', migrationSchema),
   hypervisors: page('hypervisors', hypervisorSchema),
   aggregates: z.object({ aggregates: z.array(aggregateSchema) }),
+  serverGroups: page('server_groups', serverGroupSchema),
   volumeAttachments: z.object({ volumeAttachments: z.array(volumeAttachmentSchema) }),
 };
 
@@ -124,6 +139,7 @@ type ServerJson = z.output<typeof serverSchema>;
 type MigrationJson = z.output<typeof migrationSchema>;
 type HypervisorJson = z.output<typeof hypervisorSchema>;
 type AggregateJson = z.output<typeof aggregateSchema>;
+type ServerGroupJson = z.output<typeof serverGroupSchema>;
 
 /** Checks that parse a whole body; each throws MalformedAnswer naming the field. */
 export const novaAnswers = {
@@ -134,6 +150,7 @@ export const novaAnswers = {
   migrations: (d: unknown) => pageOf('migrations', checkAnswer(bodies.migrations, d), mapMigration),
   hypervisors: (d: unknown) => pageOf('hypervisors', checkAnswer(bodies.hypervisors, d), mapHypervisor),
   aggregates: (d: unknown) => checkAnswer(bodies.aggregates, d).aggregates.map(mapAggregate),
+  serverGroups: (d: unknown) => pageOf('server_groups', checkAnswer(bodies.serverGroups, d), mapServerGroup),
   volumeAttachments: (d: unknown): NovaVolumeAttachment[] => checkAnswer(bodies.volumeAttachments, d).volumeAttachments.map((a) => ({
     volumeId: a.volumeId, ...(a.device ? { device: a.device } : {}), ...(a.attachment_id ? { attachmentId: a.attachment_id } : {}),
   })),
@@ -228,7 +245,7 @@ function mapServer(s: ServerJson): Server {
     userId: s.user_id,
     projectId: s.tenant_id ?? s.project_id ?? '',
     // Embedded flavor from 2.47: `original_name`; `id` only before that.
-    flavor: { vcpus: flavor.vcpus, ramMb: flavor.ram, name: flavor.original_name ?? flavor.id },
+    flavor: { vcpus: flavor.vcpus, ramMb: flavor.ram, name: flavor.original_name ?? flavor.id, ...(flavor.extra_specs ? { extraSpecs: asText(flavor.extra_specs) } : {}) },
     updatedAt: novaTime(s.updated) ?? undefined,
     // Nova answers `image: ""` for a server booted from a volume, `{id, links}` for one booted from an image.
     ...(s.image === '' ? { imageId: null } : s.image?.id ? { imageId: s.image.id } : {}),
@@ -251,6 +268,21 @@ function mapMigration(m: MigrationJson): Migration {
   };
 }
 
+/** Metadata and extra specs as text: Nova stores strings, but a value is compared, never trusted to be one. */
+function asText(m: Readonly<Record<string, unknown>> | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m ?? {})) if (v !== null && v !== undefined) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  return out;
+}
+
 function mapAggregate(a: AggregateJson): Aggregate {
-  return { id: a.id, name: a.name, hosts: a.hosts ?? [], availabilityZone: a.availability_zone ?? null };
+  return { id: a.id, name: a.name, hosts: a.hosts ?? [], availabilityZone: a.availability_zone ?? null, metadata: asText(a.metadata) };
+}
+
+function mapServerGroup(g: ServerGroupJson): ServerGroup {
+  const max = g.rules?.max_server_per_host;
+  return {
+    id: g.id, name: g.name, policy: g.policy ?? g.policies?.[0] ?? '', members: g.members, projectId: g.project_id ?? '',
+    ...(max !== undefined ? { maxServerPerHost: Number(max) } : {}),
+  };
 }

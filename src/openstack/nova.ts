@@ -4,7 +4,7 @@ import type { HttpMethod, HttpResponse } from './http.js';
 import type { KeystoneSession } from './keystone.js';
 import { novaAnswers, type NovaPage, type NovaVolumeAttachment } from './nova-mappers.js';
 import type {
-  Aggregate, CallOptions, ComputeService, Hypervisor, Migration, NovaApi, Server, ServiceUpdate,
+  Aggregate, ServerGroup, CallOptions, ComputeService, Hypervisor, Migration, NovaApi, Server, ServiceUpdate,
 } from './types.js';
 
 /**
@@ -105,6 +105,18 @@ export class NovaClient implements NovaApi {
   async listAggregates(opts: CallOptions = {}): Promise<Aggregate[]> {
     const res = await this.#call<Aggregate[]>('GET', '/os-aggregates', { idempotent: true, signal: opts.signal, validate: novaAnswers.aggregates });
     return res.data;
+  }
+
+  async listServerGroups(opts: CallOptions = {}): Promise<ServerGroup[]> {
+    // os-server-groups pages by limit and offset and sends no next link: ask until a page comes back short.
+    const out: ServerGroup[] = [];
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const query = queryString({ all_projects: 'True', limit: String(SERVERS_PAGE_SIZE), offset: String(out.length) });
+      const res = await this.#call<NovaPage<ServerGroup>>('GET', `/os-server-groups${query}`, { idempotent: true, signal: opts.signal, validate: novaAnswers.serverGroups });
+      out.push(...res.data.items);
+      if (res.data.items.length < SERVERS_PAGE_SIZE) return out;
+    }
+    throw new OpenStackError('nova_pagination_loop', `Nova /os-server-groups has more than ${MAX_PAGES} pages`, { service: 'nova', method: 'GET', path: '/os-server-groups' });
   }
 
   async addHostToAggregate(aggregateId: string, host: string, opts: CallOptions = {}): Promise<void> {

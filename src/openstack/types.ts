@@ -51,7 +51,7 @@ export interface Server {
   readonly metadata: Readonly<Record<string, string>>;
   readonly userId: string;
   readonly projectId: string;
-  readonly flavor: { readonly vcpus?: number; readonly ramMb?: number; readonly name?: string };
+  readonly flavor: { readonly vcpus?: number; readonly ramMb?: number; readonly name?: string; readonly extraSpecs?: Readonly<Record<string, string>> };
   readonly updatedAt?: Date;
   /** The image it was booted from; null when volume-backed (Nova's `image` is ""), undefined when Nova did not say. */
   readonly imageId?: string | null;
@@ -82,6 +82,25 @@ export interface Aggregate {
   readonly name: string;
   readonly hosts: readonly string[];
   readonly availabilityZone: string | null;
+  /** Its metadata (`openstack aggregate set --property`); an evacuability rule may look at it. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** A Nova server group: members placed by one policy. */
+export interface ServerGroup {
+  readonly id: string;
+  readonly name: string;
+  /** `affinity`, `anti-affinity`, `soft-affinity` or `soft-anti-affinity` (2.64+: `policy`; before, `policies[0]`). */
+  readonly policy: string;
+  /** anti-affinity's `max_server_per_host` rule (2.64+); absent = 1. */
+  readonly maxServerPerHost?: number;
+  readonly members: readonly string[];
+  readonly projectId: string;
+}
+
+/** Glance: an image's properties; null when the cloud has no image service or no longer has the image. */
+export interface ImageApi {
+  properties(imageId: string, opts?: CallOptions): Promise<Readonly<Record<string, string>> | null>;
 }
 
 export interface ServiceUpdate {
@@ -102,6 +121,8 @@ export interface NovaApi {
   updateService(id: string, update: ServiceUpdate, opts?: CallOptions): Promise<ComputeService>;
   listHypervisors(opts?: CallOptions): Promise<Hypervisor[]>;
   listAggregates(opts?: CallOptions): Promise<Aggregate[]>;
+  /** Every server group of every project. */
+  listServerGroups(opts?: CallOptions): Promise<ServerGroup[]>;
   addHostToAggregate(aggregateId: string, host: string, opts?: CallOptions): Promise<void>;
   /** All servers on `host`, all projects, following pagination to the end. */
   listServersOnHost(host: string, opts?: CallOptions): Promise<Server[]>;

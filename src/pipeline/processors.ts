@@ -6,6 +6,7 @@ import type { JobOptions, QueueKind } from './retry-policy.js';
 import { evacuateJobId, networkJobId, type EvacuateJobData, type IncidentJobData, type QueueNames } from './queues.js';
 import { GaveUp, isDeposed, runFinalize, runNetwork, runPrepare, runServer, type Attempt } from './runner.js';
 import type { StepContext } from './steps/context.js';
+import { isTierWaiting } from './tier-gate.js';
 
 export interface ProcessorEnv {
   readonly store: IncidentStore;
@@ -30,6 +31,11 @@ async function queued<T>(job: Job, token: string | undefined, run: () => Promise
     if (err instanceof GaveUp) throw new UnrecoverableError(errorMessage(err));
     if (isDeposed(err) && token) {
       await job.moveToDelayed(Date.now() + DEPOSED_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    // Held by its tier's gate: back to the queue (its slot freed), without using up an attempt.
+    if (isTierWaiting(err) && token) {
+      await job.moveToDelayed(Date.now() + err.waitMs, token);
       throw new DelayedError();
     }
     throw err;

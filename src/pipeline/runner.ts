@@ -9,6 +9,7 @@ import { note, type ServerInput, type ServerOutcome, type StepContext, type Step
 import { moveServerStep } from './steps/evacuate.js';
 import { closeEarly, finalizeStep } from './steps/finalize.js';
 import { singleWriterStep } from './steps/single-writer.js';
+import { passTierGate } from './tier-gate.js';
 import { watchPowerStep } from './steps/watch-power.js';
 
 /**
@@ -92,6 +93,8 @@ export type ServerPhaseOutcome = ServerOutcome | (StepOutcome & { readonly entry
 export async function runServer(ctx: StepContext, input: ServerInput, a: Attempt): Promise<ServerPhaseOutcome> {
   const rec = await ctx.store.require(ctx.incidentId);
   if (recoveryEnd(rec.status) === 'closed') return { kind: 'skip', reason: `incident ${rec.status}` };
+  // Outside the attempt: a server held by its tier's gate has not tried anything yet (TierWaiting: its slot goes back).
+  await passTierGate(ctx, input.serverId);
   return attempt(ctx, a, 'evacuation attempt', () => moveServerStep(ctx, input), async (err) => {
     // Only a server never sent: one Nova may be moving is looked at again when the incident finalizes.
     const e = await ctx.store.updateInstance(ctx.incidentId, input.serverId, 'failed', (x) => (x.state !== 'pending'

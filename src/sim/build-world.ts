@@ -1,7 +1,7 @@
 import { SimClock } from './clock.js';
 import { Rng } from './rng.js';
 import { CREATABLE_STATUS, powerStateOf } from './server-states.js';
-import type { Flavor, SimHost, SimServer, SimUser, SimVolume, VmState, WorldSettings } from './types.js';
+import type { Flavor, SimHost, SimServer, SimServerGroup, SimUser, SimVolume, VmState, WorldSettings } from './types.js';
 import { World } from './world.js';
 
 /** What a world is made of. Durations are in seconds, as on the command line. */
@@ -253,6 +253,12 @@ export interface NewServerSpec {
    * (`/dev/vda`, the server volume-backed); `migrated: true` gives the volume a `_name_id` of its own.
    */
   volumes?: { driver?: 'rbd' | 'iscsi' | 'none'; boot?: boolean; migrated?: boolean }[];
+  /** Extra specs of its flavor (a copy of the named flavor with them: Nova embeds the flavor in the server). */
+  extraSpecs?: Record<string, string>;
+  /** Properties of the image it boots from (Glance serves them). */
+  imageProperties?: Record<string, string>;
+  /** The name (or id) of a server group it joins (created with POST /sim/server-groups or Nova's API). */
+  group?: string;
 }
 
 /** Adds a server (control API): an ERROR server without host stands for one whose boot never got a host. */
@@ -261,7 +267,10 @@ export function addServer(world: World, spec: NewServerSpec): SimServer {
   const offset = world.settings.ipBlock;
   const index = world.nextServerIndex;
   const owner = world.users.find((u) => u.name === (spec.userName ?? PEOPLE[index % PEOPLE.length])) ?? world.users[0]!;
-  const flavor = world.flavors.find((f) => f.name === spec.flavor || f.id === spec.flavor) ?? FLAVORS[1]!;
+  const named = world.flavors.find((f) => f.name === spec.flavor || f.id === spec.flavor) ?? FLAVORS[1]!;
+  const flavor = spec.extraSpecs ? { ...named, extraSpecs: { ...named.extraSpecs, ...spec.extraSpecs } } : named;
+  const group = spec.group === undefined ? undefined : world.serverGroups.find((g) => g.name === spec.group || g.id === spec.group);
+  if (spec.group !== undefined && !group) throw new Error(`no server group ${spec.group}`);
   const host = spec.host === undefined ? world.hostList.find((h) => !h.spare)?.name ?? null : spec.host;
   if (host !== null && !world.hosts.has(host)) throw new Error(`no host ${host}`);
   const status = (spec.status ?? 'ACTIVE').toUpperCase();
@@ -279,9 +288,11 @@ export function addServer(world: World, spec: NewServerSpec): SimServer {
       driver: v.driver ?? 'rbd', bootable: v.boot === true, attachedAt: now,
     };
   });
+  const imageId = bootFromVolume ? '' : rng.uuid();
+  if (imageId && spec.imageProperties) world.images.set(imageId, { id: imageId, name: `image-${imageId.slice(0, 8)}`, properties: { ...spec.imageProperties } });
   const server: SimServer = {
     id: rng.uuid(), index, name: spec.name ?? `vm-${String(index + 1).padStart(5, '0')}`,
-    projectId: owner.defaultProjectId ?? world.projects[0]!.id, userId: owner.id, flavor, imageId: bootFromVolume ? '' : rng.uuid(),
+    projectId: owner.defaultProjectId ?? world.projects[0]!.id, userId: owner.id, flavor, imageId,
     ...(volumes.length > 0 ? { volumes } : {}),
     host, vmState, taskState: spec.taskState ?? null, powerState: host === null ? 0 : powerStateOf(vmState),
     ...(spec.lockedReason !== undefined ? { lock: { reason: spec.lockedReason } } : {}),
@@ -300,5 +311,27 @@ export function addServer(world: World, spec: NewServerSpec): SimServer {
     }],
   };
   world.addServer(server);
+  group?.members.push(server.id);
   return server;
+}
+
+export interface NewServerGroupSpec {
+  name: string;
+  policy: 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
+  maxServerPerHost?: number;
+}
+
+/** Adds a server group (control API), owned by the first project. */
+export function addServerGroup(world: World, spec: NewServerGroupSpec): SimServerGroup {
+  if (!['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity'].includes(spec.policy)) throw new Error(`policy ${String(spec.policy)} is not one of affinity, anti-affinity, soft-affinity, soft-anti-affinity`);
+  if (spec.maxServerPerHost !== undefined && (spec.policy !== 'anti-affinity' || !(Number.isInteger(spec.maxServerPerHost) && spec.maxServerPerHost > 0))) {
+    throw new Error('maxServerPerHost is a positive integer, for anti-affinity only');
+  }
+  const project = world.projects[0]!;
+  const g: SimServerGroup = {
+    id: world.rng.uuid(), name: spec.name, policy: spec.policy, members: [], projectId: project.id,
+    userId: world.users[0]?.id ?? '', ...(spec.maxServerPerHost !== undefined ? { maxServerPerHost: spec.maxServerPerHost } : {}),
+  };
+  world.serverGroups.push(g);
+  return g;
 }

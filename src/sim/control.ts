@@ -1,4 +1,4 @@
-import { addServer, type NewServerSpec } from './build-world.js';
+import { addServer, addServerGroup, type NewServerGroupSpec, type NewServerSpec } from './build-world.js';
 import { parseCorruptRules, type CorruptRule } from './corrupt.js';
 import { novaTime } from './clock.js';
 import { SimHttpError } from './http-error.js';
@@ -8,7 +8,7 @@ import type { BmcMode, SimHost } from './types.js';
 import { SimCeph } from './ceph.js';
 import type { World } from './world.js';
 
-export type SimService = 'nova' | 'keystone' | 'neutron' | 'placement' | 'redfish' | 'cinder' | 'cloudpods';
+export type SimService = 'nova' | 'keystone' | 'neutron' | 'placement' | 'redfish' | 'cinder' | 'cloudpods' | 'glance';
 
 /** Fault injection for the cloud's APIs (Nova only unless `services` says otherwise). */
 export interface FaultSettings {
@@ -239,6 +239,15 @@ export class Control {
       await this.extra.afterChange?.();
       return { status: 201, body: { server: this.serverState(server.id) } };
     }
+    if (p === '/sim/server-groups' && req.method === 'POST') {
+      let group;
+      try {
+        group = addServerGroup(w, (body ?? {}) as unknown as NewServerGroupSpec);
+      } catch (err) {
+        throw bad(err instanceof Error ? err.message : String(err));
+      }
+      return { status: 201, body: { serverGroup: { ...group, members: [...group.members] } } };
+    }
     const silent = /^\/sim\/servers\/([^/]+)\/guest-silent$/.exec(p);
     if (silent && req.method === 'POST') {
       const server = w.servers.get(decodeURIComponent(silent[1]!));
@@ -287,7 +296,7 @@ export function applyFaults(target: FaultSettings, input: Record<string, unknown
     target.latencyMs = input.latencyMs;
   }
   if (input.services !== undefined) {
-    const ok = ['nova', 'keystone', 'neutron', 'placement', 'redfish', 'cinder', 'cloudpods'];
+    const ok = ['nova', 'keystone', 'neutron', 'placement', 'redfish', 'cinder', 'cloudpods', 'glance'];
     if (!Array.isArray(input.services) || !input.services.every((s) => ok.includes(s as string))) {
       throw bad(`services must be a list drawn from ${ok.join(', ')}`);
     }

@@ -71,6 +71,7 @@ export class Keystone {
       entry('network', 'neutron', `${b}/network`, 'c1b2c3d4e5f60718293a4b5c6d7e8f90'),
       entry('placement', 'placement', `${b}/placement`, 'd1b2c3d4e5f60718293a4b5c6d7e8f90'),
       // Registered as …/v3/%(project_id)s; Keystone fills in the token's project.
+      entry('image', 'glance', `${b}/image`, 'f1b2c3d4e5f60718293a4b5c6d7e8f90'),
       ...(this.world.settings.cinder ? [entry('volumev3', 'cinderv3', `${b}/volume/v3/${projectId}`, 'e1b2c3d4e5f60718293a4b5c6d7e8f90')] : []),
     ];
   }

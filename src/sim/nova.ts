@@ -4,7 +4,7 @@ import { SimHttpError, novaError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import type { Keystone, TokenInfo } from './keystone.js';
 import { formatMicroversion, microversionHeaders, mv, parseMicroversion, requestMicroversion, type Microversion } from './microversion.js';
-import type { Flavor, SimAggregate, SimHost, SimMigration, SimServer } from './types.js';
+import type { Flavor, SimAggregate, SimHost, SimMigration, SimServer, SimServerGroup } from './types.js';
 import type { World } from './world.js';
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
@@ -138,6 +138,8 @@ export class Nova {
     if (p === '/os-hypervisors/detail' && method === 'GET') return this.listHypervisors(ctx, true);
     if (p === '/os-hypervisors' && method === 'GET') return this.listHypervisors(ctx, false);
     if ((m = /^\/os-hypervisors\/([^/]+)$/.exec(p)) && method === 'GET') return this.showHypervisor(ctx, decodeURIComponent(m[1]!));
+    if (p === '/os-server-groups' && method === 'GET') return this.listServerGroups(ctx);
+    if (p === '/os-server-groups' && method === 'POST') return this.createServerGroup(ctx);
     if (p === '/os-aggregates' && method === 'GET') {
       this.requireAdmin(ctx, 'os_compute_api:os-aggregates:index');
       return { status: 200, body: { aggregates: this.world.aggregates.map((a) => this.aggregateBody(ctx, a)) } };
@@ -401,6 +403,43 @@ export class Nova {
     throw novaError(400, `There is no such action: ${key ?? 'None'}`);
   }
 
+  // ------------------------------------------------------------------ server groups
+
+  /** 2.64+: `policy` and `rules`; before, `policies` (a list of one) and `metadata`. */
+  private serverGroupBody(ctx: Ctx, g: SimServerGroup) {
+    const common = { id: g.id, name: g.name, members: [...g.members], project_id: g.projectId, user_id: g.userId };
+    return ctx.v >= mv('2.64')
+      ? { ...common, policy: g.policy, rules: g.policy === 'anti-affinity' && g.maxServerPerHost !== undefined ? { max_server_per_host: g.maxServerPerHost } : {} }
+      : { ...common, policies: [g.policy], metadata: {} };
+  }
+
+  /** GET /os-server-groups: the caller's project's, or with all_projects every project's (admin); limit and offset, no links. */
+  private listServerGroups(ctx: Ctx): SimResponse {
+    const q = ctx.req.url.searchParams;
+    const all = ctx.admin && ['true', '1', 'yes'].includes(String(q.get('all_projects') ?? '').toLowerCase());
+    const groups = this.world.serverGroups.filter((g) => all || g.projectId === ctx.token.projectId);
+    const offset = Number(q.get('offset') ?? 0);
+    const limit = Math.min(Number(q.get('limit') ?? MAX_LIMIT), MAX_LIMIT);
+    return { status: 200, body: { server_groups: groups.slice(offset, offset + limit).map((g) => this.serverGroupBody(ctx, g)) } };
+  }
+
+  private createServerGroup(ctx: Ctx): SimResponse {
+    const body = checkObject('server_group', (ctx.req.body as { server_group?: unknown } | undefined)?.server_group, {
+      name: isString(255),
+      policy: (v) => (typeof v === 'string' && ['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity'].includes(v) ? null : `${jsonRepr(v)} is not one of ['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity']`),
+      rules: (v) => (typeof v === 'object' && v !== null ? null : `${jsonRepr(v)} is not of type 'object'`),
+    }, ['name', 'policy']);
+    const rules = (body.rules ?? {}) as { max_server_per_host?: unknown };
+    const max = rules.max_server_per_host;
+    if (max !== undefined && body.policy !== 'anti-affinity') throw novaError(400, 'Only anti-affinity policy supports rules.');
+    const g: SimServerGroup = {
+      id: this.world.rng.uuid(), name: body.name as string, policy: body.policy as SimServerGroup['policy'], members: [],
+      projectId: ctx.token.projectId, userId: ctx.token.userId, ...(max !== undefined ? { maxServerPerHost: Number(max) } : {}),
+    };
+    this.world.serverGroups.push(g);
+    return { status: 200, body: { server_group: this.serverGroupBody(ctx, g) } };
+  }
+
   // ------------------------------------------------------------------ servers
 
   private findServer(ctx: Ctx, id: string): SimServer {
@@ -432,7 +471,7 @@ export class Nova {
       id: f.id, name: f.name, ram: f.ram, disk: f.disk, vcpus: f.vcpus, 'OS-FLV-EXT-DATA:ephemeral': 0,
       'OS-FLV-DISABLED:disabled': false, swap: ctx.v >= mv('2.75') ? 0 : '', rxtx_factor: 1.0,
       'os-flavor-access:is_public': true, links: this.flavorLinks(ctx, f),
-      ...(ctx.v >= mv('2.55') ? { description: null } : {}), ...(ctx.v >= mv('2.61') ? { extra_specs: {} } : {}),
+      ...(ctx.v >= mv('2.55') ? { description: null } : {}), ...(ctx.v >= mv('2.61') ? { extra_specs: { ...f.extraSpecs } } : {}),
     };
   }
 
@@ -472,7 +511,7 @@ export class Nova {
     }
     const status = this.world.serverStatus(s);
     const flavor = v >= mv('2.47')
-      ? { vcpus: s.flavor.vcpus, ram: s.flavor.ram, disk: s.flavor.disk, ephemeral: 0, swap: 0, original_name: s.flavor.name, extra_specs: {} }
+      ? { vcpus: s.flavor.vcpus, ram: s.flavor.ram, disk: s.flavor.disk, ephemeral: 0, swap: 0, original_name: s.flavor.name, extra_specs: { ...s.flavor.extraSpecs } }
       : { id: s.flavor.id, links: [{ rel: 'bookmark', href: `${this.base}/compute/flavors/${s.flavor.id}` }] };
     const body: Record<string, unknown> = {
       id: s.id, name: s.name, status, tenant_id: s.projectId, user_id: s.userId, metadata: { ...s.metadata },

@@ -8,6 +8,7 @@ import { SimHttpError, keystoneError, neutronError, novaError } from './http-err
 import type { SimRequest, SimResponse } from './http-types.js';
 import { Cinder } from './cinder.js';
 import { CLOUDPODS_PREFIX, CloudpodsRegion, regionError } from './cloudpods.js';
+import { Glance } from './glance.js';
 import { Keystone } from './keystone.js';
 import { Neutron } from './neutron.js';
 import { Nova } from './nova.js';
@@ -48,6 +49,7 @@ function serviceOf(path: string): SimService | 'sim' | null {
   if (path.startsWith('/network')) return 'neutron';
   if (path.startsWith('/placement')) return 'placement';
   if (path.startsWith('/volume')) return 'cinder';
+  if (path.startsWith('/image')) return 'glance';
   if (path.startsWith('/redfish')) return 'redfish';
   if (path.startsWith(CLOUDPODS_PREFIX)) return 'cloudpods';
   if (path.startsWith('/sim')) return 'sim';
@@ -62,6 +64,7 @@ function malformed(service: SimService | 'sim' | null): SimHttpError {
     case 'placement': return placementError(400, 'Malformed JSON in request body.');
     case 'cinder': return novaError(400, 'Malformed request body');
     case 'cloudpods': return regionError(400, 'InputParameterError', 'invalid json body');
+    case 'glance': return new SimHttpError(400, 'Malformed request body');
     default: return new SimHttpError(400, { error: 'request body is not valid JSON' });
   }
 }
@@ -109,6 +112,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
   const neutron = new Neutron(world, keystone);
   const placement = new Placement(world, keystone);
   const cinder = new Cinder(world, keystone);
+  const glance = new Glance(world, keystone);
   const redfish = new Redfish(world);
   const cloudpods = new CloudpodsRegion(world, keystone);
   const injected: FaultCounts = { errors: 0, drops: 0, dropsAfter: 0, corrupted: 0 };
@@ -197,6 +201,7 @@ export async function startSimHttp(world: World, opts: SimHttpOptions = {}): Pro
         case 'neutron': r = await neutron.handle(sreq); break;
         case 'placement': r = await placement.handle(sreq); break;
         case 'cinder': r = await cinder.handle(sreq); break;
+        case 'glance': r = await glance.handle(sreq); break;
         case 'redfish': r = await redfish.handle(sreq); break;
         case 'cloudpods': r = await cloudpods.handle(sreq); break;
         default: r = null;

@@ -14,6 +14,26 @@ export interface Flavor {
   readonly vcpus: number;
   readonly ram: number;
   readonly disk: number;
+  /** Extra specs (`hw:cpu_policy`, `resources:VGPU`, …): Nova embeds them in the server from 2.47. */
+  readonly extraSpecs?: Readonly<Record<string, string>>;
+}
+
+/** A Glance image: only what the simulator serves of it (its id, name and the properties an operator set). */
+export interface SimImage {
+  readonly id: string;
+  readonly name: string;
+  properties: Record<string, string>;
+}
+
+/** A Nova server group; `maxServerPerHost` is anti-affinity's rule (2.64+), absent = 1. */
+export interface SimServerGroup {
+  readonly id: string;
+  readonly name: string;
+  readonly policy: 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
+  readonly maxServerPerHost?: number;
+  readonly members: string[];
+  readonly projectId: string;
+  readonly userId: string;
 }
 
 export interface SimHost {

@@ -5,8 +5,8 @@ import { novaError } from './http-error.js';
 import { novaStatus, powerStateOf } from './server-states.js';
 import type { Rng } from './rng.js';
 import type {
-  VmState, AppCredential, BmcMode, Flavor, InstanceAction, LinkState, SimAggregate, SimDomain, SimHost, SimMigration,
-  SimProject, SimServer, SimUser, WorldSettings,
+  VmState, AppCredential, BmcMode, Flavor, InstanceAction, LinkState, SimAggregate, SimDomain, SimHost, SimImage, SimMigration,
+  SimProject, SimServer, SimServerGroup, SimUser, WorldSettings,
 } from './types.js';
 
 /** Who asked (from the token): recorded in instance actions and migrations. */
@@ -85,6 +85,9 @@ export class World extends EventEmitter<WorldEvents> {
   readonly migrationsByInstance = new Map<string, SimMigration[]>();
   readonly aggregates: SimAggregate[] = [];
   readonly flavors: Flavor[] = [];
+  /** Glance's images that have properties (the others are served with none). */
+  readonly images = new Map<string, SimImage>();
+  readonly serverGroups: SimServerGroup[] = [];
   readonly domains: SimDomain[] = [];
   readonly projects: SimProject[] = [];
   readonly users: SimUser[] = [];
@@ -168,6 +171,10 @@ export class World extends EventEmitter<WorldEvents> {
   deleteServer(id: string): boolean {
     const s = this.servers.get(id);
     if (!s) return false;
+    for (const g of this.serverGroups) {
+      const i = g.members.indexOf(id);
+      if (i >= 0) g.members.splice(i, 1);
+    }
     for (const op of this.ops.get(id) ?? []) {
       if (op.finished) continue;
       this.finishOp(op);
@@ -462,7 +469,42 @@ export class World extends EventEmitter<WorldEvents> {
     return this.settings.defaultAz;
   }
 
-  /** Filter scheduler: enabled, up, not the source, same AZ, enough vCPU and RAM; weighed by free RAM. */
+  /** The server group a server is a member of (Nova allows one), or undefined. */
+  groupOf(serverId: string): SimServerGroup | undefined {
+    return this.serverGroups.find((g) => g.members.includes(serverId));
+  }
+
+  /**
+   * Nova's ServerGroupAffinityFilter and ServerGroupAntiAffinityFilter for `server` on `h`: the other members'
+   * hosts (a member being moved counts where it is now, or where its move claimed room). Affinity: every other
+   * member with a host is on `h`; anti-affinity: fewer than max_server_per_host (default 1) of them are. The soft
+   * policies are weighers, never filters.
+   */
+  groupAllows(server: SimServer, h: SimHost): boolean {
+    const g = this.groupOf(server.id);
+    if (!g || (g.policy !== 'affinity' && g.policy !== 'anti-affinity')) return true;
+    const hosts: string[] = [];
+    for (const id of g.members) {
+      if (id === server.id) continue;
+      const m = this.servers.get(id);
+      if (!m) continue;
+      const claimed = this.activeOps(id).find((o) => o.claimedOn)?.claimedOn?.name;
+      const where = claimed ?? m.host;
+      if (where) hosts.push(where);
+    }
+    if (g.policy === 'affinity') return hosts.every((x) => x === h.name);
+    return hosts.filter((x) => x === h.name).length < (g.maxServerPerHost ?? 1);
+  }
+
+  /** Soft (anti-)affinity as Nova's weighers count it: other members on `h` (more is better for soft-affinity). */
+  private groupWeight(server: SimServer, h: SimHost): number {
+    const g = this.groupOf(server.id);
+    if (!g || (g.policy !== 'soft-affinity' && g.policy !== 'soft-anti-affinity')) return 0;
+    const on = g.members.filter((id) => id !== server.id && this.servers.get(id)?.host === h.name).length;
+    return (g.policy === 'soft-affinity' ? on : -on) * 1e9;
+  }
+
+  /** Filter scheduler: enabled, up, not the source, same AZ, enough vCPU and RAM, the server group's policy; weighed by free RAM (and soft group policies first). */
   private scheduleHost(server: SimServer, exclude: string, requested: string | null, at: number): SimHost | null {
     const candidates = requested ? [this.hosts.get(requested)].filter((h): h is SimHost => !!h) : this.hostList;
     let best: SimHost | null = null;
@@ -471,7 +513,8 @@ export class World extends EventEmitter<WorldEvents> {
       if (h.name === exclude || h.disabled || h.traitDisabled || !this.serviceUp(h, at)) continue;
       if (server.az && this.hostAz(h) !== server.az) continue;
       if (!this.fits(h, server.flavor)) continue;
-      const free = h.memoryMb - h.memoryMbUsed + this.rng.next();
+      if (!this.groupAllows(server, h)) continue;
+      const free = this.groupWeight(server, h) + h.memoryMb - h.memoryMbUsed + this.rng.next();
       if (free > bestFree) {
         best = h;
         bestFree = free;

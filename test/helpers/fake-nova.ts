@@ -1,5 +1,5 @@
 import type {
-  Aggregate, ComputeService, Hypervisor, Migration, NovaApi, Server, ServiceUpdate,
+  Aggregate, ServerGroup, ComputeService, Hypervisor, Migration, NovaApi, Server, ServiceUpdate,
 } from '../../src/openstack/types.js';
 
 /** One call the fake received, for asserting order and count. */
@@ -104,6 +104,11 @@ export class FakeNova implements NovaApi {
 
   async listAggregates(): Promise<Aggregate[]> {
     this.enter('listAggregates');
+    return [];
+  }
+
+  async listServerGroups(): Promise<ServerGroup[]> {
+    this.enter('listServerGroups');
     return [];
   }
 

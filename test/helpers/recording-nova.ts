@@ -1,4 +1,4 @@
-import type { Aggregate, CallOptions, ComputeService, Hypervisor, Migration, NovaApi, Server, ServiceUpdate } from '../../src/openstack/types.js';
+import type { Aggregate, ServerGroup, CallOptions, ComputeService, Hypervisor, Migration, NovaApi, Server, ServiceUpdate } from '../../src/openstack/types.js';
 import { CmphaError } from '../../src/shared/errors.js';
 
 export interface RecordedCall {
@@ -115,6 +115,10 @@ export class RecordingNova implements NovaApi {
 
   async listAggregates(): Promise<Aggregate[]> {
     return this.aggregates.map((a) => ({ ...a, hosts: [...a.hosts] }));
+  }
+
+  async listServerGroups(): Promise<ServerGroup[]> {
+    return [];
   }
 
   async addHostToAggregate(aggregateId: string, host: string): Promise<void> {

@@ -4,6 +4,7 @@ import type { PrepareResult } from '../../src/pipeline/prepare-incident.js';
 import { retryPolicy, type QueueKind } from '../../src/pipeline/retry-policy.js';
 import { GaveUp, runFinalize, runNetwork, runPrepare, runServer, type Attempt } from '../../src/pipeline/runner.js';
 import type { StepContext } from '../../src/pipeline/steps/context.js';
+import { isTierWaiting } from '../../src/pipeline/tier-gate.js';
 import { isRetryable } from '../../src/shared/errors.js';
 import { createLimiter } from '../../src/shared/map-limit.js';
 
@@ -57,7 +58,16 @@ export async function runIncident(ctx: StepContext, opts: RunOptions = {}): Prom
   const evacuationSlot = createLimiter(ctx.evacuation.concurrency);
   const networkSlot = createLimiter(networkConcurrency(ctx.evacuation));
   await Promise.all(prepared.serverIds.map(async (serverId) => {
-    await evacuationSlot(() => untilGaveUp(ctx, opts, 'evacuate', (a) => runServer(ctx, { serverId }, a)));
+    // A server held by its tier's gate gives its slot back and waits, as the queue delays its job.
+    for (;;) {
+      try {
+        await evacuationSlot(() => untilGaveUp(ctx, opts, 'evacuate', (a) => runServer(ctx, { serverId }, a)));
+        break;
+      } catch (err) {
+        if (!isTierWaiting(err)) throw err;
+        await ctx.sleep(err.waitMs, ctx.signal);
+      }
+    }
     await networkSlot(() => untilGaveUp(ctx, opts, 'network', (a) => runNetwork(ctx, { serverId }, a)));
   }));
   try {

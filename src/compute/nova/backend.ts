@@ -1,11 +1,11 @@
 import { MIN_MICROVERSION } from '../../openstack/nova.js';
 import { NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN } from '../../openstack/errors.js';
-import type { ComputeService, NeutronApi, NovaApi, PlacementApi, Port } from '../../openstack/types.js';
+import type { ComputeService, ImageApi, NeutronApi, NovaApi, PlacementApi, Port } from '../../openstack/types.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import {
-  MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE,
-  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestPort, type GuestRecovery, type HostCapacity, type LiveMoveState,
-  type MoveState, type Restore,
+  GUEST_GROUP_POLICIES, MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE,
+  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestGroup, type GuestPort, type GuestRecovery, type HostCapacity, type HostGroup,
+  type LiveMoveState, type MoveState, type Restore,
 } from '../types.js';
 import { novaRecoveryOf } from './server-states.js';
 import { needsServerSum, spareCapacity } from './capacity.js';
@@ -17,6 +17,8 @@ export interface NovaBackendOptions extends MarkerPrefixes {
   readonly placement?: PlacementApi;
   /** A moved server's ports, from Neutron; absent = the port's `ports` is absent (not checked). */
   readonly neutron?: NeutronApi;
+  /** Image properties, from Glance (an evacuability rule may look at them); absent = no image rule can match. */
+  readonly images?: ImageApi;
 }
 
 /** A nova-compute service as the recovery sees a host; `marker` is cmpha's disabled_reason, parsed. */
@@ -49,6 +51,7 @@ export function isStillInUse(err: unknown): boolean {
  */
 export class NovaBackend implements ComputeBackend {
   readonly ports?: (guestId: string, opts?: CallOptions) => Promise<GuestPort[]>;
+  readonly imageProperties?: (imageIds: readonly string[], opts?: CallOptions) => Promise<ReadonlyMap<string, Readonly<Record<string, string>>>>;
 
   readonly resetStuck: (guestId: string, opts?: CallOptions) => Promise<void>;
   readonly lock: (guestId: string, reason: string, opts?: CallOptions) => Promise<void>;
@@ -63,6 +66,33 @@ export class NovaBackend implements ComputeBackend {
     this.restore = (guestId, how, o = {}) => nova.powerAction(guestId, how === 'stop' ? 'os-stop' : how, o);
     const neutron = opts.neutron;
     if (neutron) this.ports = async (guestId, o = {}) => (await neutron.listPorts(guestId, o)).map(portOf);
+    const images = opts.images;
+    if (images) {
+      this.imageProperties = async (ids, o = {}) => {
+        const out = new Map<string, Readonly<Record<string, string>>>();
+        // One read per image, not per server: a host's servers share a handful of images.
+        for (const id of new Set(ids)) {
+          const props = await images.properties(id, o);
+          if (props) out.set(id, props);
+        }
+        return out;
+      };
+    }
+  }
+
+  /** Nova's host aggregates with their metadata. */
+  async hostGroups(opts: CallOptions = {}): Promise<HostGroup[]> {
+    return (await this.nova.listAggregates(opts)).map((a) => ({ name: a.name, hosts: a.hosts, metadata: a.metadata }));
+  }
+
+  /** Nova's server groups; a group with a policy cmpha does not know is left out (nothing to keep). */
+  async guestGroups(opts: CallOptions = {}): Promise<GuestGroup[]> {
+    const out: GuestGroup[] = [];
+    for (const g of await this.nova.listServerGroups(opts)) {
+      if (!(GUEST_GROUP_POLICIES as readonly string[]).includes(g.policy)) continue;
+      out.push({ id: g.id, name: g.name, policy: g.policy as GuestGroup['policy'], members: g.members, ...(g.maxServerPerHost !== undefined ? { maxPerHost: g.maxServerPerHost } : {}) });
+    }
+    return out;
   }
 
   async describe(opts: CallOptions = {}): Promise<string> {

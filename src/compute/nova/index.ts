@@ -17,5 +17,5 @@ export function markerPrefixes(config: Pick<Config, 'evacuation'>): Pick<NovaBac
  */
 export function createNovaBackend(config: Pick<Config, 'cloud' | 'evacuation'>, deps: OpenStackDeps & { readonly openstack?: OpenStack }): NovaBackend {
   const os = deps.openstack ?? createOpenStack(config.cloud, deps);
-  return new NovaBackend(os.nova, { ...markerPrefixes(config), placement: os.placement, neutron: os.neutron });
+  return new NovaBackend(os.nova, { ...markerPrefixes(config), placement: os.placement, neutron: os.neutron, images: os.images });
 }

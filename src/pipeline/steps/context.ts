@@ -103,6 +103,7 @@ export function serverOutcome(entry: InstanceEntry): ServerOutcome {
     case 'degraded': return { kind: 'fail', code: 'network_degraded', reason: entry.error ?? 'network not back', entry };
     case 'deleted': return { kind: 'skip', reason: 'deleted during the incident', entry };
     case 'skipped': return { kind: 'skip', reason: entry.skipReason ?? 'skipped', entry };
+    case 'excluded': return { kind: 'skip', reason: entry.skipReason ?? 'left by policy', entry };
     default: return { kind: 'skip', reason: `left ${entry.state}`, entry };
   }
 }

@@ -13,6 +13,8 @@ export interface Outcome {
   readonly degraded: number;
   readonly failed: number;
   readonly skipped: number;
+  /** Left on the failed host by the evacuability policy: the operator's choice, not a failure. */
+  readonly excluded: number;
   readonly deleted: number;
   readonly unfinished: number;
 }
@@ -27,11 +29,12 @@ export function outcomeOf(instances: readonly InstanceEntry[]): Outcome {
   const degraded = count('degraded');
   const failed = count('failed');
   const skipped = count('skipped');
+  const excluded = count('excluded');
   const deleted = count('deleted');
-  const unfinished = instances.length - verified - degraded - failed - skipped - deleted;
+  const unfinished = instances.length - verified - degraded - failed - skipped - excluded - deleted;
   const bad = degraded + failed + unfinished;
   const status = bad === 0 ? 'resolved' : verified + degraded > 0 ? 'partial' : 'failed';
-  return { status, verified, degraded, failed, skipped, deleted, unfinished };
+  return { status, verified, degraded, failed, skipped, excluded, deleted, unfinished };
 }
 
 const EVENT: Record<Outcome['status'], { type: NotificationEventType; severity: Severity }> = {
@@ -57,7 +60,7 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
     let closedHere = false;
     const closing = {
       step: 'close', level: out.status === 'resolved' ? 'info' : 'critical',
-      message: `incident ${out.status}: ${out.verified} verified, ${out.degraded > 0 ? `${out.degraded} degraded (running without their network), ` : ''}${out.failed + out.unfinished} failed, ${out.skipped} left in place, ${out.deleted} deleted`
+      message: `incident ${out.status}: ${out.verified} verified, ${out.degraded > 0 ? `${out.degraded} degraded (running without their network), ` : ''}${out.failed + out.unfinished} failed, ${out.skipped} left in place, ${out.excluded > 0 ? `${out.excluded} left by policy, ` : ''}${out.deleted} deleted`
         + (failoverMs !== undefined ? `; failover took ${formatDuration(failoverMs)}` : ''),
     } as const;
     // The note is written with the close: a closed incident's timeline takes no entries from its recovery.
@@ -80,7 +83,7 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
     const ev = EVENT[rec.status];
     await notifyOnce(ctx, rec, {
       ...ev,
-      summary: `${rec.host}: ${out.verified} of ${instances.length - out.skipped - out.deleted} instance(s) recovered`
+      summary: `${rec.host}: ${out.verified} of ${instances.length - out.skipped - out.excluded - out.deleted} instance(s) recovered`
         + (rec.failoverMs !== undefined ? ` in ${formatDuration(rec.failoverMs)}` : ''),
       details: failureDetails(instances),
       instances,

@@ -1,4 +1,5 @@
-import { baselineAddresses, planInstances } from '../../evacuator/select.js';
+import { baselineAddresses, planInstances, policyOf, type PolicyFacts } from '../../evacuator/select.js';
+import type { Guest } from '../../compute/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
 import { notifyOnce } from './notify.js';
@@ -40,14 +41,50 @@ export async function inventoryStep(ctx: StepContext): Promise<StepOutcome> {
       await notifyOnce(ctx, rec, { type: 'inventory-suspicious', severity: 'warning', summary });
     }
   }
-  const fresh = planInstances(servers, rec.host, ctx.evacuation, baselineAddresses(rec.evidence)).filter((e) => !existing.has(e.id));
-  if (fresh.length === 0) return { kind: 'skip', reason: existing.size > 0 ? 'instances already recorded' : 'no servers on the host' };
+  const unseen = servers.filter((s) => !existing.has(s.id));
+  if (unseen.length === 0) return { kind: 'skip', reason: existing.size > 0 ? 'instances already recorded' : 'no servers on the host' };
+  const fresh = planInstances(unseen, rec.host, ctx.evacuation, baselineAddresses(rec.evidence), await policyFacts(ctx, rec.host, unseen));
   await ctx.store.addInstances(ctx.incidentId, fresh);
   const skipped = fresh.filter((e) => e.state === 'skipped');
+  const excluded = fresh.filter((e) => e.state === 'excluded');
   // Counted once, when recorded: a re-run only sees servers that were not there before.
-  if (skipped.length > 0) ctx.metrics?.evacuations?.inc({ result: 'skipped' }, skipped.length);
+  if (skipped.length + excluded.length > 0) ctx.metrics?.evacuations?.inc({ result: 'skipped' }, skipped.length + excluded.length);
+  const moving = fresh.length - skipped.length - excluded.length;
+  const tiers = [...new Set(fresh.filter((e) => e.state === undefined).map((e) => e.tier ?? 1))].sort((a, b) => a - b);
   await note(ctx, 'inventory', 'info',
-    `${fresh.length} server(s) on ${rec.host}: ${fresh.length - skipped.length} to evacuate, ${skipped.length} left in place`,
-    { data: { skipped: skipped.map((s) => ({ id: s.id, name: s.name, reason: s.skipReason })) } });
+    `${fresh.length} server(s) on ${rec.host}: ${moving} to evacuate${tiers.length > 1 ? ` in ${tiers.length} tiers` : ''}, ${skipped.length} left in place, ${excluded.length} left by policy`,
+    { data: {
+      skipped: skipped.map((s) => ({ id: s.id, name: s.name, reason: s.skipReason })),
+      excluded: excluded.map((s) => ({ id: s.id, name: s.name, rule: s.policyRule })),
+    } });
+  for (const e of excluded) await note(ctx, 'inventory', 'info', `${e.name}: ${e.skipReason}`, { serverId: e.id });
   return { kind: 'done' };
+}
+
+/**
+ * What the policy needs beyond the servers: the failed host's aggregates (when a rule looks at them) and the
+ * images' properties (when a rule looks at them). A read that fails leaves that part unknown: its rules do not
+ * match, and the timeline says so; the inventory itself goes on.
+ */
+export async function policyFacts(ctx: StepContext, host: string, servers: readonly Guest[]): Promise<PolicyFacts> {
+  const rules = policyOf(ctx.evacuation).rules;
+  const facts: { aggregates?: PolicyFacts['aggregates']; images?: PolicyFacts['images'] } = {};
+  if (rules.some((r) => r.source === 'aggregate') && ctx.compute.hostGroups) {
+    try {
+      facts.aggregates = (await ctx.compute.hostGroups({ signal: ctx.signal })).filter((g) => g.hosts.includes(host));
+    } catch (err) {
+      if (ctx.signal?.aborted) throw err;
+      await note(ctx, 'inventory', 'warning', `cannot read the aggregates of ${host} (${errorMessage(err)}): aggregate rules of the policy match nothing`);
+    }
+  }
+  const imageIds = [...new Set(servers.map((s) => s.imageId).filter((i): i is string => typeof i === 'string' && i !== ''))];
+  if (rules.some((r) => r.source === 'image') && ctx.compute.imageProperties && imageIds.length > 0) {
+    try {
+      facts.images = await ctx.compute.imageProperties(imageIds, { signal: ctx.signal });
+    } catch (err) {
+      if (ctx.signal?.aborted) throw err;
+      await note(ctx, 'inventory', 'warning', `cannot read image properties (${errorMessage(err)}): image rules of the policy match nothing`);
+    }
+  }
+  return facts;
 }

@@ -94,7 +94,7 @@ export async function pipelineWorld(opts: SimOptions & { evacuation?: Partial<Co
     evacuation: { ...loaded.evacuation, verifyPollIntervalMs: 100, verifyTimeoutMs: 20_000, staggerMs: 0, maxPerMinute: 10_000, ...evacuation },
     redis: { ...loaded.redis, url: redisUrl, prefix: `pl${process.pid}-${++seq}` },
   };
-  const { nova, neutron, volumes } = createOpenStack(config.cloud, { logger: silentLogger, retryBaseDelayMs: 20 });
+  const { nova, neutron, volumes, images } = createOpenStack(config.cloud, { logger: silentLogger, retryBaseDelayMs: 20 });
   const notifier = new RecordingNotifier();
   const post = async (path: string, body?: unknown) => {
     const r = await fetch(`${sim.controlUrl}${path}`, {
@@ -115,7 +115,7 @@ export async function pipelineWorld(opts: SimOptions & { evacuation?: Partial<Co
     sim, config, nova, neutron, volumes, notifier, isHostAlive,
     recovery(redis, extra = {}) {
       const { nova: n = nova, neutron: ports, placement, ...rest } = extra;
-      const compute = computeOf(n, { config: rest.config ?? config, ...(ports ? { neutron: ports } : {}), ...(placement ? { placement } : {}) });
+      const compute = computeOf(n, { config: rest.config ?? config, images, ...(ports ? { neutron: ports } : {}), ...(placement ? { placement } : {}) });
       const r = createRecovery({
         config, connection: redis, compute, notifier, isHostAlive, logger: silentLogger,
         fenceDriverFor: fenceDriversFromConfig(config, silentLogger), queue: FAST_QUEUE, ...rest,

@@ -20,7 +20,7 @@ describe('Keystone v3', () => {
     expect(body.token.project.name).toBe('admin');
     expect(body.token.user.name).toBe('admin');
     const types = body.token.catalog.map((c: { type: string }) => c.type).sort();
-    expect(types).toEqual(['compute', 'identity', 'network', 'placement', 'volumev3']);
+    expect(types).toEqual(['compute', 'identity', 'image', 'network', 'placement', 'volumev3']);
     const compute = body.token.catalog.find((c: { type: string }) => c.type === 'compute');
     expect(compute.endpoints.map((e: { interface: string }) => e.interface).sort()).toEqual(['admin', 'internal', 'public']);
     for (const e of compute.endpoints) {

@@ -158,7 +158,7 @@ describe('Nova adapter: capacity and groups', () => {
 
   it('a spare joins the failed host\'s aggregates it is not in yet, each after the guard', async () => {
     const nova = cloud();
-    nova.aggregates.push({ id: '1', name: 'ssd', hosts: ['cmp1'], availabilityZone: null }, { id: '2', name: 'gpu', hosts: ['cmp1', 'spare1'], availabilityZone: null });
+    nova.aggregates.push({ id: '1', name: 'ssd', hosts: ['cmp1'], availabilityZone: null, metadata: {} }, { id: '2', name: 'gpu', hosts: ['cmp1', 'spare1'], availabilityZone: null, metadata: {} });
     const seen: string[] = [];
     await computeOf(nova).joinGroups(['spare1'], 'cmp1', { before: async (s, g) => { seen.push(`guard ${s} ${g}`); }, after: async (s, g) => { seen.push(`joined ${s} ${g}`); } });
     expect(seen).toEqual(['guard spare1 ssd', 'joined spare1 ssd']);

@@ -228,3 +228,21 @@ describe('bad cmpha.conf: one line per problem naming file, section and key', ()
 function fileURLPath(rel: string): string {
   return new URL(rel, import.meta.url).pathname;
 }
+
+describe('[evacuation] policy', () => {
+  it('rules, policy_default and tiers are parsed once, in order', async () => {
+    const cfg = await loadConfig({ path: file(`${CLOUD}[evacuation]\npolicy = name:amphora-* -> never, flavor:hw:cpu_policy=dedicated -> priority 50\npolicy_default = never\ntiers = 100, 50\n`), env: {} });
+    expect(cfg.evacuation.policy?.map((r) => r.text)).toEqual(['name:amphora-* -> never', 'flavor:hw:cpu_policy=dedicated -> priority 50']);
+    expect(cfg.evacuation.policyDefault).toBe('never');
+    expect(cfg.evacuation.tiers).toEqual([100, 50]);
+  });
+
+  it('a bad rule or tier list is refused naming the file, section, key and what is wrong', async () => {
+    const lines = await problems(`${CLOUD}[evacuation]\npolicy = name:amphora-* -> never, host:cmp1 -> never\ntiers = 50, 100\npolicy_default = maybe\n`);
+    const text = lines.join('\n');
+    expect(text).toMatch(/\[evacuation\] policy.*source "host" is not one of/);
+    expect(text).toMatch(/\[evacuation\] tiers.*highest first/);
+    expect(text).toMatch(/\[evacuation\] policy_default.*"maybe" is not one of evacuate, never/);
+    expect(text).toMatch(/c\d+\.conf/);
+  });
+});

@@ -30,11 +30,11 @@ describe('instance selection', () => {
     expect(plan.map((e) => [e.id, e.state ?? 'pending'])).toEqual([['moving', 'pending'], ['off', 'skipped']]);
   });
 
-  it('honours require_metadata', () => {
+  it('honours require_metadata (servers without it are left by policy)', () => {
     const plan = planInstances([server('a', { metadata: { ha: 'true' } }), server('b', { metadata: { ha: 'false' } }), server('c')],
       'cmp1', { ...evacuationDefaults, requireMetadata: { key: 'ha', value: 'true' } });
     expect(plan.map((e) => [e.id, e.state ?? 'pending', e.skipReason ?? ''])).toEqual([
-      ['a', 'pending', ''], ['b', 'skipped', 'metadata ha=true not set'], ['c', 'skipped', 'metadata ha=true not set'],
+      ['a', 'pending', ''], ['b', 'excluded', 'left by policy: require_metadata ha=true (not set)'], ['c', 'excluded', 'left by policy: require_metadata ha=true (not set)'],
     ]);
   });
 

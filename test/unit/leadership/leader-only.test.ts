@@ -12,7 +12,7 @@ function recordingNova(calls: string[]): NovaApi {
   const rec = (name: string, value: unknown = undefined) => async () => { calls.push(name); return value as never; };
   return {
     microversion: rec('microversion', '2.93'), listComputeServices: rec('listComputeServices', []), updateService: rec('updateService'),
-    listHypervisors: rec('listHypervisors', []), listAggregates: rec('listAggregates', []), addHostToAggregate: rec('addHostToAggregate'),
+    listHypervisors: rec('listHypervisors', []), listAggregates: rec('listAggregates', []), listServerGroups: rec('listServerGroups', []), addHostToAggregate: rec('addHostToAggregate'),
     listServersOnHost: rec('listServersOnHost', []), listServersChangedSince: rec('listServersChangedSince', []), getServer: rec('getServer', null), evacuate: rec('evacuate'),
     liveMigrate: rec('liveMigrate'), listMigrations: rec('listMigrations', []), reboot: rec('reboot'),
     resetState: rec('resetState'), lock: rec('lock'), unlock: rec('unlock'), powerAction: rec('powerAction'),

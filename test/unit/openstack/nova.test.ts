@@ -123,7 +123,7 @@ describe('mapping Nova JSON', () => {
       ],
       metadata: { ha: 'true', priority: '10' },
       userId: 'u-owner', projectId: 'p-owner',
-      flavor: { vcpus: 2, ramMb: 4096, name: 'm1.medium' },
+      flavor: { vcpus: 2, ramMb: 4096, name: 'm1.medium', extraSpecs: {} },
       updatedAt: new Date('2024-05-01T10:00:00Z'),
     });
   });
@@ -159,7 +159,7 @@ describe('mapping Nova JSON', () => {
   it('lists aggregates and adds a host to one', async () => {
     const nova = await novaFor();
     fake.aggregates.push({ id: 7, uuid: 'agg-uuid', name: 'ha-pool', hosts: ['cmp1'], availability_zone: 'az1', metadata: {} });
-    expect(await nova.listAggregates()).toEqual([{ id: '7', name: 'ha-pool', hosts: ['cmp1'], availabilityZone: 'az1' }]);
+    expect(await nova.listAggregates()).toEqual([{ id: '7', name: 'ha-pool', hosts: ['cmp1'], availabilityZone: 'az1', metadata: {} }]);
     await nova.addHostToAggregate('7', 'spare1');
     expect(fake.callsTo('nova', 'POST', '/os-aggregates/7/action')[0]!.body).toEqual({ add_host: { host: 'spare1' } });
     expect((await nova.listAggregates())[0]!.hosts).toEqual(['cmp1', 'spare1']);
