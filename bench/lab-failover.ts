@@ -31,6 +31,8 @@ const SERVERS = 4;
 
 interface Milestones {
   silent: number | null; opened: number | null; fenced: number | null; lastActive: number | null;
+  /** The last evacuate Nova accepted (cmpha's record), after the failure and after the fence confirmed. */
+  lastAccepted: number | null; fenceToAccepted: number | null;
   /** Each server's first answer on the spare, and the last of them. */
   answering: Array<number | null>; lastAnswering: number | null;
   /** cmpha's own downtime per instance, seconds. */
@@ -101,8 +103,12 @@ async function once(nova: LabNova, kind: string, run: number): Promise<Milestone
       return d === undefined ? null : Math.round(d) / 1000;
     });
     const lastAns = answering.every((a) => a !== null) ? Math.max(...(answering as number[])) : null;
+    const accepted = incident.instances.map((i) => i.acceptedAt);
+    const lastAcc = accepted.length > 0 && accepted.every((a) => a !== undefined) ? Math.max(...(accepted as number[])) : null;
+    const fencedAt = incident.fence?.at;
     return {
-      silent: s(silentAt), opened: s(incident.openedAt), fenced: s(incident.fence?.at), lastActive: s(lastActive),
+      silent: s(silentAt), opened: s(incident.openedAt), fenced: s(fencedAt), lastActive: s(lastActive),
+      lastAccepted: s(lastAcc), fenceToAccepted: lastAcc !== null && fencedAt !== undefined ? Math.round(lastAcc - fencedAt) / 1000 : null,
       answering: answering.map(s), lastAnswering: s(lastAns), downtime, status: incident.status, ...(why ? { why } : {}),
     };
   } finally {
@@ -117,7 +123,7 @@ for (const kind of kinds) {
   for (let i = 0; i < runs; i++) {
     const m = await once(nova, kind, i);
     results[kind].push(m);
-    console.log(`${kind} run ${i + 1}: silent ${m.silent} s, opened ${m.opened} s, fenced ${m.fenced} s, last ACTIVE ${m.lastActive} s, `
+    console.log(`${kind} run ${i + 1}: silent ${m.silent} s, opened ${m.opened} s, fenced ${m.fenced} s, last evacuate accepted ${m.lastAccepted} s (${m.fenceToAccepted} s after the fence), last ACTIVE ${m.lastActive} s, `
       + `answering ${m.answering.join('/')} s (last ${m.lastAnswering} s), cmpha downtime ${m.downtime.join('/')} s (${m.status}; ${m.why ?? ''})`);
     if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(results, null, 2)}\n`);
   }
@@ -137,6 +143,8 @@ const rows: Array<[string, (m: Milestones) => Array<number | null>]> = [
   ['host silent (cmpha\'s estimate)', (m) => [m.silent]],
   ['incident opened', (m) => [m.opened]],
   ['power read back off', (m) => [m.fenced]],
+  ['last evacuate accepted', (m) => [m.lastAccepted]],
+  ['power read back off → last evacuate accepted', (m) => [m.fenceToAccepted]],
   ['last server ACTIVE (Nova\'s API)', (m) => [m.lastActive]],
   ['each server\'s address answering again (all servers, all runs)', (m) => m.answering],
   ['last server\'s address answering again', (m) => [m.lastAnswering]],
