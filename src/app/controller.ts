@@ -20,6 +20,7 @@ import type { Logger } from '../shared/logger.js';
 import { watchFenceSettings } from './fence-retry-watch.js';
 import { composeRecovery, connect, createNotifier, type DetectorView, type Foundation, type RecoveryWorker } from './root.js';
 import { cephStorageSignal } from './storage-signal.js';
+import { powerWitnessFromConfig } from './fence-parts.js';
 import { systemClock } from '../shared/time.js';
 import { startApiServer, type ApiServer, type ProbeRequests } from '../api/index.js';
 import { version } from '../cli/version.js';
@@ -268,8 +269,11 @@ export async function startController(validated: Config, opts: ControllerOptions
     if (report) metrics.hostsWithoutFencing.set(countUnfenceable(report, config.hosts, bmcs.broken()));
     opts.onRound?.(report, error);
   };
+  // The BMCs of hosts under suspicion, read-only: a chassis read off spares the wait for Nova's heartbeat.
+  const witness = config.detector.bmcPowerRead === true ? powerWitnessFromConfig(config, logger) : null;
   const detector: Detector = createDetector({
     config, compute, prober, redis: connection, lease, incidents: recovery.opener, notifier, healer, metrics, logger,
+    ...(witness ? { powerLook: (hosts: readonly string[]) => witness.look(hosts) } : {}),
     // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
     ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), compute, { volumes }) } : {}),
     owner: opts.owner ?? `${hostname()}/${process.pid}`,
@@ -292,7 +296,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
   const running: RunningParts = {
-    foundation, apiServer, timers: [{ stop: () => clearInterval(readyTimer) }, bmcs, fenceSettings], extraRounds, orphans, detector, leadership, healer, recovery, notifiers, metricsServer,
+    foundation, apiServer, timers: [{ stop: () => clearInterval(readyTimer) }, bmcs, fenceSettings, { stop: () => witness?.stop() }], extraRounds, orphans, detector, leadership, healer, recovery, notifiers, metricsServer,
   };
   return {
     recovery, nova, notifier, metrics, metricsServer, apiServer, lease,

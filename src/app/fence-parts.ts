@@ -1,5 +1,7 @@
 import type { Config, HostConfig } from '../config/types.js';
 import { createFenceDriver } from '../fencing/create-driver.js';
+import { powerDeviceType } from '../fencing/devices/registry.js';
+import { PowerWitness } from '../detector/power-witness.js';
 import { createFencePlan, createStorageFence } from '../fencing/fence-plan.js';
 import type { FencePlan } from '../fencing/fence-levels.js';
 import type { FenceDriver } from '../fencing/types.js';
@@ -108,4 +110,20 @@ export function storageRenewalFromConfig(config: Config): Pick<RecoveryDeps, 're
       if (ips.length > 0) await fence.renew(ips);
     },
   };
+}
+
+/**
+ * The detector's power witness over the hosts' own fence drivers (the registry's read path, the same status read
+ * the fence step and the power watch use): only device types that read the chassis themselves (`witness`: ipmi,
+ * redfish), never an operator's command or a noop, and only `powerStatus`.
+ */
+export function powerWitnessFromConfig(config: Config, logger: Logger, mono: () => number = () => performance.now()): PowerWitness {
+  const driverFor = fenceDriversFromConfig(config, logger);
+  return new PowerWitness({
+    mono, log: logger,
+    readerFor: (host) => {
+      const d = driverFor(host);
+      return d && powerDeviceType(d.kind)?.witness ? { read: (signal) => d.powerStatus(signal), where: d.target } : null;
+    },
+  });
 }

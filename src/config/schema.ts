@@ -109,6 +109,8 @@ export const detectorSection = defineSection(
     isolationAddresses: key('isolation_addresses', ipList(), 'IP literals the controller must reach (e.g. gateways); if none answer, the controller is the one cut off and acts on nothing.'),
     maxDeadHosts: key('max_dead_hosts', integer(2, 1, 100000), 'Storm brake: more dead or suspect hosts than this at once opens no incident.'),
     maxDeadFraction: key('max_dead_fraction', fraction(0.33), 'Storm brake: the same, as a fraction of enabled hosts (per availability zone).'),
+    // Optional in the type: a DetectorConfig built by hand (tests, benches) that leaves it out reads no BMC.
+    bmcPowerRead: key('bmc_power_read', bool(true).transform((b): boolean | undefined => b), 'Read the chassis power of hosts under suspicion from their BMC (ipmi and redfish drivers: power status only, never a command; one read a host a second at most, four at once): a chassis read off in two reads in a row, while every address has been silent for min_silence and no heartbeat came, proves the host dead without waiting for Nova\'s heartbeat to be overdue. Any address answering still means alive, whatever the BMC says.', { default: 'true' }),
     dryRun: key('dry_run', bool(false), 'Detect and report, act on nothing.'),
     probe: key('probe', oneOf(['fping', 'sim'], 'fping'), 'fping (real ICMP) or sim (ask the simulator; demo and tests only; needs sim_url).'),
     simUrl: key('sim_url', url(undefined, ['http:', 'https:']), 'Control URL of the simulator, required with probe = sim.'),

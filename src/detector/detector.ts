@@ -9,7 +9,7 @@ import { Actor, type ActResult } from './act.js';
 import { HostBook } from './host-book.js';
 import { keepLease } from '../leadership/keep-lease.js';
 import type { LeaderLease } from '../leadership/lease.js';
-import { Observer, type Observation, type ObserveTuning, type StorageSignal } from './observe.js';
+import { Observer, type Observation, type ObserveTuning, type PowerLook, type StorageSignal } from './observe.js';
 import { runDetectorLoop } from './loop.js';
 import { recordRoundMetrics } from './round-metrics.js';
 import { startStallWatchdog, type StallWatchdog } from './stall-watchdog.js';
@@ -45,6 +45,8 @@ export interface DetectorDeps {
   readonly tuning?: Partial<DetectorTuning>;
   /** Storage-side evidence (e.g. Ceph watchers) for hosts under suspicion. */
   readonly storageSignal?: StorageSignal;
+  /** The BMCs' power reads of hosts under suspicion (power-witness.ts): chassis `off` spares the heartbeat wait. */
+  readonly powerLook?: PowerLook;
   /** Called after every round of the loop started by start(): the report, or the error that ended the round. */
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
 }
@@ -107,7 +109,7 @@ export function createDetector(deps: DetectorDeps): Detector {
     ...(deps.tuning ?? {}),
   };
   const log = logger.child({ component: 'detector' });
-  const observer = new Observer(config, compute, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal);
+  const observer = new Observer(config, compute, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal, deps.powerLook);
   const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, ...(deps.healer ? { healer: deps.healer } : {}), logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}) });
   const book = new HostBook();
   const queue = serialQueue();

@@ -3,7 +3,7 @@ import type { ComputeHost } from '../compute/types.js';
 import { heartbeatMoved, heartbeatPeriod, NO_HEARTBEAT, trackHeartbeat, type HeartbeatMemory } from './heartbeat.js';
 import type {
   HostEvidence, HostJudgement, HostMemory, InstanceAddressEvidence, InstanceEvidence, MgmtEvidence, NetworkEvidence,
-  NovaEvidence, StorageEvidence, Verdict,
+  NovaEvidence, PowerEvidence, StorageEvidence, Verdict,
 } from './types.js';
 
 /** Everything observed about one host at one instant. */
@@ -33,7 +33,14 @@ export interface HostObservation {
   };
   /** An extra storage-side signal (Ceph watchers), null when none is wired. */
   readonly storage: StorageEvidence | null;
+  /** The BMC's last power read (hosts under suspicion, when a power witness is wired); absent or null otherwise. */
+  readonly power?: PowerEvidence | null;
 }
+
+/** Answered BMC reads that must say `off` in a row before the chassis counts as proof: one wrong answer is not. */
+export const POWER_OFF_READS = 2;
+/** A power read older than this (cmpha's monotonic clock) proves nothing now. */
+export const POWER_READ_FRESH_MS = 3000;
 
 export type JudgeConfig = Pick<DetectorConfig, 'heartbeatIntervalMs' | 'heartbeatMarginMs' | 'minSilenceMs' | 'singleSignalSilenceMs'>;
 
@@ -47,8 +54,12 @@ export type JudgeConfig = Pick<DetectorConfig, 'heartbeatIntervalMs' | 'heartbea
  *      has only one such signal), measured on cmpha's monotonic clock; and
  *   2. Nova saw no heartbeat: it says the service is down, or `updated_at` has not changed for one heartbeat
  *      period plus `heartbeat_margin` since cmpha first saw its current value (Nova's clock is never compared
- *      with cmpha's).
- * Any live signal keeps a host from `dead`. An observation that cannot confirm (a probe failed or said
+ *      with cmpha's); or, instead of that wait, the host's BMC read the chassis power `off` in at least
+ *      `POWER_OFF_READS` answered reads in a row, the last of them during the silence and fresh, while Nova's
+ *      `updated_at` has not moved since the silence began (a heartbeat during the silence is a live signal).
+ *      The silence of rule 1 is needed either way: the flapping boundary does not move.
+ * Any live signal keeps a host from `dead`, whatever the BMC reads (a chassis `off` with an address answering is
+ * a BMC that is wrong, and its `off` proves nothing more for that host until it reads `on` again). An observation that cannot confirm (a probe failed or said
  * nothing, the servers could not be listed, the service was not read) restarts the silence, because a false
  * fence costs far more than a slow one.
  */
@@ -68,11 +79,16 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
     : prevHeartbeat;
   const lastBeatAt = heartbeatMoved(prevHeartbeat, heartbeat) ? obs.at : (previous?.lastBeatAt ?? null);
   const nova = { ...novaEvidence(service, heartbeat, obs.serviceRead ? mono : null, config), lastBeatAt };
+  const power = obs.power ?? null;
+  const { powerOffReads, powerSeq } = countPowerReads(previous, power);
+  const freshPower = power !== null && power.seq !== (previous?.powerSeq ?? 0) ? power.state : null;
+  const bmcContradicted = freshPower === 'on' ? false : (previous?.bmcContradicted ?? false) || (freshPower === 'off' && anyAlive);
 
   const addressed = obs.networks.filter((n) => n.result !== 'no-address');
   const signals = addressed.length + (instances.baselineTotal > 0 ? 1 : 0) + (obs.storage && obs.storage.alive !== null ? 1 : 0);
   const silenceNeededMs = signals <= 1 ? config.singleSignalSilenceMs : config.minSilenceMs;
   const reasons: string[] = [];
+  let deadBy: 'heartbeat' | 'power-off' = 'heartbeat';
   let unlistedSinceMono: number | null = null;
   let unrecoverable: string | undefined;
 
@@ -80,7 +96,12 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
     const unhealthy = verdict !== 'healthy' && verdict !== 'maintenance';
     const suspectSince = unhealthy ? (previous?.suspectSince ?? obs.at) : null;
     const unhealthyRounds = unhealthy ? (previous?.unhealthyRounds ?? 0) + 1 : 0;
-    const memory: HostMemory = { verdict, suspectSince, unhealthyRounds, silentSinceMono, unlistedSinceMono, lastAliveAt, lastBeatAt, heartbeat };
+    // The heartbeat value the silence began with, kept while it lasts.
+    const silenceBeat = silentSinceMono === null ? null : previous?.silentSinceMono === silentSinceMono ? (previous.silenceBeat ?? null) : heartbeat.value;
+    const memory: HostMemory = {
+      verdict, suspectSince, unhealthyRounds, silentSinceMono, unlistedSinceMono, lastAliveAt, lastBeatAt, heartbeat, powerOffReads, powerSeq, silenceBeat,
+      ...(bmcContradicted ? { bmcContradicted } : {}),
+    };
     const evidence: HostEvidence = {
       host: obs.host,
       zone: service.zone ?? null,
@@ -91,6 +112,8 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
       networks: obs.networks,
       instances,
       storage: obs.storage,
+      ...(obs.power !== undefined ? { power } : {}),
+      ...(verdict === 'dead' ? { deadBy } : {}),
       signals,
       suspectSince,
       unhealthyRounds,
@@ -111,6 +134,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   for (const n of obs.networks) reasons.push(networkReason(n));
   if (instances.checked || instances.note) reasons.push(instances.note);
   if (obs.storage) reasons.push(`storage: ${obs.storage.detail}`);
+  if (power) reasons.push(`BMC: ${power.detail}${power.state === 'off' ? ` (${powerOffReads} read(s) off in a row)` : ''}`);
   if (signals === 1) {
     reasons.push(`only one independent signal (no storage_ip, tunnel_ip or answering instance address): ${seconds(config.singleSignalSilenceMs)} of silence needed`);
   }
@@ -119,6 +143,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   const mgmtSilent = mgmtNet.result === 'silent';
 
   if (anyAlive) {
+    if (power?.state === 'off') reasons.push('the BMC reads the chassis off, but the host answers: the BMC is wrong, and the host is not dead');
     if (!novaBad) {
       if (mgmtSilent) return finish('isolated-mgmt', null);
       return finish('healthy', null);
@@ -155,6 +180,14 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   const silentSinceMono = previous?.silentSinceMono ?? mono;
   const silentFor = mono - silentSinceMono;
   if (!novaBad) {
+    const proof = bmcContradicted ? 'the BMC read the chassis off while the host answered: not believed until it reads on' : powerProof(obs, power, powerOffReads, silentSinceMono, previous?.silentSinceMono === silentSinceMono ? (previous.silenceBeat ?? null) : heartbeat.value, heartbeat.value);
+    if (proof === null && silentFor >= silenceNeededMs) {
+      deadBy = 'power-off';
+      reasons.push(`every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}), no heartbeat came during it, and the BMC reads the chassis off: dead without waiting for Nova's heartbeat`);
+      return finish('dead', silentSinceMono);
+    }
+    if (proof === null) reasons.push('the BMC reads the chassis off: dead once the silence is long enough, without waiting for Nova\'s heartbeat');
+    else if (power) reasons.push(`the BMC's power read proves nothing yet: ${proof}`);
     reasons.push(nova.says === 'unread'
       ? 'the service could not be read this time: cannot confirm a missing heartbeat'
       : `every address is silent for ${seconds(silentFor)}, but a heartbeat is not overdue yet: not dead`);
@@ -166,6 +199,31 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   }
   reasons.push(`every signal says dead: silent for ${seconds(silentFor)} of the ${seconds(silenceNeededMs)} needed`);
   return finish('suspect', silentSinceMono);
+}
+
+/** Consecutive answered BMC reads saying `off`; each read (by its seq) counted once, however often it is shown. */
+function countPowerReads(previous: HostMemory | undefined, power: PowerEvidence | null): { powerOffReads: number; powerSeq: number } {
+  const offReads = previous?.powerOffReads ?? 0;
+  const seq = previous?.powerSeq ?? 0;
+  if (!power || power.seq === seq) return { powerOffReads: offReads, powerSeq: seq };
+  return { powerOffReads: power.state === 'off' ? offReads + 1 : 0, powerSeq: power.seq };
+}
+
+/**
+ * Why the chassis power does not prove death in this observation, or null when it does. The observation is
+ * already all silent (and its probes trustworthy); what is asked of the power: read off `POWER_OFF_READS` times in
+ * a row, the last read during the silence and fresh; Nova's service read this time and its updated_at unchanged
+ * since the silence began (a heartbeat during the silence is a live signal).
+ */
+export function powerProof(obs: HostObservation, power: PowerEvidence | null, offReads: number, silentSinceMono: number, silenceBeat: number | null, beatNow: number | null): string | null {
+  if (!power) return 'no BMC read';
+  if (power.state !== 'off') return `the BMC reads ${power.state}`;
+  if (offReads < POWER_OFF_READS) return `the BMC read off ${offReads} time(s), ${POWER_OFF_READS} needed`;
+  if (power.atMono < silentSinceMono) return 'the BMC was last read before the silence began';
+  if (obs.mono - power.atMono > POWER_READ_FRESH_MS) return 'the last BMC read is too old';
+  if (!obs.serviceRead) return 'the service was not read this time: a heartbeat during the silence cannot be ruled out';
+  if (beatNow !== silenceBeat) return 'Nova\'s updated_at moved during the silence';
+  return null;
 }
 
 /** Nova's vote. `checkMono` is when a fresh read started, null when the service was not read this time. */

@@ -7,7 +7,7 @@ import type { HostObservation } from './judge.js';
 import { InstanceBaseline, listHostAddresses, type InstanceAddress } from './instance-addresses.js';
 import { MgmtAddressBook } from './mgmt-addresses.js';
 import { ServerChangeFeed } from './server-changes.js';
-import type { InstanceAddressEvidence, MgmtResult, NetworkEvidence, Prober, ProbeResult, StorageEvidence } from './types.js';
+import type { InstanceAddressEvidence, MgmtResult, NetworkEvidence, PowerEvidence, Prober, ProbeResult, StorageEvidence } from './types.js';
 
 // Observation: every piece of I/O the detector does to look at the cloud (Nova, address books, probes), and
 // nothing else. It decides no verdict; judge.ts does that from what is returned here.
@@ -33,6 +33,12 @@ export interface ObserveTuning {
 
 /** An extra source of storage-side evidence (Ceph watchers): asked for hosts under suspicion only. */
 export type StorageSignal = (hosts: readonly string[], signal?: AbortSignal) => Promise<ReadonlyMap<string, StorageEvidence>>;
+
+/**
+ * The BMCs' last power reads of the hosts under suspicion (power-witness.ts): answers at once with what was read,
+ * starting the reads that are due; hosts left out are forgotten.
+ */
+export type PowerLook = (hosts: readonly string[]) => ReadonlyMap<string, PowerEvidence>;
 
 export interface Observation {
   readonly kind: 'round' | 'suspect-check';
@@ -85,6 +91,7 @@ export class Observer {
     private readonly tuning: ObserveTuning,
     private readonly log: Logger,
     private readonly storageSignal?: StorageSignal,
+    private readonly powerLook?: PowerLook,
   ) {
     this.addressBook = new MgmtAddressBook(config.hosts, compute, log, tuning.hypervisorRefreshRounds);
     this.baseline = new InstanceBaseline(tuning.baselineEveryRounds, 100, 100, tuning.baselineChangedLooks);
@@ -231,6 +238,7 @@ export class Observer {
     const probedSecond = await this.probe(secondTargets, signal);
     const second: Probed = { results: new Map([...first.results, ...probedSecond.results]), error: probedSecond.error };
     const storage = await this.storage(suspicious, signal);
+    const power = this.powerLook?.(suspicious);
 
     const probe: Probed = usable ? first : { results: new Map(), error: first.error ?? isolationReason };
     const observed = hosts.map((h): HostObservation => {
@@ -242,6 +250,7 @@ export class Observer {
         networks: this.networks(h, isEnabled, probe),
         instances: suspicious.includes(h) ? this.instancesFor(h, second) : null,
         storage: storage.get(h) ?? null,
+        ...(power && suspicious.includes(h) ? { power: power.get(h) ?? null } : {}),
       };
     });
     return {
@@ -285,6 +294,8 @@ export class Observer {
     const isolationReason = this.isolation(probed);
     const probe: Probed = isolationReason === null ? probed : { results: new Map(), error: isolationReason };
     const storage = await this.storage(known, signal);
+    // Not asked while the controller cannot see (isolation): nothing it reads then is acted on anyway.
+    const power = isolationReason === null ? this.powerLook?.(known) : undefined;
     const observed = known.map((h): HostObservation => {
       const read = reads.get(h);
       const service = read?.service ?? this.services.get(h)!;
@@ -294,6 +305,7 @@ export class Observer {
         networks: this.networks(h, service.status === 'enabled', probe),
         instances: this.instancesFor(h, probe),
         storage: storage.get(h) ?? null,
+        ...(power ? { power: power.get(h) ?? null } : {}),
       };
     });
     return { kind: 'suspect-check', round, at, mono, hosts: observed, isolationReason, blindReason: null, probeFailed: probed.error, listed: true };

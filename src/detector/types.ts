@@ -99,6 +99,21 @@ export interface StorageEvidence {
   readonly detail: string;
 }
 
+/**
+ * The chassis power of a host under suspicion as its BMC last read it (power status only, never a command; see
+ * power-witness.ts). Not a signal of life: a BMC answers for a dead host. `off`, read again and again while every
+ * address is silent and no heartbeat came, is proof of death that needs no missing heartbeat (judge.ts).
+ */
+export interface PowerEvidence {
+  readonly state: 'on' | 'off' | 'unknown';
+  /** What was read, where (never credentials), or why nothing was. */
+  readonly detail: string;
+  /** cmpha's monotonic ms when the read answered. */
+  readonly atMono: number;
+  /** Counts the host's answered reads, so the judge counts each read once however often it is shown. */
+  readonly seq: number;
+}
+
 export interface HostEvidence {
   readonly host: string;
   readonly zone: string | null;
@@ -112,6 +127,10 @@ export interface HostEvidence {
   readonly networks: readonly NetworkEvidence[];
   readonly instances: InstanceEvidence;
   readonly storage: StorageEvidence | null;
+  /** The BMC's last power read of a host under suspicion, when one is wired and read; absent otherwise. */
+  readonly power?: PowerEvidence | null;
+  /** What proved a `dead` verdict: Nova's missing heartbeat, or the chassis read off (no heartbeat needed). */
+  readonly deadBy?: 'heartbeat' | 'power-off';
   /** Independent signals that can testify by silence: networks with an address, baseline instances, storage. */
   readonly signals: number;
   /** Epoch ms of the first observation of the current unhealthy streak, null while healthy. */
@@ -145,6 +164,16 @@ export interface HostMemory {
   /** Epoch ms of the last observation that saw a heartbeat (NovaEvidence.lastBeatAt). */
   readonly lastBeatAt: number | null;
   readonly heartbeat: HeartbeatMemory;
+  /** Consecutive answered BMC reads that said `off` (the last counted is `powerSeq`); any other answer resets it. */
+  readonly powerOffReads?: number;
+  readonly powerSeq?: number;
+  /**
+   * The BMC read the chassis off while an address of the host answered: it is wrong about this host, and its
+   * `off` proves nothing until it reads `on` again.
+   */
+  readonly bmcContradicted?: boolean;
+  /** Nova's updated_at when the current silence began: a heartbeat written during the silence changes it. */
+  readonly silenceBeat?: number | null;
 }
 
 export interface HostJudgement {

@@ -131,6 +131,11 @@ export interface PowerDeviceType<N extends string = string, K extends Decls = De
   /** Cuts nothing (noop): incidents and `doctor` say so loudly, and it is refused without allow_unfenced_evacuation. */
   readonly unfenced?: boolean;
   /**
+   * Its power status is the device's own reading of the chassis, cheap to ask (a BMC): the detector may read it,
+   * rate-limited, for hosts under suspicion ([detector] bmc_power_read). Not an operator's command or a noop.
+   */
+  readonly witness?: boolean;
+  /**
    * The host's settings for this device from its merged section, or undefined after reporting each problem
    * against its key. `own` holds this type's keys.
    */

@@ -11,6 +11,7 @@ export interface IpmiSettings extends BmcSettings {
 export const ipmiDevice: PowerDeviceType<'ipmi', typeof ipmiKeys, IpmiSettings> = {
   name: 'ipmi',
   role: 'power',
+  witness: true,
   summary: 'a BMC through ipmitool, IPMI 2.0 over LAN',
   keys: ipmiKeys,
   settings(host, own, report) {

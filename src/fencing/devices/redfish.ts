@@ -14,6 +14,7 @@ export interface RedfishSettings extends BmcSettings {
 export const redfishDevice: PowerDeviceType<'redfish', typeof redfishKeys, RedfishSettings> = {
   name: 'redfish',
   role: 'power',
+  witness: true,
   summary: 'a BMC\'s Redfish API',
   keys: redfishKeys,
   settings(host, own, report) {

@@ -9,6 +9,10 @@ import { silentLogger } from '../../../src/shared/logger.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { RecordingIncidents } from '../../helpers/recording-incidents.js';
 import { computeOf } from '../../helpers/compute.js';
+import { IpmiSimLab, type SimulatedBmc } from '../../helpers/ipmi-sim.js';
+import { freeUdpPort } from '../../helpers/ports.js';
+import { powerWitnessFromConfig } from '../../../src/app/fence-parts.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 // Detection timing at Nova's defaults (report_interval 10 s, service_down_time 60 s) and cmpha's defaults,
 // against the simulator with real fping into its namespaces. The detector runs on the simulator's clock, one
@@ -18,16 +22,44 @@ import { computeOf } from '../../helpers/compute.js';
 
 const IP_BLOCK = 170 + Math.floor(Math.random() * 20);
 const open: RunningSim[] = [];
+const bmcs = new IpmiSimLab();
+const witnesses: Array<{ stop(): void }> = [];
 afterEach(async () => {
+  while (witnesses.length > 0) witnesses.pop()!.stop();
   while (open.length > 0) await open.pop()!.close();
+  await bmcs.stopAll();
 });
 
-async function world() {
+/** The victim's [host:NAME] section rewritten to an IPMI BMC on loopback (an ipmi_sim, or a port where none answers). */
+function withIpmiBmc(conf: string, host: string, bmc: { port: number; username: string; password: string }): string {
+  const lines = conf.split('\n');
+  const at = lines.indexOf(`[host:${host}]`);
+  let end = lines.findIndex((l, i) => i > at && l.startsWith('['));
+  if (end < 0) end = lines.length;
+  const section = lines.slice(at, end).filter((l) => /^(\[|mgmt_ip|storage_ip)/.test(l)).concat([
+    'driver = ipmi', 'address = 127.0.0.1', `port = ${bmc.port}`, 'ipmi_cipher_suite = 3',
+    `username = ${bmc.username}`, `password = ${bmc.password}`, '',
+  ]);
+  return [...lines.slice(0, at), ...section, ...lines.slice(end)].join('\n');
+}
+
+/**
+ * `bmc`: the victim's BMC is read by the detector (bmc_power_read, through the fence device registry's IPMI
+ * driver): an ipmi_sim whose power the test sets, or 'unreachable' (a loopback port where no BMC answers).
+ */
+async function world(opts: { bmc?: SimulatedBmc | 'unreachable' } = {}) {
   const sim = await runSim({
     hosts: 4, instancesPerHost: 2, spares: 1, reportIntervalSeconds: 10, serviceDownTimeSeconds: 60,
     bootSeconds: 0.1, netns: true, ipBlock: IP_BLOCK,
   });
   open.push(sim);
+  // The victim: a host whose servers answer on the provider network, so it has two independent signals.
+  const state = await (await fetch(`${sim.controlUrl}/sim/state`)).json() as { servers: Array<{ host: string; vm_state: string; ip: string | null }> };
+  const victim = state.servers.find((s) => s.vm_state === 'active' && s.ip)!.host;
+  if (opts.bmc) {
+    const bmc = opts.bmc === 'unreachable' ? { port: await freeUdpPort(), username: 'admin', password: 'nobody-answers' } : opts.bmc;
+    writeFileSync(sim.configPath, withIpmiBmc(readFileSync(sim.configPath, 'utf8'), victim, bmc));
+  }
   const loaded = await loadConfig({ path: sim.configPath, env: {} });
   // cmpha's defaults, except one ping per probe so a step takes well under a real second.
   const config: Config = { ...loaded, detector: { ...loaded.detector, instanceNetworks: ['provider'], probeCount: 1, probeTimeoutMs: 300 } };
@@ -39,12 +71,20 @@ async function world() {
     });
     if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
   };
-  const detector = createDetector({ config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, logger: silentLogger });
+  // As `cmpha run` builds it, on the simulated clock the detector runs on.
+  const witness = opts.bmc ? powerWitnessFromConfig(config, silentLogger, () => sim.world.clock.now()) : null;
+  if (witness) witnesses.push(witness);
+  const detector = createDetector({
+    config, compute: computeOf(nova, { config }), prober: createProber(config.detector, { logger: silentLogger }), clock: sim.world.clock, incidents, logger: silentLogger,
+    ...(witness ? { powerLook: (hosts: readonly string[]) => witness.look(hosts) } : {}),
+  });
   let t = 0;
   const reports: RoundReport[] = [];
   /** `seconds` simulated seconds of the detector loop, calling `at(t)` before each step. */
   const run = async (seconds: number, at?: (t: number) => Promise<void>) => {
     for (let i = 0; i < seconds; i++) {
+      // A BMC read started by the previous step has answered before the simulated second passes.
+      await witness?.settled();
       await post('/sim/clock', { advanceSeconds: 1 });
       t += 1;
       await at?.(t);
@@ -52,9 +92,6 @@ async function world() {
       if (r) reports.push(r);
     }
   };
-  // The victim: a host whose servers answer on the provider network, so it has two independent signals.
-  const state = await (await fetch(`${sim.controlUrl}/sim/state`)).json() as { servers: Array<{ host: string; vm_state: string; ip: string | null }> };
-  const victim = state.servers.find((s) => s.vm_state === 'active' && s.ip)!.host;
   return {
     sim, config, nova, incidents, post, run, reports, victim,
     control: (action: string, host = victim) => post(`/sim/hosts/${host}/${action}`),
@@ -192,5 +229,114 @@ describe('no incident for what only looks like a failure (Nova\'s default timing
     await w.run(25);
     expect(w.incidents.opened.map((o) => o.host)).toEqual([w.victim]);
     expect((w.incidents.opened[0]!.openedAt - failedAt) / 1000).toBeLessThanOrEqual(15 + 10);
+  });
+});
+
+// The victim's BMC read by the detector (ipmi_sim over IPMI, through the fence device registry's driver):
+// chassis off spares the wait for Nova's heartbeat; nothing else moves, and the BMC is only ever asked.
+describe('the BMC\'s power read as evidence (ipmi_sim, Nova\'s default timings)', () => {
+  const askedOnly = (bmc: SimulatedBmc) => expect(bmc.hookCalls().filter((c) => !c.startsWith('get power'))).toEqual([]);
+
+  it('power loss: the chassis reads off, the incident opens without waiting for the heartbeat; the BMC was only read', async () => {
+    const bmc = await bmcs.start({ power: 'on' });
+    const w = await world({ bmc });
+    await warmUp(w);
+    expect(bmc.hookCalls()).toEqual([]); // a healthy host's BMC is not asked
+    // Fail right after a heartbeat, so the heartbeat rule alone would wait a whole period (10 s + margin).
+    const beat = async () => (await w.nova.listComputeServices({ host: w.victim }))[0]!.updatedAt?.getTime();
+    const last = await beat();
+    for (let i = 0; i < 12 && (await beat()) === last; i++) await w.run(1);
+    await w.control('power-off');
+    bmc.setPower('off');
+    await w.run(16);
+    expect(w.incidents.opened.map((o) => o.host)).toEqual([w.victim]);
+    const ev = w.incidents.opened[0]!.evidence as { deadBy?: string; nova: { says: string }; power?: { state: string } };
+    expect(ev).toMatchObject({ deadBy: 'power-off', power: { state: 'off' } });
+    expect(ev.nova.says).toBe('up'); // Nova's heartbeat was not overdue yet
+    expect(bmc.hookCalls().length).toBeGreaterThan(0);
+    askedOnly(bmc);
+  });
+
+  it('a BMC reading off while the host answers (its management link down, its servers answering): no incident', async () => {
+    const bmc = await bmcs.start({ power: 'off' }); // wrong: the host runs
+    const w = await world({ bmc });
+    await warmUp(w);
+    await w.control('mgmt-link/down');
+    await w.run(30);
+    expect(w.incidents.opened).toHaveLength(0);
+    expect(w.verdicts().slice(-5)).toEqual(Array(5).fill('isolated-mgmt'));
+    const ev = w.reports.at(-1)!.hosts.find((h) => h.host === w.victim)!.evidence;
+    expect(ev.reasons.join(' ')).toMatch(/BMC reads the chassis off, but the host answers: the BMC is wrong/);
+    askedOnly(bmc);
+  });
+
+  it('a 5 s loss of every ping while heartbeats continue, the BMC on: no incident', async () => {
+    const bmc = await bmcs.start({ power: 'on' });
+    const w = await world({ bmc });
+    await warmUp(w);
+    await w.control('ping/block');
+    await w.run(5);
+    await w.control('ping/allow');
+    await w.run(15);
+    expect(w.incidents.opened).toHaveLength(0);
+    expect(bmc.hookCalls().length).toBeGreaterThan(0);
+    askedOnly(bmc);
+  });
+
+  it('a BMC once seen reading off while the host answered is not believed later: a 6 s loss of every ping with heartbeats going on opens nothing', async () => {
+    const bmc = await bmcs.start({ power: 'off' }); // wrong: the host runs
+    const w = await world({ bmc });
+    await warmUp(w);
+    await w.control('mgmt-link/down'); // under suspicion, its servers answer: the BMC is caught reading off
+    await w.run(4);
+    await w.control('mgmt-link/up');
+    await w.run(2);
+    await w.control('ping/block');
+    await w.run(6);
+    await w.control('ping/allow');
+    await w.run(15);
+    expect(w.incidents.opened).toHaveLength(0);
+    askedOnly(bmc);
+  });
+
+  it('a management-link flap (down 3 s, up 5 s, three times), the BMC reading off: no incident', async () => {
+    const bmc = await bmcs.start({ power: 'off' });
+    const w = await world({ bmc });
+    await warmUp(w);
+    for (let i = 0; i < 3; i++) {
+      await w.control('mgmt-link/down');
+      await w.run(3);
+      await w.control('mgmt-link/up');
+      await w.run(5);
+    }
+    await w.run(10);
+    expect(w.incidents.opened).toHaveLength(0);
+    askedOnly(bmc);
+  });
+
+  it('a nova-compute restart while the host answers, its BMC on: no incident', async () => {
+    const bmc = await bmcs.start({ power: 'on' });
+    const w = await world({ bmc });
+    await warmUp(w);
+    await w.control('nova-compute/stop');
+    await w.run(15);
+    await w.control('nova-compute/start');
+    await w.run(15);
+    expect(w.incidents.opened).toHaveLength(0);
+    askedOnly(bmc);
+  });
+
+  it('a BMC that answers garbage, or none that answers at all: the heartbeat decides, as without one', { timeout: 120_000 }, async () => {
+    for (const kind of ['garbage', 'unreachable'] as const) {
+      const bmc = kind === 'garbage' ? await bmcs.start({ power: 'off', mode: 'garbage' }) : 'unreachable';
+      const w = await world({ bmc });
+      await warmUp(w);
+      await w.control('power-off');
+      await w.run(16);
+      expect(w.incidents.opened.map((o) => o.host)).toEqual([w.victim]);
+      const ev = w.incidents.opened[0]!.evidence as { deadBy?: string; power?: { state: string } };
+      expect(ev).toMatchObject({ deadBy: 'heartbeat', power: { state: 'unknown' } });
+      await open.pop()!.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NO_HEARTBEAT, heartbeatPeriod, trackHeartbeat } from '../../../src/detector/heartbeat.js';
 import { judge, type HostObservation, type JudgeConfig } from '../../../src/detector/judge.js';
-import type { HostMemory, InstanceAddressEvidence, MgmtResult, NetworkEvidence, ProbeResult, Verdict } from '../../../src/detector/types.js';
+import type { HostMemory, InstanceAddressEvidence, MgmtResult, NetworkEvidence, PowerEvidence, ProbeResult, Verdict } from '../../../src/detector/types.js';
 import { hostOf } from '../../../src/compute/nova/index.js';
 import type { ComputeHost } from '../../../src/compute/types.js';
 
@@ -105,15 +105,20 @@ describe('judge: verdict table', () => {
  * after the failure, or null), management result, instances]. Nova's clock is `novaOffsetS` off cmpha's.
  */
 type Step = [number, Nova, number | null, MgmtResult, Inst];
-function timeline(steps: Step[], opts: { novaOffsetS?: number; cfg?: JudgeConfig; extra?: (t: number) => NetworkEvidence[]; memory?: HostMemory } = {}) {
+function timeline(steps: Step[], opts: {
+  novaOffsetS?: number; cfg?: JudgeConfig; extra?: (t: number) => NetworkEvidence[]; memory?: HostMemory;
+  /** The BMC's last power read shown at step t (power-witness.ts), or null. */
+  power?: (t: number) => PowerEvidence | null;
+} = {}) {
   let memory = opts.memory;
   const novaZero = NOW + (opts.novaOffsetS ?? 0) * 1000;
   return steps.map(([t, nova, upd, mgmt, inst]) => {
-    const j = judge(observation(nova, mgmt, inst, {
+    const obs = observation(nova, mgmt, inst, {
       mono: MONO + t * 1000,
       updatedAt: upd === null ? null : new Date(novaZero + upd * 1000),
       ...(opts.extra ? { extra: opts.extra(t) } : {}),
-    }), memory, opts.cfg ?? config);
+    });
+    const j = judge(opts.power ? { ...obs, power: opts.power(t) } : obs, memory, opts.cfg ?? config);
     memory = j.memory;
     return j;
   });
@@ -326,5 +331,98 @@ describe('judge: evidence', () => {
     const j = judge(s, LONG, config);
     expect(j.verdict).toBe('isolated-mgmt');
     expect(j.evidence.reasons).toContain('storage: rbd watchers present');
+  });
+});
+
+/** A BMC read each second, answered 100 ms before the look at t: `state(t)` is what it read. */
+const bmc = (state: (t: number) => PowerEvidence['state'] | null) => (t: number): PowerEvidence | null => {
+  const st = state(t);
+  return st === null ? null : { state: st, detail: `power read ${st} from ipmi 198.18.9.1:623`, atMono: MONO + t * 1000 - 100, seq: Math.round(t) + 1000 };
+};
+
+describe('judge: the chassis power read off as proof without the heartbeat', () => {
+  it('power loss: dead after min_silence, without waiting for the heartbeat to be overdue; the evidence says why', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 12; t += 1) steps.push([t, 'up', -2, 'silent', SILENT]);
+    const js = timeline(steps, { power: bmc((t) => (t >= 0 ? 'off' : 'on')) }).slice(-13);
+    const firstDead = js.findIndex((j) => j.verdict === 'dead');
+    expect(firstDead).toBe(5); // min_silence, where the heartbeat rule waits until t = 10
+    expect(js[firstDead]!.evidence).toMatchObject({ deadBy: 'power-off', nova: { says: 'up' }, power: { state: 'off' } });
+    expect(js[firstDead]!.evidence.reasons.join(' ')).toMatch(/BMC reads the chassis off: dead without waiting for Nova's heartbeat/);
+    // Without the BMC the same steps wait for the heartbeat.
+    const without = timeline(steps).slice(-13);
+    expect(without.findIndex((j) => j.verdict === 'dead')).toBe(10);
+    expect(without[10]!.evidence.deadBy).toBe('heartbeat');
+  });
+
+  it('a chassis read off while the host answers is a BMC that is wrong: never dead, and said so', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 40; t += 1) steps.push([t, 'up', Math.floor(t / 10) * 10 + 8, 'alive', OK]);
+    const js = timeline(steps, { power: bmc(() => 'off') });
+    expect(V(js)).not.toContain('dead');
+    expect(js.at(-1)!.evidence.reasons.join(' ')).toMatch(/BMC reads the chassis off, but the host answers: the BMC is wrong/);
+  });
+
+  it('the flapping boundary stays: a link flap shorter than min_silence is no failure, whatever the BMC reads', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 30; t += 1) {
+      const down = t % 10 < 4; // 4 s down every 10 s
+      steps.push([t, 'up', -2, down ? 'silent' : 'alive', down ? SILENT : OK]);
+    }
+    expect(V(timeline(steps, { power: bmc(() => 'off') }))).not.toContain('dead');
+  });
+
+  it('a heartbeat during the silence is a live signal: a 7 s loss of every ping with a heartbeat at 3 s is not dead, whatever the BMC reads', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 20; t += 1) {
+      const lost = t < 7;
+      steps.push([t, 'up', t >= 13 ? 13 : t >= 3 ? 3 : -2, lost ? 'silent' : 'alive', lost ? SILENT : OK]);
+    }
+    const js = timeline(steps, { power: bmc(() => 'off') });
+    expect(V(js)).not.toContain('dead');
+    expect(js.find((j) => j.evidence.silentForMs >= 5000)!.evidence.reasons.join(' ')).toMatch(/updated_at moved during the silence|heartbeat is not overdue/);
+  });
+
+  it('one read off is not enough; a BMC that answers unknown, slowly (no fresh read) or not at all leaves the heartbeat to decide', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 12; t += 1) steps.push([t, 'up', -2, 'silent', SILENT]);
+    const firstDead = (power: (t: number) => PowerEvidence | null) => V(timeline(steps, { power }).slice(-13)).indexOf('dead');
+    // Off once, then on again: a wrong answer.
+    expect(firstDead(bmc((t) => (t === 2 ? 'off' : 'on')))).toBe(10);
+    // Off on alternate reads only: never two in a row.
+    expect(firstDead(bmc((t) => (t % 2 === 0 ? 'off' : 'unknown')))).toBe(10);
+    expect(firstDead(bmc(() => 'unknown'))).toBe(10);
+    expect(firstDead(() => null)).toBe(10);
+    // A slow BMC: its last answer (off, twice, before the failure) is shown again and again, and grows old.
+    const stale: PowerEvidence = { state: 'off', detail: 'power read off', atMono: MONO - 1000, seq: 7 };
+    expect(firstDead(() => stale)).toBe(10);
+  });
+
+  it('a service not read this time cannot rule out a heartbeat: no proof from the power alone', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 8; t += 1) steps.push([t, 'up', -2, 'silent', SILENT]);
+    let memory: HostMemory | undefined;
+    const js = steps.map(([t, nova, upd, mgmt, inst]) => {
+      const obs = observation(nova, mgmt, inst, { mono: MONO + t * 1000, updatedAt: upd === null ? null : new Date(NOW + upd * 1000) });
+      const j = judge({ ...obs, serviceRead: t >= 0 ? null : obs.serviceRead, power: bmc(() => 'off')(t) }, memory, config);
+      memory = j.memory;
+      return j;
+    });
+    expect(V(js)).not.toContain('dead');
+  });
+});
+
+describe('judge: a BMC caught wrong', () => {
+  it('a BMC read off while the host answered is not believed later, until it reads on', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 3; t += 1) steps.push([t, 'up', -2, 'alive', OK]); // answering, BMC says off
+    for (let t = 4; t <= 12; t += 1) steps.push([t, 'up', -2, 'silent', SILENT]);
+    const js = timeline(steps, { power: bmc(() => 'off') }).slice(-13);
+    expect(js.findIndex((j) => j.verdict === 'dead')).toBe(10); // t = 10: the heartbeat's time, not min_silence's
+    expect(js.find((j) => j.evidence.silentForMs >= 5000)!.evidence.reasons.join(' ')).toMatch(/read the chassis off while the host answered: not believed/);
+    // Once it reads on, its off counts again.
+    const healed = timeline([...healthyHistory(), [0, 'up', -2, 'alive', OK], [1, 'up', -2, 'alive', OK],
+      ...Array.from({ length: 10 }, (_, i): Step => [i + 2, 'up', -2, 'silent', SILENT])], { power: bmc((t) => (t === 0 ? 'off' : t === 1 ? 'on' : 'off')) });
+    expect(healed.find((j) => j.verdict === 'dead')!.evidence.deadBy).toBe('power-off');
   });
 });
