@@ -1,5 +1,5 @@
 export type {
-  Arrival, CallOptions, ComputeBackend, ComputeHost, Guest, GuestAddress, GuestPort, HeartbeatSource, HostCapacity, HostMarker,
+  Arrival, CallOptions, CloudFinding, ComputeBackend, ComputeHost, Guest, GuestAddress, GuestPort, HeartbeatSource, HostCapacity, HostMarker,
   LiveMoveState, MoveState,
 } from './types.js';
 export { MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE } from './types.js';

@@ -268,6 +268,18 @@ export interface ComputeBackend extends HeartbeatSource {
   capacity(hosts: readonly string[], opts?: CallOptions): Promise<ReadonlyMap<string, HostCapacity>>;
   /** The guest's network attachments; absent when the cloud's network side cannot be read. */
   readonly ports?: (guestId: string, opts?: CallOptions) => Promise<GuestPort[]>;
+  /**
+   * The cloud's own settings cmpha relies on for `hosts` (the compute hosts it protects), for `cmpha doctor`
+   * (Cloudpods: the region's own auto-migration off, guests' disks on shared storage); absent: nothing beyond the port.
+   */
+  readonly settingsCheck?: (hosts: readonly string[], opts?: CallOptions) => Promise<CloudFinding[]>;
+}
+
+/** One finding about the cloud's own settings (doctor shows it as a check named `cloud:<name>`). */
+export interface CloudFinding {
+  readonly name: string;
+  readonly status: 'ok' | 'warn' | 'fail';
+  readonly detail: string;
 }
 
 /** A move request failed in a way that leaves open whether the cloud acted: re-read, never resend blindly. */

@@ -243,6 +243,17 @@ function judgeHosts(config: Config, e: HostEvidence): DoctorHost[] {
   });
 }
 
+/** The cloud's own settings cmpha relies on, as its adapter judges them (`cloud:<name>` checks). */
+async function cloudSettings(compute: ComputeBackend, hosts: readonly string[], signal: AbortSignal | undefined): Promise<DoctorCheck[]> {
+  if (!compute.settingsCheck) return [];
+  try {
+    return (await compute.settingsCheck(hosts, { signal })).map((f) => ({ name: `cloud:${f.name}`, status: f.status, detail: f.detail }));
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    return [{ name: 'cloud', status: 'warn', detail: `cannot read the cloud's own settings: ${errorMessage(err)}` }];
+  }
+}
+
 /** Whether an evacuation keeps the servers' disks. */
 function storageCheck(sharedStorage: boolean, serversOf: EvacuationLoad['serversOf']): DoctorCheck {
   const imageBacked = [...serversOf.values()].reduce((a, s) => a + s.imageBacked, 0);
@@ -253,7 +264,7 @@ function storageCheck(sharedStorage: boolean, serversOf: EvacuationLoad['servers
       : { name: 'storage', status: 'ok', detail: 'every server a failover would move is volume-backed' };
 }
 
-const CHECK_ORDER = ['nova', 'hypervisors', 'config', 'fencing', 'mgmt-probe', 'spares', 'storage', 'redis', 'leader', 'notifier'];
+const CHECK_ORDER = ['nova', 'cloud', 'hypervisors', 'config', 'fencing', 'mgmt-probe', 'spares', 'storage', 'redis', 'leader', 'notifier'];
 
 /** Checks grouped as the report shows them (stable: within a group, in the order they were made). */
 function inReportOrder(checks: DoctorCheck[]): DoctorCheck[] {
@@ -314,6 +325,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const hosts = judgeHosts(config, { fleet, fenceOf, mgmt, listed, serversOf, spareProblems, novaUp: view !== null });
   checks.push(summarizeFencing(hosts));
   if (view) checks.push(storageCheck(ev.sharedStorage ?? false, serversOf));
+  if (view) checks.push(...await cloudSettings(compute, fleet.computes, signal));
   checks.push(...await notifiersP);
   return report(inReportOrder(checks), hosts, started, logger);
 }

@@ -77,7 +77,7 @@ export interface RegionApi {
   restart(guestId: string, opts?: CallOptions): Promise<void>;
 }
 
-export type HostAction = 'offline' | 'online' | 'enable' | 'disable' | 'metadata' | 'restart-host-agent';
+export type HostAction = 'offline' | 'online' | 'enable' | 'disable' | 'metadata' | 'restart-host-agent' | 'auto-migrate-on-host-down';
 
 const num = z.number().optional().catch(undefined);
 const text = z.string().nullish().transform((v) => (v === undefined || v === null || v === '' ? null : v));

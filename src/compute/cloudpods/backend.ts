@@ -4,7 +4,7 @@ import { CmphaError, errorMessage } from '../../shared/errors.js';
 import { incidentReason, parseMarker, type MarkerPrefixes } from '../marker.js';
 import {
   MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE,
-  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestRecovery, type HostCapacity, type LiveMoveState, type MoveState,
+  type Arrival, type CallOptions, type CloudFinding, type ComputeBackend, type ComputeHost, type Guest, type GuestRecovery, type HostCapacity, type LiveMoveState, type MoveState,
 } from '../types.js';
 import { guestOf, inspectMove, judgeArrival, judgeLiveMove } from './guests.js';
 
@@ -12,6 +12,9 @@ import { guestOf, inspectMove, judgeArrival, judgeLiveMove } from './guests.js';
 export const MARK_KEY = 'cmpha_reason';
 /** The region's own auto-migration switch (HOSTMETA_AUTO_MIGRATE_ON_HOST_DOWN, pkg/apis/compute/host_const.go). */
 export const AUTO_MIGRATE_KEY = '__auto_migrate_on_host_down';
+
+/** Storage types a rescue-mode migration refuses (STORAGE_LOCAL_TYPES, pkg/apis/compute/storage_const.go; the KVM ones). */
+const LOCAL_STORAGE = new Set(['local', 'nvme_pt', 'nvme', 'lvm', 'baremetal']);
 
 /** A Cloudpods host as the recovery sees it; `marker` is cmpha's `cmpha_reason` metadata, parsed. */
 export function hostOf(h: RegionHost, prefixes: MarkerPrefixes): ComputeHost {
@@ -184,9 +187,31 @@ export class CloudpodsBackend implements ComputeBackend {
     return out;
   }
 
-  /** Whether the region migrates this host's guests by itself when it goes down (doctor: must be off). */
-  async autoMigrating(opts: CallOptions = {}): Promise<ReadonlyMap<string, boolean>> {
-    return new Map((await this.region.listHosts(opts)).map((h) => [h.name, h.autoMigrateOnHostDown || h.metadata[AUTO_MIGRATE_KEY] === 'enable']));
+  /**
+   * What the region must be set to for cmpha to be the only one moving a dead host's guests, and for its moves
+   * to work: the region's own auto-migration off on every protected host (it migrates without a power fence:
+   * OnHostDown → migrateOnHostDown, pkg/compute/models/hosts.go), and every guest's disks on shared storage
+   * (a rescue-mode migration refuses local ones: SKVMGuestDriver.CheckMigrate).
+   */
+  async settingsCheck(hosts: readonly string[], opts: CallOptions = {}): Promise<CloudFinding[]> {
+    const listed = new Map((await this.region.listHosts(opts)).map((h) => [h.name, h]));
+    const auto = hosts.filter((n) => { const h = listed.get(n); return h !== undefined && (h.autoMigrateOnHostDown || h.metadata[AUTO_MIGRATE_KEY] === 'enable'); });
+    const out: CloudFinding[] = [auto.length > 0
+      ? { name: 'auto-migrate', status: 'fail', detail: `the region itself migrates the guests of ${auto.join(', ')} when it goes down, with no power fence: two controllers would move the same guests. Disable it on each: climc host-auto-migrate-on-host-down HOST --auto-migrate-on-host-down disable` }
+      : { name: 'auto-migrate', status: 'ok', detail: `the region's auto_migrate_on_host_down is off on all ${hosts.length} protected host(s)` }];
+    const local: string[] = [];
+    const unknown: string[] = [];
+    for (const n of hosts) {
+      for (const g of await this.region.listGuests({ hostId: n }, opts)) {
+        if (g.host !== n) continue;
+        if (g.storageTypes === undefined) unknown.push(g.name);
+        else if (g.storageTypes.some((t) => LOCAL_STORAGE.has(t))) local.push(`${g.name} on ${n}`);
+      }
+    }
+    out.push(local.length > 0
+      ? { name: 'storage', status: 'warn', detail: `${local.length} guest(s) have a disk on local storage and cannot be moved off a dead host (rescue mode needs shared storage): ${local.slice(0, 10).join(', ')}${local.length > 10 ? ', …' : ''}` }
+      : { name: 'storage', status: unknown.length > 0 ? 'warn' : 'ok', detail: unknown.length > 0 ? `the region did not say where the disks of ${unknown.length} guest(s) are` : 'every guest on the protected hosts has its disks on shared storage' });
+    return out;
   }
 
   private async hostNames(opts: CallOptions): Promise<ReadonlySet<string> | null> {
