@@ -18,6 +18,8 @@ import { confirmFence, startOrphanReconciler, type QueueTuning } from '../pipeli
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { watchFenceSettings } from './fence-retry-watch.js';
+import { returnSettingsOf, watchHostReturns } from './host-return-watch.js';
+import { storageUnfence } from '../cli/commands/host.js';
 import { composeRecovery, connect, createNotifier, type DetectorView, type Foundation, type RecoveryWorker } from './root.js';
 import { cephStorageSignal } from './storage-signal.js';
 import { powerWitnessFromConfig } from './fence-parts.js';
@@ -291,12 +293,17 @@ export async function startController(validated: Config, opts: ControllerOptions
   const apiServer = await startApi(config, opts, connection, recovery, rounds, extraRounds);
   const orphans = startOrphanCheck(config, opts, foundation, recovery, notifier, rounds);
   const fenceSettings = watchFenceSettings(recovery, { logger, everyMs: opts.fenceSettingsCheckMs ?? 10_000, isLeader: () => lease.isLeader });
+  // [recovery] return_repaired_hosts / power_on_fenced_hosts: off by default, and then nothing runs.
+  const returns = returnSettingsOf(config);
+  const hostReturns = returns && config.recovery
+    ? watchHostReturns(recovery, returns, { logger: logger.child({ component: 'host-return' }), everyMs: config.recovery.checkIntervalMs, isLeader: () => lease.isLeader, storage: (h) => storageUnfence(config, h) })
+    : null;
 
   detector.start();
   logger.info({ version: version(), hosts: Object.keys(config.hosts).length, dryRun: config.detector.dryRun, metrics: metricsServer ? `${(opts.metricsListen ?? config.metrics.listen).host}:${metricsServer.port}` : 'off' }, 'cmpha controller started');
 
   const running: RunningParts = {
-    foundation, apiServer, timers: [{ stop: () => clearInterval(readyTimer) }, bmcs, fenceSettings, { stop: () => witness?.stop() }], extraRounds, orphans, detector, leadership, healer, recovery, notifiers, metricsServer,
+    foundation, apiServer, timers: [{ stop: () => clearInterval(readyTimer) }, bmcs, fenceSettings, { stop: () => witness?.stop() }, ...(hostReturns ? [hostReturns] : [])], extraRounds, orphans, detector, leadership, healer, recovery, notifiers, metricsServer,
   };
   return {
     recovery, nova, notifier, metrics, metricsServer, apiServer, lease,

@@ -120,6 +120,8 @@ export interface RecoveryWorker extends Recovery {
   readonly lease: LeaderLease;
   /** The hosts' fence settings in force, read again before each fence when the process can re-read its config. */
   readonly fencing: LiveFencing;
+  /** Each host's power switch, its changes passing only while this process leads. */
+  readonly fenceDriverFor: (host: string) => FenceDriver | null;
 }
 
 /**
@@ -159,7 +161,7 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   });
   return {
     ...recovery,
-    nova, compute, notifier, connection, lease, fencing,
+    nova, compute, notifier, connection, lease, fencing, fenceDriverFor,
     async stop() {
       await recovery.stop();
       await kdump?.listener.stop();

@@ -12,7 +12,7 @@ import { resolveCloud } from './resolve-cloud.js';
 import { HOST_DEFAULTS, resolveHosts } from './resolve-hosts.js';
 import {
   cephSection, kdumpSection, cloudSection, defaultSection, detectorSection, escalationSection, evacuationSection, fencingSection, FIXED_SECTIONS,
-  apiSection, legacySection, loggingSection, metricsSection, redisSection, remediationSection,
+  apiSection, legacySection, loggingSection, metricsSection, recoverySection, redisSection, remediationSection,
 } from './schema.js';
 import { Secret } from './secret.js';
 import { didYouMean } from './suggest.js';
@@ -81,6 +81,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const metrics = ctx.section(metricsSection.name, undefined, metricsSection.schema, metricsSection.decls);
   const api = ctx.section(apiSection.name, undefined, apiSection.schema, apiSection.decls);
   const remediation = ctx.section(remediationSection.name, undefined, remediationSection.schema, remediationSection.decls);
+  const recovery = ctx.section(recoverySection.name, undefined, recoverySection.schema, recoverySection.decls);
   const logging = ctx.section(loggingSection.name, undefined, loggingSection.schema, loggingSection.decls);
   const escalation = ctx.section(escalationSection.name, undefined, escalationSection.schema, escalationSection.decls);
   const instanceFailure = ctx.section(instanceFailureSection.name, undefined, instanceFailureSection.schema, instanceFailureSection.decls);
@@ -153,6 +154,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     metrics,
     api: { enabled: api.enabled, listen: api.listen, tokens: apiTokens, anonymousRead: api.anonymousRead, notificationDuplicateWindowMs: api.notificationDuplicateWindowMs },
     remediation,
+    ...(recovery ? { recovery } : {}),
     segments,
     instanceFailure,
     logging: { ...logging, level: !ctx.has('logging', 'level') && defaults?.debug ? 'debug' : logging.level },

@@ -328,6 +328,18 @@ export const escalationSection = defineSection(
   },
 );
 
+export const recoverySection = defineSection(
+  'recovery',
+  'After an incident closes: whether cmpha brings its repaired host back by itself. Off by default; `cmpha host restore` is the manual way, and the same code does both.',
+  {
+    returnRepairedHosts: key('return_repaired_hosts', bool(false), 'Once a host cmpha fenced is repaired and powered on, and its nova-compute heartbeat has been back and steady for steady_for: unset forced_down, lift its storage blocklist (only when cmpha saw it power-cycle: the fence read its power off), enable it, and put a spare the incident enabled but did not use back into the reserved pool. Each step goes into the closed incident\'s timeline (step return).'),
+    steadyForMs: key('steady_for', duration('2m', { min: '1s' }), 'How long the returned host\'s heartbeat must move without a gap longer than [detector] heartbeat_interval + heartbeat_margin before it is returned.'),
+    powerOnFencedHosts: key('power_on_fenced_hosts', bool(false), 'Power a host cmpha powered off back on, through its power device, once its incident is closed and every server has left it. It stays forced down and disabled until it is healthy (and is returned then only with return_repaired_hosts).'),
+    checkIntervalMs: key('check_interval', duration('10s', { min: '1s' }), 'How often the leader looks at the hosts cmpha isolated.'),
+    returnTimeoutMs: key('return_timeout', duration('10m', { min: '1s' }), 'Each wait of a return (migrations cleaned up, forced_down accepted, service up) gives up after this long; the host is left as the timeline says and tried again on a later look.'),
+  },
+);
+
 export const remediationSection = defineSection(
   'remediation',
   'When nova-compute stops reporting on a host that still answers (agent-down), cmpha can restart it with your command instead of paging. The command is split into arguments like a shell would (quotes group), but no shell runs it; {host} (the Nova host name) and {mgmt_ip} are substituted inside their own argument, and a value with anything but letters, digits and . _ : - is refused. Healed means Nova\'s heartbeat (updated_at) advances again; otherwise, or with no command, the page goes out as before, with the command\'s output. It never fences or evacuates. `cmpha host heal HOST --yes` runs it by hand.',
@@ -341,7 +353,7 @@ export const remediationSection = defineSection(
 );
 
 /** The sections with fixed names, in the order the reference shows them. */
-export const FIXED_SECTIONS = [defaultSection, cloudSection, legacySection, detectorSection, fencingSection, cephSection, kdumpSection, evacuationSection, redisSection, metricsSection, apiSection, loggingSection, escalationSection, remediationSection] as const;
+export const FIXED_SECTIONS = [defaultSection, cloudSection, legacySection, detectorSection, fencingSection, cephSection, kdumpSection, evacuationSection, redisSection, metricsSection, apiSection, loggingSection, escalationSection, remediationSection, recoverySection] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnySection = SectionDecl<Decls, any>;

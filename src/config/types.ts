@@ -4,7 +4,7 @@ import type { notifierSectionDecl } from './notifier-schema.js';
 import type { instanceFailureSection, segmentSectionDecl } from './masakari-schema.js';
 import type { OutgoingProxy } from '../shared/outgoing-proxy.js';
 import type {
-  apiSection, detectorSection, escalationSection, evacuationSection, fencingSection, loggingSection, metricsSection, redisSection, remediationSection,
+  apiSection, detectorSection, escalationSection, evacuationSection, fencingSection, loggingSection, metricsSection, recoverySection, redisSection, remediationSection,
 } from './schema.js';
 import type { FenceDeviceName } from './fence-levels-field.js';
 import type { PowerDeviceConfig } from '../fencing/devices/registry.js';
@@ -151,6 +151,8 @@ export type LoggingConfig = Output<typeof loggingSection>;
  * restarts the agent, run without a shell, bounded, retried; healed = Nova's heartbeat advances. Never fences.
  */
 export type RemediationConfig = Output<typeof remediationSection>;
+/** [recovery]: what happens after an incident closes. Absent (a config built by hand): nothing, as with the defaults. */
+export type RecoveryConfig = Output<typeof recoverySection>;
 
 /** A bearer token of the HTTP API; its name (the file's base name) is recorded with every write. */
 export interface ApiToken {
@@ -192,6 +194,7 @@ export interface Config {
   readonly api: ApiConfig;
   readonly logging: LoggingConfig;
   readonly remediation: RemediationConfig;
+  readonly recovery?: RecoveryConfig;
   /** `[segment:NAME]` sections in file order; absent or empty: one implicit segment of every host. */
   readonly segments?: readonly SegmentConfig[];
   /** Absent in a config built by hand: VM notifications are recorded and ignored. */

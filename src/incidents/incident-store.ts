@@ -31,10 +31,11 @@ interface RecoveryWrites {
 }
 
 /**
- * The one step whose timeline entries a closed incident still takes from its recovery: the delivery of its
- * closing notice (sent after the close, since what it says depends on how the incident ended).
+ * The steps whose timeline entries a closed incident still takes from its recovery: the delivery of its closing
+ * notice (sent after the close, since what it says depends on how the incident ended), and its host's return
+ * after repair (src/pipeline/host-return.ts), which can only come after the close.
  */
-const AFTER_CLOSE_STEP = 'notify';
+const AFTER_CLOSE_STEPS: ReadonlySet<string> = new Set(['notify', 'return']);
 
 /**
  * Durable incident records in Redis. The record is the truth; queue jobs carry only ids. Every
@@ -263,7 +264,7 @@ export class IncidentStore {
       return;
     }
     await this.mayWrite();
-    const onlyOpen = entries.some((e) => e.step !== AFTER_CLOSE_STEP);
+    const onlyOpen = entries.some((e) => !AFTER_CLOSE_STEPS.has(e.step));
     const r = await this.redis.eval(PUSH_ENTRIES, 2, this.keys.record(id), this.keys.timeline(id), onlyOpen ? '1' : '0', ...json);
     if (r === -2) throw this.refusedClosed(id, `timeline entry "${entries[0]!.step}: ${entries[0]!.message}"`);
   }
