@@ -11,7 +11,7 @@ import { systemClock } from '../shared/time.js';
 import { ApiError } from './api-error.js';
 import type { Caller } from './auth.js';
 import { masakariTime, NotificationStore, validateNotification, type NotificationStatus, type StoredNotification } from './masakari-notifications.js';
-import { SegmentStore } from './masakari-segments.js';
+import { allSegments, segmentOf, SegmentStore } from './masakari-segments.js';
 import type { ApiDeps } from './types.js';
 
 export interface Resources {
@@ -67,6 +67,10 @@ function roundView(r: RoundReport): unknown {
 
 /** A Masakari notification's status, read from what cmpha did about the host since. */
 function notificationStatus(n: StoredNotification, incidents: readonly IncidentRecord[], round: RoundReport | null): { status: NotificationStatus; message: string; incidentId: string | null } {
+  if (n.type !== 'COMPUTE_HOST') {
+    const o = n.outcome ?? { status: 'new' as const, message: 'waiting for the leading controller' };
+    return { status: o.status, message: o.message, incidentId: o.recordId ?? null };
+  }
   if (n.payload.event === 'STARTED') return { status: 'ignored', message: 'a host reported started is recorded only', incidentId: null };
   const created = Date.parse(`${n.created_at}Z`);
   const linked = (n.incident_id ? incidents.find((i) => i.id === n.incident_id) : undefined)
@@ -218,15 +222,27 @@ function notificationResources({ deps, store, round }: ResourceContext): Pick<Re
       const host = r?.hosts.find((h) => h.host === n.hostname);
       if (r && !host) throw new ApiError(400, 'host_not_found', `Host with name ${n.hostname} could not be found.`);
       if (host?.verdict === 'maintenance' || (await segments.maintenance()).has(n.hostname)) {
-        throw new ApiError(409, 'host_on_maintenance', `Notification received from host ${n.hostname} of type 'COMPUTE_HOST' is ignored as the host is already under maintenance.`);
+        throw new ApiError(409, 'host_on_maintenance', `Notification received from host ${n.hostname} of type '${n.type}' is ignored as the host is already under maintenance.`);
       }
+      const segment = segmentOf(allSegments({ configured: deps.segments ?? [], stored: [], watched: r?.hosts.map((h) => h.host) ?? [], spares: deps.spareHosts ?? [], startedAt: 0 }), n.hostname);
       const open = await store.openIncidentFor(n.hostname);
-      const res = await notifications.create(n, { by: caller.name, now: clock.now(), windowMs: deps.config.notificationDuplicateWindowMs, ...(open ? { incidentId: open } : {}) });
-      if (!res.created) throw new ApiError(409, 'duplicate_notification', `Notification received from host ${n.hostname} of type COMPUTE_HOST is duplicate.`);
-      if (open) await store.addTimeline(open, { step: 'api', level: 'info', message: `Masakari notification ${res.notification.notification_uuid} (${n.payload.event}) from API token ${caller.name}` });
-      if (n.payload.event === 'STOPPED') deps.probe.requestProbe(n.hostname, `Masakari notification ${res.notification.notification_uuid} from token ${caller.name}`);
-      deps.logger.info({ host: n.hostname, event: n.payload.event, token: caller.name, uuid: res.notification.notification_uuid }, 'Masakari notification received');
-      return { notification: notificationView(res.notification, await store.list({ limit: 200 }), round()) };
+      const res = await notifications.create(n, {
+        by: caller.name, now: clock.now(), windowMs: deps.config.notificationDuplicateWindowMs, ...(open ? { incidentId: open } : {}), ...(segment ? { segmentUuid: segment.uuid } : {}),
+      });
+      if (!res.created) throw new ApiError(409, 'duplicate_notification', `Notification received from host ${n.hostname} of type ${n.type} is duplicate.`);
+      const uuid = res.notification.notification_uuid;
+      deps.logger.info({ host: n.hostname, type: n.type, event: n.payload.event, token: caller.name, uuid }, 'Masakari notification received');
+      if (n.type === 'COMPUTE_HOST') {
+        if (open) await store.addTimeline(open, { step: 'api', level: 'info', message: `Masakari notification ${uuid} (${n.payload.event}) from API token ${caller.name}` });
+        if (n.payload.event === 'STOPPED') deps.probe.requestProbe(n.hostname, `Masakari notification ${uuid} from token ${caller.name}`);
+      } else if (segment && !segment.enabled) {
+        await notifications.setOutcome(uuid, { status: 'ignored', message: `segment ${segment.name} is disabled` });
+      } else if (deps.masakari) {
+        await deps.masakari.submit(uuid);
+      } else {
+        await notifications.setOutcome(uuid, { status: 'ignored', message: `this cmpha acts on no ${n.type} notifications (recorded only)` });
+      }
+      return { notification: notificationView((await notifications.get(uuid)) ?? res.notification, await store.list({ limit: 200 }), round()) };
     },
 
     async listNotifications(q) {

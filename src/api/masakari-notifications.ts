@@ -5,10 +5,11 @@ import { hostUuid, IMPLICIT_SEGMENT_UUID, masakariTime } from './masakari-segmen
 
 export { hostUuid, masakariTime } from './masakari-segments.js';
 
-// Masakari's notification intake (POST /v1/notifications) as masakari-monitors' host monitor and
-// `openstack notification create` speak it. cmpha takes a COMPUTE_HOST notification as evidence, never as
-// proof: it makes the detector probe that host at once; the host is still confirmed dead and fenced by
-// cmpha's own rules. Masakari's segments, VM and PROCESS notifications are not served.
+// Masakari's notification intake (POST /v1/notifications) as masakari-monitors and `openstack notification
+// create` speak it. cmpha takes a COMPUTE_HOST notification as evidence, never as proof: it makes the detector
+// probe that host at once; the host is still confirmed dead and fenced by cmpha's own rules. A PROCESS
+// notification (the process monitor could not restart nova-compute) goes to the agent-down remediation; a VM
+// notification (the instance monitor saw a guest fail) to the instance-failure recovery (src/masakari).
 
 export const NOTIFICATION_TYPES = ['COMPUTE_HOST', 'VM', 'PROCESS'] as const;
 const EVENTS = ['STARTED', 'STOPPED'];
@@ -19,14 +20,24 @@ const HOSTNAME = /^[a-zA-Z0-9-._]{1,255}$/;
 
 export type NotificationStatus = 'new' | 'running' | 'error' | 'failed' | 'ignored' | 'finished';
 
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+/** What cmpha did about a PROCESS or VM notification (a COMPUTE_HOST one is read from its incident). */
+export interface NotificationOutcome {
+  readonly status: NotificationStatus;
+  readonly message: string;
+  /** The VM failure record or host incident it led to. */
+  readonly recordId?: string;
+}
+
 /** What is stored: strings only (Redis' Lua JSON would round large numbers), times as ISO-8601. */
 export interface StoredNotification {
   readonly id: number;
   readonly notification_uuid: string;
-  readonly type: 'COMPUTE_HOST';
+  readonly type: NotificationType;
   readonly hostname: string;
   readonly generated_time: string;
-  readonly payload: { readonly event: string; readonly host_status?: string; readonly cluster_status?: string };
+  readonly payload: Readonly<Record<string, string>>;
   readonly source_host_uuid: string;
   readonly failover_segment_uuid: string;
   readonly created_at: string;
@@ -35,12 +46,20 @@ export interface StoredNotification {
   /** The host's open incident when the notification came in, if any. */
   readonly incident_id?: string;
   readonly sig: string;
+  readonly outcome?: NotificationOutcome;
 }
 
-export interface ValidNotification {
-  readonly hostname: string;
-  readonly generatedAt: number;
-  readonly payload: StoredNotification['payload'];
+export type ValidNotification =
+  | { readonly type: 'COMPUTE_HOST'; readonly hostname: string; readonly generatedAt: number; readonly payload: { readonly event: string; readonly host_status?: string; readonly cluster_status?: string } }
+  | { readonly type: 'PROCESS'; readonly hostname: string; readonly generatedAt: number; readonly payload: { readonly event: string; readonly process_name: string } }
+  | { readonly type: 'VM'; readonly hostname: string; readonly generatedAt: number; readonly payload: { readonly event: string; readonly instance_uuid: string; readonly vir_domain_event: string } };
+
+/** Masakari's payload values: strings of at most 255 characters. */
+function payloadText(p: Record<string, unknown>, key: string): string {
+  const v = p[key];
+  if (!(key in p)) throw bad(`Invalid input for field/attribute payload. '${key}' is a required property`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 255) throw bad(`Invalid input for field/attribute ${key}. Value: ${JSON.stringify(v)}. It must be a string of 1-255 characters`);
+  return v;
 }
 
 const bad = (message: string) => new ApiError(400, 'invalid_notification', message);
@@ -63,7 +82,7 @@ export function parseGeneratedTime(text: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** Masakari's request schema for a notification, with its wording; VM and PROCESS are refused clearly. */
+/** Masakari's request schema for a notification, with its wording, and each type's payload as its monitor sends it. */
 export function validateNotification(body: unknown): ValidNotification {
   if (!isObject(body)) throw bad('Invalid input: the body must be a JSON object {"notification": {...}}');
   onlyKeys(body, ['notification'], 'root');
@@ -74,14 +93,21 @@ export function validateNotification(body: unknown): ValidNotification {
   if (typeof n.type !== 'string' || !(NOTIFICATION_TYPES as readonly string[]).includes(n.type)) {
     throw bad(`Invalid input for field/attribute type. Value: ${JSON.stringify(n.type)}. It is not one of ${NOTIFICATION_TYPES.join(', ')}`);
   }
-  if (n.type !== 'COMPUTE_HOST') {
-    throw new ApiError(400, 'unsupported_notification_type', `cmpha handles COMPUTE_HOST notifications only; ${n.type} notifications (masakari-monitors' ${n.type === 'VM' ? 'instance' : 'process'} monitor) are not supported`);
-  }
   if (typeof n.hostname !== 'string' || !HOSTNAME.test(n.hostname)) throw bad(`Invalid input for field/attribute hostname. Value: ${JSON.stringify(n.hostname)}. It must be 1-255 letters, digits, '-', '.' or '_'`);
   const generatedAt = typeof n.generated_time === 'string' ? parseGeneratedTime(n.generated_time) : undefined;
   if (generatedAt === undefined) throw bad(`Invalid input for field/attribute generated_time. Value: ${JSON.stringify(n.generated_time)}. It is not a 'date-time'`);
   const p = n.payload;
   if (!isObject(p)) throw bad('Invalid input for field/attribute payload. It must be an object');
+  if (n.type === 'PROCESS') {
+    onlyKeys(p, ['event', 'process_name'], 'payload');
+    const event = payloadText(p, 'event');
+    if (!EVENTS.includes(event.toUpperCase())) throw bad(`Invalid input for field/attribute event. Value: ${JSON.stringify(event)}. It is not one of ${EVENTS.join(', ')}`);
+    return { type: 'PROCESS', hostname: n.hostname, generatedAt, payload: { event, process_name: payloadText(p, 'process_name') } };
+  }
+  if (n.type === 'VM') {
+    onlyKeys(p, ['event', 'instance_uuid', 'vir_domain_event'], 'payload');
+    return { type: 'VM', hostname: n.hostname, generatedAt, payload: { event: payloadText(p, 'event'), instance_uuid: payloadText(p, 'instance_uuid'), vir_domain_event: payloadText(p, 'vir_domain_event') } };
+  }
   onlyKeys(p, ['event', 'host_status', 'cluster_status'], 'payload');
   const check = (key: string, allowed: readonly string[], required: boolean) => {
     if (!(key in p)) {
@@ -98,7 +124,7 @@ export function validateNotification(body: unknown): ValidNotification {
     ...(typeof p.host_status === 'string' ? { host_status: p.host_status } : {}),
     ...(typeof p.cluster_status === 'string' ? { cluster_status: p.cluster_status } : {}),
   };
-  return { hostname: n.hostname, generatedAt, payload };
+  return { type: 'COMPUTE_HOST', hostname: n.hostname, generatedAt, payload };
 }
 
 // Duplicate detection and insert in one step (two monitors may report the same host at once): a notification
@@ -127,6 +153,15 @@ return {1, ARGV[4]}
 
 const RETENTION_MS = 30 * 24 * 3600_000;
 
+const SET_OUTCOME = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local rec = cjson.decode(raw)
+rec.outcome = cjson.decode(ARGV[1])
+redis.call('SET', KEYS[1], cjson.encode(rec), 'KEEPTTL')
+return 1
+`;
+
 export class NotificationStore {
   private readonly k: { record: string; index: string; seq: string; host: (h: string) => string };
 
@@ -135,12 +170,12 @@ export class NotificationStore {
   }
 
   /** Stores it unless it is a duplicate; returns the stored notification (or the one it duplicates). */
-  async create(n: ValidNotification, meta: { by: string; now: number; windowMs: number; incidentId?: string }): Promise<{ created: boolean; notification: StoredNotification }> {
-    const sig = `COMPUTE_HOST\n${n.hostname}\n${JSON.stringify(Object.entries(n.payload).sort(([a], [b]) => a.localeCompare(b)))}`;
+  async create(n: ValidNotification, meta: { by: string; now: number; windowMs: number; incidentId?: string; segmentUuid?: string }): Promise<{ created: boolean; notification: StoredNotification }> {
+    const sig = `${n.type}\n${n.hostname}\n${JSON.stringify(Object.entries(n.payload).sort(([a], [b]) => a.localeCompare(b)))}`;
     const uuid = randomUUID();
     const record: Omit<StoredNotification, 'id'> = {
-      notification_uuid: uuid, type: 'COMPUTE_HOST', hostname: n.hostname, generated_time: masakariTime(n.generatedAt), payload: n.payload,
-      source_host_uuid: hostUuid(n.hostname), failover_segment_uuid: IMPLICIT_SEGMENT_UUID, created_at: masakariTime(meta.now), created_by: meta.by,
+      notification_uuid: uuid, type: n.type, hostname: n.hostname, generated_time: masakariTime(n.generatedAt), payload: n.payload,
+      source_host_uuid: hostUuid(n.hostname), failover_segment_uuid: meta.segmentUuid ?? IMPLICIT_SEGMENT_UUID, created_at: masakariTime(meta.now), created_by: meta.by,
       ...(meta.incidentId ? { incident_id: meta.incidentId } : {}), sig,
     };
     const r = (await this.redis.eval(INSERT, 3, this.k.host(n.hostname), this.k.index, this.k.seq,
@@ -148,6 +183,11 @@ export class NotificationStore {
     const stored = await this.get(r[1]);
     if (!stored) throw new ApiError(503, 'notification_lost', `notification ${r[1]} vanished from Redis`);
     return { created: r[0] === 1, notification: stored };
+  }
+
+  /** Records what was done about it, keeping its expiry. */
+  async setOutcome(uuid: string, outcome: NotificationOutcome): Promise<void> {
+    await this.redis.eval(SET_OUTCOME, 1, this.k.record + uuid, JSON.stringify(outcome));
   }
 
   async get(uuid: string): Promise<StoredNotification | null> {

@@ -72,9 +72,21 @@ export const OPENAPI = {
         responses: { 200: json({ type: 'object', properties: { brakeActive: { type: 'boolean' }, reason: { type: 'string', nullable: true }, since: { type: 'string', nullable: true }, resumeRequested: { type: 'boolean' }, requestedBy: { type: 'string' } } }, 'Resume requested'), ...errors(401, 403) },
       },
     },
+    '/v1/vm-failures': {
+      get: {
+        summary: 'VM failures acted on (Masakari VM notifications), newest first: server, host, status running/resolved/failed, timeline', operationId: 'listVmFailures',
+        responses: { 200: json({ type: 'object', properties: { vmFailures: { type: 'array', items: ref('VmFailure') } } }, 'VM failures'), ...errors(401) },
+      },
+    },
+    '/v1/vm-failures/{id}': {
+      get: {
+        summary: 'One VM failure with its timeline', operationId: 'showVmFailure', parameters: [idParam('id', 'VM failure id (the notification\'s incident_id)')],
+        responses: { 200: json({ type: 'object', properties: { vmFailure: ref('VmFailure') } }, 'The VM failure'), ...errors(401, 404) },
+      },
+    },
     '/v1/notifications': {
       post: {
-        summary: "Masakari-compatible: a host monitor's COMPUTE_HOST notification. Evidence, not proof: cmpha probes the host at once and decides by its own rules", operationId: 'createNotification',
+        summary: "Masakari-compatible: a monitor's notification. COMPUTE_HOST is evidence, not proof: cmpha probes the host at once and decides by its own rules. PROCESS (nova-compute stopped) goes to the agent-down remediation, VM (a guest failed) to the instance-failure recovery (docs/masakari.md)", operationId: 'createNotification',
         requestBody: { required: true, content: { 'application/json': { schema: ref('NotificationRequest') } } },
         responses: { 202: json({ type: 'object', properties: { notification: ref('Notification') } }, 'Accepted'), ...mErrors(400, 401, 403, 409) },
       },
@@ -174,12 +186,20 @@ export const OPENAPI = {
           notification: {
             type: 'object', required: ['type', 'hostname', 'generated_time', 'payload'], additionalProperties: false,
             properties: {
-              type: { type: 'string', enum: ['COMPUTE_HOST'], description: 'VM and PROCESS are answered 400 unsupported_notification_type' },
+              type: { type: 'string', enum: ['COMPUTE_HOST', 'PROCESS', 'VM'], description: 'payload: COMPUTE_HOST {event, host_status, cluster_status}; PROCESS {event, process_name}; VM {event, instance_uuid, vir_domain_event}' },
               hostname: { type: 'string', pattern: '^[a-zA-Z0-9-._]{1,255}$' },
               generated_time: { type: 'string', format: 'date-time' },
-              payload: { type: 'object', required: ['event'], additionalProperties: false, properties: { event: { type: 'string', enum: ['STARTED', 'STOPPED'] }, host_status: { type: 'string', enum: ['NORMAL', 'UNKNOWN'] }, cluster_status: { type: 'string', enum: ['ONLINE', 'OFFLINE'] } } },
+              payload: { type: 'object', required: ['event'], additionalProperties: false, properties: { event: { type: 'string' }, host_status: { type: 'string', enum: ['NORMAL', 'UNKNOWN'] }, cluster_status: { type: 'string', enum: ['ONLINE', 'OFFLINE'] }, process_name: { type: 'string' }, instance_uuid: { type: 'string' }, vir_domain_event: { type: 'string' } } },
             },
           },
+        },
+      },
+      VmFailure: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' }, serverId: { type: 'string' }, serverName: { type: 'string' }, host: { type: 'string' }, notificationUuid: { type: 'string' }, what: { type: 'string' },
+          status: { type: 'string', enum: ['running', 'resolved', 'failed'] }, openedAt: { type: 'string', format: 'date-time' }, closedAt: { type: 'string', format: 'date-time' },
+          timeline: { type: 'array', items: { type: 'object', properties: { at: { type: 'string', format: 'date-time' }, step: { type: 'string' }, level: { type: 'string' }, message: { type: 'string' } } } },
         },
       },
       Segment: {

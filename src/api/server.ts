@@ -5,6 +5,8 @@ import { ApiError, errorBody } from './api-error.js';
 import { createAuthenticator, type Caller, type Role } from './auth.js';
 import { createResources } from './handlers.js';
 import { segmentResources } from './segment-handlers.js';
+import { VmFailureStore } from '../masakari/vm-failure-store.js';
+import { isoTimes } from '../shared/iso-times.js';
 import { OPENAPI } from './openapi.js';
 import { STATUS_CSS, STATUS_HTML, STATUS_JS } from './status-page.js';
 import type { ApiDeps } from './types.js';
@@ -49,6 +51,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
   const authenticate = createAuthenticator(deps.config.tokens, { anonymousRead: deps.config.anonymousRead });
   const r = createResources(deps);
   const sg = segmentResources(deps);
+  const vmFailures = new VmFailureStore(deps.redis, deps.prefix);
   const seg = '([A-Za-z0-9._:-]{1,200})';
   const routes: Route[] = [
     { method: 'GET', path: /^\/v1\/incidents$/, role: 'read', style: 'cmpha', run: (_m, c) => r.listIncidents(c.q) },
@@ -57,6 +60,15 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     { method: 'GET', path: /^\/v1\/hosts$/, role: 'read', style: 'cmpha', run: () => r.listHosts() },
     { method: 'GET', path: new RegExp(`^/v1/hosts/${seg}$`), role: 'read', style: 'cmpha', run: (m) => r.showHost(m[1]!) },
     { method: 'POST', path: new RegExp(`^/v1/hosts/${seg}/fence-confirm$`), role: 'write', style: 'cmpha', run: (m, c) => r.confirmFence(m[1]!, c.body, c.caller) },
+    { method: 'GET', path: /^\/v1\/vm-failures$/, role: 'read', style: 'cmpha', run: async () => isoTimes({ vmFailures: await vmFailures.list(100) }) },
+    {
+      method: 'GET', path: new RegExp(`^/v1/vm-failures/${seg}$`), role: 'read', style: 'cmpha',
+      run: async (m) => {
+        const rec = await vmFailures.get(m[1]!);
+        if (!rec) throw new ApiError(404, 'vm_failure_not_found', `no VM failure record ${m[1]!}`);
+        return isoTimes({ vmFailure: rec });
+      },
+    },
     { method: 'GET', path: /^\/v1\/storm-brake$/, role: 'read', style: 'cmpha', run: () => r.stormBrake() },
     { method: 'POST', path: /^\/v1\/storm-brake\/resume$/, role: 'write', style: 'cmpha', run: (_m, c) => r.resume(c.caller) },
     { method: 'POST', path: /^\/v1\/notifications$/, role: 'write', style: 'masakari', status: 202, run: (_m, c) => r.createNotification(c.body, c.caller) },

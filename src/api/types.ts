@@ -31,6 +31,11 @@ export interface ApiDeps {
   /** [evacuation] spare_hosts (the implicit segment's reserved hosts). */
   readonly spareHosts?: readonly string[];
   readonly probe: ProbeRequests;
+  /**
+   * Hands a stored PROCESS or VM notification to whoever acts on it (the leading controller); absent, they are
+   * recorded and left `ignored`.
+   */
+  readonly masakari?: { submit(uuid: string): Promise<void> };
   /** Absent: POST /v1/hosts/{host}/fence-confirm answers 501. */
   readonly fence?: FenceConfirmer;
   readonly logger: Logger;

@@ -30,6 +30,8 @@ import { withResolvedBmcs, type BmcLookup } from '../fencing/resolve-bmc.js';
 import { createAgentRemediator, type AgentRemediator } from '../remediation/agent-remediator.js';
 import { countUnfenceable, watchBmcs } from './bmc-watch.js';
 import { readinessOf, type RoundState } from './readiness.js';
+import { startMasakariIntake } from './masakari-parts.js';
+import { enqueue } from '../masakari/intake.js';
 
 /** The orphaned-recovery check runs every detector interval, but not more often than this: it lists every service. */
 const ORPHAN_CHECK_MIN_MS = 5000;
@@ -175,6 +177,7 @@ function startApi(config: Config, opts: ControllerOptions, connection: Redis, re
     config: { ...config.api, ...(opts.apiListen ? { listen: opts.apiListen } : {}) },
     redis: connection, prefix: config.redis.prefix, lastRound: () => rounds.last, hosts: config.hosts, probe, logger,
     segments: config.segments ?? [], spareHosts: config.evacuation.spareHosts,
+    masakari: { submit: (uuid) => enqueue(connection, config.redis.prefix, uuid) },
     fence: {
       async confirm(host, who) {
         const rec = await confirmFence({ store: recovery.incidents, notifier: recovery.notifier, logger, clock: systemClock }, host, who);
@@ -205,6 +208,7 @@ interface RunningParts {
   readonly detector: Detector;
   readonly leadership: { settled: () => Promise<void> };
   readonly healer: AgentRemediator;
+  readonly masakari: { stop(): Promise<void> };
   readonly recovery: RecoveryWorker;
   readonly notifiers: Notifiers;
   readonly metricsServer: MetricsServer | null;
@@ -220,6 +224,7 @@ async function stopController(p: RunningParts): Promise<void> {
   await p.orphans.stop();
   await p.detector.stop();
   await p.leadership.settled();
+  await p.masakari.stop();
   await p.healer.stop();
   await p.recovery.stop();
   await p.notifiers.base.stop();
@@ -292,6 +297,13 @@ export async function startController(validated: Config, opts: ControllerOptions
   await reportFpingPermission(config, opts, prober);
   const apiServer = await startApi(config, opts, connection, recovery, rounds, extraRounds);
   const orphans = startOrphanCheck(config, opts, foundation, recovery, notifier, rounds);
+  // PROCESS and VM notifications the API queued: acted on by the leader only.
+  const masakari = startMasakariIntake({
+    config, redis: connection, compute: recovery.compute, incidents: recovery.incidents, notifier, healer, logger,
+    probe: (host, reason) => extraRounds.requestProbe(host, reason),
+    mgmtIp: (host) => rounds.last?.hosts.find((h) => h.host === host)?.evidence.mgmt.ip ?? null,
+    isLeader: () => !config.detector.dryRun && lease.isLeader,
+  });
   const fenceSettings = watchFenceSettings(recovery, { logger, everyMs: opts.fenceSettingsCheckMs ?? 10_000, isLeader: () => lease.isLeader });
   // [recovery] return_repaired_hosts / power_on_fenced_hosts: off by default, and then nothing runs.
   const returns = returnSettingsOf(config);
@@ -304,6 +316,7 @@ export async function startController(validated: Config, opts: ControllerOptions
 
   const running: RunningParts = {
     foundation, apiServer, timers: [{ stop: () => clearInterval(readyTimer) }, bmcs, fenceSettings, { stop: () => witness?.stop() }, ...(hostReturns ? [hostReturns] : [])], extraRounds, orphans, detector, leadership, healer, recovery, notifiers, metricsServer,
+    masakari,
   };
   return {
     recovery, nova, notifier, metrics, metricsServer, apiServer, lease,

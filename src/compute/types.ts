@@ -254,6 +254,12 @@ export interface ComputeBackend extends HeartbeatSource {
   readonly restore?: (guestId: string, how: Restore, opts?: CallOptions) => Promise<void>;
   /** Hard restart of a guest (a moved guest whose network stays silent). Not retried on its own. */
   restart(guestId: string, opts?: CallOptions): Promise<void>;
+  /**
+   * Powers a guest off, and on again (instance-failure recovery: Nova os-stop / os-start). Not retried on their
+   * own; the caller reads the guest back. Absent: this cloud's adapter cannot, and VM notifications page instead.
+   */
+  readonly stopGuest?: (guestId: string, opts?: CallOptions) => Promise<void>;
+  readonly startGuest?: (guestId: string, opts?: CallOptions) => Promise<void>;
   /** Whether a guest can be live-moved in its current state. */
   canLiveMove(guest: Guest): boolean;
 

@@ -26,6 +26,9 @@ export const EVENT_CATALOGUE: Readonly<Record<NotificationEventType, EventInfo>>
   'isolated-mgmt': { floor: 'warning', optIn: false, title: 'Host lost its management network but is alive' },
   'inventory-suspicious': { floor: 'warning', optIn: false, title: 'Nova lists no servers on a failed host that had some' },
   'orphan-resumed': { floor: 'warning', optIn: false, title: 'Lost recovery found in Nova and resumed' },
+  'instance-restarted': { floor: 'warning', optIn: false, title: 'VM failure: instance restarted on its host' },
+  'instance-failed': { floor: 'critical', optIn: false, title: 'VM failure: instance NOT recovered' },
+  'process-down': { floor: 'warning', optIn: false, title: 'A monitored process stopped on a host' },
   test: { floor: 'info', optIn: false, title: 'Test notification' },
 };
 
@@ -48,4 +51,4 @@ export function effectiveSeverity(event: Pick<NotificationEvent, 'type' | 'sever
 }
 
 /** Events after which instance owners hear where their instances went. */
-export const USER_NOTICE_EVENTS: ReadonlySet<NotificationEventType> = new Set(['incident-resolved', 'incident-partial', 'incident-failed']);
+export const USER_NOTICE_EVENTS: ReadonlySet<NotificationEventType> = new Set(['incident-resolved', 'incident-partial', 'incident-failed', 'instance-restarted', 'instance-failed']);

@@ -64,6 +64,9 @@ const ACTIONS: Readonly<Record<NotificationEventType, string>> = {
   'isolated-mgmt': 'The host lost its management network but another of its addresses answers (the message says which), so cmpha does not fence it. Check its management link.',
   'inventory-suspicious': 'Nova listed servers on this host before it failed and lists none now. Check with `openstack server list --all-projects --host HOST` whether servers were deleted or Nova is answering wrongly; any left there are NOT recovered.',
   'orphan-resumed': 'cmpha lost the record of a recovery (its Redis did not persist) and found it again from Nova: the host was disabled by cmpha and still has servers. The recovery runs again; make Redis persist (appendonly yes).',
+  'instance-restarted': 'Nothing: the instance crashed or hung on a healthy host and cmpha stopped and started it there. If it keeps failing, cmpha stops restarting it and pages.',
+  'instance-failed': 'The instance is NOT running: it failed too often, or stopping and starting it did not bring it back (the reason is below). Look at its console and its host, then start it by hand.',
+  'process-down': 'masakari-processmonitor could not restart a process on this host (named above). Restart it on the host; cmpha has no remediation for it.',
   test: 'Nothing: this is a test message.',
 };
 
@@ -71,6 +74,7 @@ const SEV_WORD = { info: 'INFO', warning: 'WARNING', critical: 'CRITICAL' } as c
 const SEV_SHORT = { info: 'info', warning: 'WARN', critical: 'CRIT' } as const;
 
 function instanceLine(i: AffectedInstance): string {
+  if (i.state === 'restarted') return `${i.name} (${i.id}): restarted on ${i.sourceHost}`;
   const moved = i.targetHost !== null && i.targetHost !== i.sourceHost;
   const where = moved ? `${i.sourceHost} -> ${i.targetHost}` : `${i.sourceHost} -> NOT MOVED`;
   // Only a moved instance's downtime is over; for the others a figure would suggest it is.

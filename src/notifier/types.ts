@@ -18,6 +18,9 @@ export type NotificationEventType =
   | 'isolated-mgmt'
   | 'inventory-suspicious'
   | 'orphan-resumed'
+  | 'instance-restarted'
+  | 'instance-failed'
+  | 'process-down'
   | 'test';
 
 export interface AffectedInstance {

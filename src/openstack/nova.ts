@@ -191,7 +191,7 @@ export class NovaClient implements NovaApi {
     await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, { body: { unlock: null }, idempotent: true, signal: opts.signal });
   }
 
-  async powerAction(id: string, action: 'os-stop' | 'pause' | 'suspend', opts: CallOptions = {}): Promise<void> {
+  async powerAction(id: string, action: 'os-stop' | 'os-start' | 'pause' | 'suspend', opts: CallOptions = {}): Promise<void> {
     await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, { body: { [action]: null }, idempotent: false, signal: opts.signal });
   }
 

@@ -144,8 +144,8 @@ export interface NovaApi {
   /** lock, with `reason` from 2.73 (dropped on an older Nova). Locking a locked server changes nothing. */
   lock(id: string, reason: string, opts?: CallOptions): Promise<void>;
   unlock(id: string, opts?: CallOptions): Promise<void>;
-  /** A power action on a running server (os-stop, pause, suspend): 202, not retried on its own. */
-  powerAction(id: string, action: 'os-stop' | 'pause' | 'suspend', opts?: CallOptions): Promise<void>;
+  /** A power action (os-stop, pause, suspend on a running server; os-start on a stopped one): 202, not retried on its own. */
+  powerAction(id: string, action: 'os-stop' | 'os-start' | 'pause' | 'suspend', opts?: CallOptions): Promise<void>;
   listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts?: CallOptions): Promise<Migration[]>;
 }
 

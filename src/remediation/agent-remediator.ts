@@ -20,9 +20,10 @@ export interface AgentRemediator {
   handles(host: string): boolean;
   /**
    * Starts healing `host` in the background (once at a time per host) and returns at once, so a detector
-   * round is never held up. When it fails, `alert` is sent with the command's output added.
+   * round is never held up. When it fails, `alert` is sent with the command's output added. False when one was
+   * already running for the host (or none can run); `onDone` hears how a started one ended.
    */
-  start(host: string, mgmtIp: string | null, alert: NotificationEvent): void;
+  start(host: string, mgmtIp: string | null, alert: NotificationEvent, onDone?: (healed: boolean, reason: string) => void): boolean;
   /** Resolves when every started remediation has ended (tests, shutdown). */
   idle(): Promise<void>;
   /** Aborts running remediations and waits for them. */
@@ -50,9 +51,9 @@ export function createAgentRemediator(deps: RemediatorDeps): AgentRemediator {
   const log = deps.logger.child({ component: 'remediation' });
   return {
     handles: (host) => remediationFor(deps.config, host) !== null,
-    start(host, mgmtIp, alert) {
+    start(host, mgmtIp, alert, onDone) {
       const r = remediationFor(deps.config, host);
-      if (!r || running.has(host) || stopping.signal.aborted) return;
+      if (!r || running.has(host) || stopping.signal.aborted) return false;
       log.warn({ host }, 'nova-compute is down on a live host: running the remediation command');
       const job = healAgent({
         heartbeats: deps.heartbeats, run: deps.run ?? runCommand, clock: deps.clock ?? systemClock, sleep: deps.sleep ?? realSleep,
@@ -60,6 +61,7 @@ export function createAgentRemediator(deps: RemediatorDeps): AgentRemediator {
       }, host, mgmtIp, r)
         .then(async (result) => {
           deps.onResult?.(result);
+          onDone?.(result.ok, result.reason);
           if (result.ok) {
             log.info({ host, tries: result.tries.length }, result.reason);
             return;
@@ -73,12 +75,14 @@ export function createAgentRemediator(deps: RemediatorDeps): AgentRemediator {
         })
         .catch(async (err: unknown) => {
           if (stopping.signal.aborted) return;
+          onDone?.(false, `remediation failed: ${errorMessage(err)}`);
           log.error({ host, err: errorMessage(err) }, 'remediation failed');
           await deps.notifier?.notify({ ...alert, details: [alert.details, `remediation failed: ${errorMessage(err)}`].filter(Boolean).join('\n\n') })
             .catch(() => undefined);
         })
         .finally(() => { running.delete(host); });
       running.set(host, job);
+      return true;
     },
     async idle() {
       while (running.size > 0) await Promise.all([...running.values()]);

@@ -240,6 +240,14 @@ export class NovaBackend implements ComputeBackend {
     await this.nova.reboot(guestId, 'HARD', opts);
   }
 
+  readonly stopGuest = (guestId: string, opts: CallOptions = {}): Promise<void> => this.power(guestId, 'os-stop', opts);
+
+  readonly startGuest = (guestId: string, opts: CallOptions = {}): Promise<void> => this.power(guestId, 'os-start', opts);
+
+  private async power(guestId: string, action: 'os-stop' | 'os-start', opts: CallOptions): Promise<void> {
+    await this.nova.powerAction(guestId, action, opts);
+  }
+
   async capacity(hosts: readonly string[], opts: CallOptions = {}): Promise<ReadonlyMap<string, HostCapacity>> {
     const out = new Map<string, HostCapacity>();
     if (hosts.length === 0) return out;

@@ -6,13 +6,22 @@ const body = (n: Record<string, unknown>) => ({ notification: { type: 'COMPUTE_H
 describe('Masakari notification intake', () => {
   it("accepts Masakari's own sample request", () => {
     expect(validateNotification(body({}))).toEqual({
-      hostname: 'compute1', generatedAt: Date.UTC(2017, 3, 24, 8, 34, 46), payload: { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' },
+      type: 'COMPUTE_HOST', hostname: 'compute1', generatedAt: Date.UTC(2017, 3, 24, 8, 34, 46), payload: { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' },
     });
   });
 
+  it("accepts the instance monitor's and the process monitor's payloads", () => {
+    expect(validateNotification(body({ type: 'VM', payload: { event: 'LIFECYCLE', instance_uuid: 'a1', vir_domain_event: 'STOPPED_FAILED' } }))).toMatchObject({
+      type: 'VM', payload: { event: 'LIFECYCLE', instance_uuid: 'a1', vir_domain_event: 'STOPPED_FAILED' },
+    });
+    expect(validateNotification(body({ type: 'PROCESS', payload: { event: 'stopped', process_name: 'nova-compute' } }))).toMatchObject({ type: 'PROCESS', payload: { event: 'stopped', process_name: 'nova-compute' } });
+  });
+
   it.each([
-    [{ type: 'VM' }, 400, 'unsupported_notification_type', "cmpha handles COMPUTE_HOST notifications only; VM notifications (masakari-monitors' instance monitor) are not supported"],
-    [{ type: 'PROCESS' }, 400, 'unsupported_notification_type', "PROCESS notifications (masakari-monitors' process monitor) are not supported"],
+    [{ type: 'VM' }, 400, 'invalid_notification', "Additional properties are not allowed ('host_status', 'cluster_status' were unexpected)"],
+    [{ type: 'VM', payload: { event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED' } }, 400, 'invalid_notification', "'instance_uuid' is a required property"],
+    [{ type: 'PROCESS', payload: { event: 'STOPPED' } }, 400, 'invalid_notification', "'process_name' is a required property"],
+    [{ type: 'PROCESS', payload: { event: 'GONE', process_name: 'nova-compute' } }, 400, 'invalid_notification', 'It is not one of STARTED, STOPPED'],
     [{ type: 'DISK' }, 400, 'invalid_notification', 'It is not one of COMPUTE_HOST, VM, PROCESS'],
     [{ hostname: 'no spaces' }, 400, 'invalid_notification', 'field/attribute hostname'],
     [{ generated_time: 'yesterday' }, 400, 'invalid_notification', "It is not a 'date-time'"],
