@@ -16,6 +16,34 @@ export interface Need {
   readonly ramMb: number;
 }
 
+/**
+ * A server group whose members this plan moves (Nova: a server group), with where its other members run now.
+ * The plan keeps its policy: anti-affinity (and soft-anti-affinity) at most `maxPerHost` (default 1) members per
+ * host; affinity (and soft-affinity) every member on one host. A member the plan cannot place within its group's
+ * policy is left to the scheduler (no target), whose own filters keep the hard policies and whose weighers the soft ones.
+ */
+export interface PlanGroup {
+  readonly name: string;
+  readonly policy: 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
+  readonly maxPerHost?: number;
+  /** Ids of the needs in this plan that are its members. */
+  readonly members: readonly string[];
+  /** Host → how many of its other members (not moved by this plan) run there. */
+  readonly elsewhere: ReadonlyMap<string, number>;
+}
+
+/** Whether putting `id` on `host` keeps its group's policy, with `assigned` (need id → host) placed so far. */
+export function groupAllows(groupOf: ReadonlyMap<string, PlanGroup>, id: string, host: string, assigned: ReadonlyMap<string, string>): boolean {
+  const g = groupOf.get(id);
+  if (!g) return true;
+  const mates = g.members.filter((m) => m !== id && assigned.has(m)).map((m) => assigned.get(m)!);
+  if (g.policy === 'anti-affinity' || g.policy === 'soft-anti-affinity') {
+    return (g.elsewhere.get(host) ?? 0) + mates.filter((h) => h === host).length < (g.maxPerHost ?? 1);
+  }
+  const hosts = new Set([...g.elsewhere.keys(), ...mates]);
+  return hosts.size === 0 || (hosts.size === 1 && hosts.has(host));
+}
+
 export interface SparePlan {
   readonly spares: ReadonlyArray<{ readonly host: string; readonly serviceId: string; readonly enabled: boolean; readonly serverIds: readonly string[] }>;
   /** Servers no chosen spare can take: the scheduler picks their hosts. */
@@ -57,15 +85,28 @@ export function planSpares(input: {
   readonly candidates: readonly SpareCandidate[];
   readonly needs: readonly Need[];
   readonly maxSpares: number;
+  /** Server groups of the needs: their policies are kept. */
+  readonly groups?: readonly PlanGroup[];
 }): SparePlan {
   const rejected: Array<{ host: string; reason: string }> = [];
+  const groupOf = new Map<string, PlanGroup>();
+  for (const g of input.groups ?? []) for (const m of g.members) groupOf.set(m, g);
+  const keeps = (id: string, host: string, assigned: ReadonlyMap<string, string>) => groupAllows(groupOf, id, host, assigned);
   const cap = (c: SpareCandidate) => ({ v: c.freeVcpus ?? Number.POSITIVE_INFINITY, r: c.freeRamMb ?? Number.POSITIVE_INFINITY });
   const total = input.needs.reduce((a, n) => ({ v: a.v + n.vcpus, r: a.r + n.ramMb }), { v: 0, r: 0 });
   if (input.maxSpares <= 0 || input.candidates.length === 0 || input.needs.length === 0) {
     return { spares: [], unplaced: input.needs.map((n) => n.id), rejected };
   }
+  const allOn = (host: string) => {
+    const assigned = new Map<string, string>();
+    for (const n of input.needs) {
+      if (!keeps(n.id, host, assigned)) return false;
+      assigned.set(n.id, host);
+    }
+    return true;
+  };
   const whole = input.candidates
-    .filter((c) => fits(cap(c), { id: '', vcpus: total.v, ramMb: total.r }))
+    .filter((c) => fits(cap(c), { id: '', vcpus: total.v, ramMb: total.r }) && allOn(c.host))
     .sort((a, b) => cap(a).v - cap(b).v || cap(a).r - cap(b).r || a.host.localeCompare(b.host));
   const best = whole[0];
   if (best) {
@@ -74,20 +115,27 @@ export function planSpares(input: {
   const ordered = [...input.candidates].sort((a, b) => cap(b).v - cap(a).v || cap(b).r - cap(a).r || a.host.localeCompare(b.host));
   let left = [...input.needs];
   const spares: Array<{ host: string; serviceId: string; enabled: boolean; serverIds: string[] }> = [];
+  const assigned = new Map<string, string>();
   for (const c of ordered) {
     if (spares.length >= input.maxSpares || left.length === 0) break;
     const room = cap(c);
     const taken: string[] = [];
     const rest: Need[] = [];
+    let heldByGroup = 0;
     for (const n of left) {
-      if (fits(room, n)) {
+      if (!keeps(n.id, c.host, assigned)) {
+        heldByGroup++;
+        rest.push(n);
+      } else if (fits(room, n)) {
         room.v -= n.vcpus;
         room.r -= n.ramMb;
         taken.push(n.id);
+        assigned.set(n.id, c.host);
       } else rest.push(n);
     }
     if (taken.length === 0) {
-      rejected.push({ host: c.host, reason: `too small (free ${c.freeVcpus} vCPU, ${c.freeRamMb} MB)` });
+      rejected.push({ host: c.host, reason: heldByGroup === left.length ? 'would break the server groups\' policies' : `too small (free ${c.freeVcpus} vCPU, ${c.freeRamMb} MB)` });
+      left = rest;
       continue;
     }
     spares.push({ host: c.host, serviceId: c.serviceId, enabled: c.enabled, serverIds: taken });

@@ -1,5 +1,6 @@
-import { isSpareHost, planSpares, spareHostUnusable, type SpareCandidate } from '../../evacuator/spare-plan.js';
-import type { SpareAssignment } from '../../incidents/types.js';
+import { isSpareHost, planSpares, spareHostUnusable, type PlanGroup, type SpareCandidate } from '../../evacuator/spare-plan.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { InstanceEntry, SpareAssignment } from '../../incidents/types.js';
 import { hostNamed } from '../../compute/hosts.js';
 import type { ComputeHost } from '../../compute/types.js';
 import { assertFenced } from '../../incidents/fence-guard.js';
@@ -79,12 +80,13 @@ async function chooseSpares(ctx: StepContext, view?: CloudView): Promise<SpareAs
     await note(ctx, 'spare', 'info', `capacity from Nova's hypervisor figures (${capacityOf.get(fromNova[0]!.host)?.why ?? 'Placement not asked'}): ${fromNova.map((c) => `${c.host} free ${c.freeVcpus} vCPU, ${c.freeRamMb} MB`).join('; ')}`);
   }
   const needs = pending.map((e) => ({ id: e.id, vcpus: e.flavor?.vcpus ?? 0, ramMb: e.flavor?.ramMb ?? 0 }));
+  const groups = await serverGroupsOf(ctx, pending, rec.host);
   // Several incidents may plan at once (a rack dies): whoever loses a claim plans again without that spare.
   let chosen: SpareAssignment[] = [];
   let unplaced: string[] = [];
   let left = [...candidates];
   for (;;) {
-    const plan = planSpares({ candidates: left, needs, maxSpares: ctx.evacuation.spareCount });
+    const plan = planSpares({ candidates: left, needs, maxSpares: ctx.evacuation.spareCount, groups });
     const lost: string[] = [];
     chosen = [];
     for (const s of plan.spares) {
@@ -116,6 +118,42 @@ async function chooseSpares(ctx: StepContext, view?: CloudView): Promise<SpareAs
     { data: { unplaced } });
   }
   return chosen;
+}
+
+/**
+ * The server groups of the servers to move, each with where its other members run now (read from the cloud), so
+ * the plan keeps their policies. A cloud without groups, or whose groups cannot be read, gives none: the plan
+ * then names targets by capacity alone, and a target the scheduler refuses for a group's policy is retried once
+ * without a target (the timeline says so).
+ */
+export async function serverGroupsOf(ctx: StepContext, pending: readonly InstanceEntry[], failedHost: string): Promise<PlanGroup[]> {
+  if (!ctx.compute.guestGroups) return [];
+  let all;
+  try {
+    all = await ctx.compute.guestGroups({ signal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal?.aborted) throw err;
+    await note(ctx, 'spare', 'warning', `cannot read the server groups (${errorMessage(err)}): targets are chosen by capacity alone; a target the scheduler refuses is retried without one`);
+    return [];
+  }
+  const moving = new Set(pending.map((e) => e.id));
+  const out: PlanGroup[] = [];
+  for (const g of all) {
+    const members = g.members.filter((m) => moving.has(m));
+    if (members.length === 0) continue;
+    const elsewhere = new Map<string, number>();
+    for (const id of g.members) {
+      if (moving.has(id)) continue;
+      const other = await ctx.compute.guest(id, { signal: ctx.signal });
+      // A member left on the failed host (by policy, or for its state) stays there, dead: it holds no place elsewhere.
+      if (!other?.host || other.host === failedHost) continue;
+      elsewhere.set(other.host, (elsewhere.get(other.host) ?? 0) + 1);
+    }
+    out.push({ name: g.name, policy: g.policy, ...(g.maxPerHost !== undefined ? { maxPerHost: g.maxPerHost } : {}), members, elsewhere });
+    await note(ctx, 'spare', 'info', `server group ${g.name} (${g.policy}${g.maxPerHost !== undefined ? `, max ${g.maxPerHost} per host` : ''}): ${members.length} member(s) to move`
+      + (elsewhere.size > 0 ? `, others on ${[...elsewhere].map(([h, n]) => `${h} (${n})`).join(', ')}` : ''));
+  }
+  return out;
 }
 
 async function enableSpares(ctx: StepContext, failedHost: string, spares: readonly SpareAssignment[], view?: CloudView): Promise<void> {
