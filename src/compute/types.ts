@@ -250,6 +250,8 @@ export interface ComputeBackend extends HeartbeatSource {
    */
   readonly lock?: (guestId: string, reason: string, opts?: CallOptions) => Promise<void>;
   readonly unlock?: (guestId: string, opts?: CallOptions) => Promise<void>;
+  /** Every locked guest, with its lock reason (present with `lock`). */
+  readonly lockedGuests?: (opts?: CallOptions) => Promise<Guest[]>;
   /** Puts a moved guest back into the state it had (`restore` of its recovery). Not retried on its own. */
   readonly restore?: (guestId: string, how: Restore, opts?: CallOptions) => Promise<void>;
   /** Hard restart of a guest (a moved guest whose network stays silent). Not retried on its own. */

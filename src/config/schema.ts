@@ -148,11 +148,24 @@ export const kdumpSection = defineSection(
   kdumpKeys,
 );
 
+/** The lasting states `[evacuation] states` may list (docs/operations.md, "What cmpha does with each server state"). */
+export const EVACUABLE_STATES = ['ACTIVE', 'ERROR', 'SHUTOFF', 'PAUSED', 'SUSPENDED', 'RESCUE'] as const;
+
 export const evacuationSection = defineSection(
   'evacuation',
   'What is moved, where, and how fast.',
   {
-    states: key('states', list(['ACTIVE', 'ERROR']).transform((s) => s.map((x) => x.toUpperCase())), 'Server statuses to evacuate.', { default: 'ACTIVE,ERROR' }),
+    states: key('states', list([...EVACUABLE_STATES]).transform((s, ctx) => {
+      const up = s.map((x) => x.toUpperCase());
+      // A status that shows a task (HARD_REBOOT, RESIZE, MIGRATING, REBUILD, ...) or one no cloud moves is refused:
+      // a server mid-task is judged by the state under the task (docs/operations.md).
+      const bad = up.filter((x) => !(EVACUABLE_STATES as readonly string[]).includes(x));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `${bad.join(', ')}: not a lasting state cmpha can move; use some of ${EVACUABLE_STATES.join(', ')} (a server mid-task counts as the state under its task; SHELVED servers cannot be evacuated)` });
+        return z.NEVER;
+      }
+      return up;
+    }), 'Lasting server states to evacuate (a server mid-task, e.g. HARD_REBOOT, counts as the state under its task, here ACTIVE). A server whose state is not listed is left on the dead host by choice: named in the incident, not counted as a failure. Since 0.2 SHUTOFF, PAUSED, SUSPENDED and RESCUE are moved by default (stopped, paused and suspended ones are put back in their state on the new host; a rescued one boots from its own disk).', { default: EVACUABLE_STATES.join(',') }),
     requireMetadata: key('require_metadata', keyValue(), 'Only servers with this metadata KEY=VALUE (e.g. HA_Enabled=True).'),
     priorityMetadataKey: key('priority_metadata_key', text(), 'Metadata key holding a number; higher evacuates first (a matching `priority N` rule of policy comes before it).'),
     // Optional in the type (policy, policy_default, tiers): a hand-built config without them moves every server, priority 0, one tier.

@@ -5,6 +5,8 @@ import { MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE } from '../compute/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import { unlessSettled } from '../incidents/instance-transitions.js';
 import type { StepContext } from '../pipeline/steps/context.js';
+import type { Guest } from '../compute/types.js';
+import { lockForRecovery } from './server-locks.js';
 
 async function timeline(d: StepContext, incidentId: string, serverId: string, level: 'info' | 'warning' | 'critical', message: string) {
   d.logger[level === 'info' ? 'info' : 'warn']({ incidentId, serverId }, message);
@@ -35,6 +37,10 @@ export async function requestEvacuation(d: StepContext, serverId: string): Promi
     if (server === null) {
       await timeline(d, incident.id, serverId, 'info', `server ${entry.name} was deleted during the incident`);
       return d.store.updateInstance(incident.id, serverId, 'deleted', unlessSettled({ finishedAt: d.clock.now() }));
+    }
+    if (entry.state === 'pending') {
+      await lockForRecovery(d, entry, server, incident);
+      if (await resetIfStuck(d, entry, server, source)) continue;
     }
     const verdict = await d.compute.moveState(server, source, { signal, ...(entry.requestedAt !== undefined ? { since: entry.requestedAt } : {}) });
     if (verdict.kind === 'in-flight' || verdict.kind === 'done') {
@@ -98,4 +104,27 @@ export async function requestEvacuation(d: StepContext, serverId: string): Promi
     await timeline(d, incident.id, serverId, 'info', `Nova accepted the evacuation of ${entry.name}`);
     return accepted;
   }
+}
+
+/**
+ * A server the cloud will not move as it is (a task its dead host will never run; Nova before Zed refuses a task,
+ * every release refuses PAUSED, SUSPENDED, RESCUE) is reset first, behind the fence guard. Asked again whenever
+ * the cloud still shows it so (the reset is idempotent), so a crash between the record and the request cannot
+ * strand it; the timeline says once what it was and why. True when a reset was sent (read the server again).
+ */
+async function resetIfStuck(d: StepContext, entry: InstanceEntry, server: Guest, source: string): Promise<boolean> {
+  const reset = d.compute.resetStuck;
+  if (!reset || !entry.recovery?.reset || server.host !== source) return false;
+  const now = d.compute.recoveryOf(server);
+  if (now.kind !== 'move' || !now.reset) return false;
+  await assertFenced(d, `reset ${entry.name}`);
+  const at = d.clock.now();
+  const e = await d.store.updateInstance(d.incidentId, entry.id, 'reset_requested', (x) => (x.state !== 'pending' ? undefined : { resetAt: x.resetAt ?? at }));
+  if (e.state !== 'pending') return true;
+  if (e.resetAt === at) {
+    await timeline(d, d.incidentId, entry.id, 'warning', `${entry.name} was ${server.status} (vm_state ${server.vmState ?? '?'}, task ${server.taskState ?? 'none'}): ${now.reset.why}; `
+      + 'resetting it (admin reset-state to error) before evacuating');
+  }
+  await reset(entry.id, { signal: d.signal });
+  return true;
 }

@@ -1,6 +1,6 @@
 import type { EvacuationConfig } from '../config/types.js';
 import { instanceOrder, type NewInstance } from '../incidents/types.js';
-import type { Guest as Server } from '../compute/types.js';
+import type { Guest as Server, GuestRecovery } from '../compute/types.js';
 import { judgeServer, metadataPriority, type EvacuationPolicy, type HostGroupView, type PolicyVerdict } from './policy.js';
 
 /** Metadata value → priority; anything that is not a number counts as 0. */
@@ -33,13 +33,16 @@ export function judgeGuest(server: Server, cfg: EvacuationConfig, facts: PolicyF
   }, policyOf(cfg), cfg);
 }
 
-/** Why a server is left where it is, or undefined when it is to be evacuated. */
-export function skipReason(server: Server, cfg: Pick<EvacuationConfig, 'states'>): string | undefined {
+/**
+ * Why the operator's policy leaves a server where it is, or undefined when it allows the move: its lasting state
+ * (the state under any task; a server mid-hard-reboot is ACTIVE) must be one of `[evacuation] states` (the evacuability policy is judged apart).
+ */
+export function skipReason(server: Server, cfg: Pick<EvacuationConfig, 'states'>, lasting: string = server.status): string | undefined {
   const states = cfg.states.map((s) => s.toUpperCase());
   // REBUILD on a failed host is an evacuation under way (a recovery resumed after a crash or a lost record):
   // it is followed to its end like the others, never left out as "not ACTIVE".
-  if (!states.includes(server.status.toUpperCase()) && server.status.toUpperCase() !== 'REBUILD') {
-    return `status ${server.status} is not one of ${cfg.states.join(', ')}`;
+  if (!states.includes(lasting.toUpperCase()) && server.status.toUpperCase() !== 'REBUILD') {
+    return `status ${lasting}${lasting !== server.status ? ` (shown as ${server.status})` : ''} is not one of ${cfg.states.join(', ')}`;
   }
   return undefined;
 }
@@ -60,13 +63,23 @@ export function baselineAddresses(evidence: unknown): Map<string, number | undef
   return out;
 }
 
+/** A plain table for callers without a backend: ACTIVE and ERROR move as they are, SHUTOFF stays SHUTOFF. */
+export function plainRecovery(s: Server): GuestRecovery {
+  return { kind: 'move', lasting: s.status === 'REBUILD' ? 'ACTIVE' : s.status, expect: s.status === 'SHUTOFF' ? 'SHUTOFF' : 'ACTIVE' };
+}
+
 export function planInstances(
   servers: readonly Server[], source: string, cfg: EvacuationConfig, baseline: ReadonlyMap<string, number | undefined> = new Map(),
   facts: PolicyFacts = {},
+  recoveryOf: (s: Server) => GuestRecovery = plainRecovery,
 ): NewInstance[] {
   return servers
     .map((s): NewInstance => {
-      const reason = skipReason(s, cfg);
+      const plan = recoveryOf(s);
+      const policy = skipReason(s, cfg, plan.lasting);
+      // A server the cloud cannot move is not recovered whatever the policy says (no policy can list its state);
+      // one the policy leaves is the operator's choice, not a failure.
+      const left = plan.kind === 'leave' ? { by: 'cloud' as const, why: plan.why } : policy !== undefined ? { by: 'policy' as const, why: policy } : undefined;
       const verdict = judgeGuest(s, cfg, facts);
       const watch = s.addresses.filter((a) => baseline.has(a.addr))
         .map((a) => ({ ip: a.addr, ...(baseline.get(a.addr) !== undefined ? { lastAliveAt: baseline.get(a.addr)! } : {}) }));
@@ -84,8 +97,15 @@ export function planInstances(
         flavor: { ...(s.flavor.vcpus !== undefined ? { vcpus: s.flavor.vcpus } : {}), ...(s.flavor.ramMb !== undefined ? { ramMb: s.flavor.ramMb } : {}) },
         metadata: s.metadata,
         ...(watch.length > 0 ? { watch } : {}),
+        was: { status: s.status, taskState: s.taskState, lasting: plan.lasting },
+        ...(plan.kind === 'move' ? {
+          recovery: {
+            expect: plan.expect, ...(plan.reset ? { reset: plan.reset } : {}), ...(plan.restore ? { restore: plan.restore } : {}),
+            ...(plan.caveat ? { caveat: plan.caveat } : {}),
+          },
+        } : {}),
         // The server's state is looked at first: a server that cannot be moved is not "left by policy".
-        ...(reason ? { state: 'skipped' as const, skipReason: reason }
+        ...(left ? { state: 'skipped' as const, skipReason: left.why, leftBy: left.by }
           : !verdict.move ? { state: 'excluded' as const, skipReason: `left by policy: ${verdict.decidedBy}` } : {}),
       };
     })

@@ -8,6 +8,7 @@ import { errorMessage } from '../shared/errors.js';
 import { serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
 import { unlessSettled } from '../incidents/instance-transitions.js';
 import { isActiveElsewhere } from './entry-state.js';
+import { restoreStateStep } from './restore-state.js';
 
 /** Servers whose network is verified at once, across all incidents and replicas (`[evacuation] network_concurrency`, 16 unless set). */
 export function networkConcurrency(evacuation: EvacuationConfig): number {
@@ -125,6 +126,8 @@ export async function verifyNetworkStep(ctx: StepContext, input: ServerInput): P
   if (!isActiveElsewhere(entry)) {
     return isFinalInstanceState(entry.state) ? serverOutcome(entry) : { kind: 'skip', reason: `not ACTIVE on a new host yet (${entry.state})`, entry };
   }
+  // A server that is to be stopped, paused or suspended on its new host answers no probe: its state is verified instead.
+  if (entry.recovery !== undefined && entry.recovery.expect !== 'ACTIVE') return restoreStateStep(ctx, incident, entry);
   const host = entry.target!;
   const took = entry.evacuationMs ?? 0;
   const net = await verifyNetwork(ctx, entry, host);

@@ -37,7 +37,7 @@ export async function waitActive(d: StepContext, serverId: string, opts: { retar
   for (;;) {
     let v: Arrival;
     try {
-      v = await d.compute.whereIs(serverId, incident.host, { signal });
+      v = await d.compute.whereIs(serverId, incident.host, { signal, expect: arrivesAs(entry) });
       if (v.kind === 'gone') {
         await d.store.addTimeline(incident.id, { step: 'verify', level: 'info', message: `server ${entry.name} was deleted during the incident`, serverId });
         return d.store.updateInstance(incident.id, serverId, 'deleted', unlessSettled({ finishedAt: d.clock.now() }));
@@ -74,7 +74,7 @@ async function markActive(d: StepContext, entry: InstanceEntry, host: string, to
   const active = await d.store.updateInstance(d.incidentId, entry.id, 'running_elsewhere', unlessSettled({ target: host, activeAt, evacuationMs: took }));
   await d.store.addTimeline(d.incidentId, {
     step: 'verify', level: 'info', serverId: entry.id,
-    message: `${entry.name} runs ACTIVE on ${host} (evacuation took ${formatDuration(took)})`,
+    message: `${entry.name} ${arrivesAs(entry) === 'SHUTOFF' ? 'is SHUTOFF (stopped, as it was)' : 'runs ACTIVE'} on ${host} (evacuation took ${formatDuration(took)})`,
   });
   return active;
 }
@@ -92,4 +92,12 @@ async function fail(d: StepContext, entry: InstanceEntry, why: string): Promise<
  */
 export function evacuationDuration(entry: InstanceEntry, tookMs: number | undefined, now: number): number {
   return tookMs ?? Math.max(0, now - (entry.acceptedAt ?? entry.requestedAt ?? now));
+}
+
+/**
+ * The status the cloud shows a server in right after its move: a stopped server stays SHUTOFF (measured on
+ * Nova); everything else, reset ones included, comes back ACTIVE (a state to put back is restored after).
+ */
+export function arrivesAs(entry: Pick<InstanceEntry, 'recovery'>): 'ACTIVE' | 'SHUTOFF' {
+  return entry.recovery?.expect === 'SHUTOFF' && entry.recovery.restore === undefined ? 'SHUTOFF' : 'ACTIVE';
 }

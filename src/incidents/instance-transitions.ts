@@ -10,6 +10,13 @@ import { isFinalInstanceState, type InstanceEntry, type InstanceState } from './
 export type InstanceEvent =
   /** The spare step recorded where the server goes (null: the scheduler chooses). Only before any request. */
   | 'target_chosen'
+  /**
+   * cmpha locks the server for its recovery (or records its owner's lock, left alone): recorded before the lock
+   * is asked for, so a crash after it leaves a lock the next start finds by its reason.
+   */
+  | 'lock_recorded'
+  /** A task the dead host will never run is cleared (admin reset) before the move: recorded before it is sent. */
+  | 'reset_requested'
   /** An evacuate POST is about to be sent: recorded first, so a crash after it leads to re-reading Nova. */
   | 'evacuate_requested'
   /**
@@ -32,6 +39,12 @@ export type InstanceEvent =
   | 'retargeted'
   /** The server's addresses stayed silent: one hard reboot, recorded before it is sent. */
   | 'reboot_requested'
+  /** Arrived: the action that puts it back in the state it had (stop, pause, suspend) is about to be sent. */
+  | 'restore_requested'
+  /** Shows on its new host the state it had (a stopped, paused or suspended server does not answer): recovered. */
+  | 'state_verified'
+  /** Moved, but does not show the state it had within the verify timeout: final, not a recovery. */
+  | 'state_not_restored'
   /** Running on its new host with its network back: recovered. */
   | 'network_verified'
   /** Running on its new host without its network: final, not a recovery. */
@@ -59,10 +72,13 @@ const GIVE_UP = { deleted: 'deleted', failed: 'failed' } as const;
 export const INSTANCE_TRANSITIONS: Readonly<Record<InstanceState, Partial<Readonly<Record<InstanceEvent, InstanceState>>>>> = {
   // `running_elsewhere` from `pending`: an evacuation this incident did not record took (a run whose record was
   // lost with a Redis restart, resumed from Nova under the same id, finds the server already ACTIVE elsewhere).
-  pending: { target_chosen: 'pending', evacuate_requested: 'evacuating', already_moving: 'evacuated', running_elsewhere: 'evacuated', ...GIVE_UP },
+  pending: { target_chosen: 'pending', lock_recorded: 'pending', reset_requested: 'pending', evacuate_requested: 'evacuating', already_moving: 'evacuated', running_elsewhere: 'evacuated', ...GIVE_UP },
   // A request whose outcome is unknown and that left no trace in Nova is sent again: still `evacuating`.
   evacuating: { evacuate_requested: 'evacuating', in_use_refused: 'pending', accepted: 'evacuated', already_moving: 'evacuated', running_elsewhere: 'evacuated', ...GIVE_UP },
-  evacuated: { running_elsewhere: 'evacuated', reboot_requested: 'evacuated', retargeted: 'pending', network_verified: 'verified', network_degraded: 'degraded', ...GIVE_UP },
+  evacuated: {
+    running_elsewhere: 'evacuated', reboot_requested: 'evacuated', retargeted: 'pending', network_verified: 'verified', network_degraded: 'degraded',
+    restore_requested: 'evacuated', state_verified: 'verified', state_not_restored: 'degraded', ...GIVE_UP,
+  },
   verified: { double_writer: 'failed' },
   skipped: {},
   excluded: {},

@@ -93,6 +93,30 @@ export interface InstanceEntry {
   readonly attempts: number;
   readonly error?: string;
   readonly skipReason?: string;
+  /**
+   * Why a `skipped` server was left on the dead host: the operator's policy (`[evacuation] states`,
+   * `require_metadata`: a choice, not a failure) or the cloud (it cannot be moved: not recovered, the incident is
+   * partial). Absent on entries recorded before this field existed: read as `policy`.
+   */
+  readonly leftBy?: 'policy' | 'cloud';
+  /** What the cloud showed when the incident recorded it: its status, its task, the state it lasts in under the task. */
+  readonly was?: { readonly status: string; readonly taskState: string | null; readonly lasting: string };
+  /** How it is recovered (the compute adapter's table): a reset first, the status it must show after, how it gets there. */
+  readonly recovery?: {
+    readonly expect: 'ACTIVE' | 'SHUTOFF' | 'PAUSED' | 'SUSPENDED';
+    readonly reset?: { readonly why: string };
+    readonly restore?: 'stop' | 'pause' | 'suspend';
+    readonly caveat?: string;
+  };
+  /** When the reset that clears a task the dead host will never run was sent (recorded before it is). */
+  readonly resetAt?: number;
+  /** When the action that puts it back in its state on the new host was sent (recorded before it is). */
+  readonly restoreRequestedAt?: number;
+  /**
+   * The lock on it during the recovery: cmpha's (written before the lock is asked for, lifted when the incident
+   * ends) or its owner's (left as it is, and never lifted by cmpha).
+   */
+  readonly lock?: { readonly by: 'cmpha' | 'owner'; readonly reason: string | null };
   /** Set before every evacuate POST; a crash after it leads to re-reading Nova, never to a blind POST. */
   readonly requestedAt?: number;
   /** The latest evacuate request (there is more than one only when an earlier one provably did not take). */

@@ -26,6 +26,7 @@ export function leaderOnlyNova(nova: NovaApi, leadership: Leadership): NovaApi {
     listServersChangedSince: (since, opts) => nova.listServersChangedSince(since, opts),
     getServer: (id, opts) => nova.getServer(id, opts),
     listMigrations: (filter, opts) => nova.listMigrations(filter, opts),
+    listLockedServers: (opts) => nova.listLockedServers(opts),
     updateService: (id, update, opts) => whileLeading(leadership, opts?.signal, () => nova.updateService(id, update, opts)),
     addHostToAggregate: (aggregateId, host, opts) => whileLeading(leadership, opts?.signal, () => nova.addHostToAggregate(aggregateId, host, opts)),
     evacuate: (id, target, opts) => whileLeading(leadership, opts?.signal, () => nova.evacuate(id, target, opts)),

@@ -187,6 +187,11 @@ export class NovaClient implements NovaApi {
     });
   }
 
+  async listLockedServers(opts: CallOptions = {}): Promise<Server[]> {
+    if (compareMicroversions(parseMicroversion(await this.microversion(opts))!, parseMicroversion('2.73')!) < 0) return [];
+    return this.#listAll('/servers/detail', { all_tenants: '1', locked: 'true', limit: String(SERVERS_PAGE_SIZE) }, novaAnswers.servers, opts.signal);
+  }
+
   async unlock(id: string, opts: CallOptions = {}): Promise<void> {
     await this.#call('POST', `/servers/${encodeURIComponent(id)}/action`, { body: { unlock: null }, idempotent: true, signal: opts.signal });
   }

@@ -144,6 +144,8 @@ export interface NovaApi {
   /** lock, with `reason` from 2.73 (dropped on an older Nova). Locking a locked server changes nothing. */
   lock(id: string, reason: string, opts?: CallOptions): Promise<void>;
   unlock(id: string, opts?: CallOptions): Promise<void>;
+  /** Every locked server, all projects (`locked=true`, 2.73), following pagination; [] on a Nova older than 2.73. */
+  listLockedServers(opts?: CallOptions): Promise<Server[]>;
   /** A power action (os-stop, pause, suspend on a running server; os-start on a stopped one): 202, not retried on its own. */
   powerAction(id: string, action: 'os-stop' | 'os-start' | 'pause' | 'suspend', opts?: CallOptions): Promise<void>;
   listMigrations(filter: { instanceId?: string; host?: string; type?: string }, opts?: CallOptions): Promise<Migration[]>;

@@ -1,6 +1,7 @@
 import type { ComputeBackend, ComputeHost } from '../compute/types.js';
 import type { IncidentStore, OpenResult } from '../incidents/incident-store.js';
-import type { OpenIncidentRequest } from '../incidents/types.js';
+import { isTerminalStatus, type OpenIncidentRequest } from '../incidents/types.js';
+import { incidentOfLock } from '../evacuator/server-locks.js';
 import type { NotificationService } from '../notifier/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -42,7 +43,7 @@ export function judgeOrphan(svc: Pick<ComputeHost, 'status' | 'isolated' | 'mark
 }
 
 export interface ReconcileDeps {
-  readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn'>;
+  readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn' | 'lockedGuests' | 'unlock'>;
   /** Reads of the incident store, and the timeline and deliveries of a re-opened incident. */
   readonly incidents: Pick<IncidentStore, 'openIncidentFor' | 'getRecord' | 'addTimeline' | 'addDeliveries'>;
   /** Creates the incident record and queues its recovery (idempotent on the id), as the detector's opener does. */
@@ -69,6 +70,7 @@ export interface ReconcileResult {
  */
 export async function reconcileOrphans(deps: ReconcileDeps): Promise<ReconcileResult[]> {
   const { compute, incidents, logger: log, signal } = deps;
+  await releaseLeftoverLocks(deps);
   const hosts = await compute.hosts({ signal });
   const out: ReconcileResult[] = [];
   for (const svc of hosts) {
@@ -106,6 +108,32 @@ export async function reconcileOrphans(deps: ReconcileDeps): Promise<ReconcileRe
       await incidents.addDeliveries(verdict.incidentId, records);
     } catch (err) {
       log.error({ host: svc.name, incidentId: verdict.incidentId, err: errorMessage(err) }, 'notifier failed');
+    }
+  }
+  return out;
+}
+
+/**
+ * Lifts the locks cmpha took for a recovery that is no longer running (the controller died after locking, or an
+ * unlock failed): found by their reason, which names the incident; a lock whose incident is open is the running
+ * recovery's, and an owner's lock (any other reason) is never touched. Returns the servers unlocked.
+ */
+export async function releaseLeftoverLocks(deps: Pick<ReconcileDeps, 'compute' | 'incidents' | 'logger' | 'signal'>): Promise<string[]> {
+  const { compute, incidents, logger: log, signal } = deps;
+  if (!compute.lockedGuests || !compute.unlock) return [];
+  const out: string[] = [];
+  for (const g of await compute.lockedGuests({ signal })) {
+    const incidentId = incidentOfLock(g.lockedReason);
+    if (incidentId === null) continue;
+    const rec = await incidents.getRecord(incidentId);
+    if (rec !== null && !isTerminalStatus(rec.status)) continue;
+    try {
+      await compute.unlock(g.id, { signal });
+      out.push(g.id);
+      log.warn({ serverId: g.id, server: g.name, incidentId, incident: rec?.status ?? 'no record' }, 'lifted a lock cmpha left on a server after its recovery ended');
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      log.warn({ serverId: g.id, incidentId, err: errorMessage(err) }, 'cannot lift a lock cmpha left; trying again next time');
     }
   }
   return out;

@@ -38,6 +38,8 @@ export function renderSimConfig(world: World, urls: SimUrls): string {
     '',
     '[evacuation]',
     'spare_reason_prefix = down_prepare',
+    // The simulated worlds' scenarios were written for this (SHUTOFF servers stay); the default also moves them.
+    'states = ACTIVE,ERROR',
   ];
   for (const h of world.hostList) {
     lines.push(

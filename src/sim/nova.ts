@@ -599,6 +599,8 @@ export class Nova {
     const status = q.get('status')?.toUpperCase() ?? null;
     const nameRe = q.get('name') !== null ? new RegExp(q.get('name')!) : null;
     const ipRe = q.get('ip') !== null ? new RegExp(q.get('ip')!.replace(/\./g, '\\.')) : null;
+    // `locked` from 2.73: true/false.
+    const locked = ctx.v >= mv('2.73') && q.has('locked') ? ['true', 'True', '1'].includes(q.get('locked') ?? '') : null;
     const limit = this.limit(ctx);
     const marker = q.get('marker');
     const changes = this.changesWindow(ctx);
@@ -610,6 +612,7 @@ export class Nova {
       if (status !== null && this.world.serverStatus(s) !== status) return false;
       if (nameRe && !nameRe.test(s.name)) return false;
       if (ipRe && !s.addresses.some((a) => ipRe.test(a.addr))) return false;
+      if (locked !== null && !!s.lock !== locked) return false;
       return true;
     };
 

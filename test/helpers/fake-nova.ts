@@ -152,6 +152,11 @@ export class FakeNova implements NovaApi {
     this.enter('lock', id, reason);
   }
 
+  async listLockedServers(): Promise<Server[]> {
+    this.enter('listLockedServers');
+    return this.servers.filter((s) => s.locked === true);
+  }
+
   async unlock(id: string): Promise<void> {
     this.enter('unlock', id);
   }

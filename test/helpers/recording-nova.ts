@@ -178,6 +178,11 @@ export class RecordingNova implements NovaApi {
     if (!s.locked) Object.assign(s, { locked: true, lockedReason: reason });
   }
 
+  async listLockedServers(): Promise<Server[]> {
+    this.calls.push({ method: 'listLockedServers', args: [] });
+    return [...this.servers.values()].filter((s) => s.locked === true).map((s) => ({ ...s }));
+  }
+
   async unlock(id: string): Promise<void> {
     this.calls.push({ method: 'unlock', args: [id] });
     const s = this.servers.get(id);

@@ -56,6 +56,7 @@ export class NovaBackend implements ComputeBackend {
   readonly resetStuck: (guestId: string, opts?: CallOptions) => Promise<void>;
   readonly lock: (guestId: string, reason: string, opts?: CallOptions) => Promise<void>;
   readonly unlock: (guestId: string, opts?: CallOptions) => Promise<void>;
+  readonly lockedGuests: (opts?: CallOptions) => Promise<Guest[]>;
   readonly restore: (guestId: string, how: Restore, opts?: CallOptions) => Promise<void>;
 
   constructor(private readonly nova: NovaApi, private readonly opts: NovaBackendOptions) {
@@ -63,6 +64,7 @@ export class NovaBackend implements ComputeBackend {
     this.resetStuck = (guestId, o = {}) => nova.resetState(guestId, 'error', o);
     this.lock = (guestId, reason, o = {}) => nova.lock(guestId, reason, o);
     this.unlock = (guestId, o = {}) => nova.unlock(guestId, o);
+    this.lockedGuests = (o = {}) => nova.listLockedServers(o);
     this.restore = (guestId, how, o = {}) => nova.powerAction(guestId, how === 'stop' ? 'os-stop' : how, o);
     const neutron = opts.neutron;
     if (neutron) this.ports = async (guestId, o = {}) => (await neutron.listPorts(guestId, o)).map(portOf);

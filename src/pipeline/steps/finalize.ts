@@ -5,6 +5,7 @@ import type { NotificationEventType, Severity } from '../../notifier/types.js';
 import { formatDuration } from '../../shared/duration.js';
 import { logNote, record, type StepContext } from './context.js';
 import { notifyOnce } from './notify.js';
+import { unlockAfterRecovery } from '../../evacuator/server-locks.js';
 
 export interface Outcome {
   readonly status: Extract<IncidentStatus, 'resolved' | 'partial' | 'failed'>;
@@ -12,29 +13,40 @@ export interface Outcome {
   /** Moved and ACTIVE, but their network did not come back: not a recovery. */
   readonly degraded: number;
   readonly failed: number;
+  /** Left on the dead host by `[evacuation] states` (the operator's choice, not a failure). */
   readonly skipped: number;
   /** Left on the failed host by the evacuability policy: the operator's choice, not a failure. */
   readonly excluded: number;
+  /** Left on the dead host because the cloud cannot move them: not recovered. */
+  readonly stranded: number;
   readonly deleted: number;
   readonly unfinished: number;
 }
 
+/** Left on the dead host because the cloud cannot move it (not by the operator's policy): not a recovery. */
+export function isStranded(e: Pick<InstanceEntry, 'state' | 'leftBy'>): boolean {
+  return e.state === 'skipped' && e.leftBy === 'cloud';
+}
+
 /**
- * resolved: every server to move was verified, network included (skipped and deleted ones are fine);
- * partial: some were verified or at least run on another host without their network (degraded); failed: none moved.
+ * resolved: every server to move was verified, network (or the state it had) included; deleted ones and those the
+ * operator's policy leaves in place are fine. partial: some were verified or at least run on another host
+ * without their network (degraded), or none failed but some were left on the dead host because the cloud cannot
+ * move them (a server left there is not recovered); failed: none moved and some failed.
  */
 export function outcomeOf(instances: readonly InstanceEntry[]): Outcome {
   const count = (s: InstanceEntry['state']) => instances.filter((e) => e.state === s).length;
   const verified = count('verified');
   const degraded = count('degraded');
   const failed = count('failed');
-  const skipped = count('skipped');
+  const stranded = instances.filter(isStranded).length;
+  const skipped = count('skipped') - stranded;
   const excluded = count('excluded');
   const deleted = count('deleted');
-  const unfinished = instances.length - verified - degraded - failed - skipped - excluded - deleted;
-  const bad = degraded + failed + unfinished;
-  const status = bad === 0 ? 'resolved' : verified + degraded > 0 ? 'partial' : 'failed';
-  return { status, verified, degraded, failed, skipped, excluded, deleted, unfinished };
+  const unfinished = instances.length - verified - degraded - failed - skipped - stranded - excluded - deleted;
+  const bad = degraded + failed + unfinished + stranded;
+  const status = bad === 0 ? 'resolved' : verified + degraded > 0 || failed + unfinished === 0 ? 'partial' : 'failed';
+  return { status, verified, degraded, failed, skipped, excluded, stranded, deleted, unfinished };
 }
 
 const EVENT: Record<Outcome['status'], { type: NotificationEventType; severity: Severity }> = {
@@ -54,13 +66,16 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
   const instances = await ctx.store.listInstances(ctx.incidentId);
   const out = outcomeOf(instances);
   if (!isTerminalStatus(rec.status)) {
+    await unlockAfterRecovery(ctx, instances);
     // From the host's last sign of life (what its users lived through), not from the first silent round.
     const lastVerified = Math.max(0, ...instances.map((e) => e.verifiedAt ?? 0));
     const failoverMs = lastVerified > 0 ? lastVerified - (rec.lastAliveAt ?? rec.failureStartedAt) : undefined;
     let closedHere = false;
     const closing = {
       step: 'close', level: out.status === 'resolved' ? 'info' : 'critical',
-      message: `incident ${out.status}: ${out.verified} verified, ${out.degraded > 0 ? `${out.degraded} degraded (running without their network), ` : ''}${out.failed + out.unfinished} failed, ${out.skipped} left in place, ${out.excluded > 0 ? `${out.excluded} left by policy, ` : ''}${out.deleted} deleted`
+      message: `incident ${out.status}: ${out.verified} verified, ${out.degraded > 0 ? `${out.degraded} degraded (moved, without their network or their state), ` : ''}${out.failed + out.unfinished} failed, `
+        + `${out.stranded > 0 ? `${out.stranded} left on the dead host (${instances.filter(isStranded).map((e) => `${e.name}: ${e.skipReason ?? 'cannot be moved'}`).join('; ')}), ` : ''}`
+        + `${out.skipped} left in place, ${out.excluded > 0 ? `${out.excluded} left by policy, ` : ''}${out.deleted} deleted`
         + (failoverMs !== undefined ? `; failover took ${formatDuration(failoverMs)}` : ''),
     } as const;
     // The note is written with the close: a closed incident's timeline takes no entries from its recovery.
@@ -84,6 +99,7 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
     await notifyOnce(ctx, rec, {
       ...ev,
       summary: `${rec.host}: ${out.verified} of ${instances.length - out.skipped - out.excluded - out.deleted} instance(s) recovered`
+        + (out.stranded > 0 ? ` (${out.stranded} left on the dead host)` : '')
         + (rec.failoverMs !== undefined ? ` in ${formatDuration(rec.failoverMs)}` : ''),
       details: failureDetails(instances),
       instances,
@@ -93,9 +109,11 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
 }
 
 function failureDetails(instances: readonly InstanceEntry[]): string | undefined {
-  const bad = instances.filter((e) => e.state === 'failed' || e.state === 'degraded' || e.state === 'pending' || e.state === 'evacuating' || e.state === 'evacuated');
+  const bad = instances.filter((e) => e.state === 'failed' || e.state === 'degraded' || e.state === 'pending' || e.state === 'evacuating' || e.state === 'evacuated' || isStranded(e));
   if (bad.length === 0) return undefined;
-  return bad.map((e) => (e.state === 'degraded'
+  return bad.map((e) => (isStranded(e) ? `${e.name} (${e.id}): LEFT on ${e.source} (was ${e.was?.status ?? '?'}): ${e.skipReason ?? 'cannot be moved'}`
+    : e.state === 'degraded' && e.networkIssue === undefined ? `${e.name} (${e.id}): DEGRADED on ${e.target ?? '?'}: ${e.error ?? 'not in the state it had'}`
+    : e.state === 'degraded'
     ? `${e.name} (${e.id}): DEGRADED on ${e.target ?? '?'}: ${e.error ?? 'network not back'}; look at ${networkAdvice(e.networkIssue, e.target)}`
     : `${e.name} (${e.id}): ${e.error ?? `left ${e.state}`}`)).join('\n');
 }
@@ -119,6 +137,7 @@ export async function closeEarly(
   if (!isTerminalStatus(rec.status)) {
     let closedHere = false;
     const closing = { step: 'close', level: how.status === 'aborted' ? 'warning' : 'critical', message: `incident ${how.status}: ${how.reason}`, data: { code: how.code } } as const;
+    if (how.from === undefined || rec.status === how.from) await unlockAfterRecovery(ctx, await ctx.store.listInstances(ctx.incidentId));
     rec = await ctx.store.update(ctx.incidentId, (r) => {
       closedHere = !isTerminalStatus(r.status) && (how.from === undefined || r.status === how.from);
       return closedHere ? { ...r, status: how.status, error: { code: how.code, message: how.reason } } : undefined;

@@ -43,7 +43,7 @@ export async function inventoryStep(ctx: StepContext): Promise<StepOutcome> {
   }
   const unseen = servers.filter((s) => !existing.has(s.id));
   if (unseen.length === 0) return { kind: 'skip', reason: existing.size > 0 ? 'instances already recorded' : 'no servers on the host' };
-  const fresh = planInstances(unseen, rec.host, ctx.evacuation, baselineAddresses(rec.evidence), await policyFacts(ctx, rec.host, unseen));
+  const fresh = planInstances(unseen, rec.host, ctx.evacuation, baselineAddresses(rec.evidence), await policyFacts(ctx, rec.host, unseen), (s) => ctx.compute.recoveryOf(s));
   await ctx.store.addInstances(ctx.incidentId, fresh);
   const skipped = fresh.filter((e) => e.state === 'skipped');
   const excluded = fresh.filter((e) => e.state === 'excluded');
@@ -51,13 +51,22 @@ export async function inventoryStep(ctx: StepContext): Promise<StepOutcome> {
   if (skipped.length + excluded.length > 0) ctx.metrics?.evacuations?.inc({ result: 'skipped' }, skipped.length + excluded.length);
   const moving = fresh.length - skipped.length - excluded.length;
   const tiers = [...new Set(fresh.filter((e) => e.state === undefined).map((e) => e.tier ?? 1))].sort((a, b) => a - b);
-  await note(ctx, 'inventory', 'info',
-    `${fresh.length} server(s) on ${rec.host}: ${moving} to evacuate${tiers.length > 1 ? ` in ${tiers.length} tiers` : ''}, ${skipped.length} left in place, ${excluded.length} left by policy`,
+  const stranded = skipped.filter((s) => s.leftBy === 'cloud');
+  await note(ctx, 'inventory', stranded.length > 0 ? 'warning' : 'info',
+    `${fresh.length} server(s) on ${rec.host}: ${moving} to evacuate${tiers.length > 1 ? ` in ${tiers.length} tiers` : ''}, ${skipped.length} left in place, ${excluded.length} left by policy`
+    + (skipped.length > 0 ? `: ${skipped.map((s) => `${s.name} (${s.leftBy === 'cloud' ? 'cannot be moved' : 'by [evacuation] states'}: ${s.skipReason})`).join('; ')}` : ''),
     { data: {
-      skipped: skipped.map((s) => ({ id: s.id, name: s.name, reason: s.skipReason })),
+      skipped: skipped.map((s) => ({ id: s.id, name: s.name, reason: s.skipReason, leftBy: s.leftBy })),
       excluded: excluded.map((s) => ({ id: s.id, name: s.name, rule: s.policyRule })),
     } });
   for (const e of excluded) await note(ctx, 'inventory', 'info', `${e.name}: ${e.skipReason}`, { serverId: e.id });
+  // What each server was doing when its host died, and what will be done about it, once, in the timeline.
+  for (const e of fresh.filter((x) => x.state === undefined && x.recovery && (x.recovery.reset || x.recovery.expect !== 'ACTIVE' || x.was?.lasting !== 'ACTIVE'))) {
+    const r = e.recovery!;
+    await note(ctx, 'inventory', 'info', `${e.name} was ${e.was!.status}${e.was!.taskState ? ` (task ${e.was!.taskState})` : ''}: `
+      + `${r.reset ? `reset first (${r.reset.why}), ` : ''}evacuated, then expected ${r.expect} on its new host${r.restore ? ` (${r.restore} after it arrives)` : ''}`
+      + `${r.caveat ? `; ${r.caveat}` : ''}`, { serverId: e.id });
+  }
   return { kind: 'done' };
 }
 

@@ -52,11 +52,20 @@ describe('cmpha.conf', () => {
     expect(CONFIG_REFERENCE.map((s) => s.section).sort()).toEqual(Object.keys(shapes).sort());
   });
 
+  it('[evacuation] states: an old explicit ACTIVE,ERROR still loads; a status with a task or SHELVED is refused naming the key', async () => {
+    const old = await loadConfig({ path: file(`${CLOUD}[evacuation]\nstates = ACTIVE,ERROR\n`), env: {} });
+    expect(old.evacuation.states).toEqual(['ACTIVE', 'ERROR']);
+    for (const bad of ['ACTIVE,HARD_REBOOT', 'SHELVED']) {
+      await expect(loadConfig({ path: file(`${CLOUD}[evacuation]\nstates = ${bad}\n`), env: {} })).rejects.toThrow(/\[evacuation\] states.*not a lasting state cmpha can move/s);
+    }
+  });
+
   it('applies defaults and parses durations into milliseconds', async () => {
     const cfg = await loadConfig({ path: file(`${CLOUD}[detector]\ninterval = 2m\nheartbeat_timeout = 1m30s\nprobe_timeout = 250ms\n`), env: {} });
     expect(cfg.detector).toMatchObject({ intervalMs: 120_000, heartbeatTimeoutMs: 90_000, probeTimeoutMs: 250, maxDeadHosts: 2, maxDeadFraction: 0.33,
       probeIntervalMs: 1000, heartbeatIntervalMs: 10_000, heartbeatMarginMs: 1000, minSilenceMs: 5000, singleSignalSilenceMs: 30_000 });
-    expect(cfg.evacuation.states).toEqual(['ACTIVE', 'ERROR']);
+    // The default moves stopped, paused, suspended and rescued servers too (CHANGELOG: [evacuation] states).
+    expect(cfg.evacuation.states).toEqual(['ACTIVE', 'ERROR', 'SHUTOFF', 'PAUSED', 'SUSPENDED', 'RESCUE']);
     expect(cfg.fencing.timeoutMs).toBe(30_000);
     expect(cfg.notifiers.map((x) => x.type)).toEqual(['log']);
     expect(Object.isFrozen(cfg.detector)).toBe(true);

@@ -5,13 +5,38 @@ import { hostOf } from '../../../src/compute/nova/index.js';
 import { isSpareHost, planSpares } from '../../../src/evacuator/spare-plan.js';
 import type { ComputeService, Server } from '../../../src/openstack/types.js';
 import { evacuationDefaults } from '../pipeline/harness.js';
+import { novaRecoveryOf } from '../../../src/compute/nova/server-states.js';
+import { EVACUABLE_STATES } from '../../../src/config/schema.js';
 
 const server = (id: string, o: Partial<Server> = {}): Server => ({
   id, name: id, status: 'ACTIVE', taskState: null, vmState: 'active', host: 'cmp1', addresses: [], metadata: {},
   userId: 'u', projectId: 'p', flavor: { vcpus: 2, ramMb: 2048 }, ...o,
 });
 
+/** `[evacuation] states` as its default was before SHUTOFF, PAUSED, SUSPENDED and RESCUE were moved: an old explicit config. */
+const OLD_DEFAULT_STATES = ['ACTIVE', 'ERROR'];
+
 describe('instance selection', () => {
+  it('by default moves SHUTOFF too; with the Nova table a server mid-task counts as the state under it, a shelved one is left by the cloud, not by policy', () => {
+    const plan = planInstances([
+      server('off', { status: 'SHUTOFF', vmState: 'stopped' }),
+      server('reboot', { status: 'HARD_REBOOT', taskState: 'rebooting_hard' }),
+      server('paused', { status: 'PAUSED', vmState: 'paused' }),
+      server('shelved', { status: 'SHELVED', vmState: 'shelved' }),
+    ], 'cmp1', { ...evacuationDefaults, states: [...EVACUABLE_STATES] }, new Map(), {}, novaRecoveryOf);
+    const by = (id: string) => plan.find((e) => e.id === id)!;
+    expect(by('off')).toMatchObject({ was: { status: 'SHUTOFF', taskState: null, lasting: 'SHUTOFF' }, recovery: { expect: 'SHUTOFF' } });
+    expect(by('off').state).toBeUndefined();
+    expect(by('reboot')).toMatchObject({ was: { status: 'HARD_REBOOT', taskState: 'rebooting_hard', lasting: 'ACTIVE' }, recovery: { expect: 'ACTIVE', reset: { why: expect.stringContaining('rebooting_hard') } } });
+    expect(by('paused')).toMatchObject({ recovery: { expect: 'PAUSED', restore: 'pause' } });
+    expect(by('shelved')).toMatchObject({ state: 'skipped', leftBy: 'cloud', skipReason: expect.stringContaining('shelved') });
+    // An old explicit `states = ACTIVE,ERROR`: SHUTOFF is left by that choice (not a failure); a hard reboot still moves.
+    const old = planInstances([server('off', { status: 'SHUTOFF', vmState: 'stopped' }), server('reboot', { status: 'HARD_REBOOT', taskState: 'rebooting_hard' })],
+      'cmp1', { ...evacuationDefaults, states: OLD_DEFAULT_STATES }, new Map(), {}, novaRecoveryOf);
+    expect(old.find((e) => e.id === 'off')).toMatchObject({ state: 'skipped', leftBy: 'policy', skipReason: 'status SHUTOFF is not one of ACTIVE, ERROR' });
+    expect(old.find((e) => e.id === 'reboot')!.state).toBeUndefined();
+  });
+
   it('moves ACTIVE and ERROR servers, highest priority first, and says why others stay', () => {
     const plan = planInstances([
       server('low', { metadata: { ha_priority: '1' } }),
@@ -19,14 +44,14 @@ describe('instance selection', () => {
       server('high', { metadata: { ha_priority: '10' } }),
       server('err', { status: 'ERROR' }),
       server('junk', { metadata: { ha_priority: 'urgent' } }),
-    ], 'cmp1', { ...evacuationDefaults, priorityMetadataKey: 'ha_priority' });
+    ], 'cmp1', { ...evacuationDefaults, states: OLD_DEFAULT_STATES, priorityMetadataKey: 'ha_priority' });
     expect(plan.map((e) => e.id)).toEqual(['high', 'low', 'err', 'junk', 'off']);
     expect(plan.find((e) => e.id === 'off')).toMatchObject({ state: 'skipped', skipReason: 'status SHUTOFF is not one of ACTIVE, ERROR' });
     expect(plan.filter((e) => e.state === undefined).map((e) => e.id)).toEqual(['high', 'low', 'err', 'junk']);
   });
 
   it('follows a server caught in REBUILD (an evacuation under way when the recovery resumed) instead of leaving it out', () => {
-    const plan = planInstances([server('moving', { status: 'REBUILD', taskState: 'rebuild_spawning' }), server('off', { status: 'SHUTOFF' })], 'cmp1', evacuationDefaults);
+    const plan = planInstances([server('moving', { status: 'REBUILD', taskState: 'rebuild_spawning' }), server('off', { status: 'SHUTOFF' })], 'cmp1', { ...evacuationDefaults, states: OLD_DEFAULT_STATES });
     expect(plan.map((e) => [e.id, e.state ?? 'pending'])).toEqual([['moving', 'pending'], ['off', 'skipped']]);
   });
 

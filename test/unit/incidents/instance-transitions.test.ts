@@ -47,3 +47,22 @@ describe('per-server state table', () => {
     }));
   });
 });
+
+describe('server states: lock, reset, restore', () => {
+  it('a lock and a reset are recorded only before the evacuate request; nothing after it resets a server', () => {
+    expect(nextInstanceState('pending', 'lock_recorded')).toBe('pending');
+    expect(nextInstanceState('pending', 'reset_requested')).toBe('pending');
+    for (const s of ['evacuating', 'evacuated', 'verified', 'failed', 'skipped'] as const) {
+      expect(nextInstanceState(s, 'reset_requested')).toBeUndefined();
+      expect(nextInstanceState(s, 'lock_recorded')).toBeUndefined();
+    }
+  });
+
+  it('the state a server had is put back only once it runs on its new host; shown there, it is verified, otherwise degraded', () => {
+    expect(nextInstanceState('evacuated', 'restore_requested')).toBe('evacuated');
+    expect(nextInstanceState('pending', 'restore_requested')).toBeUndefined();
+    expect(nextInstanceState('evacuating', 'state_verified')).toBeUndefined();
+    expect(nextInstanceState('evacuated', 'state_verified')).toBe('verified');
+    expect(nextInstanceState('evacuated', 'state_not_restored')).toBe('degraded');
+  });
+});

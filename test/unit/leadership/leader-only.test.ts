@@ -15,7 +15,7 @@ function recordingNova(calls: string[]): NovaApi {
     listHypervisors: rec('listHypervisors', []), listAggregates: rec('listAggregates', []), listServerGroups: rec('listServerGroups', []), addHostToAggregate: rec('addHostToAggregate'),
     listServersOnHost: rec('listServersOnHost', []), listServersChangedSince: rec('listServersChangedSince', []), getServer: rec('getServer', null), evacuate: rec('evacuate'),
     liveMigrate: rec('liveMigrate'), listMigrations: rec('listMigrations', []), reboot: rec('reboot'),
-    resetState: rec('resetState'), lock: rec('lock'), unlock: rec('unlock'), powerAction: rec('powerAction'),
+    listLockedServers: rec('listLockedServers', []), resetState: rec('resetState'), lock: rec('lock'), unlock: rec('unlock'), powerAction: rec('powerAction'),
   };
 }
 

@@ -4,7 +4,9 @@ import { RecordingNova } from '../../helpers/recording-nova.js';
 import { hostOf, incidentReason as disabledReason, parseIncidentReason } from '../../../src/compute/nova/index.js';
 import type { ComputeHost } from '../../../src/compute/types.js';
 import type { ComputeService } from '../../../src/openstack/types.js';
-import { judgeOrphan, type OrphanFacts } from '../../../src/pipeline/reconcile-orphans.js';
+import { judgeOrphan, releaseLeftoverLocks, type OrphanFacts } from '../../../src/pipeline/reconcile-orphans.js';
+import { lockReason } from '../../../src/evacuator/server-locks.js';
+import { silentLogger } from '../../../src/shared/logger.js';
 
 const AT = Date.parse('2026-12-01T20:00:00.000Z');
 const OURS = disabledReason('cmpha', 'compute1-1764619200', AT);
@@ -56,5 +58,24 @@ describe('orphaned recovery: only compute hosts are candidates', () => {
     const other = { ...nova.services.get('compute1')!, id: 'uuid-2', binary: 'nova-conductor' };
     nova.listComputeServices = async () => [nova.services.get('compute1')!, other];
     expect((await computeOf(nova).hosts()).map((h) => h.id)).toEqual(['svc-compute1']);
+  });
+});
+
+describe('leftover locks', () => {
+  it('lifts cmpha\'s locks whose incident is closed or unknown; keeps a running recovery\'s and every owner\'s lock', async () => {
+    const nova = new RecordingNova().addHost('spare1');
+    const lockOf = (id: string) => ({ locked: true, lockedReason: lockReason(id, 'compute1') });
+    nova.addServer({ id: 'closed', host: 'spare1', ...lockOf('inc-closed') })
+      .addServer({ id: 'lost', host: 'spare1', ...lockOf('inc-lost') })
+      .addServer({ id: 'running', host: 'spare1', ...lockOf('inc-open') })
+      .addServer({ id: 'owner', host: 'spare1', locked: true, lockedReason: 'owner: keep' })
+      .addServer({ id: 'free', host: 'spare1' });
+    const records: Record<string, { status: string } | null> = { 'inc-closed': { status: 'resolved' }, 'inc-open': { status: 'evacuating' } };
+    const incidents = { getRecord: async (id: string) => records[id] ?? null } as unknown as Parameters<typeof releaseLeftoverLocks>[0]['incidents'];
+    const unlocked = await releaseLeftoverLocks({ compute: computeOf(nova), incidents, logger: silentLogger });
+    expect(unlocked.sort()).toEqual(['closed', 'lost']);
+    expect(nova.calls.filter((c) => c.method === 'unlock').map((c) => c.args[0]).sort()).toEqual(['closed', 'lost']);
+    expect((await nova.getServer('owner'))).toMatchObject({ locked: true, lockedReason: 'owner: keep' });
+    expect((await nova.getServer('running'))).toMatchObject({ locked: true });
   });
 });

@@ -192,7 +192,7 @@ describe('recovery of one host', () => {
   it('resolves an empty host and reports servers it left in place', async () => {
     const h = makeHarness(redis);
     await incident(h, 1);
-    h.nova.servers.get('s0')!.status = 'SHUTOFF';
+    Object.assign(h.nova.servers.get('s0')!, { status: 'SHUTOFF', vmState: 'stopped' });
     const rec = await runIncident(h.ctx);
     expect(rec.status).toBe('resolved');
     expect(h.nova.mutating('evacuate')).toEqual([]);
@@ -203,8 +203,8 @@ describe('recovery of one host', () => {
   it('counts servers left in place in cmpha_evacuations_total{result="skipped"}, once each', async () => {
     const h = makeHarness(redis);
     await incident(h, 3);
-    h.nova.servers.get('s0')!.status = 'SHUTOFF';
-    h.nova.servers.get('s2')!.status = 'SHUTOFF';
+    Object.assign(h.nova.servers.get('s0')!, { status: 'SHUTOFF', vmState: 'stopped' });
+    Object.assign(h.nova.servers.get('s2')!, { status: 'SHUTOFF', vmState: 'stopped' });
     const registry = new Registry();
     const ctx = { ...h.ctx, metrics: createMetrics(registry) };
     const rec = await runIncident(ctx);
