@@ -6,6 +6,7 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerDrainCommands } from './commands/drain.js';
 import { registerEvacuateCommands } from './commands/evacuate.js';
 import { registerHostCommands } from './commands/host.js';
+import { registerImportCommands } from './commands/import.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerFenceCommands } from './commands/fence.js';
 import { registerNotifyCommands } from './commands/notify.js';
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerHostCommands(program);
   registerDoctorCommand(program);
   registerSimCommand(program);
+  registerImportCommands(program);
   const leaves = (c: Command): Command[] => (c.commands.length === 0 ? [c] : c.commands.flatMap(leaves));
   for (const c of program.commands.flatMap(leaves)) c.addHelpText('after', EXIT_CODES_HELP);
   return program;
