@@ -281,6 +281,11 @@ export interface ComputeBackend extends HeartbeatSource {
    * (Cloudpods: the region's own auto-migration off, guests' disks on shared storage); absent: nothing beyond the port.
    */
   readonly settingsCheck?: (hosts: readonly string[], opts?: CallOptions) => Promise<CloudFinding[]>;
+  /**
+   * Whether the cloud's scheduler would answer a move now: null when it would, else why not (Nova: no
+   * nova-scheduler service reads up). Absent: the cloud has no separate scheduler to ask about.
+   */
+  readonly schedulerReady?: (opts?: CallOptions) => Promise<string | null>;
 }
 
 /** One finding about the cloud's own settings (doctor shows it as a check named `cloud:<name>`). */

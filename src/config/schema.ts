@@ -349,6 +349,7 @@ export const recoverySection = defineSection(
     steadyForMs: key('steady_for', duration('2m', { min: '1s' }), 'How long the returned host\'s heartbeat must move without a gap longer than [detector] heartbeat_interval + heartbeat_margin before it is returned.'),
     powerOnFencedHosts: key('power_on_fenced_hosts', bool(false), 'Power a host cmpha powered off back on, through its power device, once its incident is closed and every server has left it. It stays forced down and disabled until it is healthy (and is returned then only with return_repaired_hosts).'),
     checkIntervalMs: key('check_interval', duration('10s', { min: '1s' }), 'How often the leader looks at the hosts cmpha isolated.'),
+    computeNovaConf: key('compute_nova_conf', text(), 'A copy of the nova.conf the compute hosts run (as your config management renders it): `cmpha doctor` reads its [DEFAULT] resume_guests_state_on_host_boot, which must be false on hosts cmpha powers back on or returns. Unset: doctor warns with what to verify by hand.'),
     returnTimeoutMs: key('return_timeout', duration('10m', { min: '1s' }), 'Each wait of a return (migrations cleaned up, forced_down accepted, service up) gives up after this long; the host is left as the timeline says and tried again on a later look.'),
   },
 );

@@ -5,6 +5,7 @@ import { createProber } from '../detector/prober.js';
 import type { ProbeResult } from '../detector/types.js';
 import { judgeGuest, skipReason } from '../evacuator/select.js';
 import { isSpareHost, spareHostUnusable, type Need } from '../evacuator/spare-plan.js';
+import { resumeGuestsCheck, schedulerCheck } from './check-compute-boot.js';
 import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
 import { resolveBmcAddresses, type BmcResolution } from '../fencing/resolve-bmc.js';
 import { configWarnings } from '../config/warnings.js';
@@ -326,6 +327,10 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   checks.push(summarizeFencing(hosts));
   if (view) checks.push(storageCheck(ev.sharedStorage ?? false, serversOf));
   if (view) checks.push(...await cloudSettings(compute, fleet.computes, signal));
+  const scheduler = view ? await schedulerCheck(compute, signal) : null;
+  if (scheduler) checks.push(scheduler);
+  const resume = resumeGuestsCheck(config);
+  if (resume) checks.push(resume);
   checks.push(...await notifiersP);
   return report(inReportOrder(checks), hosts, started, logger);
 }

@@ -19,6 +19,7 @@ export function leaderOnlyNova(nova: NovaApi, leadership: Leadership): NovaApi {
   return {
     microversion: (opts) => nova.microversion(opts),
     listComputeServices: (opts) => nova.listComputeServices(opts),
+    ...(nova.listServices ? { listServices: (binary: string, opts?: Parameters<NonNullable<NovaApi['listServices']>>[1]) => nova.listServices!(binary, opts) } : {}),
     listHypervisors: (opts) => nova.listHypervisors(opts),
     listAggregates: (opts) => nova.listAggregates(opts),
     listServerGroups: (opts) => nova.listServerGroups(opts),

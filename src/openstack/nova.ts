@@ -86,6 +86,13 @@ export class NovaClient implements NovaApi {
     return res.data;
   }
 
+  async listServices(binary: string, opts: CallOptions = {}): Promise<ComputeService[]> {
+    const res = await this.#call<ComputeService[]>('GET', '/os-services', {
+      query: { binary }, idempotent: true, signal: opts.signal, validate: novaAnswers.services,
+    });
+    return res.data;
+  }
+
   async updateService(id: string, update: ServiceUpdate, opts: CallOptions = {}): Promise<ComputeService> {
     const body: Record<string, unknown> = {};
     if (update.status !== undefined) body.status = update.status;

@@ -118,6 +118,8 @@ export interface NovaApi {
   /** Negotiated compute microversion, e.g. "2.93". */
   microversion(opts?: CallOptions): Promise<string>;
   listComputeServices(opts?: CallOptions & { host?: string }): Promise<ComputeService[]>;
+  /** Services of one binary (nova-scheduler, nova-conductor); absent in doubles that do not need it. */
+  listServices?(binary: string, opts?: CallOptions): Promise<ComputeService[]>;
   updateService(id: string, update: ServiceUpdate, opts?: CallOptions): Promise<ComputeService>;
   listHypervisors(opts?: CallOptions): Promise<Hypervisor[]>;
   listAggregates(opts?: CallOptions): Promise<Aggregate[]>;

@@ -9,6 +9,7 @@ import { forceDownStep } from './steps/force-down.js';
 import { inventoryStep } from './steps/inventory.js';
 import { notifyOnce } from './steps/notify.js';
 import { recheckAliveStep } from './steps/recheck-alive.js';
+import { schedulerStep } from './steps/scheduler.js';
 import { spareStep } from './steps/spare.js';
 
 export type PrepareResult =
@@ -82,6 +83,7 @@ async function evacuateFenced(ctx: StepContext, read: Settled<CloudView>): Promi
     settled((async () => { await inventoryStep(ctx); await spareStep(ctx, view); })()),
   ]);
   for (const b of branches) if (!b.ok) throw b.error;
+  await schedulerStep(ctx);
   await ctx.store.transition(ctx.incidentId, 'evacuation_started');
   const todo = (await ctx.store.listInstances(ctx.incidentId)).filter((e) => !isFinalInstanceState(e.state));
   return { kind: 'evacuate', serverIds: todo.map((e) => e.id) };

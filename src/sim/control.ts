@@ -173,6 +173,17 @@ export class Control {
         body: { time: new Date(w.now()).toISOString(), netns: this.extra.netnsInfo?.() ?? null, hosts: hosts.map((h) => this.hostState(h)), ...(servers ? { servers } : {}) },
       };
     }
+    const svc = /^\/sim\/services\/([^/]+)\/(stop|start)$/.exec(p);
+    if (svc && req.method === 'POST') {
+      const found = w.controlServices.filter((s) => s.binary === decodeURIComponent(svc[1]!));
+      if (found.length === 0) throw bad(`no control service ${svc[1]}`, 404);
+      for (const s of found) {
+        if (svc[2] === 'stop') s.stoppedAt ??= w.now();
+        else delete s.stoppedAt;
+      }
+      await this.extra.afterChange?.();
+      return { status: 200, body: { services: found.map((s) => ({ binary: s.binary, host: s.host, stopped: s.stoppedAt !== undefined })) } };
+    }
     const m = /^\/sim\/hosts\/([^/]+)\/(.+)$/.exec(p);
     if (m && req.method === 'POST') {
       const h = w.host(decodeURIComponent(m[1]!));

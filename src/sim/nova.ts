@@ -199,8 +199,10 @@ export class Nova {
   private controlServiceBody(ctx: Ctx, s: World['controlServices'][number]) {
     const now = this.world.now();
     const body: Record<string, unknown> = {
-      id: ctx.v >= mv('2.53') ? s.uuid : s.intId, binary: s.binary, disabled_reason: null, host: s.host, state: 'up',
-      status: 'enabled', updated_at: this.novaTime(now - ((now - s.createdAt) % this.world.settings.reportIntervalMs)), zone: 'internal',
+      id: ctx.v >= mv('2.53') ? s.uuid : s.intId, binary: s.binary, disabled_reason: null, host: s.host,
+      // A stopped service's heartbeat stands still; Nova calls it down after service_down_time, like a compute.
+      state: s.stoppedAt !== undefined && now - s.stoppedAt > this.world.settings.serviceDownTimeMs ? 'down' : 'up',
+      status: 'enabled', updated_at: this.novaTime(s.stoppedAt ?? (now - ((now - s.createdAt) % this.world.settings.reportIntervalMs))), zone: 'internal',
     };
     if (ctx.v >= mv('2.11')) body.forced_down = false;
     return body;

@@ -94,7 +94,7 @@ export class World extends EventEmitter<WorldEvents> {
   readonly appCredentials: AppCredential[] = [];
   readonly addressIndex = new Map<string, AddressOwner>();
   /** Control-plane services that are always up (nova-conductor, nova-scheduler). */
-  readonly controlServices: { uuid: string; intId: number; binary: string; host: string; createdAt: number }[] = [];
+  readonly controlServices: { uuid: string; intId: number; binary: string; host: string; createdAt: number; stoppedAt?: number }[] = [];
   readonly startedAt: number;
   private readonly queue = new EventQueue();
   private readonly ops = new Map<string, MoveOp[]>();

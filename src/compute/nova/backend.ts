@@ -102,6 +102,15 @@ export class NovaBackend implements ComputeBackend {
     return `compute API microversion ${mv} (cmpha needs ${MIN_MICROVERSION} or newer)`;
   }
 
+  /** An evacuation goes through nova-scheduler (even with a target host, 2.29+): at least one must read up. */
+  readonly schedulerReady = async (opts: CallOptions = {}): Promise<string | null> => {
+    if (!this.nova.listServices) return null;
+    const schedulers = await this.nova.listServices('nova-scheduler', opts);
+    if (schedulers.length === 0) return 'Nova lists no nova-scheduler service';
+    if (schedulers.some((s) => s.state === 'up')) return null;
+    return `no nova-scheduler answers: ${schedulers.map((s) => `${s.host} ${s.state}${s.status === 'disabled' ? ' (disabled)' : ''}`).join(', ')}`;
+  };
+
   async hosts(opts: CallOptions & { readonly name?: string } = {}): Promise<ComputeHost[]> {
     const { name, ...call } = opts;
     const services = await this.nova.listComputeServices({ ...call, ...(name !== undefined ? { host: name } : {}) });
