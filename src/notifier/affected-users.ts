@@ -54,6 +54,10 @@ export async function resolveOwners(
     let name: string | undefined;
     if (fromMeta && valid(opts.kind, fromMeta)) {
       address = fromMeta;
+    } else if (opts.kind === 'email' && i.userId === '') {
+      // A guest that belongs to a project, not a user (a Cloudpods guest): only its metadata can name an owner.
+      unresolved.push({ instance: i, reason: `no owning user recorded for the instance (${opts.metadataKey ? `metadata key ${opts.metadataKey} unset` : 'no metadata key configured'})` });
+      continue;
     } else if (opts.kind === 'email') {
       const user = await opts.lookup(i.userId);
       if (user instanceof Error) {
