@@ -24,8 +24,8 @@ const dist = path.resolve(opt('--dist'));
 const load = (rel) => import(pathToFileURL(path.join(dist, rel)).href);
 
 const redisUrl = process.argv.includes('--redis') ? opt('--redis') : null;
-const [{ loadConfig }, { createDetector }, { createProber }, { createOpenStack }, { silentLogger }, controllerModule] = await Promise.all([
-  load('config/load.js'), load('detector/detector.js'), load('detector/prober.js'), load('openstack/index.js'), load('shared/logger.js'),
+const [{ loadConfig }, { createDetector }, { createProber }, { createOpenStack }, { silentLogger }, { novaBackend, markerPrefixes }, controllerModule] = await Promise.all([
+  load('config/load.js'), load('detector/detector.js'), load('detector/prober.js'), load('openstack/index.js'), load('shared/logger.js'), load('compute/nova/index.js'),
   redisUrl ? load('app/controller.js') : null,
   // What `cmpha` itself loads before it runs a command: every command's modules.
   redisUrl ? load('cli/main.js') : null,
@@ -48,7 +48,8 @@ const rounds = Number(opt('--rounds'));
 /** The detector alone, its rounds back to back. Only counts are kept from the reports: holding them here would add to its memory. */
 async function detectorRounds() {
   const { nova } = createOpenStack(config.cloud, { logger: silentLogger });
-  const detector = createDetector({ config, nova, prober, logger: silentLogger });
+  // The detector sees the cloud through the compute-backend port, as `cmpha run` builds it.
+  const detector = createDetector({ config, compute: novaBackend(nova, markerPrefixes(config)), prober, logger: silentLogger });
   const t0 = performance.now();
   const verdicts = (await detector.runRound()).hosts.length;
   const firstMs = performance.now() - t0;
