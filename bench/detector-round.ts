@@ -75,7 +75,7 @@ if (netns) {
       const prober = createProber({
         intervalMs: 10_000, heartbeatTimeoutMs: 30_000, probeIntervalMs: 1000, heartbeatIntervalMs: 10_000, heartbeatMarginMs: 1000, minSilenceMs: 5000, singleSignalSilenceMs: 30_000, instanceNetworks: [], isolationAddresses: [], maxDeadHosts: 2,
         maxDeadFraction: 0.33, dryRun: false, probe: 'fping', fpingPath: 'fping', probeTimeoutMs: 500, probePacketIntervalMs: 1,
-        probeCount: count, leaderLeaseMs: 30_000,
+        probeCount: count, leaderLeaseMs: 30_000, disarmLimitMs: 86_400_000,
       }, { logger: silentLogger });
       const [alive, aliveMs] = await timed(() => prober.probe(ips));
       await lab.setLink('b', 'down');

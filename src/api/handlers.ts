@@ -1,5 +1,7 @@
 import type { HostConfig } from '../config/types.js';
 import { resume, StormBrakeStore } from '../detector/storm-brake-store.js';
+import { describeDisarm, parseUntil, scopeKey, scopeOf, type DisarmScope, type HostPlace } from '../detector/disarm.js';
+import { arm, disarm, disarmAudit, disarmViews } from '../detector/ha-control.js';
 import type { HostReport, RoundReport } from '../detector/types.js';
 import { IncidentStore } from '../incidents/incident-store.js';
 import type { IncidentRecord } from '../incidents/types.js';
@@ -23,6 +25,9 @@ export interface Resources {
   confirmFence(host: string, body: unknown, caller: Caller): Promise<unknown>;
   stormBrake(): Promise<unknown>;
   resume(caller: Caller): Promise<unknown>;
+  haStatus(q: URLSearchParams): Promise<unknown>;
+  haDisarm(body: unknown, caller: Caller): Promise<unknown>;
+  haArm(body: unknown, caller: Caller): Promise<unknown>;
   createNotification(body: unknown, caller: Caller): Promise<unknown>;
   listNotifications(q: URLSearchParams): Promise<unknown>;
   showNotification(uuid: string): Promise<unknown>;
@@ -57,6 +62,7 @@ function summary(r: IncidentRecord): IncidentSummary {
 function hostView(h: HostReport, hosts: Readonly<Record<string, HostConfig>>, open: IncidentRecord | null, latest: IncidentRecord | null): unknown {
   return {
     host: h.host, zone: h.zone, verdict: h.verdict, action: h.action, fencing: fencingOf(h.host, hosts), incidentId: h.incidentId ?? open?.id ?? null,
+    held: h.held ?? null,
     openIncident: open ? summary(open) : null, latestIncident: latest ? summary(latest) : null, evidence: h.evidence,
   };
 }
@@ -210,6 +216,59 @@ function stormBrakeResources({ deps, store, round }: ResourceContext): Pick<Reso
   };
 }
 
+/** The request's scope, reason and until; a bad one is a 400 naming the field. */
+function haRequest(body: unknown, now: number): { scope: DisarmScope; reason: string; until: number | null; by: string } {
+  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  try {
+    const reason = typeof b.reason === 'string' ? b.reason : '';
+    const until = b.until === undefined || b.until === null ? null : parseUntil(String(b.until), now);
+    const by = typeof b.by === 'string' ? b.by.trim().slice(0, 100) : '';
+    return { scope: scopeOf(b), reason, until, by };
+  } catch (err) {
+    if (err instanceof CmphaError) throw new ApiError(400, err.code, err.message);
+    throw err;
+  }
+}
+
+/** Disarm and arm (`cmpha ha`): the same functions as the CLI, the caller's token recorded as who. */
+function haResources({ deps, round }: ResourceContext): Pick<Resources, 'haStatus' | 'haDisarm' | 'haArm'> {
+  const clock = deps.clock ?? systemClock;
+  const limit = deps.disarmLimitMs ?? Number.POSITIVE_INFINITY;
+  // The zones of the last round's hosts: a zone disarm then waits only for incidents in that zone.
+  const placeOf = (host: string): HostPlace => ({ host, zone: round()?.hosts.find((h) => h.host === host)?.zone ?? null, groups: null });
+  const views = async () => (await disarmViews(deps.redis, deps.prefix, clock.now(), limit, round() ? placeOf : undefined)).map((v) => isoTimes({ ...v }));
+  return {
+    async haStatus(q) {
+      const audit = await disarmAudit(deps.redis, deps.prefix, limitOf(q, 20));
+      return { disarmed: await views(), controllerView: round()?.disarms?.map((v) => isoTimes({ ...v })) ?? null, audit: audit.map((a) => isoTimes({ ...a })) };
+    },
+
+    async haDisarm(body, caller) {
+      const now = clock.now();
+      const r = haRequest(body, now);
+      if (r.reason.trim() === '') throw new ApiError(400, 'reason_required', 'send {"reason": "why"}: a disarm is shown to everyone and kept in the audit list');
+      const who = r.by ? `${r.by} (API token ${caller.name})` : `API token ${caller.name}`;
+      const res = await disarm(deps.redis, deps.prefix, { scope: r.scope, reason: r.reason, by: who, until: r.until, now }, limit);
+      deps.logger.warn({ scope: res.view.key, token: caller.name, state: res.view.state }, 'HA disarmed through the API');
+      return { disarm: isoTimes({ ...res.view }), message: describeDisarm(res.view), replaced: res.replaced !== null };
+    },
+
+    async haArm(body, caller) {
+      const now = clock.now();
+      const r = haRequest(body, now);
+      const who = r.by ? `${r.by} (API token ${caller.name})` : `API token ${caller.name}`;
+      try {
+        const armed = await arm(deps.redis, deps.prefix, { scope: r.scope, by: who, reason: r.reason, now });
+        deps.logger.warn({ scope: armed.map((e) => scopeKey(e.scope)), token: caller.name }, 'HA armed through the API');
+        return { armed: armed.map((e) => scopeKey(e.scope)) };
+      } catch (err) {
+        if (err instanceof CmphaError && err.code === 'not_disarmed') throw new ApiError(409, err.code, err.message);
+        throw err;
+      }
+    },
+  };
+}
+
 /** Masakari's notification API: a host reported down asks the detector to probe it now. */
 function notificationResources({ deps, store, round }: ResourceContext): Pick<Resources, 'createNotification' | 'listNotifications' | 'showNotification'> {
   const clock = deps.clock ?? systemClock;
@@ -272,5 +331,5 @@ function notificationResources({ deps, store, round }: ResourceContext): Pick<Re
 
 export function createResources(deps: ApiDeps): Resources {
   const ctx: ResourceContext = { deps, store: new IncidentStore(deps.redis, deps.prefix), round: () => deps.lastRound() };
-  return { ...incidentResources(ctx), ...hostResources(ctx), ...stormBrakeResources(ctx), ...notificationResources(ctx) };
+  return { ...incidentResources(ctx), ...hostResources(ctx), ...stormBrakeResources(ctx), ...haResources(ctx), ...notificationResources(ctx) };
 }

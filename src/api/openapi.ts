@@ -84,6 +84,27 @@ export const OPENAPI = {
         responses: { 200: json({ type: 'object', properties: { vmFailure: ref('VmFailure') } }, 'The VM failure'), ...errors(401, 404) },
       },
     },
+    '/v1/ha': {
+      get: {
+        summary: 'As `cmpha ha status`: what is disarmed (in effect, or pending until the incidents in its scope end) and the latest changes', operationId: 'haStatus',
+        parameters: [limit(20)],
+        responses: { 200: json({ type: 'object', properties: { disarmed: { type: 'array', items: ref('Disarm') }, controllerView: { type: 'array', items: ref('Disarm'), nullable: true, description: 'the same as the detector\'s last round saw it (it knows the aggregates)' }, audit: { type: 'array', items: ref('DisarmAudit') } } }, 'Disarms and audit'), ...errors(400, 401) },
+      },
+    },
+    '/v1/ha/disarm': {
+      post: {
+        summary: 'As `cmpha ha disarm`: no incident is opened in the scope (detection goes on); incidents already open there finish first', operationId: 'haDisarm',
+        requestBody: { required: true, content: { 'application/json': { schema: ref('DisarmRequest') } } },
+        responses: { 200: json({ type: 'object', properties: { disarm: ref('Disarm'), message: { type: 'string' }, replaced: { type: 'boolean' } } }, 'Disarmed (state says whether it is in effect or pending)'), ...errors(400, 401, 403) },
+      },
+    },
+    '/v1/ha/arm': {
+      post: {
+        summary: 'As `cmpha ha arm`: the scope is under HA again (all: every disarm)', operationId: 'haArm',
+        requestBody: { required: true, content: { 'application/json': { schema: ref('DisarmRequest') } } },
+        responses: { 200: json({ type: 'object', properties: { armed: { type: 'array', items: { type: 'string' } } } }, 'Armed'), 409: json(ref('Error'), 'That scope is not disarmed (not_disarmed)'), ...errors(400, 401, 403) },
+      },
+    },
     '/v1/notifications': {
       post: {
         summary: "Masakari-compatible: a monitor's notification. COMPUTE_HOST is evidence, not proof: cmpha probes the host at once and decides by its own rules. PROCESS (nova-compute stopped) goes to the agent-down remediation, VM (a guest failed) to the instance-failure recovery (docs/masakari.md)", operationId: 'createNotification',
@@ -170,6 +191,7 @@ export const OPENAPI = {
           host: { type: 'string' }, zone: { type: 'string', nullable: true },
           verdict: { type: 'string', enum: ['healthy', 'maintenance', 'suspect', 'unprobeable', 'agent-down', 'isolated-mgmt', 'dead'] },
           action: { type: 'string' }, fencing: { type: 'string' }, incidentId: { type: 'string', nullable: true },
+          held: { type: 'string', nullable: true, description: 'why no incident is opened for it whatever it reads: HA disarmed for its scope, or [host:NAME] ha = false' },
           openIncident: { allOf: [ref('IncidentSummary')], nullable: true, description: 'the incident under way for this host (cmpha has disabled it, so its verdict reads maintenance)' },
           latestIncident: { allOf: [ref('IncidentSummary')], nullable: true, description: 'the newest incident for this host, open or closed' },
           evidence: { type: 'object', description: 'what each signal said: nova, mgmt, instances, reasons' },
@@ -180,6 +202,27 @@ export const OPENAPI = {
         properties: { id: { type: 'string' }, status: { type: 'string' }, origin: { type: 'string' }, openedAt: { type: 'string', format: 'date-time' }, closedAt: { type: 'string', format: 'date-time', nullable: true }, reasons: { type: 'array', items: { type: 'string' }, description: 'why the detector opened it' } },
       },
       StormBrake: { type: 'object', properties: { active: { type: 'boolean' }, since: { type: 'string', format: 'date-time', nullable: true }, reason: { type: 'string', nullable: true }, resumedHosts: { type: 'array', items: { type: 'string' }, nullable: true }, lastRound: { type: 'object', nullable: true } } },
+      DisarmRequest: {
+        type: 'object', description: 'exactly one of host, aggregate, zone, all',
+        properties: {
+          host: { type: 'string' }, aggregate: { type: 'string' }, zone: { type: 'string' }, all: { type: 'boolean' },
+          reason: { type: 'string', description: 'required to disarm' }, until: { type: 'string', description: 'ISO 8601 time or a duration from now (2h)' },
+          by: { type: 'string', description: 'the person, recorded with the token name' },
+        },
+      },
+      Disarm: {
+        type: 'object',
+        properties: {
+          key: { type: 'string', description: 'all, host:NAME, zone:NAME or aggregate:NAME' }, scope: { type: 'object', properties: { kind: { type: 'string', enum: ['host', 'aggregate', 'zone', 'all'] }, name: { type: 'string' } } },
+          reason: { type: 'string' }, by: { type: 'string' }, at: { type: 'string', format: 'date-time' }, until: { type: 'string', format: 'date-time', nullable: true },
+          state: { type: 'string', enum: ['in-effect', 'pending'] }, pendingOn: { type: 'array', items: { type: 'string' }, description: 'open incidents in the scope that finish first' },
+          overdue: { type: 'string', nullable: true, description: 'past its until or older than [detector] disarm_limit' },
+        },
+      },
+      DisarmAudit: {
+        type: 'object',
+        properties: { action: { type: 'string', enum: ['disarm', 'arm', 'in-effect'] }, scope: { type: 'object' }, by: { type: 'string' }, at: { type: 'string', format: 'date-time' }, reason: { type: 'string' }, until: { type: 'string', format: 'date-time', nullable: true } },
+      },
       NotificationRequest: {
         type: 'object', required: ['notification'], additionalProperties: false,
         properties: {

@@ -18,6 +18,7 @@ export const STATUS_HTML = `<!doctype html>
 </header>
 <main>
   <section id="brake" class="banner hidden" role="alert"></section>
+  <section id="disarms" class="banner hidden" role="status"></section>
   <section id="error" class="banner bad hidden" role="alert"></section>
   <form id="login" class="card hidden">
     <label for="token">API token</label>
@@ -126,6 +127,20 @@ export const STATUS_JS = `'use strict';
     else show('brake', false);
   }
 
+  // Shown only: the page is read-only; disarm and arm with cmpha ha or POST /v1/ha/disarm|arm (a write token).
+  function renderDisarms(h) {
+    var box = $('disarms');
+    var list = (h && h.disarmed) || [];
+    box.replaceChildren();
+    list.forEach(function (d) {
+      var state = d.state === 'pending' ? 'pending until incident(s) ' + d.pendingOn.join(', ') + ' end' : 'in effect';
+      var text = 'HA DISARMED for ' + (d.key === 'all' ? 'the whole cloud' : d.key.replace(':', ' ')) + ' by ' + d.by + ' since ' + when(d.at)
+        + (d.until ? ' until ' + when(d.until) : '') + ': ' + d.reason + ' (' + state + (d.overdue ? '; OVERDUE: ' + d.overdue : '') + '). Hosts there are watched, not recovered; arm with cmpha ha arm.';
+      box.append(el('p', text));
+    });
+    show('disarms', list.length > 0);
+  }
+
   function renderHosts(data) {
     var tbody = $('hosts').tBodies[0];
     tbody.replaceChildren();
@@ -144,7 +159,7 @@ export const STATUS_JS = `'use strict';
       tr.append(el('td', inc ? 'incident ' + inc.id + ': ' + inc.status : disabledByCmpha ? 'failed over' : h.action));
       var why = inc ? inc.reasons.join('; ')
         : disabledByCmpha ? 'disabled by cmpha in incident ' + last.id + ' (' + last.status + '); bring it back with cmpha host restore ' + h.host
-        : h.verdict === 'healthy' ? '' : (h.evidence.reasons || []).join('; ');
+        : h.verdict === 'healthy' ? '' : (h.held ? h.held + '; ' : '') + (h.evidence.reasons || []).join('; ');
       tr.append(el('td', why));
       if (inc) tr.className = 'recovering';
       if ((h.verdict !== 'healthy' && h.verdict !== 'maintenance') || inc) bad++;
@@ -204,12 +219,13 @@ export const STATUS_JS = `'use strict';
   }
 
   function refresh() {
-    Promise.all([get('/v1/hosts').catch(function (e) { if (e.status === 503) return null; throw e; }), get('/v1/incidents?limit=20'), get('/v1/storm-brake')])
+    Promise.all([get('/v1/hosts').catch(function (e) { if (e.status === 503) return null; throw e; }), get('/v1/incidents?limit=20'), get('/v1/storm-brake'), get('/v1/ha').catch(function () { return null; })])
       .then(function (r) {
         show('error', false); show('login', false);
         if (r[0]) renderHosts(r[0]); else $('host-summary').textContent = 'waiting for the first detector round';
         renderIncidents(r[1].incidents);
         renderBrake(r[2]);
+        renderDisarms(r[3]);
         $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
         return selected ? get('/v1/incidents/' + encodeURIComponent(selected)).then(function (x) { renderIncident(x.incident); }) : null;
       })

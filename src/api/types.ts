@@ -40,4 +40,6 @@ export interface ApiDeps {
   readonly fence?: FenceConfirmer;
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** [detector] disarm_limit: a disarm older than this is shown overdue. Absent: only one past its until is. */
+  readonly disarmLimitMs?: number;
 }

@@ -175,7 +175,7 @@ function startApi(config: Config, opts: ControllerOptions, connection: Redis, re
   const logger = opts.logger;
   return startApiServer({
     config: { ...config.api, ...(opts.apiListen ? { listen: opts.apiListen } : {}) },
-    redis: connection, prefix: config.redis.prefix, lastRound: () => rounds.last, hosts: config.hosts, probe, logger,
+    redis: connection, prefix: config.redis.prefix, lastRound: () => rounds.last, hosts: config.hosts, probe, logger, disarmLimitMs: config.detector.disarmLimitMs,
     segments: config.segments ?? [], spareHosts: config.evacuation.spareHosts,
     masakari: { submit: (uuid) => enqueue(connection, config.redis.prefix, uuid) },
     fence: {

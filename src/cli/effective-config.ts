@@ -22,6 +22,8 @@ function show(v: unknown, isDuration: boolean): string | undefined {
     // Evacuability rules print as written (normalised), so they read back to the same rules.
     : typeof x === 'object' && x !== null && 'text' in x && 'source' in x ? String(x.text) : String(x))).join(', ');
   if (typeof v === 'object' && 'host' in v && 'port' in v) return `${String((v as { host: string }).host)}:${String((v as { port: number }).port)}`;
+  // A count per window (`max_recoveries = 3 per 30m`).
+  if (typeof v === 'object' && 'count' in v && 'windowMs' in v) return `${String((v as { count: number }).count)} per ${formatDuration((v as { windowMs: number }).windowMs)}`;
   if (typeof v === 'object' && 'key' in v && 'value' in v) return `${String((v as { key: string }).key)}=${String((v as { value: string }).value)}`;
   // A Secret prints as *** through String().
   return String(v);

@@ -9,6 +9,7 @@ import { registerHostCommands } from './commands/host.js';
 import { registerImportCommands } from './commands/import.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerFenceCommands } from './commands/fence.js';
+import { registerHaCommands } from './commands/ha.js';
 import { registerNotifyCommands } from './commands/notify.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSimCommand } from './commands/sim.js';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerEvacuateCommands(program);
   registerDrainCommands(program);
   registerHostCommands(program);
+  registerHaCommands(program);
   registerDoctorCommand(program);
   registerSimCommand(program);
   registerImportCommands(program);

@@ -2,7 +2,8 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { formatIssue, resolveRedis, type ConfigIssue } from '../config/load.js';
 import { parseIni } from '../config/ini-file.js';
 import type { RedisConfig } from '../config/types.js';
-import { CmphaError } from '../shared/errors.js';
+import { CmphaError, errorMessage } from '../shared/errors.js';
+import { connectRedisOnce } from '../shared/redis-connect.js';
 
 /** The on-call file: only [redis], readable by the cmpha-ops group; no Keystone or BMC secret in it. */
 export const OPS_CONFIG_PATH = '/etc/cmpha/cmpha-ops.conf';
@@ -64,4 +65,37 @@ export function loadOpsConfig(explicit: string | readonly string[] | undefined, 
   for (const p of problems) issues.push({ ...at(p.key), message: p.message });
   if (issues.length > 0 || !redis) throw new CmphaError('config_invalid', issues.map(formatIssue).join('\n'));
   return { ...(files.length > 0 ? { path: files.at(-1)! } : {}), redis };
+}
+
+/** Exit codes `withOpsRedis` sets: a config it cannot read, or a failure of the work itself. */
+const EXIT_OPS_CONFIG = 2;
+const EXIT_OPS_FAILED = 1;
+
+/**
+ * Runs an on-call command's work with the [redis] of the ops config: a config problem exits 2 with its message, a
+ * failure of the work exits `exitCodeOf(err)` (1 by default) with "cmpha LABEL: message"; Redis is always let go.
+ */
+export async function withOpsRedis(
+  configPath: string | readonly string[] | undefined, label: string,
+  work: (config: OpsConfig, redis: Awaited<ReturnType<typeof connectRedisOnce>>) => Promise<void>,
+  exitCodeOf: (err: unknown) => number = () => EXIT_OPS_FAILED,
+): Promise<void> {
+  let config: OpsConfig;
+  try {
+    config = loadOpsConfig(configPath);
+  } catch (err) {
+    process.stderr.write(`${errorMessage(err)}\n`);
+    process.exitCode = EXIT_OPS_CONFIG;
+    return;
+  }
+  let redis: Awaited<ReturnType<typeof connectRedisOnce>> | undefined;
+  try {
+    redis = await connectRedisOnce(config.redis);
+    await work(config, redis);
+  } catch (err) {
+    process.stderr.write(`cmpha ${label}: ${errorMessage(err)}\n`);
+    process.exitCode = exitCodeOf(err);
+  } finally {
+    redis?.disconnect();
+  }
 }

@@ -211,6 +211,11 @@ export interface ComputeBackend extends HeartbeatSource {
     readonly before?: (spare: string, group: string) => Promise<void>;
     readonly after?: (spare: string, group: string) => Promise<void>;
   }): Promise<void>;
+  /**
+   * Host name → the placement groups it is in (Nova: host aggregates, by name): what `cmpha ha disarm --aggregate`
+   * and the per-aggregate recovery limits match. Absent for a cloud without such groups (no host is in any).
+   */
+  readonly groups?: (opts?: CallOptions) => Promise<ReadonlyMap<string, readonly string[]>>;
   /** Lifts a repaired host's isolation once the cloud accepts it: null when lifted, else why not yet. */
   endIsolation(host: ComputeHost, opts?: CallOptions): Promise<string | null>;
 

@@ -77,6 +77,21 @@ export function fraction(defaultValue: number) {
     }), String(defaultValue));
 }
 
+/** `N per DURATION` (`3 per 30m`): at most N in any window of that length. Empty or unset: no limit. */
+export function countPerWindow() {
+  return raw().transform((v, ctx): { count: number; windowMs: number } | undefined => {
+      const text = asText(v);
+      if (text === undefined || text === '') return undefined;
+      const m = /^(\d+)\s+per\s+(\S+)$/.exec(text);
+      const windowMs = m ? parseDuration(m[2]!, 's') : undefined;
+      if (!m || windowMs === undefined || windowMs <= 0 || Number(m[1]) < 1) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a count per window (write e.g. 3 per 30m: at least 1, a duration such as 30m or 1h)` });
+        return z.NEVER;
+      }
+      return { count: Number(m[1]), windowMs };
+    });
+}
+
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 

@@ -1,7 +1,7 @@
 import { FENCE_DEVICE_TYPES, POWER_DEVICE_NAMES, type DeviceKeysOf, type PowerDeviceName } from '../fencing/devices/registry.js';
 import { defineSection, key, secretKey, type Decl, type Decls, type Typed } from './declare.js';
 import { fenceLevelsField } from './fence-levels-field.js';
-import { commandTemplate, hostAddress, ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
+import { bool, commandTemplate, hostAddress, ipList, oneOf, optionalInteger, optionalIp, text } from './fields.js';
 
 /** Keys every host has, whatever its fencing driver. */
 const commonHostKeys = {
@@ -11,6 +11,7 @@ const commonHostKeys = {
   username: key('username', text(), 'BMC user.', { example: 'admin' }),
   password: secretKey('password', 'BMC password. Prefer password_file, a file holding it. Reaches ipmitool only through its environment.', { example: 'CHANGE_ME' }),
   fenceLevels: key('fence_levels', fenceLevelsField(), 'This host\'s fence levels, e.g. ipmi | ceph or redfish, ceph | ceph; every device named must exist for the host.', { default: '([fencing] fence_levels)' }),
+  ha: key('ha', bool(true), 'false: opt this host out of HA. It is still watched and reported (check, status, alerts), and never fenced or evacuated; `cmpha doctor` and `cmpha check` show it. For a window of maintenance, `cmpha ha disarm --host` needs no config change.'),
   agentCommand: key('agent_command', commandTemplate(), 'This host\'s own [remediation] agent_command (e.g. docker restart nova_compute through ssh on Kolla hosts).', { default: '([remediation] agent_command)' }),
 } as const;
 

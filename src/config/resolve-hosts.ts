@@ -102,6 +102,7 @@ export function resolveHosts(ctx: HostContext, sections: ReadonlyMap<string, Raw
         fence,
         fenceLevels,
         ...(raw.agentCommand ? { agentCommand: raw.agentCommand } : {}),
+        ...(raw.ha === false ? { ha: false } : {}),
         ...inheritedKeys(section, merged),
       };
     }

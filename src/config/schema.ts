@@ -8,7 +8,7 @@ import { POWER_DEVICE_NAMES } from '../fencing/devices/registry.js';
 import { hostDefaultsSection } from './host-schema.js';
 import { policyRules, priorityTiers } from './policy-fields.js';
 import { Secret } from './secret.js';
-import { bool, byteSize, commandTemplate, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, text, url } from './fields.js';
+import { bool, byteSize, commandTemplate, countPerWindow, duration, fraction, hostPortList, integer, ipList, keyValue, list, listenAddress, oneOf, optionalInteger, text, url } from './fields.js';
 
 // The sections of cmpha.conf with fixed names, one declaration per key. Host and notifier sections are
 // declared in host-schema.ts and notifier-schema.ts, their driver- and channel-specific keys by the modules
@@ -111,6 +111,9 @@ export const detectorSection = defineSection(
     maxDeadFraction: key('max_dead_fraction', fraction(0.33), 'Storm brake: the same, as a fraction of enabled hosts (per availability zone).'),
     // Optional in the type: a DetectorConfig built by hand (tests, benches) that leaves it out reads no BMC.
     bmcPowerRead: key('bmc_power_read', bool(true).transform((b): boolean | undefined => b), 'Read the chassis power of hosts under suspicion from their BMC (ipmi and redfish drivers: power status only, never a command; one read a host a second at most, four at once): a chassis read off in two reads in a row, while every address has been silent for min_silence and no heartbeat came, proves the host dead without waiting for Nova\'s heartbeat to be overdue. Any address answering still means alive, whatever the BMC says.', { default: 'true' }),
+    maxRecoveries: key('max_recoveries', countPerWindow(), 'Slow cascades: at most this many recoveries in any sliding window, counted per availability zone and per aggregate (incidents opened in the window, aborted ones excepted, plus hosts dead now). One more trips the storm brake: it pages and opens nothing until `cmpha resume`. Unset: no window (only max_dead_hosts and max_dead_fraction brake).', { example: '3 per 30m' }),
+    maxAggregateFailures: key('max_aggregate_failures', optionalInteger(1, 100000), 'Per-aggregate cap: more hosts of one aggregate dead or with an open incident at once trips the storm brake, as max_recoveries does. Unset: no cap.'),
+    disarmLimitMs: key('disarm_limit', duration('24h', { min: '1m' }), 'A disarm (`cmpha ha disarm`) older than this is overdue, as one past its --until: cmpha_ha_disarm_overdue says so and CmphaDisarmOverdue fires.'),
     dryRun: key('dry_run', bool(false), 'Detect and report, act on nothing.'),
     probe: key('probe', oneOf(['fping', 'sim'], 'fping'), 'fping (real ICMP) or sim (ask the simulator; demo and tests only; needs sim_url).'),
     simUrl: key('sim_url', url(undefined, ['http:', 'https:']), 'Control URL of the simulator, required with probe = sim.'),

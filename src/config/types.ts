@@ -91,6 +91,8 @@ export interface HostConfig {
    * lives, blocklisted by the ceph device, and the addresses whose watchers prove a single writer.
    */
   readonly storageIps?: readonly string[];
+  /** `ha = false`: opted out of HA, watched and reported, never fenced or evacuated. Absent: in HA. */
+  readonly ha?: false;
   /** Restarts this host's nova-compute (argv with {host}/{mgmt_ip}); overrides [remediation] agent_command. */
   readonly agentCommand?: readonly string[];
   /**

@@ -4,7 +4,9 @@ import type { NotificationEvent, NotificationService } from '../notifier/types.j
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { AlertTracker } from './alerts.js';
-import { evaluateStorm, incidentId, RELEASED, STORM_WINDOW_MS, stepBrake, stormHosts, type BrakeState, type BrakeStep } from './guard.js';
+import { evaluateCascade, evaluateStorm, incidentId, mergeEvaluations, RELEASED, STORM_WINDOW_MS, stepBrake, stormHosts, type BrakeState, type BrakeStep, type CountedRecovery } from './guard.js';
+import { describeScope, disarmOf, viewDisarms, type DisarmEntry, type DisarmView, type HostPlace } from './disarm.js';
+import { DisarmStore } from './disarm-store.js';
 import { detectorKeys } from './keys.js';
 import { LeaderLease } from '../leadership/lease.js';
 import { StormBrakeStore } from './storm-brake-store.js';
@@ -25,6 +27,17 @@ export interface ActDeps {
   readonly owner?: string;
   /** The lease to take each round (the controller shares it with the recovery workers); else one is made on `redis`. */
   readonly lease?: LeaderLease;
+  /** Host → its placement groups (ComputeBackend.groups): for aggregate disarms and the per-aggregate limits. */
+  readonly groups?: () => Promise<ReadonlyMap<string, readonly string[]>>;
+}
+
+/** The aggregates are read again after this long (they change when an operator moves a host, not every second). */
+const GROUPS_TTL_MS = 60_000;
+
+/** Why a host is held back from any incident this round: a disarm, its config's `ha = false`, or disarms unreadable. */
+interface Hold {
+  readonly action: 'blocked-disarmed' | 'blocked-ha-off' | 'open-failed';
+  readonly why: string;
 }
 
 export interface ActContext {
@@ -46,6 +59,8 @@ export interface ActResult {
   readonly recheckedAlive: readonly string[];
   /** Hosts whose waiting incident was aborted because they showed life: their next failure is a new one. */
   readonly cameBack: readonly string[];
+  /** The disarms, each in effect or pending until the incidents in its scope end; empty without Redis. */
+  readonly disarms: readonly DisarmView[];
 }
 
 /** What is known of the open incidents this round: by host, or null when they could not be read. */
@@ -68,12 +83,18 @@ export class Actor {
   /** Host → the incident (and status) last reported as already existing, so it is reported once, not every round. */
   private readonly toldExisting = new Map<string, string>();
   private openReadFailed = false;
+  private readonly disarmStore?: DisarmStore;
+  private groupsCache: { at: number; groups: ReadonlyMap<string, readonly string[]> | null } | null = null;
+  private groupsFailed = false;
+  /** Disarm key → its state last round, so "now in effect" is recorded once, by the leader that saw it happen. */
+  private readonly disarmStates = new Map<string, DisarmView['state']>();
 
   constructor(private readonly deps: ActDeps) {
     const keys = detectorKeys(deps.config.redis.prefix);
     if (deps.redis) {
       this.lease = deps.lease ?? new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, { ...(deps.owner ? { owner: deps.owner } : {}), logger: deps.logger });
       this.brakeStore = new StormBrakeStore(deps.redis, deps.config.redis.prefix);
+      this.disarmStore = new DisarmStore(deps.redis, deps.config.redis.prefix);
     }
   }
 
@@ -102,21 +123,101 @@ export class Actor {
     }
   }
 
-  /** Hosts of incidents opened within the storm window (an aborted one excepted: its host was alive). */
-  private async recentlyRecovered(now: number): Promise<string[]> {
+  /**
+   * Incidents opened within the storm window, or the max_recoveries window when longer (an aborted one excepted:
+   * its host was alive).
+   */
+  private async recentIncidents(now: number): Promise<CountedRecovery[]> {
     if (!this.deps.incidents) return [];
+    const windowMs = Math.max(STORM_WINDOW_MS, this.deps.config.detector.maxRecoveries?.windowMs ?? 0);
     try {
-      return (await this.deps.incidents.openedSince(now - STORM_WINDOW_MS)).filter((i) => i.status !== 'aborted').map((i) => i.host);
+      return (await this.deps.incidents.openedSince(now - windowMs)).filter((i) => i.status !== 'aborted').map((i) => ({ host: i.host, at: i.openedAt }));
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'cannot read the recent incidents: the storm brake counts the open ones only');
       return [];
     }
   }
 
+  /** The disarms; null when Redis cannot be read (then nothing is opened: a disarm may be among them). */
+  private async disarms(): Promise<DisarmEntry[] | null> {
+    if (!this.disarmStore) return [];
+    try {
+      return await this.disarmStore.list();
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'cannot read the disarms: opening nothing this round');
+      return null;
+    }
+  }
+
+  /** Host → aggregates, read at most once a minute and only when something needs them; null when unreadable. */
+  private async groups(now: number, needed: boolean): Promise<ReadonlyMap<string, readonly string[]> | null> {
+    if (!needed || !this.deps.groups) return new Map();
+    if (this.groupsCache && now - this.groupsCache.at < GROUPS_TTL_MS && this.groupsCache.groups !== null) return this.groupsCache.groups;
+    try {
+      const groups = await this.deps.groups();
+      if (this.groupsFailed) this.log.info('the aggregates are readable again');
+      this.groupsFailed = false;
+      this.groupsCache = { at: now, groups };
+      return groups;
+    } catch (err) {
+      if (!this.groupsFailed) this.log.warn({ err: errorMessage(err) }, 'cannot read the aggregates: a host in an aggregate that may be disarmed is held back; the per-aggregate limits count zones only');
+      this.groupsFailed = true;
+      return this.groupsCache?.groups ?? null;
+    }
+  }
+
+  /** Why each host is held back from incidents this round (disarm, `ha = false`, disarms unreadable). */
+  private holds(reports: readonly HostReport[], entries: readonly DisarmEntry[] | null, placeOf: (host: string) => HostPlace): Map<string, Hold> {
+    const out = new Map<string, Hold>();
+    for (const r of reports) {
+      if (this.deps.config.hosts[r.host]?.ha === false) {
+        out.set(r.host, { action: 'blocked-ha-off', why: `${r.host} is opted out of HA in the config ([host:${r.host}] ha = false)` });
+        continue;
+      }
+      if (entries === null) {
+        out.set(r.host, { action: 'open-failed', why: 'the disarms cannot be read from Redis' });
+        continue;
+      }
+      const d = disarmOf(entries, placeOf(r.host));
+      if (d) {
+        const until = d.until === null ? '' : ` until ${new Date(d.until).toISOString()}`;
+        out.set(r.host, { action: 'blocked-disarmed', why: `HA is disarmed for ${describeScope(d.scope)} by ${d.by}${until}: ${d.reason}` });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Each disarm, in effect or pending on the open incidents of its scope. The leader records the moment a pending
+   * one comes into effect in the audit list.
+   */
+  private async disarmViews(
+    entries: readonly DisarmEntry[] | null, open: OpenIncidents, placeOf: (host: string) => HostPlace, leader: boolean, now: number,
+  ): Promise<DisarmView[]> {
+    if (!entries || !open) return [];
+    const views = viewDisarms(entries, [...open.values()], placeOf, now, this.deps.config.detector.disarmLimitMs);
+    for (const v of views) {
+      const was = this.disarmStates.get(v.key);
+      if (leader && was === 'pending' && v.state === 'in-effect' && this.disarmStore) {
+        this.log.warn({ scope: v.key }, `the disarm of ${describeScope(v.scope)} is in effect: the incidents it waited for have ended`);
+        try {
+          await this.disarmStore.record({ action: 'in-effect', scope: v.scope, by: 'controller', at: now, reason: 'the incidents in its scope have ended' });
+        } catch (err) {
+          this.log.warn({ err: errorMessage(err) }, 'cannot record the disarm in the audit list');
+        }
+      }
+      if (was === undefined && v.state === 'pending') this.log.warn({ scope: v.key, pendingOn: v.pendingOn }, `the disarm of ${describeScope(v.scope)} waits for incident(s) ${v.pendingOn.join(', ')} to end; no new incident is opened in its scope`);
+      this.disarmStates.set(v.key, v.state);
+    }
+    for (const k of [...this.disarmStates.keys()]) if (!views.some((v) => v.key === k)) this.disarmStates.delete(k);
+    return views;
+  }
+
   private async brake(
     hosts: readonly HostReport[], leader: boolean, blind: boolean, now: number, blindWhy: string | null, withIncident: ReadonlySet<string>,
+    cascade: ReturnType<typeof evaluateCascade>,
   ): Promise<{ step: BrakeStep | null; report: StormBrakeReport }> {
-    const evaluation = evaluateStorm(stormHosts(hosts, this.deps.config.detector.minSilenceMs, withIncident), this.deps.config.detector);
+    const evaluation = mergeEvaluations(evaluateStorm(stormHosts(hosts, this.deps.config.detector.minSilenceMs, withIncident), this.deps.config.detector), cascade);
     let prev: BrakeState;
     try {
       prev = this.brakeStore ? await this.brakeStore.load() : this.memoryBrake;
@@ -222,8 +323,8 @@ export class Actor {
   }
 
   private async decide(
-    host: HostReport, ctx: ActContext & { leader: boolean; brakeActive: boolean; open: OpenIncidents },
-  ): Promise<{ action: HostAction; incidentId?: string; alive?: boolean; cameBack?: boolean }> {
+    host: HostReport, ctx: ActContext & { leader: boolean; brakeActive: boolean; open: OpenIncidents; hold: Hold | undefined },
+  ): Promise<{ action: HostAction; incidentId?: string; alive?: boolean; cameBack?: boolean; held?: string }> {
     const v = host.verdict;
     const { incidents } = this.deps;
     if (incidents) {
@@ -238,6 +339,8 @@ export class Actor {
     if (v !== 'dead') return { action: v === 'suspect' ? 'wait-confirm' : 'alert' };
     const failureStartedAt = host.evidence.suspectSince ?? host.evidence.at;
     const id = incidentId(host.host, failureStartedAt);
+    // Held back before anything else: detection went on and says so, and nothing is opened, fenced or evacuated.
+    if (ctx.hold) return { action: ctx.hold.action, held: ctx.hold.why };
     if (ctx.blindReason) return { action: 'blocked-detector-blind', incidentId: id };
     if (ctx.isolationReason) return { action: 'blocked-controller-isolated', incidentId: id };
     if (ctx.brakeActive) return { action: 'blocked-storm-brake', incidentId: id };
@@ -285,16 +388,30 @@ export class Actor {
     this.blind = blind;
     const leader = await this.leadership(blind);
     const open = await this.openIncidents();
-    const withIncident = new Set([...(open?.keys() ?? []), ...(blind ? [] : await this.recentlyRecovered(ctx.at))]);
-    const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at, ctx.isolationReason ?? ctx.blindReason, withIncident);
+    const recent = blind ? [] : await this.recentIncidents(ctx.at);
+    const withIncident = new Set([...(open?.keys() ?? []), ...recent.filter((r) => r.at >= ctx.at - STORM_WINDOW_MS).map((r) => r.host)]);
+    const d = this.deps.config.detector;
+    const entries = await this.disarms();
+    const needGroups = (entries ?? []).some((e) => e.scope.kind === 'aggregate') || d.maxRecoveries !== undefined || d.maxAggregateFailures !== undefined;
+    const groups = await this.groups(ctx.at, needGroups);
+    const zones = new Map(reports.map((r) => [r.host, r.zone]));
+    const placeOf = (host: string): HostPlace => ({ host, zone: zones.get(host) ?? null, groups: groups === null ? null : groups.get(host) ?? [] });
+    const holds = this.holds(reports, entries, placeOf);
+    const cascade = evaluateCascade({
+      recent, open: [...(open?.keys() ?? [])], now: ctx.at, zoneOf: (h) => zones.get(h) ?? null, groupsOf: (h) => groups?.get(h) ?? [],
+      // A host held back is not going to be recovered: it is not one more recovery.
+      dead: reports.filter((r) => r.verdict === 'dead' && !open?.has(r.host) && !holds.has(r.host)).map((r) => r.host),
+    }, { ...(d.maxRecoveries ? { maxRecoveries: d.maxRecoveries } : {}), ...(d.maxAggregateFailures !== undefined ? { maxAggregateFailures: d.maxAggregateFailures } : {}) });
+    const { step, report: stormBrake } = await this.brake(reports, leader, blind, ctx.at, ctx.isolationReason ?? ctx.blindReason, withIncident, cascade);
+    const disarms = await this.disarmViews(entries, open, placeOf, leader, ctx.at);
     const acted: HostReport[] = [];
     const recheckedAlive: string[] = [];
     const cameBack: string[] = [];
     for (const r of reports) {
-      const d = await this.decide(r, { ...ctx, leader, brakeActive: stormBrake.active, open });
-      if (d.alive) recheckedAlive.push(r.host);
-      if (d.cameBack) cameBack.push(r.host);
-      acted.push({ ...r, action: d.action, ...(d.incidentId ? { incidentId: d.incidentId } : {}) });
+      const dec = await this.decide(r, { ...ctx, leader, brakeActive: stormBrake.active, open, hold: holds.get(r.host) });
+      if (dec.alive) recheckedAlive.push(r.host);
+      if (dec.cameBack) cameBack.push(r.host);
+      acted.push({ ...r, action: dec.action, ...(dec.incidentId ? { incidentId: dec.incidentId } : {}), ...(dec.held ? { held: dec.held } : {}) });
     }
 
     // Host alerts come from the leader only, so replicas do not page twice; a replica that is cut off or blind
@@ -330,7 +447,7 @@ export class Actor {
     if (step?.released) this.log.info('storm brake released');
     this.wasIsolated = isolated;
     this.wasBlind = isBlind;
-    return { leader, stormBrake, hosts: acted, recheckedAlive, cameBack };
+    return { leader, stormBrake, hosts: acted, recheckedAlive, cameBack, disarms };
   }
 
   async release(): Promise<void> {

@@ -24,6 +24,7 @@ function conclusion(r: HostReport): string {
   if (r.evidence.unrecoverable) {
     return `${r.host} looks dead (every address silent, no heartbeat) and cannot be recovered: ${r.evidence.unrecoverable}; cmpha keeps its hands off until Nova lists its servers`;
   }
+  if (r.verdict === 'dead' && r.held) return `${r.host} is confirmed dead and is not recovered: ${r.held}. Nothing is fenced or evacuated`;
   switch (r.verdict) {
     case 'agent-down': return `nova-compute on ${r.host} is down but the host answers: fix the agent; cmpha will not fence it`;
     case 'isolated-mgmt': return `${r.host} lost its management network but another of its signals answers: cmpha will not fence it`;

@@ -23,7 +23,7 @@ import type { AgentHealer, Detector, DetectorMetrics, IncidentOpener, Prober, Ro
 export interface DetectorDeps {
   readonly config: Config;
   /** The cloud: heartbeats, guests per host, management addresses. */
-  readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn' | 'guestsChangedSince' | 'hostAddresses'>;
+  readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn' | 'guestsChangedSince' | 'hostAddresses' | 'groups'>;
   readonly prober: Prober;
   /** Leader lease and storm-brake state. Without it this process is the only controller. */
   readonly redis?: Redis;
@@ -76,6 +76,7 @@ function roundReport(obs: Observation, result: ActResult, durationMs: number, dr
     blindReason: obs.blindReason,
     stormBrake: result.stormBrake,
     hosts: result.hosts,
+    disarms: result.disarms,
   };
 }
 
@@ -110,7 +111,8 @@ export function createDetector(deps: DetectorDeps): Detector {
   };
   const log = logger.child({ component: 'detector' });
   const observer = new Observer(config, compute, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal, deps.powerLook);
-  const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, ...(deps.healer ? { healer: deps.healer } : {}), logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}) });
+  const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, ...(deps.healer ? { healer: deps.healer } : {}), logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}),
+    ...(compute.groups ? { groups: () => compute.groups!() } : {}) });
   const book = new HostBook();
   const queue = serialQueue();
   let round = 0;

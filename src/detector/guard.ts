@@ -133,3 +133,77 @@ export function incidentId(host: string, failureStartedAt: number): string {
   const safeHost = host.replace(/[^A-Za-z0-9._-]/g, '_');
   return `${safeHost}-${Math.floor(failureStartedAt / 1000)}`;
 }
+
+/** A recovery the slow-cascade window counts: an incident opened (not aborted) for `host` at `at`. */
+export interface CountedRecovery {
+  readonly host: string;
+  readonly at: number;
+}
+
+export interface CascadeLimits {
+  /** At most `count` recoveries per zone and per aggregate in any `windowMs`. */
+  readonly maxRecoveries?: { readonly count: number; readonly windowMs: number };
+  /** At most this many hosts of one aggregate dead or recovering at once. */
+  readonly maxAggregateFailures?: number;
+}
+
+export interface CascadeInput {
+  /** Incidents opened within the window (or earlier: those are not counted), aborted ones left out. */
+  readonly recent: readonly CountedRecovery[];
+  /** Hosts with an incident open now (the aggregate cap counts them whenever they opened). */
+  readonly open: readonly string[];
+  /** Hosts judged dead now that no incident covers yet: each would be one more recovery. */
+  readonly dead: readonly string[];
+  /** The zone and the aggregates of a host (null: not known). */
+  readonly zoneOf: (host: string) => string | null;
+  readonly groupsOf: (host: string) => readonly string[];
+  readonly now: number;
+}
+
+/**
+ * Slow cascades: one host lost every few minutes never makes many dead at once, and a host cmpha failed over
+ * reads as maintenance, so the storm brake alone never sees it. Counted per zone and per aggregate: the recoveries
+ * whose incident opened within the window (`at > now - window`: one opened exactly a window ago no longer counts)
+ * plus the hosts dead now; more than `count` trips. The aggregate cap counts hosts dead or recovering now,
+ * whenever their incident opened (InstanceHA's per-aggregate threshold). `counted` are the hosts of every scope
+ * that tripped, so `cmpha resume` lets exactly those through.
+ */
+export function evaluateCascade(input: CascadeInput, limits: CascadeLimits): StormEvaluation {
+  const reasons: string[] = [];
+  const counted = new Set<string>();
+  const scopes = (host: string): string[] => {
+    const z = input.zoneOf(host);
+    return [...(z ? [`zone ${z}`] : []), ...input.groupsOf(host).map((g) => `aggregate ${g}`)];
+  };
+  const tally = (hosts: readonly string[]): Map<string, Set<string>> => {
+    const by = new Map<string, Set<string>>();
+    for (const h of hosts) for (const s of scopes(h)) by.set(s, (by.get(s) ?? new Set()).add(h));
+    return by;
+  };
+  const w = limits.maxRecoveries;
+  if (w) {
+    const inWindow = input.recent.filter((r) => r.at > input.now - w.windowMs).map((r) => r.host);
+    for (const [scope, hosts] of [...tally([...inWindow, ...input.dead])].sort(([a], [b]) => a.localeCompare(b))) {
+      if (hosts.size <= w.count) continue;
+      reasons.push(`${hosts.size} recoveries in ${scope} within ${Math.round(w.windowMs / 60_000)} min (limit max_recoveries = ${w.count} per ${Math.round(w.windowMs / 60_000)}m): ${[...hosts].sort().join(', ')}`);
+      for (const h of hosts) counted.add(h);
+    }
+  }
+  const cap = limits.maxAggregateFailures;
+  if (cap !== undefined) {
+    const byGroup = new Map<string, Set<string>>();
+    for (const h of [...input.open, ...input.dead]) for (const g of input.groupsOf(h)) byGroup.set(g, (byGroup.get(g) ?? new Set()).add(h));
+    for (const [g, hosts] of [...byGroup].sort(([a], [b]) => a.localeCompare(b))) {
+      if (hosts.size <= cap) continue;
+      reasons.push(`${hosts.size} hosts of aggregate ${g} dead or recovering (limit max_aggregate_failures = ${cap}): ${[...hosts].sort().join(', ')}`);
+      for (const h of hosts) counted.add(h);
+    }
+  }
+  return { tripped: reasons.length > 0, reason: reasons.length > 0 ? reasons.join('; ') : null, counted: [...counted].sort() };
+}
+
+/** Both brakes as one: tripped when either is, with both reasons and every host either counts. */
+export function mergeEvaluations(a: StormEvaluation, b: StormEvaluation): StormEvaluation {
+  const reason = [a.reason, b.reason].filter((r): r is string => r !== null).join('; ');
+  return { tripped: a.tripped || b.tripped, reason: reason === '' ? null : reason, counted: [...new Set([...a.counted, ...b.counted])].sort() };
+}

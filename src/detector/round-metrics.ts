@@ -19,6 +19,15 @@ export function recordRoundMetrics(m: DetectorMetrics | undefined, report: Round
     c.n += 1;
     counts.set(k, c);
   }
+  if (report.disarms) {
+    // Rewritten each round: an armed scope's series disappears.
+    m.haDisarmed?.reset();
+    m.haDisarmOverdue?.reset();
+    for (const d of report.disarms) {
+      m.haDisarmed?.set({ scope: d.key, state: d.state }, 1);
+      m.haDisarmOverdue?.set({ scope: d.key }, d.overdue ? 1 : 0);
+    }
+  }
   m.hostsByVerdict.reset();
   for (const c of counts.values()) m.hostsByVerdict.set({ verdict: c.verdict, zone: c.zone }, c.n);
 }

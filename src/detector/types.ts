@@ -4,6 +4,7 @@
 import type { IncidentOpener as IncidentOpenerOf, OpenIncidentRequest } from '../incidents/types.js';
 import type { NotificationEvent } from '../notifier/types.js';
 import type { HeartbeatMemory } from './heartbeat.js';
+import type { DisarmView } from './disarm.js';
 import type { CounterLike, GaugeLike, HistogramLike } from '../shared/metric-shapes.js';
 
 export type ProbeResult = 'alive' | 'silent' | 'unknown';
@@ -199,6 +200,10 @@ export type HostAction =
   | 'blocked-controller-isolated'
   | 'blocked-standby'
   | 'blocked-detector-blind'
+  /** Dead, and HA is disarmed for its host, aggregate, zone or the whole cloud (`cmpha ha disarm`): reported, not recovered. */
+  | 'blocked-disarmed'
+  /** Dead, and its config opts it out of HA (`[host:NAME] ha = false`): reported, not recovered. */
+  | 'blocked-ha-off'
   | 'recheck-alive'
   | 'open-failed';
 
@@ -208,6 +213,8 @@ export interface HostReport {
   readonly verdict: Verdict;
   readonly action: HostAction;
   readonly incidentId?: string;
+  /** Why no incident is opened for it whatever it reads (a disarm, `ha = false`), for the report and the page. */
+  readonly held?: string;
   readonly evidence: HostEvidence;
 }
 
@@ -235,6 +242,8 @@ export interface RoundReport {
   readonly blindReason: string | null;
   readonly stormBrake: StormBrakeReport;
   readonly hosts: readonly HostReport[];
+  /** The disarms as this round saw them (empty without Redis). */
+  readonly disarms?: readonly DisarmView[];
 }
 
 /** The incident store's contract (src/incidents), with the detector's evidence. */
@@ -279,4 +288,6 @@ export interface DetectorMetrics {
   readonly stormBrakeActive: GaugeLike;
   readonly controllerIsolated: GaugeLike;
   readonly agentDownHosts: GaugeLike;
+  readonly haDisarmed?: LabeledGaugeLike;
+  readonly haDisarmOverdue?: LabeledGaugeLike;
 }

@@ -32,6 +32,8 @@ export interface HostFacts {
   readonly singleSignalSilenceMs?: number;
   /** Nova could not be asked at all: nothing about this host's failover can be relied on. */
   readonly novaUnavailable?: boolean;
+  /** `[host:NAME] ha = false`: opted out of HA. */
+  readonly haOff?: boolean;
 }
 
 export function worst(statuses: readonly CheckStatus[]): CheckStatus {
@@ -73,6 +75,7 @@ export function judgeHost(f: HostFacts, fencing: Pick<FencingConfig, 'allowUnfen
         problems.push({ status: 'warn', detail: `one independent signal: only the management network is watched (no storage_ip or tunnel_ip)${f.instanceNetworks ? ' unless its instances answer on instance_networks' : ''}; a cut management link looks like death, so it needs single_signal_silence${wait} of silence before it is dead` });
       }
     }
+    if (f.haOff) problems.push({ status: 'warn', detail: `opted out of HA ([host:${f.host}] ha = false): watched and reported, never fenced or evacuated` });
     if (f.serversError) problems.push({ status: 'fail', detail: `cannot list its servers: ${f.serversError}` });
     if (f.spareProblem) problems.push({ status: 'fail', detail: f.spareProblem });
     if (f.servers && f.servers.imageBacked > 0 && !f.sharedStorage) {
@@ -85,6 +88,7 @@ export function judgeHost(f: HostFacts, fencing: Pick<FencingConfig, 'allowUnfen
     host: f.host,
     zone: svc?.zone ?? null,
     role: f.role,
+    ...(f.haOff && f.role === 'compute' ? { haOff: true as const } : {}),
     status: worst(problems.map((p) => p.status)),
     problems,
     service: svc ? { state: svc.state, status: svc.status, forcedDown: svc.isolated, disabledReason: svc.reason } : null,

@@ -240,6 +240,7 @@ function judgeHosts(config: Config, e: HostEvidence): DoctorHost[] {
       ...(e.spareProblems.has(h) ? { spareProblem: e.spareProblems.get(h)! } : {}),
       sharedStorage,
       ...(e.novaUp ? {} : { novaUnavailable: true }),
+      ...(config.hosts[h]?.ha === false ? { haOff: true } : {}),
     }, config.fencing);
   });
 }
@@ -265,7 +266,7 @@ function storageCheck(sharedStorage: boolean, serversOf: EvacuationLoad['servers
       : { name: 'storage', status: 'ok', detail: 'every server a failover would move is volume-backed' };
 }
 
-const CHECK_ORDER = ['nova', 'cloud', 'hypervisors', 'config', 'fencing', 'mgmt-probe', 'spares', 'storage', 'redis', 'leader', 'notifier'];
+const CHECK_ORDER = ['nova', 'cloud', 'hypervisors', 'config', 'fencing', 'ha', 'mgmt-probe', 'spares', 'storage', 'redis', 'leader', 'notifier'];
 
 /** Checks grouped as the report shows them (stable: within a group, in the order they were made). */
 function inReportOrder(checks: DoctorCheck[]): DoctorCheck[] {
@@ -277,7 +278,8 @@ function report(checks: DoctorCheck[], hosts: DoctorHost[], started: number, log
   const computeHosts = hosts.filter((h) => h.role === 'compute');
   // Without Redis there is no queue and no leader: no host would be recovered, however well it can be fenced.
   const redisDown = checks.some((c) => c.name === 'redis' && c.status === 'fail');
-  const protectedHosts = redisDown ? 0 : computeHosts.filter((h) => h.status !== 'fail').length;
+  // A host opted out of HA is watched, never recovered: not protected, however well it could be fenced.
+  const protectedHosts = redisDown ? 0 : computeHosts.filter((h) => h.status !== 'fail' && !h.haOff).length;
   const ok = worst([...checks.map((c) => c.status), ...computeHosts.map((h) => h.status)]) !== 'fail';
   logger.debug({ ok, protected: protectedHosts, total: computeHosts.length }, 'doctor finished');
   return { ok, checks, hosts, summary: { protected: protectedHosts, total: computeHosts.length, ...(redisDown ? { blockedBy: 'Redis is unreachable' } : {}) }, durationMs: Date.now() - started };
@@ -325,6 +327,8 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const fenceOf = new Map<string, HostFenceStatus>((await fencingP).map((f) => [f.host, f]));
   const hosts = judgeHosts(config, { fleet, fenceOf, mgmt, listed, serversOf, spareProblems, novaUp: view !== null });
   checks.push(summarizeFencing(hosts));
+  const optedOut = hosts.filter((h) => h.haOff).map((h) => h.host);
+  if (optedOut.length > 0) checks.push({ name: 'ha', status: 'warn', detail: `${optedOut.length} compute host(s) opted out of HA in the config (ha = false), watched and never recovered: ${optedOut.join(', ')}` });
   if (view) checks.push(storageCheck(ev.sharedStorage ?? false, serversOf));
   if (view) checks.push(...await cloudSettings(compute, fleet.computes, signal));
   const scheduler = view ? await schedulerCheck(compute, signal) : null;

@@ -29,6 +29,8 @@ export interface DoctorHost {
   readonly zone: string | null;
   /** `spare`: a reserved evacuation target; its own failover is not counted. */
   readonly role: 'compute' | 'spare';
+  /** Opted out of HA in the config (`ha = false`): not counted as protected. */
+  readonly haOff?: true;
   readonly status: CheckStatus;
   readonly problems: readonly HostProblem[];
   /** Nova's nova-compute service, or null when Nova has none for this host (or could not be asked). */

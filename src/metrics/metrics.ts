@@ -62,6 +62,10 @@ export interface Metrics {
   readonly instanceDowntime: Histogram;
   readonly notifications: Counter<'channel' | 'result'>;
   readonly stormBrakeActive: Gauge;
+  /** One series per disarm (`cmpha ha disarm`): 1, labelled with its scope and whether it is in effect or pending. */
+  readonly haDisarmed: Gauge<'scope' | 'state'>;
+  /** One series per disarm: 1 when it is past its --until or older than [detector] disarm_limit, else 0. */
+  readonly haDisarmOverdue: Gauge<'scope'>;
   readonly controllerIsolated: Gauge;
   readonly queueDepth: Gauge<'state'>;
   readonly jobsFailed: Counter<'queue'>;
@@ -227,8 +231,16 @@ function notificationFamilies(registers: Registry[]): Pick<Metrics, 'notificatio
 }
 
 /** The guards that stop cmpha from acting: storm brake, isolation. */
-function safetyFamilies(registers: Registry[]): Pick<Metrics, 'stormBrakeActive' | 'controllerIsolated'> {
+function safetyFamilies(registers: Registry[]): Pick<Metrics, 'stormBrakeActive' | 'controllerIsolated' | 'haDisarmed' | 'haDisarmOverdue'> {
   return {
+    haDisarmed: new Gauge({
+      name: 'cmpha_ha_disarmed', help: '1 per scope disarmed with cmpha ha disarm (scope = all, host:NAME, zone:NAME or aggregate:NAME; state = in-effect, or pending while an incident in its scope runs).',
+      labelNames: ['scope', 'state'] as const, registers,
+    }),
+    haDisarmOverdue: new Gauge({
+      name: 'cmpha_ha_disarm_overdue', help: '1 for a disarm past its --until or older than [detector] disarm_limit, 0 for one that is not; no series while nothing is disarmed.',
+      labelNames: ['scope'] as const, registers,
+    }),
     stormBrakeActive: new Gauge({
       name: 'cmpha_storm_brake_active', help: '1 while the storm brake holds back all incidents, else 0.', registers,
     }),

@@ -1,6 +1,6 @@
-// Epoch-millisecond fields are named for what they are: `at`, `since`, `...At`, `...Since`, `...From` (an
+// Epoch-millisecond fields are named for what they are: `at`, `since`, `until`, `...At`, `...Since`, `...From` (an
 // instance's `downFrom`). A new time field must end in one of these, or json output would show it as a number.
-const TIME_KEY = /(^at$|^since$|At$|Since$|From$)/;
+const TIME_KEY = /(^at$|^since$|^until$|At$|Since$|From$)/;
 const PLAUSIBLE_EPOCH_MS = 1e11;
 
 /** Deep copy with every epoch-ms time field as an ISO-8601 UTC string: what json/yaml output and the API show. */

@@ -7,10 +7,9 @@ import type { HostReport, RoundReport } from '../../detector/types.js';
 import { createOpenStack } from '../../openstack/index.js';
 import { formatDuration } from '../../shared/duration.js';
 import { errorMessage } from '../../shared/errors.js';
-import { connectRedisOnce } from '../../shared/redis-connect.js';
 import { sleep } from '../../shared/time.js';
 import { configPathOf, createCliCompute, createCliLogger, EXIT_BLIND, EXIT_CONFIG, loadCliConfig, withConfigOption } from '../context.js';
-import { loadOpsConfig } from '../ops-config.js';
+import { withOpsRedis } from '../ops-config.js';
 import { columnsUsable, formatTable, outputOptions, renderList, renderOne, withOutputOptions, type Column, type OutputOptions } from '../output.js';
 import type { Config } from '../../config/types.js';
 import { surveyStorage, type StorageSurvey } from '../../fencing/ceph/storage-survey.js';
@@ -81,6 +80,10 @@ export function formatCheckTable(report: RoundReport, hosts: Readonly<Record<str
     `storm brake: ${report.stormBrake.active ? `ON (${report.stormBrake.reason})` : 'off'}`,
   ];
   lines.push('', flags.join('; '));
+  const haOff = report.hosts.filter((h) => hosts[h.host]?.ha === false);
+  if (haOff.length > 0) {
+    lines.push('', `HA OFF (config: ha = false): ${haOff.map((h) => h.host).join(', ')}: watched and reported, never fenced or evacuated`);
+  }
   const unfenceable = report.hosts.filter((h) => h.verdict !== 'maintenance' && fencingOf(h.host, hosts) === 'NONE');
   if (unfenceable.length > 0) {
     lines.push('', `NOT FENCEABLE (no [host:NAME] driver): ${unfenceable.map((h) => h.host).join(', ')}: these hosts would never be evacuated; see cmpha doctor`);
@@ -106,6 +109,7 @@ function fencingOf(host: string, hosts: Readonly<Record<string, HostConfig>>): s
 function hostRecord(h: HostReport, hostConfigs: Readonly<Record<string, HostConfig>>): Record<string, unknown> {
   return {
     host: h.host, zone: h.zone, verdict: h.verdict, evidence: h.evidence, action: h.action, fencing: fencingOf(h.host, hostConfigs).toLowerCase(),
+    ha: hostConfigs[h.host]?.ha !== false,
     ...(h.incidentId ? { incidentId: h.incidentId } : {}),
   };
 }
@@ -201,35 +205,18 @@ export function registerCheckCommands(program: Command): void {
   withConfigOption(withOutputOptions(program
     .command('resume')
     .description('after a storm brake: let the active controller open incidents for the hosts it holds back now (needs only [redis])'), { json: true }))
-    .action(async (opts: { config?: string; json?: boolean; format?: string; column?: string[] }) => {
-      let config;
-      try {
-        config = loadOpsConfig(configPathOf(program, opts));
-      } catch (err) {
-        process.stderr.write(`${errorMessage(err)}\n`);
-        process.exitCode = EXIT_CONFIG;
-        return;
-      }
+    .action(async (opts: { config?: string; json?: boolean; format?: string; column?: string[] }) => withOpsRedis(configPathOf(program, opts), 'resume', async (config, redis) => {
       const out = outputOptions(opts);
-      let redis: Awaited<ReturnType<typeof connectRedisOnce>> | undefined;
-      try {
-        redis = await connectRedisOnce(config.redis);
-        const r = await resume(redis, config.redis.prefix);
-        if (out.format !== 'table') {
-          process.stdout.write(renderOne({ brakeActive: r.brakeActive, reason: r.reason, since: r.since, resumeRequested: true }, out));
-        } else if (r.brakeActive) {
-          const since = r.since === null ? '' : ` since ${new Date(r.since).toISOString()}`;
-          process.stdout.write(`storm brake is on${since}: ${r.reason ?? 'no reason recorded'}\n`
-            + 'resume requested: the active controller opens incidents for the hosts it holds back at its next round;\n'
-            + 'if more hosts fail after that, the brake engages again.\n');
-        } else {
-          process.stdout.write('the storm brake is not on: nothing to resume (the controller drops the request at its next round)\n');
-        }
-      } catch (err) {
-        process.stderr.write(`cmpha resume: ${errorMessage(err)}\n`);
-        process.exitCode = 1;
-      } finally {
-        redis?.disconnect();
+      const r = await resume(redis, config.redis.prefix);
+      if (out.format !== 'table') {
+        process.stdout.write(renderOne({ brakeActive: r.brakeActive, reason: r.reason, since: r.since, resumeRequested: true }, out));
+      } else if (r.brakeActive) {
+        const since = r.since === null ? '' : ` since ${new Date(r.since).toISOString()}`;
+        process.stdout.write(`storm brake is on${since}: ${r.reason ?? 'no reason recorded'}\n`
+          + 'resume requested: the active controller opens incidents for the hosts it holds back at its next round;\n'
+          + 'if more hosts fail after that, the brake engages again.\n');
+      } else {
+        process.stdout.write('the storm brake is not on: nothing to resume (the controller drops the request at its next round)\n');
       }
-    });
+    }));
 }

@@ -166,6 +166,14 @@ export class NovaBackend implements ComputeBackend {
     }
   }
 
+  readonly groups = async (opts: CallOptions = {}): Promise<ReadonlyMap<string, readonly string[]>> => {
+    const out = new Map<string, string[]>();
+    for (const agg of await this.nova.listAggregates(opts)) {
+      for (const h of agg.hosts) out.set(h, [...(out.get(h) ?? []), agg.name]);
+    }
+    return out;
+  };
+
   async endIsolation(host: ComputeHost, opts: CallOptions = {}): Promise<string | null> {
     const pending = (await this.nova.listMigrations({ host: host.name, type: 'evacuation' }, opts))
       .filter((m) => m.sourceCompute === host.name && m.status === 'done');

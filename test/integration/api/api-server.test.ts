@@ -109,6 +109,27 @@ describe('API server', () => {
   });
 });
 
+describe('API /v1/ha', () => {
+  it('disarms with a write token (who = token and person), pending on an open incident in the zone; status shows it; arm answers 409 for a scope not disarmed', async () => {
+    await new IncidentStore(redis, 'api-it').create({ id: 'compute1-9', host: 'compute1', failureStartedAt: Date.now(), evidence: { zone: 'nova' } });
+    expect((await call(server, '/v1/ha/disarm', { token: READ, method: 'POST', body: '{"zone":"nova","reason":"x"}' })).status).toBe(403);
+    expect((await call(server, '/v1/ha/disarm', { token: WRITE, method: 'POST', body: '{"zone":"nova"}' })).body.error.code).toBe('reason_required');
+    expect((await call(server, '/v1/ha/disarm', { token: WRITE, method: 'POST', body: '{"zone":"nova","host":"compute1","reason":"x"}' })).body.error.code).toBe('bad_disarm_scope');
+    expect((await call(server, '/v1/ha/disarm', { token: WRITE, method: 'POST', body: '{"zone":"nova","reason":"x","until":"yesterday"}' })).body.error.code).toBe('bad_until');
+    const r = await call(server, '/v1/ha/disarm', { token: WRITE, method: 'POST', body: '{"zone":"nova","reason":"kernel updates","until":"2h","by":"carol"}' });
+    expect(r.status).toBe(200);
+    expect(r.body.disarm).toMatchObject({ key: 'zone:nova', by: 'carol (API token robot)', reason: 'kernel updates', state: 'pending', pendingOn: expect.arrayContaining(['compute1-9']), overdue: null });
+    expect(r.body.disarm.until).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(r.body.message).toContain('zone nova disarmed by carol (API token robot)');
+    const st = await call(server, '/v1/ha', { token: READ });
+    expect(st.body.disarmed.map((d: { key: string }) => d.key)).toEqual(['zone:nova']);
+    expect(st.body.audit[0]).toMatchObject({ action: 'disarm', by: 'carol (API token robot)', reason: 'kernel updates' });
+    expect((await call(server, '/v1/ha/arm', { token: WRITE, method: 'POST', body: '{"zone":"az9"}' })).status).toBe(409);
+    expect((await call(server, '/v1/ha/arm', { token: WRITE, method: 'POST', body: '{"zone":"nova","reason":"done"}' })).body).toEqual({ armed: ['zone:nova'] });
+    expect((await call(server, '/v1/ha', { token: READ })).body.disarmed).toEqual([]);
+  });
+});
+
 describe('API server without Redis', () => {
   it('answers 503 with a code instead of hanging while Redis is away', async () => {
     const down = await startRedis();

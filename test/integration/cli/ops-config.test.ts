@@ -57,6 +57,28 @@ describe('on-call with only [redis]', () => {
     expect(inc.timeline[0]!.step).toBe('open');
   });
 
+  it('disarms and arms a host with only [redis]: pending on its open incident, recorded with who, refused without a reason or a scope', () => {
+    const d = asNobody('--config', ops, 'ha', 'disarm', '--host', 'compute3', '--reason', 'BMC firmware', '--until', '2h');
+    expect(d.stderr).toBe('');
+    expect(d.status).toBe(0);
+    expect(d.stdout).toMatch(/^host compute3 disarmed by nobody@.* \(cli\) at .* until .*: BMC firmware; pending until incident compute3-1 ends/);
+    expect(asNobody('--config', ops, 'ha', 'disarm', '--host', 'compute3').status).toBe(2);
+    const noScope = asNobody('--config', ops, 'ha', 'disarm', '--reason', 'x');
+    expect(noScope.status).toBe(2);
+    expect(noScope.stderr).toContain('name exactly one scope');
+    const st = asNobody('--config', ops, 'ha', 'status', '-f', 'json');
+    expect(st.status).toBe(0);
+    const status = JSON.parse(st.stdout) as { disarmed: Array<{ scope: string; state: string; pendingOn: string[] }>; audit: Array<{ action: string; by: string }> };
+    expect(status.disarmed).toEqual([expect.objectContaining({ scope: 'host:compute3', state: 'pending', pendingOn: ['compute3-1'] })]);
+    expect(status.audit[0]).toMatchObject({ action: 'disarm', by: expect.stringMatching(/^nobody@/) });
+    const a = asNobody('--config', ops, 'ha', 'arm', '--host', 'compute3', '--reason', 'firmware done');
+    expect(a.status).toBe(0);
+    expect(a.stdout).toMatch(/^armed host compute3 \(disarmed by nobody@/);
+    const again = asNobody('--config', ops, 'ha', 'arm', '--host', 'compute3');
+    expect(again.status).toBe(1);
+    expect(again.stderr).toBe('cmpha ha arm: host compute3 is not disarmed (nothing is)\n');
+  }, 180_000);
+
   it('acknowledges with one command; notify ack is its deprecated alias', async () => {
     const ack = asNobody('--config', ops, 'incidents', 'ack', 'compute3-1', '--by', 'alice');
     expect(ack.status).toBe(0);

@@ -490,6 +490,19 @@ describe('a dead verdict that opens no new incident pages', () => {
     expect(pages(c).map((e) => e.summary)).toEqual([expect.stringMatching(/c2 is confirmed dead but no incident was opened \(blocked-storm-brake\)/)]);
   });
 
+  it('the host is opted out of HA in the config (ha = false): held back whatever else holds, paged once saying why; `cmpha check` shows the same', async () => {
+    for (const extra of [{}, { incidents: undefined }]) {
+      const c = cloud(4);
+      const d = c.detector({}, extra, { c2: { ha: false } });
+      const r = await c2Dead(c, d);
+      expect(r).toMatchObject({ verdict: 'dead', action: 'blocked-ha-off', held: 'c2 is opted out of HA in the config ([host:c2] ha = false)' });
+      c.tick();
+      expect((await d.runRound()).hosts.find((h) => h.host === 'c2')!.action).toBe('blocked-ha-off');
+      expect(c.incidents.opened).toEqual([]);
+      expect(pages(c).map((e) => e.summary)).toEqual([expect.stringMatching(/^c2 is confirmed dead and is not recovered: c2 is opted out of HA in the config \(\[host:c2\] ha = false\)\. Nothing is fenced or evacuated/)]);
+    }
+  });
+
   it('opening the incident fails', async () => {
     const c = cloud(4);
     const failing = Object.assign(new RecordingIncidents(), { open: async () => { throw new Error('READONLY You can\'t write against a read only replica'); } });

@@ -20,6 +20,7 @@ export const detectorDefaults: DetectorConfig = {
   probePacketIntervalMs: 1,
   probeCount: 1,
   leaderLeaseMs: 30_000,
+  disarmLimitMs: 86_400_000,
 };
 
 /** A whole validated Config as load.ts would build it, with the detector and hosts given. */
