@@ -17,6 +17,7 @@ import { createStorageFence } from '../../fencing/fence-plan.js';
 import type { VolumeApi } from '../../openstack/types.js';
 import type { ComputeBackend } from '../../compute/types.js';
 import { mapLimit } from '../../shared/map-limit.js';
+import { planFleet, type PlannedServer } from '../../evacuator/host-plan.js';
 
 export { EXIT_BLIND };
 
@@ -26,7 +27,20 @@ interface CheckOptions {
   format?: string;
   column?: string[];
   storage?: boolean;
+  plan?: boolean;
 }
+
+/** `cmpha check --plan`: per host, what its failure would do to each server and why. */
+export const PLAN_COLUMNS: readonly Column<PlannedServer>[] = [
+  { header: 'HOST', key: 'host', cell: (r) => r.host },
+  { header: 'SERVER', key: 'name', cell: (r) => r.name },
+  { header: 'STATUS', key: 'status', cell: (r) => r.status },
+  { header: 'PLAN', key: 'plan', cell: (r) => r.plan },
+  { header: 'TIER', key: 'tier', cell: (r) => r.tier },
+  { header: 'PRIORITY', key: 'priority', cell: (r) => r.priority },
+  { header: 'TARGET', key: 'target', cell: (r) => r.target || '-' },
+  { header: 'WHY', key: 'why', cell: (r) => `${r.why}${r.priorityFrom ? `; priority from ${r.priorityFrom}` : ''}` },
+];
 
 /** Exit code of `check --storage` when a disk has a second writer or one on a host Nova does not place it on. */
 export const EXIT_DOUBLE_WRITER = 4;
@@ -149,13 +163,14 @@ export function registerCheckCommands(program: Command): void {
     .command('check')
     .description('probe every compute host now and print its verdict and the action the controller would take; acts on nothing, opens nothing')
     .addHelpText('after', '\n-f json prints {"hosts":[{"host","verdict","evidence","action"}],"isolated","stormBrake",...}.\nExit 3: the controller could not see the cloud (isolated from its isolation addresses, or the probe failed).\nExit 4 (--storage): a Ceph disk has more than one writer.')
-    .option('--storage', 'instead: check every server\'s Ceph disks have one writer, on the host Nova places it on, and show each host\'s storage evidence'), { json: true }))
+    .option('--storage', 'instead: check every server\'s Ceph disks have one writer, on the host Nova places it on, and show each host\'s storage evidence')
+    .option('--plan', 'instead: per host, what its failure would do to each server now (move, left for its state, excluded by the policy), the rule that decided, its priority and tier, and the spare the plan names'), { json: true }))
     .action(async (opts: CheckOptions) => {
       // The wall time of the whole check (rounds, the wait between them, the watch of suspects), not of one round.
       const started = Date.now();
       const out = outputOptions(opts);
       // A wrong -c is a usage error before any probe goes out.
-      if (!columnsUsable('check', HOST_COLUMNS, out.columns)) return;
+      if (!opts.plan && !columnsUsable('check', HOST_COLUMNS, out.columns)) return;
       const config = await loadCliConfig(configPathOf(program, opts));
       const logger = createCliLogger(config);
       const openstack = createOpenStack(config.cloud, { logger });
@@ -164,6 +179,17 @@ export function registerCheckCommands(program: Command): void {
         // A config problem, not a cloud cmpha cannot see: nothing to survey until [ceph] names a keyring.
         process.stderr.write(`cmpha check --storage: ${config.path ?? 'the config'} has no [ceph] section with keyring_file: there is no Ceph to check (see [ceph] in cmpha.conf.example)\n`);
         process.exitCode = EXIT_CONFIG;
+        return;
+      }
+      if (opts.plan) {
+        if (!columnsUsable('check', PLAN_COLUMNS, out.columns)) return;
+        try {
+          const rows = await planFleet(compute, config.evacuation);
+          process.stdout.write(renderList(rows, PLAN_COLUMNS, out, { empty: 'no servers on any compute host\n' }));
+        } catch (err) {
+          process.stderr.write(`cmpha check --plan: ${errorMessage(err)}\n`);
+          process.exitCode = EXIT_BLIND;
+        }
         return;
       }
       if (opts.storage) {
