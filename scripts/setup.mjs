@@ -29,6 +29,8 @@ const NEEDS = {
     openstack: 'python3-openstackclient',
     // A plugin of the openstack client, without a binary of its own: looked for by its path.
     '/usr/lib/python3/dist-packages/masakariclient': 'python3-masakariclient',
+    // masakari-monitors' process monitor, run against cmpha's API by test/integration/masakari.
+    '/usr/bin/masakari-processmonitor': 'python3-masakari-monitors',
     // Pacemaker's fence_kdump sender, the crash kernel's side of the kdump fence device.
     '/usr/libexec/fence-agents/fence_kdump_send': 'fence-agents',
   },
