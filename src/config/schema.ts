@@ -168,7 +168,7 @@ export const evacuationSection = defineSection(
         return z.NEVER;
       }
       return up;
-    }), 'Lasting server states to evacuate (a server mid-task, e.g. HARD_REBOOT, counts as the state under its task, here ACTIVE). A server whose state is not listed is left on the dead host by choice: named in the incident, not counted as a failure. Since 0.2 SHUTOFF, PAUSED, SUSPENDED and RESCUE are moved by default (stopped, paused and suspended ones are put back in their state on the new host; a rescued one boots from its own disk).', { default: EVACUABLE_STATES.join(',') }),
+    }), 'Lasting server states to evacuate (a server mid-task, e.g. HARD_REBOOT, counts as the state under its task, here ACTIVE). A server whose state is not listed is left on the dead host by choice: named in the incident, not counted as a failure. SHUTOFF, PAUSED, SUSPENDED and RESCUE are moved by default (the default was ACTIVE,ERROR before; stopped, paused and suspended ones are put back in their state on the new host; a rescued one boots from its own disk).', { default: EVACUABLE_STATES.join(',') }),
     requireMetadata: key('require_metadata', keyValue(), 'Only servers with this metadata KEY=VALUE (e.g. HA_Enabled=True).'),
     priorityMetadataKey: key('priority_metadata_key', text(), 'Metadata key holding a number; higher evacuates first (a matching `priority N` rule of policy comes before it).'),
     // Optional in the type (policy, policy_default, tiers): a hand-built config without them moves every server, priority 0, one tier.
