@@ -1,3 +1,4 @@
+import { EVACUABLE_STATES } from '../config/schema.js';
 import type { EvacuationConfig } from '../config/types.js';
 import { instanceOrder, type NewInstance } from '../incidents/types.js';
 import type { Guest as Server, GuestRecovery } from '../compute/types.js';
@@ -77,9 +78,12 @@ export function planInstances(
     .map((s): NewInstance => {
       const plan = recoveryOf(s);
       const policy = skipReason(s, cfg, plan.lasting);
-      // A server the cloud cannot move is not recovered whatever the policy says (no policy can list its state);
-      // one the policy leaves is the operator's choice, not a failure.
-      const left = plan.kind === 'leave' ? { by: 'cloud' as const, why: plan.why } : policy !== undefined ? { by: 'policy' as const, why: policy } : undefined;
+      // One the policy leaves is the operator's choice, not a failure: also when the cloud could not move it
+      // either, if its state is one `[evacuation] states` could have listed (the operator chose to leave it). A
+      // server the cloud cannot move in a state no policy can list (SHELVED, BUILD) is not recovered.
+      const listable = (EVACUABLE_STATES as readonly string[]).includes(plan.lasting.toUpperCase());
+      const left = plan.kind === 'leave' && !(listable && policy !== undefined) ? { by: 'cloud' as const, why: plan.why }
+        : policy !== undefined ? { by: 'policy' as const, why: policy } : undefined;
       const verdict = judgeGuest(s, cfg, facts);
       const watch = s.addresses.filter((a) => baseline.has(a.addr))
         .map((a) => ({ ip: a.addr, ...(baseline.get(a.addr) !== undefined ? { lastAliveAt: baseline.get(a.addr)! } : {}) }));

@@ -63,7 +63,7 @@ export async function unlockAfterRecovery(d: StepContext, instances: readonly In
     }
   }
   const owners = instances.filter((e) => e.lock?.by === 'owner').length;
-  await note(d, 'close', failed.length > 0 ? 'warning' : 'info',
+  await note(d, 'unlock', failed.length > 0 ? 'warning' : 'info',
     `unlocked ${ours.length - failed.length} server(s) cmpha had locked for the recovery`
     + (owners > 0 ? `; ${owners} locked by their owners stay locked` : '')
     + (failed.length > 0 ? `; could not unlock ${failed.join('; ')} (retried by the leftover-lock sweep)` : ''));

@@ -37,6 +37,15 @@ describe('instance selection', () => {
     expect(old.find((e) => e.id === 'reboot')!.state).toBeUndefined();
   });
 
+  it('a cloud that cannot move a stopped server: a failure when the operator listed SHUTOFF, the operator\'s choice when not', () => {
+    const cannot = (s: Server) => (s.status === 'SHUTOFF' ? { kind: 'leave' as const, lasting: 'SHUTOFF', why: 'this cloud moves only running guests' } : novaRecoveryOf(s));
+    const off = server('off', { status: 'SHUTOFF', vmState: 'stopped' });
+    const listed = planInstances([off], 'cmp1', { ...evacuationDefaults, states: [...EVACUABLE_STATES] }, new Map(), {}, cannot);
+    expect(listed[0]).toMatchObject({ state: 'skipped', leftBy: 'cloud', skipReason: 'this cloud moves only running guests' });
+    const unlisted = planInstances([off], 'cmp1', { ...evacuationDefaults, states: OLD_DEFAULT_STATES }, new Map(), {}, cannot);
+    expect(unlisted[0]).toMatchObject({ state: 'skipped', leftBy: 'policy', skipReason: 'status SHUTOFF is not one of ACTIVE, ERROR' });
+  });
+
   it('moves ACTIVE and ERROR servers, highest priority first, and says why others stay', () => {
     const plan = planInstances([
       server('low', { metadata: { ha_priority: '1' } }),
