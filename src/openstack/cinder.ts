@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Logger } from '../shared/logger.js';
 import { checkAnswer } from './answer-check.js';
 import type { KeystoneSession } from './keystone.js';
+import { optionalEndpoint } from './optional-endpoint.js';
 import type { CallOptions, VolumeConnection } from './types.js';
 
 /** The attachments API (with each attachment's connection_info) exists from 3.27 (Ocata). */
@@ -77,13 +78,8 @@ export class CinderClient {
 
   /** The volumev3 endpoint; null when the catalog has none (then no volume can be placed on Ceph). */
   async endpoint(signal?: AbortSignal): Promise<string | null> {
-    for (const type of SERVICE_TYPES) {
-      try {
-        return (await this.#session.endpoint(type, signal)).replace(/\/+$/, '');
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'endpoint_not_found') throw err;
-      }
-    }
+    const url = await optionalEndpoint(this.#session, SERVICE_TYPES, signal);
+    if (url !== null) return url;
     if (!this.#warned) {
       this.#warned = true;
       this.#logger.warn({}, 'the catalog has no volumev3 endpoint: attached volumes cannot be placed on Ceph');

@@ -3,6 +3,7 @@ import type { Logger } from '../shared/logger.js';
 import { checkAnswer } from './answer-check.js';
 import { OpenStackError } from './errors.js';
 import type { KeystoneSession } from './keystone.js';
+import { optionalEndpoint } from './optional-endpoint.js';
 import type { CallOptions, ImageApi } from './types.js';
 
 /**
@@ -41,16 +42,12 @@ export class GlanceClient implements ImageApi {
 
   /** The image endpoint; null when the catalog has none. */
   async endpoint(signal?: AbortSignal): Promise<string | null> {
-    try {
-      return (await this.#session.endpoint('image', signal)).replace(/\/+$/, '').replace(/\/v2$/, '');
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'endpoint_not_found') throw err;
-      if (!this.#warned) {
-        this.#warned = true;
-        this.#logger.warn({}, 'the catalog has no image endpoint: evacuability rules on image properties cannot match');
-      }
-      return null;
+    const url = await optionalEndpoint(this.#session, ['image'], signal);
+    if (url === null && !this.#warned) {
+      this.#warned = true;
+      this.#logger.warn({}, 'the catalog has no image endpoint: evacuability rules on image properties cannot match');
     }
+    return url?.replace(/\/v2$/, '') ?? null;
   }
 
   async properties(imageId: string, opts: CallOptions = {}): Promise<Record<string, string> | null> {
