@@ -249,6 +249,14 @@ export function contractSteps(get: () => ContractTarget, recordFile: string): vo
       return m.length === 1 && m[0]!.status === 'completed' ? m : undefined;
     });
     rec.migrationStatuses.push(migs[0]!.status);
+    // Nova refuses forced_down false while ANY evacuation from the host is still `done`: the restarted compute
+    // cleans the four evacuated servers up one by one, so wait for every one of them, not only the first.
+    const ours = new Set([serverId, ...Object.values(others)]);
+    await poll('every evacuation from the source completed', 120_000, 500, async () => {
+      const all = (await t.rest.novaOk<{ migrations: Mig[] }>('GET', '/os-migrations?migration_type=evacuation', undefined, '2.59')).migrations
+        .filter((m) => ours.has(m.instance_uuid));
+      return all.length === ours.size && all.every((m) => m.status === 'completed') ? all : undefined;
+    });
     const svc = await service(t.source);
     const r = await t.rest.nova<{ service: Svc }>('PUT', `/os-services/${svc.id}`, { forced_down: false }, '2.53');
     note('forced_down false after cleanup', r);
