@@ -31,6 +31,11 @@ const NEEDS = {
     '/usr/lib/python3/dist-packages/masakariclient': 'python3-masakariclient',
     // masakari-monitors' process monitor, run against cmpha's API by test/integration/masakari.
     '/usr/bin/masakari-processmonitor': 'python3-masakari-monitors',
+    // masakari-instancemonitor watching a libvirtd of the test's own that runs a diskless QEMU guest under TCG.
+    libvirtd: 'libvirt-daemon',
+    virsh: 'libvirt-clients',
+    'qemu-system-x86_64': 'qemu-system-x86',
+    '/usr/lib/python3/dist-packages/libvirt.py': 'python3-libvirt',
     // Pacemaker's fence_kdump sender, the crash kernel's side of the kdump fence device.
     '/usr/libexec/fence-agents/fence_kdump_send': 'fence-agents',
   },
