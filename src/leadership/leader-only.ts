@@ -50,6 +50,7 @@ export function leaderOnlyRegion(region: RegionApi, leadership: Leadership): Reg
     migrate: (id, input, opts) => whileLeading(leadership, opts?.signal, () => region.migrate(id, input, opts)),
     liveMigrate: (id, target, opts) => whileLeading(leadership, opts?.signal, () => region.liveMigrate(id, target, opts)),
     restart: (id, opts) => whileLeading(leadership, opts?.signal, () => region.restart(id, opts)),
+    stop: (id, opts) => whileLeading(leadership, opts?.signal, () => region.stop(id, opts)),
   };
 }
 

@@ -75,6 +75,8 @@ export interface RegionApi {
   liveMigrate(guestId: string, preferHostId: string | null, opts?: CallOptions): Promise<void>;
   /** `POST /servers/<id>/restart` with is_force: a hard restart. */
   restart(guestId: string, opts?: CallOptions): Promise<void>;
+  /** `POST /servers/<id>/stop`: refused unless the guest is running (SBaseGuestDriver.CanStop); not resent. */
+  stop(guestId: string, opts?: CallOptions): Promise<void>;
 }
 
 export type HostAction = 'offline' | 'online' | 'enable' | 'disable' | 'metadata' | 'restart-host-agent' | 'auto-migrate-on-host-down';
@@ -187,6 +189,11 @@ export class RegionClient implements RegionApi {
 
   async restart(guestId: string, opts: CallOptions = {}): Promise<void> {
     await this.#call('POST', `/servers/${encodeURIComponent(guestId)}/restart`, { body: { server: { is_force: true } }, idempotent: false, signal: opts.signal });
+  }
+
+  async stop(guestId: string, opts: CallOptions = {}): Promise<void> {
+    // Not forced: the guest's OS is asked to shut down first (GuestStopTask's timeout, then the agent stops it).
+    await this.#call('POST', `/servers/${encodeURIComponent(guestId)}/stop`, { body: { server: {} }, idempotent: false, signal: opts.signal });
   }
 
   async #listAll<T>(plural: string, query: Record<string, string>, check: (d: unknown) => Page<T>, signal?: AbortSignal): Promise<T[]> {

@@ -35,6 +35,10 @@ interface MigrateTask {
   readonly preferHost: string | null;
   /** The guest's status when the migrate was asked (task param guest_status). */
   readonly guestStatus: string;
+  /** is_rescue_mode: the guest is started on the target whatever its status was (OnNormalMigrateComplete). */
+  readonly rescue: boolean;
+  /** auto_start: a normal migrate starts the guest once the old host is undeployed (OnUndeployOldHostSucc). */
+  readonly autoStart: boolean;
   target: SimHost | null;
   done: boolean;
 }
@@ -266,6 +270,7 @@ export class CloudpodsRegion {
     switch (action) {
       case 'migrate': return this.migrate(s, body);
       case 'restart': return this.restart(s);
+      case 'stop': return this.stop(s, body);
       case 'live-migrate': return this.liveMigrate(s, body);
       default: throw regionError(404, 'NotFoundError', `Handler not found: server action ${action}`);
     }
@@ -292,7 +297,9 @@ export class CloudpodsRegion {
       : typeof body.prefer_host === 'string' && body.prefer_host !== '' ? body.prefer_host : null;
     const preferHost = prefer === null ? null : this.world.hostList.find((h) => h.serviceUuid === prefer || h.name === prefer);
     if (prefer !== null && !preferHost) throw regionError(400, 'BadRequestError', `Host ${prefer} not found`);
-    const task: MigrateTask = { source: source.name, preferHost: preferHost?.name ?? null, guestStatus: current, target: null, done: false };
+    const task: MigrateTask = {
+      source: source.name, preferHost: preferHost?.name ?? null, guestStatus: current, rescue, autoStart: body.auto_start === true, target: null, done: false,
+    };
     const running = this.tasks.get(s.id) ?? [];
     running.push(task);
     this.tasks.set(s.id, running);
@@ -318,7 +325,13 @@ export class CloudpodsRegion {
     task.target = target;
   }
 
-  /** OnNormalMigrateComplete: the guest is set on the target with its old status, then GuestStartTask runs there. */
+  /**
+   * OnNormalMigrateComplete: the guest is set on the target (setGuest) with the status it had when asked
+   * (guest_status). In rescue mode GuestStartTask runs next, whatever that status was: it sets starting
+   * (RequestStart) and the target's agent starts the guest (hostman GuestStart → HandleGuestStart), so a guest
+   * that was stopped (ready) comes back running. A normal migrate undeploys the old host and starts the guest
+   * only with auto_start (OnUndeployOldHostSucc); without it the guest stays as it was.
+   */
   private complete(s: SimServer, task: MigrateTask, at: number): void {
     if (task.done || !task.target) return;
     if (this.raced(s)) {
@@ -328,11 +341,17 @@ export class CloudpodsRegion {
     if (!this.world.computeAnswers(task.target)) return this.fail(s, task, at, `host agent of ${task.target.name} does not answer`);
     const from = s.host;
     this.world.moveServer(s, task.target);
-    this.guestStatus.set(s.id, 'starting');
+    if (task.rescue || task.autoStart) this.guestStatus.set(s.id, 'starting');
+    else {
+      // TaskComplete: the guest keeps guest_status (ready) on its new host.
+      task.done = true;
+      this.guestStatus.delete(s.id);
+    }
     s.updatedAt = at;
     this.world.emit('server', s, from);
   }
 
+  /** GuestStartTask.OnStartComplete: running on the target. */
   private started(s: SimServer, task: MigrateTask, at: number): void {
     if (task.done || !task.target || s.host !== task.target.name) return;
     task.done = true;
@@ -371,6 +390,34 @@ export class CloudpodsRegion {
     this.world.setGuestSilent(s, false);
     s.updatedAt = this.world.now();
     this.world.emit('server', s, s.host);
+    return { status: 200 };
+  }
+
+  /**
+   * PerformStop (guest_actions.go): unless is_force, only a guest the driver can stop (SBaseGuestDriver.CanStop,
+   * guestdrivers/base.go: running, stop_failed, ...); StartGuestStopTask sets start_stop before the call answers,
+   * and GuestStopTask asks the host agent (hostman GuestStop), which leaves the guest ready. A guest whose host
+   * agent does not answer ends stop_failed.
+   */
+  private stop(s: SimServer, body: Json): SimResponse {
+    const current = this.guestStatusOf(s);
+    if (body.is_force !== true && !['running', 'stop_failed'].includes(current)) {
+      throw regionError(400, 'InvalidStatusError', `Cannot stop server: Cannot stop server in status ${current}`);
+    }
+    this.guestStatus.set(s.id, 'start_stop');
+    s.updatedAt = this.world.now();
+    this.world.schedule(this.world.now() + 200, (t) => {
+      const host = s.host ? this.world.host(s.host) : undefined;
+      if (!host || !this.world.computeAnswers(host)) {
+        this.guestStatus.set(s.id, 'stop_failed');
+      } else {
+        this.guestStatus.delete(s.id);
+        s.vmState = 'stopped';
+        s.powerState = 4;
+      }
+      s.updatedAt = t;
+      this.world.emit('server', s, s.host);
+    });
     return { status: 200 };
   }
 

@@ -4,7 +4,7 @@ import { CmphaError, errorMessage } from '../../shared/errors.js';
 import { incidentReason, parseMarker, type MarkerPrefixes } from '../marker.js';
 import {
   MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE,
-  type Arrival, type CallOptions, type CloudFinding, type ComputeBackend, type ComputeHost, type Guest, type GuestRecovery, type HostCapacity, type LiveMoveState, type MoveState,
+  type Arrival, type CallOptions, type CloudFinding, type ComputeBackend, type ComputeHost, type Guest, type GuestRecovery, type HostCapacity, type Restore, type LiveMoveState, type MoveState,
 } from '../types.js';
 import { guestOf, inspectMove, judgeArrival, judgeLiveMove } from './guests.js';
 
@@ -12,6 +12,14 @@ import { guestOf, inspectMove, judgeArrival, judgeLiveMove } from './guests.js';
 export const MARK_KEY = 'cmpha_reason';
 /** The region's own auto-migration switch (HOSTMETA_AUTO_MIGRATE_ON_HOST_DOWN, pkg/apis/compute/host_const.go). */
 export const AUTO_MIGRATE_KEY = '__auto_migrate_on_host_down';
+
+/** What moving a stopped guest cannot give back: the region runs it for a while on its new host. */
+const STARTED_BY_MIGRATE = 'the region starts a guest it migrates off a dead host; it ran on its new host until cmpha stopped it again';
+
+/** The region's status for a state the recovery expects a guest in (pkg/apis/compute/guest_const.go). */
+function regionStatusOf(expect: 'ACTIVE' | 'SHUTOFF'): string {
+  return expect === 'SHUTOFF' ? 'ready' : 'running';
+}
 
 /** Storage types a rescue-mode migration refuses (STORAGE_LOCAL_TYPES, pkg/apis/compute/storage_const.go; the KVM ones). */
 const LOCAL_STORAGE = new Set(['local', 'nvme_pt', 'nvme', 'lvm', 'baremetal']);
@@ -143,10 +151,11 @@ export class CloudpodsBackend implements ComputeBackend {
     return inspectMove(g, source, g.host !== null && g.host !== source ? await this.hostNames(call) : null);
   }
 
-  async whereIs(guestId: string, source: string, opts: CallOptions = {}): Promise<Arrival> {
-    const g = await this.region.getGuest(guestId, opts);
-    const settled = g !== null && g.host !== null && g.host !== source && g.status === 'running';
-    return judgeArrival(g, source, settled ? await this.hostNames(opts) : null);
+  async whereIs(guestId: string, source: string, opts: CallOptions & { readonly expect?: 'ACTIVE' | 'SHUTOFF' } = {}): Promise<Arrival> {
+    const { expect = 'ACTIVE', ...call } = opts;
+    const g = await this.region.getGuest(guestId, call);
+    const settled = g !== null && g.host !== null && g.host !== source && g.status === regionStatusOf(expect);
+    return judgeArrival(g, source, settled ? await this.hostNames(call) : null, expect);
   }
 
   async liveMove(guestId: string, target: string | null, opts: CallOptions = {}): Promise<void> {
@@ -163,13 +172,22 @@ export class CloudpodsBackend implements ComputeBackend {
   }
 
   /**
-   * Guests the adapter moves today (running, failed, a move under way) are moved and must come back running;
-   * any other status is left and reported: moving a stopped or suspended Cloudpods guest is not measured yet.
+   * Running and failed guests (and a move under way) are moved and must come back running. A stopped one
+   * (ready) is moved too, and stopped again on its new host: a rescue-mode migrate always ends in GuestStartTask
+   * on the target (GuestMigrateTask.OnNormalMigrateComplete, pkg/compute/tasks/guest/guest_live_migrate_task.go),
+   * so the region starts it there. Any other status (suspended, ...) is left and reported.
    */
   recoveryOf(guest: Guest): GuestRecovery {
     if (guest.status === 'ACTIVE' || guest.status === 'ERROR' || guest.status === 'REBUILD') return { kind: 'move', lasting: guest.status === 'REBUILD' ? 'ACTIVE' : guest.status, expect: 'ACTIVE' };
-    return { kind: 'leave', lasting: guest.status, why: `Cloudpods status ${guest.vmState ?? guest.status}: the Cloudpods adapter moves only running and failed guests` };
+    if (guest.status === 'SHUTOFF') return { kind: 'move', lasting: 'SHUTOFF', expect: 'SHUTOFF', restore: 'stop', caveat: STARTED_BY_MIGRATE };
+    return { kind: 'leave', lasting: guest.status, why: `Cloudpods status ${guest.vmState ?? guest.status}: the Cloudpods adapter moves only running, stopped and failed guests` };
   }
+
+  /** A stopped guest the migrate started is stopped again (PerformStop); the adapter restores nothing else. */
+  readonly restore = async (guestId: string, how: Restore, opts: CallOptions = {}): Promise<void> => {
+    if (how !== 'stop') throw new CmphaError('restore_unsupported', `the Cloudpods adapter cannot ${how} a guest`);
+    await this.region.stop(guestId, opts);
+  };
 
   canLiveMove(guest: Guest): boolean {
     return guest.vmState === 'running';

@@ -7,6 +7,8 @@ import type { Arrival, Guest, GuestAddress, LiveMoveState, MoveState } from '../
 /** A migration task of the region runs on the guest (GuestMigrateTask: start_migrate, then migrating unless it was running). */
 const MOVING = new Set(['start_migrate', 'migrating', 'live_migrating']);
 const FAILED = new Set(['migrate_failed', 'live_migrate_failed']);
+/** A start or a stop the region runs on the guest (GuestStartTask: starting; GuestStopTask: start_stop, stopping). */
+const BUSY = new Set(['starting', 'start_stop', 'stopping']);
 
 /**
  * The port's status word for a Cloudpods status, so the evacuation policy (`[evacuation] states`, ACTIVE and ERROR
@@ -39,8 +41,8 @@ function addressesOf(g: RegionGuest): GuestAddress[] {
 export function guestOf(g: RegionGuest): Guest {
   return {
     id: g.id, name: g.name, status: statusWord(g.status),
-    // The task the region runs on it: a migration, or the start that ends a rescue-mode one.
-    taskState: MOVING.has(g.status) || g.status === 'starting' ? g.status : null,
+    // The task the region runs on it: a migration, the start that ends a rescue-mode one, or a stop.
+    taskState: MOVING.has(g.status) || BUSY.has(g.status) ? g.status : null,
     vmState: g.status, host: g.host, addresses: addressesOf(g), metadata: g.metadata,
     // Cloudpods guests belong to a project, not to a user.
     userId: '', projectId: g.projectId,
@@ -65,17 +67,18 @@ export function inspectMove(g: RegionGuest, source: string, hosts: ReadonlySet<s
 
 /**
  * After a migrate was accepted: arrived once the guest is running on another host the region lists (a rescue-mode
- * migration ends with GuestStartTask on the target: unknown → starting → running); failed once the task ended in
+ * migration ends with GuestStartTask on the target: unknown → starting → running), or ready there when the
+ * recovery expects it stopped (`expect` SHUTOFF); failed once the task ended in
  * migrate_failed with the guest still on the source (nothing was moved, so another try is no blind repeat).
  */
-export function judgeArrival(g: RegionGuest | null, source: string, hosts: ReadonlySet<string> | null): Arrival {
+export function judgeArrival(g: RegionGuest | null, source: string, hosts: ReadonlySet<string> | null, expect: 'ACTIVE' | 'SHUTOFF' = 'ACTIVE'): Arrival {
   if (g === null) return { kind: 'gone' };
   const moved = g.host !== null && g.host !== source;
   if (!moved) {
     if (FAILED.has(g.status)) return { kind: 'failed', why: `migration ended ${g.status} on ${source}`, noRoom: true };
     return { kind: 'waiting', why: `still on ${source} (status ${g.status})` };
   }
-  if (g.status !== 'running') {
+  if (g.status !== (expect === 'SHUTOFF' ? 'ready' : 'running')) {
     if (FAILED.has(g.status)) return { kind: 'failed', why: `${g.status} on ${g.host}` };
     return { kind: 'waiting', why: `on ${g.host}, status ${g.status}` };
   }

@@ -101,4 +101,31 @@ describe('recovery pipeline on a simulated Cloudpods region', () => {
     }
     expect(w.notifier.events.at(-1)).toMatchObject({ type: 'incident-resolved', incidentId: 'cp1-bmc' });
   });
+
+  it('a stopped guest is moved off the dead host and stopped again on the spare (the region starts what it rescue-migrates): one migrate, one stop, verified SHUTOFF', async () => {
+    // The region's own offline marking (HostOfflineMaxSeconds) would mark every guest unknown: cmpha sets the host offline first.
+    const w = await suite.world({ hosts: 2, instancesPerHost: 1, spares: 1, serviceDownTimeSeconds: 120, evacuation: { states: ['ACTIVE', 'ERROR', 'SHUTOFF'] } });
+    const r0 = await fetch(`${w.sim.controlUrl}/sim/servers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'stopped-1', host: 'compute1', status: 'SHUTOFF' }) });
+    const stoppedId = ((await r0.json()) as { server: { id: string } }).server.id;
+    const guests = (await w.guestsOn('compute1')).filter((g) => ['ACTIVE', 'SHUTOFF'].includes(g.status));
+    expect(guests.find((g) => g.id === stoppedId)).toMatchObject({ status: 'SHUTOFF', vmState: 'ready' });
+    await w.control('compute1', 'power-off');
+    await w.waitSilent('compute1');
+    const r = w.recovery(suite.redis);
+    await r.startWorkers();
+    await r.opener.open({ id: 'cp1-stopped', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    const inc = await waitClosed(r, 'cp1-stopped');
+    expect(inc.status).toBe('resolved');
+
+    expect(await w.compute.guest(stoppedId)).toMatchObject({ host: 'spare1', status: 'SHUTOFF', vmState: 'ready', taskState: null });
+    // Every guest in the state it had: running ones running, stopped ones stopped; each stopped one stopped once.
+    for (const g of guests) expect(await w.compute.guest(g.id)).toMatchObject({ host: 'spare1', status: g.status });
+    for (const g of guests) expect(await w.migrateCalls(g.id)).toHaveLength(1);
+    const stops = (await w.calls()).filter((c) => c.service === 'cloudpods' && c.method === 'POST' && c.path.endsWith('/stop'));
+    expect(stops.map((c) => c.path.split('/').at(-2)).sort()).toEqual(guests.filter((g) => g.status === 'SHUTOFF').map((g) => g.id).sort());
+    expect(inc.instances.find((e) => e.id === stoppedId)).toMatchObject({ state: 'verified', recovery: { expect: 'SHUTOFF', restore: 'stop' } });
+    const notes = inc.timeline.filter((t) => t.serverId === stoppedId).map((t) => t.message);
+    expect(notes).toContainEqual(expect.stringMatching(/^stopped-1: was SHUTOFF; asking for stop on spare1$/));
+    expect(notes).toContainEqual(expect.stringMatching(/^stopped-1 is SHUTOFF on spare1, as it was \(the region starts a guest it migrates off a dead host; .*\)$/));
+  });
 });

@@ -200,3 +200,38 @@ describe('the simulated Cloudpods region, as its source has it', () => {
     expect(s.world.servers.get(g!.id)!.guestSilent).toBe(false);
   });
 });
+
+describe('the simulated Cloudpods region: stopped guests', () => {
+  it('a stopped (ready) guest migrated in rescue mode is started on the target: ready → start_migrate → migrating → starting → running (guest_live_migrate_task.go OnStartSchedule, OnNormalMigrateComplete → StartGueststartTask; tasks/guest/guest_start_task.go RequestStart; hostman guestman.go GuestStart)', async () => {
+    const { sim: s, os } = await start({ evacuateSeconds: 30, instancesPerHost: 0 });
+    const r = await fetch(`${s.controlUrl}/sim/servers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'stopped-1', host: 'compute1', status: 'SHUTOFF' }) });
+    const id = ((await r.json()) as { server: { id: string } }).server.id;
+    expect((await os.region.getGuest(id))!.status).toBe('ready');
+    await control(s, '/hosts/compute1/power-off');
+    const src = await hostNamed(os, 'compute1');
+    // PerformOffline leaves the guests' status as it is (only the region's own ping detection marks them unknown).
+    await os.region.hostAction(src.id, 'offline', {});
+    expect((await os.region.getGuest(id))!.status).toBe('ready');
+    const spare = await hostNamed(os, 'spare1');
+    await os.region.hostAction(spare.id, 'enable', {});
+    await os.region.migrate(id, { preferHostId: spare.id, rescueMode: true });
+    expect((await os.region.getGuest(id))!.status).toBe('start_migrate');
+    await control(s, '/clock', { advanceSeconds: 10 });
+    // It was not running when asked: OnStartSchedule sets migrating.
+    expect(await os.region.getGuest(id)).toMatchObject({ status: 'migrating', host: 'compute1' });
+    await control(s, '/clock', { advanceSeconds: 15 });
+    expect(await os.region.getGuest(id)).toMatchObject({ status: 'starting', host: 'spare1' });
+    await control(s, '/clock', { advanceSeconds: 6 });
+    expect(await os.region.getGuest(id)).toMatchObject({ status: 'running', host: 'spare1' });
+  });
+
+  it('POST /servers/<id>/stop: refused unless running; start_stop at once, then ready (guest_actions.go PerformStop, StartGuestStopTask; guestdrivers/base.go CanStop; tasks/guest/guest_stop_task.go)', async () => {
+    const { sim: s, os } = await start();
+    const [g] = (await os.region.listGuests({ hostId: 'compute1' })).filter((x) => x.status === 'running');
+    await os.region.stop(g!.id);
+    expect((await os.region.getGuest(g!.id))!.status).toBe('start_stop');
+    await control(s, '/clock', { advanceSeconds: 1 });
+    expect((await os.region.getGuest(g!.id))!.status).toBe('ready');
+    await expect(os.region.stop(g!.id)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/Cannot stop server in status ready/) });
+  });
+});

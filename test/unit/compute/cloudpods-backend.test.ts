@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CloudpodsBackend, capacityOf, inspectMove, judgeArrival, statusWord } from '../../../src/compute/cloudpods/index.js';
+import { CloudpodsBackend, capacityOf, guestOf, inspectMove, judgeArrival, statusWord } from '../../../src/compute/cloudpods/index.js';
 import { incidentReason } from '../../../src/compute/marker.js';
 import { MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE } from '../../../src/compute/types.js';
 import { CLOUDPODS_MIGRATE_OUTCOME_UNKNOWN, OpenStackError } from '../../../src/openstack/errors.js';
@@ -41,6 +41,7 @@ class RecordingRegion implements RegionApi {
   }
   async liveMigrate(id: string, preferHostId: string | null) { this.calls.push({ op: 'live-migrate', id, body: preferHostId }); }
   async restart(id: string) { this.calls.push({ op: 'restart', id }); }
+  async stop(id: string) { this.calls.push({ op: 'stop', id }); }
 }
 
 describe('Cloudpods adapter: hosts', () => {
@@ -137,6 +138,22 @@ describe('Cloudpods adapter: guests and moves', () => {
     expect(judgeArrival(guest({ status: 'migrate_failed' }), 'cp1', hosts)).toMatchObject({ kind: 'failed', noRoom: true });
     expect(judgeArrival(guest({ status: 'migrating' }), 'cp1', hosts)).toMatchObject({ kind: 'waiting' });
     expect(judgeArrival(null, 'cp1', hosts)).toEqual({ kind: 'gone' });
+  });
+
+  it('a stopped guest: moved, expected SHUTOFF, stopped again after the migrate started it; arrived only ready when SHUTOFF is expected', async () => {
+    const region = new RecordingRegion();
+    const b = new CloudpodsBackend(region, PREFIXES);
+    const stopped = guestOf(guest({ status: 'ready' }));
+    expect(b.recoveryOf(stopped)).toMatchObject({ kind: 'move', lasting: 'SHUTOFF', expect: 'SHUTOFF', restore: 'stop', caveat: expect.stringMatching(/region starts/) });
+    expect(b.recoveryOf(guestOf(guest({ status: 'suspend' })))).toMatchObject({ kind: 'leave', lasting: 'SUSPENDED' });
+    await b.restore('vm1', 'stop');
+    expect(region.calls).toEqual([{ op: 'stop', id: 'vm1' }]);
+    await expect(b.restore('vm1', 'pause')).rejects.toMatchObject({ code: 'restore_unsupported' });
+    expect(guestOf(guest({ status: 'start_stop' }))).toMatchObject({ taskState: 'start_stop' });
+    const hosts = new Set(['cp1', 'spare1']);
+    expect(judgeArrival(guest({ host: 'spare1', status: 'ready' }), 'cp1', hosts, 'SHUTOFF')).toEqual({ kind: 'arrived', host: 'spare1' });
+    expect(judgeArrival(guest({ host: 'spare1', status: 'running' }), 'cp1', hosts, 'SHUTOFF')).toMatchObject({ kind: 'waiting' });
+    expect(judgeArrival(guest({ host: 'spare1', status: 'ready' }), 'cp1', hosts)).toMatchObject({ kind: 'waiting' });
   });
 
   it('lists a host\'s guests in the recovery\'s words', async () => {
