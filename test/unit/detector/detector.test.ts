@@ -4,7 +4,8 @@ import { createMetrics } from '../../../src/metrics/metrics.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDetector, type DetectorDeps } from '../../../src/detector/detector.js';
 import { resume } from '../../../src/detector/storm-brake-store.js';
-import type { DetectorMetrics, IncidentOpener, Prober, ProbeResult } from '../../../src/detector/types.js';
+import type { DetectorMetrics, HostEvidence, IncidentOpener, Prober, ProbeResult } from '../../../src/detector/types.js';
+import type { IncidentStatus } from '../../../src/incidents/types.js';
 import type { DetectorConfig, HostConfig } from '../../../src/config/types.js';
 import type { NotificationEvent, NotificationService } from '../../../src/notifier/types.js';
 import { CmphaError } from '../../../src/shared/errors.js';
@@ -582,6 +583,27 @@ describe('an incident waiting for a fence watches its host', () => {
     c.tick();
     expect((await d.runRound()).hosts.find((h) => h.host === 'c2')!.action).toBe('incident-aborted');
     expect(c.incidents.life[0]!.what).toMatch(/^Nova's heartbeat moved \(updated_at /);
+  });
+});
+
+// A host leaves the dead count once its own recovery disables it, or once that recovery closes: its incident keeps
+// it counted for a minute from its opening (issue 24), so a storm whose first host is already recovered still
+// trips. An aborted incident does not count (its host was alive), nor one opened longer ago.
+describe('the storm brake counts a host whose incident opened within the last minute, closed or not', () => {
+  const cases: Array<[IncidentStatus, number, string]> = [
+    ['resolved', 0, 'blocked-storm-brake'],
+    ['failed', 0, 'blocked-storm-brake'],
+    ['aborted', 0, 'open-incident'],
+    ['resolved', 60_000, 'open-incident'],
+  ];
+  it.each(cases)('c1\'s incident %s, opened %i ms before c2 lost power: c2 is %s', async (status, ageMs, action) => {
+    const c = cloud(6);
+    const d = c.detector({ maxDeadHosts: 1, maxDeadFraction: 1 });
+    const openedAt = c.clock.t - ageMs;
+    c.incidents.opened.push({ id: `c1-${openedAt}`, host: 'c1', failureStartedAt: openedAt, evidence: {} as HostEvidence, openedAt, status });
+    const r = await c2Dead(c, d);
+    expect(r.action).toBe(action);
+    expect(c.notifier.types().includes('storm-brake')).toBe(action === 'blocked-storm-brake');
   });
 });
 
