@@ -38,3 +38,13 @@ export function describeSignals(e: Pick<HostEvidence, 'networks' | 'instances' |
   const { answered, silent } = signalsHeard(e);
   return `answered: ${answered.length > 0 ? answered.join(', ') : 'none'}; silent: ${silent.length > 0 ? silent.join(', ') : 'none'}`;
 }
+
+/**
+ * The same phrase from an incident's recorded evidence (opaque JSON to the pipeline), for the notice that a
+ * recovery started; null when the evidence is not a detector's (an operator's evacuation, an orphan resumed).
+ */
+export function describeRecordedSignals(evidence: unknown): string | null {
+  const e = evidence as Partial<Pick<HostEvidence, 'networks' | 'instances' | 'storage'>> | null | undefined;
+  if (!e || !Array.isArray(e.networks) || typeof e.instances !== 'object' || e.instances === null || !Array.isArray(e.instances.addresses)) return null;
+  return describeSignals({ networks: e.networks, instances: e.instances, storage: e.storage ?? null });
+}

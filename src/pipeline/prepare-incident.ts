@@ -1,3 +1,4 @@
+import { describeRecordedSignals } from '../detector/signals.js';
 import { isFinalInstanceState, type IncidentStatus } from '../incidents/types.js';
 import { recoveryEnd } from './ended.js';
 import { failedHostIn, readCloudView, type CloudView } from './steps/cloud-view.js';
@@ -17,6 +18,12 @@ export type PrepareResult =
   /** Every fence failed: the incident waits for `cmpha fence confirm`; nothing was forced down or evacuated. */
   | { readonly kind: 'awaiting_fence' }
   | { readonly kind: 'closed'; readonly status: IncidentStatus };
+
+/** ` (answered: …; silent: …)` from the detector's evidence, so the page that a recovery started says what cmpha heard. */
+function heard(evidence: unknown): string {
+  const signals = describeRecordedSignals(evidence);
+  return signals ? ` (${signals})` : '';
+}
 
 /**
  * Everything before the evacuations: re-check, fence, force down, disable, inventory, spare. Each step
@@ -40,7 +47,7 @@ export async function prepareIncident(ctx: StepContext): Promise<PrepareResult> 
   if (!rec.fence) {
     await notifyOnce(ctx, rec, {
       type: 'incident-opened', severity: 'warning',
-      summary: `${rec.host} ${rec.origin === 'operator' ? 'is being evacuated on operator request' : 'is down'}: fencing and evacuating its instances`,
+      summary: `${rec.host} ${rec.origin === 'operator' ? 'is being evacuated on operator request' : `is down${heard(rec.evidence)}`}: fencing and evacuating its instances`,
     });
     const alive = await recheckAliveStep(ctx);
     if (alive.kind === 'abort') {

@@ -60,6 +60,9 @@ describe('an incident waiting for a fence watches its host', () => {
     expect(waiting.status).toBe('awaiting_fence');
     // The page goes out just after the status is written.
     await waitFor('the fence-failed page', async () => w.notifier.events.some((e) => e.incidentId === firstId && e.type === 'fence-failed'));
+    // The page that its recovery started names what cmpha heard: the signals that answered and those that were silent.
+    expect(w.notifier.events.find((e) => e.incidentId === firstId && e.type === 'incident-opened')?.summary)
+      .toMatch(/^compute1 is down \(answered: none; silent: management IP \S+[^)]*\): fencing and evacuating its instances$/);
 
     // Repaired outside cmpha: powered on, it answers and its nova-compute reports again.
     await w.control('compute1', 'power-on');
