@@ -281,6 +281,8 @@ export async function startController(validated: Config, opts: ControllerOptions
   const detector: Detector = createDetector({
     config, compute, prober, redis: connection, lease, incidents: recovery.opener, notifier, healer, metrics, logger,
     ...(witness ? { powerLook: (hosts: readonly string[]) => witness.look(hosts) } : {}),
+    // A host whose crash kernel sends fence_kdump messages answers ping from that kernel: not a sign of life.
+    ...(recovery.crashKernel ? { crashKernel: recovery.crashKernel } : {}),
     // Where the hosts' disks are on Ceph, their watchers are evidence on an independent network.
     ...(config.ceph ? { storageSignal: cephStorageSignal(config, createStorageFence(config.ceph, config.fencing), compute, { volumes }) } : {}),
     owner: opts.owner ?? `${hostname()}/${process.pid}`,

@@ -2,6 +2,7 @@ import type { Config, HostConfig } from '../config/types.js';
 import { createFenceDriver } from '../fencing/create-driver.js';
 import { powerDeviceType } from '../fencing/devices/registry.js';
 import { PowerWitness } from '../detector/power-witness.js';
+import type { CrashKernelLook } from '../detector/types.js';
 import { createFencePlan, createStorageFence } from '../fencing/fence-plan.js';
 import type { FencePlan } from '../fencing/fence-levels.js';
 import type { FenceDriver } from '../fencing/types.js';
@@ -85,6 +86,18 @@ export function kdumpFromConfig(config: ConfigNow, logger: Logger, onDatagram?: 
     ...(onDatagram ? { onDatagram } : {}),
   });
   return { listener, env: { watch: listener, waitMs: k.waitMs, quietAfterMs: k.quietAfterMs, maxDumpWaitMs: k.maxDumpWaitMs, pollMs: 250 } };
+}
+
+/**
+ * The detector's view of the listener: the host's crash kernel is sending when a fence_kdump message came from one
+ * of its addresses within quiet_after, the same window the kdump fence device counts as "in its crash kernel".
+ */
+export function crashKernelLook(env: KdumpEnv): CrashKernelLook {
+  return (ips) => {
+    const last = env.watch.lastFrom(ips);
+    if (!last || env.watch.clock.now() - last.lastAt >= env.quietAfterMs) return null;
+    return { ip: last.ip, count: last.count, firstAt: last.firstAt, lastAt: last.lastAt };
+  };
 }
 
 /** The single-writer proof where [ceph] is configured: every recovered server's disks, one watcher each. */

@@ -3,7 +3,7 @@ import type { Config } from '../config/types.js';
 import { createHostLivenessCheck } from '../detector/liveness.js';
 import { createProber } from '../detector/prober.js';
 import { detectorKeys } from '../detector/keys.js';
-import type { Detector, Prober } from '../detector/types.js';
+import type { CrashKernelLook, Detector, Prober } from '../detector/types.js';
 import type { FenceDriver } from '../fencing/types.js';
 import { leaderOnlyFenceDriver, leaderOnlyNova } from '../leadership/leader-only.js';
 import { LeaderLease } from '../leadership/lease.js';
@@ -19,7 +19,7 @@ import type { HostAliveCheck } from '../pipeline/steps/context.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis-connect.js';
 import { RedisOutageLog } from '../shared/redis-outage.js';
-import { fenceDriversFromConfig, fencePlansFromConfig, kdumpFromConfig, singleWriterFromConfig, storageRenewalFromConfig, type ConfigNow } from './fence-parts.js';
+import { crashKernelLook, fenceDriversFromConfig, fencePlansFromConfig, kdumpFromConfig, singleWriterFromConfig, storageRenewalFromConfig, type ConfigNow } from './fence-parts.js';
 import { LiveFencing } from './live-fencing.js';
 
 // The composition root: every process that can change the cloud (`cmpha run` with its API, `cmpha evacuate`,
@@ -74,11 +74,12 @@ export interface DetectorView {
  * comparison, so a fast verdict is not undone by a 10 s old heartbeat, and a host whose nova-compute died while
  * the host answers is never fenced, whichever process runs the job.
  */
-export function hostLiveness(config: Config, compute: ComputeBackend, prober: Prober, logger: Logger, detector?: DetectorView): HostAliveCheck {
+export function hostLiveness(config: Config, compute: ComputeBackend, prober: Prober, logger: Logger, detector?: DetectorView, crashKernel?: CrashKernelLook): HostAliveCheck {
   return createHostLivenessCheck({
     config, compute, prober, logger,
     heartbeatSeen: (h) => detector?.current?.heartbeatSeen(h) ?? null,
     extraAddresses: (h) => detector?.current?.liveAddresses(h) ?? [],
+    ...(crashKernel ? { crashKernel } : {}),
   });
 }
 
@@ -122,6 +123,8 @@ export interface RecoveryWorker extends Recovery {
   readonly fencing: LiveFencing;
   /** Each host's power switch, its changes passing only while this process leads. */
   readonly fenceDriverFor: (host: string) => FenceDriver | null;
+  /** fence_kdump messages heard lately, where [kdump] is enabled (the detector reads a crash kernel's answers with it). */
+  readonly crashKernel?: CrashKernelLook;
 }
 
 /**
@@ -147,6 +150,7 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   // Bound now, for the life of the process: a crash kernel sends long before a fence asks.
   const kdump = kdumpFromConfig(() => fencing.current(), logger, opts.onKdumpDatagram);
   void kdump?.listener.start();
+  const crashKernel = kdump ? crashKernelLook(kdump.env) : undefined;
   const recovery = createRecovery({
     config, connection, outage, logger, notifier, compute, leadership: lease,
     volumes: cloud.volumes,
@@ -155,13 +159,14 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
     ...(singleWriter ? { singleWriter } : {}),
     ...storageRenewalFromConfig(config),
     probe: (ips, signal) => verifyProber.probe(ips, signal),
-    isHostAlive: hostLiveness(config, foundation.compute, prober, logger, opts.detector),
+    isHostAlive: hostLiveness(config, foundation.compute, prober, logger, opts.detector, crashKernel),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.queue ? { queue: opts.queue } : {}),
   });
   return {
     ...recovery,
     nova, compute, notifier, connection, lease, fencing, fenceDriverFor,
+    ...(crashKernel ? { crashKernel } : {}),
     async stop() {
       await recovery.stop();
       await kdump?.listener.stop();

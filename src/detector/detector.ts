@@ -13,7 +13,7 @@ import { Observer, type Observation, type ObserveTuning, type PowerLook, type St
 import { runDetectorLoop } from './loop.js';
 import { recordRoundMetrics } from './round-metrics.js';
 import { startStallWatchdog, type StallWatchdog } from './stall-watchdog.js';
-import type { AgentHealer, Detector, DetectorMetrics, IncidentOpener, Prober, RoundReport } from './types.js';
+import type { AgentHealer, CrashKernelLook, Detector, DetectorMetrics, IncidentOpener, Prober, RoundReport } from './types.js';
 
 // The detector's loop: observe (observe.ts: Nova, addresses, probes) → judge (judge.ts: pure verdicts over
 // time) → act (act.ts: lease, storm brake, incidents, alerts), as the Kubernetes node lifecycle controller
@@ -47,6 +47,8 @@ export interface DetectorDeps {
   readonly storageSignal?: StorageSignal;
   /** The BMCs' power reads of hosts under suspicion (power-witness.ts): chassis `off` spares the heartbeat wait. */
   readonly powerLook?: PowerLook;
+  /** fence_kdump messages heard lately (where [kdump] is enabled): a host sending them answers ping from its crash kernel. */
+  readonly crashKernel?: CrashKernelLook;
   /** Called after every round of the loop started by start(): the report, or the error that ended the round. */
   readonly onRound?: (report: RoundReport | null, error?: unknown) => void;
 }
@@ -110,7 +112,7 @@ export function createDetector(deps: DetectorDeps): Detector {
     ...(deps.tuning ?? {}),
   };
   const log = logger.child({ component: 'detector' });
-  const observer = new Observer(config, compute, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal, deps.powerLook);
+  const observer = new Observer(config, compute, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal, deps.powerLook, deps.crashKernel);
   const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, ...(deps.healer ? { healer: deps.healer } : {}), logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}),
     ...(compute.groups ? { groups: () => compute.groups!() } : {}) });
   const book = new HostBook();

@@ -15,7 +15,7 @@ export class HostBook {
   /** Hosts worth a look between rounds: unhealthy, or with any signal silent, and no incident yet. */
   suspects(): string[] {
     return [...this.latest.values()]
-      .filter((r) => !QUIET.has(r.verdict) || r.evidence.silentForMs > 0 || r.evidence.networks.some((n) => n.result === 'silent'))
+      .filter((r) => !QUIET.has(r.verdict) || r.evidence.silentForMs > 0 || r.evidence.networks.some((n) => n.result === 'silent' || n.result === 'crash-kernel'))
       .filter((r) => !HAS_INCIDENT.has(r.action))
       .filter((r) => r.verdict !== 'maintenance')
       .map((r) => r.host);

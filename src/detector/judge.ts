@@ -2,7 +2,7 @@ import type { DetectorConfig } from '../config/types.js';
 import type { ComputeHost } from '../compute/types.js';
 import { heartbeatMoved, heartbeatPeriod, NO_HEARTBEAT, trackHeartbeat, type HeartbeatMemory } from './heartbeat.js';
 import type {
-  HostEvidence, HostJudgement, HostMemory, InstanceAddressEvidence, InstanceEvidence, MgmtEvidence, NetworkEvidence,
+  CrashKernelEvidence, HostEvidence, HostJudgement, HostMemory, InstanceAddressEvidence, InstanceEvidence, MgmtEvidence, NetworkEvidence,
   NovaEvidence, PowerEvidence, StorageEvidence, Verdict,
 } from './types.js';
 
@@ -35,6 +35,11 @@ export interface HostObservation {
   readonly storage: StorageEvidence | null;
   /** The BMC's last power read (hosts under suspicion, when a power witness is wired); absent or null otherwise. */
   readonly power?: PowerEvidence | null;
+  /**
+   * fence_kdump messages heard lately from the host's addresses (the observer then reads its answering networks as
+   * `crash-kernel`); absent when none were, or no listener is wired.
+   */
+  readonly crashKernel?: CrashKernelEvidence;
 }
 
 /** Answered BMC reads that must say `off` in a row before the chassis counts as proof: one wrong answer is not. */
@@ -62,6 +67,10 @@ export type JudgeConfig = Pick<DetectorConfig, 'heartbeatIntervalMs' | 'heartbea
  * a BMC that is wrong, and its `off` proves nothing more for that host until it reads `on` again). An observation that cannot confirm (a probe failed or said
  * nothing, the servers could not be listed, the service was not read) restarts the silence, because a false
  * fence costs far more than a slow one.
+ * A host whose crash kernel sends fence_kdump messages (heard within `[kdump] quiet_after` from one of its addresses)
+ * answers ping from that kernel, not from the one that ran its guests: its network answers (`crash-kernel`) count as
+ * silence for rule 1. Nothing else changes: an instance address or the storage signal answering is still life, and
+ * Nova's heartbeat is still rule 2 (a crash kernel runs no nova-compute, so a heartbeat that moves means alive).
  */
 export function judge(obs: HostObservation, previous: HostMemory | undefined, config: JudgeConfig): HostJudgement {
   const { mono, service } = obs;
@@ -113,6 +122,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
       instances,
       storage: obs.storage,
       ...(obs.power !== undefined ? { power } : {}),
+      ...(obs.crashKernel ? { crashKernel: obs.crashKernel } : {}),
       ...(verdict === 'dead' ? { deadBy } : {}),
       signals,
       suspectSince,
@@ -135,12 +145,13 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   if (instances.checked || instances.note) reasons.push(instances.note);
   if (obs.storage) reasons.push(`storage: ${obs.storage.detail}`);
   if (power) reasons.push(`BMC: ${power.detail}${power.state === 'off' ? ` (${powerOffReads} read(s) off in a row)` : ''}`);
+  if (obs.crashKernel) reasons.push(crashKernelReason(obs.crashKernel));
   if (signals === 1) {
     reasons.push(`only one independent signal (no storage_ip, tunnel_ip or answering instance address): ${seconds(config.singleSignalSilenceMs)} of silence needed`);
   }
 
   const novaBad = nova.says === 'down' || nova.says === 'stale';
-  const mgmtSilent = mgmtNet.result === 'silent';
+  const mgmtSilent = mgmtNet.result === 'silent' || mgmtNet.result === 'crash-kernel';
 
   if (anyAlive) {
     if (power?.state === 'off') reasons.push('the BMC reads the chassis off, but the host answers: the BMC is wrong, and the host is not dead');
@@ -312,5 +323,11 @@ function networkReason(n: NetworkEvidence): string {
     case 'probe-failed': return `${what} ${n.ip}: the probe failed this time`;
     case 'no-address': return n.role === 'mgmt' ? 'no management IP known (no [host] mgmt_ip, no hypervisor host_ip)' : `no ${what} configured`;
     case 'not-probed': return `${what} ${n.ip} not probed`;
+    case 'crash-kernel': return `${what} ${n.ip} answers, but for the crash kernel: counted as silent`;
   }
+}
+
+function crashKernelReason(c: CrashKernelEvidence): string {
+  return `in its crash kernel: ${c.count} fence_kdump message(s) from ${c.ip} since ${new Date(c.firstAt).toISOString()}, the last at ${new Date(c.lastAt).toISOString()}; `
+    + 'its addresses answer for the crash kernel, not for the host';
 }

@@ -7,7 +7,7 @@ import type { HostObservation } from './judge.js';
 import { InstanceBaseline, listHostAddresses, type InstanceAddress } from './instance-addresses.js';
 import { MgmtAddressBook } from './mgmt-addresses.js';
 import { ServerChangeFeed } from './server-changes.js';
-import type { InstanceAddressEvidence, MgmtResult, NetworkEvidence, PowerEvidence, Prober, ProbeResult, StorageEvidence } from './types.js';
+import type { CrashKernelEvidence, CrashKernelLook, InstanceAddressEvidence, MgmtResult, NetworkEvidence, PowerEvidence, Prober, ProbeResult, StorageEvidence } from './types.js';
 
 // Observation: every piece of I/O the detector does to look at the cloud (Nova, address books, probes), and
 // nothing else. It decides no verdict; judge.ts does that from what is returned here.
@@ -92,6 +92,7 @@ export class Observer {
     private readonly log: Logger,
     private readonly storageSignal?: StorageSignal,
     private readonly powerLook?: PowerLook,
+    private readonly crashKernelLook?: CrashKernelLook,
   ) {
     this.addressBook = new MgmtAddressBook(config.hosts, compute, log, tuning.hypervisorRefreshRounds);
     this.baseline = new InstanceBaseline(tuning.baselineEveryRounds, 100, 100, tuning.baselineChangedLooks);
@@ -115,14 +116,28 @@ export class Observer {
   }
 
   private networks(host: string, enabled: boolean, probe: Probed | null): NetworkEvidence[] {
+    const crashed = this.crashKernel(host);
     return this.addressBook.networks(host).map((a) => {
       let result: MgmtResult;
       if (!a.ip) result = 'no-address';
       else if (!enabled) result = 'not-probed';
       else if (!probe || probe.error) result = 'probe-failed';
       else result = probe.results.get(a.ip) ?? 'unknown';
+      // A crash kernel brings the host's network up to send fence_kdump messages: its answer is not the host's life.
+      if (result === 'alive' && crashed) result = 'crash-kernel';
       return { role: a.role, ip: a.ip, source: a.source, result };
     });
+  }
+
+  /** The host's addresses: its networks (management, storage, tunnel) as the address book knows them. */
+  private networkIps(host: string): string[] {
+    return this.addressBook.networks(host).flatMap((a) => (a.ip ? [a.ip] : []));
+  }
+
+  /** fence_kdump messages heard lately from one of the host's addresses, or null (none, or no listener). */
+  crashKernel(host: string): CrashKernelEvidence | null {
+    const ips = this.networkIps(host);
+    return this.crashKernelLook && ips.length > 0 ? this.crashKernelLook(ips) : null;
   }
 
   private instancesFor(host: string, probe: Probed | null): HostObservation['instances'] {
@@ -229,7 +244,7 @@ export class Observer {
     // Hosts that look wrong get their instance addresses listed and probed.
     const suspicious = usable
       ? enabled.filter((h) => suspects.has(h) || byHost.get(h)!.state === 'down'
-        || this.networks(h, true, first).some((n) => n.result === 'silent' || n.result === 'unknown'))
+        || this.networks(h, true, first).some((n) => n.result === 'silent' || n.result === 'unknown' || n.result === 'crash-kernel'))
       : [];
     for (const h of [...this.suspectInstances.keys()]) if (!suspicious.includes(h)) this.suspectInstances.delete(h);
     await this.listInstances(suspicious, signal);
@@ -251,6 +266,7 @@ export class Observer {
         instances: suspicious.includes(h) ? this.instancesFor(h, second) : null,
         storage: storage.get(h) ?? null,
         ...(power && suspicious.includes(h) ? { power: power.get(h) ?? null } : {}),
+        ...this.crashKernelField(h),
       };
     });
     return {
@@ -306,14 +322,23 @@ export class Observer {
         instances: this.instancesFor(h, probe),
         storage: storage.get(h) ?? null,
         ...(power ? { power: power.get(h) ?? null } : {}),
+        ...this.crashKernelField(h),
       };
     });
     return { kind: 'suspect-check', round, at, mono, hosts: observed, isolationReason, blindReason: null, probeFailed: probed.error, listed: true };
   }
 
-  /** The addresses whose answer would prove the host alive: its networks and its baseline instance addresses. */
+  private crashKernelField(host: string): { crashKernel?: CrashKernelEvidence } {
+    const c = this.crashKernel(host);
+    return c ? { crashKernel: c } : {};
+  }
+
+  /**
+   * The addresses whose answer would prove the host alive: its networks and its baseline instance addresses; not its
+   * networks while its crash kernel sends fence_kdump messages (they answer for the crash kernel).
+   */
   liveAddresses(host: string): string[] {
-    const out = this.addressBook.networks(host).flatMap((a) => (a.ip ? [a.ip] : []));
+    const out = this.crashKernel(host) ? [] : this.networkIps(host);
     for (const a of this.suspectInstances.get(host)?.addresses ?? []) if (this.baseline.isBaseline(a.ip)) out.push(a.ip);
     return out;
   }

@@ -19,6 +19,7 @@ export function signalsHeard(e: Pick<HostEvidence, 'networks' | 'instances' | 's
     const what = `${ROLE_WORDS[n.role]} ${n.ip}`;
     if (n.result === 'alive') answered.push(what);
     else if (n.result === 'silent') silent.push(what);
+    else if (n.result === 'crash-kernel') silent.push(`${what} (its crash kernel answers)`);
   }
   if (e.instances.checked) {
     const alive = e.instances.addresses.filter((a) => a.result === 'alive');

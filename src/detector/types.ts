@@ -52,8 +52,26 @@ export interface NovaEvidence {
  * `probe-failed`: the probe itself failed this round (fping error, controller isolated), so silence means nothing.
  * `no-address`: no address is known on that network.
  * `not-probed`: disabled hosts are not probed.
+ * `crash-kernel`: the address answered, but the host's crash kernel is sending fence_kdump messages (CrashKernelEvidence):
+ * the answer is the crash kernel's, not the host's, and counts as silence (judge.ts).
  */
-export type MgmtResult = ProbeResult | 'probe-failed' | 'no-address' | 'not-probed';
+export type MgmtResult = ProbeResult | 'probe-failed' | 'no-address' | 'not-probed' | 'crash-kernel';
+
+/**
+ * fence_kdump messages heard lately from one of the host's addresses (within `[kdump] quiet_after`): the host is in its
+ * crash kernel, which brings its network up to send them, so its addresses answer ping while its guests are gone.
+ */
+export interface CrashKernelEvidence {
+  /** The address the messages came from. */
+  readonly ip: string;
+  /** Messages in this run, and when the run began and last sent (epoch ms). */
+  readonly count: number;
+  readonly firstAt: number;
+  readonly lastAt: number;
+}
+
+/** The crash kernel sending from any of these addresses now, or null (the fence_kdump listener, where [kdump] is enabled). */
+export type CrashKernelLook = (ips: readonly string[]) => CrashKernelEvidence | null;
 
 export type NetworkRole = 'mgmt' | 'storage' | 'tunnel';
 
@@ -130,6 +148,8 @@ export interface HostEvidence {
   readonly storage: StorageEvidence | null;
   /** The BMC's last power read of a host under suspicion, when one is wired and read; absent otherwise. */
   readonly power?: PowerEvidence | null;
+  /** fence_kdump messages heard lately from the host's addresses: its addresses' answers are its crash kernel's. */
+  readonly crashKernel?: CrashKernelEvidence;
   /** What proved a `dead` verdict: Nova's missing heartbeat, or the chassis read off (no heartbeat needed). */
   readonly deadBy?: 'heartbeat' | 'power-off';
   /** Independent signals that can testify by silence: networks with an address, baseline instances, storage. */

@@ -426,3 +426,38 @@ describe('judge: a BMC caught wrong', () => {
     expect(healed.find((j) => j.verdict === 'dead')!.evidence.deadBy).toBe('power-off');
   });
 });
+
+describe('judge: a host in its crash kernel (fence_kdump messages heard)', () => {
+  const crashKernel = { ip: '198.18.0.11', count: 4, firstAt: NOW - 30_000, lastAt: NOW - 2_000 };
+  const crashed = (nova: Nova, inst: Inst, opts: { mono?: number; updatedAt?: Date | null } = {}): HostObservation => ({ ...observation(nova, 'crash-kernel', inst, opts), crashKernel });
+
+  it('its answering management address counts as silent: dead once the silence is long enough and Nova saw no heartbeat', () => {
+    const j = judge(crashed('down', SILENT), LONG, config);
+    expect(j.verdict).toBe('dead');
+    expect(j.evidence.crashKernel).toEqual(crashKernel);
+    expect(j.evidence.reasons.join('\n')).toMatch(/in its crash kernel: 4 fence_kdump message\(s\) from 198\.18\.0\.11/);
+    expect(j.evidence.reasons.join('\n')).toMatch(/management IP 198\.18\.0\.11 answers, but for the crash kernel: counted as silent/);
+  });
+
+  it('the silence starts with the first observation, as for a host that stopped answering', () => {
+    const first = judge(crashed('down', SILENT), undefined, config);
+    expect(first.verdict).toBe('suspect');
+    expect(first.memory.silentSinceMono).toBe(MONO);
+    const later = judge(crashed('down', SILENT, { mono: MONO + config.minSilenceMs }), first.memory, config);
+    expect(later.verdict).toBe('dead');
+  });
+
+  it('Nova\'s heartbeat still counts: not dead while updated_at is fresh', () => {
+    expect(judge(crashed('up', SILENT), silentFor(60_000, 1000), config).verdict).toBe('suspect');
+  });
+
+  it('an instance address answering is still life: never dead', () => {
+    expect(judge(crashed('down', [['alive', true]]), LONG, config).verdict).not.toBe('dead');
+  });
+
+  it('the same answer without fence_kdump messages is life (agent-down, never dead)', () => {
+    const j = judge(observation('down', 'alive', SILENT), LONG, config);
+    expect(j.verdict).toBe('agent-down');
+    expect(j.evidence.crashKernel).toBeUndefined();
+  });
+});
