@@ -1,4 +1,4 @@
-import { isSpareHost, planSpares, spareHostUnusable, type PlanGroup, type SpareCandidate } from '../../evacuator/spare-plan.js';
+import { groupAllows, isSpareHost, planSpares, spareHostUnusable, type PlanGroup, type SpareCandidate } from '../../evacuator/spare-plan.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { InstanceEntry, SpareAssignment } from '../../incidents/types.js';
 import { hostNamed } from '../../compute/hosts.js';
@@ -111,6 +111,9 @@ async function chooseSpares(ctx: StepContext, view?: CloudView): Promise<SpareAs
     await note(ctx, 'spare', 'info', `chose spare ${chosen.map((s) => `${s.host} for ${s.serverIds.length} server(s)`).join(', ')}`,
       { data: { spares: chosen } });
   }
+  for (const held of heldByGroup(pending, unplaced, groups, candidates.map((c) => c.host), chosen)) {
+    await note(ctx, 'spare', 'info', held.message, { serverId: held.id, data: { group: held.group, heldOn: held.hosts } });
+  }
   if (unplaced.length > 0) {
     await note(ctx, 'spare', 'warning', chosen.length === 0
       ? `no spare fits the ${unplaced.length} server(s) to move: evacuating without a target, the scheduler chooses`
@@ -118,6 +121,36 @@ async function chooseSpares(ctx: StepContext, view?: CloudView): Promise<SpareAs
     { data: { unplaced } });
   }
   return chosen;
+}
+
+/**
+ * The servers the plan left to the scheduler because their server group's policy keeps them off spares that had
+ * room (not for room): one line each, naming the group and the spares, so the incident says why per server.
+ */
+export function heldByGroup(
+  entries: readonly Pick<InstanceEntry, 'id' | 'name'>[],
+  unplaced: readonly string[],
+  groups: readonly PlanGroup[],
+  spares: readonly string[],
+  chosen: readonly SpareAssignment[],
+): Array<{ id: string; group: string; hosts: string[]; message: string }> {
+  const groupOf = new Map<string, PlanGroup>();
+  for (const g of groups) for (const m of g.members) groupOf.set(m, g);
+  const assigned = new Map<string, string>();
+  for (const s of chosen) for (const id of s.serverIds) assigned.set(id, s.host);
+  const out: Array<{ id: string; group: string; hosts: string[]; message: string }> = [];
+  for (const id of unplaced) {
+    const g = groupOf.get(id);
+    if (!g) continue;
+    const hosts = spares.filter((h) => !groupAllows(groupOf, id, h, assigned));
+    if (hosts.length === 0) continue;
+    const name = entries.find((e) => e.id === id)?.name ?? id;
+    const why = g.policy === 'anti-affinity' || g.policy === 'soft-anti-affinity'
+      ? `already has ${(g.maxPerHost ?? 1) > 1 ? `${g.maxPerHost} members` : 'a member'} on ${hosts.join(', ')}`
+      : `runs on another host than ${hosts.join(', ')}`;
+    out.push({ id, group: g.name, hosts, message: `${name}: its ${g.policy} group ${g.name} ${why}: evacuated without a target, the scheduler chooses a host that keeps the group's policy` });
+  }
+  return out;
 }
 
 /**

@@ -46,6 +46,11 @@ describe('server groups', () => {
     expect(byName['ha-a']!.retargetedFrom).toBeUndefined();
     expect(await evacuateBodies(w, a)).toEqual([{}]);
     expect(inc.timeline.map((t) => t.message)).toContain('server group ha-pair (anti-affinity): 1 member(s) to move, others on spare1 (1)');
+    // Why it went without a target, on its own line: its group, not room.
+    expect(inc.timeline.find((t) => t.serverId === a && t.step === 'spare')).toMatchObject({
+      message: 'ha-a: its anti-affinity group ha-pair already has a member on spare1: evacuated without a target, the scheduler chooses a host that keeps the group\'s policy',
+      data: { group: 'ha-pair', heldOn: ['spare1'] },
+    });
   });
 
   it('max_server_per_host = 2: two members go to the spare, the third is left to the scheduler, which keeps the rule', async () => {
