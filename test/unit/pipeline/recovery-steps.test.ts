@@ -236,6 +236,16 @@ describe('recovery of one host', () => {
     expect(outcomeOf([]).status).toBe('resolved');
   });
 
+  it('outcome: a server excluded by policy is never a failure; a server left for any other reason makes the incident partial', () => {
+    const e = (state: string, leftBy?: 'policy' | 'cloud') => ({ state, ...(leftBy ? { leftBy } : {}) }) as never;
+    // Left by the operator's choice: the evacuability policy, or [evacuation] states.
+    expect(outcomeOf([e('verified'), e('excluded'), e('skipped', 'policy')])).toMatchObject({ status: 'resolved', excluded: 1, skipped: 1 });
+    expect(outcomeOf([e('excluded'), e('excluded')]).status).toBe('resolved');
+    // Left because the cloud cannot move it (a shelved server): not recovered.
+    expect(outcomeOf([e('verified'), e('skipped', 'cloud')])).toMatchObject({ status: 'partial', stranded: 1 });
+    expect(outcomeOf([e('excluded'), e('skipped', 'cloud')]).status).toBe('partial');
+  });
+
   it('outcome: a degraded server (moved, network not back) is never resolved', () => {
     const e = (state: string) => ({ state }) as never;
     expect(outcomeOf([e('verified'), e('degraded')])).toMatchObject({ status: 'partial', verified: 1, degraded: 1 });
