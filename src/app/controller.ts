@@ -13,7 +13,6 @@ import { startMetricsServer, type MetricsServer, type ReadinessReport } from '..
 import { trackReadiness } from '../metrics/track-readiness.js';
 import type { CmphaNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
-import type { NovaApi } from '../openstack/types.js';
 import { confirmFence, startOrphanReconciler, type QueueTuning } from '../pipeline/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -65,7 +64,6 @@ export interface ControllerOptions {
 
 export interface Controller {
   readonly recovery: RecoveryWorker;
-  readonly nova: NovaApi;
   readonly notifier: NotificationService;
   readonly metrics: Metrics;
   readonly metricsServer: MetricsServer | null;
@@ -248,7 +246,7 @@ export async function startController(validated: Config, opts: ControllerOptions
   const metricsServer = await startMetricsEndpoint(config, opts, registry, () => readiness());
 
   const foundation = connect(config, opts);
-  const { connection, lease, compute, cloud: { nova, volumes } } = foundation;
+  const { connection, lease, compute, cloud: { volumes } } = foundation;
   const notifiers = buildNotifiers(config, foundation, metrics, logger);
   const notifier = notifiers.counted;
   initFenceMetrics(config, metrics);
@@ -321,7 +319,7 @@ export async function startController(validated: Config, opts: ControllerOptions
     masakari,
   };
   return {
-    recovery, nova, notifier, metrics, metricsServer, apiServer, lease,
+    recovery, notifier, metrics, metricsServer, apiServer, lease,
     redisDown: () => foundation.outage.down,
     lastRound: () => rounds.last,
     stop: () => stopController(running),

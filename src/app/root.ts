@@ -5,12 +5,11 @@ import { createProber } from '../detector/prober.js';
 import { detectorKeys } from '../detector/keys.js';
 import type { CrashKernelLook, Detector, Prober } from '../detector/types.js';
 import type { FenceDriver } from '../fencing/types.js';
-import { leaderOnlyFenceDriver, leaderOnlyNova } from '../leadership/leader-only.js';
+import { leaderOnlyFenceDriver } from '../leadership/leader-only.js';
 import { LeaderLease } from '../leadership/lease.js';
 import { createNotificationService, type CmphaNotificationService } from '../notifier/service.js';
 import type { DeliveryRecord, NotificationService } from '../notifier/types.js';
 import { createOpenStack, type OpenStack } from '../openstack/index.js';
-import type { NovaApi } from '../openstack/types.js';
 import { leaderBackend, readBackend } from './cloud-adapter.js';
 import type { ComputeBackend } from '../compute/types.js';
 import { createRecovery, type QueueTuning, type Recovery } from '../pipeline/create-recovery.js';
@@ -112,8 +111,6 @@ export interface RecoveryRootOptions extends FoundationOptions {
 
 /** A recovery built by the root: its workers start only when the caller says so (when it leads). */
 export interface RecoveryWorker extends Recovery {
-  /** Nova as the workers see it: changes pass only while this process leads. */
-  readonly nova: NovaApi;
   /** The cloud as the workers see it, through the port (its changes pass only while this process leads). */
   readonly compute: ComputeBackend;
   readonly notifier: NotificationService;
@@ -138,7 +135,6 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   const { connection, outage, lease, cloud } = foundation;
   const ownNotifier = opts.notifier ? null : createNotifier(config, foundation, logger);
   const notifier = opts.notifier ?? ownNotifier!;
-  const nova = leaderOnlyNova(cloud.nova, lease);
   // The recovery's view of the cloud ([cloud] type picks the adapter), its changes behind the lease.
   const compute = leaderBackend(config, cloud, lease);
   const fencing = new LiveFencing(config, opts.rereadConfig, logger);
@@ -165,7 +161,7 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
   });
   return {
     ...recovery,
-    nova, compute, notifier, connection, lease, fencing, fenceDriverFor,
+    compute, notifier, connection, lease, fencing, fenceDriverFor,
     ...(crashKernel ? { crashKernel } : {}),
     async stop() {
       await recovery.stop();
