@@ -207,7 +207,7 @@ export const STATUS_JS = `'use strict';
     tbody.replaceChildren();
     inc.instances.forEach(function (e) {
       var tr = el('tr');
-      tr.append(el('td', e.name), el('td', e.state), el('td', e.target || '-'), el('td', e.error || e.skipReason || ''));
+      tr.append(el('td', e.name), el('td', e.state), el('td', e.target || '-'), el('td', e.error || e.skipReason || (e.state === 'awaiting_capacity' ? 'waiting for room: ' + (e.noRoom || '') : '')));
       tbody.append(tr);
     });
   }

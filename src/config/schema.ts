@@ -180,6 +180,9 @@ export const evacuationSection = defineSection(
     maxPerMinute: key('max_per_minute', integer(120, 1, 100000), 'Evacuate calls per minute, across all incidents and replicas (global, a sliding window in Redis).'),
     verifyTimeoutMs: key('verify_timeout', duration('300s', { min: '1s' }), 'Time for an evacuated server to be ACTIVE on another host.'),
     verifyPollIntervalMs: key('verify_poll_interval', duration('2s', { min: '100ms' }), 'Polling interval while verifying.'),
+    // Optional in the type: a config built by hand without them waits 1 h, looking again every 30 s.
+    capacityWaitMs: key('capacity_wait', duration('1h').transform((ms): number | undefined => ms), 'How long a server that fits on no host (no spare, no enabled host with its vCPU and RAM free) waits for room, in state awaiting_capacity, before it is given up (the incident ends partial, naming it, and pages). It moves as soon as room appears: a spare added or enabled, a host enabled or returned, another server deleted or moved away. 0: never wait, fail it at once.', { default: '1h' }),
+    capacityRecheckMs: key('capacity_recheck_interval', duration('30s', { min: '1s' }).transform((ms): number | undefined => ms), 'How often a server waiting for room (awaiting_capacity) looks again for a host with room.', { default: '30s' }),
     spareHosts: key('spare_hosts', list(), 'Comma-separated reserved hosts, besides those disabled with spare_reason_prefix.'),
     spareReasonPrefix: key('spare_reason_prefix', text('down_prepare'), 'nova-compute services disabled with a reason starting with this are reserved spares (the original tool\'s convention).'),
     spareAddToAggregates: key('spare_add_to_aggregates', bool(false), 'Add the chosen spare to the failed host\'s aggregates.'),

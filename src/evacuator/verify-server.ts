@@ -5,6 +5,7 @@ import { formatDuration } from '../shared/duration.js';
 import { errorMessage, isRetryable } from '../shared/errors.js';
 import { unlessSettled } from '../incidents/instance-transitions.js';
 import { isActiveElsewhere } from './entry-state.js';
+import { waitsForRoom } from './room.js';
 import { verifyNetworkStep } from './verify-network.js';
 import { note, serverOutcome, type ServerInput, type ServerOutcome, type StepContext } from '../pipeline/steps/context.js';
 
@@ -58,6 +59,15 @@ export async function waitActive(d: StepContext, serverId: string, opts: { retar
         await note(d, 'evacuate', 'warning', `${entry.name}: evacuation to ${spare} failed (${v.why}); evacuating it again without a target, the scheduler chooses`, { serverId });
         return d.store.updateInstance(d.incidentId, serverId, 'retargeted', (e) => (e.state !== 'evacuated' || e.retargetedFrom !== undefined
           ? undefined : { target: null, retargetedFrom: spare, error: undefined }));
+      }
+      // The scheduler itself found no host (no target was named, or the named spare already refused it once):
+      // it waits for room (the capacity gate) instead of failing. Nova ended that evacuation (migration in
+      // error, the server still on the source), so a later request is no duplicate.
+      if (opts.retarget && waitsForRoom(d.evacuation) && entry.state === 'evacuated' && v.noRoom && (spare === null || entry.retargetedFrom !== undefined)) {
+        const now = d.clock.now();
+        await note(d, 'evacuate', 'warning', `${entry.name}: Nova's scheduler found no host for it (${v.why}); it waits for room`, { serverId });
+        return d.store.updateInstance(d.incidentId, serverId, 'no_room', (e) => (e.state !== 'evacuated' ? undefined
+          : { target: null, acceptedAt: undefined, activeAt: undefined, awaitingSince: e.awaitingSince ?? now, noRoom: `Nova's scheduler: ${v.why}` }));
       }
       return fail(d, entry, v.why);
     }

@@ -45,8 +45,13 @@ export function formatIncident(inc: Incident): string {
     out += '\ninstances\n';
     out += table(['  NAME', 'ID', 'STATE', 'TARGET', 'TRIES', 'TOOK', 'DOWNTIME', 'NOTE'], inc.instances.map((e) => [
       `  ${e.name}`, e.id, e.state, e.target ?? '-', String(e.attempts), e.evacuationMs !== undefined ? formatDuration(e.evacuationMs) : '-',
-      e.downtimeMs !== undefined ? formatDuration(e.downtimeMs) : '-', e.error ?? e.skipReason ?? '',
+      e.downtimeMs !== undefined ? formatDuration(e.downtimeMs) : '-', e.error ?? e.skipReason ?? (e.state === 'awaiting_capacity' ? `waiting for room: ${e.noRoom ?? ''}` : ''),
     ]));
+    const waiting = inc.instances.filter((e) => e.state === 'awaiting_capacity');
+    if (waiting.length > 0) {
+      out += '\nwaiting for room (evacuated as soon as a host has room; add a spare, enable or repair a host, or free room)\n';
+      for (const e of waiting) out += `  ${e.name}: since ${e.awaitingSince !== undefined ? time(e.awaitingSince) : '?'}: ${e.noRoom ?? 'no host has room'}\n`;
+    }
     const down = inc.instances.filter((e) => e.downFrom !== undefined && e.backAt !== undefined);
     if (down.length > 0) {
       out += '\ndowntime per instance (last answer before the failure → first answer on the new host)\n';

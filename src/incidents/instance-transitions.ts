@@ -60,7 +60,16 @@ export type InstanceEvent =
    * nothing is evacuated again. Moving the proof before `verified` would hold every server's verification
    * (and its downtime figure) until the last server moved; an explicit edge says the same thing honestly.
    */
-  | 'double_writer';
+  | 'double_writer'
+  /**
+   * No host the cloud would place it on has room for it (capacity read before any request, or the cloud's
+   * scheduler answered "no valid host" to a request without a target): it waits, visible, for room. From
+   * `evacuated` only on the cloud's definitive refusal (migration in error, the server still on the source), so
+   * asking again later is no blind repeat.
+   */
+  | 'no_room'
+  /** Room appeared (a spare, a host enabled or returned, a server gone): back to `pending`, to be moved now. */
+  | 'room_found';
 
 const GIVE_UP = { deleted: 'deleted', failed: 'failed' } as const;
 
@@ -72,11 +81,17 @@ const GIVE_UP = { deleted: 'deleted', failed: 'failed' } as const;
 export const INSTANCE_TRANSITIONS: Readonly<Record<InstanceState, Partial<Readonly<Record<InstanceEvent, InstanceState>>>>> = {
   // `running_elsewhere` from `pending`: an evacuation this incident did not record took (a run whose record was
   // lost with a Redis restart, resumed from Nova under the same id, finds the server already ACTIVE elsewhere).
-  pending: { target_chosen: 'pending', lock_recorded: 'pending', reset_requested: 'pending', evacuate_requested: 'evacuating', already_moving: 'evacuated', running_elsewhere: 'evacuated', ...GIVE_UP },
+  pending: {
+    target_chosen: 'pending', lock_recorded: 'pending', reset_requested: 'pending', evacuate_requested: 'evacuating', already_moving: 'evacuated', running_elsewhere: 'evacuated',
+    no_room: 'awaiting_capacity', ...GIVE_UP,
+  },
+  // Waiting sends nothing: only room found, the wait bound (`failed`) or a deletion ends it; another look that
+  // still finds no room stays here. Nova showing it moved (an operator's own evacuation) is followed like any move.
+  awaiting_capacity: { no_room: 'awaiting_capacity', room_found: 'pending', already_moving: 'evacuated', running_elsewhere: 'evacuated', ...GIVE_UP },
   // A request whose outcome is unknown and that left no trace in Nova is sent again: still `evacuating`.
   evacuating: { evacuate_requested: 'evacuating', in_use_refused: 'pending', accepted: 'evacuated', already_moving: 'evacuated', running_elsewhere: 'evacuated', ...GIVE_UP },
   evacuated: {
-    running_elsewhere: 'evacuated', reboot_requested: 'evacuated', retargeted: 'pending', network_verified: 'verified', network_degraded: 'degraded',
+    running_elsewhere: 'evacuated', reboot_requested: 'evacuated', retargeted: 'pending', no_room: 'awaiting_capacity', network_verified: 'verified', network_degraded: 'degraded',
     restore_requested: 'evacuated', state_verified: 'verified', state_not_restored: 'degraded', ...GIVE_UP,
   },
   verified: { double_writer: 'failed' },

@@ -1,4 +1,4 @@
-import type { DeliveryRecord, NotificationEventType } from '../notifier/types.js';
+import type { DeliveryRecord } from '../notifier/types.js';
 
 export type IncidentStatus =
   | 'open'
@@ -23,7 +23,11 @@ export function isTerminalStatus(s: IncidentStatus): boolean {
  * bound there or not ACTIVE, or an address that answered before the failure stays silent). Final, and not a
  * recovery: an incident with a degraded server is not resolved.
  */
-export type InstanceState = 'pending' | 'skipped' | 'excluded' | 'evacuating' | 'evacuated' | 'verified' | 'degraded' | 'failed' | 'deleted';
+/**
+ * `awaiting_capacity`: no host the cloud would place it on has room for it now; it waits (rechecked on an
+ * interval, bounded by `[evacuation] capacity_wait`) and moves as soon as room appears.
+ */
+export type InstanceState = 'pending' | 'awaiting_capacity' | 'skipped' | 'excluded' | 'evacuating' | 'evacuated' | 'verified' | 'degraded' | 'failed' | 'deleted';
 
 /**
  * States after which nothing more happens to an instance within this incident. `excluded`: left on the failed
@@ -123,6 +127,13 @@ export interface InstanceEntry {
   readonly lastRequestAt?: number;
   /** The spare an evacuation failed on before the server was left to the scheduler. */
   readonly retargetedFrom?: string;
+  /**
+   * When it first found no room anywhere (`awaiting_capacity`); its wait is bounded from here. Kept after room
+   * appeared, with `roomAt` (when it did) and `noRoom` (why there was none, as last seen).
+   */
+  readonly awaitingSince?: number;
+  readonly roomAt?: number;
+  readonly noRoom?: string;
   readonly acceptedAt?: number;
   /** When Nova first showed it ACTIVE on another host (verification of its network comes after). */
   readonly activeAt?: number;
@@ -189,7 +200,8 @@ export interface IncidentRecord {
   readonly spares?: readonly SpareAssignment[];
   readonly error?: { readonly code: string; readonly message: string };
   readonly failoverMs?: number;
-  readonly notified: readonly NotificationEventType[];
+  /** Notices sent once per incident: an event type, or `type:server id` for a notice about one server. */
+  readonly notified: readonly string[];
   readonly ack?: { readonly by: string; readonly at: number };
 }
 

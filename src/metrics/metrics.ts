@@ -49,6 +49,8 @@ export interface Metrics {
   readonly incidentsOpened: Counter;
   readonly incidentsClosed: Counter<'outcome'>;
   readonly incidentsOpen: Gauge;
+  /** Servers of open incidents that fit on no host and wait for room (`awaiting_capacity`). */
+  readonly instancesAwaitingCapacity: Gauge;
   readonly fenceAttempts: Counter<'driver'>;
   /** `code` is a CmphaError code, a small fixed set. */
   readonly fenceFailures: Counter<'driver' | 'code'>;
@@ -156,7 +158,7 @@ function readinessFamilies(registers: Registry[]): Pick<Metrics, 'ready' | 'read
 }
 
 /** Host failure incidents. */
-function incidentFamilies(registers: Registry[]): Pick<Metrics, 'incidentsOpened' | 'incidentsClosed' | 'incidentsOpen'> {
+function incidentFamilies(registers: Registry[]): Pick<Metrics, 'incidentsOpened' | 'incidentsClosed' | 'incidentsOpen' | 'instancesAwaitingCapacity'> {
   return {
     incidentsOpened: new Counter({
       name: 'cmpha_incidents_opened_total', help: 'Host failure incidents opened.', registers,
@@ -167,6 +169,9 @@ function incidentFamilies(registers: Registry[]): Pick<Metrics, 'incidentsOpened
     }),
     incidentsOpen: new Gauge({
       name: 'cmpha_incidents_open', help: 'Host failure incidents currently open.', registers,
+    }),
+    instancesAwaitingCapacity: new Gauge({
+      name: 'cmpha_instances_awaiting_capacity', help: 'Servers of open incidents that fit on no host and wait for room (awaiting_capacity).', registers,
     }),
   };
 }
@@ -299,7 +304,7 @@ function initKnownSeries(m: Metrics, version: string): void {
   for (const queue of JOB_QUEUES) m.jobsFailed.inc({ queue }, 0);
   for (const check of READINESS_CHECKS) m.readinessCheck.set({ check }, 0);
   for (const result of REMEDIATION_RESULTS) m.agentRemediations.inc({ result }, 0);
-  for (const g of [m.leader, m.ready, m.incidentsOpen, m.stormBrakeActive, m.controllerIsolated,
+  for (const g of [m.leader, m.ready, m.incidentsOpen, m.instancesAwaitingCapacity, m.stormBrakeActive, m.controllerIsolated,
     m.hostsWithoutFencing, m.agentDownHosts]) g.set(0);
   m.buildInfo.set({ version }, 1);
 }

@@ -26,6 +26,8 @@ export const EVENT_CATALOGUE: Readonly<Record<NotificationEventType, EventInfo>>
   'isolated-mgmt': { floor: 'warning', optIn: false, title: 'Host lost its management network but is alive' },
   'inventory-suspicious': { floor: 'warning', optIn: false, title: 'Nova lists no servers on a failed host that had some' },
   'orphan-resumed': { floor: 'warning', optIn: false, title: 'Lost recovery found in Nova and resumed' },
+  'capacity-wait': { floor: 'critical', optIn: false, title: 'Host failure: instances wait for room on another host' },
+  'capacity-found': { floor: 'info', optIn: false, title: 'Host failure: a waiting instance found room and moves' },
   'instance-restarted': { floor: 'warning', optIn: false, title: 'VM failure: instance restarted on its host' },
   'instance-failed': { floor: 'critical', optIn: false, title: 'VM failure: instance NOT recovered' },
   'process-down': { floor: 'warning', optIn: false, title: 'A monitored process stopped on a host' },

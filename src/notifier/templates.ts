@@ -64,6 +64,8 @@ const ACTIONS: Readonly<Record<NotificationEventType, string>> = {
   'isolated-mgmt': 'The host lost its management network but another of its addresses answers (the message says which), so cmpha does not fence it. Check its management link.',
   'inventory-suspicious': 'Nova listed servers on this host before it failed and lists none now. Check with `openstack server list --all-projects --host HOST` whether servers were deleted or Nova is answering wrongly; any left there are NOT recovered.',
   'orphan-resumed': 'cmpha lost the record of a recovery (its Redis did not persist) and found it again from Nova: the host was disabled by cmpha and still has servers. The recovery runs again; make Redis persist (appendonly yes).',
+  'capacity-wait': 'The instances listed fit on no host and are still down: cmpha evacuates each as soon as room appears ([evacuation] capacity_wait bounds the wait). Add a spare (spare_hosts, or disable a host with the spare reason), enable or repair a host, or free room on one.',
+  'capacity-found': 'Nothing: the instance that waited for room is being evacuated now; the incident\'s notice says how it ended.',
   'instance-restarted': 'Nothing: the instance crashed or hung on a healthy host and cmpha stopped and started it there. If it keeps failing, cmpha stops restarting it and pages.',
   'instance-failed': 'The instance is NOT running: it failed too often, or stopping and starting it did not bring it back (the reason is below). Look at its console and its host, then start it by hand.',
   'process-down': 'masakari-processmonitor could not restart a process on this host (named above). Restart it on the host; cmpha has no remediation for it.',

@@ -18,6 +18,8 @@ export type NotificationEventType =
   | 'isolated-mgmt'
   | 'inventory-suspicious'
   | 'orphan-resumed'
+  | 'capacity-wait'
+  | 'capacity-found'
   | 'instance-restarted'
   | 'instance-failed'
   | 'process-down'

@@ -12,7 +12,7 @@ import { createProcessors } from './processors.js';
 import { queueTimings } from './queue-timings.js';
 import { queueNames, type EvacuateJobData, type IncidentJobData } from './queues.js';
 import { RedisStartGate } from './rate-gate.js';
-import { renewStorageFences, watchQueueDepth } from './recovery-timers.js';
+import { renewStorageFences, watchAwaitingCapacity, watchQueueDepth } from './recovery-timers.js';
 import { controllerName, isClosedRefusal, noteResumed } from './note-resumed.js';
 import { resumeOrphanedJobs, superviseWorkers, type ResumedJob } from './resume.js';
 import { jobOptions, type QueueKind } from './retry-policy.js';
@@ -116,6 +116,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       for (const w of workers) w.run().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'queue worker stopped'));
       for (const id of await store.activeIds()) await takeUp(id, 'started');
       if (deps.metrics?.queueDepth) timers.push(watchQueueDepth(evacuateQueue, deps.metrics));
+      if (deps.metrics?.instancesAwaitingCapacity) timers.push(watchAwaitingCapacity(store, deps.metrics));
       if (deps.renewStorageFence) timers.push(renewStorageFences(store, deps.renewStorageFence, deps.storageRenewEveryMs ?? 10 * 60_000, logger));
     },
     async pauseWorkers() {

@@ -8,6 +8,8 @@ export interface RecoveryMetrics extends EvacuationMetrics {
   readonly incidentsOpened?: CounterLike;
   readonly incidentsClosed?: CounterLike;
   readonly incidentsOpen?: GaugeLike;
+  /** Servers of open incidents waiting for room (cmpha_instances_awaiting_capacity), counted from the store. */
+  readonly instancesAwaitingCapacity?: GaugeLike;
   readonly fenceAttempts?: CounterLike;
   readonly fenceFailures?: CounterLike;
   readonly fenceDuration?: HistogramLike;

@@ -6,7 +6,7 @@ import type { JobOptions, QueueKind } from './retry-policy.js';
 import { evacuateJobId, networkJobId, type EvacuateJobData, type IncidentJobData, type QueueNames } from './queues.js';
 import { GaveUp, isDeposed, runFinalize, runNetwork, runPrepare, runServer, type Attempt } from './runner.js';
 import type { StepContext } from './steps/context.js';
-import { isTierWaiting } from './tier-gate.js';
+import { isHeldBack } from './held-back.js';
 
 export interface ProcessorEnv {
   readonly store: IncidentStore;
@@ -33,8 +33,8 @@ async function queued<T>(job: Job, token: string | undefined, run: () => Promise
       await job.moveToDelayed(Date.now() + DEPOSED_RETRY_MS, token);
       throw new DelayedError();
     }
-    // Held by its tier's gate: back to the queue (its slot freed), without using up an attempt.
-    if (isTierWaiting(err) && token) {
+    // Held by its tier's gate, or waiting for room: back to the queue (its slot freed), without using up an attempt.
+    if (isHeldBack(err) && token) {
       await job.moveToDelayed(Date.now() + err.waitMs, token);
       throw new DelayedError();
     }

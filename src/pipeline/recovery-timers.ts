@@ -20,6 +20,19 @@ export function renewStorageFences(store: IncidentStore, renew: (host: string) =
   return () => clearInterval(timer);
 }
 
+/** Keeps cmpha_instances_awaiting_capacity current: counted from the open incidents' entries, so a restart loses nothing. */
+export function watchAwaitingCapacity(store: IncidentStore, metrics: RecoveryMetrics, everyMs = 5000): () => void {
+  const timer = setInterval(() => {
+    void (async () => {
+      let n = 0;
+      for (const id of await store.activeIds()) n += (await store.listInstances(id)).filter((e) => e.state === 'awaiting_capacity').length;
+      metrics.instancesAwaitingCapacity?.set(n);
+    })().catch(() => {});
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Keeps cmpha_queue_depth current for the evacuation queue. */
 export function watchQueueDepth(q: Queue, metrics: RecoveryMetrics): () => void {
   const timer = setInterval(() => {

@@ -10,6 +10,7 @@ import { moveServerStep } from './steps/evacuate.js';
 import { closeEarly, finalizeStep } from './steps/finalize.js';
 import { singleWriterStep } from './steps/single-writer.js';
 import { passTierGate } from './tier-gate.js';
+import { isHeldBack } from './held-back.js';
 import { watchPowerStep } from './steps/watch-power.js';
 
 /**
@@ -60,7 +61,7 @@ async function attempt<T>(ctx: StepContext, a: Attempt, what: string, run: () =>
   try {
     return await run();
   } catch (err) {
-    if (ctx.signal?.aborted || err instanceof GaveUp || isDeposed(err)) throw err;
+    if (ctx.signal?.aborted || err instanceof GaveUp || isDeposed(err) || isHeldBack(err)) throw err;
     if (isClosedUnderfoot(err)) {
       ctx.logger.warn({ incidentId: ctx.incidentId, err: errorMessage(err) }, `${what} stopped: the incident is closed and its record takes no more entries`);
       throw new GaveUp(errorMessage(err), err);
@@ -93,11 +94,12 @@ export type ServerPhaseOutcome = ServerOutcome | (StepOutcome & { readonly entry
 export async function runServer(ctx: StepContext, input: ServerInput, a: Attempt): Promise<ServerPhaseOutcome> {
   const rec = await ctx.store.require(ctx.incidentId);
   if (recoveryEnd(rec.status) === 'closed') return { kind: 'skip', reason: `incident ${rec.status}` };
-  // Outside the attempt: a server held by its tier's gate has not tried anything yet (TierWaiting: its slot goes back).
+  // A server held by its tier's gate, or waiting for room, has not tried anything yet (HeldBack: its slot goes
+  // back, its job is delayed; the attempt passes it on untouched).
   await passTierGate(ctx, input.serverId);
   return attempt(ctx, a, 'evacuation attempt', () => moveServerStep(ctx, input), async (err) => {
     // Only a server never sent: one Nova may be moving is looked at again when the incident finalizes.
-    const e = await ctx.store.updateInstance(ctx.incidentId, input.serverId, 'failed', (x) => (x.state !== 'pending'
+    const e = await ctx.store.updateInstance(ctx.incidentId, input.serverId, 'failed', (x) => (x.state !== 'pending' && x.state !== 'awaiting_capacity'
       ? undefined : { error: errorMessage(err), finishedAt: ctx.clock.now() }));
     await note(ctx, 'evacuate', 'critical', `${e.name}: gave up after ${a.number} attempt(s): ${errorMessage(err)}`, { serverId: input.serverId });
   });

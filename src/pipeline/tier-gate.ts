@@ -1,5 +1,5 @@
 import { isFinalInstanceState, type InstanceEntry } from '../incidents/types.js';
-import { CmphaError } from '../shared/errors.js';
+import { HeldBack } from './held-back.js';
 import type { StepContext } from './steps/context.js';
 
 /**
@@ -11,9 +11,9 @@ import type { StepContext } from './steps/context.js';
  * A held server gives its evacuation slot back while it waits (the queue delays its job; it uses up no
  * attempt), so a tier that waits can never starve the tier it waits for.
  */
-export class TierWaiting extends CmphaError {
-  constructor(readonly serverId: string, readonly waitMs: number, why: string) {
-    super('tier_waiting', why, { retryable: false });
+export class TierWaiting extends HeldBack {
+  constructor(serverId: string, waitMs: number, why: string) {
+    super('tier_waiting', serverId, waitMs, why);
   }
 }
 

@@ -4,7 +4,7 @@ import type { PrepareResult } from '../../src/pipeline/prepare-incident.js';
 import { retryPolicy, type QueueKind } from '../../src/pipeline/retry-policy.js';
 import { GaveUp, runFinalize, runNetwork, runPrepare, runServer, type Attempt } from '../../src/pipeline/runner.js';
 import type { StepContext } from '../../src/pipeline/steps/context.js';
-import { isTierWaiting } from '../../src/pipeline/tier-gate.js';
+import { isHeldBack } from '../../src/pipeline/held-back.js';
 import { isRetryable } from '../../src/shared/errors.js';
 import { createLimiter } from '../../src/shared/map-limit.js';
 
@@ -58,13 +58,13 @@ export async function runIncident(ctx: StepContext, opts: RunOptions = {}): Prom
   const evacuationSlot = createLimiter(ctx.evacuation.concurrency);
   const networkSlot = createLimiter(networkConcurrency(ctx.evacuation));
   await Promise.all(prepared.serverIds.map(async (serverId) => {
-    // A server held by its tier's gate gives its slot back and waits, as the queue delays its job.
+    // A server held by its tier's gate, or waiting for room, gives its slot back and waits, as the queue delays its job.
     for (;;) {
       try {
         await evacuationSlot(() => untilGaveUp(ctx, opts, 'evacuate', (a) => runServer(ctx, { serverId }, a)));
         break;
       } catch (err) {
-        if (!isTierWaiting(err)) throw err;
+        if (!isHeldBack(err)) throw err;
         await ctx.sleep(err.waitMs, ctx.signal);
       }
     }

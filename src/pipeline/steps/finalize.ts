@@ -109,7 +109,7 @@ export async function finalizeStep(ctx: StepContext): Promise<IncidentRecord> {
 }
 
 function failureDetails(instances: readonly InstanceEntry[]): string | undefined {
-  const bad = instances.filter((e) => e.state === 'failed' || e.state === 'degraded' || e.state === 'pending' || e.state === 'evacuating' || e.state === 'evacuated' || isStranded(e));
+  const bad = instances.filter((e) => e.state === 'failed' || e.state === 'degraded' || e.state === 'pending' || e.state === 'awaiting_capacity' || e.state === 'evacuating' || e.state === 'evacuated' || isStranded(e));
   if (bad.length === 0) return undefined;
   return bad.map((e) => (isStranded(e) ? `${e.name} (${e.id}): LEFT on ${e.source} (was ${e.was?.status ?? '?'}): ${e.skipReason ?? 'cannot be moved'}`
     : e.state === 'degraded' && e.networkIssue === undefined ? `${e.name} (${e.id}): DEGRADED on ${e.target ?? '?'}: ${e.error ?? 'not in the state it had'}`

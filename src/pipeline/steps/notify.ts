@@ -20,16 +20,18 @@ export function affected(instances: readonly InstanceEntry[]): AffectedInstance[
 }
 
 /**
- * Sends one event per type per incident and stores the delivery records on the incident. The record of
- * having sent is written after sending: a crash in between repeats the notice rather than losing it.
+ * Sends one event per type per incident (per `key` when given: a notice about one server) and stores the delivery
+ * records on the incident. The record of having sent is written after sending: a crash in between repeats the
+ * notice rather than losing it.
  */
 export async function notifyOnce(
   ctx: Pick<StepContext, 'incidentId' | 'store' | 'logger' | 'clock' | 'notifier'>,
   rec: IncidentRecord,
-  event: { type: NotificationEventType; severity: Severity; summary: string; details?: string; instances?: readonly InstanceEntry[] },
+  event: { type: NotificationEventType; severity: Severity; summary: string; details?: string; instances?: readonly InstanceEntry[]; key?: string },
 ): Promise<void> {
+  const key = event.key ?? event.type;
   const current = await ctx.store.require(rec.id);
-  if (current.notified.includes(event.type)) return;
+  if (current.notified.includes(key)) return;
   const full: NotificationEvent = {
     type: event.type,
     severity: event.severity,
@@ -51,6 +53,6 @@ export async function notifyOnce(
     // The notifier promises not to throw; if it does, the incident still moves on and says so.
     await note(ctx, 'notify', 'critical', `notifier failed for ${event.type}: ${errorMessage(err)}`);
   }
-  await ctx.store.update(rec.id, (r) => (r.notified.includes(event.type) ? undefined : { ...r, notified: [...r.notified, event.type] }));
+  await ctx.store.update(rec.id, (r) => (r.notified.includes(key) ? undefined : { ...r, notified: [...r.notified, key] }));
   await note(ctx, 'notify', ok < total ? 'warning' : 'info', `${event.type} (${event.severity}) sent: ${ok} of ${total} deliveries succeeded`);
 }

@@ -8,7 +8,7 @@ import type { CloudView } from './cloud-view.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
 
 /** A claimed spare stays reserved at most this long if an incident never closes. */
-const CLAIM_TTL_MS = 24 * 3_600_000;
+export const CLAIM_TTL_MS = 24 * 3_600_000;
 
 /**
  * Chooses the spare(s) for this incident once, records them, enables them. A retry reuses what was
@@ -189,7 +189,7 @@ export async function serverGroupsOf(ctx: StepContext, pending: readonly Instanc
   return out;
 }
 
-async function enableSpares(ctx: StepContext, failedHost: string, spares: readonly SpareAssignment[], view?: CloudView): Promise<void> {
+export async function enableSpares(ctx: StepContext, failedHost: string, spares: readonly SpareAssignment[], view?: CloudView): Promise<void> {
   // Enabling is idempotent: a spare the view shows disabled is enabled, even if someone did it meanwhile.
   const hosts = view?.hosts ?? await ctx.compute.hosts({ signal: ctx.signal });
   for (const s of spares) {

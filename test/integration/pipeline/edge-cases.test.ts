@@ -45,7 +45,7 @@ describe('recovery edge cases on the simulated cloud', () => {
   it('a spare too small: what fits moves there, the rest is reported, nothing is lost', async () => {
     const w = await suite.world({
       hosts: 1, instancesPerHost: 0, spares: 1, hostVcpus: 8, hostMemoryMb: 16384, cpuAllocationRatio: 1,
-      evacuation: { priorityMetadataKey: 'ha_priority', concurrency: 1 },
+      evacuation: { priorityMetadataKey: 'ha_priority', concurrency: 1, capacityWaitMs: 0 },
     });
     await addServers(w, 'compute1', [
       { name: 'db', flavor: 'm1.large', metadata: { ha_priority: '10' } },

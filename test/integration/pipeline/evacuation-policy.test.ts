@@ -89,7 +89,7 @@ describe('evacuability policy', () => {
     // Every host has 2 vCPU and no overcommit: the 4-vCPU database fits nowhere, the small servers do.
     const w = await suite.world({
       hosts: 2, instancesPerHost: 0, spares: 1, hostVcpus: 2, cpuAllocationRatio: 1,
-      evacuation: { concurrency: 2, policy: rules('metadata:tier=db -> priority 100'), tiers: [100] },
+      evacuation: { concurrency: 2, policy: rules('metadata:tier=db -> priority 100'), tiers: [100], capacityWaitMs: 0 },
     });
     await addServer(w, { host: 'compute1', name: 'db-big', flavor: 'm1.large', metadata: { tier: 'db' } });
     await addServer(w, { host: 'compute1', name: 'app-1', flavor: 'm1.tiny' });

@@ -12,7 +12,7 @@ const illegal = STATES.flatMap((from) => EVENTS.filter((ev) => nextInstanceState
 
 describe('per-server state table', () => {
   it('knows every state, and calls final exactly the states the rest of the code does', () => {
-    expect(new Set(STATES)).toEqual(new Set([...FINAL_INSTANCE_STATES, 'pending', 'evacuating', 'evacuated']));
+    expect(new Set(STATES)).toEqual(new Set([...FINAL_INSTANCE_STATES, 'pending', 'awaiting_capacity', 'evacuating', 'evacuated']));
     for (const s of INITIAL_INSTANCE_STATES) expect(STATES).toContain(s);
   });
 
