@@ -21,7 +21,9 @@ export interface StorageSignalOptions {
  * so the first time a host is asked marks when its silence was first seen; a host that has left the suspects
  * (not asked for two grace periods) starts afresh. A watch held past the grace is a live client (alive), no
  * watch at all says nothing against death (false), and a watch younger than the grace may belong to a client
- * that just died (null: not evidence either way).
+ * that just died (null: not evidence either way). Watches seen since the host came under suspicion and gone now
+ * have lapsed (`lapsed`): the OSDs dropped them after 25-30 s without a ping (ceph-facts), one part of the
+ * watch-lapse proof of death (judge.ts). None seen at all is no lapse: a host with no RBD client proves nothing.
  */
 export function cephStorageSignal(
   config: Config, fence: CephStorageFence, compute: Pick<ComputeBackend, 'guestsOn'>, opts: StorageSignalOptions = {},
@@ -29,7 +31,8 @@ export function cephStorageSignal(
   const grace = opts.graceMs ?? 30_000;
   const ttl = opts.serversTtlMs ?? 30_000;
   const now = opts.now ?? Date.now;
-  const firstAsked = new Map<string, { first: number; last: number }>();
+  /** Per suspicion: when the host was first and last asked about, and the most watches seen held in between. */
+  const firstAsked = new Map<string, { first: number; last: number; held: number }>();
   const servers = new Map<string, { at: number; list: readonly Guest[] }>();
 
   return async (hosts, signal) => {
@@ -39,7 +42,7 @@ export function cephStorageSignal(
     const survey: SurveyHost[] = [];
     for (const h of withStorage) {
       const seen = firstAsked.get(h);
-      firstAsked.set(h, { first: seen?.first ?? t, last: t });
+      firstAsked.set(h, { first: seen?.first ?? t, last: t, held: seen?.held ?? 0 });
       let cached = servers.get(h);
       if (!cached || t - cached.at > ttl) {
         cached = { at: t, list: await compute.guestsOn(h, signal ? { signal } : {}) };
@@ -51,8 +54,12 @@ export function cephStorageSignal(
     if (survey.length === 0) return out;
     const result = await surveyStorage(fence, survey, signal, now, opts.volumes);
     for (const e of result.hosts) {
-      const since = firstAsked.get(e.host)!.first;
-      if (e.watches === 0) out.set(e.host, { alive: false, detail: 'no watch held from its storage addresses' });
+      const asked = firstAsked.get(e.host)!;
+      const since = asked.first;
+      const held = asked.held;
+      asked.held = Math.max(held, e.watches);
+      if (e.watches === 0 && held > 0) out.set(e.host, { alive: false, lapsed: true, detail: `no watch held from its storage addresses: the ${held} seen since it came under suspicion lapsed` });
+      else if (e.watches === 0) out.set(e.host, { alive: false, lapsed: false, detail: 'no watch held from its storage addresses' });
       else if (aliveOnStorage(e, since, grace)) out.set(e.host, { alive: true, detail: `${e.watches} watch(es) still held ${Math.round((e.at - since) / 1000)} s after the silence began` });
       else out.set(e.host, { alive: null, detail: `${e.watches} watch(es) held, within the ${grace / 1000} s a dead client's watch lingers` });
     }

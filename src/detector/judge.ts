@@ -2,7 +2,7 @@ import type { DetectorConfig } from '../config/types.js';
 import type { ComputeHost } from '../compute/types.js';
 import { heartbeatMoved, heartbeatPeriod, NO_HEARTBEAT, trackHeartbeat, type HeartbeatMemory } from './heartbeat.js';
 import type {
-  CrashKernelEvidence, HostEvidence, HostJudgement, HostMemory, InstanceAddressEvidence, InstanceEvidence, MgmtEvidence, NetworkEvidence,
+  CrashKernelEvidence, DeadBy, HostEvidence, HostJudgement, HostMemory, InstanceAddressEvidence, InstanceEvidence, MgmtEvidence, NetworkEvidence,
   NovaEvidence, PowerEvidence, StorageEvidence, Verdict,
 } from './types.js';
 
@@ -12,8 +12,14 @@ export interface HostObservation {
   readonly round: number;
   /** Epoch ms (wall clock) when the observation started: for people and incident ids only. */
   readonly at: number;
-  /** cmpha's monotonic ms when the observation started: every duration is measured on this. */
+  /** cmpha's monotonic ms when the observation started: every duration is measured on this clock. */
   readonly mono: number;
+  /**
+   * When the probe that saw these addresses was sent (cmpha's monotonic ms; `mono` when absent). Silence is timed
+   * from it, not from the observation's start: a round slowed by its Nova reads (a loaded machine, a slow API)
+   * must not count the seconds before its probe as silence, or a link flap shorter than `min_silence` could pass.
+   */
+  readonly probeMono?: number;
   readonly service: ComputeHost;
   /**
    * Whether `service` was read in this observation, and when the answer arrived (monotonic ms). A service
@@ -61,7 +67,10 @@ export type JudgeConfig = Pick<DetectorConfig, 'heartbeatIntervalMs' | 'heartbea
  *      period plus `heartbeat_margin` since cmpha first saw its current value (Nova's clock is never compared
  *      with cmpha's); or, instead of that wait, the host's BMC read the chassis power `off` in at least
  *      `POWER_OFF_READS` answered reads in a row, the last of them during the silence and fresh, while Nova's
- *      `updated_at` has not moved since the silence began (a heartbeat during the silence is a live signal).
+ *      `updated_at` has not moved since the silence began (a heartbeat during the silence is a live signal);
+ *      or, instead of that wait too, the host is silent on its management network and a second one (storage or
+ *      tunnel), at least one instance address that used to answer is among the silent, and its Ceph watches
+ *      lapsed (`lapseProof`), again with `updated_at` unmoved since the silence began.
  *      The silence of rule 1 is needed either way: the flapping boundary does not move.
  * Any live signal keeps a host from `dead`, whatever the BMC reads (a chassis `off` with an address answering is
  * a BMC that is wrong, and its `off` proves nothing more for that host until it reads `on` again). An observation that cannot confirm (a probe failed or said
@@ -74,6 +83,7 @@ export type JudgeConfig = Pick<DetectorConfig, 'heartbeatIntervalMs' | 'heartbea
  */
 export function judge(obs: HostObservation, previous: HostMemory | undefined, config: JudgeConfig): HostJudgement {
   const { mono, service } = obs;
+  const probeMono = obs.probeMono ?? mono;
   const instances = instanceEvidence(obs);
   const mgmtNet = obs.networks.find((n) => n.role === 'mgmt') ?? { role: 'mgmt' as const, ip: null, source: null, result: 'no-address' as const };
   const netAlive = obs.networks.some((n) => n.result === 'alive');
@@ -97,7 +107,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   const signals = addressed.length + (instances.baselineTotal > 0 ? 1 : 0) + (obs.storage && obs.storage.alive !== null ? 1 : 0);
   const silenceNeededMs = signals <= 1 ? config.singleSignalSilenceMs : config.minSilenceMs;
   const reasons: string[] = [];
-  let deadBy: 'heartbeat' | 'power-off' = 'heartbeat';
+  let deadBy: DeadBy = 'heartbeat';
   let unlistedSinceMono: number | null = null;
   let unrecoverable: string | undefined;
 
@@ -127,7 +137,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
       signals,
       suspectSince,
       unhealthyRounds,
-      silentForMs: silentSinceMono === null ? 0 : mono - silentSinceMono,
+      silentForMs: silentSinceMono === null ? 0 : probeMono - silentSinceMono,
       silenceNeededMs,
       reasons,
       ...(unrecoverable ? { unrecoverable } : {}),
@@ -188,17 +198,23 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   }
 
   // Every signal is silent in this observation.
-  const silentSinceMono = previous?.silentSinceMono ?? mono;
-  const silentFor = mono - silentSinceMono;
+  const silentSinceMono = previous?.silentSinceMono ?? probeMono;
+  const silentFor = probeMono - silentSinceMono;
   if (!novaBad) {
-    const proof = bmcContradicted ? 'the BMC read the chassis off while the host answered: not believed until it reads on' : powerProof(obs, power, powerOffReads, silentSinceMono, previous?.silentSinceMono === silentSinceMono ? (previous.silenceBeat ?? null) : heartbeat.value, heartbeat.value);
-    if (proof === null && silentFor >= silenceNeededMs) {
-      deadBy = 'power-off';
-      reasons.push(`every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}), no heartbeat came during it, and the BMC reads the chassis off: dead without waiting for Nova's heartbeat`);
+    const silenceBeat = previous?.silentSinceMono === silentSinceMono ? (previous.silenceBeat ?? null) : heartbeat.value;
+    const proof = bmcContradicted ? 'the BMC read the chassis off while the host answered: not believed until it reads on' : powerProof(obs, power, powerOffReads, silentSinceMono, silenceBeat, heartbeat.value);
+    const lapse = lapseProof(obs, instances, silenceBeat, heartbeat.value);
+    if ((proof === null || lapse === null) && silentFor >= silenceNeededMs) {
+      deadBy = proof === null ? 'power-off' : 'watch-lapse';
+      reasons.push(proof === null
+        ? `every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}), no heartbeat came during it, and the BMC reads the chassis off: dead without waiting for Nova's heartbeat`
+        : `every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}) on two networks and every instance address, no heartbeat came during it, and the host's Ceph watches lapsed: dead without waiting for Nova's heartbeat`);
       return finish('dead', silentSinceMono);
     }
     if (proof === null) reasons.push('the BMC reads the chassis off: dead once the silence is long enough, without waiting for Nova\'s heartbeat');
     else if (power) reasons.push(`the BMC's power read proves nothing yet: ${proof}`);
+    if (lapse === null) reasons.push('two networks and every instance address silent, the Ceph watches lapsed: dead once the silence is long enough, without waiting for Nova\'s heartbeat');
+    else if (obs.storage) reasons.push(`the lapse of the Ceph watches proves nothing yet: ${lapse}`);
     reasons.push(nova.says === 'unread'
       ? 'the service could not be read this time: cannot confirm a missing heartbeat'
       : `every address is silent for ${seconds(silentFor)}, but a heartbeat is not overdue yet: not dead`);
@@ -232,9 +248,31 @@ export function powerProof(obs: HostObservation, power: PowerEvidence | null, of
   if (offReads < POWER_OFF_READS) return `the BMC read off ${offReads} time(s), ${POWER_OFF_READS} needed`;
   if (power.atMono < silentSinceMono) return 'the BMC was last read before the silence began';
   if (obs.mono - power.atMono > POWER_READ_FRESH_MS) return 'the last BMC read is too old';
+  return noBeatDuringSilence(obs, silenceBeat, beatNow);
+}
+
+/** Both proofs without the heartbeat ask this: Nova read now, its updated_at unchanged since the silence began. */
+function noBeatDuringSilence(obs: HostObservation, silenceBeat: number | null, beatNow: number | null): string | null {
   if (!obs.serviceRead) return 'the service was not read this time: a heartbeat during the silence cannot be ruled out';
   if (beatNow !== silenceBeat) return 'Nova\'s updated_at moved during the silence';
   return null;
+}
+
+/**
+ * Why two silent networks, silent instances and lapsed Ceph watches do not prove death in this observation, or
+ * null when they do. The observation is already all silent (and its probes trustworthy); what is asked: the
+ * management network and a second one (storage or tunnel) both have an address, so a cut of one link cannot look
+ * like death; at least one instance address that answered while the host was healthy (all of them are silent
+ * here); the host's Ceph clients held watches during this suspicion and hold none now (the OSDs, on the storage
+ * network, heard nothing from any of them for 25-30 s); and no heartbeat during the silence.
+ */
+export function lapseProof(obs: HostObservation, instances: InstanceEvidence, silenceBeat: number | null, beatNow: number | null): string | null {
+  const roles = new Set(obs.networks.filter((n) => n.result === 'silent').map((n) => n.role));
+  if (!roles.has('mgmt') || roles.size < 2) return 'silent on one network only (a second one, storage_ip or tunnel_ip, is needed)';
+  if (instances.baselineTotal === 0) return 'no instance address that answered while the host was healthy';
+  if (!obs.storage) return 'no Ceph watch evidence';
+  if (obs.storage.lapsed !== true) return `its Ceph watches have not lapsed (${obs.storage.detail})`;
+  return noBeatDuringSilence(obs, silenceBeat, beatNow);
 }
 
 /** Nova's vote. `checkMono` is when a fresh read started, null when the service was not read this time. */

@@ -237,6 +237,7 @@ export class Observer {
     for (const l of baselineLists.values()) for (const a of l.addresses) targets.add(a.ip);
     // Hosts already under suspicion: their instance addresses ride along, so a round needs no second probe for them.
     for (const h of suspects) for (const a of this.suspectInstances.get(h)?.addresses ?? []) targets.add(a.ip);
+    const firstMono = this.clocks.mono();
     const first = await this.probe([...targets], signal);
     isolationReason = this.isolation(first);
     const usable = isolationReason === null && !first.error;
@@ -250,6 +251,7 @@ export class Observer {
     await this.listInstances(suspicious, signal);
     const secondTargets = [...new Set(suspicious.flatMap((h) => (this.suspectInstances.get(h)?.addresses ?? []).map((a) => a.ip)))]
       .filter((ip) => !first.results.has(ip));
+    const secondMono = this.clocks.mono();
     const probedSecond = await this.probe(secondTargets, signal);
     const second: Probed = { results: new Map([...first.results, ...probedSecond.results]), error: probedSecond.error };
     const storage = await this.storage(suspicious, signal);
@@ -261,6 +263,8 @@ export class Observer {
       const isEnabled = service.status === 'enabled';
       return {
         host: h, round, at, mono, service,
+        // A suspicious host's instance addresses may have been probed second: its silence is proven from then.
+        probeMono: suspicious.includes(h) && secondTargets.length > 0 ? secondMono : firstMono,
         serviceRead: { endMono: readEnd },
         networks: this.networks(h, isEnabled, probe),
         instances: suspicious.includes(h) ? this.instancesFor(h, second) : null,
@@ -306,6 +310,7 @@ export class Observer {
       for (const a of this.addressBook.networks(h)) if (a.ip) targets.add(a.ip);
       for (const a of this.suspectInstances.get(h)?.addresses ?? []) targets.add(a.ip);
     }
+    const probeMono = this.clocks.mono();
     const probed = await this.probe([...targets], signal);
     const isolationReason = this.isolation(probed);
     const probe: Probed = isolationReason === null ? probed : { results: new Map(), error: isolationReason };
@@ -316,7 +321,7 @@ export class Observer {
       const read = reads.get(h);
       const service = read?.service ?? this.services.get(h)!;
       return {
-        host: h, round, at, mono, service,
+        host: h, round, at, mono, service, probeMono,
         serviceRead: read ? { endMono: read.endMono } : null,
         networks: this.networks(h, service.status === 'enabled', probe),
         instances: this.instancesFor(h, probe),

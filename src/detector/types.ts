@@ -116,6 +116,12 @@ export interface InstanceEvidence {
 export interface StorageEvidence {
   readonly alive: boolean | null;
   readonly detail: string;
+  /**
+   * The host's clients were seen holding watches since it came under suspicion and hold none now: the OSDs heard
+   * nothing from any of them for `osd_client_watch_timeout` (30 s; ceph-facts: 25-30 s after the last ping), and
+   * dropped them. One part of the watch-lapse proof (judge.ts `lapseProof`); absent when not known.
+   */
+  readonly lapsed?: boolean;
 }
 
 /**
@@ -150,8 +156,11 @@ export interface HostEvidence {
   readonly power?: PowerEvidence | null;
   /** fence_kdump messages heard lately from the host's addresses: its addresses' answers are its crash kernel's. */
   readonly crashKernel?: CrashKernelEvidence;
-  /** What proved a `dead` verdict: Nova's missing heartbeat, or the chassis read off (no heartbeat needed). */
-  readonly deadBy?: 'heartbeat' | 'power-off';
+  /**
+   * What proved a `dead` verdict: Nova's missing heartbeat; or, with no heartbeat needed, the chassis read off
+   * (`power-off`) or two silent networks, silent instances and lapsed Ceph watches (`watch-lapse`).
+   */
+  readonly deadBy?: DeadBy;
   /** Independent signals that can testify by silence: networks with an address, baseline instances, storage. */
   readonly signals: number;
   /** Epoch ms of the first observation of the current unhealthy streak, null while healthy. */
@@ -170,6 +179,9 @@ export interface HostEvidence {
    */
   readonly unrecoverable?: string;
 }
+
+/** The proofs of death (docs/architecture.md, "Which evidence proves a host dead"). */
+export type DeadBy = 'heartbeat' | 'power-off' | 'watch-lapse';
 
 /** What judge remembers about a host between observations. */
 export interface HostMemory {

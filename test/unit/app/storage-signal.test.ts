@@ -49,7 +49,16 @@ describe('Ceph watchers as detection evidence', () => {
     w.hang(h);
     expect((await signal([host])).get(host)).toMatchObject({ alive: null });
     clock.advance(31_000);
-    expect((await signal([host])).get(host)).toEqual({ alive: false, detail: 'no watch held from its storage addresses' });
+    expect((await signal([host])).get(host)).toMatchObject({ alive: false, lapsed: true, detail: expect.stringMatching(/^no watch held from its storage addresses: the \d+ seen since it came under suspicion lapsed$/) });
+  });
+
+  it('a host whose clients held no watch when it came under suspicion shows no lapse: holding none proves nothing', async () => {
+    const { w, clock, h, host, signal } = setup();
+    w.hang(h);
+    clock.advance(31_000);
+    expect((await signal([host])).get(host)).toEqual({ alive: false, lapsed: false, detail: 'no watch held from its storage addresses' });
+    clock.advance(5_000);
+    expect((await signal([host])).get(host)).toMatchObject({ lapsed: false });
   });
 
   it('hosts without storage addresses are not surveyed', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NO_HEARTBEAT, heartbeatPeriod, trackHeartbeat } from '../../../src/detector/heartbeat.js';
 import { judge, type HostObservation, type JudgeConfig } from '../../../src/detector/judge.js';
-import type { HostMemory, InstanceAddressEvidence, MgmtResult, NetworkEvidence, PowerEvidence, ProbeResult, Verdict } from '../../../src/detector/types.js';
+import type { HostMemory, InstanceAddressEvidence, MgmtResult, NetworkEvidence, PowerEvidence, ProbeResult, StorageEvidence, Verdict } from '../../../src/detector/types.js';
 import { hostOf } from '../../../src/compute/nova/index.js';
 import type { ComputeHost } from '../../../src/compute/types.js';
 
@@ -109,6 +109,8 @@ function timeline(steps: Step[], opts: {
   novaOffsetS?: number; cfg?: JudgeConfig; extra?: (t: number) => NetworkEvidence[]; memory?: HostMemory;
   /** The BMC's last power read shown at step t (power-witness.ts), or null. */
   power?: (t: number) => PowerEvidence | null;
+  /** The storage-side signal (Ceph watches) at step t, or null. */
+  storage?: (t: number) => StorageEvidence | null;
 } = {}) {
   let memory = opts.memory;
   const novaZero = NOW + (opts.novaOffsetS ?? 0) * 1000;
@@ -118,7 +120,8 @@ function timeline(steps: Step[], opts: {
       updatedAt: upd === null ? null : new Date(novaZero + upd * 1000),
       ...(opts.extra ? { extra: opts.extra(t) } : {}),
     });
-    const j = judge(opts.power ? { ...obs, power: opts.power(t) } : obs, memory, opts.cfg ?? config);
+    const withPower = opts.power ? { ...obs, power: opts.power(t) } : obs;
+    const j = judge(opts.storage ? { ...withPower, storage: opts.storage(t) } : withPower, memory, opts.cfg ?? config);
     memory = j.memory;
     return j;
   });
@@ -459,5 +462,112 @@ describe('judge: a host in its crash kernel (fence_kdump messages heard)', () =>
     const j = judge(observation('down', 'alive', SILENT), LONG, config);
     expect(j.verdict).toBe('agent-down');
     expect(j.evidence.crashKernel).toBeUndefined();
+  });
+});
+
+/** The host's storage address, silent or answering at step t. */
+const storageNet = (result: (t: number) => MgmtResult) => (t: number): NetworkEvidence[] => [{ role: 'storage', ip: '198.19.0.11', source: 'config', result: result(t) }];
+/** Ceph watches as the storage signal shows them: held (within the grace a dead client's watch lingers) until `lapseAt`, none after. */
+const watches = (lapseAt: number) => (t: number): StorageEvidence => (t >= lapseAt
+  ? { alive: false, lapsed: true, detail: 'no watch held from its storage addresses: the 2 seen since it came under suspicion lapsed' }
+  : { alive: null, detail: '2 watch(es) held, within the 30 s a dead client\'s watch lingers' });
+
+describe('judge: two silent networks, silent instances and lapsed Ceph watches as proof without the heartbeat', () => {
+  // The failure at t = 0; the heartbeat would prove it at t = 10. In these steps the watches lapse at t = 3 (on a
+  // real cluster 25-30 s after the last ping: the judge is pure, only the order matters).
+  const silentSteps = (until: number): Step[] => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= until; t += 1) steps.push([t, 'up', -2, 'silent', SILENT]);
+    return steps;
+  };
+  const firstDead = (js: ReturnType<typeof timeline>) => V(js.slice(-13)).indexOf('dead');
+
+  it('hang: dead after min_silence once the watches lapsed, without waiting for the heartbeat; the evidence says why', () => {
+    const js = timeline(silentSteps(12), { extra: storageNet((t) => (t >= 0 ? 'silent' : 'alive')), storage: watches(3) }).slice(-13);
+    expect(firstDead(js)).toBe(5);
+    expect(js[5]!.evidence).toMatchObject({ deadBy: 'watch-lapse', nova: { says: 'up' }, storage: { lapsed: true } });
+    expect(js[5]!.evidence.reasons.join(' ')).toMatch(/on two networks and every instance address, no heartbeat came during it, and the host's Ceph watches lapsed/);
+    // Before the lapse the silence alone proves nothing, and says what is missing.
+    expect(js[2]!.evidence.reasons.join(' ')).toMatch(/the lapse of the Ceph watches proves nothing yet: its Ceph watches have not lapsed/);
+  });
+
+  it('each part is needed: one network only, no instance that used to answer, watches that never lapse or were never held: the heartbeat decides', () => {
+    // Management only (no storage_ip, no tunnel_ip).
+    expect(firstDead(timeline(silentSteps(12), { storage: watches(3) }))).toBe(10);
+    // No instance address ever answered while healthy.
+    const noBaseline: Step[] = [...healthyHistory().map(([t, n, u, m]): Step => [t, n, u, m, [['silent', false]]])];
+    for (let t = 0; t <= 12; t += 1) noBaseline.push([t, 'up', -2, 'silent', [['silent', false]]]);
+    expect(firstDead(timeline(noBaseline, { extra: storageNet((t) => (t >= 0 ? 'silent' : 'alive')), storage: watches(3) }))).toBe(10);
+    // Watches still held (within the grace).
+    expect(firstDead(timeline(silentSteps(12), { extra: storageNet((t) => (t >= 0 ? 'silent' : 'alive')), storage: watches(99) }))).toBe(10);
+    // No watch was ever seen: a host without RBD clients proves nothing by holding none.
+    const never = (): StorageEvidence => ({ alive: false, lapsed: false, detail: 'no watch held from its storage addresses' });
+    expect(firstDead(timeline(silentSteps(12), { extra: storageNet((t) => (t >= 0 ? 'silent' : 'alive')), storage: never }))).toBe(10);
+    // No storage signal wired at all.
+    expect(firstDead(timeline(silentSteps(12), { extra: storageNet((t) => (t >= 0 ? 'silent' : 'alive')) }))).toBe(10);
+  });
+
+  it('one of two networks down: the storage address answers, never dead, whatever the watches show', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 40; t += 1) steps.push([t, t >= 12 ? 'stale' : 'up', -2, 'silent', SILENT]);
+    const js = timeline(steps, { extra: storageNet(() => 'alive'), storage: watches(3) });
+    expect(V(js)).not.toContain('dead');
+    expect(js.at(-1)!.verdict).toBe('isolated-mgmt');
+  });
+
+  it('the flapping boundary stays: a flap of both links shorter than min_silence is no failure, whatever the watches show', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 30; t += 1) {
+      const down = t % 10 < 4; // 4 s down every 10 s
+      steps.push([t, 'up', -2, down ? 'silent' : 'alive', down ? SILENT : OK]);
+    }
+    expect(V(timeline(steps, { extra: storageNet((t) => (t >= 0 && t % 10 < 4 ? 'silent' : 'alive')), storage: watches(0) }))).not.toContain('dead');
+  });
+
+  it('a heartbeat during the silence is a live signal: a 7 s loss of every ping with a heartbeat at 3 s is not dead, whatever the watches show', () => {
+    const steps: Step[] = [...healthyHistory()];
+    for (let t = 0; t <= 20; t += 1) {
+      const lost = t < 7;
+      steps.push([t, 'up', t >= 13 ? 13 : t >= 3 ? 3 : -2, lost ? 'silent' : 'alive', lost ? SILENT : OK]);
+    }
+    expect(V(timeline(steps, { extra: storageNet((t) => (t >= 0 && t < 7 ? 'silent' : 'alive')), storage: watches(0) }))).not.toContain('dead');
+  });
+
+  it('a service not read this time cannot rule out a heartbeat: no proof from the lapse alone', () => {
+    let memory: HostMemory | undefined;
+    const js = silentSteps(8).map(([t, nova, upd, mgmt, inst]) => {
+      const obs = observation(nova, mgmt, inst, {
+        mono: MONO + t * 1000, updatedAt: upd === null ? null : new Date(NOW + upd * 1000), extra: storageNet((x) => (x >= 0 ? 'silent' : 'alive'))(t),
+      });
+      const j = judge({ ...obs, serviceRead: t >= 0 ? null : obs.serviceRead, storage: watches(3)(t) }, memory, config);
+      memory = j.memory;
+      return j;
+    });
+    expect(V(js)).not.toContain('dead');
+  });
+});
+
+describe('judge: silence is timed from the probe, not from the start of a slow observation', () => {
+  it('a round whose Nova reads took 3 s before its probe counts no silence for those seconds: a 4 s flap stays no failure', () => {
+    // Nova already sees no heartbeat: only the silence decides. The first silent look starts at t = 0 and probes at
+    // t = 3 (its service list was slow); the looks after it probe at once; the host answers again at t = 8.
+    const looks: Array<[number, number, MgmtResult]> = [[0, 3, 'silent'], [4, 4, 'silent'], [5, 5, 'silent'], [6, 6, 'silent'], [7, 7, 'silent'], [8, 8, 'alive']];
+    let memory: HostMemory | undefined = { ...silentFor(0), silentSinceMono: null, verdict: 'healthy' };
+    const js = looks.map(([start, probe, mgmt]) => {
+      const obs = observation('down', mgmt, mgmt === 'silent' ? SILENT : OK, { mono: MONO + start * 1000, extra: storageNet(() => mgmt)(start) });
+      const j = judge({ ...obs, probeMono: MONO + probe * 1000 }, memory, config);
+      memory = j.memory;
+      return j;
+    });
+    expect(V(js)).not.toContain('dead');
+    expect(js[4]!.evidence.silentForMs).toBe(4000);
+    // Timed from the observations' starts, the same looks would have counted 7 s.
+    let m2: HostMemory | undefined = { ...silentFor(0), silentSinceMono: null, verdict: 'healthy' };
+    const fromStart = looks.map(([start, , mgmt]) => {
+      const j = judge(observation('down', mgmt, mgmt === 'silent' ? SILENT : OK, { mono: MONO + start * 1000, extra: storageNet(() => mgmt)(start) }), m2, config);
+      m2 = j.memory;
+      return j;
+    });
+    expect(fromStart[4]!.verdict).toBe('dead');
   });
 });
