@@ -8,7 +8,8 @@ lab=$repo/test/e2e/openstack
 cd "$repo"
 [[ $EUID -eq 0 ]] || { echo "lab-failover: run as root (the lab creates namespaces)" >&2; exit 1; }
 exec 8> /run/cmpha-lab.lock
-flock -n 8 || { echo "lab-failover: another run against the OpenStack lab is in progress" >&2; exit 1; }
+# The lab is shared: wait for the run before this one (as the lab test files do), at most 25 minutes.
+flock -w 1500 8 || { echo "lab-failover: another run against the OpenStack lab held the lock for 25 minutes" >&2; exit 1; }
 teardown() {
   local rc=$?
   if [[ ${CMPHA_LAB_KEEP:-0} != 1 ]]; then bash "$lab/lab-down.sh" || rc=1; fi

@@ -13,6 +13,7 @@
  * (needs root and the lab: the .sh brings it up and down).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { CmphaHarness } from '../test/e2e/openstack/cmpha-harness.js';
 import {
@@ -38,6 +39,8 @@ interface Milestones {
   /** cmpha's own downtime per instance, seconds. */
   downtime: Array<number | null>;
   status: string; why?: string;
+  /** The machine's 1-minute load average when the run ended (the lab shares the machine). */
+  load: number;
 }
 
 const lab = readLab();
@@ -95,9 +98,9 @@ async function once(nova: LabNova, kind: string, run: number): Promise<Milestone
 
     const incident = await until('cmpha closed its incident', 180_000, async () =>
       (await cmpha.incidents()).find((i) => i.host === VICTIM && ['resolved', 'partial', 'failed', 'aborted'].includes(i.status)), 1000);
-    const ev = incident.evidence as { silentForMs?: number; nova?: { says?: string; unchangedForMs?: number | null; heartbeatPeriodMs?: number } } | null;
+    const ev = incident.evidence as { silentForMs?: number; deadBy?: string; nova?: { says?: string; unchangedForMs?: number | null; heartbeatPeriodMs?: number } } | null;
     const silentAt = ev?.silentForMs !== undefined ? incident.openedAt - ev.silentForMs : null;
-    const why = ev ? `silent ${((ev.silentForMs ?? 0) / 1000).toFixed(1)} s, Nova ${ev.nova?.says}, updated_at unchanged ${((ev.nova?.unchangedForMs ?? 0) / 1000).toFixed(1)} s, period ${(ev.nova?.heartbeatPeriodMs ?? 0) / 1000} s` : undefined;
+    const why = ev ? `dead by ${ev.deadBy ?? 'heartbeat'}, silent ${((ev.silentForMs ?? 0) / 1000).toFixed(1)} s, Nova ${ev.nova?.says}, updated_at unchanged ${((ev.nova?.unchangedForMs ?? 0) / 1000).toFixed(1)} s, period ${(ev.nova?.heartbeatPeriodMs ?? 0) / 1000} s` : undefined;
     const downtime = servers.map((x) => {
       const d = incident.instances.find((i) => i.id === x.id)?.downtimeMs;
       return d === undefined ? null : Math.round(d) / 1000;
@@ -109,7 +112,7 @@ async function once(nova: LabNova, kind: string, run: number): Promise<Milestone
     return {
       silent: s(silentAt), opened: s(incident.openedAt), fenced: s(fencedAt), lastActive: s(lastActive),
       lastAccepted: s(lastAcc), fenceToAccepted: lastAcc !== null && fencedAt !== undefined ? Math.round(lastAcc - fencedAt) / 1000 : null,
-      answering: answering.map(s), lastAnswering: s(lastAns), downtime, status: incident.status, ...(why ? { why } : {}),
+      answering: answering.map(s), lastAnswering: s(lastAns), downtime, status: incident.status, ...(why ? { why } : {}), load: Math.round(loadavg()[0]! * 10) / 10,
     };
   } finally {
     await cmpha.stop();
@@ -124,7 +127,7 @@ for (const kind of kinds) {
     const m = await once(nova, kind, i);
     results[kind].push(m);
     console.log(`${kind} run ${i + 1}: silent ${m.silent} s, opened ${m.opened} s, fenced ${m.fenced} s, last evacuate accepted ${m.lastAccepted} s (${m.fenceToAccepted} s after the fence), last ACTIVE ${m.lastActive} s, `
-      + `answering ${m.answering.join('/')} s (last ${m.lastAnswering} s), cmpha downtime ${m.downtime.join('/')} s (${m.status}; ${m.why ?? ''})`);
+      + `answering ${m.answering.join('/')} s (last ${m.lastAnswering} s), cmpha downtime ${m.downtime.join('/')} s (${m.status}; ${m.why ?? ''}; load average ${m.load})`);
     if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(results, null, 2)}\n`);
   }
 }
