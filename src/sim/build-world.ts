@@ -47,14 +47,26 @@ export const FLAVORS: readonly Flavor[] = [
 
 /**
  * Addresses come from 198.18.0.0/15, skipping .0 and .255: management addresses from the first 32 /24s
- * (compute1 is 198.18.0.11), instance addresses from 198.18.32.0 on, storage addresses from 198.19.0.0 on.
- * `ipBlock` shifts them by that many /24s so two worlds with namespaces can share a machine.
+ * (compute1 is 198.18.0.11; a world of more than 8,118 hosts and spares takes as many more /24s as it needs),
+ * instance addresses from the /24 after them (198.18.32.0 in a world of up to 8,118 hosts) to the end of the /15,
+ * storage addresses from 198.19.0.0 on. `ipBlock` shifts them by that many /24s so two worlds with namespaces can
+ * share a machine. The /15 holds 131,072 addresses: in a world with more servers than the instance area holds
+ * (about 120,000), the servers past it have no provider address, only their tenant one (never probed).
  */
 const MGMT_AREA = 0;
-const INSTANCE_AREA = 32 * 256;
+const MIN_MGMT_AREAS = 32;
 const STORAGE_AREA = 256 * 256;
-const MGMT_CAPACITY = 32 * 254;
 const BLOCK_SIZE = 2 * 65536;
+
+/** The /24s management addresses take in a world of this many hosts and spares: 32, or more for a larger world. */
+export function mgmtAreas(hostsAndSpares: number): number {
+  return Math.max(MIN_MGMT_AREAS, Math.ceil((10 + hostsAndSpares) / 254));
+}
+
+/** How many servers (by index) have a provider address: the instance area runs from after the management /24s to the end of the /15. */
+export function instanceCapacity(ipBlock = 0, areas = MIN_MGMT_AREAS): number {
+  return Math.max(0, Math.floor((BLOCK_SIZE - (areas + ipBlock) * 256) / 256) * 254);
+}
 
 export function addressAt(n: number): string {
   if (n < 0 || n >= BLOCK_SIZE) throw new Error(`address ${n} is outside 198.18.0.0/15`);
@@ -77,8 +89,14 @@ export function storageIpFor(index: number, ipBlock = 0): string {
   return addressAt(usable(STORAGE_AREA + (ipBlock % 128) * 256, 9 + index));
 }
 
-export function instanceIpFor(serverIndex: number, ipBlock = 0): string {
-  return addressAt(usable(INSTANCE_AREA + ipBlock * 256, serverIndex));
+export function instanceIpFor(serverIndex: number, ipBlock = 0, areas = MIN_MGMT_AREAS): string {
+  return addressAt(usable((areas + ipBlock) * 256, serverIndex));
+}
+
+/** A server's provider address, none when the instance area is full (see the layout above). */
+function providerAddress(index: number, ipBlock: number, areas: number): Array<SimServer['addresses'][number]> {
+  if (index >= instanceCapacity(ipBlock, areas)) return [];
+  return [{ network: 'provider', addr: instanceIpFor(index, ipBlock, areas), type: 'fixed', mac: macFor(0x10, index) }];
 }
 
 export function resolveSettings(o: WorldOptions): WorldSettings {
@@ -125,9 +143,11 @@ export function buildWorld(o: WorldOptions = {}, clock = new SimClock()): World 
     throw new Error('a world needs at least one host (hosts and spares are whole numbers)');
   }
   if (!Number.isInteger(perHost) || perHost < 0) throw new Error('instances per host must be a whole number');
-  if (9 + nHosts + nSpares >= MGMT_CAPACITY) throw new Error(`too many hosts: at most ${MGMT_CAPACITY - 10}`);
-  const nServers = nHosts * perHost;
-  if (nServers > 0) instanceIpFor(nServers - 1, offset); // throws when the block is too small
+  const areas = mgmtAreas(nHosts + nSpares);
+  // Management /24s below 198.19.0.0, storage ones inside 198.19.0.0/17 (the upper half is the test labs').
+  if (offset + areas > 256 || (offset % 128) + Math.ceil((10 + nHosts + nSpares) / 254) > 128) {
+    throw new Error(`too many hosts for 198.18.0.0/15 with ipBlock ${offset}: ${nHosts + nSpares}`);
+  }
 
   const rng = new Rng(seed);
   const settings = resolveSettings(o);
@@ -213,7 +233,7 @@ export function buildWorld(o: WorldOptions = {}, clock = new SimClock()): World 
         createdAt, updatedAt: createdAt, launchedAt: createdAt + 20_000, az: settings.defaultAz,
         metadata: rng.next() < 0.5 ? { HA_Enabled: 'True' } : {},
         addresses: [
-          { network: 'provider', addr: instanceIpFor(index, offset), type: 'fixed', mac: macFor(0x10, index) },
+          ...providerAddress(index, offset, areas),
           { network: 'tenant-net', addr: `10.${(index >> 16) & 0xff}.${(index >> 8) & 0xff}.${index & 0xff}`, type: 'fixed', mac: macFor(0x20, index) },
         ],
         fault: vmState === 'error' ? { code: 500, message: 'Guest kernel panic', created: createdAt + 60_000 } : null,
@@ -299,7 +319,7 @@ export function addServer(world: World, spec: NewServerSpec): SimServer {
     createdAt: now, updatedAt: now, launchedAt: host === null ? null : now, az: host === null ? null : world.settings.defaultAz,
     metadata: spec.metadata ?? {},
     addresses: host === null ? [] : [
-      { network: 'provider', addr: instanceIpFor(index, offset), type: 'fixed', mac: macFor(0x10, index) },
+      ...providerAddress(index, offset, mgmtAreas(world.hostList.length)),
       { network: 'tenant-net', addr: `10.${(index >> 16) & 0xff}.${(index >> 8) & 0xff}.${index & 0xff}`, type: 'fixed', mac: macFor(0x20, index) },
     ],
     fault: vmState === 'error'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressAt, buildWorld, instanceIpFor, mgmtIpFor } from '../../../src/sim/build-world.js';
+import { addressAt, buildWorld, instanceCapacity, instanceIpFor, mgmtAreas, mgmtIpFor } from '../../../src/sim/build-world.js';
 import { SimClock } from '../../../src/sim/clock.js';
 import { EventQueue } from '../../../src/sim/event-queue.js';
 import { renderSimConfig } from '../../../src/sim/config.js';
@@ -81,6 +81,23 @@ describe('world layout', () => {
     expect(instanceIpFor(99_999)).toMatch(/^198\.19\./);
     expect(mgmtIpFor(1, 2)).toBe('198.18.2.11');
     expect(() => addressAt(2 * 65536)).toThrow();
+  });
+
+  it('widens the management area past 8,118 hosts; servers past the instance area have no provider address', () => {
+    expect(mgmtAreas(8118)).toBe(32);
+    expect(mgmtAreas(10_001)).toBe(40);
+    const w = buildWorld({ hosts: 10_000, spares: 1, instancesPerHost: 1, ipBlock: 64 });
+    const mgmt = w.hostList.map((h) => h.mgmtIp);
+    const storage = w.hostList.map((h) => h.storageIp);
+    const instances = w.serverList.flatMap((s) => s.addresses.filter((a) => a.network === 'provider').map((a) => a.addr));
+    const all = [...mgmt, ...storage, ...instances];
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.every((a) => /^198\.(18|19)\.\d+\.\d+$/.test(a) && !/\.(0|255)$/.test(a))).toBe(true);
+    expect(w.host('compute10000')!.mgmtIp).toBe(mgmtIpFor(10_000, 64));
+    expect(instances[0]).toBe('198.18.104.1');
+    // 200,000 servers do not fit: about 103,000 get a provider address, the rest only their tenant one.
+    expect(instanceCapacity(64, 40)).toBe(103_632);
+    expect(() => buildWorld({ hosts: 40_000, instancesPerHost: 0 })).toThrow(/too many hosts/);
   });
 
   it('builds the default world and a config with one section per host', () => {
