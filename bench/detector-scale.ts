@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { runCommand } from '../src/shared/run-command.js';
+import { ensureUnreachableRoute } from '../test/helpers/netns.js';
 import { startRedis } from '../test/helpers/redis.js';
 
 function arg(name: string, dflt: number): number {
@@ -86,11 +87,13 @@ const started = await new Promise<{ control_url: string; config: string }>((reso
 
 const NS = `cmpha-bench-${process.pid}`;
 const VETH = `vb${process.pid % 100000}`;
-const GATEWAY = '198.18.95.254';
+// Outside the management and storage /24s of any world this bench builds (ipBlock 64: up to 16,000 hosts).
+const GATEWAY = '198.19.126.254';
 // The namespace's own address: the root side routes every address via it, so one neighbour entry serves them all
 // (5,000 on-link addresses would overflow the kernel's neighbour table and look silent).
-const HOP = '198.18.95.253';
-const ROUTES = ['198.18.64.0/20', '198.18.80.0/22', '198.19.64.0/20', '198.19.80.0/22'];
+const HOP = '198.19.126.253';
+/** One route per /24 holding a management or storage address (40 + 40 of them at 10,000 hosts). */
+const routesFor = (ips: readonly string[]) => [...new Set(ips.map((a) => `${a.split('.').slice(0, 3).join('.')}.0/24`))];
 async function ip(args: string[], lines: string[]): Promise<void> {
   const file = path.join(os.tmpdir(), `cmpha-bench-${process.pid}-${Math.random().toString(36).slice(2)}`);
   writeFileSync(file, `${lines.join('\n')}\n`);
@@ -123,8 +126,11 @@ try {
     // One namespace holding every management and storage address of the world, behind one veth pair.
     const mgmtIps = Object.values(loaded.hosts).map((h) => h.mgmtIp!).filter(Boolean);
     const storageIps = Object.values(loaded.hosts).flatMap((h) => h.storageIps ?? []);
+    const ROUTES = routesFor([...mgmtIps, ...storageIps]);
     const existing = await runCommand('ip', ['route', 'show'], { timeoutMs: 10_000 });
     for (const r of ROUTES) if (existing.stdout.includes(r)) throw new Error(`${r} is already routed on this machine`);
+    // Addresses of the world outside the namespace (instance addresses probed for the baseline) fail here, never off the machine.
+    await ensureUnreachableRoute();
     await ip([], [`netns add ${NS}`, `link add ${VETH} type veth peer name eth0 netns ${NS}`, `addr add ${GATEWAY}/32 dev ${VETH}`, `link set ${VETH} up`,
     ]);
     netnsUp = true;
