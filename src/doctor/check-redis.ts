@@ -2,6 +2,8 @@ import { maskUrlsIn } from '../shared/mask-url.js';
 import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/types.js';
 import { detectorKeys } from '../detector/keys.js';
+import { describeDisarm, type DisarmView } from '../detector/disarm.js';
+import { disarmViews } from '../detector/ha-control.js';
 import { incidentKeys } from '../incidents/keys.js';
 import { errorMessage } from '../shared/errors.js';
 import { createRedis, redisWhere } from '../shared/redis-connect.js';
@@ -25,7 +27,7 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * PING, then who holds the leader lease and which spares open incidents have claimed. Reads only.
  * Uses `existing` when given (the controller's connection), else opens one that gives up at once.
  */
-export async function checkRedis(config: RedisConfig, spareHosts: readonly string[], opts: { existing?: Redis; timeoutMs: number }): Promise<RedisFindings> {
+export async function checkRedis(config: RedisConfig, spareHosts: readonly string[], opts: { existing?: Redis; timeoutMs: number; disarmLimitMs?: number }): Promise<RedisFindings> {
   const where = redisWhere(config);
   const redis = opts.existing ?? createRedis(config, { mode: 'once', connectTimeoutMs: opts.timeoutMs });
   const claimedSpares = new Map<string, string>();
@@ -41,6 +43,7 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
       const owner = await bounded(redis.get(keys.spareClaim(host)), opts.timeoutMs, 'reading spare claims');
       if (owner) claimedSpares.set(host, owner);
     }
+    const disarms = await bounded(disarmChecks(redis, config.prefix, opts.disarmLimitMs ?? Number.POSITIVE_INFINITY), opts.timeoutMs, 'reading the disarms');
     const eviction = await evictionCheck(redis, opts.timeoutMs);
     const persistence = await persistenceCheck(redis, opts.timeoutMs);
     const sentinels = await checkSentinels(config, opts.timeoutMs);
@@ -53,6 +56,7 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
         leader
           ? { name: 'leader', status: 'ok', detail: `controller ${leader} holds the leader lease${epoch ? ` (epoch ${epoch})` : ''}` }
           : { name: 'leader', status: 'warn', detail: 'no controller holds the leader lease: is `cmpha run` running with this [redis] url and prefix?' },
+        ...disarms,
       ],
       claimedSpares,
     };
@@ -66,6 +70,19 @@ export async function checkRedis(config: RedisConfig, spareHosts: readonly strin
     if (!opts.existing) redis.disconnect();
   }
 }
+
+/**
+ * What `cmpha ha disarm` took out of HA (scope, who, why, since, until, and whether it waits for an incident): one
+ * warning each, as `cmpha ha status` says it; a disarm past its until or the limit is a failure (the alert
+ * CmphaDisarmOverdue fires for it too).
+ */
+export async function disarmChecks(redis: Redis, prefix: string, limitMs: number): Promise<DoctorCheck[]> {
+  const views = await disarmViews(redis, prefix, Date.now(), limitMs);
+  if (views.length === 0) return [{ name: 'ha', status: 'ok', detail: 'nothing is disarmed (cmpha ha status): every host without ha = false is under HA' }];
+  return views.map((v) => ({ name: 'ha', status: v.overdue ? 'fail' : 'warn', detail: `DISARMED: ${describeDisarm(v)} (cmpha ha arm ${armArgs(v)} to end it)` }));
+}
+
+const armArgs = (v: DisarmView) => (v.scope.kind === 'all' ? '--all' : `--${v.scope.kind} ${v.scope.name}`);
 
 /**
  * Whether Redis keeps incidents across its own restart. Without the append-only file a restart in the middle

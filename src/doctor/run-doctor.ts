@@ -308,7 +308,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   const view = await readNova(compute, signal, checks);
   const fleet = classifyFleet(view, configured, ev);
   if (view) checks.push(...strayHostSections(configured, fleet));
-  const redisP = checkRedis(config.redis, fleet.spares, { timeoutMs, ...(deps.redis ? { existing: deps.redis } : {}) });
+  const redisP = checkRedis(config.redis, fleet.spares, { timeoutMs, disarmLimitMs: config.detector.disarmLimitMs, ...(deps.redis ? { existing: deps.redis } : {}) });
 
   const mgmt = await probeManagement(config, deps, compute, view !== null, fleet, logger);
   checks.push(...mgmt.checks);

@@ -18,6 +18,10 @@ import type { VolumeApi } from '../../openstack/types.js';
 import type { ComputeBackend } from '../../compute/types.js';
 import { mapLimit } from '../../shared/map-limit.js';
 import { planFleet, type PlannedServer } from '../../evacuator/host-plan.js';
+import { describeDisarm, type DisarmView } from '../../detector/disarm.js';
+import { disarmViews } from '../../detector/ha-control.js';
+import { connectRedisOnce } from '../../shared/redis-connect.js';
+import { disarmRecord } from './ha.js';
 
 export { EXIT_BLIND };
 
@@ -67,8 +71,36 @@ export function formatStorageCheck(survey: StorageSurvey): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** What `cmpha ha disarm` has taken out of HA, as Redis holds it, or why it could not be read. */
+export type DisarmsRead = { readonly views: readonly DisarmView[] } | { readonly error: string };
+
+/** The disarms for `check`: one short read-only connection; an unreachable Redis is said, not fatal. */
+export async function readDisarms(config: Pick<Config, 'redis' | 'detector'>, timeoutMs = 3000): Promise<DisarmsRead> {
+  let redis: Awaited<ReturnType<typeof connectRedisOnce>> | undefined;
+  try {
+    redis = await connectRedisOnce(config.redis, timeoutMs);
+    return { views: await disarmViews(redis, config.redis.prefix, Date.now(), config.detector.disarmLimitMs) };
+  } catch (err) {
+    return { error: errorMessage(err) };
+  } finally {
+    redis?.disconnect();
+  }
+}
+
+/** The lines that say what is out of HA: the disarms (scope, who, since, until, why) and the config's ha = false. */
+function outOfHaLines(report: RoundReport, hosts: Readonly<Record<string, HostConfig>>, disarms: DisarmsRead | undefined): string[] {
+  const lines: string[] = [];
+  if (disarms && 'error' in disarms) lines.push('', `DISARMS UNREADABLE (cmpha ha status needs Redis): ${disarms.error}`);
+  else if (disarms && disarms.views.length > 0) lines.push('', 'DISARMED (cmpha ha status; detected and reported, never fenced or evacuated):', ...disarms.views.map((v) => `  - ${describeDisarm(v)}`));
+  const haOff = report.hosts.filter((h) => hosts[h.host]?.ha === false);
+  if (haOff.length > 0) {
+    lines.push('', `HA OFF (config: ha = false): ${haOff.map((h) => h.host).join(', ')}: watched and reported, never fenced or evacuated`);
+  }
+  return lines;
+}
+
 /** One line per host: what each signal said and what the controller would do. */
-export function formatCheckTable(report: RoundReport, hosts: Readonly<Record<string, HostConfig>> = {}): string {
+export function formatCheckTable(report: RoundReport, hosts: Readonly<Record<string, HostConfig>> = {}, disarms?: DisarmsRead): string {
   const rows: string[][] = [['HOST', 'ZONE', 'VERDICT', 'ACTION', 'FENCING', 'NOVA', 'MGMT IP', 'INSTANCES', 'SUSPECT SINCE']];
   for (const h of report.hosts) {
     const e = h.evidence;
@@ -94,10 +126,7 @@ export function formatCheckTable(report: RoundReport, hosts: Readonly<Record<str
     `storm brake: ${report.stormBrake.active ? `ON (${report.stormBrake.reason})` : 'off'}`,
   ];
   lines.push('', flags.join('; '));
-  const haOff = report.hosts.filter((h) => hosts[h.host]?.ha === false);
-  if (haOff.length > 0) {
-    lines.push('', `HA OFF (config: ha = false): ${haOff.map((h) => h.host).join(', ')}: watched and reported, never fenced or evacuated`);
-  }
+  lines.push(...outOfHaLines(report, hosts, disarms));
   const unfenceable = report.hosts.filter((h) => h.verdict !== 'maintenance' && fencingOf(h.host, hosts) === 'NONE');
   if (unfenceable.length > 0) {
     lines.push('', `NOT FENCEABLE (no [host:NAME] driver): ${unfenceable.map((h) => h.host).join(', ')}: these hosts would never be evacuated; see cmpha doctor`);
@@ -140,7 +169,7 @@ const HOST_COLUMNS: readonly Column<HostReport & { fencing: string }>[] = [
   { header: 'INCIDENT', key: 'incidentId', cell: (h) => h.incidentId },
 ];
 
-function renderCheck(report: RoundReport, hostConfigs: Readonly<Record<string, HostConfig>>, out: OutputOptions, wallMs: number): string {
+function renderCheck(report: RoundReport, hostConfigs: Readonly<Record<string, HostConfig>>, out: OutputOptions, wallMs: number, disarms: DisarmsRead): string {
   const rows = report.hosts.map((h) => ({ ...h, fencing: fencingOf(h.host, hostConfigs).toLowerCase() }));
   if ((out.format === 'json' || out.format === 'yaml') && out.columns.length === 0) {
     return renderOne({
@@ -149,12 +178,15 @@ function renderCheck(report: RoundReport, hostConfigs: Readonly<Record<string, H
       isolationReason: report.isolationReason,
       probeFailed: report.probeFailed,
       stormBrake: report.stormBrake,
+      disarmed: 'error' in disarms ? null : disarms.views.map(disarmRecord),
+      ...('error' in disarms ? { disarmedError: disarms.error } : {}),
+      haOff: report.hosts.filter((h) => hostConfigs[h.host]?.ha === false).map((h) => h.host),
       dryRun: true,
       durationMs: wallMs,
     }, out);
   }
   return renderList(rows, HOST_COLUMNS, out, {
-    tableText: () => `${formatCheckTable(report, hostConfigs)}(checked in ${formatDuration(wallMs)}; nothing was acted on)\n`,
+    tableText: () => `${formatCheckTable(report, hostConfigs, disarms)}(checked in ${formatDuration(wallMs)}; nothing was acted on)\n`,
   });
 }
 
@@ -218,8 +250,9 @@ export function registerCheckCommands(program: Command): void {
         await sleep(d.probeIntervalMs);
         report = (await detector.runSuspectCheck()) ?? report;
       }
+      const disarms = await readDisarms(config);
       try {
-        process.stdout.write(renderCheck(report, config.hosts, out, Date.now() - started));
+        process.stdout.write(renderCheck(report, config.hosts, out, Date.now() - started, disarms));
       } catch (err) {
         process.stderr.write(`cmpha check: ${errorMessage(err)}\n`);
         process.exitCode = EXIT_CONFIG;

@@ -48,8 +48,8 @@ function withRedis(program: Command, opts: ScopeOpts, what: string, fn: (config:
     (err) => (err instanceof CmphaError && (err.code === 'bad_disarm_scope' || err.code === 'bad_until') ? EXIT_CONFIG : EXIT_FAILED));
 }
 
-/** A view as `-f json|yaml` prints it (times as ISO text). */
-function viewRecord(v: DisarmView): Record<string, unknown> {
+/** A view as `-f json|yaml` prints it (times as ISO text); `cmpha check -f json` shows the same. */
+export function disarmRecord(v: DisarmView): Record<string, unknown> {
   return {
     scope: v.key, reason: v.reason, by: v.by, at: new Date(v.at).toISOString(), until: v.until === null ? null : new Date(v.until).toISOString(),
     state: v.state, pendingOn: v.pendingOn, overdue: v.overdue,
@@ -70,7 +70,7 @@ export function registerHaCommands(program: Command): void {
       const r = await disarm(redis, config.redis.prefix, { scope, reason: opts.reason ?? '', by: cliUser(), until: parseUntil(opts.until, now), now }, Number.POSITIVE_INFINITY);
       const out = outputOptions(opts);
       if (out.format !== 'table') {
-        process.stdout.write(renderOne({ ...viewRecord(r.view), replaced: r.replaced !== null }, out));
+        process.stdout.write(renderOne({ ...disarmRecord(r.view), replaced: r.replaced !== null }, out));
         return;
       }
       process.stdout.write(`${describeDisarm(r.view)}\n`);
@@ -102,7 +102,7 @@ export function registerHaCommands(program: Command): void {
       const audit = await disarmAudit(redis, config.redis.prefix, Math.max(0, Math.min(1000, Number(opts.audit ?? 10) || 0)));
       const out = outputOptions(opts);
       if (out.format !== 'table') {
-        process.stdout.write(renderOne({ disarmed: views.map(viewRecord), audit: audit.map((a) => ({ ...a, at: new Date(a.at).toISOString() })) }, out));
+        process.stdout.write(renderOne({ disarmed: views.map(disarmRecord), audit: audit.map((a) => ({ ...a, at: new Date(a.at).toISOString() })) }, out));
         return;
       }
       const lines = views.length === 0 ? ['nothing is disarmed: every host is under HA'] : views.map(describeDisarm);

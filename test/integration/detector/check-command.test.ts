@@ -1,10 +1,12 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, rmSync } from 'node:fs';
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerCheckCommands } from '../../../src/cli/commands/check.js';
 import { setLogLevelOverride } from '../../../src/cli/context.js';
 import { StormBrakeStore } from '../../../src/detector/storm-brake-store.js';
+import { arm, disarm } from '../../../src/detector/ha-control.js';
+import { layerConfig } from '../../helpers/layer-config.js';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 
@@ -81,6 +83,36 @@ describe('cmpha check', () => {
     expect(out).toMatch(/^compute2\s+\S+\s+dead\s+would-open-incident \(compute2-\d+\)/m);
     expect(out).toContain('controller isolated: no');
     expect(out).toContain('nothing was acted on');
+  });
+});
+
+describe('cmpha check: what is out of HA', () => {
+  it('lists each disarm (scope, who, why, since, until, state) from Redis and the hosts the config opts out (ha = false)', async () => {
+    const cfg = `${sim.configPath}.out-of-ha.conf`;
+    copyFileSync(sim.configPath, cfg);
+    layerConfig(cfg, { 'host:compute4': { ha: 'false' } });
+    const at = Date.now();
+    const until = at + 3_600_000;
+    await disarm(redis, prefix, { scope: { kind: 'aggregate', name: 'gpu' }, reason: 'GPU firmware', by: 'alice', until, now: at }, Number.POSITIVE_INFINITY);
+    try {
+      const table = await run('check', '--config', cfg);
+      expect(table.out).toContain('DISARMED (cmpha ha status; detected and reported, never fenced or evacuated):\n'
+        + `  - aggregate gpu disarmed by alice at ${new Date(at).toISOString()} until ${new Date(until).toISOString()}: GPU firmware; in effect\n`);
+      expect(table.out).toMatch(/HA OFF \(config: ha = false\): compute4: watched and reported/);
+      const json = JSON.parse((await run('check', '--config', cfg, '--json')).out) as Record<string, unknown>;
+      expect(json.disarmed).toEqual([{
+        scope: 'aggregate:gpu', reason: 'GPU firmware', by: 'alice', at: new Date(at).toISOString(), until: new Date(until).toISOString(),
+        state: 'in-effect', pendingOn: [], overdue: null,
+      }]);
+      expect(json.haOff).toEqual(['compute4']);
+    } finally {
+      await arm(redis, prefix, { scope: { kind: 'aggregate', name: 'gpu' }, by: 'alice', reason: '', now: Date.now() });
+      rmSync(cfg, { force: true });
+    }
+    // Nothing disarmed, nothing opted out: neither section is printed.
+    const plain = await run('check', '--config', sim.configPath, '--json');
+    expect(JSON.parse(plain.out)).toMatchObject({ disarmed: [], haOff: [] });
+    expect((await run('check', '--config', sim.configPath)).out).not.toMatch(/DISARMED|HA OFF/);
   });
 });
 

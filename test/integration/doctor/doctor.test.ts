@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_CHECKS } from '../../../src/app/config-checks.js';
 import { loadConfig } from '../../../src/config/load.js';
+import { disarm } from '../../../src/detector/ha-control.js';
 import { detectorKeys } from '../../../src/detector/keys.js';
 import { formatDoctorReport, runDoctor } from '../../../src/doctor/index.js';
 import { CephClient } from '../../../src/fencing/ceph/ceph-client.js';
@@ -189,6 +190,36 @@ describe('cmpha doctor', () => {
     expect(host(r, 'spare1').problems).toEqual([{ status: 'warn', detail: 'spare is not up: it cannot take evacuated servers' }]);
     expect(host(r, 'compute1').problems[0]!.detail).toMatch(/^no usable spare in zone nova/);
     expect(r.summary.protected).toBe(0);
+  });
+
+  it('what is out of HA: each disarm (scope, who, why, since, until) from Redis, an overdue one FAILs; the config\'s ha = false opt-outs', async () => {
+    const { sim, prefix } = await world({}, (t) => t.replace('[host:compute3]\n', '[host:compute3]\nha = false\n'));
+    const clean = await doctor(sim);
+    expect(clean.checks.filter((c) => c.name === 'ha')).toEqual([
+      { name: 'ha', status: 'ok', detail: 'nothing is disarmed (cmpha ha status): every host without ha = false is under HA' },
+      { name: 'ha', status: 'warn', detail: '1 compute host(s) opted out of HA in the config (ha = false), watched and never recovered: compute3' },
+    ]);
+    expect(host(clean, 'compute3').problems).toContainEqual({ status: 'warn', detail: 'opted out of HA ([host:compute3] ha = false): watched and reported, never fenced or evacuated' });
+
+    const at = Date.now() - 60_000;
+    const until = at + 3_600_000;
+    await disarm(redis, prefix, { scope: { kind: 'zone', name: 'nova' }, reason: 'rack 4 power work', by: 'alice', until, now: at }, Number.POSITIVE_INFINITY);
+    // Asked an hour ago with an until already past: overdue.
+    await disarm(redis, prefix, { scope: { kind: 'host', name: 'compute1' }, reason: 'disk swap', by: 'bob', until: at - 1000, now: at - 3_600_000 }, Number.POSITIVE_INFINITY);
+    const r = await doctor(sim);
+    const ha = r.checks.filter((c) => c.name === 'ha');
+    expect(ha).toContainEqual({
+      name: 'ha', status: 'warn',
+      detail: `DISARMED: zone nova disarmed by alice at ${new Date(at).toISOString()} until ${new Date(until).toISOString()}: rack 4 power work; in effect (cmpha ha arm --zone nova to end it)`,
+    });
+    expect(ha).toContainEqual({
+      name: 'ha', status: 'fail',
+      detail: expect.stringMatching(new RegExp(`^DISARMED: host compute1 disarmed by bob at ${new Date(at - 3_600_000).toISOString()} until ${new Date(at - 1000).toISOString()}: disk swap; in effect; OVERDUE: past its until .*\\(cmpha ha arm --host compute1 to end it\\)$`)),
+    });
+    expect(ha.map((c) => c.detail)).toContain('1 compute host(s) opted out of HA in the config (ha = false), watched and never recovered: compute3');
+    expect(r.ok).toBe(false);
+    const text = formatDoctorReport(r);
+    expect(text).toMatch(/DISARMED: zone nova disarmed by alice/);
   });
 
   it('Redis down: the redis check FAILs saying what to do, failover works for none, the CLI exits 1', async () => {
