@@ -13,7 +13,8 @@ import { systemClock } from '../shared/time.js';
 import { ApiError } from './api-error.js';
 import type { Caller } from './auth.js';
 import { masakariTime, NotificationStore, validateNotification, type NotificationStatus, type StoredNotification } from './masakari-notifications.js';
-import { allSegments, segmentOf, SegmentStore } from './masakari-segments.js';
+import { SegmentStore } from '../masakari/segments.js';
+import { allSegments, segmentOf } from './masakari-segments.js';
 import type { ApiDeps } from './types.js';
 
 export interface Resources {
@@ -273,7 +274,7 @@ function haResources({ deps, round }: ResourceContext): Pick<Resources, 'haStatu
 function notificationResources({ deps, store, round }: ResourceContext): Pick<Resources, 'createNotification' | 'listNotifications' | 'showNotification'> {
   const clock = deps.clock ?? systemClock;
   const notifications = new NotificationStore(deps.redis, deps.prefix);
-  const segments = new SegmentStore(deps.redis, deps.prefix);
+  const segments = new SegmentStore(deps.redis, deps.prefix, deps.segments ?? [], { logger: deps.logger });
   return {
     async createNotification(body, caller) {
       const n = validateNotification(body);
@@ -283,7 +284,7 @@ function notificationResources({ deps, store, round }: ResourceContext): Pick<Re
       if (host?.verdict === 'maintenance' || (await segments.maintenance()).has(n.hostname)) {
         throw new ApiError(409, 'host_on_maintenance', `Notification received from host ${n.hostname} of type '${n.type}' is ignored as the host is already under maintenance.`);
       }
-      const segment = segmentOf(allSegments({ configured: deps.segments ?? [], stored: [], watched: r?.hosts.map((h) => h.host) ?? [], spares: deps.spareHosts ?? [], startedAt: 0 }), n.hostname);
+      const segment = segmentOf(allSegments({ configured: deps.segments ?? [], stored: await segments.list(), watched: r?.hosts.map((h) => h.host) ?? [], spares: deps.spareHosts ?? [], startedAt: 0 }), n.hostname);
       const open = await store.openIncidentFor(n.hostname);
       const res = await notifications.create(n, {
         by: caller.name, now: clock.now(), windowMs: deps.config.notificationDuplicateWindowMs, ...(open ? { incidentId: open } : {}), ...(segment ? { segmentUuid: segment.uuid } : {}),

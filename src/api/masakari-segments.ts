@@ -1,25 +1,15 @@
-import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { unsupportedRecoveryMethod } from '../config/masakari-schema.js';
 import type { SegmentConfig } from '../config/types.js';
+import { stableUuid, type StoredSegment } from '../masakari/segments.js';
 import { ApiError } from './api-error.js';
 
-// Masakari's failover segments and hosts (/v1/segments, /v1/segments/{id}/hosts) as cmpha keeps them.
-// A segment's structure (its hosts, reserved hosts, recovery method) is cmpha.conf's [segment:NAME]: the API
-// shows it and refuses to change it (409, naming the section). Redis keeps what Masakari's runbooks flip at run
-// time, a host's on_maintenance, and the segments created through the API, which are recorded and shown but
-// have no hosts until they are declared in the file. Without any [segment:NAME], one implicit segment `cmpha`
-// holds every host the detector watches.
-
-/** A stable UUID (version-5 layout) derived from a name: cmpha has no database rows to number. */
-export function stableUuid(name: string): string {
-  const h = createHash('sha1').update(name).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
-}
+// Masakari's failover segments and hosts (/v1/segments, /v1/segments/{id}/hosts) as the API shows and checks
+// them. They are kept in Redis, seeded from cmpha.conf's [segment:NAME] (src/masakari/segments.ts says why), and
+// what the API changes there is what the recovery reads (src/masakari/segment-policy.ts). Without any segment,
+// one implicit, read-only segment `cmpha` holds every host the detector watches.
 
 /** A host's Masakari UUID: the same whichever segment shows it. */
 export const hostUuid = (name: string): string => stableUuid(`cmpha-host:${name}`);
-export const segmentUuid = (name: string): string => stableUuid(`cmpha-segment:${name}`);
 /** The implicit segment when cmpha.conf declares none (its UUID predates named segments). */
 export const IMPLICIT_SEGMENT = 'cmpha';
 export const IMPLICIT_SEGMENT_UUID = hostUuid('(cmpha segment)');
@@ -39,28 +29,11 @@ export interface Segment {
   readonly serviceType: string;
   readonly enabled: boolean;
   readonly source: 'config' | 'implicit' | 'api';
+  readonly stored: StoredSegment | null;
   readonly hosts: readonly string[];
   readonly reserved: readonly string[];
   readonly createdAt: number;
   readonly updatedAt: number | null;
-}
-
-interface StoredSegment {
-  readonly uuid: string;
-  readonly id: number;
-  readonly name: string;
-  readonly description: string | null;
-  readonly recovery_method: string;
-  readonly service_type: string;
-  readonly enabled: boolean;
-  readonly created_at: number;
-  readonly updated_at: number | null;
-}
-
-/** A host's run-time flag, as `openstack segment host update --on_maintenance` sets it. */
-export interface MaintenanceFlag {
-  readonly by: string;
-  readonly at: number;
 }
 
 const bad = (message: string) => new ApiError(400, 'invalid_segment', message);
@@ -122,13 +95,14 @@ export interface HostUpdate {
   readonly controlAttributes?: string | null;
 }
 
-/** The body of PUT /v1/segments/{id}/hosts/{id}, as Masakari's schema. */
-export function validateHostBody(body: unknown): HostUpdate {
+/** The body of POST /v1/segments/{id}/hosts or PUT /v1/segments/{id}/hosts/{id}, as Masakari's schema. */
+export function validateHostBody(body: unknown, mode: 'create' | 'update' = 'update'): HostUpdate {
   if (!isObject(body)) throw bad('Invalid input: the body must be a JSON object {"host": {...}}');
   onlyKeys(body, ['host'], 'root');
   const h = body.host;
   if (!isObject(h)) throw bad("Invalid input for field/attribute host. 'host' is a required property and must be an object");
   onlyKeys(h, ['name', 'type', 'control_attributes', 'reserved', 'on_maintenance'], 'host');
+  if (mode === 'create') for (const k of ['name', 'type', 'control_attributes']) if (!(k in h)) throw bad(`Invalid input for field/attribute host. '${k}' is a required property`);
   if (Object.keys(h).length === 0) throw bad('Invalid input for field/attribute host. Give at least one of name, type, control_attributes, reserved, on_maintenance');
   return {
     ...('on_maintenance' in h ? { onMaintenance: masakariBool(h.on_maintenance, 'on_maintenance') } : {}),
@@ -139,44 +113,11 @@ export function validateHostBody(body: unknown): HostUpdate {
   };
 }
 
-/** Where segments and host flags are kept in Redis. */
-export class SegmentStore {
-  private readonly k: { segments: string; seq: string; maintenance: string };
-
-  constructor(private readonly redis: Redis, prefix: string) {
-    this.k = { segments: `${prefix}:masakari:segments`, seq: `${prefix}:masakari:segment-seq`, maintenance: `${prefix}:masakari:maintenance` };
-  }
-
-  async apiSegments(): Promise<StoredSegment[]> {
-    const all = await this.redis.hvals(this.k.segments);
-    return all.map((raw) => JSON.parse(raw) as StoredSegment).sort((a, b) => a.id - b.id);
-  }
-
-  /** Numbers API segments after the file's, so an id never changes meaning when the file gains a segment. */
-  async nextId(): Promise<number> {
-    return 1000 + (await this.redis.incr(this.k.seq));
-  }
-
-  async putSegment(s: StoredSegment): Promise<void> {
-    await this.redis.hset(this.k.segments, s.uuid, JSON.stringify(s));
-  }
-
-  async deleteSegment(uuid: string): Promise<void> {
-    await this.redis.hdel(this.k.segments, uuid);
-  }
-
-  async maintenance(): Promise<Map<string, MaintenanceFlag>> {
-    const all = await this.redis.hgetall(this.k.maintenance);
-    return new Map(Object.entries(all).map(([host, raw]) => [host, JSON.parse(raw) as MaintenanceFlag]));
-  }
-
-  async setMaintenance(host: string, on: boolean, flag: MaintenanceFlag): Promise<void> {
-    if (on) await this.redis.hset(this.k.maintenance, host, JSON.stringify(flag));
-    else await this.redis.hdel(this.k.maintenance, host);
-  }
-}
-
-/** Every segment: the file's in file order (or the implicit one), then those created through the API. */
+/**
+ * Every segment: those Redis holds (seeded from the file, then changed through the API) in id order. When the file
+ * declares none, first one implicit segment of the watched hosts no stored segment holds, with [evacuation]
+ * spare_hosts as its reserved hosts.
+ */
 export function allSegments(opts: {
   readonly configured: readonly SegmentConfig[];
   readonly stored: readonly StoredSegment[];
@@ -185,21 +126,20 @@ export function allSegments(opts: {
   readonly spares: readonly string[];
   readonly startedAt: number;
 }): Segment[] {
-  const fromFile: Segment[] = opts.configured.length === 0
+  const held = new Set(opts.stored.flatMap((s) => s.hosts));
+  const free = opts.watched.filter((h) => !held.has(h));
+  const implicit: Segment[] = opts.configured.length === 0
     ? [{
       uuid: IMPLICIT_SEGMENT_UUID, id: 1, name: IMPLICIT_SEGMENT, description: 'every host cmpha watches (cmpha.conf declares no [segment:NAME])',
-      recoveryMethod: 'rh_priority', serviceType: 'COMPUTE', enabled: true, source: 'implicit', hosts: opts.watched,
-      reserved: opts.spares.filter((h) => opts.watched.includes(h)), createdAt: opts.startedAt, updatedAt: null,
+      recoveryMethod: 'rh_priority', serviceType: 'COMPUTE', enabled: true, source: 'implicit', stored: null, hosts: free,
+      reserved: opts.spares.filter((h) => free.includes(h)), createdAt: opts.startedAt, updatedAt: null,
     }]
-    : opts.configured.map((g, i) => ({
-      uuid: segmentUuid(g.name), id: i + 1, name: g.name, description: g.description ?? null, recoveryMethod: g.recoveryMethod, serviceType: g.serviceType,
-      enabled: g.enabled, source: 'config' as const, hosts: g.hosts, reserved: g.reservedHosts, createdAt: opts.startedAt, updatedAt: null,
-    }));
-  const fromApi: Segment[] = opts.stored.map((s) => ({
+    : [];
+  const stored: Segment[] = opts.stored.map((s) => ({
     uuid: s.uuid, id: s.id, name: s.name, description: s.description, recoveryMethod: s.recovery_method, serviceType: s.service_type, enabled: s.enabled,
-    source: 'api', hosts: [], reserved: [], createdAt: s.created_at, updatedAt: s.updated_at,
+    source: s.from, stored: s, hosts: s.hosts, reserved: s.reserved, createdAt: s.created_at, updatedAt: s.updated_at,
   }));
-  return [...fromFile, ...fromApi];
+  return [...implicit, ...stored];
 }
 
 /** The segment holding `host`, if any. */
@@ -229,9 +169,8 @@ export function hostView(s: Segment, host: string, opts: { onMaintenance: boolea
   };
 }
 
-/** Why a segment may not be changed through the API; null for one created there. */
-export function declaredIn(s: Segment): string | null {
-  if (s.source === 'config') return `segment ${s.name} is declared in cmpha.conf [segment:${s.name}]; change it there (cmpha reads a segment's hosts, reserved hosts and recovery method from the file, the same on every replica)`;
-  if (s.source === 'implicit') return `segment ${s.name} is cmpha's implicit segment of every watched host; declare [segment:NAME] sections in cmpha.conf to shape segments`;
+/** Why a segment may not be changed through the API: only the implicit one is not stored anywhere. */
+export function notStored(s: Segment): string | null {
+  if (s.source === 'implicit') return `segment ${s.name} is cmpha's implicit segment of every watched host; create segments (openstack segment create) or declare [segment:NAME] sections in cmpha.conf to shape them`;
   return null;
 }

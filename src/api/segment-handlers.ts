@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { SegmentStore, type StoredSegment } from '../masakari/segments.js';
 import { systemClock } from '../shared/time.js';
 import { ApiError } from './api-error.js';
 import type { Caller } from './auth.js';
 import {
-  allSegments, declaredIn, findSegment, hostView, segmentView, SegmentStore, validateHostBody, validateSegmentBody, type Segment,
+  allSegments, findSegment, hostView, notStored, segmentView, validateHostBody, validateSegmentBody, type Segment,
 } from './masakari-segments.js';
 import type { ApiDeps } from './types.js';
 
@@ -15,19 +16,23 @@ export interface SegmentResources {
   deleteSegment(id: string, caller: Caller): Promise<unknown>;
   listSegmentHosts(id: string, q: URLSearchParams): Promise<unknown>;
   showSegmentHost(id: string, host: string): Promise<unknown>;
-  createSegmentHost(id: string): Promise<unknown>;
+  createSegmentHost(id: string, body: unknown, caller: Caller): Promise<unknown>;
   updateSegmentHost(id: string, host: string, body: unknown, caller: Caller): Promise<unknown>;
-  deleteSegmentHost(id: string, host: string): Promise<unknown>;
+  deleteSegmentHost(id: string, host: string, caller: Caller): Promise<unknown>;
 }
 
-/** Segments and their hosts, as Masakari's API answers them; what cmpha does not let the API change is 409 with why. */
+/**
+ * Segments and their hosts, as Masakari's API answers them. Every change is written to Redis, where the recovery
+ * and the detector read it (src/masakari/segment-policy.ts); what cmpha keeps elsewhere (a host's fencing, the
+ * implicit segment) is refused with 409 and where to change it.
+ */
 export function segmentResources(deps: ApiDeps): SegmentResources {
   const clock = deps.clock ?? systemClock;
   const startedAt = clock.now();
-  const store = new SegmentStore(deps.redis, deps.prefix);
+  const store = new SegmentStore(deps.redis, deps.prefix, deps.segments ?? [], { now: () => clock.now(), logger: deps.logger });
+  const watched = () => deps.lastRound()?.hosts.map((h) => h.host) ?? [];
   const segments = async (): Promise<Segment[]> => allSegments({
-    configured: deps.segments ?? [], stored: await store.apiSegments(), watched: deps.lastRound()?.hosts.map((h) => h.host) ?? [],
-    spares: deps.spareHosts ?? [], startedAt,
+    configured: deps.segments ?? [], stored: await store.list(), watched: watched(), spares: deps.spareHosts ?? [], startedAt,
   });
   const hostsOf = async (s: Segment) => {
     const flags = await store.maintenance();
@@ -44,13 +49,15 @@ export function segmentResources(deps: ApiDeps): SegmentResources {
     if (!v) throw new ApiError(404, 'host_not_found', `Host with id ${id} could not be found.`);
     return v;
   };
-  const refuseChange = (s: Segment) => {
-    const why = declaredIn(s);
-    if (why) throw new ApiError(409, 'segment_declared_in_config', why);
+  const storedOf = (s: Segment): StoredSegment => {
+    const why = notStored(s);
+    if (why || !s.stored) throw new ApiError(409, 'segment_implicit', why ?? `segment ${s.name} is not stored`);
+    return s.stored;
   };
   const nameTaken = (all: readonly Segment[], name: string, except?: string) => {
     if (all.some((x) => x.name === name && x.uuid !== except)) throw new ApiError(409, 'segment_exists', `Failover segment with name ${name} already exists.`);
   };
+  const show = async (uuid: string) => ({ segment: segmentView(findSegment(await segments(), uuid)) });
 
   return {
     async listSegments(q) {
@@ -73,34 +80,29 @@ export function segmentResources(deps: ApiDeps): SegmentResources {
       const now = clock.now();
       const stored = {
         uuid: randomUUID(), id: await store.nextId(), name: b.name!, description: b.description ?? null, recovery_method: b.recovery_method!,
-        service_type: b.service_type!, enabled: b.enabled ?? true, created_at: now, updated_at: null,
+        service_type: b.service_type!, enabled: b.enabled ?? true, hosts: [], reserved: [], from: 'api' as const, created_at: now, updated_at: null,
       };
-      await store.putSegment(stored);
-      deps.logger.info({ segment: stored.name, token: caller.name }, 'segment created through the API (it has no hosts until cmpha.conf declares them)');
-      return { segment: segmentView(findSegment(await segments(), stored.uuid)) };
+      await store.put(stored);
+      deps.logger.info({ segment: stored.name, token: caller.name }, 'segment created through the API');
+      return await show(stored.uuid);
     },
 
     async updateSegment(id, body, caller) {
       const b = validateSegmentBody(body, 'update');
       const all = await segments();
       const s = findSegment(all, id);
-      refuseChange(s);
+      const was = storedOf(s);
       if (b.name !== undefined) nameTaken(all, b.name, s.uuid);
-      const stored = {
-        uuid: s.uuid, id: s.id, name: b.name ?? s.name, description: b.description !== undefined ? b.description : s.description,
-        recovery_method: b.recovery_method ?? s.recoveryMethod, service_type: b.service_type ?? s.serviceType, enabled: b.enabled ?? s.enabled,
-        created_at: s.createdAt, updated_at: clock.now(),
-      };
-      await store.putSegment(stored);
-      deps.logger.info({ segment: stored.name, token: caller.name }, 'segment updated through the API');
-      return { segment: segmentView(findSegment(await segments(), s.uuid)) };
+      await store.put({ ...was, ...b, updated_at: clock.now() });
+      deps.logger.warn({ segment: s.name, change: b, token: caller.name }, 'segment updated through the API');
+      return await show(s.uuid);
     },
 
     async deleteSegment(id, caller) {
       const s = findSegment(await segments(), id);
-      refuseChange(s);
-      await store.deleteSegment(s.uuid);
-      deps.logger.info({ segment: s.name, token: caller.name }, 'segment deleted through the API');
+      storedOf(s);
+      await store.delete(s.uuid);
+      deps.logger.warn({ segment: s.name, hosts: s.hosts, token: caller.name }, 'segment deleted through the API');
       return null;
     },
 
@@ -117,9 +119,19 @@ export function segmentResources(deps: ApiDeps): SegmentResources {
       return { host: await findHost(findSegment(await segments(), id), host) };
     },
 
-    async createSegmentHost(id) {
-      const s = findSegment(await segments(), id);
-      throw new ApiError(409, 'segment_hosts_from_config', `cmpha takes a segment's hosts from cmpha.conf: add the host to [segment:${s.name}] hosts there`);
+    async createSegmentHost(id, body, caller) {
+      const u = validateHostBody(body, 'create');
+      const all = await segments();
+      const s = findSegment(all, id);
+      const was = storedOf(s);
+      const name = u.name!;
+      const known = watched();
+      if (known.length > 0 && !known.includes(name)) throw new ApiError(400, 'host_not_found', `Compute service with name ${name} could not be found.`);
+      if (all.some((x) => x.source !== 'implicit' && x.hosts.includes(name))) throw new ApiError(409, 'host_exists', `Host with name ${name} already exists.`);
+      await store.put({ ...was, hosts: [...was.hosts, name], reserved: u.reserved ? [...was.reserved, name] : was.reserved, updated_at: clock.now() });
+      if (u.onMaintenance) await store.setMaintenance(name, true, { by: caller.name, at: clock.now() });
+      deps.logger.warn({ segment: s.name, host: name, reserved: u.reserved ?? false, token: caller.name }, 'host added to a segment through the API');
+      return { host: await findHost(findSegment(await segments(), s.uuid), name) };
     },
 
     async updateSegmentHost(id, hostId, body, caller) {
@@ -127,24 +139,34 @@ export function segmentResources(deps: ApiDeps): SegmentResources {
       const s = findSegment(await segments(), id);
       const h = await findHost(s, hostId);
       const name = String(h.name);
-      // Only on_maintenance is run-time state; the rest is the file's, and a no-op change of it is accepted.
+      // The host's identity and fencing are not the API's: a no-op change of them is accepted.
       const refused: string[] = [];
-      if (u.reserved !== undefined && u.reserved !== h.reserved) refused.push(`reserved (set by [segment:${s.name}] reserved_hosts in cmpha.conf)`);
       if (u.name !== undefined && u.name !== name) refused.push('name (the Nova service host name)');
       if (u.type !== undefined && u.type !== h.type) refused.push('type (always COMPUTE)');
       if (u.controlAttributes !== undefined && u.controlAttributes !== h.control_attributes) refused.push(`control_attributes (the fencing of [host:${name}] in cmpha.conf)`);
+      if (u.reserved !== undefined && u.reserved !== h.reserved && s.source === 'implicit') refused.push('reserved of the implicit segment (its reserved hosts are [evacuation] spare_hosts in cmpha.conf)');
       if (refused.length > 0) throw new ApiError(409, 'host_field_from_config', `Host ${name} can't be updated: cmpha does not change ${refused.join(', ')} through the API`);
+      if (u.reserved !== undefined && u.reserved !== h.reserved) {
+        const was = storedOf(s);
+        await store.put({ ...was, reserved: u.reserved ? [...was.reserved, name] : was.reserved.filter((x) => x !== name), updated_at: clock.now() });
+        deps.logger.warn({ segment: s.name, host: name, reserved: u.reserved, token: caller.name }, 'host reserved flag set through the API');
+      }
       if (u.onMaintenance !== undefined) {
         await store.setMaintenance(name, u.onMaintenance, { by: caller.name, at: clock.now() });
         deps.logger.warn({ host: name, onMaintenance: u.onMaintenance, token: caller.name }, 'host maintenance flag set through the API');
       }
-      return { host: await findHost(s, hostId) };
+      return { host: await findHost(findSegment(await segments(), s.uuid), hostId) };
     },
 
-    async deleteSegmentHost(id, host) {
+    async deleteSegmentHost(id, hostId, caller) {
       const s = findSegment(await segments(), id);
-      const h = await findHost(s, host);
-      throw new ApiError(409, 'segment_hosts_from_config', `cmpha takes a segment's hosts from cmpha.conf: remove ${String(h.name)} from [segment:${s.name}] hosts there`);
+      const h = await findHost(s, hostId);
+      const name = String(h.name);
+      const was = storedOf(s);
+      await store.put({ ...was, hosts: was.hosts.filter((x) => x !== name), reserved: was.reserved.filter((x) => x !== name), updated_at: clock.now() });
+      await store.setMaintenance(name, false, { by: caller.name, at: clock.now() });
+      deps.logger.warn({ segment: s.name, host: name, token: caller.name }, 'host removed from a segment through the API');
+      return null;
     },
   };
 }

@@ -83,10 +83,10 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     { method: 'PUT', path: new RegExp(`^/v1/segments/${seg}$`), role: 'write', style: 'masakari', run: (m, c) => sg.updateSegment(m[1]!, c.body, c.caller) },
     { method: 'DELETE', path: new RegExp(`^/v1/segments/${seg}$`), role: 'write', style: 'masakari', status: 204, run: (m, c) => sg.deleteSegment(m[1]!, c.caller) },
     { method: 'GET', path: new RegExp(`^/v1/segments/${seg}/hosts$`), role: 'read', style: 'masakari', run: (m, c) => sg.listSegmentHosts(m[1]!, c.q) },
-    { method: 'POST', path: new RegExp(`^/v1/segments/${seg}/hosts$`), role: 'write', style: 'masakari', status: 201, run: (m) => sg.createSegmentHost(m[1]!) },
+    { method: 'POST', path: new RegExp(`^/v1/segments/${seg}/hosts$`), role: 'write', style: 'masakari', status: 201, run: (m, c) => sg.createSegmentHost(m[1]!, c.body, c.caller) },
     { method: 'GET', path: new RegExp(`^/v1/segments/${seg}/hosts/${seg}$`), role: 'read', style: 'masakari', run: (m) => sg.showSegmentHost(m[1]!, m[2]!) },
     { method: 'PUT', path: new RegExp(`^/v1/segments/${seg}/hosts/${seg}$`), role: 'write', style: 'masakari', run: (m, c) => sg.updateSegmentHost(m[1]!, m[2]!, c.body, c.caller) },
-    { method: 'DELETE', path: new RegExp(`^/v1/segments/${seg}/hosts/${seg}$`), role: 'write', style: 'masakari', status: 204, run: (m) => sg.deleteSegmentHost(m[1]!, m[2]!) },
+    { method: 'DELETE', path: new RegExp(`^/v1/segments/${seg}/hosts/${seg}$`), role: 'write', style: 'masakari', status: 204, run: (m, c) => sg.deleteSegmentHost(m[1]!, m[2]!, c.caller) },
   ];
 
   const server = http.createServer((req, res) => {

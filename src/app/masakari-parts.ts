@@ -6,6 +6,8 @@ import type { IncidentStore } from '../incidents/incident-store.js';
 import { startIntake } from '../masakari/intake.js';
 import { handleProcessFailure, type ProcessFailureDeps } from '../masakari/process-failure.js';
 import { recoverInstance } from '../masakari/recover-instance.js';
+import { sparesFor, type SpareSource } from '../masakari/segment-policy.js';
+import { SegmentStore } from '../masakari/segments.js';
 import { VmFailureStore } from '../masakari/vm-failure-store.js';
 import type { NotificationService } from '../notifier/types.js';
 import type { Logger } from '../shared/logger.js';
@@ -73,4 +75,10 @@ export function startMasakariIntake(deps: MasakariPartsDeps): { stop(): Promise<
       await intake.stop();
     },
   };
+}
+
+/** Where the recovery of a host takes its spares from: its failover segment as Redis holds it now (docs/masakari.md). */
+export function segmentSpares(config: Pick<Config, 'segments' | 'evacuation' | 'redis'>, redis: Redis, logger: Logger): (host: string) => Promise<SpareSource> {
+  const store = new SegmentStore(redis, config.redis.prefix, config.segments ?? [], { logger });
+  return async (host) => sparesFor(await store.facts(), host, config.evacuation.spareHosts);
 }

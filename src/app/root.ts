@@ -20,6 +20,7 @@ import { createRedis } from '../shared/redis-connect.js';
 import { RedisOutageLog } from '../shared/redis-outage.js';
 import { crashKernelLook, fenceDriversFromConfig, fencePlansFromConfig, kdumpFromConfig, singleWriterFromConfig, storageRenewalFromConfig, type ConfigNow } from './fence-parts.js';
 import { LiveFencing } from './live-fencing.js';
+import { segmentSpares } from './masakari-parts.js';
 
 // The composition root: every process that can change the cloud (`cmpha run` with its API, `cmpha evacuate`,
 // `cmpha fence confirm`, the demo) builds its Redis connection, leader lease, OpenStack clients, leader-only
@@ -156,6 +157,7 @@ export function composeRecovery(config: Config, opts: RecoveryRootOptions): Reco
     ...storageRenewalFromConfig(config),
     probe: (ips, signal) => verifyProber.probe(ips, signal),
     isHostAlive: hostLiveness(config, foundation.compute, prober, logger, opts.detector, crashKernel),
+    sparesFor: segmentSpares(config, connection, logger),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.queue ? { queue: opts.queue } : {}),
   });

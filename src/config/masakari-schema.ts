@@ -33,14 +33,13 @@ function recoveryMethod() {
 }
 
 /**
- * `[segment:NAME]`: a Masakari failover segment as cmpha keeps it. The file is where a segment's structure lives
- * (its hosts, its reserved hosts, its recovery method): reviewed and deployed with the rest of cmpha.conf, the
- * same on every replica, readable without Redis. The API serves these segments and keeps only run-time flags
- * (a host's on_maintenance) in Redis.
+ * `[segment:NAME]`: a Masakari failover segment as cmpha seeds it. Segments live in Redis, where Masakari's API
+ * changes them and every replica reads the same answer (src/masakari/segments.ts); this section is written there
+ * when its content differs from what was last seeded from it, and removed when the section goes.
  */
 export const segmentSectionDecl = defineSection(
   'segment:NAME',
-  'A failover segment as Masakari\'s API shows it (`openstack segment list`): a group of compute hosts with its reserved hosts and its recovery method. A host belongs to at most one segment. The reserved hosts of an rh_priority segment are spares (as [evacuation] spare_hosts). Changing a segment means changing this file; the API refuses it with 409. See docs/masakari.md.',
+  'A failover segment as Masakari\'s API shows it (`openstack segment list`): a group of compute hosts with its reserved hosts and its recovery method. A host belongs to at most one segment. A failed host\'s servers go first to its segment\'s reserved hosts (rh_priority), or to the scheduler (auto). This section seeds the segment in Redis: `openstack segment ...` may change it there, and an edit of this section (or its removal) replaces what the API changed. See docs/masakari.md.',
   {
     hosts: key('hosts', list(), 'Comma-separated compute host names (Nova service hosts) in this segment, reserved hosts included.', { example: 'compute1,compute2,compute3' }),
     reservedHosts: key('reserved_hosts', list(), 'Comma-separated hosts of this segment kept free for its failures (Masakari\'s reserved = True).'),

@@ -11,6 +11,8 @@ import { detectorKeys } from './keys.js';
 import { LeaderLease } from '../leadership/lease.js';
 import { StormBrakeStore } from './storm-brake-store.js';
 import type { ExistingIncident, IncidentStatus } from '../incidents/types.js';
+import { segmentHolds } from '../masakari/segment-policy.js';
+import { SegmentStore } from '../masakari/segments.js';
 import type { AgentHealer, HostAction, HostEvidence, HostReport, IncidentOpener, StormBrakeReport } from './types.js';
 
 // Action: what the controller does about verdicts — the leader lease, the storm brake, incidents and alerts.
@@ -84,6 +86,8 @@ export class Actor {
   private readonly toldExisting = new Map<string, string>();
   private openReadFailed = false;
   private readonly disarmStore?: DisarmStore;
+  private readonly segmentStore?: SegmentStore;
+  private segmentsFailed = false;
   private groupsCache: { at: number; groups: ReadonlyMap<string, readonly string[]> | null } | null = null;
   private groupsFailed = false;
   /** Disarm key → its state last round, so "now in effect" is recorded once, by the leader that saw it happen. */
@@ -95,6 +99,7 @@ export class Actor {
       this.lease = deps.lease ?? new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, { ...(deps.owner ? { owner: deps.owner } : {}), logger: deps.logger });
       this.brakeStore = new StormBrakeStore(deps.redis, deps.config.redis.prefix);
       this.disarmStore = new DisarmStore(deps.redis, deps.config.redis.prefix);
+      this.segmentStore = new SegmentStore(deps.redis, deps.config.redis.prefix, deps.config.segments ?? [], { logger: deps.logger });
     }
   }
 
@@ -166,16 +171,38 @@ export class Actor {
     }
   }
 
-  /** Why each host is held back from incidents this round (disarm, `ha = false`, disarms unreadable). */
-  private holds(reports: readonly HostReport[], entries: readonly DisarmEntry[] | null, placeOf: (host: string) => HostPlace): Map<string, Hold> {
+  /** Hosts a failover segment holds back (disabled segment, on maintenance); null when Redis cannot be read. */
+  private async segmentHolds(): Promise<Map<string, string> | null> {
+    if (!this.segmentStore) return new Map();
+    try {
+      const holds = segmentHolds(await this.segmentStore.facts());
+      this.segmentsFailed = false;
+      return holds;
+    } catch (err) {
+      if (!this.segmentsFailed) this.log.warn({ err: errorMessage(err) }, 'cannot read the failover segments: opening nothing this round');
+      this.segmentsFailed = true;
+      return null;
+    }
+  }
+
+  /**
+   * Why each host is held back from incidents this round (disarm, `ha = false`, its failover segment disabled or
+   * the host on maintenance, any of these unreadable).
+   */
+  private holds(reports: readonly HostReport[], entries: readonly DisarmEntry[] | null, placeOf: (host: string) => HostPlace, segments: ReadonlyMap<string, string> | null): Map<string, Hold> {
     const out = new Map<string, Hold>();
     for (const r of reports) {
       if (this.deps.config.hosts[r.host]?.ha === false) {
         out.set(r.host, { action: 'blocked-ha-off', why: `${r.host} is opted out of HA in the config ([host:${r.host}] ha = false)` });
         continue;
       }
-      if (entries === null) {
-        out.set(r.host, { action: 'open-failed', why: 'the disarms cannot be read from Redis' });
+      if (entries === null || segments === null) {
+        out.set(r.host, { action: 'open-failed', why: entries === null ? 'the disarms cannot be read from Redis' : 'the failover segments cannot be read from Redis' });
+        continue;
+      }
+      const bySegment = segments.get(r.host);
+      if (bySegment) {
+        out.set(r.host, { action: 'blocked-ha-off', why: bySegment });
         continue;
       }
       const d = disarmOf(entries, placeOf(r.host));
@@ -396,7 +423,7 @@ export class Actor {
     const groups = await this.groups(ctx.at, needGroups);
     const zones = new Map(reports.map((r) => [r.host, r.zone]));
     const placeOf = (host: string): HostPlace => ({ host, zone: zones.get(host) ?? null, groups: groups === null ? null : groups.get(host) ?? [] });
-    const holds = this.holds(reports, entries, placeOf);
+    const holds = this.holds(reports, entries, placeOf, await this.segmentHolds());
     const cascade = evaluateCascade({
       recent, open: [...(open?.keys() ?? [])], now: ctx.at, zoneOf: (h) => zones.get(h) ?? null, groupsOf: (h) => groups?.get(h) ?? [],
       // A host held back is not going to be recovered: it is not one more recovery.

@@ -13,7 +13,7 @@ import type { Logger } from '../shared/logger.js';
 import type { RedisOutageLog } from '../shared/redis-outage.js';
 import type { Clock } from '../shared/time.js';
 import type { RecoveryMetrics } from './metrics.js';
-import type { AddressProbe, FenceHostFn, HostAliveCheck } from './steps/context.js';
+import type { AddressProbe, FenceHostFn, HostAliveCheck, StepContext } from './steps/context.js';
 
 export interface QueueTuning {
   /** How long a worker's claim on a job lasts without renewal; BullMQ renews it at half that. */
@@ -46,6 +46,8 @@ export interface RecoveryDeps {
   readonly fenceDriverFor: (host: string) => FenceDriver | null;
   readonly notifier: NotificationService;
   readonly isHostAlive: HostAliveCheck;
+  /** See StepContext.sparesFor. */
+  readonly sparesFor?: StepContext['sparesFor'];
   readonly metrics?: RecoveryMetrics;
   readonly logger: Logger;
   readonly clock?: Clock;

@@ -26,7 +26,7 @@ export function stepContextFactory(deps: RecoveryDeps, env: StepEnv): (incidentI
     incidentId, store, compute: deps.compute,
     ...(config.evacuation.verifyNetwork !== false && deps.compute.ports ? { ports: deps.compute.ports } : {}),
     ...(config.evacuation.verifyNetwork !== false && deps.probe ? { probe: deps.probe } : {}),
-    evacuation: config.evacuation, fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
+    evacuation: config.evacuation, ...(deps.sparesFor ? { sparesFor: deps.sparesFor } : {}), fencing: config.fencing, notifier: deps.notifier, isHostAlive: deps.isHostAlive,
     fenceDriverFor: deps.fenceDriverFor, fenceHost: deps.fenceHost ?? realFenceHost, gate,
     ...(deps.fencePlanFor ? { fencePlanFor: deps.fencePlanFor } : {}), ...(deps.refreshFencing ? { refreshFencing: deps.refreshFencing } : {}),
     ...(deps.fenceLevels ? { fenceLevels: deps.fenceLevels } : {}),

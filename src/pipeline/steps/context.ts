@@ -11,6 +11,7 @@ import type { NotificationService } from '../../notifier/types.js';
 import type { CallOptions, ComputeBackend, ComputeHost, GuestPort } from '../../compute/types.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Clock } from '../../shared/time.js';
+import type { SpareSource } from '../../masakari/segment-policy.js';
 import type { RecoveryMetrics } from '../metrics.js';
 
 /** Answers whether a host shows any sign of life (Nova up with a fresh heartbeat, or its management IP). */
@@ -35,6 +36,11 @@ export interface StepContext {
   /** The cloud, through the compute-backend port (its mutations pass only while this process leads). */
   readonly compute: ComputeBackend;
   readonly evacuation: EvacuationConfig;
+  /**
+   * Where the spares for a failure of this host come from (its failover segment, read at the time of the
+   * recovery); absent = [evacuation] spare_hosts.
+   */
+  readonly sparesFor?: (host: string) => Promise<SpareSource>;
   /** A moved server's ports must be bound to its new host and ACTIVE; absent = not checked. */
   readonly ports?: (guestId: string, opts?: CallOptions) => Promise<GuestPort[]>;
   /** Addresses that answered before the failure must answer again; absent = not checked. */

@@ -48,8 +48,12 @@ async function chooseSpares(ctx: StepContext, view?: CloudView): Promise<SpareAs
     await note(ctx, 'spare', 'info', 'spare_count is 0: the scheduler chooses every target');
     return [];
   }
+  // The failed host's failover segment decides where its spares come from (read now: the API may change it).
+  const source = ctx.sparesFor ? await ctx.sparesFor(rec.host) : null;
+  if (source?.segment) await note(ctx, 'spare', 'info', source.why, { data: { segment: source.segment, reserved: source.hosts } });
+  if (source?.segment && source.hosts.length === 0) return [];
   const hosts = view?.hosts ?? await ctx.compute.hosts({ signal: ctx.signal });
-  const reserved = hosts.filter((s) => s.name !== rec.host && isSpareHost(s, ctx.evacuation.spareHosts));
+  const reserved = hosts.filter((s) => s.name !== rec.host && isSpareHost(s, source?.hosts ?? ctx.evacuation.spareHosts));
   const rejected: Array<{ host: string; reason: string }> = [];
   const usable: ComputeHost[] = [];
   for (const s of reserved) {

@@ -12,6 +12,8 @@ import { openstackCli } from '../../helpers/openstack-cli.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 
 // Masakari's segments and hosts API served by cmpha, driven by Debian's openstack client (python3-masakariclient).
+// The file's [segment:NAME] sections seed Redis; what the client changes is kept there (the recovery reads it:
+// test/integration/masakari/segments-recovery.test.ts).
 const WRITE = 'segment-writer-token-0000';
 const dir = mkdtempSync(path.join(tmpdir(), 'cmpha-segments-'));
 let redisServer: RedisServer;
@@ -64,7 +66,7 @@ const json = <T>(r: { code: number | null; out: string; err: string }): T => {
 };
 
 describe('Masakari segments through openstack segment ...', () => {
-  it('lists and shows the segments of cmpha.conf, creates one, and refuses what the file owns with 409 and why', async () => {
+  it('lists and shows the segments seeded from cmpha.conf, creates one, and changes or deletes any of them', async () => {
     const list = json<Array<Record<string, unknown>>>(await openstack('segment', 'list', '-f', 'json'));
     expect(list.map((s) => [s.name, s.recovery_method])).toEqual([['rack1', 'rh_priority'], ['rack2', 'auto']]);
 
@@ -82,15 +84,16 @@ describe('Masakari segments through openstack segment ...', () => {
     const twice = await call('/v1/segments', 'POST', { segment: { name: 'rack1', recovery_method: 'auto', service_type: 'COMPUTE' } });
     expect([twice.status, twice.body.conflictingRequest?.message]).toEqual([409, 'Failover segment with name rack1 already exists.']);
 
-    const change = await openstack('segment', 'update', 'rack1', '--recovery_method', 'auto');
-    expect(change.code).not.toBe(0);
-    expect(change.err).toContain('segment rack1 is declared in cmpha.conf [segment:rack1]; change it there');
+    // A seeded segment is changed in Redis, where the recovery reads it.
+    const changed = json<Record<string, unknown>>(await openstack('segment', 'update', 'rack1', '--recovery_method', 'auto', '-f', 'json'));
+    expect(changed).toMatchObject({ name: 'rack1', recovery_method: 'auto' });
+    expect((await call('/v1/segments/rack1', 'PUT', { segment: { recovery_method: 'rh_priority' } })).body.segment.recovery_method).toBe('rh_priority');
 
-    // A segment made through the API is the API's to change.
     const renamed = await call(`/v1/segments/${String(created.uuid)}`, 'PUT', { segment: { description: 'still by hand' } });
     expect(renamed.body.segment.description).toBe('still by hand');
     expect((await call(`/v1/segments/${String(created.uuid)}`, 'DELETE')).status).toBe(204);
-    expect((await call('/v1/segments/rack1', 'DELETE')).status).toBe(409);
+    expect((await call('/v1/segments/rack2', 'DELETE')).status).toBe(204);
+    expect((await call('/v1/segments', 'GET')).body.segments.map((s: { name: string }) => s.name)).toEqual(['rack1']);
   }, 300_000);
 
   it('lists a segment\'s hosts with their reserved flag; on_maintenance is set at run time and stops that host\'s notifications', async () => {
@@ -104,12 +107,22 @@ describe('Masakari segments through openstack segment ...', () => {
     expect(note.code).not.toBe(0);
     expect(note.err).toContain("Notification received from host compute1 of type 'COMPUTE_HOST' is ignored as the host is already under maintenance.");
 
-    const reserve = await openstack('segment', 'host', 'update', 'rack1', 'compute1', '--reserved', 'True');
-    expect(reserve.code).not.toBe(0);
-    expect(reserve.err).toContain('reserved (set by [segment:rack1] reserved_hosts in cmpha.conf)');
+    const reserve = json<Record<string, unknown>>(await openstack('segment', 'host', 'update', 'rack1', 'compute2', '--reserved', 'True', '-f', 'json'));
+    expect(reserve).toMatchObject({ name: 'compute2', reserved: true });
+    const rename = await openstack('segment', 'host', 'update', 'rack1', 'compute1', '--name', 'compute7');
+    expect(rename.code).not.toBe(0);
+    expect(rename.err).toContain('cmpha does not change name (the Nova service host name) through the API');
 
-    const add = await call('/v1/segments/rack1/hosts', 'POST', { host: { name: 'compute9', type: 'COMPUTE', control_attributes: 'SSH' } });
-    expect([add.status, add.body.conflictingRequest?.message]).toEqual([409, "cmpha takes a segment's hosts from cmpha.conf: add the host to [segment:rack1] hosts there"]);
+    const unknown = await call('/v1/segments/rack1/hosts', 'POST', { host: { name: 'compute9', type: 'COMPUTE', control_attributes: 'SSH' } });
+    expect([unknown.status, unknown.body.badRequest?.message]).toEqual([400, 'Compute service with name compute9 could not be found.']);
+    const again = await call('/v1/segments/rack1/hosts', 'POST', { host: { name: 'compute2', type: 'COMPUTE', control_attributes: 'SSH' } });
+    expect([again.status, again.body.conflictingRequest?.message]).toEqual([409, 'Host with name compute2 already exists.']);
+    const added = json<Record<string, unknown>>(await openstack('segment', 'host', 'create', 'compute4', 'COMPUTE', 'SSH', 'rack1', '-f', 'json'));
+    expect(added).toMatchObject({ name: 'compute4', reserved: false });
+    expect((await call('/v1/segments/rack1/hosts/compute4', 'DELETE')).status).toBe(204);
+    expect((await call('/v1/segments/rack1/hosts', 'GET')).body.hosts.map((h: { name: string; reserved: boolean }) => [h.name, h.reserved])).toEqual([
+      ['compute1', false], ['compute2', true], ['compute3', true],
+    ]);
 
     const back = await call('/v1/segments/rack1/hosts/compute1', 'PUT', { host: { on_maintenance: 'False' } });
     expect(back.body.host.on_maintenance).toBe(false);
