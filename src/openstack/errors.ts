@@ -1,7 +1,7 @@
 import { CmphaError } from '../shared/errors.js';
 
 /** The services cmpha calls; `cloudpods` is a Cloudpods region's compute_v2 API (src/openstack/cloudpods.ts). */
-export type OpenStackService = 'keystone' | 'nova' | 'neutron' | 'placement' | 'cinder' | 'cloudpods' | 'glance';
+export type OpenStackService = 'keystone' | 'nova' | 'neutron' | 'placement' | 'cinder' | 'cloudpods' | 'glance' | 'masakari';
 
 /**
  * A 2xx answer whose body is not the documented shape (a field missing or mistyped, a list that is not a
@@ -65,7 +65,7 @@ export function isOpenStackError(err: unknown, code?: string): err is OpenStackE
   return err instanceof OpenStackError && (code === undefined || err.code === code);
 }
 
-const SERVICE_LABEL: Record<OpenStackService, string> = { keystone: 'Keystone', nova: 'Nova', neutron: 'Neutron', placement: 'Placement', cinder: 'Cinder', cloudpods: 'the Cloudpods region', glance: 'Glance' };
+const SERVICE_LABEL: Record<OpenStackService, string> = { keystone: 'Keystone', nova: 'Nova', neutron: 'Neutron', placement: 'Placement', cinder: 'Cinder', cloudpods: 'the Cloudpods region', glance: 'Glance', masakari: 'Masakari' };
 
 export function serviceLabel(service: OpenStackService): string {
   return SERVICE_LABEL[service];
