@@ -59,7 +59,7 @@ export function connect(config: Config, opts: FoundationOptions): Foundation {
 export function createNotifier(config: Config, foundation: Foundation, logger: Logger, onDelivery?: (records: readonly DeliveryRecord[]) => void): CmphaNotificationService {
   return createNotificationService({
     notifiers: config.notifiers, escalation: config.escalation, identity: foundation.cloud.identity, redis: foundation.connection,
-    keyPrefix: config.redis.prefix, logger, ...(onDelivery ? { onDelivery } : {}),
+    keyPrefix: config.redis.prefix, logger, cloudWords: foundation.compute.names, ...(onDelivery ? { onDelivery } : {}),
   });
 }
 

@@ -173,16 +173,45 @@ export interface GuestPort {
 }
 
 /**
+ * How the cloud's operators name it and its parts: the timeline, notices, alerts and doctor speak these words, so
+ * a Cloudpods operator reads "Cloudpods" and "the host agent" where a Nova operator reads "Nova" and "nova-compute".
+ */
+export interface CloudNames {
+  /** The cloud's compute API as operators call it: `Nova`, `Cloudpods`. */
+  readonly cloud: string;
+  /** The per-host agent whose heartbeat is read: `nova-compute`, `host agent`. */
+  readonly agent: string;
+  /** What the cloud isolates and disables for a host (Nova: `nova-compute on HOST`; Cloudpods: `host HOST`). */
+  service(host: string): string;
+  /** The isolation done, and being done again: `forced down` / `forcing it down`; `set offline` / `setting it offline`. */
+  readonly isolated: string;
+  readonly isolating: string;
+}
+
+/** Nova's words (and those of a test double that names no cloud). */
+export const NOVA_NAMES: CloudNames = {
+  cloud: 'Nova', agent: 'nova-compute', service: (host) => `nova-compute on ${host}`, isolated: 'forced down', isolating: 'forcing it down',
+};
+
+/**
  * The small interface the detector, the last look before a fence and remediation read heartbeats through:
  * the compute hosts, each with its admin state, the cloud's verdict and its last heartbeat.
  */
 export interface HeartbeatSource {
+  /** The cloud's words for the timeline and notices; Nova's when absent. */
+  readonly names?: CloudNames;
   /** Every compute host the cloud lists (only those named `name` when given). Throws when it cannot be read. */
   hosts(opts?: CallOptions & { readonly name?: string }): Promise<ComputeHost[]>;
 }
 
+/** The cloud's words of a heartbeat source or backend (Nova's for one that names none). */
+export function namesOf(source: Pick<HeartbeatSource, 'names'>): CloudNames {
+  return source.names ?? NOVA_NAMES;
+}
+
 /** What the recovery needs from a cloud. Every mutation is idempotent or, for moves, never resent blindly. */
 export interface ComputeBackend extends HeartbeatSource {
+  readonly names: CloudNames;
   /** One line about the cloud's API for `cmpha doctor` (version spoken, what cmpha needs). */
   describe(opts?: CallOptions): Promise<string>;
   /** One host; a host the cloud does not know is an error naming it (`service_not_found`). */

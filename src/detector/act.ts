@@ -1,3 +1,4 @@
+import { namesOf, NOVA_NAMES, type CloudNames } from '../compute/types.js';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
 import type { NotificationEvent, NotificationService } from '../notifier/types.js';
@@ -20,6 +21,8 @@ import type { AgentHealer, HostAction, HostEvidence, HostReport, IncidentOpener,
 
 export interface ActDeps {
   readonly config: Config;
+  /** The cloud's words for alerts and notes (Nova's when absent). */
+  readonly names?: CloudNames;
   readonly redis?: Redis;
   readonly incidents?: IncidentOpener;
   readonly notifier?: NotificationService;
@@ -77,7 +80,7 @@ export class Actor {
   /** Whether the last round could not see the cloud: then the lease is let lapse, so a replica that can see takes over. */
   blind = false;
   private readonly brakeStore?: StormBrakeStore;
-  private readonly alerts = new AlertTracker();
+  private readonly alerts: AlertTracker;
   private memoryBrake: BrakeState = RELEASED;
   private wasIsolated = false;
   private wasBlind = false;
@@ -94,6 +97,7 @@ export class Actor {
   private readonly disarmStates = new Map<string, DisarmView['state']>();
 
   constructor(private readonly deps: ActDeps) {
+    this.alerts = new AlertTracker(namesOf(deps));
     const keys = detectorKeys(deps.config.redis.prefix);
     if (deps.redis) {
       this.lease = deps.lease ?? new LeaderLease(deps.redis, keys.leader, deps.config.detector.leaderLeaseMs, { ...(deps.owner ? { owner: deps.owner } : {}), logger: deps.logger });
@@ -315,7 +319,7 @@ export class Actor {
     const { incidents, config } = this.deps;
     const v = host.verdict;
     const acting = ctx.leader && !config.detector.dryRun;
-    const life = inc.status === 'awaiting_fence' ? signsOfLife(host.evidence, inc.openedAt) : null;
+    const life = inc.status === 'awaiting_fence' ? signsOfLife(host.evidence, inc.openedAt, namesOf(this.deps)) : null;
     if (life && acting && incidents) {
       try {
         const { aborted } = await incidents.hostShowedLife(inc.id, life, ctx.at);
@@ -491,14 +495,14 @@ export class Actor {
  * What shows the host alive in an observation made after `since` (an incident's opening): an address answering
  * now, or a heartbeat Nova's updated_at showed since then (an admin write is none). Null when nothing does.
  */
-export function signsOfLife(e: HostEvidence, since: number): string | null {
+export function signsOfLife(e: HostEvidence, since: number, names: CloudNames = NOVA_NAMES): string | null {
   if (e.at < since) return null;
   const seen: string[] = [];
   for (const n of e.networks) if (n.result === 'alive') seen.push(`${n.role === 'mgmt' ? 'management' : n.role} IP ${n.ip} answers`);
   if (e.instances.answered > 0) seen.push(`${e.instances.answered} instance address(es) answer`);
   if (e.storage?.alive === true) seen.push(`storage: ${e.storage.detail}`);
   if (e.nova.lastBeatAt !== null && e.nova.lastBeatAt >= since) {
-    seen.push(`Nova's heartbeat moved (updated_at ${e.nova.updatedAt ?? '?'}, seen at ${new Date(e.nova.lastBeatAt).toISOString()})`);
+    seen.push(`${names.cloud}'s heartbeat moved (updated_at ${e.nova.updatedAt ?? '?'}, seen at ${new Date(e.nova.lastBeatAt).toISOString()})`);
   }
   return seen.length > 0 ? seen.join('; ') : null;
 }

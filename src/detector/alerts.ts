@@ -1,3 +1,4 @@
+import { NOVA_NAMES, type CloudNames } from '../compute/types.js';
 import type { NotificationEvent, NotificationEventType, Severity } from '../notifier/types.js';
 import { describeSignals } from './signals.js';
 import type { HostAction, HostReport, Verdict } from './types.js';
@@ -16,19 +17,19 @@ const HANDLED: ReadonlySet<HostAction> = new Set<HostAction>(['open-incident', '
 const UNRECOVERABLE = { type: 'host-suspected', severity: 'critical' } as const;
 
 /** The notice's one line: what cmpha concluded, and which signals answered and which were silent. */
-function summary(r: HostReport): string {
-  return `${conclusion(r)} (${describeSignals(r.evidence)})`;
+function summary(r: HostReport, names: CloudNames): string {
+  return `${conclusion(r, names)} (${describeSignals(r.evidence)})`;
 }
 
-function conclusion(r: HostReport): string {
+function conclusion(r: HostReport, { cloud, agent }: CloudNames): string {
   if (r.evidence.unrecoverable) {
-    return `${r.host} looks dead (every address silent, no heartbeat) and cannot be recovered: ${r.evidence.unrecoverable}; cmpha keeps its hands off until Nova lists its servers`;
+    return `${r.host} looks dead (every address silent, no heartbeat) and cannot be recovered: ${r.evidence.unrecoverable}; cmpha keeps its hands off until ${cloud} lists its servers`;
   }
   if (r.verdict === 'dead' && r.held) return `${r.host} is confirmed dead and is not recovered: ${r.held}. Nothing is fenced or evacuated`;
   switch (r.verdict) {
-    case 'agent-down': return `nova-compute on ${r.host} is down but the host answers: fix the agent; cmpha will not fence it`;
+    case 'agent-down': return `${agent} on ${r.host} is down but the host answers: fix the agent; cmpha will not fence it`;
     case 'isolated-mgmt': return `${r.host} lost its management network but another of its signals answers: cmpha will not fence it`;
-    case 'unprobeable': return `${r.host} looks down in Nova and has no management IP to check: cmpha cannot confirm and will not act`;
+    case 'unprobeable': return `${r.host} looks down in ${cloud} and has no management IP to check: cmpha cannot confirm and will not act`;
     case 'dead': return `${r.host} is confirmed dead but no incident was opened (${r.action})`;
     default: return `${r.host} is suspected down: confirming`;
   }
@@ -40,6 +41,8 @@ function conclusion(r: HostReport): string {
  */
 export class AlertTracker {
   private readonly last = new Map<string, string>();
+
+  constructor(private readonly names: CloudNames = NOVA_NAMES) {}
 
   events(reports: readonly HostReport[], now: number): NotificationEvent[] {
     const out: NotificationEvent[] = [];
@@ -62,7 +65,7 @@ export class AlertTracker {
         type: kind.type,
         severity: kind.severity,
         host: r.host,
-        summary: summary(r),
+        summary: summary(r, this.names),
         details: r.evidence.reasons.join('\n'),
         at: now,
       });

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
 import type { NotificationService } from '../notifier/types.js';
-import type { ComputeBackend } from '../compute/types.js';
+import { namesOf, type ComputeBackend } from '../compute/types.js';
 import { CmphaError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { systemClock, withTimeout, type Clock } from '../shared/time.js';
@@ -23,7 +23,7 @@ import type { AgentHealer, CrashKernelLook, Detector, DetectorMetrics, IncidentO
 export interface DetectorDeps {
   readonly config: Config;
   /** The cloud: heartbeats, guests per host, management addresses. */
-  readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn' | 'guestsChangedSince' | 'hostAddresses' | 'groups'>;
+  readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn' | 'guestsChangedSince' | 'hostAddresses' | 'groups' | 'names'>;
   readonly prober: Prober;
   /** Leader lease and storm-brake state. Without it this process is the only controller. */
   readonly redis?: Redis;
@@ -113,9 +113,10 @@ export function createDetector(deps: DetectorDeps): Detector {
   };
   const log = logger.child({ component: 'detector' });
   const observer = new Observer(config, compute, prober, { now: () => clock.now(), mono }, tuning, log, deps.storageSignal, deps.powerLook, deps.crashKernel);
-  const actor = new Actor({ config, redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, ...(deps.healer ? { healer: deps.healer } : {}), logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}),
+  const actor = new Actor({ config, names: namesOf(compute), redis: deps.redis, incidents: deps.incidents, notifier: deps.notifier, ...(deps.healer ? { healer: deps.healer } : {}), logger: log, owner: deps.owner, ...(deps.lease ? { lease: deps.lease } : {}),
     ...(compute.groups ? { groups: () => compute.groups!() } : {}) });
   const book = new HostBook();
+  const judgeConfig = { ...cfg, names: namesOf(compute) };
   const queue = serialQueue();
   let round = 0;
   // A round is cut after this long; one that waits on a slow Nova read takes up to it.
@@ -124,7 +125,7 @@ export function createDetector(deps: DetectorDeps): Detector {
 
   async function step(obs: Observation, startedMono: number, recordBaseline?: (healthy: (h: string) => boolean) => void): Promise<RoundReport> {
     const rlog = log.child({ round: obs.round });
-    book.judge(obs, cfg, rlog);
+    book.judge(obs, judgeConfig, rlog);
     recordBaseline?.((h) => book.isHealthy(h));
     const result = await actor.act(book.reportsFor(obs), {
       at: obs.at,

@@ -1,5 +1,5 @@
 import type { DetectorConfig } from '../config/types.js';
-import type { ComputeHost } from '../compute/types.js';
+import { namesOf, type CloudNames, type ComputeHost } from '../compute/types.js';
 import { heartbeatMoved, heartbeatPeriod, NO_HEARTBEAT, trackHeartbeat, type HeartbeatMemory } from './heartbeat.js';
 import type {
   CrashKernelEvidence, DeadBy, HostEvidence, HostJudgement, HostMemory, InstanceAddressEvidence, InstanceEvidence, MgmtEvidence, NetworkEvidence,
@@ -53,7 +53,10 @@ export const POWER_OFF_READS = 2;
 /** A power read older than this (cmpha's monotonic clock) proves nothing now. */
 export const POWER_READ_FRESH_MS = 3000;
 
-export type JudgeConfig = Pick<DetectorConfig, 'heartbeatIntervalMs' | 'heartbeatMarginMs' | 'minSilenceMs' | 'singleSignalSilenceMs'>;
+export type JudgeConfig = Pick<DetectorConfig, 'heartbeatIntervalMs' | 'heartbeatMarginMs' | 'minSilenceMs' | 'singleSignalSilenceMs'> & {
+  /** The cloud's words for the reasons (Nova's when absent). */
+  readonly names?: CloudNames;
+};
 
 /**
  * Turns one observation into a verdict. Pure: the same observation and memory give the same answer.
@@ -146,7 +149,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
   };
 
   if (nova.says === 'disabled') {
-    reasons.push(`nova-compute is disabled${service.reason ? ` (${service.reason})` : ''}: maintenance, never acted on`);
+    reasons.push(`${namesOf(config).agent} is disabled${service.reason ? ` (${service.reason})` : ''}: maintenance, never acted on`);
     return finish('maintenance', null);
   }
 
@@ -189,9 +192,9 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
     if (listError !== undefined && novaBad && blocker === UNLISTED) {
       unlistedSinceMono = previous?.unlistedSinceMono ?? mono;
       if (mono - unlistedSinceMono >= silenceNeededMs) {
-        unrecoverable = `Nova's answers about its servers are unreadable (${listError})`;
+        unrecoverable = `${namesOf(config).cloud}'s answers about its servers are unreadable (${listError})`;
         reasons.push(`every other signal says ${obs.host} is dead (silent for ${seconds(mono - unlistedSinceMono)}), but it cannot be recovered: `
-          + `${unrecoverable}; nothing is done until Nova lists them`);
+          + `${unrecoverable}; nothing is done until ${namesOf(config).cloud} lists them`);
       }
     }
     return finish('suspect', null);
@@ -207,13 +210,13 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
     if ((proof === null || lapse === null) && silentFor >= silenceNeededMs) {
       deadBy = proof === null ? 'power-off' : 'watch-lapse';
       reasons.push(proof === null
-        ? `every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}), no heartbeat came during it, and the BMC reads the chassis off: dead without waiting for Nova's heartbeat`
-        : `every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}) on two networks and every instance address, no heartbeat came during it, and the host's Ceph watches lapsed: dead without waiting for Nova's heartbeat`);
+        ? `every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}), no heartbeat came during it, and the BMC reads the chassis off: dead without waiting for ${namesOf(config).cloud}'s heartbeat`
+        : `every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}) on two networks and every instance address, no heartbeat came during it, and the host's Ceph watches lapsed: dead without waiting for ${namesOf(config).cloud}'s heartbeat`);
       return finish('dead', silentSinceMono);
     }
-    if (proof === null) reasons.push('the BMC reads the chassis off: dead once the silence is long enough, without waiting for Nova\'s heartbeat');
+    if (proof === null) reasons.push(`the BMC reads the chassis off: dead once the silence is long enough, without waiting for ${namesOf(config).cloud}'s heartbeat`);
     else if (power) reasons.push(`the BMC's power read proves nothing yet: ${proof}`);
-    if (lapse === null) reasons.push('two networks and every instance address silent, the Ceph watches lapsed: dead once the silence is long enough, without waiting for Nova\'s heartbeat');
+    if (lapse === null) reasons.push(`two networks and every instance address silent, the Ceph watches lapsed: dead once the silence is long enough, without waiting for ${namesOf(config).cloud}'s heartbeat`);
     else if (obs.storage) reasons.push(`the lapse of the Ceph watches proves nothing yet: ${lapse}`);
     reasons.push(nova.says === 'unread'
       ? 'the service could not be read this time: cannot confirm a missing heartbeat'
@@ -221,7 +224,7 @@ export function judge(obs: HostObservation, previous: HostMemory | undefined, co
     return finish('suspect', silentSinceMono);
   }
   if (silentFor >= silenceNeededMs) {
-    reasons.push(`every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}) and Nova saw no heartbeat`);
+    reasons.push(`every signal has been silent for ${seconds(silentFor)} (needed ${seconds(silenceNeededMs)}) and ${namesOf(config).cloud} saw no heartbeat`);
     return finish('dead', silentSinceMono);
   }
   reasons.push(`every signal says dead: silent for ${seconds(silentFor)} of the ${seconds(silenceNeededMs)} needed`);
@@ -344,11 +347,12 @@ function novaReason(nova: NovaEvidence, config: JudgeConfig): string {
   // one-shot `check` has watched only for its few seconds, however old the heartbeat is.
   const watched = (ms: number) => `updated_at has not moved in the ${seconds(ms)} cmpha has watched it`;
   const unchanged = nova.unchangedForMs === null ? '' : `; ${watched(nova.unchangedForMs)}`;
+  const { cloud, agent, isolated } = namesOf(config);
   switch (nova.says) {
-    case 'down': return `Nova reports nova-compute down${nova.forcedDown ? ' (forced down)' : ''}${unchanged}`;
-    case 'stale': return `no heartbeat: ${watched(nova.unchangedForMs ?? 0)} (on cmpha's clock, not Nova's), more than the ${period} + ${seconds(config.heartbeatMarginMs)} margin`;
-    case 'unread': return 'nova-compute\'s service was not read this time';
-    default: return `Nova reports nova-compute up${unchanged} (${period})`;
+    case 'down': return `${cloud} reports ${agent} down${nova.forcedDown ? ` (${isolated})` : ''}${unchanged}`;
+    case 'stale': return `no heartbeat: ${watched(nova.unchangedForMs ?? 0)} (on cmpha's clock, not ${cloud}'s), more than the ${period} + ${seconds(config.heartbeatMarginMs)} margin`;
+    case 'unread': return `${agent}'s service was not read this time`;
+    default: return `${cloud} reports ${agent} up${unchanged} (${period})`;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Config } from '../config/types.js';
-import type { ComputeBackend, ComputeHost } from '../compute/types.js';
+import { namesOf, NOVA_NAMES, type CloudNames, type ComputeBackend, type ComputeHost } from '../compute/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { mapLimit } from '../shared/map-limit.js';
@@ -65,10 +65,10 @@ interface Probed {
 }
 
 /** Why a service list cannot be used: empty or entries without a host or id. Null when it is fine. */
-export function blindness(computes: readonly ComputeHost[]): string | null {
-  if (computes.length === 0) return 'Nova lists no nova-compute service: the detector cannot see any host';
+export function blindness(computes: readonly ComputeHost[], { cloud, agent }: CloudNames = NOVA_NAMES): string | null {
+  if (computes.length === 0) return `${cloud} lists no ${agent} service: the detector cannot see any host`;
   const garbled = computes.filter((s) => s.name === '' || s.id === '').length;
-  if (garbled > 0) return `Nova's service list is garbled: ${garbled} of ${computes.length} nova-compute entries have no host or id`;
+  if (garbled > 0) return `${cloud}'s service list is garbled: ${garbled} of ${computes.length} ${agent} entries have no host or id`;
   return null;
 }
 
@@ -85,7 +85,7 @@ export class Observer {
 
   constructor(
     private readonly config: Config,
-    private readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn' | 'guestsChangedSince' | 'hostAddresses'>,
+    private readonly compute: Pick<ComputeBackend, 'hosts' | 'guestsOn' | 'guestsChangedSince' | 'hostAddresses' | 'names'>,
     private readonly prober: Prober,
     private readonly clocks: Clocks,
     private readonly tuning: ObserveTuning,
@@ -198,7 +198,7 @@ export class Observer {
     try {
       const all = await this.compute.hosts({ signal });
       readEnd = this.clocks.mono();
-      blindReason = blindness(all);
+      blindReason = blindness(all, namesOf(this.compute));
       services = blindReason ? [] : all;
     } catch (err) {
       if (signal?.aborted) throw err;

@@ -3,7 +3,7 @@ import type { HostFenceStatus } from '../fencing/check-fencing.js';
 import { isUnfencedDevice } from '../fencing/devices/registry.js';
 import type { MgmtAddress } from '../detector/mgmt-addresses.js';
 import type { ProbeResult } from '../detector/types.js';
-import type { ComputeHost } from '../compute/types.js';
+import { namesOf, type CloudNames, type ComputeHost } from '../compute/types.js';
 import type { CheckStatus, DoctorHost, HostProblem } from './types.js';
 
 export const IMAGE_BACKED_WARNING = 'evacuation rebuilds an image-backed server from its image unless the instance directory is on shared storage; '
@@ -11,6 +11,8 @@ export const IMAGE_BACKED_WARNING = 'evacuation rebuilds an image-backed server 
 
 export interface HostFacts {
   readonly host: string;
+  /** The cloud's words (Nova's when absent). */
+  readonly names?: CloudNames;
   readonly role: 'compute' | 'spare';
   readonly service: ComputeHost | null;
   /** Null when the host has no `[host:NAME]` section. */
@@ -62,13 +64,14 @@ export function judgeHost(f: HostFacts, fencing: Pick<FencingConfig, 'allowUnfen
   } else {
     const fp = fencingProblem(f.fence, f.host, fencing);
     if (fp) problems.push(fp);
-    if (!svc) problems.push(f.novaUnavailable ? { status: 'fail', detail: 'Nova could not be asked about this host' } : { status: 'warn', detail: 'Nova lists no nova-compute service for this host' });
-    else if (svc.isolated) problems.push({ status: 'warn', detail: 'nova-compute is forced down (an incident or an operator): not watched until restored' });
-    else if (svc.status === 'disabled') problems.push({ status: 'warn', detail: `nova-compute is disabled${svc.reason ? ` (${svc.reason})` : ''}: maintenance, cmpha does not act on it` });
-    else if (svc.state === 'down') problems.push({ status: 'warn', detail: 'Nova reports nova-compute down now' });
+    const { cloud, agent, isolated } = namesOf(f);
+    if (!svc) problems.push(f.novaUnavailable ? { status: 'fail', detail: `${cloud} could not be asked about this host` } : { status: 'warn', detail: `${cloud} lists no ${agent} service for this host` });
+    else if (svc.isolated) problems.push({ status: 'warn', detail: `${agent} is ${isolated} (an incident or an operator): not watched until restored` });
+    else if (svc.status === 'disabled') problems.push({ status: 'warn', detail: `${agent} is disabled${svc.reason ? ` (${svc.reason})` : ''}: maintenance, cmpha does not act on it` });
+    else if (svc.state === 'down') problems.push({ status: 'warn', detail: `${cloud} reports ${agent} down now` });
     if (svc && svc.status === 'enabled') {
       if (f.mgmt.ip === null) problems.push({ status: 'fail', detail: `no management IP (${f.mgmt.problem ?? 'unknown'}): without one the host can never be proven dead` });
-      else if (f.mgmtResult === 'silent') problems.push({ status: 'warn', detail: `management IP ${f.mgmt.ip} does not answer while Nova sees the host: wrong mgmt_ip, or a firewall drops ICMP` });
+      else if (f.mgmtResult === 'silent') problems.push({ status: 'warn', detail: `management IP ${f.mgmt.ip} does not answer while ${cloud} sees the host: wrong mgmt_ip, or a firewall drops ICMP` });
       else if (f.mgmtResult === 'unknown') problems.push({ status: 'warn', detail: `management IP ${f.mgmt.ip}: the probe gave no answer` });
       if (f.mgmt.ip !== null && f.otherNetworks === 0) {
         const wait = f.singleSignalSilenceMs !== undefined ? ` (${Math.round(f.singleSignalSilenceMs / 1000)} s)` : '';

@@ -9,7 +9,7 @@ import { resumeGuestsCheck, schedulerCheck } from './check-compute-boot.js';
 import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
 import { resolveBmcAddresses, type BmcResolution } from '../fencing/resolve-bmc.js';
 import { configWarnings } from '../config/warnings.js';
-import type { ComputeBackend, ComputeHost, Guest, HostCapacity } from '../compute/types.js';
+import { namesOf, type CloudNames, type ComputeBackend, type ComputeHost, type Guest, type HostCapacity } from '../compute/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { checkNotifiers } from './check-notifiers.js';
@@ -34,7 +34,7 @@ async function readNova(compute: ComputeBackend, signal: AbortSignal | undefined
     } catch (err) {
       checks.push({ name: 'hypervisors', status: 'warn', detail: `cannot list hypervisors (host_ip and spare capacity unknown): ${errorMessage(err)}` });
     }
-    checks.push({ name: 'nova', status: 'ok', detail: `${about}; ${services.length} nova-compute service(s)` });
+    checks.push({ name: 'nova', status: 'ok', detail: `${about}; ${services.length} ${namesOf(compute).agent} service(s)` });
     return { services };
   } catch (err) {
     checks.push({ name: 'nova', status: 'fail', detail: `${errorMessage(err)}: cmpha can neither detect nor evacuate` });
@@ -89,9 +89,9 @@ function classifyFleet(view: NovaView | null, configured: readonly HostConfig[],
 }
 
 /** `[host:NAME]` sections Nova has no nova-compute host for. */
-function strayHostSections(configured: readonly HostConfig[], fleet: Fleet): DoctorCheck[] {
+function strayHostSections(configured: readonly HostConfig[], fleet: Fleet, { cloud, agent }: CloudNames): DoctorCheck[] {
   const stray = configured.filter((h) => !fleet.serviceOf.has(h.name)).map((h) => `[host:${h.name}]`);
-  return stray.length > 0 ? [{ name: 'config', status: 'warn', detail: `${stray.join(', ')}: Nova has no nova-compute host of that name (a typo?)` }] : [];
+  return stray.length > 0 ? [{ name: 'config', status: 'warn', detail: `${stray.join(', ')}: ${cloud} has no ${agent} host of that name (a typo?)` }] : [];
 }
 
 interface MgmtFindings {
@@ -220,13 +220,14 @@ interface HostEvidence {
 }
 
 /** Every host's verdict from what was found about it. */
-function judgeHosts(config: Config, e: HostEvidence): DoctorHost[] {
+function judgeHosts(config: Config, e: HostEvidence, names: CloudNames): DoctorHost[] {
   const sharedStorage = config.evacuation.sharedStorage ?? false;
   return e.fleet.names.map((h) => {
     const l = e.listed.get(h);
     const ip = e.mgmt.mgmtOf.get(h)!.ip;
     return judgeHost({
       host: h,
+      names,
       role: e.fleet.roleOf(h),
       service: e.fleet.serviceOf.get(h) ?? null,
       fence: e.fenceOf.get(h) ?? null,
@@ -307,7 +308,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
 
   const view = await readNova(compute, signal, checks);
   const fleet = classifyFleet(view, configured, ev);
-  if (view) checks.push(...strayHostSections(configured, fleet));
+  if (view) checks.push(...strayHostSections(configured, fleet, namesOf(compute)));
   const redisP = checkRedis(config.redis, fleet.spares, { timeoutMs, disarmLimitMs: config.detector.disarmLimitMs, ...(deps.redis ? { existing: deps.redis } : {}) });
 
   const mgmt = await probeManagement(config, deps, compute, view !== null, fleet, logger);
@@ -325,7 +326,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   }
 
   const fenceOf = new Map<string, HostFenceStatus>((await fencingP).map((f) => [f.host, f]));
-  const hosts = judgeHosts(config, { fleet, fenceOf, mgmt, listed, serversOf, spareProblems, novaUp: view !== null });
+  const hosts = judgeHosts(config, { fleet, fenceOf, mgmt, listed, serversOf, spareProblems, novaUp: view !== null }, namesOf(compute));
   checks.push(summarizeFencing(hosts));
   const optedOut = hosts.filter((h) => h.haOff).map((h) => h.host);
   if (optedOut.length > 0) checks.push({ name: 'ha', status: 'warn', detail: `${optedOut.length} compute host(s) opted out of HA in the config (ha = false), watched and never recovered: ${optedOut.join(', ')}` });

@@ -58,7 +58,7 @@ export async function requestEvacuation(d: StepContext, serverId: string): Promi
         await d.sleep(Math.min(wait, d.evacuation.verifyPollIntervalMs), signal);
         continue;
       }
-      await timeline(d, incident.id, serverId, 'warning', `${entry.name}: the earlier evacuate request left no trace in Nova after ${settleMs} ms; requesting again`);
+      await timeline(d, incident.id, serverId, 'warning', `${entry.name}: the earlier evacuate request left no trace in ${d.compute.names.cloud} after ${settleMs} ms; requesting again`);
     }
 
     const slot = await d.gate.acquire(incident.id, signal);
@@ -88,20 +88,20 @@ export async function requestEvacuation(d: StepContext, serverId: string): Promi
       if (err instanceof CmphaError && err.code === SOURCE_IN_USE) {
         // The cloud refused before acting: no evacuation exists, so the entry goes back to pending.
         await d.store.updateInstance(incident.id, serverId, 'in_use_refused', { lastRequestAt: undefined, error: errorMessage(err) });
-        throw new CmphaError('nova_service_in_use', `${entry.name}: Nova says ${source} is still in use: ${errorMessage(err)}`, { retryable: true, cause: err });
+        throw new CmphaError('nova_service_in_use', `${entry.name}: ${d.compute.names.cloud} says ${source} is still in use: ${errorMessage(err)}`, { retryable: true, cause: err });
       }
       if (err instanceof CmphaError && !err.retryable && err.code !== MOVE_OUTCOME_UNKNOWN) {
-        await timeline(d, incident.id, serverId, 'critical', `${entry.name}: Nova refused the evacuation: ${err.message}`);
+        await timeline(d, incident.id, serverId, 'critical', `${entry.name}: ${d.compute.names.cloud} refused the evacuation: ${err.message}`);
         d.metrics?.evacuations?.inc({ result: 'failed' });
         return d.store.updateInstance(incident.id, serverId, 'failed', unlessSettled({ error: err.message, finishedAt: d.clock.now() }));
       }
-      await timeline(d, incident.id, serverId, 'warning', `${entry.name}: outcome of the evacuate request unknown (${errorMessage(err)}); re-reading Nova`);
+      await timeline(d, incident.id, serverId, 'warning', `${entry.name}: outcome of the evacuate request unknown (${errorMessage(err)}); re-reading ${d.compute.names.cloud}`);
       continue;
     }
     // Another run may have seen it move (or settled it) first: then there is nothing to record.
     const accepted = await d.store.updateInstance(incident.id, serverId, 'accepted', (e) => (e.state === 'evacuated' || isFinalInstanceState(e.state)
       ? undefined : { acceptedAt: d.clock.now(), error: undefined }));
-    await timeline(d, incident.id, serverId, 'info', `Nova accepted the evacuation of ${entry.name}`);
+    await timeline(d, incident.id, serverId, 'info', `${d.compute.names.cloud} accepted the evacuation of ${entry.name}`);
     return accepted;
   }
 }

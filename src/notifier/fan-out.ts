@@ -6,7 +6,7 @@ import { resolveOwners, userLookup } from './affected-users.js';
 import { HOUR_MS, recipientsOf, type Deliver, type Route } from './deliver.js';
 import { USER_NOTICE_EVENTS } from './events.js';
 import { channelTakes } from './routing.js';
-import { renderUserNotice, type TemplateSet } from './templates.js';
+import { renderUserNotice, type CloudWords, type TemplateSet } from './templates.js';
 import type { DeliveryRecord, NotificationEvent, RenderedMessage } from './types.js';
 
 // Who gets a message: every recipient of the admin and on-call channels an event is routed to, and the owners
@@ -16,6 +16,8 @@ export interface FanOutDeps {
   readonly deliver: Deliver;
   readonly escalation: EscalationConfig;
   readonly templates: TemplateSet;
+  /** The cloud's words for the built-in titles and actions (Nova's when absent). */
+  readonly words?: CloudWords;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly identity?: IdentityApi;

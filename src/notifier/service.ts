@@ -13,7 +13,7 @@ import { effectiveSeverity, isEventType } from './events.js';
 import { adminDeliveries, eventKey, userDeliveries, type FanOutDeps } from './fan-out.js';
 import { createLimiter } from './limiter.js';
 import { channelTakes } from './routing.js';
-import { loadTemplateOverrides, NO_TEMPLATES, renderEventMessage, type TemplateSet } from './templates.js';
+import { loadTemplateOverrides, NO_TEMPLATES, renderEventMessage, type CloudWords, type TemplateSet } from './templates.js';
 import { createMemoryThrottle, createRedisThrottle, type ThrottleStore } from './throttle.js';
 import type { Channel, DeliveryRecord, NotificationEvent, NotificationService } from './types.js';
 
@@ -30,6 +30,8 @@ export interface NotificationServiceOptions {
   readonly redisTimeoutMs?: number;
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** The cloud's words (the compute port's names) for the built-in titles and actions; Nova's when absent. */
+  readonly cloudWords?: CloudWords;
   /** Receives the records of escalation repeats, which happen after `notify` has returned. */
   readonly onDelivery?: (records: readonly DeliveryRecord[], event: NotificationEvent) => void;
   /** Replaces how a channel is built from its config (tests count calls through it). */
@@ -61,7 +63,7 @@ const ackIdFor = (e: NotificationEvent) => e.incidentId ?? `${e.type}-${e.host ?
 
 /** Repeats critical pages to the on-call channels that take them until acknowledged or max_repeats. */
 function oncallEscalator(fan: FanOutDeps, routes: readonly Route[], acks: AckStore, onDelivery: NotificationServiceOptions['onDelivery']): Escalator {
-  const { escalation: esc, logger, templates } = fan;
+  const { escalation: esc, logger, templates, words } = fan;
   return new Escalator({
     repeatEveryMs: esc.repeatEveryMs,
     maxRepeats: esc.maxRepeats,
@@ -70,7 +72,7 @@ function oncallEscalator(fan: FanOutDeps, routes: readonly Route[], acks: AckSto
     onDelivery,
     send: async (event, ackId, repeat) => {
       try {
-        const message = renderEventMessage(event, { templates, ackId, repeat });
+        const message = renderEventMessage(event, { templates, ackId, repeat, ...(words ? { words } : {}) });
         const oncall = routes.filter((r) => r.config.audience === 'oncall' && channelTakes(r.config, event));
         return await adminDeliveries(fan, event, oncall, message, false);
       } catch (err) {
@@ -102,7 +104,7 @@ export function createNotificationService(opts: NotificationServiceOptions): Cmp
   }
   const fan: FanOutDeps = {
     deliver: createDeliver({ throttle, escalation: esc, clock, logger, stopping: stopping.signal }),
-    escalation: esc, templates, clock, logger, ...(opts.identity ? { identity: opts.identity } : {}),
+    escalation: esc, templates, clock, logger, ...(opts.identity ? { identity: opts.identity } : {}), ...(opts.cloudWords ? { words: opts.cloudWords } : {}),
   };
   const escalator = oncallEscalator(fan, routes, acks, opts.onDelivery);
 
@@ -116,7 +118,7 @@ export function createNotificationService(opts: NotificationServiceOptions): Cmp
       const selected = routes.filter((r) => r.config.audience !== 'users' && channelTakes(r.config, event));
       const escalates = critical && esc.maxRepeats > 0 && selected.some((r) => r.config.audience === 'oncall');
       const ackId = escalates ? ackIdFor(event) : undefined;
-      const message = renderEventMessage(event, { templates, ackId });
+      const message = renderEventMessage(event, { templates, ackId, ...(opts.cloudWords ? { words: opts.cloudWords } : {}) });
       const signal = withTimeout(Math.max(...routes.map((r) => r.channel.budgetMs)) + 30_000, stopping.signal);
       const [admin, users] = await Promise.all([adminDeliveries(fan, event, selected, message, true), userDeliveries(fan, routes, event, signal)]);
       if (escalates && ackId && !stopping.signal.aborted) {

@@ -85,12 +85,28 @@ function instanceLine(i: AffectedInstance): string {
   return `${i.name} (${i.id}): ${where}, ${i.state}${downtime}${error}`;
 }
 
-function baseVars(event: NotificationEvent, extra: { ackId?: string; repeat?: string }): Record<string, string> {
+/** The cloud's words a message uses where the built-in text names Nova (the compute port's names). */
+export interface CloudWords {
+  readonly cloud: string;
+  readonly agent: string;
+  readonly isolated: string;
+}
+
+/**
+ * The built-in titles and actions are written in Nova's words; for another cloud its own replace them, so a
+ * Cloudpods operator reads "Cloudpods" and "host agent" (operator templates are left as written).
+ */
+export function inCloudWords(text: string, words: CloudWords | undefined): string {
+  if (!words || words.cloud === 'Nova') return text;
+  return text.replace(/nova-compute/g, words.agent).replace(/\bNova\b/g, words.cloud).replace(/forced down/g, words.isolated);
+}
+
+function baseVars(event: NotificationEvent, extra: { ackId?: string; repeat?: string; words?: CloudWords }): Record<string, string> {
   const instances = event.instances ?? [];
   return {
     event: event.type,
     severity: effectiveSeverity(event),
-    title: EVENT_CATALOGUE[event.type].title,
+    title: inCloudWords(EVENT_CATALOGUE[event.type].title, extra.words),
     host: event.host ?? '',
     incident: event.incidentId ?? '',
     summary: event.summary,
@@ -98,7 +114,7 @@ function baseVars(event: NotificationEvent, extra: { ackId?: string; repeat?: st
     at: new Date(event.at).toISOString(),
     instances: instances.map((i) => `  - ${instanceLine(i)}`).join('\n'),
     instance_count: String(instances.length),
-    action: ACTIONS[event.type],
+    action: inCloudWords(ACTIONS[event.type], extra.words),
     ack_id: extra.ackId ?? '',
     repeat: extra.repeat ?? '',
   };
@@ -144,10 +160,10 @@ function htmlPage(title: string, rows: [string, string][], paragraphs: string[],
 /** The message admins and on-call receive for an event. */
 export function renderEventMessage(
   event: NotificationEvent,
-  opts: { templates?: TemplateSet; ackId?: string; repeat?: { n: number; of: number } } = {},
+  opts: { templates?: TemplateSet; ackId?: string; repeat?: { n: number; of: number }; words?: CloudWords } = {},
 ): RenderedMessage {
   const repeat = opts.repeat ? `repeat ${opts.repeat.n}/${opts.repeat.of}` : undefined;
-  const vars = baseVars(event, { ackId: opts.ackId, repeat });
+  const vars = baseVars(event, { ackId: opts.ackId, repeat, ...(opts.words ? { words: opts.words } : {}) });
   const sev = effectiveSeverity(event);
   const hostPart = event.host ? ` (${event.host})` : '';
   const subject = `${SEV_WORD[sev]}: ${vars.title}${hostPart}${repeat ? ` [${repeat}]` : ''}`;

@@ -1,5 +1,5 @@
 import type { IncidentRecord } from '../incidents/types.js';
-import type { ComputeHost } from '../compute/types.js';
+import { NOVA_NAMES, type CloudNames, type ComputeHost } from '../compute/types.js';
 import { CmphaError } from '../shared/errors.js';
 import { note, type StepContext } from './steps/context.js';
 import { notifyOnce } from './steps/notify.js';
@@ -61,11 +61,11 @@ export async function confirmFence(
  * updated_at now against the one in the evidence the incident was opened on (Nova's clock against itself), with
  * no admin change (status, disabled_reason, forced_down) beside it. Null when it did not, or cannot be told.
  */
-export function heartbeatSinceOpened(rec: IncidentRecord, service: ComputeHost | undefined): string | null {
+export function heartbeatSinceOpened(rec: IncidentRecord, service: ComputeHost | undefined, names: CloudNames = NOVA_NAMES): string | null {
   const nova = (rec.evidence as { nova?: { updatedAt?: unknown; status?: unknown; forcedDown?: unknown; disabledReason?: unknown } } | null)?.nova;
   if (!service?.heartbeatAt || !nova || typeof nova.updatedAt !== 'string') return null;
   const sameAdmin = nova.status === service.status && nova.forcedDown === service.isolated && (nova.disabledReason ?? null) === (service.reason ?? null);
   const then = Date.parse(nova.updatedAt);
   if (!sameAdmin || Number.isNaN(then) || service.heartbeatAt.getTime() <= then) return null;
-  return `Nova's heartbeat moved since the incident opened (updated_at ${nova.updatedAt} then, ${service.heartbeatAt.toISOString()} now)`;
+  return `${names.cloud}'s heartbeat moved since the incident opened (updated_at ${nova.updatedAt} then, ${service.heartbeatAt.toISOString()} now)`;
 }

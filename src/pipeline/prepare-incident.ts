@@ -82,7 +82,7 @@ async function evacuateFenced(ctx: StepContext, read: Settled<CloudView>): Promi
   if (!read.ok) throw read.error;
   const view = read.value;
   const rec = await record(ctx);
-  const host = failedHostIn(view, rec.host);
+  const host = failedHostIn(view, rec.host, ctx.compute.names);
   await forceDownStep(ctx, { host });
   // Both branches end before this attempt does (a failed one fails it, and the retry redoes only what is missing).
   const branches = await Promise.all([

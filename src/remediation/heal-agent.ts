@@ -1,4 +1,4 @@
-import type { HeartbeatSource } from '../compute/types.js';
+import { namesOf, type HeartbeatSource } from '../compute/types.js';
 import { CmphaError, errorMessage } from '../shared/errors.js';
 import type { CommandRunner } from '../shared/run-command.js';
 import type { Clock } from '../shared/time.js';
@@ -83,7 +83,7 @@ export async function healAgent(deps: HealDeps, host: string, mgmtIp: string | n
     for (;;) {
       const now = await heartbeat(deps, host).catch(() => ({ at: null, up: false }));
       if (now.up && now.at !== null && (before.at === null || now.at > before.at)) {
-        return { ok: true, host, tries, reason: `nova-compute on ${host} reports again (heartbeat ${new Date(now.at).toISOString()}) after ${n} run(s) of the remediation command` };
+        return { ok: true, host, tries, reason: `${namesOf(deps.heartbeats).agent} on ${host} reports again (heartbeat ${new Date(now.at).toISOString()}) after ${n} run(s) of the remediation command` };
       }
       if (deps.clock.now() >= deadline) break;
       await deps.sleep(deps.pollMs ?? 1000, deps.signal);
@@ -92,7 +92,7 @@ export async function healAgent(deps: HealDeps, host: string, mgmtIp: string | n
   }
   const last = tries[tries.length - 1];
   const how = last?.error ?? (last ? `exit ${last.exitCode ?? `signal ${last.signal}`}` : 'not run');
-  return { ok: false, host, tries, reason: `nova-compute on ${host} did not report again after ${tries.length} run(s) of the remediation command (last: ${how})` };
+  return { ok: false, host, tries, reason: `${namesOf(deps.heartbeats).agent} on ${host} did not report again after ${tries.length} run(s) of the remediation command (last: ${how})` };
 }
 
 /** The alert text: the verdict, then each run's command and output, so the page carries what was tried. */

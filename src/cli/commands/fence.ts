@@ -217,7 +217,7 @@ function registerFenceConfirm(fence: Command, deps: FenceCliDeps, configPath: (o
         const rec = await confirmFence({ store: worker.incidents, notifier: worker.notifier, logger, clock: systemClock }, name,
           { user: deps.user(), note: opts.note, ...(opts.force ? { force: true } : {}) },
           // A look that fails (Nova unreachable) shows nothing: the detector's record still does.
-          async (r) => heartbeatSinceOpened(r, hostNamed(await compute.hosts({ name }).catch(() => []), name)));
+          async (r) => heartbeatSinceOpened(r, hostNamed(await compute.hosts({ name }).catch(() => []), name), compute.names));
         return { id: rec.id, said: `${name}: fence confirmed by ${deps.user()} for incident ${rec.id}; its recovery continues (cmpha incidents show ${rec.id})` };
       });
     });

@@ -4,7 +4,7 @@ import { CmphaError, errorMessage } from '../../shared/errors.js';
 import { incidentReason, parseMarker, type MarkerPrefixes } from '../marker.js';
 import {
   MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE,
-  type Arrival, type CallOptions, type CloudFinding, type ComputeBackend, type ComputeHost, type Guest, type GuestRecovery, type HostCapacity, type Restore, type LiveMoveState, type MoveState,
+  type Arrival, type CallOptions, type CloudFinding, type CloudNames, type ComputeBackend, type ComputeHost, type Guest, type GuestRecovery, type HostCapacity, type Restore, type LiveMoveState, type MoveState,
 } from '../types.js';
 import { guestOf, inspectMove, judgeArrival, judgeLiveMove } from './guests.js';
 
@@ -12,6 +12,11 @@ import { guestOf, inspectMove, judgeArrival, judgeLiveMove } from './guests.js';
 export const MARK_KEY = 'cmpha_reason';
 /** The region's own auto-migration switch (HOSTMETA_AUTO_MIGRATE_ON_HOST_DOWN, pkg/apis/compute/host_const.go). */
 export const AUTO_MIGRATE_KEY = '__auto_migrate_on_host_down';
+
+/** A Cloudpods operator's words: the host is what goes offline; its agent is the default-host pod's `host` container. */
+export const CLOUDPODS_NAMES: CloudNames = {
+  cloud: 'Cloudpods', agent: 'host agent', service: (host) => `host ${host}`, isolated: 'set offline', isolating: 'setting it offline',
+};
 
 /** What moving a stopped guest cannot give back: the region runs it for a while on its new host. */
 const STARTED_BY_MIGRATE = 'the region starts a guest it migrates off a dead host; it ran on its new host until cmpha stopped it again';
@@ -58,6 +63,7 @@ export function capacityOf(h: RegionHost | undefined): HostCapacity {
  * accepts a duplicate), the guest statuses, and the hosts' commit figures as capacity.
  */
 export class CloudpodsBackend implements ComputeBackend {
+  readonly names = CLOUDPODS_NAMES;
   constructor(private readonly region: RegionApi, private readonly prefixes: MarkerPrefixes) {}
 
   async describe(opts: CallOptions = {}): Promise<string> {

@@ -3,7 +3,7 @@ import { createOpenStack, type OpenStack, type OpenStackDeps } from '../../opens
 import type { RegionApi } from '../../openstack/cloudpods.js';
 import { CloudpodsBackend } from './backend.js';
 
-export { CloudpodsBackend, hostOf, capacityOf, MARK_KEY, AUTO_MIGRATE_KEY } from './backend.js';
+export { CloudpodsBackend, CLOUDPODS_NAMES, hostOf, capacityOf, MARK_KEY, AUTO_MIGRATE_KEY } from './backend.js';
 export { guestOf, statusWord, inspectMove, judgeArrival, judgeLiveMove } from './guests.js';
 
 /** The marks cmpha writes and reads, from `[evacuation]` (the same keys as on OpenStack). */

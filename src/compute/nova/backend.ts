@@ -3,7 +3,7 @@ import { NOVA_EVACUATE_OUTCOME_UNKNOWN, NOVA_LIVE_MIGRATE_OUTCOME_UNKNOWN } from
 import type { ComputeService, ImageApi, NeutronApi, NovaApi, PlacementApi, Port } from '../../openstack/types.js';
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import {
-  GUEST_GROUP_POLICIES, MOVE_OUTCOME_UNKNOWN, SOURCE_IN_USE,
+  GUEST_GROUP_POLICIES, MOVE_OUTCOME_UNKNOWN, NOVA_NAMES, SOURCE_IN_USE,
   type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestGroup, type GuestPort, type GuestRecovery, type HostCapacity, type HostGroup,
   type LiveMoveState, type MoveState, type Restore,
 } from '../types.js';
@@ -50,6 +50,7 @@ export function isStillInUse(err: unknown): boolean {
  * live-migrate never are (a duplicate evacuate corrupts the server: nova-facts).
  */
 export class NovaBackend implements ComputeBackend {
+  readonly names = NOVA_NAMES;
   readonly ports?: (guestId: string, opts?: CallOptions) => Promise<GuestPort[]>;
   readonly imageProperties?: (imageIds: readonly string[], opts?: CallOptions) => Promise<ReadonlyMap<string, Readonly<Record<string, string>>>>;
 

@@ -1,5 +1,5 @@
 import { hostNamed } from '../../compute/hosts.js';
-import type { ComputeHost, HostCapacity } from '../../compute/types.js';
+import { NOVA_NAMES, type CloudNames, type ComputeHost, type HostCapacity } from '../../compute/types.js';
 import { isSpareHost, spareHostUnusable } from '../../evacuator/spare-plan.js';
 import type { IncidentRecord } from '../../incidents/types.js';
 import { CmphaError } from '../../shared/errors.js';
@@ -32,8 +32,8 @@ export async function readCloudView(ctx: StepContext, rec: IncidentRecord): Prom
 }
 
 /** The failed host as the view lists it; it must be one the cloud knows. */
-export function failedHostIn(view: CloudView, host: string): ComputeHost {
+export function failedHostIn(view: CloudView, host: string, names: CloudNames = NOVA_NAMES): ComputeHost {
   const h = hostNamed(view.hosts, host);
-  if (!h) throw new CmphaError('service_not_found', `Nova has no nova-compute service on host ${host}`);
+  if (!h) throw new CmphaError('service_not_found', `${names.cloud} has no ${names.agent} service on host ${host}`);
   return h;
 }

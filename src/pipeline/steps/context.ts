@@ -104,7 +104,7 @@ export type ServerOutcome = StepOutcome & { readonly entry: InstanceEntry };
 export function serverOutcome(entry: InstanceEntry): ServerOutcome {
   switch (entry.state) {
     case 'verified': return { kind: 'done', detail: `verified on ${entry.target ?? 'its new host'}`, entry };
-    case 'evacuated': return { kind: 'done', detail: entry.activeAt !== undefined ? `ACTIVE on ${entry.target ?? 'its new host'}` : 'accepted by Nova', entry };
+    case 'evacuated': return { kind: 'done', detail: entry.activeAt !== undefined ? `ACTIVE on ${entry.target ?? 'its new host'}` : 'accepted by the cloud', entry };
     case 'failed': return { kind: 'fail', code: 'evacuation_failed', reason: entry.error ?? 'failed', entry };
     case 'degraded': return { kind: 'fail', code: 'network_degraded', reason: entry.error ?? 'network not back', entry };
     case 'deleted': return { kind: 'skip', reason: 'deleted during the incident', entry };

@@ -12,7 +12,7 @@ export async function disableStep(ctx: StepContext, opts: { host?: ComputeHost }
   }
   // The backend refuses a host not isolated yet (Nova would block for a minute).
   const reason = await ctx.compute.mark(svc, rec.id, ctx.clock.now(), { signal: ctx.signal });
-  await note(ctx, 'disable', 'info', `nova-compute on ${rec.host} disabled: "${reason}"`
+  await note(ctx, 'disable', 'info', `${ctx.compute.names.service(rec.host)} disabled: "${reason}"`
     + (svc.status === 'disabled' ? ` (was disabled: "${svc.reason ?? ''}")` : ''));
   return { kind: 'done' };
 }

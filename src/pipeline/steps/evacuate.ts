@@ -32,11 +32,11 @@ export async function moveServerStep(ctx: StepContext, input: ServerInput): Prom
       inUse++;
       const rec = await ctx.store.require(ctx.incidentId);
       if (inUse > maxInUse) {
-        await note(ctx, 'evacuate', 'critical', `${serverId}: Nova still says the source service is in use after ${maxInUse} force-downs`, { serverId });
+        await note(ctx, 'evacuate', 'critical', `${serverId}: ${ctx.compute.names.cloud} still says the source host is in use after ${maxInUse} tries ${ctx.compute.names.isolating}`, { serverId });
         return serverOutcome(await ctx.store.updateInstance(ctx.incidentId, serverId, 'failed',
           unlessSettled({ error: errorMessage(err.cause ?? err), finishedAt: ctx.clock.now() })));
       }
-      await note(ctx, 'evacuate', 'warning', `${serverId}: Nova says ${rec.host} is still in use; forcing it down again`, { serverId });
+      await note(ctx, 'evacuate', 'warning', `${serverId}: ${ctx.compute.names.cloud} says ${rec.host} is still in use; ${ctx.compute.names.isolating} again`, { serverId });
       await reassertDownStep(ctx);
       await ctx.sleep(Math.min(1000 * inUse, 5000), ctx.signal);
       continue;

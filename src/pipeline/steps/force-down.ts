@@ -13,10 +13,10 @@ export async function forceDownStep(ctx: StepContext, opts: { again?: boolean; h
   await ctx.store.update(ctx.incidentId, (r) =>
     r.serviceId === svc.id && r.zone === svc.zone ? undefined : { ...r, serviceId: svc.id, ...(svc.zone ? { zone: svc.zone } : {}) });
   if (svc.isolated && !opts.again) {
-    await note(ctx, 'force-down', 'info', `nova-compute on ${rec.host} is already forced down`);
-    return { kind: 'skip', reason: 'already forced down' };
+    await note(ctx, 'force-down', 'info', `${ctx.compute.names.service(rec.host)} is already ${ctx.compute.names.isolated}`);
+    return { kind: 'skip', reason: `already ${ctx.compute.names.isolated}` };
   }
   await ctx.compute.isolate(svc, { signal: ctx.signal, incidentId: rec.id });
-  await note(ctx, 'force-down', 'info', `nova-compute on ${rec.host} forced down`);
+  await note(ctx, 'force-down', 'info', `${ctx.compute.names.service(rec.host)} ${ctx.compute.names.isolated}`);
   return { kind: 'done' };
 }

@@ -35,8 +35,9 @@ export async function inventoryStep(ctx: StepContext): Promise<StepOutcome> {
   if (servers.length === 0 && existing.size === 0) {
     const before = serversListedBefore(rec.evidence);
     if (before.count > 0) {
-      const summary = `Nova lists no servers on ${rec.host}, but listed ${before.count} there before the incident`
-        + `${before.names.length > 0 ? ` (${before.names.slice(0, 10).join(', ')}${before.names.length > 10 ? ', ...' : ''})` : ''}: deleted meanwhile, or Nova is answering wrongly`;
+      const cloud = ctx.compute.names.cloud;
+      const summary = `${cloud} lists no servers on ${rec.host}, but listed ${before.count} there before the incident`
+        + `${before.names.length > 0 ? ` (${before.names.slice(0, 10).join(', ')}${before.names.length > 10 ? ', ...' : ''})` : ''}: deleted meanwhile, or ${cloud} is answering wrongly`;
       await note(ctx, 'inventory', 'warning', summary, { data: { listedBefore: before.count, names: before.names } });
       await notifyOnce(ctx, rec, { type: 'inventory-suspicious', severity: 'warning', summary });
     }

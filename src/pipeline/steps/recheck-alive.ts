@@ -14,7 +14,7 @@ export async function recheckAliveStep(ctx: StepContext): Promise<StepOutcome> {
     return { kind: 'skip', reason: 'operator request' };
   }
   if (await ctx.isHostAlive(rec.host, ctx.signal)) {
-    return { kind: 'abort', reason: `host ${rec.host} answers again (Nova reports it up or its management IP replies); nothing was fenced or evacuated` };
+    return { kind: 'abort', reason: `host ${rec.host} answers again (${ctx.compute.names.cloud} reports it up or its management IP replies); nothing was fenced or evacuated` };
   }
   await note(ctx, 'recheck', 'info', `host ${rec.host} still shows no sign of life`);
   return { kind: 'done' };

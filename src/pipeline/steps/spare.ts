@@ -199,7 +199,7 @@ export async function enableSpares(ctx: StepContext, failedHost: string, spares:
   for (const s of spares) {
     const svc = hostNamed(hosts, s.host);
     if (!svc) {
-      await note(ctx, 'spare', 'warning', `spare ${s.host} is not a nova-compute host Nova knows; its servers will fail to evacuate there`);
+      await note(ctx, 'spare', 'warning', `spare ${s.host} is not a ${ctx.compute.names.agent} host ${ctx.compute.names.cloud} knows; its servers will fail to evacuate there`);
       continue;
     }
     if (svc.status !== 'enabled') {

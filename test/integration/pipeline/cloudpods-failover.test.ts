@@ -58,6 +58,12 @@ describe('recovery pipeline on a simulated Cloudpods region', () => {
     expect(steps.indexOf('force-down')).toBeLessThan(steps.indexOf('evacuate'));
     expect(w.notifier.events.map((e) => e.type)).toEqual(['incident-opened', 'incident-resolved']);
     expect(w.notifier.events.at(-1)).toMatchObject({ host: 'compute2', incidentId: 'cp2-hang' });
+    // In a Cloudpods operator's words: the host set offline and disabled, Cloudpods accepting each migration; no Nova.
+    const said = inc.timeline.map((t) => t.message);
+    expect(said).toContain('host compute2 set offline');
+    expect(said).toContainEqual(expect.stringMatching(/^host compute2 disabled: "cmpha incident cp2-hang /));
+    expect(said.filter((m) => /^Cloudpods accepted the evacuation of /.test(m))).toHaveLength(verified.length);
+    for (const text of [...said, ...w.notifier.events.map((e) => `${e.summary}\n${e.details ?? ''}`)]) expect(text).not.toMatch(/Nova|nova-compute/);
   });
 
   it('a dead BMC: nothing changes in the region until the operator confirms with cmpha fence confirm; then the guests are migrated once each', async () => {

@@ -46,6 +46,11 @@ describe('recovery pipeline on the simulated cloud', () => {
     expect(inc.spares).toEqual([{ host: 'spare1', serverIds: expect.any(Array) }]);
     expect(w.notifier.events.map((e) => e.type)).toEqual(['incident-opened', 'incident-resolved']);
     expect(inc.failoverMs).toBeGreaterThan(0);
+    // In a Nova operator's words (the Cloudpods wording: cloudpods-failover.test.ts).
+    const said = inc.timeline.map((t) => t.message);
+    expect(said).toContain('nova-compute on compute1 forced down');
+    expect(said).toContainEqual(expect.stringMatching(/^nova-compute on compute1 disabled: "cmpha incident compute1-1 /));
+    expect(said.filter((m) => /^Nova accepted the evacuation of /.test(m))).toHaveLength(movable.length);
   });
 
   it('a hung host: powered off through its BMC before any force-down, then recovered', async () => {
