@@ -48,7 +48,8 @@ export class SimCeph {
     const ip = storageIpFor(h);
     if (h.power !== 'on' || this.deadClients.has(`${h.name}@${this.nonce(h)}`) || this.listed(ip, now)) return null;
     const running = !h.hung;
-    const lastPing = running ? now : (h.hbLast ?? now);
+    // A librados client pings its watches every 5 s, whatever Nova's report_interval: a hung one last pinged when it hung.
+    const lastPing = running ? now : (h.hungAt ?? h.hbLast ?? now);
     return now - lastPing < WATCH_TIMEOUT_MS ? `${ip}:0/${this.nonce(h)}` : null;
   }
 

@@ -55,6 +55,8 @@ export interface SimHost {
   power: Power;
   poweredOnAt: number;
   hung: boolean;
+  /** When the host last hung (its Ceph clients' last watch ping, which Nova's heartbeat period does not set). */
+  hungAt?: number;
   /** Whether nova-compute is meant to run (its unit is enabled); it runs once the host has booted. */
   novaComputeWanted: boolean;
   /** When the running nova-compute process started, or null when it does not run. */

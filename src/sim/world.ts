@@ -305,6 +305,7 @@ export class World extends EventEmitter<WorldEvents> {
   hang(h: SimHost, at = this.now()): void {
     if (h.power === 'off' || h.hung) return;
     h.hung = true;
+    h.hungAt = at;
     this.refreshHeartbeat(h, at);
     this.emit('host', h);
   }
