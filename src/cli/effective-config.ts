@@ -25,6 +25,8 @@ function show(v: unknown, isDuration: boolean): string | undefined {
   // A count per window (`max_recoveries = 3 per 30m`).
   if (typeof v === 'object' && 'count' in v && 'windowMs' in v) return `${String((v as { count: number }).count)} per ${formatDuration((v as { windowMs: number }).windowMs)}`;
   if (typeof v === 'object' && 'key' in v && 'value' in v) return `${String((v as { key: string }).key)}=${String((v as { value: string }).value)}`;
+  // A name → name map (`pci_alias_resources = a1:CUSTOM_PCI_10DE_1EB8`) prints as written.
+  if (v instanceof Map) return [...v].map(([k, x]) => `${String(k)}:${String(x)}`).join(', ');
   // A Secret prints as *** through String().
   return String(v);
 }

@@ -134,6 +134,20 @@ export interface HostCapacity {
 }
 
 /**
+ * What a host offers a guest with special needs (dedicated CPUs, NUMA, PCI, SR-IOV, vGPU), as the cloud's scheduler
+ * would see it. Each part undefined when the cloud could not say (`why`).
+ */
+export interface HostCapabilities {
+  /** Free amount per resource class over the host's provider tree (Nova: Placement's PCPU, VGPU, CUSTOM_PCI_*...). */
+  readonly resources?: ReadonlyMap<string, number>;
+  /** Traits of the host's providers (Nova: Placement traits, e.g. CUSTOM_VNIC_TYPE_DIRECT from Neutron's SR-IOV agent). */
+  readonly traits?: ReadonlySet<string>;
+  /** NUMA nodes (Nova: the hypervisor's cpu_info topology cells). */
+  readonly numaNodes?: number;
+  readonly why?: string;
+}
+
+/**
  * Where a move of a guest away from `source` stands, before another one is sent: nothing under way (`none`:
  * a move may be sent), one `in-flight`, already `done`, `busy` (the cloud is doing something else with it, or
  * cannot say where it runs: wait). `why` is written for the timeline.
@@ -308,6 +322,9 @@ export interface ComputeBackend extends HeartbeatSource {
 
   /** Free room on each of `hosts` (an entry for each). */
   capacity(hosts: readonly string[], opts?: CallOptions): Promise<ReadonlyMap<string, HostCapacity>>;
+  /** What each of `hosts` offers guests with special needs (an entry for each); absent: the cloud cannot say. */
+  readonly hostCapabilities?: (hosts: readonly string[], opts?: CallOptions) => Promise<ReadonlyMap<string, HostCapabilities>>;
+
   /** The guest's network attachments; absent when the cloud's network side cannot be read. */
   readonly ports?: (guestId: string, opts?: CallOptions) => Promise<GuestPort[]>;
   /**

@@ -182,6 +182,19 @@ export const evacuationSection = defineSection(
     verifyPollIntervalMs: key('verify_poll_interval', duration('2s', { min: '100ms' }), 'Polling interval while verifying.'),
     // Optional in the type: a config built by hand without them waits 1 h, looking again every 30 s.
     capacityWaitMs: key('capacity_wait', duration('1h').transform((ms): number | undefined => ms), 'How long a server that fits on no host (no spare, no enabled host with its vCPU and RAM free) waits for room, in state awaiting_capacity, before it is given up (the incident ends partial, naming it, and pages). It moves as soon as room appears: a spare added or enabled, a host enabled or returned, another server deleted or moved away. 0: never wait, fail it at once.', { default: '1h' }),
+    // Optional in the type: a config built by hand without it knows no PCI alias's class.
+    pciAliasResources: key('pci_alias_resources', list().transform((items, ctx): ReadonlyMap<string, string> | undefined => {
+      const out = new Map<string, string>();
+      for (const item of items) {
+        const m = /^([^:\s]+):([A-Z0-9_]+)$/.exec(item);
+        if (!m) {
+          ctx.addIssue({ code: 'custom', message: `"${item}" is not ALIAS:RESOURCE_CLASS (e.g. a1:CUSTOM_PCI_10DE_1EB8)` });
+          return undefined;
+        }
+        out.set(m[1]!, m[2]!);
+      }
+      return out;
+    }), 'The Placement resource class each PCI alias (flavor extra spec pci_passthrough:alias) is tracked as, ALIAS:RESOURCE_CLASS, comma-separated: what the computes\' nova.conf [pci] alias says (resource_class, or CUSTOM_PCI_<vendor_id>_<product_id>) with [pci] report_in_placement on. The plan, cmpha check --plan and cmpha doctor then say which spare can host such a server; an alias not listed is reported as unknown.', { default: '' }),
     capacityRecheckMs: key('capacity_recheck_interval', duration('30s', { min: '1s' }).transform((ms): number | undefined => ms), 'How often a server waiting for room (awaiting_capacity) looks again for a host with room.', { default: '30s' }),
     spareHosts: key('spare_hosts', list(), 'Comma-separated reserved hosts, besides those disabled with spare_reason_prefix.'),
     spareReasonPrefix: key('spare_reason_prefix', text('down_prepare'), 'nova-compute services disabled with a reason starting with this are reserved spares (the original tool\'s convention).'),

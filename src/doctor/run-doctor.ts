@@ -6,6 +6,7 @@ import type { ProbeResult } from '../detector/types.js';
 import { judgeGuest, skipReason } from '../evacuator/select.js';
 import { isSpareHost, spareHostUnusable, type Need } from '../evacuator/spare-plan.js';
 import { resumeGuestsCheck, schedulerCheck } from './check-compute-boot.js';
+import { specialTargetsChecks } from './check-special-targets.js';
 import { checkAllFencing, type HostFenceStatus } from '../fencing/check-fencing.js';
 import { resolveBmcAddresses, type BmcResolution } from '../fencing/resolve-bmc.js';
 import { configWarnings } from '../config/warnings.js';
@@ -332,6 +333,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Docto
   if (optedOut.length > 0) checks.push({ name: 'ha', status: 'warn', detail: `${optedOut.length} compute host(s) opted out of HA in the config (ha = false), watched and never recovered: ${optedOut.join(', ')}` });
   if (view) checks.push(storageCheck(ev.sharedStorage ?? false, serversOf));
   if (view) checks.push(...await cloudSettings(compute, fleet.computes, signal));
+  if (view) checks.push(...await specialTargetsChecks(compute, fleet.computes, fleet.spares, listed, ev, signal));
   const scheduler = view ? await schedulerCheck(compute, signal) : null;
   if (scheduler) checks.push(scheduler);
   const resume = resumeGuestsCheck(config);

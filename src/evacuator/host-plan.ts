@@ -1,6 +1,7 @@
 import type { EvacuationConfig } from '../config/types.js';
-import type { CallOptions, ComputeBackend, Guest } from '../compute/types.js';
+import type { CallOptions, ComputeBackend, Guest, HostCapabilities } from '../compute/types.js';
 import { planInstances, policyOf, type PolicyFacts } from './select.js';
+import { hostOffers, specialNeedsOf } from './special-needs.js';
 import { isSpareHost, planSpares, spareHostUnusable, type PlanGroup, type SpareCandidate } from './spare-plan.js';
 
 /** One server of a host, as the recovery would treat it if that host failed now (`cmpha check --plan`). */
@@ -18,6 +19,10 @@ export interface PlannedServer {
   readonly tier: number;
   /** The spare the plan names; `scheduler` when Nova's scheduler would choose; '' when it does not move. */
   readonly target: string;
+  /** What it needs of its target beyond vCPU and RAM (dedicated CPUs, NUMA, PCI, vGPU); empty when nothing. */
+  readonly needs: readonly string[];
+  /** For a server with needs: which spare can host it and, for each that cannot (or may not), why. */
+  readonly spares?: { readonly capable: readonly string[]; readonly not: ReadonlyArray<{ readonly host: string; readonly why: string }> };
 }
 
 /**
@@ -42,6 +47,8 @@ export async function planFleet(compute: ComputeBackend, cfg: EvacuationConfig, 
   const images = rules.some((r) => r.source === 'image') && compute.imageProperties && imageIds.length > 0 ? await compute.imageProperties(imageIds, opts) : undefined;
   const usableSpares = spares.filter((s) => spareHostUnusable(s) === undefined);
   const capacity = await compute.capacity(usableSpares.map((s) => s.name), opts);
+  const caps = compute.hostCapabilities && usableSpares.length > 0 ? await compute.hostCapabilities(usableSpares.map((s) => s.name), opts) : new Map<string, HostCapabilities>();
+  const needsOf = (s: Guest) => specialNeedsOf(s, cfg.pciAliasResources ? { pciAliasResources: cfg.pciAliasResources } : {});
   const out: PlannedServer[] = [];
   for (const h of computes) {
     const facts: PolicyFacts = { ...(aggregates ? { aggregates: aggregates.filter((a) => a.hosts.includes(h.name)) } : {}), ...(images ? { images } : {}) };
@@ -65,8 +72,25 @@ export async function planFleet(compute: ComputeBackend, cfg: EvacuationConfig, 
       const c = capacity.get(s.name);
       return { host: s.name, serviceId: s.id, enabled: s.status === 'enabled', ...(c?.freeVcpus !== undefined ? { freeVcpus: c.freeVcpus, freeRamMb: c.freeRamMb } : {}) };
     });
+    // A server with special needs only goes to a spare known to offer them (an unknown one is not counted on).
+    const serverOf = new Map(servers.map((s) => [s.id, s]));
+    const fitFor = new Map<string, { capable: string[]; not: Array<{ host: string; why: string }> }>();
+    for (const e of pending) {
+      const needs = needsOf(serverOf.get(e.id)!);
+      if (needs.length === 0) continue;
+      const f = { capable: [] as string[], not: [] as Array<{ host: string; why: string }> };
+      for (const c of candidates) {
+        const v = hostOffers(needs, caps.get(c.host));
+        if (v.kind === 'yes') f.capable.push(c.host);
+        else f.not.push({ host: c.host, why: `${v.kind === 'unknown' ? 'unknown: ' : ''}${v.why}` });
+      }
+      fitFor.set(e.id, f);
+    }
     const plan = cfg.spareCount > 0
-      ? planSpares({ candidates, needs: pending.map((e) => ({ id: e.id, vcpus: e.flavor?.vcpus ?? 0, ramMb: e.flavor?.ramMb ?? 0 })), maxSpares: cfg.spareCount, groups })
+      ? planSpares({
+        candidates, maxSpares: cfg.spareCount, groups,
+        needs: pending.map((e) => ({ id: e.id, vcpus: e.flavor?.vcpus ?? 0, ramMb: e.flavor?.ramMb ?? 0, ...(fitFor.has(e.id) ? { onlyOn: new Set(fitFor.get(e.id)!.capable) } : {}) })),
+      })
       : { spares: [], unplaced: pending.map((e) => e.id), rejected: [] };
     const targetOf = new Map<string, string>();
     for (const s of plan.spares) for (const id of s.serverIds) targetOf.set(id, s.host);
@@ -77,6 +101,8 @@ export async function planFleet(compute: ComputeBackend, cfg: EvacuationConfig, 
         host: h.name, name: e.name, id: e.id, status: statusOf.get(e.id) ?? '', plan: kind,
         why: kind === 'left' ? e.skipReason ?? '' : e.policyRule ?? '', priority: e.priority, priorityFrom: e.priorityFrom ?? '',
         tier: e.tier ?? 1, target: kind === 'move' ? targetOf.get(e.id) ?? 'scheduler' : '',
+        needs: needsOf(serverOf.get(e.id)!).map((n) => n.what),
+        ...(fitFor.has(e.id) ? { spares: fitFor.get(e.id)! } : {}),
       });
     }
   }

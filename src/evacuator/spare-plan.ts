@@ -14,6 +14,8 @@ export interface Need {
   readonly id: string;
   readonly vcpus: number;
   readonly ramMb: number;
+  /** Only these spares can host it (special needs: dedicated CPUs, NUMA, PCI, vGPU); undefined: any. */
+  readonly onlyOn?: ReadonlySet<string>;
 }
 
 /**
@@ -100,7 +102,7 @@ export function planSpares(input: {
   const allOn = (host: string) => {
     const assigned = new Map<string, string>();
     for (const n of input.needs) {
-      if (!keeps(n.id, host, assigned)) return false;
+      if (!keeps(n.id, host, assigned) || (n.onlyOn && !n.onlyOn.has(host))) return false;
       assigned.set(n.id, host);
     }
     return true;
@@ -123,7 +125,9 @@ export function planSpares(input: {
     const rest: Need[] = [];
     let heldByGroup = 0;
     for (const n of left) {
-      if (!keeps(n.id, c.host, assigned)) {
+      if (n.onlyOn && !n.onlyOn.has(c.host)) {
+        rest.push(n);
+      } else if (!keeps(n.id, c.host, assigned)) {
         heldByGroup++;
         rest.push(n);
       } else if (fits(room, n)) {

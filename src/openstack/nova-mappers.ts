@@ -93,7 +93,19 @@ const hypervisorSchema = z.object({
   vcpus_used: count.optional(),
   memory_mb: count.optional(),
   memory_mb_used: count.optional(),
+  // An object from 2.28 (a JSON string before); its topology's `cells` are the host's NUMA nodes (libvirt).
+  cpu_info: z.unknown().optional(),
 });
+
+/** NUMA cells in a hypervisor's cpu_info topology; undefined when it does not say (the fake driver, 2.88+). */
+function numaCellsOf(cpuInfo: unknown): number | undefined {
+  let info = cpuInfo;
+  if (typeof info === 'string') {
+    try { info = JSON.parse(info); } catch { return undefined; }
+  }
+  const cells = (info as { topology?: { cells?: unknown } } | null)?.topology?.cells;
+  return typeof cells === 'number' && Number.isInteger(cells) && cells > 0 ? cells : undefined;
+}
 
 const aggregateSchema = z.object({
   id: anyId,
@@ -210,6 +222,7 @@ function mapHypervisor(h: HypervisorJson): Hypervisor {
     vcpusUsed: h.vcpus_used,
     memoryMb: h.memory_mb,
     memoryMbUsed: h.memory_mb_used,
+    ...(numaCellsOf(h.cpu_info) !== undefined ? { numaCells: numaCellsOf(h.cpu_info)! } : {}),
   };
 }
 

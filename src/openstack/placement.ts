@@ -94,6 +94,24 @@ export class PlacementClient implements PlacementApi {
     return { vcpusFree: free(vcpu, used.VCPU ?? 0), ramMbFree: free(ram, used.MEMORY_MB ?? 0), providerUuid: uuid };
   }
 
+  readonly providerTreeFacts = async (hypervisor: Pick<Hypervisor, 'id' | 'hostname'>, opts: CallOptions = {}): Promise<{ resources: Map<string, number>; traits: Set<string> } | null> => {
+    const base = await this.endpoint(opts);
+    if (base === null) return null;
+    const root = UUID_RE.test(hypervisor.id) && (await this.inventories(hypervisor.id, opts)) ? hypervisor.id : (await this.findProvider(hypervisor.hostname, opts))?.uuid;
+    if (!root) return null;
+    const tree = (await this.#get<ResourceProvider[]>(base, `/resource_providers?in_tree=${encodeURIComponent(root)}`, opts.signal, placementAnswers.providers)).data;
+    const resources = new Map<string, number>();
+    const traits = new Set<string>();
+    for (const p of tree) {
+      const inv = await this.inventories(p.uuid, opts) ?? {};
+      const used = await this.usages(p.uuid, opts) ?? {};
+      for (const [rc, i] of Object.entries(inv)) resources.set(rc, (resources.get(rc) ?? 0) + Math.max(0, free(i, used[rc] ?? 0)));
+      const t = await this.#getOrNull<string[]>(base, `/resource_providers/${encodeURIComponent(p.uuid)}/traits`, opts.signal, placementAnswers.traits);
+      for (const name of t?.data ?? []) traits.add(name);
+    }
+    return { resources, traits };
+  };
+
   async #check(signal?: AbortSignal): Promise<string | null> {
     let base: string;
     try {
@@ -163,4 +181,5 @@ const placementAnswers = {
   providers: (d: unknown) => checkAnswer(z.object({ resource_providers: z.array(providerSchema) }), d).resource_providers,
   inventories: (d: unknown) => checkAnswer(z.object({ inventories: z.record(z.string(), inventorySchema) }), d).inventories,
   usages: (d: unknown) => checkAnswer(z.object({ usages: z.record(z.string(), amount.nonnegative()) }), d).usages,
+  traits: (d: unknown) => checkAnswer(z.object({ traits: z.array(z.string()) }), d).traits,
 };

@@ -30,6 +30,8 @@ export interface Hypervisor {
   readonly vcpusUsed?: number;
   readonly memoryMb?: number;
   readonly memoryMbUsed?: number;
+  /** NUMA nodes, from cpu_info's topology `cells` (libvirt); undefined when the hypervisor does not say. */
+  readonly numaCells?: number;
 }
 
 export interface ServerAddress {
@@ -244,4 +246,9 @@ export interface PlacementApi {
    * (or one too old) or Placement knows no provider for it. Other failures throw.
    */
   hostCapacity(hypervisor: Pick<Hypervisor, 'id' | 'hostname'>, opts?: CallOptions): Promise<HostCapacity | null>;
+  /**
+   * Free amount per resource class and the traits, over the hypervisor's whole provider tree (PCPU, VGPU and PCI
+   * classes may sit on child providers); null as for hostCapacity. Absent in a client that cannot.
+   */
+  readonly providerTreeFacts?: (hypervisor: Pick<Hypervisor, 'id' | 'hostname'>, opts?: CallOptions) => Promise<{ resources: Map<string, number>; traits: Set<string> } | null>;
 }

@@ -193,6 +193,14 @@ export class Control {
         const mode = body?.mode;
         if (typeof mode !== 'string' || !BMC_MODES.includes(mode as BmcMode)) throw bad(`mode must be one of ${BMC_MODES.join(', ')}`);
         w.setBmcMode(h, mode as BmcMode);
+      } else if (action === 'capabilities') {
+        // What nova-compute would report of this host's hardware: extra Placement inventories, traits, NUMA cells.
+        const b = (body ?? {}) as { inventory?: unknown; traits?: unknown; numaNodes?: unknown };
+        const inventory = (b.inventory ?? {}) as Record<string, unknown>;
+        if (typeof inventory !== 'object' || Object.values(inventory).some((v) => !Number.isInteger(v) || (v as number) < 0)) throw bad('inventory must map resource classes to whole numbers');
+        if (b.traits !== undefined && (!Array.isArray(b.traits) || b.traits.some((t) => typeof t !== 'string'))) throw bad('traits must be a list of names');
+        if (b.numaNodes !== undefined && (!Number.isInteger(b.numaNodes) || (b.numaNodes as number) < 1)) throw bad('numaNodes must be a whole number >= 1');
+        h.capabilities = { inventory: inventory as Record<string, number>, traits: (b.traits ?? []) as string[], numaNodes: (b.numaNodes ?? 1) as number };
       } else {
         const fn = HOST_ACTIONS[action];
         if (!fn) throw bad(`unknown host action ${action}; known: ${Object.keys(HOST_ACTIONS).join(', ')}, bmc`, 404);

@@ -310,7 +310,8 @@ export class Nova {
       base.uptime = h.power === 'on' && !h.hung ? ` ${isoSeconds(this.world.now()).slice(11, 19)} up 1 day,  1 user,  load average: 0.50, 0.40, 0.30` : null;
       return base;
     }
-    const cpuInfo = { arch: 'x86_64', model: 'Cascadelake-Server', vendor: 'Intel', topology: { cells: 1, sockets: 2, cores: 8, threads: 2 }, features: ['vmx', 'sse4.2'] };
+    // libvirt's driver reports its NUMA cells in the topology (the fake driver leaves `cells` out).
+    const cpuInfo = { arch: 'x86_64', model: 'Cascadelake-Server', vendor: 'Intel', topology: { cells: h.capabilities?.numaNodes ?? 1, sockets: 2, cores: 8, threads: 2 }, features: ['vmx', 'sse4.2'] };
     Object.assign(base, {
       vcpus: h.vcpus, memory_mb: h.memoryMb, local_gb: h.localGb,
       vcpus_used: h.vcpusUsed, memory_mb_used: memUsed, local_gb_used: h.diskGbUsed,

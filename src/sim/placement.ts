@@ -93,13 +93,17 @@ export class Placement {
       if (req.method !== 'GET') throw placementError(405, `The method ${req.method} is not allowed here.`);
       return this.list(req, v);
     }
-    if ((m = /^\/resource_providers\/([^/]+)(?:\/(inventories|usages))?$/.exec(p))) {
+    if ((m = /^\/resource_providers\/([^/]+)(?:\/(inventories|usages|traits))?$/.exec(p))) {
       if (req.method !== 'GET') throw placementError(405, `The method ${req.method} is not allowed here.`);
       const uuid = decodeURIComponent(m[1]!);
       const h = this.world.hostList.find((x) => x.hypervisorUuid === uuid);
       if (!h) throw placementError(404, `No resource provider with uuid ${uuid} found`);
       if (m[2] === 'inventories') return { status: 200, body: { inventories: this.inventories(h), resource_provider_generation: this.generation(h) } };
       if (m[2] === 'usages') return { status: 200, body: { usages: this.usages(h), resource_provider_generation: this.generation(h) } };
+      if (m[2] === 'traits') {
+        if (v < mv('1.6')) throw placementError(404, `The simulator serves no Placement resource at ${req.path}.`);
+        return { status: 200, body: { traits: this.traits(h), resource_provider_generation: this.generation(h) } };
+      }
       return { status: 200, body: this.providerBody(h, v) };
     }
     throw placementError(404, `The simulator serves no Placement resource at ${req.path}.`);
@@ -140,15 +144,24 @@ export class Placement {
   private inventories(h: SimHost): Record<string, unknown> {
     const s = this.world.settings;
     const inv = (total: number, reserved: number, ratio: number) => ({ total, reserved, min_unit: 1, max_unit: total, step_size: 1, allocation_ratio: ratio });
+    const extra = Object.fromEntries(Object.entries(h.capabilities?.inventory ?? {}).map(([rc, n]) => [rc, inv(n, 0, 1.0)]));
     return {
       VCPU: inv(h.vcpus, 0, s.cpuAllocationRatio),
       MEMORY_MB: inv(h.memoryMb, s.reservedHostMemoryMb, s.ramAllocationRatio),
       DISK_GB: inv(h.localGb, 0, 1.0),
+      ...extra,
     };
   }
 
+  /** The extra classes (PCPU, VGPU, PCI) have no consumers in the simulator: their usage is 0. */
   private usages(h: SimHost): Record<string, number> {
-    return { VCPU: h.vcpusUsed, MEMORY_MB: h.memoryMbUsed, DISK_GB: h.diskGbUsed };
+    const extra = Object.fromEntries(Object.keys(h.capabilities?.inventory ?? {}).map((rc) => [rc, 0]));
+    return { VCPU: h.vcpusUsed, MEMORY_MB: h.memoryMbUsed, DISK_GB: h.diskGbUsed, ...extra };
+  }
+
+  /** nova-compute's traits on its provider (CPU flags and the like are left out), plus those set on the host. */
+  private traits(h: SimHost): string[] {
+    return [...(h.disabled || h.traitDisabled ? ['COMPUTE_STATUS_DISABLED'] : []), ...(h.capabilities?.traits ?? [])];
   }
 
   private generation(h: SimHost): number {

@@ -90,6 +90,12 @@ export interface SimHost {
   diskGbUsed: number;
   /** Boot generation: a power cycle makes earlier scheduled boot events stale. */
   bootGeneration: number;
+  /**
+   * What the host offers beyond VCPU/MEMORY_MB/DISK_GB, as Nova reports it: more Placement inventories (PCPU with
+   * `cpu_dedicated_set`, VGPU, a PCI alias's class with `[pci] report_in_placement`), its provider's traits, and
+   * the NUMA cells of the hypervisor's cpu_info topology (1 when unset).
+   */
+  capabilities?: { inventory: Record<string, number>; traits: string[]; numaNodes: number };
 }
 
 export interface SimAddress {

@@ -44,7 +44,17 @@ export const PLAN_COLUMNS: readonly Column<PlannedServer>[] = [
   { header: 'PRIORITY', key: 'priority', cell: (r) => r.priority },
   { header: 'TARGET', key: 'target', cell: (r) => r.target || '-' },
   { header: 'WHY', key: 'why', cell: (r) => `${r.why}${r.priorityFrom ? `; priority from ${r.priorityFrom}` : ''}` },
+  { header: 'NEEDS', key: 'needs', cell: (r) => specialCell(r) },
 ];
+
+/** What a server needs of its target beyond vCPU and RAM, and which spare can (or cannot, and why) host it. */
+function specialCell(r: PlannedServer): string {
+  if (r.needs.length === 0) return '-';
+  const s = r.spares;
+  const fit = !s ? '' : s.capable.length > 0 ? `; can go to ${s.capable.join(', ')}` : '; NO SPARE CAN HOST IT';
+  const not = s && s.not.length > 0 ? ` (not ${s.not.map((n) => `${n.host}: ${n.why}`).join('; ')})` : '';
+  return `${r.needs.join(', ')}${fit}${not}`;
+}
 
 /** Exit code of `check --storage` when a disk has a second writer or one on a host Nova does not place it on. */
 export const EXIT_DOUBLE_WRITER = 4;

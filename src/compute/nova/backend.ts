@@ -4,7 +4,7 @@ import type { ComputeService, ImageApi, NeutronApi, NovaApi, PlacementApi, Port 
 import { CmphaError, errorMessage } from '../../shared/errors.js';
 import {
   GUEST_GROUP_POLICIES, MOVE_OUTCOME_UNKNOWN, NOVA_NAMES, SOURCE_IN_USE,
-  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestGroup, type GuestPort, type GuestRecovery, type HostCapacity, type HostGroup,
+  type Arrival, type CallOptions, type ComputeBackend, type ComputeHost, type Guest, type GuestGroup, type GuestPort, type GuestRecovery, type HostCapabilities, type HostCapacity, type HostGroup,
   type LiveMoveState, type MoveState, type Restore,
 } from '../types.js';
 import { novaRecoveryOf } from './server-states.js';
@@ -279,6 +279,34 @@ export class NovaBackend implements ComputeBackend {
     }
     return out;
   }
+
+  /** Placement's inventories and traits over each host's provider tree, and the NUMA cells its hypervisor reports. */
+  readonly hostCapabilities = async (hosts: readonly string[], opts: CallOptions = {}): Promise<ReadonlyMap<string, HostCapabilities>> => {
+    const out = new Map<string, HostCapabilities>();
+    if (hosts.length === 0) return out;
+    const hypervisors = await this.nova.listHypervisors(opts);
+    for (const host of hosts) {
+      const hv = hypervisors.find((h) => h.serviceHost === host);
+      if (!hv) {
+        out.set(host, { why: 'Nova lists no hypervisor for it' });
+        continue;
+      }
+      let facts: { resources: Map<string, number>; traits: Set<string> } | null = null;
+      let why: string | undefined;
+      try {
+        facts = this.opts.placement?.providerTreeFacts ? await this.opts.placement.providerTreeFacts(hv, opts) : null;
+        if (!facts) why = 'Placement gave no figures (no placement endpoint, or no resource provider for it)';
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        why = `Placement could not be read: ${errorMessage(err)}`;
+      }
+      out.set(host, {
+        ...(facts ? { resources: facts.resources, traits: facts.traits } : {}),
+        ...(hv.numaCells !== undefined ? { numaNodes: hv.numaCells } : {}), ...(why ? { why } : {}),
+      });
+    }
+    return out;
+  };
 
   /**
    * The nova-compute hosts Nova lists now, or null when the list cannot be read. A server is only believed to
