@@ -9,7 +9,7 @@ import type { Incident } from '../../../src/incidents/types.js';
 import { freePort } from '../../helpers/ports.js';
 import { ProcessGroup } from '../../helpers/processes.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
-import { LAB_SRC, type LabInfo } from './lab.js';
+import { LAB_SRC, run, type LabInfo } from './lab.js';
 
 export const REPO = path.resolve(LAB_SRC, '../../..');
 const PREFIX = 'cmpha';
@@ -170,6 +170,13 @@ export class CmphaHarness {
       if (full) out.push(full);
     }
     return out;
+  }
+
+  /** `cmpha incidents show ID --json`, as an operator reads it (the same config, so the same Redis). */
+  async show(id: string): Promise<Record<string, unknown>> {
+    const r = await run(process.execPath, [path.join(REPO, 'bin/cmpha.js'), 'incidents', 'show', id, '--json', '--config', this.configPath], { env: { ...process.env, CMPHA_CONFIG: '' } });
+    if (r.code !== 0) throw new Error(`cmpha incidents show ${id} failed (${r.code}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
   }
 
   async stop(): Promise<void> {

@@ -13,8 +13,10 @@ export interface ContractTarget {
   /** Enabled, up host the server is evacuated to. */
   readonly dest: string;
   readonly rest: OsRest;
-  /** Creates a server on `host` and resolves with its id once Nova says ACTIVE. */
-  bootServer(name: string, host: string): Promise<string>;
+  /** Creates a server on `host` (a member of server group `group` if given) and resolves with its id once Nova says ACTIVE. */
+  bootServer(name: string, host: string, group?: string): Promise<string>;
+  /** Creates an anti-affinity server group; resolves with its id. */
+  createAntiAffinityGroup(name: string): Promise<string>;
   stopCompute(host: string): Promise<void>;
   startCompute(host: string): Promise<void>;
   deleteServer(id: string): Promise<void>;
@@ -130,6 +132,17 @@ export function contractSteps(get: () => ContractTarget, recordFile: string): vo
     expect(await showOf(serverId)).toMatchObject({ locked: true, locked_reason: 'owner: contract lock' });
   }, 300_000);
 
+  // An anti-affinity pair: one member on the host that dies, its sibling on the destination.
+  const pair = { member: '', sibling: '' };
+  it('an anti-affinity group: one member on the source, its sibling on the destination', async () => {
+    const t = get();
+    const stamp = Date.now();
+    const group = await t.createAntiAffinityGroup(`contract-aa-${stamp}`);
+    pair.member = await t.bootServer(`contract-aa-member-${stamp}`, t.source, group);
+    pair.sibling = await t.bootServer(`contract-aa-sibling-${stamp}`, t.dest, group);
+    expect([(await showOf(pair.member))['OS-EXT-SRV-ATTR:host'], (await showOf(pair.sibling))['OS-EXT-SRV-ATTR:host']]).toEqual([t.source, t.dest]);
+  }, 240_000);
+
   it('`force` at 2.68 is refused with 400', async () => {
     const r = await get().rest.nova('POST', `/servers/${serverId}/action`, { evacuate: { host: get().dest, force: true } }, '2.68');
     note('evacuate force at 2.68', r);
@@ -232,6 +245,25 @@ export function contractSteps(get: () => ContractTarget, recordFile: string): vo
     expect(s).toMatchObject({ status: 'SHUTOFF', 'OS-EXT-STS:vm_state': 'stopped' });
   }, 240_000);
 
+  // cmpha's plan keeps group policies, and a named target refused this way is retried without one
+  // (src/evacuator/evacuate-server.ts); never forced.
+  it('evacuate an anti-affinity member to the host of its sibling: 200, then NoValidHost: ERROR on the dead host, migration error', async () => {
+    const t = get();
+    const r = await act(pair.member, { evacuate: { host: t.dest } }, '2.29');
+    note('evacuate an anti-affinity member to its sibling\'s host', r);
+    expect(r.status).toBe(200);
+    type Faulted = Srv & { fault?: { message: string } };
+    const s = await settled(pair.member, 'the refused evacuation settled', (x) => x['OS-EXT-STS:task_state'] === null && x.status !== 'REBUILD') as Faulted;
+    note('anti-affinity member after the refused evacuation', r, `${s.status}/${s['OS-EXT-STS:vm_state']} on ${s['OS-EXT-SRV-ATTR:host']}: ${s.fault?.message}`);
+    expect(s).toMatchObject({ status: 'ERROR', 'OS-EXT-STS:vm_state': 'error', 'OS-EXT-SRV-ATTR:host': t.source });
+    expect(s.fault?.message).toBe('No valid host was found. There are not enough hosts available.');
+    const migs = (await get().rest.novaOk<{ migrations: Mig[] }>('GET', `/os-migrations?migration_type=evacuation&instance_uuid=${pair.member}`, undefined, '2.59')).migrations;
+    rec.migrationStatuses.push(...migs.map((m) => `anti-affinity: ${m.status}`));
+    expect(migs.map((m) => ({ status: m.status, source_compute: m.source_compute, dest_compute: m.dest_compute })))
+      .toEqual([{ status: 'error', source_compute: t.source, dest_compute: t.dest }]);
+    expect((await showOf(pair.sibling))['OS-EXT-SRV-ATTR:host']).toBe(t.dest);
+  }, 120_000);
+
   it('forced_down false is refused with 400 while a `done` evacuation migration remains', async () => {
     const t = get();
     const svc = await service(t.source);
@@ -268,7 +300,7 @@ export function contractSteps(get: () => ContractTarget, recordFile: string): vo
     });
     expect(up.forced_down).toBe(false);
     await t.deleteServer(serverId);
-    for (const id of Object.values(others)) await t.deleteServer(id);
+    for (const id of [...Object.values(others), ...Object.values(pair)]) await t.deleteServer(id);
   }, 300_000);
 
   // The detector's change feed (src/detector/server-changes.ts) reads deleted servers from this list.

@@ -32,9 +32,13 @@ describe('Nova contract: the simulator', () => {
       source: 'compute1',
       dest: 'compute2',
       rest,
-      async bootServer(name, host) {
-        const r = await control<{ server: { id: string } }>('POST', '/sim/servers', { name, host });
+      async bootServer(name, host, group) {
+        const r = await control<{ server: { id: string } }>('POST', '/sim/servers', { name, host, ...(group ? { group } : {}) });
         return r.server.id;
+      },
+      async createAntiAffinityGroup(name) {
+        const r = await rest.novaOk<{ server_group: { id: string } }>('POST', '/os-server-groups', { server_group: { name, policy: 'anti-affinity' } }, '2.64');
+        return r.server_group.id;
       },
       async stopCompute(host) { await control('POST', `/sim/hosts/${host}/nova-compute/stop`); },
       async startCompute(host) { await control('POST', `/sim/hosts/${host}/nova-compute/start`); },

@@ -653,7 +653,7 @@ timeout = 30s
 poll_interval = 1s
 
 [evacuation]
-states = ACTIVE,ERROR
+# states: the default (every lasting state cmpha can move back as it was).
 verify_timeout = 300s
 verify_poll_interval = 1s
 spare_reason_prefix = down_prepare

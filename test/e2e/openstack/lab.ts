@@ -197,8 +197,8 @@ export class LabNova {
     return this.rest.nova('POST', `/servers/${id}/action`, { evacuate: body }, microversion);
   }
 
-  /** Boots a server on `host` (admin's az:host form) and waits until Nova says ACTIVE. */
-  async boot(name: string, host: string): Promise<NovaServer> {
+  /** Boots a server on `host` (admin's az:host form), a member of server group `group` if given, and waits until Nova says ACTIVE. */
+  async boot(name: string, host: string, opts: { group?: string } = {}): Promise<NovaServer> {
     const [image, flavor, network] = await Promise.all([
       this.rest.call<{ images: { id: string; name: string }[] }>('image', 'GET', '/v2/images?name=lab-image'),
       this.rest.novaOk<{ flavors: { id: string; name: string }[] }>('GET', '/flavors'),
@@ -210,6 +210,7 @@ export class LabNova {
     if (!imageId || !flavorId || !netId) throw new Error('the lab has no lab-image, lab.tiny or lab-net: run lab-up.sh');
     const created = await this.rest.novaOk<{ server: { id: string } }>('POST', '/servers', {
       server: { name, imageRef: imageId, flavorRef: flavorId, networks: [{ uuid: netId }], availability_zone: `nova:${host}` },
+      ...(opts.group ? { 'os:scheduler_hints': { group: opts.group } } : {}),
     });
     const id = created.server.id;
     return until(`server ${name} ACTIVE on ${host}`, 180_000, async () => {
@@ -217,6 +218,15 @@ export class LabNova {
       if (s?.status === 'ERROR') throw new Error(`server ${name} went to ERROR: ${s.fault?.message ?? '(no fault)'}`);
       return s?.status === 'ACTIVE' ? s : undefined;
     }, 1000);
+  }
+
+  /** Creates a server group (2.64: one `policy`); resolves with its id. */
+  async createGroup(name: string, policy: 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity'): Promise<string> {
+    return (await this.rest.novaOk<{ server_group: { id: string } }>('POST', '/os-server-groups', { server_group: { name, policy } }, '2.64')).server_group.id;
+  }
+
+  async groups(): Promise<Array<{ id: string; name: string; policy: string; members: string[] }>> {
+    return (await this.rest.novaOk<{ server_groups: Array<{ id: string; name: string; policy: string; members: string[] }> }>('GET', '/os-server-groups?all_projects=true', undefined, '2.64')).server_groups;
   }
 
   async deleteServer(id: string): Promise<void> {
@@ -232,7 +242,7 @@ export function fixedIps(server: NovaServer): string[] {
 /**
  * Puts the lab back to its starting point, the way an operator would: every host powered on, evacuated hosts
  * cleaned up by their own nova-compute before forced_down is cleared, compute1/compute2 enabled, spare1 a
- * disabled spare, no servers.
+ * disabled spare, no servers and no server groups.
  */
 export async function resetLab(nova: LabNova): Promise<void> {
   for (const h of LAB_HOSTS) {
@@ -241,6 +251,10 @@ export async function resetLab(nova: LabNova): Promise<void> {
   }
   for (const s of await nova.allServers()) await nova.deleteServer(s.id);
   await until('every server deleted', 120_000, async () => (await nova.allServers()).length === 0, 1000);
+  for (const g of await nova.groups()) {
+    const r = await nova.rest.nova('DELETE', `/os-server-groups/${g.id}`);
+    if (r.status !== 204 && r.status !== 404) throw new Error(`DELETE /os-server-groups/${g.id} → ${r.status} ${r.text}`);
+  }
   for (const h of LAB_HOSTS) {
     const svc = await nova.service(h);
     if (svc.forced_down) {
