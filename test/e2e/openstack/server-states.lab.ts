@@ -77,13 +77,13 @@ describe('real Nova: a failed host with servers in several states', () => {
     expect(await show(ids.locked)).toMatchObject({ locked: true, locked_reason: 'owner: do not touch' });
     for (const k of kinds.filter((x) => x !== 'locked')) expect((await show(ids[k])).locked, k).toBe(false);
 
-    // What `cmpha incidents show --json` says of each server, as an operator reads it.
+    // What `cmpha incidents show --json` says of each server, as an operator reads it (times as ISO strings).
     const incident = (await cmpha.show(closed.id)) as unknown as Incident;
     expect(incident.status).toBe('resolved');
     const entry = (id: string): InstanceEntry => incident.instances.find((e) => e.id === id)!;
     expect(incident.instances.map((e) => e.id).sort()).toEqual(kinds.map((k) => ids[k]).sort());
     for (const k of kinds) expect({ k, state: entry(ids[k]).state }).toEqual({ k, state: 'verified' });
-    expect(entry(ids.stuck)).toMatchObject({ was: { status: 'HARD_REBOOT', taskState: 'rebooting_hard', lasting: 'ACTIVE' }, resetAt: expect.any(Number) });
+    expect(entry(ids.stuck)).toMatchObject({ was: { status: 'HARD_REBOOT', taskState: 'rebooting_hard', lasting: 'ACTIVE' }, resetAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     expect(entry(ids.shutoff)).toMatchObject({ was: { status: 'SHUTOFF' }, recovery: { expect: 'SHUTOFF' } });
     expect(entry(ids.error)).toMatchObject({ was: { status: 'ERROR' }, recovery: { expect: 'ACTIVE' } });
     expect(entry(ids.locked).lock).toEqual({ by: 'owner', reason: 'owner: do not touch' });
