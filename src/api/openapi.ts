@@ -125,32 +125,32 @@ export const OPENAPI = {
     },
     '/v1/segments': {
       get: {
-        summary: 'Masakari-compatible: failover segments (cmpha.conf [segment:NAME], or one implicit segment `cmpha`; then those created here)', operationId: 'listSegments',
+        summary: 'Masakari-compatible: failover segments, kept in Redis and seeded from cmpha.conf [segment:NAME] (with none in the file, first one implicit segment `cmpha`)', operationId: 'listSegments',
         parameters: ['recovery_method', 'service_type', 'enabled'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
         responses: { 200: json({ type: 'object', properties: { segments: { type: 'array', items: ref('Segment') } } }, 'Segments'), ...mErrors(401) },
       },
       post: {
-        summary: 'Masakari-compatible: records a segment (no hosts until cmpha.conf declares them); reserved_host and auto_priority are refused 400 with why', operationId: 'createSegment',
+        summary: 'Masakari-compatible: creates a segment, which drives the recovery of the hosts added to it; reserved_host and auto_priority are refused 400 with why', operationId: 'createSegment',
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { segment: ref('Segment') } } } } },
         responses: { 201: json({ type: 'object', properties: { segment: ref('Segment') } }, 'Created'), ...mErrors(400, 401, 403, 409) },
       },
     },
     '/v1/segments/{segment_id}': {
       get: { summary: 'Masakari-compatible: one segment (by UUID or name)', operationId: 'showSegment', parameters: [idParam('segment_id', 'UUID or name')], responses: { 200: json({ type: 'object', properties: { segment: ref('Segment') } }, 'The segment'), ...mErrors(401, 404) } },
-      put: { summary: 'Changes a segment created through the API; one of cmpha.conf is 409 (change the file)', operationId: 'updateSegment', parameters: [idParam('segment_id', 'UUID or name')], responses: { 200: json({ type: 'object', properties: { segment: ref('Segment') } }, 'Updated'), ...mErrors(400, 401, 403, 404, 409) } },
-      delete: { summary: 'Deletes a segment created through the API; one of cmpha.conf is 409', operationId: 'deleteSegment', parameters: [idParam('segment_id', 'UUID or name')], responses: { 204: { description: 'Deleted' }, ...mErrors(401, 403, 404, 409) } },
+      put: { summary: 'Changes a segment (recovery_method, enabled, name, description, service_type); the implicit segment is 409', operationId: 'updateSegment', parameters: [idParam('segment_id', 'UUID or name')], responses: { 200: json({ type: 'object', properties: { segment: ref('Segment') } }, 'Updated'), ...mErrors(400, 401, 403, 404, 409) } },
+      delete: { summary: 'Deletes a segment; the implicit segment is 409', operationId: 'deleteSegment', parameters: [idParam('segment_id', 'UUID or name')], responses: { 204: { description: 'Deleted' }, ...mErrors(401, 403, 404, 409) } },
     },
     '/v1/segments/{segment_id}/hosts': {
       get: {
         summary: "Masakari-compatible: a segment's hosts", operationId: 'listSegmentHosts', parameters: [idParam('segment_id', 'UUID or name'), ...['name', 'type', 'control_attributes', 'on_maintenance', 'reserved'].map((name) => ({ name, in: 'query', schema: { type: 'string' } }))],
         responses: { 200: json({ type: 'object', properties: { hosts: { type: 'array', items: ref('SegmentHost') } } }, 'Hosts'), ...mErrors(401, 404) },
       },
-      post: { summary: "Always 409: a segment's hosts come from cmpha.conf", operationId: 'createSegmentHost', parameters: [idParam('segment_id', 'UUID or name')], responses: mErrors(401, 403, 404, 409) },
+      post: { summary: "Masakari-compatible: adds a watched compute host (400 unknown host, 409 a host already in a segment)", operationId: 'createSegmentHost', parameters: [idParam('segment_id', 'UUID or name')], responses: { 201: json({ type: 'object', properties: { host: ref('SegmentHost') } }, 'The host'), ...mErrors(400, 401, 403, 404, 409) } },
     },
     '/v1/segments/{segment_id}/hosts/{host_id}': {
       get: { summary: 'Masakari-compatible: one host (by UUID or name)', operationId: 'showSegmentHost', parameters: [idParam('segment_id', 'UUID or name'), idParam('host_id', 'UUID or name')], responses: { 200: json({ type: 'object', properties: { host: ref('SegmentHost') } }, 'The host'), ...mErrors(401, 404) } },
-      put: { summary: 'Sets on_maintenance (kept in Redis); a change of reserved, name, type or control_attributes is 409 (the file owns them)', operationId: 'updateSegmentHost', parameters: [idParam('segment_id', 'UUID or name'), idParam('host_id', 'UUID or name')], responses: { 200: json({ type: 'object', properties: { host: ref('SegmentHost') } }, 'Updated'), ...mErrors(400, 401, 403, 404, 409) } },
-      delete: { summary: "Always 409: a segment's hosts come from cmpha.conf", operationId: 'deleteSegmentHost', parameters: [idParam('segment_id', 'UUID or name'), idParam('host_id', 'UUID or name')], responses: mErrors(401, 403, 404, 409) },
+      put: { summary: 'Sets reserved and on_maintenance (kept in Redis, read by the recovery); a change of name, type or control_attributes is 409', operationId: 'updateSegmentHost', parameters: [idParam('segment_id', 'UUID or name'), idParam('host_id', 'UUID or name')], responses: { 200: json({ type: 'object', properties: { host: ref('SegmentHost') } }, 'Updated'), ...mErrors(400, 401, 403, 404, 409) } },
+      delete: { summary: "Removes a host from its segment (and its maintenance flag)", operationId: 'deleteSegmentHost', parameters: [idParam('segment_id', 'UUID or name'), idParam('host_id', 'UUID or name')], responses: { 204: { description: 'Removed' }, ...mErrors(401, 403, 404, 409) } },
     },
   },
   components: {
