@@ -2,6 +2,7 @@ import { EVACUABLE_STATES } from '../config/schema.js';
 import type { EvacuationConfig } from '../config/types.js';
 import { instanceOrder, type NewInstance } from '../incidents/types.js';
 import type { Guest as Server, GuestRecovery } from '../compute/types.js';
+import { SPECIAL_SPEC_KEYS } from './special-needs.js';
 import { judgeServer, metadataPriority, type EvacuationPolicy, type HostGroupView, type PolicyVerdict } from './policy.js';
 
 /** Metadata value → priority; anything that is not a number counts as 0. */
@@ -98,7 +99,10 @@ export function planInstances(
         tier: verdict.tier,
         policyRule: verdict.decidedBy,
         ...(verdict.priorityFrom ? { priorityFrom: verdict.priorityFrom } : {}),
-        flavor: { ...(s.flavor.vcpus !== undefined ? { vcpus: s.flavor.vcpus } : {}), ...(s.flavor.ramMb !== undefined ? { ramMb: s.flavor.ramMb } : {}) },
+        flavor: {
+          ...(s.flavor.vcpus !== undefined ? { vcpus: s.flavor.vcpus } : {}), ...(s.flavor.ramMb !== undefined ? { ramMb: s.flavor.ramMb } : {}),
+          ...(specialSpecs(s.flavor.extraSpecs) ? { extraSpecs: specialSpecs(s.flavor.extraSpecs)! } : {}),
+        },
         metadata: s.metadata,
         ...(watch.length > 0 ? { watch } : {}),
         was: { status: s.status, taskState: s.taskState, lasting: plan.lasting },
@@ -117,3 +121,9 @@ export function planInstances(
 }
 
 export const byPriority = instanceOrder;
+
+/** The extra specs that ask for a special target (kept on the instance entry for the spare choice); undefined when none. */
+function specialSpecs(specs: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
+  const kept = Object.entries(specs ?? {}).filter(([k]) => SPECIAL_SPEC_KEYS.includes(k) || k.startsWith('resources:'));
+  return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+}

@@ -23,6 +23,9 @@ export interface SpecialNeed {
     | { readonly unknown: string };
 }
 
+/** Flavor extra specs that ask for a special target (besides every `resources:*`). */
+export const SPECIAL_SPEC_KEYS: readonly string[] = ['hw:cpu_policy', 'hw:numa_nodes', 'pci_passthrough:alias'];
+
 /** The trait Neutron's SR-IOV agent reports on its providers (when bandwidth is configured). */
 export const SRIOV_TRAIT = 'CUSTOM_VNIC_TYPE_DIRECT';
 

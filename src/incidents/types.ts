@@ -91,7 +91,8 @@ export interface InstanceEntry {
   /** The policy rule (as written) or setting that decided whether it moves, and what set its priority. */
   readonly policyRule?: string;
   readonly priorityFrom?: string;
-  readonly flavor?: { readonly vcpus?: number; readonly ramMb?: number };
+  /** `extraSpecs`: only those that ask for a special target (hw:cpu_policy, hw:numa_nodes, pci_passthrough:alias, resources:*). */
+  readonly flavor?: { readonly vcpus?: number; readonly ramMb?: number; readonly extraSpecs?: Readonly<Record<string, string>> };
   readonly metadata?: Readonly<Record<string, string>>;
   /** Evacuate POSTs attempted (each recorded before it is sent). */
   readonly attempts: number;

@@ -1,8 +1,9 @@
-import { groupAllows, isSpareHost, planSpares, spareHostUnusable, type PlanGroup, type SpareCandidate } from '../../evacuator/spare-plan.js';
+import { groupAllows, isSpareHost, planSpares, spareHostUnusable, type Need, type PlanGroup, type SpareCandidate } from '../../evacuator/spare-plan.js';
+import { hostOffers, specialNeedsOf } from '../../evacuator/special-needs.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { InstanceEntry, SpareAssignment } from '../../incidents/types.js';
 import { hostNamed } from '../../compute/hosts.js';
-import type { ComputeHost } from '../../compute/types.js';
+import type { ComputeHost, HostCapabilities } from '../../compute/types.js';
 import { assertFenced } from '../../incidents/fence-guard.js';
 import type { CloudView } from './cloud-view.js';
 import { note, record, type StepContext, type StepOutcome } from './context.js';
@@ -83,7 +84,7 @@ async function chooseSpares(ctx: StepContext, view?: CloudView): Promise<SpareAs
     // The hypervisor's figures know no allocation ratio: a spare may look fuller than the scheduler thinks.
     await note(ctx, 'spare', 'info', `capacity from Nova's hypervisor figures (${capacityOf.get(fromNova[0]!.host)?.why ?? 'Placement not asked'}): ${fromNova.map((c) => `${c.host} free ${c.freeVcpus} vCPU, ${c.freeRamMb} MB`).join('; ')}`);
   }
-  const needs = pending.map((e) => ({ id: e.id, vcpus: e.flavor?.vcpus ?? 0, ramMb: e.flavor?.ramMb ?? 0 }));
+  const needs = await withSpecialNeeds(ctx, pending, candidates);
   const groups = await serverGroupsOf(ctx, pending, rec.host);
   // Several incidents may plan at once (a rack dies): whoever loses a claim plans again without that spare.
   let chosen: SpareAssignment[] = [];
@@ -153,6 +154,42 @@ export function heldByGroup(
       ? `already has ${(g.maxPerHost ?? 1) > 1 ? `${g.maxPerHost} members` : 'a member'} on ${hosts.join(', ')}`
       : `runs on another host than ${hosts.join(', ')}`;
     out.push({ id, group: g.name, hosts, message: `${name}: its ${g.policy} group ${g.name} ${why}: evacuated without a target, the scheduler chooses a host that keeps the group's policy` });
+  }
+  return out;
+}
+
+/**
+ * What each server needs of a spare: its vCPU and RAM and, for one whose flavor asks for a special target (dedicated
+ * CPUs, NUMA nodes, a PCI alias, vGPUs), only the spares known to offer it (the cloud's capabilities, read once).
+ * A spare that cannot be told is not counted on: such a server is then left to the scheduler, and the timeline says so.
+ */
+async function withSpecialNeeds(ctx: StepContext, pending: readonly InstanceEntry[], candidates: readonly SpareCandidate[]): Promise<Need[]> {
+  const specialOf = new Map(pending.map((e) => [e.id, specialNeedsOf({ flavor: e.flavor ?? {} }, ctx.evacuation.pciAliasResources ? { pciAliasResources: ctx.evacuation.pciAliasResources } : {})]));
+  const anySpecial = [...specialOf.values()].some((n) => n.length > 0);
+  let caps: ReadonlyMap<string, HostCapabilities> = new Map();
+  if (anySpecial && ctx.compute.hostCapabilities && candidates.length > 0) {
+    try {
+      caps = await ctx.compute.hostCapabilities(candidates.map((c) => c.host), { signal: ctx.signal });
+    } catch (err) {
+      if (ctx.signal?.aborted) throw err;
+      await note(ctx, 'spare', 'warning', `cannot read the spares' capabilities (${errorMessage(err)}): servers that need a special target are left to the scheduler`);
+    }
+  }
+  const out: Need[] = [];
+  for (const e of pending) {
+    const special = specialOf.get(e.id) ?? [];
+    const base = { id: e.id, vcpus: e.flavor?.vcpus ?? 0, ramMb: e.flavor?.ramMb ?? 0 };
+    if (special.length === 0) {
+      out.push(base);
+      continue;
+    }
+    const verdicts = candidates.map((c) => ({ host: c.host, v: hostOffers(special, caps.get(c.host)) }));
+    const onlyOn = new Set(verdicts.filter((x) => x.v.kind === 'yes').map((x) => x.host));
+    const not = verdicts.filter((x) => x.v.kind !== 'yes').map((x) => `${x.host}: ${'why' in x.v ? x.v.why : ''}`);
+    await note(ctx, 'spare', onlyOn.size > 0 ? 'info' : 'warning', `${e.name} needs ${special.map((n) => n.what).join(', ')}: `
+      + (onlyOn.size > 0 ? `spare(s) that can host it: ${[...onlyOn].join(', ')}` : 'no spare is known to host it; the scheduler chooses')
+      + (not.length > 0 ? ` (not ${not.join('; ')})` : ''), { serverId: e.id });
+    out.push({ ...base, onlyOn });
   }
   return out;
 }

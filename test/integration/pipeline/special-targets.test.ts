@@ -6,7 +6,7 @@ import { specialTargetsChecks } from '../../../src/doctor/check-special-targets.
 import { createOpenStack } from '../../../src/openstack/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { computeOf } from '../../helpers/compute.js';
-import { pipelineSuite, type PipelineWorld } from './world.js';
+import { pipelineSuite, waitClosed, type PipelineWorld } from './world.js';
 
 // Servers that need a special target, judged before any failure against the simulator, whose Placement serves the
 // inventories (PCPU, VGPU, a PCI alias's class) and traits a host reports, and whose hypervisors report their NUMA
@@ -54,6 +54,23 @@ describe('servers that need a special target', () => {
     expect(failing).toHaveLength(1);
     expect(failing[0]!.detail).toMatch(/^compute1: server vgpu-big \(.+\) needs 4 vGPU\(s\) \(resources:VGPU\): no spare can host it \(spare1: 4 vGPU\(s\) \(resources:VGPU\): VGPU 2 free, needs 4; spare2: 4 vGPU\(s\) \(resources:VGPU\): no VGPU inventory\)$/);
     expect(checks.find((c) => c.status === 'ok')?.detail).toMatch(/^4 server\(s\) needing a special target have a capable spare: /);
+  });
+
+  it('the recovery chooses a spare that offers what a server needs: a dedicated-CPU server goes to the spare with PCPU', async () => {
+    const w = await suite.world({ hosts: 1, instancesPerHost: 0, spares: 2, evacuation: { spareCount: 2 } });
+    await post(w, '/sim/hosts/spare2/capabilities', { inventory: { PCPU: 8 } }, 200);
+    await post(w, '/sim/servers', { host: 'compute1', name: 'pinned', flavor: 'm1.medium', extraSpecs: { 'hw:cpu_policy': 'dedicated' } });
+    await post(w, '/sim/servers', { host: 'compute1', name: 'plain', flavor: 'm1.tiny' });
+    await w.control('compute1', 'power-off');
+    await w.waitNovaDown('compute1');
+    const { placement } = createOpenStack(w.config.cloud, { logger: silentLogger });
+    const r = w.recovery(suite.redis, { placement });
+    await r.startWorkers();
+    await r.opener.open({ id: 'special-1', host: 'compute1', failureStartedAt: Date.now(), evidence: {} });
+    const inc = await waitClosed(r, 'special-1');
+    expect(inc.status).toBe('resolved');
+    expect(inc.instances.find((e) => e.name === 'pinned')).toMatchObject({ state: 'verified', target: 'spare2' });
+    expect(inc.timeline.map((t) => t.message)).toContain('pinned needs 2 dedicated CPU(s) (hw:cpu_policy=dedicated): spare(s) that can host it: spare2 (not spare1: 2 dedicated CPU(s) (hw:cpu_policy=dedicated): no PCPU inventory)');
   });
 
   it('a PCI alias whose resource class is not configured is unknown: doctor warns, naming the server and the key to set', async () => {
