@@ -66,10 +66,24 @@ export interface Guest {
   readonly imageId?: string | null;
   /** Ids of the volumes attached to it; undefined when the cloud did not say. */
   readonly volumeIds?: readonly string[];
+  /**
+   * Every disk of the guest, when the cloud names them itself (Cloudpods); undefined for a cloud whose disks are
+   * found by its own naming (Nova's `<uuid>_disk`, and Cinder for volumes).
+   */
+  readonly disks?: readonly GuestDisk[];
   /** Locked against its owner's actions; undefined when the cloud did not say. */
   readonly locked?: boolean;
   /** Why, as whoever locked it wrote; null when no reason was given. */
   readonly lockedReason?: string | null;
+}
+
+/** One disk of a guest as the cloud names it. */
+export interface GuestDisk {
+  readonly id: string;
+  /** The cloud's word for where it is stored (`rbd`, `local`, `nfs`, ...), for messages. */
+  readonly storage: string;
+  /** Its RBD image name in the `[ceph] images_rbd_pool` pool when it is on Ceph; null on any other storage. */
+  readonly rbdImage: string | null;
 }
 
 /**

@@ -59,6 +59,8 @@ export interface RegionGuest {
   readonly metadata: Readonly<Record<string, string>>;
   /** Each disk's storage type (`disks_info[].storage_type`): local ones rule out a rescue-mode migration. */
   readonly storageTypes: readonly string[] | undefined;
+  /** Each disk's id and storage type (`disks_info[]`, GuestDiskInfo in pkg/apis/compute/guests.go). */
+  readonly disks: readonly { readonly id: string; readonly storageType: string }[] | undefined;
   readonly hypervisor: string | null;
 }
 
@@ -109,13 +111,14 @@ const guestSchema = z.object({
   id: z.string().min(1), name: z.string(), status: z.string(), host_id: text, host: text, tenant_id: z.string().catch(''),
   vcpu_count: num, vmem_size: num, updated_at: text, eip: text, metadata, hypervisor: text,
   nics: z.array(z.object({ ip_addr: text, ip6_addr: text, network_id: z.string().catch('') })).nullish(),
-  disks_info: z.array(z.object({ storage_type: z.string().catch('') })).nullish(),
+  disks_info: z.array(z.object({ id: z.string().catch(''), storage_type: z.string().catch('') })).nullish(),
 }).transform((g): RegionGuest => ({
   id: g.id, name: g.name, status: g.status, hostId: g.host_id, host: g.host, projectId: g.tenant_id,
   ...defined({ vcpuCount: g.vcpu_count, vmemSize: g.vmem_size }), updatedAt: regionTime(g.updated_at), eip: g.eip, metadata: g.metadata,
   hypervisor: g.hypervisor,
   nics: (g.nics ?? []).filter((n) => n.ip_addr !== null || n.ip6_addr !== null).map((n) => ({ ip: n.ip_addr ?? '', ip6: n.ip6_addr, networkId: n.network_id })),
   storageTypes: g.disks_info ? g.disks_info.map((d) => d.storage_type) : undefined,
+  disks: g.disks_info ? g.disks_info.map((d) => ({ id: d.id, storageType: d.storage_type })) : undefined,
 }));
 
 function defined<T extends Record<string, unknown>>(o: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { keystoneTime } from './clock.js';
 import { SimHttpError } from './http-error.js';
 import type { SimRequest, SimResponse } from './http-types.js';
@@ -57,6 +58,8 @@ export class CloudpodsRegion {
   private readonly tasks = new Map<string, MigrateTask[]>();
   /** Guests whose disks are on local storage (rescue-mode migration refuses them). */
   readonly localDisks = new Set<string>();
+  /** Each guest's system disk id (a disk is its own resource in the region, with its own UUID). */
+  private readonly diskIds = new Map<string, string>();
 
   constructor(private readonly world: World, private readonly keystone: Keystone) {
     for (const h of world.hostList) {
@@ -240,6 +243,12 @@ export class CloudpodsRegion {
     }
   }
 
+  private diskId(s: SimServer): string {
+    let id = this.diskIds.get(s.id);
+    if (!id) this.diskIds.set(s.id, (id = randomUUID()));
+    return id;
+  }
+
   private guestView(s: SimServer): Json {
     const host = s.host ? this.world.host(s.host) : undefined;
     return {
@@ -249,7 +258,8 @@ export class CloudpodsRegion {
       updated_at: regionTime(this.world.clock.nova(s.updatedAt)), metadata: { ...s.metadata },
       ips: s.addresses.filter((a) => a.type === 'fixed').map((a) => a.addr).join(','),
       nics: s.addresses.filter((a) => a.type === 'fixed').map((a) => ({ ip_addr: a.addr, mac: a.mac, network_id: a.network, guest_id: s.id })),
-      disks_info: [{ storage_type: this.localDisks.has(s.id) ? 'local' : 'rbd', disk_type: 'sys', size: s.flavor.disk * 1024 }],
+      // GuestDiskInfo (pkg/apis/compute/guests.go): each disk has its own id, which names its RBD image (storage_rbd.go getDiskPath).
+      disks_info: [{ id: this.diskId(s), storage_type: this.localDisks.has(s.id) ? 'local' : 'rbd', disk_type: 'sys', size: s.flavor.disk * 1024 }],
     };
   }
 

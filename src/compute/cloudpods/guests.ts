@@ -48,6 +48,9 @@ export function guestOf(g: RegionGuest): Guest {
     userId: '', projectId: g.projectId,
     flavor: { ...(g.vcpuCount !== undefined ? { vcpus: g.vcpuCount } : {}), ...(g.vmemSize !== undefined ? { ramMb: g.vmemSize } : {}) },
     ...(g.updatedAt ? { updatedAt: g.updatedAt } : {}),
+    // An RBD disk's image is named by the disk's id (SRbdStorage.getDiskPath: rbd:<pool>/<disk id>,
+    // pkg/hostman/storageman/storage_rbd.go); the pool is the region's RBD storage's, which cmpha is told in [ceph].
+    ...(g.disks ? { disks: g.disks.map((d) => ({ id: d.id, storage: d.storageType, rbdImage: d.storageType === 'rbd' && d.id !== '' ? d.id : null })) } : {}),
   };
 }
 

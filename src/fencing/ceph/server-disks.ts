@@ -2,6 +2,7 @@ import type { AttachedVolume, Server, VolumeApi } from '../../openstack/types.js
 import { errorMessage } from '../../shared/errors.js';
 import { mapLimit } from '../../shared/map-limit.js';
 import type { CephClient } from './ceph-client.js';
+import type { GuestDisk } from '../../compute/types.js';
 
 /** Where a server's disks may be on this Ceph. */
 export interface DiskPools {
@@ -31,8 +32,11 @@ export interface ServerDisks {
   readonly uncovered: readonly UncoveredDisk[];
 }
 
-/** What the resolver needs of a server; `volumeIds` undefined means "ask Nova". */
-export type DiskOwner = Pick<Server, 'id' | 'name'> & Partial<Pick<Server, 'imageId' | 'volumeIds'>>;
+/**
+ * What the resolver needs of a server; `volumeIds` undefined means "ask Nova". `disks`: every disk as the cloud
+ * names it (Cloudpods), which then replaces Nova's naming and Cinder.
+ */
+export type DiskOwner = Pick<Server, 'id' | 'name'> & Partial<Pick<Server, 'imageId' | 'volumeIds'>> & { readonly disks?: readonly GuestDisk[] };
 
 /** Nova libvirt's rbd names for a server: `<uuid>_disk`, `<uuid>_disk.local`, `.eph0`, `.swap`, `.config`, `.rescue`. */
 export function serverImageNames(serverId: string, poolListing: readonly string[]): string[] {
@@ -78,13 +82,28 @@ export function placeVolume(v: AttachedVolume, pools: DiskPools): Placed {
  * no API call; `volumes` absent leaves their volumes unread (and says so).
  */
 export async function resolveServerDisks(
-  client: Pick<CephClient, 'listImages'>, pools: DiskPools, servers: readonly DiskOwner[], volumes: VolumeApi | undefined, signal?: AbortSignal,
+  client: Pick<CephClient, 'listImages'>, pools: DiskPools, owners: readonly DiskOwner[], volumes: VolumeApi | undefined, signal?: AbortSignal,
 ): Promise<ServerDisks> {
   const imagesOf = new Map<string, string[]>();
   const uncovered: UncoveredDisk[] = [];
-  if (servers.length === 0) return { imagesOf, uncovered };
+  if (owners.length === 0) return { imagesOf, uncovered };
   const off = (s: DiskOwner, reason: string, known: boolean) => uncovered.push({ serverId: s.id, serverName: s.name, reason: `${s.name} (${s.id}): ${reason}`, known });
 
+  const named = owners.filter((s) => s.disks !== undefined);
+  const servers = owners.filter((s) => s.disks === undefined);
+  if (named.length > 0) {
+    const listed = new Set((await client.listImages([pools.imagesPool], signal)).get(pools.imagesPool) ?? []);
+    for (const s of named) {
+      const names: string[] = [];
+      for (const d of s.disks!) {
+        if (d.rbdImage === null) off(s, `disk ${d.id} is on ${d.storage || 'unknown'} storage, not RBD on this Ceph`, true);
+        else if (!listed.has(d.rbdImage)) off(s, `disk ${d.id} is ${pools.imagesPool}/${d.rbdImage}, which does not exist on this Ceph`, true);
+        else names.push(`${pools.imagesPool}/${d.rbdImage}`);
+      }
+      imagesOf.set(s.id, names);
+    }
+    if (servers.length === 0) return { imagesOf, uncovered };
+  }
   const withVolumes = servers.filter((s) => s.imageId === null || s.volumeIds === undefined || s.volumeIds.length > 0);
   const read = new Map<string, AttachedVolume[]>();
   if (volumes) {

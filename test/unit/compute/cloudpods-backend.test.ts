@@ -21,7 +21,7 @@ function host(name: string, over: Partial<RegionHost> = {}): RegionHost {
 function guest(over: Partial<RegionGuest> = {}): RegionGuest {
   return {
     id: 'vm1', name: 'vm1', status: 'running', hostId: 'id-cp1', host: 'cp1', projectId: 'p1', updatedAt: new Date(AT),
-    nics: [{ ip: '198.18.1.5', ip6: null, networkId: 'provider' }], eip: null, metadata: {}, storageTypes: ['rbd'], hypervisor: 'kvm', ...over,
+    nics: [{ ip: '198.18.1.5', ip6: null, networkId: 'provider' }], eip: null, metadata: {}, storageTypes: ['rbd'], disks: [{ id: 'disk-vm1', storageType: 'rbd' }], hypervisor: 'kvm', ...over,
   };
 }
 
