@@ -4,7 +4,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/time.js';
 import { resolveOwners, userLookup } from './affected-users.js';
 import { HOUR_MS, recipientsOf, type Deliver, type Route } from './deliver.js';
-import { USER_NOTICE_EVENTS } from './events.js';
+import { effectiveSeverity, USER_NOTICE_EVENTS } from './events.js';
 import { channelTakes } from './routing.js';
 import { renderUserNotice, type CloudWords, type TemplateSet } from './templates.js';
 import type { DeliveryRecord, NotificationEvent, RenderedMessage } from './types.js';
@@ -38,7 +38,9 @@ export async function adminDeliveries(deps: FanOutDeps, event: NotificationEvent
       tasks.push(Promise.resolve({ channel: r.config.name, recipient: '', event: event.type, ok: false, skipped: 'no-recipient', attempts: 0, at: deps.clock.now(), error: `[notifier:${r.config.name}] has no recipients` }));
     }
     for (const to of recipients) {
-      const key = dedup && event.type !== 'test' ? { key: `${eventKey(event)}|${r.config.name}|${to}`, ttlMs: deps.escalation.dedupWindowMs } : undefined;
+      // The severity is part of what is the same: a host first suspected (warning) and then confirmed dead and held back
+      // (critical) is news the second time, not a repeat.
+      const key = dedup && event.type !== 'test' ? { key: `${eventKey(event)}|${effectiveSeverity(event)}|${r.config.name}|${to}`, ttlMs: deps.escalation.dedupWindowMs } : undefined;
       tasks.push(deps.deliver(r, to, message, key));
     }
   }

@@ -56,6 +56,18 @@ describe('delivery rules with real Redis, SMTP and HTTP', () => {
     expect(hits('dedup')).toHaveLength(2);
   });
 
+  it('a host suspected (warning) and then confirmed dead and held back (critical) is paged twice: the severity is part of the event', async () => {
+    const svc = createNotificationService({ notifiers: [hook('sev', { events: ['*', 'host-suspected'] })], escalation: escalation(), redis, keyPrefix: 'sev', logger: captureLogger().logger });
+    const e = event({ type: 'host-suspected', severity: 'warning', host: 'cmp-9', incidentId: undefined, summary: 'cmp-9 is suspected down: confirming' });
+    expect(await svc.notify(e)).toMatchObject([{ ok: true, attempts: 1 }]);
+    const dead = { ...e, severity: 'critical' as const, summary: 'cmp-9 is confirmed dead and is not recovered: HA is disarmed', at: e.at + 5000 };
+    expect(await svc.notify(dead)).toMatchObject([{ ok: true, attempts: 1 }]);
+    // The same critical again is a repeat.
+    expect(await svc.notify({ ...dead, at: dead.at + 1000 })).toMatchObject([{ skipped: 'duplicate' }]);
+    await svc.stop();
+    expect(hits('sev')).toHaveLength(2);
+  });
+
   it('sends a failed delivery again on the next event (only delivered messages count as sent)', async () => {
     const port = await freePort();
     const e = event({ type: 'agent-down', severity: 'warning', incidentId: undefined, host: 'cmp-9' });
