@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatIncident } from '../../../src/incidents/format.js';
 import { isEvacuate, pipelineSuite, waitClosed, waitFor, type PipelineWorld } from './world.js';
 
 // A server that fits on no host waits for room (awaiting_capacity), visible and paged once, and is evacuated
@@ -49,7 +50,12 @@ describe('no room: a server waits for capacity', () => {
     expect(first.noRoom).toMatch(/^no host has 4 vCPU and 8192 MB free \(free: compute2 1 vCPU/);
     // Each look that still finds no room is recorded (the entry's revision moves on).
     await waitFor('a few more looks', async () => (await r.incidents.getInstance('room-1', big))!.rev >= first.rev + 3);
-    expect((await r.incidents.get('room-1'))!.status).toBe('evacuating');
+    const waiting = (await r.incidents.get('room-1'))!;
+    expect(waiting.status).toBe('evacuating');
+    // `cmpha incidents show` names it, with why.
+    const shown = formatIncident(waiting);
+    expect(shown).toMatch(/\n {2}big\s+\S+\s+awaiting_capacity\s+-\s+0\s+.*waiting for room: no host has 4 vCPU/);
+    expect(shown).toMatch(/\nwaiting for room \(evacuated as soon as a host has room; [^)]*\)\n {2}big: since .*: no host has 4 vCPU/);
     expect(await evacuationsOf(w, big)).toBe(0);
     expect(w.notifier.events.filter((e) => e.type === 'capacity-wait')).toHaveLength(1);
     expect(w.notifier.events.find((e) => e.type === 'capacity-wait')).toMatchObject({
