@@ -33,6 +33,8 @@ export interface CmphaOptions {
   readonly authUrl?: string;
   /** Settings changed from the lab's cmpha.conf: { 'detector.heartbeat_timeout': '15s' }. */
   readonly settings?: Readonly<Record<string, string>>;
+  /** The pager's `events` (default `*`, which leaves out opt-in events such as host-suspected). */
+  readonly events?: string;
 }
 
 /** Sets `key = value` in `[section]` of an INI text, replacing the key if the section has it. */
@@ -115,7 +117,7 @@ export class CmphaHarness {
       const [section, key] = k.split('.') as [string, string];
       conf = setIni(conf, section, key, v);
     }
-    conf += `\n[notifier:pager]\ntype = webhook\npreset = generic-json\nurl = http://127.0.0.1:${hookPort}/alert\nevents = *\n`;
+    conf += `\n[notifier:pager]\ntype = webhook\npreset = generic-json\nurl = http://127.0.0.1:${hookPort}/alert\nevents = ${this.opts.events ?? '*'}\n`;
     this.configPath = path.join(this.lab.dir, 'state', `cmpha-${this.opts.name}.conf`);
     writeFileSync(this.configPath, conf, { mode: 0o600 });
 
