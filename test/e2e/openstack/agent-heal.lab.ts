@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CmphaHarness } from './cmpha-harness.js';
-import { answers, fixedIps, ipmi, LAB_SRC, labHost, LabNova, powerOffRequests, readLab, resetLab, sleep, until, type NovaServer } from './lab.js';
+import { answers, fixedIps, ipmi, LAB_SRC, labHost, LabNova, powerOffRequests, readLab, resetLab, until, type NovaServer } from './lab.js';
 
 const lab = readLab();
 let nova: LabNova;
@@ -40,7 +40,7 @@ describe('real Nova: nova-compute dies on a live host and cmpha restarts it', ()
         'remediation.heartbeat_wait': '45s',
       },
     });
-    await sleep(12_000);
+    await cmpha.learnHeartbeats(nova, ['compute2']);
   }, 600_000);
 
   afterAll(async () => {
@@ -67,7 +67,7 @@ describe('real Nova: nova-compute dies on a live host and cmpha restarts it', ()
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toMatch(/nova-compute/);
 
     // Some more rounds: the heartbeat keeps coming, nobody is paged.
-    await sleep(20_000);
+    await cmpha.rounds(20);
     expect(cmpha.alerts.filter((a) => a.host === 'compute2'), JSON.stringify(cmpha.alerts)).toEqual([]);
     expect(remediationLog('compute2').filter((l) => l.level >= 50)).toEqual([]);
     expect(await ipmi(lab, 'compute2', 'chassis', 'power', 'status')).toBe('Chassis Power is on');

@@ -59,6 +59,7 @@ export class CmphaHarness {
   private client?: Redis;
   private log?: WriteStream;
   private hookPort = 0;
+  private metricsPort = 0;
   private logStart = 0;
   configPath = '';
 
@@ -117,6 +118,9 @@ export class CmphaHarness {
       const [section, key] = k.split('.') as [string, string];
       conf = setIni(conf, section, key, v);
     }
+    // /metrics on a port of its own: rounds() waits on the detector's round counter instead of a fixed sleep.
+    this.metricsPort ||= await freePort();
+    conf = setIni(setIni(conf, 'metrics', 'enabled', 'true'), 'metrics', 'listen', `127.0.0.1:${this.metricsPort}`);
     conf += `\n[notifier:pager]\ntype = webhook\npreset = generic-json\nurl = http://127.0.0.1:${hookPort}/alert\nevents = ${this.opts.events ?? '*'}\n`;
     this.configPath = path.join(this.lab.dir, 'state', `cmpha-${this.opts.name}.conf`);
     writeFileSync(this.configPath, conf, { mode: 0o600 });
@@ -164,6 +168,41 @@ export class CmphaHarness {
   }
 
   /** Every incident cmpha recorded, newest first, with timeline and instances. */
+  /** The detector's completed rounds, from cmpha's own /metrics. */
+  async roundCount(): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
+    const m = /^cmpha_detector_rounds_total(?:\{[^}]*\})? (\d+)/m.exec(await res.text());
+    if (!m) throw new Error('cmpha_detector_rounds_total missing from /metrics');
+    return Number(m[1]);
+  }
+
+  /** Resolves once the detector has completed `n` more rounds (say, to show that nothing happened in them). */
+  async rounds(n: number, timeoutMs = 120_000): Promise<void> {
+    const from = await this.roundCount();
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.roundCount()) < from + n) {
+      if (Date.now() > deadline) throw new Error(`the detector did not complete ${n} rounds in ${timeoutMs / 1000} s; log: ${this.logFile}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /**
+   * Resolves once cmpha has had the chance to learn each host's heartbeat: every one of `hosts` has written two
+   * heartbeats since now (as Nova reports them), and the detector has looked twice after that.
+   */
+  async learnHeartbeats(nova: { service(host: string): Promise<{ updated_at: string | null }> }, hosts: readonly string[]): Promise<void> {
+    const deadline = Date.now() + 90_000;
+    for (const host of hosts) {
+      const seen = new Set([(await nova.service(host)).updated_at]);
+      while (seen.size < 3) {
+        if (Date.now() > deadline) throw new Error(`${host} wrote fewer than two heartbeats in 90 s`);
+        await new Promise((r) => setTimeout(r, 1000));
+        seen.add((await nova.service(host)).updated_at);
+      }
+    }
+    await this.rounds(2);
+  }
+
   async incidents(): Promise<Incident[]> {
     const store = new IncidentStore(this.client!, PREFIX);
     const out: Incident[] = [];

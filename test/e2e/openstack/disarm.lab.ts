@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CmphaHarness, REPO } from './cmpha-harness.js';
-import { ipmi, LabNova, powerOffRequests, readLab, resetLab, run, sleep, SPARE, until, type NovaServer } from './lab.js';
+import { ipmi, LabNova, powerOffRequests, readLab, resetLab, run, SPARE, until, type NovaServer } from './lab.js';
 
 const lab = readLab();
 let nova: LabNova;
@@ -22,8 +22,8 @@ describe('real Nova: HA disarmed while a recovery runs', () => {
     servers.c2 = await nova.boot('app-2', 'compute2');
     // host-suspected is opt-in (`*` leaves it out): it is the page that says a dead host is held back by the disarm.
     cmpha = await CmphaHarness.start(lab, { name: 'disarm', events: '*, host-suspected' });
-    // A few healthy rounds: cmpha learns the heartbeat and which instance addresses answer.
-    await sleep(15_000);
+    // cmpha learns the heartbeat and which instance addresses answer.
+    await cmpha.learnHeartbeats(nova, ['compute1', 'compute2']);
   }, 600_000);
 
   afterAll(async () => {
@@ -59,8 +59,8 @@ describe('real Nova: HA disarmed while a recovery runs', () => {
     const page = await until('compute2\'s critical host-suspected page', 180_000, async () => cmpha.alerts.find((x) => x.event === 'host-suspected' && x.host === 'compute2' && x.severity === 'critical'), 250);
     expect(`${page.title} ${page.text}`).toMatch(/HA is disarmed for the whole cloud/);
     // The page comes from the round that judged compute2 dead, the round that would have opened its incident (and
-    // the fence starts seconds after): a few more rounds show nothing was started.
-    await sleep(10_000);
+    // the fence starts seconds after): eight more rounds show nothing was started.
+    await cmpha.rounds(8);
     expect((await cmpha.incidents()).filter((i) => i.host === 'compute2')).toEqual([]);
     expect(await nova.service('compute2')).toMatchObject({ forced_down: false, status: 'enabled' });
     expect((await nova.evacuations()).filter((m) => m.source_compute === 'compute2')).toEqual([]);
