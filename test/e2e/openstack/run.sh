@@ -26,7 +26,7 @@ trap teardown EXIT
 t0=$(date +%s)
 bash "$here/lab-up.sh"
 npm run build --silent
-files=(contract.lab.ts contract-sim.lab.ts failover.lab.ts failover-sim.lab.ts agent-down.lab.ts agent-heal.lab.ts evacuate-early.lab.ts bmc-password.lab.ts server-states.lab.ts disarm.lab.ts repaired-host.lab.ts)
+files=(contract.lab.ts contract-sim.lab.ts failover.lab.ts failover-sim.lab.ts agent-down.lab.ts agent-heal.lab.ts evacuate-early.lab.ts bmc-password.lab.ts server-states.lab.ts instance-monitor.lab.ts disarm.lab.ts repaired-host.lab.ts)
 rc=0
 for f in "${files[@]}"; do
   log "=== $f"
