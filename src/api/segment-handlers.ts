@@ -74,36 +74,42 @@ export function segmentResources(deps: ApiDeps): SegmentResources {
     },
 
     async createSegment(body, caller) {
-      const b = validateSegmentBody(body, 'create');
-      const all = await segments();
-      nameTaken(all, b.name!);
-      const now = clock.now();
-      const stored = {
-        uuid: randomUUID(), id: await store.nextId(), name: b.name!, description: b.description ?? null, recovery_method: b.recovery_method!,
-        service_type: b.service_type!, enabled: b.enabled ?? true, hosts: [], reserved: [], from: 'api' as const, created_at: now, updated_at: null,
-      };
-      await store.put(stored);
-      deps.logger.info({ segment: stored.name, token: caller.name }, 'segment created through the API');
-      return await show(stored.uuid);
+      return await store.exclusive(async () => {
+        const b = validateSegmentBody(body, 'create');
+        const all = await segments();
+        nameTaken(all, b.name!);
+        const now = clock.now();
+        const stored = {
+          uuid: randomUUID(), id: await store.nextId(), name: b.name!, description: b.description ?? null, recovery_method: b.recovery_method!,
+          service_type: b.service_type!, enabled: b.enabled ?? true, hosts: [], reserved: [], from: 'api' as const, created_at: now, updated_at: null,
+        };
+        await store.put(stored);
+        deps.logger.info({ segment: stored.name, token: caller.name }, 'segment created through the API');
+        return await show(stored.uuid);
+      });
     },
 
     async updateSegment(id, body, caller) {
-      const b = validateSegmentBody(body, 'update');
-      const all = await segments();
-      const s = findSegment(all, id);
-      const was = storedOf(s);
-      if (b.name !== undefined) nameTaken(all, b.name, s.uuid);
-      await store.put({ ...was, ...b, updated_at: clock.now() });
-      deps.logger.warn({ segment: s.name, change: b, token: caller.name }, 'segment updated through the API');
-      return await show(s.uuid);
+      return await store.exclusive(async () => {
+        const b = validateSegmentBody(body, 'update');
+        const all = await segments();
+        const s = findSegment(all, id);
+        const was = storedOf(s);
+        if (b.name !== undefined) nameTaken(all, b.name, s.uuid);
+        await store.put({ ...was, ...b, updated_at: clock.now() });
+        deps.logger.warn({ segment: s.name, change: b, token: caller.name }, 'segment updated through the API');
+        return await show(s.uuid);
+      });
     },
 
     async deleteSegment(id, caller) {
-      const s = findSegment(await segments(), id);
-      storedOf(s);
-      await store.delete(s.uuid);
-      deps.logger.warn({ segment: s.name, hosts: s.hosts, token: caller.name }, 'segment deleted through the API');
-      return null;
+      return await store.exclusive(async () => {
+        const s = findSegment(await segments(), id);
+        storedOf(s);
+        await store.delete(s.uuid);
+        deps.logger.warn({ segment: s.name, hosts: s.hosts, token: caller.name }, 'segment deleted through the API');
+        return null;
+      });
     },
 
     async listSegmentHosts(id, q) {
@@ -120,53 +126,59 @@ export function segmentResources(deps: ApiDeps): SegmentResources {
     },
 
     async createSegmentHost(id, body, caller) {
-      const u = validateHostBody(body, 'create');
-      const all = await segments();
-      const s = findSegment(all, id);
-      const was = storedOf(s);
-      const name = u.name!;
-      const known = watched();
-      if (known.length > 0 && !known.includes(name)) throw new ApiError(400, 'host_not_found', `Compute service with name ${name} could not be found.`);
-      if (all.some((x) => x.source !== 'implicit' && x.hosts.includes(name))) throw new ApiError(409, 'host_exists', `Host with name ${name} already exists.`);
-      await store.put({ ...was, hosts: [...was.hosts, name], reserved: u.reserved ? [...was.reserved, name] : was.reserved, updated_at: clock.now() });
-      if (u.onMaintenance) await store.setMaintenance(name, true, { by: caller.name, at: clock.now() });
-      deps.logger.warn({ segment: s.name, host: name, reserved: u.reserved ?? false, token: caller.name }, 'host added to a segment through the API');
-      return { host: await findHost(findSegment(await segments(), s.uuid), name) };
+      return await store.exclusive(async () => {
+        const u = validateHostBody(body, 'create');
+        const all = await segments();
+        const s = findSegment(all, id);
+        const was = storedOf(s);
+        const name = u.name!;
+        const known = watched();
+        if (known.length > 0 && !known.includes(name)) throw new ApiError(400, 'host_not_found', `Compute service with name ${name} could not be found.`);
+        if (all.some((x) => x.source !== 'implicit' && x.hosts.includes(name))) throw new ApiError(409, 'host_exists', `Host with name ${name} already exists.`);
+        await store.put({ ...was, hosts: [...was.hosts, name], reserved: u.reserved ? [...was.reserved, name] : was.reserved, updated_at: clock.now() });
+        if (u.onMaintenance) await store.setMaintenance(name, true, { by: caller.name, at: clock.now() });
+        deps.logger.warn({ segment: s.name, host: name, reserved: u.reserved ?? false, token: caller.name }, 'host added to a segment through the API');
+        return { host: await findHost(findSegment(await segments(), s.uuid), name) };
+      });
     },
 
     async updateSegmentHost(id, hostId, body, caller) {
-      const u = validateHostBody(body);
-      const s = findSegment(await segments(), id);
-      const h = await findHost(s, hostId);
-      const name = String(h.name);
-      // The host's identity and fencing are not the API's: a no-op change of them is accepted.
-      const refused: string[] = [];
-      if (u.name !== undefined && u.name !== name) refused.push('name (the Nova service host name)');
-      if (u.type !== undefined && u.type !== h.type) refused.push('type (always COMPUTE)');
-      if (u.controlAttributes !== undefined && u.controlAttributes !== h.control_attributes) refused.push(`control_attributes (the fencing of [host:${name}] in cmpha.conf)`);
-      if (u.reserved !== undefined && u.reserved !== h.reserved && s.source === 'implicit') refused.push('reserved of the implicit segment (its reserved hosts are [evacuation] spare_hosts in cmpha.conf)');
-      if (refused.length > 0) throw new ApiError(409, 'host_field_from_config', `Host ${name} can't be updated: cmpha does not change ${refused.join(', ')} through the API`);
-      if (u.reserved !== undefined && u.reserved !== h.reserved) {
-        const was = storedOf(s);
-        await store.put({ ...was, reserved: u.reserved ? [...was.reserved, name] : was.reserved.filter((x) => x !== name), updated_at: clock.now() });
-        deps.logger.warn({ segment: s.name, host: name, reserved: u.reserved, token: caller.name }, 'host reserved flag set through the API');
-      }
-      if (u.onMaintenance !== undefined) {
-        await store.setMaintenance(name, u.onMaintenance, { by: caller.name, at: clock.now() });
-        deps.logger.warn({ host: name, onMaintenance: u.onMaintenance, token: caller.name }, 'host maintenance flag set through the API');
-      }
-      return { host: await findHost(findSegment(await segments(), s.uuid), hostId) };
+      return await store.exclusive(async () => {
+        const u = validateHostBody(body);
+        const s = findSegment(await segments(), id);
+        const h = await findHost(s, hostId);
+        const name = String(h.name);
+        // The host's identity and fencing are not the API's: a no-op change of them is accepted.
+        const refused: string[] = [];
+        if (u.name !== undefined && u.name !== name) refused.push('name (the Nova service host name)');
+        if (u.type !== undefined && u.type !== h.type) refused.push('type (always COMPUTE)');
+        if (u.controlAttributes !== undefined && u.controlAttributes !== h.control_attributes) refused.push(`control_attributes (the fencing of [host:${name}] in cmpha.conf)`);
+        if (u.reserved !== undefined && u.reserved !== h.reserved && s.source === 'implicit') refused.push('reserved of the implicit segment (its reserved hosts are [evacuation] spare_hosts in cmpha.conf)');
+        if (refused.length > 0) throw new ApiError(409, 'host_field_from_config', `Host ${name} can't be updated: cmpha does not change ${refused.join(', ')} through the API`);
+        if (u.reserved !== undefined && u.reserved !== h.reserved) {
+          const was = storedOf(s);
+          await store.put({ ...was, reserved: u.reserved ? [...was.reserved, name] : was.reserved.filter((x) => x !== name), updated_at: clock.now() });
+          deps.logger.warn({ segment: s.name, host: name, reserved: u.reserved, token: caller.name }, 'host reserved flag set through the API');
+        }
+        if (u.onMaintenance !== undefined) {
+          await store.setMaintenance(name, u.onMaintenance, { by: caller.name, at: clock.now() });
+          deps.logger.warn({ host: name, onMaintenance: u.onMaintenance, token: caller.name }, 'host maintenance flag set through the API');
+        }
+        return { host: await findHost(findSegment(await segments(), s.uuid), hostId) };
+      });
     },
 
     async deleteSegmentHost(id, hostId, caller) {
-      const s = findSegment(await segments(), id);
-      const h = await findHost(s, hostId);
-      const name = String(h.name);
-      const was = storedOf(s);
-      await store.put({ ...was, hosts: was.hosts.filter((x) => x !== name), reserved: was.reserved.filter((x) => x !== name), updated_at: clock.now() });
-      await store.setMaintenance(name, false, { by: caller.name, at: clock.now() });
-      deps.logger.warn({ segment: s.name, host: name, token: caller.name }, 'host removed from a segment through the API');
-      return null;
+      return await store.exclusive(async () => {
+        const s = findSegment(await segments(), id);
+        const h = await findHost(s, hostId);
+        const name = String(h.name);
+        const was = storedOf(s);
+        await store.put({ ...was, hosts: was.hosts.filter((x) => x !== name), reserved: was.reserved.filter((x) => x !== name), updated_at: clock.now() });
+        await store.setMaintenance(name, false, { by: caller.name, at: clock.now() });
+        deps.logger.warn({ segment: s.name, host: name, token: caller.name }, 'host removed from a segment through the API');
+        return null;
+      });
     },
   };
 }

@@ -129,6 +129,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
       const e = err instanceof ApiError ? err
         : err instanceof CmphaError && err.code === 'incident_not_found' ? new ApiError(404, err.code, err.message)
         : err instanceof CmphaError && err.code === 'redis_unreachable' ? new ApiError(503, err.code, err.message)
+        : err instanceof CmphaError && err.code === 'segments_busy' ? new ApiError(409, err.code, err.message)
         : null;
       if (!e) throw err;
       if (e.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="cmpha"');

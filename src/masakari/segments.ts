@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { SegmentConfig } from '../config/types.js';
+import { CmphaError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
 // Masakari's failover segments as cmpha keeps them: in Redis, seeded from cmpha.conf's [segment:NAME] sections.
@@ -64,9 +66,14 @@ function normalize(raw: string): StoredSegment {
   };
 }
 
+/** How long one API write may hold the segments' lock (a controller that dies holding it frees it by then). */
+const LOCK_TTL_MS = 10_000;
+/** Deletes the lock only if it is still ours (a write that outlived its TTL must not free the next one's lock). */
+const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
 /** Where segments and host flags are kept in Redis; every read first seeds from the file once per process. */
 export class SegmentStore {
-  private readonly k: { segments: string; seq: string; maintenance: string; seeds: string };
+  private readonly k: { segments: string; seq: string; maintenance: string; seeds: string; lock: string };
   private seeding: Promise<void> | null = null;
 
   constructor(
@@ -77,6 +84,7 @@ export class SegmentStore {
   ) {
     this.k = {
       segments: `${prefix}:masakari:segments`, seq: `${prefix}:masakari:segment-seq`, maintenance: `${prefix}:masakari:maintenance`, seeds: `${prefix}:masakari:segment-seeds`,
+      lock: `${prefix}:masakari:segments-lock`,
     };
   }
 
@@ -118,6 +126,27 @@ export class SegmentStore {
       if (gone) await this.redis.hdel(this.k.segments, gone.uuid);
       await this.redis.hdel(this.k.seeds, name);
       this.opts.logger?.info({ segment: name }, `segment ${name} removed: cmpha.conf no longer declares it`);
+    }
+  }
+
+  /**
+   * Runs one API write (read, check, write) holding the segments' lock in Redis: two writes at once, through this
+   * controller or another one's API, each see the other's result instead of both writing over the same version
+   * (`segment host create` of two hosts at once would keep only one of them).
+   */
+  async exclusive<T>(fn: () => Promise<T>, waitMs = LOCK_TTL_MS): Promise<T> {
+    const token = randomUUID();
+    const deadline = Date.now() + waitMs;
+    while ((await this.redis.set(this.k.lock, token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
+      if (Date.now() > deadline) {
+        throw new CmphaError('segments_busy', `segments are being changed by another request (Redis key ${this.k.lock} held for over ${waitMs / 1000} s): try again`, { retryable: true });
+      }
+      await sleep(20);
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.redis.eval(RELEASE, 1, this.k.lock, token);
     }
   }
 

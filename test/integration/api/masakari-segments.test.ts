@@ -129,4 +129,18 @@ describe('Masakari segments through openstack segment ...', () => {
     const accepted = await call('/v1/notifications', 'POST', { notification: { type: 'COMPUTE_HOST', hostname: 'compute1', generated_time: new Date().toISOString(), payload: { event: 'STOPPED' } } });
     expect(accepted.status).toBe(202);
   }, 300_000);
+
+  it('writes to one segment at once all take effect: none is written over by another that read the same version', async () => {
+    const hostsOf = async () => (await call('/v1/segments/rack1/hosts', 'GET')).body.hosts.map((h: { name: string; reserved: boolean }) => [h.name, h.reserved]);
+    expect(await hostsOf()).toEqual([['compute1', false], ['compute2', true], ['compute3', true]]);
+    // Four writes to rack1 sent together: each one reads the segment, changes its own host and writes it back.
+    const answers = await Promise.all([
+      call('/v1/segments/rack1/hosts/compute1', 'PUT', { host: { reserved: true } }),
+      call('/v1/segments/rack1/hosts/compute2', 'PUT', { host: { reserved: false } }),
+      call('/v1/segments/rack1/hosts/compute3', 'PUT', { host: { reserved: false } }),
+      call('/v1/segments/rack1/hosts', 'POST', { host: { name: 'compute4', type: 'COMPUTE', control_attributes: 'SSH', reserved: true } }),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 201]);
+    expect(await hostsOf()).toEqual([['compute1', true], ['compute2', false], ['compute3', false], ['compute4', true]]);
+  }, 60_000);
 });
