@@ -1,5 +1,6 @@
 // The status page: plain HTML, CSS and a little JS, served by the API listener with no build step and nothing
-// from outside. Read-only: it only GETs /v1. Every value from the API is put in with textContent, never as HTML.
+// from outside. It reads /v1; its one write is HA disarm and arm (POST /v1/ha/disarm|arm, a write token, recorded
+// with the token's name like the CLI's). Every value from the API is put in with textContent, never as HTML.
 
 export const STATUS_HTML = `<!doctype html>
 <html lang="en">
@@ -19,6 +20,16 @@ export const STATUS_HTML = `<!doctype html>
 <main>
   <section id="brake" class="banner hidden" role="alert"></section>
   <section id="disarms" class="banner hidden" role="status"></section>
+  <form id="disarm-form" class="card">
+    <h2>HA</h2>
+    <label for="disarm-scope">Disarm</label>
+    <select id="disarm-scope"><option value="all">the whole cloud</option><option value="host">host</option><option value="aggregate">aggregate</option><option value="zone">zone</option></select>
+    <input id="disarm-name" placeholder="its name" aria-label="host, aggregate or zone name">
+    <input id="disarm-reason" placeholder="why (required)" aria-label="reason">
+    <input id="disarm-until" placeholder="until: 2h or a time (optional)" aria-label="until">
+    <button type="submit">Disarm</button>
+    <p id="ha-result" class="muted"></p>
+  </form>
   <section id="error" class="banner bad hidden" role="alert"></section>
   <form id="login" class="card hidden">
     <label for="token">API token</label>
@@ -43,7 +54,7 @@ export const STATUS_HTML = `<!doctype html>
     <div class="scroll"><table id="instances"><thead><tr><th>Name</th><th>State</th><th>Target</th><th>Note</th></tr></thead><tbody></tbody></table></div>
   </section>
 </main>
-<footer class="muted">Read-only; refreshes every 5 s. API: <a href="/v1/openapi.json">/v1/openapi.json</a></footer>
+<footer class="muted">Refreshes every 5 s; disarm and arm need a write token. API: <a href="/v1/openapi.json">/v1/openapi.json</a></footer>
 </body>
 </html>
 `;
@@ -109,11 +120,15 @@ export const STATUS_JS = `'use strict';
   function precise(iso) { return new Date(iso).toISOString().slice(11, 23); }
   function show(id, on) { $(id).classList.toggle('hidden', !on); }
 
-  function get(path) {
+  function get(path) { return call('GET', path); }
+  function post(path, body) { return call('POST', path, body); }
+  function call(method, path, body) {
     var token = localStorage.getItem('cmpha-token');
     var headers = { Accept: 'application/json' };
     if (token) headers.Authorization = 'Bearer ' + token;
-    return fetch(path, { headers: headers, cache: 'no-store' }).then(function (r) {
+    var init = { method: method, headers: headers, cache: 'no-store' };
+    if (body !== undefined) { headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
+    return fetch(path, init).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (body) {
         if (!r.ok) { var e = new Error((body.error && body.error.message) || ('HTTP ' + r.status)); e.status = r.status; throw e; }
         return body;
@@ -127,7 +142,21 @@ export const STATUS_JS = `'use strict';
     else show('brake', false);
   }
 
-  // Shown only: the page is read-only; disarm and arm with cmpha ha or POST /v1/ha/disarm|arm (a write token).
+  // A disarm's key is 'all' or 'KIND:NAME'; the API takes {all: true} or {KIND: NAME}.
+  function scopeBody(key) {
+    var o = {};
+    if (key === 'all') o.all = true;
+    else o[key.slice(0, key.indexOf(':'))] = key.slice(key.indexOf(':') + 1);
+    return o;
+  }
+  function said(what, err) {
+    $('ha-result').textContent = err ? what + ' refused: ' + err.message + (err.status === 403 ? ' (a write token is needed)' : '') : what;
+  }
+  function arm(key) {
+    post('/v1/ha/arm', scopeBody(key)).then(function () { said('armed ' + key); refresh(); }, function (e) { said('arm ' + key, e); });
+  }
+
+  // Disarm and arm run the same functions as cmpha ha; the API records the token's name as who.
   function renderDisarms(h) {
     var box = $('disarms');
     var list = (h && h.disarmed) || [];
@@ -135,8 +164,14 @@ export const STATUS_JS = `'use strict';
     list.forEach(function (d) {
       var state = d.state === 'pending' ? 'pending until incident(s) ' + d.pendingOn.join(', ') + ' end' : 'in effect';
       var text = 'HA DISARMED for ' + (d.key === 'all' ? 'the whole cloud' : d.key.replace(':', ' ')) + ' by ' + d.by + ' since ' + when(d.at)
-        + (d.until ? ' until ' + when(d.until) : '') + ': ' + d.reason + ' (' + state + (d.overdue ? '; OVERDUE: ' + d.overdue : '') + '). Hosts there are watched, not recovered; arm with cmpha ha arm.';
-      box.append(el('p', text));
+        + (d.until ? ' until ' + when(d.until) : '') + ': ' + d.reason + ' (' + state + (d.overdue ? '; OVERDUE: ' + d.overdue : '') + '). Hosts there are watched, not recovered; arm here or with cmpha ha arm.';
+      var p = el('p', text);
+      var b = el('button', 'Arm');
+      b.type = 'button';
+      b.dataset.key = d.key;
+      b.addEventListener('click', function () { arm(d.key); });
+      p.append(' ', b);
+      box.append(p);
     });
     show('disarms', list.length > 0);
   }
@@ -234,6 +269,14 @@ export const STATUS_JS = `'use strict';
 
   document.addEventListener('DOMContentLoaded', function () {
     $('login').addEventListener('submit', function (ev) { ev.preventDefault(); localStorage.setItem('cmpha-token', $('token').value.trim()); refresh(); });
+    $('disarm-form').addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var kind = $('disarm-scope').value;
+      var body = { reason: $('disarm-reason').value };
+      if (kind === 'all') body.all = true; else body[kind] = $('disarm-name').value;
+      if ($('disarm-until').value.trim() !== '') body.until = $('disarm-until').value.trim();
+      post('/v1/ha/disarm', body).then(function () { said('disarmed'); refresh(); }, function (e) { said('disarm', e); });
+    });
     refresh();
     setInterval(refresh, REFRESH_MS);
   });

@@ -277,4 +277,47 @@ describe('cmpha API', () => {
       rmSync(userDataDir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('disarms and arms HA from the status page: refused with a read token, done with a write token and recorded with its name', async () => {
+    const userDataDir = mkdtempSync(path.join(tmpdir(), 'cmpha-chromium-'));
+    let ctx: BrowserContext | undefined;
+    try {
+      ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 900 } });
+      const page = ctx.pages()[0] ?? await ctx.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      const disarm = async () => {
+        await page.locator('#disarm-scope').selectOption('host');
+        await page.locator('#disarm-name').fill('compute3');
+        await page.locator('#disarm-reason').fill('firmware update');
+        await page.locator('#disarm-until').fill('2h');
+        await page.locator('#disarm-form button[type=submit]').click();
+      };
+      await page.goto(`${base}/#token=${READ}`);
+      await page.locator('#hosts tr[data-host="compute3"]').waitFor({ timeout: 30_000 });
+      await disarm();
+      await page.locator('#ha-result').filter({ hasText: 'disarm refused' }).waitFor({ timeout: 20_000 });
+      expect(await page.locator('#ha-result').textContent()).toContain('(a write token is needed)');
+      expect((await api('/v1/ha')).body.disarmed).toEqual([]);
+
+      // The page opened anew with a write token (a hash change alone does not reload it).
+      await page.goto('about:blank');
+      await page.goto(`${base}/#token=${WRITE}`);
+      await page.locator('#hosts tr[data-host="compute3"]').waitFor({ timeout: 30_000 });
+      await disarm();
+      const banner = page.locator('#disarms');
+      await banner.filter({ hasText: 'HA DISARMED for host compute3' }).waitFor({ timeout: 20_000 });
+      expect(await banner.textContent()).toMatch(/by API token automation since .* until .*: firmware update \(in effect\)/);
+      expect((await api('/v1/ha')).body.disarmed).toMatchObject([{ key: 'host:compute3', reason: 'firmware update', by: 'API token automation' }]);
+
+      await banner.locator('button[data-key="host:compute3"]').click();
+      await banner.waitFor({ state: 'hidden', timeout: 20_000 });
+      expect(await page.locator('#ha-result').textContent()).toBe('armed host:compute3');
+      expect((await api('/v1/ha')).body.disarmed).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await ctx?.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
