@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSim, type RunningSim } from '../../src/sim/index.js';
 import { layerConfig } from '../helpers/layer-config.js';
@@ -18,6 +18,21 @@ const bin = path.join(root, 'bin/cmpha.js');
 const READ = 'read-token-0123456789abcdef';
 const WRITE = 'write-token-0123456789abcdef';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** A fresh headless Chromium profile for one test's page; closed and removed whatever the test did. */
+async function inChromium(fn: (page: Page) => Promise<void>): Promise<void> {
+  const userDataDir = mkdtempSync(path.join(tmpdir(), 'cmpha-chromium-'));
+  const ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 900 } }).catch((err: unknown) => {
+    rmSync(userDataDir, { recursive: true, force: true });
+    throw err;
+  });
+  try {
+    await fn(ctx.pages()[0] ?? await ctx.newPage());
+  } finally {
+    await ctx.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+  }
+}
 
 const group = new ProcessGroup();
 const dir = mkdtempSync(path.join(tmpdir(), 'cmpha-api-'));
@@ -164,11 +179,7 @@ describe('cmpha API', () => {
     expect(note.status).toBe(202);
 
     const incident = await until('an incident for compute1', async () => (await api('/v1/incidents')).body.incidents.find((i: { host: string }) => i.host === victim), 60_000);
-    const userDataDir = mkdtempSync(path.join(tmpdir(), 'cmpha-chromium-'));
-    let ctx: BrowserContext | undefined;
-    try {
-      ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 900 } });
-      const page = ctx.pages()[0] ?? await ctx.newPage();
+    await inChromium(async (page) => {
       const pageErrors: string[] = [];
       page.on('pageerror', (e) => pageErrors.push(e.message));
       page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
@@ -205,10 +216,7 @@ describe('cmpha API', () => {
       expect(await row.textContent()).toContain(`disabled by cmpha in incident ${incident.id} (resolved); bring it back with cmpha host restore compute1`);
       // The page loads nothing from outside and runs without a script error (the CSP would report either).
       expect(pageErrors).toEqual([]);
-    } finally {
-      await ctx?.close();
-      rmSync(userDataDir, { recursive: true, force: true });
-    }
+    });
 
     const done = await until('the incident to close', async () => {
       const r = (await api(`/v1/incidents/${incident.id}`)).body.incident;
@@ -249,11 +257,7 @@ describe('cmpha API', () => {
     // compute1 and compute4 were failed over and stay disabled: two of the three enabled hosts left fall.
     const storm = ['compute2', 'compute3'];
     for (const h of storm) await fetch(`${sim.controlUrl}/sim/hosts/${h}/power-off`, { method: 'POST' });
-    const userDataDir = mkdtempSync(path.join(tmpdir(), 'cmpha-chromium-'));
-    let ctx: BrowserContext | undefined;
-    try {
-      ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 900 } });
-      const page = ctx.pages()[0] ?? await ctx.newPage();
+    await inChromium(async (page) => {
       // A fresh browser has no token: the page asks for one and shows nothing until it has it.
       await page.goto(`${base}/`);
       await page.locator('#login').waitFor({ timeout: 20_000 });
@@ -272,18 +276,11 @@ describe('cmpha API', () => {
       for (const h of storm) await fetch(`${sim.controlUrl}/sim/hosts/${h}/power-on`, { method: 'POST' });
       await banner.waitFor({ state: 'hidden', timeout: 60_000 });
       expect((await api('/v1/storm-brake')).body.active).toBe(false);
-    } finally {
-      await ctx?.close();
-      rmSync(userDataDir, { recursive: true, force: true });
-    }
+    });
   }, 180_000);
 
   it('disarms and arms HA from the status page: refused with a read token, done with a write token and recorded with its name', async () => {
-    const userDataDir = mkdtempSync(path.join(tmpdir(), 'cmpha-chromium-'));
-    let ctx: BrowserContext | undefined;
-    try {
-      ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 900 } });
-      const page = ctx.pages()[0] ?? await ctx.newPage();
+    await inChromium(async (page) => {
       const pageErrors: string[] = [];
       page.on('pageerror', (e) => pageErrors.push(e.message));
       const disarm = async () => {
@@ -315,9 +312,6 @@ describe('cmpha API', () => {
       expect(await page.locator('#ha-result').textContent()).toBe('armed host:compute3');
       expect((await api('/v1/ha')).body.disarmed).toEqual([]);
       expect(pageErrors).toEqual([]);
-    } finally {
-      await ctx?.close();
-      rmSync(userDataDir, { recursive: true, force: true });
-    }
+    });
   }, 120_000);
 });
