@@ -98,3 +98,20 @@ export async function startLibvirt(): Promise<TestLibvirt> {
     },
   };
 }
+
+/**
+ * The config file of Debian's masakari-instancemonitor as an operator points it at cmpha: its host name, cmpha's
+ * Masakari-compatible API with one of cmpha's write tokens (keystoneauth `admin_token`, kept in this 0600 file, never
+ * in argv) and the test's libvirtd. Returns the config's path and the monitor's log file.
+ */
+export function writeInstanceMonitorConfig(dir: string, o: { readonly hostname: string; readonly apiPort: number; readonly token: string; readonly libvirtUri: string }): { conf: string; log: string } {
+  const log = path.join(dir, 'instancemonitor.log');
+  const conf = path.join(dir, 'masakarimonitors.conf');
+  writeFileSync(conf, [
+    '[DEFAULT]', `hostname = ${o.hostname}`, 'debug = true', `log_file = ${log}`,
+    '[api]', 'auth_type = admin_token', `endpoint = http://127.0.0.1:${o.apiPort}/v1`, `token = ${o.token}`, 'region = RegionOne', 'api_interface = public',
+    '[libvirt]', `connection_uri = ${o.libvirtUri}`,
+    '[callback]', 'retry_max = 3', 'retry_interval = 1', '',
+  ].join('\n'), { mode: 0o600 });
+  return { conf, log };
+}

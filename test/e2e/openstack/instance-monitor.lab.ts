@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLibvirt, type TestLibvirt } from '../../helpers/libvirt.js';
+import { startLibvirt, writeInstanceMonitorConfig, type TestLibvirt } from '../../helpers/libvirt.js';
 import { freePort } from '../../helpers/ports.js';
 import { ProcessGroup } from '../../helpers/processes.js';
 import { CmphaHarness } from './cmpha-harness.js';
@@ -54,14 +54,7 @@ describe('real Nova: masakari-instancemonitor reports a crashed guest, cmpha res
 
   it('kill the guest\'s QEMU process: a VM notification, then os-stop and os-start on real Nova, the server ACTIVE on compute1', async () => {
     const qemu = await libvirt.startGuest(server.id, 'instance-lab-1');
-    const log = path.join(dir, 'instancemonitor.log');
-    const conf = path.join(dir, 'masakarimonitors.conf');
-    writeFileSync(conf, [
-      '[DEFAULT]', 'hostname = compute1', 'debug = true', `log_file = ${log}`,
-      '[api]', 'auth_type = admin_token', `endpoint = http://127.0.0.1:${apiPort}/v1`, `token = ${TOKEN}`, 'region = RegionOne', 'api_interface = public',
-      '[libvirt]', `connection_uri = ${libvirt.uri}`,
-      '[callback]', 'retry_max = 3', 'retry_interval = 1', '',
-    ].join('\n'), { mode: 0o600 });
+    const { conf, log } = writeInstanceMonitorConfig(dir, { hostname: 'compute1', apiPort, token: TOKEN, libvirtUri: libvirt.uri });
     group.start('masakari-instancemonitor', ['--config-file', conf]);
     await until('the instance monitor to receive libvirt events', 60_000, async () => {
       await libvirt.virsh('suspend', 'instance-lab-1');

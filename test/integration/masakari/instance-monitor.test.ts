@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSim, type RunningSim } from '../../../src/sim/index.js';
 import { simCalls, startCmphaRun, until, writeRunConfig, type CmphaRun } from '../../helpers/cmpha-process.js';
-import { startLibvirt, type TestLibvirt } from '../../helpers/libvirt.js';
+import { startLibvirt, writeInstanceMonitorConfig, type TestLibvirt } from '../../helpers/libvirt.js';
 import { freePort } from '../../helpers/ports.js';
 import { ProcessGroup } from '../../helpers/processes.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
@@ -59,14 +59,7 @@ describe('masakari-instancemonitor against cmpha', () => {
     await until(async () => sim.world.servers.get(id)?.vmState === 'active', 30_000, `server ${id} ACTIVE in the simulator`);
     const qemu = await libvirt.startGuest(id, 'instance-00000001');
 
-    const log = path.join(dir, 'instancemonitor.log');
-    const conf = path.join(dir, 'masakarimonitors.conf');
-    writeFileSync(conf, [
-      '[DEFAULT]', 'hostname = compute1', 'debug = true', `log_file = ${log}`,
-      '[api]', 'auth_type = admin_token', `endpoint = http://127.0.0.1:${apiPort}/v1`, `token = ${TOKEN}`, 'region = RegionOne', 'api_interface = public',
-      '[libvirt]', `connection_uri = ${libvirt.uri}`,
-      '[callback]', 'retry_max = 3', 'retry_interval = 1', '',
-    ].join('\n'), { mode: 0o600 });
+    const { conf, log } = writeInstanceMonitorConfig(dir, { hostname: 'compute1', apiPort, token: TOKEN, libvirtUri: libvirt.uri });
     const monitor = group.start('masakari-instancemonitor', ['--config-file', conf]);
     expect(monitor.spawnargs.join(' ')).not.toContain(TOKEN);
 
